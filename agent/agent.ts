@@ -1,0 +1,370 @@
+// The agent, assembled from its parts: config (etcd + local cache), node registration, the mesh, and
+// optional extra parts (the head adds its API). Every host runs one.
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { Etcd3, Watcher } from 'etcd3';
+import type { ClusterConfig, NodeConfig, Role } from './config/schema.ts';
+import { type ConfigSource, resolveConfigSource } from './config/source.ts';
+import { ConfigError, validateConfigText } from './config/validate.ts';
+import type { Logger } from './log/logger.ts';
+import { type LoopLag, startLoopLagMonitor } from './loop/lag.ts';
+import type { MemberEvent } from './mesh/member-table.ts';
+import { Mesh } from './mesh/mesh.ts';
+import { loadOrCreatePeerKey } from './mesh/peer-key.ts';
+import { type NodeFacts, readNodeFacts } from './node/facts.ts';
+import { readConfigCache, writeConfigCache } from './state/config-cache.ts';
+import { readConfig } from './store/config-store.ts';
+import { connectEtcd, createEtcd, EtcdUnreachableError, shortReason } from './store/etcd.ts';
+import { keyLeaf, keys } from './store/keys.ts';
+import { type NodeRecord, NodeRegistration, type RegistrationState } from './store/node-registry.ts';
+import { VERSION } from './version.ts';
+
+export interface AgentOptions {
+  /** cluster.yaml path or etcd://host:port/<cluster>. */
+  configSource: string;
+  nodeName: string;
+  log: Logger;
+  /** Where the local cache lives when the config cannot be read (etcd:// sources only). */
+  workspace?: string;
+  /** Refuse to start unless the node has this role (`nokube head`). */
+  requireRole?: Role;
+  parts?: AgentPart[];
+}
+
+export interface AgentStatus {
+  node: string;
+  cluster: string;
+  version: string;
+  incarnation: number;
+  etcd: { state: RegistrationState; reason?: string };
+  configVersion: number | null;
+  mesh: {
+    peerId: string;
+    multiaddrs: string[];
+    connections: number;
+    members: ReturnType<Mesh['table']['counts']>;
+  };
+}
+
+/** What parts (such as the head) are given: the running agent's pieces. */
+export interface AgentContext {
+  readonly cluster: string;
+  readonly nodeName: string;
+  readonly etcd: Etcd3;
+  readonly mesh: Mesh;
+  readonly log: Logger;
+  readonly loopLag: LoopLag;
+  readonly events: AgentEventBus;
+  config(): ClusterConfig;
+  configVersion(): number | null;
+  self(): NodeConfig;
+  status(): AgentStatus;
+}
+
+export interface AgentEvents {
+  member: [MemberEvent];
+  node: [{ type: 'put'; node: NodeRecord } | { type: 'delete'; name: string }];
+  config: [{ config: ClusterConfig; version: number }];
+}
+export type AgentEventBus = EventEmitter<AgentEvents>;
+
+export interface AgentPart {
+  name: string;
+  start(ctx: AgentContext): Promise<{ stop(): Promise<void> } | null>;
+}
+
+export class AgentStartError extends Error {}
+
+export interface RunningAgent {
+  ctx: AgentContext;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const { log, nodeName } = opts;
+  const source = await resolveConfigSource(opts.configSource);
+  const { cluster } = source;
+  const events: AgentEventBus = new EventEmitter<AgentEvents>();
+  events.setMaxListeners(100);
+
+  // 1. Config: etcd is the truth; the local cache lets a restart survive an etcd outage.
+  const boot = await loadBootConfig(source, opts);
+  let config = boot.config;
+  let configVersion = boot.version;
+  let self = findSelf(config, nodeName, boot.from);
+  if (opts.requireRole && !self.roles.includes(opts.requireRole)) {
+    throw new AgentStartError(
+      `node "${nodeName}" has no ${opts.requireRole} role in the cluster config (nodes[].roles)`,
+    );
+  }
+  await writeConfigCache(self.workspace, boot.text);
+
+  // 2. Identity and facts.
+  const incarnation = Date.now();
+  const privateKey = await loadOrCreatePeerKey(join(self.workspace, 'agent', 'peer.key'));
+  const facts = await readNodeFacts();
+  const loopLag = startLoopLagMonitor();
+  const headApi = (cfg: ClusterConfig, n: NodeConfig) =>
+    n.roles.includes('head') ? `http://${hostForUrl(n.address)}:${cfg.head.port}` : undefined;
+
+  // 3. Mesh.
+  const meshSelf = (n: NodeConfig) => ({
+    name: n.name,
+    address: n.address,
+    roles: n.roles,
+    labels: n.labels,
+    api: headApi(config, n),
+  });
+  const mesh = new Mesh({
+    cluster,
+    self: meshSelf(self),
+    port: config.mesh.port,
+    bootstrap: config.mesh.bootstrap,
+    heartbeatMs: config.mesh.heartbeatMs,
+    timing: config.mesh,
+    privateKey,
+    incarnation,
+    log: log.child({ part: 'mesh' }),
+    onEvent: (e) => events.emit('member', e),
+  });
+  await mesh.start();
+
+  // 4. Node record under the agent's lease.
+  const etcd = boot.etcd;
+  const record = (): NodeRecord => buildRecord(self, facts, mesh, incarnation, headApi(config, self));
+  let regState: { state: RegistrationState; reason?: string } = { state: 'registering' };
+  const registration = new NodeRegistration(etcd, cluster, record(), {
+    onState(state, reason) {
+      regState = reason ? { state, reason } : { state };
+      if (state === 'degraded') log.warn({ reason }, 'etcd degraded: node record not kept alive; retrying');
+      else if (state === 'registered') log.info('node registered in etcd');
+    },
+  });
+  if (boot.from === 'etcd') await registration.start();
+  else registration.startInBackground();
+
+  // 5. Watches: config changes apply live; node records feed the mesh's peer list.
+  const applyConfig = (text: string, version: number) => {
+    let next: ClusterConfig;
+    try {
+      next = validateConfigText(text, keys.config(cluster)).config;
+    } catch (err) {
+      log.error(
+        { err: err instanceof ConfigError ? err.message : String(err) },
+        'ignoring invalid config in etcd',
+      );
+      return;
+    }
+    const nextSelf = next.nodes.find((n) => n.name === nodeName);
+    if (!nextSelf) {
+      log.error(
+        `node "${nodeName}" was removed from the cluster config; keeping the last config until stopped`,
+      );
+      return;
+    }
+    config = next;
+    configVersion = version;
+    self = nextSelf;
+    mesh.updateSelf(meshSelf(self));
+    mesh.setTiming(config.mesh.heartbeatMs, config.mesh);
+    mesh.addKnownPeers(config.mesh.bootstrap);
+    registration
+      .update(record())
+      .catch((err) => log.warn({ err: shortReason(err) }, 'node record update failed'));
+    writeConfigCache(self.workspace, text).catch((err) =>
+      log.warn({ err: String(err) }, 'config cache write failed'),
+    );
+    log.info({ version }, 'config applied');
+    events.emit('config', { config, version });
+  };
+  const resyncConfig = () => {
+    readConfig(etcd, cluster).then(
+      (stored) => {
+        if (stored && stored.version !== configVersion) applyConfig(stored.text, stored.version);
+      },
+      (err) => log.warn({ err: shortReason(err) }, 'config resync failed'),
+    );
+  };
+  const onNodePut = (value: string) => {
+    const node = JSON.parse(value) as NodeRecord;
+    if (node.name !== nodeName) mesh.addKnownPeers(node.multiaddrs);
+    events.emit('node', { type: 'put', node });
+  };
+  const resyncNodes = () => {
+    etcd
+      .getAll()
+      .prefix(keys.nodesPrefix(cluster))
+      .strings()
+      .then(
+        (all) => {
+          for (const v of Object.values(all)) onNodePut(v);
+        },
+        (err) => log.warn({ err: shortReason(err) }, 'node resync failed'),
+      );
+  };
+  const configWatcher = watchRange(etcd, { key: keys.config(cluster) }, log, {
+    put: (kv) => applyConfig(kv.value.toString('utf8'), Number(kv.version)),
+    resync: resyncConfig,
+  });
+  const nodeWatcher = watchRange(etcd, { prefix: keys.nodesPrefix(cluster) }, log, {
+    put: (kv) => onNodePut(kv.value.toString('utf8')),
+    delete: (key) => events.emit('node', { type: 'delete', name: keyLeaf(key) }),
+    resync: resyncNodes,
+  });
+
+  const ctx: AgentContext = {
+    cluster,
+    nodeName,
+    etcd,
+    mesh,
+    log,
+    loopLag,
+    events,
+    config: () => config,
+    configVersion: () => configVersion,
+    self: () => self,
+    status: () => ({
+      node: nodeName,
+      cluster,
+      version: VERSION,
+      incarnation,
+      etcd: regState,
+      configVersion,
+      mesh: {
+        peerId: mesh.peerId,
+        multiaddrs: mesh.multiaddrs,
+        connections: mesh.connectedPeers(),
+        members: mesh.table.counts(),
+      },
+    }),
+  };
+
+  // 6. Extra parts (the head API on head nodes).
+  const started: Array<{ name: string; stop(): Promise<void> }> = [];
+  for (const part of opts.parts ?? []) {
+    const running = await part.start(ctx);
+    if (running) started.push({ name: part.name, stop: () => running.stop() });
+  }
+  log.info(
+    { peerId: mesh.peerId, addrs: mesh.multiaddrs, from: boot.from, version: VERSION },
+    'agent started',
+  );
+
+  let stopped = false;
+  return {
+    ctx,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const p of started.reverse())
+        await p.stop().catch((err) => log.warn({ err: String(err), part: p.name }, 'part stop failed'));
+      await mesh.stop(true);
+      await Promise.all([configWatcher.cancel(), nodeWatcher.cancel()]).catch(() => undefined);
+      await registration.stop();
+      loopLag.stop();
+      etcd.close();
+      log.info('agent stopped');
+    },
+  };
+}
+
+interface BootConfig {
+  etcd: Etcd3;
+  config: ClusterConfig;
+  text: string;
+  version: number | null;
+  from: 'etcd' | 'cache';
+}
+
+async function loadBootConfig(source: ConfigSource, opts: AgentOptions): Promise<BootConfig> {
+  const where = keys.config(source.cluster);
+  let etcd: Etcd3;
+  try {
+    etcd = await connectEtcd(source.etcd);
+  } catch (err) {
+    if (!(err instanceof EtcdUnreachableError)) throw err;
+    // Only a first start with nothing cached fails fast; a restart runs on what it last knew.
+    const workspace =
+      opts.workspace ?? (source.file ? await workspaceFromFile(source, opts.nodeName) : undefined);
+    const cached = workspace ? await readConfigCache(workspace) : null;
+    if (!cached)
+      throw new AgentStartError(`${err.message}; no cached config to start from (first start needs etcd)`);
+    opts.log.warn({ reason: err.message }, 'etcd unreachable: starting from the cached config, degraded');
+    const { config } = validateConfigText(cached, `${workspace}/agent/config-cache.yaml`);
+    return { etcd: createEtcd(source.etcd), config, text: cached, version: null, from: 'cache' };
+  }
+  const stored = await readConfig(etcd, source.cluster);
+  if (!stored) {
+    etcd.close();
+    throw new AgentStartError(
+      `cluster "${source.cluster}" has no config in etcd (key ${where}); store one first: nokube new-or-update <cluster.yaml>`,
+    );
+  }
+  const { config } = validateConfigText(stored.text, where);
+  return { etcd, config, text: stored.text, version: stored.version, from: 'etcd' };
+}
+
+async function workspaceFromFile(source: ConfigSource, nodeName: string): Promise<string | undefined> {
+  const { loadConfigFile } = await import('./config/validate.ts');
+  const { config } = await loadConfigFile(source.file!);
+  return config.nodes.find((n) => n.name === nodeName)?.workspace;
+}
+
+function findSelf(config: ClusterConfig, nodeName: string, from: string): NodeConfig {
+  const self = config.nodes.find((n) => n.name === nodeName);
+  if (!self) {
+    const names = config.nodes.map((n) => n.name).join(', ');
+    throw new AgentStartError(
+      `node "${nodeName}" is not in the cluster config (from ${from}); nodes are: ${names}`,
+    );
+  }
+  return self;
+}
+
+function buildRecord(
+  self: NodeConfig,
+  facts: NodeFacts,
+  mesh: Mesh,
+  incarnation: number,
+  api?: string,
+): NodeRecord {
+  const rec: NodeRecord = {
+    name: self.name,
+    address: self.address,
+    roles: self.roles,
+    labels: self.labels,
+    peerId: mesh.peerId,
+    multiaddrs: mesh.multiaddrs,
+    capacity: facts,
+    agentVersion: VERSION,
+    startedAt: new Date(incarnation).toISOString(),
+    incarnation,
+  };
+  if (api) rec.api = api;
+  return rec;
+}
+
+export function hostForUrl(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** A watch that never blocks start-up: it connects (and reconnects) in the background and calls
+ * `resync` each time it is connected, so nothing that changed while it was away is missed. */
+function watchRange(
+  etcd: Etcd3,
+  range: { key: string } | { prefix: string },
+  log: Logger,
+  on: {
+    put(kv: { key: Buffer; value: Buffer; version: string }): void;
+    delete?(key: string): void;
+    resync(): void;
+  },
+): Watcher {
+  const builder = 'key' in range ? etcd.watch().key(range.key) : etcd.watch().prefix(range.prefix);
+  const watcher = builder.watcher();
+  watcher.on('connected', () => on.resync());
+  watcher.on('put', (kv) => on.put(kv));
+  watcher.on('delete', (kv) => on.delete?.(kv.key.toString('utf8')));
+  watcher.on('error', (err) => log.warn({ err: shortReason(err), range }, 'watch error'));
+  return watcher;
+}

@@ -1,0 +1,88 @@
+// nokube get <kind>: kubectl-style listings. Kinds so far: nodes.
+import type { Command } from 'commander';
+import { validateConfigText } from '../../config/validate.ts';
+import { readConfig } from '../../store/config-store.ts';
+import { connectEtcd } from '../../store/etcd.ts';
+import { keys } from '../../store/keys.ts';
+import { listNodes } from '../../store/node-registry.ts';
+import { type NodeView, nodeViews } from '../../store/node-views.ts';
+import { type ContextFlags, resolveContext } from '../context.ts';
+import { age, bytes, parseOutput, serialize, table, UsageError } from '../output.ts';
+
+const KINDS: Record<string, string> = { node: 'nodes', nodes: 'nodes', no: 'nodes' };
+
+export function registerGet(program: Command): void {
+  program
+    .command('get <kind> [name]')
+    .description('list objects of a kind (nodes) as kubectl would')
+    .option('-o, --output <format>', 'wide, json or yaml')
+    .option('--etcd <urls>', 'etcd endpoints, comma-separated (env NOKUBE_ETCD)')
+    .option('--cluster <name>', 'cluster name (env NOKUBE_CLUSTER)')
+    .action(async (kind: string, name: string | undefined, opts: ContextFlags & { output?: string }) => {
+      const format = parseOutput(opts.output);
+      if (KINDS[kind] !== 'nodes') throw new UsageError(`unknown kind "${kind}" (known: nodes)`);
+      const ctx = await resolveContext(opts);
+      const etcd = await connectEtcd(ctx.etcd);
+      let views: NodeView[];
+      try {
+        const stored = await readConfig(etcd, ctx.cluster);
+        if (!stored)
+          throw new UsageError(
+            `cluster "${ctx.cluster}" has no config in etcd (${keys.config(ctx.cluster)})`,
+          );
+        views = nodeViews(
+          validateConfigText(stored.text, keys.config(ctx.cluster)).config,
+          await listNodes(etcd, ctx.cluster),
+        );
+      } finally {
+        etcd.close();
+      }
+      if (name) {
+        views = views.filter((v) => v.name === name);
+        if (views.length === 0) throw new UsageError(`node "${name}" not found`);
+      }
+      if (format === 'json' || format === 'yaml') {
+        const items = views.map(toObject);
+        process.stdout.write(
+          serialize(name ? items[0] : { apiVersion: 'v1', kind: 'NodeList', items }, format),
+        );
+        return;
+      }
+      const headers = ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'];
+      if (format === 'wide') headers.push('ADDRESS', 'OS', 'KERNEL', 'CPU', 'MEMORY', 'LABELS');
+      const rows = views.map((v) => {
+        const row = [
+          v.name,
+          v.inConfig ? v.status : `${v.status},NotInConfig`,
+          v.roles.join(','),
+          age(v.startedAt),
+          v.version ?? '<none>',
+        ];
+        if (format === 'wide') {
+          const c = v.capacity;
+          row.push(
+            v.address,
+            c ? `${c.os.distro} ${c.os.release}`.trim() : '<none>',
+            c?.os.kernel ?? '<none>',
+            c ? String(c.cpus) : '<none>',
+            c ? bytes(c.memoryBytes) : '<none>',
+            Object.entries(v.labels)
+              .map(([k, val]) => `${k}=${val}`)
+              .join(',') || '<none>',
+          );
+        }
+        return row;
+      });
+      process.stdout.write(table(headers, rows));
+    });
+}
+
+function toObject(v: NodeView) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: v.name, labels: v.labels, creationTimestamp: v.startedAt },
+    spec: { roles: v.roles, address: v.address, peerId: v.peerId },
+    status: { phase: v.status, inConfig: v.inConfig, agentVersion: v.version, capacity: v.capacity },
+  };
+}

@@ -1,0 +1,68 @@
+// nokube up / down: a cluster on this machine (the quick start).
+import type { Command } from 'commander';
+import { down, up } from '../../local/up.ts';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Documented defaults of `nokube up` (README "Quick start"). */
+export const UP_DEFAULTS = {
+  dir: '.nokube/local',
+  etcdPort: '2379',
+  headPort: '7480',
+  meshPort: '7946',
+} as const;
+
+export async function runUp(opts: {
+  dir: string;
+  file?: string;
+  etcdPort?: string;
+  headPort?: string;
+  meshPort?: string;
+  detach?: boolean;
+}): Promise<void> {
+  const handle = await up({
+    dir: opts.dir,
+    clusterFile: opts.file,
+    etcdPort: Number(opts.etcdPort ?? UP_DEFAULTS.etcdPort),
+    headPort: Number(opts.headPort ?? UP_DEFAULTS.headPort),
+    meshPort: Number(opts.meshPort ?? UP_DEFAULTS.meshPort),
+    detach: opts.detach ?? false,
+    readyTimeoutMs: 60_000,
+    say,
+  });
+  if (opts.detach) {
+    say(`running in the background; stop with: nokube down --dir ${opts.dir}`);
+    return;
+  }
+  say('cluster is up; press Ctrl-C to stop everything it started');
+  const stop = () => {
+    say('stopping…');
+    handle.stop().then(() => say('stopped'));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await handle.done;
+}
+
+export function registerUpDown(program: Command): void {
+  program
+    .command('up')
+    .description(
+      'bring up a cluster on this machine: etcd (Debian etcd-server), the config, a head+worker agent; Ctrl-C stops it',
+    )
+    .option(
+      '-f, --file <cluster.yaml>',
+      'use this config (its local nodes are started) instead of a generated one-host config',
+    )
+    .option('--dir <dir>', 'where the config, etcd data, workspace, logs and pids live', UP_DEFAULTS.dir)
+    .option('--etcd-port <port>', 'etcd client port of the generated config', UP_DEFAULTS.etcdPort)
+    .option('--head-port <port>', 'head API port of the generated config', UP_DEFAULTS.headPort)
+    .option('--mesh-port <port>', 'mesh port of the generated config', UP_DEFAULTS.meshPort)
+    .option('-d, --detach', 'return once the cluster is up and leave it running (stop with `nokube down`)')
+    .action((opts) => runUp(opts));
+  program
+    .command('down')
+    .description('stop a cluster started by `nokube up` (agents leave the mesh first, then etcd stops)')
+    .option('--dir <dir>', 'the directory given to `nokube up`', UP_DEFAULTS.dir)
+    .action((opts: { dir: string }) => down(opts.dir, say));
+}

@@ -1,0 +1,117 @@
+// The cluster config: one YAML document, stored in etcd, read by every agent.
+// Every field is required unless it is listed in DOCUMENTED_DEFAULTS (README "Cluster config").
+import { z } from 'zod';
+
+/** RFC 1123 DNS label: lower-case alphanumerics and '-', starts and ends alphanumeric, at most 63. */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const dnsLabel = z
+  .string()
+  .regex(DNS_LABEL, 'must be an RFC 1123 label (a-z, 0-9, "-", at most 63 characters)');
+
+/** Kubernetes label key (optional DNS prefix + name) and value. */
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+export const labels = z.record(
+  z.string().regex(LABEL_KEY, 'label key must be [prefix/]name with alphanumerics, "-", "_", "."'),
+  z.string().regex(LABEL_VALUE, 'label value must be at most 63 alphanumerics, "-", "_", "."'),
+);
+
+const port = z.number().int().min(1).max(65535);
+const host = z.string().min(1, 'must not be empty');
+const absolutePath = z.string().startsWith('/', 'must be an absolute path');
+const positiveMs = z.number().int().positive();
+
+/** Defaults that exist. Each is written in the README; nothing else is ever filled in. */
+export const DOCUMENTED_DEFAULTS = {
+  'etcd.dialTimeoutMs': 5000,
+  'mesh.bootstrap': [] as string[],
+  'mesh.heartbeatMs': 500,
+  'mesh.suspectAfterMs': 1500,
+  'mesh.deadAfterMs': 3000,
+  'nodes[].labels': {} as Record<string, string>,
+} as const;
+
+const tlsFiles = z.strictObject({ ca: absolutePath, cert: absolutePath, key: absolutePath });
+
+export const clusterConfigSchema = z.strictObject({
+  cluster: dnsLabel,
+  etcd: z.strictObject({
+    endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1, 'needs at least one endpoint'),
+    dialTimeoutMs: positiveMs.default(DOCUMENTED_DEFAULTS['etcd.dialTimeoutMs']),
+    tls: tlsFiles.optional(),
+  }),
+  head: z.strictObject({
+    port,
+  }),
+  mesh: z.strictObject({
+    port,
+    bootstrap: z.array(z.string().min(1)).default([]),
+    heartbeatMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.heartbeatMs']),
+    suspectAfterMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.suspectAfterMs']),
+    deadAfterMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.deadAfterMs']),
+  }),
+  monitoring: z
+    .strictObject({
+      metricsIntervalSeconds: z.number().positive(),
+      greptimedb: z.strictObject({ address: host, httpPort: port, db: dnsLabel }),
+      grafana: z.strictObject({ address: host, port }),
+    })
+    .optional(),
+  nodes: z
+    .array(
+      z.strictObject({
+        name: dnsLabel,
+        address: host,
+        roles: z.array(z.enum(['head', 'worker'])).min(1, 'needs at least one role (head, worker)'),
+        labels: labels.default({}),
+        workspace: absolutePath,
+        ssh: z
+          .strictObject({
+            user: z.string().min(1),
+            port,
+            key: absolutePath.optional(),
+            knownHosts: absolutePath.optional(),
+          })
+          .optional(),
+      }),
+    )
+    .min(1, 'needs at least one node'),
+});
+
+export type ClusterConfig = z.output<typeof clusterConfigSchema>;
+export type NodeConfig = ClusterConfig['nodes'][number];
+export type Role = NodeConfig['roles'][number];
+
+/** Rules across fields that a per-field schema cannot state. Returns [path, message] pairs. */
+export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | number>, string]> {
+  const problems: Array<[Array<string | number>, string]> = [];
+  const byName = new Map<string, number>();
+  const byAddress = new Map<string, number>();
+  cfg.nodes.forEach((node, i) => {
+    const sameName = byName.get(node.name);
+    if (sameName !== undefined) {
+      problems.push([['nodes', i, 'name'], `node "${node.name}" is listed twice (also nodes[${sameName}])`]);
+    } else byName.set(node.name, i);
+    const sameAddress = byAddress.get(node.address);
+    if (sameAddress !== undefined) {
+      problems.push([
+        ['nodes', i, 'address'],
+        `address ${node.address} is also nodes[${sameAddress}].address (each node needs its own address)`,
+      ]);
+    } else byAddress.set(node.address, i);
+    if (new Set(node.roles).size !== node.roles.length)
+      problems.push([['nodes', i, 'roles'], 'a role is listed twice']);
+  });
+  if (!cfg.nodes.some((n) => n.roles.includes('head'))) {
+    problems.push([['nodes'], 'no node has the head role (at least one is needed)']);
+  }
+  if (cfg.mesh.suspectAfterMs <= cfg.mesh.heartbeatMs) {
+    problems.push([['mesh', 'suspectAfterMs'], 'must be greater than mesh.heartbeatMs']);
+  }
+  if (cfg.mesh.deadAfterMs <= cfg.mesh.suspectAfterMs) {
+    problems.push([['mesh', 'deadAfterMs'], 'must be greater than mesh.suspectAfterMs']);
+  }
+  if (cfg.mesh.port === cfg.head.port) problems.push([['head', 'port'], 'must differ from mesh.port']);
+  return problems;
+}

@@ -1,0 +1,48 @@
+// The commented template `nokube new-or-update` writes when it is given no file.
+// Keep it in step with the README's "Cluster config" table (a test checks that it validates).
+export const CONFIG_TEMPLATE_FILE = 'cluster.yaml';
+
+export const CONFIG_TEMPLATE = `# nokube cluster config. Every field is required unless marked "default".
+# Validate and store it with:  nokube new-or-update cluster.yaml
+# Edit it later in etcd with:  nokube config edit   (or config get/set/history)
+
+# Cluster name: an RFC 1123 label. Keys in etcd live under /nokube/<cluster>/.
+cluster: edge-demo
+
+etcd:
+  # Client URLs of the etcd cluster that holds this cluster's state.
+  endpoints:
+    - http://10.0.0.1:2379
+  # dialTimeoutMs: 5000        # default 5000: how long a first connection may take
+  # tls: { ca: /etc/nokube/etcd-ca.pem, cert: /etc/nokube/etcd.pem, key: /etc/nokube/etcd-key.pem }
+
+head:
+  # HTTP API + WebSocket port on every node with the head role (bound to the node's address).
+  port: 7480
+
+mesh:
+  # libp2p TCP port every agent listens on (bound to the node's address).
+  port: 7946
+  # bootstrap: []               # default []: extra multiaddrs to dial; nodes in etcd are dialled anyway
+  # heartbeatMs: 500            # default 500: membership heartbeat period
+  # suspectAfterMs: 1500        # default 1500: silence before a member is suspect
+  # deadAfterMs: 3000           # default 3000: silence before a member is dead
+
+# monitoring:                   # optional section; without it nothing is exported
+#   metricsIntervalSeconds: 5
+#   greptimedb: { address: 10.0.0.1, httpPort: 4000, db: public }
+#   grafana: { address: 10.0.0.1, port: 3000 }
+
+nodes:
+  - name: head-1                # RFC 1123 label, unique
+    address: 10.0.0.1           # address the agent binds and others reach it at, unique
+    roles: [head, worker]       # head: serves the API; worker: runs workloads
+    labels: { zone: a }         # default {}
+    workspace: /var/lib/nokube  # absolute path for the agent's data
+    # ssh: { user: root, port: 22, key: /root/.ssh/id_ed25519 }   # for remote deploy
+  - name: edge-1
+    address: 10.0.0.2
+    roles: [worker]
+    labels: { zone: b }
+    workspace: /var/lib/nokube
+`;

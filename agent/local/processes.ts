@@ -1,0 +1,133 @@
+// Child processes of a local bring-up: etcd from Debian's etcd-server, and agents run from this binary.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, openSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { createEtcd } from '../store/etcd.ts';
+
+/** The command that runs this same program: the single binary itself, or node + the entry script. */
+export function selfCommand(): [string, string[]] {
+  if (isSingleExecutable()) return [process.execPath, []];
+  return [process.execPath, [...process.execArgv, process.argv[1]!]];
+}
+
+export function isSingleExecutable(): boolean {
+  try {
+    // node:sea exists only in Node >= 20; isSea() is true inside a single executable application.
+    const sea = process.getBuiltinModule?.('node:sea') as { isSea(): boolean } | undefined;
+    return sea?.isSea() ?? false;
+  } catch {
+    return false;
+  }
+}
+
+export function findOnPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {}
+  }
+  return null;
+}
+
+export interface Child {
+  name: string;
+  process: ChildProcess;
+  log: string;
+}
+
+export async function spawnLogged(
+  name: string,
+  cmd: string,
+  args: string[],
+  logDir: string,
+  detach: boolean,
+): Promise<Child> {
+  await mkdir(logDir, { recursive: true });
+  const log = join(logDir, `${name}.log`);
+  const fd = openSync(log, 'a');
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', fd, fd],
+    detached: detach,
+    env: { ...process.env, NOKUBE_LOG_LEVEL: process.env.NOKUBE_LOG_LEVEL ?? 'info' },
+  });
+  if (detach) child.unref();
+  return { name, process: child, log };
+}
+
+export interface LocalEtcd {
+  clientUrl: string;
+  dataDir: string;
+}
+
+/** Start a one-member etcd on loopback with its data under `dir`. */
+export async function startEtcd(clientUrl: string, dir: string, detach: boolean): Promise<Child> {
+  const bin = findOnPath('etcd');
+  if (!bin) {
+    throw new Error(
+      "etcd not found on PATH: install Debian's etcd-server (apt-get install etcd-server) or point etcd.endpoints at a running etcd",
+    );
+  }
+  const url = new URL(clientUrl);
+  const peerPort = Number(url.port) + 1;
+  const dataDir = join(dir, 'etcd');
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const peerUrl = `http://${url.hostname}:${peerPort}`;
+  return spawnLogged(
+    'etcd',
+    bin,
+    [
+      '--name',
+      'nokube-local',
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      clientUrl,
+      '--advertise-client-urls',
+      clientUrl,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      `nokube-local=${peerUrl}`,
+      '--log-level',
+      'warn',
+    ],
+    join(dir, 'logs'),
+    detach,
+  );
+}
+
+/** Wait until etcd answers, or the child dies, or the time is up. */
+export async function waitForEtcd(clientUrl: string, child: Child | null, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.process.exitCode !== null) {
+      throw new Error(`etcd exited with code ${child.process.exitCode}; see ${child.log}`);
+    }
+    const client = createEtcd({ endpoints: [clientUrl], dialTimeoutMs: 1000 });
+    try {
+      await client.get('/nokube/.probe').string();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      client.close();
+    }
+  }
+  throw new Error(
+    `etcd at ${clientUrl} did not answer within ${timeoutMs} ms${child ? `; see ${child.log}` : ''}`,
+  );
+}
+
+export async function isEtcdUp(clientUrl: string): Promise<boolean> {
+  try {
+    await waitForEtcd(clientUrl, null, 1000);
+    return true;
+  } catch {
+    return false;
+  }
+}

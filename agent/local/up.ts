@@ -1,0 +1,238 @@
+// `nokube up` / `nokube down`: a cluster on this machine. etcd (started here when the config's etcd is
+// on loopback and not running), the config stored, and one agent per node whose address is local.
+// Everything started is recorded in <dir>/pids.json; Ctrl-C or `nokube down` stops all of it.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { join, resolve } from 'node:path';
+import { saveContext } from '../cli/context.ts';
+import type { ClusterConfig } from '../config/schema.ts';
+import { loadConfigFile } from '../config/validate.ts';
+import { storeConfig } from '../store/config-store.ts';
+import { connectEtcd } from '../store/etcd.ts';
+import { listNodes } from '../store/node-registry.ts';
+import { type Child, isEtcdUp, selfCommand, spawnLogged, startEtcd, waitForEtcd } from './processes.ts';
+
+export interface UpOptions {
+  dir: string;
+  clusterFile?: string;
+  etcdPort: number;
+  headPort: number;
+  meshPort: number;
+  detach: boolean;
+  readyTimeoutMs: number;
+  say(line: string): void;
+}
+
+interface PidFile {
+  etcd?: number;
+  agents: Record<string, number>;
+}
+
+export const localClusterYaml = (
+  workspace: string,
+  p: Pick<UpOptions, 'etcdPort' | 'headPort' | 'meshPort'>,
+) => `# Written by \`nokube up\`: a one-host cluster. Edit and re-run \`nokube up -f\` on it, or use \`nokube config\`.
+cluster: local
+etcd:
+  endpoints: [http://127.0.0.1:${p.etcdPort}]
+head:
+  port: ${p.headPort}
+mesh:
+  port: ${p.meshPort}
+nodes:
+  - name: local
+    address: 127.0.0.1
+    roles: [head, worker]
+    labels: {}
+    workspace: ${workspace}
+`;
+
+export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done: Promise<void> }> {
+  const dir = resolve(opts.dir);
+  await mkdir(dir, { recursive: true });
+  const pidPath = join(dir, 'pids.json');
+  const running = await readPids(pidPath);
+  if (running && anyAlive(running)) {
+    throw new Error(
+      `a local cluster is already running from ${dir}; stop it first: nokube down --dir ${opts.dir}`,
+    );
+  }
+  let file = opts.clusterFile;
+  if (!file) {
+    file = join(dir, 'cluster.yaml');
+    await writeFile(file, localClusterYaml(join(dir, 'workspace'), opts));
+    opts.say(`wrote ${file}`);
+  }
+  const { config, text } = await loadConfigFile(file);
+  const locals = config.nodes.filter((n) => isLocalAddress(n.address));
+  if (locals.length === 0)
+    throw new Error(`${file}: no node has an address of this machine; nothing to start here`);
+
+  const children: Child[] = [];
+  const pids: PidFile = { agents: {} };
+  const stopAll = async () => {
+    await stopPids(pids);
+    await rm(pidPath, { force: true });
+  };
+  try {
+    const endpoint = config.etcd.endpoints[0]!;
+    if (!(await isEtcdUp(endpoint))) {
+      const host = new URL(endpoint).hostname;
+      if (!isLocalAddress(host))
+        throw new Error(`etcd at ${endpoint} is unreachable and not on this machine (etcd.endpoints)`);
+      const etcd = await startEtcd(endpoint, dir, opts.detach);
+      children.push(etcd);
+      pids.etcd = etcd.process.pid!;
+      await writePids(pidPath, pids);
+      await waitForEtcd(endpoint, etcd, 15_000);
+      opts.say(`etcd started at ${endpoint} (data ${join(dir, 'etcd')}, log ${etcd.log})`);
+    } else opts.say(`etcd already running at ${endpoint}`);
+
+    const etcd = await connectEtcd(config.etcd);
+    try {
+      const res = await storeConfig(etcd, text, file, 'nokube up', 'latest');
+      opts.say(`config of cluster "${config.cluster}" ${res.outcome} (version ${res.version})`);
+    } finally {
+      etcd.close();
+    }
+    await saveContext({ cluster: config.cluster, etcd: config.etcd });
+
+    const [cmd, baseArgs] = selfCommand();
+    for (const node of locals) {
+      const child = await spawnLogged(
+        `agent-${node.name}`,
+        cmd,
+        [...baseArgs, 'agent', '--config', resolve(file), '--node', node.name],
+        join(dir, 'logs'),
+        opts.detach,
+      );
+      children.push(child);
+      pids.agents[node.name] = child.process.pid!;
+      await writePids(pidPath, pids);
+    }
+    await waitForNodes(
+      config,
+      locals.map((n) => n.name),
+      children,
+      opts.readyTimeoutMs,
+    );
+    opts.say(`agents ready: ${locals.map((n) => n.name).join(', ')} (logs in ${join(dir, 'logs')})`);
+    const heads = locals.filter((n) => n.roles.includes('head'));
+    for (const h of heads) opts.say(`head API: http://${h.address}:${config.head.port}`);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  let resolveDone: () => void;
+  const done = new Promise<void>((r) => {
+    resolveDone = r;
+  });
+  if (!opts.detach) {
+    for (const c of children) {
+      c.process.on('exit', (code, signal) => {
+        if (code !== 0 && signal === null) opts.say(`${c.name} exited with code ${code}; see ${c.log}`);
+      });
+    }
+  }
+  return {
+    async stop() {
+      await stopAll();
+      resolveDone();
+    },
+    done,
+  };
+}
+
+export async function down(dirOpt: string, say: (l: string) => void): Promise<void> {
+  const dir = resolve(dirOpt);
+  const pidPath = join(dir, 'pids.json');
+  const pids = await readPids(pidPath);
+  if (!pids) {
+    say(`nothing to stop: no ${pidPath}`);
+    return;
+  }
+  await stopPids(pids);
+  await rm(pidPath, { force: true });
+  say(`stopped the local cluster in ${dir}`);
+}
+
+async function waitForNodes(
+  config: ClusterConfig,
+  names: string[],
+  children: Child[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const etcd = await connectEtcd(config.etcd);
+  try {
+    while (Date.now() < deadline) {
+      const dead = children.find((c) => c.process.exitCode !== null);
+      if (dead)
+        throw new Error(
+          `${dead.name} exited with code ${dead.process.exitCode}: ${await lastLine(dead.log)} (log ${dead.log})`,
+        );
+      const registered = new Set((await listNodes(etcd, config.cluster)).map((n) => n.name));
+      if (names.every((n) => registered.has(n))) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(
+      `agents not registered within ${timeoutMs} ms; see ${children.map((c) => c.log).join(', ')}`,
+    );
+  } finally {
+    etcd.close();
+  }
+}
+
+async function lastLine(file: string): Promise<string> {
+  const lines = (await readFile(file, 'utf8').catch(() => '')).trim().split('\n');
+  const last = lines.at(-1) ?? '';
+  try {
+    const rec = JSON.parse(last) as { msg?: string; err?: string };
+    return [rec.msg, rec.err].filter(Boolean).join(': ');
+  } catch {
+    return last;
+  }
+}
+
+export function isLocalAddress(address: string): boolean {
+  if (address === 'localhost' || address === '::1' || address.startsWith('127.')) return true;
+  return Object.values(networkInterfaces()).some((list) => list?.some((i) => i.address === address));
+}
+
+async function readPids(file: string): Promise<PidFile | null> {
+  if (!existsSync(file)) return null;
+  return JSON.parse(await readFile(file, 'utf8')) as PidFile;
+}
+
+async function writePids(file: string, pids: PidFile): Promise<void> {
+  await writeFile(file, JSON.stringify(pids, null, 2) + '\n');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function anyAlive(p: PidFile): boolean {
+  return [p.etcd, ...Object.values(p.agents)].some((pid) => pid !== undefined && alive(pid));
+}
+
+/** SIGTERM agents (they leave the mesh and revoke their leases), then etcd; SIGKILL what lingers. */
+async function stopPids(p: PidFile): Promise<void> {
+  await terminate(Object.values(p.agents), 10_000);
+  if (p.etcd !== undefined) await terminate([p.etcd], 10_000);
+}
+
+async function terminate(pids: number[], graceMs: number): Promise<void> {
+  const live = pids.filter(alive);
+  for (const pid of live) process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (live.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of live.filter(alive)) process.kill(pid, 'SIGKILL');
+}

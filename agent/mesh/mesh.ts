@@ -1,0 +1,317 @@
+// The gossip mesh: libp2p (TCP + noise + yamux + identify) and gossipsub, carrying membership heartbeats.
+// Agents keep a direct connection to every member they know (from config bootstrap, etcd node records and
+// heartbeats), so a dropped connection is first-hand evidence and a refused redial marks a member dead at once.
+import { isIP } from 'node:net';
+import { gossipsub } from '@chainsafe/libp2p-gossipsub';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { tcp } from '@libp2p/tcp';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import type { Logger } from 'pino';
+import type { Role } from '../config/schema.ts';
+import { type Heartbeat, type MemberEvent, MemberTable, type MemberTiming } from './member-table.ts';
+import { decodeMessage, encodeHeartbeat, encodeLeave, membersTopic } from './messages.ts';
+
+export interface MeshSelf {
+  name: string;
+  address: string;
+  roles: Role[];
+  labels: Record<string, string>;
+  api?: string;
+}
+
+export interface MeshOptions {
+  cluster: string;
+  self: MeshSelf;
+  port: number;
+  bootstrap: string[];
+  heartbeatMs: number;
+  timing: MemberTiming;
+  privateKey: PrivateKey;
+  /** Process start time in ms; orders restarts of the same node. */
+  incarnation: number;
+  log: Logger;
+  onEvent?: (event: MemberEvent) => void;
+}
+
+/** How long a redial of a member whose connection dropped may take before we stop calling it a refusal. */
+const REDIAL_TIMEOUT_MS = 1500;
+/** Reconnect to known-but-unconnected peers this often (partitions heal, restarted peers come back). */
+const RECONNECT_EVERY_MS = 3000;
+
+export class MeshPortInUseError extends Error {}
+
+type Node = Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>>; identify: unknown }>;
+
+export class Mesh {
+  readonly table: MemberTable;
+  private node: Node | undefined;
+  private seq = 0;
+  private self: MeshSelf;
+  private heartbeatMs: number;
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  /** Addresses to keep connected to: bootstrap + etcd node records; keyed by multiaddr string. */
+  private knownAddrs = new Set<string>();
+  private lastDial = new Map<string, number>();
+  stats = { received: 0, dropped: 0, published: 0, publishErrors: 0 };
+
+  private readonly opts: MeshOptions;
+
+  constructor(opts: MeshOptions) {
+    this.opts = opts;
+    this.self = opts.self;
+    this.heartbeatMs = opts.heartbeatMs;
+    this.table = new MemberTable(this.heartbeat(), opts.timing, Date.now());
+    for (const b of opts.bootstrap) this.knownAddrs.add(toMultiaddr(b).toString());
+  }
+
+  get peerId(): string {
+    return this.peerIdValue();
+  }
+
+  get multiaddrs(): string[] {
+    return this.node ? this.node.getMultiaddrs().map((m) => m.toString()) : [];
+  }
+
+  async start(): Promise<void> {
+    const { address } = this.self;
+    const listen = isIP(address)
+      ? `/ip${isIP(address)}/${address}/tcp/${this.opts.port}`
+      : `/ip4/0.0.0.0/tcp/${this.opts.port}`;
+    const announce = isIP(address) ? [] : [`/dns4/${address}/tcp/${this.opts.port}`];
+    try {
+      this.node = (await createLibp2p({
+        privateKey: this.opts.privateKey,
+        addresses: { listen: [listen], announce },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        connectionManager: { maxConnections: 1024, inboundConnectionThreshold: 1000, dialTimeout: 5000 },
+        services: {
+          identify: identify(),
+          pubsub: gossipsub({
+            allowPublishToZeroTopicPeers: true,
+            emitSelf: false,
+            floodPublish: true,
+            // Membership messages are tiny and frequent; a short seen-cache keeps memory flat.
+            seenTTL: 30_000,
+          }),
+        },
+      })) as unknown as Node;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' || /EADDRINUSE/.test(String(err))) {
+        throw new MeshPortInUseError(`mesh port ${this.opts.port} on ${address} is in use (mesh.port)`);
+      }
+      throw err;
+    }
+    const node = this.node;
+    const topic = membersTopic(this.opts.cluster);
+    node.services.pubsub.subscribe(topic);
+    node.services.pubsub.addEventListener('message', (evt) => {
+      if (evt.detail.topic !== topic) return;
+      this.stats.received++;
+      this.onMessage(evt.detail.data);
+    });
+    node.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail));
+    this.table.updateSelf(this.heartbeat(), Date.now());
+    this.timers.push(setInterval(() => this.beat(), this.heartbeatMs));
+    const tickMs = Math.max(50, Math.min(250, Math.floor(this.opts.timing.suspectAfterMs / 4)));
+    this.timers.push(setInterval(() => this.emit(this.table.tick(Date.now())), tickMs));
+    this.timers.push(setInterval(() => this.reconnect(), RECONNECT_EVERY_MS));
+    for (const t of this.timers) t.unref();
+    this.reconnect();
+    this.beat();
+  }
+
+  /** Peers to stay connected to (from etcd node records). */
+  addKnownPeers(addrs: string[]): void {
+    let added = false;
+    for (const a of addrs) {
+      const s = toMultiaddr(a).toString();
+      if (s.includes(this.peerIdValue())) continue;
+      if (!this.knownAddrs.has(s)) {
+        this.knownAddrs.add(s);
+        added = true;
+      }
+    }
+    if (added) this.reconnect();
+  }
+
+  updateSelf(self: MeshSelf): void {
+    this.self = self;
+    this.table.updateSelf(this.heartbeat(), Date.now());
+    this.beat();
+  }
+
+  setTiming(heartbeatMs: number, timing: MemberTiming): void {
+    this.table.setTiming(timing);
+    if (heartbeatMs !== this.heartbeatMs && this.timers[0]) {
+      this.heartbeatMs = heartbeatMs;
+      clearInterval(this.timers[0]);
+      this.timers[0] = setInterval(() => this.beat(), heartbeatMs);
+      this.timers[0].unref();
+    }
+  }
+
+  connectedPeers(): number {
+    return this.node?.getConnections().length ?? 0;
+  }
+
+  /** Say goodbye (when `leave`) and shut the node down. */
+  async stop(leave: boolean): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    const node = this.node;
+    if (!node) return;
+    if (leave) {
+      try {
+        await node.services.pubsub.publish(
+          membersTopic(this.opts.cluster),
+          encodeLeave(this.self.name, this.opts.incarnation),
+        );
+        // Let the leave reach the peers before the connections close.
+        await new Promise((r) => setTimeout(r, 150));
+      } catch (err) {
+        this.opts.log.warn({ err: String(err) }, 'could not publish leave');
+      }
+    }
+    await node.stop();
+  }
+
+  private peerIdValue(): string {
+    return peerIdFromPrivateKey(this.opts.privateKey).toString();
+  }
+
+  private heartbeat(): Heartbeat {
+    const hb: Heartbeat = {
+      name: this.self.name,
+      peerId: this.peerIdValue(),
+      address: this.self.address,
+      roles: this.self.roles,
+      labels: this.self.labels,
+      multiaddrs: this.multiaddrs,
+      incarnation: this.opts.incarnation,
+      seq: this.seq,
+    };
+    if (this.self.api) hb.api = this.self.api;
+    return hb;
+  }
+
+  private beat(): void {
+    const node = this.node;
+    if (!node || this.stopping) return;
+    this.seq++;
+    const hb = this.heartbeat();
+    this.table.updateSelf(hb, Date.now());
+    node.services.pubsub.publish(membersTopic(this.opts.cluster), encodeHeartbeat(hb)).then(
+      () => this.stats.published++,
+      () => this.stats.publishErrors++,
+    );
+  }
+
+  private onMessage(data: Uint8Array): void {
+    const msg = decodeMessage(data);
+    if (!msg) {
+      this.stats.dropped++;
+      return;
+    }
+    const now = Date.now();
+    if (msg.t === 'leave') {
+      this.emit(this.table.leave(msg.name, msg.incarnation, now));
+      return;
+    }
+    const { t: _t, ...hb } = msg;
+    const events = this.table.heartbeat(hb, now);
+    this.emit(events);
+    if (events.length > 0 || !this.isConnected(hb.peerId)) this.dialMember(hb.peerId, hb.multiaddrs);
+  }
+
+  private onDisconnect(peer: PeerId): void {
+    if (this.stopping) return;
+    const member = this.table.byPeer(peer.toString());
+    if (!member || member.state === 'dead' || member.state === 'left') return;
+    const node = this.node!;
+    node.dial(peer, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) }).then(
+      () => undefined,
+      (err: Error) => {
+        if (this.stopping || this.isConnected(peer.toString())) return;
+        // A timeout is no proof of death (a slow link); leave that case to the silence rules.
+        if (err.name === 'TimeoutError' || err.name === 'AbortError') return;
+        this.emit(
+          this.table.unreachable(
+            peer.toString(),
+            Date.now(),
+            `connection lost, redial failed: ${err.message.split('\n')[0]}`,
+          ),
+        );
+      },
+    );
+  }
+
+  private isConnected(peerId: string): boolean {
+    if (!this.node || !peerId) return false;
+    try {
+      return this.node.getConnections(peerIdFromString(peerId)).length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  private dialMember(peerId: string, addrs: string[]): void {
+    if (!this.node || this.stopping || this.isConnected(peerId)) return;
+    const now = Date.now();
+    if (now - (this.lastDial.get(peerId) ?? 0) < RECONNECT_EVERY_MS) return;
+    this.lastDial.set(peerId, now);
+    const targets = addrs.map((a) => multiaddr(a));
+    if (targets.length === 0) return;
+    this.node.dial(targets, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+  }
+
+  private reconnect(): void {
+    const node = this.node;
+    if (!node || this.stopping) return;
+    const connected = new Set(node.getConnections().map((c) => c.remoteAddr.toString()));
+    const connectedPeers = new Set(node.getConnections().map((c) => c.remotePeer.toString()));
+    for (const addr of this.knownAddrs) {
+      const ma = multiaddr(addr);
+      const pid = ma.getPeerId();
+      if (pid && (connectedPeers.has(pid) || pid === this.peerIdValue())) continue;
+      if (!pid && [...connected].some((c) => c.startsWith(addr))) continue;
+      const key = pid ?? addr;
+      const now = Date.now();
+      if (now - (this.lastDial.get(key) ?? 0) < RECONNECT_EVERY_MS) continue;
+      this.lastDial.set(key, now);
+      node.dial(ma, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+    }
+  }
+
+  private emit(events: MemberEvent[]): void {
+    for (const e of events) {
+      this.opts.log.info(
+        {
+          member: e.member.name,
+          state: e.member.state,
+          reason: e.member.reason,
+          incarnation: e.member.incarnation,
+        },
+        `member ${e.type}`,
+      );
+      this.opts.onEvent?.(e);
+    }
+  }
+}
+
+/** Accept a multiaddr, or `host:port` for convenience in config files. */
+export function toMultiaddr(addr: string): Multiaddr {
+  if (addr.startsWith('/')) return multiaddr(addr);
+  const m = /^(.+):(\d+)$/.exec(addr);
+  if (!m) throw new Error(`"${addr}" is neither a multiaddr nor host:port`);
+  const [, host, port] = m as unknown as [string, string, string];
+  const kind = isIP(host);
+  return multiaddr(kind ? `/ip${kind}/${host}/tcp/${port}` : `/dns4/${host}/tcp/${port}`);
+}

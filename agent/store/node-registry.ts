@@ -1,0 +1,127 @@
+// The agent's node record in etcd, bound to the agent's lease: it vanishes when the agent dies
+// (after NODE_LEASE_TTL_SECONDS) or leaves (lease revoked at once). A lost lease is re-granted with backoff.
+import type { Etcd3, Lease } from 'etcd3';
+import type { Role } from '../config/schema.ts';
+import type { NodeFacts } from '../node/facts.ts';
+import { shortReason } from './etcd.ts';
+import { keys } from './keys.ts';
+
+/** README: "a dead agent's node record disappears 10 s after its last keepalive". */
+export const NODE_LEASE_TTL_SECONDS = 10;
+
+export interface NodeRecord {
+  name: string;
+  address: string;
+  roles: Role[];
+  labels: Record<string, string>;
+  peerId: string;
+  multiaddrs: string[];
+  /** HTTP API URL on head nodes. */
+  api?: string;
+  capacity: NodeFacts;
+  agentVersion: string;
+  startedAt: string;
+  incarnation: number;
+}
+
+export type RegistrationState = 'registering' | 'registered' | 'degraded' | 'stopped';
+
+export interface RegistryEvents {
+  onState(state: RegistrationState, reason?: string): void;
+}
+
+export class NodeRegistration {
+  private lease: Lease | undefined;
+  private record: NodeRecord;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoffMs = 500;
+  state: RegistrationState = 'registering';
+
+  private readonly etcd: Etcd3;
+  private readonly cluster: string;
+  private readonly events: RegistryEvents;
+
+  constructor(etcd: Etcd3, cluster: string, record: NodeRecord, events: RegistryEvents) {
+    this.etcd = etcd;
+    this.cluster = cluster;
+    this.record = record;
+    this.events = events;
+  }
+
+  /** First registration: throws if etcd refuses, so a start can fail fast. */
+  async start(): Promise<void> {
+    await this.register();
+  }
+
+  /** Register when etcd comes back (a start from the cached config while etcd is unreachable). */
+  startInBackground(): void {
+    this.setState('degraded', 'etcd unreachable at start');
+    this.scheduleRetry();
+  }
+
+  /** Replace the record (labels changed, new addresses); kept on the same lease. */
+  async update(record: NodeRecord): Promise<void> {
+    this.record = record;
+    if (this.lease && this.state === 'registered') {
+      await this.lease.put(keys.node(this.cluster, record.name)).value(JSON.stringify(record));
+    }
+  }
+
+  get leaseId(): Promise<string> | undefined {
+    return this.lease?.grant();
+  }
+
+  async stop(): Promise<void> {
+    this.setState('stopped');
+    clearTimeout(this.retryTimer);
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease) await lease.revoke().catch(() => undefined);
+  }
+
+  private async register(): Promise<void> {
+    const lease = this.etcd.lease(NODE_LEASE_TTL_SECONDS, { autoKeepAlive: true });
+    lease.on('lost', (err) => {
+      if (this.lease !== lease || this.state === 'stopped') return;
+      this.lease = undefined;
+      this.setState('degraded', `lease lost: ${shortReason(err)}`);
+      this.scheduleRetry();
+    });
+    this.lease = lease;
+    try {
+      await lease.put(keys.node(this.cluster, this.record.name)).value(JSON.stringify(this.record));
+    } catch (err) {
+      this.lease = undefined;
+      lease.release();
+      throw err;
+    }
+    this.backoffMs = 500;
+    this.setState('registered');
+  }
+
+  private scheduleRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (this.state === 'stopped') return;
+      this.register().catch((err) => {
+        this.setState('degraded', `re-register failed: ${shortReason(err)}`);
+        this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
+        this.scheduleRetry();
+      });
+    }, this.backoffMs);
+    this.retryTimer.unref();
+  }
+
+  private setState(state: RegistrationState, reason?: string): void {
+    if (this.state === state && state !== 'degraded') return;
+    this.state = state;
+    this.events.onState(state, reason);
+  }
+}
+
+export async function listNodes(etcd: Etcd3, cluster: string): Promise<NodeRecord[]> {
+  const all = await etcd.getAll().prefix(keys.nodesPrefix(cluster)).strings();
+  return Object.values(all)
+    .map((v) => JSON.parse(v) as NodeRecord)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -1,0 +1,58 @@
+// What `get nodes` shows: every node of the config, joined with its live etcd record (if any) and,
+// where known, the mesh's view of it. A node in the config without a record is NotReady.
+import type { ClusterConfig, Role } from '../config/schema.ts';
+import type { Member, MemberState } from '../mesh/member-table.ts';
+import type { NodeRecord } from './node-registry.ts';
+
+export interface NodeView {
+  name: string;
+  status: 'Ready' | 'NotReady';
+  roles: Role[];
+  address: string;
+  labels: Record<string, string>;
+  version: string | null;
+  startedAt: string | null;
+  mesh: MemberState | null;
+  inConfig: boolean;
+  capacity: NodeRecord['capacity'] | null;
+  peerId: string | null;
+}
+
+export function nodeViews(config: ClusterConfig, records: NodeRecord[], members: Member[] = []): NodeView[] {
+  const byName = new Map(records.map((r) => [r.name, r]));
+  const memberByName = new Map(members.map((m) => [m.name, m]));
+  const views: NodeView[] = config.nodes.map((n) => {
+    const rec = byName.get(n.name);
+    byName.delete(n.name);
+    return {
+      name: n.name,
+      status: rec ? 'Ready' : 'NotReady',
+      roles: n.roles,
+      address: n.address,
+      labels: n.labels,
+      version: rec?.agentVersion ?? null,
+      startedAt: rec?.startedAt ?? null,
+      mesh: memberByName.get(n.name)?.state ?? null,
+      inConfig: true,
+      capacity: rec?.capacity ?? null,
+      peerId: rec?.peerId ?? null,
+    };
+  });
+  // Records of nodes no longer in the config: still running agents, shown so nothing hides.
+  for (const rec of byName.values()) {
+    views.push({
+      name: rec.name,
+      status: 'Ready',
+      roles: rec.roles,
+      address: rec.address,
+      labels: rec.labels,
+      version: rec.agentVersion,
+      startedAt: rec.startedAt,
+      mesh: memberByName.get(rec.name)?.state ?? null,
+      inConfig: false,
+      capacity: rec.capacity,
+      peerId: rec.peerId,
+    });
+  }
+  return views.sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -1,0 +1,68 @@
+// The agent's own health as Prometheus metrics, computed at scrape time from the live parts.
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { AgentContext } from '../agent.ts';
+
+export function createAgentMetrics(ctx: AgentContext): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ cluster_name: ctx.cluster, node: ctx.nodeName });
+  collectDefaultMetrics({ register: registry, prefix: 'nokube_agent_' });
+  new Gauge({
+    name: 'nokube_mesh_members',
+    help: 'Members in this agent’s mesh view, by state.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      for (const [state, n] of Object.entries(ctx.mesh.table.counts())) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'nokube_mesh_connections',
+    help: 'Open libp2p connections.',
+    registers: [registry],
+    collect() {
+      this.set(ctx.mesh.connectedPeers());
+    },
+  });
+  new Gauge({
+    name: 'nokube_mesh_messages',
+    help: 'Membership messages since start, by kind (received, dropped, published, publish_errors).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const s = ctx.mesh.stats;
+      this.set({ kind: 'received' }, s.received);
+      this.set({ kind: 'dropped' }, s.dropped);
+      this.set({ kind: 'published' }, s.published);
+      this.set({ kind: 'publish_errors' }, s.publishErrors);
+    },
+  });
+  new Gauge({
+    name: 'nokube_event_loop_lag_seconds',
+    help: 'Event-loop delay since the previous scrape, by quantile.',
+    labelNames: ['quantile'],
+    registers: [registry],
+    collect() {
+      const lag = ctx.loopLag.snapshot();
+      this.set({ quantile: '0.5' }, lag.p50);
+      this.set({ quantile: '0.99' }, lag.p99);
+      this.set({ quantile: '1' }, lag.max);
+    },
+  });
+  new Gauge({
+    name: 'nokube_etcd_registered',
+    help: '1 when the node record is kept alive in etcd, 0 when degraded.',
+    registers: [registry],
+    collect() {
+      this.set(ctx.status().etcd.state === 'registered' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'nokube_config_version',
+    help: 'Version of the cluster config this agent runs on.',
+    registers: [registry],
+    collect() {
+      this.set(ctx.configVersion() ?? 0);
+    },
+  });
+  return registry;
+}

@@ -1,0 +1,138 @@
+// The head's HTTP API and WebSocket event stream. Read-only views of etcd and of this head's mesh table.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { AgentContext, AgentEvents } from '../../agent/agent.ts';
+import { readConfig } from '../../agent/store/config-store.ts';
+import { listNodes } from '../../agent/store/node-registry.ts';
+import { nodeViews } from '../../agent/store/node-views.ts';
+
+/** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
+export const WS_MAX_BUFFERED_BYTES = 1 << 20;
+
+export class HeadPortInUseError extends Error {}
+
+export interface HeadServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export async function startHeadServer(
+  ctx: AgentContext,
+  metrics: Registry,
+  bind: { host: string; port: number },
+): Promise<HeadServer> {
+  const routes: Record<string, Handler> = {
+    '/healthz': async (_req, res) => text(res, 200, 'ok\n'),
+    '/readyz': async (_req, res) => {
+      const status = ctx.status();
+      const problems: string[] = [];
+      if (status.etcd.state !== 'registered')
+        problems.push(`etcd: ${status.etcd.state} ${status.etcd.reason ?? ''}`.trim());
+      if (status.mesh.multiaddrs.length === 0) problems.push('mesh: not listening');
+      if (problems.length > 0) json(res, 503, { ready: false, problems });
+      else json(res, 200, { ready: true });
+    },
+    '/metrics': async (_req, res) => {
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(await metrics.metrics());
+    },
+    '/api/v1/status': async (_req, res) => json(res, 200, ctx.status()),
+    '/api/v1/config': async (_req, res) => {
+      const stored = await readConfig(ctx.etcd, ctx.cluster);
+      if (!stored) return json(res, 404, { error: `no config stored for cluster ${ctx.cluster}` });
+      json(res, 200, {
+        cluster: ctx.cluster,
+        version: stored.version,
+        text: stored.text,
+        config: ctx.config(),
+      });
+    },
+    '/api/v1/nodes': async (_req, res) => {
+      const records = await listNodes(ctx.etcd, ctx.cluster);
+      json(res, 200, { items: nodeViews(ctx.config(), records, ctx.mesh.table.list()) });
+    },
+    '/api/v1/members': async (_req, res) => {
+      json(res, 200, { observer: ctx.nodeName, items: ctx.mesh.table.list() });
+    },
+  };
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = routes[path];
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return json(res, 405, { error: `${req.method} not allowed` });
+    if (!route) return json(res, 404, { error: `no route ${path}` });
+    route(req, res).catch((err: Error) => {
+      ctx.log.warn({ err: err.message, path }, 'api request failed');
+      if (!res.headersSent) json(res, 503, { error: err.message.split('\n')[0] });
+      else res.destroy();
+    });
+  });
+
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').split('?')[0] !== '/api/v1/watch') {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => attachWatcher(ctx, ws));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE')
+        reject(new HeadPortInUseError(`head port ${bind.port} on ${bind.host} is in use (head.port)`));
+      else reject(err);
+    });
+    server.listen(bind.port, bind.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}`,
+    async stop() {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+function attachWatcher(ctx: AgentContext, ws: WebSocket): void {
+  const send = (msg: unknown) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
+      ws.close(1013, 'too slow: event buffer full');
+      return;
+    }
+    ws.send(JSON.stringify(msg));
+  };
+  const onMember = (...[e]: AgentEvents['member']) => send({ kind: 'member', ...e });
+  const onNode = (...[e]: AgentEvents['node']) => send({ kind: 'node', ...e });
+  const onConfig = (...[e]: AgentEvents['config']) => send({ kind: 'config', version: e.version });
+  ctx.events.on('member', onMember);
+  ctx.events.on('node', onNode);
+  ctx.events.on('config', onConfig);
+  // Start with the current view so a client needs no second request.
+  send({ kind: 'snapshot', members: ctx.mesh.table.list() });
+  ws.on('close', () => {
+    ctx.events.off('member', onMember);
+    ctx.events.off('node', onNode);
+    ctx.events.off('config', onConfig);
+  });
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain' });
+  res.end(body);
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Entry point of the nokube binary: the agent's command line with the head part plugged in.
+import { main } from '../../agent/cli/program.ts';
+import { headPart } from '../head-part.ts';
+
+await main(process.argv, [headPart]);
