@@ -53,7 +53,7 @@ export function validateConfigText(text: string, source: string): ValidConfig {
       doc.errors.map((e) => ({
         path: '',
         message: `invalid YAML: ${e.message.split('\n')[0]}`,
-        line: e.linePos?.[0]?.line,
+        line: lineCounter.linePos(e.pos[0]).line,
       })),
     );
   }
@@ -110,6 +110,8 @@ function describeIssue(
       actual === undefined
         ? 'required field is missing'
         : `expected ${issue.expected}, got ${kindOf(actual)}`;
+  } else if (issue.code === 'invalid_key') {
+    message = issue.issues[0]?.message ?? message;
   } else if (issue.code === 'invalid_value') {
     message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   } else if (issue.code === 'invalid_format' && issue.format === 'url') {

@@ -1,0 +1,202 @@
+// Cluster-config validation: a table of bad inputs, each with the exact problems it must report.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseDocument } from 'yaml';
+import { getAtPath, parsePath, setAtPath } from '../agent/config/path.ts';
+import { DOCUMENTED_DEFAULTS } from '../agent/config/schema.ts';
+import { CONFIG_TEMPLATE } from '../agent/config/template.ts';
+import { ConfigError, validateConfigText } from '../agent/config/validate.ts';
+
+const GOOD = `cluster: demo
+etcd:
+  endpoints: [http://10.0.0.1:2379]
+head:
+  port: 7480
+mesh:
+  port: 7946
+nodes:
+  - name: a
+    address: 10.0.0.1
+    roles: [head, worker]
+    workspace: /var/lib/nokube
+  - name: b
+    address: 10.0.0.2
+    roles: [worker]
+    labels: { zone: b }
+    workspace: /var/lib/nokube
+`;
+
+function problems(text: string): string[] {
+  try {
+    validateConfigText(text, 'cluster.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
+    return err.message.split('\n');
+  }
+  return [];
+}
+
+describe('cluster config validation', () => {
+  test('a good config validates, with only documented defaults filled in', () => {
+    const { config } = validateConfigText(GOOD, 'cluster.yaml');
+    assert.equal(config.cluster, 'demo');
+    assert.deepEqual(config.nodes[0]!.labels, DOCUMENTED_DEFAULTS['nodes[].labels']);
+    assert.equal(config.mesh.heartbeatMs, DOCUMENTED_DEFAULTS['mesh.heartbeatMs']);
+    assert.equal(config.mesh.suspectAfterMs, DOCUMENTED_DEFAULTS['mesh.suspectAfterMs']);
+    assert.equal(config.mesh.deadAfterMs, DOCUMENTED_DEFAULTS['mesh.deadAfterMs']);
+    assert.deepEqual(config.mesh.bootstrap, DOCUMENTED_DEFAULTS['mesh.bootstrap']);
+    assert.equal(config.etcd.dialTimeoutMs, DOCUMENTED_DEFAULTS['etcd.dialTimeoutMs']);
+    assert.equal(config.monitoring, undefined);
+  });
+
+  test('the template that new-or-update writes is a valid config', () => {
+    const { config } = validateConfigText(CONFIG_TEMPLATE, 'cluster.yaml');
+    assert.equal(config.nodes.length, 2);
+  });
+
+  const cases: Array<[string, string, string[]]> = [
+    [
+      'malformed YAML',
+      'cluster: [demo\n',
+      [
+        'cluster.yaml:2: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      ],
+    ],
+    ['empty file', '', ['cluster.yaml: the file is empty']],
+    ['unknown top-level field', GOOD + 'colour: red\n', ['cluster.yaml:18: colour: unknown field']],
+    [
+      'unknown nested field',
+      GOOD.replace('  port: 7946', '  port: 7946\n  gossip: fast'),
+      ['cluster.yaml:8: mesh.gossip: unknown field'],
+    ],
+    [
+      'missing cluster name',
+      GOOD.replace('cluster: demo\n', ''),
+      ['cluster.yaml:1: cluster: required field is missing'],
+    ],
+    [
+      'missing etcd endpoints',
+      GOOD.replace('  endpoints: [http://10.0.0.1:2379]\n', '  dialTimeoutMs: 100\n'),
+      ['cluster.yaml:2: etcd.endpoints: required field is missing'],
+    ],
+    [
+      'missing head section',
+      GOOD.replace('head:\n  port: 7480\n', ''),
+      ['cluster.yaml:1: head: required field is missing'],
+    ],
+    [
+      'wrong type for a port',
+      GOOD.replace('port: 7480', 'port: "7480"'),
+      ['cluster.yaml:5: head.port: expected number, got string "7480"'],
+    ],
+    [
+      'port out of range',
+      GOOD.replace('port: 7946', 'port: 70000'),
+      ['cluster.yaml:7: mesh.port: must be <= 65535'],
+    ],
+    [
+      'bad etcd URL',
+      GOOD.replace('http://10.0.0.1:2379', '10.0.0.1:2379'),
+      ['cluster.yaml:3: etcd.endpoints[0]: must be a URL such as http://10.0.0.1:2379'],
+    ],
+    [
+      'bad cluster name',
+      GOOD.replace('cluster: demo', 'cluster: Demo_1'),
+      ['cluster.yaml:1: cluster: must be an RFC 1123 label (a-z, 0-9, "-", at most 63 characters)'],
+    ],
+    [
+      'a node listed twice',
+      GOOD.replace('name: b', 'name: a'),
+      ['cluster.yaml:13: nodes[1].name: node "a" is listed twice (also nodes[0])'],
+    ],
+    [
+      'two nodes on one address',
+      GOOD.replace('address: 10.0.0.2', 'address: 10.0.0.1'),
+      [
+        'cluster.yaml:14: nodes[1].address: address 10.0.0.1 is also nodes[0].address (each node needs its own address)',
+      ],
+    ],
+    [
+      'unknown role',
+      GOOD.replace('roles: [worker]', 'roles: [master]'),
+      ['cluster.yaml:15: nodes[1].roles[0]: must be one of "head", "worker"'],
+    ],
+    [
+      'no head node',
+      GOOD.replace('roles: [head, worker]', 'roles: [worker]'),
+      ['cluster.yaml:8: nodes: no node has the head role (at least one is needed)'],
+    ],
+    [
+      'relative workspace',
+      GOOD.replace('workspace: /var/lib/nokube\n  - name: b', 'workspace: var/lib\n  - name: b'),
+      ['cluster.yaml:12: nodes[0].workspace: must be an absolute path'],
+    ],
+    [
+      'bad label key',
+      GOOD.replace('{ zone: b }', '{ "bad key": b }'),
+      [
+        'cluster.yaml:16: nodes[1].labels.bad key: label key must be [prefix/]name with alphanumerics, "-", "_", "."',
+      ],
+    ],
+    [
+      'missing node fields',
+      GOOD.replace('    address: 10.0.0.2\n', '').replace('    roles: [worker]\n', ''),
+      [
+        'cluster.yaml:13: nodes[1].address: required field is missing',
+        'cluster.yaml:13: nodes[1].roles: required field is missing',
+      ],
+    ],
+    [
+      'timing out of order',
+      GOOD.replace('  port: 7946', '  port: 7946\n  heartbeatMs: 2000'),
+      ['cluster.yaml:6: mesh.suspectAfterMs: must be greater than mesh.heartbeatMs'],
+    ],
+    [
+      'same head and mesh port',
+      GOOD.replace('port: 7946', 'port: 7480'),
+      ['cluster.yaml:5: head.port: must differ from mesh.port'],
+    ],
+    [
+      'no nodes',
+      GOOD.slice(0, GOOD.indexOf('nodes:')) + 'nodes: []\n',
+      ['cluster.yaml:8: nodes: needs at least one node'],
+    ],
+    [
+      'duplicate YAML key',
+      GOOD + 'cluster: again\n',
+      ['cluster.yaml:18: invalid YAML: Map keys must be unique'],
+    ],
+  ];
+  for (const [name, text, expected] of cases) {
+    test(`refuses: ${name}`, () => {
+      assert.deepEqual(problems(text), expected);
+    });
+  }
+});
+
+describe('config paths', () => {
+  test('parse dotted and indexed paths', () => {
+    assert.deepEqual(parsePath('nodes[1].labels.zone'), ['nodes', 1, 'labels', 'zone']);
+    assert.deepEqual(parsePath('mesh.port'), ['mesh', 'port']);
+    assert.throws(() => parsePath('nodes[x]'), /bad path/);
+  });
+
+  test('get by index or by node name', () => {
+    const doc = parseDocument(GOOD);
+    assert.equal(getAtPath(doc, 'nodes[1].labels.zone'), 'b');
+    assert.equal(getAtPath(doc, 'nodes.b.address'), '10.0.0.2');
+    assert.throws(() => getAtPath(doc, 'nodes.zz.address'), /no item named "zz"/);
+    assert.throws(() => getAtPath(doc, 'mesh.nothing'), /mesh.nothing: not set/);
+  });
+
+  test('set keeps comments and creates missing maps', () => {
+    const doc = parseDocument(`# top comment\n${GOOD}`);
+    setAtPath(doc, 'nodes.a.labels.zone', 'a');
+    setAtPath(doc, 'mesh.port', '8000');
+    const text = doc.toString();
+    assert.match(text, /# top comment/);
+    const { config } = validateConfigText(text, 'x');
+    assert.deepEqual(config.nodes[0]!.labels, { zone: 'a' });
+    assert.equal(config.mesh.port, 8000);
+  });
+});

@@ -1,0 +1,199 @@
+// A test cluster on one machine: a real etcd, a config whose nodes sit on distinct loopback addresses
+// (127.0.<net>.<i>, all routed to lo on Linux), and agents as separate processes of the real CLI.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { storeConfig } from '../../agent/store/config-store.ts';
+import { connectEtcd } from '../../agent/store/etcd.ts';
+import { startTestEtcd, type TestEtcd } from './etcd.ts';
+import { freePort } from './ports.ts';
+
+export const REPO = new URL('../../', import.meta.url).pathname;
+export const ENTRY = join(REPO, 'head/cli/main.ts');
+
+/** The command that runs the CLI: NOKUBE_BIN (the built binary) when set, else node + the entry. */
+export function cliCommand(): [string, string[]] {
+  const bin = process.env.NOKUBE_BIN;
+  return bin ? [bin, []] : [process.execPath, [ENTRY]];
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+  const [cmd, base] = cliCommand();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...base, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+export interface TestNode {
+  name: string;
+  address: string;
+  roles: Array<'head' | 'worker'>;
+  labels?: Record<string, string>;
+}
+
+export interface AgentProcess {
+  name: string;
+  process: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface TestCluster {
+  name: string;
+  etcd: TestEtcd;
+  dir: string;
+  configFile: string;
+  headPort: number;
+  meshPort: number;
+  nodes: TestNode[];
+  agents: Map<string, AgentProcess>;
+  env: Record<string, string>;
+  configYaml(nodes?: TestNode[], extra?: string): string;
+  startAgent(name: string, extraArgs?: string[]): Promise<AgentProcess>;
+  headUrl(): string;
+  stop(): Promise<void>;
+}
+
+let clusterCount = 0;
+
+/** `net` picks the second octet block (127.<net>.x.y) so parallel test files never share addresses. */
+export async function createTestCluster(opts: {
+  nodes: number;
+  heads?: number;
+  net: number;
+  heartbeatMs?: number;
+  store?: boolean;
+}): Promise<TestCluster> {
+  const etcd = await startTestEtcd();
+  const dir = await mkdtemp(join(tmpdir(), 'nokube-test-cluster-'));
+  const name = `t${process.pid}-${clusterCount++}`;
+  const heads = opts.heads ?? 1;
+  const nodes: TestNode[] = Array.from({ length: opts.nodes }, (_, i) => ({
+    name: `n${i + 1}`,
+    address: `127.${opts.net}.${Math.floor((i + 1) / 250)}.${((i + 1) % 250) + 1}`,
+    roles: i < heads ? ['head', 'worker'] : ['worker'],
+  }));
+  // Ports are per address, so one free pair serves every node.
+  const headPort = await freePort();
+  const meshPort = await freePort();
+  const configYaml = (list = nodes, extra = '') => {
+    const nodeLines = list
+      .map(
+        (n) =>
+          `  - name: ${n.name}\n    address: ${n.address}\n    roles: [${n.roles.join(', ')}]\n    labels: ${JSON.stringify(n.labels ?? {})}\n    workspace: ${join(dir, 'ws', n.name)}\n`,
+      )
+      .join('');
+    const hb = opts.heartbeatMs ? `  heartbeatMs: ${opts.heartbeatMs}\n` : '';
+    return `cluster: ${name}\netcd:\n  endpoints: [${etcd.url}]\nhead:\n  port: ${headPort}\nmesh:\n  port: ${meshPort}\n${hb}${extra}nodes:\n${nodeLines}`;
+  };
+  const configFile = join(dir, 'cluster.yaml');
+  await writeFile(configFile, configYaml());
+  if (opts.store !== false) {
+    const client = await connectEtcd({ endpoints: [etcd.url], dialTimeoutMs: 5000 });
+    await storeConfig(client, configYaml(), configFile, 'test', 'latest');
+    client.close();
+  }
+  const env = { NOKUBE_HOME: join(dir, 'home'), NOKUBE_ETCD: etcd.url, NOKUBE_CLUSTER: name };
+  const agents = new Map<string, AgentProcess>();
+  const cluster: TestCluster = {
+    name,
+    etcd,
+    dir,
+    configFile,
+    headPort,
+    meshPort,
+    nodes,
+    agents,
+    env,
+    configYaml,
+    async startAgent(node, extraArgs = []) {
+      const [cmd, base] = cliCommand();
+      const child = spawn(cmd, [...base, 'agent', '--config', configFile, '--node', node, ...extraArgs], {
+        env: { ...process.env, ...env, NOKUBE_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const collect = (d: Buffer) => {
+        out = (out + d).slice(-200_000);
+      };
+      child.stdout!.on('data', collect);
+      child.stderr!.on('data', collect);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      const agent: AgentProcess = {
+        name: node,
+        process: child,
+        output: () => out,
+        exited,
+        async kill(signal) {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+          return exited;
+        },
+      };
+      agents.set(node, agent);
+      return agent;
+    },
+    headUrl() {
+      const head = nodes.find((n) => n.roles.includes('head'))!;
+      return `http://${head.address}:${headPort}`;
+    },
+    async stop() {
+      await Promise.all([...agents.values()].map((a) => a.kill('SIGKILL')));
+      await etcd.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return cluster;
+}
+
+/** Poll until `check` returns a truthy value, or fail with the last error/value after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}

@@ -1,0 +1,90 @@
+// A real etcd for tests (Debian etcd-server): its own free ports and temp data dir, stopped afterwards.
+// Never a mock: if /usr/bin/etcd is missing the test fails with the install hint.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findOnPath } from '../../agent/local/processes.ts';
+import { createEtcd } from '../../agent/store/etcd.ts';
+import { freePort } from './ports.ts';
+
+export interface TestEtcd {
+  url: string;
+  dataDir: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+  /** Stop the process but keep the data (to simulate an outage); start() brings it back on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
+export async function startTestEtcd(): Promise<TestEtcd> {
+  const bin = findOnPath('etcd');
+  if (!bin) throw new Error('etcd not found: apt-get install etcd-server (the test suite needs a real etcd)');
+  const dataDir = await mkdtemp(join(tmpdir(), 'nokube-test-etcd-'));
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const url = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    '--name',
+    'test',
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    url,
+    '--advertise-client-urls',
+    url,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    `test=${peer}`,
+    '--log-level',
+    'error',
+  ];
+  const launch = async () => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`etcd exited ${child.exitCode}: ${stderr}`);
+      const c = createEtcd({ endpoints: [url], dialTimeoutMs: 1000 });
+      try {
+        await c.get('probe').string();
+        return child;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`etcd did not start: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        c.close();
+      }
+    }
+  };
+  const kill = async (child: ChildProcess) => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  const etcd: TestEtcd = {
+    url,
+    dataDir,
+    process: await launch(),
+    async stop() {
+      await kill(etcd.process);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+    async pause() {
+      await kill(etcd.process);
+    },
+    async resume() {
+      etcd.process = await launch();
+    },
+  };
+  return etcd;
+}

@@ -1,0 +1,141 @@
+// Member table rules, with time passed in: join, suspect, dead, leave, fast death, restart, stale messages.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FORGET_AFTER_MS, type Heartbeat, MemberTable } from '../agent/mesh/member-table.ts';
+
+const timing = { suspectAfterMs: 1500, deadAfterMs: 3000 };
+const hb = (name: string, incarnation: number, seq: number, extra: Partial<Heartbeat> = {}): Heartbeat => ({
+  name,
+  peerId: `peer-${name}`,
+  address: `10.0.0.${name.length}`,
+  roles: ['worker'],
+  labels: {},
+  multiaddrs: [],
+  incarnation,
+  seq,
+  ...extra,
+});
+
+function table() {
+  return new MemberTable(hb('self', 1, 0), timing, 0);
+}
+
+describe('member table', () => {
+  test('a first heartbeat is a join; the self entry is always alive', () => {
+    const t = table();
+    const events = t.heartbeat(hb('a', 100, 1), 10);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['join'],
+    );
+    assert.deepEqual(t.counts(), { alive: 2, suspect: 0, dead: 0, left: 0 });
+    assert.equal(t.get('self')?.self, true);
+    const later = t.tick(1_000_000);
+    assert.deepEqual(
+      later.map((e) => [e.type, e.member.name]),
+      [['dead', 'a']],
+    );
+    assert.equal(t.get('self')?.state, 'alive');
+  });
+
+  test('silence makes a member suspect, then dead; a heartbeat revives a suspect', () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 1), 0);
+    assert.deepEqual(t.tick(1499), []);
+    assert.deepEqual(
+      t.tick(1500).map((e) => e.type),
+      ['suspect'],
+    );
+    assert.deepEqual(
+      t.heartbeat(hb('a', 100, 2), 1600).map((e) => e.type),
+      ['alive'],
+    );
+    assert.equal(t.get('a')?.state, 'alive');
+    assert.deepEqual(
+      t.tick(3100).map((e) => e.type),
+      ['suspect'],
+    );
+    assert.deepEqual(
+      t.tick(4600).map((e) => e.type),
+      ['dead'],
+    );
+    assert.match(t.get('a')!.reason, /no heartbeat for 3000 ms/);
+  });
+
+  test('a refused redial kills at once; only a newer message brings it back', () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 5), 0);
+    assert.deepEqual(
+      t.unreachable('peer-a', 10, 'ECONNREFUSED').map((e) => e.type),
+      ['dead'],
+    );
+    assert.deepEqual(t.unreachable('peer-a', 11, 'again'), []);
+    // A delayed copy of an old heartbeat does not revive it.
+    assert.deepEqual(t.heartbeat(hb('a', 100, 5), 20), []);
+    assert.equal(t.get('a')?.state, 'dead');
+    // A restarted process (higher incarnation) rejoins.
+    const back = t.heartbeat(hb('a', 200, 1), 30);
+    assert.deepEqual(
+      back.map((e) => e.type),
+      ['join'],
+    );
+    assert.equal(t.get('a')?.state, 'alive');
+    assert.equal(t.get('a')?.reason, 'restarted');
+  });
+
+  test('leave marks left; stale heartbeats of the same process are ignored; a restart rejoins', () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 1), 0);
+    assert.deepEqual(
+      t.leave('a', 100, 5).map((e) => e.type),
+      ['left'],
+    );
+    assert.deepEqual(t.heartbeat(hb('a', 100, 2), 6), []);
+    assert.deepEqual(t.leave('a', 100, 7), []);
+    assert.deepEqual(t.leave('a', 50, 7), []);
+    assert.equal(t.get('a')?.state, 'left');
+    assert.deepEqual(
+      t.heartbeat(hb('a', 101, 1), 8).map((e) => e.type),
+      ['join'],
+    );
+  });
+
+  test('an older incarnation never overrides a newer one', () => {
+    const t = table();
+    t.heartbeat(hb('a', 200, 1), 0);
+    assert.deepEqual(t.heartbeat(hb('a', 100, 99, { address: 'old' }), 1), []);
+    assert.notEqual(t.get('a')?.address, 'old');
+  });
+
+  test('label or address changes are reported as updates', () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 1), 0);
+    assert.deepEqual(t.heartbeat(hb('a', 100, 2), 1), []);
+    const events = t.heartbeat(hb('a', 100, 3, { labels: { zone: 'b' } }), 2);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['update'],
+    );
+    assert.deepEqual(t.get('a')?.labels, { zone: 'b' });
+  });
+
+  test('dead and left members are forgotten after an hour', () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 1), 0);
+    t.leave('a', 100, 0);
+    t.tick(FORGET_AFTER_MS - 1);
+    assert.ok(t.get('a'));
+    t.tick(FORGET_AFTER_MS);
+    assert.equal(t.get('a'), undefined);
+  });
+
+  test('new timing applies to the next tick', () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 1), 0);
+    t.setTiming({ suspectAfterMs: 100, deadAfterMs: 200 });
+    assert.deepEqual(
+      t.tick(250).map((e) => e.type),
+      ['dead'],
+    );
+  });
+});
