@@ -6,13 +6,20 @@ import type { Etcd3, Watcher } from 'etcd3';
 import type { ClusterConfig, NodeConfig, Role } from './config/schema.ts';
 import { type ConfigSource, resolveConfigSource } from './config/source.ts';
 import { ConfigError, validateConfigText } from './config/validate.ts';
+import { AgentStartError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
 import { type LoopLag, startLoopLagMonitor } from './loop/lag.ts';
 import type { MemberEvent } from './mesh/member-table.ts';
 import { Mesh } from './mesh/mesh.ts';
 import { loadOrCreatePeerKey } from './mesh/peer-key.ts';
 import { type NodeFacts, readNodeFacts } from './node/facts.ts';
-import { readConfigCache, writeConfigCache } from './state/config-cache.ts';
+import {
+  type PeersCache,
+  readConfigCache,
+  readPeersCache,
+  writeConfigCache,
+  writePeersCache,
+} from './state/config-cache.ts';
 import { readConfig } from './store/config-store.ts';
 import { connectEtcd, createEtcd, EtcdUnreachableError, shortReason } from './store/etcd.ts';
 import { keyLeaf, keys } from './store/keys.ts';
@@ -73,8 +80,6 @@ export interface AgentPart {
   start(ctx: AgentContext): Promise<{ stop(): Promise<void> } | null>;
 }
 
-export class AgentStartError extends Error {}
-
 export interface RunningAgent {
   ctx: AgentContext;
   stop(): Promise<void>;
@@ -128,6 +133,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     onEvent: (e) => events.emit('member', e),
   });
   await mesh.start();
+  // Peers last seen in etcd: dialled at once, so a start without etcd still finds the mesh.
+  const peers: PeersCache = await readPeersCache(self.workspace);
+  for (const addrs of Object.values(peers)) mesh.addKnownPeers(addrs);
+  let peersDirty: NodeJS.Timeout | undefined;
+  const rememberPeer = (name: string, addrs: string[]) => {
+    if (peers[name]?.join() === addrs.join()) return;
+    peers[name] = addrs;
+    peersDirty ??= setTimeout(() => {
+      peersDirty = undefined;
+      writePeersCache(self.workspace, peers).catch((err) =>
+        log.warn({ err: String(err) }, 'peers cache write failed'),
+      );
+    }, 1000);
+  };
 
   // 4. Node record under the agent's lease.
   const etcd = boot.etcd;
@@ -187,7 +206,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
   const onNodePut = (value: string) => {
     const node = JSON.parse(value) as NodeRecord;
-    if (node.name !== nodeName) mesh.addKnownPeers(node.multiaddrs);
+    if (node.name !== nodeName) {
+      mesh.addKnownPeers(node.multiaddrs);
+      rememberPeer(node.name, node.multiaddrs);
+    }
     events.emit('node', { type: 'put', node });
   };
   const resyncNodes = () => {
@@ -241,9 +263,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   // 6. Extra parts (the head API on head nodes).
   const started: Array<{ name: string; stop(): Promise<void> }> = [];
-  for (const part of opts.parts ?? []) {
-    const running = await part.start(ctx);
-    if (running) started.push({ name: part.name, stop: () => running.stop() });
+  try {
+    for (const part of opts.parts ?? []) {
+      const running = await part.start(ctx);
+      if (running) started.push({ name: part.name, stop: () => running.stop() });
+    }
+  } catch (err) {
+    // Undo what started, without a leave: this agent never fully joined.
+    for (const p of started.reverse()) await p.stop().catch(() => undefined);
+    await mesh.stop(false);
+    await Promise.all([configWatcher.cancel(), nodeWatcher.cancel()]).catch(() => undefined);
+    await registration.stop();
+    loopLag.stop();
+    etcd.close();
+    throw err;
   }
   log.info(
     { peerId: mesh.peerId, addrs: mesh.multiaddrs, from: boot.from, version: VERSION },
@@ -258,6 +291,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       stopped = true;
       for (const p of started.reverse())
         await p.stop().catch((err) => log.warn({ err: String(err), part: p.name }, 'part stop failed'));
+      clearTimeout(peersDirty);
       await mesh.stop(true);
       await Promise.all([configWatcher.cancel(), nodeWatcher.cancel()]).catch(() => undefined);
       await registration.stop();

@@ -23,8 +23,8 @@ export const contextFile = () => join(nokubeHome(), 'context.json');
 
 export async function resolveContext(flags: ContextFlags): Promise<ClientContext> {
   const saved = await readSavedContext();
-  const endpointsText = flags.etcd ?? process.env.NOKUBE_ETCD;
-  const cluster = flags.cluster ?? process.env.NOKUBE_CLUSTER ?? saved?.cluster;
+  const endpointsText = flags.etcd || process.env.NOKUBE_ETCD || undefined;
+  const cluster = flags.cluster || process.env.NOKUBE_CLUSTER || saved?.cluster;
   const endpoints = endpointsText ? endpointsText.split(',').map((e) => e.trim()) : saved?.etcd.endpoints;
   if (!cluster || !endpoints) {
     throw new UsageError(

@@ -1,8 +1,8 @@
 // The nokube command line: every role of the single binary is a subcommand.
 import { Command, CommanderError } from 'commander';
 import type { AgentPart } from '../agent.ts';
-import { AgentStartError } from '../agent.ts';
 import { ConfigError } from '../config/validate.ts';
+import { AgentStartError } from '../errors.ts';
 import { ConfigConflictError } from '../store/config-store.ts';
 import { EtcdUnreachableError } from '../store/etcd.ts';
 import { VERSION } from '../version.ts';

@@ -87,6 +87,13 @@ export class NodeRegistration {
       this.setState('degraded', `lease lost: ${shortReason(err)}`);
       this.scheduleRetry();
     });
+    lease.on('keepaliveFailed', (err) => {
+      if (this.lease === lease && this.state === 'registered')
+        this.setState('degraded', `keepalive failing: ${shortReason(err)}`);
+    });
+    lease.on('keepaliveSucceeded', () => {
+      if (this.lease === lease && this.state === 'degraded') this.setState('registered');
+    });
     this.lease = lease;
     try {
       await lease.put(keys.node(this.cluster, this.record.name)).value(JSON.stringify(this.record));

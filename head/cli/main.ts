@@ -4,3 +4,5 @@ import { main } from '../../agent/cli/program.ts';
 import { headPart } from '../head-part.ts';
 
 await main(process.argv, [headPart]);
+// Whatever a library left open (timers, sockets) must not keep a finished command alive.
+process.exit();

@@ -1,13 +1,15 @@
 // nokube agent / nokube head: run this host's agent (and, on head nodes, the head API) until SIGTERM.
 import type { Command } from 'commander';
-import { type AgentPart, startAgent } from '../../agent.ts';
+import type { AgentOptions, AgentPart } from '../../agent.ts';
 import type { Role } from '../../config/schema.ts';
 import { createLogger } from '../../log/logger.ts';
 
 export function registerAgentCommands(program: Command, parts: AgentPart[]): void {
   const run = async (opts: { config: string; node: string; workspace?: string }, requireRole?: Role) => {
+    // Loaded here, not at the top: client commands should not pay for libp2p's start-up.
+    const { startAgent } = await import('../../agent.ts');
     const log = createLogger({ node: opts.node });
-    const agentOpts: Parameters<typeof startAgent>[0] = {
+    const agentOpts: AgentOptions = {
       configSource: opts.config,
       nodeName: opts.node,
       log,
@@ -30,7 +32,7 @@ export function registerAgentCommands(program: Command, parts: AgentPart[]): voi
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
     });
-    log.flush();
+    await new Promise<void>((resolve) => log.flush(() => resolve()));
   };
   const common = (c: Command) =>
     c

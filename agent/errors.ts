@@ -1,0 +1,2 @@
+// Errors the CLI prints as one clear line (no stack): the user can act on them.
+export class AgentStartError extends Error {}

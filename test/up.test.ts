@@ -1,0 +1,99 @@
+// The one-host quick start: `nokube up` brings up etcd + a head/worker agent; Ctrl-C or `down` stops all of it.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { cliCommand, eventually, runCli } from './harness/cluster.ts';
+import { freePort } from './harness/ports.ts';
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function ports() {
+  return [
+    '--etcd-port',
+    String(await freePort()),
+    '--head-port',
+    String(await freePort()),
+    '--mesh-port',
+    String(await freePort()),
+  ];
+}
+
+describe('nokube up / down', { timeout: 120_000 }, () => {
+  test('up --detach brings a healthy one-host cluster; down stops everything it started', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nokube-up-'));
+    const env = { NOKUBE_HOME: join(dir, 'home'), NOKUBE_ETCD: '', NOKUBE_CLUSTER: '' };
+    const p = await ports();
+    const r = await runCli(['up', '--detach', '--dir', join(dir, 'local'), ...p], env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /etcd started at http:\/\/127\.0\.0\.1:/);
+    assert.match(r.stdout, /agents ready: local/);
+    const pids = JSON.parse(await readFile(join(dir, 'local', 'pids.json'), 'utf8')) as {
+      etcd: number;
+      agents: Record<string, number>;
+    };
+    assert.ok(alive(pids.etcd) && alive(pids.agents.local!));
+
+    const nodes = await runCli(['get', 'nodes'], env);
+    assert.match(nodes.stdout, /\nlocal\s+Ready\s+head,worker/);
+    const head = await fetch(`http://127.0.0.1:${p[3]}/readyz`);
+    assert.equal(head.status, 200);
+
+    const again = await runCli(['up', '--detach', '--dir', join(dir, 'local'), ...p], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /a local cluster is already running from/);
+
+    const down = await runCli(['down', '--dir', join(dir, 'local')], env);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(alive(pids.etcd), false);
+    assert.equal(alive(pids.agents.local!), false);
+    assert.equal(existsSync(join(dir, 'local', 'pids.json')), false);
+  });
+
+  test('foreground up stops everything on Ctrl-C (SIGINT)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nokube-up-'));
+    const [cmd, base] = cliCommand();
+    const child = spawn(cmd, [...base, 'up', '--dir', join(dir, 'local'), ...(await ports())], {
+      env: { ...process.env, NOKUBE_HOME: join(dir, 'home') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await eventually(() => out.includes('press Ctrl-C'), 60_000, `up to be ready; output: ${out}`);
+    const pids = JSON.parse(await readFile(join(dir, 'local', 'pids.json'), 'utf8')) as {
+      etcd: number;
+      agents: Record<string, number>;
+    };
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, out);
+    assert.equal(alive(pids.etcd), false);
+    assert.equal(alive(pids.agents.local!), false);
+    assert.match(out, /stopped/);
+  });
+
+  test('a missing etcd binary is a clear message', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nokube-up-'));
+    const r = await runCli(['up', '--detach', '--dir', join(dir, 'local'), ...(await ports())], {
+      NOKUBE_HOME: join(dir, 'home'),
+      PATH: '/nonexistent',
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /etcd not found on PATH: install Debian's etcd-server/);
+  });
+});
