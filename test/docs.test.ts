@@ -1,0 +1,45 @@
+// The README and the example configs stay true: example configs validate, the key table matches keys.ts,
+// every documented default matches the schema, and the version matches package.json.
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DOCUMENTED_DEFAULTS } from '../agent/config/schema.ts';
+import { CONFIG_TEMPLATE } from '../agent/config/template.ts';
+import { loadConfigFile } from '../agent/config/validate.ts';
+import { keys } from '../agent/store/keys.ts';
+import { VERSION } from '../agent/version.ts';
+import { REPO } from './harness/cluster.ts';
+
+test('every example config validates; cluster.example.yaml is the template', async () => {
+  const dir = join(REPO, 'configs');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 2);
+  for (const f of files) await loadConfigFile(join(dir, f));
+  assert.equal(await readFile(join(dir, 'cluster.example.yaml'), 'utf8'), CONFIG_TEMPLATE);
+});
+
+test('README documents the key layout and defaults the code uses', async () => {
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  for (const key of [
+    keys.config('<cluster>'),
+    keys.configHistory('<cluster>', 0).replace(/0+$/, ''),
+    keys.node('<cluster>', '<node>'),
+  ]) {
+    assert.ok(readme.includes(key.replace(/\/$/, '')), `README mentions ${key}`);
+  }
+  for (const [field, value] of Object.entries(DOCUMENTED_DEFAULTS)) {
+    const name = field.replace('nodes[].', 'nodes[].');
+    const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\``));
+    assert.ok(row, `README has a row for ${name}`);
+    assert.ok(
+      row.includes(`\`${JSON.stringify(value)}\``) || row.includes(`\`${value}\``),
+      `README row for ${name} says ${JSON.stringify(value)}`,
+    );
+  }
+});
+
+test('the version is package.json’s', async () => {
+  const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(VERSION, pkg.version);
+});
