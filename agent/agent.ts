@@ -11,7 +11,7 @@ import type { Logger } from './log/logger.ts';
 import { type LoopLag, startLoopLagMonitor } from './loop/lag.ts';
 import type { MemberEvent } from './mesh/member-table.ts';
 import { Mesh } from './mesh/mesh.ts';
-import { loadOrCreatePeerKey } from './mesh/peer-key.ts';
+import { loadOrCreatePeerKey, readNetworkKey } from './mesh/peer-key.ts';
 import { type NodeFacts, readNodeFacts } from './node/facts.ts';
 import {
   type PeersCache,
@@ -120,7 +120,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     labels: n.labels,
     api: headApi(config, n),
   });
+  const networkKey = config.mesh.privateNetworkKeyFile
+    ? await readNetworkKey(config.mesh.privateNetworkKeyFile)
+    : undefined;
   const mesh = new Mesh({
+    ...(networkKey ? { networkKey } : {}),
     cluster,
     self: meshSelf(self),
     port: config.mesh.port,

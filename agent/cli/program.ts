@@ -10,6 +10,7 @@ import { registerAgentCommands } from './commands/agent.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerGet } from './commands/get.ts';
 import { registerMembers } from './commands/members.ts';
+import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
 import { registerUpDown } from './commands/up.ts';
 import { UsageError } from './output.ts';
@@ -27,6 +28,7 @@ export function buildProgram(parts: AgentPart[]): Command {
   registerConfigCommands(program);
   registerGet(program);
   registerMembers(program);
+  registerMeshKey(program);
   registerAgentCommands(program, parts);
   return program;
 }

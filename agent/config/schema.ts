@@ -50,6 +50,7 @@ export const clusterConfigSchema = z.strictObject({
     heartbeatMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.heartbeatMs']),
     suspectAfterMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.suspectAfterMs']),
     deadAfterMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.deadAfterMs']),
+    privateNetworkKeyFile: absolutePath.optional(),
   }),
   monitoring: z
     .strictObject({

@@ -8,6 +8,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
@@ -32,6 +33,8 @@ export interface MeshOptions {
   heartbeatMs: number;
   timing: MemberTiming;
   privateKey: PrivateKey;
+  /** Pre-shared key (libp2p pnet): only peers holding the same key can open a connection. */
+  networkKey?: Uint8Array;
   /** Process start time in ms; orders restarts of the same node. */
   incarnation: number;
   log: Logger;
@@ -90,6 +93,7 @@ export class Mesh {
         addresses: { listen: [listen], announce },
         transports: [tcp()],
         connectionEncrypters: [noise()],
+        ...(this.opts.networkKey ? { connectionProtector: preSharedKey({ psk: this.opts.networkKey }) } : {}),
         streamMuxers: [yamux()],
         connectionManager: { maxConnections: 1024, inboundConnectionThreshold: 1000, dialTimeout: 5000 },
         services: {

@@ -86,6 +86,8 @@ export async function createTestCluster(opts: {
   net: number;
   heartbeatMs?: number;
   store?: boolean;
+  /** Extra lines inside the `mesh:` section of the config. */
+  meshExtra?: string;
 }): Promise<TestCluster> {
   const etcd = await startTestEtcd();
   const dir = await mkdtemp(join(tmpdir(), 'nokube-test-cluster-'));
@@ -106,7 +108,7 @@ export async function createTestCluster(opts: {
           `  - name: ${n.name}\n    address: ${n.address}\n    roles: [${n.roles.join(', ')}]\n    labels: ${JSON.stringify(n.labels ?? {})}\n    workspace: ${join(dir, 'ws', n.name)}\n`,
       )
       .join('');
-    const hb = opts.heartbeatMs ? `  heartbeatMs: ${opts.heartbeatMs}\n` : '';
+    const hb = (opts.heartbeatMs ? `  heartbeatMs: ${opts.heartbeatMs}\n` : '') + (opts.meshExtra ?? '');
     return `cluster: ${name}\netcd:\n  endpoints: [${etcd.url}]\nhead:\n  port: ${headPort}\nmesh:\n  port: ${meshPort}\n${hb}${extra}nodes:\n${nodeLines}`;
   };
   const configFile = join(dir, 'cluster.yaml');
