@@ -1,0 +1,118 @@
+// npm run build: dist/nokube, one self-contained executable.
+// 1. esbuild bundles the CLI (agent + head) into one CommonJS file for Node 22.
+// 2. Node makes a single-executable-application blob of it; postject injects the blob into a copy of the
+//    Node 22 binary from the `node` npm package. The result runs on a host without Node.
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+
+const root = join(import.meta.dirname, '..');
+const dist = join(root, 'dist');
+const require = createRequire(import.meta.url);
+const started = Date.now();
+
+/**
+ * etcd3 loads its .proto files from disk when it is first required; inside one file there is no disk
+ * copy. Parse them now and put the protobufjs JSON descriptor in the bundle instead.
+ */
+function etcdProtoPlugin(): Plugin {
+  return {
+    name: 'etcd3-inline-proto',
+    setup(b) {
+      b.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        const call = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`, \{/;
+        if (!call.test(source))
+          throw new Error(`etcd3 changed: ${args.path} no longer calls loadSync on rpc.proto`);
+        const protobuf = require('protobufjs') as typeof import('protobufjs');
+        const rootNs = new protobuf.Root();
+        rootNs.loadSync(join(dirname(args.path), '../proto/rpc.proto'), { keepCase: true });
+        const descriptor = JSON.stringify(rootNs.toJSON());
+        const contents = source.replace(call, `(0, proto_loader_1.fromJSON)(${descriptor}, {`);
+        return { contents, loader: 'js' };
+      });
+    },
+  };
+}
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+const bundle = join(dist, 'nokube.cjs');
+const result = await build({
+  stdin: {
+    contents: [
+      "import { main } from './agent/cli/program.ts';",
+      "import { headPart } from './head/head-part.ts';",
+      'main(process.argv, [headPart]).then(() => process.exit());',
+    ].join('\n'),
+    resolveDir: root,
+    sourcefile: 'nokube-entry.ts',
+    loader: 'ts',
+  },
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'cjs',
+  outfile: bundle,
+  // Optional native speed-ups of ssh2 (pulled in by dockerode); ssh2 falls back to JS without them.
+  external: ['cpu-features', './crypto/build/Release/sshcrypto.node'],
+  // ESM code reading import.meta.url gets the bundle's own URL.
+  define: { 'import.meta.url': '__nokube_import_meta_url' },
+  banner: { js: "const __nokube_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [etcdProtoPlugin()],
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+});
+if (result.errors.length > 0) process.exit(1);
+
+// The Node 22 binary of the `node` npm package (node_modules/.bin/node may be a link to it).
+const nodeBinary = realpathSync(join(root, 'node_modules', 'node', 'bin', 'node'));
+const seaConfig = join(dist, 'sea-config.json');
+const blob = join(dist, 'nokube.blob');
+writeFileSync(
+  seaConfig,
+  JSON.stringify({
+    main: bundle,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useCodeCache: true,
+    useSnapshot: false,
+  }),
+);
+execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
+const out = join(dist, 'nokube');
+copyFileSync(nodeBinary, out);
+chmodSync(out, 0o755);
+// postject warns about ELF note sections it does not name; only real errors are worth showing.
+const injected = execFileSync(
+  process.execPath,
+  [
+    require.resolve('postject/dist/cli.js'),
+    out,
+    'NODE_SEA_BLOB',
+    blob,
+    '--sentinel-fuse',
+    'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+  ],
+  { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' },
+);
+for (const line of injected.split('\n'))
+  if (line && !line.includes("Can't find string offset")) console.log(line);
+rmSync(blob);
+rmSync(seaConfig);
+const mb = (f: string) => (statSync(f).size / 1024 / 1024).toFixed(1);
+console.log(
+  `built ${out} (${mb(out)} MB; bundle ${mb(bundle)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);
