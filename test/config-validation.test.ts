@@ -148,7 +148,7 @@ describe('cluster config validation', () => {
     ],
     [
       'timing out of order',
-      GOOD.replace('  port: 7946', '  port: 7946\n  heartbeatMs: 2000'),
+      GOOD.replace('  port: 7946', '  port: 7946\n  heartbeatMs: 5000'),
       ['cluster.yaml:6: mesh.suspectAfterMs: must be greater than mesh.heartbeatMs'],
     ],
     [

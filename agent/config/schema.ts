@@ -26,9 +26,9 @@ const positiveMs = z.number().int().positive();
 export const DOCUMENTED_DEFAULTS = {
   'etcd.dialTimeoutMs': 5000,
   'mesh.bootstrap': [] as string[],
-  'mesh.heartbeatMs': 500,
-  'mesh.suspectAfterMs': 1500,
-  'mesh.deadAfterMs': 3000,
+  'mesh.heartbeatMs': 1000,
+  'mesh.suspectAfterMs': 3000,
+  'mesh.deadAfterMs': 6000,
   'nodes[].labels': {} as Record<string, string>,
 } as const;
 

@@ -24,9 +24,9 @@ mesh:
   # libp2p TCP port every agent listens on (bound to the node's address).
   port: 7946
   # bootstrap: []               # default []: extra multiaddrs to dial; nodes in etcd are dialled anyway
-  # heartbeatMs: 500            # default 500: membership heartbeat period
-  # suspectAfterMs: 1500        # default 1500: silence before a member is suspect
-  # deadAfterMs: 3000           # default 3000: silence before a member is dead
+  # heartbeatMs: 1000           # default 1000: membership heartbeat period
+  # suspectAfterMs: 3000        # default 3000: silence before a member is suspect
+  # deadAfterMs: 6000           # default 6000: silence before a member is dead
 
 # monitoring:                   # optional section; without it nothing is exported
 #   metricsIntervalSeconds: 5

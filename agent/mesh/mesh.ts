@@ -6,14 +6,16 @@ import { gossipsub } from '@chainsafe/libp2p-gossipsub';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
-import type { PeerId, PrivateKey } from '@libp2p/interface';
+import type { Libp2p } from '@libp2p/interface';
+import { type PeerId, type PrivateKey, StrictNoSign } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p, type Libp2p } from 'libp2p';
+import { createLibp2p } from 'libp2p';
 import type { Logger } from 'pino';
 import type { Role } from '../config/schema.ts';
+import { DirectChannel } from './direct.ts';
 import { type Heartbeat, type MemberEvent, MemberTable, type MemberTiming } from './member-table.ts';
 import { decodeMessage, encodeHeartbeat, encodeLeave, membersTopic } from './messages.ts';
 
@@ -46,6 +48,9 @@ const REDIAL_TIMEOUT_MS = 1500;
 /** Reconnect to known-but-unconnected peers this often (partitions heal, restarted peers come back). */
 const RECONNECT_EVERY_MS = 3000;
 
+/** Every this many heartbeats one also goes out on the gossipsub topic, as a membership announcement. */
+const ANNOUNCE_EVERY = 5;
+
 export class MeshPortInUseError extends Error {}
 
 type Node = Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>>; identify: unknown }>;
@@ -61,7 +66,9 @@ export class Mesh {
   /** Addresses to keep connected to: bootstrap + etcd node records; keyed by multiaddr string. */
   private knownAddrs = new Set<string>();
   private lastDial = new Map<string, number>();
-  stats = { received: 0, dropped: 0, published: 0, publishErrors: 0 };
+  private firstWanted = new Map<string, number>();
+  private direct: DirectChannel | undefined;
+  stats = { received: 0, dropped: 0, published: 0, publishErrors: 0, repairs: 0 };
 
   private readonly opts: MeshOptions;
 
@@ -95,13 +102,33 @@ export class Mesh {
         connectionEncrypters: [noise()],
         ...(this.opts.networkKey ? { connectionProtector: preSharedKey({ psk: this.opts.networkKey }) } : {}),
         streamMuxers: [yamux()],
-        connectionManager: { maxConnections: 1024, inboundConnectionThreshold: 1000, dialTimeout: 5000 },
+        // Every agent dials every member, so many connections open at once at start-up: allow it.
+        connectionManager: {
+          maxConnections: 1024,
+          inboundConnectionThreshold: 1000,
+          maxIncomingPendingConnections: 256,
+          dialTimeout: 5000,
+        },
+        // Liveness is the membership heartbeat's job. The monitor's pings abort connections whose ping is
+        // slow (e.g. under start-up load), and gossipsub does not rebuild a stream lost that way.
+        connectionMonitor: { enabled: false },
         services: {
           identify: identify(),
           pubsub: gossipsub({
             allowPublishToZeroTopicPeers: true,
             emitSelf: false,
+            // Heartbeats go straight to every subscribed peer; the gossipsub mesh is only a second path,
+            // so a small degree is enough and saves duplicate copies.
             floodPublish: true,
+            // Unsigned: a member's word counts only first-hand (the noise-authenticated peer that handed
+            // us the message must be the member it speaks of), which floodPublish makes the usual path.
+            // Signing and verifying every heartbeat was the agent's largest CPU cost.
+            globalSignaturePolicy: StrictNoSign,
+            Dlazy: 2,
+            D: 3,
+            Dlo: 2,
+            Dhi: 5,
+            Dout: 1,
             // Membership messages are tiny and frequent; a short seen-cache keeps memory flat.
             seenTTL: 30_000,
           }),
@@ -116,11 +143,17 @@ export class Mesh {
     const node = this.node;
     const topic = membersTopic(this.opts.cluster);
     node.services.pubsub.subscribe(topic);
-    node.services.pubsub.addEventListener('message', (evt) => {
-      if (evt.detail.topic !== topic) return;
+    node.services.pubsub.addEventListener('gossipsub:message', (evt) => {
+      const { propagationSource, msg } = evt.detail;
+      if (msg.topic !== topic) return;
       this.stats.received++;
-      this.onMessage(evt.detail.data);
+      this.onMessage(msg.data, propagationSource.toString());
     });
+    this.direct = new DirectChannel(node as unknown as Libp2p, (from, data) => {
+      this.stats.received++;
+      this.onMessage(data, from);
+    });
+    await this.direct.start();
     node.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail));
     this.table.updateSelf(this.heartbeat(), Date.now());
     this.timers.push(setInterval(() => this.beat(), this.heartbeatMs));
@@ -212,16 +245,25 @@ export class Mesh {
     this.seq++;
     const hb = this.heartbeat();
     this.table.updateSelf(hb, Date.now());
-    node.services.pubsub.publish(membersTopic(this.opts.cluster), encodeHeartbeat(hb)).then(
+    const frame = encodeHeartbeat(hb);
+    this.direct?.broadcast(frame);
+    if (this.seq % ANNOUNCE_EVERY !== 1) return;
+    node.services.pubsub.publish(membersTopic(this.opts.cluster), frame).then(
       () => this.stats.published++,
       () => this.stats.publishErrors++,
     );
   }
 
-  private onMessage(data: Uint8Array): void {
+  /** `from` is the peer that handed us the message; only first-hand word about a member is taken. */
+  private onMessage(data: Uint8Array, from: string): void {
     const msg = decodeMessage(data);
-    if (!msg) {
+    if (!msg || (msg.t === 'leave' && this.table.get(msg.name)?.peerId !== from)) {
       this.stats.dropped++;
+      return;
+    }
+    if (msg.t === 'hb' && msg.peerId !== from) {
+      // Second-hand news: a reason to connect, not evidence of life.
+      if (!this.isConnected(msg.peerId)) this.dialMember(msg.peerId, msg.multiaddrs);
       return;
     }
     const now = Date.now();
@@ -240,12 +282,21 @@ export class Mesh {
     const member = this.table.byPeer(peer.toString());
     if (!member || member.state === 'dead' || member.state === 'left') return;
     const node = this.node!;
+    // Both ends of a broken live connection redial; the higher peer id waits a moment so that usually
+    // only one new connection forms. A dead peer is still found out within a second.
+    const wait = this.peerIdValue() < peer.toString() ? 0 : 500;
+    setTimeout(() => this.probe(node, peer), wait).unref();
+  }
+
+  private probe(node: Node, peer: PeerId): void {
+    if (this.stopping || this.isConnected(peer.toString())) return;
     node.dial(peer, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) }).then(
       () => undefined,
       (err: Error) => {
         if (this.stopping || this.isConnected(peer.toString())) return;
-        // A timeout is no proof of death (a slow link); leave that case to the silence rules.
-        if (err.name === 'TimeoutError' || err.name === 'AbortError') return;
+        // Only a refused connection proves the process is gone (nothing listens on its port). A timeout,
+        // a reset or a rejection under load is no proof; the silence rules handle those.
+        if (!/ECONNREFUSED/.test(err.message)) return;
         this.emit(
           this.table.unreachable(
             peer.toString(),
@@ -266,9 +317,25 @@ export class Mesh {
     }
   }
 
+  /**
+   * Two agents that learn of each other at once would dial each other at once, and gossipsub keeps its
+   * stream on only one of the two connections. So of two members only the lower peer id dials first; the
+   * higher one dials only if no connection appeared within RECONNECT_EVERY_MS of first wanting one.
+   */
+  private shouldDial(peerId: string, now: number): boolean {
+    if (this.peerIdValue() < peerId) return true;
+    const first = this.firstWanted.get(peerId);
+    if (first === undefined) {
+      this.firstWanted.set(peerId, now);
+      return false;
+    }
+    return now - first >= RECONNECT_EVERY_MS;
+  }
+
   private dialMember(peerId: string, addrs: string[]): void {
     if (!this.node || this.stopping || this.isConnected(peerId)) return;
     const now = Date.now();
+    if (!this.shouldDial(peerId, now)) return;
     if (now - (this.lastDial.get(peerId) ?? 0) < RECONNECT_EVERY_MS) return;
     this.lastDial.set(peerId, now);
     const targets = addrs.map((a) => multiaddr(a));
@@ -284,10 +351,14 @@ export class Mesh {
     for (const addr of this.knownAddrs) {
       const ma = multiaddr(addr);
       const pid = ma.getPeerId();
-      if (pid && (connectedPeers.has(pid) || pid === this.peerIdValue())) continue;
+      if (pid && (connectedPeers.has(pid) || pid === this.peerIdValue())) {
+        if (pid) this.firstWanted.delete(pid);
+        continue;
+      }
       if (!pid && [...connected].some((c) => c.startsWith(addr))) continue;
       const key = pid ?? addr;
       const now = Date.now();
+      if (pid && !this.shouldDial(pid, now)) continue;
       if (now - (this.lastDial.get(key) ?? 0) < RECONNECT_EVERY_MS) continue;
       this.lastDial.set(key, now);
       node.dial(ma, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);

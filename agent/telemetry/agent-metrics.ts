@@ -25,7 +25,7 @@ export function createAgentMetrics(ctx: AgentContext): Registry {
   });
   new Gauge({
     name: 'nokube_mesh_messages',
-    help: 'Membership messages since start, by kind (received, dropped, published, publish_errors).',
+    help: 'Membership messages since start, by kind (received, dropped, published, publish_errors, repairs: silent connections reset).',
     labelNames: ['kind'],
     registers: [registry],
     collect() {
@@ -34,6 +34,7 @@ export function createAgentMetrics(ctx: AgentContext): Registry {
       this.set({ kind: 'dropped' }, s.dropped);
       this.set({ kind: 'published' }, s.published);
       this.set({ kind: 'publish_errors' }, s.publishErrors);
+      this.set({ kind: 'repairs' }, s.repairs);
     },
   });
   new Gauge({

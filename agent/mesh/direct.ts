@@ -1,0 +1,117 @@
+// Heartbeats straight to every connected member over our own libp2p protocol: one long-lived stream
+// per peer, length-prefixed frames. What arrives here is first-hand by construction (the noise-
+// authenticated connection names the sender), and we control the retries: gossipsub opens its stream
+// once per peer and never again, so a stream lost under load used to leave a live peer unheard.
+import type { Connection, Libp2p, Stream } from '@libp2p/interface';
+import { type LengthPrefixedStream, lpStream } from 'it-length-prefixed-stream';
+
+export const MEMBERS_PROTOCOL = '/nokube/members/1.0.0';
+/** Frames are small JSON heartbeats; anything bigger is a broken or hostile peer. */
+const MAX_FRAME_BYTES = 16 * 1024;
+const OPEN_TIMEOUT_MS = 5000;
+const WRITE_TIMEOUT_MS = 5000;
+
+interface Outbound {
+  lp: LengthPrefixedStream<Stream>;
+  stream: Stream;
+  /** One write in flight at most: a slow peer skips beats instead of queueing them (bounded memory). */
+  busy: boolean;
+}
+
+export class DirectChannel {
+  private readonly node: Libp2p;
+  private readonly onFrame: (from: string, data: Uint8Array) => void;
+  private readonly out = new Map<string, Outbound>();
+  private readonly opening = new Set<string>();
+  stats = { sent: 0, skipped: 0, opened: 0, failed: 0 };
+
+  constructor(node: Libp2p, onFrame: (from: string, data: Uint8Array) => void) {
+    this.node = node;
+    this.onFrame = onFrame;
+  }
+
+  async start(): Promise<void> {
+    await this.node.handle(
+      MEMBERS_PROTOCOL,
+      ({ stream, connection }) => {
+        this.read(connection.remotePeer.toString(), stream);
+      },
+      { maxInboundStreams: 4 },
+    );
+    this.node.addEventListener('peer:disconnect', (evt) => this.drop(evt.detail.toString()));
+  }
+
+  /** Send one frame to every connected peer; open streams where missing (retried on every call). */
+  broadcast(frame: Uint8Array): void {
+    const seen = new Set<string>();
+    for (const conn of this.node.getConnections()) {
+      const peer = conn.remotePeer.toString();
+      if (seen.has(peer) || conn.status !== 'open') continue;
+      seen.add(peer);
+      const out = this.out.get(peer);
+      if (!out) {
+        this.open(peer, conn);
+        continue;
+      }
+      if (out.busy) {
+        this.stats.skipped++;
+        continue;
+      }
+      out.busy = true;
+      out.lp.write(frame, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }).then(
+        () => {
+          out.busy = false;
+          this.stats.sent++;
+        },
+        () => {
+          this.stats.failed++;
+          this.drop(peer);
+        },
+      );
+    }
+  }
+
+  private open(peer: string, conn: Connection): void {
+    if (this.opening.has(peer)) return;
+    this.opening.add(peer);
+    conn
+      .newStream(MEMBERS_PROTOCOL, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
+      .then(
+        (stream) => {
+          this.out.get(peer)?.stream.abort(new Error('replaced'));
+          this.out.set(peer, {
+            stream,
+            lp: lpStream(stream, { maxDataLength: MAX_FRAME_BYTES }),
+            busy: false,
+          });
+          this.stats.opened++;
+        },
+        () => {
+          this.stats.failed++;
+        },
+      )
+      .finally(() => this.opening.delete(peer));
+  }
+
+  private read(peer: string, stream: Stream): void {
+    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+    const loop = async () => {
+      for (;;) {
+        const frame = await lp.read();
+        this.onFrame(peer, frame.subarray());
+      }
+    };
+    loop().catch(() => stream.abort(new Error('members stream ended')));
+  }
+
+  private drop(peer: string): void {
+    const out = this.out.get(peer);
+    if (!out) return;
+    this.out.delete(peer);
+    out.stream.abort(new Error('dropped'));
+  }
+
+  peersWithStream(): number {
+    return this.out.size;
+  }
+}
