@@ -46,7 +46,9 @@ export const clusterConfigSchema = z.strictObject({
   }),
   mesh: z.strictObject({
     port,
-    bootstrap: z.array(z.string().min(1)).default([]),
+    bootstrap: z
+      .array(z.string().regex(/^(\/\S+|[^/\s]+:\d+)$/, 'must be a multiaddr (/ip4/10.0.0.1/tcp/7946) or host:port'))
+      .default([]),
     heartbeatMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.heartbeatMs']),
     suspectAfterMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.suspectAfterMs']),
     deadAfterMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.deadAfterMs']),

@@ -68,7 +68,7 @@ export class Mesh {
   private lastDial = new Map<string, number>();
   private firstWanted = new Map<string, number>();
   private direct: DirectChannel | undefined;
-  stats = { received: 0, dropped: 0, published: 0, publishErrors: 0, repairs: 0 };
+  stats = { received: 0, dropped: 0, published: 0, publishErrors: 0 };
 
   private readonly opts: MeshOptions;
 
@@ -193,6 +193,11 @@ export class Mesh {
       this.timers[0] = setInterval(() => this.beat(), heartbeatMs);
       this.timers[0].unref();
     }
+  }
+
+  /** Direct heartbeat stream counters (sent, skipped because a peer was slow, failed, opened). */
+  directStats(): DirectChannel['stats'] {
+    return this.direct?.stats ?? { sent: 0, skipped: 0, opened: 0, failed: 0 };
   }
 
   connectedPeers(): number {

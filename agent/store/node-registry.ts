@@ -3,7 +3,7 @@
 import type { Etcd3, Lease } from 'etcd3';
 import type { Role } from '../config/schema.ts';
 import type { NodeFacts } from '../node/facts.ts';
-import { shortReason } from './etcd.ts';
+import { shortReason, withTimeout } from './etcd.ts';
 import { keys } from './keys.ts';
 
 /** README: "a dead agent's node record disappears 10 s after its last keepalive". */
@@ -76,7 +76,8 @@ export class NodeRegistration {
     clearTimeout(this.retryTimer);
     const lease = this.lease;
     this.lease = undefined;
-    if (lease) await lease.revoke().catch(() => undefined);
+    // Revoking removes the record at once; with etcd down, give up quickly and let the TTL do it.
+    if (lease) await withTimeout(lease.revoke(), 2000, 'revoke timed out').catch(() => lease.release());
   }
 
   private async register(): Promise<void> {

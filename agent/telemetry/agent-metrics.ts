@@ -25,7 +25,7 @@ export function createAgentMetrics(ctx: AgentContext): Registry {
   });
   new Gauge({
     name: 'nokube_mesh_messages',
-    help: 'Membership messages since start, by kind (received, dropped, published, publish_errors, repairs: silent connections reset).',
+    help: 'Membership messages since start, by kind (received, dropped, published = topic announcements, publish_errors, direct_sent, direct_skipped = peer too slow, direct_failed).',
     labelNames: ['kind'],
     registers: [registry],
     collect() {
@@ -34,7 +34,10 @@ export function createAgentMetrics(ctx: AgentContext): Registry {
       this.set({ kind: 'dropped' }, s.dropped);
       this.set({ kind: 'published' }, s.published);
       this.set({ kind: 'publish_errors' }, s.publishErrors);
-      this.set({ kind: 'repairs' }, s.repairs);
+      const d = ctx.mesh.directStats();
+      this.set({ kind: 'direct_sent' }, d.sent);
+      this.set({ kind: 'direct_skipped' }, d.skipped);
+      this.set({ kind: 'direct_failed' }, d.failed);
     },
   });
   new Gauge({
