@@ -157,6 +157,11 @@ describe('cluster config validation', () => {
       ['cluster.yaml:5: head.port: must differ from mesh.port'],
     ],
     [
+      'bad bootstrap address',
+      GOOD.replace('  port: 7946', '  port: 7946\n  bootstrap: [10.0.0.9]'),
+      ['cluster.yaml:8: mesh.bootstrap[0]: must be a multiaddr (/ip4/10.0.0.1/tcp/7946) or host:port'],
+    ],
+    [
       'no nodes',
       GOOD.slice(0, GOOD.indexOf('nodes:')) + 'nodes: []\n',
       ['cluster.yaml:8: nodes: needs at least one node'],
