@@ -47,7 +47,11 @@ export const clusterConfigSchema = z.strictObject({
   mesh: z.strictObject({
     port,
     bootstrap: z
-      .array(z.string().regex(/^(\/\S+|[^/\s]+:\d+)$/, 'must be a multiaddr (/ip4/10.0.0.1/tcp/7946) or host:port'))
+      .array(
+        z
+          .string()
+          .regex(/^(\/\S+|[^/\s]+:\d+)$/, 'must be a multiaddr (/ip4/10.0.0.1/tcp/7946) or host:port'),
+      )
       .default([]),
     heartbeatMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.heartbeatMs']),
     suspectAfterMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.suspectAfterMs']),
