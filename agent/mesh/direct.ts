@@ -16,6 +16,8 @@ interface Outbound {
   stream: Stream;
   /** One write in flight at most: a slow peer skips beats instead of queueing them (bounded memory). */
   busy: boolean;
+  /** The write in flight (or a settled promise). */
+  last: Promise<void>;
 }
 
 export class DirectChannel {
@@ -57,18 +59,34 @@ export class DirectChannel {
         this.stats.skipped++;
         continue;
       }
-      out.busy = true;
-      out.lp.write(frame, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }).then(
-        () => {
-          out.busy = false;
-          this.stats.sent++;
-        },
-        () => {
-          this.stats.failed++;
-          this.drop(peer);
-        },
-      );
+      this.write(peer, out, frame);
     }
+  }
+
+  /**
+   * Send one frame that must not be skipped (the leave message) to every peer with a stream, after the
+   * write in flight; resolves when all are written or `timeoutMs` has passed.
+   */
+  async sendAll(frame: Uint8Array, timeoutMs: number): Promise<void> {
+    const writes = [...this.out.entries()].map(([peer, out]) =>
+      out.last.then(() => this.write(peer, out, frame)),
+    );
+    await Promise.race([Promise.allSettled(writes), new Promise((r) => setTimeout(r, timeoutMs))]);
+  }
+
+  private write(peer: string, out: Outbound, frame: Uint8Array): Promise<void> {
+    out.busy = true;
+    out.last = out.lp.write(frame, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }).then(
+      () => {
+        out.busy = false;
+        this.stats.sent++;
+      },
+      () => {
+        this.stats.failed++;
+        this.drop(peer);
+      },
+    );
+    return out.last;
   }
 
   private open(peer: string, conn: Connection): void {
@@ -83,6 +101,7 @@ export class DirectChannel {
             stream,
             lp: lpStream(stream, { maxDataLength: MAX_FRAME_BYTES }),
             busy: false,
+            last: Promise.resolve(),
           });
           this.stats.opened++;
         },

@@ -212,12 +212,14 @@ export class Mesh {
     if (!node) return;
     if (leave) {
       try {
-        await node.services.pubsub.publish(
-          membersTopic(this.opts.cluster),
-          encodeLeave(this.self.name, this.opts.incarnation),
-        );
-        // Let the leave reach the peers before the connections close.
-        await new Promise((r) => setTimeout(r, 150));
+        const bye = encodeLeave(this.self.name, this.opts.incarnation);
+        // Straight to every peer (after any write in flight), and as an announcement on the topic.
+        await Promise.all([
+          this.direct?.sendAll(bye, 1000),
+          node.services.pubsub.publish(membersTopic(this.opts.cluster), bye),
+        ]);
+        // Let the frames leave the socket buffers before the connections close.
+        await new Promise((r) => setTimeout(r, 50));
       } catch (err) {
         this.opts.log.warn({ err: String(err) }, 'could not publish leave');
       }
