@@ -5,9 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
   copyFileSync,
   mkdirSync,
+  openSync,
   readFileSync,
+  readSync,
   realpathSync,
   rmSync,
   statSync,
@@ -35,7 +38,10 @@ function etcdProtoPlugin(): Plugin {
         const call = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`, \{/;
         if (!call.test(source))
           throw new Error(`etcd3 changed: ${args.path} no longer calls loadSync on rpc.proto`);
-        const protobuf = require('protobufjs') as typeof import('protobufjs');
+        // The protobufjs that etcd3's own @grpc/proto-loader uses, so the descriptor matches its fromJSON.
+        const fromEtcd = createRequire(args.path);
+        const protoLoader = fromEtcd.resolve('@grpc/proto-loader');
+        const protobuf = createRequire(protoLoader)('protobufjs') as typeof import('protobufjs');
         const rootNs = new protobuf.Root();
         rootNs.loadSync(join(dirname(args.path), '../proto/rpc.proto'), { keepCase: true });
         const descriptor = JSON.stringify(rootNs.toJSON());
@@ -79,6 +85,14 @@ if (result.errors.length > 0) process.exit(1);
 
 // The Node 22 binary of the `node` npm package (node_modules/.bin/node may be a link to it).
 const nodeBinary = realpathSync(join(root, 'node_modules', 'node', 'bin', 'node'));
+const magic = Buffer.alloc(4);
+const fd = openSync(nodeBinary, 'r');
+readSync(fd, magic, 0, 4, 0);
+closeSync(fd);
+if (!magic.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])))
+  throw new Error(`${nodeBinary} is not an ELF executable: reinstall the \`node\` dev-dependency`);
+const nodeVersion = execFileSync(nodeBinary, ['--version'], { encoding: 'utf8' }).trim();
+if (!nodeVersion.startsWith('v22.')) throw new Error(`${nodeBinary} is Node ${nodeVersion}, not Node 22`);
 const seaConfig = join(dist, 'sea-config.json');
 const blob = join(dist, 'nokube.blob');
 writeFileSync(
