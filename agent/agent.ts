@@ -163,8 +163,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       else if (state === 'registered') log.info('node registered in etcd');
     },
   });
-  if (boot.from === 'etcd') await registration.start();
-  else registration.startInBackground();
 
   // 5. Watches: config changes apply live; node records feed the mesh's peer list.
   const applyConfig = (text: string, version: number) => {
@@ -272,6 +270,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       const running = await part.start(ctx);
       if (running) started.push({ name: part.name, stop: () => running.stop() });
     }
+    // Registered last: the record advertises the head API, so it must be listening by then.
+    if (boot.from === 'etcd') await registration.start();
+    else registration.startInBackground();
   } catch (err) {
     // Undo what started, without a leave: this agent never fully joined.
     for (const p of started.reverse()) await p.stop().catch(() => undefined);

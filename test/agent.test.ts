@@ -5,7 +5,6 @@ import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import type { Member } from '../agent/mesh/member-table.ts';
 import { storeConfig } from '../agent/store/config-store.ts';
-import { connectEtcd } from '../agent/store/etcd.ts';
 import { listNodes, type NodeRecord } from '../agent/store/node-registry.ts';
 import { createTestCluster, eventually, getJson, runCli, type TestCluster } from './harness/cluster.ts';
 import { freePort } from './harness/ports.ts';
@@ -80,14 +79,7 @@ describe('agent start-up refusals', { timeout: 60_000 }, () => {
 
 describe('agent and head at work', { timeout: 120_000 }, () => {
   let c: TestCluster;
-  const records = async () => {
-    const etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 2000 });
-    try {
-      return await listNodes(etcd, c.name);
-    } finally {
-      etcd.close();
-    }
-  };
+  const records = () => c.withEtcd((etcd) => listNodes(etcd, c.name));
   const record = async (name: string): Promise<NodeRecord | undefined> =>
     (await records()).find((r) => r.name === name);
   const members = async () => (await getJson<{ items: Member[] }>(`${c.headUrl()}/api/v1/members`)).items;
@@ -189,12 +181,7 @@ describe('agent and head at work', { timeout: 120_000 }, () => {
   });
 
   test('an invalid config written behind our back is ignored by agents', async () => {
-    const etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 2000 });
-    try {
-      await etcd.put(`/nokube/${c.name}/config`).value('cluster: broken\n');
-    } finally {
-      etcd.close();
-    }
+    await c.withEtcd(async (etcd) => etcd.put(`/nokube/${c.name}/config`).value('cluster: broken\n'));
     await eventually(
       () => c.agents.get('n2')!.output().includes('ignoring invalid config in etcd'),
       10_000,
@@ -202,12 +189,7 @@ describe('agent and head at work', { timeout: 120_000 }, () => {
     );
     assert.equal(c.agents.get('n2')!.process.exitCode, null);
     // Put a valid one back for the tests that follow.
-    const fix = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 2000 });
-    try {
-      await storeConfig(fix, c.configYaml(), 'test', 'test', 'latest');
-    } finally {
-      fix.close();
-    }
+    await c.withEtcd((etcd) => storeConfig(etcd, c.configYaml(), 'test', 'test', 'latest'));
   });
 
   test('etcd outage: agents keep running and the mesh keeps working; degraded, then recovered', async () => {

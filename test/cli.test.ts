@@ -8,21 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { CONFIG_TEMPLATE } from '../agent/config/template.ts';
 import { readConfig, readHistory } from '../agent/store/config-store.ts';
-import { connectEtcd } from '../agent/store/etcd.ts';
 import { createTestCluster, runCli, type TestCluster } from './harness/cluster.ts';
 import { freePort } from './harness/ports.ts';
 
 describe('cli', { timeout: 120_000 }, () => {
   let c: TestCluster;
   let work: string;
-  const stored = async () => {
-    const etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 3000 });
-    try {
-      return await readConfig(etcd, c.name);
-    } finally {
-      etcd.close();
-    }
-  };
+  const stored = () => c.withEtcd((etcd) => readConfig(etcd, c.name));
 
   before(async () => {
     c = await createTestCluster({ nodes: 2, net: 32, store: false });
@@ -192,9 +184,7 @@ fs.writeFileSync(f,fs.readFileSync(f,'utf8').replace('zone: c','zone: mine'));`,
     assert.equal(r.code, 0, r.stderr);
     const rows = r.stdout.trim().split('\n');
     assert.match(rows[0]!, /^VERSION\s+AGE\s+BY\s+CURRENT$/);
-    const etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 3000 });
-    const history = await readHistory(etcd, c.name);
-    etcd.close();
+    const history = await c.withEtcd((etcd) => readHistory(etcd, c.name));
     assert.equal(rows.length - 1, history.length);
     assert.match(rows.at(-1)!, /\*$/);
     const first = await runCli(['config', 'history', '--show', '1'], c.env);

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Member } from '../agent/mesh/member-table.ts';
-import { connectEtcd } from '../agent/store/etcd.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
 import { createTestCluster, eventually, getJson, type TestCluster } from './harness/cluster.ts';
 
@@ -59,13 +58,10 @@ describe('gossip mesh with 5 agents', { timeout: 120_000 }, () => {
         `${n.name} to mark n4 left`,
       );
     }
-    const etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 3000 });
-    try {
+    await c.withEtcd(async (etcd) => {
       const names = (await listNodes(etcd, c.name)).map((r) => r.name);
       assert.equal(names.includes('n4'), false, 'the leaver revoked its lease');
-    } finally {
-      etcd.close();
-    }
+    });
   });
 
   test('a restarted agent rejoins with a higher incarnation', async () => {

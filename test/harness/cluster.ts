@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
 import { storeConfig } from '../../agent/store/config-store.ts';
 import { connectEtcd } from '../../agent/store/etcd.ts';
 import { startTestEtcd, type TestEtcd } from './etcd.ts';
@@ -74,6 +75,8 @@ export interface TestCluster {
   configYaml(nodes?: TestNode[], extra?: string): string;
   startAgent(name: string, extraArgs?: string[]): Promise<AgentProcess>;
   headUrl(): string;
+  /** Run `fn` with a client of the cluster's etcd, closed afterwards. */
+  withEtcd<T>(fn: (etcd: Etcd3) => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -143,7 +146,15 @@ export async function createTestCluster(opts: {
       };
       child.stdout!.on('data', collect);
       child.stderr!.on('data', collect);
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      const exited = new Promise<number | null>((r) =>
+        child.once('exit', (code, signal) => {
+          // An agent that dies on its own is a finding: show its last words.
+          if (signal === null && code !== 0 && !process.env.NOKUBE_TEST_QUIET) {
+            process.stderr.write(`agent ${node} exited with code ${code}:\n${out.slice(-3000)}\n`);
+          }
+          r(code);
+        }),
+      );
       const agent: AgentProcess = {
         name: node,
         process: child,
@@ -160,6 +171,14 @@ export async function createTestCluster(opts: {
     headUrl() {
       const head = nodes.find((n) => n.roles.includes('head'))!;
       return `http://${head.address}:${headPort}`;
+    },
+    async withEtcd(fn) {
+      const client = await connectEtcd({ endpoints: [etcd.url], dialTimeoutMs: 3000 });
+      try {
+        return await fn(client);
+      } finally {
+        client.close();
+      }
     },
     async stop() {
       await Promise.all([...agents.values()].map((a) => a.kill('SIGKILL')));
