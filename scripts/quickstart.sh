@@ -12,5 +12,5 @@ nokube get nodes -o wide
 echo
 nokube members
 echo
-echo "The cluster runs in the background. Try: dist/nokube config get | dist/nokube config set nodes.local.labels.zone lab"
+echo "The cluster runs in the background. Try: dist/nokube config get; dist/nokube config set nodes.local.labels.zone lab; dist/nokube get nodes -o wide"
 echo "Stop it with: dist/nokube down"
