@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Etcd3, Watcher } from 'etcd3';
 import type { ClusterConfig, NodeConfig, Role } from './config/schema.ts';
 import { type ConfigSource, resolveConfigSource } from './config/source.ts';
-import { ConfigError, validateConfigText } from './config/validate.ts';
+import { ConfigError, loadConfigFile, validateConfigText } from './config/validate.ts';
 import { AgentStartError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
 import { type LoopLag, startLoopLagMonitor } from './loop/lag.ts';
@@ -344,7 +344,6 @@ async function loadBootConfig(source: ConfigSource, opts: AgentOptions): Promise
 }
 
 async function workspaceFromFile(source: ConfigSource, nodeName: string): Promise<string | undefined> {
-  const { loadConfigFile } = await import('./config/validate.ts');
   const { config } = await loadConfigFile(source.file!);
   return config.nodes.find((n) => n.name === nodeName)?.workspace;
 }
