@@ -14,6 +14,36 @@ export const keys = {
   /** Node records, JSON, each bound to its agent's lease (gone when the agent is). */
   nodesPrefix: (cluster: string) => `${ROOT}/${cluster}/nodes/`,
   node: (cluster: string, node: string) => `${ROOT}/${cluster}/nodes/${node}`,
+
+  // ---- workloads (k8s-shaped objects; <resource> is the plural: pods, deployments, ...) ----
+  /** Objects users applied (and pods controllers made), JSON without status:
+   * namespaced `objects/<resource>/<namespace>/<name>`, Namespace `objects/namespaces/<name>`. */
+  objectsPrefix: (cluster: string) => `${ROOT}/${cluster}/objects/`,
+  objectResourcePrefix: (cluster: string, resource: string) => `${ROOT}/${cluster}/objects/${resource}/`,
+  objectNamespacePrefix: (cluster: string, resource: string, namespace: string) =>
+    `${ROOT}/${cluster}/objects/${resource}/${namespace}/`,
+  object: (cluster: string, resource: string, namespace: string | undefined, name: string) =>
+    namespace === undefined
+      ? `${ROOT}/${cluster}/objects/${resource}/${name}`
+      : `${ROOT}/${cluster}/objects/${resource}/${namespace}/${name}`,
+  /** Status of an object, written by whoever observes it (pods: the node's agent; others: their
+   * controller), apart from the object so status writes never conflict with applies. */
+  statusPrefix: (cluster: string) => `${ROOT}/${cluster}/status/`,
+  status: (cluster: string, resource: string, namespace: string | undefined, name: string) =>
+    namespace === undefined
+      ? `${ROOT}/${cluster}/status/${resource}/${name}`
+      : `${ROOT}/${cluster}/status/${resource}/${namespace}/${name}`,
+  /** Alive records of actors, bound to the lease of the agent that runs them:
+   * `alive/<namespace>/<ownership path>`, e.g. alive/default/deployment-web/pod-web-x1/container-web. */
+  alivePrefix: (cluster: string) => `${ROOT}/${cluster}/alive/`,
+  alive: (cluster: string, namespace: string, ownershipPath: string) =>
+    `${ROOT}/${cluster}/alive/${namespace}/${ownershipPath}`,
+  /** Events (k8s Event shape), kept one hour: `events/<namespace>/<resource>/<name>/<time-seq>`. */
+  eventsPrefix: (cluster: string) => `${ROOT}/${cluster}/events/`,
+  eventsOf: (cluster: string, namespace: string, resource: string, name: string) =>
+    `${ROOT}/${cluster}/events/${namespace}/${resource}/${name}/`,
+  /** Leader election of the kubecontroller among heads (etcd3 Election under this prefix). */
+  election: (cluster: string, name: string) => `${ROOT}/${cluster}/election/${name}`,
 } as const;
 
 /** The last path segment of a key: the node name of a node key, the version of a history key. */

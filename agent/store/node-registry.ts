@@ -22,12 +22,17 @@ export interface NodeRecord {
   agentVersion: string;
   startedAt: string;
   incarnation: number;
+  /** The agent's etcd lease (decimal id): a head revokes it when the mesh has seen this agent die, so
+   * its alive records go at once instead of after the TTL. */
+  lease?: string;
 }
 
 export type RegistrationState = 'registering' | 'registered' | 'degraded' | 'stopped';
 
 export interface RegistryEvents {
   onState(state: RegistrationState, reason?: string): void;
+  /** The lease the agent's records (node record, actors' alive records) live under; undefined when lost. */
+  onLease?(lease: Lease | undefined): void;
 }
 
 export class NodeRegistration {
@@ -61,9 +66,9 @@ export class NodeRegistration {
 
   /** Replace the record (labels changed, new addresses); kept on the same lease. */
   async update(record: NodeRecord): Promise<void> {
-    this.record = record;
+    this.record = this.record.lease ? { ...record, lease: this.record.lease } : record;
     if (this.lease && this.state === 'registered') {
-      await this.lease.put(keys.node(this.cluster, record.name)).value(JSON.stringify(record));
+      await this.lease.put(keys.node(this.cluster, record.name)).value(JSON.stringify(this.record));
     }
   }
 
@@ -85,6 +90,7 @@ export class NodeRegistration {
     lease.on('lost', (err) => {
       if (this.lease !== lease || this.state === 'stopped') return;
       this.lease = undefined;
+      this.events.onLease?.(undefined);
       this.setState('degraded', `lease lost: ${shortReason(err)}`);
       this.scheduleRetry();
     });
@@ -97,6 +103,7 @@ export class NodeRegistration {
     });
     this.lease = lease;
     try {
+      this.record = { ...this.record, lease: await lease.grant() };
       await lease.put(keys.node(this.cluster, this.record.name)).value(JSON.stringify(this.record));
     } catch (err) {
       this.lease = undefined;
@@ -104,6 +111,7 @@ export class NodeRegistration {
       throw err;
     }
     this.backoffMs = 500;
+    this.events.onLease?.(lease);
     this.setState('registered');
   }
 

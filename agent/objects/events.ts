@@ -1,0 +1,146 @@
+// Events about objects (k8s Event shape: type, reason, message, count, first/last timestamp, source),
+// kept one hour in etcd under a shared lease (one lease per recorder, replaced every 10 minutes, so an
+// event lives between 60 and 70 minutes). The same event repeated is one key with a growing count.
+// Writes go through a bounded queue: a burst of events never blocks or bloats the agent.
+import type { Etcd3, Lease } from 'etcd3';
+import type { Logger } from '../log/logger.ts';
+import { shortReason } from '../store/etcd.ts';
+import { keys } from '../store/keys.ts';
+import type { ObjectRef } from './store.ts';
+import { namespaced, RESOURCE } from './types.ts';
+
+export const EVENT_TTL_SECONDS = 3600;
+const LEASE_ROTATE_MS = 10 * 60_000;
+const QUEUE_LIMIT = 1000;
+const REPEAT_MEMORY = 2000;
+
+export interface KubeEvent {
+  involvedObject: ObjectRef & { uid?: string };
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  count: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  source: { component: string; host?: string };
+}
+
+/** Events of one object, newest last (what `describe` shows). */
+export async function listEvents(etcd: Etcd3, cluster: string, ref: ObjectRef): Promise<KubeEvent[]> {
+  const all = await etcd.getAll().prefix(eventsKeyPrefix(cluster, ref)).strings();
+  return Object.values(all)
+    .map((v) => JSON.parse(v) as KubeEvent)
+    .sort((a, b) => a.lastTimestamp.localeCompare(b.lastTimestamp));
+}
+
+export function eventsKeyPrefix(cluster: string, ref: ObjectRef): string {
+  const ns = namespaced(ref.kind) ? (ref.namespace ?? 'default') : '_cluster';
+  return keys.eventsOf(cluster, ns, RESOURCE[ref.kind], ref.name);
+}
+
+export class EventRecorder {
+  private lease: Lease | undefined;
+  private leaseBorn = 0;
+  private readonly queue: Array<{ key: string; event: KubeEvent }> = [];
+  private draining = false;
+  private seq = 0;
+  /** (object, reason, message) -> the key and count of the last such event, for counting repeats. */
+  private readonly repeats = new Map<string, { key: string; event: KubeEvent }>();
+  dropped = 0;
+  private readonly etcd: Etcd3;
+  private readonly cluster: string;
+  private readonly source: KubeEvent['source'];
+  private readonly log: Logger;
+
+  constructor(etcd: Etcd3, cluster: string, source: KubeEvent['source'], log: Logger) {
+    this.etcd = etcd;
+    this.cluster = cluster;
+    this.source = source;
+    this.log = log;
+  }
+
+  normal(ref: ObjectRef & { uid?: string }, reason: string, message: string): void {
+    this.record(ref, 'Normal', reason, message);
+  }
+
+  warning(ref: ObjectRef & { uid?: string }, reason: string, message: string): void {
+    this.record(ref, 'Warning', reason, message);
+  }
+
+  record(ref: ObjectRef & { uid?: string }, type: KubeEvent['type'], reason: string, message: string): void {
+    const now = new Date().toISOString();
+    const id = `${eventsKeyPrefix(this.cluster, ref)}|${reason}|${message}`;
+    const last = this.repeats.get(id);
+    let entry: { key: string; event: KubeEvent };
+    if (last) {
+      entry = { key: last.key, event: { ...last.event, count: last.event.count + 1, lastTimestamp: now } };
+      this.repeats.delete(id);
+    } else {
+      const key = `${eventsKeyPrefix(this.cluster, ref)}${now}-${String(this.seq++ % 1e6).padStart(6, '0')}`;
+      const involvedObject = { ...ref };
+      entry = {
+        key,
+        event: {
+          involvedObject,
+          type,
+          reason,
+          message,
+          count: 1,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          source: this.source,
+        },
+      };
+    }
+    this.repeats.set(id, entry);
+    if (this.repeats.size > REPEAT_MEMORY) this.repeats.delete(this.repeats.keys().next().value!);
+    if (this.queue.length >= QUEUE_LIMIT) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push(entry);
+    void this.drain();
+  }
+
+  /** Wait until the queue is written (tests, orderly stop). */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.draining) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  stop(): void {
+    this.queue.length = 0;
+    this.lease?.release();
+    this.lease = undefined;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const { key, event } = this.queue.shift()!;
+        try {
+          const lease = await this.currentLease();
+          await lease.put(key).value(JSON.stringify(event)).exec();
+        } catch (err) {
+          this.dropped++;
+          this.log.debug({ err: shortReason(err) }, 'event write failed (dropped)');
+          this.lease = undefined;
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async currentLease(): Promise<Lease> {
+    if (!this.lease || Date.now() - this.leaseBorn > LEASE_ROTATE_MS) {
+      // The old lease keeps its events until it expires; it is not kept alive.
+      this.lease?.release();
+      this.lease = this.etcd.lease(EVENT_TTL_SECONDS, { autoKeepAlive: false });
+      this.leaseBorn = Date.now();
+      await this.lease.grant();
+    }
+    return this.lease;
+  }
+}

@@ -1,0 +1,168 @@
+// Objects in etcd: one key per object (JSON, without status), status in its own key. resourceVersion is
+// the object key's mod revision, filled in on read. Every multi-key change is one transaction.
+import { randomUUID } from 'node:crypto';
+import type { Etcd3, IKeyValue } from 'etcd3';
+import { keys } from '../store/keys.ts';
+import { type Kind, type KubeObject, namespaced, type ObjectOfKind, RESOURCE } from './types.ts';
+
+/** Where one object lives. */
+export interface ObjectRef {
+  kind: Kind;
+  namespace?: string;
+  name: string;
+}
+
+export const objectKey = (cluster: string, ref: ObjectRef): string =>
+  keys.object(cluster, RESOURCE[ref.kind], namespaced(ref.kind) ? ref.namespace : undefined, ref.name);
+export const statusKey = (cluster: string, ref: ObjectRef): string =>
+  keys.status(cluster, RESOURCE[ref.kind], namespaced(ref.kind) ? ref.namespace : undefined, ref.name);
+
+export const refOf = (obj: KubeObject): ObjectRef =>
+  obj.metadata.namespace === undefined
+    ? { kind: obj.kind, name: obj.metadata.name }
+    : { kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name };
+
+export const describeRef = (ref: ObjectRef): string =>
+  ref.namespace ? `${RESOURCE[ref.kind]}/${ref.namespace}/${ref.name}` : `${RESOURCE[ref.kind]}/${ref.name}`;
+
+/** A stored object plus the etcd revisions a caller needs for compare-and-swap. */
+export interface Stored<T extends KubeObject = KubeObject> {
+  object: T;
+  modRevision: string;
+  createRevision: string;
+}
+
+/** Parse a stored object key-value (resourceVersion from the key's mod revision). */
+export function fromKv<T extends KubeObject = KubeObject>(kv: IKeyValue): Stored<T> {
+  const object = JSON.parse(kv.value.toString('utf8')) as T;
+  object.metadata.resourceVersion = kv.mod_revision;
+  return { object, modRevision: kv.mod_revision, createRevision: kv.create_revision };
+}
+
+/** The JSON stored for an object: everything but status and resourceVersion (which etcd holds). */
+export function toStoredJson(obj: KubeObject): string {
+  const { status: _status, ...rest } = obj as KubeObject & { status?: unknown };
+  const { resourceVersion: _rv, ...metadata } = rest.metadata;
+  return JSON.stringify({ ...rest, metadata });
+}
+
+export async function getObject<K extends Kind>(
+  etcd: Etcd3,
+  cluster: string,
+  ref: ObjectRef & { kind: K },
+  withStatus = true,
+): Promise<Stored<ObjectOfKind<K>> | null> {
+  const res = await etcd.get(objectKey(cluster, ref)).exec();
+  const kv = res.kvs[0];
+  if (!kv) return null;
+  const stored = fromKv<ObjectOfKind<K>>(kv);
+  if (withStatus) {
+    const status = await etcd.get(statusKey(cluster, ref)).string();
+    if (status) (stored.object as { status?: unknown }).status = JSON.parse(status);
+  }
+  return stored;
+}
+
+/** Every object of a kind (in one namespace, or all), sorted by namespace then name, status merged. */
+export async function listObjects<K extends Kind>(
+  etcd: Etcd3,
+  cluster: string,
+  kind: K,
+  namespace?: string,
+  withStatus = true,
+): Promise<Array<Stored<ObjectOfKind<K>>>> {
+  const resource = RESOURCE[kind];
+  const prefix =
+    namespace !== undefined && namespaced(kind)
+      ? keys.objectNamespacePrefix(cluster, resource, namespace)
+      : keys.objectResourcePrefix(cluster, resource);
+  const res = await etcd.getAll().prefix(prefix).exec();
+  const out = res.kvs.map((kv) => fromKv<ObjectOfKind<K>>(kv));
+  if (withStatus && out.length > 0) {
+    const statusPrefix = prefix.replace(keys.objectsPrefix(cluster), keys.statusPrefix(cluster));
+    const statuses = await etcd.getAll().prefix(statusPrefix).strings();
+    for (const s of out) {
+      const st = statuses[statusKey(cluster, refOf(s.object))];
+      if (st) (s.object as { status?: unknown }).status = JSON.parse(st);
+    }
+  }
+  return out.sort(
+    (a, b) =>
+      (a.object.metadata.namespace ?? '').localeCompare(b.object.metadata.namespace ?? '') ||
+      a.object.metadata.name.localeCompare(b.object.metadata.name),
+  );
+}
+
+export class ObjectConflictError extends Error {
+  constructor(what: string) {
+    super(`${what} was changed by someone else meanwhile; nothing was written (re-read and retry)`);
+    this.name = 'ObjectConflictError';
+  }
+}
+
+/** Fill in the server-set metadata of a new object (uid, generation 1, creationTimestamp). */
+export function newMeta<T extends KubeObject>(obj: T): T {
+  obj.metadata.uid = randomUUID();
+  obj.metadata.generation = 1;
+  obj.metadata.creationTimestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  obj.metadata.resourceVersion = '0';
+  return obj;
+}
+
+/** Create objects that must not exist yet, all or nothing (controllers creating pods). */
+export async function createObjects(etcd: Etcd3, cluster: string, objs: KubeObject[]): Promise<void> {
+  if (objs.length === 0) return;
+  const txn = etcd.if(objectKey(cluster, refOf(objs[0]!)), 'Create', '==', 0);
+  for (const o of objs.slice(1)) txn.and(objectKey(cluster, refOf(o)), 'Create', '==', 0);
+  const res = await txn
+    .then(...objs.map((o) => etcd.put(objectKey(cluster, refOf(o))).value(toStoredJson(o))))
+    .commit();
+  if (!res.succeeded) throw new ObjectConflictError(objs.map((o) => describeRef(refOf(o))).join(', '));
+}
+
+/** Delete objects with their status keys in one transaction. With `expect` (uid per object key) an
+ * object that was replaced meanwhile by one with another uid is left alone (the whole delete fails). */
+export async function deleteObjects(
+  etcd: Etcd3,
+  cluster: string,
+  refs: Array<ObjectRef & { createRevision?: string }>,
+): Promise<boolean> {
+  if (refs.length === 0) return true;
+  const guarded = refs.filter((r) => r.createRevision !== undefined);
+  const ops = refs.flatMap((r) => [
+    etcd.delete().key(objectKey(cluster, r)),
+    etcd.delete().key(statusKey(cluster, r)),
+  ]);
+  if (guarded.length === 0) {
+    // Create > -1 holds for any key (absent keys have 0): an unconditional transaction.
+    const res = await etcd
+      .if(objectKey(cluster, refs[0]!), 'Create', '>', -1)
+      .then(...ops)
+      .commit();
+    return res.succeeded;
+  }
+  const first = guarded[0]!;
+  const txn = etcd.if(objectKey(cluster, first), 'Create', '==', Number(first.createRevision));
+  for (const r of guarded.slice(1)) txn.and(objectKey(cluster, r), 'Create', '==', Number(r.createRevision));
+  const res = await txn.then(...ops).commit();
+  return res.succeeded;
+}
+
+/**
+ * Write an object's status, only while the object is the one the writer knows (same create revision):
+ * a status write never resurrects a deleted object's status nor lands on a re-created one.
+ * Returns false when the object is gone or replaced.
+ */
+export async function writeStatus(
+  etcd: Etcd3,
+  cluster: string,
+  ref: ObjectRef,
+  createRevision: string,
+  status: unknown,
+): Promise<boolean> {
+  const res = await etcd
+    .if(objectKey(cluster, ref), 'Create', '==', Number(createRevision))
+    .then(etcd.put(statusKey(cluster, ref)).value(JSON.stringify(status)))
+    .commit();
+  return res.succeeded;
+}

@@ -1,0 +1,325 @@
+// The k8s-shaped objects nokube stores and runs: the subset of the Kubernetes API we support, with
+// the same field names and meaning. Validation (objects/validate.ts) refuses every field not listed here.
+
+export type Kind = 'Namespace' | 'ConfigMap' | 'Secret' | 'Pod' | 'Deployment' | 'DaemonSet' | 'Job';
+export const KINDS: readonly Kind[] = [
+  'Namespace',
+  'ConfigMap',
+  'Secret',
+  'Pod',
+  'Deployment',
+  'DaemonSet',
+  'Job',
+];
+/** Kinds that live in a namespace (all but Namespace). */
+export const namespaced = (kind: Kind): boolean => kind !== 'Namespace';
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: Kind;
+  name: string;
+  uid: string;
+  controller?: boolean;
+}
+
+export interface ObjectMeta {
+  name: string;
+  /** Absent for Namespace; "default" when a namespaced manifest omits it (as kubectl does). */
+  namespace?: string;
+  uid: string;
+  /** etcd mod revision of the object's key, as a string (k8s: opaque). */
+  resourceVersion: string;
+  /** +1 on every change of spec (or data for ConfigMap/Secret). */
+  generation: number;
+  creationTimestamp: string;
+  /** Set when a graceful delete has begun (pods: the agent stops the containers, then removes the key). */
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+}
+
+/** What a user writes: metadata without the server-set fields. */
+export interface ManifestMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface NodeSelectorTerm {
+  matchExpressions?: LabelSelectorRequirement[];
+}
+export interface Affinity {
+  nodeAffinity?: {
+    requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
+  };
+}
+
+export interface KeyRef {
+  name: string;
+  key: string;
+  optional?: boolean;
+}
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    configMapKeyRef?: KeyRef;
+    secretKeyRef?: KeyRef;
+    /** metadata.name, metadata.namespace, spec.nodeName, status.podIP */
+    fieldRef?: { fieldPath: string; apiVersion?: string };
+  };
+}
+export interface EnvFromSource {
+  prefix?: string;
+  configMapRef?: { name: string; optional?: boolean };
+  secretRef?: { name: string; optional?: boolean };
+}
+export interface ContainerPort {
+  containerPort: number;
+  hostPort?: number;
+  name?: string;
+  protocol?: 'TCP' | 'UDP';
+}
+export interface ResourceList {
+  /** k8s quantity: "500m", "1", "0.5" */
+  cpu?: string;
+  /** k8s quantity: "64Mi", "1G", "128974848" */
+  memory?: string;
+}
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+  subPath?: string;
+}
+export interface Container {
+  name: string;
+  image: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  env?: EnvVar[];
+  envFrom?: EnvFromSource[];
+  ports?: ContainerPort[];
+  resources?: { limits?: ResourceList; requests?: ResourceList };
+  volumeMounts?: VolumeMount[];
+}
+export interface KeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
+}
+export interface Volume {
+  name: string;
+  configMap?: { name: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number };
+  secret?: { secretName: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number };
+  emptyDir?: { medium?: '' | 'Memory'; sizeLimit?: string };
+  hostPath?: { path: string; type?: '' | 'Directory' | 'DirectoryOrCreate' | 'File' | 'FileOrCreate' };
+}
+export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+export interface PodSpec {
+  containers: Container[];
+  restartPolicy?: RestartPolicy;
+  /** Set by the scheduler (or by the user for a bare Pod); never changes once set. */
+  nodeName?: string;
+  nodeSelector?: Record<string, string>;
+  affinity?: Affinity;
+  terminationGracePeriodSeconds?: number;
+  volumes?: Volume[];
+}
+export interface PodTemplateSpec {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: PodSpec;
+}
+
+export interface ContainerState {
+  waiting?: { reason: string; message?: string };
+  running?: { startedAt: string };
+  terminated?: {
+    exitCode: number;
+    reason: string;
+    message?: string;
+    startedAt?: string;
+    finishedAt: string;
+  };
+}
+export interface ContainerStatus {
+  name: string;
+  image: string;
+  containerID?: string;
+  ready: boolean;
+  restartCount: number;
+  started?: boolean;
+  state: ContainerState;
+  lastState?: ContainerState;
+}
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime: string;
+}
+export interface PodStatus {
+  phase: PodPhase;
+  reason?: string;
+  message?: string;
+  conditions?: Condition[];
+  podIP?: string;
+  hostIP?: string;
+  nodeName?: string;
+  startTime?: string;
+  containerStatuses?: ContainerStatus[];
+  /** Agent time of the last status write (not in k8s; helps tell stale from fresh). */
+  observedAt?: string;
+}
+
+interface Base<K extends Kind> {
+  apiVersion: string;
+  kind: K;
+  metadata: ObjectMeta;
+}
+export interface Namespace extends Base<'Namespace'> {
+  status?: { phase: 'Active' | 'Terminating' };
+}
+export interface ConfigMap extends Base<'ConfigMap'> {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+  immutable?: boolean;
+}
+export interface Secret extends Base<'Secret'> {
+  type?: string;
+  /** base64 values, as in k8s; `stringData` in a manifest is folded into `data` on apply. */
+  data?: Record<string, string>;
+  immutable?: boolean;
+}
+export interface Pod extends Base<'Pod'> {
+  spec: PodSpec;
+  status?: PodStatus;
+}
+export interface DeploymentSpec {
+  replicas?: number;
+  selector: LabelSelector;
+  template: PodTemplateSpec;
+  strategy?: { type: 'RollingUpdate' | 'Recreate' };
+  minReadySeconds?: number;
+  revisionHistoryLimit?: number;
+}
+export interface DeploymentStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  updatedReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  unavailableReplicas?: number;
+  conditions?: Condition[];
+}
+export interface Deployment extends Base<'Deployment'> {
+  spec: DeploymentSpec;
+  status?: DeploymentStatus;
+}
+export interface DaemonSetSpec {
+  selector: LabelSelector;
+  template: PodTemplateSpec;
+}
+export interface DaemonSetStatus {
+  observedGeneration?: number;
+  desiredNumberScheduled: number;
+  currentNumberScheduled: number;
+  numberReady: number;
+  updatedNumberScheduled?: number;
+  numberAvailable?: number;
+  numberMisscheduled: number;
+  conditions?: Condition[];
+}
+export interface DaemonSet extends Base<'DaemonSet'> {
+  spec: DaemonSetSpec;
+  status?: DaemonSetStatus;
+}
+export interface JobSpec {
+  completions?: number;
+  parallelism?: number;
+  backoffLimit?: number;
+  activeDeadlineSeconds?: number;
+  selector?: LabelSelector;
+  template: PodTemplateSpec;
+}
+export interface JobStatus {
+  observedGeneration?: number;
+  active?: number;
+  succeeded?: number;
+  failed?: number;
+  startTime?: string;
+  completionTime?: string;
+  conditions?: Condition[];
+}
+export interface Job extends Base<'Job'> {
+  spec: JobSpec;
+  status?: JobStatus;
+}
+
+export type KubeObject = Namespace | ConfigMap | Secret | Pod | Deployment | DaemonSet | Job;
+export type ObjectOfKind<K extends Kind> = Extract<KubeObject, { kind: K }>;
+
+/** apiVersion per kind, as kubectl expects it. */
+export const API_VERSION: Record<Kind, string> = {
+  Namespace: 'v1',
+  ConfigMap: 'v1',
+  Secret: 'v1',
+  Pod: 'v1',
+  Deployment: 'apps/v1',
+  DaemonSet: 'apps/v1',
+  Job: 'batch/v1',
+};
+
+/** Plural lower-case resource name per kind (keys, URLs, `nokube get <resource>`). */
+export const RESOURCE: Record<Kind, string> = {
+  Namespace: 'namespaces',
+  ConfigMap: 'configmaps',
+  Secret: 'secrets',
+  Pod: 'pods',
+  Deployment: 'deployments',
+  DaemonSet: 'daemonsets',
+  Job: 'jobs',
+};
+
+/** What `nokube get <word>` accepts for each kind (kubectl's names and short names). */
+export const KIND_ALIASES: Record<string, Kind> = {
+  namespace: 'Namespace',
+  namespaces: 'Namespace',
+  ns: 'Namespace',
+  configmap: 'ConfigMap',
+  configmaps: 'ConfigMap',
+  cm: 'ConfigMap',
+  secret: 'Secret',
+  secrets: 'Secret',
+  pod: 'Pod',
+  pods: 'Pod',
+  po: 'Pod',
+  deployment: 'Deployment',
+  deployments: 'Deployment',
+  deploy: 'Deployment',
+  daemonset: 'DaemonSet',
+  daemonsets: 'DaemonSet',
+  ds: 'DaemonSet',
+  job: 'Job',
+  jobs: 'Job',
+};
+
+/** Labels nokube puts on every pod it creates for a controller (k8s uses the same names). */
+export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+export const DEFAULT_NAMESPACE = 'default';
