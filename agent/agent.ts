@@ -13,6 +13,7 @@ import type { MemberEvent } from './mesh/member-table.ts';
 import { Mesh } from './mesh/mesh.ts';
 import { loadOrCreatePeerKey, readNetworkKey } from './mesh/peer-key.ts';
 import { type NodeFacts, readNodeFacts } from './node/facts.ts';
+import { EventRecorder } from './objects/events.ts';
 import {
   type PeersCache,
   readConfigCache,
@@ -20,8 +21,9 @@ import {
   writeConfigCache,
   writePeersCache,
 } from './state/config-cache.ts';
+import { AliveRecords } from './store/alive.ts';
 import { readConfig } from './store/config-store.ts';
-import { connectEtcd, createEtcd, EtcdUnreachableError, shortReason } from './store/etcd.ts';
+import { connectEtcd, createEtcd, EtcdUnreachableError, shortReason, withTimeout } from './store/etcd.ts';
 import { keyLeaf, keys } from './store/keys.ts';
 import { type NodeRecord, NodeRegistration, type RegistrationState } from './store/node-registry.ts';
 import { VERSION } from './version.ts';
@@ -62,6 +64,10 @@ export interface AgentContext {
   readonly log: Logger;
   readonly loopLag: LoopLag;
   readonly events: AgentEventBus;
+  /** Alive records of the actors this agent runs, under the agent's lease. */
+  readonly alive: AliveRecords;
+  /** Events about objects, as seen from this node (source component nokube-agent, host = node). */
+  readonly recorder: EventRecorder;
   config(): ClusterConfig;
   configVersion(): number | null;
   self(): NodeConfig;
@@ -156,7 +162,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const etcd = boot.etcd;
   const record = (): NodeRecord => buildRecord(self, facts, mesh, incarnation, headApi(config, self));
   let regState: { state: RegistrationState; reason?: string } = { state: 'registering' };
+  const alive = new AliveRecords(etcd, cluster, nodeName, log.child({ part: 'alive' }));
+  const recorder = new EventRecorder(
+    etcd,
+    cluster,
+    { component: 'nokube-agent', host: nodeName },
+    log.child({ part: 'events' }),
+  );
   const registration = new NodeRegistration(etcd, cluster, record(), {
+    onLease: (lease) => alive.attach(lease),
     onState(state, reason) {
       regState = reason ? { state, reason } : { state };
       if (state === 'degraded') log.warn({ reason }, 'etcd degraded: node record not kept alive; retrying');
@@ -244,6 +258,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     log,
     loopLag,
     events,
+    alive,
+    recorder,
     config: () => config,
     configVersion: () => configVersion,
     self: () => self,
@@ -263,10 +279,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }),
   };
 
-  // 6. Extra parts (the head API on head nodes).
+  // 6. Parts: the workloads of this node (pods on Docker), then extra parts (the head's).
   const started: Array<{ name: string; stop(): Promise<void> }> = [];
   try {
-    for (const part of opts.parts ?? []) {
+    for (const part of [...(await builtInParts()), ...(opts.parts ?? [])]) {
       const running = await part.start(ctx);
       if (running) started.push({ name: part.name, stop: () => running.stop() });
     }
@@ -279,6 +295,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     await mesh.stop(false);
     await Promise.all([configWatcher.cancel(), nodeWatcher.cancel()]).catch(() => undefined);
     await registration.stop();
+    alive.stop();
+    recorder.stop();
     loopLag.stop();
     etcd.close();
     throw err;
@@ -299,12 +317,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       clearTimeout(peersDirty);
       await mesh.stop(true);
       await Promise.all([configWatcher.cancel(), nodeWatcher.cancel()]).catch(() => undefined);
+      await withTimeout(recorder.flush(), 2000, 'events flush timed out').catch(() => undefined);
       await registration.stop();
+      alive.stop();
+      recorder.stop();
       loopLag.stop();
       etcd.close();
       log.info('agent stopped');
     },
   };
+}
+
+/** Parts every agent runs. Loaded lazily so client commands do not pay for them. */
+async function builtInParts(): Promise<AgentPart[]> {
+  return [];
 }
 
 interface BootConfig {

@@ -16,3 +16,6 @@ export const headPart: AgentPart = {
     return server;
   },
 };
+
+/** Every part a head binary adds to the agent (each decides itself whether it runs on this node). */
+export const headParts: AgentPart[] = [headPart];

@@ -59,8 +59,8 @@ const result = await build({
   stdin: {
     contents: [
       "import { main } from './agent/cli/program.ts';",
-      "import { headPart } from './head/head-part.ts';",
-      'main(process.argv, [headPart]).then(() => process.exit());',
+      "import { headParts } from './head/head-part.ts';",
+      'main(process.argv, headParts).then(() => process.exit());',
     ].join('\n'),
     resolveDir: root,
     sourcefile: 'nokube-entry.ts',
