@@ -6,7 +6,7 @@ import { gossipsub } from '@chainsafe/libp2p-gossipsub';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
-import type { Libp2p } from '@libp2p/interface';
+import type { Libp2p, Stream } from '@libp2p/interface';
 import { type PeerId, type PrivateKey, StrictNoSign } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { preSharedKey } from '@libp2p/pnet';
@@ -205,6 +205,28 @@ export class Mesh {
 
   connectedPeers(): number {
     return this.node?.getConnections().length ?? 0;
+  }
+
+  /** Serve one of our protocols over the mesh's authenticated (noise, private-network) connections. */
+  async handle(
+    protocol: string,
+    handler: (stream: Stream, fromPeer: string) => void,
+    maxInboundStreams: number,
+  ): Promise<void> {
+    if (!this.node) throw new Error('mesh not started');
+    await this.node.handle(
+      protocol,
+      ({ stream, connection }) => handler(stream, connection.remotePeer.toString()),
+      {
+        maxInboundStreams,
+      },
+    );
+  }
+
+  /** Open a stream of `protocol` to a member (dialled at its known addresses when not connected). */
+  async openStream(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    if (!this.node) throw new Error('mesh not started');
+    return this.node.dialProtocol(peerIdFromString(peerId), protocol, { signal });
   }
 
   /** Say goodbye (when `leave`) and shut the node down. */
