@@ -330,7 +330,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
 /** Parts every agent runs. Loaded lazily so client commands do not pay for them. */
 async function builtInParts(): Promise<AgentPart[]> {
-  return [];
+  const { podStreamsPart } = await import('./remote/stream-server.ts');
+  return [podStreamsPart];
 }
 
 interface BootConfig {

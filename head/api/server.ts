@@ -7,6 +7,7 @@ import type { AgentContext, AgentEvents } from '../../agent/agent.ts';
 import { readConfig } from '../../agent/store/config-store.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
+import { isPodStreamPath, servePodStream } from './pod-streams.ts';
 
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
 export const WS_MAX_BUFFERED_BYTES = 1 << 20;
@@ -75,11 +76,19 @@ export async function startHeadServer(
 
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
-    if ((req.url ?? '').split('?')[0] !== '/api/v1/watch') {
+    const path = (req.url ?? '').split('?')[0]!;
+    if (path === '/api/v1/watch') {
+      wss.handleUpgrade(req, socket, head, (ws) => attachWatcher(ctx, ws));
+    } else if (isPodStreamPath(path)) {
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        servePodStream(ctx, ws, new URL(req.url ?? '/', 'http://head')).catch((err: Error) => {
+          ctx.log.warn({ err: err.message, path }, 'pod stream failed');
+          ws.close(1011);
+        });
+      });
+    } else {
       socket.destroy();
-      return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => attachWatcher(ctx, ws));
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,95 @@
+// Pod streams over the mesh: a head asks the pod's node for logs or an exec on our protocol, over the
+// mesh's authenticated connections (no extra port, no shell). One length-prefixed JSON request, then
+// frames (frames.ts) until the end frame.
+import type { Stream } from '@libp2p/interface';
+import Docker from 'dockerode';
+import { lpStream } from 'it-length-prefixed-stream';
+import type { AgentContext, AgentPart } from '../agent.ts';
+import type { Mesh } from '../mesh/mesh.ts';
+import { type DecodedFrame, decodeFrame, encodeEnd, MAX_FRAME_PAYLOAD } from './frames.ts';
+import { runPodStream } from './pod-streams.ts';
+import { type PodStreamRequest, podStreamRequest } from './requests.ts';
+
+export const POD_STREAM_PROTOCOL = '/nokube/pod-stream/1.0.0';
+/** Concurrent pod streams one agent serves (each holds a Docker stream). */
+const MAX_STREAMS = 32;
+const MAX_REQUEST_BYTES = 64 * 1024;
+const MAX_FRAME_BYTES = MAX_FRAME_PAYLOAD + 1024;
+
+export const podStreamsPart: AgentPart = {
+  name: 'pod-streams',
+  async start(ctx: AgentContext) {
+    const docker = new Docker();
+    const open = new Set<AbortController>();
+    await ctx.mesh.handle(
+      POD_STREAM_PROTOCOL,
+      (stream, from) => {
+        const abort = new AbortController();
+        open.add(abort);
+        serve(ctx, docker, stream, abort.signal)
+          .catch((err) => ctx.log.debug({ err: String(err), from }, 'pod stream ended with an error'))
+          .finally(() => open.delete(abort));
+      },
+      MAX_STREAMS,
+    );
+    return {
+      async stop() {
+        for (const a of open) a.abort();
+      },
+    };
+  },
+};
+
+async function serve(ctx: AgentContext, docker: Docker, stream: Stream, signal: AbortSignal): Promise<void> {
+  const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+  const first = await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(5000)]) });
+  if (first.byteLength > MAX_REQUEST_BYTES) throw new Error('request too big');
+  const parsed = podStreamRequest.safeParse(JSON.parse(new TextDecoder().decode(first.subarray())));
+  if (!parsed.success) {
+    await lp.write(encodeEnd({ error: `bad pod stream request: ${parsed.error.issues[0]?.message}` }));
+    await stream.close();
+    return;
+  }
+  // A client that goes away resets the stream: the next write fails and the Docker stream is dropped.
+  const local = new AbortController();
+  const stopAll = () => local.abort();
+  signal.addEventListener('abort', stopAll, { once: true });
+  await runPodStream(
+    docker,
+    { cluster: ctx.cluster, node: ctx.nodeName },
+    parsed.data,
+    (frame) => lp.write(frame, { signal: local.signal }).then(() => undefined),
+    local.signal,
+  );
+  await stream.close().catch(() => stream.abort(new Error('close failed')));
+}
+
+/** Ask the agent with `peerId` for a pod stream; calls `onFrame` per frame until the end frame. */
+export async function requestPodStream(
+  mesh: Mesh,
+  peerId: string,
+  req: PodStreamRequest,
+  onFrame: (frame: DecodedFrame, raw: Uint8Array) => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  const stream = await mesh.openStream(
+    peerId,
+    POD_STREAM_PROTOCOL,
+    AbortSignal.any([signal, AbortSignal.timeout(5000)]),
+  );
+  const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+  const onAbort = () => stream.abort(new Error('client gone'));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await lp.write(new TextEncoder().encode(JSON.stringify(req)));
+    for (;;) {
+      const raw = (await lp.read({ signal })).subarray();
+      const frame = decodeFrame(raw);
+      await onFrame(frame, raw);
+      if (frame.type === 'end') break;
+    }
+    await stream.close().catch(() => undefined);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
