@@ -12,6 +12,7 @@ import { registerGet } from './commands/get.ts';
 import { registerMembers } from './commands/members.ts';
 import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
+import { registerPodStreams } from './commands/pod-stream.ts';
 import { registerUpDown } from './commands/up.ts';
 import { UsageError } from './output.ts';
 
@@ -29,6 +30,7 @@ export function buildProgram(parts: AgentPart[]): Command {
   registerGet(program);
   registerMembers(program);
   registerMeshKey(program);
+  registerPodStreams(program);
   registerAgentCommands(program, parts);
   return program;
 }
