@@ -4,15 +4,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: command that proves it is there -> package that provides it.
-declare -A NEED=([etcd]=etcd-server)
-missing=()
+# Debian packages: command that proves it is there -> package that provides it. The Docker ones are for
+# the workload tests (engine, and a registry on loopback).
+declare -A NEED=([etcd]=etcd-server [dockerd]=docker.io [docker]=docker.io [docker-registry]=docker-registry)
+declare -A MISSING=()
 for cmd in "${!NEED[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
+  command -v "$cmd" >/dev/null 2>&1 || MISSING[${NEED[$cmd]}]=1
 done
+# The test image needs a static /bin/busybox (Debian's plain `busybox` is dynamic: useless in an empty image).
+[[ -x /bin/busybox && $(LC_ALL=C ldd /bin/busybox 2>&1) == *'not a dynamic executable'* ]] || MISSING[busybox-static]=1
+missing=("${!MISSING[@]}")
 if ((${#missing[@]} > 0)); then
   if [[ $(id -u) -eq 0 ]]; then
     echo "installing Debian packages: ${missing[*]}"
+    # Keep package scripts from starting services (docker.io would start dockerd with flags this host
+    # may not allow, and fail the install): scripts/docker-engine.sh starts the engine instead.
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else

@@ -1,0 +1,223 @@
+// Docker for tests and benchmarks: the engine (never skipped: no engine is a failure with the command that
+// starts one), the local busybox test image, a throwaway registry on loopback (Debian's docker-registry),
+// push/pull, and clean-up of test containers by label.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { findOnPath } from '../../agent/local/processes.ts';
+import { REPO } from './cluster.ts';
+import { freePort } from './ports.ts';
+
+export type { Docker };
+
+export const BUSYBOX_IMAGE = 'nokube-test/busybox:1';
+const DEFAULT_SOCKET = '/var/run/docker.sock';
+const START_HINT = 'start one with scripts/docker-engine.sh start';
+
+/** Where the engine is expected: DOCKER_HOST if set, else the default socket. */
+export function dockerEndpoint(): string {
+  return process.env.DOCKER_HOST || `unix://${DEFAULT_SOCKET}`;
+}
+
+/** A client for the engine at DOCKER_HOST or /var/run/docker.sock; throws when no engine answers there. */
+export async function requireDocker(): Promise<Docker> {
+  // docker-modem reads DOCKER_HOST itself (unix://, tcp://, ssh://) when given no options.
+  const docker = process.env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: DEFAULT_SOCKET });
+  try {
+    await withTimeout(docker.ping(), 5000, 'ping timed out after 5 s');
+  } catch (err) {
+    throw new Error(`no Docker engine at ${dockerEndpoint()} (${errorText(err)}): ${START_HINT}`, {
+      cause: err,
+    });
+  }
+  return docker;
+}
+
+/** Builds the busybox test image with scripts/busybox-image.sh unless the engine has it. Returns the ref. */
+export async function ensureBusyboxImage(ref = BUSYBOX_IMAGE): Promise<string> {
+  const docker = await requireDocker();
+  if (await imageExists(docker, ref)) return ref;
+  try {
+    await promisify(execFile)('bash', [join(REPO, 'scripts/busybox-image.sh'), ref], { timeout: 120_000 });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`scripts/busybox-image.sh ${ref} failed: ${(e.stderr || e.message).trim()}`, {
+      cause: err,
+    });
+  }
+  return ref;
+}
+
+export async function imageExists(docker: Docker, ref: string): Promise<boolean> {
+  try {
+    await docker.getImage(ref).inspect();
+    return true;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return false;
+    throw err;
+  }
+}
+
+export interface TestRegistry {
+  /** `127.0.0.1:PORT`: prefix of image refs in this registry. The engine treats loopback registries as insecure (plain HTTP) by default. */
+  host: string;
+  dir: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** A registry (Debian's docker-registry) on 127.0.0.1:<free port>, storage in a temp dir; ready when GET /v2/ answers. */
+export async function startRegistry(): Promise<TestRegistry> {
+  const bin = findOnPath('docker-registry');
+  if (!bin)
+    throw new Error(
+      'docker-registry not found: apt-get install docker-registry (or scripts/install-deps.sh)',
+    );
+  const dir = await mkdtemp(join(tmpdir(), 'nokube-test-registry-'));
+  const host = `127.0.0.1:${await freePort()}`;
+  const config = join(dir, 'config.yml');
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: ${host}`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(bin, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new Error(
+        `docker-registry on ${host} exited (${child.exitCode ?? child.signalCode}): ${stderr.trim()}`,
+      );
+    }
+    try {
+      const res = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`docker-registry on ${host} did not answer GET /v2/ within 15 s: ${stderr.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { host, dir, process: child, stop };
+}
+
+/** Tags localRef as `registryHost/repoTag` (tag `latest` if none) and pushes it. Returns the pushed ref. */
+export async function pushImage(
+  docker: Docker,
+  localRef: string,
+  registryHost: string,
+  repoTag: string,
+): Promise<string> {
+  const { repo, tag } = splitRepoTag(`${registryHost}/${repoTag}`);
+  await docker.getImage(localRef).tag({ repo, tag });
+  const ref = `${repo}:${tag}`;
+  try {
+    // An empty auth config all the same: without an X-Registry-Auth header dockerd 20.10 answers 400
+    // "Bad parameters and missing X-Registry-Auth".
+    await followProgress(docker, await docker.getImage(ref).push({ authconfig: {} }));
+  } catch (err) {
+    throw new Error(`push ${ref}: ${errorText(err)}`, { cause: err });
+  }
+  return ref;
+}
+
+/** Pulls ref (`latest` if untagged); rejects with the engine's error (e.g. manifest unknown) on failure. */
+export async function pullImage(docker: Docker, ref: string): Promise<void> {
+  const { repo, tag } = splitRepoTag(ref);
+  try {
+    await followProgress(docker, await docker.pull(`${repo}:${tag}`));
+  } catch (err) {
+    throw new Error(`pull ${repo}:${tag}: ${errorText(err)}`, { cause: err });
+  }
+}
+
+/** Force-removes every container (running or not) that carries all these labels. Returns how many. */
+export async function removeContainers(docker: Docker, labels: Record<string, string>): Promise<number> {
+  const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+  if (label.length === 0)
+    throw new Error('removeContainers: give at least one label (it would remove every container)');
+  const found = await docker.listContainers({ all: true, filters: { label } });
+  let removed = 0;
+  for (const c of found) {
+    try {
+      await docker.getContainer(c.Id).remove({ force: true, v: true });
+      removed++;
+    } catch (err) {
+      // Gone already, or removal under way (another clean-up): fine.
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code !== 404 && code !== 409) throw err;
+    }
+  }
+  return removed;
+}
+
+/** `host:port/name:tag` -> repo and tag; the colon of a registry port is not a tag. */
+export function splitRepoTag(ref: string): { repo: string; tag: string } {
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  if (colon > slash) return { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { repo: ref, tag: 'latest' };
+}
+
+// Push and pull report failures inside the JSON progress stream (HTTP 200 already sent): read it to the end.
+function followProgress(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let failure: string | undefined;
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null) => {
+        if (err) reject(err);
+        else if (failure) reject(new Error(failure));
+        else resolve();
+      },
+      (event: { error?: string; errorDetail?: { message?: string } }) => {
+        if (event.error || event.errorDetail) failure ??= event.errorDetail?.message ?? event.error;
+      },
+    );
+  });
+}
+
+function errorText(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string; code?: string };
+  return e.json?.message ?? e.message ?? e.code ?? String(err);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
