@@ -1,9 +1,10 @@
-// The agent's node record in etcd, bound to the agent's lease: it vanishes when the agent dies
-// (after NODE_LEASE_TTL_SECONDS) or leaves (lease revoked at once). A lost lease is re-granted with backoff.
+// The agent's node record in etcd, bound to the agent's lease: it vanishes NODE_LEASE_TTL_SECONDS after
+// the agent stops or dies (sooner when a head revokes the lease of a peer the mesh saw die). A lost lease
+// is re-granted with backoff.
 import type { Etcd3, Lease } from 'etcd3';
 import type { Role } from '../config/schema.ts';
 import type { NodeFacts } from '../node/facts.ts';
-import { shortReason, withTimeout } from './etcd.ts';
+import { shortReason } from './etcd.ts';
 import { keys } from './keys.ts';
 
 /** README: "a dead agent's node record disappears 10 s after its last keepalive". */
@@ -81,8 +82,10 @@ export class NodeRegistration {
     clearTimeout(this.retryTimer);
     const lease = this.lease;
     this.lease = undefined;
-    // Revoking removes the record at once; with etcd down, give up quickly and let the TTL do it.
-    if (lease) await withTimeout(lease.revoke(), 2000, 'revoke timed out').catch(() => lease.release());
+    // Not revoked: the record and the actors' alive records stay until the TTL runs out, so an agent
+    // restarted within it (an upgrade, a config change) moves none of its pods. The mesh has been told
+    // (leave), and a node that does not come back is treated as gone after the TTL.
+    lease?.release();
   }
 
   private async register(): Promise<void> {
