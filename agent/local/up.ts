@@ -27,6 +27,8 @@ export interface UpOptions {
 interface PidFile {
   etcd?: number;
   agents: Record<string, number>;
+  /** The cluster whose containers on this machine `down` removes (agents leave pods running on stop). */
+  cluster?: string;
 }
 
 export const localClusterYaml = (
@@ -70,7 +72,7 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
     throw new Error(`${file}: no node has an address of this machine; nothing to start here`);
 
   const children: Child[] = [];
-  const pids: PidFile = { agents: {} };
+  const pids: PidFile = { agents: {}, cluster: config.cluster };
   const stopAll = async () => {
     await stopPids(pids);
     await rm(pidPath, { force: true });
@@ -223,10 +225,29 @@ function anyAlive(p: PidFile): boolean {
   return [p.etcd, ...Object.values(p.agents)].some((pid) => pid !== undefined && alive(pid));
 }
 
-/** SIGTERM agents (they leave the mesh and revoke their leases), then etcd; SIGKILL what lingers. */
+/** SIGTERM agents (they leave the mesh), remove the pods' containers they leave running (an agent
+ * stop alone keeps workloads up: edge autonomy), then etcd; SIGKILL what lingers. */
 async function stopPids(p: PidFile): Promise<void> {
   await terminate(Object.values(p.agents), 10_000);
+  if (p.cluster && Object.keys(p.agents).length > 0) await removeContainers(p.cluster, Object.keys(p.agents));
   if (p.etcd !== undefined) await terminate([p.etcd], 10_000);
+}
+
+async function removeContainers(cluster: string, nodes: string[]): Promise<void> {
+  const { default: Docker } = await import('dockerode');
+  const docker = new Docker();
+  const found = await docker
+    .listContainers({ all: true, filters: { label: [`nokube.cluster=${cluster}`] } })
+    .catch(() => []); // no engine: no containers of ours either
+  const ours = found.filter((c) => nodes.includes(c.Labels['nokube.node'] ?? ''));
+  await Promise.all(
+    ours.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 async function terminate(pids: number[], graceMs: number): Promise<void> {
