@@ -8,16 +8,20 @@ export interface NodeFacts {
   disks: Array<{ mount: string; sizeBytes: number }>;
   gpus: Array<{ vendor: string; model: string; memoryMB: number | null }>;
   os: { platform: string; distro: string; release: string; kernel: string; arch: string };
+  /** The container engine that answered at agent start (DOCKER_HOST or the default socket); null: none,
+   * so the node can run no pods until its agent is restarted with an engine running. */
+  containerRuntime: { name: 'docker'; version: string; apiVersion: string } | null;
 }
 
 /** Filesystems that are not disks a workload could use. */
 const PSEUDO_FS = /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|fuse\..*)$/;
 
 export async function readNodeFacts(): Promise<NodeFacts> {
-  const [osInfo, fsSizes, graphics] = await Promise.all([
+  const [osInfo, fsSizes, graphics, containerRuntime] = await Promise.all([
     si.osInfo(),
     si.fsSize().catch(() => []),
     si.graphics().catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] })),
+    readContainerRuntime(),
   ]);
   return {
     cpus: os.availableParallelism(),
@@ -35,5 +39,14 @@ export async function readNodeFacts(): Promise<NodeFacts> {
       kernel: osInfo.kernel,
       arch: osInfo.arch,
     },
+    containerRuntime,
   };
+}
+
+async function readContainerRuntime(): Promise<NodeFacts['containerRuntime']> {
+  const { default: Docker } = await import('dockerode');
+  const version = new Docker().version();
+  const timeout = new Promise<null>((r) => setTimeout(() => r(null), 2000).unref());
+  const v = await Promise.race([version, timeout]).catch(() => null);
+  return v ? { name: 'docker', version: v.Version, apiVersion: v.ApiVersion } : null;
 }
