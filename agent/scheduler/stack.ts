@@ -1,0 +1,77 @@
+// The placement pipeline (Nomad style): feasibility checkers drop the nodes that cannot run the pod,
+// then rankers order the rest; the first node wins. Cheapest and most selective rules first:
+//
+//   feasibility (each O(1) per node, first failure is the node's reason)
+//     1. runtime.ts        a container engine answered on the node
+//     2. node-selector.ts  spec.nodeSelector labels, O(labels)
+//     3. node-affinity.ts  required nodeAffinity terms, O(terms x expressions)
+//   ranking (lexicographic; one map lookup each)
+//     1. spread.ts         fewest pods of the same controller (replicas spread over nodes)
+//     2. least-pods.ts     fewest pods in total
+//     3. by-name.ts        node name (deterministic)
+import { byName } from './by-name.ts';
+import { leastPods } from './least-pods.ts';
+import { describeNodeAffinity, matchesNodeAffinity } from './node-affinity.ts';
+import { describeNodeSelector, matchesNodeSelector } from './node-selector.ts';
+import { hasContainerRuntime } from './runtime.ts';
+import { spreadOwner } from './spread.ts';
+import type { Checker, Load, PodToPlace, Ranker, SchedNode } from './types.ts';
+
+export const CHECKERS: readonly Checker[] = [hasContainerRuntime, matchesNodeSelector, matchesNodeAffinity];
+export const RANKERS: readonly Ranker[] = [spreadOwner, leastPods, byName];
+
+export type Placement = { node: string } | { node: null; message: string };
+
+/** The nodes that can run the pod (no ranking): a DaemonSet's eligible nodes. */
+export function feasibleNodes<N extends SchedNode>(pod: PodToPlace, nodes: readonly N[]): N[] {
+  return nodes.filter((n) => CHECKERS.every((check) => check(n, pod) === null));
+}
+
+/** Pick a node for the pod, or say why none fits (kubectl's wording). */
+export function schedule(pod: PodToPlace, nodes: readonly SchedNode[], load: Load): Placement {
+  const reasons = new Map<string, number>();
+  const fit: SchedNode[] = [];
+  for (const n of nodes) {
+    let reason: string | null = null;
+    for (const check of CHECKERS) {
+      reason = check(n, pod);
+      if (reason) break;
+    }
+    if (reason) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    else fit.push(n);
+  }
+  if (fit.length === 0) return { node: null, message: unschedulableMessage(pod, nodes.length, reasons) };
+  const scored = fit.map((n) => ({ n, score: RANKERS.map((r) => r(n, pod, load)) }));
+  scored.sort((a, b) => compareScores(a.score, b.score));
+  return { node: scored[0]!.n.name };
+}
+
+function compareScores(a: Array<number | string>, b: Array<number | string>): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    return typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+  }
+  return 0;
+}
+
+/** `0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector (nodeSelector app=gpu).` */
+export function unschedulableMessage(pod: PodToPlace, total: number, reasons: Map<string, number>): string {
+  if (total === 0) return '0/0 nodes are available: no nodes are registered.';
+  const parts = [...reasons].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => `${n} node(s) ${r}`);
+  const asked = [describeNodeSelector(pod.spec.nodeSelector), describeNodeAffinity(pod.spec)].filter(Boolean);
+  const detail = asked.length > 0 ? ` (${asked.join('; ')})` : '';
+  return `0/${total} nodes are available: ${parts.join(', ')}${detail}.`;
+}
+
+/** An empty load, then `addLoad` per bound pod (and per pod just placed, before placing the next). */
+export const emptyLoad = (): Load => ({ total: new Map(), byOwner: new Map() });
+
+export function addLoad(load: Load, node: string, ownerUid: string | undefined, delta = 1): void {
+  load.total.set(node, (load.total.get(node) ?? 0) + delta);
+  if (!ownerUid) return;
+  const per = load.byOwner.get(ownerUid) ?? new Map<string, number>();
+  load.byOwner.set(ownerUid, per);
+  per.set(node, (per.get(node) ?? 0) + delta);
+}

@@ -1,0 +1,28 @@
+// The scheduler's vocabulary: a node to place on, the pod being placed, and the load already there.
+// Pure data: the scheduler reads no etcd and keeps no state, so every rule is a table test.
+import type { PodSpec } from '../objects/types.ts';
+import type { NodeRecord } from '../store/node-registry.ts';
+
+/** The node facts placement looks at (a NodeRecord has them all). */
+export type SchedNode = Pick<NodeRecord, 'name' | 'labels'> & {
+  capacity?: { containerRuntime?: NodeRecord['capacity']['containerRuntime'] };
+};
+
+/** What is being placed: the pod's spec and the uid of its controller (for spread). */
+export interface PodToPlace {
+  spec: Pick<PodSpec, 'nodeSelector' | 'affinity'>;
+  ownerUid?: string;
+}
+
+/** A feasibility rule: null when the node can run the pod, else why not (k8s wording, grouped in the
+ * unschedulable message: "3 node(s) <reason>"). */
+export type Checker = (node: SchedNode, pod: PodToPlace) => string | null;
+
+/** Pods already bound, per node: all of them and per controller uid. */
+export interface Load {
+  total: Map<string, number>;
+  byOwner: Map<string, Map<string, number>>;
+}
+
+/** A ranking rule: lower is better; ties go to the next rule. */
+export type Ranker = (node: SchedNode, pod: PodToPlace, load: Load) => number | string;

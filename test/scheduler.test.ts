@@ -1,0 +1,223 @@
+// The placement pipeline, table-driven: feasibility rules, ranking order, the unschedulable message.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Affinity, LabelSelectorRequirement } from '../agent/objects/types.ts';
+import { matchesExpression } from '../agent/scheduler/node-affinity.ts';
+import { addLoad, emptyLoad, feasibleNodes, schedule } from '../agent/scheduler/stack.ts';
+import type { PodToPlace, SchedNode } from '../agent/scheduler/types.ts';
+
+const docker = { name: 'docker' as const, version: '28', apiVersion: '1.41' };
+const node = (name: string, labels: Record<string, string> = {}, runtime: unknown = docker): SchedNode => ({
+  name,
+  labels,
+  capacity: runtime === undefined ? {} : { containerRuntime: runtime as typeof docker | null },
+});
+const affinity = (...terms: LabelSelectorRequirement[][]): Affinity => ({
+  nodeAffinity: {
+    requiredDuringSchedulingIgnoredDuringExecution: {
+      nodeSelectorTerms: terms.map((matchExpressions) => ({ matchExpressions })),
+    },
+  },
+});
+
+describe('scheduler', () => {
+  const nodes = [
+    node('n1', { zone: 'a', app: 'web' }),
+    node('n2', { zone: 'b', gpu: 'yes' }),
+    node('n3', { zone: 'c' }),
+  ];
+
+  const feasibility: Array<{ what: string; pod: PodToPlace; nodes?: SchedNode[]; fit: string[] }> = [
+    { what: 'no constraints', pod: { spec: {} }, fit: ['n1', 'n2', 'n3'] },
+    { what: 'nodeSelector', pod: { spec: { nodeSelector: { zone: 'b' } } }, fit: ['n2'] },
+    { what: 'nodeSelector, two labels', pod: { spec: { nodeSelector: { zone: 'b', gpu: 'no' } } }, fit: [] },
+    {
+      what: 'affinity In',
+      pod: { spec: { affinity: affinity([{ key: 'zone', operator: 'In', values: ['a', 'c'] }]) } },
+      fit: ['n1', 'n3'],
+    },
+    {
+      what: 'affinity NotIn (absent label matches)',
+      pod: { spec: { affinity: affinity([{ key: 'app', operator: 'NotIn', values: ['web'] }]) } },
+      fit: ['n2', 'n3'],
+    },
+    {
+      what: 'affinity Exists',
+      pod: { spec: { affinity: affinity([{ key: 'gpu', operator: 'Exists' }]) } },
+      fit: ['n2'],
+    },
+    {
+      what: 'affinity DoesNotExist',
+      pod: { spec: { affinity: affinity([{ key: 'gpu', operator: 'DoesNotExist' }]) } },
+      fit: ['n1', 'n3'],
+    },
+    {
+      what: 'expressions of a term are ANDed',
+      pod: {
+        spec: {
+          affinity: affinity([
+            { key: 'zone', operator: 'In', values: ['a', 'b'] },
+            { key: 'gpu', operator: 'DoesNotExist' },
+          ]),
+        },
+      },
+      fit: ['n1'],
+    },
+    {
+      what: 'terms are ORed',
+      pod: {
+        spec: {
+          affinity: affinity(
+            [{ key: 'gpu', operator: 'Exists' }],
+            [{ key: 'zone', operator: 'In', values: ['c'] }],
+          ),
+        },
+      },
+      fit: ['n2', 'n3'],
+    },
+    {
+      what: 'a term without expressions matches nothing',
+      pod: { spec: { affinity: affinity([]) } },
+      fit: [],
+    },
+    {
+      what: 'selector and affinity both apply',
+      pod: {
+        spec: { nodeSelector: { zone: 'a' }, affinity: affinity([{ key: 'gpu', operator: 'Exists' }]) },
+      },
+      fit: [],
+    },
+    {
+      what: 'no container runtime (null) is not feasible; undefined (older record) is',
+      pod: { spec: {} },
+      nodes: [node('a', {}, null), node('b', {}, undefined), node('c')],
+      fit: ['b', 'c'],
+    },
+  ];
+  for (const row of feasibility) {
+    test(`feasibility: ${row.what}`, () => {
+      const list = row.nodes ?? nodes;
+      assert.deepEqual(
+        feasibleNodes(row.pod, list).map((n) => n.name),
+        row.fit,
+      );
+      const placed = schedule(row.pod, list, emptyLoad());
+      assert.equal(placed.node, row.fit[0] ?? null);
+    });
+  }
+
+  test('matchesExpression: In with an absent label is false, NotIn with values missing is true', () => {
+    assert.equal(matchesExpression({}, { key: 'x', operator: 'In', values: ['1'] }), false);
+    assert.equal(matchesExpression({ x: '1' }, { key: 'x', operator: 'NotIn' }), true);
+  });
+
+  const ranking: Array<{
+    what: string;
+    load: Array<[string, string | undefined, number]>;
+    owner?: string;
+    want: string;
+  }> = [
+    { what: 'empty cluster: by name', load: [], want: 'n1' },
+    {
+      what: 'fewest pods total',
+      load: [
+        ['n1', 'x', 2],
+        ['n2', 'x', 1],
+        ['n3', 'x', 2],
+      ],
+      want: 'n2',
+    },
+    {
+      what: 'spread of the owner beats total',
+      owner: 'web',
+      load: [
+        ['n1', 'web', 1],
+        ['n2', 'web', 1],
+        ['n3', 'other', 5],
+      ],
+      want: 'n3',
+    },
+    {
+      what: 'owner tie -> fewest total',
+      owner: 'web',
+      load: [
+        ['n1', 'web', 1],
+        ['n2', 'web', 1],
+        ['n3', 'web', 1],
+        ['n1', 'other', 1],
+        ['n3', 'other', 1],
+      ],
+      want: 'n2',
+    },
+    {
+      what: 'all tied -> name',
+      owner: 'web',
+      load: [
+        ['n2', 'web', 1],
+        ['n1', 'web', 1],
+        ['n3', 'web', 1],
+      ],
+      want: 'n1',
+    },
+  ];
+  for (const row of ranking) {
+    test(`ranking: ${row.what}`, () => {
+      const load = emptyLoad();
+      for (const [n, owner, count] of row.load) addLoad(load, n, owner, count);
+      const pod: PodToPlace = row.owner ? { spec: {}, ownerUid: row.owner } : { spec: {} };
+      assert.deepEqual(schedule(pod, nodes, load), { node: row.want });
+    });
+  }
+
+  test('six replicas placed one after another spread 2/2/2', () => {
+    const load = emptyLoad();
+    addLoad(load, 'n1', 'other', 3);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 6; i++) {
+      const placed = schedule({ spec: {}, ownerUid: 'web' }, nodes, load);
+      assert.ok(placed.node);
+      addLoad(load, placed.node, 'web');
+      counts.set(placed.node, (counts.get(placed.node) ?? 0) + 1);
+    }
+    assert.deepEqual(Object.fromEntries(counts), { n1: 2, n2: 2, n3: 2 });
+  });
+
+  const messages: Array<{ what: string; pod: PodToPlace; nodes: SchedNode[]; want: string }> = [
+    {
+      what: 'nodeSelector',
+      pod: { spec: { nodeSelector: { app: 'gpu' } } },
+      nodes,
+      want: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector (nodeSelector app=gpu).",
+    },
+    {
+      what: 'affinity',
+      pod: {
+        spec: {
+          affinity: affinity(
+            [{ key: 'zone', operator: 'In', values: ['x', 'y'] }],
+            [{ key: 'ssd', operator: 'Exists' }],
+          ),
+        },
+      },
+      nodes,
+      want: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector (nodeAffinity zone In [x,y] or ssd Exists).",
+    },
+    {
+      what: 'mixed reasons, grouped',
+      pod: { spec: { nodeSelector: { zone: 'q' } } },
+      nodes: [node('a', {}, null), ...nodes],
+      want: "0/4 nodes are available: 3 node(s) didn't match Pod's node affinity/selector, 1 node(s) had no container runtime (nodeSelector zone=q).",
+    },
+    {
+      what: 'no nodes',
+      pod: { spec: {} },
+      nodes: [],
+      want: '0/0 nodes are available: no nodes are registered.',
+    },
+  ];
+  for (const row of messages) {
+    test(`unschedulable message: ${row.what}`, () => {
+      assert.deepEqual(schedule(row.pod, row.nodes, emptyLoad()), { node: null, message: row.want });
+    });
+  }
+});
