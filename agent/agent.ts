@@ -330,8 +330,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
 /** Parts every agent runs. Loaded lazily so client commands do not pay for them. */
 async function builtInParts(): Promise<AgentPart[]> {
-  const { podStreamsPart } = await import('./remote/stream-server.ts');
-  return [podStreamsPart];
+  const [{ podStreamsPart }, { podsPart }] = await Promise.all([
+    import('./remote/stream-server.ts'),
+    import('./pods/part.ts'),
+  ]);
+  return [podsPart, podStreamsPart];
 }
 
 interface BootConfig {

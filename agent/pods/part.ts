@@ -1,0 +1,379 @@
+// The pods of this node: an etcd watch of the objects (pods bound here, the ConfigMaps and Secrets they
+// use, controller objects for cascade), one PodActor per pod, Docker events to learn of exits, a local
+// tick, and status written back to etcd only when it changes. Starts from the local cache so an agent
+// cut off from etcd keeps running its pods; an agent stop leaves the containers running (adopted later).
+
+import Docker from 'dockerode';
+import type { Watcher } from 'etcd3';
+import type { AgentContext, AgentPart } from '../agent.ts';
+import { deleteObjects, fromKv, type ObjectRef, refOf, writeStatus } from '../objects/store.ts';
+import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
+import { LABEL, ourContainers } from '../runtime/labels.ts';
+import { shortReason, withTimeout } from '../store/etcd.ts';
+import { keys } from '../store/keys.ts';
+import { type PodsCache, readPodsCache, writePodsCache } from './cache.ts';
+import { K8S_BACKOFF, PodActor } from './pod-actor.ts';
+import type { Lookup } from './resolve.ts';
+
+/** Docker-only reconcile of every pod (exits missed by the event stream, back-offs ending). */
+const TICK_MS = 10_000;
+const CONTROLLER_RESOURCES: Record<string, Kind> = {
+  deployments: 'Deployment',
+  daemonsets: 'DaemonSet',
+  jobs: 'Job',
+};
+
+interface Entry {
+  pod: Pod;
+  createRevision: string;
+  actor: PodActor;
+}
+
+export const podsPart: AgentPart = {
+  name: 'pods',
+  async start(ctx: AgentContext) {
+    const docker = new Docker();
+    try {
+      await withTimeout(docker.ping(), 3000, 'no answer within 3 s');
+    } catch (err) {
+      ctx.log.error({ err: shortReason(err) }, 'no Docker engine answers: this node runs no pods');
+      return null;
+    }
+    return new PodsOnNode(ctx, docker).start();
+  },
+};
+
+class PodsOnNode {
+  private readonly ctx: AgentContext;
+  private readonly docker: Docker;
+  private readonly pods = new Map<string, Entry>();
+  private readonly configMaps = new Map<string, ConfigMap>();
+  private readonly secrets = new Map<string, Secret>();
+  /** Last status written per pod (stable form, without transition times) and statuses not yet written. */
+  private readonly written = new Map<string, { stable: string; status: PodStatus }>();
+  private readonly pending = new Map<string, PodStatus>();
+  private flushing = false;
+  private cacheTimer: NodeJS.Timeout | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private watcher: Watcher | undefined;
+  private events: NodeJS.ReadableStream | undefined;
+  private stopped = false;
+  private readonly lookup: Lookup;
+
+  constructor(ctx: AgentContext, docker: Docker) {
+    this.ctx = ctx;
+    this.docker = docker;
+    this.lookup = {
+      configMap: (ns, name) => this.configMaps.get(`${ns}/${name}`),
+      secret: (ns, name) => this.secrets.get(`${ns}/${name}`),
+    };
+  }
+
+  async start(): Promise<{ stop(): Promise<void> }> {
+    // 1. What we last knew: run it at once (adopting running containers), etcd corrects it when it answers.
+    const cached = await readPodsCache(this.ctx.self().workspace).catch(() => null);
+    if (cached) {
+      for (const cm of cached.configMaps) this.configMaps.set(nsName(cm), cm);
+      for (const s of cached.secrets) this.secrets.set(nsName(s), s);
+      for (const p of cached.pods) this.upsert(p.pod, p.createRevision, p.status);
+    }
+    // 2. Docker events: an exit is acted on at once.
+    this.watchDocker();
+    // 3. etcd: the desired state.
+    const w = this.ctx.etcd.watch().prefix(keys.objectsPrefix(this.ctx.cluster)).watcher();
+    this.watcher = w;
+    w.on('connected', () => this.resync());
+    w.on('put', (kv) => this.onPut(kv));
+    w.on('delete', (kv) => this.onDelete(kv.key.toString('utf8')));
+    w.on('error', (err) => this.ctx.log.warn({ err: shortReason(err) }, 'pods watch error'));
+    this.tick = setInterval(() => {
+      for (const e of this.pods.values()) e.actor.kick();
+      void this.flush();
+    }, TICK_MS);
+    return { stop: () => this.stop() };
+  }
+
+  private async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.tick);
+    for (const e of this.pods.values()) e.actor.detach();
+    (this.events as { destroy?: () => void } | undefined)?.destroy?.();
+    await this.watcher?.cancel().catch(() => undefined);
+    if (this.cacheTimer) {
+      clearTimeout(this.cacheTimer);
+      await this.saveCache();
+    }
+  }
+
+  // ---- desired state ----
+
+  private parseKey(key: string): { resource: string; namespace?: string; name: string } | null {
+    const rest = key.slice(keys.objectsPrefix(this.ctx.cluster).length).split('/');
+    if (rest.length === 3) return { resource: rest[0]!, namespace: rest[1]!, name: rest[2]! };
+    if (rest.length === 2) return { resource: rest[0]!, name: rest[1]! };
+    return null;
+  }
+
+  private onPut(kv: Parameters<typeof fromKv>[0]): void {
+    const at = this.parseKey(kv.key.toString('utf8'));
+    if (!at) return;
+    if (at.resource === 'pods') {
+      const stored = fromKv<Pod>(kv);
+      if (stored.object.spec.nodeName === this.ctx.nodeName)
+        this.upsert(stored.object, stored.createRevision);
+      else if (this.pods.has(nsName(stored.object))) void this.drop(nsName(stored.object));
+    } else if (at.resource === 'configmaps' || at.resource === 'secrets') {
+      const obj = fromKv<ConfigMap | Secret>(kv).object;
+      (at.resource === 'configmaps' ? this.configMaps : this.secrets).set(
+        nsName(obj),
+        obj as ConfigMap & Secret,
+      );
+      this.kickNamespace(at.namespace!);
+      this.saveCacheSoon();
+    }
+  }
+
+  private onDelete(key: string): void {
+    const at = this.parseKey(key);
+    if (!at?.namespace) return;
+    const id = `${at.namespace}/${at.name}`;
+    if (at.resource === 'pods') void this.drop(id);
+    else if (at.resource === 'configmaps' || at.resource === 'secrets') {
+      (at.resource === 'configmaps' ? this.configMaps : this.secrets).delete(id);
+      this.kickNamespace(at.namespace);
+      this.saveCacheSoon();
+    } else if (CONTROLLER_RESOURCES[at.resource]) {
+      // Cascade: the owner is gone, so are its pods on this node.
+      const kind = CONTROLLER_RESOURCES[at.resource]!;
+      for (const e of this.pods.values()) {
+        const owner = controllerOf(e.pod);
+        if (owner?.kind === kind && owner.name === at.name && e.pod.metadata.namespace === at.namespace)
+          void this.deleteOrphan(e);
+      }
+    }
+  }
+
+  /** Everything from etcd at once (on every (re)connect): the authority on what runs here. */
+  private async resync(): Promise<void> {
+    try {
+      const res = await this.ctx.etcd.getAll().prefix(keys.objectsPrefix(this.ctx.cluster)).exec();
+      const objects = res.kvs.map((kv) => fromKv<KubeObject>(kv));
+      const statuses = await this.ctx.etcd
+        .getAll()
+        .prefix(`${keys.statusPrefix(this.ctx.cluster)}pods/`)
+        .strings();
+      const uids = new Set(objects.map((o) => `${o.object.kind}/${o.object.metadata.uid}`));
+      this.configMaps.clear();
+      this.secrets.clear();
+      const mine = new Map<string, { pod: Pod; createRevision: string }>();
+      for (const { object, createRevision } of objects) {
+        if (object.kind === 'ConfigMap') this.configMaps.set(nsName(object), object);
+        else if (object.kind === 'Secret') this.secrets.set(nsName(object), object);
+        else if (object.kind === 'Pod' && object.spec.nodeName === this.ctx.nodeName)
+          mine.set(nsName(object), { pod: object, createRevision });
+      }
+      for (const id of [...this.pods.keys()]) if (!mine.has(id)) await this.drop(id);
+      for (const [id, { pod, createRevision }] of mine) {
+        const st = statuses[`${keys.statusPrefix(this.ctx.cluster)}pods/${id}`];
+        this.upsert(pod, createRevision, st ? (JSON.parse(st) as PodStatus) : undefined);
+      }
+      for (const e of this.pods.values()) {
+        const owner = controllerOf(e.pod);
+        if (owner && !uids.has(`${owner.kind}/${owner.uid}`)) await this.deleteOrphan(e);
+      }
+      await this.removeStrayContainers();
+      this.saveCacheSoon();
+    } catch (err) {
+      this.ctx.log.warn({ err: shortReason(err) }, 'pods resync failed; retrying in 5 s');
+      setTimeout(() => this.stopped || this.resync(), 5000).unref();
+    }
+  }
+
+  private upsert(pod: Pod, createRevision: string, previous?: PodStatus): void {
+    const id = nsName(pod);
+    const e = this.pods.get(id);
+    if (e && e.pod.metadata.uid === pod.metadata.uid) {
+      e.pod = pod;
+      e.createRevision = createRevision;
+      e.actor.update(pod);
+      return;
+    }
+    if (e) void this.drop(id);
+    if (previous) this.written.set(id, { stable: stable(previous), status: previous });
+    const actor = new PodActor(
+      pod,
+      {
+        docker: this.docker,
+        cluster: this.ctx.cluster,
+        node: this.ctx.nodeName,
+        address: this.ctx.self().address,
+        workspace: this.ctx.self().workspace,
+        log: this.ctx.log,
+        recorder: this.ctx.recorder,
+        alive: this.ctx.alive,
+        lookup: this.lookup,
+        backoff: K8S_BACKOFF,
+        report: (status) => this.report(id, status),
+        wakeAt: (ms) =>
+          setTimeout(() => this.pods.get(id)?.actor.kick(), Math.max(0, ms - Date.now()) + 50).unref(),
+      },
+      previous,
+    );
+    this.pods.set(id, { pod, createRevision, actor });
+    actor.kick();
+    this.saveCacheSoon();
+  }
+
+  private async drop(id: string): Promise<void> {
+    const e = this.pods.get(id);
+    if (!e) return;
+    this.pods.delete(id);
+    this.pending.delete(id);
+    this.written.delete(id);
+    this.saveCacheSoon();
+    await e.actor
+      .remove()
+      .catch((err) => this.ctx.log.warn({ err: String(err), pod: id }, 'pod removal failed'));
+  }
+
+  /** A pod whose controller is gone: delete it from etcd (the watch then removes it here). */
+  private async deleteOrphan(e: Entry): Promise<void> {
+    const ref: ObjectRef & { createRevision: string } = { ...refOf(e.pod), createRevision: e.createRevision };
+    await deleteObjects(this.ctx.etcd, this.ctx.cluster, [ref]).catch((err) =>
+      this.ctx.log.warn({ err: shortReason(err), pod: nsName(e.pod) }, 'orphan pod delete failed'),
+    );
+  }
+
+  /** Containers of ours whose pod is not here any more (deleted while this agent was away). */
+  private async removeStrayContainers(): Promise<void> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: ourContainers(this.ctx.cluster, this.ctx.nodeName),
+    });
+    for (const c of list) {
+      const id = `${c.Labels[LABEL.namespace]}/${c.Labels[LABEL.pod]}`;
+      if (this.pods.get(id)?.pod.metadata.uid === c.Labels[LABEL.podUid]) continue;
+      this.ctx.log.info({ container: c.Names[0] }, 'removing a container whose pod is gone');
+      await this.docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+  }
+
+  private kickNamespace(namespace: string): void {
+    for (const e of this.pods.values()) if (e.pod.metadata.namespace === namespace) e.actor.kick();
+  }
+
+  // ---- status ----
+
+  private report(id: string, status: PodStatus): void {
+    const prev = this.written.get(id);
+    const s = stable(status);
+    if (prev?.stable === s) return;
+    // Keep the transition time of conditions that did not change.
+    for (const c of status.conditions ?? []) {
+      const before = prev?.status.conditions?.find((p) => p.type === c.type);
+      if (before && before.status === c.status) c.lastTransitionTime = before.lastTransitionTime;
+    }
+    this.pending.set(id, status);
+    void this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      for (const [id, status] of [...this.pending]) {
+        const e = this.pods.get(id);
+        if (!e) {
+          this.pending.delete(id);
+          continue;
+        }
+        try {
+          await writeStatus(this.ctx.etcd, this.ctx.cluster, refOf(e.pod), e.createRevision, status);
+          if (this.pending.get(id) === status) this.pending.delete(id);
+          this.written.set(id, { stable: stable(status), status });
+          this.saveCacheSoon();
+        } catch (err) {
+          // etcd away: kept, written on a later tick.
+          this.ctx.log.debug({ err: shortReason(err), pod: id }, 'pod status write failed');
+          break;
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  // ---- docker events ----
+
+  private watchDocker(): void {
+    if (this.stopped) return;
+    const filters = JSON.stringify({
+      type: ['container'],
+      ...ourContainers(this.ctx.cluster, this.ctx.nodeName),
+    });
+    this.docker.getEvents({ filters }).then(
+      (stream) => {
+        this.events = stream;
+        let buf = '';
+        stream.on('data', (chunk: Buffer) => {
+          buf += chunk.toString('utf8');
+          let nl = buf.indexOf('\n');
+          while (nl >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            nl = buf.indexOf('\n');
+            try {
+              const ev = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+              const a = ev.Actor?.Attributes ?? {};
+              this.pods.get(`${a[LABEL.namespace]}/${a[LABEL.pod]}`)?.actor.kick();
+            } catch {
+              // a partial or foreign line: the tick covers it
+            }
+          }
+        });
+        const again = () => {
+          if (!this.stopped) setTimeout(() => this.watchDocker(), 2000).unref();
+        };
+        stream.on('end', again);
+        stream.on('error', again);
+      },
+      () => setTimeout(() => this.watchDocker(), 2000).unref(),
+    );
+  }
+
+  // ---- cache ----
+
+  private saveCacheSoon(): void {
+    if (this.cacheTimer || this.stopped) return;
+    this.cacheTimer = setTimeout(() => {
+      this.cacheTimer = undefined;
+      void this.saveCache();
+    }, 1000);
+  }
+
+  private async saveCache(): Promise<void> {
+    const namespaces = new Set([...this.pods.values()].map((e) => e.pod.metadata.namespace));
+    const cache: PodsCache = {
+      pods: [...this.pods].map(([id, e]) => {
+        const status = this.written.get(id)?.status;
+        return status
+          ? { pod: e.pod, createRevision: e.createRevision, status }
+          : { pod: e.pod, createRevision: e.createRevision };
+      }),
+      configMaps: [...this.configMaps.values()].filter((c) => namespaces.has(c.metadata.namespace)),
+      secrets: [...this.secrets.values()].filter((s) => namespaces.has(s.metadata.namespace)),
+    };
+    await writePodsCache(this.ctx.self().workspace, cache).catch((err) =>
+      this.ctx.log.warn({ err: String(err) }, 'pods cache write failed'),
+    );
+  }
+}
+
+const nsName = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const controllerOf = (pod: Pod) => pod.metadata.ownerReferences?.find((o) => o.controller);
+/** Status without transition times: what decides whether it changed. */
+const stable = (s: PodStatus) =>
+  JSON.stringify({ ...s, conditions: s.conditions?.map(({ lastTransitionTime: _t, ...c }) => c) });

@@ -1,0 +1,179 @@
+// What a pod's containers need from outside their spec: env values (ConfigMaps, Secrets, the pod's own
+// fields) and volume files prepared on the node. A missing reference is the pod's problem
+// (CreateContainerConfigError), never the agent's.
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ConfigMap, Container, Pod, Secret } from '../objects/types.ts';
+
+export interface Lookup {
+  configMap(namespace: string, name: string): ConfigMap | undefined;
+  secret(namespace: string, name: string): Secret | undefined;
+}
+
+export class ConfigRefError extends Error {}
+
+const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
+
+/** Env of one container as Docker wants it (`NAME=value`), k8s order: envFrom first, then env. */
+export function resolveEnv(pod: Pod, c: Container, lookup: Lookup, podIP: string): string[] {
+  const ns = pod.metadata.namespace ?? 'default';
+  const env = new Map<string, string>();
+  for (const from of c.envFrom ?? []) {
+    const prefix = from.prefix ?? '';
+    if (from.configMapRef) {
+      const cm = lookup.configMap(ns, from.configMapRef.name);
+      if (!cm) {
+        if (from.configMapRef.optional) continue;
+        throw new ConfigRefError(`configmap "${from.configMapRef.name}" not found`);
+      }
+      for (const [k, v] of Object.entries(cm.data ?? {})) env.set(prefix + k, v);
+    }
+    if (from.secretRef) {
+      const s = lookup.secret(ns, from.secretRef.name);
+      if (!s) {
+        if (from.secretRef.optional) continue;
+        throw new ConfigRefError(`secret "${from.secretRef.name}" not found`);
+      }
+      for (const [k, v] of Object.entries(s.data ?? {})) env.set(prefix + k, decode(v));
+    }
+  }
+  for (const e of c.env ?? []) {
+    if (e.value !== undefined || !e.valueFrom) {
+      env.set(e.name, expand(e.value ?? '', env));
+      continue;
+    }
+    const { configMapKeyRef, secretKeyRef, fieldRef } = e.valueFrom;
+    if (configMapKeyRef) {
+      const v = lookup.configMap(ns, configMapKeyRef.name)?.data?.[configMapKeyRef.key];
+      if (v === undefined) {
+        if (configMapKeyRef.optional) continue;
+        throw new ConfigRefError(
+          lookup.configMap(ns, configMapKeyRef.name)
+            ? `couldn't find key ${configMapKeyRef.key} in ConfigMap ${ns}/${configMapKeyRef.name}`
+            : `configmap "${configMapKeyRef.name}" not found`,
+        );
+      }
+      env.set(e.name, v);
+    } else if (secretKeyRef) {
+      const v = lookup.secret(ns, secretKeyRef.name)?.data?.[secretKeyRef.key];
+      if (v === undefined) {
+        if (secretKeyRef.optional) continue;
+        throw new ConfigRefError(
+          lookup.secret(ns, secretKeyRef.name)
+            ? `couldn't find key ${secretKeyRef.key} in Secret ${ns}/${secretKeyRef.name}`
+            : `secret "${secretKeyRef.name}" not found`,
+        );
+      }
+      env.set(e.name, decode(v));
+    } else if (fieldRef) {
+      env.set(e.name, fieldValue(pod, fieldRef.fieldPath, podIP));
+    }
+  }
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+function fieldValue(pod: Pod, path: string, podIP: string): string {
+  switch (path) {
+    case 'metadata.name':
+      return pod.metadata.name;
+    case 'metadata.namespace':
+      return pod.metadata.namespace ?? 'default';
+    case 'metadata.uid':
+      return pod.metadata.uid;
+    case 'spec.nodeName':
+      return pod.spec.nodeName ?? '';
+    case 'status.podIP':
+    case 'status.hostIP':
+      return podIP;
+    default:
+      throw new ConfigRefError(`fieldRef ${path} is not supported`);
+  }
+}
+
+/** k8s $(VAR) expansion against the variables defined before; $$ escapes. */
+function expand(value: string, env: Map<string, string>): string {
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string | undefined) =>
+    m === '$$' ? '$' : name !== undefined && env.has(name) ? env.get(name)! : m,
+  );
+}
+
+/**
+ * Write the pod's configMap / secret / emptyDir volumes under `dir` (one folder per volume) and return
+ * the Docker binds for one container. ConfigMap and Secret files are rewritten when their data changes
+ * (like the kubelet does), without restarting the container.
+ */
+export async function prepareVolumes(pod: Pod, dir: string, lookup: Lookup): Promise<Map<string, string>> {
+  const ns = pod.metadata.namespace ?? 'default';
+  const hostPaths = new Map<string, string>();
+  for (const v of pod.spec.volumes ?? []) {
+    const at = join(dir, v.name);
+    if (v.hostPath) {
+      if (v.hostPath.type === 'DirectoryOrCreate') await mkdir(v.hostPath.path, { recursive: true });
+      hostPaths.set(v.name, v.hostPath.path);
+      continue;
+    }
+    await mkdir(at, { recursive: true });
+    hostPaths.set(v.name, at);
+    if (v.configMap) {
+      const cm = lookup.configMap(ns, v.configMap.name);
+      if (!cm) {
+        if (v.configMap.optional) continue;
+        throw new ConfigRefError(`configmap "${v.configMap.name}" not found`);
+      }
+      const data = { ...(cm.data ?? {}) };
+      for (const [k, b64] of Object.entries(cm.binaryData ?? {})) data[k] = decode(b64);
+      await writeFiles(
+        at,
+        data,
+        v.configMap.items,
+        v.configMap.defaultMode ?? 0o644,
+        `ConfigMap ${cm.metadata.name}`,
+      );
+    } else if (v.secret) {
+      const s = lookup.secret(ns, v.secret.secretName);
+      if (!s) {
+        if (v.secret.optional) continue;
+        throw new ConfigRefError(`secret "${v.secret.secretName}" not found`);
+      }
+      const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, b64]) => [k, decode(b64)]));
+      await writeFiles(at, data, v.secret.items, v.secret.defaultMode ?? 0o644, `Secret ${s.metadata.name}`);
+    }
+  }
+  return hostPaths;
+}
+
+async function writeFiles(
+  dir: string,
+  data: Record<string, string>,
+  items: Array<{ key: string; path: string; mode?: number }> | undefined,
+  mode: number,
+  what: string,
+): Promise<void> {
+  const files: Array<{ key: string; path: string; mode?: number }> =
+    items ?? Object.keys(data).map((key) => ({ key, path: key }));
+  for (const item of files) {
+    const value = data[item.key];
+    if (value === undefined) throw new ConfigRefError(`couldn't find key ${item.key} in ${what}`);
+    const file = join(dir, item.path);
+    // Unchanged files are not rewritten: every reconcile calls this, and edge disks are flash.
+    if ((await readFile(file, 'utf8').catch(() => undefined)) === value) continue;
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
+    await writeFile(tmp, value, { mode: item.mode ?? mode });
+    await rename(tmp, file);
+  }
+}
+
+/** Docker binds of one container from its volumeMounts. */
+export function bindsFor(c: Container, hostPaths: Map<string, string>): string[] {
+  return (c.volumeMounts ?? []).map((m) => {
+    const host = hostPaths.get(m.name);
+    if (!host) throw new ConfigRefError(`volume "${m.name}" is not prepared`);
+    const src = m.subPath ? join(host, m.subPath) : host;
+    return `${src}:${m.mountPath}${m.readOnly ? ':ro' : ''}`;
+  });
+}
+
+export async function removeVolumes(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}

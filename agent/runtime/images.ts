@@ -1,0 +1,34 @@
+// Images: present locally, or pulled from their registry (k8s pull policies).
+import type Docker from 'dockerode';
+import type { Container } from '../objects/types.ts';
+
+/** k8s default: Always for `:latest` or no tag, else IfNotPresent. */
+export function pullPolicy(c: Container): 'Always' | 'IfNotPresent' | 'Never' {
+  if (c.imagePullPolicy) return c.imagePullPolicy;
+  const ref = c.image.split('@')[0]!;
+  const lastSegment = ref.slice(ref.lastIndexOf('/') + 1);
+  const tag = lastSegment.includes(':') ? lastSegment.slice(lastSegment.indexOf(':') + 1) : 'latest';
+  return tag === 'latest' && !c.image.includes('@') ? 'Always' : 'IfNotPresent';
+}
+
+export async function imagePresent(docker: Docker, ref: string): Promise<boolean> {
+  try {
+    await docker.getImage(ref).inspect();
+    return true;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return false;
+    throw err;
+  }
+}
+
+/** Pull an image; rejects with the registry's reason (e.g. "manifest unknown"). */
+export async function pullImage(docker: Docker, ref: string): Promise<void> {
+  const stream = await docker.pull(ref, { authconfig: {} });
+  await new Promise<void>((resolve, reject) => {
+    docker.modem.followProgress(stream, (err: Error | null, out: Array<{ error?: string }>) => {
+      const failed = err ?? out.find((o) => o.error);
+      if (failed) reject(new Error(err ? err.message : (failed as { error: string }).error));
+      else resolve();
+    });
+  });
+}

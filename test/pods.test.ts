@@ -1,0 +1,260 @@
+// The pod runtime: pods bound to a node run as Docker containers made by that node's agent (real etcd,
+// real agent processes, the real engine). Pods are put in etcd directly, bound by hand (no controllers).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createObjects, deleteObjects, getObject, newMeta } from '../agent/objects/store.ts';
+import type { ConfigMap, KubeObject, Pod, PodSpec, Secret } from '../agent/objects/types.ts';
+import { keys } from '../agent/store/keys.ts';
+import { createTestCluster, eventually, type TestCluster } from './harness/cluster.ts';
+import {
+  type Docker,
+  ensureBusyboxImage,
+  removeContainers,
+  requireDocker,
+  startRegistry,
+  type TestRegistry,
+} from './harness/docker.ts';
+
+describe('pods on Docker', { timeout: 400_000 }, () => {
+  let c: TestCluster;
+  let docker: Docker;
+  let image: string;
+  let registry: TestRegistry;
+
+  const put = (...objs: KubeObject[]) =>
+    c.withEtcd((etcd) =>
+      createObjects(
+        etcd,
+        c.name,
+        objs.map((o) => newMeta(o)),
+      ),
+    );
+  const pod = (name: string, node: string, spec: Omit<PodSpec, 'nodeName'>): Pod =>
+    ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'default' },
+      spec: { ...spec, nodeName: node },
+    }) as Pod;
+  const status = (name: string) =>
+    c.withEtcd(
+      async (etcd) =>
+        (await getObject(etcd, c.name, { kind: 'Pod', namespace: 'default', name }))?.object.status,
+    );
+  const containerOf = async (podName: string) => {
+    const list = await docker.listContainers({
+      all: true,
+      filters: { label: [`nokube.cluster=${c.name}`, `nokube.pod=${podName}`] },
+    });
+    return list[0];
+  };
+
+  before(async () => {
+    docker = await requireDocker();
+    image = await ensureBusyboxImage();
+    registry = await startRegistry();
+    c = await createTestCluster({ nodes: 2, net: 43 });
+    await c.startAgent('n1');
+    await c.startAgent('n2');
+  });
+  after(async () => {
+    await c?.stop();
+    if (docker && c) await removeContainers(docker, { 'nokube.cluster': c.name });
+    await registry?.stop();
+  });
+
+  test('a pod runs with its env, files and limits; status Running, podIP = node address', async () => {
+    const hostDir = join(c.dir, 'out');
+    await put(
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'cfg', namespace: 'default' },
+        data: { color: 'blue', 'file.txt': 'from a configmap' },
+      } as unknown as ConfigMap,
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'sec', namespace: 'default' },
+        data: { token: Buffer.from('t0ken').toString('base64') },
+      } as unknown as Secret,
+      pod('envy', 'n2', {
+        containers: [
+          {
+            name: 'main',
+            image,
+            command: ['sh', '-c'],
+            args: [
+              'echo "$COLOR $TOKEN $ME $NODE $IP" > /out/env; cat /cfg/file.txt > /out/file; sleep 3600',
+            ],
+            env: [
+              { name: 'COLOR', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'color' } } },
+              { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'sec', key: 'token' } } },
+              { name: 'ME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+              { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+            ],
+            resources: { limits: { cpu: '250m', memory: '32Mi' } },
+            volumeMounts: [
+              { name: 'out', mountPath: '/out' },
+              { name: 'cfg', mountPath: '/cfg', readOnly: true },
+            ],
+          },
+        ],
+        volumes: [
+          { name: 'out', hostPath: { path: hostDir, type: 'DirectoryOrCreate' } },
+          { name: 'cfg', configMap: { name: 'cfg' } },
+        ],
+        terminationGracePeriodSeconds: 1,
+      }),
+    );
+    const st = await eventually(
+      async () => {
+        const s = await status('envy');
+        return s?.phase === 'Running' && s;
+      },
+      60_000,
+      'envy Running',
+    );
+    assert.equal(st.podIP, c.nodes[1]!.address);
+    assert.equal(st.nodeName, 'n2');
+    const env = await eventually(
+      () => readFile(join(hostDir, 'env'), 'utf8').catch(() => ''),
+      20_000,
+      'env file',
+    );
+    assert.equal(env.trim(), `blue t0ken envy n2 ${c.nodes[1]!.address}`);
+    assert.equal(await readFile(join(hostDir, 'file'), 'utf8'), 'from a configmap');
+    const ct = await containerOf('envy');
+    assert.equal(ct?.Labels['nokube.node'], 'n2');
+    const info = await docker.getContainer(ct!.Id).inspect();
+    assert.equal(info.HostConfig.NanoCpus, 250_000_000);
+    assert.equal(info.HostConfig.Memory, 32 * 1024 * 1024);
+    assert.equal(info.HostConfig.NetworkMode, 'host');
+    const alive = await c.withEtcd((etcd) =>
+      etcd
+        .getAll()
+        .prefix(keys.alive(c.name, 'default', 'pod-envy'))
+        .keys(),
+    );
+    assert.ok(
+      alive.some((k) => k.endsWith('pod-envy/container-main')),
+      `alive keys: ${alive}`,
+    );
+  });
+
+  test('restart policies: Never + exit 1 -> Failed, OnFailure + exit 0 -> Succeeded', async () => {
+    await put(
+      pod('never', 'n1', {
+        restartPolicy: 'Never',
+        containers: [{ name: 'm', image, command: ['sh', '-c', 'exit 1'] }],
+      }),
+      pod('onfail', 'n1', {
+        restartPolicy: 'OnFailure',
+        containers: [{ name: 'm', image, command: ['true'] }],
+      }),
+    );
+    const never = await eventually(
+      async () => {
+        const s = await status('never');
+        return s?.phase === 'Failed' && s;
+      },
+      60_000,
+      'never Failed',
+    );
+    assert.equal(never.containerStatuses?.[0]?.state.terminated?.exitCode, 1);
+    await eventually(async () => (await status('onfail'))?.phase === 'Succeeded', 60_000, 'onfail Succeeded');
+  });
+
+  test('a crashing container backs off: CrashLoopBackOff, restart count grows', async () => {
+    await put(pod('crash', 'n1', { containers: [{ name: 'm', image, command: ['sh', '-c', 'exit 3'] }] }));
+    const cs = await eventually(
+      async () => {
+        const s = (await status('crash'))?.containerStatuses?.[0];
+        return s && s.restartCount >= 1 && s.state.waiting?.reason === 'CrashLoopBackOff' && s;
+      },
+      90_000,
+      'crash restarted once and backing off',
+    );
+    assert.equal(cs.lastState?.terminated?.exitCode, 3);
+    assert.match(cs.state.waiting!.message ?? '', /back-off 20s/);
+  });
+
+  test('an image the registry does not have: ErrImagePull then ImagePullBackOff', async () => {
+    await put(pod('nopull', 'n1', { containers: [{ name: 'm', image: `${registry.host}/nothing:1` }] }));
+    const cs = await eventually(
+      async () => {
+        const s = (await status('nopull'))?.containerStatuses?.[0];
+        return s && /ErrImagePull|ImagePullBackOff/.test(s.state.waiting?.reason ?? '') && s;
+      },
+      60_000,
+      'nopull waiting on the image',
+    );
+    assert.match(cs.state.waiting!.message ?? '', /nothing/);
+    assert.equal((await status('nopull'))?.phase, 'Pending');
+  });
+
+  test('an agent restart restarts no container; a deleted pod leaves nothing behind', async () => {
+    const before = await containerOf('envy');
+    const startedAt = (await docker.getContainer(before!.Id).inspect()).State.StartedAt;
+    assert.equal(await c.agents.get('n2')!.kill('SIGTERM'), 0);
+    assert.equal(
+      (await docker.getContainer(before!.Id).inspect()).State.Running,
+      true,
+      'still running without its agent',
+    );
+    await c.startAgent('n2');
+    await new Promise((r) => setTimeout(r, 5000));
+    const after = await docker.getContainer(before!.Id).inspect();
+    assert.equal(after.State.StartedAt, startedAt, 'adopted, not restarted');
+    const stored = await c.withEtcd((etcd) =>
+      getObject(etcd, c.name, { kind: 'Pod', namespace: 'default', name: 'envy' }),
+    );
+    await c.withEtcd((etcd) =>
+      deleteObjects(etcd, c.name, [
+        { kind: 'Pod', namespace: 'default', name: 'envy', createRevision: stored!.createRevision },
+      ]),
+    );
+    await eventually(async () => !(await containerOf('envy')), 30_000, 'envy container removed');
+    const ws = join(c.dir, 'ws', 'n2', 'actors', 'default', 'pod-envy');
+    await eventually(() => !existsSync(ws), 10_000, 'volumes dir removed');
+    await eventually(
+      () =>
+        c.withEtcd(async (etcd) => {
+          const left = await etcd.getAll().prefix(`/nokube/${c.name}/`).keys();
+          // Events stay their hour, as in k8s.
+          return !left.some((k) => k.includes('envy') && !k.includes('/events/'));
+        }),
+      15_000,
+      'no key of envy left but events (object, status, alive)',
+    );
+  });
+
+  test('an agent started while etcd is down runs its cached pods', async () => {
+    await put(
+      pod('cached', 'n1', {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+      }),
+    );
+    await eventually(async () => (await status('cached'))?.phase === 'Running', 60_000, 'cached Running');
+    await new Promise((r) => setTimeout(r, 1500)); // the cache is written within a second
+    await c.agents.get('n1')!.kill('SIGKILL');
+    const ct = await containerOf('cached');
+    await docker.getContainer(ct!.Id).remove({ force: true });
+    await c.etcd.pause();
+    try {
+      await c.startAgent('n1');
+      await eventually(
+        async () => (await containerOf('cached'))?.State === 'running',
+        30_000,
+        'cached pod started from the cache',
+      );
+    } finally {
+      await c.etcd.resume();
+    }
+  });
+});
