@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { findOnPath } from '../../agent/local/processes.ts';
+import { imagePresent } from '../../agent/runtime/images.ts';
 import { REPO } from './cluster.ts';
 import { freePort } from './ports.ts';
 
@@ -51,15 +52,7 @@ export async function ensureBusyboxImage(ref = BUSYBOX_IMAGE): Promise<string> {
   return ref;
 }
 
-export async function imageExists(docker: Docker, ref: string): Promise<boolean> {
-  try {
-    await docker.getImage(ref).inspect();
-    return true;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return false;
-    throw err;
-  }
-}
+export const imageExists = imagePresent;
 
 export interface TestRegistry {
   /** `127.0.0.1:PORT`: prefix of image refs in this registry. The engine treats loopback registries as insecure (plain HTTP) by default. */
