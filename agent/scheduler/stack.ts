@@ -20,7 +20,7 @@ import type { Checker, Load, PodToPlace, Ranker, SchedNode } from './types.ts';
 export const CHECKERS: readonly Checker[] = [hasContainerRuntime, matchesNodeSelector, matchesNodeAffinity];
 export const RANKERS: readonly Ranker[] = [spreadOwner, leastPods, byName];
 
-export type Placement = { node: string } | { node: null; message: string };
+export type Placement = { node: string; message?: undefined } | { node: null; message: string };
 
 /** The nodes that can run the pod (no ranking): a DaemonSet's eligible nodes. */
 export function feasibleNodes<N extends SchedNode>(pod: PodToPlace, nodes: readonly N[]): N[] {

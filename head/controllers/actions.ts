@@ -1,0 +1,141 @@
+// What a reconcile decides, as data (reconciles are pure: `(desired, world) -> actions`), and the edge
+// that carries the actions out against etcd. Every multi-key write is one transaction; a write that
+// loses a race (someone changed the key meanwhile) is skipped: the next reconcile sees the new state.
+import type { Etcd3 } from 'etcd3';
+import type { EventRecorder } from '../../agent/objects/events.ts';
+import {
+  deleteObjects,
+  describeRef,
+  type ObjectRef,
+  objectKey,
+  refOf,
+  type Stored,
+  statusKey,
+  toStoredJson,
+  writeStatus,
+} from '../../agent/objects/store.ts';
+import type { Pod, PodStatus } from '../../agent/objects/types.ts';
+
+export type Action =
+  /** Create a pod (bound when `pod.spec.nodeName` is set, else with a Pending/Unschedulable status). */
+  | { type: 'create'; pod: Pod; status?: PodStatus }
+  /** Set the node of a pending pod, once (compare-and-swap on its mod revision). */
+  | { type: 'bind'; pod: Stored<Pod>; node: string }
+  | { type: 'delete'; pod: Stored<Pod>; why: string }
+  /** Status of a pod the controller speaks for (unscheduled, node lost). */
+  | { type: 'podStatus'; pod: Stored<Pod>; status: PodStatus }
+  /** The controller object's own status (written only when it differs). */
+  | { type: 'status'; status: unknown }
+  | { type: 'event'; on: 'owner' | ObjectRef; warning?: boolean; reason: string; message: string };
+
+export interface Edge {
+  etcd: Etcd3;
+  cluster: string;
+  recorder: EventRecorder;
+}
+
+/** Carry out the actions in order. Returns how many writes lost a race (0: all done). */
+export async function applyActions(
+  edge: Edge,
+  owner: { ref: ObjectRef & { uid: string }; createRevision: string },
+  actions: Action[],
+): Promise<number> {
+  const { etcd, cluster, recorder } = edge;
+  let lost = 0;
+  for (const a of actions) {
+    switch (a.type) {
+      case 'create': {
+        const ok = await createPod(etcd, cluster, a.pod, a.status);
+        if (!ok) lost++;
+        else if (a.pod.spec.nodeName) {
+          recorder.normal(owner.ref, 'SuccessfulCreate', `Created pod: ${a.pod.metadata.name}`);
+          recorder.normal(refOf(a.pod), 'Scheduled', assigned(a.pod, a.pod.spec.nodeName));
+        } else {
+          recorder.normal(owner.ref, 'SuccessfulCreate', `Created pod: ${a.pod.metadata.name}`);
+          recorder.warning(refOf(a.pod), 'FailedScheduling', a.status?.conditions?.[0]?.message ?? '');
+        }
+        break;
+      }
+      case 'bind': {
+        if (await bindPod(etcd, cluster, a.pod, a.node))
+          recorder.normal(refOf(a.pod.object), 'Scheduled', assigned(a.pod.object, a.node));
+        else lost++;
+        break;
+      }
+      case 'delete': {
+        const ref = { ...refOf(a.pod.object), createRevision: a.pod.createRevision };
+        if (await deleteObjects(etcd, cluster, [ref]))
+          recorder.normal(
+            owner.ref,
+            'SuccessfulDelete',
+            `Deleted pod: ${a.pod.object.metadata.name} (${a.why})`,
+          );
+        else lost++;
+        break;
+      }
+      case 'podStatus':
+        if (!(await writeStatus(etcd, cluster, refOf(a.pod.object), a.pod.createRevision, a.status))) lost++;
+        break;
+      case 'status':
+        if (!(await writeStatus(etcd, cluster, owner.ref, owner.createRevision, a.status))) lost++;
+        break;
+      case 'event':
+        recorder.record(
+          a.on === 'owner' ? owner.ref : a.on,
+          a.warning ? 'Warning' : 'Normal',
+          a.reason,
+          a.message,
+        );
+        break;
+    }
+  }
+  return lost;
+}
+
+const assigned = (pod: Pod, node: string) =>
+  `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${node}`;
+
+/** A new pod and (optionally) its first status, in one transaction; false when the name is taken. */
+export async function createPod(
+  etcd: Etcd3,
+  cluster: string,
+  pod: Pod,
+  status?: PodStatus,
+): Promise<boolean> {
+  const ref = refOf(pod);
+  const ops = [etcd.put(objectKey(cluster, ref)).value(toStoredJson(pod))];
+  if (status) ops.push(etcd.put(statusKey(cluster, ref)).value(JSON.stringify(status)));
+  const res = await etcd
+    .if(objectKey(cluster, ref), 'Create', '==', 0)
+    .then(...ops)
+    .commit();
+  return res.succeeded;
+}
+
+/** Bind a pending pod: nodeName set once, only if the pod is unchanged since it was read. The status
+ * says scheduled until the node's agent writes its own. */
+export async function bindPod(
+  etcd: Etcd3,
+  cluster: string,
+  stored: Stored<Pod>,
+  node: string,
+): Promise<boolean> {
+  const pod = structuredClone(stored.object);
+  if (pod.spec.nodeName)
+    throw new Error(`${describeRef(refOf(pod))} is bound already (to ${pod.spec.nodeName})`);
+  pod.spec.nodeName = node;
+  const now = new Date().toISOString();
+  const status: PodStatus = {
+    phase: 'Pending',
+    conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: now }],
+  };
+  const ref = refOf(pod);
+  const res = await etcd
+    .if(objectKey(cluster, ref), 'Mod', '==', Number(stored.modRevision))
+    .then(
+      etcd.put(objectKey(cluster, ref)).value(toStoredJson(pod)),
+      etcd.put(statusKey(cluster, ref)).value(JSON.stringify(status)),
+    )
+    .commit();
+  return res.succeeded;
+}

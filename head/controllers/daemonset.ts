@@ -1,0 +1,74 @@
+// DaemonSet: one pod per eligible live node (container runtime, nodeSelector, node affinity), named
+// <ds>-<node>, bound to its node at creation. Pure: `reconcileDaemonSet(ds, world) -> actions`.
+//
+//   - a node joins or gets matching labels: its pod is created; a node leaves (record gone) or its
+//     labels stop matching: its pod is deleted;
+//   - template change: node by node (maxUnavailable 1): while every eligible node runs a pod, delete
+//     one old pod; its replacement (same name) is created on the next reconcile, and the next old pod
+//     goes only once that one runs;
+//   - status written only when it changes.
+import type { Stored } from '../../agent/objects/store.ts';
+import type { DaemonSet, DaemonSetStatus, Pod } from '../../agent/objects/types.ts';
+import { feasibleNodes } from '../../agent/scheduler/stack.ts';
+import type { Action } from './actions.ts';
+import type { ReconcileEnv } from './deployment.ts';
+import { podFromTemplate, templateHash } from './pod-template.ts';
+import { isReady, isRunning, ownedPods, type World } from './world.ts';
+
+/** The k8s label a DaemonSet's pods carry with their template's hash. */
+export const REVISION_HASH_LABEL = 'controller-revision-hash';
+
+export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, _env: ReconcileEnv): Action[] {
+  const ds = stored.object;
+  const hash = templateHash(ds.spec.template);
+  const eligible = new Set(feasibleNodes({ spec: ds.spec.template.spec }, world.nodes).map((n) => n.name));
+  const live = new Set(world.nodes.map((n) => n.name));
+  const actions: Action[] = [];
+
+  const owned = ownedPods(world, ds);
+  const byNode = new Map<string, Stored<Pod>>();
+  for (const p of owned) {
+    const node = p.object.spec.nodeName;
+    if (!node || !eligible.has(node) || byNode.has(node)) {
+      const why = !node
+        ? 'not bound'
+        : !live.has(node)
+          ? `node ${node} is gone`
+          : byNode.has(node)
+            ? 'duplicate'
+            : `node ${node} is not eligible`;
+      actions.push({ type: 'delete', pod: p, why });
+    } else byNode.set(node, p);
+  }
+  const misscheduled = owned.filter(
+    (p) =>
+      p.object.spec.nodeName && live.has(p.object.spec.nodeName) && !eligible.has(p.object.spec.nodeName),
+  ).length;
+
+  for (const node of [...eligible].sort()) {
+    if (byNode.has(node)) continue;
+    const pod = podFromTemplate(ds, `${ds.metadata.name}-${node}`, { [REVISION_HASH_LABEL]: hash }, node);
+    actions.push({ type: 'create', pod });
+  }
+
+  const onEligible = [...byNode.values()];
+  const old = onEligible.filter((p) => p.object.metadata.labels?.[REVISION_HASH_LABEL] !== hash);
+  const allRunning = byNode.size === eligible.size && onEligible.every((p) => isRunning(p.object));
+  if (old.length > 0 && allRunning) {
+    const next = old.sort((a, b) => a.object.spec.nodeName!.localeCompare(b.object.spec.nodeName!))[0]!;
+    actions.push({ type: 'delete', pod: next, why: 'replaced by the new template' });
+  }
+
+  const ready = onEligible.filter((p) => isReady(p.object)).length;
+  const status: DaemonSetStatus = {
+    observedGeneration: ds.metadata.generation,
+    desiredNumberScheduled: eligible.size,
+    currentNumberScheduled: byNode.size,
+    numberReady: ready,
+    updatedNumberScheduled: onEligible.length - old.length,
+    numberAvailable: ready,
+    numberMisscheduled: misscheduled,
+  };
+  if (JSON.stringify(status) !== JSON.stringify(ds.status ?? null)) actions.push({ type: 'status', status });
+  return actions;
+}

@@ -1,0 +1,179 @@
+// Deployment: `replicas` pods (default 1) made from the template, named <deploy>-<hash>-<rand5> with the
+// label pod-template-hash. Pure: `reconcileDeployment(deployment, world) -> actions`.
+//
+//   - pods bound to a node that has no record (dead, or gone past its lease) are deleted and replaced;
+//   - scale up: new pods placed by the scheduler (spread over nodes); scale down: not-running pods
+//     first, then those on the node most crowded with this deployment's pods, then the newest;
+//   - template change (RollingUpdate, as maxSurge 1 / maxUnavailable 0): create one new pod, wait until
+//     it runs, delete one old pod, repeat. Recreate: delete every old pod, then create the new ones;
+//   - status written only when it changes.
+import type { Stored } from '../../agent/objects/store.ts';
+import {
+  type Deployment,
+  type DeploymentStatus,
+  POD_TEMPLATE_HASH_LABEL,
+  type Pod,
+} from '../../agent/objects/types.ts';
+import type { Action } from './actions.ts';
+import { bindPending, createPlaced } from './placement.ts';
+import { randomSuffix, templateHash } from './pod-template.ts';
+import {
+  condition,
+  isReady,
+  isRunning,
+  isTerminal,
+  loadOf,
+  onLostNode,
+  ownedPods,
+  type World,
+} from './world.ts';
+
+export const DEFAULT_REPLICAS = 1;
+
+export interface ReconcileEnv {
+  now: string;
+  suffix?: () => string;
+}
+
+export function reconcileDeployment(stored: Stored<Deployment>, world: World, env: ReconcileEnv): Action[] {
+  const d = stored.object;
+  const want = d.spec.replicas ?? DEFAULT_REPLICAS;
+  const hash = templateHash(d.spec.template);
+  const suffix = env.suffix ?? randomSuffix;
+  const load = loadOf(world);
+  const actions: Action[] = [];
+
+  const owned = ownedPods(world, d);
+  const gone = owned.filter((p) => onLostNode(p.object, world) || isTerminal(p.object));
+  for (const p of gone)
+    actions.push({
+      type: 'delete',
+      pod: p,
+      why: onLostNode(p.object, world)
+        ? `node ${p.object.spec.nodeName} is gone`
+        : `pod ${p.object.status?.phase}`,
+    });
+  const live = owned.filter((p) => !gone.includes(p));
+  const current = live.filter((p) => p.object.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] === hash);
+  const old = live.filter((p) => !current.includes(p));
+
+  actions.push(
+    ...bindPending(
+      d,
+      current.filter((p) => !p.object.spec.nodeName),
+      world,
+      load,
+      env.now,
+    ),
+  );
+
+  const create = (n: number) =>
+    createPlaced(
+      d,
+      world,
+      load,
+      n,
+      () => `${d.metadata.name}-${hash}-${suffix()}`,
+      { [POD_TEMPLATE_HASH_LABEL]: hash },
+      env.now,
+    );
+  const del = (pods: Array<Stored<Pod>>, n: number, why: string) => {
+    for (const p of deletionOrder(pods).slice(0, n)) actions.push({ type: 'delete', pod: p, why });
+  };
+
+  if (old.length === 0) {
+    if (current.length < want) actions.push(...create(want - current.length));
+    else if (current.length > want) del(current, current.length - want, `scaled to ${want}`);
+  } else if (d.spec.strategy?.type === 'Recreate') {
+    del(old, old.length, 'template changed (Recreate)');
+  } else if (current.length > want) {
+    del(current, current.length - want, `scaled to ${want}`);
+  } else if (current.length === want && current.every((p) => isRunning(p.object))) {
+    del(old, old.length, 'replaced by the new template');
+  } else if (current.every((p) => isRunning(p.object))) {
+    // Rolling: one new pod beyond the desired count at most, the old one goes once the new one runs.
+    if (current.length + old.length <= want) actions.push(...create(1));
+    else del(old, current.length + old.length - want, 'replaced by the new template');
+  }
+
+  const status = deploymentStatus(d, want, current, live, env.now);
+  if (JSON.stringify(status) !== JSON.stringify(d.status ?? null)) actions.push({ type: 'status', status });
+  return actions;
+}
+
+/** Which pods go first when scaling down: not running, then on the most crowded node, then newest. */
+export function deletionOrder(pods: Array<Stored<Pod>>): Array<Stored<Pod>> {
+  const perNode = new Map<string, number>();
+  for (const p of pods)
+    perNode.set(p.object.spec.nodeName ?? '', (perNode.get(p.object.spec.nodeName ?? '') ?? 0) + 1);
+  const rank = (p: Stored<Pod>) => [
+    isRunning(p.object) ? 1 : 0,
+    -(perNode.get(p.object.spec.nodeName ?? '') ?? 0),
+    -Number(p.createRevision),
+  ];
+  return [...pods].sort((a, b) => {
+    const x = rank(a);
+    const y = rank(b);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+    return 0;
+  });
+}
+
+function deploymentStatus(
+  d: Deployment,
+  want: number,
+  current: Array<Stored<Pod>>,
+  live: Array<Stored<Pod>>,
+  now: string,
+): DeploymentStatus {
+  const ready = live.filter((p) => isReady(p.object)).length;
+  const updatedReady = current.filter((p) => isReady(p.object)).length;
+  const prev = d.status?.conditions;
+  const available = ready >= want;
+  const complete = current.length === want && updatedReady === want && live.length === want;
+  const status: DeploymentStatus = {
+    observedGeneration: d.metadata.generation,
+    replicas: live.length,
+    updatedReplicas: current.length,
+    readyReplicas: ready,
+    availableReplicas: ready,
+    conditions: [
+      available
+        ? condition(
+            prev,
+            'Available',
+            'True',
+            'MinimumReplicasAvailable',
+            'Deployment has minimum availability.',
+            now,
+          )
+        : condition(
+            prev,
+            'Available',
+            'False',
+            'MinimumReplicasUnavailable',
+            'Deployment does not have minimum availability.',
+            now,
+          ),
+      complete
+        ? condition(
+            prev,
+            'Progressing',
+            'True',
+            'NewReplicaSetAvailable',
+            `Deployment "${d.metadata.name}" has successfully progressed.`,
+            now,
+          )
+        : condition(
+            prev,
+            'Progressing',
+            'True',
+            'ReplicaSetUpdated',
+            `Deployment "${d.metadata.name}" is progressing.`,
+            now,
+          ),
+    ],
+  };
+  if (want > ready) status.unavailableReplicas = want - ready;
+  return status;
+}

@@ -1,0 +1,124 @@
+// Job: run pods until `completions` (default 1) of them succeed, at most `parallelism` (default 1) at a
+// time, giving up after more than `backoffLimit` (default 6) failures. Pure: `reconcileJob(job, world)`.
+//
+//   - counts come from the pods' status: Succeeded and Failed pods (kept, for their logs), plus the
+//     container restarts of OnFailure pods (each restart is a failure, as in k8s);
+//   - a pod bound to a node that has no record is marked Failed (reason NodeLost) and so replaced;
+//   - active = min(parallelism, completions - succeeded) pods; a succeeded pod is never re-created;
+//   - Complete / Failed (BackoffLimitExceeded) conditions, completionTime; a failed job's running pods
+//     are deleted; events Completed / BackoffLimitExceeded.
+import type { Stored } from '../../agent/objects/store.ts';
+import type { Job, JobStatus, Pod } from '../../agent/objects/types.ts';
+import type { Action } from './actions.ts';
+import type { ReconcileEnv } from './deployment.ts';
+import { bindPending, createPlaced } from './placement.ts';
+import { randomSuffix } from './pod-template.ts';
+import { condition, isTerminal, loadOf, onLostNode, ownedPods, phaseOf, type World } from './world.ts';
+
+export const JOB_DEFAULTS = { completions: 1, parallelism: 1, backoffLimit: 6 } as const;
+
+const restarts = (p: Pod) => (p.status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0);
+
+export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEnv): Action[] {
+  const job = stored.object;
+  const completions = job.spec.completions ?? JOB_DEFAULTS.completions;
+  const parallelism = job.spec.parallelism ?? JOB_DEFAULTS.parallelism;
+  const backoffLimit = job.spec.backoffLimit ?? JOB_DEFAULTS.backoffLimit;
+  const actions: Action[] = [];
+  const prev = job.status;
+  const finished = prev?.conditions?.find(
+    (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+  );
+
+  const owned = ownedPods(world, job);
+  const lost = owned.filter((p) => !isTerminal(p.object) && onLostNode(p.object, world));
+  for (const p of lost) {
+    const status = {
+      ...(p.object.status ?? { phase: 'Pending' as const }),
+      phase: 'Failed' as const,
+      reason: 'NodeLost',
+      message: `Node ${p.object.spec.nodeName} which was running pod ${p.object.metadata.name} is gone`,
+    };
+    actions.push({ type: 'podStatus', pod: p, status });
+  }
+  const phase = (p: Stored<Pod>) => (lost.includes(p) ? 'Failed' : phaseOf(p.object));
+  const succeeded = owned.filter((p) => phase(p) === 'Succeeded').length;
+  const onFailure = job.spec.template.spec.restartPolicy === 'OnFailure';
+  const failed =
+    owned.filter((p) => phase(p) === 'Failed').length +
+    (onFailure ? owned.reduce((n, p) => n + restarts(p.object), 0) : 0);
+  const active = owned.filter((p) => phase(p) !== 'Succeeded' && phase(p) !== 'Failed');
+
+  const status: JobStatus = {
+    ...prev,
+    observedGeneration: job.metadata.generation,
+    startTime: prev?.startTime ?? env.now,
+  };
+  const conditions = [...(prev?.conditions ?? [])];
+  let activeCount = active.length;
+  if (!finished) {
+    if (succeeded >= completions) {
+      conditions.push(condition(undefined, 'Complete', 'True', 'Completed', '', env.now));
+      status.completionTime = env.now;
+      actions.push({ type: 'event', on: 'owner', reason: 'Completed', message: 'Job completed' });
+      for (const p of active) actions.push({ type: 'delete', pod: p, why: 'job complete' });
+      activeCount = 0;
+    } else if (failed > backoffLimit) {
+      conditions.push(
+        condition(
+          undefined,
+          'Failed',
+          'True',
+          'BackoffLimitExceeded',
+          'Job has reached the specified backoff limit',
+          env.now,
+        ),
+      );
+      actions.push({
+        type: 'event',
+        on: 'owner',
+        warning: true,
+        reason: 'BackoffLimitExceeded',
+        message: 'Job has reached the specified backoff limit',
+      });
+      for (const p of active) actions.push({ type: 'delete', pod: p, why: 'job failed' });
+      activeCount = 0;
+    } else {
+      const load = loadOf(world);
+      actions.push(
+        ...bindPending(
+          job,
+          active.filter((p) => !p.object.spec.nodeName),
+          world,
+          load,
+          env.now,
+        ),
+      );
+      const want = Math.min(parallelism, completions - succeeded);
+      const labels = { 'job-name': job.metadata.name, 'controller-uid': job.metadata.uid };
+      const suffix = env.suffix ?? randomSuffix;
+      if (active.length < want)
+        actions.push(
+          ...createPlaced(
+            job,
+            world,
+            load,
+            want - active.length,
+            () => `${job.metadata.name}-${suffix()}`,
+            labels,
+            env.now,
+          ),
+        );
+      else if (active.length > want)
+        for (const p of active.slice(want))
+          actions.push({ type: 'delete', pod: p, why: `parallelism ${parallelism}` });
+      activeCount = want;
+    }
+  }
+  status.active = activeCount;
+  status.succeeded = succeeded;
+  status.failed = failed;
+  if (conditions.length > 0) status.conditions = conditions;
+  if (JSON.stringify(status) !== JSON.stringify(prev ?? null)) actions.push({ type: 'status', status });
+  return actions;
+}

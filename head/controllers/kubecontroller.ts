@@ -1,0 +1,294 @@
+// The kubecontroller: on head nodes, an etcd election (keys.election(cluster, 'kubecontroller'), value =
+// node name); the leader runs one actor per Deployment / DaemonSet / Job and the node lifecycle. Watch
+// events are hints that kick actors; every 30 s a resync re-lists everything (level-triggered: a missed
+// event costs at most 30 s). Losing the election (or stopping) stops every actor. A head that sees the
+// leader die (mesh `dead`) revokes the leader's campaign lease, so another head takes over at once.
+import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { AgentContext, AgentPart } from '../../agent/agent.ts';
+import type { MemberEvent } from '../../agent/mesh/member-table.ts';
+import { getObject, listObjects, type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
+import type { Kind, Pod } from '../../agent/objects/types.ts';
+import { shortReason } from '../../agent/store/etcd.ts';
+import { keys } from '../../agent/store/keys.ts';
+import { NODE_LEASE_TTL_SECONDS, type NodeRecord } from '../../agent/store/node-registry.ts';
+import { type Action, applyActions } from './actions.ts';
+import { ControllerActor } from './actor.ts';
+import { reconcileDaemonSet } from './daemonset.ts';
+import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
+import { reconcileJob } from './job.ts';
+import { planSweep, revokeDeadNode } from './node-lifecycle.ts';
+import type { Controller } from './pod-template.ts';
+import { readWorld, type World } from './world.ts';
+
+export const RESYNC_MS = 30_000;
+const RECAMPAIGN_MS = 1000;
+type ControllerKind = Controller['kind'];
+const CONTROLLED: Record<string, ControllerKind> = {
+  deployments: 'Deployment',
+  daemonsets: 'DaemonSet',
+  jobs: 'Job',
+};
+const RECONCILE: { [K in ControllerKind]: (s: Stored<Controller>, w: World, env: ReconcileEnv) => Action[] } =
+  {
+    Deployment: (s, w, env) => reconcileDeployment(s as never, w, env),
+    DaemonSet: (s, w, env) => reconcileDaemonSet(s as never, w, env),
+    Job: (s, w, env) => reconcileJob(s as never, w, env),
+  };
+
+export const kubecontrollerPart: AgentPart = {
+  name: 'kubecontroller',
+  async start(ctx) {
+    if (!ctx.self().roles.includes('head')) return null;
+    const kc = new KubeController(ctx);
+    kc.campaign();
+    return kc;
+  },
+};
+
+type Campaign = ReturnType<ReturnType<ReturnType<Etcd3['namespace']>['election']>['campaign']>;
+
+class KubeController {
+  private readonly ctx: AgentContext;
+  private campaignNow: Campaign | undefined;
+  private leading: Leader | undefined;
+  private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+  private readonly onMember = (e: MemberEvent) => {
+    if (e.type !== 'dead') return;
+    this.leading?.nodeDied(e.member.name, e.member.incarnation);
+    void this.revokeDeadLeader(e.member.name, e.member.incarnation);
+  };
+
+  constructor(ctx: AgentContext) {
+    this.ctx = ctx;
+    ctx.events.on('member', this.onMember);
+  }
+
+  /** Stand for leader; `elected` makes this head run the actors. */
+  campaign(): void {
+    if (this.stopped) return;
+    // Prefix /nokube/<cluster>/election/kubecontroller/ = keys.election(cluster, 'kubecontroller') + '/'.
+    const election = this.ctx.etcd
+      .namespace(keys.cluster(this.ctx.cluster))
+      .election('kubecontroller', NODE_LEASE_TTL_SECONDS);
+    const campaign = election.campaign(this.ctx.nodeName);
+    this.campaignNow = campaign;
+    campaign.on('elected', () => {
+      if (this.campaignNow !== campaign || this.stopped) return;
+      this.ctx.log.info('kubecontroller: elected leader');
+      this.leading = new Leader(this.ctx);
+      this.leading.start();
+    });
+    campaign.on('error', (err) => {
+      if (this.campaignNow !== campaign) return;
+      this.ctx.log.warn(
+        { err: shortReason(err) },
+        'kubecontroller: election lost or failed; campaigning again',
+      );
+      this.campaignNow = undefined;
+      this.unlead();
+      campaign.resign().catch(() => undefined);
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => this.campaign(), RECAMPAIGN_MS);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.ctx.events.off('member', this.onMember);
+    this.unlead();
+    const campaign = this.campaignNow;
+    this.campaignNow = undefined;
+    // Resigning hands the lead over at once (a clean stop need not wait for the campaign lease TTL).
+    await campaign?.resign().catch(() => undefined);
+  }
+
+  private unlead(): void {
+    this.leading?.stop();
+    this.leading = undefined;
+  }
+
+  /** The mesh saw a node die: if it held (or waited in) the election, drop its campaign key now. */
+  private async revokeDeadLeader(name: string, incarnation: number): Promise<void> {
+    try {
+      const { etcd, cluster } = this.ctx;
+      const prefix = `${keys.election(cluster, 'kubecontroller')}/`;
+      const res = await etcd.getAll().prefix(prefix).exec();
+      const theirs = res.kvs.filter(
+        (kv: IKeyValue) => kv.value.toString('utf8') === name && kv.lease !== '0',
+      );
+      if (theirs.length === 0) return;
+      const record = await etcd.get(keys.node(cluster, name)).string();
+      // A record of a newer incarnation: the node is back and its campaign key may be the new one's.
+      if (record && (JSON.parse(record) as NodeRecord).incarnation !== incarnation) return;
+      for (const kv of theirs) await etcd.leaseClient.leaseRevoke({ ID: kv.lease });
+      this.ctx.log.info({ node: name }, 'kubecontroller: a dead head left the election');
+    } catch (err) {
+      this.ctx.log.warn({ err: shortReason(err), node: name }, 'kubecontroller: revoking a dead head failed');
+    }
+  }
+}
+
+/** The leader's work: watches, actors, resync, node lifecycle. */
+class Leader {
+  private readonly ctx: AgentContext;
+  private readonly actors = new Map<string, ControllerActor & { kind: ControllerKind; ref: ObjectRef }>();
+  private readonly watchers: Watcher[] = [];
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly sweeper: ControllerActor;
+  private readonly onNode = () => {
+    for (const a of this.actors.values()) a.kick();
+    this.sweeper.kick();
+  };
+
+  constructor(ctx: AgentContext) {
+    this.ctx = ctx;
+    this.sweeper = new ControllerActor(
+      ctx,
+      { namespace: '_cluster', kind: 'NodeLifecycle', name: 'pods', uid: '' },
+      () => this.sweep(),
+      false,
+    );
+  }
+
+  start(): void {
+    const { ctx } = this;
+    ctx.alive.set('_cluster', 'kubecontroller', {
+      node: ctx.nodeName,
+      actor: 'kubecontroller',
+      since: new Date().toISOString(),
+    });
+    ctx.events.on('node', this.onNode);
+    const objects = ctx.etcd.watch().prefix(keys.objectsPrefix(ctx.cluster)).watcher();
+    objects.on('connected', () => void this.resync());
+    objects.on('put', (kv) => this.onObject(kv.key.toString('utf8'), kv));
+    objects.on('delete', (kv) => this.onObject(kv.key.toString('utf8')));
+    const statuses = ctx.etcd
+      .watch()
+      .prefix(`${keys.statusPrefix(ctx.cluster)}pods/`)
+      .watcher();
+    statuses.on('put', (kv) => this.kickNamespace(kv.key.toString('utf8').split('/').at(-2)!));
+    statuses.on('delete', (kv) => this.kickNamespace(kv.key.toString('utf8').split('/').at(-2)!));
+    for (const w of [objects, statuses]) {
+      w.on('error', (err) => ctx.log.warn({ err: shortReason(err) }, 'kubecontroller watch error'));
+      this.watchers.push(w);
+    }
+    this.resyncTimer = setInterval(() => void this.resync(), RESYNC_MS);
+    // Nodes that died before we led: their leases are revoked now.
+    for (const m of ctx.mesh.table.list()) if (m.state === 'dead') this.nodeDied(m.name, m.incarnation);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.resyncTimer);
+    this.ctx.events.off('node', this.onNode);
+    for (const w of this.watchers) void w.cancel().catch(() => undefined);
+    for (const a of this.actors.values()) a.stop();
+    this.actors.clear();
+    this.sweeper.stop();
+    this.ctx.alive.deleteTree('_cluster', 'kubecontroller');
+    this.ctx.log.info('kubecontroller: no longer leading; actors stopped');
+  }
+
+  nodeDied(name: string, incarnation: number): void {
+    revokeDeadNode(this.ctx.etcd, this.ctx.cluster, name, incarnation, this.ctx.log).catch((err) =>
+      this.ctx.log.warn({ err: shortReason(err), node: name }, 'revoking a dead node lease failed'),
+    );
+  }
+
+  /** objects/<resource>/<ns>/<name>: controllers get an actor; pods kick the actors of their namespace. */
+  private onObject(key: string, kv?: IKeyValue): void {
+    if (this.stopped) return;
+    const [resource, namespace, name] = key.slice(keys.objectsPrefix(this.ctx.cluster).length).split('/');
+    if (!resource || !namespace || !name) return;
+    const kind = CONTROLLED[resource];
+    if (kind) {
+      if (kv) {
+        const uid = (JSON.parse(kv.value.toString('utf8')) as Controller).metadata.uid;
+        this.ensureActor({ kind, namespace, name }, uid).kick();
+      } else {
+        this.dropActor(`${kind}/${namespace}/${name}`);
+        this.sweeper.kick();
+      }
+    } else if (resource === 'pods') {
+      this.kickNamespace(namespace);
+      if (!kv || !(JSON.parse(kv.value.toString('utf8')) as Pod).spec.nodeName) this.sweeper.kick();
+    }
+  }
+
+  private kickNamespace(namespace: string): void {
+    for (const a of this.actors.values()) if (a.ref.namespace === namespace) a.kick();
+  }
+
+  private ensureActor(ref: ObjectRef & { kind: ControllerKind; namespace: string }, uid: string) {
+    const id = `${ref.kind}/${ref.namespace}/${ref.name}`;
+    const have = this.actors.get(id);
+    if (have && have.uid === uid) return have;
+    if (have) this.dropActor(id);
+    const actor = Object.assign(
+      new ControllerActor(this.ctx, { namespace: ref.namespace, kind: ref.kind, name: ref.name, uid }, () =>
+        this.reconcile(ref, uid),
+      ),
+      { kind: ref.kind, ref },
+    );
+    this.actors.set(id, actor);
+    return actor;
+  }
+
+  private dropActor(id: string): void {
+    this.actors.get(id)?.stop();
+    this.actors.delete(id);
+  }
+
+  private async reconcile(ref: ObjectRef & { kind: ControllerKind }, uid: string): Promise<void> {
+    const { etcd, cluster } = this.ctx;
+    const stored = (await getObject(etcd, cluster, ref)) as Stored<Controller> | null;
+    if (!stored || stored.object.metadata.uid !== uid || this.stopped) return;
+    const world = await readWorld(etcd, cluster);
+    if (this.stopped) return;
+    const actions = RECONCILE[ref.kind](stored, world, { now: new Date().toISOString() });
+    const owner = { ref: { ...ref, uid }, createRevision: stored.createRevision };
+    await applyActions({ etcd, cluster, recorder: this.ctx.recorder }, owner, actions);
+  }
+
+  private async sweep(): Promise<void> {
+    const { etcd, cluster } = this.ctx;
+    const [world, ...owners] = await Promise.all([
+      readWorld(etcd, cluster),
+      ...Object.values(CONTROLLED).map((k) => listObjects(etcd, cluster, k, undefined, false)),
+    ]);
+    if (this.stopped) return;
+    const uids = new Set(owners.flat().map((s) => s.object.metadata.uid));
+    for (const a of planSweep(world, uids, new Date().toISOString())) {
+      // Events name their pod themselves; writes are done on behalf of the pod they touch.
+      const pod = a.type === 'delete' || a.type === 'podStatus' || a.type === 'bind' ? a.pod : undefined;
+      const owner = pod
+        ? { ref: { ...refOf(pod.object), uid: pod.object.metadata.uid }, createRevision: pod.createRevision }
+        : { ref: { kind: 'Pod' as const, name: '', uid: '' }, createRevision: '0' };
+      await applyActions({ etcd, cluster, recorder: this.ctx.recorder }, owner, [a]);
+    }
+  }
+
+  /** Level-triggered safety net: actors for every controller object, none for the gone ones. */
+  private async resync(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const { etcd, cluster } = this.ctx;
+      const seen = new Set<string>();
+      for (const kind of Object.values(CONTROLLED)) {
+        for (const s of await listObjects(etcd, cluster, kind as Kind, undefined, false)) {
+          const { namespace, name } = s.object.metadata;
+          seen.add(`${kind}/${namespace}/${name}`);
+          this.ensureActor({ kind, namespace: namespace!, name }, s.object.metadata.uid).kick();
+        }
+      }
+      if (this.stopped) return;
+      for (const id of [...this.actors.keys()]) if (!seen.has(id)) this.dropActor(id);
+      this.sweeper.kick();
+    } catch (err) {
+      this.ctx.log.warn({ err: shortReason(err) }, 'kubecontroller resync failed');
+    }
+  }
+}

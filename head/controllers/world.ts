@@ -1,0 +1,62 @@
+// What a controller's reconcile looks at: the live node records and every pod (with status and the
+// etcd revisions needed for compare-and-swap), read fresh from etcd on each reconcile. Plus the small
+// pure questions controllers ask about pods.
+import type { Etcd3 } from 'etcd3';
+import { listObjects, type Stored } from '../../agent/objects/store.ts';
+import type { Condition, KubeObject, OwnerReference, Pod } from '../../agent/objects/types.ts';
+import { addLoad, emptyLoad } from '../../agent/scheduler/stack.ts';
+import type { Load } from '../../agent/scheduler/types.ts';
+import { listNodes, type NodeRecord } from '../../agent/store/node-registry.ts';
+
+export interface World {
+  nodes: NodeRecord[];
+  pods: Array<Stored<Pod>>;
+}
+
+export async function readWorld(etcd: Etcd3, cluster: string): Promise<World> {
+  const [nodes, pods] = await Promise.all([listNodes(etcd, cluster), listObjects(etcd, cluster, 'Pod')]);
+  return { nodes, pods };
+}
+
+export const controllerOf = (obj: KubeObject): OwnerReference | undefined =>
+  obj.metadata.ownerReferences?.find((o) => o.controller);
+
+/** The pods whose controller is this object (by uid, as k8s does). */
+export const ownedPods = (world: World, owner: KubeObject): Array<Stored<Pod>> =>
+  world.pods.filter(
+    (p) =>
+      p.object.metadata.namespace === owner.metadata.namespace &&
+      controllerOf(p.object)?.uid === owner.metadata.uid,
+  );
+
+export const phaseOf = (pod: Pod) => pod.status?.phase ?? 'Pending';
+export const isTerminal = (pod: Pod) => phaseOf(pod) === 'Succeeded' || phaseOf(pod) === 'Failed';
+export const isRunning = (pod: Pod) => phaseOf(pod) === 'Running';
+/** Running with every container ready (a status without container statuses: running is ready). */
+export const isReady = (pod: Pod) =>
+  isRunning(pod) && (pod.status?.containerStatuses ?? []).every((c) => c.ready);
+/** Bound to a node that has no record any more (dead, or gone longer than the lease TTL). */
+export const onLostNode = (pod: Pod, world: World) =>
+  pod.spec.nodeName !== undefined && !world.nodes.some((n) => n.name === pod.spec.nodeName);
+
+/** Pods per node (all, and per controller uid) of the pods that occupy a node. */
+export function loadOf(world: World): Load {
+  const load = emptyLoad();
+  for (const { object: p } of world.pods)
+    if (p.spec.nodeName && !isTerminal(p)) addLoad(load, p.spec.nodeName, controllerOf(p)?.uid);
+  return load;
+}
+
+/** A condition with the transition time kept from `prev` when its status did not change. */
+export function condition(
+  prev: Condition[] | undefined,
+  type: string,
+  status: Condition['status'],
+  reason: string,
+  message: string,
+  now: string,
+): Condition {
+  const before = prev?.find((c) => c.type === type);
+  const lastTransitionTime = before && before.status === status ? before.lastTransitionTime : now;
+  return { type, status, reason, message, lastTransitionTime };
+}
