@@ -284,21 +284,24 @@ class PodsOnNode {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      for (const [id, status] of [...this.pending]) {
-        const e = this.pods.get(id);
-        if (!e) {
-          this.pending.delete(id);
-          continue;
-        }
-        try {
-          await writeStatus(this.ctx.etcd, this.ctx.cluster, refOf(e.pod), e.createRevision, status);
+      // Until nothing is pending: reports that arrive while writing are written in the next pass.
+      while (this.pending.size > 0 && !this.stopped) {
+        for (const [id, status] of [...this.pending]) {
+          const e = this.pods.get(id);
+          if (!e) {
+            this.pending.delete(id);
+            continue;
+          }
+          try {
+            await writeStatus(this.ctx.etcd, this.ctx.cluster, refOf(e.pod), e.createRevision, status);
+          } catch (err) {
+            // etcd away: kept, written on a later tick.
+            this.ctx.log.debug({ err: shortReason(err), pod: id }, 'pod status write failed');
+            return;
+          }
           if (this.pending.get(id) === status) this.pending.delete(id);
           this.written.set(id, { stable: stable(status), status });
           this.saveCacheSoon();
-        } catch (err) {
-          // etcd away: kept, written on a later tick.
-          this.ctx.log.debug({ err: shortReason(err), pod: id }, 'pod status write failed');
-          break;
         }
       }
     } finally {
