@@ -1,0 +1,549 @@
+// The kubecontroller with real etcd and real agent processes: Deployment / DaemonSet / Job objects are
+// put straight into etcd (agent/objects/store.ts), the controllers turn them into pods bound to nodes,
+// and the test plays the agents' part where a pod must be Running / Succeeded / Failed (it writes the
+// pod status). Pod images are absent with pull policy Never, so no agent ever runs a container here.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Etcd3 } from 'etcd3';
+import type { Member } from '../agent/mesh/member-table.ts';
+import { listEvents } from '../agent/objects/events.ts';
+import {
+  createObjects,
+  deleteObjects,
+  getObject,
+  listObjects,
+  newMeta,
+  objectKey,
+  refOf,
+  type Stored,
+  toStoredJson,
+  writeStatus,
+} from '../agent/objects/store.ts';
+import type {
+  DaemonSet,
+  Deployment,
+  Job,
+  Kind,
+  KubeObject,
+  Pod,
+  PodPhase,
+  PodTemplateSpec,
+} from '../agent/objects/types.ts';
+import { storeConfig } from '../agent/store/config-store.ts';
+import { connectEtcd } from '../agent/store/etcd.ts';
+import { keys } from '../agent/store/keys.ts';
+import { listNodes, NODE_LEASE_TTL_SECONDS } from '../agent/store/node-registry.ts';
+import {
+  createTestCluster,
+  eventually,
+  getJson,
+  type TestCluster,
+  type TestNode,
+} from './harness/cluster.ts';
+
+const template = (app: string, extra: Partial<PodTemplateSpec['spec']> = {}): PodTemplateSpec => ({
+  metadata: { labels: { app } },
+  spec: {
+    containers: [{ name: 'main', image: 'nokube.invalid/absent:0', imagePullPolicy: 'Never' }],
+    ...extra,
+  },
+});
+const meta = (name: string) => ({
+  name,
+  namespace: 'default',
+  uid: '',
+  resourceVersion: '',
+  generation: 0,
+  creationTimestamp: '',
+});
+
+const deployment = (name: string, spec: Partial<Deployment['spec']> = {}): Deployment =>
+  newMeta({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(name),
+    spec: { selector: { matchLabels: { app: name } }, template: template(name), ...spec },
+  });
+
+function harness(getC: () => TestCluster, getEtcd: () => Etcd3) {
+  const podsOf = async (owner: string) =>
+    (await listObjects(getEtcd(), getC().name, 'Pod', 'default')).filter(
+      (p) => p.object.metadata.ownerReferences?.[0]?.name === owner,
+    );
+  const perNode = (pods: Array<Stored<Pod>>) => {
+    const out: Record<string, number> = {};
+    for (const p of pods) out[p.object.spec.nodeName ?? '-'] = (out[p.object.spec.nodeName ?? '-'] ?? 0) + 1;
+    return out;
+  };
+  /** Change an object's spec as an apply would (generation + 1). */
+  const update = async <K extends Kind>(kind: K, name: string, change: (o: KubeObject) => void) => {
+    const etcd = getEtcd();
+    const s = (await getObject(etcd, getC().name, { kind, namespace: 'default', name }, false))!;
+    change(s.object);
+    s.object.metadata.generation++;
+    const key = objectKey(getC().name, refOf(s.object));
+    const res = await etcd
+      .if(key, 'Mod', '==', Number(s.modRevision))
+      .then(etcd.put(key).value(toStoredJson(s.object)))
+      .commit();
+    assert.ok(res.succeeded);
+  };
+  /** Play the node's agent: once it has reported the pod (image absent), say the pod is in `phase`. */
+  const setPhase = async (pod: Stored<Pod>, phase: PodPhase) => {
+    const etcd = getEtcd();
+    const ref = refOf(pod.object);
+    const reported = await eventually(
+      async () =>
+        (await getObject(etcd, getC().name, { ...ref, kind: 'Pod' }))?.object.status?.containerStatuses,
+      15_000,
+      `the agent to report ${ref.name}`,
+    );
+    const exitCode = phase === 'Failed' ? 1 : 0;
+    const containerStatuses = reported.map((cs) => ({
+      ...cs,
+      ready: phase === 'Running',
+      state:
+        phase === 'Running'
+          ? { running: { startedAt: new Date().toISOString() } }
+          : {
+              terminated: {
+                exitCode,
+                reason: exitCode ? 'Error' : 'Completed',
+                finishedAt: new Date().toISOString(),
+              },
+            },
+    }));
+    assert.ok(await writeStatus(etcd, getC().name, ref, pod.createRevision, { phase, containerStatuses }));
+  };
+  /** Every node's view (through the head on `observer`) has all `names` alive. */
+  const meshSees = (observer: string, names: string[]) => {
+    const n = getC().nodes.find((x) => x.name === observer)!;
+    return eventually(
+      async () => {
+        const { items } = await getJson<{ items: Member[] }>(
+          `http://${n.address}:${getC().headPort}/api/v1/members`,
+        );
+        return names.every((name) => items.find((m) => m.name === name)?.state === 'alive');
+      },
+      30_000,
+      `${observer} to see ${names.join(', ')} alive`,
+    );
+  };
+  return { podsOf, perNode, update, setPhase, meshSees };
+}
+
+describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeout: 240_000 }, () => {
+  let c: TestCluster;
+  let etcd: Etcd3;
+  const { podsOf, perNode, update, setPhase, meshSees } = harness(
+    () => c,
+    () => etcd,
+  );
+  const aliveKey = (ns: string, path: string) => keys.alive(c.name, ns, path);
+
+  before(async () => {
+    c = await createTestCluster({ nodes: 3, heads: 1, net: 44 });
+    etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 3000 });
+    await Promise.all(c.nodes.map((n) => c.startAgent(n.name)));
+    await eventually(async () => (await listNodes(etcd, c.name)).length === 3, 30_000, '3 node records');
+    const runtimes = (await listNodes(etcd, c.name)).map((n) => n.capacity.containerRuntime);
+    assert.ok(runtimes.every(Boolean), 'the nodes need a container engine (scripts/docker-engine.sh start)');
+    await eventually(
+      async () => etcd.get(aliveKey('_cluster', 'kubecontroller')).string(),
+      20_000,
+      'a leader',
+    );
+  });
+  after(async () => {
+    if (process.env.DUMP)
+      for (const a of c.agents.values()) console.log(`==== ${a.name}\n${a.output().slice(-15000)}`);
+    etcd?.close();
+    await c?.stop();
+  });
+
+  test('Deployment of 6 over 3 nodes: 6 pods spread 2/2/2, named and labelled, status written', async () => {
+    const d = deployment('web', { replicas: 6 });
+    await createObjects(etcd, c.name, [d]);
+    const pods = await eventually(
+      async () => {
+        const p = await podsOf('web');
+        return p.length === 6 && p;
+      },
+      15_000,
+      '6 pods',
+    );
+    assert.deepEqual(perNode(pods), { n1: 2, n2: 2, n3: 2 });
+    for (const p of pods) {
+      const hash = p.object.metadata.labels?.['pod-template-hash'];
+      assert.match(p.object.metadata.name, new RegExp(`^web-${hash}-[a-z0-9]{5}$`));
+      assert.equal(p.object.metadata.labels?.app, 'web');
+      assert.equal(p.object.metadata.ownerReferences?.[0]?.uid, d.metadata.uid);
+      assert.equal(p.object.metadata.ownerReferences?.[0]?.controller, true);
+    }
+    await eventually(
+      async () => {
+        const s = (await getObject(etcd, c.name, { kind: 'Deployment', namespace: 'default', name: 'web' }))!
+          .object.status;
+        return (
+          s?.replicas === 6 && s.updatedReplicas === 6 && s.observedGeneration === 1 && s.readyReplicas === 0
+        );
+      },
+      10_000,
+      'deployment status',
+    );
+    assert.ok(
+      await etcd.get(aliveKey('default', 'deployment-web')).string(),
+      'the actor keeps an alive record',
+    );
+    await eventually(
+      async () =>
+        (await listEvents(etcd, c.name, { kind: 'Deployment', namespace: 'default', name: 'web' })).filter(
+          (e) => e.reason === 'SuccessfulCreate',
+        ).length === 6,
+      5000,
+      '6 SuccessfulCreate events',
+    );
+  });
+
+  test('SIGKILLed agent: its node record goes well before the TTL and its pods are replaced on the others', async () => {
+    await meshSees('n1', ['n2', 'n3']);
+    const started = Date.now();
+    await c.agents.get('n3')!.kill('SIGKILL');
+    await eventually(
+      async () => !(await listNodes(etcd, c.name)).some((n) => n.name === 'n3'),
+      5000,
+      'n3 record gone',
+    );
+    const gone = Date.now() - started;
+    assert.ok(gone < (NODE_LEASE_TTL_SECONDS * 1000) / 2, `record gone after ${gone} ms`);
+    const pods = await eventually(
+      async () => {
+        const p = await podsOf('web');
+        return p.length === 6 && !p.some((x) => x.object.spec.nodeName === 'n3') && p;
+      },
+      10_000,
+      '6 pods on n1/n2',
+    );
+    assert.deepEqual(perNode(pods), { n1: 3, n2: 3 });
+  });
+
+  test('scale to 2: pods deleted down to 2', async () => {
+    await update('Deployment', 'web', (o) => {
+      (o as Deployment).spec.replicas = 2;
+    });
+    const pods = await eventually(
+      async () => {
+        const p = await podsOf('web');
+        return p.length === 2 && p;
+      },
+      10_000,
+      '2 pods',
+    );
+    assert.deepEqual(perNode(pods), { n1: 1, n2: 1 }, 'scale-down takes from the most crowded node');
+  });
+
+  test('template change: replaced one at a time (new pod runs before an old one goes)', async () => {
+    const oldPods = await podsOf('web');
+    for (const p of oldPods) await setPhase(p, 'Running');
+    await update('Deployment', 'web', (o) => {
+      (o as Deployment).spec.template.metadata!.labels!.v = '2';
+    });
+    const oldNames = new Set(oldPods.map((p) => p.object.metadata.name));
+    const first = await eventually(
+      async () => {
+        const p = await podsOf('web');
+        const fresh = p.filter((x) => !oldNames.has(x.object.metadata.name));
+        return fresh.length === 1 && p.length === 3 && fresh[0];
+      },
+      10_000,
+      'one new pod beside the 2 old',
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await podsOf('web')).length, 3, 'no old pod goes while the new one is not running');
+    await setPhase(first, 'Running');
+    const second = await eventually(
+      async () => {
+        const p = await podsOf('web');
+        const fresh = p.filter((x) => !oldNames.has(x.object.metadata.name));
+        return (
+          fresh.length === 2 &&
+          p.length === 3 &&
+          fresh.find((x) => x.object.metadata.name !== first.object.metadata.name)
+        );
+      },
+      10_000,
+      'one old pod deleted, a second new pod created',
+    );
+    await setPhase(second, 'Running');
+    await eventually(
+      async () => {
+        const p = await podsOf('web');
+        return p.length === 2 && p.every((x) => !oldNames.has(x.object.metadata.name));
+      },
+      10_000,
+      'only the 2 new pods',
+    );
+    await eventually(
+      async () => {
+        const s = (await getObject(etcd, c.name, { kind: 'Deployment', namespace: 'default', name: 'web' }))!
+          .object.status;
+        return (
+          s?.observedGeneration === 3 &&
+          s.updatedReplicas === 2 &&
+          s.readyReplicas === 2 &&
+          s.availableReplicas === 2
+        );
+      },
+      10_000,
+      'status after the rollout',
+    );
+  });
+
+  test('DaemonSet follows a joining node and a label change', async () => {
+    const mk = (name: string, nodeSelector?: Record<string, string>): DaemonSet =>
+      newMeta({
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: meta(name),
+        spec: {
+          selector: { matchLabels: { app: name } },
+          template: template(name, nodeSelector ? { nodeSelector } : {}),
+        },
+      });
+    await createObjects(etcd, c.name, [mk('everywhere'), mk('edge', { edge: 'yes' })]);
+    await eventually(
+      async () =>
+        (await podsOf('everywhere'))
+          .map((p) => p.object.metadata.name)
+          .sort()
+          .join() === 'everywhere-n1,everywhere-n2',
+      10_000,
+      'pods on n1, n2',
+    );
+    await c.startAgent('n3');
+    await eventually(
+      async () =>
+        (await podsOf('everywhere'))
+          .map((p) => p.object.spec.nodeName)
+          .sort()
+          .join() === 'n1,n2,n3',
+      30_000,
+      'a pod on the joining n3',
+    );
+    assert.equal((await podsOf('edge')).length, 0);
+    const labelled: TestNode[] = c.nodes.map((n) =>
+      n.name === 'n2' ? { ...n, labels: { edge: 'yes' } } : n,
+    );
+    await storeConfig(etcd, c.configYaml(labelled), c.configFile, 'test', 'latest');
+    const edge = await eventually(
+      async () => {
+        const p = await podsOf('edge');
+        return p.length === 1 && p[0];
+      },
+      15_000,
+      'edge pod on n2',
+    );
+    assert.equal(edge.object.spec.nodeName, 'n2');
+    assert.equal(edge.object.metadata.name, 'edge-n2');
+    await eventually(
+      async () => {
+        const s = (await getObject(etcd, c.name, {
+          kind: 'DaemonSet',
+          namespace: 'default',
+          name: 'everywhere',
+        }))!.object.status;
+        return (
+          s?.desiredNumberScheduled === 3 && s.currentNumberScheduled === 3 && s.numberMisscheduled === 0
+        );
+      },
+      10_000,
+      'daemonset status',
+    );
+    await storeConfig(etcd, c.configYaml(c.nodes), c.configFile, 'test', 'latest');
+    await eventually(async () => (await podsOf('edge')).length === 0, 15_000, 'edge pod gone with the label');
+  });
+
+  test('nodeSelector with no match: Pending, Unschedulable with the scheduler message, bound once a node fits', async () => {
+    const d = deployment('gpu', { template: template('gpu', { nodeSelector: { app: 'gpu' } }) });
+    await createObjects(etcd, c.name, [d]);
+    const pod = await eventually(async () => (await podsOf('gpu'))[0], 10_000, 'a gpu pod');
+    assert.equal(pod.object.spec.nodeName, undefined);
+    assert.equal(pod.object.status?.phase, 'Pending');
+    const cond = pod.object.status?.conditions?.find((x) => x.type === 'PodScheduled');
+    assert.equal(cond?.status, 'False');
+    assert.equal(cond?.reason, 'Unschedulable');
+    const message =
+      "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector (nodeSelector app=gpu).";
+    assert.equal(cond?.message, message);
+    await eventually(
+      async () =>
+        (await listEvents(etcd, c.name, refOf(pod.object))).some(
+          (e) => e.reason === 'FailedScheduling' && e.message === message,
+        ),
+      5000,
+      'FailedScheduling event',
+    );
+    const labelled: TestNode[] = c.nodes.map((n) => (n.name === 'n1' ? { ...n, labels: { app: 'gpu' } } : n));
+    await storeConfig(etcd, c.configYaml(labelled), c.configFile, 'test', 'latest');
+    const bound = await eventually(
+      async () => {
+        const p = (await podsOf('gpu'))[0];
+        return p?.object.spec.nodeName ? p : undefined;
+      },
+      15_000,
+      'the gpu pod bound',
+    );
+    assert.equal(
+      bound.object.metadata.name,
+      pod.object.metadata.name,
+      'the same pod is bound, not a new one',
+    );
+    assert.equal(bound.object.spec.nodeName, 'n1');
+  });
+
+  test('Job: completions with parallelism, then Complete; backoffLimit -> Failed', async () => {
+    const mk = (name: string, spec: Partial<Job['spec']>): Job =>
+      newMeta({
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: meta(name),
+        spec: { template: template(name, { restartPolicy: 'Never' }), ...spec },
+      });
+    await createObjects(etcd, c.name, [mk('batch', { completions: 3, parallelism: 2 })]);
+    const firstTwo = await eventually(
+      async () => {
+        const p = await podsOf('batch');
+        return p.length === 2 && p;
+      },
+      10_000,
+      '2 parallel pods',
+    );
+    for (const p of firstTwo) {
+      assert.match(p.object.metadata.name, /^batch-[a-z0-9]{5}$/);
+      assert.equal(p.object.metadata.labels?.['job-name'], 'batch');
+      assert.ok(p.object.metadata.labels?.['controller-uid']);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await podsOf('batch')).length, 2, 'parallelism 2 holds');
+    for (const p of firstTwo) await setPhase(p, 'Succeeded');
+    const third = await eventually(
+      async () => {
+        const p = await podsOf('batch');
+        return (
+          p.length === 3 &&
+          p.find((x) => !firstTwo.some((f) => f.object.metadata.name === x.object.metadata.name))
+        );
+      },
+      10_000,
+      'the third (last) pod',
+    );
+    await setPhase(third, 'Succeeded');
+    const done = await eventually(
+      async () => {
+        const s = (await getObject(etcd, c.name, { kind: 'Job', namespace: 'default', name: 'batch' }))!
+          .object.status;
+        return s?.conditions?.some((x) => x.type === 'Complete' && x.status === 'True') && s;
+      },
+      10_000,
+      'Complete',
+    );
+    assert.equal(done.succeeded, 3);
+    assert.equal(done.active, 0);
+    assert.ok(done.completionTime);
+    assert.equal((await podsOf('batch')).length, 3, 'succeeded pods are kept and never re-created');
+
+    await createObjects(etcd, c.name, [mk('flaky', { backoffLimit: 1 })]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      const p = await eventually(
+        async () => (await podsOf('flaky')).find((x) => !seen.has(x.object.metadata.name)),
+        10_000,
+        `flaky pod ${i + 1}`,
+      );
+      seen.add(p.object.metadata.name);
+      await setPhase(p, 'Failed');
+    }
+    const failed = await eventually(
+      async () => {
+        const s = (await getObject(etcd, c.name, { kind: 'Job', namespace: 'default', name: 'flaky' }))!
+          .object.status;
+        return s?.conditions?.some((x) => x.type === 'Failed' && x.reason === 'BackoffLimitExceeded') && s;
+      },
+      10_000,
+      'Failed (BackoffLimitExceeded)',
+    );
+    assert.equal(failed.failed, 2);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await podsOf('flaky')).length, 2, 'no pod after the job failed');
+  });
+
+  test('deleting a Deployment stops its actor: alive record gone, no pod re-created', async () => {
+    assert.ok(await etcd.get(aliveKey('default', 'deployment-web')).string());
+    await deleteObjects(etcd, c.name, [{ kind: 'Deployment', namespace: 'default', name: 'web' }]);
+    await eventually(
+      async () => !(await etcd.get(aliveKey('default', 'deployment-web')).string()),
+      5000,
+      'alive record gone',
+    );
+    // The agents cascade (pods of a gone owner go): what is left must only shrink.
+    await eventually(async () => (await podsOf('web')).length === 0, 15_000, 'web pods gone');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await podsOf('web')).length, 0);
+  });
+});
+
+describe('kubecontroller: leader fail-over between 2 heads', { timeout: 120_000 }, () => {
+  let c: TestCluster;
+  let etcd: Etcd3;
+  const { podsOf, meshSees } = harness(
+    () => c,
+    () => etcd,
+  );
+  before(async () => {
+    c = await createTestCluster({ nodes: 2, heads: 2, net: 45 });
+    etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 3000 });
+    await Promise.all(c.nodes.map((n) => c.startAgent(n.name)));
+  });
+  after(async () => {
+    etcd?.close();
+    await c?.stop();
+  });
+
+  test('one leader; SIGKILL it and the other head leads within seconds and runs new deployments', async () => {
+    const leaderKey = keys.alive(c.name, '_cluster', 'kubecontroller');
+    const leader = await eventually(
+      async () => {
+        const v = await etcd.get(leaderKey).string();
+        return v ? (JSON.parse(v) as { node: string }).node : undefined;
+      },
+      20_000,
+      'a leader',
+    );
+    const other = leader === 'n1' ? 'n2' : 'n1';
+    await eventually(async () => (await listNodes(etcd, c.name)).length === 2, 20_000, '2 node records');
+    await meshSees(other, [leader]);
+    const killedAt = Date.now();
+    await c.agents.get(leader)!.kill('SIGKILL');
+    await eventually(
+      async () => {
+        const v = await etcd.get(leaderKey).string();
+        return v && (JSON.parse(v) as { node: string }).node === other;
+      },
+      8000,
+      `${other} to lead`,
+    );
+    const took = Date.now() - killedAt;
+    assert.ok(took < NODE_LEASE_TTL_SECONDS * 1000, `fail-over took ${took} ms`);
+    const d = deployment('after', { replicas: 2 });
+    await createObjects(etcd, c.name, [d]);
+    const pods = await eventually(
+      async () => {
+        const p = await podsOf('after');
+        return p.length === 2 && p;
+      },
+      10_000,
+      '2 pods from the new leader',
+    );
+    assert.ok(pods.every((p) => p.object.spec.nodeName === other));
+  });
+});
