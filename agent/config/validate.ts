@@ -91,7 +91,7 @@ export async function loadConfigFile(file: string): Promise<ValidConfig> {
   return validateConfigText(text, file);
 }
 
-function describeIssue(
+export function describeIssue(
   issue: z.core.$ZodIssue,
   raw: unknown,
   lineOf: (p: ReadonlyArray<PropertyKey>) => number | undefined,
@@ -140,7 +140,11 @@ function kindOf(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function lineOfPath(doc: Document, lc: LineCounter, path: ReadonlyArray<PropertyKey>): number | undefined {
+export function lineOfPath(
+  doc: Document,
+  lc: LineCounter,
+  path: ReadonlyArray<PropertyKey>,
+): number | undefined {
   let node: unknown = doc.contents;
   let offset: number | undefined;
   for (const seg of path) {

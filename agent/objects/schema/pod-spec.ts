@@ -1,0 +1,188 @@
+// PodSpec and its parts: exactly the fields of agent/objects/types.ts. Cross-field rules (duplicate
+// names, mounts of unknown volumes, requests <= limits) are in ../validate-rules.ts.
+import { z } from 'zod';
+import { parseQuantity } from '../quantity.ts';
+import { labelSelectorRequirement, templateMetadata } from './meta.ts';
+import { dnsLabel, dnsSubdomain, labels } from './names.ts';
+
+const quantity = z.string().superRefine((q, c) => {
+  try {
+    parseQuantity(q);
+  } catch (err) {
+    c.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
+
+const keyRef = z.strictObject({
+  name: dnsSubdomain,
+  key: z.string().min(1),
+  optional: z.boolean().optional(),
+});
+export const FIELD_PATHS = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'status.podIP'];
+
+const envName = z
+  .string()
+  .regex(
+    /^[-._a-zA-Z][-._a-zA-Z0-9]*$/,
+    "must start with a letter, '_', '-' or '.' and hold only those and digits",
+  );
+const envVar = z
+  .strictObject({
+    name: envName,
+    value: z.string().optional(),
+    valueFrom: z
+      .strictObject({
+        configMapKeyRef: keyRef.optional(),
+        secretKeyRef: keyRef.optional(),
+        fieldRef: z
+          .strictObject({
+            fieldPath: z.enum(FIELD_PATHS as [string, ...string[]]),
+            apiVersion: z.literal('v1').optional(),
+          })
+          .optional(),
+      })
+      .superRefine((v, c) => {
+        if (Object.keys(v).length !== 1)
+          c.addIssue({
+            code: 'custom',
+            message: 'exactly one of configMapKeyRef, secretKeyRef, fieldRef is required',
+          });
+      })
+      .optional(),
+  })
+  .superRefine((e, c) => {
+    if (e.value !== undefined && e.valueFrom !== undefined)
+      c.addIssue({ code: 'custom', path: ['valueFrom'], message: 'may not be set when value is' });
+  });
+
+const envFrom = z
+  .strictObject({
+    prefix: envName.optional(),
+    configMapRef: z.strictObject({ name: dnsSubdomain, optional: z.boolean().optional() }).optional(),
+    secretRef: z.strictObject({ name: dnsSubdomain, optional: z.boolean().optional() }).optional(),
+  })
+  .superRefine((e, c) => {
+    if ((e.configMapRef === undefined) === (e.secretRef === undefined))
+      c.addIssue({ code: 'custom', message: 'exactly one of configMapRef, secretRef is required' });
+  });
+
+const port = z.number().int().min(1).max(65535);
+const absolutePath = z.string().regex(/^\//, 'must be an absolute path');
+
+const container = z.strictObject({
+  name: dnsLabel,
+  image: z.string().min(1, 'must not be empty'),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
+  command: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  workingDir: absolutePath.optional(),
+  env: z.array(envVar).optional(),
+  envFrom: z.array(envFrom).optional(),
+  ports: z
+    .array(
+      z.strictObject({
+        containerPort: port,
+        hostPort: port.optional(),
+        name: dnsLabel.optional(),
+        protocol: z.enum(['TCP', 'UDP']).optional(),
+      }),
+    )
+    .optional(),
+  resources: z
+    .strictObject({ limits: resourceList.optional(), requests: resourceList.optional() })
+    .optional(),
+  volumeMounts: z
+    .array(
+      z.strictObject({
+        name: dnsLabel,
+        mountPath: absolutePath,
+        readOnly: z.boolean().optional(),
+        subPath: z
+          .string()
+          .refine(
+            (p) => !p.startsWith('/') && !p.split('/').includes('..'),
+            "must be a relative path without '..'",
+          )
+          .optional(),
+      }),
+    )
+    .optional(),
+});
+
+const mode = z.number().int().min(0).max(0o777);
+const keyToPath = z.strictObject({
+  key: z.string().min(1),
+  path: z
+    .string()
+    .min(1)
+    .refine(
+      (p) => !p.startsWith('/') && !p.split('/').includes('..'),
+      "must be a relative path without '..'",
+    ),
+  mode: mode.optional(),
+});
+
+const VOLUME_SOURCES = ['configMap', 'secret', 'emptyDir', 'hostPath'] as const;
+const volume = z
+  .strictObject({
+    name: dnsLabel,
+    configMap: z
+      .strictObject({
+        name: dnsSubdomain,
+        items: z.array(keyToPath).optional(),
+        optional: z.boolean().optional(),
+        defaultMode: mode.optional(),
+      })
+      .optional(),
+    secret: z
+      .strictObject({
+        secretName: dnsSubdomain,
+        items: z.array(keyToPath).optional(),
+        optional: z.boolean().optional(),
+        defaultMode: mode.optional(),
+      })
+      .optional(),
+    emptyDir: z
+      .strictObject({ medium: z.enum(['', 'Memory']).optional(), sizeLimit: quantity.optional() })
+      .optional(),
+    hostPath: z
+      .strictObject({
+        path: absolutePath,
+        type: z.enum(['', 'Directory', 'DirectoryOrCreate', 'File', 'FileOrCreate']).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((v, c) => {
+    if (VOLUME_SOURCES.filter((s) => v[s] !== undefined).length !== 1)
+      c.addIssue({ code: 'custom', message: `exactly one of ${VOLUME_SOURCES.join(', ')} is required` });
+  });
+
+export const podSpec = z.strictObject({
+  containers: z.array(container).min(1, 'at least one container is required'),
+  restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).optional(),
+  nodeName: dnsSubdomain.optional(),
+  nodeSelector: labels.optional(),
+  affinity: z
+    .strictObject({
+      nodeAffinity: z
+        .strictObject({
+          requiredDuringSchedulingIgnoredDuringExecution: z
+            .strictObject({
+              nodeSelectorTerms: z
+                .array(z.strictObject({ matchExpressions: z.array(labelSelectorRequirement).optional() }))
+                .min(1, 'at least one term is required'),
+            })
+            .optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  terminationGracePeriodSeconds: z.number().int().min(0).optional(),
+  volumes: z.array(volume).optional(),
+});
+
+export const podTemplate = z.strictObject({
+  metadata: templateMetadata.optional(),
+  spec: podSpec,
+});

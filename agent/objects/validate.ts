@@ -1,0 +1,261 @@
+// Manifests as users write them (multi-document YAML or JSON) -> k8s objects nokube can store, or one
+// error line per problem: `<file>:<line>: document <n> (<Kind> <name>): <path>: <message>`.
+// Server-set metadata (uid, resourceVersion, generation, creationTimestamp, ...) and `status` are
+// ignored, as kubectl does; namespace defaults to "default"; Secret stringData is folded into data.
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { describeIssue, formatPath, lineOfPath } from '../config/validate.ts';
+import { KIND_SCHEMAS } from './schema/kinds.ts';
+import type { ObjectRef } from './store.ts';
+import {
+  API_VERSION,
+  DEFAULT_NAMESPACE,
+  KINDS,
+  type Kind,
+  type KubeObject,
+  namespaced,
+  RESOURCE,
+} from './types.ts';
+import { crossFieldProblems } from './validate-rules.ts';
+
+export { parseCpu, parseMemory } from './quantity.ts';
+
+/** Where a document came from: file (or "-" for stdin), its position in the file, its first line. */
+export interface ManifestOrigin {
+  source: string;
+  document: number;
+  line?: number;
+}
+
+export interface RawDocument extends ManifestOrigin {
+  value: unknown;
+  lineOf?: (path: ReadonlyArray<PropertyKey>) => number | undefined;
+}
+
+/** A valid object as applied: metadata holds only name, namespace, labels, annotations. */
+export interface Manifest {
+  object: KubeObject;
+  origin: ManifestOrigin;
+}
+
+export class ManifestError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ManifestError';
+    this.problems = problems;
+  }
+}
+
+/** Known k8s fields nokube does not implement: refused with "not supported" rather than "unknown field". */
+const NOT_SUPPORTED = new Set([
+  'lifecycle',
+  'livenessProbe',
+  'readinessProbe',
+  'startupProbe',
+  'securityContext',
+  'initContainers',
+  'ephemeralContainers',
+  'serviceAccountName',
+  'serviceAccount',
+  'automountServiceAccountToken',
+  'tolerations',
+  'hostNetwork',
+  'hostPID',
+  'hostIPC',
+  'hostAliases',
+  'dnsPolicy',
+  'dnsConfig',
+  'imagePullSecrets',
+  'priorityClassName',
+  'priority',
+  'runtimeClassName',
+  'schedulerName',
+  'topologySpreadConstraints',
+  'stdin',
+  'stdinOnce',
+  'tty',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+  'volumeDevices',
+  'persistentVolumeClaim',
+  'nfs',
+  'downwardAPI',
+  'projected',
+  'podAffinity',
+  'podAntiAffinity',
+  'preferredDuringSchedulingIgnoredDuringExecution',
+  'matchFields',
+  'progressDeadlineSeconds',
+  'paused',
+  'updateStrategy',
+  'ttlSecondsAfterFinished',
+  'suspend',
+  'completionMode',
+  'podFailurePolicy',
+  'manualSelector',
+  'ownerReferences',
+  'finalizers',
+  'generateName',
+  'rollingUpdate',
+]);
+
+const SERVER_SET_METADATA = [
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'managedFields',
+  'selfLink',
+];
+
+/** Split a file's text into documents (empty documents skipped), or throw on YAML syntax errors. */
+export function parseManifestText(text: string, source: string): RawDocument[] {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const list = Array.isArray(docs) ? docs : [];
+  const errors = list.flatMap((d, i) =>
+    d.errors.map(
+      (e) =>
+        `${source}:${lineCounter.linePos(e.pos[0]).line}: document ${i + 1}: invalid YAML: ${e.message.split('\n')[0]}`,
+    ),
+  );
+  if (errors.length > 0) throw new ManifestError(errors);
+  return list.flatMap((doc, i): RawDocument[] => {
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return [];
+    const start = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
+    return [
+      {
+        source,
+        document: i + 1,
+        line: start === undefined ? undefined : lineCounter.linePos(start).line,
+        value,
+        lineOf: (path) => lineOfPath(doc, lineCounter, path),
+      },
+    ];
+  });
+}
+
+/** Validate documents (from one or several files) as one apply: all problems, or the manifests. */
+export function validateDocuments(docs: RawDocument[]): Manifest[] {
+  const problems: string[] = [];
+  const out: Manifest[] = [];
+  const seen = new Map<string, ManifestOrigin>();
+  for (const doc of docs) {
+    const result = validateDocument(doc);
+    if (typeof result === 'string' || Array.isArray(result)) {
+      problems.push(...(Array.isArray(result) ? result : [result]));
+      continue;
+    }
+    const id = refId(result.object);
+    const first = seen.get(id);
+    if (first) {
+      problems.push(
+        `${where(doc, doc.line)}: ${header(doc, result.object.kind, result.object.metadata.name)}: ${describeObject(result.object)} is also ${first.source === doc.source ? '' : `${first.source} `}document ${first.document}; an object may appear once per apply`,
+      );
+      continue;
+    }
+    seen.set(id, doc);
+    out.push(result);
+  }
+  if (problems.length > 0) throw new ManifestError(problems);
+  return out;
+}
+
+/** parseManifestText + validateDocuments. */
+export function validateManifestText(text: string, source: string): Manifest[] {
+  return validateDocuments(parseManifestText(text, source));
+}
+
+/** `deployments.apps "web"` in namespace ns, as kubectl names an object in messages. */
+export function describeObject(obj: KubeObject | (ObjectRef & { metadata?: undefined })): string {
+  const ref = 'metadata' in obj && obj.metadata ? { kind: obj.kind, ...obj.metadata } : (obj as ObjectRef);
+  const what = `${resourceWithGroup(ref.kind)} "${ref.name}"`;
+  return namespaced(ref.kind) ? `${what} in namespace ${ref.namespace ?? DEFAULT_NAMESPACE}` : what;
+}
+
+/** `deployments.apps`, `pods`: the resource as kubectl prints it in errors. */
+export function resourceWithGroup(kind: Kind): string {
+  const group = API_VERSION[kind].includes('/') ? `.${API_VERSION[kind].split('/')[0]}` : '';
+  return `${RESOURCE[kind]}${group}`;
+}
+
+const refId = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+const where = (o: ManifestOrigin, line: number | undefined) =>
+  line === undefined ? o.source : `${o.source}:${line}`;
+const header = (o: ManifestOrigin, kind: unknown, name: unknown) =>
+  `document ${o.document} (${typeof kind === 'string' ? kind : 'no kind'} ${typeof name === 'string' ? name : 'no name'})`;
+
+function validateDocument(doc: RawDocument): Manifest | string | string[] {
+  const v = doc.value;
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return `${where(doc, doc.line)}: document ${doc.document}: expected a mapping with apiVersion, kind and metadata`;
+  const raw = structuredClone(v) as Record<string, unknown>;
+  const meta = raw.metadata as Record<string, unknown> | undefined;
+  const kind = raw.kind;
+  const name = meta && typeof meta === 'object' ? meta.name : undefined;
+  const line = (path: Array<string | number>) => doc.lineOf?.(path) ?? doc.line;
+  const problem = (path: Array<string | number>, message: string) =>
+    `${where(doc, line(path))}: ${header(doc, kind, name)}: ${path.length > 0 ? `${formatPath(path)}: ` : ''}${message}`;
+
+  if (kind === undefined) return problem(['kind'], 'required field is missing');
+  if (typeof kind !== 'string' || !KINDS.includes(kind as Kind))
+    return problem(['kind'], `unknown kind ${JSON.stringify(kind)} (nokube supports ${KINDS.join(', ')})`);
+  const k = kind as Kind;
+  const problems: string[] = [];
+  if (raw.apiVersion === undefined) problems.push(problem(['apiVersion'], 'required field is missing'));
+  else if (raw.apiVersion !== API_VERSION[k])
+    problems.push(problem(['apiVersion'], `must be "${API_VERSION[k]}" for ${k}`));
+  delete raw.status;
+  if (meta && typeof meta === 'object' && !Array.isArray(meta)) {
+    for (const f of SERVER_SET_METADATA) delete meta[f];
+    if (k === 'Namespace' && meta.namespace !== undefined)
+      problems.push(problem(['metadata', 'namespace'], 'not allowed for a Namespace'));
+  }
+  const parsed = KIND_SCHEMAS[k].safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      for (const p of describeIssue(issue, raw, () => undefined)) {
+        const path = [...issue.path] as Array<string | number>;
+        if (issue.code === 'unrecognized_keys') {
+          for (const key of issue.keys)
+            problems.push(
+              problem([...path, key], NOT_SUPPORTED.has(key) ? 'not supported' : 'unknown field'),
+            );
+          break;
+        }
+        problems.push(problem(path, p.message));
+      }
+    }
+    return problems;
+  }
+  for (const [path, message] of crossFieldProblems(k, parsed.data as Record<string, unknown>))
+    problems.push(problem(path, message));
+  if (problems.length > 0) return problems;
+  return { object: normalize(k, parsed.data as Record<string, unknown>), origin: originOf(doc) };
+}
+
+const originOf = (d: RawDocument): ManifestOrigin =>
+  d.line === undefined
+    ? { source: d.source, document: d.document }
+    : { source: d.source, document: d.document, line: d.line };
+
+function normalize(kind: Kind, m: Record<string, unknown>): KubeObject {
+  const metadata = m.metadata as { namespace?: string };
+  if (namespaced(kind)) metadata.namespace ??= DEFAULT_NAMESPACE;
+  if (kind === 'Secret') {
+    const { stringData, ...rest } = m as {
+      stringData?: Record<string, string>;
+      data?: Record<string, string>;
+    };
+    if (stringData) {
+      rest.data = { ...rest.data };
+      for (const [key, value] of Object.entries(stringData))
+        rest.data[key] = Buffer.from(value).toString('base64');
+    }
+    return { type: 'Opaque', ...rest } as unknown as KubeObject;
+  }
+  return m as unknown as KubeObject;
+}
