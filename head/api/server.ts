@@ -1,4 +1,5 @@
-// The head's HTTP API and WebSocket event stream. Read-only views of etcd and of this head's mesh table.
+// The head's HTTP API and WebSocket event stream: views of etcd and of this head's mesh table, and the
+// object API (apply/get/delete/watch, head/api/objects.ts).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -7,6 +8,7 @@ import type { AgentContext, AgentEvents } from '../../agent/agent.ts';
 import { readConfig } from '../../agent/store/config-store.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
+import { isObjectsPath, isObjectsWatchPath, serveObjects, serveWatch } from './objects.ts';
 import { isPodStreamPath, servePodStream } from './pod-streams.ts';
 
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
@@ -63,8 +65,9 @@ export async function startHeadServer(
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    const route = routes[path];
-    if (req.method !== 'GET' && req.method !== 'HEAD')
+    const route: Handler | undefined = isObjectsPath(path) ? (q, r) => serveObjects(ctx, q, r) : routes[path];
+    // Objects take POST (apply) and DELETE; everything else is read-only.
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !isObjectsPath(path))
       return json(res, 405, { error: `${req.method} not allowed` });
     if (!route) return json(res, 404, { error: `no route ${path}` });
     route(req, res).catch((err: Error) => {
@@ -79,6 +82,10 @@ export async function startHeadServer(
     const path = (req.url ?? '').split('?')[0]!;
     if (path === '/api/v1/watch') {
       wss.handleUpgrade(req, socket, head, (ws) => attachWatcher(ctx, ws));
+    } else if (isObjectsWatchPath(path)) {
+      wss.handleUpgrade(req, socket, head, (ws) =>
+        serveWatch(ctx, ws, new URL(req.url ?? '/', 'http://head')),
+      );
     } else if (isPodStreamPath(path)) {
       wss.handleUpgrade(req, socket, head, (ws) => {
         servePodStream(ctx, ws, new URL(req.url ?? '/', 'http://head')).catch((err: Error) => {

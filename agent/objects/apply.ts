@@ -1,0 +1,230 @@
+// kubectl apply/delete semantics on etcd: every object of one apply is written in ONE transaction that
+// compares each object's mod revision (or its absence) with what was read; on a conflict the read and
+// the transaction are retried a few times, then a clear error. Never partial.
+import type { Etcd3 } from 'etcd3';
+import {
+  deleteObjects,
+  fromKv,
+  newMeta,
+  ObjectConflictError,
+  type ObjectRef,
+  objectKey,
+  refOf,
+  type Stored,
+  toStoredJson,
+} from './store.ts';
+import { DEFAULT_NAMESPACE, KINDS, type KubeObject, namespaced } from './types.ts';
+import { describeObject, type Manifest, ManifestError, resourceWithGroup } from './validate.ts';
+
+export type ApplyAction = 'created' | 'configured' | 'unchanged';
+
+export interface ApplyResult {
+  kind: KubeObject['kind'];
+  namespace?: string;
+  name: string;
+  action: ApplyAction;
+  /** kubectl's line: `deployment.apps/web created`. */
+  text: string;
+  object: KubeObject;
+}
+
+/** The apply is refused (immutable field, missing namespace, ...): nothing was written. */
+export class ApplyError extends ManifestError {
+  override name = 'ApplyError';
+}
+
+/** The object does not exist (kubectl: `Error from server (NotFound): ...`). */
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(`Error from server (NotFound): ${message}`);
+    this.name = 'NotFoundError';
+  }
+}
+
+const ATTEMPTS = 5;
+
+/** `deployment.apps/web`: how kubectl names an object in apply/delete output. */
+export function objectName(ref: ObjectRef): string {
+  const group = resourceWithGroup(ref.kind).split('.').slice(1).join('.');
+  return `${ref.kind.toLowerCase()}${group ? `.${group}` : ''}/${ref.name}`;
+}
+
+export async function applyManifests(
+  etcd: Etcd3,
+  cluster: string,
+  manifests: Manifest[],
+  by: string,
+  opts: { dryRun?: boolean } = {},
+): Promise<ApplyResult[]> {
+  for (let attempt = 1; ; attempt++) {
+    const plan = await planApply(etcd, cluster, manifests);
+    const writes = plan.results.filter((r) => r.action !== 'unchanged');
+    if (opts.dryRun || writes.length === 0) return plan.results;
+    const compares = plan.reads;
+    const first = compares[0]!;
+    const txn = etcd.if(first.key, 'Mod', '==', first.mod);
+    for (const c of compares.slice(1)) txn.and(c.key, 'Mod', '==', c.mod);
+    const res = await txn
+      .then(...writes.map((w) => etcd.put(objectKey(cluster, refOf(w.object))).value(toStoredJson(w.object))))
+      .commit();
+    if (res.succeeded) {
+      const rev = res.header.revision;
+      for (const w of writes) w.object.metadata.resourceVersion = rev;
+      return plan.results;
+    }
+    if (attempt >= ATTEMPTS)
+      throw new ObjectConflictError(
+        `${writes.map((w) => objectName(w)).join(', ')} (applied by ${by}; ${ATTEMPTS} attempts)`,
+      );
+  }
+}
+
+interface Plan {
+  results: ApplyResult[];
+  /** Every key read (objects and the namespaces they need) with the mod revision seen (0: absent). */
+  reads: Array<{ key: string; mod: number }>;
+}
+
+async function planApply(etcd: Etcd3, cluster: string, manifests: Manifest[]): Promise<Plan> {
+  const reads: Plan['reads'] = [];
+  const read = async (ref: ObjectRef): Promise<Stored | null> => {
+    const key = objectKey(cluster, ref);
+    const kv = (await etcd.get(key).exec()).kvs[0];
+    reads.push({ key, mod: kv ? Number(kv.mod_revision) : 0 });
+    return kv ? fromKv(kv) : null;
+  };
+  const problems: string[] = [];
+  const applying = new Set(
+    manifests.filter((m) => m.object.kind === 'Namespace').map((m) => m.object.metadata.name),
+  );
+  const needed = new Set(
+    manifests
+      .map((m) => m.object.metadata.namespace)
+      .filter((ns): ns is string => ns !== undefined && ns !== DEFAULT_NAMESPACE && !applying.has(ns)),
+  );
+  const existing = await Promise.all(manifests.map((m) => read(refOf(m.object))));
+  const namespaces = await Promise.all(
+    [...needed].map(async (ns) => [ns, await read({ kind: 'Namespace', name: ns })] as const),
+  );
+  for (const [ns, stored] of namespaces)
+    if (!stored) problems.push(`Error from server (NotFound): namespaces "${ns}" not found`);
+
+  const results = manifests.map((m, i): ApplyResult => {
+    const desired = structuredClone(m.object);
+    const ref = refOf(desired);
+    const base = {
+      kind: desired.kind,
+      name: desired.metadata.name,
+      ...(ref.namespace ? { namespace: ref.namespace } : {}),
+    };
+    const old = existing[i]?.object;
+    if (!old) {
+      newMeta(desired);
+      return { ...base, action: 'created', text: `${objectName(ref)} created`, object: desired };
+    }
+    const refused = (why: string) => {
+      problems.push(`${m.origin.source}: document ${m.origin.document}: ${describeObject(old)}: ${why}`);
+    };
+    if (old.metadata.deletionTimestamp) refused('is being deleted; apply again once it is gone');
+    const merged = mergeInto(old, desired, refused);
+    const same = canonical(JSON.parse(toStoredJson(merged))) === canonical(JSON.parse(toStoredJson(old)));
+    return {
+      ...base,
+      action: same ? 'unchanged' : 'configured',
+      text: `${objectName(ref)} ${same ? 'unchanged' : 'configured'}`,
+      object: same ? old : merged,
+    };
+  });
+  if (problems.length > 0) throw new ApplyError(problems);
+  return { results, reads };
+}
+
+/** The desired object on top of the stored one: server-set metadata kept, generation +1 on a change of
+ * spec (or data/binaryData/type), immutability rules checked. */
+function mergeInto(old: KubeObject, desired: KubeObject, refused: (why: string) => void): KubeObject {
+  const o = old as unknown as Record<string, unknown>;
+  const d = desired as unknown as Record<string, unknown>;
+  if (desired.kind === 'Pod' && old.kind === 'Pod') {
+    // nokube sets nodeName itself: a manifest without one keeps the bound node.
+    if (desired.spec.nodeName === undefined && old.spec.nodeName !== undefined)
+      desired.spec = { ...desired.spec, nodeName: old.spec.nodeName };
+    if (canonical(desired.spec) !== canonical(old.spec))
+      refused('Pod spec is immutable; delete and re-create it');
+  }
+  const fields = ['spec', 'data', 'binaryData', 'type', 'immutable'];
+  const changed = fields.some((f) => canonical(d[f]) !== canonical(o[f]));
+  if (changed && o.immutable === true && (desired.kind === 'ConfigMap' || desired.kind === 'Secret'))
+    refused('field is immutable when `immutable` is set; delete and re-create it');
+  const metadata = {
+    ...desired.metadata,
+    uid: old.metadata.uid,
+    generation:
+      old.metadata.generation +
+      (fields.some((f) => f !== 'immutable' && canonical(d[f]) !== canonical(o[f])) ? 1 : 0),
+    creationTimestamp: old.metadata.creationTimestamp,
+    resourceVersion: old.metadata.resourceVersion,
+    ...(old.metadata.ownerReferences ? { ownerReferences: old.metadata.ownerReferences } : {}),
+  };
+  return { ...desired, metadata } as KubeObject;
+}
+
+/** JSON with sorted keys: equal values give equal strings whatever the key order. */
+export function canonical(v: unknown): string {
+  return (
+    JSON.stringify(v, (_k, val: unknown) =>
+      val && typeof val === 'object' && !Array.isArray(val)
+        ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : val,
+    ) ?? 'undefined'
+  );
+}
+
+export interface DeleteResult {
+  ref: ObjectRef;
+  /** `deployment.apps "web" deleted`, or `... not found` with ignoreNotFound. */
+  text: string;
+  deleted: boolean;
+}
+
+/**
+ * Delete one object (with its status) in one transaction. Controller objects are deleted alone: their
+ * pods go by cascade (controllers and agents). A Namespace takes every object in it along, in the
+ * same transaction.
+ */
+export async function deleteObject(
+  etcd: Etcd3,
+  cluster: string,
+  ref: ObjectRef,
+  opts: { ignoreNotFound?: boolean; dryRun?: boolean } = {},
+): Promise<DeleteResult> {
+  const key = `${resourceWithGroup(ref.kind)} "${ref.name}"`;
+  if (ref.kind === 'Namespace' && ref.name === DEFAULT_NAMESPACE)
+    throw new ApplyError([
+      `namespaces "${DEFAULT_NAMESPACE}" is forbidden: this namespace may not be deleted`,
+    ]);
+  const kv = (await etcd.get(objectKey(cluster, ref)).exec()).kvs[0];
+  if (!kv) {
+    if (opts.ignoreNotFound) return { ref, text: `${key} not found`, deleted: false };
+    throw new NotFoundError(
+      `${key} not found${ref.namespace && ref.namespace !== DEFAULT_NAMESPACE ? ` in namespace ${ref.namespace}` : ''}`,
+    );
+  }
+  const refs: Array<ObjectRef & { createRevision?: string }> = [
+    { ...ref, createRevision: kv.create_revision },
+  ];
+  if (ref.kind === 'Namespace') refs.push(...(await objectsInNamespace(etcd, cluster, ref.name)));
+  if (!opts.dryRun && !(await deleteObjects(etcd, cluster, refs)))
+    throw new ObjectConflictError(`${key} (replaced while deleting)`);
+  return { ref, text: `${key} deleted${opts.dryRun ? ' (dry run)' : ''}`, deleted: true };
+}
+
+async function objectsInNamespace(etcd: Etcd3, cluster: string, namespace: string): Promise<ObjectRef[]> {
+  const lists = await Promise.all(
+    KINDS.filter(namespaced).map(async (kind) => {
+      const prefix = objectKey(cluster, { kind, namespace, name: '' });
+      const keys = await etcd.getAll().prefix(prefix).keys();
+      return keys.map((k) => ({ kind, namespace, name: k.slice(prefix.length) }));
+    }),
+  );
+  return lists.flat();
+}

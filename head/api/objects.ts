@@ -1,0 +1,292 @@
+// The head's object API, used by `nokube apply/get/describe/delete`:
+//   POST   /api/v1/apply                                  {documents, dryRun?} -> {items: ApplyResult[]}
+//   GET    /api/v1/objects/<resource>?namespace=&labelSelector=&secrets=show   -> List
+//   GET    /api/v1/objects/<resource>/<ns>/<name>          (Namespace: /api/v1/objects/namespaces/<name>)
+//   DELETE /api/v1/objects/<resource>/<ns>/<name>?ignoreNotFound=true&dryRun=true
+//   GET    /api/v1/objects/<resource>/<ns>/<name>/events
+//   WS     /api/v1/watch/<resource>?namespace=&labelSelector=&resourceVersion=   (get -w)
+// Secret data leaves the head only with ?secrets=show; otherwise each value is replaced by its size.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebSocket } from 'ws';
+import type { AgentContext } from '../../agent/agent.ts';
+import { ApplyError, applyManifests, deleteObject, NotFoundError } from '../../agent/objects/apply.ts';
+import { listEvents } from '../../agent/objects/events.ts';
+import { labelsMatch, parseLabelQuery, SelectorSyntaxError } from '../../agent/objects/label-query.ts';
+import { getObject, listObjects, ObjectConflictError, type ObjectRef } from '../../agent/objects/store.ts';
+import {
+  DEFAULT_NAMESPACE,
+  KINDS,
+  type Kind,
+  type KubeObject,
+  namespaced,
+  RESOURCE,
+} from '../../agent/objects/types.ts';
+import { describeObject, ManifestError, validateDocuments } from '../../agent/objects/validate.ts';
+import { keys } from '../../agent/store/keys.ts';
+
+const MAX_BODY_BYTES = 8 << 20;
+/** A watch client further behind than this is disconnected rather than buffered without bound. */
+const WATCH_MAX_BUFFERED_BYTES = 1 << 20;
+const WATCH_MAX_PENDING = 10_000;
+
+const KIND_OF_RESOURCE = new Map(KINDS.map((k) => [RESOURCE[k], k]));
+
+export const isObjectsPath = (path: string): boolean =>
+  path === '/api/v1/apply' || path.startsWith('/api/v1/objects/');
+export const isObjectsWatchPath = (path: string): boolean => /^\/api\/v1\/watch\/[a-z]+$/.test(path);
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly problems?: string[];
+  constructor(status: number, message: string, problems?: string[]) {
+    super(message);
+    this.status = status;
+    this.problems = problems;
+  }
+}
+
+export async function serveObjects(
+  ctx: AgentContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  try {
+    const url = new URL(req.url ?? '/', 'http://head');
+    if (url.pathname === '/api/v1/apply') {
+      if (req.method !== 'POST') throw new HttpError(405, `${req.method} not allowed`);
+      return send(res, 200, await apply(ctx, await readJson(req)));
+    }
+    const { kind, ref, events } = parseObjectPath(url.pathname);
+    const showSecrets = url.searchParams.get('secrets') === 'show';
+    if (req.method === 'GET' && !ref)
+      return send(res, 200, await list(ctx, kind, url.searchParams, showSecrets));
+    if (!ref) throw new HttpError(405, `${req.method} not allowed on a list`);
+    if (req.method === 'GET' && events)
+      return send(res, 200, { items: await listEvents(ctx.etcd, ctx.cluster, ref) });
+    if (req.method === 'GET') {
+      const stored = await getObject(ctx.etcd, ctx.cluster, ref);
+      const object = stored?.object ?? (isImplicitDefault(ref) ? implicitDefault() : null);
+      if (!object) throw new NotFoundError(notFound(ref));
+      return send(res, 200, showSecrets ? object : redact(object));
+    }
+    if (req.method === 'DELETE') {
+      const q = url.searchParams;
+      const result = await deleteObject(ctx.etcd, ctx.cluster, ref, {
+        ignoreNotFound: q.get('ignoreNotFound') === 'true',
+        dryRun: q.get('dryRun') === 'true',
+      });
+      if (result.deleted)
+        ctx.log.info({ object: describeObject(ref), dryRun: q.get('dryRun') === 'true' }, 'object deleted');
+      return send(res, 200, result);
+    }
+    throw new HttpError(405, `${req.method} not allowed`);
+  } catch (err) {
+    if (err instanceof HttpError)
+      return send(res, err.status, { error: err.message, problems: err.problems });
+    if (err instanceof ManifestError)
+      return send(res, 400, { error: err.problems[0], problems: err.problems });
+    if (err instanceof NotFoundError) return send(res, 404, { error: err.message });
+    if (err instanceof ObjectConflictError) return send(res, 409, { error: err.message });
+    if (err instanceof SelectorSyntaxError) return send(res, 400, { error: err.message });
+    throw err;
+  }
+}
+
+async function apply(ctx: AgentContext, body: unknown): Promise<unknown> {
+  const b = body as { documents?: unknown; dryRun?: unknown; by?: unknown };
+  if (!b || !Array.isArray(b.documents))
+    throw new HttpError(400, 'expected {"documents": [...], "dryRun"?: boolean}');
+  const origins = Array.isArray((b as { origins?: unknown }).origins)
+    ? (b as { origins: unknown[] }).origins
+    : [];
+  const manifests = validateDocuments(
+    b.documents.map((value, i) => {
+      const o = origins[i] as { source?: unknown; document?: unknown } | undefined;
+      return {
+        source: typeof o?.source === 'string' ? o.source : 'request',
+        document: typeof o?.document === 'number' ? o.document : i + 1,
+        value,
+      };
+    }),
+  );
+  const by = typeof b.by === 'string' ? b.by : 'api';
+  const items = await applyManifests(ctx.etcd, ctx.cluster, manifests, by, { dryRun: b.dryRun === true });
+  const changed = items.filter((i) => i.action !== 'unchanged').map((i) => i.text);
+  if (changed.length > 0 && b.dryRun !== true) ctx.log.info({ by, changed }, 'applied');
+  return { items: items.map((i) => ({ ...i, object: redact(i.object) })) };
+}
+
+async function list(ctx: AgentContext, kind: Kind, q: URLSearchParams, showSecrets: boolean) {
+  const namespace = q.get('namespace') || undefined;
+  const selector = q.get('labelSelector') ?? undefined;
+  if (selector) parseLabelQuery(selector);
+  // The revision before the read: a watch from revision+1 misses nothing that happened after it.
+  const revision = (await ctx.etcd.get(keys.objectsPrefix(ctx.cluster)).exec()).header.revision;
+  const stored = (await listObjects(ctx.etcd, ctx.cluster, kind, namespace)).map((s) => s.object);
+  if (kind === 'Namespace' && !stored.some((o) => o.metadata.name === DEFAULT_NAMESPACE))
+    stored.unshift(implicitDefault());
+  const items = stored
+    .filter((o) => labelsMatch(selector, o.metadata.labels))
+    .map((o) => (showSecrets ? o : redact(o)));
+  return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: revision }, items };
+}
+
+function parseObjectPath(path: string): { kind: Kind; ref?: ObjectRef; events: boolean } {
+  const parts = path.slice('/api/v1/objects/'.length).split('/').map(decodeURIComponent);
+  const kind = KIND_OF_RESOURCE.get(parts[0]!);
+  if (!kind)
+    throw new HttpError(
+      404,
+      `unknown resource "${parts[0]}" (known: ${[...KIND_OF_RESOURCE.keys()].join(', ')})`,
+    );
+  const rest = parts.slice(1);
+  const events = rest.at(-1) === 'events' && rest.length === (namespaced(kind) ? 3 : 2);
+  if (events) rest.pop();
+  if (rest.length === 0) return { kind, events: false };
+  if (namespaced(kind) && rest.length === 2)
+    return { kind, ref: { kind, namespace: rest[0]!, name: rest[1]! }, events };
+  if (!namespaced(kind) && rest.length === 1) return { kind, ref: { kind, name: rest[0]! }, events };
+  throw new HttpError(404, `no route ${path}`);
+}
+
+const notFound = (ref: ObjectRef) => `${describeObject(ref).replace(/ in namespace default$/, '')} not found`;
+const isImplicitDefault = (ref: ObjectRef) => ref.kind === 'Namespace' && ref.name === DEFAULT_NAMESPACE;
+/** "default" always exists, stored or not. */
+function implicitDefault(): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: DEFAULT_NAMESPACE,
+      uid: '',
+      resourceVersion: '0',
+      generation: 1,
+      creationTimestamp: '',
+    },
+    status: { phase: 'Active' },
+  };
+}
+
+/** Secret values replaced by `<N bytes>` (not base64: a redacted Secret can never be applied back). */
+export function redact(obj: KubeObject): KubeObject {
+  if (obj.kind !== 'Secret' || !obj.data) return obj;
+  const data = Object.fromEntries(
+    Object.entries(obj.data).map(([k, v]) => [k, `<${Buffer.from(v, 'base64').length} bytes>`]),
+  );
+  return { ...obj, data };
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `invalid JSON: ${(err as Error).message}`);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * `get -w`: one JSON message per change of an object of the resource (its key or its status key):
+ * {type: ADDED|MODIFIED|DELETED, object}. Changes are coalesced per object while one is being read;
+ * a client that reads too slowly is disconnected.
+ */
+export function serveWatch(ctx: AgentContext, ws: WebSocket, url: URL): void {
+  const resource = url.pathname.split('/').at(-1)!;
+  const kind = KIND_OF_RESOURCE.get(resource);
+  const close = (reason: string) => ws.close(1008, reason.slice(0, 120));
+  if (!kind) {
+    close(`unknown resource "${resource}"`);
+    return;
+  }
+  const namespace = url.searchParams.get('namespace') || undefined;
+  const selector = url.searchParams.get('labelSelector') ?? undefined;
+  const showSecrets = url.searchParams.get('secrets') === 'show';
+  try {
+    if (selector) parseLabelQuery(selector);
+  } catch (err) {
+    close((err as Error).message);
+    return;
+  }
+  const objectsPrefix = `${keys.objectResourcePrefix(ctx.cluster, resource)}${namespace && namespaced(kind) ? `${namespace}/` : ''}`;
+  const toStatus = (p: string) => p.replace(keys.objectsPrefix(ctx.cluster), keys.statusPrefix(ctx.cluster));
+  const statusPrefix = toStatus(objectsPrefix);
+  const known = new Map<string, KubeObject>();
+  const pending = new Set<string>();
+  let busy = false;
+  let closed = false;
+  const emit = (type: string, object: KubeObject) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > WATCH_MAX_BUFFERED_BYTES) return ws.close(1013, 'too slow: watch buffer full');
+    ws.send(JSON.stringify({ type, object: showSecrets ? object : redact(object) }));
+  };
+  const drain = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      while (pending.size > 0 && !closed) {
+        const name = pending.values().next().value!;
+        pending.delete(name);
+        const [ns, objName] = name.includes('/') ? name.split('/') : [undefined, name];
+        const ref: ObjectRef = namespaced(kind)
+          ? { kind, namespace: ns!, name: objName! }
+          : { kind, name: objName! };
+        const stored = await getObject(ctx.etcd, ctx.cluster, ref);
+        const before = known.get(name);
+        if (!stored) {
+          known.delete(name);
+          if (before && labelsMatch(selector, before.metadata.labels)) emit('DELETED', before);
+          continue;
+        }
+        known.set(name, stored.object);
+        if (labelsMatch(selector, stored.object.metadata.labels))
+          emit(before ? 'MODIFIED' : 'ADDED', stored.object);
+      }
+    } catch (err) {
+      ctx.log.warn({ err: (err as Error).message }, 'object watch read failed');
+      ws.close(1011, 'etcd read failed');
+    } finally {
+      busy = false;
+    }
+  };
+  // Keys are `<ns>/<name>` (or `<name>`) after the resource's objects/ or status/ prefix.
+  const resourcePrefix = keys.objectResourcePrefix(ctx.cluster, resource);
+  const onKey = (base: string) => (kv: { key: Buffer }) => {
+    if (pending.size >= WATCH_MAX_PENDING) return ws.close(1013, 'too many pending changes');
+    pending.add(kv.key.toString('utf8').slice(base.length));
+    void drain();
+  };
+  const rev = url.searchParams.get('resourceVersion');
+  const watchers = [objectsPrefix, statusPrefix].map((prefix) => {
+    const builder = ctx.etcd.watch().prefix(prefix);
+    if (rev && /^\d+$/.test(rev)) builder.startRevision(String(Number(rev) + 1));
+    return builder.create();
+  });
+  void Promise.all(watchers)
+    .then((list) => {
+      for (const [i, w] of list.entries()) {
+        const handler = onKey(i === 0 ? resourcePrefix : toStatus(resourcePrefix));
+        w.on('put', handler);
+        w.on('delete', handler);
+        w.on('error', (err) => ctx.log.warn({ err: err.message }, 'object watch error'));
+      }
+      if (closed) for (const w of list) void w.cancel();
+      ws.on('close', () => {
+        for (const w of list) void w.cancel();
+      });
+    })
+    .catch((err: Error) => close(`watch failed: ${err.message}`));
+  ws.on('close', () => {
+    closed = true;
+  });
+}
