@@ -12,7 +12,7 @@
 // agent changed the member's state; same machine, same clock), "polled" is when this process saw it
 // (table + poll interval + HTTP under load). The table figure is the headline; polled is an upper bound.
 //
-//   node bench/mesh.ts [--sizes 5,20,50] [--idle-seconds 15] [--victims 3] [--heartbeat-ms MS]
+//   node bench/mesh.ts [--sizes 5,20,50] [--idle-seconds 15] [--settle-seconds 40] [--victims 3] [--heartbeat-ms MS]
 //                      [--bin dist/nokube] [--converge-timeout 300] [--detect-timeout 30] [--no-worker-idle]
 //                      [--agent-node-options '--max-semi-space-size=1']
 // After the all-heads cluster, a second cluster (one head, N-1 workers) measures the idle cost of a
@@ -30,7 +30,9 @@ const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '5,20,50' },
     'idle-seconds': { type: 'string', default: '15' },
-    'settle-seconds': { type: 'string', default: '5' },
+    // Idle means steady state: start-up work (JIT, V8's first memory-reducing GCs ~30 s in) and the mesh's
+    // faster announcements for 30 s after a membership change are over by then.
+    'settle-seconds': { type: 'string', default: '40' },
     victims: { type: 'string', default: '3' },
     'heartbeat-ms': { type: 'string' },
     bin: { type: 'string' },

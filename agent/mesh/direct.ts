@@ -16,6 +16,8 @@ interface Outbound {
   stream: Stream;
   /** One write in flight at most: a slow peer skips beats instead of queueing them (bounded memory). */
   busy: boolean;
+  /** When the write in flight started (ms). */
+  busySince: number;
   /** The write in flight (or a settled promise). */
   last: Promise<void>;
 }
@@ -46,6 +48,7 @@ export class DirectChannel {
   /** Send one frame to every connected peer; open streams where missing (retried on every call). */
   broadcast(frame: Uint8Array): void {
     const seen = new Set<string>();
+    const now = Date.now();
     for (const conn of this.node.getConnections()) {
       const peer = conn.remotePeer.toString();
       if (seen.has(peer) || conn.status !== 'open') continue;
@@ -56,7 +59,12 @@ export class DirectChannel {
         continue;
       }
       if (out.busy) {
-        this.stats.skipped++;
+        // A write stuck this long means a dead stream: drop it (the next beat opens a new one). Checked
+        // here rather than with a timer per write, which cost a timer and an abort error per frame.
+        if (now - out.busySince >= WRITE_TIMEOUT_MS) {
+          this.stats.failed++;
+          this.drop(peer);
+        } else this.stats.skipped++;
         continue;
       }
       this.write(peer, out, frame);
@@ -68,20 +76,24 @@ export class DirectChannel {
    * write in flight; resolves when all are written or `timeoutMs` has passed.
    */
   async sendAll(frame: Uint8Array, timeoutMs: number): Promise<void> {
+    const signal = AbortSignal.timeout(timeoutMs);
     const writes = [...this.out.entries()].map(([peer, out]) =>
-      out.last.then(() => this.write(peer, out, frame)),
+      out.last.then(() => this.write(peer, out, frame, signal)),
     );
     await Promise.race([Promise.allSettled(writes), new Promise((r) => setTimeout(r, timeoutMs))]);
   }
 
-  private write(peer: string, out: Outbound, frame: Uint8Array): Promise<void> {
+  private write(peer: string, out: Outbound, frame: Uint8Array, signal?: AbortSignal): Promise<void> {
     out.busy = true;
-    out.last = out.lp.write(frame, { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }).then(
+    out.busySince = Date.now();
+    out.last = out.lp.write(frame, signal ? { signal } : {}).then(
       () => {
         out.busy = false;
         this.stats.sent++;
       },
       () => {
+        // Not when the stream was already dropped (stuck write) and perhaps replaced meanwhile.
+        if (this.out.get(peer) !== out) return;
         this.stats.failed++;
         this.drop(peer);
       },
@@ -101,6 +113,7 @@ export class DirectChannel {
             stream,
             lp: lpStream(stream, { maxDataLength: MAX_FRAME_BYTES }),
             busy: false,
+            busySince: 0,
             last: Promise.resolve(),
           });
           this.stats.opened++;

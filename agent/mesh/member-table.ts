@@ -50,8 +50,11 @@ export class MemberTable {
   private readonly members = new Map<string, Member>();
   private timing: MemberTiming;
 
+  private readonly selfName: string;
+
   constructor(self: Heartbeat, timing: MemberTiming, now: number) {
     this.timing = timing;
+    this.selfName = self.name;
     this.members.set(self.name, {
       ...self,
       state: 'alive',
@@ -70,6 +73,13 @@ export class MemberTable {
   updateSelf(self: Heartbeat, now: number): void {
     const me = this.members.get(self.name)!;
     Object.assign(me, self, { lastSeen: now });
+  }
+
+  /** A new beat of ours that changes nothing but its seq. */
+  selfBeat(seq: number, now: number): void {
+    const me = this.members.get(this.selfName)!;
+    me.seq = seq;
+    me.lastSeen = now;
   }
 
   heartbeat(hb: Heartbeat, now: number): MemberEvent[] {

@@ -17,7 +17,14 @@ import type { Logger } from 'pino';
 import type { Role } from '../config/schema.ts';
 import { DirectChannel } from './direct.ts';
 import { type Heartbeat, type MemberEvent, MemberTable, type MemberTiming } from './member-table.ts';
-import { decodeMessage, encodeHeartbeat, encodeLeave, membersTopic } from './messages.ts';
+import {
+  decodeMessage,
+  encodeHeartbeat,
+  encodeLeave,
+  heartbeatFrame,
+  heartbeatFrameHead,
+  membersTopic,
+} from './messages.ts';
 
 export interface MeshSelf {
   name: string;
@@ -50,6 +57,15 @@ const RECONNECT_EVERY_MS = 3000;
 
 /** Every this many heartbeats one also goes out on the gossipsub topic, as a membership announcement. */
 const ANNOUNCE_EVERY = 10;
+/**
+ * Once the membership has not changed for SETTLED_AFTER_MS, only every this many. Announcements exist for
+ * members that do not know each other yet; in a stable mesh everyone is connected, and gossipsub's copies
+ * of them (flood + mesh forwarding, message ids, seen cache) were about a fifth of an idle agent's CPU at
+ * N = 10. A start (our own) or any change (a join, a death, a leave) brings the fast cadence back, so a
+ * newcomer's announcements go out fast and so do those of the members that see it join.
+ */
+const ANNOUNCE_EVERY_SETTLED = 60;
+const SETTLED_AFTER_MS = 30_000;
 
 export class MeshPortInUseError extends Error {}
 
@@ -67,7 +83,17 @@ export class Mesh {
   private knownAddrs = new Set<string>();
   private lastDial = new Map<string, number>();
   private firstWanted = new Map<string, number>();
+  /** When our member table last changed (or we started): announcements are frequent for a while after. */
+  private lastChange = Date.now();
   private direct: DirectChannel | undefined;
+  /** Our peer id as a string (deriving it from the key on every use was a cost of every heartbeat). */
+  private readonly ownPeerId: string;
+  /** The node's multiaddrs, read again only when libp2p says they changed (self:peer:update). */
+  private addrsCache: string[] | undefined;
+  /** The heartbeat JSON without its seq, rebuilt only when this member's fields change. */
+  private frameHead: string | undefined;
+  /** Parsed known addresses: reconnect() runs every few seconds over all of them. */
+  private readonly parsedAddrs = new Map<string, { ma: Multiaddr; pid: string | undefined }>();
   stats = { received: 0, dropped: 0, published: 0, publishErrors: 0 };
 
   private readonly opts: MeshOptions;
@@ -76,6 +102,7 @@ export class Mesh {
     this.opts = opts;
     this.self = opts.self;
     this.heartbeatMs = opts.heartbeatMs;
+    this.ownPeerId = peerIdFromPrivateKey(opts.privateKey).toString();
     this.table = new MemberTable(this.heartbeat(), opts.timing, Date.now());
     for (const b of opts.bootstrap) this.knownAddrs.add(toMultiaddr(b).toString());
   }
@@ -85,7 +112,9 @@ export class Mesh {
   }
 
   get multiaddrs(): string[] {
-    return this.node ? this.node.getMultiaddrs().map((m) => m.toString()) : [];
+    if (!this.node) return [];
+    this.addrsCache ??= this.node.getMultiaddrs().map((m) => m.toString());
+    return this.addrsCache;
   }
 
   async start(): Promise<void> {
@@ -158,6 +187,10 @@ export class Mesh {
     });
     await this.direct.start();
     node.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail));
+    node.addEventListener('self:peer:update', () => {
+      this.addrsCache = undefined;
+      this.frameHead = undefined;
+    });
     this.table.updateSelf(this.heartbeat(), Date.now());
     this.timers.push(setInterval(() => this.beat(), this.heartbeatMs));
     const tickMs = Math.max(50, Math.min(250, Math.floor(this.opts.timing.suspectAfterMs / 4)));
@@ -184,6 +217,7 @@ export class Mesh {
 
   updateSelf(self: MeshSelf): void {
     this.self = self;
+    this.frameHead = undefined;
     this.table.updateSelf(this.heartbeat(), Date.now());
     this.beat();
   }
@@ -253,7 +287,7 @@ export class Mesh {
   }
 
   private peerIdValue(): string {
-    return peerIdFromPrivateKey(this.opts.privateKey).toString();
+    return this.ownPeerId;
   }
 
   private heartbeat(): Heartbeat {
@@ -275,11 +309,20 @@ export class Mesh {
     const node = this.node;
     if (!node || this.stopping) return;
     this.seq++;
-    const hb = this.heartbeat();
-    this.table.updateSelf(hb, Date.now());
-    const frame = encodeHeartbeat(hb);
+    let frame: Uint8Array;
+    if (this.frameHead === undefined) {
+      const hb = this.heartbeat();
+      this.table.updateSelf(hb, Date.now());
+      frame = encodeHeartbeat(hb);
+      this.frameHead = heartbeatFrameHead(hb);
+    } else {
+      // Only seq changed since the last beat: no new heartbeat object, no full JSON encoding.
+      this.table.selfBeat(this.seq, Date.now());
+      frame = heartbeatFrame(this.frameHead, this.seq);
+    }
     this.direct?.broadcast(frame);
-    if (this.seq % ANNOUNCE_EVERY !== 1) return;
+    const every = Date.now() - this.lastChange < SETTLED_AFTER_MS ? ANNOUNCE_EVERY : ANNOUNCE_EVERY_SETTLED;
+    if (this.seq % every !== 1) return;
     node.services.pubsub.publish(membersTopic(this.opts.cluster), frame).then(
       () => this.stats.published++,
       () => this.stats.publishErrors++,
@@ -306,7 +349,9 @@ export class Mesh {
     const { t: _t, ...hb } = msg;
     const events = this.table.heartbeat(hb, now);
     this.emit(events);
-    if (events.length > 0 || !this.isConnected(hb.peerId)) this.dialMember(hb.peerId, hb.multiaddrs);
+    // First-hand: it came over a connection to that very peer, so there is nothing to dial unless the
+    // member is new or changed (dialMember checks the connection itself).
+    if (events.length > 0) this.dialMember(hb.peerId, hb.multiaddrs);
   }
 
   private onDisconnect(peer: PeerId): void {
@@ -381,8 +426,13 @@ export class Mesh {
     const connected = new Set(node.getConnections().map((c) => c.remoteAddr.toString()));
     const connectedPeers = new Set(node.getConnections().map((c) => c.remotePeer.toString()));
     for (const addr of this.knownAddrs) {
-      const ma = multiaddr(addr);
-      const pid = ma.getPeerId();
+      let parsed = this.parsedAddrs.get(addr);
+      if (!parsed) {
+        const ma = multiaddr(addr);
+        parsed = { ma, pid: ma.getPeerId() ?? undefined };
+        this.parsedAddrs.set(addr, parsed);
+      }
+      const { ma, pid } = parsed;
       if (pid && (connectedPeers.has(pid) || pid === this.peerIdValue())) {
         if (pid) this.firstWanted.delete(pid);
         continue;
@@ -398,6 +448,7 @@ export class Mesh {
   }
 
   private emit(events: MemberEvent[]): void {
+    if (events.length > 0) this.lastChange = Date.now();
     for (const e of events) {
       this.opts.log.info(
         {

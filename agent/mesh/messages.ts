@@ -32,6 +32,21 @@ export function encodeHeartbeat(hb: Heartbeat): Uint8Array {
   return encoder.encode(JSON.stringify({ t: 'hb', ...hb }));
 }
 
+/**
+ * A heartbeat's JSON without its closing `,"seq":N}`: between changes of the member only seq moves, so
+ * each beat appends that to a cached head instead of encoding the whole record (same JSON object; key
+ * order differs, which no reader depends on).
+ */
+export function heartbeatFrameHead(hb: Heartbeat): string {
+  const { seq: _seq, ...rest } = hb;
+  const json = JSON.stringify({ t: 'hb', ...rest });
+  return json.slice(0, -1);
+}
+
+export function heartbeatFrame(head: string, seq: number): Uint8Array {
+  return encoder.encode(`${head},"seq":${seq}}`);
+}
+
 export function encodeLeave(name: string, incarnation: number): Uint8Array {
   return encoder.encode(JSON.stringify({ t: 'leave', name, incarnation }));
 }

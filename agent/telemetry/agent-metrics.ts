@@ -1,11 +1,19 @@
 // The agent's own health as Prometheus metrics, computed at scrape time from the live parts.
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { AgentContext } from '../agent.ts';
+import { LOOP_LAG_RESOLUTION_MS } from '../loop/lag.ts';
 
 export function createAgentMetrics(ctx: AgentContext): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ cluster_name: ctx.cluster, node: ctx.nodeName });
-  collectDefaultMetrics({ register: registry, prefix: 'nokube_agent_' });
+  // prom-client's nodejs_eventloop_lag_* run a second lag histogram, by default sampled every 10 ms (100
+  // wake-ups a second: most of an idle head's CPU). Sampled like ours instead; its figures include the
+  // sampling period, nokube_event_loop_lag_seconds is the lag beyond it.
+  collectDefaultMetrics({
+    register: registry,
+    prefix: 'nokube_agent_',
+    eventLoopMonitoringPrecision: LOOP_LAG_RESOLUTION_MS,
+  });
   new Gauge({
     name: 'nokube_mesh_members',
     help: 'Members in this agent’s mesh view, by state.',
