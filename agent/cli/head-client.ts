@@ -42,3 +42,55 @@ export async function headGet<T>(flags: HeadFlags, path: string): Promise<{ body
   }
   throw new Error(`no head answered ${path}: ${errors.join('; ')}`);
 }
+
+/** A head answered with an error (HTTP 4xx/5xx): its message, one line per problem. */
+export class HeadError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HeadError';
+    this.status = status;
+  }
+}
+
+/** Send a request to the first head that answers; an HTTP error answer is final (HeadError). */
+export async function headRequest<T>(
+  flags: HeadFlags,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const errors: string[] = [];
+  for (const server of await headUrls(flags)) {
+    let res: Response;
+    try {
+      res = await fetch(`${server}${path}`, {
+        method,
+        signal: AbortSignal.timeout(30_000),
+        ...(body === undefined
+          ? {}
+          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      });
+    } catch (err) {
+      errors.push(`${server}: ${(err as Error).message}`);
+      continue;
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = { error: text };
+    }
+    if (!res.ok) {
+      const e = parsed as { error?: string; problems?: string[] };
+      throw new HeadError(res.status, e.problems?.join('\n') ?? e.error ?? `HTTP ${res.status}`);
+    }
+    return parsed as T;
+  }
+  throw new Error(`no head answered ${method} ${path}: ${errors.join('; ')}`);
+}
+
+export const headPost = <T>(flags: HeadFlags, path: string, body: unknown) =>
+  headRequest<T>(flags, 'POST', path, body);
+export const headDelete = <T>(flags: HeadFlags, path: string) => headRequest<T>(flags, 'DELETE', path);

@@ -1,4 +1,5 @@
-// nokube get <kind>: kubectl-style listings. Kinds so far: nodes.
+// nokube get <kind>: kubectl-style listings. nodes come from etcd and the config; objects (pods,
+// deployments, ...) from a head's object API (commands/get-objects.ts).
 import type { Command } from 'commander';
 import { validateConfigText } from '../../config/validate.ts';
 import { readConfig } from '../../store/config-store.ts';
@@ -6,21 +7,27 @@ import { connectEtcd } from '../../store/etcd.ts';
 import { keys } from '../../store/keys.ts';
 import { listNodes } from '../../store/node-registry.ts';
 import { type NodeView, nodeViews } from '../../store/node-views.ts';
-import { type ContextFlags, resolveContext } from '../context.ts';
+import { resolveContext } from '../context.ts';
 import { age, bytes, parseOutput, serialize, table, UsageError } from '../output.ts';
+import { type GetFlags, getObjects } from './get-objects.ts';
 
 const KINDS: Record<string, string> = { node: 'nodes', nodes: 'nodes', no: 'nodes' };
 
 export function registerGet(program: Command): void {
   program
     .command('get <kind> [name]')
-    .description('list objects of a kind (nodes) as kubectl would')
-    .option('-o, --output <format>', 'wide, json or yaml')
+    .description('list nodes or objects of a kind as kubectl would')
+    .option('-o, --output <format>', 'wide, json, yaml or name')
+    .option('-n, --namespace <ns>', 'namespace (default "default")')
+    .option('-A, --all-namespaces', 'objects of every namespace', false)
+    .option('-l, --selector <query>', 'label selector, e.g. app=web,tier!=db')
+    .option('-w, --watch', 'after the listing, print each change', false)
+    .option('--server <url>', 'head API URL (env NOKUBE_SERVER); default: a head found in etcd')
     .option('--etcd <urls>', 'etcd endpoints, comma-separated (env NOKUBE_ETCD)')
     .option('--cluster <name>', 'cluster name (env NOKUBE_CLUSTER)')
-    .action(async (kind: string, name: string | undefined, opts: ContextFlags & { output?: string }) => {
+    .action(async (kind: string, name: string | undefined, opts: GetFlags) => {
+      if (KINDS[kind.toLowerCase()] !== 'nodes') return getObjects(kind, name, opts);
       const format = parseOutput(opts.output);
-      if (KINDS[kind] !== 'nodes') throw new UsageError(`unknown kind "${kind}" (known: nodes)`);
       const ctx = await resolveContext(opts);
       const etcd = await connectEtcd(ctx.etcd);
       let views: NodeView[];

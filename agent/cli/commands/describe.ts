@@ -1,0 +1,24 @@
+// nokube describe <kind> <name> [-n ns]: the object, its status and its events, as kubectl shows them.
+import type { Command } from 'commander';
+import type { KubeEvent } from '../../objects/events.ts';
+import type { KubeObject } from '../../objects/types.ts';
+import { type HeadFlags, headRequest } from '../head-client.ts';
+import { headOptions } from '../manifest-files.ts';
+import { objectPath, refFor, resolveKind } from '../objects-api.ts';
+import { describeText } from '../print/describe.ts';
+
+export function registerDescribe(program: Command): void {
+  headOptions(
+    program
+      .command('describe <kind> <name>')
+      .description('show an object in detail with its events')
+      .option('-n, --namespace <ns>', 'namespace of the object (default "default")'),
+  ).action(async (kindWord: string, name: string, opts: HeadFlags & { namespace?: string }) => {
+    const path = objectPath(refFor(resolveKind(kindWord), name, opts.namespace));
+    const [obj, events] = await Promise.all([
+      headRequest<KubeObject>(opts, 'GET', path),
+      headRequest<{ items: KubeEvent[] }>(opts, 'GET', `${path}/events`),
+    ]);
+    process.stdout.write(describeText(obj, events.items));
+  });
+}
