@@ -6,7 +6,12 @@ import { labelSelector, metadata } from './meta.ts';
 import { dataKey } from './names.ts';
 import { podSpec, podTemplate } from './pod-spec.ts';
 
-const head = <K extends Kind>(kind: K) => ({ apiVersion: z.string(), kind: z.literal(kind), metadata });
+// apiVersion is checked against the kind before the schema runs (validate.ts).
+const head = <K extends Kind>(kind: K) => ({
+  apiVersion: z.unknown().optional(),
+  kind: z.literal(kind),
+  metadata,
+});
 const count = z.number().int().min(0);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const base64 = z.string().regex(BASE64, 'must be base64 (as in k8s; use stringData for plain text)');

@@ -1,0 +1,367 @@
+// Manifest validation: a table of bad manifests, each with the exact lines it must report, and good ones.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ConfigMap, Deployment, Secret } from '../agent/objects/types.ts';
+import { ManifestError, parseCpu, parseMemory, validateManifestText } from '../agent/objects/validate.ts';
+
+const POD = `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+    - name: c
+      image: busybox
+`;
+const DEPLOY = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: busybox
+`;
+const JOB = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: once
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: once
+          image: busybox
+`;
+
+function problems(text: string): string[] {
+  try {
+    validateManifestText(text, 'm.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ManifestError, `expected ManifestError, got ${err}`);
+    return err.problems;
+  }
+  return [];
+}
+
+const C = 'spec.template.spec.containers[0]';
+const SUB =
+  "must be a lowercase RFC 1123 subdomain: at most 253 characters of a-z, 0-9, '-' or '.', starting and ending with a letter or digit";
+const LABEL =
+  "must be a lowercase RFC 1123 label: at most 63 characters of a-z, 0-9 or '-', starting and ending with a letter or digit";
+
+describe('manifest validation', () => {
+  test('good manifests: defaults as kubectl, server-set metadata and status ignored, stringData folded', () => {
+    const out = validateManifestText(
+      `${DEPLOY.replace('  name: web\n', '  name: web\n  uid: x\n  resourceVersion: "9"\n  generation: 4\n  creationTimestamp: "2020-01-01T00:00:00Z"\n')}status: {replicas: 3}\n---\n${POD}---\n${JOB}---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==}\nstringData: {b: bee}\n---\n{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}, "data": {"k": "v"}}\n`,
+      'm.yaml',
+    );
+    assert.deepEqual(
+      out.map((m) => [m.object.kind, m.object.metadata.namespace, m.origin.document, m.origin.line]),
+      [
+        ['Deployment', 'default', 1, 1],
+        ['Pod', 'default', 2, 21],
+        ['Job', 'default', 3, 30],
+        ['Secret', 'default', 4, 42],
+        ['ConfigMap', 'default', 5, 48],
+      ],
+    );
+    const d = out[0]!.object as Deployment;
+    assert.deepEqual(d.metadata, { name: 'web', namespace: 'default' });
+    assert.equal((d as { status?: unknown }).status, undefined);
+    const s = out[3]!.object as Secret;
+    assert.deepEqual(s.data, { a: 'YQ==', b: Buffer.from('bee').toString('base64') });
+    assert.equal(s.type, 'Opaque');
+    assert.equal('stringData' in s, false);
+    assert.deepEqual((out[4]!.object as ConfigMap).data, { k: 'v' });
+    assert.deepEqual(problems('# only a comment\n---\n'), []);
+  });
+
+  test('quantities', () => {
+    assert.equal(parseCpu('250m'), 0.25);
+    assert.equal(parseCpu('2'), 2);
+    assert.equal(parseCpu('0.5'), 0.5);
+    assert.equal(parseMemory('64Mi'), 67108864);
+    assert.equal(parseMemory('1G'), 1e9);
+    assert.equal(parseMemory('128974848'), 128974848);
+    assert.equal(parseMemory('1e3'), 1000);
+    assert.throws(() => parseMemory('12MB'), /quantities must match/);
+  });
+
+  const cases: Array<[string, string, string[]]> = [
+    [
+      'YAML syntax',
+      'kind: [Pod\n',
+      [
+        'm.yaml:2: document 1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      ],
+    ],
+    [
+      'not a mapping',
+      '- a\n- b\n',
+      ['m.yaml:1: document 1: expected a mapping with apiVersion, kind and metadata'],
+    ],
+    [
+      'kind missing',
+      'apiVersion: v1\nmetadata: {name: x}\n',
+      ['m.yaml:1: document 1 (no kind x): kind: required field is missing'],
+    ],
+    [
+      'unknown kind',
+      'apiVersion: v1\nkind: Service\nmetadata: {name: x}\n',
+      [
+        'm.yaml:2: document 1 (Service x): kind: unknown kind "Service" (nokube supports Namespace, ConfigMap, Secret, Pod, Deployment, DaemonSet, Job)',
+      ],
+    ],
+    [
+      'wrong apiVersion',
+      DEPLOY.replace('apps/v1', 'v1'),
+      ['m.yaml:1: document 1 (Deployment web): apiVersion: must be "apps/v1" for Deployment'],
+    ],
+    [
+      'apiVersion missing',
+      POD.replace('apiVersion: v1\n', ''),
+      ['m.yaml:1: document 1 (Pod p): apiVersion: required field is missing'],
+    ],
+    [
+      'name missing',
+      POD.replace('  name: p\n', '  labels: {a: b}\n'),
+      ['m.yaml:3: document 1 (Pod no name): metadata.name: required field is missing'],
+    ],
+    [
+      'bad name',
+      POD.replace('name: p', 'name: My_Pod'),
+      [`m.yaml:4: document 1 (Pod My_Pod): metadata.name: ${SUB}`],
+    ],
+    [
+      'bad namespace',
+      POD.replace('name: p', 'name: p\n  namespace: a.b'),
+      [`m.yaml:5: document 1 (Pod p): metadata.namespace: ${LABEL}`],
+    ],
+    [
+      'bad label key',
+      POD.replace('name: p', 'name: p\n  labels: {"-x": "1"}'),
+      [
+        `m.yaml:5: document 1 (Pod p): metadata.labels.-x: invalid key "-x": the name must be at most 63 characters of letters, digits, '-', '_' or '.', starting and ending with a letter or digit (optionally prefixed by a DNS subdomain and '/')`,
+      ],
+    ],
+    [
+      'bad label value',
+      POD.replace('name: p', 'name: p\n  labels: {a: "x y"}'),
+      [
+        `m.yaml:5: document 1 (Pod p): metadata.labels.a: invalid value "x y": must be empty or at most 63 characters of letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
+      ],
+    ],
+    [
+      'label value not a string',
+      POD.replace('name: p', 'name: p\n  labels: {v: 1}'),
+      ['m.yaml:5: document 1 (Pod p): metadata.labels.v: expected string, got number 1'],
+    ],
+    [
+      'image missing',
+      POD.replace('      image: busybox\n', ''),
+      ['m.yaml:7: document 1 (Pod p): spec.containers[0].image: required field is missing'],
+    ],
+    [
+      'image empty',
+      POD.replace('image: busybox', 'image: ""'),
+      ['m.yaml:8: document 1 (Pod p): spec.containers[0].image: must not be empty'],
+    ],
+    [
+      'unsupported field',
+      DEPLOY.replace('image: busybox', 'image: busybox\n          lifecycle: {}'),
+      [`m.yaml:15: document 1 (Deployment web): ${C}.lifecycle: not supported`],
+    ],
+    [
+      'unknown field',
+      POD.replace('image: busybox', 'imagee: busybox'),
+      [
+        'm.yaml:7: document 1 (Pod p): spec.containers[0].image: required field is missing',
+        'm.yaml:8: document 1 (Pod p): spec.containers[0].imagee: unknown field',
+      ],
+    ],
+    [
+      'no containers',
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n',
+      ['m.yaml:4: document 1 (Pod p): spec.containers: at least one container is required'],
+    ],
+    [
+      'duplicate container names',
+      POD.replace('      image: busybox\n', '      image: busybox\n    - name: c\n      image: busybox\n'),
+      ['m.yaml:9: document 1 (Pod p): spec.containers[1].name: duplicate container name "c"'],
+    ],
+    [
+      'duplicate volume names',
+      `${POD}  volumes:\n    - {name: v, emptyDir: {}}\n    - {name: v, emptyDir: {}}\n`,
+      ['m.yaml:11: document 1 (Pod p): spec.volumes[1].name: duplicate volume name "v"'],
+    ],
+    [
+      'mount of an unknown volume',
+      POD.replace('image: busybox', 'image: busybox\n      volumeMounts: [{name: data, mountPath: /data}]'),
+      [
+        'm.yaml:9: document 1 (Pod p): spec.containers[0].volumeMounts[0].name: no volume named "data" in spec.volumes',
+      ],
+    ],
+    [
+      'volume without a source',
+      `${POD}  volumes:\n    - {name: v}\n`,
+      [
+        'm.yaml:10: document 1 (Pod p): spec.volumes[0]: exactly one of configMap, secret, emptyDir, hostPath is required',
+      ],
+    ],
+    [
+      'relative mountPath',
+      POD.replace('image: busybox', 'image: busybox\n      volumeMounts: [{name: v, mountPath: data}]'),
+      // Cross-field rules (the unknown volume) run once the shape is right.
+      [
+        'm.yaml:9: document 1 (Pod p): spec.containers[0].volumeMounts[0].mountPath: must be an absolute path',
+      ],
+    ],
+    [
+      'bad cpu quantity',
+      POD.replace('image: busybox', 'image: busybox\n      resources: {limits: {cpu: 1x}}'),
+      [
+        `m.yaml:9: document 1 (Pod p): spec.containers[0].resources.limits.cpu: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`,
+      ],
+    ],
+    [
+      'request above limit',
+      POD.replace(
+        'image: busybox',
+        'image: busybox\n      resources: {limits: {memory: 64Mi}, requests: {memory: 1Gi}}',
+      ),
+      [
+        'm.yaml:9: document 1 (Pod p): spec.containers[0].resources.requests.memory: must be less than or equal to the memory limit 64Mi',
+      ],
+    ],
+    [
+      'selector does not match template',
+      DEPLOY.replace('labels: {app: web}', 'labels: {app: other}'),
+      [
+        'm.yaml:10: document 1 (Deployment web): spec.template.metadata.labels: selector does not match template labels',
+      ],
+    ],
+    [
+      'empty selector',
+      DEPLOY.replace('matchLabels: {app: web}', 'matchLabels: {}'),
+      [
+        'm.yaml:6: document 1 (Deployment web): spec.selector: empty selector is invalid (it would match every pod)',
+      ],
+    ],
+    [
+      'Deployment restartPolicy',
+      DEPLOY.replace(
+        '    spec:\n      containers',
+        '    spec:\n      restartPolicy: OnFailure\n      containers',
+      ),
+      [
+        'm.yaml:12: document 1 (Deployment web): spec.template.spec.restartPolicy: must be Always for a Deployment',
+      ],
+    ],
+    [
+      'DaemonSet restartPolicy',
+      DEPLOY.replace('kind: Deployment', 'kind: DaemonSet').replace(
+        '    spec:\n      containers',
+        '    spec:\n      restartPolicy: Never\n      containers',
+      ),
+      [
+        'm.yaml:12: document 1 (DaemonSet web): spec.template.spec.restartPolicy: must be Always for a DaemonSet',
+      ],
+    ],
+    [
+      'Job restartPolicy Always',
+      JOB.replace('Never', 'Always'),
+      [
+        'm.yaml:8: document 1 (Job once): spec.template.spec.restartPolicy: must be OnFailure or Never for a Job',
+      ],
+    ],
+    [
+      'Job restartPolicy missing',
+      JOB.replace('      restartPolicy: Never\n', ''),
+      [
+        'm.yaml:7: document 1 (Job once): spec.template.spec.restartPolicy: required for a Job: OnFailure or Never',
+      ],
+    ],
+    [
+      'bad enum',
+      POD.replace('image: busybox', 'image: busybox\n      imagePullPolicy: Sometimes'),
+      [
+        'm.yaml:9: document 1 (Pod p): spec.containers[0].imagePullPolicy: must be one of "Always", "IfNotPresent", "Never"',
+      ],
+    ],
+    [
+      'replicas negative',
+      DEPLOY.replace('spec:\n  selector', 'spec:\n  replicas: -1\n  selector'),
+      ['m.yaml:6: document 1 (Deployment web): spec.replicas: must be >= 0'],
+    ],
+    [
+      'replicas a string',
+      DEPLOY.replace('spec:\n  selector', 'spec:\n  replicas: "2"\n  selector'),
+      ['m.yaml:6: document 1 (Deployment web): spec.replicas: expected number, got string "2"'],
+    ],
+    [
+      'env value and valueFrom',
+      POD.replace(
+        'image: busybox',
+        'image: busybox\n      env: [{name: A, value: x, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]',
+      ),
+      ['m.yaml:9: document 1 (Pod p): spec.containers[0].env[0].valueFrom: may not be set when value is'],
+    ],
+    [
+      'unsupported fieldRef',
+      POD.replace(
+        'image: busybox',
+        'image: busybox\n      env: [{name: A, valueFrom: {fieldRef: {fieldPath: metadata.uid}}}]',
+      ),
+      [
+        'm.yaml:9: document 1 (Pod p): spec.containers[0].env[0].valueFrom.fieldRef.fieldPath: must be one of "metadata.name", "metadata.namespace", "spec.nodeName", "status.podIP"',
+      ],
+    ],
+    [
+      'Secret data not base64',
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: "not base64!"}\n',
+      ['m.yaml:4: document 1 (Secret s): data.a: must be base64 (as in k8s; use stringData for plain text)'],
+    ],
+    [
+      'ConfigMap bad key',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {"a b": x}\n',
+      [
+        `m.yaml:4: document 1 (ConfigMap c): data.a b: invalid key "a b": must be at most 253 characters of letters, digits, '-', '_' or '.'`,
+      ],
+    ],
+    [
+      'Namespace with namespace',
+      'apiVersion: v1\nkind: Namespace\nmetadata: {name: team, namespace: x}\n',
+      ['m.yaml:3: document 1 (Namespace team): metadata.namespace: not allowed for a Namespace'],
+    ],
+    [
+      'ownerReferences',
+      POD.replace('name: p', 'name: p\n  ownerReferences: []'),
+      ['m.yaml:5: document 1 (Pod p): metadata.ownerReferences: not supported'],
+    ],
+    [
+      'same object twice',
+      `${POD}---\n${POD.replace('name: p', 'name: p\n  namespace: default')}`,
+      [
+        'm.yaml:10: document 2 (Pod p): pods "p" in namespace default is also document 1; an object may appear once per apply',
+      ],
+    ],
+  ];
+
+  for (const [name, text, expected] of cases) {
+    test(name, () => {
+      assert.deepEqual(problems(text), expected);
+    });
+  }
+
+  test('the table covers at least 25 bad manifests', () => {
+    assert.ok(cases.length >= 25);
+  });
+});
