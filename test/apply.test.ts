@@ -1,5 +1,6 @@
 // apply / get / describe / delete against a real etcd and a real head agent, through the real CLI.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,14 @@ import { getObject, ObjectConflictError, objectKey } from '../agent/objects/stor
 import type { Deployment, Pod } from '../agent/objects/types.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
 import { keys } from '../agent/store/keys.ts';
-import { createTestCluster, eventually, getJson, runCli, type TestCluster } from './harness/cluster.ts';
+import {
+  cliCommand,
+  createTestCluster,
+  eventually,
+  getJson,
+  runCli,
+  type TestCluster,
+} from './harness/cluster.ts';
 
 const deployment = (opts: { replicas?: number; labels?: string } = {}) => `apiVersion: apps/v1
 kind: Deployment
@@ -275,6 +283,34 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
       20_000,
       'pod p shown as Unknown on node ghost',
     );
+  });
+
+  test('get -w prints the listing, then a row per change', async () => {
+    const [cmd, base] = cliCommand();
+    const child = spawn(cmd, [...base, 'get', 'cm', '-w'], { env: { ...process.env, ...c.env } });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    try {
+      await eventually(
+        () => /^NAME\s+DATA\s+AGE\ncfg\s+1\s+/.test(out),
+        15_000,
+        `listing, got ${JSON.stringify(out)}`,
+      );
+      const r = await cli(
+        ['apply', '-f', '-'],
+        configMap.replace('greeting: hello', 'greeting: hello, extra: x'),
+      );
+      assert.equal(r.stdout, 'configmap/cfg configured\n');
+      await eventually(
+        () => /\ncfg\s+2\s+\d+s\n$/.test(out),
+        15_000,
+        `watch row, got ${JSON.stringify(out)}`,
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   test('delete by name, by file, NotFound and --ignore-not-found', async () => {
