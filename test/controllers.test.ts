@@ -164,14 +164,16 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
   test('Deployment of 6 over 3 nodes: 6 pods spread 2/2/2, named and labelled, status written', async () => {
     const d = deployment('web', { replicas: 6 });
     await createObjects(etcd, c.name, [d]);
+    let seen = '';
     const pods = await eventually(
       async () => {
         const p = await podsOf('web');
+        seen = `${p.length} pods ${JSON.stringify(perNode(p))}`;
         return p.length === 6 && p;
       },
       15_000,
       '6 pods',
-    );
+    ).catch((err) => assert.fail(`${err.message}; saw ${seen}`));
     assert.deepEqual(perNode(pods), { n1: 2, n2: 2, n3: 2 });
     for (const p of pods) {
       const hash = p.object.metadata.labels?.['pod-template-hash'];

@@ -133,7 +133,12 @@ class KubeController {
 /** The leader's work: watches, actors, resync, node lifecycle. */
 class Leader {
   private readonly ctx: AgentContext;
-  private readonly actors = new Map<string, ControllerActor & { kind: ControllerKind; ref: ObjectRef }>();
+  private readonly actors = new Map<
+    string,
+    ControllerActor & { kind: ControllerKind; ref: ObjectRef; born: number }
+  >();
+  /** Counts actor creations and resync starts: a resync only judges the actors older than its lists. */
+  private epoch = 0;
   private readonly watchers: Watcher[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -231,7 +236,7 @@ class Leader {
       new ControllerActor(this.ctx, { namespace: ref.namespace, kind: ref.kind, name: ref.name, uid }, () =>
         this.reconcile(ref, uid),
       ),
-      { kind: ref.kind, ref },
+      { kind: ref.kind, ref, born: ++this.epoch },
     );
     this.actors.set(id, actor);
     return actor;
@@ -271,21 +276,31 @@ class Leader {
     }
   }
 
-  /** Level-triggered safety net: actors for every controller object, none for the gone ones. */
+  /** Level-triggered safety net: actors for every controller object, none for the gone ones. The lists
+   * are older than watch events that arrive while they are read: an actor made meanwhile (by a watch
+   * event) is newer than the lists, so the resync neither drops nor replaces it. */
   private async resync(): Promise<void> {
     if (this.stopped) return;
     try {
       const { etcd, cluster } = this.ctx;
-      const seen = new Set<string>();
-      for (const kind of Object.values(CONTROLLED)) {
-        for (const s of await listObjects(etcd, cluster, kind as Kind, undefined, false)) {
-          const { namespace, name } = s.object.metadata;
-          seen.add(`${kind}/${namespace}/${name}`);
-          this.ensureActor({ kind, namespace: namespace!, name }, s.object.metadata.uid).kick();
-        }
-      }
+      const start = ++this.epoch;
+      const lists = await Promise.all(
+        Object.values(CONTROLLED).map((kind) => listObjects(etcd, cluster, kind as Kind, undefined, false)),
+      );
       if (this.stopped) return;
-      for (const id of [...this.actors.keys()]) if (!seen.has(id)) this.dropActor(id);
+      const newer = (id: string) => (this.actors.get(id)?.born ?? 0) > start;
+      const seen = new Set<string>();
+      for (const s of lists.flat()) {
+        const { kind, metadata } = s.object as Controller;
+        const id = `${kind}/${metadata.namespace}/${metadata.name}`;
+        seen.add(id);
+        if (!newer(id))
+          this.ensureActor(
+            { kind, namespace: metadata.namespace!, name: metadata.name },
+            metadata.uid,
+          ).kick();
+      }
+      for (const id of [...this.actors.keys()]) if (!seen.has(id) && !newer(id)) this.dropActor(id);
       this.sweeper.kick();
     } catch (err) {
       this.ctx.log.warn({ err: shortReason(err) }, 'kubecontroller resync failed');
