@@ -6,7 +6,7 @@
 import Docker from 'dockerode';
 import type { Watcher } from 'etcd3';
 import type { AgentContext, AgentPart } from '../agent.ts';
-import { deleteObjects, fromKv, type ObjectRef, refOf, writeStatus } from '../objects/store.ts';
+import { deleteObjects, fromKv, type ObjectRef, objectKey, refOf, writeStatus } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { shortReason, withTimeout } from '../store/etcd.ts';
@@ -58,6 +58,11 @@ class PodsOnNode {
   private watcher: Watcher | undefined;
   private events: NodeJS.ReadableStream | undefined;
   private stopped = false;
+  /** Watch events that arrive while a re-list runs: applied after it, if newer than its snapshot. */
+  private held: Array<{ type: 'put' | 'delete'; kv: WatchKv }> | null = null;
+  private relistAgain = false;
+  /** Uids of pods being stopped (their containers are not strays). */
+  private readonly removing = new Set<string>();
   private readonly lookup: Lookup;
 
   constructor(ctx: AgentContext, docker: Docker) {
@@ -82,9 +87,9 @@ class PodsOnNode {
     // 3. etcd: the desired state.
     const w = this.ctx.etcd.watch().prefix(keys.objectsPrefix(this.ctx.cluster)).watcher();
     this.watcher = w;
-    w.on('connected', () => this.resync());
-    w.on('put', (kv) => this.onPut(kv));
-    w.on('delete', (kv) => this.onDelete(kv.key.toString('utf8')));
+    w.on('connected', () => void this.resync());
+    w.on('put', (kv) => this.onWatch('put', kv));
+    w.on('delete', (kv) => this.onWatch('delete', kv));
     w.on('error', (err) => this.ctx.log.warn({ err: shortReason(err) }, 'pods watch error'));
     this.tick = setInterval(() => {
       for (const e of this.pods.values()) e.actor.kick();
@@ -114,14 +119,22 @@ class PodsOnNode {
     return null;
   }
 
-  private onPut(kv: Parameters<typeof fromKv>[0]): void {
+  private onWatch(type: 'put' | 'delete', kv: WatchKv): void {
+    if (this.held) {
+      if (this.held.length < MAX_HELD) this.held.push({ type, kv });
+      else this.relistAgain = true;
+    } else if (type === 'put') this.onPut(kv);
+    else this.onDelete(kv.key.toString('utf8'));
+  }
+
+  private onPut(kv: WatchKv): void {
     const at = this.parseKey(kv.key.toString('utf8'));
     if (!at) return;
     if (at.resource === 'pods') {
       const stored = fromKv<Pod>(kv);
-      if (stored.object.spec.nodeName === this.ctx.nodeName)
-        this.upsert(stored.object, stored.createRevision);
-      else if (this.pods.has(nsName(stored.object))) void this.drop(nsName(stored.object));
+      if (stored.object.spec.nodeName === this.ctx.nodeName) {
+        if (this.upsert(stored.object, stored.createRevision)) void this.checkOwner(nsName(stored.object));
+      } else if (this.pods.has(nsName(stored.object))) void this.drop(nsName(stored.object));
     } else if (at.resource === 'configmaps' || at.resource === 'secrets') {
       const obj = fromKv<ConfigMap | Secret>(kv).object;
       (at.resource === 'configmaps' ? this.configMaps : this.secrets).set(
@@ -153,50 +166,80 @@ class PodsOnNode {
     }
   }
 
-  /** Everything from etcd at once (on every (re)connect): the authority on what runs here. */
+  /**
+   * Everything from etcd at once (on every (re)connect): the authority on what runs here. Watch events
+   * that arrive meanwhile are held and applied after it when newer than its snapshot, so a pod created
+   * or deleted during the re-list is neither dropped nor brought back.
+   */
   private async resync(): Promise<void> {
+    if (this.stopped) return;
+    if (this.held) {
+      this.relistAgain = true;
+      return;
+    }
+    this.held = [];
+    let snapshot = -1n;
     try {
-      const res = await this.ctx.etcd.getAll().prefix(keys.objectsPrefix(this.ctx.cluster)).exec();
-      const objects = res.kvs.map((kv) => fromKv<KubeObject>(kv));
-      const statuses = await this.ctx.etcd
-        .getAll()
-        .prefix(`${keys.statusPrefix(this.ctx.cluster)}pods/`)
-        .strings();
-      const uids = new Set(objects.map((o) => `${o.object.kind}/${o.object.metadata.uid}`));
-      this.configMaps.clear();
-      this.secrets.clear();
-      const mine = new Map<string, { pod: Pod; createRevision: string }>();
-      for (const { object, createRevision } of objects) {
-        if (object.kind === 'ConfigMap') this.configMaps.set(nsName(object), object);
-        else if (object.kind === 'Secret') this.secrets.set(nsName(object), object);
-        else if (object.kind === 'Pod' && object.spec.nodeName === this.ctx.nodeName)
-          mine.set(nsName(object), { pod: object, createRevision });
-      }
-      for (const id of [...this.pods.keys()]) if (!mine.has(id)) await this.drop(id);
-      for (const [id, { pod, createRevision }] of mine) {
-        const st = statuses[`${keys.statusPrefix(this.ctx.cluster)}pods/${id}`];
-        this.upsert(pod, createRevision, st ? (JSON.parse(st) as PodStatus) : undefined);
-      }
-      for (const e of this.pods.values()) {
-        const owner = controllerOf(e.pod);
-        if (owner && !uids.has(`${owner.kind}/${owner.uid}`)) await this.deleteOrphan(e);
-      }
-      await this.removeStrayContainers();
-      this.saveCacheSoon();
+      snapshot = await this.relist();
     } catch (err) {
       this.ctx.log.warn({ err: shortReason(err) }, 'pods resync failed; retrying in 5 s');
-      setTimeout(() => this.stopped || this.resync(), 5000).unref();
+      setTimeout(() => void this.resync(), 5000).unref();
+    }
+    const held = this.held;
+    this.held = null;
+    for (const { type, kv } of held) {
+      if (BigInt(kv.mod_revision) <= snapshot) continue;
+      if (type === 'put') this.onPut(kv);
+      else this.onDelete(kv.key.toString('utf8'));
+    }
+    if (this.relistAgain) {
+      this.relistAgain = false;
+      void this.resync();
     }
   }
 
-  private upsert(pod: Pod, createRevision: string, previous?: PodStatus): void {
+  /** Apply etcd's objects; returns the revision of the snapshot. */
+  private async relist(): Promise<bigint> {
+    const res = await this.ctx.etcd.getAll().prefix(keys.objectsPrefix(this.ctx.cluster)).exec();
+    const objects = res.kvs.map((kv) => fromKv<KubeObject>(kv));
+    const statuses = await this.ctx.etcd
+      .getAll()
+      .prefix(`${keys.statusPrefix(this.ctx.cluster)}pods/`)
+      .strings();
+    const uids = new Set(objects.map((o) => `${o.object.kind}/${o.object.metadata.uid}`));
+    this.configMaps.clear();
+    this.secrets.clear();
+    const mine = new Map<string, { pod: Pod; createRevision: string }>();
+    for (const { object, createRevision } of objects) {
+      if (object.kind === 'ConfigMap') this.configMaps.set(nsName(object), object);
+      else if (object.kind === 'Secret') this.secrets.set(nsName(object), object);
+      else if (object.kind === 'Pod' && object.spec.nodeName === this.ctx.nodeName)
+        mine.set(nsName(object), { pod: object, createRevision });
+    }
+    // Not awaited: a graceful stop may take terminationGracePeriodSeconds.
+    for (const id of [...this.pods.keys()]) if (!mine.has(id)) void this.drop(id);
+    for (const [id, { pod, createRevision }] of mine) {
+      const st = statuses[`${keys.statusPrefix(this.ctx.cluster)}pods/${id}`];
+      this.upsert(pod, createRevision, st ? (JSON.parse(st) as PodStatus) : undefined);
+    }
+    for (const e of this.pods.values()) {
+      const owner = controllerOf(e.pod);
+      if (owner && !uids.has(`${owner.kind}/${owner.uid}`)) await this.deleteOrphan(e);
+    }
+    await this.removeStrayContainers();
+    this.saveCacheSoon();
+    return BigInt(res.header.revision);
+  }
+
+  /** Track a pod; true when it is new here (a new actor). */
+  private upsert(pod: Pod, createRevision: string, previous?: PodStatus): boolean {
     const id = nsName(pod);
     const e = this.pods.get(id);
     if (e && e.pod.metadata.uid === pod.metadata.uid) {
       e.pod = pod;
       e.createRevision = createRevision;
       e.actor.update(pod);
-      return;
+      return false;
     }
     if (e) void this.drop(id);
     if (previous) this.written.set(id, { stable: stable(previous), status: previous });
@@ -222,6 +265,7 @@ class PodsOnNode {
     this.pods.set(id, { pod, createRevision, actor });
     actor.kick();
     this.saveCacheSoon();
+    return true;
   }
 
   private async drop(id: string): Promise<void> {
@@ -231,9 +275,28 @@ class PodsOnNode {
     this.pending.delete(id);
     this.written.delete(id);
     this.saveCacheSoon();
+    this.removing.add(e.pod.metadata.uid);
     await e.actor
       .remove()
-      .catch((err) => this.ctx.log.warn({ err: String(err), pod: id }, 'pod removal failed'));
+      .catch((err) => this.ctx.log.warn({ err: String(err), pod: id }, 'pod removal failed'))
+      .finally(() => this.removing.delete(e.pod.metadata.uid));
+  }
+
+  /** A pod new here whose controller (by uid) is not in etcd: an orphan (etcd's answer only decides). */
+  private async checkOwner(id: string): Promise<void> {
+    const e = this.pods.get(id);
+    const owner = e && controllerOf(e.pod);
+    const kind = owner && Object.values(CONTROLLER_RESOURCES).find((k) => k === owner.kind);
+    if (!e || !owner || !kind) return;
+    const ref = { kind, namespace: e.pod.metadata.namespace ?? 'default', name: owner.name };
+    try {
+      const kv = (await this.ctx.etcd.get(objectKey(this.ctx.cluster, ref)).exec()).kvs[0];
+      if (kv && fromKv(kv).object.metadata.uid === owner.uid) return;
+    } catch (err) {
+      this.ctx.log.debug({ err: shortReason(err), pod: id }, 'owner check failed; the next re-list decides');
+      return;
+    }
+    if (this.pods.get(id) === e) await this.deleteOrphan(e);
   }
 
   /** A pod whose controller is gone: delete it from etcd (the watch then removes it here). */
@@ -252,7 +315,8 @@ class PodsOnNode {
     });
     for (const c of list) {
       const id = `${c.Labels[LABEL.namespace]}/${c.Labels[LABEL.pod]}`;
-      if (this.pods.get(id)?.pod.metadata.uid === c.Labels[LABEL.podUid]) continue;
+      const uid = c.Labels[LABEL.podUid] ?? '';
+      if (this.pods.get(id)?.pod.metadata.uid === uid || this.removing.has(uid)) continue;
       this.ctx.log.info({ container: c.Names[0] }, 'removing a container whose pod is gone');
       await this.docker
         .getContainer(c.Id)
@@ -375,6 +439,9 @@ class PodsOnNode {
   }
 }
 
+type WatchKv = Parameters<typeof fromKv>[0];
+/** Watch events held during one re-list at most; more means re-list once more. */
+const MAX_HELD = 10_000;
 const nsName = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const controllerOf = (pod: Pod) => pod.metadata.ownerReferences?.find((o) => o.controller);
 /** Status without transition times: what decides whether it changed. */

@@ -206,6 +206,15 @@ export class PodActor {
       if (err.statusCode === 404) return null;
       throw err;
     });
+    // A container of an earlier pod of the same name: its own actor (or the stray sweep after a
+    // restart, once etcd answered) removes it; adopting it would report the old pod's container.
+    if (info && info.Config.Labels[LABEL.podUid] !== this.pod.metadata.uid)
+      return this.waiting(
+        c,
+        t,
+        'ContainerCreating',
+        "waiting for the previous pod's container to be removed",
+      );
     let env: string[] | undefined;
     let binds: string[] | undefined;
     try {
