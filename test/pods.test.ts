@@ -1,6 +1,7 @@
 // The pod runtime: pods bound to a node run as Docker containers made by that node's agent (real etcd,
 // real agent processes, the real engine). Pods are put in etcd directly, bound by hand (no controllers).
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -195,6 +196,61 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     );
     assert.match(cs.state.waiting!.message ?? '', /nothing/);
     assert.equal((await status('nopull'))?.phase, 'Pending');
+  });
+
+  test('a missing ConfigMap: CreateContainerConfigError until it exists, then Running', async () => {
+    await put(
+      pod('late', 'n1', {
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'm',
+            image,
+            command: ['sleep', '3600'],
+            env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'late-cfg', key: 'x' } } }],
+          },
+        ],
+      }),
+    );
+    const cs = await eventually(
+      async () => {
+        const s = await status('late');
+        return s?.containerStatuses?.[0]?.state.waiting?.reason === 'CreateContainerConfigError' && s;
+      },
+      30_000,
+      'late waiting on its ConfigMap',
+    );
+    assert.equal(cs.phase, 'Pending');
+    assert.match(cs.containerStatuses![0]!.state.waiting!.message ?? '', /late-cfg/);
+    assert.equal(await containerOf('late'), undefined);
+    await put({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'late-cfg', namespace: 'default' },
+      data: { x: '1' },
+    } as unknown as ConfigMap);
+    await eventually(async () => (await status('late'))?.phase === 'Running', 30_000, 'late Running');
+  });
+
+  test('a pod whose controller owner is not in etcd is deleted by its agent', async () => {
+    const orphan = pod('orphan', 'n1', {
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+    });
+    orphan.metadata.ownerReferences = [
+      { apiVersion: 'apps/v1', kind: 'Deployment', name: 'ghost', uid: randomUUID(), controller: true },
+    ];
+    await put(orphan);
+    await eventually(
+      () =>
+        c.withEtcd(
+          async (etcd) =>
+            !(await getObject(etcd, c.name, { kind: 'Pod', namespace: 'default', name: 'orphan' })),
+        ),
+      30_000,
+      'orphan deleted',
+    );
+    await eventually(async () => !(await containerOf('orphan')), 30_000, 'orphan container removed');
   });
 
   test('an agent restart restarts no container; a deleted pod leaves nothing behind', async () => {
