@@ -401,8 +401,12 @@ class PodsOnNode {
             }
           }
         });
+        // 'error' and 'end' may both come: one new stream, not two.
+        let restarted = false;
         const again = () => {
-          if (!this.stopped) setTimeout(() => this.watchDocker(), 2000).unref();
+          if (restarted || this.stopped) return;
+          restarted = true;
+          setTimeout(() => this.watchDocker(), 2000).unref();
         };
         stream.on('end', again);
         stream.on('error', again);
