@@ -1,0 +1,468 @@
+// The controllers' pure reconciles (`(object, world) -> actions`), without etcd: a small in-memory world
+// carries the actions out (create/bind/delete/status as etcd would after a successful transaction) and
+// the test plays the agents by setting pod phases. Checks convergence, the order of rolling steps, and
+// the quiet steady state (a settled world yields no action at all).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Stored } from '../agent/objects/store.ts';
+import type {
+  DaemonSet,
+  Deployment,
+  Job,
+  KubeObject,
+  Pod,
+  PodPhase,
+  PodTemplateSpec,
+} from '../agent/objects/types.ts';
+import type { NodeRecord } from '../agent/store/node-registry.ts';
+import type { Action } from '../head/controllers/actions.ts';
+import { reconcileDaemonSet } from '../head/controllers/daemonset.ts';
+import { deletionOrder, reconcileDeployment } from '../head/controllers/deployment.ts';
+import { reconcileJob } from '../head/controllers/job.ts';
+import { planSweep } from '../head/controllers/node-lifecycle.ts';
+import type { Controller } from '../head/controllers/pod-template.ts';
+import type { World } from '../head/controllers/world.ts';
+
+const docker = { name: 'docker' as const, version: '28', apiVersion: '1.41' };
+const node = (name: string, labels: Record<string, string> = {}): NodeRecord =>
+  ({ name, labels, capacity: { containerRuntime: docker } }) as unknown as NodeRecord;
+const template = (extra: Partial<PodTemplateSpec['spec']> = {}, v = '1'): PodTemplateSpec => ({
+  metadata: { labels: { app: 'x', v } },
+  spec: { containers: [{ name: 'main', image: 'busybox' }], ...extra },
+});
+const meta = (name: string) => ({
+  name,
+  namespace: 'default',
+  uid: `uid-${name}`,
+  resourceVersion: '1',
+  generation: 1,
+  creationTimestamp: '2026-01-01T00:00:00Z',
+});
+const deployment = (spec: Partial<Deployment['spec']> = {}): Deployment => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: meta('web'),
+  spec: { selector: { matchLabels: { app: 'x' } }, template: template(), ...spec },
+});
+const daemonSet = (spec: Partial<DaemonSet['spec']> = {}): DaemonSet => ({
+  apiVersion: 'apps/v1',
+  kind: 'DaemonSet',
+  metadata: meta('agent'),
+  spec: { selector: { matchLabels: { app: 'x' } }, template: template(), ...spec },
+});
+const job = (spec: Partial<Job['spec']> = {}): Job => ({
+  apiVersion: 'batch/v1',
+  kind: 'Job',
+  metadata: meta('batch'),
+  spec: { template: template({ restartPolicy: 'Never' }), ...spec },
+});
+
+/** etcd in miniature: what a successful transaction of each action leaves behind. */
+class Sim {
+  rev = 10;
+  nodes: NodeRecord[];
+  pods: Array<Stored<Pod>> = [];
+  owner: Stored<Controller>;
+  events: string[] = [];
+  n = 0;
+  constructor(owner: Controller, nodes: NodeRecord[]) {
+    this.owner = { object: owner, createRevision: '1', modRevision: '1' };
+    this.nodes = nodes;
+  }
+  get world(): World {
+    return { nodes: this.nodes, pods: this.pods };
+  }
+  reconcile(now = '2026-01-01T00:01:00Z'): Action[] {
+    const env = { now, suffix: () => `s${String(++this.n).padStart(4, '0')}` };
+    const o = this.owner as Stored<never>;
+    const kind = this.owner.object.kind;
+    return kind === 'Deployment'
+      ? reconcileDeployment(o, this.world, env)
+      : kind === 'DaemonSet'
+        ? reconcileDaemonSet(o, this.world, env)
+        : reconcileJob(o, this.world, env);
+  }
+  apply(actions: Action[]): void {
+    for (const a of actions) {
+      const rev = String(++this.rev);
+      switch (a.type) {
+        case 'create':
+          assert.ok(!this.pods.some((p) => p.object.metadata.name === a.pod.metadata.name), 'name taken');
+          this.pods.push({
+            object: { ...structuredClone(a.pod), ...(a.status ? { status: a.status } : {}) },
+            createRevision: rev,
+            modRevision: rev,
+          });
+          break;
+        case 'bind':
+          a.pod.object.spec.nodeName = a.node;
+          a.pod.object.status = { phase: 'Pending' };
+          a.pod.modRevision = rev;
+          break;
+        case 'delete':
+          this.pods = this.pods.filter((p) => p !== a.pod);
+          break;
+        case 'podStatus':
+          a.pod.object.status = a.status;
+          break;
+        case 'status':
+          (this.owner.object as KubeObject & { status?: unknown }).status = structuredClone(a.status);
+          break;
+        case 'event':
+          this.events.push(a.reason);
+          break;
+      }
+    }
+  }
+  /** Reconcile and apply until nothing is left to do (at most `max` rounds). */
+  settle(max = 10): void {
+    for (let i = 0; i < max; i++) {
+      const actions = this.reconcile();
+      if (actions.length === 0) return;
+      this.apply(actions);
+    }
+    assert.fail(`not settled after ${max} reconciles: ${JSON.stringify(this.reconcile())}`);
+  }
+  setPhase(pod: Stored<Pod>, phase: PodPhase, restartCount = 0): void {
+    pod.object.status = {
+      phase,
+      containerStatuses: [
+        { name: 'main', image: 'busybox', ready: phase === 'Running', restartCount, state: {} },
+      ],
+    };
+  }
+  runAll(): void {
+    for (const p of this.pods)
+      if (p.object.spec.nodeName && !p.object.status?.containerStatuses) this.setPhase(p, 'Running');
+  }
+  perNode(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of this.pods) {
+      const n = p.object.spec.nodeName ?? '-';
+      out[n] = (out[n] ?? 0) + 1;
+    }
+    return out;
+  }
+  types = (actions: Action[]) => actions.map((a) => a.type).join(',');
+}
+
+const three = () => [node('n1'), node('n2'), node('n3')];
+
+describe('reconcileDeployment', () => {
+  test('6 replicas over 3 nodes: 2/2/2, names with the template hash, then quiet', () => {
+    const s = new Sim(deployment({ replicas: 6 }), three());
+    s.settle();
+    assert.deepEqual(s.perNode(), { n1: 2, n2: 2, n3: 2 });
+    for (const p of s.pods) {
+      const hash = p.object.metadata.labels?.['pod-template-hash'];
+      assert.match(p.object.metadata.name, new RegExp(`^web-${hash}-s\\d{4}$`));
+      assert.equal(p.object.metadata.labels?.app, 'x');
+      assert.deepEqual(p.object.metadata.ownerReferences?.[0]?.uid, 'uid-web');
+    }
+    s.runAll();
+    s.settle();
+    assert.deepEqual(s.reconcile(), [], 'a settled deployment asks for nothing (no status rewrite)');
+    const st = (s.owner.object as Deployment).status!;
+    assert.equal(st.readyReplicas, 6);
+    assert.equal(st.conditions?.find((c) => c.type === 'Available')?.status, 'True');
+  });
+
+  test('replicas defaults to 1', () => {
+    const s = new Sim(deployment(), three());
+    s.settle();
+    assert.equal(s.pods.length, 1);
+  });
+
+  test('scale down: not running first, then the most crowded node, then the newest', () => {
+    const s = new Sim(deployment({ replicas: 5 }), three());
+    s.settle();
+    s.runAll();
+    // n1: 2, n2: 2, n3: 1. One of n2's pods is not running.
+    const n2 = s.pods.filter((p) => p.object.spec.nodeName === 'n2');
+    s.setPhase(n2[1]!, 'Pending');
+    (s.owner.object as Deployment).spec.replicas = 3;
+    const actions = s.reconcile().filter((a) => a.type === 'delete');
+    assert.equal(actions.length, 2);
+    const [first, second] = actions.map((a) => (a.type === 'delete' ? a.pod : undefined));
+    assert.equal(first, n2[1], 'the not-running pod first');
+    assert.equal(second?.object.spec.nodeName, 'n1');
+    assert.deepEqual(
+      deletionOrder(s.pods.filter((p) => p.object.spec.nodeName === 'n1')).map((p) => p.createRevision),
+      s.pods
+        .filter((p) => p.object.spec.nodeName === 'n1')
+        .map((p) => p.createRevision)
+        .sort((a, b) => Number(b) - Number(a)),
+      'newest first among equals',
+    );
+  });
+
+  test('pods on a node without a record are deleted and replaced on live nodes in one reconcile', () => {
+    const s = new Sim(deployment({ replicas: 6 }), three());
+    s.settle();
+    s.runAll();
+    s.settle();
+    s.nodes = s.nodes.filter((n) => n.name !== 'n3');
+    const actions = s.reconcile();
+    assert.equal(actions.filter((a) => a.type === 'delete').length, 2);
+    assert.equal(actions.filter((a) => a.type === 'create').length, 2);
+    s.apply(actions);
+    assert.deepEqual(s.perNode(), { n1: 3, n2: 3 });
+  });
+
+  test('template change: one new pod at a time, an old one goes only once the new one runs', () => {
+    const s = new Sim(deployment({ replicas: 3 }), three());
+    s.settle();
+    s.runAll();
+    s.settle();
+    const oldNames = new Set(s.pods.map((p) => p.object.metadata.name));
+    (s.owner.object as Deployment).spec.template = template({}, '2');
+    (s.owner.object as Deployment).metadata.generation = 2;
+    const check = (when: string) => {
+      const running = s.pods.filter((p) => p.object.status?.phase === 'Running').length;
+      assert.ok(running >= 3, `${when}: ${running} running, fewer than 3`);
+      assert.ok(s.pods.length <= 4, `${when}: ${s.pods.length} pods, more than one surge pod`);
+    };
+    for (let step = 0; step < 20 && s.pods.some((p) => oldNames.has(p.object.metadata.name)); step++) {
+      s.apply(s.reconcile());
+      check(`step ${step}`);
+      // Kicked again before the new pod runs: still no old pod goes, no second surge pod.
+      s.apply(s.reconcile());
+      check(`step ${step}, again`);
+      s.runAll();
+    }
+    assert.equal(s.pods.length, 3);
+    assert.ok(
+      s.pods.every((p) => !oldNames.has(p.object.metadata.name)),
+      'all replaced',
+    );
+    s.settle();
+    assert.deepEqual(s.reconcile(), []);
+    assert.equal((s.owner.object as Deployment).status?.observedGeneration, 2);
+  });
+
+  test('Recreate: every old pod goes first, then the new ones come', () => {
+    const s = new Sim(deployment({ replicas: 2, strategy: { type: 'Recreate' } }), three());
+    s.settle();
+    s.runAll();
+    (s.owner.object as Deployment).spec.template = template({}, '2');
+    const first = s.reconcile();
+    assert.equal(first.filter((a) => a.type === 'delete').length, 2);
+    assert.equal(first.filter((a) => a.type === 'create').length, 0);
+    s.apply(first);
+    s.settle();
+    assert.equal(s.pods.length, 2);
+  });
+
+  test('no node fits: Pending/Unschedulable with the message once; bound (same pod) when a node fits', () => {
+    const s = new Sim(deployment({ template: template({ nodeSelector: { app: 'gpu' } }) }), three());
+    s.settle();
+    assert.equal(s.pods.length, 1);
+    const pod = s.pods[0]!;
+    assert.equal(pod.object.spec.nodeName, undefined);
+    const cond = pod.object.status?.conditions?.[0];
+    assert.equal(cond?.reason, 'Unschedulable');
+    assert.equal(
+      cond?.message,
+      "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector (nodeSelector app=gpu).",
+    );
+    assert.deepEqual(s.reconcile(), [], 'the same reason is not written again');
+    s.nodes = [node('n1'), node('n2', { app: 'gpu' }), node('n3')];
+    const actions = s.reconcile();
+    assert.equal(s.types(actions), 'bind');
+    const [bind] = actions;
+    assert.equal(bind?.type === 'bind' && bind.node, 'n2');
+  });
+});
+
+describe('reconcileDaemonSet', () => {
+  test('one pod per eligible node, named <ds>-<node>; join, label change, leave; then quiet', () => {
+    const s = new Sim(daemonSet({ template: template({ nodeSelector: { edge: 'yes' } }) }), [
+      node('n1', { edge: 'yes' }),
+      node('n2'),
+    ]);
+    s.settle();
+    assert.deepEqual(
+      s.pods.map((p) => p.object.metadata.name),
+      ['agent-n1'],
+    );
+    s.nodes.push(node('n3', { edge: 'yes' }));
+    s.settle();
+    assert.deepEqual(s.pods.map((p) => p.object.metadata.name).sort(), ['agent-n1', 'agent-n3']);
+    s.nodes[0] = node('n1'); // labels changed: no longer eligible
+    const actions = s.reconcile();
+    assert.equal(actions.filter((a) => a.type === 'delete').length, 1);
+    assert.equal(
+      (actions.find((a) => a.type === 'status') as { status: { numberMisscheduled: number } }).status
+        .numberMisscheduled,
+      1,
+    );
+    s.apply(actions);
+    s.nodes = s.nodes.filter((n) => n.name !== 'n3'); // n3 leaves
+    s.settle();
+    assert.equal(s.pods.length, 0);
+    assert.deepEqual(s.reconcile(), []);
+  });
+
+  test('template change: node by node, the next only once the replacement runs', () => {
+    const s = new Sim(daemonSet(), three());
+    s.settle();
+    s.runAll();
+    s.settle();
+    (s.owner.object as DaemonSet).spec.template = template({}, '2');
+    const hashOf = (p: Stored<Pod>) => p.object.metadata.labels?.['controller-revision-hash'];
+    const newHash = () => s.pods.filter((p) => hashOf(p) !== hashOf(s.pods[0]!));
+    const deleted: string[] = [];
+    for (let step = 0; step < 12; step++) {
+      const actions = s.reconcile();
+      const dels = actions.filter((a) => a.type === 'delete');
+      assert.ok(dels.length <= 1, 'one node at a time');
+      for (const d of dels) if (d.type === 'delete') deleted.push(d.pod.object.spec.nodeName!);
+      s.apply(actions);
+      assert.ok(s.pods.length >= 2, 'at most one node without its pod');
+      assert.equal(
+        s.reconcile().filter((a) => a.type === 'delete').length,
+        0,
+        'waits for the new pod to run',
+      );
+      s.runAll();
+    }
+    assert.deepEqual(deleted, ['n1', 'n2', 'n3']);
+    assert.equal(s.pods.length, 3);
+    assert.ok(newHash().length === 0 || newHash().length === 3);
+    s.settle();
+    assert.deepEqual(s.reconcile(), []);
+  });
+});
+
+describe('reconcileJob', () => {
+  test('completions 3, parallelism 2: two at a time, succeeded pods kept and never re-created, Complete', () => {
+    const s = new Sim(job({ completions: 3, parallelism: 2 }), three());
+    s.settle();
+    assert.equal(s.pods.length, 2);
+    for (const p of s.pods) {
+      assert.equal(p.object.metadata.labels?.['job-name'], 'batch');
+      assert.equal(p.object.metadata.labels?.['controller-uid'], 'uid-batch');
+    }
+    s.setPhase(s.pods[0]!, 'Succeeded');
+    s.settle();
+    assert.equal(s.pods.length, 3, 'one more: 2 remaining, 1 active');
+    s.setPhase(s.pods[1]!, 'Succeeded');
+    s.settle();
+    assert.equal(s.pods.length, 3, 'one remaining, one active: nothing new');
+    s.setPhase(s.pods[2]!, 'Succeeded');
+    s.settle();
+    const st = (s.owner.object as Job).status!;
+    assert.equal(st.succeeded, 3);
+    assert.equal(st.active, 0);
+    assert.ok(st.completionTime);
+    assert.equal(st.conditions?.find((c) => c.type === 'Complete')?.status, 'True');
+    assert.deepEqual(s.events, ['Completed']);
+    assert.deepEqual(s.reconcile(), [], 'a complete job stays quiet');
+  });
+
+  test('backoffLimit: failures beyond it fail the job and delete its active pods', () => {
+    const s = new Sim(job({ backoffLimit: 1, parallelism: 2, completions: 4 }), three());
+    s.settle();
+    s.setPhase(s.pods[0]!, 'Failed');
+    s.settle();
+    assert.equal(s.pods.length, 3, 'a failed pod is kept and replaced');
+    s.setPhase(s.pods[2]!, 'Failed');
+    s.settle();
+    const st = (s.owner.object as Job).status!;
+    assert.equal(st.failed, 2);
+    assert.equal(st.conditions?.find((c) => c.type === 'Failed')?.reason, 'BackoffLimitExceeded');
+    assert.equal(s.pods.length, 2, 'the active pod is deleted, the failed ones kept');
+    assert.deepEqual(s.reconcile(), []);
+  });
+
+  test('restartPolicy OnFailure: container restarts count toward backoffLimit', () => {
+    const s = new Sim(job({ backoffLimit: 2, template: template({ restartPolicy: 'OnFailure' }) }), three());
+    s.settle();
+    s.setPhase(s.pods[0]!, 'Running', 2);
+    s.settle();
+    assert.equal((s.owner.object as Job).status?.failed, 2);
+    assert.ok(!(s.owner.object as Job).status?.conditions);
+    s.setPhase(s.pods[0]!, 'Running', 3);
+    s.settle();
+    assert.equal((s.owner.object as Job).status?.conditions?.[0]?.type, 'Failed');
+  });
+
+  test('a pod on a lost node is marked Failed (NodeLost) and replaced', () => {
+    const s = new Sim(job(), three());
+    s.settle();
+    const lostOn = s.pods[0]!.object.spec.nodeName!;
+    s.nodes = s.nodes.filter((n) => n.name !== lostOn);
+    s.settle();
+    assert.equal(s.pods.length, 2);
+    assert.equal(s.pods[0]!.object.status?.reason, 'NodeLost');
+    assert.equal(s.pods[0]!.object.status?.phase, 'Failed');
+    assert.notEqual(s.pods[1]!.object.spec.nodeName, lostOn);
+    assert.equal((s.owner.object as Job).status?.failed, 1);
+  });
+});
+
+describe('planSweep', () => {
+  const pod = (name: string, nodeName?: string, owner?: string): Stored<Pod> => ({
+    object: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        ...meta(name),
+        ...(owner
+          ? {
+              ownerReferences: [
+                {
+                  apiVersion: 'apps/v1',
+                  kind: 'Deployment',
+                  name: owner,
+                  uid: `uid-${owner}`,
+                  controller: true,
+                },
+              ],
+            }
+          : {}),
+      },
+      spec: { containers: [{ name: 'main', image: 'busybox' }], ...(nodeName ? { nodeName } : {}) },
+      status: { phase: 'Running' },
+    },
+    createRevision: '5',
+    modRevision: '5',
+  });
+  const now = '2026-01-01T00:00:00Z';
+
+  test('orphans: deleted when unbound or on a lost node; left to the agent of a live node', () => {
+    const world: World = {
+      nodes: [node('n1')],
+      pods: [
+        pod('a', undefined, 'gone'),
+        pod('b', 'n1', 'gone'),
+        pod('c', 'n9', 'gone'),
+        pod('d', 'n9', 'web'),
+      ],
+    };
+    const actions = planSweep(world, new Set(['uid-web']), now);
+    assert.deepEqual(
+      actions.map((a) => `${a.type}:${a.type === 'delete' ? a.pod.object.metadata.name : ''}`),
+      ['delete:a', 'delete:c'],
+      'b is its agent’s; d is its controller’s',
+    );
+  });
+
+  test('a bare pod on a lost node: Unknown/NodeLost once; a bare unbound pod is bound', () => {
+    const lost = pod('lost', 'n9');
+    const world: World = { nodes: [node('n1')], pods: [lost, pod('free')] };
+    const actions = planSweep(world, new Set(), now);
+    assert.equal(actions.length, 2);
+    const st = actions.find((a) => a.type === 'podStatus');
+    assert.equal(st?.type === 'podStatus' && st.status.phase, 'Unknown');
+    assert.equal(st?.type === 'podStatus' && st.status.reason, 'NodeLost');
+    const bind = actions.find((a) => a.type === 'bind');
+    assert.equal(bind?.type === 'bind' && bind.node, 'n1');
+    lost.object.status = (st as { status: Pod['status'] }).status;
+    assert.deepEqual(
+      planSweep({ nodes: world.nodes, pods: [lost] }, new Set(), now),
+      [],
+      'NodeLost is written once',
+    );
+  });
+});
