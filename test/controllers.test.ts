@@ -479,6 +479,30 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
     assert.equal((await podsOf('flaky')).length, 2, 'no pod after the job failed');
   });
 
+  test('Job activeDeadlineSeconds: Failed (DeadlineExceeded) at the deadline, with no other change', async () => {
+    const j: Job = newMeta({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: meta('slow'),
+      spec: { activeDeadlineSeconds: 2, template: template('slow', { restartPolicy: 'Never' }) },
+    });
+    await createObjects(etcd, c.name, [j]);
+    await eventually(async () => (await podsOf('slow')).length === 1, 10_000, 'the slow pod');
+    const started = Date.now();
+    const status = await eventually(
+      async () => {
+        const s = (await getObject(etcd, c.name, { kind: 'Job', namespace: 'default', name: 'slow' }))!.object
+          .status;
+        return s?.conditions?.some((x) => x.type === 'Failed' && x.reason === 'DeadlineExceeded') && s;
+      },
+      10_000,
+      'DeadlineExceeded',
+    );
+    assert.ok(Date.now() - started < 5000, 'woken at the deadline, not at the 30 s resync');
+    assert.equal(status.active, 0);
+    await eventually(async () => (await podsOf('slow')).length === 0, 5000, 'the active pod deleted');
+  });
+
   test('deleting a Deployment stops its actor: alive record gone, no pod re-created', async () => {
     assert.ok(await etcd.get(aliveKey('default', 'deployment-web')).string());
     await deleteObjects(etcd, c.name, [{ kind: 'Deployment', namespace: 'default', name: 'web' }]);

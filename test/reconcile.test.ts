@@ -114,14 +114,14 @@ class Sim {
       }
     }
   }
-  /** Reconcile and apply until nothing is left to do (at most `max` rounds). */
-  settle(max = 10): void {
+  /** Reconcile and apply until nothing is left to do but wait (at most `max` rounds). */
+  settle(now?: string, max = 10): void {
     for (let i = 0; i < max; i++) {
-      const actions = this.reconcile();
+      const actions = this.reconcile(now).filter((a) => a.type !== 'wake');
       if (actions.length === 0) return;
       this.apply(actions);
     }
-    assert.fail(`not settled after ${max} reconciles: ${JSON.stringify(this.reconcile())}`);
+    assert.fail(`not settled after ${max} reconciles: ${JSON.stringify(this.reconcile(now))}`);
   }
   setPhase(pod: Stored<Pod>, phase: PodPhase, restartCount = 0): void {
     pod.object.status = {
@@ -238,6 +238,34 @@ describe('reconcileDeployment', () => {
     s.settle();
     assert.deepEqual(s.reconcile(), []);
     assert.equal((s.owner.object as Deployment).status?.observedGeneration, 2);
+  });
+
+  test('minReadySeconds: available (and an old pod goes) only once ready that long; woken then', () => {
+    const s = new Sim(deployment({ replicas: 1, minReadySeconds: 30 }), three());
+    const t0 = '2026-01-01T00:01:00Z';
+    const readyAt = (p: Stored<Pod>, at: string) => {
+      s.setPhase(p, 'Running');
+      p.object.status!.conditions = [{ type: 'Ready', status: 'True', lastTransitionTime: at }];
+    };
+    s.settle(t0);
+    readyAt(s.pods[0]!, t0);
+    s.settle(t0);
+    const st = () => (s.owner.object as Deployment).status!;
+    assert.equal(st().readyReplicas, 1);
+    assert.equal(st().availableReplicas, 0, 'ready, not yet for 30 s');
+    assert.deepEqual(s.reconcile(t0), [{ type: 'wake', at: Date.parse(t0) + 30_000 }]);
+    s.settle('2026-01-01T00:01:30Z');
+    assert.equal(st().availableReplicas, 1);
+    assert.deepEqual(s.reconcile('2026-01-01T00:01:31Z'), []);
+
+    (s.owner.object as Deployment).spec.template = template({}, '2');
+    s.settle('2026-01-01T00:02:00Z');
+    assert.equal(s.pods.length, 2, 'the surge pod');
+    readyAt(s.pods[1]!, '2026-01-01T00:02:00Z');
+    s.settle('2026-01-01T00:02:10Z');
+    assert.equal(s.pods.length, 2, 'the old pod stays while the new one is not available');
+    s.settle('2026-01-01T00:02:30Z');
+    assert.equal(s.pods.length, 1, 'the old pod goes once the new one is available');
   });
 
   test('Recreate: every old pod goes first, then the new ones come', () => {
@@ -385,6 +413,20 @@ describe('reconcileJob', () => {
     s.setPhase(s.pods[0]!, 'Running', 3);
     s.settle();
     assert.equal((s.owner.object as Job).status?.conditions?.[0]?.type, 'Failed');
+  });
+
+  test('activeDeadlineSeconds: woken at the deadline, then Failed (DeadlineExceeded), active pods deleted', () => {
+    const s = new Sim(job({ activeDeadlineSeconds: 60 }), three());
+    const t0 = '2026-01-01T00:01:00Z';
+    s.settle(t0);
+    s.setPhase(s.pods[0]!, 'Running');
+    assert.deepEqual(s.reconcile('2026-01-01T00:01:30Z'), [{ type: 'wake', at: Date.parse(t0) + 60_000 }]);
+    s.settle('2026-01-01T00:02:00Z');
+    const st = (s.owner.object as Job).status!;
+    assert.equal(st.conditions?.find((c) => c.type === 'Failed')?.reason, 'DeadlineExceeded');
+    assert.equal(s.pods.length, 0);
+    assert.deepEqual(s.events, ['DeadlineExceeded']);
+    assert.deepEqual(s.reconcile('2026-01-01T00:05:00Z'), [], 'a failed job stays quiet');
   });
 
   test('a pod on a lost node is marked Failed (NodeLost) and replaced', () => {

@@ -26,7 +26,10 @@ export type Action =
   | { type: 'podStatus'; pod: Stored<Pod>; status: PodStatus }
   /** The controller object's own status (written only when it differs). */
   | { type: 'status'; status: unknown }
-  | { type: 'event'; on: 'owner' | ObjectRef; warning?: boolean; reason: string; message: string };
+  | { type: 'event'; on: 'owner' | ObjectRef; warning?: boolean; reason: string; message: string }
+  /** Reconcile again at this time (ms since the epoch) even if nothing changes: a deadline or the end
+   * of a minReadySeconds wait. The actor keeps one timer; the edge does nothing with it. */
+  | { type: 'wake'; at: number };
 
 export interface Edge {
   etcd: Etcd3;
@@ -78,6 +81,8 @@ export async function applyActions(
         break;
       case 'status':
         if (!(await writeStatus(etcd, cluster, owner.ref, owner.createRevision, a.status))) lost++;
+        break;
+      case 'wake':
         break;
       case 'event':
         recorder.record(

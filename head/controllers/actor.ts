@@ -16,6 +16,8 @@ export class ControllerActor {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt: number | undefined;
   private readonly ctx: AgentContext;
   private readonly namespace: string;
   private readonly path: string;
@@ -50,9 +52,25 @@ export class ControllerActor {
     this.timer = setTimeout(() => void this.run(), KICK_DELAY_MS);
   }
 
+  /** Kick at `at` (ms since the epoch); only the earliest pending wake is kept. */
+  kickAt(at: number): void {
+    if (this.stopped) return;
+    if (this.wakeAt !== undefined && this.wakeAt <= at) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeAt = undefined;
+        this.kick();
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.wakeTimer);
     if (this.keepAlive) this.ctx.alive.deleteTree(this.namespace, this.path);
   }
 

@@ -5,7 +5,10 @@
 //   - scale up: new pods placed by the scheduler (spread over nodes); scale down: not-running pods
 //     first, then those on the node most crowded with this deployment's pods, then the newest;
 //   - template change (RollingUpdate, as maxSurge 1 / maxUnavailable 0): create one new pod, wait until
-//     it runs, delete one old pod, repeat. Recreate: delete every old pod, then create the new ones;
+//     it runs (with minReadySeconds: until it has been ready that long), delete one old pod, repeat.
+//     Recreate: delete every old pod, then create the new ones;
+//   - availableReplicas: pods ready for minReadySeconds (default 0: ready); the actor is woken when the
+//     next one becomes available;
 //   - status written only when it changes.
 import type { Stored } from '../../agent/objects/store.ts';
 import {
@@ -18,6 +21,7 @@ import type { Action } from './actions.ts';
 import { bindPending, createPlaced } from './placement.ts';
 import { randomSuffix, templateHash } from './pod-template.ts';
 import {
+  availableAt,
   condition,
   isReady,
   isRunning,
@@ -42,6 +46,12 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
   const suffix = env.suffix ?? randomSuffix;
   const load = loadOf(world);
   const actions: Action[] = [];
+
+  const minReady = d.spec.minReadySeconds ?? 0;
+  const nowMs = Date.parse(env.now);
+  /** A new pod an old one may make way for: running (and, with minReadySeconds, available). */
+  const settled = (p: Stored<Pod>) =>
+    minReady <= 0 ? isRunning(p.object) : (availableAt(p.object, minReady) ?? Infinity) <= nowMs;
 
   const owned = ownedPods(world, d);
   const gone = owned.filter((p) => onLostNode(p.object, world) || isTerminal(p.object));
@@ -88,13 +98,20 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
     del(old, old.length, 'template changed (Recreate)');
   } else if (current.length > want) {
     del(current, current.length - want, `scaled to ${want}`);
-  } else if (current.length === want && current.every((p) => isRunning(p.object))) {
+  } else if (current.length === want && current.every(settled)) {
     del(old, old.length, 'replaced by the new template');
-  } else if (current.every((p) => isRunning(p.object))) {
+  } else if (current.every(settled)) {
     // Rolling: one new pod beyond the desired count at most, the old one goes once the new one runs.
     if (current.length + old.length <= want) actions.push(...create(1));
     else del(old, current.length + old.length - want, 'replaced by the new template');
   }
+
+  // A pod that becomes available later (minReadySeconds) changes the status and may let a rollout go
+  // on: wake the actor then.
+  const later = live
+    .map((p) => availableAt(p.object, minReady))
+    .filter((t): t is number => t !== undefined && t > nowMs);
+  if (later.length > 0) actions.push({ type: 'wake', at: Math.min(...later) });
 
   const status = deploymentStatus(d, want, current, live, env.now);
   if (JSON.stringify(status) !== JSON.stringify(d.status ?? null)) actions.push({ type: 'status', status });
@@ -127,16 +144,19 @@ function deploymentStatus(
   now: string,
 ): DeploymentStatus {
   const ready = live.filter((p) => isReady(p.object)).length;
+  const nowMs = Date.parse(now);
+  const minReady = d.spec.minReadySeconds ?? 0;
+  const availableCount = live.filter((p) => (availableAt(p.object, minReady) ?? Infinity) <= nowMs).length;
   const updatedReady = current.filter((p) => isReady(p.object)).length;
   const prev = d.status?.conditions;
-  const available = ready >= want;
+  const available = availableCount >= want;
   const complete = current.length === want && updatedReady === want && live.length === want;
   const status: DeploymentStatus = {
     observedGeneration: d.metadata.generation,
     replicas: live.length,
     updatedReplicas: current.length,
     readyReplicas: ready,
-    availableReplicas: ready,
+    availableReplicas: availableCount,
     conditions: [
       available
         ? condition(
@@ -174,6 +194,6 @@ function deploymentStatus(
           ),
     ],
   };
-  if (want > ready) status.unavailableReplicas = want - ready;
+  if (want > availableCount) status.unavailableReplicas = want - availableCount;
   return status;
 }

@@ -5,8 +5,9 @@
 //     container restarts of OnFailure pods (each restart is a failure, as in k8s);
 //   - a pod bound to a node that has no record is marked Failed (reason NodeLost) and so replaced;
 //   - active = min(parallelism, completions - succeeded) pods; a succeeded pod is never re-created;
-//   - Complete / Failed (BackoffLimitExceeded) conditions, completionTime; a failed job's running pods
-//     are deleted; events Completed / BackoffLimitExceeded.
+//   - Complete / Failed (BackoffLimitExceeded, or DeadlineExceeded once `activeDeadlineSeconds` have
+//     passed since startTime: the actor is woken at the deadline) conditions, completionTime; a failed
+//     job's running pods are deleted; events Completed / BackoffLimitExceeded / DeadlineExceeded.
 import type { Stored } from '../../agent/objects/store.ts';
 import type { Job, JobStatus, Pod } from '../../agent/objects/types.ts';
 import type { Action } from './actions.ts';
@@ -55,6 +56,10 @@ export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEn
     startTime: prev?.startTime ?? env.now,
   };
   const conditions = [...(prev?.conditions ?? [])];
+  const deadline =
+    job.spec.activeDeadlineSeconds === undefined
+      ? undefined
+      : Date.parse(status.startTime!) + job.spec.activeDeadlineSeconds * 1000;
   let activeCount = active.length;
   if (!finished) {
     if (succeeded >= completions) {
@@ -63,24 +68,13 @@ export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEn
       actions.push({ type: 'event', on: 'owner', reason: 'Completed', message: 'Job completed' });
       for (const p of active) actions.push({ type: 'delete', pod: p, why: 'job complete' });
       activeCount = 0;
-    } else if (failed > backoffLimit) {
-      conditions.push(
-        condition(
-          undefined,
-          'Failed',
-          'True',
-          'BackoffLimitExceeded',
-          'Job has reached the specified backoff limit',
-          env.now,
-        ),
-      );
-      actions.push({
-        type: 'event',
-        on: 'owner',
-        warning: true,
-        reason: 'BackoffLimitExceeded',
-        message: 'Job has reached the specified backoff limit',
-      });
+    } else if (failed > backoffLimit || (deadline !== undefined && Date.parse(env.now) >= deadline)) {
+      const [reason, message] =
+        failed > backoffLimit
+          ? (['BackoffLimitExceeded', 'Job has reached the specified backoff limit'] as const)
+          : (['DeadlineExceeded', 'Job was active longer than specified deadline'] as const);
+      conditions.push(condition(undefined, 'Failed', 'True', reason, message, env.now));
+      actions.push({ type: 'event', on: 'owner', warning: true, reason, message });
       for (const p of active) actions.push({ type: 'delete', pod: p, why: 'job failed' });
       activeCount = 0;
     } else {
@@ -113,6 +107,7 @@ export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEn
         for (const p of active.slice(want))
           actions.push({ type: 'delete', pod: p, why: `parallelism ${parallelism}` });
       activeCount = want;
+      if (deadline !== undefined) actions.push({ type: 'wake', at: deadline });
     }
   }
   status.active = activeCount;

@@ -254,6 +254,8 @@ class Leader {
     const world = await readWorld(etcd, cluster);
     if (this.stopped) return;
     const actions = RECONCILE[ref.kind](stored, world, { now: new Date().toISOString() });
+    const actor = this.actors.get(`${ref.kind}/${ref.namespace}/${ref.name}`);
+    for (const a of actions) if (a.type === 'wake') actor?.kickAt(a.at);
     const owner = { ref: { ...ref, uid }, createRevision: stored.createRevision };
     await applyActions({ etcd, cluster, recorder: this.ctx.recorder }, owner, actions);
   }

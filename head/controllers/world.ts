@@ -35,6 +35,25 @@ export const isRunning = (pod: Pod) => phaseOf(pod) === 'Running';
 /** Running with every container ready (a status without container statuses: running is ready). */
 export const isReady = (pod: Pod) =>
   isRunning(pod) && (pod.status?.containerStatuses ?? []).every((c) => c.ready);
+/** Since when (ms) the pod has been ready: its Ready condition's transition, else its containers' start;
+ * undefined when it is not ready. */
+export function readySince(pod: Pod): number | undefined {
+  if (!isReady(pod)) return undefined;
+  const cond = pod.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
+  if (cond) return Date.parse(cond.lastTransitionTime);
+  const started = (pod.status?.containerStatuses ?? []).map((c) => c.state.running?.startedAt);
+  if (started.length === 0 || started.some((t) => !t)) return undefined;
+  return Math.max(...started.map((t) => Date.parse(t!)));
+}
+
+/** When (ms) the pod is (or will be) available: ready for `minReadySeconds` (k8s); undefined when it is
+ * not ready. With minReadySeconds 0, ready is available. */
+export function availableAt(pod: Pod, minReadySeconds: number): number | undefined {
+  if (minReadySeconds <= 0) return isReady(pod) ? 0 : undefined;
+  const since = readySince(pod);
+  return since === undefined ? undefined : since + minReadySeconds * 1000;
+}
+
 /** Bound to a node that has no record any more (dead, or gone longer than the lease TTL). */
 export const onLostNode = (pod: Pod, world: World) =>
   pod.spec.nodeName !== undefined && !world.nodes.some((n) => n.name === pod.spec.nodeName);
