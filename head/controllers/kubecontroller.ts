@@ -1,7 +1,7 @@
 // The kubecontroller: on head nodes, an etcd election (keys.election(cluster, 'kubecontroller'), value =
 // node name); the leader runs one actor per Deployment / DaemonSet / Job and the node lifecycle. Watch
-// events are hints that kick actors; every 30 s a resync re-lists everything (level-triggered: a missed
-// event costs at most 30 s). Losing the election (or stopping) stops every actor. A head that sees the
+// events are hints that kick actors; every 5 minutes a resync re-lists everything (level-triggered: a missed
+// event costs at most 5 minutes; a reconnected watch re-lists at once). Losing the election (or stopping) stops every actor. A head that sees the
 // leader die (mesh `dead`) revokes the leader's campaign lease, so another head takes over at once.
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { AgentContext, AgentPart } from '../../agent/agent.ts';
@@ -20,7 +20,9 @@ import { planSweep, revokeDeadNode } from './node-lifecycle.ts';
 import type { Controller } from './pod-template.ts';
 import { readWorld, type World } from './world.ts';
 
-export const RESYNC_MS = 30_000;
+/** A safety net only: watches re-list on every (re)connect. Rare, so a quiet cluster costs etcd only
+ * keepalives (bench/apply measures it). */
+export const RESYNC_MS = 300_000;
 const RECAMPAIGN_MS = 1000;
 type ControllerKind = Controller['kind'];
 const CONTROLLED: Record<string, ControllerKind> = {
