@@ -207,6 +207,32 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
     );
   });
 
+  test('steady state: once settled, no etcd write at all (controllers write only what changed)', async () => {
+    const revision = async () => Number((await etcd.get('/nokube/.probe').exec()).header.revision);
+    // Settled: the status says 6 and the revision stopped moving for a second.
+    let last = await revision();
+    await eventually(
+      async () => {
+        await new Promise((r) => setTimeout(r, 1000));
+        const now = await revision();
+        const same = now === last;
+        last = now;
+        return same;
+      },
+      15_000,
+      'the revision to stop moving',
+    );
+    const before = await revision();
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal(await revision(), before, 'a write happened in a settled cluster');
+    // Every actor and the node sweep reconcile again on a node record put (the same record): one write,
+    // theirs, and nothing more.
+    const kv = (await etcd.get(keys.node(c.name, 'n1')).exec()).kvs[0]!;
+    await etcd.put(kv.key).value(kv.value).lease(kv.lease).exec();
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(await revision(), before + 1, 'a full reconcile of a settled cluster wrote something');
+  });
+
   test('SIGKILLed agent: its node record goes well before the TTL and its pods are replaced on the others', async () => {
     await meshSees('n1', ['n2', 'n3']);
     const started = Date.now();
