@@ -586,6 +586,11 @@ describe('kubecontroller: leader fail-over between 2 heads', { timeout: 120_000 
     );
     const took = Date.now() - killedAt;
     assert.ok(took < NODE_LEASE_TTL_SECONDS * 1000, `fail-over took ${took} ms`);
+    const otherNode = c.nodes.find((n) => n.name === other)!;
+    const api = await getJson<{ leader: string | null }>(
+      `http://${otherNode.address}:${c.headPort}/api/v1/kubecontroller`,
+    );
+    assert.equal(api.leader, other, 'the head API names the leader');
     const d = deployment('after', { replicas: 2 });
     await createObjects(etcd, c.name, [d]);
     const pods = await eventually(

@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AgentContext, AgentEvents } from '../../agent/agent.ts';
 import { readConfig } from '../../agent/store/config-store.ts';
+import { keys } from '../../agent/store/keys.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
 import { isObjectsPath, isObjectsWatchPath, serveObjects, serveWatch } from './objects.ts';
@@ -57,6 +58,12 @@ export async function startHeadServer(
     '/api/v1/nodes': async (_req, res) => {
       const records = await listNodes(ctx.etcd, ctx.cluster);
       json(res, 200, { items: nodeViews(ctx.config(), records, ctx.mesh.table.list()) });
+    },
+    '/api/v1/kubecontroller': async (_req, res) => {
+      // The elected head that runs the controllers (its alive record), or null between leaders.
+      const v = await ctx.etcd.get(keys.alive(ctx.cluster, '_cluster', 'kubecontroller')).string();
+      const rec = v ? (JSON.parse(v) as { node: string; since: string }) : undefined;
+      json(res, 200, { leader: rec?.node ?? null, since: rec?.since ?? null });
     },
     '/api/v1/members': async (_req, res) => {
       json(res, 200, { observer: ctx.nodeName, items: ctx.mesh.table.list() });
