@@ -360,6 +360,24 @@ describe('reconcileDaemonSet', () => {
     s.settle();
     assert.deepEqual(s.reconcile(), []);
   });
+
+  test('template change: old pods that do not run are replaced at once (a fix for a broken template rolls out)', () => {
+    const s = new Sim(daemonSet(), three());
+    s.settle();
+    s.setPhase(s.pods[0]!, 'Pending'); // n1: image cannot be pulled
+    s.setPhase(s.pods[1]!, 'Running');
+    s.setPhase(s.pods[2]!, 'Running');
+    (s.owner.object as DaemonSet).spec.template = template({}, '2');
+    const first = s.reconcile().filter((a) => a.type === 'delete');
+    assert.deepEqual(
+      first.map((a) => (a.type === 'delete' ? a.pod.object.spec.nodeName : '')),
+      ['n1'],
+      'only the broken one: the running ones wait',
+    );
+    for (const p of s.pods) s.setPhase(p, 'Pending');
+    const all = s.reconcile().filter((a) => a.type === 'delete');
+    assert.equal(all.length, 3, 'none runs: all replaced at once');
+  });
 });
 
 describe('reconcileJob', () => {

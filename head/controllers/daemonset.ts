@@ -5,7 +5,7 @@
 //     labels stop matching: its pod is deleted;
 //   - template change: node by node (maxUnavailable 1): while every eligible node runs a pod, delete
 //     one old pod; its replacement (same name) is created on the next reconcile, and the next old pod
-//     goes only once that one runs;
+//     goes only once that one runs. Old pods that do not run are deleted at once;
 //   - status written only when it changes.
 import type { Stored } from '../../agent/objects/store.ts';
 import type { DaemonSet, DaemonSetStatus, Pod } from '../../agent/objects/types.ts';
@@ -53,8 +53,12 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, _env
 
   const onEligible = [...byNode.values()];
   const old = onEligible.filter((p) => p.object.metadata.labels?.[REVISION_HASH_LABEL] !== hash);
+  // Old pods that do not run serve nothing: they go at once (as in k8s), else a template that fixes a
+  // broken one (a bad image everywhere) could never roll out. Running old pods go one at a time.
+  const oldBroken = old.filter((p) => !isRunning(p.object));
+  for (const p of oldBroken) actions.push({ type: 'delete', pod: p, why: 'not running; new template' });
   const allRunning = byNode.size === eligible.size && onEligible.every((p) => isRunning(p.object));
-  if (old.length > 0 && allRunning) {
+  if (oldBroken.length === 0 && old.length > 0 && allRunning) {
     const next = old.sort((a, b) => a.object.spec.nodeName!.localeCompare(b.object.spec.nodeName!))[0]!;
     actions.push({ type: 'delete', pod: next, why: 'replaced by the new template' });
   }
