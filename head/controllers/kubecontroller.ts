@@ -176,6 +176,8 @@ class Leader {
       .watch()
       .prefix(`${keys.statusPrefix(ctx.cluster)}pods/`)
       .watcher();
+    // A status change before this watch (re)connected is seen by a resync, not lost until the next one.
+    statuses.on('connected', () => void this.resync());
     statuses.on('put', (kv) => this.kickNamespace(kv.key.toString('utf8').split('/').at(-2)!));
     statuses.on('delete', (kv) => this.kickNamespace(kv.key.toString('utf8').split('/').at(-2)!));
     for (const w of [objects, statuses]) {
