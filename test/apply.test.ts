@@ -331,4 +331,41 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     const statusKeys = await c.withEtcd((etcd) => etcd.getAll().prefix(keys.statusPrefix(c.name)).keys());
     assert.deepEqual(statusKeys, [], 'status keys go with their objects');
   });
+
+  test('a namespace of more objects than one etcd transaction holds is deleted whole; an apply too big for one transaction is refused whole', async () => {
+    const cms = (ns: string, count: number) =>
+      Array.from(
+        { length: count },
+        (_, i) =>
+          `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm${i}, namespace: ${ns}}\ndata: {k: v}\n`,
+      ).join('---\n');
+    const ns = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: big}\n';
+    assert.equal((await cli(['apply', '-f', '-'], ns)).code, 0);
+    for (const part of [0, 1])
+      assert.equal(
+        (await cli(['apply', '-f', '-'], cms('big', 100).replaceAll('name: cm', `name: p${part}-`))).code,
+        0,
+      );
+    await c.withEtcd((etcd) =>
+      etcd
+        .put(`${keys.statusPrefix(c.name)}configmaps/big/p0-1`)
+        .value('{}')
+        .exec(),
+    );
+    assert.equal((await objectKeys()).length, 201);
+    const del = await cli(['delete', 'ns', 'big']);
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(del.stdout, 'namespaces "big" deleted\n');
+    assert.deepEqual(await objectKeys(), []);
+    const statusKeys = await c.withEtcd((etcd) => etcd.getAll().prefix(keys.statusPrefix(c.name)).keys());
+    assert.deepEqual(statusKeys, []);
+
+    const tooBig = await cli(['apply', '-f', '-'], cms('default', 200));
+    assert.equal(tooBig.code, 1);
+    assert.equal(
+      tooBig.stderr,
+      'error: this apply checks 200 keys and writes 200 objects in one etcd transaction, more than etcd allows (--max-txn-ops, 128 by default): apply fewer objects at a time\n',
+    );
+    assert.deepEqual(await objectKeys(), []);
+  });
 });

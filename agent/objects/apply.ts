@@ -2,6 +2,7 @@
 // compares each object's mod revision (or its absence) with what was read; on a conflict the read and
 // the transaction are retried a few times, then a clear error. Never partial.
 import type { Etcd3 } from 'etcd3';
+import { keys } from '../store/keys.ts';
 import {
   deleteObjects,
   fromKv,
@@ -11,9 +12,10 @@ import {
   objectKey,
   refOf,
   type Stored,
+  statusKey,
   toStoredJson,
 } from './store.ts';
-import { DEFAULT_NAMESPACE, KINDS, type KubeObject, namespaced } from './types.ts';
+import { DEFAULT_NAMESPACE, KINDS, type KubeObject, namespaced, RESOURCE } from './types.ts';
 import { describeObject, type Manifest, ManifestError, resourceWithGroup } from './validate.ts';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
@@ -66,7 +68,13 @@ export async function applyManifests(
     for (const c of compares.slice(1)) txn.and(c.key, 'Mod', '==', c.mod);
     const res = await txn
       .then(...writes.map((w) => etcd.put(objectKey(cluster, refOf(w.object))).value(toStoredJson(w.object))))
-      .commit();
+      .commit()
+      .catch((err: Error) => {
+        if (!/too many operations in txn/.test(err.message)) throw err;
+        throw new ApplyError([
+          `this apply checks ${compares.length} keys and writes ${writes.length} objects in one etcd transaction, more than etcd allows (--max-txn-ops, 128 by default): apply fewer objects at a time`,
+        ]);
+      });
     if (res.succeeded) {
       const rev = res.header.revision;
       for (const w of writes) w.object.metadata.resourceVersion = rev;
@@ -209,22 +217,36 @@ export async function deleteObject(
       `${key} not found${ref.namespace && ref.namespace !== DEFAULT_NAMESPACE ? ` in namespace ${ref.namespace}` : ''}`,
     );
   }
-  const refs: Array<ObjectRef & { createRevision?: string }> = [
-    { ...ref, createRevision: kv.create_revision },
-  ];
-  if (ref.kind === 'Namespace') refs.push(...(await objectsInNamespace(etcd, cluster, ref.name)));
-  if (!opts.dryRun && !(await deleteObjects(etcd, cluster, refs)))
-    throw new ObjectConflictError(`${key} (replaced while deleting)`);
+  if (!opts.dryRun) {
+    const ok =
+      ref.kind === 'Namespace'
+        ? await deleteNamespace(etcd, cluster, ref.name, kv.create_revision)
+        : await deleteObjects(etcd, cluster, [{ ...ref, createRevision: kv.create_revision }]);
+    if (!ok) throw new ObjectConflictError(`${key} (replaced while deleting)`);
+  }
   return { ref, text: `${key} deleted${opts.dryRun ? ' (dry run)' : ''}`, deleted: true };
 }
 
-async function objectsInNamespace(etcd: Etcd3, cluster: string, namespace: string): Promise<ObjectRef[]> {
-  const lists = await Promise.all(
-    KINDS.filter(namespaced).map(async (kind) => {
-      const prefix = objectKey(cluster, { kind, namespace, name: '' });
-      const keys = await etcd.getAll().prefix(prefix).keys();
-      return keys.map((k) => ({ kind, namespace, name: k.slice(prefix.length) }));
-    }),
-  );
-  return lists.flat();
+/**
+ * A Namespace and everything in it (objects and statuses, by key prefix) in one transaction of a
+ * fixed size, whatever the number of objects: an object applied into the namespace meanwhile goes too.
+ */
+async function deleteNamespace(
+  etcd: Etcd3,
+  cluster: string,
+  name: string,
+  createRevision: string,
+): Promise<boolean> {
+  const ref: ObjectRef = { kind: 'Namespace', name };
+  const ops = [etcd.delete().key(objectKey(cluster, ref)), etcd.delete().key(statusKey(cluster, ref))];
+  for (const kind of KINDS.filter(namespaced)) {
+    const prefix = keys.objectNamespacePrefix(cluster, RESOURCE[kind], name);
+    ops.push(etcd.delete().prefix(prefix));
+    ops.push(etcd.delete().prefix(prefix.replace(keys.objectsPrefix(cluster), keys.statusPrefix(cluster))));
+  }
+  const res = await etcd
+    .if(objectKey(cluster, ref), 'Create', '==', Number(createRevision))
+    .then(...ops)
+    .commit();
+  return res.succeeded;
 }
