@@ -286,6 +286,8 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
   });
 
   test('get -w prints the listing, then a row per change', async () => {
+    const other = configMap.replace('name: cfg', 'name: other');
+    assert.equal((await cli(['apply', '-f', '-'], `${configMap}---\n${other}`)).code, 0);
     const [cmd, base] = cliCommand();
     const child = spawn(cmd, [...base, 'get', 'cm', '-w'], { env: { ...process.env, ...c.env } });
     let out = '';
@@ -294,7 +296,7 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     });
     try {
       await eventually(
-        () => /^NAME\s+DATA\s+AGE\ncfg\s+1\s+/.test(out),
+        () => /^NAME\s+DATA\s+AGE\ncfg\s+1\s+\S+\nother\s+1\s+/.test(out),
         15_000,
         `listing, got ${JSON.stringify(out)}`,
       );
@@ -307,6 +309,13 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
         () => /\ncfg\s+2\s+\d+s\n$/.test(out),
         15_000,
         `watch row, got ${JSON.stringify(out)}`,
+      );
+      // Deleting an object the listing showed (and the watch never saw change) is a row too.
+      assert.equal((await cli(['delete', 'cm', 'other'])).code, 0);
+      await eventually(
+        () => /\nother\s+1\s+\S+\n$/.test(out),
+        15_000,
+        `deletion row, got ${JSON.stringify(out)}`,
       );
     } finally {
       child.kill('SIGTERM');

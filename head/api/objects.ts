@@ -7,12 +7,19 @@
 //   WS     /api/v1/watch/<resource>?namespace=&labelSelector=&resourceVersion=   (get -w)
 // Secret data leaves the head only with ?secrets=show; otherwise each value is replaced by its size.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IKeyValue } from 'etcd3';
 import type { WebSocket } from 'ws';
 import type { AgentContext } from '../../agent/agent.ts';
 import { applyManifests, deleteObject, NotFoundError } from '../../agent/objects/apply.ts';
 import { listEvents } from '../../agent/objects/events.ts';
 import { labelsMatch, parseLabelQuery, SelectorSyntaxError } from '../../agent/objects/label-query.ts';
-import { getObject, listObjects, ObjectConflictError, type ObjectRef } from '../../agent/objects/store.ts';
+import {
+  fromKv,
+  getObject,
+  listObjects,
+  ObjectConflictError,
+  type ObjectRef,
+} from '../../agent/objects/store.ts';
 import {
   DEFAULT_NAMESPACE,
   KINDS,
@@ -222,6 +229,11 @@ export function serveWatch(ctx: AgentContext, ws: WebSocket, url: URL): void {
   const toStatus = (p: string) => p.replace(keys.objectsPrefix(ctx.cluster), keys.statusPrefix(ctx.cluster));
   const statusPrefix = toStatus(objectsPrefix);
   const known = new Map<string, KubeObject>();
+  /** Objects not yet seen by this watch: their value before the change (etcd's previous kv), so
+   * the deletion of an object the client listed is still reported (with its last value). */
+  const previousOf = new Map<string, KubeObject>();
+  const rev = url.searchParams.get('resourceVersion');
+  const listedAt = rev && /^\d+$/.test(rev) ? Number(rev) : undefined;
   const pending = new Set<string>();
   let busy = false;
   let closed = false;
@@ -242,15 +254,18 @@ export function serveWatch(ctx: AgentContext, ws: WebSocket, url: URL): void {
           ? { kind, namespace: ns!, name: objName! }
           : { kind, name: objName! };
         const stored = await getObject(ctx.etcd, ctx.cluster, ref);
-        const before = known.get(name);
+        const before = known.get(name) ?? previousOf.get(name);
+        previousOf.delete(name);
         if (!stored) {
           known.delete(name);
           if (before && labelsMatch(selector, before.metadata.labels)) emit('DELETED', before);
           continue;
         }
         known.set(name, stored.object);
+        // An object in the client's listing (created at or before its revision) is MODIFIED.
+        const listed = listedAt !== undefined && Number(stored.createRevision) <= listedAt;
         if (labelsMatch(selector, stored.object.metadata.labels))
-          emit(before ? 'MODIFIED' : 'ADDED', stored.object);
+          emit(before || listed ? 'MODIFIED' : 'ADDED', stored.object);
       }
     } catch (err) {
       ctx.log.warn({ err: (err as Error).message }, 'object watch read failed');
@@ -261,15 +276,18 @@ export function serveWatch(ctx: AgentContext, ws: WebSocket, url: URL): void {
   };
   // Keys are `<ns>/<name>` (or `<name>`) after the resource's objects/ or status/ prefix.
   const resourcePrefix = keys.objectResourcePrefix(ctx.cluster, resource);
-  const onKey = (base: string) => (kv: { key: Buffer }) => {
+  const onKey = (base: string) => (kv: IKeyValue, previous?: IKeyValue) => {
     if (pending.size >= WATCH_MAX_PENDING) return ws.close(1013, 'too many pending changes');
-    pending.add(kv.key.toString('utf8').slice(base.length));
+    const name = kv.key.toString('utf8').slice(base.length);
+    if (previous && base === resourcePrefix && !known.has(name))
+      previousOf.set(name, fromKv(previous).object);
+    pending.add(name);
     void drain();
   };
-  const rev = url.searchParams.get('resourceVersion');
-  const watchers = [objectsPrefix, statusPrefix].map((prefix) => {
+  const watchers = [objectsPrefix, statusPrefix].map((prefix, i) => {
     const builder = ctx.etcd.watch().prefix(prefix);
-    if (rev && /^\d+$/.test(rev)) builder.startRevision(String(Number(rev) + 1));
+    if (i === 0) builder.withPreviousKV();
+    if (listedAt !== undefined) builder.startRevision(String(listedAt + 1));
     return builder.create();
   });
   void Promise.all(watchers)
