@@ -485,7 +485,7 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
     for (let i = 0; i < 2; i++) {
       const p = await eventually(
         async () => (await podsOf('flaky')).find((x) => !seen.has(x.object.metadata.name)),
-        10_000,
+        20_000, // the second one after the 10 s back-off
         `flaky pod ${i + 1}`,
       );
       seen.add(p.object.metadata.name);

@@ -421,6 +421,31 @@ describe('reconcileJob', () => {
     assert.deepEqual(s.reconcile(), []);
   });
 
+  test('a failed pod is replaced after the back-off: 10 s, then 20 s (k8s); the actor is woken then', () => {
+    const s = new Sim(job(), three());
+    const fail = (p: Stored<Pod>, at: string) => {
+      s.setPhase(p, 'Failed');
+      p.object.status!.containerStatuses![0]!.state = {
+        terminated: { exitCode: 1, reason: 'Error', finishedAt: at },
+      };
+    };
+    s.settle('2026-01-01T00:01:00Z');
+    fail(s.pods[0]!, '2026-01-01T00:01:00Z');
+    s.settle('2026-01-01T00:01:05Z');
+    assert.equal(s.pods.length, 1, 'no replacement within 10 s');
+    assert.deepEqual(s.reconcile('2026-01-01T00:01:05Z'), [
+      { type: 'wake', at: Date.parse('2026-01-01T00:01:10Z') },
+    ]);
+    assert.equal((s.owner.object as Job).status?.active, 0);
+    s.settle('2026-01-01T00:01:10Z');
+    assert.equal(s.pods.length, 2);
+    fail(s.pods[1]!, '2026-01-01T00:01:12Z');
+    s.settle('2026-01-01T00:01:31Z');
+    assert.equal(s.pods.length, 2, 'the second wait is 20 s');
+    s.settle('2026-01-01T00:01:32Z');
+    assert.equal(s.pods.length, 3);
+  });
+
   test('restartPolicy OnFailure: container restarts count toward backoffLimit', () => {
     const s = new Sim(job({ backoffLimit: 2, template: template({ restartPolicy: 'OnFailure' }) }), three());
     s.settle();

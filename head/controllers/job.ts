@@ -5,6 +5,7 @@
 //     container restarts of OnFailure pods (each restart is a failure, as in k8s);
 //   - a pod bound to a node that has no record is marked Failed (reason NodeLost) and so replaced;
 //   - active = min(parallelism, completions - succeeded) pods; a succeeded pod is never re-created;
+//     after a failure new pods wait for the back-off (JOB_BACKOFF, k8s values; the actor is woken);
 //   - Complete / Failed (BackoffLimitExceeded, or DeadlineExceeded once `activeDeadlineSeconds` have
 //     passed since startTime: the actor is woken at the deadline) conditions, completionTime; a failed
 //     job's running pods are deleted; events Completed / BackoffLimitExceeded / DeadlineExceeded.
@@ -17,6 +18,20 @@ import { randomSuffix } from './pod-template.ts';
 import { condition, isTerminal, loadOf, onLostNode, ownedPods, phaseOf, type World } from './world.ts';
 
 export const JOB_DEFAULTS = { completions: 1, parallelism: 1, backoffLimit: 6 } as const;
+
+/** k8s's pod failure back-off: a failed pod's replacement waits 10 s, doubling per failed pod, at most
+ * 6 min, counted from the last failure (its containers' finish time; a pod lost with its node has none
+ * and is replaced at once). */
+export const JOB_BACKOFF = { firstMs: 10_000, maxMs: 360_000 } as const;
+
+function lastFinish(pods: Array<Stored<Pod>>): number | undefined {
+  const times = pods.flatMap((p) =>
+    (p.object.status?.containerStatuses ?? []).flatMap((c) =>
+      c.state.terminated ? [Date.parse(c.state.terminated.finishedAt)] : [],
+    ),
+  );
+  return times.length > 0 ? Math.max(...times) : undefined;
+}
 
 const restarts = (p: Pod) => (p.status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0);
 
@@ -91,7 +106,15 @@ export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEn
       const want = Math.min(parallelism, completions - succeeded);
       const labels = { 'job-name': job.metadata.name, 'controller-uid': job.metadata.uid };
       const suffix = env.suffix ?? randomSuffix;
-      if (active.length < want)
+      const failedPods = owned.filter((p) => phase(p) === 'Failed');
+      const last = lastFinish(failedPods);
+      const notBefore =
+        last === undefined
+          ? 0
+          : last + Math.min(JOB_BACKOFF.firstMs * 2 ** (failedPods.length - 1), JOB_BACKOFF.maxMs);
+      if (active.length < want && Date.parse(env.now) < notBefore)
+        actions.push({ type: 'wake', at: notBefore });
+      else if (active.length < want) {
         actions.push(
           ...createPlaced(
             job,
@@ -103,10 +126,12 @@ export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEn
             env.now,
           ),
         );
-      else if (active.length > want)
+        activeCount = want;
+      } else if (active.length > want) {
         for (const p of active.slice(want))
           actions.push({ type: 'delete', pod: p, why: `parallelism ${parallelism}` });
-      activeCount = want;
+        activeCount = want;
+      }
       if (deadline !== undefined) actions.push({ type: 'wake', at: deadline });
     }
   }
