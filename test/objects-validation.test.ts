@@ -337,6 +337,11 @@ describe('manifest validation', () => {
       ],
     ],
     [
+      'Namespace name with a dot (an RFC 1123 label, like metadata.namespace)',
+      'apiVersion: v1\nkind: Namespace\nmetadata: {name: team.a}\n',
+      [`m.yaml:3: document 1 (Namespace team.a): metadata.name: ${LABEL}`],
+    ],
+    [
       'Namespace with namespace',
       'apiVersion: v1\nkind: Namespace\nmetadata: {name: team, namespace: x}\n',
       ['m.yaml:3: document 1 (Namespace team): metadata.namespace: not allowed for a Namespace'],

@@ -2,7 +2,7 @@
 // status is stripped before validation, as kubectl ignores it).
 import { z } from 'zod';
 import type { Kind } from '../types.ts';
-import { labelSelector, metadata } from './meta.ts';
+import { labelSelector, metadata, namespaceMetadata } from './meta.ts';
 import { dataKey } from './names.ts';
 import { podSpec, podTemplate } from './pod-spec.ts';
 
@@ -10,7 +10,7 @@ import { podSpec, podTemplate } from './pod-spec.ts';
 const head = <K extends Kind>(kind: K) => ({
   apiVersion: z.unknown().optional(),
   kind: z.literal(kind),
-  metadata,
+  metadata: kind === 'Namespace' ? namespaceMetadata : metadata,
 });
 const count = z.number().int().min(0);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

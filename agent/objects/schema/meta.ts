@@ -10,6 +10,9 @@ export const metadata = z.strictObject({
   annotations: annotations.optional(),
 });
 
+/** A Namespace's name is an RFC 1123 label (as `metadata.namespace` must be), not a subdomain. */
+export const namespaceMetadata = metadata.extend({ name: dnsLabel });
+
 const requirement = z
   .strictObject({
     key: z.string().superRefine((k, c) => {
