@@ -377,4 +377,22 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     );
     assert.deepEqual(await objectKeys(), []);
   });
+
+  test('get -o yaml|json output applies back unchanged (a List for several objects)', async () => {
+    const cm = (name: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}, namespace: rt}\ndata: {k: v}\n`;
+    const created = await cli(
+      ['apply', '-f', '-'],
+      `apiVersion: v1\nkind: Namespace\nmetadata: {name: rt}\n---\n${cm('a')}---\n${cm('b')}`,
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const yaml = await cli(['get', 'cm', '-n', 'rt', '-o', 'yaml']);
+    assert.match(yaml.stdout, /^apiVersion: v1\nkind: List\nitems:\n/);
+    const back = await cli(['apply', '-f', '-'], yaml.stdout);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(back.stdout, 'configmap/a unchanged\nconfigmap/b unchanged\n');
+    const json = await cli(['get', 'ns', 'rt', '-o', 'json']);
+    assert.equal((await cli(['apply', '-f', '-'], json.stdout)).stdout, 'namespace/rt unchanged\n');
+    assert.equal((await cli(['delete', 'ns', 'rt'])).code, 0);
+  });
 });

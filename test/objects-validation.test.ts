@@ -84,6 +84,30 @@ describe('manifest validation', () => {
     assert.deepEqual(problems('# only a comment\n---\n'), []);
   });
 
+  test('a List (as `get -o yaml` prints several objects) is applied as its items', () => {
+    const list = `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: a, uid: x}
+    data: {k: v}
+  - apiVersion: v1
+    kind: Namespace
+    metadata: {name: team}
+    status: {phase: Active}
+`;
+    const out = validateManifestText(`${POD}---\n${list}`, 'm.yaml');
+    assert.deepEqual(
+      out.map((m) => [m.object.kind, m.object.metadata.name, m.origin]),
+      [
+        ['Pod', 'p', { source: 'm.yaml', document: 1, line: 1 }],
+        ['ConfigMap', 'a', { source: 'm.yaml', document: 2, item: 0, line: 13 }],
+        ['Namespace', 'team', { source: 'm.yaml', document: 2, item: 1, line: 17 }],
+      ],
+    );
+  });
+
   test('quantities', () => {
     assert.equal(parseCpu('250m'), 0.25);
     assert.equal(parseCpu('2'), 2);
@@ -356,6 +380,27 @@ describe('manifest validation', () => {
       `${POD}---\n${POD.replace('name: p', 'name: p\n  namespace: default')}`,
       [
         'm.yaml:10: document 2 (Pod p): pods "p" in namespace default is also document 1; an object may appear once per apply',
+      ],
+    ],
+    [
+      'an item of a List',
+      'apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: a}\n    data: {k: 1}\n',
+      ['m.yaml:7: document 1 items[0] (ConfigMap a): data.k: expected string, got number 1'],
+    ],
+    [
+      'a List without items, with another apiVersion and an unknown field',
+      'apiVersion: v2\nkind: List\nfoo: 1\n',
+      [
+        'm.yaml:1: document 1 (List): apiVersion: must be "v1" for List',
+        'm.yaml:3: document 1 (List): foo: unknown field',
+        'm.yaml:1: document 1 (List): items: must be a list of objects',
+      ],
+    ],
+    [
+      'the same object in a List and in another document',
+      `${POD}---\napiVersion: v1\nkind: List\nitems:\n${POD.replace(/^/gm, '    ').replace('    apiVersion', '  - apiVersion')}`,
+      [
+        'm.yaml:13: document 2 items[0] (Pod p): pods "p" in namespace default is also document 1; an object may appear once per apply',
       ],
     ],
   ];

@@ -16,7 +16,13 @@ import {
   toStoredJson,
 } from './store.ts';
 import { DEFAULT_NAMESPACE, KINDS, type KubeObject, namespaced, RESOURCE } from './types.ts';
-import { describeObject, type Manifest, ManifestError, resourceWithGroup } from './validate.ts';
+import {
+  describeObject,
+  documentLabel,
+  type Manifest,
+  ManifestError,
+  resourceWithGroup,
+} from './validate.ts';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 
@@ -131,7 +137,7 @@ async function planApply(etcd: Etcd3, cluster: string, manifests: Manifest[]): P
       return { ...base, action: 'created', text: `${objectName(ref)} created`, object: desired };
     }
     const refused = (why: string) => {
-      problems.push(`${m.origin.source}: document ${m.origin.document}: ${describeObject(old)}: ${why}`);
+      problems.push(`${m.origin.source}: ${documentLabel(m.origin)}: ${describeObject(old)}: ${why}`);
     };
     if (old.metadata.deletionTimestamp) refused('is being deleted; apply again once it is gone');
     const merged = mergeInto(old, desired, refused);

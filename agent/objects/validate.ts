@@ -19,12 +19,18 @@ import { crossFieldProblems } from './validate-rules.ts';
 
 export { parseCpu, parseMemory } from './quantity.ts';
 
-/** Where a document came from: file (or "-" for stdin), its position in the file, its first line. */
+/** Where a document came from: file (or "-" for stdin), its position in the file (and in the document's
+ * `items` when it is a `kind: List`, as `nokube get -o yaml` prints several objects), its first line. */
 export interface ManifestOrigin {
   source: string;
   document: number;
+  item?: number;
   line?: number;
 }
+
+/** `document 2`, or `document 2 items[0]` for an object of a List. */
+export const documentLabel = (o: ManifestOrigin): string =>
+  `document ${o.document}${o.item === undefined ? '' : ` items[${o.item}]`}`;
 
 export interface RawDocument extends ManifestOrigin {
   value: unknown;
@@ -122,20 +128,40 @@ export function parseManifestText(text: string, source: string): RawDocument[] {
     ),
   );
   if (errors.length > 0) throw new ManifestError(errors);
-  return list.flatMap((doc, i): RawDocument[] => {
+  const problems: string[] = [];
+  const out = list.flatMap((doc, i): RawDocument[] => {
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) return [];
     const start = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
-    return [
-      {
-        source,
-        document: i + 1,
-        line: start === undefined ? undefined : lineCounter.linePos(start).line,
-        value,
-        lineOf: (path) => lineOfPath(doc, lineCounter, path),
-      },
-    ];
+    const raw: RawDocument = {
+      source,
+      document: i + 1,
+      line: start === undefined ? undefined : lineCounter.linePos(start).line,
+      value,
+      lineOf: (path) => lineOfPath(doc, lineCounter, path),
+    };
+    if ((value as { kind?: unknown }).kind !== 'List') return [raw];
+    const { apiVersion, items, metadata: _m, ...rest } = value as Record<string, unknown>;
+    const at = (path: Array<string | number>, message: string) =>
+      problems.push(
+        `${where(raw, raw.lineOf?.(path) ?? raw.line)}: ${documentLabel(raw)} (List): ${formatPath(path)}: ${message}`,
+      );
+    if (apiVersion !== 'v1') at(['apiVersion'], 'must be "v1" for List');
+    for (const key of Object.keys(rest)) if (key !== 'kind') at([key], 'unknown field');
+    if (!Array.isArray(items)) {
+      at(['items'], 'must be a list of objects');
+      return [];
+    }
+    return items.map((item, j) => ({
+      ...raw,
+      item: j,
+      line: raw.lineOf?.(['items', j]) ?? raw.line,
+      value: item,
+      lineOf: (path) => raw.lineOf?.(['items', j, ...path]),
+    }));
   });
+  if (problems.length > 0) throw new ManifestError(problems);
+  return out;
 }
 
 /** Validate documents (from one or several files) as one apply: all problems, or the manifests. */
@@ -153,7 +179,7 @@ export function validateDocuments(docs: RawDocument[]): Manifest[] {
     const first = seen.get(id);
     if (first) {
       problems.push(
-        `${where(doc, doc.line)}: ${header(doc, result.object.kind, result.object.metadata.name)}: ${describeObject(result.object)} is also ${first.source === doc.source ? '' : `${first.source} `}document ${first.document}; an object may appear once per apply`,
+        `${where(doc, doc.line)}: ${header(doc, result.object.kind, result.object.metadata.name)}: ${describeObject(result.object)} is also ${first.source === doc.source ? '' : `${first.source} `}${documentLabel(first)}; an object may appear once per apply`,
       );
       continue;
     }
@@ -186,12 +212,12 @@ const refId = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.me
 const where = (o: ManifestOrigin, line: number | undefined) =>
   line === undefined ? o.source : `${o.source}:${line}`;
 const header = (o: ManifestOrigin, kind: unknown, name: unknown) =>
-  `document ${o.document} (${typeof kind === 'string' ? kind : 'no kind'} ${typeof name === 'string' ? name : 'no name'})`;
+  `${documentLabel(o)} (${typeof kind === 'string' ? kind : 'no kind'} ${typeof name === 'string' ? name : 'no name'})`;
 
 function validateDocument(doc: RawDocument): Manifest | string | string[] {
   const v = doc.value;
   if (typeof v !== 'object' || v === null || Array.isArray(v))
-    return `${where(doc, doc.line)}: document ${doc.document}: expected a mapping with apiVersion, kind and metadata`;
+    return `${where(doc, doc.line)}: ${documentLabel(doc)}: expected a mapping with apiVersion, kind and metadata`;
   const raw = structuredClone(v) as Record<string, unknown>;
   const meta = raw.metadata as Record<string, unknown> | undefined;
   const kind = raw.kind;
@@ -237,10 +263,12 @@ function validateDocument(doc: RawDocument): Manifest | string | string[] {
   return { object: normalize(k, parsed.data as Record<string, unknown>), origin: originOf(doc) };
 }
 
-const originOf = (d: RawDocument): ManifestOrigin =>
-  d.line === undefined
-    ? { source: d.source, document: d.document }
-    : { source: d.source, document: d.document, line: d.line };
+const originOf = (d: RawDocument): ManifestOrigin => ({
+  source: d.source,
+  document: d.document,
+  ...(d.item === undefined ? {} : { item: d.item }),
+  ...(d.line === undefined ? {} : { line: d.line }),
+});
 
 function normalize(kind: Kind, m: Record<string, unknown>): KubeObject {
   const metadata = m.metadata as { namespace?: string };

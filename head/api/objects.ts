@@ -108,10 +108,11 @@ async function apply(ctx: AgentContext, body: unknown): Promise<unknown> {
     : [];
   const manifests = validateDocuments(
     b.documents.map((value, i) => {
-      const o = origins[i] as { source?: unknown; document?: unknown } | undefined;
+      const o = origins[i] as { source?: unknown; document?: unknown; item?: unknown } | undefined;
       return {
         source: typeof o?.source === 'string' ? o.source : 'request',
         document: typeof o?.document === 'number' ? o.document : i + 1,
+        ...(typeof o?.item === 'number' ? { item: o.item } : {}),
         value,
       };
     }),

@@ -21,7 +21,7 @@ export function registerApply(program: Command): void {
     const { docs } = await readManifestFiles(opts.filename);
     const body = {
       documents: docs.map((d) => d.value),
-      origins: docs.map((d) => ({ source: d.source, document: d.document })),
+      origins: docs.map((d) => ({ source: d.source, document: d.document, item: d.item })),
       dryRun: opts.dryRun,
       by: `cli:${process.env.USER ?? 'unknown'}`,
     };
