@@ -200,7 +200,7 @@ fs.writeFileSync(f,fs.readFileSync(f,'utf8').replace('zone: c','zone: mine'));`,
     assert.equal(parse(y.stdout).kind, 'NodeList');
     const badKind = await runCli(['get', 'widgets'], c.env);
     assert.equal(badKind.code, 2);
-    assert.match(badKind.stderr, /unknown kind "widgets"/);
+    assert.match(badKind.stderr, /the server doesn.t have a resource type "widgets"/);
     const badFlag = await runCli(['get', 'nodes', '-o', 'xml'], c.env);
     assert.equal(badFlag.code, 2);
     assert.match(badFlag.stderr, /-o xml: expected one of wide, json, yaml/);

@@ -75,7 +75,16 @@ describe('nokube up / down', { timeout: 120_000 }, () => {
       out += d;
     });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    await eventually(() => out.includes('press Ctrl-C'), 60_000, `up to be ready; output: ${out}`);
+    await eventually(
+      () => {
+        if (child.exitCode !== null) throw new Error(`up exited with ${child.exitCode}: ${out}`);
+        return out.includes('press Ctrl-C');
+      },
+      90_000,
+      'up to be ready',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; output so far: ${out}`);
+    });
     const pids = JSON.parse(await readFile(join(dir, 'local', 'pids.json'), 'utf8')) as {
       etcd: number;
       agents: Record<string, number>;

@@ -7,7 +7,7 @@ import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { AgentContext, AgentPart } from '../../agent/agent.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { getObject, listObjects, type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
-import type { Kind, Pod } from '../../agent/objects/types.ts';
+import type { Kind } from '../../agent/objects/types.ts';
 import { shortReason } from '../../agent/store/etcd.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { NODE_LEASE_TTL_SECONDS, type NodeRecord } from '../../agent/store/node-registry.ts';
@@ -223,7 +223,9 @@ class Leader {
       }
     } else if (resource === 'pods') {
       this.kickNamespace(namespace);
-      if (!kv || !(JSON.parse(kv.value.toString('utf8')) as Pod).spec.nodeName) this.sweeper.kick();
+      // Pod objects change only on create, bind and delete (status lives elsewhere): each is worth a
+      // sweep (bind a pending pod, mark one bound to a node that is gone NodeLost, collect orphans).
+      this.sweeper.kick();
     }
   }
 
