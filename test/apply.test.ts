@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { createLogger } from '../agent/log/logger.ts';
-import { applyManifests } from '../agent/objects/apply.ts';
+import { ApplyError, applyManifests } from '../agent/objects/apply.ts';
 import { EventRecorder } from '../agent/objects/events.ts';
 import { getObject, ObjectConflictError, objectKey } from '../agent/objects/store.ts';
 import type { Deployment, Pod } from '../agent/objects/types.ts';
@@ -394,5 +394,46 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     const json = await cli(['get', 'ns', 'rt', '-o', 'json']);
     assert.equal((await cli(['apply', '-f', '-'], json.stdout)).stdout, 'namespace/rt unchanged\n');
     assert.equal((await cli(['delete', 'ns', 'rt'])).code, 0);
+  });
+
+  test("fields Kubernetes never lets change (selectors, a Job's template and completions) are refused, nothing written", async () => {
+    await cli(['apply', '-f', '-'], `${deployment()}---\n${configMap}`);
+    const cfg = () =>
+      c.withEtcd((etcd) =>
+        getObject(etcd, c.name, { kind: 'ConfigMap', namespace: 'default', name: 'cfg' }, false),
+      );
+    const before = (await cfg())!.modRevision;
+    const moved = deployment().replaceAll('app: web}', 'app: web2}');
+    const r = await cli(['apply', '-f', '-'], `${configMap.replace('hello', 'changed')}---\n${moved}`);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      'error: -: document 2: deployments.apps "web" in namespace default: spec.selector: field is immutable; delete and re-create the Deployment\n',
+    );
+    assert.equal((await cfg())!.modRevision, before, 'the valid document was not written either');
+    await cli(['delete', 'deploy', 'web']);
+
+    // A Job on a cluster name no controller serves: only apply's rules are exercised.
+    const job = (extra: string, image = 'busybox') =>
+      `apiVersion: batch/v1\nkind: Job\nmetadata: {name: once}\nspec:\n${extra}  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: once, image: ${image}}]\n`;
+    const apply = (text: string) =>
+      c.withEtcd((etcd) =>
+        applyManifests(etcd, `${c.name}-bare`, validateManifestText(text, 'job.yaml'), 'test'),
+      );
+    assert.equal((await apply(job('')))[0]!.action, 'created');
+    assert.equal(
+      (await apply(job('  completions: 1\n')))[0]!.action,
+      'configured',
+      'completions 1 is the default: not a change of an immutable field',
+    );
+    assert.equal((await apply(job('  backoffLimit: 2\n')))[0]!.action, 'configured');
+    await assert.rejects(apply(job('  completions: 3\n  backoffLimit: 2\n', 'alpine')), (err: Error) => {
+      assert.ok(err instanceof ApplyError);
+      assert.deepEqual(err.problems, [
+        'job.yaml: document 1: jobs.batch "once" in namespace default: spec.template: field is immutable; delete and re-create the Job',
+        'job.yaml: document 1: jobs.batch "once" in namespace default: spec.completions: field is immutable; delete and re-create the Job',
+      ]);
+      return true;
+    });
   });
 });

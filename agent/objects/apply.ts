@@ -3,6 +3,8 @@
 // the transaction are retried a few times, then a clear error. Never partial.
 import type { Etcd3 } from 'etcd3';
 import { keys } from '../store/keys.ts';
+import { canonical } from './canonical.ts';
+import { immutableFieldChanges } from './immutable-fields.ts';
 import {
   deleteObjects,
   fromKv,
@@ -165,6 +167,7 @@ function mergeInto(old: KubeObject, desired: KubeObject, refused: (why: string) 
     if (canonical(desired.spec) !== canonical(old.spec))
       refused('Pod spec is immutable; delete and re-create it');
   }
+  for (const why of immutableFieldChanges(old, desired)) refused(why);
   const fields = ['spec', 'data', 'binaryData', 'type', 'immutable'];
   const changed = fields.some((f) => canonical(d[f]) !== canonical(o[f]));
   if (changed && o.immutable === true && (desired.kind === 'ConfigMap' || desired.kind === 'Secret'))
@@ -180,17 +183,6 @@ function mergeInto(old: KubeObject, desired: KubeObject, refused: (why: string) 
     ...(old.metadata.ownerReferences ? { ownerReferences: old.metadata.ownerReferences } : {}),
   };
   return { ...desired, metadata } as KubeObject;
-}
-
-/** JSON with sorted keys: equal values give equal strings whatever the key order. */
-export function canonical(v: unknown): string {
-  return (
-    JSON.stringify(v, (_k, val: unknown) =>
-      val && typeof val === 'object' && !Array.isArray(val)
-        ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-        : val,
-    ) ?? 'undefined'
-  );
 }
 
 export interface DeleteResult {

@@ -1,0 +1,33 @@
+// Fields Kubernetes refuses to change once an object exists (apps/v1 and batch/v1 validation): an apply
+// that changes one is refused, naming the field. Pod spec and immutable ConfigMap/Secret are in apply.ts.
+import { canonical } from './canonical.ts';
+import type { Kind, KubeObject } from './types.ts';
+
+interface Rule {
+  path: string[];
+  /** The value Kubernetes defaults an absent field to (absent and default are the same). */
+  absent?: unknown;
+}
+
+const RULES: Partial<Record<Kind, Rule[]>> = {
+  Deployment: [{ path: ['spec', 'selector'] }],
+  DaemonSet: [{ path: ['spec', 'selector'] }],
+  Job: [
+    { path: ['spec', 'selector'] },
+    { path: ['spec', 'template'] },
+    { path: ['spec', 'completions'], absent: 1 },
+  ],
+};
+
+/** One message per immutable field that differs between the stored and the desired object. */
+export function immutableFieldChanges(old: KubeObject, desired: KubeObject): string[] {
+  return (RULES[desired.kind] ?? [])
+    .filter((r) => canonical(at(old, r)) !== canonical(at(desired, r)))
+    .map((r) => `${r.path.join('.')}: field is immutable; delete and re-create the ${desired.kind}`);
+}
+
+function at(obj: KubeObject, rule: Rule): unknown {
+  let v: unknown = obj;
+  for (const key of rule.path) v = (v as Record<string, unknown> | undefined)?.[key];
+  return v ?? rule.absent;
+}
