@@ -329,6 +329,12 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     const again = await cli(['delete', 'deployment', 'web']);
     assert.equal(again.code, 1);
     assert.equal(again.stderr, 'error: Error from server (NotFound): deployments.apps "web" not found\n');
+    const forbidden = await cli(['delete', 'ns', 'default']);
+    assert.equal(forbidden.code, 1);
+    assert.equal(
+      forbidden.stderr,
+      'error: Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted\n',
+    );
     const ignored = await cli(['delete', 'deploy', 'web', '--ignore-not-found']);
     assert.equal(ignored.code, 0, ignored.stderr);
     assert.equal(ignored.stdout, '');

@@ -206,7 +206,7 @@ export async function deleteObject(
   const key = `${resourceWithGroup(ref.kind)} "${ref.name}"`;
   if (ref.kind === 'Namespace' && ref.name === DEFAULT_NAMESPACE)
     throw new ApplyError([
-      `namespaces "${DEFAULT_NAMESPACE}" is forbidden: this namespace may not be deleted`,
+      `Error from server (Forbidden): namespaces "${DEFAULT_NAMESPACE}" is forbidden: this namespace may not be deleted`,
     ]);
   const kv = (await etcd.get(objectKey(cluster, ref)).exec()).kvs[0];
   if (!kv) {
