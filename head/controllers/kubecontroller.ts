@@ -7,7 +7,7 @@ import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { AgentContext, AgentPart } from '../../agent/agent.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { getObject, listObjects, type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
-import type { Kind } from '../../agent/objects/types.ts';
+import type { Kind, Pod } from '../../agent/objects/types.ts';
 import { shortReason } from '../../agent/store/etcd.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { NODE_LEASE_TTL_SECONDS, type NodeRecord } from '../../agent/store/node-registry.ts';
@@ -18,7 +18,7 @@ import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
 import { reconcileJob } from './job.ts';
 import { planSweep, revokeDeadNode } from './node-lifecycle.ts';
 import type { Controller } from './pod-template.ts';
-import { readWorld, type World } from './world.ts';
+import { controllerOf, readWorld, type World } from './world.ts';
 
 /** A safety net only: watches re-list on every (re)connect. Rare, so a quiet cluster costs etcd only
  * keepalives (bench/apply measures it). */
@@ -141,6 +141,9 @@ class Leader {
   >();
   /** Counts actor creations and resync starts: a resync only judges the actors older than its lists. */
   private epoch = 0;
+  /** Pod `<ns>/<name>` -> its controller's uid ('' for a bare pod), learnt from pod puts and reads: a
+   * pod's change kicks its own controller's actor only (an unknown pod: every actor of its namespace). */
+  private podOwner = new Map<string, string>();
   private readonly watchers: Watcher[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -178,8 +181,12 @@ class Leader {
       .watcher();
     // A status change before this watch (re)connected is seen by a resync, not lost until the next one.
     statuses.on('connected', () => void this.resync());
-    statuses.on('put', (kv) => this.kickNamespace(kv.key.toString('utf8').split('/').at(-2)!));
-    statuses.on('delete', (kv) => this.kickNamespace(kv.key.toString('utf8').split('/').at(-2)!));
+    const onStatus = (kv: IKeyValue) => {
+      const [namespace, name] = kv.key.toString('utf8').split('/').slice(-2);
+      this.kickPodOwner(namespace!, name!);
+    };
+    statuses.on('put', onStatus);
+    statuses.on('delete', onStatus);
     for (const w of [objects, statuses]) {
       w.on('error', (err) => ctx.log.warn({ err: shortReason(err) }, 'kubecontroller watch error'));
       this.watchers.push(w);
@@ -207,7 +214,7 @@ class Leader {
     );
   }
 
-  /** objects/<resource>/<ns>/<name>: controllers get an actor; pods kick the actors of their namespace. */
+  /** objects/<resource>/<ns>/<name>: controllers get an actor; a pod kicks its controller's actor. */
   private onObject(key: string, kv?: IKeyValue): void {
     if (this.stopped) return;
     const [resource, namespace, name] = key.slice(keys.objectsPrefix(this.ctx.cluster).length).split('/');
@@ -222,15 +229,27 @@ class Leader {
         this.sweeper.kick();
       }
     } else if (resource === 'pods') {
-      this.kickNamespace(namespace);
+      const id = `${namespace}/${name}`;
+      if (kv) this.podOwner.set(id, controllerOf(JSON.parse(kv.value.toString('utf8')) as Pod)?.uid ?? '');
+      this.kickPodOwner(namespace, name);
+      if (!kv) this.podOwner.delete(id);
       // Pod objects change only on create, bind and delete (status lives elsewhere): each is worth a
       // sweep (bind a pending pod, mark one bound to a node that is gone NodeLost, collect orphans).
       this.sweeper.kick();
     }
   }
 
-  private kickNamespace(namespace: string): void {
-    for (const a of this.actors.values()) if (a.ref.namespace === namespace) a.kick();
+  private kickPodOwner(namespace: string, name: string): void {
+    const uid = this.podOwner.get(`${namespace}/${name}`);
+    if (uid === '') return;
+    for (const a of this.actors.values())
+      if (uid === undefined ? a.ref.namespace === namespace : a.uid === uid) a.kick();
+  }
+
+  private learnOwners(world: World, complete: boolean): void {
+    if (complete) this.podOwner = new Map();
+    for (const { object: p } of world.pods)
+      this.podOwner.set(`${p.metadata.namespace}/${p.metadata.name}`, controllerOf(p)?.uid ?? '');
   }
 
   private ensureActor(ref: ObjectRef & { kind: ControllerKind; namespace: string }, uid: string) {
@@ -259,6 +278,7 @@ class Leader {
     if (!stored || stored.object.metadata.uid !== uid || this.stopped) return;
     const world = await readWorld(etcd, cluster);
     if (this.stopped) return;
+    this.learnOwners(world, false);
     const actions = RECONCILE[ref.kind](stored, world, { now: new Date().toISOString() });
     const actor = this.actors.get(`${ref.kind}/${ref.namespace}/${ref.name}`);
     for (const a of actions) if (a.type === 'wake') actor?.kickAt(a.at);
@@ -273,6 +293,7 @@ class Leader {
       ...Object.values(CONTROLLED).map((k) => listObjects(etcd, cluster, k, undefined, false)),
     ]);
     if (this.stopped) return;
+    this.learnOwners(world, true);
     const uids = new Set(owners.flat().map((s) => s.object.metadata.uid));
     for (const a of planSweep(world, uids, new Date().toISOString())) {
       // Events name their pod themselves; writes are done on behalf of the pod they touch.
