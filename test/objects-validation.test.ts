@@ -403,6 +403,23 @@ items:
         'm.yaml:13: document 2 items[0] (Pod p): pods "p" in namespace default is also document 1; an object may appear once per apply',
       ],
     ],
+    [
+      'node affinity Gt takes one integer',
+      `${POD}  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n          - matchExpressions:\n              - {key: cores, operator: Gt, values: ["4", "5"]}\n              - {key: cores, operator: Lt, values: ["64"]}\n`,
+      [
+        'm.yaml:14: document 1 (Pod p): spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values: must be one integer for operator Gt',
+      ],
+    ],
+    [
+      'Gt is for node affinity, not label selectors',
+      DEPLOY.replace(
+        '    matchLabels: {app: web}\n',
+        '    matchLabels: {app: web}\n    matchExpressions: [{key: n, operator: Gt, values: ["1"]}]\n',
+      ),
+      [
+        'm.yaml:8: document 1 (Deployment web): spec.selector.matchExpressions[0].operator: must be one of "In", "NotIn", "Exists", "DoesNotExist"',
+      ],
+    ],
   ];
 
   for (const [name, text, expected] of cases) {

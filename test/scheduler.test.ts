@@ -1,7 +1,7 @@
 // The placement pipeline, table-driven: feasibility rules, ranking order, the unschedulable message.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Affinity, LabelSelectorRequirement } from '../agent/objects/types.ts';
+import type { Affinity, NodeSelectorRequirement } from '../agent/objects/types.ts';
 import { matchesExpression } from '../agent/scheduler/node-affinity.ts';
 import { addLoad, emptyLoad, feasibleNodes, schedule } from '../agent/scheduler/stack.ts';
 import type { PodToPlace, SchedNode } from '../agent/scheduler/types.ts';
@@ -12,7 +12,7 @@ const node = (name: string, labels: Record<string, string> = {}, runtime: unknow
   labels,
   capacity: runtime === undefined ? {} : { containerRuntime: runtime as typeof docker | null },
 });
-const affinity = (...terms: LabelSelectorRequirement[][]): Affinity => ({
+const affinity = (...terms: NodeSelectorRequirement[][]): Affinity => ({
   nodeAffinity: {
     requiredDuringSchedulingIgnoredDuringExecution: {
       nodeSelectorTerms: terms.map((matchExpressions) => ({ matchExpressions })),
@@ -79,6 +79,31 @@ describe('scheduler', () => {
       what: 'a term without expressions matches nothing',
       pod: { spec: { affinity: affinity([]) } },
       fit: [],
+    },
+    {
+      what: 'affinity Gt / Lt compare integers; a label that is not one never matches',
+      pod: {
+        spec: {
+          affinity: affinity([
+            { key: 'cores', operator: 'Gt', values: ['4'] },
+            { key: 'cores', operator: 'Lt', values: ['64'] },
+          ]),
+        },
+      },
+      nodes: [
+        node('a', { cores: '4' }),
+        node('b', { cores: '8' }),
+        node('c', { cores: '128' }),
+        node('d', { cores: 'many' }),
+        node('e'),
+      ],
+      fit: ['b'],
+    },
+    {
+      what: 'affinity Gt with negative and large integers',
+      pod: { spec: { affinity: affinity([{ key: 'n', operator: 'Gt', values: ['-1'] }]) } },
+      nodes: [node('a', { n: '-2' }), node('b', { n: '0' }), node('c', { n: '90071992547409930' })],
+      fit: ['b', 'c'],
     },
     {
       what: 'selector and affinity both apply',
@@ -201,6 +226,12 @@ describe('scheduler', () => {
       },
       nodes,
       want: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector (nodeAffinity zone In [x,y] or ssd Exists).",
+    },
+    {
+      what: 'affinity Gt',
+      pod: { spec: { affinity: affinity([{ key: 'cores', operator: 'Gt', values: ['16'] }]) } },
+      nodes,
+      want: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector (nodeAffinity cores Gt 16).",
     },
     {
       what: 'mixed reasons, grouped',

@@ -57,8 +57,15 @@ export interface LabelSelector {
   matchExpressions?: LabelSelectorRequirement[];
 }
 
+/** A node affinity expression: the label selector operators, plus Gt and Lt (the node's label, an
+ * integer, greater or less than the one value). */
+export interface NodeSelectorRequirement {
+  key: string;
+  operator: LabelSelectorRequirement['operator'] | 'Gt' | 'Lt';
+  values?: string[];
+}
 export interface NodeSelectorTerm {
-  matchExpressions?: LabelSelectorRequirement[];
+  matchExpressions?: NodeSelectorRequirement[];
 }
 export interface Affinity {
   nodeAffinity?: {

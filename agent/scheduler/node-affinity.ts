@@ -1,10 +1,11 @@
 // Feasibility: required node affinity (requiredDuringSchedulingIgnoredDuringExecution). Terms are OR'ed,
-// the expressions of a term AND'ed; a term without expressions matches nothing (as in k8s).
-import type { LabelSelectorRequirement, PodSpec } from '../objects/types.ts';
+// the expressions of a term AND'ed; a term without expressions matches nothing (as in k8s). Operators
+// In, NotIn, Exists, DoesNotExist, and Gt/Lt comparing the node's label as an integer.
+import type { NodeSelectorRequirement, PodSpec } from '../objects/types.ts';
 import { AFFINITY_REASON } from './node-selector.ts';
 import type { Checker } from './types.ts';
 
-export function matchesExpression(labels: Record<string, string>, e: LabelSelectorRequirement): boolean {
+export function matchesExpression(labels: Record<string, string>, e: NodeSelectorRequirement): boolean {
   const has = Object.hasOwn(labels, e.key);
   switch (e.operator) {
     case 'In':
@@ -15,8 +16,18 @@ export function matchesExpression(labels: Record<string, string>, e: LabelSelect
       return has;
     case 'DoesNotExist':
       return !has;
+    case 'Gt':
+    case 'Lt': {
+      // k8s: both sides integers; a label that is not one never matches.
+      const [v] = e.values ?? [];
+      if (!has || !INTEGER.test(labels[e.key]!) || v === undefined || !INTEGER.test(v)) return false;
+      const [a, b] = [BigInt(labels[e.key]!), BigInt(v)];
+      return e.operator === 'Gt' ? a > b : a < b;
+    }
   }
 }
+
+const INTEGER = /^-?\d+$/;
 
 const requiredTerms = (spec: Pick<PodSpec, 'affinity'>) =>
   spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
@@ -36,12 +47,14 @@ export const matchesNodeAffinity: Checker = (node, pod) => {
 export function describeNodeAffinity(spec: Pick<PodSpec, 'affinity'>): string | undefined {
   const terms = requiredTerms(spec);
   if (!terms) return undefined;
-  const term = (exprs: LabelSelectorRequirement[] = []) =>
+  const term = (exprs: NodeSelectorRequirement[] = []) =>
     exprs
       .map((e) =>
         e.operator === 'In' || e.operator === 'NotIn'
           ? `${e.key} ${e.operator} [${(e.values ?? []).join(',')}]`
-          : `${e.key} ${e.operator}`,
+          : e.operator === 'Gt' || e.operator === 'Lt'
+            ? `${e.key} ${e.operator} ${e.values?.[0]}`
+            : `${e.key} ${e.operator}`,
       )
       .join(' and ');
   return `nodeAffinity ${terms.map((t) => term(t.matchExpressions)).join(' or ')}`;

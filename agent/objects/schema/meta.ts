@@ -13,31 +13,41 @@ export const metadata = z.strictObject({
 /** A Namespace's name is an RFC 1123 label (as `metadata.namespace` must be), not a subdomain. */
 export const namespaceMetadata = metadata.extend({ name: dnsLabel });
 
-const requirement = z
-  .strictObject({
-    key: z.string().superRefine((k, c) => {
-      const p = labelKeyProblem(k);
-      if (p) c.addIssue({ code: 'custom', message: p });
-    }),
-    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-    values: z.array(z.string()).optional(),
-  })
-  .superRefine((r, c) => {
-    const needs = r.operator === 'In' || r.operator === 'NotIn';
-    if (needs && (r.values?.length ?? 0) === 0)
-      c.addIssue({
-        code: 'custom',
-        path: ['values'],
-        message: `must be non-empty for operator ${r.operator}`,
-      });
-    if (!needs && r.values !== undefined && r.values.length > 0)
-      c.addIssue({ code: 'custom', path: ['values'], message: `must be empty for operator ${r.operator}` });
-  });
-export const labelSelectorRequirement = requirement;
+const LABEL_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
+/** Node selector requirements (node affinity) also take Gt and Lt (k8s): one value, an integer. */
+const NODE_OPERATORS = [...LABEL_OPERATORS, 'Gt', 'Lt'] as const;
+
+function requirementOf<const Ops extends readonly [string, ...string[]]>(operators: Ops) {
+  return z
+    .strictObject({
+      key: z.string().superRefine((k, c) => {
+        const p = labelKeyProblem(k);
+        if (p) c.addIssue({ code: 'custom', message: p });
+      }),
+      operator: z.enum(operators),
+      values: z.array(z.string()).optional(),
+    })
+    .superRefine((r, c) => {
+      const op: string = r.operator;
+      const needs = op === 'In' || op === 'NotIn';
+      if (needs && (r.values?.length ?? 0) === 0)
+        c.addIssue({
+          code: 'custom',
+          path: ['values'],
+          message: `must be non-empty for operator ${op}`,
+        });
+      if ((op === 'Gt' || op === 'Lt') && (r.values?.length !== 1 || !/^-?\d+$/.test(r.values[0]!)))
+        c.addIssue({ code: 'custom', path: ['values'], message: `must be one integer for operator ${op}` });
+      if ((op === 'Exists' || op === 'DoesNotExist') && r.values !== undefined && r.values.length > 0)
+        c.addIssue({ code: 'custom', path: ['values'], message: `must be empty for operator ${op}` });
+    });
+}
+export const labelSelectorRequirement = requirementOf(LABEL_OPERATORS);
+export const nodeSelectorRequirement = requirementOf(NODE_OPERATORS);
 
 export const labelSelector = z.strictObject({
   matchLabels: labels.optional(),
-  matchExpressions: z.array(requirement).optional(),
+  matchExpressions: z.array(labelSelectorRequirement).optional(),
 });
 
 export const templateMetadata = z.strictObject({

@@ -2,7 +2,7 @@
 // names, mounts of unknown volumes, requests <= limits) are in ../validate-rules.ts.
 import { z } from 'zod';
 import { parseQuantity } from '../quantity.ts';
-import { labelSelectorRequirement, templateMetadata } from './meta.ts';
+import { nodeSelectorRequirement, templateMetadata } from './meta.ts';
 import { dnsLabel, dnsSubdomain, labels } from './names.ts';
 
 const quantity = z.string().superRefine((q, c) => {
@@ -170,7 +170,7 @@ export const podSpec = z.strictObject({
           requiredDuringSchedulingIgnoredDuringExecution: z
             .strictObject({
               nodeSelectorTerms: z
-                .array(z.strictObject({ matchExpressions: z.array(labelSelectorRequirement).optional() }))
+                .array(z.strictObject({ matchExpressions: z.array(nodeSelectorRequirement).optional() }))
                 .min(1, 'at least one term is required'),
             })
             .optional(),
