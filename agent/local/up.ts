@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { saveContext } from '../cli/context.ts';
 import type { ClusterConfig } from '../config/schema.ts';
 import { loadConfigFile } from '../config/validate.ts';
+import { LABEL } from '../runtime/labels.ts';
 import { storeConfig } from '../store/config-store.ts';
 import { connectEtcd } from '../store/etcd.ts';
 import { listNodes } from '../store/node-registry.ts';
@@ -237,9 +238,9 @@ async function removeContainers(cluster: string, nodes: string[]): Promise<void>
   const { default: Docker } = await import('dockerode');
   const docker = new Docker();
   const found = await docker
-    .listContainers({ all: true, filters: { label: [`nokube.cluster=${cluster}`] } })
+    .listContainers({ all: true, filters: { label: [`${LABEL.cluster}=${cluster}`] } })
     .catch(() => []); // no engine: no containers of ours either
-  const ours = found.filter((c) => nodes.includes(c.Labels['nokube.node'] ?? ''));
+  const ours = found.filter((c) => nodes.includes(c.Labels[LABEL.node] ?? ''));
   await Promise.all(
     ours.map((c) =>
       docker

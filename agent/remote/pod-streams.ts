@@ -2,6 +2,7 @@
 // over the mesh (stream-server.ts) or, on a head that is itself the pod's node, called directly.
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
+import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { encodeEnd, encodeFrame, FRAME, type FrameSink, MAX_FRAME_PAYLOAD } from './frames.ts';
 import type { ExecRequest, LogsRequest, PodStreamRequest } from './requests.ts';
 
@@ -38,24 +39,21 @@ async function findContainer(docker: Docker, at: Target, req: PodStreamRequest):
     all: true,
     filters: {
       label: [
-        `nokube.cluster=${at.cluster}`,
-        `nokube.node=${at.node}`,
-        `nokube.namespace=${req.namespace}`,
-        `nokube.pod=${req.pod}`,
+        ...ourContainers(at.cluster, at.node).label,
+        `${LABEL.namespace}=${req.namespace}`,
+        `${LABEL.pod}=${req.pod}`,
       ],
     },
   });
   if (found.length === 0)
     throw new PodStreamError(`pod ${req.namespace}/${req.pod} has no container on node ${at.node} (yet)`);
-  const names = [...new Set(found.map((c) => c.Labels['nokube.container']!))].sort();
+  const names = [...new Set(found.map((c) => c.Labels[LABEL.container]!))].sort();
   const want = req.container ?? (names.length === 1 ? names[0] : undefined);
   if (!want)
     throw new PodStreamError(
       `a container name must be specified for pod ${req.pod}, choose one of: [${names.join(' ')}]`,
     );
-  const mine = found
-    .filter((c) => c.Labels['nokube.container'] === want)
-    .sort((a, b) => b.Created - a.Created);
+  const mine = found.filter((c) => c.Labels[LABEL.container] === want).sort((a, b) => b.Created - a.Created);
   if (mine.length === 0)
     throw new PodStreamError(
       `container ${want} is not valid for pod ${req.pod}, choose one of: [${names.join(' ')}]`,
@@ -82,7 +80,7 @@ async function streamLogs(
   };
   const raw: Readable = req.follow
     ? ((await container.logs({ ...opts, follow: true })) as Readable)
-    : PassThroughOf(await container.logs({ ...opts, follow: false }));
+    : readableOf(await container.logs({ ...opts, follow: false }));
   await pumpMultiplexed(docker, raw, sink, signal);
   return undefined;
 }
@@ -107,7 +105,7 @@ async function runExec(
   return info.ExitCode ?? -1;
 }
 
-function PassThroughOf(buf: Buffer): Readable {
+function readableOf(buf: Buffer): Readable {
   const p = new PassThrough();
   p.end(buf);
   return p;
