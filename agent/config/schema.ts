@@ -30,7 +30,26 @@ export const DOCUMENTED_DEFAULTS = {
   'mesh.suspectAfterMs': 3000,
   'mesh.deadAfterMs': 6000,
   'nodes[].labels': {} as Record<string, string>,
+  'agent.port': 7947,
+  'head.fileServer.port': 8088,
+  'head.fileServer.subpath': 'public_file_server',
+  'monitoring.bufferMegabytes': 64,
+  'monitoring.greptimedb.logsDb': 'logs',
+  'monitoring.greptimedb.logsTable': 'nokube_logs',
+  'monitoring.greptimedb.mysqlPort': 4002,
 } as const;
+
+/** A path below a directory: relative, no `..` segment. */
+const subpath = z
+  .string()
+  .min(1)
+  .regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$)).+$/, 'must be a relative path without ".." segments');
+/** A Docker image reference (name[:tag][@digest]); the head pulls it when missing. */
+const image = z.string().regex(/^[a-z0-9][a-z0-9._\/:@-]*$/, 'must be a Docker image reference');
+/** Run this service as a Docker container on the head node whose address is the service's address. */
+const serviceContainer = z.strictObject({ image }).optional();
+/** SQL identifier (GreptimeDB table name). */
+const sqlName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL name ([a-z_][a-z0-9_]*)');
 
 const tlsFiles = z.strictObject({ ca: absolutePath, cert: absolutePath, key: absolutePath });
 
@@ -41,8 +60,17 @@ export const clusterConfigSchema = z.strictObject({
     dialTimeoutMs: positiveMs.default(DOCUMENTED_DEFAULTS['etcd.dialTimeoutMs']),
     tls: tlsFiles.optional(),
   }),
+  agent: z
+    .strictObject({ port: port.default(DOCUMENTED_DEFAULTS['agent.port']) })
+    .default({ port: DOCUMENTED_DEFAULTS['agent.port'] }),
   head: z.strictObject({
     port,
+    fileServer: z
+      .strictObject({
+        port: port.default(DOCUMENTED_DEFAULTS['head.fileServer.port']),
+        subpath: subpath.default(DOCUMENTED_DEFAULTS['head.fileServer.subpath']),
+      })
+      .optional(),
   }),
   mesh: z.strictObject({
     port,
@@ -60,9 +88,22 @@ export const clusterConfigSchema = z.strictObject({
   }),
   monitoring: z
     .strictObject({
-      metricsIntervalSeconds: z.number().positive(),
-      greptimedb: z.strictObject({ address: host, httpPort: port, db: dnsLabel }),
-      grafana: z.strictObject({ address: host, port }),
+      metricsIntervalSeconds: z.number().min(1, 'must be at least 1'),
+      bufferMegabytes: z
+        .number()
+        .int()
+        .positive()
+        .default(DOCUMENTED_DEFAULTS['monitoring.bufferMegabytes']),
+      greptimedb: z.strictObject({
+        address: host,
+        httpPort: port,
+        db: dnsLabel,
+        logsDb: dnsLabel.default(DOCUMENTED_DEFAULTS['monitoring.greptimedb.logsDb']),
+        logsTable: sqlName.default(DOCUMENTED_DEFAULTS['monitoring.greptimedb.logsTable']),
+        mysqlPort: port.default(DOCUMENTED_DEFAULTS['monitoring.greptimedb.mysqlPort']),
+        container: serviceContainer,
+      }),
+      grafana: z.strictObject({ address: host, port, container: serviceContainer }),
     })
     .optional(),
   nodes: z
@@ -120,5 +161,26 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
     problems.push([['mesh', 'deadAfterMs'], 'must be greater than mesh.suspectAfterMs']);
   }
   if (cfg.mesh.port === cfg.head.port) problems.push([['head', 'port'], 'must differ from mesh.port']);
+  const ports: Array<[Array<string | number>, number]> = [
+    [['mesh', 'port'], cfg.mesh.port],
+    [['head', 'port'], cfg.head.port],
+  ];
+  if (cfg.head.fileServer) ports.push([['head', 'fileServer', 'port'], cfg.head.fileServer.port]);
+  for (const [path, p] of ports) {
+    if (p === cfg.agent.port) problems.push([['agent', 'port'], `must differ from ${path.join('.')}`]);
+  }
+  const heads = new Set(cfg.nodes.filter((n) => n.roles.includes('head')).map((n) => n.address));
+  const mon = cfg.monitoring;
+  for (const [name, svc] of [
+    ['greptimedb', mon?.greptimedb],
+    ['grafana', mon?.grafana],
+  ] as const) {
+    if (svc?.container && !heads.has(svc.address)) {
+      problems.push([
+        ['monitoring', name, 'container'],
+        `the head starts it on the head node at monitoring.${name}.address (${svc.address}), but no head node has that address`,
+      ]);
+    }
+  }
   return problems;
 }

@@ -16,9 +16,14 @@ etcd:
   # dialTimeoutMs: 5000        # default 5000: how long a first connection may take
   # tls: { ca: /etc/nokube/etcd-ca.pem, cert: /etc/nokube/etcd.pem, key: /etc/nokube/etcd-key.pem }
 
+# agent:
+#   port: 7947                  # default 7947: every agent's HTTP port (/metrics, /healthz), on its address
+
 head:
   # HTTP API + WebSocket port on every node with the head role (bound to the node's address).
   port: 7480
+  # fileServer: {}              # optional: read-only HTTP of <workspace>/public_file_server on port 8088
+  # fileServer: { port: 8088, subpath: public_file_server }   # the defaults, spelt out
 
 mesh:
   # libp2p TCP port every agent listens on (bound to the node's address).
@@ -29,9 +34,20 @@ mesh:
   # deadAfterMs: 6000           # default 6000: silence before a member is dead
 
 # monitoring:                   # optional section; without it nothing is exported
-#   metricsIntervalSeconds: 5
-#   greptimedb: { address: 10.0.0.1, httpPort: 4000, db: public }
-#   grafana: { address: 10.0.0.1, port: 3000 }
+#   metricsIntervalSeconds: 5   # node, container and actor metrics sampled and written this often
+#   bufferMegabytes: 64         # default 64: per pipeline (metrics, logs), kept on disk while GreptimeDB is away
+#   greptimedb:
+#     address: 10.0.0.1
+#     httpPort: 4000            # Prometheus remote write, PromQL and OTLP logs
+#     db: public                # metrics database
+#     # logsDb: logs            # default logs
+#     # logsTable: nokube_logs  # default nokube_logs
+#     # mysqlPort: 4002         # default 4002: Grafana's SQL datasource for logs
+#     # container: { image: greptime/greptimedb:v0.17.2 }   # the head at this address runs it in Docker
+#   grafana:
+#     address: 10.0.0.1
+#     port: 3000
+#     # container: { image: grafana/grafana-oss:12.2.0 }   # the head at this address runs it in Docker
 
 nodes:
   - name: head-1                # RFC 1123 label, unique
