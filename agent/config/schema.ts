@@ -45,11 +45,13 @@ const subpath = z
   .min(1)
   .regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$)).+$/, 'must be a relative path without ".." segments');
 /** A Docker image reference (name[:tag][@digest]); the head pulls it when missing. */
-const image = z.string().regex(/^[a-z0-9][a-z0-9._\/:@-]*$/, 'must be a Docker image reference');
+const image = z.string().regex(/^[a-z0-9][a-z0-9._/:@-]*$/, 'must be a Docker image reference');
 /** Run this service as a Docker container on the head node whose address is the service's address. */
 const serviceContainer = z.strictObject({ image }).optional();
 /** SQL identifier (GreptimeDB table name). */
-const sqlName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL name ([a-z_][a-z0-9_]*)');
+const sqlName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL name ([a-z_][a-z0-9_]*)');
 
 const tlsFiles = z.strictObject({ ca: absolutePath, cert: absolutePath, key: absolutePath });
 
@@ -89,11 +91,7 @@ export const clusterConfigSchema = z.strictObject({
   monitoring: z
     .strictObject({
       metricsIntervalSeconds: z.number().min(1, 'must be at least 1'),
-      bufferMegabytes: z
-        .number()
-        .int()
-        .positive()
-        .default(DOCUMENTED_DEFAULTS['monitoring.bufferMegabytes']),
+      bufferMegabytes: z.number().int().positive().default(DOCUMENTED_DEFAULTS['monitoring.bufferMegabytes']),
       greptimedb: z.strictObject({
         address: host,
         httpPort: port,
