@@ -26,6 +26,7 @@ import { readConfig } from './store/config-store.ts';
 import { connectEtcd, createEtcd, EtcdUnreachableError, shortReason, withTimeout } from './store/etcd.ts';
 import { keyLeaf, keys } from './store/keys.ts';
 import { type NodeRecord, NodeRegistration, type RegistrationState } from './store/node-registry.ts';
+import type { NodeSample } from './telemetry/sample.ts';
 import { VERSION } from './version.ts';
 
 export interface AgentOptions {
@@ -78,6 +79,8 @@ export interface AgentEvents {
   member: [MemberEvent];
   node: [{ type: 'put'; node: NodeRecord } | { type: 'delete'; name: string }];
   config: [{ config: ClusterConfig; version: number }];
+  /** One sample per monitoring interval (agent/telemetry). */
+  telemetry: [NodeSample];
 }
 export type AgentEventBus = EventEmitter<AgentEvents>;
 
