@@ -1,0 +1,167 @@
+// Every running container of this node's pods gets one ContainerFollower: found by a listing at start,
+// Docker 'start' events (filtered by our labels) and a re-list every 10 s (events missed while the
+// stream reconnects). A follower ends with its container; a restart of the container starts a new one
+// from the cursor.
+
+import type { Resource } from '@opentelemetry/resources';
+import type Docker from 'dockerode';
+import type { Logger } from '../../log/logger.ts';
+import { LABEL, ourContainers } from '../../runtime/labels.ts';
+import { ContainerFollower, type ContainerRef } from './container-follower.ts';
+import { LogCursors } from './log-cursors.ts';
+import type { LogPipeline } from './pipeline.ts';
+import type { BufferBounds } from './record-buffer.ts';
+
+const RELIST_MS = 10_000;
+
+export interface ContainerLogsOptions {
+  docker: Docker;
+  cluster: string;
+  node: string;
+  workspace: string;
+  resource: Resource;
+  pipeline: LogPipeline;
+  bounds: BufferBounds;
+  log: Logger;
+}
+
+export class ContainerLogs {
+  private readonly o: ContainerLogsOptions;
+  private readonly followers = new Map<string, ContainerFollower>();
+  private readonly cursors: LogCursors;
+  private events: NodeJS.ReadableStream | undefined;
+  private relist: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(o: ContainerLogsOptions) {
+    this.o = o;
+    this.cursors = new LogCursors(o.workspace);
+  }
+
+  async start(): Promise<void> {
+    await this.cursors.load();
+    this.watchEvents();
+    await this.sync();
+    this.relist = setInterval(() => void this.sync(), RELIST_MS);
+  }
+
+  /** Followers stop; what their buffers hold is shipped; cursors are saved. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.relist);
+    (this.events as { destroy?: () => void } | undefined)?.destroy?.();
+    for (const f of this.followers.values()) {
+      f.stop();
+      this.o.pipeline.remove(f);
+    }
+    this.followers.clear();
+    await this.cursors.save();
+  }
+
+  count(): number {
+    return this.followers.size;
+  }
+
+  private async sync(): Promise<void> {
+    if (this.stopped) return;
+    let list: Docker.ContainerInfo[];
+    try {
+      list = await this.o.docker.listContainers({
+        all: true,
+        filters: ourContainers(this.o.cluster, this.o.node),
+      });
+    } catch (err) {
+      this.o.log.warn({ err: String(err) }, 'container logs: listing containers failed');
+      return;
+    }
+    if (this.stopped) return;
+    this.cursors.keepOnly(new Set(list.map((c) => c.Id)));
+    for (const c of list) if (c.State === 'running') this.follow(c.Id, c.Labels);
+  }
+
+  private follow(id: string, labels: Record<string, string>): void {
+    if (this.stopped || this.followers.has(id)) return;
+    const ref: ContainerRef = {
+      id,
+      namespace: labels[LABEL.namespace] ?? '',
+      pod: labels[LABEL.pod] ?? '',
+      container: labels[LABEL.container] ?? '',
+    };
+    const { pipeline } = this.o;
+    const f = new ContainerFollower(
+      ref,
+      {
+        docker: this.o.docker,
+        cluster: this.o.cluster,
+        node: this.o.node,
+        resource: this.o.resource,
+        bounds: this.o.bounds,
+        notify: (s) => pipeline.notify(s),
+        shipped: (cid, t) => this.cursors.set(cid, t),
+        ended: (done, err) => {
+          if (err)
+            this.o.log.warn(
+              { err: String(err), container: id.slice(0, 12) },
+              'container logs: follow failed',
+            );
+          if (this.followers.get(id) !== done) return;
+          this.followers.delete(id);
+          pipeline.remove(done);
+          // Restarted before this follower saw its end? The listing finds it running again.
+          void this.sync();
+        },
+      },
+      this.cursors.get(id),
+    );
+    this.followers.set(id, f);
+    pipeline.add(f);
+    void f.start();
+  }
+
+  private watchEvents(): void {
+    if (this.stopped) return;
+    const filters = JSON.stringify({
+      type: ['container'],
+      event: ['start'],
+      ...ourContainers(this.o.cluster, this.o.node),
+    });
+    this.o.docker.getEvents({ filters }).then(
+      (stream) => {
+        if (this.stopped) {
+          (stream as { destroy?: () => void }).destroy?.();
+          return;
+        }
+        this.events = stream;
+        let buf = '';
+        stream.on('data', (chunk: Buffer) => {
+          buf += chunk.toString('utf8');
+          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            try {
+              const ev = JSON.parse(line) as {
+                id?: string;
+                Actor?: { ID?: string; Attributes?: Record<string, string> };
+              };
+              const id = ev.Actor?.ID ?? ev.id;
+              if (id) this.follow(id, ev.Actor?.Attributes ?? {});
+            } catch {
+              // a partial or foreign line: the re-list covers it
+            }
+          }
+        });
+        let again = false;
+        const restart = () => {
+          if (again || this.stopped) return;
+          again = true;
+          setTimeout(() => this.watchEvents(), 2000).unref();
+        };
+        stream.on('end', restart);
+        stream.on('error', restart);
+      },
+      () => {
+        if (!this.stopped) setTimeout(() => this.watchEvents(), 2000).unref();
+      },
+    );
+  }
+}
