@@ -1,5 +1,6 @@
-// Per container, the time of the last log line handed to the Shipper: where a follower resumes after the
-// container restarts or the agent does (no line twice, none skipped). On disk at
+// Per container, the time of the latest log line handed to the Shipper: where a follower resumes after the
+// container restarts or the agent does (no line twice, none skipped; Docker's `since` is a time, so a
+// stdout and a stderr line stored out of time order across that instant are the one exception). On disk at
 // <workspace>/agent/log-cursors.json, written atomically at most once a second and at stop.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,7 +37,10 @@ export class LogCursors {
     return this.times.get(id);
   }
 
+  /** Advance (never move back: Docker's stdout and stderr copiers may store lines slightly out of order). */
   set(id: string, t: HrTime): void {
+    const was = this.times.get(id);
+    if (was && (was[0] > t[0] || (was[0] === t[0] && was[1] >= t[1]))) return;
     this.times.set(id, t);
     this.dirty = true;
     this.timer ??= setTimeout(() => {
