@@ -62,8 +62,29 @@ export class ContainerLogs {
     return this.followers.size;
   }
 
+  private syncing = false;
+  private syncAgain = false;
+
+  /** List our containers and follow the running ones; calls during a listing run one more after it. */
   private async sync(): Promise<void> {
     if (this.stopped) return;
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncing = true;
+    try {
+      await this.listAndFollow();
+    } finally {
+      this.syncing = false;
+    }
+    if (this.syncAgain) {
+      this.syncAgain = false;
+      await this.sync();
+    }
+  }
+
+  private async listAndFollow(): Promise<void> {
     let list: Docker.ContainerInfo[];
     try {
       list = await this.o.docker.listContainers({
