@@ -62,6 +62,26 @@ describe('member table', () => {
     assert.match(t.get('a')!.reason, /no heartbeat for 3000 ms/);
   });
 
+  test("silence counts from when the sender's next beat is due (its grace), and a beat without grace resets it", () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 1, { grace: 4000 }), 0);
+    assert.deepEqual(t.tick(1500 + 3999), []);
+    assert.deepEqual(
+      t.tick(1500 + 4000).map((e) => [e.type, e.member.name]),
+      [['suspect', 'a']],
+    );
+    assert.deepEqual(
+      t.tick(3000 + 4000).map((e) => e.type),
+      ['dead'],
+    );
+    t.heartbeat(hb('b', 100, 1, { grace: 4000 }), 10_000);
+    t.heartbeat(hb('b', 100, 2), 10_000);
+    assert.deepEqual(
+      t.tick(10_000 + 1500).map((e) => [e.type, e.member.name]),
+      [['suspect', 'b']],
+    );
+  });
+
   test('a refused redial kills at once; only a newer message brings it back', () => {
     const t = table();
     t.heartbeat(hb('a', 100, 5), 0);

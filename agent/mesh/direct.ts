@@ -20,6 +20,8 @@ interface Outbound {
   busySince: number;
   /** The write in flight (or a settled promise). */
   last: Promise<void>;
+  /** When this peer is due its next beat (ms): at once for a new stream, then every interval. */
+  due: number;
 }
 
 export class DirectChannel {
@@ -45,10 +47,24 @@ export class DirectChannel {
     this.node.addEventListener('peer:disconnect', (evt) => this.drop(evt.detail.toString()));
   }
 
-  /** Send one frame to every connected peer; open streams where missing (retried on every call). */
-  broadcast(frame: Uint8Array): void {
+  /**
+   * How often each peer hears from us when every beat goes to `fanout` peers in turn: the per-peer interval
+   * grows with the mesh (ceil(peers / fanout) beats), so an idle agent's traffic stays flat as N grows.
+   */
+  perPeerIntervalMs(beatMs: number, fanout: number): number {
+    return Math.max(1, Math.ceil(this.connectedPeerCount() / fanout)) * beatMs;
+  }
+
+  /**
+   * Send one frame to the connected peers that are due (each every `intervalMs`; a new stream at once),
+   * and open streams where missing (retried on every call). A peer's first beat after a new stream comes
+   * at a random point of its first interval, so beats spread over the beats instead of bunching.
+   */
+  broadcast(frame: Uint8Array, intervalMs: number, beatMs: number): void {
     const seen = new Set<string>();
     const now = Date.now();
+    // Due within half a beat counts as due: timers drift, and a miss would cost a whole beat.
+    const horizon = now + beatMs / 2;
     for (const conn of this.node.getConnections()) {
       const peer = conn.remotePeer.toString();
       if (seen.has(peer) || conn.status !== 'open') continue;
@@ -58,6 +74,7 @@ export class DirectChannel {
         this.open(peer, conn);
         continue;
       }
+      if (out.due > horizon) continue;
       if (out.busy) {
         // A write stuck this long means a dead stream: drop it (the next beat opens a new one). Checked
         // here rather than with a timer per write, which cost a timer and an abort error per frame.
@@ -67,8 +84,16 @@ export class DirectChannel {
         } else this.stats.skipped++;
         continue;
       }
+      out.due = out.due === 0 ? now + Math.random() * intervalMs : now + intervalMs;
       this.write(peer, out, frame);
     }
+  }
+
+  private connectedPeerCount(): number {
+    const peers = new Set<string>();
+    for (const conn of this.node.getConnections())
+      if (conn.status === 'open') peers.add(conn.remotePeer.toString());
+    return peers.size;
   }
 
   /**
@@ -115,6 +140,7 @@ export class DirectChannel {
             busy: false,
             busySince: 0,
             last: Promise.resolve(),
+            due: 0,
           });
           this.stats.opened++;
         },

@@ -3,7 +3,8 @@
 // Evidence, strongest first:
 //   leave message        -> left at once (the member said goodbye).
 //   lost connection + refused redial -> dead at once (the process is gone: SIGKILL, crash).
-//   heartbeat silence    -> suspect after suspectAfterMs, dead after deadAfterMs (hang, partition, power loss).
+//   heartbeat silence    -> suspect after suspectAfterMs, dead after deadAfterMs (hang, partition, power loss),
+//                           both counted from when the next heartbeat was due (the sender's `grace`).
 // Incarnation is the member's process start time: a heartbeat with a higher incarnation is a restart and
 // revives a dead or left member; a lower one is a stale message from an old process and is ignored.
 import type { Role } from '../config/schema.ts';
@@ -20,6 +21,8 @@ export interface Heartbeat {
   incarnation: number;
   seq: number;
   api?: string;
+  /** ms the sender's beats to one peer may be apart beyond one beat (it beats FANOUT peers in turn). */
+  grace?: number;
 }
 
 export interface Member extends Heartbeat {
@@ -106,6 +109,7 @@ export class MemberTable {
     const wasState = m.state;
     const restarted = hb.incarnation > m.incarnation;
     Object.assign(m, hb, { lastSeen: now });
+    if (hb.grace === undefined) delete m.grace;
     if (wasState !== 'alive') {
       this.transition(m, 'alive', now, restarted ? 'restarted' : 'heartbeat');
       return [{ type: wasState === 'suspect' ? 'alive' : 'join', member: m }];
@@ -137,7 +141,7 @@ export class MemberTable {
         m.lastSeen = now;
         continue;
       }
-      const silence = now - m.lastSeen;
+      const silence = now - m.lastSeen - (m.state === 'alive' || m.state === 'suspect' ? (m.grace ?? 0) : 0);
       if ((m.state === 'alive' || m.state === 'suspect') && silence >= this.timing.deadAfterMs) {
         this.transition(m, 'dead', now, `no heartbeat for ${silence} ms`);
         events.push({ type: 'dead', member: m });
@@ -149,6 +153,22 @@ export class MemberTable {
       }
     }
     return events;
+  }
+
+  /** When tick() could next change something (ms): the earliest silence threshold or forget time. */
+  nextDeadline(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const m of this.members.values()) {
+      if (m.self) continue;
+      const due =
+        m.state === 'alive'
+          ? m.lastSeen + (m.grace ?? 0) + this.timing.suspectAfterMs
+          : m.state === 'suspect'
+            ? m.lastSeen + (m.grace ?? 0) + this.timing.deadAfterMs
+            : m.since + FORGET_AFTER_MS;
+      if (due < next) next = due;
+    }
+    return next;
   }
 
   get(name: string): Member | undefined {

@@ -65,6 +65,17 @@ const ANNOUNCE_EVERY = 10;
  * newcomer's announcements go out fast and so do those of the members that see it join.
  */
 const ANNOUNCE_EVERY_SETTLED = 60;
+/**
+ * Each beat goes straight to this many peers in turn (new peers at once), so each peer hears from a member
+ * every ceil((N - 1) / FANOUT) beats: an idle agent sends and receives about 2 x FANOUT frames per beat
+ * whatever N is (every frame through yamux + noise + a socket costs about as much CPU as the rest of an
+ * idle agent's second). Heartbeats carry that stretch as `grace`, which receivers add to their silence
+ * thresholds. A killed member is still found out at once (dropped connection + refused redial).
+ */
+export const FANOUT = 4;
+/** Bounds of the silence-rule timer (see scheduleTick). */
+const MIN_TICK_MS = 20;
+const MAX_TICK_MS = 5000;
 const SETTLED_AFTER_MS = 30_000;
 
 export class MeshPortInUseError extends Error {}
@@ -92,6 +103,10 @@ export class Mesh {
   private addrsCache: string[] | undefined;
   /** The heartbeat JSON without its seq, rebuilt only when this member's fields change. */
   private frameHead: string | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private tickAt = 0;
+  /** The grace in the current frame head (ms beyond one beat between our beats to a peer). */
+  private grace = 0;
   /** Parsed known addresses: reconnect() runs every few seconds over all of them. */
   private readonly parsedAddrs = new Map<string, { ma: Multiaddr; pid: string | undefined }>();
   stats = { received: 0, dropped: 0, published: 0, publishErrors: 0 };
@@ -193,12 +208,35 @@ export class Mesh {
     });
     this.table.updateSelf(this.heartbeat(), Date.now());
     this.timers.push(setInterval(() => this.beat(), this.heartbeatMs));
-    const tickMs = Math.max(50, Math.min(250, Math.floor(this.opts.timing.suspectAfterMs / 4)));
-    this.timers.push(setInterval(() => this.emit(this.table.tick(Date.now())), tickMs));
     this.timers.push(setInterval(() => this.reconnect(), RECONNECT_EVERY_MS));
     for (const t of this.timers) t.unref();
     this.reconnect();
     this.beat();
+    this.scheduleTick();
+  }
+
+  /**
+   * The silence rules run when the table's next deadline comes (a heartbeat only moves deadlines later, so
+   * a timer set for the earliest one is never late), not on a fixed short period: an idle mesh wakes for
+   * them about once per suspectAfterMs instead of four times a second. Re-armed after every tick and
+   * whenever the table changes (a join brings a new, possibly earlier, deadline).
+   */
+  private scheduleTick(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    const at = Math.min(this.table.nextDeadline(), now + MAX_TICK_MS);
+    if (this.tickTimer && this.tickAt <= at && this.tickAt > now) return;
+    clearTimeout(this.tickTimer);
+    this.tickAt = at;
+    this.tickTimer = setTimeout(
+      () => {
+        this.tickTimer = undefined;
+        this.emit(this.table.tick(Date.now()));
+        this.scheduleTick();
+      },
+      Math.max(MIN_TICK_MS, at - now),
+    );
+    this.tickTimer.unref();
   }
 
   /** Peers to stay connected to (from etcd node records). */
@@ -224,6 +262,9 @@ export class Mesh {
 
   setTiming(heartbeatMs: number, timing: MemberTiming): void {
     this.table.setTiming(timing);
+    clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+    this.scheduleTick();
     if (heartbeatMs !== this.heartbeatMs && this.timers[0]) {
       this.heartbeatMs = heartbeatMs;
       clearInterval(this.timers[0]);
@@ -267,6 +308,7 @@ export class Mesh {
   async stop(leave: boolean): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.tickTimer);
     const node = this.node;
     if (!node) return;
     if (leave) {
@@ -302,6 +344,7 @@ export class Mesh {
       seq: this.seq,
     };
     if (this.self.api) hb.api = this.self.api;
+    if (this.grace > 0) hb.grace = this.grace;
     return hb;
   }
 
@@ -309,6 +352,11 @@ export class Mesh {
     const node = this.node;
     if (!node || this.stopping) return;
     this.seq++;
+    const intervalMs = this.direct?.perPeerIntervalMs(this.heartbeatMs, FANOUT) ?? this.heartbeatMs;
+    if (intervalMs - this.heartbeatMs !== this.grace) {
+      this.grace = intervalMs - this.heartbeatMs;
+      this.frameHead = undefined;
+    }
     let frame: Uint8Array;
     if (this.frameHead === undefined) {
       const hb = this.heartbeat();
@@ -320,7 +368,7 @@ export class Mesh {
       this.table.selfBeat(this.seq, Date.now());
       frame = heartbeatFrame(this.frameHead, this.seq);
     }
-    this.direct?.broadcast(frame);
+    this.direct?.broadcast(frame, intervalMs, this.heartbeatMs);
     const every = Date.now() - this.lastChange < SETTLED_AFTER_MS ? ANNOUNCE_EVERY : ANNOUNCE_EVERY_SETTLED;
     if (this.seq % every !== 1) return;
     node.services.pubsub.publish(membersTopic(this.opts.cluster), frame).then(
@@ -448,7 +496,9 @@ export class Mesh {
   }
 
   private emit(events: MemberEvent[]): void {
-    if (events.length > 0) this.lastChange = Date.now();
+    if (events.length === 0) return;
+    this.lastChange = Date.now();
+    this.scheduleTick();
     for (const e of events) {
       this.opts.log.info(
         {

@@ -15,6 +15,7 @@ const heartbeat = z.object({
   incarnation: z.number().int().nonnegative(),
   seq: z.number().int().nonnegative(),
   api: z.string().optional(),
+  grace: z.number().int().nonnegative().max(3_600_000).optional(),
 });
 const leave = z.object({
   t: z.literal('leave'),
