@@ -174,17 +174,16 @@ async function main(): Promise<void> {
   const putConfig = (text: string) =>
     c.withEtcd((etcd) => storeConfig(etcd, text, c.configFile, 'bench', 'latest'));
   const apply = async (yaml: string) => {
-    const r = await runCli(['apply', '-f', '-'], c.env, yaml);
-    if (r.code !== 0) throw new Error(`apply failed: ${r.stderr}`);
+    for (let i = 0; ; i++) {
+      const r = await runCli(['apply', '-f', '-'], c.env, yaml);
+      if (r.code === 0) return;
+      // Right after start the head's record may not be in etcd yet.
+      if (i > 60 || !/no head/.test(r.stderr)) throw new Error(`apply failed: ${r.stderr}`);
+      await sleep(500);
+    }
   };
   const agent = await c.startAgent('n1');
   const pid = agent.process.pid!;
-  for (let i = 0; ; i++) {
-    const r = await runCli(['get', 'nodes'], c.env);
-    if (r.code === 0 && r.stdout.includes('n1')) break;
-    if (i > 60) throw new Error(`the agent did not register: ${r.stderr}`);
-    await sleep(500);
-  }
   await apply(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: idle}
