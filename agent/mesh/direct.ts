@@ -108,6 +108,11 @@ export class DirectChannel {
     await Promise.race([Promise.allSettled(writes), new Promise((r) => setTimeout(r, timeoutMs))]);
   }
 
+  /** One frame to every peer with an idle stream, now (a busy one is skipped: this is only a hint). */
+  notifyAll(frame: Uint8Array): void {
+    for (const [peer, out] of this.out) if (!out.busy) this.write(peer, out, frame);
+  }
+
   private write(peer: string, out: Outbound, frame: Uint8Array, signal?: AbortSignal): Promise<void> {
     out.busy = true;
     out.busySince = Date.now();

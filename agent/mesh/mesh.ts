@@ -19,6 +19,7 @@ import { DirectChannel } from './direct.ts';
 import { type Heartbeat, type MemberEvent, MemberTable, type MemberTiming } from './member-table.ts';
 import {
   decodeMessage,
+  encodeDead,
   encodeHeartbeat,
   encodeLeave,
   heartbeatFrame,
@@ -390,6 +391,14 @@ export class Mesh {
       return;
     }
     const now = Date.now();
+    if (msg.t === 'dead') {
+      // Second-hand, so not evidence: a reason to look ourselves. Without it, a member whose own redial
+      // was not refused (or that had no connection to the dead one) would wait for the silence rules.
+      const m = this.table.get(msg.name);
+      if (m && !m.self && m.incarnation === msg.incarnation && (m.state === 'alive' || m.state === 'suspect'))
+        if (!this.isConnected(m.peerId)) this.probe(this.node!, peerIdFromString(m.peerId));
+      return;
+    }
     if (msg.t === 'leave') {
       this.emit(this.table.leave(msg.name, msg.incarnation, now));
       return;
@@ -422,13 +431,13 @@ export class Mesh {
         // Only a refused connection proves the process is gone (nothing listens on its port). A timeout,
         // a reset or a rejection under load is no proof; the silence rules handle those.
         if (!/ECONNREFUSED/.test(err.message)) return;
-        this.emit(
-          this.table.unreachable(
-            peer.toString(),
-            Date.now(),
-            `connection lost, redial failed: ${err.message.split('\n')[0]}`,
-          ),
+        const events = this.table.unreachable(
+          peer.toString(),
+          Date.now(),
+          `connection lost, redial failed: ${err.message.split('\n')[0]}`,
         );
+        this.emit(events);
+        for (const e of events) this.direct?.notifyAll(encodeDead(e.member.name, e.member.incarnation));
       },
     );
   }

@@ -22,7 +22,13 @@ const leave = z.object({
   name: z.string().min(1).max(63),
   incarnation: z.number().int(),
 });
-const message = z.discriminatedUnion('t', [heartbeat, leave]);
+/** "My connection to this member broke and its port refused a redial": a reason for others to probe it. */
+const dead = z.object({
+  t: z.literal('dead'),
+  name: z.string().min(1).max(63),
+  incarnation: z.number().int(),
+});
+const message = z.discriminatedUnion('t', [heartbeat, leave, dead]);
 
 export type MeshMessage = z.infer<typeof message>;
 
@@ -50,6 +56,10 @@ export function heartbeatFrame(head: string, seq: number): Uint8Array {
 
 export function encodeLeave(name: string, incarnation: number): Uint8Array {
   return encoder.encode(JSON.stringify({ t: 'leave', name, incarnation }));
+}
+
+export function encodeDead(name: string, incarnation: number): Uint8Array {
+  return encoder.encode(JSON.stringify({ t: 'dead', name, incarnation }));
 }
 
 export function decodeMessage(data: Uint8Array): MeshMessage | null {
