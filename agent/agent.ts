@@ -333,11 +333,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
 /** Parts every agent runs. Loaded lazily so client commands do not pay for them. */
 async function builtInParts(): Promise<AgentPart[]> {
-  const [{ podStreamsPart }, { podsPart }] = await Promise.all([
+  const [{ podStreamsPart }, { podsPart }, { logsPart }] = await Promise.all([
     import('./remote/stream-server.ts'),
     import('./pods/part.ts'),
+    import('./telemetry/logs/part.ts'),
   ]);
-  return [podsPart, podStreamsPart];
+  // Logs first: it sees the other parts' start-up lines and is stopped last.
+  return [logsPart, podsPart, podStreamsPart];
 }
 
 interface BootConfig {

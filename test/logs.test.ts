@@ -1,0 +1,382 @@
+// Logs end to end: a real agent (real etcd, real Docker) exports its own logs and its pods' stdout/stderr
+// as OTLP/HTTP protobuf to a receiver in this test, which decodes every body with the official
+// opentelemetry-proto definitions (test/otlp-proto) and checks path, headers, resource, attributes,
+// timestamps and severities; a 10k-line burst arrives whole; a receiver outage and an agent restart lose
+// and repeat nothing.
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import protobuf from 'protobufjs';
+import { createLogger } from '../agent/log/logger.ts';
+import { storeConfig } from '../agent/store/config-store.ts';
+import { DockerLogParser } from '../agent/telemetry/logs/docker-log-parser.ts';
+import { agentResource, type LogRecord, SCOPE } from '../agent/telemetry/logs/otlp.ts';
+import { LogPipeline } from '../agent/telemetry/logs/pipeline.ts';
+import { RecordBuffer } from '../agent/telemetry/logs/record-buffer.ts';
+import { createTestCluster, eventually, REPO, runCli, type TestCluster } from './harness/cluster.ts';
+import { type Docker, ensureBusyboxImage, removeContainers, requireDocker } from './harness/docker.ts';
+import { freePort } from './harness/ports.ts';
+
+const PROTO_DIR = join(REPO, 'test/otlp-proto');
+const root = new protobuf.Root();
+root.resolvePath = (_origin, target) => join(PROTO_DIR, target);
+root.loadSync('opentelemetry/proto/collector/logs/v1/logs_service.proto');
+const ExportLogsServiceRequest = root.lookupType(
+  'opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest',
+);
+
+interface KeyValue {
+  key: string;
+  value: { stringValue?: string };
+}
+interface Received {
+  resource: Record<string, string>;
+  time: bigint;
+  observed: bigint;
+  severityNumber: number;
+  severityText: string;
+  body: string;
+  attrs: Record<string, string>;
+}
+
+const kv = (list: KeyValue[] | undefined) =>
+  Object.fromEntries((list ?? []).map((a) => [a.key, a.value.stringValue ?? JSON.stringify(a.value)]));
+
+/** An OTLP/HTTP logs endpoint shaped like GreptimeDB's; other paths (metrics) get 204 and are ignored. */
+class Receiver {
+  records: Received[] = [];
+  requests: Array<{ path: string; headers: IncomingHttpHeaders }> = [];
+  failures: string[] = [];
+  private server: Server | undefined;
+  port = 0;
+
+  async start(port: number): Promise<void> {
+    this.port = port;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (!req.url?.startsWith('/v1/otlp/v1/logs')) {
+          res.writeHead(204).end();
+          return;
+        }
+        this.requests.push({ path: req.url, headers: req.headers });
+        try {
+          const msg = ExportLogsServiceRequest.toObject(
+            ExportLogsServiceRequest.decode(Buffer.concat(chunks)),
+            {
+              longs: String,
+              enums: Number,
+            },
+          ) as {
+            resourceLogs?: Array<{
+              resource?: { attributes?: KeyValue[] };
+              scopeLogs?: Array<{
+                logRecords?: Array<{
+                  timeUnixNano: string;
+                  observedTimeUnixNano: string;
+                  severityNumber?: number;
+                  severityText?: string;
+                  body?: { stringValue?: string };
+                  attributes?: KeyValue[];
+                }>;
+              }>;
+            }>;
+          };
+          for (const rl of msg.resourceLogs ?? []) {
+            const resource = kv(rl.resource?.attributes);
+            for (const sl of rl.scopeLogs ?? [])
+              for (const r of sl.logRecords ?? [])
+                this.records.push({
+                  resource,
+                  time: BigInt(r.timeUnixNano),
+                  observed: BigInt(r.observedTimeUnixNano),
+                  severityNumber: r.severityNumber ?? 0,
+                  severityText: r.severityText ?? '',
+                  body: r.body?.stringValue ?? '',
+                  attrs: kv(r.attributes),
+                });
+          }
+          res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        } catch (err) {
+          this.failures.push(String(err));
+          res.writeHead(400).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  of(sourceId: string): Received[] {
+    return this.records.filter((r) => r.attrs.source_id === sourceId);
+  }
+}
+
+/** Numbers of the lines "<word> N" of one container, in arrival order. */
+const numbers = (records: Received[], word: string) => {
+  const line = new RegExp(`^${word} (\\d+)$`);
+  return records.flatMap((r) => {
+    const m = line.exec(r.body);
+    return m ? [Number(m[1])] : [];
+  });
+};
+
+function assertContiguous(seq: number[], what: string): void {
+  const sorted = [...seq].sort((a, b) => a - b);
+  assert.equal(new Set(seq).size, seq.length, `${what}: no line twice`);
+  assert.equal(sorted[0], 0, `${what}: starts at 0`);
+  assert.equal(sorted.at(-1), sorted.length - 1, `${what}: no line missing (${sorted.length} lines)`);
+  assert.deepEqual(seq, sorted, `${what}: in order`);
+}
+
+test('Docker log streams: frames and lines cut anywhere, ns timestamps, TTY streams', () => {
+  const frame = (type: number, text: string) => {
+    const body = Buffer.from(text);
+    const head = Buffer.alloc(8);
+    head[0] = type;
+    head.writeUInt32BE(body.length, 4);
+    return Buffer.concat([head, body]);
+  };
+  const stream = Buffer.concat([
+    frame(1, '2026-11-23T04:33:43.123456789Z héllo\n'),
+    frame(2, '2026-11-23T04:33:43.5Z oops\n'),
+    frame(1, '2026-11-23T04:33:44Z \n'),
+  ]);
+  for (const step of [1, 3, 7, stream.length]) {
+    const got: unknown[] = [];
+    const p = new DockerLogParser(true, (s, t, text) => got.push([s, t, text]));
+    for (let at = 0; at < stream.length; at += step) p.push(stream.subarray(at, at + step));
+    const s = Date.UTC(2026, 10, 23, 4, 33, 43) / 1000;
+    assert.deepEqual(
+      got,
+      [
+        ['stdout', [s, 123456789], 'héllo'],
+        ['stderr', [s, 500000000], 'oops'],
+        ['stdout', [s + 1, 0], ''],
+      ],
+      `chunks of ${step} bytes`,
+    );
+  }
+  const tty: unknown[] = [];
+  const p = new DockerLogParser(false, (s, t, text) => tty.push([s, t[1], text]));
+  p.push(Buffer.from('2026-11-23T04:33:43.1Z a\r\n2026-11-23T04:33:43.2Z b'));
+  p.push(Buffer.from('c\n'));
+  assert.deepEqual(tty, [
+    ['stdout', 100000000, 'a'],
+    ['stdout', 200000000, 'bc'],
+  ]);
+});
+
+test('a full source buffer drops and counts; the pipeline ships the rest in bounded bodies', () => {
+  const bodies: number[] = [];
+  const pipeline = new LogPipeline({
+    sink: { enqueue: (_body, items) => bodies.push(items) },
+    log: createLogger({ test: 'logs' }, 'silent'),
+  });
+  const resource = agentResource({ cluster: 'c', node: 'n', host: 'h', version: 'v' });
+  const source = { buffer: new RecordBuffer({ maxRecords: 10_000, maxBytes: 1 << 30 }) };
+  pipeline.add(source);
+  for (let i = 0; i < 15_000; i++)
+    source.buffer.push({
+      hrTime: [i, 0],
+      hrTimeObserved: [i, 0],
+      severityNumber: 9,
+      severityText: 'INFO',
+      body: `line ${i}`,
+      attributes: {},
+      resource,
+      instrumentationScope: SCOPE,
+      droppedAttributesCount: 0,
+    } satisfies LogRecord);
+  assert.equal(source.buffer.dropped, 5_000);
+  pipeline.stop();
+  assert.deepEqual(bodies, Array(10).fill(1000));
+  assert.deepEqual(pipeline.stats(), {
+    bufferedRecords: 0,
+    bufferedBytes: 0,
+    sentRecords: 10_000,
+    sentBodies: 10,
+    droppedRecords: 5_000,
+  });
+});
+
+describe('logs to an OTLP receiver', { timeout: 300_000 }, () => {
+  let c: TestCluster;
+  let docker: Docker;
+  let image: string;
+  const rx = new Receiver();
+  const testStart = BigInt(Date.now()) * 1_000_000n;
+
+  const monitoring = (port: number) =>
+    `monitoring:\n  metricsIntervalSeconds: 5\n  greptimedb:\n    address: 127.0.0.1\n    httpPort: ${port}\n    db: public\n  grafana:\n    address: 127.0.0.1\n    port: ${port}\n`;
+  const putConfig = (text: string) =>
+    c.withEtcd((etcd) => storeConfig(etcd, text, c.configFile, 'test', 'latest').then(() => undefined));
+  const apply = async (yaml: string) => {
+    const r = await runCli(['apply', '-f', '-'], c.env, yaml);
+    assert.equal(r.code, 0, `apply failed: ${r.stderr}`);
+  };
+  const pod = (name: string, script: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      image: ${image}
+      command: [sh, -c, '${script}']
+`;
+
+  before(async () => {
+    docker = await requireDocker();
+    image = await ensureBusyboxImage();
+    await rx.start(await freePort());
+    c = await createTestCluster({ nodes: 1, net: 57 });
+    await putConfig(c.configYaml(undefined, monitoring(rx.port)));
+    await c.startAgent('n1');
+  });
+
+  after(async () => {
+    await c?.stop();
+    if (c) await removeContainers(docker, { 'nokube.cluster': c.name });
+    await rx.stop();
+  });
+
+  test('the agent’s own logs arrive as OTLP protobuf with GreptimeDB’s headers', async () => {
+    const started = await eventually(
+      () => rx.of('n1').find((r) => r.body === 'agent started'),
+      30_000,
+      'the "agent started" record',
+    );
+    assert.deepEqual(rx.failures, [], 'every body decodes with the official definitions');
+    const req = rx.requests[0]!;
+    assert.equal(req.path, '/v1/otlp/v1/logs');
+    assert.equal(req.headers['content-type'], 'application/x-protobuf');
+    assert.equal(req.headers['x-greptime-db-name'], 'logs');
+    assert.equal(req.headers['x-greptime-log-table-name'], 'nokube_logs');
+    assert.equal(req.headers['x-greptime-log-extract-keys'], 'cluster_name,node_name,source,source_id');
+    assert.equal(started.resource['service.name'], 'nokube');
+    assert.equal(started.resource['host.name'], hostname());
+    assert.equal(started.resource.cluster_name, c.name);
+    assert.equal(started.resource.node_name, 'n1');
+    assert.equal(started.attrs.source, 'agent');
+    assert.equal(started.attrs.source_id, 'n1');
+    assert.equal(started.attrs.cluster_name, c.name);
+    assert.equal(started.attrs.node_name, 'n1');
+    assert.equal(started.severityNumber, 9);
+    assert.equal(started.severityText, 'INFO');
+    assert.ok(started.time >= testStart - 1_000_000_000n && started.time <= BigInt(Date.now()) * 1_000_000n);
+    assert.ok(started.observed >= started.time, 'observed after the line was logged');
+  });
+
+  test('a burst of 10k container lines arrives whole, in order, with ns timestamps', async () => {
+    const before = BigInt(Date.now()) * 1_000_000n - 1_000_000_000n;
+    await apply(
+      pod(
+        'burst',
+        'i=0; while [ $i -lt 10000 ]; do echo "burst $i"; i=$((i+1)); done; echo "burst done" >&2; sleep 3600',
+      ),
+    );
+    const id = 'default/burst/main';
+    // Docker copies stdout and stderr separately: the stderr line may be stored before the last stdout ones.
+    await eventually(
+      () => rx.of(id).some((r) => r.body === 'burst done') && numbers(rx.of(id), 'burst').length >= 10_000,
+      90_000,
+      'the burst to arrive',
+    );
+    const got = rx.of(id);
+    assertContiguous(numbers(got, 'burst'), 'burst');
+    assert.equal(numbers(got, 'burst').length, 10_000);
+    for (const stream of ['stdout', 'stderr']) {
+      const times = got.filter((r) => r.attrs.stream === stream).map((r) => r.time);
+      for (let i = 1; i < times.length; i++)
+        assert.ok(times[i]! >= times[i - 1]!, `${stream} timestamps never go back (record ${i})`);
+    }
+    assert.ok(
+      got.some((r) => r.time % 1_000_000n !== 0n),
+      'nanosecond timestamps (Docker’s), not milliseconds',
+    );
+    const out = got.find((r) => r.body === 'burst 0')!;
+    assert.ok(out.time >= before && out.time <= BigInt(Date.now()) * 1_000_000n);
+    assert.deepEqual(
+      { ...out.attrs },
+      {
+        cluster_name: c.name,
+        node_name: 'n1',
+        source: 'container',
+        source_id: id,
+        namespace: 'default',
+        pod: 'burst',
+        container: 'main',
+        stream: 'stdout',
+      },
+    );
+    assert.equal(out.severityText, 'INFO');
+    const err = got.find((r) => r.body === 'burst done')!;
+    assert.equal(err.attrs.stream, 'stderr');
+    assert.equal(err.severityText, 'ERROR');
+    assert.equal(err.severityNumber, 17);
+    assert.equal(out.resource.node_name, 'n1');
+  });
+
+  test('receiver down then up: the backlog arrives, nothing twice', async () => {
+    await apply(pod('ticker', 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.05; done'));
+    const id = 'default/ticker/main';
+    await eventually(() => numbers(rx.of(id), 'tick').length >= 20, 60_000, 'ticks to arrive');
+    await rx.stop();
+    const seen = Math.max(...numbers(rx.of(id), 'tick'));
+    await new Promise((r) => setTimeout(r, 4000));
+    await rx.start(rx.port);
+    await eventually(
+      () => Math.max(...numbers(rx.of(id), 'tick')) > seen + 80,
+      60_000,
+      'ticks logged while the receiver was down',
+    );
+    assertContiguous(numbers(rx.of(id), 'tick'), 'ticks');
+  });
+
+  test('an agent restart resumes from the last line shipped', async () => {
+    const id = 'default/ticker/main';
+    const agent = c.agents.get('n1')!;
+    assert.equal(await agent.kill('SIGTERM'), 0, 'the agent stops cleanly');
+    const seen = Math.max(...numbers(rx.of(id), 'tick'));
+    await new Promise((r) => setTimeout(r, 2000));
+    await c.startAgent('n1');
+    await eventually(
+      () => Math.max(...numbers(rx.of(id), 'tick')) > seen + 60,
+      60_000,
+      'ticks logged while the agent was down',
+    );
+    assertContiguous(numbers(rx.of(id), 'tick'), 'ticks across the restart');
+  });
+
+  test('without monitoring in the config nothing more is exported', async () => {
+    // Read from the agent's stdout: what is still queued at the stop waits in the spool, unsent.
+    const agent = c.agents.get('n1')!;
+    const applied = () => agent.output().split('"msg":"config applied"').length;
+    const before = applied();
+    await putConfig(c.configYaml());
+    await eventually(
+      () => applied() > before && agent.output().includes('log export stopped'),
+      30_000,
+      'the config change',
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    const count = rx.records.length;
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(rx.records.length, count, 'no record after the export stopped');
+  });
+});
