@@ -402,6 +402,42 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     assert.equal((await cli(['delete', 'ns', 'rt'])).code, 0);
   });
 
+  test("a controller's pod from get -o yaml applies back unchanged; changed or new owner references are refused", async () => {
+    const dep = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: owner}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: owner}}
+  template:
+    metadata: {labels: {app: owner}}
+    spec:
+      containers: [{name: c, image: nokube-test/none:1}]
+`;
+    assert.equal((await cli(['apply', '-f', '-'], dep)).code, 0);
+    const name = await eventually(
+      async () => (await cli(['get', 'pods', '-l', 'app=owner', '-o', 'name'])).stdout.trim() || undefined,
+      30_000,
+      'the deployment pod',
+    );
+    const yaml = await cli(['get', name, '-o', 'yaml']);
+    assert.equal(yaml.code, 0, yaml.stderr);
+    assert.match(yaml.stdout, /ownerReferences:\n {4}- apiVersion: apps\/v1\n {6}kind: Deployment/);
+    const back = await cli(['apply', '-f', '-'], yaml.stdout);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(back.stdout, `${name} unchanged\n`);
+    const changed = await cli(
+      ['apply', '-f', '-'],
+      yaml.stdout.replace(/ {6}uid: \S+/, '      uid: not-the-owner'),
+    );
+    assert.equal(changed.code, 1);
+    assert.match(changed.stderr, /metadata\.ownerReferences: set by nokube's controllers only/);
+    const fresh = await cli(['apply', '-f', '-'], yaml.stdout.replace(/name: owner-\S+/, 'name: another'));
+    assert.equal(fresh.code, 1);
+    assert.match(fresh.stderr, /metadata\.ownerReferences: set by nokube's controllers only/);
+    assert.equal((await cli(['delete', 'deployment/owner'])).code, 0);
+  });
+
   test("fields Kubernetes never lets change (selectors, a Job's template and completions) are refused, nothing written", async () => {
     await cli(['apply', '-f', '-'], `${deployment()}---\n${configMap}`);
     const cfg = () =>

@@ -371,9 +371,17 @@ items:
       ['m.yaml:3: document 1 (Namespace team): metadata.namespace: not allowed for a Namespace'],
     ],
     [
-      'ownerReferences',
-      POD.replace('name: p', 'name: p\n  ownerReferences: []'),
-      ['m.yaml:5: document 1 (Pod p): metadata.ownerReferences: not supported'],
+      'finalizers',
+      POD.replace('name: p', 'name: p\n  finalizers: [x]'),
+      ['m.yaml:5: document 1 (Pod p): metadata.finalizers: not supported'],
+    ],
+    [
+      'ownerReference without uid',
+      POD.replace(
+        'name: p',
+        'name: p\n  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: d}]',
+      ),
+      ['m.yaml:5: document 1 (Pod p): metadata.ownerReferences[0].uid: required field is missing'],
     ],
     [
       'same object twice',

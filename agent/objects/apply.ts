@@ -134,6 +134,11 @@ async function planApply(etcd: Etcd3, cluster: string, manifests: Manifest[]): P
       ...(ref.namespace ? { namespace: ref.namespace } : {}),
     };
     const old = existing[i]?.object;
+    const owners = desired.metadata.ownerReferences;
+    if (owners && canonical(owners) !== canonical(old?.metadata.ownerReferences ?? []))
+      problems.push(
+        `${m.origin.source}: ${documentLabel(m.origin)}: metadata.ownerReferences: set by nokube's controllers only; a manifest may repeat the stored ones unchanged`,
+      );
     if (!old) {
       newMeta(desired);
       return { ...base, action: 'created', text: `${objectName(ref)} created`, object: desired };

@@ -99,7 +99,6 @@ const NOT_SUPPORTED = new Set([
   'completionMode',
   'podFailurePolicy',
   'manualSelector',
-  'ownerReferences',
   'finalizers',
   'generateName',
   'rollingUpdate',

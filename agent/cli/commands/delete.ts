@@ -6,7 +6,7 @@ import type { DeleteResult } from '../../objects/apply.ts';
 import type { ObjectRef } from '../../objects/store.ts';
 import { HeadError, type HeadFlags, headDelete } from '../head-client.ts';
 import { collect, headOptions, readManifestFiles } from '../manifest-files.ts';
-import { objectPath, query, refFor, resolveKind } from '../objects-api.ts';
+import { objectPath, query, refFor, resolveKind, typeNames } from '../objects-api.ts';
 import { UsageError } from '../output.ts';
 
 interface DeleteFlags extends HeadFlags {
@@ -33,10 +33,14 @@ export function registerDelete(program: Command): void {
         refFor(m.object.kind, m.object.metadata.name, m.object.metadata.namespace),
       );
     } else {
-      if (!kindWord || names.length === 0)
-        throw new UsageError('usage: nokube delete <kind> <name>... or -f <file>');
-      const kind = resolveKind(kindWord);
-      refs = names.map((n) => refFor(kind, n, opts.namespace));
+      if (kindWord?.includes('/')) {
+        refs = typeNames([kindWord, ...names]).map(([t, n]) => refFor(resolveKind(t), n, opts.namespace));
+      } else {
+        if (!kindWord || names.length === 0)
+          throw new UsageError('usage: nokube delete <kind> <name>..., <kind>/<name>... or -f <file>');
+        const kind = resolveKind(kindWord);
+        refs = names.map((n) => refFor(kind, n, opts.namespace));
+      }
     }
     const errors: string[] = [];
     for (const ref of refs) {

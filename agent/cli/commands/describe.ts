@@ -4,16 +4,19 @@ import type { KubeEvent } from '../../objects/events.ts';
 import type { KubeObject } from '../../objects/types.ts';
 import { type HeadFlags, headRequest } from '../head-client.ts';
 import { headOptions } from '../manifest-files.ts';
-import { objectPath, refFor, resolveKind } from '../objects-api.ts';
+import { objectPath, refFor, resolveKind, typeAndName } from '../objects-api.ts';
+import { UsageError } from '../output.ts';
 import { describeText } from '../print/describe.ts';
 
 export function registerDescribe(program: Command): void {
   headOptions(
     program
-      .command('describe <kind> <name>')
+      .command('describe <kind> [name]')
       .description('show an object in detail with its events')
       .option('-n, --namespace <ns>', 'namespace of the object (default "default")'),
-  ).action(async (kindWord: string, name: string, opts: HeadFlags & { namespace?: string }) => {
+  ).action(async (first: string, second: string | undefined, opts: HeadFlags & { namespace?: string }) => {
+    const [kindWord, name] = typeAndName(first, second);
+    if (!name) throw new UsageError('usage: nokube describe <kind> <name> (or <kind>/<name>)');
     const path = objectPath(refFor(resolveKind(kindWord), name, opts.namespace));
     const [obj, events] = await Promise.all([
       headRequest<KubeObject>(opts, 'GET', path),

@@ -8,6 +8,7 @@ import { keys } from '../../store/keys.ts';
 import { listNodes } from '../../store/node-registry.ts';
 import { type NodeView, nodeViews } from '../../store/node-views.ts';
 import { resolveContext } from '../context.ts';
+import { typeAndName } from '../objects-api.ts';
 import { age, bytes, parseOutput, serialize, table, UsageError } from '../output.ts';
 import { type GetFlags, getObjects } from './get-objects.ts';
 
@@ -25,7 +26,8 @@ export function registerGet(program: Command): void {
     .option('--server <url>', 'head API URL (env NOKUBE_SERVER); default: a head found in etcd')
     .option('--etcd <urls>', 'etcd endpoints, comma-separated (env NOKUBE_ETCD)')
     .option('--cluster <name>', 'cluster name (env NOKUBE_CLUSTER)')
-    .action(async (kind: string, name: string | undefined, opts: GetFlags) => {
+    .action(async (kindWord: string, nameWord: string | undefined, opts: GetFlags) => {
+      const [kind, name] = typeAndName(kindWord, nameWord);
       if (KINDS[kind.toLowerCase()] !== 'nodes') return getObjects(kind, name, opts);
       const format = parseOutput(opts.output);
       const ctx = await resolveContext(opts);

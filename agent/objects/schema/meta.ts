@@ -2,12 +2,26 @@
 import { z } from 'zod';
 import { annotations, dnsLabel, dnsSubdomain, labelKeyProblem, labels } from './names.ts';
 
+/**
+ * Owner references are set by nokube's controllers; a manifest may carry them (the output of `get -o
+ * yaml` applies back) but not change them: apply checks they equal the stored ones.
+ */
+const ownerReference = z.strictObject({
+  apiVersion: z.string().min(1),
+  kind: z.string().min(1),
+  name: z.string().min(1),
+  uid: z.string().min(1),
+  controller: z.boolean().optional(),
+  blockOwnerDeletion: z.boolean().optional(),
+});
+
 /** What users write under metadata (server-set fields are stripped before validation). */
 export const metadata = z.strictObject({
   name: dnsSubdomain,
   namespace: dnsLabel.optional(),
   labels: labels.optional(),
   annotations: annotations.optional(),
+  ownerReferences: z.array(ownerReference).optional(),
 });
 
 /** A Namespace's name is an RFC 1123 label (as `metadata.namespace` must be), not a subdomain. */
