@@ -365,7 +365,7 @@ async function loadBootConfig(source: ConfigSource, opts: AgentOptions): Promise
       throw new AgentStartError(`${err.message}; no cached config to start from (first start needs etcd)`);
     opts.log.warn({ reason: err.message }, 'etcd unreachable: starting from the cached config, degraded');
     const { config } = validateConfigText(cached, `${workspace}/agent/config-cache.yaml`);
-    return { etcd: createEtcd(source.etcd), config, text: cached, version: null, from: 'cache' };
+    return { etcd: await createEtcd(source.etcd), config, text: cached, version: null, from: 'cache' };
   }
   const stored = await readConfig(etcd, source.cluster);
   if (!stored) {

@@ -108,7 +108,7 @@ export async function waitForEtcd(clientUrl: string, child: Child | null, timeou
     if (child && child.process.exitCode !== null) {
       throw new Error(`etcd exited with code ${child.process.exitCode}; see ${child.log}`);
     }
-    const client = createEtcd({ endpoints: [clientUrl], dialTimeoutMs: 1000 });
+    const client = await createEtcd({ endpoints: [clientUrl], dialTimeoutMs: 1000 });
     try {
       await client.get('/nokube/.probe').string();
       return;

@@ -1,6 +1,6 @@
 // Connecting to etcd: fail fast with one clear line when it cannot be reached.
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import type { ClusterConfig } from '../config/schema.ts';
 
 export class EtcdUnreachableError extends Error {
@@ -12,7 +12,12 @@ export class EtcdUnreachableError extends Error {
 
 export type EtcdSettings = Pick<ClusterConfig['etcd'], 'endpoints' | 'dialTimeoutMs' | 'tls'>;
 
-export function createEtcd(settings: EtcdSettings): Etcd3 {
+/**
+ * A client (not yet connected). etcd3 is loaded here, on first use: loading it (gRPC + its protobuf
+ * definitions) is ~140 ms, which CLI commands that never talk to etcd should not pay.
+ */
+export async function createEtcd(settings: EtcdSettings): Promise<Etcd3> {
+  const { Etcd3 } = await import('etcd3');
   const options: IOptions = { hosts: settings.endpoints, dialTimeout: settings.dialTimeoutMs };
   if (settings.tls) {
     options.credentials = {
@@ -26,7 +31,7 @@ export function createEtcd(settings: EtcdSettings): Etcd3 {
 
 /** Open a client and prove it works with one read, within dialTimeoutMs. */
 export async function connectEtcd(settings: EtcdSettings): Promise<Etcd3> {
-  const client = createEtcd(settings);
+  const client = await createEtcd(settings);
   try {
     await withTimeout(client.get('/nokube/.probe').string(), settings.dialTimeoutMs, 'no answer');
     return client;

@@ -53,7 +53,7 @@ export async function startTestEtcd(): Promise<TestEtcd> {
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`etcd exited ${child.exitCode}: ${stderr}`);
-      const c = createEtcd({ endpoints: [url], dialTimeoutMs: 1000 });
+      const c = await createEtcd({ endpoints: [url], dialTimeoutMs: 1000 });
       try {
         await c.get('probe').string();
         return child;
