@@ -24,6 +24,13 @@ export interface HeadServer {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
+/** Requests may name the cluster they are for (X-Nokube-Cluster); one for another cluster is refused. */
+function wrongCluster(ctx: AgentContext, req: IncomingMessage): string | undefined {
+  const want = req.headers['x-nokube-cluster'];
+  if (typeof want !== 'string' || want === ctx.cluster) return undefined;
+  return `this head serves cluster "${ctx.cluster}", not "${want}"`;
+}
+
 export async function startHeadServer(
   ctx: AgentContext,
   metrics: Registry,
@@ -72,6 +79,9 @@ export async function startHeadServer(
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
+    // A client that remembered this address for another cluster is told so, and asks etcd again.
+    const wrong = wrongCluster(ctx, req);
+    if (wrong) return json(res, 421, { error: wrong });
     const route: Handler | undefined = isObjectsPath(path) ? (q, r) => serveObjects(ctx, q, r) : routes[path];
     // Objects take POST (apply) and DELETE; everything else is read-only.
     if (req.method !== 'GET' && req.method !== 'HEAD' && !isObjectsPath(path))
@@ -87,6 +97,10 @@ export async function startHeadServer(
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]!;
+    if (wrongCluster(ctx, req)) {
+      socket.end('HTTP/1.1 421 Misdirected Request\r\nconnection: close\r\n\r\n');
+      return;
+    }
     if (path === '/api/v1/watch') {
       wss.handleUpgrade(req, socket, head, (ws) => attachWatcher(ctx, ws));
     } else if (isObjectsWatchPath(path)) {

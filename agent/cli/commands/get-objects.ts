@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { objectName } from '../../objects/apply.ts';
 import type { Kind, KubeObject } from '../../objects/types.ts';
 import { namespaced, RESOURCE } from '../../objects/types.ts';
-import { type HeadFlags, headRequest, headUrls } from '../head-client.ts';
+import { type HeadFlags, headRequest, liveHead } from '../head-client.ts';
 import { objectPath, query, refFor, resolveKind } from '../objects-api.ts';
 import { serialize, table, UsageError } from '../output.ts';
 import { columnsFor } from '../print/columns.ts';
@@ -94,9 +94,11 @@ async function watch(
   print: (items: KubeObject[], header: boolean) => string,
   secrets: string | undefined,
 ): Promise<void> {
-  const [server] = await headUrls(opts);
+  const { server, headers } = await liveHead(opts);
   const q = query({ namespace, labelSelector: opts.selector, resourceVersion: revision, secrets });
-  const ws = new WebSocket(`${server!.replace(/^http/, 'ws')}/api/v1/watch/${RESOURCE[kind]}${q}`);
+  const ws = new WebSocket(`${server.replace(/^http/, 'ws')}/api/v1/watch/${RESOURCE[kind]}${q}`, {
+    headers,
+  });
   await new Promise<void>((resolve, reject) => {
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString()) as { type: string; object: KubeObject };

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import WebSocket from 'ws';
 import { decodeFrame } from '../../remote/frames.ts';
-import { type HeadFlags, headUrls } from '../head-client.ts';
+import { type HeadFlags, liveHead } from '../head-client.ts';
 import { UsageError } from '../output.ts';
 
 interface StreamFlags extends HeadFlags {
@@ -79,8 +79,8 @@ export function parseDuration(text: string): number {
 
 /** Relay frames to stdout/stderr; resolves with the exit code an exec reported. */
 async function stream(flags: HeadFlags, path: string): Promise<number | undefined> {
-  const [server] = await headUrls(flags);
-  const ws = new WebSocket(`${server!.replace(/^http/, 'ws')}${path}`);
+  const { server, headers } = await liveHead(flags);
+  const ws = new WebSocket(`${server.replace(/^http/, 'ws')}${path}`, { headers });
   return new Promise<number | undefined>((resolve, reject) => {
     let ended = false;
     ws.on('message', (data: Buffer) => {
