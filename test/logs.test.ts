@@ -348,19 +348,29 @@ spec:
     assertContiguous(numbers(rx.of(id), 'tick'), 'ticks');
   });
 
-  test('an agent restart resumes from the last line shipped', async () => {
+  test('an agent restart resumes from the last line shipped, also of a container that ended meanwhile', async () => {
     const id = 'default/ticker/main';
+    const fin = 'default/finisher/main';
+    await apply(
+      pod(
+        'finisher',
+        'echo "fin 0"; sleep 8; i=1; while [ $i -lt 50 ]; do echo "fin $i"; i=$((i+1)); done',
+      ).replace('spec:\n', 'spec:\n  restartPolicy: Never\n'),
+    );
+    await eventually(() => numbers(rx.of(fin), 'fin').length === 1, 60_000, 'the finisher’s first line');
     const agent = c.agents.get('n1')!;
     assert.equal(await agent.kill('SIGTERM'), 0, 'the agent stops cleanly');
     const seen = Math.max(...numbers(rx.of(id), 'tick'));
-    await new Promise((r) => setTimeout(r, 2000));
+    // Long enough for the finisher to print the rest and exit while no agent runs.
+    await new Promise((r) => setTimeout(r, 9000));
     await c.startAgent('n1');
     await eventually(
-      () => Math.max(...numbers(rx.of(id), 'tick')) > seen + 60,
+      () => Math.max(...numbers(rx.of(id), 'tick')) > seen + 200 && numbers(rx.of(fin), 'fin').length >= 50,
       60_000,
-      'ticks logged while the agent was down',
+      'ticks logged while the agent was down, and the finisher’s last lines',
     );
     assertContiguous(numbers(rx.of(id), 'tick'), 'ticks across the restart');
+    assertContiguous(numbers(rx.of(fin), 'fin'), 'finisher');
   });
 
   test('without monitoring in the config nothing more is exported', async () => {

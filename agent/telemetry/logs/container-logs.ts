@@ -29,6 +29,8 @@ export class ContainerLogs {
   private readonly o: ContainerLogsOptions;
   private readonly followers = new Map<string, ContainerFollower>();
   private readonly cursors: LogCursors;
+  /** Stopped containers read to their end since this start (not read again until they start). */
+  private readonly finished = new Set<string>();
   private events: NodeJS.ReadableStream | undefined;
   private relist: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -96,12 +98,19 @@ export class ContainerLogs {
       return;
     }
     if (this.stopped) return;
-    this.cursors.keepOnly(new Set(list.map((c) => c.Id)));
-    for (const c of list) if (c.State === 'running') this.follow(c.Id, c.Labels);
+    const ids = new Set(list.map((c) => c.Id));
+    this.cursors.keepOnly(ids);
+    for (const id of this.finished) if (!ids.has(id)) this.finished.delete(id);
+    for (const c of list) {
+      if (c.State === 'running') this.follow(c.Id, c.Labels);
+      // Stopped while nobody followed it (the agent was down): its last lines, once.
+      else if (this.cursors.get(c.Id) && !this.finished.has(c.Id)) this.follow(c.Id, c.Labels, true);
+    }
   }
 
-  private follow(id: string, labels: Record<string, string>): void {
+  private follow(id: string, labels: Record<string, string>, once = false): void {
     if (this.stopped || this.followers.has(id)) return;
+    if (!once) this.finished.delete(id);
     const ref: ContainerRef = {
       id,
       namespace: labels[LABEL.namespace] ?? '',
@@ -128,6 +137,7 @@ export class ContainerLogs {
           if (this.followers.get(id) !== done) return;
           this.followers.delete(id);
           pipeline.remove(done);
+          if (once && !err) this.finished.add(id);
           // Restarted before this follower saw its end? The listing finds it running again.
           void this.sync();
         },
