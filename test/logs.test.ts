@@ -389,4 +389,31 @@ spec:
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(rx.records.length, count, 'no record after the export stopped');
   });
+
+  test('a container already running when the export starts is read from its last 10,000 lines', async () => {
+    await apply(pod('old', 'i=0; while [ $i -lt 15000 ]; do echo "old $i"; i=$((i+1)); done; sleep 3600'));
+    const id = 'default/old/main';
+    await eventually(
+      async () => {
+        const [ct] = await docker.listContainers({
+          filters: { label: [`nokube.cluster=${c.name}`, 'nokube.pod=old'] },
+        });
+        if (!ct) return false;
+        const out = (await docker.getContainer(ct.Id).logs({ stdout: true, tail: 1 })).toString();
+        return out.includes('old 14999');
+      },
+      60_000,
+      'the old container to print its lines',
+    );
+    await putConfig(c.configYaml(undefined, monitoring(rx.port)));
+    await eventually(
+      () => numbers(rx.of(id), 'old').length >= 10_000,
+      60_000,
+      'the old container’s last lines',
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const got = numbers(rx.of(id), 'old');
+    assert.equal(got.length, 10_000);
+    assert.deepEqual([got[0], got.at(-1)], [5_000, 14_999]);
+  });
 });

@@ -29,6 +29,9 @@ export interface FollowerDeps {
   /** A line of this container went out: its time is the container's new cursor. */
   shipped(id: string, time: HrTime): void;
   ended(follower: ContainerFollower, err?: unknown): void;
+  /** Without a cursor, a container created before this time is read from its last `bounds.maxRecords`
+   * lines only (what was already there when the export started is not all replayed). */
+  exportStartedMs: number;
 }
 
 export class ContainerFollower implements LogSource {
@@ -69,7 +72,11 @@ export class ContainerFollower implements LogSource {
         stdout: true,
         stderr: true,
         timestamps: true,
-        ...(this.after ? { since: dockerSince(this.after) as unknown as number } : {}),
+        ...(this.after
+          ? { since: dockerSince(this.after) as unknown as number }
+          : Date.parse(info.Created) < this.deps.exportStartedMs
+            ? { tail: this.deps.bounds.maxRecords }
+            : {}),
       })) as unknown as Readable;
       this.stream = stream;
       if (this.stopped) {

@@ -40,7 +40,10 @@ export class ContainerLogs {
     this.cursors = new LogCursors(o.workspace);
   }
 
+  private exportStartedMs = 0;
+
   async start(): Promise<void> {
+    this.exportStartedMs = Date.now();
     await this.cursors.load();
     this.watchEvents();
     await this.sync();
@@ -126,6 +129,7 @@ export class ContainerLogs {
         node: this.o.node,
         resource: this.o.resource,
         bounds: this.o.bounds,
+        exportStartedMs: this.exportStartedMs,
         notify: (s) => pipeline.notify(s),
         shipped: (cid, t) => this.cursors.set(cid, t),
         ended: (done, err) => {
