@@ -15,6 +15,7 @@ import { DockerLogParser } from '../agent/telemetry/logs/docker-log-parser.ts';
 import { agentResource, type LogRecord, SCOPE } from '../agent/telemetry/logs/otlp.ts';
 import { LogPipeline } from '../agent/telemetry/logs/pipeline.ts';
 import { RecordBuffer } from '../agent/telemetry/logs/record-buffer.ts';
+import { detectSeverity } from '../agent/telemetry/logs/severity.ts';
 import { createTestCluster, eventually, REPO, runCli, type TestCluster } from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, removeContainers, requireDocker } from './harness/docker.ts';
 import { freePort } from './harness/ports.ts';
@@ -179,6 +180,24 @@ test('Docker log streams: frames and lines cut anywhere, ns timestamps, TTY stre
     ['stdout', 100000000, 'a'],
     ['stdout', 200000000, 'bc'],
   ]);
+});
+
+test('a container line’s own level becomes its severity', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['{"level":30,"msg":"pino"}', 'INFO'],
+    ['{"level":50,"msg":"pino error"}', 'ERROR'],
+    ['{"ts":1,"level":"warn","msg":"zap"}', 'WARN'],
+    ['{"severity":"DEBUG","message":"x"}', 'DEBUG'],
+    ['time=2026-11-23T10:00:00Z level=error msg="logfmt"', 'ERROR'],
+    ['2026-11-23 10:00:01,123 WARNING some python', 'WARN'],
+    ['WARNING:root:python default format', 'WARN'],
+    ['[error] nginx-ish', 'ERROR'],
+    ['2026/11/23 10:00:01 [notice] 1#1: start', 'INFO'],
+    ['I am fine, information is not a level', undefined],
+    ['errors: 0 (a word, not a level)', undefined],
+    ['plain line', undefined],
+  ];
+  for (const [line, want] of cases) assert.equal(detectSeverity(line), want, line);
 });
 
 test('a full source buffer drops and counts; the pipeline ships the rest in bounded bodies', () => {

@@ -2,26 +2,10 @@
 // severity, `msg` the body, `time` the timestamp, other fields attributes (objects as JSON).
 import type { Resource } from '@opentelemetry/resources';
 import { logTap } from '../../log/logger.ts';
-import {
-  hrTimeOfMs,
-  type LogAttributes,
-  type LogRecord,
-  SCOPE,
-  SEVERITY,
-  type SeverityText,
-} from './otlp.ts';
+import { hrTimeOfMs, type LogAttributes, type LogRecord, SCOPE, SEVERITY } from './otlp.ts';
 import type { LogSource } from './pipeline.ts';
 import { type BufferBounds, RecordBuffer } from './record-buffer.ts';
-
-/** pino's numeric levels (10 trace ... 60 fatal) to OpenTelemetry severity texts. */
-function severityOf(level: number): SeverityText {
-  if (level >= 60) return 'FATAL';
-  if (level >= 50) return 'ERROR';
-  if (level >= 40) return 'WARN';
-  if (level >= 30) return 'INFO';
-  if (level >= 20) return 'DEBUG';
-  return 'TRACE';
-}
+import { pinoLevel } from './severity.ts';
 
 /** Fields pino adds to every line that are not worth a column. */
 const SKIP = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'node']);
@@ -67,7 +51,7 @@ export class AgentLogSource implements LogSource {
     }
     const now = Date.now();
     const at = typeof o.time === 'string' ? Date.parse(o.time) : typeof o.time === 'number' ? o.time : now;
-    const severity = severityOf(typeof o.level === 'number' ? o.level : 30);
+    const severity = pinoLevel(typeof o.level === 'number' ? o.level : 30);
     const attributes: LogAttributes = {};
     for (const [k, v] of Object.entries(o))
       if (!SKIP.has(k) && v !== undefined) attributes[k] = typeof v === 'string' ? v : JSON.stringify(v);

@@ -10,6 +10,7 @@ import { DockerLogParser, dockerSince, hrBefore, type StreamName } from './docke
 import { type HrTime, hrTimeOfMs, type LogAttributes, type LogRecord, SCOPE, SEVERITY } from './otlp.ts';
 import type { LogSource } from './pipeline.ts';
 import { type BufferBounds, RecordBuffer } from './record-buffer.ts';
+import { detectSeverity } from './severity.ts';
 
 export interface ContainerRef {
   id: string;
@@ -89,11 +90,12 @@ export class ContainerFollower implements LogSource {
           if (!hrBefore(this.after, time)) return;
           this.after = undefined;
         }
+        const severity = detectSeverity(text) ?? (which === 'stderr' ? 'ERROR' : 'INFO');
         this.buffer.push({
           hrTime: time,
           hrTimeObserved: observed,
-          severityNumber: which === 'stderr' ? SEVERITY.ERROR : SEVERITY.INFO,
-          severityText: which === 'stderr' ? 'ERROR' : 'INFO',
+          severityNumber: SEVERITY[severity],
+          severityText: severity,
           body: text,
           attributes: this.attrs[which],
           resource: this.deps.resource,
