@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Etcd3, Watcher } from 'etcd3';
+import type { Registry } from 'prom-client';
 import type { ClusterConfig, NodeConfig, Role } from './config/schema.ts';
 import { type ConfigSource, resolveConfigSource } from './config/source.ts';
 import { ConfigError, loadConfigFile, validateConfigText } from './config/validate.ts';
@@ -64,6 +65,8 @@ export interface AgentContext {
   readonly mesh: Mesh;
   readonly log: Logger;
   readonly loopLag: LoopLag;
+  /** The agent's Prometheus registry: /metrics of the agent (and the head) and what is written to GreptimeDB. */
+  readonly metrics: Registry;
   readonly events: AgentEventBus;
   /** Alive records of the actors this agent runs, under the agent's lease. */
   readonly alive: AliveRecords;
@@ -260,6 +263,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     mesh,
     log,
     loopLag,
+    metrics: new (await import('prom-client')).Registry(),
     events,
     alive,
     recorder,
@@ -333,13 +337,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
 /** Parts every agent runs. Loaded lazily so client commands do not pay for them. */
 async function builtInParts(): Promise<AgentPart[]> {
-  const [{ podStreamsPart }, { podsPart }, { logsPart }] = await Promise.all([
+  const [{ podStreamsPart }, { podsPart }, { logsPart }, { metricsPart }] = await Promise.all([
     import('./remote/stream-server.ts'),
     import('./pods/part.ts'),
     import('./telemetry/logs/part.ts'),
+    import('./telemetry/metrics-part.ts'),
   ]);
   // Logs first: it sees the other parts' start-up lines and is stopped last.
-  return [logsPart, podsPart, podStreamsPart];
+  return [logsPart, podsPart, podStreamsPart, metricsPart];
 }
 
 interface BootConfig {

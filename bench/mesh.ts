@@ -352,7 +352,7 @@ async function measure(n: number, net: number): Promise<Figures> {
     });
   fig.idle = {
     ...w.figures,
-    heapUsedMB: spread(end.map((t) => metric(t, 'nokube_agent_nodejs_heap_size_used_bytes') / 2 ** 20)),
+    heapUsedMB: spread(end.map((t) => metric(t, 'nokube_agent_heap_used_bytes') / 2 ** 20)),
     loopLagP99Ms: spread(
       end.map((t) => metric(t, 'nokube_event_loop_lag_seconds', 'quantile="0.99"') * 1000),
     ),

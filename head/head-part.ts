@@ -7,9 +7,8 @@ export const headPart: AgentPart = {
   async start(ctx) {
     const self = ctx.self();
     if (!self.roles.includes('head')) return null;
-    const { createAgentMetrics } = await import('../agent/telemetry/agent-metrics.ts');
     const { startHeadServer } = await import('./api/server.ts');
-    const server = await startHeadServer(ctx, createAgentMetrics(ctx), {
+    const server = await startHeadServer(ctx, ctx.metrics, {
       host: self.address,
       port: ctx.config().head.port,
     });

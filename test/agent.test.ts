@@ -108,7 +108,7 @@ describe('agent and head at work', { timeout: 120_000 }, () => {
     const metrics = await (await fetch(`${c.headUrl()}/metrics`)).text();
     assert.match(
       metrics,
-      new RegExp(`nokube_mesh_members\\{state="alive",cluster_name="${c.name}",node="n1"\\} 1`),
+      new RegExp(`nokube_mesh_members\\{state="alive",cluster="${c.name}",node="n1"\\} 1`),
     );
     assert.match(metrics, /nokube_event_loop_lag_seconds\{quantile="0.99"/);
     assert.match(metrics, /nokube_etcd_registered\{[^}]*\} 1/);

@@ -58,7 +58,9 @@ export async function main(argv: string[], parts: AgentPart[]): Promise<void> {
       err instanceof EtcdUnreachableError ||
       err instanceof ConfigConflictError ||
       err instanceof AgentStartError ||
-      ['MeshPortInUseError', 'HeadPortInUseError'].includes((err as Error).constructor?.name);
+      ['MeshPortInUseError', 'HeadPortInUseError', 'AgentPortInUseError'].includes(
+        (err as Error).constructor?.name,
+      );
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(
       message

@@ -29,6 +29,29 @@ interface Entry {
   actor: PodActor;
 }
 
+/** What the pod actors of this node are doing, for metrics and the console (agent/telemetry). */
+export interface PodActorView {
+  namespace: string;
+  name: string;
+  owner?: { kind: string; name: string };
+  /** Ownership path, e.g. `deployment-web/pod-web-abc12`. */
+  path: string;
+  phase: string;
+  containers: Array<{
+    name: string;
+    state: 'running' | 'waiting' | 'terminated';
+    reason?: string;
+    restarts: number;
+  }>;
+}
+
+let running: PodsOnNode | undefined;
+
+/** The pod actors of this agent (empty when the pods part does not run). */
+export function podActorViews(): PodActorView[] {
+  return running?.views() ?? [];
+}
+
 export const podsPart: AgentPart = {
   name: 'pods',
   async start(ctx: AgentContext) {
@@ -39,7 +62,9 @@ export const podsPart: AgentPart = {
       ctx.log.error({ err: shortReason(err) }, 'no Docker engine answers: this node runs no pods');
       return null;
     }
-    return new PodsOnNode(ctx, docker).start();
+    const pods = new PodsOnNode(ctx, docker);
+    running = pods;
+    return pods.start();
   },
 };
 
@@ -98,7 +123,29 @@ class PodsOnNode {
     return { stop: () => this.stop() };
   }
 
+  views(): PodActorView[] {
+    const out: PodActorView[] = [];
+    for (const [id, e] of this.pods) {
+      const status = this.pending.get(id) ?? this.written.get(id)?.status;
+      const owner = controllerOf(e.pod);
+      out.push({
+        namespace: e.pod.metadata.namespace ?? 'default',
+        name: e.pod.metadata.name,
+        ...(owner ? { owner: { kind: owner.kind, name: owner.name } } : {}),
+        path: e.actor.path,
+        phase: status?.phase ?? 'Pending',
+        containers: (status?.containerStatuses ?? []).map((c) => {
+          const state = c.state?.running ? 'running' : c.state?.terminated ? 'terminated' : 'waiting';
+          const reason = c.state?.waiting?.reason ?? c.state?.terminated?.reason;
+          return { name: c.name, state, ...(reason ? { reason } : {}), restarts: c.restartCount };
+        }),
+      });
+    }
+    return out;
+  }
+
   private async stop(): Promise<void> {
+    if (running === this) running = undefined;
     this.stopped = true;
     clearInterval(this.tick);
     for (const e of this.pods.values()) e.actor.detach();

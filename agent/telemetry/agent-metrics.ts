@@ -1,18 +1,45 @@
-// The agent's own health as Prometheus metrics, computed at scrape time from the live parts.
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+// The agent's own health as Prometheus metrics, computed at scrape (or export) time from the live parts.
+import { Gauge, type Registry } from 'prom-client';
 import type { AgentContext } from '../agent.ts';
-import { LOOP_LAG_RESOLUTION_MS } from '../loop/lag.ts';
 
-export function createAgentMetrics(ctx: AgentContext): Registry {
-  const registry = new Registry();
-  registry.setDefaultLabels({ cluster_name: ctx.cluster, node: ctx.nodeName });
-  // prom-client's nodejs_eventloop_lag_* run a second lag histogram, by default sampled every 10 ms (100
-  // wake-ups a second: most of an idle head's CPU). Sampled like ours instead; its figures include the
-  // sampling period, nokube_event_loop_lag_seconds is the lag beyond it.
-  collectDefaultMetrics({
-    register: registry,
-    prefix: 'nokube_agent_',
-    eventLoopMonitoringPrecision: LOOP_LAG_RESOLUTION_MS,
+/**
+ * Register the agent's health gauges in the agent's registry. No collectors with timers of their own:
+ * prom-client's default metrics run a second event-loop histogram (wake-ups an idle agent cannot afford),
+ * so the process figures are read here at collect time and the loop lag comes from ctx.loopLag.
+ */
+export function registerAgentMetrics(ctx: AgentContext, registry: Registry): void {
+  new Gauge({
+    name: 'nokube_agent_resident_memory_bytes',
+    help: 'Resident memory of the agent process.',
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Gauge({
+    name: 'nokube_agent_heap_used_bytes',
+    help: 'V8 heap in use by the agent.',
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage().heapUsed);
+    },
+  });
+  new Gauge({
+    name: 'nokube_agent_cpu_seconds',
+    help: 'CPU time the agent process has used since it started (user + system); rate() gives cores.',
+    registers: [registry],
+    collect() {
+      const u = process.cpuUsage();
+      this.set((u.user + u.system) / 1e6);
+    },
+  });
+  new Gauge({
+    name: 'nokube_agent_start_time_seconds',
+    help: 'When the agent process started (Unix seconds).',
+    registers: [registry],
+    collect() {
+      this.set(Math.round(Date.now() / 1000 - process.uptime()));
+    },
   });
   new Gauge({
     name: 'nokube_mesh_members',
@@ -76,5 +103,4 @@ export function createAgentMetrics(ctx: AgentContext): Registry {
       this.set(ctx.configVersion() ?? 0);
     },
   });
-  return registry;
 }

@@ -75,6 +75,8 @@ export interface TestCluster {
   configYaml(nodes?: TestNode[], extra?: string): string;
   startAgent(name: string, extraArgs?: string[]): Promise<AgentProcess>;
   headUrl(): string;
+  /** A node's own agent HTTP server (agent.port: /metrics, /healthz). */
+  agentUrl(node: string): string;
   /** Run `fn` with a client of the cluster's etcd, closed afterwards. */
   withEtcd<T>(fn: (etcd: Etcd3) => Promise<T>): Promise<T>;
   stop(): Promise<void>;
@@ -104,6 +106,7 @@ export async function createTestCluster(opts: {
   // Ports are per address, so one free pair serves every node.
   const headPort = await freePort();
   const meshPort = await freePort();
+  const agentPort = await freePort();
   const configYaml = (list = nodes, extra = '') => {
     const nodeLines = list
       .map(
@@ -112,7 +115,7 @@ export async function createTestCluster(opts: {
       )
       .join('');
     const hb = (opts.heartbeatMs ? `  heartbeatMs: ${opts.heartbeatMs}\n` : '') + (opts.meshExtra ?? '');
-    return `cluster: ${name}\netcd:\n  endpoints: [${etcd.url}]\nhead:\n  port: ${headPort}\nmesh:\n  port: ${meshPort}\n${hb}${extra}nodes:\n${nodeLines}`;
+    return `cluster: ${name}\netcd:\n  endpoints: [${etcd.url}]\nagent:\n  port: ${agentPort}\nhead:\n  port: ${headPort}\nmesh:\n  port: ${meshPort}\n${hb}${extra}nodes:\n${nodeLines}`;
   };
   const configFile = join(dir, 'cluster.yaml');
   await writeFile(configFile, configYaml());
@@ -171,6 +174,9 @@ export async function createTestCluster(opts: {
     headUrl() {
       const head = nodes.find((n) => n.roles.includes('head'))!;
       return `http://${head.address}:${headPort}`;
+    },
+    agentUrl(node) {
+      return `http://${nodes.find((n) => n.name === node)!.address}:${agentPort}`;
     },
     async withEtcd(fn) {
       const client = await connectEtcd({ endpoints: [etcd.url], dialTimeoutMs: 3000 });

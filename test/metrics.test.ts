@@ -1,0 +1,167 @@
+// The metrics path end to end: agents sample their node and pod containers and write Prometheus remote
+// write to a real PromQL TSDB (victoria-metrics behind GreptimeDB's paths, test/harness/tsdb.ts); PromQL
+// answers with the documented names and labels; the same figures are at the agent's /metrics; an outage
+// of the store is survived (counted, queued on disk) and the backlog arrives after it.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { storeConfig } from '../agent/store/config-store.ts';
+import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
+import { ensureBusyboxImage, requireDocker } from './harness/docker.ts';
+import { startTsdb, type Tsdb } from './harness/tsdb.ts';
+
+const NET = 60;
+
+describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
+  let c: TestCluster;
+  let tsdb: Tsdb;
+  let image: string;
+
+  const monitoring = (port: number) =>
+    `monitoring:\n  metricsIntervalSeconds: 1\n  greptimedb:\n    address: 127.0.0.1\n    httpPort: ${port}\n    db: public\n  grafana:\n    address: 127.0.0.1\n    port: 3000\n`;
+  const until = <T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000) =>
+    eventually(check, ms, what);
+  const series = async (q: string) => {
+    const r = await tsdb.query(q);
+    return r.length > 0 ? r : undefined;
+  };
+
+  before(async () => {
+    await requireDocker();
+    image = await ensureBusyboxImage();
+    tsdb = await startTsdb({ db: 'public' });
+    c = await createTestCluster({ nodes: 2, net: NET });
+    const nodes = c.nodes.map((n, i) =>
+      i === 1 ? { ...n, labels: { zone: 'b', 'nokube.io/tier': 'edge' } } : n,
+    );
+    await c.withEtcd((etcd) =>
+      storeConfig(etcd, c.configYaml(nodes, monitoring(tsdb.port)), c.configFile, 'test', 'latest').then(
+        () => undefined,
+      ),
+    );
+    await Promise.all([c.startAgent('n1'), c.startAgent('n2')]);
+  });
+  after(async () => {
+    await runCli(['delete', 'pod', 'busy', '--ignore-not-found'], c?.env ?? {}).catch(() => undefined);
+    await c?.stop();
+    await tsdb?.stop();
+  });
+
+  test('node series arrive with cluster, node and label_* labels', async () => {
+    const cpu = await until('cpu of both nodes', async () => {
+      const r = await series(`nokube_node_cpu_usage_ratio{cluster="${c.name}"}`);
+      return r && r.length === 2 ? r : undefined;
+    });
+    const n2 = cpu.find((s) => s.metric.node === 'n2')!;
+    assert.equal(n2.metric.label_zone, 'b');
+    assert.equal(n2.metric.label_nokube_io_tier, 'edge');
+    const ratio = Number(n2.value[1]);
+    assert.ok(ratio >= 0 && ratio <= 1, `cpu ratio ${ratio}`);
+    const mem = await until('memory', () => series(`nokube_node_memory_bytes{node="n1",kind="total"}`));
+    assert.ok(Number(mem[0]!.value[1]) > 100 * 1024 * 1024);
+    const used = await until('used < total', () =>
+      series(
+        `nokube_node_memory_bytes{node="n1",kind="used"} < on(node) nokube_node_memory_bytes{node="n1",kind="total"}`,
+      ),
+    );
+    assert.equal(used.length, 1);
+    await until('network all', () =>
+      series(`nokube_node_network_receive_bytes_per_second{node="n1",interface="all"}`),
+    );
+    const fs = await until('filesystem', () =>
+      series(`nokube_node_filesystem_bytes{node="n1",kind="size"} > 0`),
+    );
+    assert.ok(fs.some((s) => s.metric.mount === '/' || s.metric.mount?.startsWith('/')));
+    const cores = await until('per core', () => series(`nokube_node_cpu_core_usage_ratio{node="n1"}`));
+    assert.ok(cores.length >= 1);
+    await until('load', () => series(`nokube_node_load{node="n1",period="1m"}`));
+    await until('agent health', () => series(`nokube_mesh_members{node="n1",state="alive"} == 2`));
+    await until('export counters', () =>
+      series(`nokube_export_sent_total{node="n1",pipeline="metrics"} > 0`),
+    );
+    assert.deepEqual(tsdb.rejected, []);
+  });
+
+  test('a running pod has container CPU/memory series and nokube_actor rows for pod and container', async () => {
+    const r = await runCli(
+      ['apply', '-f', '-'],
+      c.env,
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: busy}\nspec:\n  nodeName: n2\n  terminationGracePeriodSeconds: 1\n  containers:\n    - name: spin\n      image: ${image}\n      command: [sh, -c, 'while true; do :; done']\n      resources: {limits: {cpu: 500m, memory: 64Mi}}\n`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const cpu = await until(
+      'container cpu',
+      () =>
+        series(`nokube_container_cpu_cores{node="n2",namespace="default",pod="busy",container="spin"} > 0.2`),
+      60_000,
+    );
+    assert.ok(Number(cpu[0]!.value[1]) <= 0.75, `limited to half a core, saw ${cpu[0]!.value[1]}`);
+    const limit = await until('memory limit', () =>
+      series(`nokube_container_memory_limit_bytes{pod="busy"}`),
+    );
+    assert.equal(Number(limit[0]!.value[1]), 64 * 1024 * 1024);
+    await until('memory', () => series(`nokube_container_memory_bytes{pod="busy"} > 0`));
+    const pod = await until('actor pod', () =>
+      series(`nokube_actor{kind="pod",name="busy",phase="Running"}`),
+    );
+    assert.equal(pod[0]!.metric.owner_path, 'pod-busy');
+    assert.equal(pod[0]!.metric.node, 'n2');
+    const ct = await until('actor container', () =>
+      series(`nokube_actor{kind="container",owner_name="busy",name="spin",phase="running"}`),
+    );
+    assert.equal(ct[0]!.metric.owner_path, 'pod-busy/container-spin');
+    assert.equal(ct[0]!.value[1], '0');
+  });
+
+  test("the agent's /metrics shows the same names", async () => {
+    const text = await (await fetch(`${c.agentUrl('n2')}/metrics`)).text();
+    for (const name of [
+      'nokube_node_cpu_usage_ratio',
+      'nokube_node_memory_bytes',
+      'nokube_node_network_transmit_bytes_per_second',
+      'nokube_node_filesystem_bytes',
+      'nokube_container_cpu_cores',
+      'nokube_actor',
+      'nokube_export_queue_bytes',
+      'nokube_event_loop_lag_seconds',
+    ])
+      assert.match(text, new RegExp(`^${name}\\{`, 'm'), name);
+    assert.match(
+      text,
+      new RegExp(`nokube_node_cpu_usage_ratio\\{cluster="${c.name}",node="n2",label_zone="b"`),
+    );
+    assert.equal(await (await fetch(`${c.agentUrl('n2')}/healthz`)).text(), 'ok\n');
+  });
+
+  test('while the store is down the agents keep working and queue; the backlog arrives after', async () => {
+    tsdb.setDown(true);
+    const downAt = Date.now();
+    // Failing writes are queued (on disk) and counted as queued bytes.
+    await until(
+      'queued while down',
+      async () => {
+        const text = await (await fetch(`${c.agentUrl('n1')}/metrics`)).text();
+        const m = /^nokube_export_queue_bytes\{pipeline="metrics"[^}]*\} (\d+)/m.exec(text);
+        return m && Number(m[1]) > 0 ? m : undefined;
+      },
+      20_000,
+    );
+    await new Promise((r) => setTimeout(r, 4000));
+    const upAt = Date.now();
+    tsdb.setDown(false);
+    // Samples taken during the outage arrive (with their own timestamps) once the store is back.
+    const outageSeconds = Math.floor((upAt - downAt) / 1000);
+    const inside = await until(
+      'samples from the outage',
+      async () => {
+        const r = await series(
+          `count_over_time(nokube_node_cpu_usage_ratio{node="n1"}[${outageSeconds}s] offset ${Math.floor((Date.now() - upAt) / 1000)}s)`,
+        );
+        return r && Number(r[0]!.value[1]) >= outageSeconds - 2 ? r : undefined;
+      },
+      60_000,
+    );
+    assert.ok(Number(inside[0]!.value[1]) >= 3, `samples from the outage: ${inside[0]!.value[1]}`);
+    const text = await (await fetch(`${c.agentUrl('n1')}/metrics`)).text();
+    assert.match(text, /^nokube_export_dropped_total\{pipeline="metrics",reason="overflow"[^}]*\} 0$/m);
+  });
+});
