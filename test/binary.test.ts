@@ -68,6 +68,8 @@ describe('the single binary', { timeout: 120_000 }, () => {
       `${await freePort()}`,
       '--mesh-port',
       `${await freePort()}`,
+      '--agent-port',
+      `${await freePort()}`,
     ];
     const up = await run(['up', '--detach', '--dir', join(dir, 'local'), ...ports], env);
     assert.equal(up.code, 0, up.stdout + up.stderr);

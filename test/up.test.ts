@@ -26,6 +26,8 @@ async function ports() {
     String(await freePort()),
     '--mesh-port',
     String(await freePort()),
+    '--agent-port',
+    String(await freePort()),
   ];
 }
 

@@ -20,6 +20,7 @@ export interface UpOptions {
   etcdPort: number;
   headPort: number;
   meshPort: number;
+  agentPort: number;
   detach: boolean;
   readyTimeoutMs: number;
   say(line: string): void;
@@ -34,11 +35,13 @@ interface PidFile {
 
 export const localClusterYaml = (
   workspace: string,
-  p: Pick<UpOptions, 'etcdPort' | 'headPort' | 'meshPort'>,
+  p: Pick<UpOptions, 'etcdPort' | 'headPort' | 'meshPort' | 'agentPort'>,
 ) => `# Written by \`nokube up\`: a one-host cluster. Edit and re-run \`nokube up -f\` on it, or use \`nokube config\`.
 cluster: local
 etcd:
   endpoints: [http://127.0.0.1:${p.etcdPort}]
+agent:
+  port: ${p.agentPort}
 head:
   port: ${p.headPort}
 mesh:

@@ -10,6 +10,7 @@ export const UP_DEFAULTS = {
   etcdPort: '2379',
   headPort: '7480',
   meshPort: '7946',
+  agentPort: '7947',
 } as const;
 
 export async function runUp(opts: {
@@ -18,6 +19,7 @@ export async function runUp(opts: {
   etcdPort?: string;
   headPort?: string;
   meshPort?: string;
+  agentPort?: string;
   detach?: boolean;
 }): Promise<void> {
   const handle = await up({
@@ -26,6 +28,7 @@ export async function runUp(opts: {
     etcdPort: Number(opts.etcdPort ?? UP_DEFAULTS.etcdPort),
     headPort: Number(opts.headPort ?? UP_DEFAULTS.headPort),
     meshPort: Number(opts.meshPort ?? UP_DEFAULTS.meshPort),
+    agentPort: Number(opts.agentPort ?? UP_DEFAULTS.agentPort),
     detach: opts.detach ?? false,
     readyTimeoutMs: 60_000,
     say,
@@ -58,6 +61,7 @@ export function registerUpDown(program: Command): void {
     .option('--etcd-port <port>', 'etcd client port of the generated config', UP_DEFAULTS.etcdPort)
     .option('--head-port <port>', 'head API port of the generated config', UP_DEFAULTS.headPort)
     .option('--mesh-port <port>', 'mesh port of the generated config', UP_DEFAULTS.meshPort)
+    .option('--agent-port <port>', 'agent HTTP port (/metrics) of the generated config', UP_DEFAULTS.agentPort)
     .option('-d, --detach', 'return once the cluster is up and leave it running (stop with `nokube down`)')
     .action((opts) => runUp(opts));
   program
