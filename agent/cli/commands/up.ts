@@ -61,7 +61,11 @@ export function registerUpDown(program: Command): void {
     .option('--etcd-port <port>', 'etcd client port of the generated config', UP_DEFAULTS.etcdPort)
     .option('--head-port <port>', 'head API port of the generated config', UP_DEFAULTS.headPort)
     .option('--mesh-port <port>', 'mesh port of the generated config', UP_DEFAULTS.meshPort)
-    .option('--agent-port <port>', 'agent HTTP port (/metrics) of the generated config', UP_DEFAULTS.agentPort)
+    .option(
+      '--agent-port <port>',
+      'agent HTTP port (/metrics) of the generated config',
+      UP_DEFAULTS.agentPort,
+    )
     .option('-d, --detach', 'return once the cluster is up and leave it running (stop with `nokube down`)')
     .action((opts) => runUp(opts));
   program
