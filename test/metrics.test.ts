@@ -3,9 +3,12 @@
 // answers with the documented names and labels; the same figures are at the agent's /metrics; an outage
 // of the store is survived (counted, queued on disk) and the backlog arrives after it.
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { storeConfig } from '../agent/store/config-store.ts';
-import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
+import { createTestCluster, eventually, REPO, runCli, type TestCluster } from './harness/cluster.ts';
+import { dashboardQueries, type GrafanaDashboard } from './harness/dashboard-queries.ts';
 import { ensureBusyboxImage, requireDocker } from './harness/docker.ts';
 import { startTsdb, type Tsdb } from './harness/tsdb.ts';
 
@@ -110,6 +113,26 @@ describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
     );
     assert.equal(ct[0]!.metric.owner_path, 'pod-busy/container-spin');
     assert.equal(ct[0]!.value[1], '0');
+  });
+
+  test('every PromQL query of every dashboard returns data for this cluster (variables substituted)', async () => {
+    const dir = join(REPO, 'dashboards');
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    const dashboards = await Promise.all(
+      files.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as GrafanaDashboard),
+    );
+    const { panels, variables } = dashboardQueries(dashboards, { cluster: c.name });
+    assert.ok(panels.length >= 15);
+    for (const v of variables) {
+      const values = await until(`${v.where} values`, async () => {
+        const r = await tsdb.labelValues(v.label, v.match);
+        return r.length > 0 ? r : undefined;
+      });
+      if (v.label === 'node') assert.deepEqual(values.sort(), ['n1', 'n2'], v.where);
+    }
+    for (const p of panels) {
+      await until(`${p.where}: ${p.expr}`, () => series(p.expr), 20_000);
+    }
   });
 
   test("the agent's /metrics shows the same names", async () => {

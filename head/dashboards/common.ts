@@ -1,0 +1,60 @@
+// Pieces every dashboard shares: the two datasources (uids fixed by our provisioning), the cluster
+// variable, and small builders for what the SDK has no builder for (SQL queries).
+import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import {
+  QueryVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
+
+/** GreptimeDB's PromQL API through Grafana's Prometheus datasource (provisioning: datasources.yaml). */
+export const METRICS = { type: 'prometheus', uid: 'nokube-metrics' } as const;
+/** GreptimeDB's MySQL protocol through Grafana's MySQL datasource: the OTLP logs table. */
+export const LOGS = { type: 'mysql', uid: 'nokube-logs' } as const;
+
+/** Dashboards link to each other by these uids. */
+export const UIDS = {
+  home: 'nokube-home',
+  cluster: 'nokube-cluster',
+  actors: 'nokube-actors',
+  logs: 'nokube-logs',
+} as const;
+
+export const TAGS = ['nokube'];
+
+/** `cluster`: the clusters writing to this GreptimeDB (one per cluster config). */
+export const clusterVariable = () =>
+  new QueryVariableBuilder('cluster')
+    .label('Cluster')
+    .datasource(METRICS)
+    .query('label_values(nokube_node_cpu_usage_ratio, cluster)')
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc);
+
+/** A PromQL query against the metrics datasource. */
+export const promql = (expr: string, legend?: string, refId = 'A') => {
+  const q = new DataqueryBuilder().expr(expr).refId(refId).datasource(METRICS);
+  return legend ? q.legendFormat(legend) : q;
+};
+
+/** An instant PromQL query returning a table (one row per series). */
+export const promTable = (expr: string, refId = 'A') =>
+  new DataqueryBuilder().expr(expr).refId(refId).datasource(METRICS).instant().format(PromQueryFormat.Table);
+
+/** A raw SQL query against the logs datasource (the SDK has no MySQL query builder). */
+export const sql = (
+  rawSql: string,
+  refId = 'A',
+  format: 'table' | 'time_series' = 'table',
+): cog.Builder<cog.Dataquery> => ({
+  build: () =>
+    ({
+      refId,
+      datasource: LOGS,
+      rawSql,
+      rawQuery: true,
+      editorMode: 'code',
+      format,
+    }) as unknown as cog.Dataquery,
+});
