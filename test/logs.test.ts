@@ -349,6 +349,20 @@ spec:
     assert.equal(err.severityText, 'ERROR');
     assert.equal(err.severityNumber, 17);
     assert.equal(out.resource.node_name, 'n1');
+    // The agent's /metrics counts them (and no drop).
+    const metric = async (name: string, labels: string) => {
+      const text = await (await fetch(`${c.agentUrl('n1')}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`${name}{`) && labels.split(',').every((p) => l.includes(p)));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : undefined;
+    };
+    await eventually(
+      async () => ((await metric('nokube_export_sent_total', 'pipeline="logs"')) ?? 0) >= 10_001,
+      30_000,
+      'nokube_export_sent_total{pipeline="logs"} to count the burst',
+    );
+    assert.equal(await metric('nokube_export_dropped_total', 'pipeline="logs",reason="overflow"'), 0);
   });
 
   test('receiver down then up: the backlog arrives, nothing twice', async () => {

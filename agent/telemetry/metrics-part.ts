@@ -13,7 +13,7 @@ import { shortReason, withTimeout } from '../store/etcd.ts';
 import { registerAgentMetrics } from './agent-metrics.ts';
 import { ContainerStats } from './container-stats.ts';
 import { Shipper } from './export/shipper.ts';
-import { logsExportStats } from './logs/part.ts';
+import { logsExportTotals } from './logs/part.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import { NodeSampler } from './node-sampler.ts';
 import {
@@ -68,7 +68,7 @@ export const metricsPart: AgentPart = {
       registry,
       [
         { pipeline: 'metrics', stats: () => shipper?.shipper.stats() },
-        { pipeline: 'logs', stats: () => logsExportStats()?.shipper },
+        { pipeline: 'logs', stats: logsExportTotals },
       ],
       () => etcdLatency,
     );

@@ -54,6 +54,26 @@ export function logsExportStats(): LogsExportStats | undefined {
   };
 }
 
+/**
+ * The log export as /metrics counts it (nokube_export_*{pipeline="logs"}): queued = source queues + the
+ * Shipper's; dropped "overflow" = over a bound, a source's queue or the Shipper's; "rejected" = refused
+ * by the endpoint.
+ */
+export function logsExportTotals():
+  | { queuedBytes: number; sentItems: number; dropped: { overflow: number; rejected: number } }
+  | undefined {
+  const s = logsExportStats();
+  if (!s) return undefined;
+  return {
+    queuedBytes: s.pipeline.bufferedBytes + s.shipper.queuedBytes,
+    sentItems: s.shipper.sentItems,
+    dropped: {
+      overflow: s.pipeline.droppedRecords + s.shipper.dropped.overflow,
+      rejected: s.shipper.dropped.rejected,
+    },
+  };
+}
+
 export function logsTarget(config: ClusterConfig, workspace: string): Target | undefined {
   const m = config.monitoring;
   if (!m) return undefined;
