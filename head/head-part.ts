@@ -1,6 +1,7 @@
 // The head: an agent part that serves the HTTP API on nodes with the head role.
 import type { AgentPart } from '../agent/agent.ts';
 import { kubecontrollerPart } from './controllers/kubecontroller.ts';
+import { headServicesPart } from './services/part.ts';
 
 export const headPart: AgentPart = {
   name: 'head',
@@ -18,4 +19,4 @@ export const headPart: AgentPart = {
 };
 
 /** Every part a head binary adds to the agent (each decides itself whether it runs on this node). */
-export const headParts: AgentPart[] = [headPart, kubecontrollerPart];
+export const headParts: AgentPart[] = [headPart, headServicesPart, kubecontrollerPart];

@@ -58,9 +58,12 @@ export async function main(argv: string[], parts: AgentPart[]): Promise<void> {
       err instanceof EtcdUnreachableError ||
       err instanceof ConfigConflictError ||
       err instanceof AgentStartError ||
-      ['MeshPortInUseError', 'HeadPortInUseError', 'AgentPortInUseError'].includes(
-        (err as Error).constructor?.name,
-      );
+      [
+        'MeshPortInUseError',
+        'HeadPortInUseError',
+        'AgentPortInUseError',
+        'FileServerPortInUseError',
+      ].includes((err as Error).constructor?.name);
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(
       message

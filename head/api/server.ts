@@ -9,6 +9,12 @@ import { readConfig } from '../../agent/store/config-store.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
+import {
+  DASHBOARD_FILES,
+  dashboardsProviderYaml,
+  datasourcesYaml,
+  renderDashboard,
+} from '../dashboards/serve.ts';
 import { isObjectsPath, isObjectsWatchPath, serveObjects, serveWatch } from './objects.ts';
 import { isPodStreamPath, servePodStream } from './pod-streams.ts';
 
@@ -23,6 +29,26 @@ export interface HeadServer {
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** The dashboards (/dashboards/<name>.json) and Grafana provisioning (/provisioning/...) for this cluster. */
+function grafanaRoutes(ctx: AgentContext): Record<string, Handler> {
+  const routes: Record<string, Handler> = {
+    '/dashboards/': async (_req, res) =>
+      json(res, 200, { items: Object.keys(DASHBOARD_FILES).map((n) => `/dashboards/${n}.json`) }),
+    '/provisioning/datasources.yaml': async (_req, res) => {
+      const yaml = datasourcesYaml(ctx.config());
+      if (!yaml) return json(res, 404, { error: 'the cluster config has no monitoring section' });
+      text(res, 200, yaml, 'application/yaml');
+    },
+    '/provisioning/dashboards.yaml': async (_req, res) =>
+      text(res, 200, dashboardsProviderYaml(), 'application/yaml'),
+  };
+  for (const name of Object.keys(DASHBOARD_FILES)) {
+    routes[`/dashboards/${name}.json`] = async (_req, res) =>
+      text(res, 200, renderDashboard(name, ctx.config(), ctx.self())!, 'application/json');
+  }
+  return routes;
+}
 
 /** Requests may name the cluster they are for (X-Nokube-Cluster); one for another cluster is refused. */
 function wrongCluster(ctx: AgentContext, req: IncomingMessage): string | undefined {
@@ -75,6 +101,7 @@ export async function startHeadServer(
     '/api/v1/members': async (_req, res) => {
       json(res, 200, { observer: ctx.nodeName, items: ctx.mesh.table.list() });
     },
+    ...grafanaRoutes(ctx),
   };
 
   const server = createServer((req, res) => {
@@ -169,7 +196,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-function text(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain' });
+function text(res: ServerResponse, status: number, body: string, type = 'text/plain'): void {
+  res.writeHead(status, { 'content-type': type });
   res.end(body);
 }

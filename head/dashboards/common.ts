@@ -7,19 +7,9 @@ import {
   VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
+import { LOGS, METRICS } from './ids.ts';
 
-/** GreptimeDB's PromQL API through Grafana's Prometheus datasource (provisioning: datasources.yaml). */
-export const METRICS = { type: 'prometheus', uid: 'nokube-metrics' } as const;
-/** GreptimeDB's MySQL protocol through Grafana's MySQL datasource: the OTLP logs table. */
-export const LOGS = { type: 'mysql', uid: 'nokube-logs' } as const;
-
-/** Dashboards link to each other by these uids. */
-export const UIDS = {
-  home: 'nokube-home',
-  cluster: 'nokube-cluster',
-  actors: 'nokube-actors',
-  logs: 'nokube-logs',
-} as const;
+export { LOGS, METRICS, UIDS } from './ids.ts';
 
 export const TAGS = ['nokube'];
 

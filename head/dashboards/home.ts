@@ -7,13 +7,7 @@ import {
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as TextBuilder, TextMode } from '@grafana/grafana-foundation-sdk/text';
 import { TAGS, UIDS } from './common.ts';
-
-/** Placeholders the head replaces with the configured addresses (head/dashboards/serve.ts). */
-export const PLACEHOLDERS = {
-  greptimedb: '@@NOKUBE_GREPTIMEDB_URL@@',
-  fileServer: '@@NOKUBE_FILE_SERVER_URL@@',
-  console: '@@NOKUBE_CONSOLE_URL@@',
-} as const;
+import { PLACEHOLDERS } from './ids.ts';
 
 export function homeDashboard() {
   const content = [

@@ -13,9 +13,7 @@ import {
 import { PanelBuilder as LogsBuilder } from '@grafana/grafana-foundation-sdk/logs';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import { LOGS, sql, TAGS, UIDS } from './common.ts';
-
-/** The table name is the config's; dashboards are written for the default and the head rewrites it. */
-export const LOGS_TABLE = 'nokube_logs';
+import { LOGS_TABLE } from './ids.ts';
 
 /** A Grafana variable, quoted and escaped as an SQL string (list) by Grafana: `${name:sqlstring}`. */
 const v = (name: string) => ['$', '{', name, ':sqlstring}'].join('');
