@@ -115,6 +115,35 @@ describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
     assert.equal(ct[0]!.value[1], '0');
   });
 
+  test('the kubecontroller leader adds rows for namespaces, controllers, configmaps and secrets', async () => {
+    const r = await runCli(
+      ['apply', '-f', '-'],
+      c.env,
+      `apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: team}\ndata: {a: b}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: pw, namespace: team}\nstringData: {p: q}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: team}\nspec:\n  replicas: 0\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: c, image: ${image}}]\n`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const rows = await until('cluster-level rows', async () => {
+      const got = await series(`nokube_actor{cluster="${c.name}", namespace="team"}`);
+      return got && got.length === 4 ? got : undefined;
+    });
+    assert.deepEqual(
+      rows.map((x) => `${x.metric.kind}/${x.metric.name}/${x.metric.phase}/${x.metric.owner_path}`).sort(),
+      [
+        'configmap/cfg/-/configmap-cfg',
+        'deployment/web/Active/deployment-web',
+        'namespace/team/Active/namespace-team',
+        'secret/pw/-/secret-pw',
+      ],
+    );
+    assert.equal((await runCli(['delete', 'namespace', 'team'], c.env)).code, 0);
+    // Gone from the leader's /metrics at once (a TSDB keeps answering with the last sample for its
+    // lookback window: remote write has no staleness markers).
+    await until('rows gone with the namespace', async () => {
+      const text = await (await fetch(`${c.agentUrl('n1')}/metrics`)).text();
+      return text.includes('namespace="team"') ? undefined : true;
+    });
+  });
+
   test('every PromQL query of every dashboard returns data for this cluster (variables substituted)', async () => {
     const dir = join(REPO, 'dashboards');
     const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));

@@ -5,6 +5,26 @@ import { Gauge, type Registry } from 'prom-client';
 import { podActorViews } from '../pods/part.ts';
 import type { NodeSample } from './sample.ts';
 
+/** A row of the `nokube_actor` metric (labels and value) from a source other than this node's pods. */
+export interface ActorRow {
+  kind: string;
+  namespace: string;
+  name: string;
+  owner_kind: string;
+  owner_name: string;
+  owner_path: string;
+  phase: string;
+  restarts: number;
+}
+
+const actorSources = new Set<() => ActorRow[]>();
+
+/** Add rows to `nokube_actor` (the kubecontroller leader's cluster-level objects); returns the remover. */
+export function addActorSource(rows: () => ActorRow[]): () => void {
+  actorSources.add(rows);
+  return () => actorSources.delete(rows);
+}
+
 interface ExportStats {
   queuedBytes: number;
   sentItems: number;
@@ -80,6 +100,8 @@ export class NodeMetrics {
       registers: [registry],
       collect() {
         this.reset();
+        for (const source of actorSources)
+          for (const { restarts, ...labels } of source()) this.set(labels, restarts);
         for (const p of podActorViews()) {
           const restarts = p.containers.reduce((n, c) => n + c.restarts, 0);
           const owner_kind = p.owner?.kind ?? '';

@@ -7,10 +7,11 @@ import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { AgentContext, AgentPart } from '../../agent/agent.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { getObject, listObjects, type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
-import type { Kind, Pod } from '../../agent/objects/types.ts';
+import type { Kind, KubeObject, Pod } from '../../agent/objects/types.ts';
 import { shortReason } from '../../agent/store/etcd.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { NODE_LEASE_TTL_SECONDS, type NodeRecord } from '../../agent/store/node-registry.ts';
+import { type ActorRow, addActorSource } from '../../agent/telemetry/node-metrics.ts';
 import { type Action, applyActions } from './actions.ts';
 import { ControllerActor } from './actor.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
@@ -23,6 +24,15 @@ import { controllerOf, readWorld, type World } from './world.ts';
 /** A safety net only: watches re-list on every (re)connect. Rare, so a quiet cluster costs etcd only
  * keepalives (bench/apply measures it). */
 export const RESYNC_MS = 300_000;
+
+/** Resources whose objects are rows of the Actors dashboard besides pods (which their agents report). */
+const CLUSTER_ROW_KINDS: Record<string, string> = {
+  deployments: 'Deployment',
+  daemonsets: 'DaemonSet',
+  jobs: 'Job',
+  configmaps: 'ConfigMap',
+  secrets: 'Secret',
+};
 const RECAMPAIGN_MS = 1000;
 type ControllerKind = Controller['kind'];
 const CONTROLLED: Record<string, ControllerKind> = {
@@ -144,6 +154,9 @@ class Leader {
   /** Pod `<ns>/<name>` -> its controller's uid ('' for a bare pod), learnt from pod puts and reads: a
    * pod's change kicks its own controller's actor only (an unknown pod: every actor of its namespace). */
   private podOwner = new Map<string, string>();
+  /** Cluster-level objects for the Actors dashboard (`nokube_actor` rows), kept from the watch and resync. */
+  private readonly clusterObjects = new Map<string, ActorRow>();
+  private removeActorSource: (() => void) | undefined;
   private readonly watchers: Watcher[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -171,6 +184,7 @@ class Leader {
       since: new Date().toISOString(),
     });
     ctx.events.on('node', this.onNode);
+    this.removeActorSource = addActorSource(() => [...this.clusterObjects.values()]);
     const objects = ctx.etcd.watch().prefix(keys.objectsPrefix(ctx.cluster)).watcher();
     objects.on('connected', () => void this.resync());
     objects.on('put', (kv) => this.onObject(kv.key.toString('utf8'), kv));
@@ -198,6 +212,7 @@ class Leader {
 
   stop(): void {
     this.stopped = true;
+    this.removeActorSource?.();
     clearInterval(this.resyncTimer);
     this.ctx.events.off('node', this.onNode);
     for (const w of this.watchers) void w.cancel().catch(() => undefined);
@@ -218,7 +233,15 @@ class Leader {
   private onObject(key: string, kv?: IKeyValue): void {
     if (this.stopped) return;
     const [resource, namespace, name] = key.slice(keys.objectsPrefix(this.ctx.cluster).length).split('/');
+    if (resource === 'namespaces' && namespace) {
+      if (kv) this.indexObject(JSON.parse(kv.value.toString('utf8')) as KubeObject);
+      else this.clusterObjects.delete(`Namespace/${namespace}/${namespace}`);
+    }
     if (!resource || !namespace || !name) return;
+    if (CLUSTER_ROW_KINDS[resource]) {
+      if (kv) this.indexObject(JSON.parse(kv.value.toString('utf8')) as KubeObject);
+      else this.clusterObjects.delete(`${CLUSTER_ROW_KINDS[resource]}/${namespace}/${name}`);
+    }
     const kind = CONTROLLED[resource];
     if (kind) {
       if (kv) {
@@ -305,6 +328,23 @@ class Leader {
     }
   }
 
+  /** A `nokube_actor` row for a namespace, controller, ConfigMap or Secret. */
+  private indexObject(obj: KubeObject): void {
+    const namespace = obj.kind === 'Namespace' ? obj.metadata.name : (obj.metadata.namespace ?? 'default');
+    const kind = obj.kind.toLowerCase();
+    const controller = obj.kind === 'Deployment' || obj.kind === 'DaemonSet' || obj.kind === 'Job';
+    this.clusterObjects.set(`${obj.kind}/${namespace}/${obj.metadata.name}`, {
+      kind,
+      namespace,
+      name: obj.metadata.name,
+      owner_kind: '',
+      owner_name: '',
+      owner_path: `${kind}-${obj.metadata.name}`,
+      phase: controller || obj.kind === 'Namespace' ? 'Active' : '-',
+      restarts: 0,
+    });
+  }
+
   /** Level-triggered safety net: actors for every controller object, none for the gone ones. The lists
    * are older than watch events that arrive while they are read: an actor made meanwhile (by a watch
    * event) is newer than the lists, so the resync neither drops nor replaces it. */
@@ -316,7 +356,14 @@ class Leader {
       const lists = await Promise.all(
         Object.values(CONTROLLED).map((kind) => listObjects(etcd, cluster, kind as Kind, undefined, false)),
       );
+      const others = await Promise.all(
+        (['Namespace', 'ConfigMap', 'Secret'] as const).map((kind) =>
+          listObjects(etcd, cluster, kind, undefined, false),
+        ),
+      );
       if (this.stopped) return;
+      this.clusterObjects.clear();
+      for (const s of [...lists.flat(), ...others.flat()]) this.indexObject(s.object);
       const newer = (id: string) => (this.actors.get(id)?.born ?? 0) > start;
       const seen = new Set<string>();
       for (const s of lists.flat()) {
