@@ -167,7 +167,7 @@ const mb = (x: number) => `${x.toFixed(0)} MB`;
 async function main(): Promise<void> {
   const receiverPort = await freePort();
   const server = await startReceiver(receiverPort);
-  const c = await createTestCluster({ nodes: 1, net: 61 });
+  const c = await createTestCluster({ nodes: 1, net: 77 });
   cluster = c;
   const monitoring = (interval: number) =>
     `monitoring:\n  metricsIntervalSeconds: ${interval}\n  greptimedb:\n    address: 127.0.0.1\n    httpPort: ${receiverPort}\n    db: public\n  grafana:\n    address: 127.0.0.1\n    port: ${receiverPort}\n`;
