@@ -337,14 +337,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
 /** Parts every agent runs. Loaded lazily so client commands do not pay for them. */
 async function builtInParts(): Promise<AgentPart[]> {
-  const [{ podStreamsPart }, { podsPart }, { logsPart }, { metricsPart }] = await Promise.all([
-    import('./remote/stream-server.ts'),
-    import('./pods/part.ts'),
-    import('./telemetry/logs/part.ts'),
-    import('./telemetry/metrics-part.ts'),
-  ]);
+  const [{ podStreamsPart }, { podsPart }, { logsPart }, { metricsPart }, { summaryPart }] =
+    await Promise.all([
+      import('./remote/stream-server.ts'),
+      import('./pods/part.ts'),
+      import('./telemetry/logs/part.ts'),
+      import('./telemetry/metrics-part.ts'),
+      import('./telemetry/summary.ts'),
+    ]);
   // Logs first: it sees the other parts' start-up lines and is stopped last.
-  return [logsPart, podsPart, podStreamsPart, metricsPart];
+  return [logsPart, podsPart, podStreamsPart, summaryPart, metricsPart];
 }
 
 interface BootConfig {

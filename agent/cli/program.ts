@@ -16,6 +16,7 @@ import { registerMembers } from './commands/members.ts';
 import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
 import { registerPodStreams } from './commands/pod-stream.ts';
+import { registerTop } from './commands/top.ts';
 import { registerUpDown } from './commands/up.ts';
 import { UsageError } from './output.ts';
 
@@ -35,6 +36,7 @@ export function buildProgram(parts: AgentPart[]): Command {
   registerDescribe(program);
   registerDelete(program);
   registerMembers(program);
+  registerTop(program);
   registerMeshKey(program);
   registerPodStreams(program);
   registerAgentCommands(program, parts);

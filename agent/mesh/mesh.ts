@@ -299,6 +299,28 @@ export class Mesh {
     );
   }
 
+  /**
+   * Another topic on the mesh (e.g. telemetry summaries). `handler` set: this agent subscribes and gets
+   * each message with the peer that handed it over; without one it only publishes (gossipsub's flood
+   * publish reaches the subscribers directly).
+   */
+  topic(name: string, handler?: (data: Uint8Array, from: string) => void): (data: Uint8Array) => void {
+    const node = this.node;
+    if (!node) throw new Error('mesh not started');
+    const topic = `/nokube/${this.opts.cluster}/${name}`;
+    if (handler) {
+      node.services.pubsub.subscribe(topic);
+      node.services.pubsub.addEventListener('gossipsub:message', (evt) => {
+        if (evt.detail.msg.topic === topic)
+          handler(evt.detail.msg.data, evt.detail.propagationSource.toString());
+      });
+    }
+    return (data) => {
+      if (this.stopping) return;
+      node.services.pubsub.publish(topic, data).catch(() => undefined);
+    };
+  }
+
   /** Open a stream of `protocol` to a member (dialled at its known addresses when not connected). */
   async openStream(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream> {
     if (!this.node) throw new Error('mesh not started');

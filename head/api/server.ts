@@ -9,6 +9,10 @@ import { readConfig } from '../../agent/store/config-store.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
+import type { NodeSummary } from '../../agent/telemetry/summary.ts';
+import { topNodes, topPods } from '../../agent/telemetry/top.ts';
+import { CONSOLE_HTML } from '../console/page.ts';
+import { TopStore } from '../console/top-store.ts';
 import {
   DASHBOARD_FILES,
   dashboardsProviderYaml,
@@ -62,6 +66,8 @@ export async function startHeadServer(
   metrics: Registry,
   bind: { host: string; port: number },
 ): Promise<HeadServer> {
+  const top = new TopStore(ctx);
+  top.start();
   const routes: Record<string, Handler> = {
     '/healthz': async (_req, res) => text(res, 200, 'ok\n'),
     '/readyz': async (_req, res) => {
@@ -102,6 +108,15 @@ export async function startHeadServer(
       json(res, 200, { observer: ctx.nodeName, items: ctx.mesh.table.list() });
     },
     ...grafanaRoutes(ctx),
+    '/api/v1/top/nodes': async (_req, res) => json(res, 200, { items: topNodes(top.nodes()) }),
+    '/api/v1/top/pods': async (req, res) => {
+      const ns = new URL(req.url ?? '/', 'http://head').searchParams.get('namespace') || undefined;
+      json(res, 200, { items: topPods(top.nodes(), ns) });
+    },
+    '/ui': async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
+      res.end(CONSOLE_HTML);
+    },
   };
 
   const server = createServer((req, res) => {
@@ -129,7 +144,7 @@ export async function startHeadServer(
       return;
     }
     if (path === '/api/v1/watch') {
-      wss.handleUpgrade(req, socket, head, (ws) => attachWatcher(ctx, ws));
+      wss.handleUpgrade(req, socket, head, (ws) => attachWatcher(ctx, ws, top));
     } else if (isObjectsWatchPath(path)) {
       wss.handleUpgrade(req, socket, head, (ws) =>
         serveWatch(ctx, ws, new URL(req.url ?? '/', 'http://head')),
@@ -159,6 +174,7 @@ export async function startHeadServer(
   return {
     url: `http://${host}:${addr.port}`,
     async stop() {
+      top.stop();
       for (const c of wss.clients) c.terminate();
       wss.close();
       server.closeAllConnections();
@@ -167,7 +183,7 @@ export async function startHeadServer(
   };
 }
 
-function attachWatcher(ctx: AgentContext, ws: WebSocket): void {
+function attachWatcher(ctx: AgentContext, ws: WebSocket, top: TopStore): void {
   const send = (msg: unknown) => {
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > WS_MAX_BUFFERED_BYTES) {
@@ -182,9 +198,12 @@ function attachWatcher(ctx: AgentContext, ws: WebSocket): void {
   ctx.events.on('member', onMember);
   ctx.events.on('node', onNode);
   ctx.events.on('config', onConfig);
+  const onTop = (s: NodeSummary) => send({ kind: 'top', node: topNodes([s])[0], pods: topPods([s]) });
+  top.on('update', onTop);
   // Start with the current view so a client needs no second request.
-  send({ kind: 'snapshot', members: ctx.mesh.table.list() });
+  send({ kind: 'snapshot', members: ctx.mesh.table.list(), top: topNodes(top.nodes()) });
   ws.on('close', () => {
+    top.off('update', onTop);
     ctx.events.off('member', onMember);
     ctx.events.off('node', onNode);
     ctx.events.off('config', onConfig);
