@@ -47,7 +47,7 @@ export interface AgentStatus {
   cluster: string;
   version: string;
   incarnation: number;
-  etcd: { state: RegistrationState; reason?: string };
+  etcd: { state: RegistrationState; reason?: string; latencyMs?: number };
   configVersion: number | null;
   mesh: {
     peerId: string;
@@ -275,7 +275,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       cluster,
       version: VERSION,
       incarnation,
-      etcd: regState,
+      etcd:
+        registration.keepaliveMs === undefined
+          ? regState
+          : { ...regState, latencyMs: registration.keepaliveMs },
       configVersion,
       mesh: {
         peerId: mesh.peerId,

@@ -81,6 +81,9 @@ describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
     await until('export counters', () =>
       series(`nokube_export_sent_total{node="n1",pipeline="metrics"} > 0`),
     );
+    await until('etcd latency from the lease keepalive', () =>
+      series(`nokube_etcd_request_seconds{node="n2"} > 0`),
+    );
     assert.deepEqual(tsdb.rejected, []);
   });
 

@@ -38,6 +38,8 @@ export interface RegistryEvents {
 
 export class NodeRegistration {
   private lease: Lease | undefined;
+  /** Round trip of the last lease keepalive (ms): etcd's latency as this agent sees it, at no extra cost. */
+  keepaliveMs: number | undefined;
   private record: NodeRecord;
   private retryTimer: NodeJS.Timeout | undefined;
   private backoffMs = 500;
@@ -101,7 +103,12 @@ export class NodeRegistration {
       if (this.lease === lease && this.state === 'registered')
         this.setState('degraded', `keepalive failing: ${shortReason(err)}`);
     });
+    let firedAt = 0;
+    lease.on('keepaliveFired', () => {
+      firedAt = performance.now();
+    });
     lease.on('keepaliveSucceeded', () => {
+      if (firedAt > 0) this.keepaliveMs = performance.now() - firedAt;
       if (this.lease === lease && this.state === 'degraded') this.setState('registered');
     });
     this.lease = lease;

@@ -26,8 +26,6 @@ import type { NodeSample } from './sample.ts';
 
 /** Sampling interval when the cluster config has no `monitoring` (console and `nokube top` still need it). */
 export const SAMPLE_SECONDS_WITHOUT_MONITORING = 10;
-/** How often the agent times one etcd read (nokube_etcd_request_seconds). */
-const ETCD_PROBE_EVERY_MS = 60_000;
 
 /** `label_<key>` with every character outside [a-zA-Z0-9_] replaced by `_` (kube-state-metrics style). */
 export function nodeLabelName(key: string): string {
@@ -63,14 +61,16 @@ export const metricsPart: AgentPart = {
     registerAgentMetrics(ctx, registry);
 
     let shipper: { target: Target; shipper: Shipper } | undefined;
-    let etcdLatency: number | undefined;
     const metrics = new NodeMetrics(
       registry,
       [
         { pipeline: 'metrics', stats: () => shipper?.shipper.stats() },
         { pipeline: 'logs', stats: logsExportTotals },
       ],
-      () => etcdLatency,
+      () => {
+        const ms = ctx.status().etcd.latencyMs;
+        return ms === undefined ? undefined : ms / 1000;
+      },
     );
     const server: AgentServer = await startAgentServer(registry, {
       host: ctx.self().address,
@@ -141,27 +141,12 @@ export const metricsPart: AgentPart = {
       if (series.length > 0) s.shipper.enqueue(remoteWriteBody(series), series.length);
     };
 
-    let lastProbe = 0;
-    const probeEtcd = async () => {
-      const t0 = performance.now();
-      try {
-        await withTimeout(ctx.etcd.get(`/nokube/${ctx.cluster}/config`).exec(), 5000, 'no answer');
-        etcdLatency = (performance.now() - t0) / 1000;
-      } catch {
-        etcdLatency = undefined;
-      }
-    };
-
     const intervalMs = () =>
       (ctx.config().monitoring?.metricsIntervalSeconds ?? SAMPLE_SECONDS_WITHOUT_MONITORING) * 1000;
     const tick = async () => {
       if (stopped) return;
       const started = Date.now();
       try {
-        if (started - lastProbe >= ETCD_PROBE_EVERY_MS) {
-          lastProbe = started;
-          void probeEtcd();
-        }
         const sample = await sampleOnce();
         metrics.update(sample);
         ctx.events.emit('telemetry', sample);

@@ -176,7 +176,7 @@ export class NodeMetrics {
     });
     new Gauge({
       name: 'nokube_etcd_request_seconds',
-      help: 'Round trip of the last etcd read the agent timed (absent while etcd does not answer).',
+      help: "Round trip of the agent's last etcd lease keepalive (absent before the first).",
       registers: [registry],
       collect() {
         this.reset();
