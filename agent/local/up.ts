@@ -12,7 +12,15 @@ import { LABEL } from '../runtime/labels.ts';
 import { storeConfig } from '../store/config-store.ts';
 import { connectEtcd } from '../store/etcd.ts';
 import { listNodes } from '../store/node-registry.ts';
-import { type Child, isEtcdUp, selfCommand, spawnLogged, startEtcd, waitForEtcd } from './processes.ts';
+import {
+  alive,
+  type Child,
+  isEtcdUp,
+  selfCommand,
+  spawnLogged,
+  startEtcd,
+  waitForEtcd,
+} from './processes.ts';
 
 export interface UpOptions {
   dir: string;
@@ -214,15 +222,6 @@ async function readPids(file: string): Promise<PidFile | null> {
 
 async function writePids(file: string, pids: PidFile): Promise<void> {
   await writeFile(file, JSON.stringify(pids, null, 2) + '\n');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function anyAlive(p: PidFile): boolean {
