@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { AgentOptions, AgentPart } from '../../agent.ts';
 import type { Role } from '../../config/schema.ts';
 import { createLogger } from '../../log/logger.ts';
+import { UsageError } from '../output.ts';
 
 export function registerAgentCommands(program: Command, parts: AgentPart[]): void {
   const run = async (opts: { config: string; node: string; workspace?: string }, requireRole?: Role) => {
@@ -34,24 +35,45 @@ export function registerAgentCommands(program: Command, parts: AgentPart[]): voi
     });
     await new Promise<void>((resolve) => log.flush(() => resolve()));
   };
-  const common = (c: Command) =>
-    c
-      .requiredOption(
-        '--config <source>',
-        'cluster.yaml (its etcd section is used) or etcd://host:port/<cluster>',
+  // `agent` has a subcommand (op), and commander would demand a parent's required options of it too:
+  // there they are checked in the action instead.
+  const common = (c: Command, checkInAction = false) =>
+    c[checkInAction ? 'option' : 'requiredOption'](
+      '--config <source>',
+      'cluster.yaml (its etcd section is used) or etcd://host:port/<cluster>',
+    )
+      [checkInAction ? 'option' : 'requiredOption'](
+        '--node <name>',
+        'this host’s node name in the cluster config',
       )
-      .requiredOption('--node <name>', 'this host’s node name in the cluster config')
       .option(
         '--workspace <dir>',
         'local state dir when the config cannot be read (etcd:// sources whose etcd is down)',
       );
-  common(
+  const agent = common(
     program
       .command('agent')
       .description(
         'run the agent of this host: registers the node in etcd, joins the mesh, applies config changes live; serves the head API when the node has the head role',
       ),
-  ).action((opts) => run(opts));
+    true,
+  ).action((opts: { config?: string; node?: string; workspace?: string }) => {
+    for (const [flag, v] of [
+      ['--config <source>', opts.config],
+      ['--node <name>', opts.node],
+    ] as const)
+      if (v === undefined) throw new UsageError(`required option '${flag}' not specified`);
+    return run(opts as { config: string; node: string; workspace?: string });
+  });
+  agent
+    .command('op <base64-json>')
+    .description(
+      'run one deploy operation on this host (facts, install, start, stop, restart, state) and print its result as JSON; used by new-or-update over SSH',
+    )
+    .action(async (arg: string) => {
+      const { runAgentOp } = await import('../../deploy/op-command.ts');
+      process.exitCode = await runAgentOp(arg);
+    });
   common(
     program
       .command('head')
