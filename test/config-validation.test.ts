@@ -167,6 +167,33 @@ describe('cluster config validation', () => {
       ['cluster.yaml:8: nodes: needs at least one node'],
     ],
     [
+      'ssh without a way to check the host key',
+      GOOD.replace(
+        'roles: [worker]\n',
+        'roles: [worker]\n    ssh: { user: root, port: 22, installDir: /opt/nokube }\n',
+      ),
+      ['cluster.yaml:16: nodes[1].ssh: needs exactly one of knownHosts (a file) or hostKey (the pinned key)'],
+    ],
+    [
+      'ssh with both known_hosts and a pinned key',
+      GOOD.replace(
+        'roles: [worker]\n',
+        'roles: [worker]\n    ssh: { user: root, port: 22, installDir: /opt/nokube, knownHosts: /k, hostKey: "ssh-ed25519 AAAA" }\n',
+      ),
+      ['cluster.yaml:16: nodes[1].ssh: needs exactly one of knownHosts (a file) or hostKey (the pinned key)'],
+    ],
+    [
+      'ssh with a malformed pinned key and no install dir',
+      GOOD.replace(
+        'roles: [worker]\n',
+        'roles: [worker]\n    ssh: { user: root, port: 22, hostKey: "AAAA" }\n',
+      ),
+      [
+        'cluster.yaml:16: nodes[1].ssh.hostKey: must be an OpenSSH public key line ("ssh-ed25519 AAAA...")',
+        'cluster.yaml:16: nodes[1].ssh.installDir: required field is missing',
+      ],
+    ],
+    [
       'duplicate YAML key',
       GOOD + 'cluster: again\n',
       ['cluster.yaml:18: invalid YAML: Map keys must be unique'],

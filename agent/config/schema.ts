@@ -18,6 +18,8 @@ export const labels = z.record(
 );
 
 const port = z.number().int().min(1).max(65535);
+/** An OpenSSH public key as in known_hosts or a .pub file: type and base64 blob (a comment may follow). */
+const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/;
 const host = z.string().min(1, 'must not be empty');
 const absolutePath = z.string().startsWith('/', 'must be an absolute path');
 const positiveMs = z.number().int().positive();
@@ -118,6 +120,11 @@ export const clusterConfigSchema = z.strictObject({
             port,
             key: absolutePath.optional(),
             knownHosts: absolutePath.optional(),
+            hostKey: z
+              .string()
+              .regex(SSH_PUBLIC_KEY, 'must be an OpenSSH public key line ("ssh-ed25519 AAAA...")')
+              .optional(),
+            installDir: absolutePath,
           })
           .optional(),
       }),
@@ -148,6 +155,12 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
     } else byAddress.set(node.address, i);
     if (new Set(node.roles).size !== node.roles.length)
       problems.push([['nodes', i, 'roles'], 'a role is listed twice']);
+    // A host key is never trusted on first sight: it comes from a known_hosts file or is pinned here.
+    if (node.ssh && (node.ssh.knownHosts === undefined) === (node.ssh.hostKey === undefined))
+      problems.push([
+        ['nodes', i, 'ssh'],
+        'needs exactly one of knownHosts (a file) or hostKey (the pinned key)',
+      ]);
   });
   if (!cfg.nodes.some((n) => n.roles.includes('head'))) {
     problems.push([['nodes'], 'no node has the head role (at least one is needed)']);

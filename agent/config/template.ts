@@ -55,7 +55,7 @@ nodes:
     roles: [head, worker]       # head: serves the API; worker: runs workloads
     labels: { zone: a }         # default {}
     workspace: /var/lib/nokube  # absolute path for the agent's data
-    # ssh: { user: root, port: 22, key: /root/.ssh/id_ed25519 }   # for remote deploy
+    # ssh: { user: root, port: 22, key: /root/.ssh/id_ed25519, knownHosts: /root/.ssh/known_hosts, installDir: /opt/nokube }   # for remote deploy
   - name: edge-1
     address: 10.0.0.2
     roles: [worker]
