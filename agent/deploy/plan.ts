@@ -1,0 +1,67 @@
+// The deploy plan of one node, from what it should run (desired) and what it reports (observed), like a
+// reconcile: pure, so every case is a table row in a test. Steps are done in the order listed.
+import type { HostFacts } from './facts.ts';
+
+export interface DesiredNode {
+  name: string;
+  /** SHA-256 of the binary to run there. */
+  binarySha256: string;
+  /** SHA-256 of the node's config file as it will be uploaded. */
+  configSha256: string;
+  configPath: string;
+}
+
+/** null: the binary is not installed (nothing else can be asked of the host yet). */
+export type ObservedNode = HostFacts | null;
+
+export type Step = 'upload-binary' | 'upload-config' | 'start' | 'restart';
+export type Change = 'install' | 'upgrade' | 'config change' | 'start' | 'nothing to do';
+
+export interface NodePlan {
+  node: string;
+  change: Change;
+  steps: Step[];
+  /** One line per difference, for the printed plan. */
+  reasons: string[];
+}
+
+export function planNode(desired: DesiredNode, observed: ObservedNode): NodePlan {
+  const node = desired.name;
+  if (observed === null)
+    return {
+      node,
+      change: 'install',
+      steps: ['upload-binary', 'upload-config', 'start'],
+      reasons: ['nokube is not installed'],
+    };
+  const steps: Step[] = [];
+  const reasons: string[] = [];
+  const binaryChanged = observed.binary?.sha256 !== desired.binarySha256;
+  const configChanged = observed.files[desired.configPath] !== desired.configSha256;
+  if (binaryChanged) {
+    steps.push('upload-binary');
+    reasons.push(`binary ${short(observed.binary?.sha256)} -> ${short(desired.binarySha256)}`);
+  }
+  if (configChanged) {
+    steps.push('upload-config');
+    reasons.push(`config ${short(observed.files[desired.configPath])} -> ${short(desired.configSha256)}`);
+  }
+  const running = observed.service.state === 'running';
+  if (binaryChanged || configChanged) steps.push(running ? 'restart' : 'start');
+  else if (!running) {
+    steps.push('start');
+    reasons.push('the agent is not running');
+  }
+  const change: Change = binaryChanged
+    ? 'upgrade'
+    : configChanged
+      ? 'config change'
+      : steps.length > 0
+        ? 'start'
+        : 'nothing to do';
+  return { node, change, steps, reasons };
+}
+
+function short(sha: string | null | undefined): string {
+  return sha ? sha.slice(0, 12) : '(none)';
+}
