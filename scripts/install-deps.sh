@@ -4,11 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: command that proves it is there -> package that provides it. The Docker ones are for
-# the workload tests (engine, and a registry on loopback); victoria-metrics is the PromQL store of the
-# metrics tests (it takes Prometheus remote write, like GreptimeDB); chromium runs the web console test;
-# openssh-server is the sshd of each test host of the deploy tests (test/harness/hosts.ts), ssh-keygen makes their keys.
-declare -A NEED=([etcd]=etcd-server [dockerd]=docker.io [docker]=docker.io [docker-registry]=docker-registry [victoria-metrics]=victoria-metrics [chromium]=chromium [sshd]=openssh-server [ssh-keygen]=openssh-client)
+# Debian packages: command that proves it is there -> package that provides it. etcd and Docker run a
+# cluster (the quick start); with --tests also what only the tests use: a registry on loopback (image
+# pulls), victoria-metrics (the PromQL store of the metrics tests: it takes Prometheus remote write, like
+# GreptimeDB), chromium (the web console test), openssh-server/-client (an sshd and keys per test host of
+# the deploy tests, test/harness/hosts.ts).
+declare -A NEED=([etcd]=etcd-server [dockerd]=docker.io [docker]=docker.io)
+if [[ ${1:-} == --tests ]]; then
+  NEED+=([docker-registry]=docker-registry [victoria-metrics]=victoria-metrics [chromium]=chromium [sshd]=openssh-server [ssh-keygen]=openssh-client)
+fi
 declare -A MISSING=()
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || MISSING[${NEED[$cmd]}]=1

@@ -3,6 +3,6 @@
 # (scripts/docker-engine.sh; it stays running), then lint, types, build, and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --tests
 bash scripts/docker-engine.sh start
 npm test
