@@ -18,14 +18,15 @@ export interface TestEtcd {
   resume(): Promise<void>;
 }
 
-export async function startTestEtcd(): Promise<TestEtcd> {
+/** host: the address etcd listens on (the deploy tests use the gateway of their netns hosts). */
+export async function startTestEtcd(host = '127.0.0.1'): Promise<TestEtcd> {
   const bin = findOnPath('etcd');
   if (!bin) throw new Error('etcd not found: apt-get install etcd-server (the test suite needs a real etcd)');
   const dataDir = await mkdtemp(join(tmpdir(), 'nokube-test-etcd-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const url = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+  const clientPort = await freePort(host);
+  const peerPort = await freePort(host);
+  const url = `http://${host}:${clientPort}`;
+  const peer = `http://${host}:${peerPort}`;
   const args = [
     '--name',
     'test',

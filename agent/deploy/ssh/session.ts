@@ -32,6 +32,9 @@ export interface SshSession {
   exec(argv: string[]): Promise<ExecResult>;
   /** Upload a local file to a remote path (parent directories created), with the given mode. */
   upload(local: string, remote: string, mode: number): Promise<void>;
+  /** Write bytes to a remote path (parent directories created), with the given mode. */
+  write(remote: string, data: string | Buffer, mode: number): Promise<void>;
+  exists(remote: string): Promise<boolean>;
   close(): void;
 }
 
@@ -95,6 +98,18 @@ export async function openSession(target: SshTarget, timeoutMs: number): Promise
     );
   };
 
+  const put = async (
+    what: string,
+    remote: string,
+    send: (s: ssh2.SFTPWrapper, done: (err?: Error | null) => void) => void,
+  ): Promise<void> => {
+    const s = await getSftp();
+    await mkdirs(s, posix.dirname(remote));
+    await new Promise<void>((resolve, reject) =>
+      send(s, (err) => (err ? reject(new Error(`${where}: ${what} ${remote}: ${err.message}`)) : resolve())),
+    );
+  };
+
   return {
     exec: (argv) =>
       new Promise((resolve, reject) => {
@@ -111,14 +126,13 @@ export async function openSession(target: SshTarget, timeoutMs: number): Promise
           stream.on('close', (code: number | null) => resolve({ code: code ?? -1, stdout, stderr }));
         });
       }),
-    async upload(local, remote, mode) {
+    upload: (local, remote, mode) =>
+      put('upload', remote, (s, done) => s.fastPut(local, remote, { mode }, done)),
+    write: (remote, data, mode) =>
+      put('write', remote, (s, done) => s.writeFile(remote, data, { mode }, done)),
+    async exists(remote) {
       const s = await getSftp();
-      await mkdirs(s, posix.dirname(remote));
-      await new Promise<void>((resolve, reject) =>
-        s.fastPut(local, remote, { mode }, (err) =>
-          err ? reject(new Error(`${where}: upload ${remote}: ${err.message}`)) : resolve(),
-        ),
-      );
+      return new Promise<boolean>((resolve) => s.stat(remote, (err) => resolve(!err)));
     },
     close: () => client.end(),
   };
