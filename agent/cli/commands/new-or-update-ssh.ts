@@ -1,0 +1,66 @@
+// new-or-update FILE when nodes have an ssh section: deploy over SSH (agent/deploy/deploy.ts), with the
+// plan first, a confirmation (--yes, or "yes" on a terminal), progress lines and a final table.
+import { createInterface } from 'node:readline/promises';
+import type { Etcd3 } from 'etcd3';
+import type { ClusterConfig } from '../../config/schema.ts';
+import { fileSha256 } from '../../deploy/checksum.ts';
+import { deployOverSsh } from '../../deploy/deploy.ts';
+import { isSingleExecutable } from '../../local/processes.ts';
+import { storeConfig } from '../../store/config-store.ts';
+import { connectEtcd } from '../../store/etcd.ts';
+import { table, UsageError } from '../output.ts';
+import { editor } from './config.ts';
+
+/** README "Deploy over SSH": SSH handshake limit, and how long a started agent has to register. */
+const SSH_TIMEOUT_MS = 10_000;
+const REGISTER_TIMEOUT_MS = 60_000;
+
+export async function deployCommand(
+  file: string,
+  text: string,
+  config: ClusterConfig,
+  opts: { dryRun?: boolean; yes?: boolean; binary?: string },
+): Promise<void> {
+  const path = opts.binary ?? (isSingleExecutable() ? process.execPath : undefined);
+  if (!path) throw new UsageError('running from source: pass --binary dist/nokube (the binary to install)');
+  const binary = { path, sha256: await fileSha256(path) };
+  let etcd: Etcd3 | null = null;
+  const getEtcd = async () => {
+    etcd ??= await connectEtcd(config.etcd);
+    return etcd;
+  };
+  try {
+    const { rows } = await deployOverSsh({
+      config,
+      binary,
+      dryRun: opts.dryRun === true,
+      confirm: async () => {
+        if (opts.yes) return true;
+        if (!process.stdin.isTTY) throw new UsageError('not a terminal: pass --yes to apply the plan');
+        const rl = createInterface({ input: process.stdin, output: process.stdout });
+        const answer = await rl.question('Apply this plan? Only "yes" applies: ');
+        rl.close();
+        return answer.trim() === 'yes';
+      },
+      storeConfig: async () => {
+        const res = await storeConfig(await getEtcd(), text, file, editor(), 'latest');
+        process.stdout.write(
+          `config of cluster "${config.cluster}" ${res.outcome} (version ${res.version})\n`,
+        );
+      },
+      etcd: getEtcd,
+      out: (t) => process.stdout.write(t),
+      sshTimeoutMs: SSH_TIMEOUT_MS,
+      registerTimeoutMs: REGISTER_TIMEOUT_MS,
+    });
+    if (rows.length > 0)
+      process.stdout.write(
+        table(
+          ['NODE', 'CHANGE', 'STATE', 'TIME'],
+          rows.map((r) => [r.node, r.change, r.state, `${(r.ms / 1000).toFixed(1)}s`]),
+        ),
+      );
+  } finally {
+    (etcd as Etcd3 | null)?.close();
+  }
+}
