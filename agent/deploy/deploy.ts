@@ -7,7 +7,7 @@ import type { ClusterConfig } from '../config/schema.ts';
 import { listNodes } from '../store/node-registry.ts';
 import { applyNode, type LocalBinary, observeNode } from './node-deploy.ts';
 import { type NodeTarget, nodeTarget } from './node-target.ts';
-import { type NodePlan, planNode } from './plan.ts';
+import { type NodePlan, type ObservedNode, planNode } from './plan.ts';
 import { formatPlan } from './plan-print.ts';
 import { DeployStepError } from './ssh/remote-op.ts';
 import { openSession, type SshSession } from './ssh/session.ts';
@@ -39,7 +39,8 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
   if (targets.length === 0) throw new Error('no node has an ssh section (nodes[].ssh): nothing to deploy');
   const sessions = new Map<string, SshSession>();
   try {
-    const observed = await Promise.all(
+    // allSettled, not all: on the first failure the other connections still finish and are closed below.
+    const settled = await Promise.allSettled(
       targets.map(async (t) => {
         const s = await openSession(t.node, o.sshTimeoutMs).catch((err: Error) => {
           throw new DeployStepError(t.node.name, 'connect', err.message.replace(/^\S+ \([^)]*\): /, ''));
@@ -48,6 +49,9 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
         return observeNode(s, t);
       }),
     );
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const observed = settled.map((r) => (r as PromiseFulfilledResult<ObservedNode>).value);
     const plans = targets.map((t, i) =>
       planNode(
         {
