@@ -8,6 +8,7 @@ import type { Watcher } from 'etcd3';
 import type { AgentContext, AgentPart } from '../agent.ts';
 import { deleteObjects, fromKv, type ObjectRef, objectKey, refOf, writeStatus } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
+import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { shortReason, withTimeout } from '../store/etcd.ts';
 import { keys } from '../store/keys.ts';
@@ -81,7 +82,7 @@ class PodsOnNode {
   private cacheTimer: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
   private watcher: Watcher | undefined;
-  private events: NodeJS.ReadableStream | undefined;
+  private events: { stop(): void } | undefined;
   private stopped = false;
   /** Watch events that arrive while a re-list runs: applied after it, if newer than its snapshot. */
   private held: Array<{ type: 'put' | 'delete'; kv: WatchKv }> | null = null;
@@ -149,7 +150,7 @@ class PodsOnNode {
     this.stopped = true;
     clearInterval(this.tick);
     for (const e of this.pods.values()) e.actor.detach();
-    (this.events as { destroy?: () => void } | undefined)?.destroy?.();
+    this.events?.stop();
     await this.watcher?.cancel().catch(() => undefined);
     if (this.cacheTimer) {
       clearTimeout(this.cacheTimer);
@@ -423,42 +424,13 @@ class PodsOnNode {
   // ---- docker events ----
 
   private watchDocker(): void {
-    if (this.stopped) return;
-    const filters = JSON.stringify({
-      type: ['container'],
-      ...ourContainers(this.ctx.cluster, this.ctx.nodeName),
-    });
-    this.docker.getEvents({ filters }).then(
-      (stream) => {
-        this.events = stream;
-        let buf = '';
-        stream.on('data', (chunk: Buffer) => {
-          buf += chunk.toString('utf8');
-          let nl = buf.indexOf('\n');
-          while (nl >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            nl = buf.indexOf('\n');
-            try {
-              const ev = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
-              const a = ev.Actor?.Attributes ?? {};
-              this.pods.get(`${a[LABEL.namespace]}/${a[LABEL.pod]}`)?.actor.kick();
-            } catch {
-              // a partial or foreign line: the tick covers it
-            }
-          }
-        });
-        // 'error' and 'end' may both come: one new stream, not two.
-        let restarted = false;
-        const again = () => {
-          if (restarted || this.stopped) return;
-          restarted = true;
-          setTimeout(() => this.watchDocker(), 2000).unref();
-        };
-        stream.on('end', again);
-        stream.on('error', again);
+    this.events = watchDockerEvents(
+      this.docker,
+      { type: ['container'], ...ourContainers(this.ctx.cluster, this.ctx.nodeName) },
+      (ev) => {
+        const a = ev.Actor?.Attributes ?? {};
+        this.pods.get(`${a[LABEL.namespace]}/${a[LABEL.pod]}`)?.actor.kick();
       },
-      () => setTimeout(() => this.watchDocker(), 2000).unref(),
     );
   }
 

@@ -6,6 +6,7 @@
 import type { Resource } from '@opentelemetry/resources';
 import type Docker from 'dockerode';
 import type { Logger } from '../../log/logger.ts';
+import { watchDockerEvents } from '../../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../../runtime/labels.ts';
 import { ContainerFollower, type ContainerRef } from './container-follower.ts';
 import { LogCursors } from './log-cursors.ts';
@@ -31,7 +32,7 @@ export class ContainerLogs {
   private readonly cursors: LogCursors;
   /** Stopped containers read to their end since this start (not read again until they start). */
   private readonly finished = new Set<string>();
-  private events: NodeJS.ReadableStream | undefined;
+  private events: { stop(): void } | undefined;
   private relist: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -54,7 +55,7 @@ export class ContainerLogs {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.relist);
-    (this.events as { destroy?: () => void } | undefined)?.destroy?.();
+    this.events?.stop();
     for (const f of this.followers.values()) {
       f.stop();
       this.o.pipeline.remove(f);
@@ -154,48 +155,12 @@ export class ContainerLogs {
   }
 
   private watchEvents(): void {
-    if (this.stopped) return;
-    const filters = JSON.stringify({
-      type: ['container'],
-      event: ['start'],
-      ...ourContainers(this.o.cluster, this.o.node),
-    });
-    this.o.docker.getEvents({ filters }).then(
-      (stream) => {
-        if (this.stopped) {
-          (stream as { destroy?: () => void }).destroy?.();
-          return;
-        }
-        this.events = stream;
-        let buf = '';
-        stream.on('data', (chunk: Buffer) => {
-          buf += chunk.toString('utf8');
-          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            try {
-              const ev = JSON.parse(line) as {
-                id?: string;
-                Actor?: { ID?: string; Attributes?: Record<string, string> };
-              };
-              const id = ev.Actor?.ID ?? ev.id;
-              if (id) this.follow(id, ev.Actor?.Attributes ?? {});
-            } catch {
-              // a partial or foreign line: the re-list covers it
-            }
-          }
-        });
-        let again = false;
-        const restart = () => {
-          if (again || this.stopped) return;
-          again = true;
-          setTimeout(() => this.watchEvents(), 2000).unref();
-        };
-        stream.on('end', restart);
-        stream.on('error', restart);
-      },
-      () => {
-        if (!this.stopped) setTimeout(() => this.watchEvents(), 2000).unref();
+    this.events = watchDockerEvents(
+      this.o.docker,
+      { type: ['container'], event: ['start'], ...ourContainers(this.o.cluster, this.o.node) },
+      (ev) => {
+        const id = ev.Actor?.ID ?? ev.id;
+        if (id) this.follow(id, ev.Actor?.Attributes ?? {});
       },
     );
   }
