@@ -156,6 +156,18 @@ describe('shipper', () => {
     );
   });
 
+  test('a clean stop lets what is queued go out first while the endpoint answers (nothing left to resend)', async () => {
+    await fresh();
+    const s = make();
+    for (let i = 0; i < 5; i++) s.enqueue(text(`last${i}`), 1);
+    await s.stop();
+    assert.deepEqual(
+      rx.got.map((g) => g.body),
+      ['last0', 'last1', 'last2', 'last3', 'last4'],
+    );
+    assert.deepEqual(await readdir(join(dir, 'spool')).catch(() => []), []);
+  });
+
   test('stop() keeps what is unsent on disk; a new shipper on the same spool sends it first', async () => {
     await fresh();
     const first = make();

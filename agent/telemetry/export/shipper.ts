@@ -57,6 +57,8 @@ interface Entry {
 const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 60_000 };
 const DEFAULT_TIMEOUT_MS = 30_000;
 const REJECT_LOG_EVERY_MS = 60_000;
+/** On a clean stop, how long the last bodies may take to go out before the rest is spooled. */
+export const STOP_SEND_MS = 2000;
 const FILE = /^(\d{12})-(\d+)\.bin$/;
 
 export class Shipper {
@@ -128,9 +130,17 @@ export class Shipper {
     return s;
   }
 
-  /** Stop sending; what is unsent is in the spool directory when this resolves. */
-  async stop(): Promise<void> {
+  /**
+   * Stop sending, after up to `sendForMs` for what is queued to go out while the endpoint answers; what is
+   * unsent is in the spool directory when this resolves.
+   */
+  async stop(sendForMs = STOP_SEND_MS): Promise<void> {
     if (this.stopped) return;
+    // While the endpoint answers, the last bodies may go out first: aborting the POST in flight would
+    // spool a body the receiver may already have, and it would arrive twice after a restart.
+    const until = Date.now() + sendForMs;
+    while (this.queue.length > 0 && this.failing === 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 25));
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.inFlight?.abort();

@@ -183,22 +183,5 @@ async function stopRunning(r: Running): Promise<void> {
   r.agent.detach();
   await r.containers?.stop();
   r.pipeline.stop();
-  await settle(r.shipper, STOP_SEND_MS);
   await r.shipper.stop();
-}
-
-/** On a clean stop, how long the last bodies may take to go out before the rest is spooled. */
-const STOP_SEND_MS = 2000;
-
-/**
- * While the endpoint answers, give the queue a moment to empty: Shipper.stop() aborts the POST in flight
- * and spools it, and a body the receiver already had would then arrive twice after the restart.
- */
-async function settle(shipper: Shipper, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const s = shipper.stats();
-    if (s.queuedBodies === 0 || s.spooledBodies > 0 || Date.now() >= until) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
