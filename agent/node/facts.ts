@@ -13,8 +13,9 @@ export interface NodeFacts {
   containerRuntime: { name: 'docker'; version: string; apiVersion: string } | null;
 }
 
-/** Filesystems that are not disks a workload could use. */
-const PSEUDO_FS = /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|fuse\..*)$/;
+/** Filesystems that are not disks a workload could use (node facts, and the metrics' disk figures). */
+export const PSEUDO_FS =
+  /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|autofs|mqueue|debugfs|tracefs|securityfs|pstore|bpf|configfs|fusectl|hugetlbfs|binfmt_misc|devpts|rpc_pipefs|ramfs|fuse\..*)$/;
 
 export async function readNodeFacts(): Promise<NodeFacts> {
   const [osInfo, fsSizes, graphics, containerRuntime] = await Promise.all([

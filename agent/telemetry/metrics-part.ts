@@ -3,6 +3,7 @@
 // http://<address>:<agent.port>/metrics, and — when the cluster config has `monitoring` — written to
 // GreptimeDB with Prometheus remote write through the Shipper. Samples never overlap: a slow one delays
 // the next. Follows config changes live (interval, target, node labels).
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { AgentContext, AgentPart } from '../agent.ts';
@@ -79,12 +80,7 @@ export const metricsPart: AgentPart = {
 
     const sampler = new NodeSampler();
     const docker = new Docker();
-    const containers = new ContainerStats(
-      docker,
-      ctx.cluster,
-      ctx.nodeName,
-      (await import('node:os')).totalmem(),
-    );
+    const containers = new ContainerStats(docker, ctx.cluster, ctx.nodeName, totalmem());
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     let containersFailing = false;

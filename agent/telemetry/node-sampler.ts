@@ -4,6 +4,7 @@
 // blocked event loop and a fork per sample, so it is not used here.)
 import { readFile, statfs } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { PSEUDO_FS } from '../node/facts.ts';
 import type { NodeSample } from './sample.ts';
 
 interface CpuTimes {
@@ -11,9 +12,6 @@ interface CpuTimes {
   total: number;
 }
 
-/** Filesystems that are not disks (same rule as the node's facts). */
-const PSEUDO_FS =
-  /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|autofs|mqueue|debugfs|tracefs|securityfs|pstore|bpf|configfs|fusectl|hugetlbfs|binfmt_misc|devpts|rpc_pipefs|ramfs|fuse\..*)$/;
 /** Interfaces that are not traffic off the host. */
 const SKIP_IFACE = /^(lo|veth.*|docker\d*|br-.*)$/;
 /** Mounts are re-read this often (they rarely change); statfs runs every sample. */
