@@ -3,8 +3,6 @@
 import {
   AdHocVariableBuilder,
   DashboardBuilder,
-  DashboardLinkBuilder,
-  DashboardLinkType,
   QueryVariableBuilder,
   RowBuilder,
   VariableRefresh,
@@ -12,7 +10,7 @@ import {
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { clusterVariable, METRICS, promql, promTable, TAGS, UIDS } from './common.ts';
+import { clusterVariable, dashboardsLink, METRICS, promql, promTable, TAGS, UIDS } from './common.ts';
 
 const SEL = 'cluster="$cluster", node=~"$node"';
 
@@ -34,14 +32,7 @@ export function clusterDashboard() {
     .tags(TAGS)
     .refresh('30s')
     .time({ from: 'now-1h', to: 'now' })
-    .link(
-      new DashboardLinkBuilder('nokube')
-        .type(DashboardLinkType.Dashboards)
-        .tags(TAGS)
-        .asDropdown(true)
-        .includeVars(true)
-        .keepTime(true),
-    )
+    .link(dashboardsLink())
     .withVariable(clusterVariable())
     .withVariable(
       new QueryVariableBuilder('node')

@@ -2,6 +2,8 @@
 // variable, and small builders for what the SDK has no builder for (SQL queries).
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import {
+  DashboardLinkBuilder,
+  DashboardLinkType,
   QueryVariableBuilder,
   VariableRefresh,
   VariableSort,
@@ -12,6 +14,15 @@ import { LOGS, METRICS } from './ids.ts';
 export { LOGS, METRICS, UIDS } from './ids.ts';
 
 export const TAGS = ['nokube'];
+
+/** The top-bar dropdown to the other nokube dashboards (variables and time range carried along). */
+export const dashboardsLink = () =>
+  new DashboardLinkBuilder('nokube')
+    .type(DashboardLinkType.Dashboards)
+    .tags(TAGS)
+    .asDropdown(true)
+    .includeVars(true)
+    .keepTime(true);
 
 /** `cluster`: the clusters writing to this GreptimeDB (one per cluster config). */
 export const clusterVariable = () =>

@@ -6,7 +6,7 @@ import {
   DashboardLinkType,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as TextBuilder, TextMode } from '@grafana/grafana-foundation-sdk/text';
-import { TAGS, UIDS } from './common.ts';
+import { dashboardsLink, TAGS, UIDS } from './common.ts';
 import { PLACEHOLDERS } from './ids.ts';
 
 export function homeDashboard() {
@@ -23,14 +23,7 @@ export function homeDashboard() {
   return new DashboardBuilder('nokube / Home')
     .uid(UIDS.home)
     .tags(TAGS)
-    .link(
-      new DashboardLinkBuilder('nokube')
-        .type(DashboardLinkType.Dashboards)
-        .tags(TAGS)
-        .asDropdown(true)
-        .includeVars(true)
-        .keepTime(true),
-    )
+    .link(dashboardsLink())
     .link(
       new DashboardLinkBuilder('GreptimeDB')
         .type(DashboardLinkType.Link)
