@@ -13,7 +13,8 @@ import { parseArgs, promisify } from 'node:util';
 import { listObjects } from '../agent/objects/store.ts';
 import type { Pod } from '../agent/objects/types.ts';
 import { createTestCluster, runCli, type TestCluster } from '../test/harness/cluster.ts';
-import { ensureBusyboxImage, removeContainers, requireDocker } from '../test/harness/docker.ts';
+import { ensureBusyboxImage, requireDocker } from '../test/harness/docker.ts';
+import { cleanupOnSignals, stopClusterAndPods } from './cleanup.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -43,16 +44,9 @@ async function cleanup(): Promise<void> {
   if (weInitSwarm) await run('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
   const c = cluster;
   cluster = undefined;
-  if (c) {
-    await c.stop().catch(() => undefined);
-    await removeContainers(docker, { 'nokube.cluster': c.name }).catch(() => undefined);
-  }
+  await stopClusterAndPods(docker, c);
 }
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    process.stderr.write(`\n${sig}: cleaning up…\n`);
-    cleanup().finally(() => process.exit(130));
-  });
+cleanupOnSignals(cleanup);
 
 async function until<T>(what: string, check: () => Promise<T | false>, pollMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;

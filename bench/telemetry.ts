@@ -15,8 +15,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { storeConfig } from '../agent/store/config-store.ts';
 import { createTestCluster, runCli, type TestCluster } from '../test/harness/cluster.ts';
-import { ensureBusyboxImage, removeContainers, requireDocker } from '../test/harness/docker.ts';
+import { ensureBusyboxImage, requireDocker } from '../test/harness/docker.ts';
 import { freePort } from '../test/harness/ports.ts';
+import { cleanupOnSignals, stopClusterAndPods } from './cleanup.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,16 +42,9 @@ let cluster: TestCluster | undefined;
 async function cleanup(): Promise<void> {
   const c = cluster;
   cluster = undefined;
-  if (c) {
-    await c.stop().catch(() => undefined);
-    await removeContainers(docker, { 'nokube.cluster': c.name }).catch(() => undefined);
-  }
+  await stopClusterAndPods(docker, c);
 }
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    process.stderr.write(`\n${sig}: cleaning up…\n`);
-    cleanup().finally(() => process.exit(130));
-  });
+cleanupOnSignals(cleanup);
 
 // ---- the receiver ----
 
