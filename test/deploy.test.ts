@@ -1,54 +1,69 @@
-// Deploy over SSH end to end: 3 netns hosts with sshd, etcd on the root side (their gateway), the built
-// binary uploaded and run as a process service on each. From nothing -> all registered; rerun -> no change;
-// a label on one node -> only that node restarted; a wrong host key -> the run stops naming that node.
+// Deploy over SSH end to end: 4 netns hosts with sshd, etcd on the root side (their gateway), the built
+// binary uploaded and run as a process service on each (pods on the machine's Docker engine). From
+// nothing -> all registered and in one mesh; rerun -> no change; a label on one node -> only that node
+// restarted; a 4th host that fails to start -> the run stops naming it, the others untouched, and the
+// rerun after the fix continues with it alone; a node removed from the config -> drained (its pods run
+// elsewhere) and stopped; a wrong host key -> the run stops naming that node.
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type Docker from 'dockerode';
 import type { Etcd3 } from 'etcd3';
-import { stringify } from 'yaml';
 import { validateConfigText } from '../agent/config/validate.ts';
 import { fileSha256 } from '../agent/deploy/checksum.ts';
 import { type DeployOptions, deployOverSsh } from '../agent/deploy/deploy.ts';
 import { type LocalBinary, observeNode } from '../agent/deploy/node-deploy.ts';
 import { nodeTarget } from '../agent/deploy/node-target.ts';
 import { openSession } from '../agent/deploy/ssh/session.ts';
-import { storeConfig } from '../agent/store/config-store.ts';
+import { applyManifests } from '../agent/objects/apply.ts';
+import { listObjects } from '../agent/objects/store.ts';
+import { validateManifestText } from '../agent/objects/validate.ts';
+import { readConfig, storeConfig } from '../agent/store/config-store.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
+import { keys } from '../agent/store/keys.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
-import { REPO } from './harness/cluster.ts';
+import { eventually, REPO } from './harness/cluster.ts';
+import { type DeployedNodeSpec, deployConfigText, stopDeployedAgents } from './harness/deployed.ts';
+import { ensureBusyboxImage, removeContainers, requireDocker } from './harness/docker.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 import { startTestHosts, type TestHosts } from './harness/hosts.ts';
 
-describe('new-or-update over SSH (3 netns hosts)', { timeout: 300_000 }, () => {
+const CLUSTER = 'deploy-test';
+
+describe('new-or-update over SSH (4 netns hosts)', { timeout: 420_000 }, () => {
   let th: TestHosts;
   let etcdServer: TestEtcd;
   let etcd: Etcd3;
+  let docker: Docker;
   let binary: LocalBinary;
   const out: string[] = [];
+  const started = new Set<string>();
 
-  const configText = (labels: Record<string, Record<string, string>> = {}, knownHosts?: string) =>
-    stringify({
-      cluster: 'deploy-test',
-      etcd: { endpoints: [etcdServer.url] },
-      head: { port: 7480 },
-      mesh: { port: 7946 },
-      nodes: th.hosts.map((h, i) => ({
-        name: h.name,
-        address: h.address,
-        roles: i === 0 ? ['head', 'worker'] : ['worker'],
-        labels: labels[h.name] ?? {},
-        workspace: h.workspaceDir,
-        ssh: {
-          user: th.user,
-          port: 22,
-          key: th.privateKeyPath,
-          knownHosts: i === 2 && knownHosts ? knownHosts : th.knownHostsPath,
-          installDir: h.installDir,
-        },
-      })),
+  /** The cluster on hosts `names` (h0 is the head), with labels per node and h2's known_hosts file. */
+  const configText = (
+    o: { names?: string[]; labels?: Record<string, Record<string, string>>; h2KnownHosts?: string } = {},
+  ) => {
+    const names = o.names ?? ['h0', 'h1', 'h2'];
+    const nodes: DeployedNodeSpec[] = th.hosts
+      .filter((h) => names.includes(h.name))
+      .map((host) => ({
+        host,
+        roles: host.name === 'h0' ? ['head', 'worker'] : ['worker'],
+        labels: o.labels?.[host.name] ?? {},
+        ...(host.name === 'h2' && o.h2KnownHosts ? { knownHosts: o.h2KnownHosts } : {}),
+      }));
+    const text = deployConfigText(th, {
+      cluster: CLUSTER,
+      etcdUrl: etcdServer.url,
+      headPort: 7480,
+      meshPort: 7946,
+      nodes,
     });
+    started.add(text);
+    return text;
+  };
 
   const run = (text: string, dryRun = false) => {
     const config = validateConfigText(text, 'cluster.yaml').config;
@@ -57,17 +72,24 @@ describe('new-or-update over SSH (3 netns hosts)', { timeout: 300_000 }, () => {
       binary,
       dryRun,
       confirm: async () => true,
+      previousConfig: async () => {
+        const stored = await readConfig(etcd, CLUSTER);
+        return stored ? validateConfigText(stored.text, 'stored').config : null;
+      },
       storeConfig: async () => {
         await storeConfig(etcd, text, 'cluster.yaml', 'deploy-test', 'latest');
       },
       etcd: async () => etcd,
       out: (t) => out.push(t),
+      by: 'deploy-test',
       sshTimeoutMs: 5000,
       registerTimeoutMs: 60_000,
+      drainTimeoutMs: 60_000,
     };
     return deployOverSsh(o);
   };
 
+  /** The agent's pid on each host of the config (null: not running or not installed). */
   const pids = async (text: string) => {
     const config = validateConfigText(text, 'cluster.yaml').config;
     const res: Record<string, number | null> = {};
@@ -82,9 +104,11 @@ describe('new-or-update over SSH (3 netns hosts)', { timeout: 300_000 }, () => {
     }
     return res;
   };
+  const registered = async () => (await listNodes(etcd, CLUSTER)).map((n) => n.name);
 
   before(async () => {
-    th = await startTestHosts(3);
+    docker = await requireDocker();
+    th = await startTestHosts(4);
     etcdServer = await startTestEtcd(th.gateway);
     etcd = await createEtcd({ endpoints: [etcdServer.url], dialTimeoutMs: 2000 });
     // A copy: other work may rebuild dist/nokube meanwhile.
@@ -94,24 +118,8 @@ describe('new-or-update over SSH (3 netns hosts)', { timeout: 300_000 }, () => {
     binary = { path, sha256: await fileSha256(path) };
   });
   after(async () => {
-    if (th) {
-      const text = configText();
-      const config = validateConfigText(text, 'cluster.yaml').config;
-      for (const n of config.nodes) {
-        const t = nodeTarget(config, n);
-        const s = await openSession(t.node, 5000).catch(() => null);
-        if (!s) continue;
-        await s
-          .exec([
-            t.binaryPath,
-            'agent',
-            'op',
-            Buffer.from(JSON.stringify({ op: 'stop', service: t.service })).toString('base64'),
-          ])
-          .catch(() => {});
-        s.close();
-      }
-    }
+    if (th) for (const text of started) await stopDeployedAgents(text);
+    if (docker) await removeContainers(docker, { 'nokube.cluster': CLUSTER }).catch(() => undefined);
     etcd?.close();
     await etcdServer?.stop();
     await th?.stop();
@@ -127,17 +135,18 @@ describe('new-or-update over SSH (3 netns hosts)', { timeout: 300_000 }, () => {
     assert.deepEqual(await pids(configText()), { h0: null, h1: null, h2: null });
   });
 
-  test('from nothing: agents installed and running, every node registered in etcd', async () => {
+  test('from nothing: agents installed and running, registered in etcd, one mesh', async () => {
     const { rows } = await run(configText());
     assert.deepEqual(
       rows.map((r) => [r.node, r.change, r.state]),
-      th.hosts.map((h) => [h.name, 'install', 'running']),
+      ['h0', 'h1', 'h2'].map((h) => [h, 'install', 'running']),
     );
-    const nodes = await listNodes(etcd, 'deploy-test');
-    assert.deepEqual(
-      nodes.map((n) => n.name),
-      ['h0', 'h1', 'h2'],
-    );
+    assert.deepEqual(await registered(), ['h0', 'h1', 'h2']);
+    // Every agent's own view: all three alive (the deploy waited for this; checked here from outside).
+    for (const h of th.hosts.slice(0, 3)) {
+      const text = await (await fetch(`http://${h.address}:7947/metrics`)).text();
+      assert.match(text, /^nokube_mesh_members\{[^}]*state="alive"[^}]*\} 3$/m, h.name);
+    }
   });
 
   test('rerun: no change on any host', async () => {
@@ -153,7 +162,7 @@ describe('new-or-update over SSH (3 netns hosts)', { timeout: 300_000 }, () => {
 
   test('a label on h1: only h1 restarted', async () => {
     const before = await pids(configText());
-    const text = configText({ h1: { zone: 'b' } });
+    const text = configText({ labels: { h1: { zone: 'b' } } });
     const { plans } = await run(text);
     assert.deepEqual(
       plans.map((p) => p.change),
@@ -163,19 +172,99 @@ describe('new-or-update over SSH (3 netns hosts)', { timeout: 300_000 }, () => {
     assert.equal(now.h0, before.h0);
     assert.equal(now.h2, before.h2);
     assert.notEqual(now.h1, before.h1);
-    const h1 = (await listNodes(etcd, 'deploy-test')).find((n) => n.name === 'h1');
+    const h1 = (await listNodes(etcd, CLUSTER)).find((n) => n.name === 'h1');
     assert.deepEqual(h1?.labels, { zone: 'b' });
   });
 
+  test('a 4th host that cannot start stops the run naming it; after the fix the rerun starts it alone', async () => {
+    const four = configText({ names: ['h0', 'h1', 'h2', 'h3'], labels: { h1: { zone: 'b' } } });
+    const before = await pids(configText({ labels: { h1: { zone: 'b' } } }));
+    // h3's workspace is a file: its agent cannot start.
+    const h3 = th.hosts[3]!;
+    await rm(h3.workspaceDir, { recursive: true, force: true });
+    await writeFile(h3.workspaceDir, 'not a directory\n');
+    await assert.rejects(run(four), /^Error: h3: start: /);
+    const after1 = await pids(four);
+    assert.deepEqual({ h0: after1.h0, h1: after1.h1, h2: after1.h2 }, before);
+    assert.equal(after1.h3, null);
+
+    await rm(h3.workspaceDir, { force: true });
+    const { plans, rows } = await run(four);
+    assert.deepEqual(
+      plans.map((p) => [p.node, p.change, p.steps]),
+      [
+        ['h0', 'nothing to do', []],
+        ['h1', 'nothing to do', []],
+        ['h2', 'nothing to do', []],
+        ['h3', 'start', ['start']],
+      ],
+    );
+    assert.equal(rows.find((r) => r.node === 'h3')?.state, 'running');
+    assert.deepEqual(await registered(), ['h0', 'h1', 'h2', 'h3']);
+    const after2 = await pids(four);
+    assert.deepEqual({ h0: after2.h0, h1: after2.h1, h2: after2.h2 }, before);
+  });
+
+  test('h2 removed from the config: drained (its pods run elsewhere), stopped, forgotten', async () => {
+    const image = await ensureBusyboxImage();
+    const manifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: spread}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: spread}}
+  template:
+    metadata: {labels: {app: spread}}
+    spec:
+      containers:
+        - name: main
+          image: ${image}
+          command: [sleep, '3600']
+`;
+    await applyManifests(etcd, CLUSTER, validateManifestText(manifest, 'spread.yaml'), 'deploy-test');
+    const runningOn = async () => {
+      const pods = await listObjects(etcd, CLUSTER, 'Pod');
+      return pods.filter((p) => p.object.status?.phase === 'Running').map((p) => p.object.spec.nodeName!);
+    };
+    await eventually(async () => (await runningOn()).length === 4, 60_000, '4 pods running');
+    assert.ok((await runningOn()).includes('h2'), `a pod on h2 before the removal: ${await runningOn()}`);
+
+    const without = configText({ names: ['h0', 'h1', 'h3'], labels: { h1: { zone: 'b' } } });
+    const { plans, rows } = await run(without);
+    assert.deepEqual(
+      plans.map((p) => [p.node, p.change]),
+      [
+        ['h0', 'nothing to do'],
+        ['h1', 'nothing to do'],
+        ['h3', 'nothing to do'],
+        ['h2', 'remove'],
+      ],
+    );
+    assert.equal(rows.find((r) => r.node === 'h2')?.state, 'removed');
+    const on = await runningOn();
+    assert.equal(on.length, 4, `4 pods running after the drain: ${on}`);
+    assert.ok(!on.includes('h2'), `no pod on h2: ${on}`);
+    const h2 = th.hosts[2]!;
+    const cfg = validateConfigText(configText(), 'cluster.yaml').config;
+    const t = nodeTarget(cfg, cfg.nodes.find((n) => n.name === 'h2')!);
+    const s = await openSession(t.node, 5000);
+    try {
+      assert.equal((await observeNode(s, t))?.service.state, 'stopped', `${h2.name}'s agent stopped`);
+    } finally {
+      s.close();
+    }
+    assert.deepEqual(await registered(), ['h0', 'h1', 'h3']);
+    assert.equal((await etcd.getAll().prefix(keys.drainPrefix(CLUSTER)).keys()).length, 0);
+  });
+
   test('a wrong host key for h2: the run stops naming h2 and the step; the others untouched', async () => {
-    const text = configText({ h1: { zone: 'b' } });
-    const before = await pids(text);
     const wrong = join(th.hosts[2]!.dir, 'known_hosts.wrong');
     await writeFile(wrong, `${th.hosts[2]!.address} ${th.hosts[0]!.hostKey}\n`);
+    const before = await pids(configText({ names: ['h0', 'h1'], labels: { h1: { zone: 'b' } } }));
     await assert.rejects(
-      run(configText({ h0: { zone: 'a' }, h1: { zone: 'b' } }, wrong)),
+      run(configText({ labels: { h0: { zone: 'a' }, h1: { zone: 'b' } }, h2KnownHosts: wrong })),
       /^Error: h2: connect: .*host key SHA256:\S+ does not match the key in .*known_hosts\.wrong; refusing to connect$/,
     );
-    assert.deepEqual(await pids(text), before);
+    assert.deepEqual(await pids(configText({ names: ['h0', 'h1'], labels: { h1: { zone: 'b' } } })), before);
   });
 });

@@ -1,15 +1,22 @@
-// new-or-update over SSH: every node with an ssh section is connected (in parallel) and observed, a plan
-// is printed; unless dry-run, the config is stored in etcd and the nodes are changed one at a time, each
-// started or restarted node waited for until its agent is registered again, then a final table. The first
-// error stops the run naming node and step; nodes done before keep running, a rerun continues.
+// new-or-update over SSH. Every node with an ssh section, and every node the stored config had that the
+// new one lacks, is connected (in parallel) and observed; a plan is printed. Unless dry-run:
+//   1. uploads are staged next to their targets on all changing hosts at once (harmless to what runs);
+//   2. the validated config is stored in etcd;
+//   3. hosts with no agent running (installs, stopped agents) are activated together: nothing runs there;
+//   4. hosts whose running agent must restart (new binary or config) go one at a time;
+//   5. removed nodes are drained, one at a time, then their agent stopped and their record dropped.
+// Each started agent is waited for until it is registered in etcd and its mesh view holds every
+// registered node. The first error stops the run naming node and step; hosts done keep running; a rerun
+// continues from what it then observes.
 import type { Etcd3 } from 'etcd3';
 import type { ClusterConfig } from '../config/schema.ts';
 import { listNodes } from '../store/node-registry.ts';
-import { applyNode, type LocalBinary, observeNode } from './node-deploy.ts';
+import { drainNode, forgetNode } from './drain.ts';
+import { activateNode, type LocalBinary, observeNode, stageNode } from './node-deploy.ts';
 import { type NodeTarget, nodeTarget } from './node-target.ts';
-import { type NodePlan, type ObservedNode, planNode } from './plan.ts';
+import { type NodePlan, type ObservedNode, planNode, planRemoval } from './plan.ts';
 import { formatPlan } from './plan-print.ts';
-import { DeployStepError } from './ssh/remote-op.ts';
+import { DeployStepError, runRemoteOp } from './ssh/remote-op.ts';
 import { openSession, type SshSession } from './ssh/session.ts';
 
 export interface DeployOptions {
@@ -18,13 +25,19 @@ export interface DeployOptions {
   dryRun: boolean;
   /** Asked before applying a plan with changes; false stops. */
   confirm: () => Promise<boolean>;
+  /** The config stored in etcd before this run (its nodes missing from `config` are removed), or null. */
+  previousConfig: () => Promise<ClusterConfig | null>;
   /** Stores the validated config in etcd (before any agent is started). */
   storeConfig: () => Promise<void>;
   etcd: () => Promise<Etcd3>;
   out: (text: string) => void;
+  /** Who runs the deploy (recorded on drains). */
+  by: string;
   sshTimeoutMs: number;
-  /** How long a started agent has to register in etcd. */
+  /** How long a started agent has to register in etcd and see the mesh. */
   registerTimeoutMs: number;
+  /** How long a removed node's pods have to move away. */
+  drainTimeoutMs: number;
 }
 
 export interface DeployRow {
@@ -34,14 +47,22 @@ export interface DeployRow {
   ms: number;
 }
 
+/** Uploads in flight at once: each is ~130 MB through one SSH connection. */
+const STAGE_CONCURRENCY = 3;
+
 export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan[]; rows: DeployRow[] }> {
   const targets = o.config.nodes.filter((n) => n.ssh).map((n) => nodeTarget(o.config, n));
   if (targets.length === 0) throw new Error('no node has an ssh section (nodes[].ssh): nothing to deploy');
+  const previous = await o.previousConfig();
+  const keep = new Set(o.config.nodes.map((n) => n.name));
+  const removed = (previous?.nodes ?? [])
+    .filter((n) => n.ssh && !keep.has(n.name))
+    .map((n) => nodeTarget(previous!, n));
+  const all = [...targets, ...removed];
   const sessions = new Map<string, SshSession>();
   try {
-    // allSettled, not all: on the first failure the other connections still finish and are closed below.
-    const settled = await Promise.allSettled(
-      targets.map(async (t) => {
+    const observed = await settleAll(
+      all.map(async (t) => {
         const s = await openSession(t.node, o.sshTimeoutMs).catch((err: Error) => {
           throw new DeployStepError(t.node.name, 'connect', err.message.replace(/^\S+ \([^)]*\): /, ''));
         });
@@ -49,59 +70,123 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
         return observeNode(s, t);
       }),
     );
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    const observed = settled.map((r) => (r as PromiseFulfilledResult<ObservedNode>).value);
-    const plans = targets.map((t, i) =>
-      planNode(
-        {
-          name: t.node.name,
-          binarySha256: o.binary.sha256,
-          configSha256: t.configSha256,
-          configPath: t.configPath,
-        },
-        observed[i]!,
-      ),
+    const plans = all.map((t, i) =>
+      i < targets.length
+        ? planNode(
+            {
+              name: t.node.name,
+              binarySha256: o.binary.sha256,
+              configSha256: t.configSha256,
+              configPath: t.configPath,
+            },
+            observed[i] as ObservedNode,
+          )
+        : planRemoval(t.node.name, observed[i] as ObservedNode),
     );
     o.out(`Plan for cluster "${o.config.cluster}":\n${formatPlan(plans)}`);
     if (o.dryRun) return { plans, rows: [] };
-    const changing = plans.filter((p) => p.steps.length > 0);
-    if (changing.length === 0) {
+    if (plans.every((p) => p.steps.length === 0)) {
       o.out('No change on any host.\n');
       return { plans, rows: plans.map((p) => ({ node: p.node, change: p.change, state: 'running', ms: 0 })) };
     }
     if (!(await o.confirm())) throw new Error('not applied');
+
+    const t0 = Date.now();
+    const done = new Map<string, DeployRow>();
+    const work = all.map((t, i) => ({ t, plan: plans[i]!, s: sessions.get(t.node.name)! }));
+    const say = (t: NodeTarget, what: string) => o.out(`${t.node.name}: ${what}\n`);
+    const finish = (w: (typeof work)[number], state: string, since: number) =>
+      done.set(w.t.node.name, { node: w.t.node.name, change: w.plan.change, state, ms: Date.now() - since });
+
+    // 1. stage uploads
+    const uploading = work.filter((w) => w.plan.steps.some((s) => s.startsWith('upload-')));
+    for (let i = 0; i < uploading.length; i += STAGE_CONCURRENCY)
+      await settleAll(
+        uploading.slice(i, i + STAGE_CONCURRENCY).map(async (w) => {
+          say(w.t, 'uploading');
+          await stageNode(w.s, w.t, w.plan, o.binary);
+        }),
+      );
+    // 2. the config
     await o.storeConfig();
-    const rows: DeployRow[] = [];
-    for (const [i, t] of targets.entries()) {
-      const plan = plans[i]!;
-      const t0 = Date.now();
-      if (plan.steps.length > 0) {
-        await applyNode(sessions.get(t.node.name)!, t, plan, o.binary, (st) =>
-          o.out(`${t.node.name}: ${st}\n`),
-        );
-        o.out(`${t.node.name}: waiting until it is registered\n`);
-        await waitRegistered(o, t, t0);
-      }
-      rows.push({ node: t.node.name, change: plan.change, state: 'running', ms: Date.now() - t0 });
+    // 3. hosts where no agent runs: together
+    const idle = work.filter((w) => w.plan.steps.includes('start'));
+    await settleAll(
+      idle.map(async (w) => {
+        await activateNode(w.s, w.t, w.plan, o.binary, (st) => say(w.t, st));
+        await waitReady(o, w.t, t0);
+        finish(w, 'running', t0);
+      }),
+    );
+    // 4. running agents that must restart: one at a time
+    for (const w of work.filter((w) => w.plan.steps.includes('restart'))) {
+      const since = Date.now();
+      await activateNode(w.s, w.t, w.plan, o.binary, (st) => say(w.t, st));
+      say(w.t, 'waiting until it is registered and in the mesh');
+      await waitReady(o, w.t, since);
+      finish(w, 'running', since);
     }
+    // 5. removed nodes: drained, stopped, forgotten
+    for (const w of work.filter((w) => w.plan.change === 'remove')) {
+      const since = Date.now();
+      const etcd = await o.etcd();
+      say(w.t, 'drain');
+      await drainNode(etcd, o.config.cluster, w.t.node.name, o.by, o.drainTimeoutMs).catch((err: Error) => {
+        throw new DeployStepError(w.t.node.name, 'drain', err.message);
+      });
+      if (w.plan.steps.includes('stop')) {
+        say(w.t, 'stop');
+        await runRemoteOp(w.s, w.t.node.name, 'stop', [w.t.binaryPath], { op: 'stop', service: w.t.service });
+      }
+      await forgetNode(etcd, o.config.cluster, w.t.node.name);
+      finish(w, 'removed', since);
+    }
+    const rows = work.map(
+      (w) =>
+        done.get(w.t.node.name) ?? { node: w.t.node.name, change: w.plan.change, state: 'running', ms: 0 },
+    );
     return { plans, rows };
   } finally {
     for (const s of sessions.values()) s.close();
   }
 }
 
-async function waitRegistered(o: DeployOptions, t: NodeTarget, since: number): Promise<void> {
+/** Promise.all that lets every promise finish (connections get closed, no host is left mid-step), then
+ * throws the first failure. */
+async function settleAll<T>(ps: Array<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(ps);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+const ALIVE_MEMBERS = /^nokube_mesh_members\{[^}]*state="alive"[^}]*\} (\d+)/m;
+
+/** Registered in etcd by an agent started after `since`, and its mesh view holds every registered node
+ * alive (read from its own /metrics on agent.port). */
+async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promise<void> {
   const etcd = await o.etcd();
   const deadline = Date.now() + o.registerTimeoutMs;
+  const url = `http://${t.node.address}:${o.config.agent.port}/metrics`;
+  let why = 'not registered in etcd';
   for (;;) {
-    const rec = (await listNodes(etcd, o.config.cluster)).find((n) => n.name === t.node.name);
-    if (rec && rec.incarnation >= since) return;
+    const nodes = await listNodes(etcd, o.config.cluster);
+    const rec = nodes.find((n) => n.name === t.node.name);
+    if (rec && rec.incarnation >= since) {
+      const text = await fetch(url, { signal: AbortSignal.timeout(2000) })
+        .then((r) => r.text())
+        .catch((err: Error) => `unreachable: ${err.message}`);
+      const alive = Number(ALIVE_MEMBERS.exec(text)?.[1] ?? 0);
+      if (alive >= nodes.length) return;
+      why = text.startsWith('unreachable')
+        ? `registered, but ${url} is ${text}`
+        : `registered, but its mesh view has ${alive} of ${nodes.length} registered nodes alive`;
+    }
     if (Date.now() > deadline)
       throw new DeployStepError(
         t.node.name,
-        'wait until registered',
-        `the agent did not register in etcd within ${o.registerTimeoutMs} ms (its log: ${t.service.logFile})`,
+        'wait until ready',
+        `${why} after ${o.registerTimeoutMs} ms (its log: ${t.service.logFile})`,
       );
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -2,12 +2,13 @@
 // binary (checksum, version), checksums of its files, the service state.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, statfs } from 'node:fs/promises';
+import { readFile, realpath, statfs } from 'node:fs/promises';
 import { arch, platform, release } from 'node:os';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { findOnPath } from '../local/processes.ts';
-import { fileSha256 } from './checksum.ts';
+import { findOnPath, isSingleExecutable } from '../local/processes.ts';
+import { VERSION } from '../version.ts';
+import { cachedFileSha256, checksumCacheFile, fileSha256 } from './checksum.ts';
 import type { ServiceSpec } from './op-schema.ts';
 import { type ServiceState, serviceState } from './service.ts';
 
@@ -42,7 +43,10 @@ async function freeDisk(path: string): Promise<number> {
 
 async function binaryFacts(path: string): Promise<HostFacts['binary']> {
   if (!existsSync(path)) return null;
-  const sha256 = await fileSha256(path);
+  const sha256 = await cachedFileSha256(path, checksumCacheFile(path));
+  // The op normally runs as that very binary: its version is ours, no second start needed.
+  if (isSingleExecutable() && (await realpath(process.execPath)) === (await realpath(path)))
+    return { sha256, version: VERSION };
   const { stdout } = await promisify(execFile)(path, ['--version'], { timeout: 30_000 });
   return { sha256, version: stdout.trim() };
 }

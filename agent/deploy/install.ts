@@ -3,7 +3,7 @@
 // the upload and fails naming the file; the target is never half-written.
 import { chmod, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fileSha256 } from './checksum.ts';
+import { checksumCacheFile, fileSha256, recordSha256 } from './checksum.ts';
 
 export interface InstallFile {
   from: string;
@@ -30,6 +30,7 @@ export async function installFiles(files: InstallFile[]): Promise<{ installed: s
     await fh.sync();
     await fh.close();
     await rename(f.from, f.to);
+    await recordSha256(f.to, f.sha256, checksumCacheFile(f.to));
   }
   return { installed: files.map((f) => f.to) };
 }

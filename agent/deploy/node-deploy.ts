@@ -1,27 +1,50 @@
-// One node's deploy over its SSH session: observe (is the binary there? then its facts), and apply a
-// plan's steps in order. A new binary is uploaded next to the installed one and installs itself (its own
-// `agent op install`), so a host never runs a half-written binary. Errors: "<node>: <step>: <reason>".
+// One node's deploy over its SSH session: observe it (the installed binary reports its facts; a bare host
+// is checked for OS and architecture with `uname`), stage the uploads (next to their targets, harmless to
+// what runs: hosts in parallel), then activate: each staged file installs itself through the binary's own
+// `agent op install` (checked, renamed: never a half-written binary), then the service starts or restarts.
+// Errors: "<node>: <step>: <reason>".
 import { createHash } from 'node:crypto';
 import type { HostFacts } from './facts.ts';
 import type { NodeTarget } from './node-target.ts';
+import { encodeOp } from './op.ts';
+import type { Op } from './op-schema.ts';
 import type { NodePlan, ObservedNode, Step } from './plan.ts';
-import { DeployStepError, runRemoteOp } from './ssh/remote-op.ts';
+import { DeployStepError, opResult, runRemoteOp } from './ssh/remote-op.ts';
 import type { SshSession } from './ssh/session.ts';
 
+export interface LocalBinary {
+  path: string;
+  sha256: string;
+}
+
+/** `uname -sm` words -> Node's platform / arch names (what the binary was built for). */
+const UNAME_OS: Record<string, string> = { Linux: 'linux', Darwin: 'darwin' };
+const UNAME_ARCH: Record<string, string> = { x86_64: 'x64', aarch64: 'arm64', arm64: 'arm64', armv7l: 'arm' };
+
 export async function observeNode(s: SshSession, t: NodeTarget): Promise<ObservedNode> {
-  if (!(await s.exists(t.binaryPath))) return null;
-  return runRemoteOp<HostFacts>(s, t.node.name, 'facts', [t.binaryPath], {
+  const op: Op = {
     op: 'facts',
     binary: t.binaryPath,
     files: [t.configPath],
     diskPath: t.node.ssh.installDir,
     service: t.service,
-  });
-}
-
-export interface LocalBinary {
-  path: string;
-  sha256: string;
+  };
+  // One round trip: the installed binary reports its own facts; 127 is the shell finding none there.
+  const r = await s.exec([t.binaryPath, 'agent', 'op', encodeOp(op)]);
+  if (r.code !== 127) return opResult<HostFacts>(r, t.node.name, 'facts');
+  const uname = await s.exec(['uname', '-sm']);
+  const [os = '', machine = ''] = uname.stdout.trim().split(/\s+/);
+  const platform = UNAME_OS[os] ?? os;
+  const arch = UNAME_ARCH[machine] ?? machine;
+  if (uname.code !== 0 || platform !== process.platform || arch !== process.arch)
+    throw new DeployStepError(
+      t.node.name,
+      'facts',
+      uname.code !== 0
+        ? `uname -sm failed (exit ${uname.code}): ${uname.stderr.trim()}`
+        : `the host is ${os} ${machine}; this nokube binary is built for ${process.platform} ${process.arch}`,
+    );
+  return null;
 }
 
 async function step(node: string, name: Step, fn: () => Promise<unknown>): Promise<void> {
@@ -33,7 +56,20 @@ async function step(node: string, name: Step, fn: () => Promise<unknown>): Promi
   }
 }
 
-export async function applyNode(
+const staged = (path: string) => `${path}.upload`;
+
+/** Upload what the plan replaces, next to its target. Nothing that runs is touched. */
+export async function stageNode(s: SshSession, t: NodeTarget, plan: NodePlan, binary: LocalBinary) {
+  const name = t.node.name;
+  if (plan.steps.includes('upload-binary'))
+    await step(name, 'upload-binary', () => s.upload(binary.path, staged(t.binaryPath), 0o755));
+  if (plan.steps.includes('upload-config'))
+    await step(name, 'upload-config', () => s.write(staged(t.configPath), t.configText, 0o600));
+}
+
+/** Install the staged files (binary first: the config is installed by the new binary) and start or
+ * restart the service, as the plan says. */
+export async function activateNode(
   s: SshSession,
   t: NodeTarget,
   plan: NodePlan,
@@ -44,21 +80,17 @@ export async function applyNode(
   for (const st of plan.steps) {
     onStep(st);
     if (st === 'upload-binary') {
-      const upload = `${t.binaryPath}.upload`;
-      await step(name, st, () => s.upload(binary.path, upload, 0o755));
-      await runRemoteOp(s, name, st, [upload], {
+      await runRemoteOp(s, name, st, [staged(t.binaryPath)], {
         op: 'install',
-        files: [{ from: upload, to: t.binaryPath, sha256: binary.sha256, mode: 0o755 }],
+        files: [{ from: staged(t.binaryPath), to: t.binaryPath, sha256: binary.sha256, mode: 0o755 }],
       });
     } else if (st === 'upload-config') {
-      const upload = `${t.configPath}.upload`;
-      await step(name, st, () => s.write(upload, t.configText, 0o600));
       const sha256 = createHash('sha256').update(t.configText).digest('hex');
       await runRemoteOp(s, name, st, [t.binaryPath], {
         op: 'install',
-        files: [{ from: upload, to: t.configPath, sha256, mode: 0o600 }],
+        files: [{ from: staged(t.configPath), to: t.configPath, sha256, mode: 0o600 }],
       });
-    } else {
+    } else if (st === 'start' || st === 'restart' || st === 'stop') {
       await runRemoteOp(s, name, st, [t.binaryPath], { op: st, service: t.service });
     }
   }

@@ -6,6 +6,7 @@ const MARK: Record<NodePlan['change'], string> = {
   upgrade: '~',
   'config change': '~',
   start: '>',
+  remove: '-',
   'nothing to do': '=',
 };
 

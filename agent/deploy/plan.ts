@@ -14,8 +14,8 @@ export interface DesiredNode {
 /** null: the binary is not installed (nothing else can be asked of the host yet). */
 export type ObservedNode = HostFacts | null;
 
-export type Step = 'upload-binary' | 'upload-config' | 'start' | 'restart';
-export type Change = 'install' | 'upgrade' | 'config change' | 'start' | 'nothing to do';
+export type Step = 'upload-binary' | 'upload-config' | 'start' | 'restart' | 'drain' | 'stop';
+export type Change = 'install' | 'upgrade' | 'config change' | 'start' | 'remove' | 'nothing to do';
 
 export interface NodePlan {
   node: string;
@@ -60,6 +60,17 @@ export function planNode(desired: DesiredNode, observed: ObservedNode): NodePlan
         ? 'start'
         : 'nothing to do';
   return { node, change, steps, reasons };
+}
+
+/** A node in the stored config but not in the new one: drained, then its agent stopped. */
+export function planRemoval(node: string, observed: ObservedNode): NodePlan {
+  const running = observed?.service.state === 'running';
+  return {
+    node,
+    change: 'remove',
+    steps: running ? ['drain', 'stop'] : ['drain'],
+    reasons: [`not in the config any more${running ? '' : ' (its agent is not running)'}`],
+  };
 }
 
 function short(sha: string | null | undefined): string {

@@ -14,6 +14,10 @@ export const keys = {
   /** Node records, JSON, each bound to its agent's lease (gone when the agent is). */
   nodesPrefix: (cluster: string) => `${ROOT}/${cluster}/nodes/`,
   node: (cluster: string, node: string) => `${ROOT}/${cluster}/nodes/${node}`,
+  /** Drained nodes (JSON {since, by}; no lease): no new pods, their pods move away (a deploy that
+   * removes a node sets it, then stops the agent and deletes the key). */
+  drainPrefix: (cluster: string) => `${ROOT}/${cluster}/drain/`,
+  drain: (cluster: string, node: string) => `${ROOT}/${cluster}/drain/${node}`,
 
   // ---- workloads (k8s-shaped objects; <resource> is the plural: pods, deployments, ...) ----
   /** Objects users applied (and pods controllers made), JSON without status:

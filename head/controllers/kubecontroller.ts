@@ -201,7 +201,11 @@ class Leader {
     };
     statuses.on('put', onStatus);
     statuses.on('delete', onStatus);
-    for (const w of [objects, statuses]) {
+    // A node drained or undrained changes every controller's world (like a node record does).
+    const drains = ctx.etcd.watch().prefix(keys.drainPrefix(ctx.cluster)).watcher();
+    drains.on('put', this.onNode);
+    drains.on('delete', this.onNode);
+    for (const w of [objects, statuses, drains]) {
       w.on('error', (err) => ctx.log.warn({ err: shortReason(err) }, 'kubecontroller watch error'));
       this.watchers.push(w);
     }

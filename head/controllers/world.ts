@@ -6,6 +6,7 @@ import { listObjects, type Stored } from '../../agent/objects/store.ts';
 import type { Condition, KubeObject, OwnerReference, Pod } from '../../agent/objects/types.ts';
 import { addLoad, emptyLoad } from '../../agent/scheduler/stack.ts';
 import type { Load } from '../../agent/scheduler/types.ts';
+import { keys } from '../../agent/store/keys.ts';
 import { listNodes, type NodeRecord } from '../../agent/store/node-registry.ts';
 
 export interface World {
@@ -13,9 +14,16 @@ export interface World {
   pods: Array<Stored<Pod>>;
 }
 
+/** Drained nodes are left out of `nodes`: nothing is placed there, and their pods count as on a lost
+ * node (replaced elsewhere, DaemonSet pods removed), as `kubectl drain` evicts them. */
 export async function readWorld(etcd: Etcd3, cluster: string): Promise<World> {
-  const [nodes, pods] = await Promise.all([listNodes(etcd, cluster), listObjects(etcd, cluster, 'Pod')]);
-  return { nodes, pods };
+  const [nodes, pods, drained] = await Promise.all([
+    listNodes(etcd, cluster),
+    listObjects(etcd, cluster, 'Pod'),
+    etcd.getAll().prefix(keys.drainPrefix(cluster)).keys(),
+  ]);
+  const gone = new Set(drained.map((k) => k.slice(keys.drainPrefix(cluster).length)));
+  return { nodes: nodes.filter((n) => !gone.has(n.name)), pods };
 }
 
 export const controllerOf = (obj: KubeObject): OwnerReference | undefined =>

@@ -1,19 +1,24 @@
 // new-or-update FILE when nodes have an ssh section: deploy over SSH (agent/deploy/deploy.ts), with the
 // plan first, a confirmation (--yes, or "yes" on a terminal), progress lines and a final table.
+
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Etcd3 } from 'etcd3';
 import type { ClusterConfig } from '../../config/schema.ts';
-import { fileSha256 } from '../../deploy/checksum.ts';
+import { validateConfigText } from '../../config/validate.ts';
+import { cachedFileSha256 } from '../../deploy/checksum.ts';
 import { deployOverSsh } from '../../deploy/deploy.ts';
 import { isSingleExecutable } from '../../local/processes.ts';
-import { storeConfig } from '../../store/config-store.ts';
+import { readConfig, storeConfig } from '../../store/config-store.ts';
 import { connectEtcd } from '../../store/etcd.ts';
+import { nokubeHome } from '../context.ts';
 import { table, UsageError } from '../output.ts';
 import { editor } from './config.ts';
 
 /** README "Deploy over SSH": SSH handshake limit, and how long a started agent has to register. */
 const SSH_TIMEOUT_MS = 10_000;
 const REGISTER_TIMEOUT_MS = 60_000;
+const DRAIN_TIMEOUT_MS = 120_000;
 
 export async function deployCommand(
   file: string,
@@ -23,7 +28,7 @@ export async function deployCommand(
 ): Promise<void> {
   const path = opts.binary ?? (isSingleExecutable() ? process.execPath : undefined);
   if (!path) throw new UsageError('running from source: pass --binary dist/nokube (the binary to install)');
-  const binary = { path, sha256: await fileSha256(path) };
+  const binary = { path, sha256: await cachedFileSha256(path, join(nokubeHome(), 'checksums.json')) };
   let etcd: Etcd3 | null = null;
   const getEtcd = async () => {
     etcd ??= await connectEtcd(config.etcd);
@@ -42,6 +47,12 @@ export async function deployCommand(
         rl.close();
         return answer.trim() === 'yes';
       },
+      previousConfig: async () => {
+        const stored = await readConfig(await getEtcd(), config.cluster);
+        return stored
+          ? validateConfigText(stored.text, `the config stored in etcd (version ${stored.version})`).config
+          : null;
+      },
       storeConfig: async () => {
         const res = await storeConfig(await getEtcd(), text, file, editor(), 'latest');
         process.stdout.write(
@@ -50,8 +61,10 @@ export async function deployCommand(
       },
       etcd: getEtcd,
       out: (t) => process.stdout.write(t),
+      by: editor(),
       sshTimeoutMs: SSH_TIMEOUT_MS,
       registerTimeoutMs: REGISTER_TIMEOUT_MS,
+      drainTimeoutMs: DRAIN_TIMEOUT_MS,
     });
     if (rows.length > 0)
       process.stdout.write(

@@ -3,7 +3,7 @@
 
 import { encodeOp } from '../op.ts';
 import type { Op } from '../op-schema.ts';
-import type { SshSession } from './session.ts';
+import type { ExecResult, SshSession } from './session.ts';
 
 export class DeployStepError extends Error {
   node: string;
@@ -23,7 +23,11 @@ export async function runRemoteOp<T>(
   nokube: string[],
   op: Op,
 ): Promise<T> {
-  const r = await session.exec([...nokube, 'agent', 'op', encodeOp(op)]);
+  return opResult<T>(await session.exec([...nokube, 'agent', 'op', encodeOp(op)]), node, step);
+}
+
+/** The result of an `agent op` run, or the DeployStepError naming node, step and the host's reason. */
+export function opResult<T>(r: ExecResult, node: string, step: string): T {
   const last = r.stdout.trim().split('\n').at(-1) ?? '';
   const out = parseLine(last);
   if (r.code === 0 && out?.ok === true) return out.result as T;

@@ -1,0 +1,60 @@
+// What the deploy tests and bench/deploy share: a cluster config (YAML) for netns test hosts, and
+// stopping the agents a deploy started on them (over SSH, through the installed binary's own op), so a
+// test or bench leaves no agent behind.
+import { stringify } from 'yaml';
+import { validateConfigText } from '../../agent/config/validate.ts';
+import { nodeTarget } from '../../agent/deploy/node-target.ts';
+import { encodeOp } from '../../agent/deploy/op.ts';
+import { openSession } from '../../agent/deploy/ssh/session.ts';
+import type { TestHost, TestHosts } from './hosts.ts';
+
+export interface DeployedNodeSpec {
+  host: TestHost;
+  roles: Array<'head' | 'worker'>;
+  labels?: Record<string, string>;
+  /** Sub-folder of the host's dir for install dir and workspace (several clusters on one host). */
+  subdir?: string;
+  knownHosts?: string;
+}
+
+export function deployConfigText(
+  th: TestHosts,
+  o: { cluster: string; etcdUrl: string; headPort: number; meshPort: number; nodes: DeployedNodeSpec[] },
+): string {
+  return stringify({
+    cluster: o.cluster,
+    etcd: { endpoints: [o.etcdUrl] },
+    head: { port: o.headPort },
+    mesh: { port: o.meshPort },
+    nodes: o.nodes.map((n) => ({
+      name: n.host.name,
+      address: n.host.address,
+      roles: n.roles,
+      labels: n.labels ?? {},
+      workspace: n.subdir ? `${n.host.dir}/${n.subdir}/workspace` : n.host.workspaceDir,
+      ssh: {
+        user: th.user,
+        port: 22,
+        key: th.privateKeyPath,
+        knownHosts: n.knownHosts ?? th.knownHostsPath,
+        installDir: n.subdir ? `${n.host.dir}/${n.subdir}/install` : n.host.installDir,
+      },
+    })),
+  });
+}
+
+/** Stop the agent service on every node of the config that has one (best effort: hosts may be gone). */
+export async function stopDeployedAgents(configText: string): Promise<void> {
+  const config = validateConfigText(configText, 'cluster.yaml').config;
+  await Promise.all(
+    config.nodes.map(async (n) => {
+      const t = nodeTarget(config, n);
+      const s = await openSession(t.node, 5000).catch(() => null);
+      if (!s) return;
+      await s
+        .exec([t.binaryPath, 'agent', 'op', encodeOp({ op: 'stop', service: t.service })])
+        .catch(() => undefined);
+      s.close();
+    }),
+  );
+}
