@@ -13,19 +13,23 @@ import type Docker from 'dockerode';
 import type { Etcd3 } from 'etcd3';
 import { validateConfigText } from '../agent/config/validate.ts';
 import { fileSha256 } from '../agent/deploy/checksum.ts';
-import { type DeployOptions, deployOverSsh } from '../agent/deploy/deploy.ts';
+import { deployOverSsh } from '../agent/deploy/deploy.ts';
 import { type LocalBinary, observeNode } from '../agent/deploy/node-deploy.ts';
 import { nodeTarget } from '../agent/deploy/node-target.ts';
 import { openSession } from '../agent/deploy/ssh/session.ts';
 import { applyManifests } from '../agent/objects/apply.ts';
 import { listObjects } from '../agent/objects/store.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
-import { readConfig, storeConfig } from '../agent/store/config-store.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
 import { keys } from '../agent/store/keys.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
 import { eventually, REPO } from './harness/cluster.ts';
-import { type DeployedNodeSpec, deployConfigText, stopDeployedAgents } from './harness/deployed.ts';
+import {
+  type DeployedNodeSpec,
+  deployConfigText,
+  stopDeployedAgents,
+  testDeployOptions,
+} from './harness/deployed.ts';
 import { ensureBusyboxImage, removeContainers, requireDocker } from './harness/docker.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 import { startTestHosts, type TestHosts } from './harness/hosts.ts';
@@ -65,29 +69,8 @@ describe('new-or-update over SSH (4 netns hosts)', { timeout: 420_000 }, () => {
     return text;
   };
 
-  const run = (text: string, dryRun = false) => {
-    const config = validateConfigText(text, 'cluster.yaml').config;
-    const o: DeployOptions = {
-      config,
-      binary,
-      dryRun,
-      confirm: async () => true,
-      previousConfig: async () => {
-        const stored = await readConfig(etcd, CLUSTER);
-        return stored ? validateConfigText(stored.text, 'stored').config : null;
-      },
-      storeConfig: async () => {
-        await storeConfig(etcd, text, 'cluster.yaml', 'deploy-test', 'latest');
-      },
-      etcd: async () => etcd,
-      out: (t) => out.push(t),
-      by: 'deploy-test',
-      sshTimeoutMs: 5000,
-      registerTimeoutMs: 60_000,
-      drainTimeoutMs: 60_000,
-    };
-    return deployOverSsh(o);
-  };
+  const run = (text: string, dryRun = false) =>
+    deployOverSsh(testDeployOptions({ text, binary, etcd: async () => etcd, out, dryRun }));
 
   /** The agent's pid on each host of the config (null: not running or not installed). */
   const pids = async (text: string) => {

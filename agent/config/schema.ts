@@ -63,6 +63,15 @@ export const clusterConfigSchema = z.strictObject({
     endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1, 'needs at least one endpoint'),
     dialTimeoutMs: positiveMs.default(DOCUMENTED_DEFAULTS['etcd.dialTimeoutMs']),
     tls: tlsFiles.optional(),
+    /** new-or-update runs etcd on these nodes (over SSH, with the host's own etcd binary). */
+    serve: z
+      .strictObject({
+        nodes: z.array(dnsLabel).min(1, 'needs at least one node'),
+        clientPort: port,
+        peerPort: port,
+        binary: absolutePath,
+      })
+      .optional(),
   }),
   agent: z
     .strictObject({ port: port.default(DOCUMENTED_DEFAULTS['agent.port']) })
@@ -180,6 +189,7 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
   for (const [path, p] of ports) {
     if (p === cfg.agent.port) problems.push([['agent', 'port'], `must differ from ${path.join('.')}`]);
   }
+  problems.push(...etcdServeProblems(cfg));
   const heads = new Set(cfg.nodes.filter((n) => n.roles.includes('head')).map((n) => n.address));
   const mon = cfg.monitoring;
   for (const [name, svc] of [
@@ -193,5 +203,36 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
       ]);
     }
   }
+  return problems;
+}
+
+/** etcd.serve: its nodes are head nodes with ssh, an odd number (quorum), and etcd.endpoints are exactly
+ * their client URLs (clients and agents use the endpoints; the deploy starts the members). */
+function etcdServeProblems(cfg: ClusterConfig): Array<[Array<string | number>, string]> {
+  const serve = cfg.etcd.serve;
+  if (!serve) return [];
+  const problems: Array<[Array<string | number>, string]> = [];
+  serve.nodes.forEach((name, i) => {
+    const node = cfg.nodes.find((n) => n.name === name);
+    if (!node) problems.push([['etcd', 'serve', 'nodes', i], `no node named "${name}" in nodes`]);
+    else if (!node.roles.includes('head') || !node.ssh)
+      problems.push([['etcd', 'serve', 'nodes', i], `node "${name}" needs the head role and an ssh section`]);
+  });
+  if (new Set(serve.nodes).size !== serve.nodes.length)
+    problems.push([['etcd', 'serve', 'nodes'], 'a node is listed twice']);
+  if (serve.nodes.length % 2 === 0)
+    problems.push([
+      ['etcd', 'serve', 'nodes'],
+      `${serve.nodes.length} members: an odd number is needed (1, 3, 5)`,
+    ]);
+  if (serve.clientPort === serve.peerPort)
+    problems.push([['etcd', 'serve', 'peerPort'], 'must differ from etcd.serve.clientPort']);
+  const want = serve.nodes
+    .map((name) => cfg.nodes.find((n) => n.name === name))
+    .filter((n) => n !== undefined)
+    .map((n) => `http://${n.address}:${serve.clientPort}`);
+  const have = cfg.etcd.endpoints.map((u) => u.replace(/\/+$/, ''));
+  if (want.length === serve.nodes.length && [...want].sort().join() !== [...have].sort().join())
+    problems.push([['etcd', 'endpoints'], `must be the served members' client URLs: ${want.join(', ')}`]);
   return problems;
 }

@@ -12,10 +12,12 @@ import type { Etcd3 } from 'etcd3';
 import type { ClusterConfig } from '../config/schema.ts';
 import { listNodes } from '../store/node-registry.ts';
 import { drainNode, forgetNode } from './drain.ts';
+import { etcdMemberService } from './etcd-member.ts';
 import { activateNode, type LocalBinary, observeNode, stageNode } from './node-deploy.ts';
 import { type NodeTarget, nodeTarget } from './node-target.ts';
-import { type NodePlan, type ObservedNode, planNode, planRemoval } from './plan.ts';
+import { type NodePlan, type ObservedNode, planNode, planRemoval, withEtcd } from './plan.ts';
 import { formatPlan } from './plan-print.ts';
+import type { ServiceState } from './service.ts';
 import { DeployStepError, runRemoteOp } from './ssh/remote-op.ts';
 import { openSession, type SshSession } from './ssh/session.ts';
 
@@ -53,36 +55,51 @@ const STAGE_CONCURRENCY = 3;
 export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan[]; rows: DeployRow[] }> {
   const targets = o.config.nodes.filter((n) => n.ssh).map((n) => nodeTarget(o.config, n));
   if (targets.length === 0) throw new Error('no node has an ssh section (nodes[].ssh): nothing to deploy');
-  const previous = await o.previousConfig();
-  const keep = new Set(o.config.nodes.map((n) => n.name));
-  const removed = (previous?.nodes ?? [])
-    .filter((n) => n.ssh && !keep.has(n.name))
-    .map((n) => nodeTarget(previous!, n));
-  const all = [...targets, ...removed];
   const sessions = new Map<string, SshSession>();
-  try {
-    const observed = await settleAll(
-      all.map(async (t) => {
+  const observe = (ts: NodeTarget[], config: ClusterConfig) =>
+    settleAll(
+      ts.map(async (t) => {
         const s = await openSession(t.node, o.sshTimeoutMs).catch((err: Error) => {
           throw new DeployStepError(t.node.name, 'connect', err.message.replace(/^\S+ \([^)]*\): /, ''));
         });
         sessions.set(t.node.name, s);
-        return observeNode(s, t);
+        const facts = await observeNode(s, t);
+        return { facts, etcd: await observeEtcd(s, t, config, facts) };
       }),
     );
-    const plans = all.map((t, i) =>
-      i < targets.length
-        ? planNode(
-            {
-              name: t.node.name,
-              binarySha256: o.binary.sha256,
-              configSha256: t.configSha256,
-              configPath: t.configPath,
-            },
-            observed[i] as ObservedNode,
-          )
-        : planRemoval(t.node.name, observed[i] as ObservedNode),
-    );
+  try {
+    const seen = await observe(targets, o.config);
+    const targetPlans = targets.map((t, i) => {
+      const { facts, etcd } = seen[i]!;
+      const plan = planNode(
+        {
+          name: t.node.name,
+          binarySha256: o.binary.sha256,
+          configSha256: t.configSha256,
+          configPath: t.configPath,
+        },
+        facts,
+      );
+      try {
+        return etcd ? withEtcd(plan, etcd) : plan;
+      } catch (err) {
+        throw new DeployStepError(t.node.name, 'plan', (err as Error).message);
+      }
+    });
+    // The stored config names the nodes to remove. When etcd is ours to start and not all up yet, a
+    // stored config cannot be read (and on a first run there is none).
+    const etcdDown = seen.some((x) => x.etcd && !x.etcd.running);
+    const previous = await o.previousConfig().catch((err: Error) => {
+      if (etcdDown) return null;
+      throw err;
+    });
+    const keep = new Set(o.config.nodes.map((n) => n.name));
+    const removed = (previous?.nodes ?? [])
+      .filter((n) => n.ssh && !keep.has(n.name))
+      .map((n) => nodeTarget(previous!, n));
+    const seenRemoved = await observe(removed, previous ?? o.config);
+    const all = [...targets, ...removed];
+    const plans = [...targetPlans, ...removed.map((t, i) => planRemoval(t.node.name, seenRemoved[i]!.facts))];
     o.out(`Plan for cluster "${o.config.cluster}":\n${formatPlan(plans)}`);
     if (o.dryRun) return { plans, rows: [] };
     if (plans.every((p) => p.steps.length === 0)) {
@@ -107,7 +124,29 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
           await stageNode(w.s, w.t, w.plan, o.binary);
         }),
       );
-    // 2. the config
+    // 2. etcd members that do not run: started together (a new cluster needs its quorum), on bare hosts
+    // after the binary is installed (nothing runs there yet); then the config is stored in etcd
+    const etcdStarts = work.filter((w) => w.plan.steps.includes('start-etcd'));
+    await settleAll(
+      etcdStarts.map(async (w) => {
+        if (w.plan.change === 'install') {
+          await activateNode(
+            w.s,
+            w.t,
+            { ...w.plan, steps: ['upload-binary', 'upload-config'] },
+            o.binary,
+            (st) => say(w.t, st),
+          );
+          w.plan = { ...w.plan, steps: w.plan.steps.filter((st) => !st.startsWith('upload-')) };
+        }
+        say(w.t, 'start-etcd');
+        await runRemoteOp(w.s, w.t.node.name, 'start-etcd', [w.t.binaryPath], {
+          op: 'start',
+          service: etcdMemberService(o.config, w.t.node)!,
+        });
+      }),
+    );
+    if (etcdStarts.length > 0) await waitEtcd(o);
     await o.storeConfig();
     // 3. hosts where no agent runs: together
     const idle = work.filter((w) => w.plan.steps.includes('start'));
@@ -151,6 +190,55 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
   }
 }
 
+/** An etcd member's state (null: the node is not one). Its binary must be on the host. */
+async function observeEtcd(
+  s: SshSession,
+  t: NodeTarget,
+  config: ClusterConfig,
+  facts: ObservedNode,
+): Promise<{ running: boolean; command: string[] | null; want: string[] } | null> {
+  const spec = etcdMemberService(config, t.node);
+  if (!spec) return null;
+  if (!(await s.exists(spec.command[0]!)))
+    throw new DeployStepError(
+      t.node.name,
+      'facts',
+      `etcd.serve.binary ${spec.command[0]} is not on the host (Debian: apt-get install etcd-server)`,
+    );
+  if (facts === null) return { running: false, command: null, want: spec.command };
+  const st = await runRemoteOp<ServiceState>(s, t.node.name, 'facts', [t.binaryPath], {
+    op: 'state',
+    service: spec,
+  });
+  return { running: st.state === 'running', command: st.command, want: spec.command };
+}
+
+/** Until the served etcd answers a read (members elect a leader within seconds). */
+async function waitEtcd(o: DeployOptions): Promise<void> {
+  const deadline = Date.now() + o.registerTimeoutMs;
+  for (;;) {
+    try {
+      const etcd = await o.etcd();
+      await etcd.get('/nokube/.probe').string();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new DeployStepError(
+          o.config.etcd.serve!.nodes.join(','),
+          'wait until etcd answers',
+          `${(err as Error).message} after ${o.registerTimeoutMs} ms (logs: <workspace>/nokube-etcd.log)`,
+        );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** Where a service's output is, for error messages. */
+function serviceLog(spec: NodeTarget['service']): string {
+  const any = spec as { logFile?: string; mode: string; name: string };
+  return any.logFile ? `its log: ${any.logFile}` : `see the ${any.mode} service ${any.name}`;
+}
+
 /** Promise.all that lets every promise finish (connections get closed, no host is left mid-step), then
  * throws the first failure. */
 async function settleAll<T>(ps: Array<Promise<T>>): Promise<T[]> {
@@ -186,7 +274,7 @@ async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promis
       throw new DeployStepError(
         t.node.name,
         'wait until ready',
-        `${why} after ${o.registerTimeoutMs} ms (its log: ${t.service.logFile})`,
+        `${why} after ${o.registerTimeoutMs} ms (${serviceLog(t.service)})`,
       );
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -14,7 +14,7 @@ export interface DesiredNode {
 /** null: the binary is not installed (nothing else can be asked of the host yet). */
 export type ObservedNode = HostFacts | null;
 
-export type Step = 'upload-binary' | 'upload-config' | 'start' | 'restart' | 'drain' | 'stop';
+export type Step = 'upload-binary' | 'upload-config' | 'start-etcd' | 'start' | 'restart' | 'drain' | 'stop';
 export type Change = 'install' | 'upgrade' | 'config change' | 'start' | 'remove' | 'nothing to do';
 
 export interface NodePlan {
@@ -60,6 +60,28 @@ export function planNode(desired: DesiredNode, observed: ObservedNode): NodePlan
         ? 'start'
         : 'nothing to do';
   return { node, change, steps, reasons };
+}
+
+/** An etcd member (etcd.serve) that is not running gets started first. One that runs with other flags
+ * (members changed) is refused: a running etcd cluster's membership is changed with etcdctl member
+ * add/remove, which new-or-update does not do yet. */
+export function withEtcd(
+  plan: NodePlan,
+  etcd: { running: boolean; command: string[] | null; want: string[] },
+): NodePlan {
+  if (etcd.running) {
+    if (etcd.command && etcd.command.join('\0') !== etcd.want.join('\0'))
+      throw new Error(
+        'etcd runs there with other flags than etcd.serve asks for (members or ports changed); changing a running etcd cluster is not done by new-or-update: use etcdctl member add/remove, then stop that member',
+      );
+    return plan;
+  }
+  return {
+    ...plan,
+    change: plan.change === 'nothing to do' ? 'start' : plan.change,
+    steps: ['start-etcd', ...plan.steps],
+    reasons: [...plan.reasons, 'etcd is not running'],
+  };
 }
 
 /** A node in the stored config but not in the new one: drained, then its agent stopped. */

@@ -1,11 +1,15 @@
 // What the deploy tests and bench/deploy share: a cluster config (YAML) for netns test hosts, and
 // stopping the agents a deploy started on them (over SSH, through the installed binary's own op), so a
 // test or bench leaves no agent behind.
+import type { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
 import { validateConfigText } from '../../agent/config/validate.ts';
+import type { DeployOptions } from '../../agent/deploy/deploy.ts';
+import type { LocalBinary } from '../../agent/deploy/node-deploy.ts';
 import { nodeTarget } from '../../agent/deploy/node-target.ts';
 import { encodeOp } from '../../agent/deploy/op.ts';
 import { openSession } from '../../agent/deploy/ssh/session.ts';
+import { readConfig, storeConfig } from '../../agent/store/config-store.ts';
 import type { TestHost, TestHosts } from './hosts.ts';
 
 export interface DeployedNodeSpec {
@@ -57,4 +61,35 @@ export async function stopDeployedAgents(configText: string): Promise<void> {
       s.close();
     }),
   );
+}
+
+/** DeployOptions as the CLI builds them (previous config from etcd, store in etcd), confirming at once,
+ * output collected in `out`. */
+export function testDeployOptions(o: {
+  text: string;
+  binary: LocalBinary;
+  etcd: () => Promise<Etcd3>;
+  out: string[];
+  dryRun?: boolean;
+}): DeployOptions {
+  const config = validateConfigText(o.text, 'cluster.yaml').config;
+  return {
+    config,
+    binary: o.binary,
+    dryRun: o.dryRun === true,
+    confirm: async () => true,
+    previousConfig: async () => {
+      const stored = await readConfig(await o.etcd(), config.cluster);
+      return stored ? validateConfigText(stored.text, 'stored').config : null;
+    },
+    storeConfig: async () => {
+      await storeConfig(await o.etcd(), o.text, 'cluster.yaml', 'deploy-test', 'latest');
+    },
+    etcd: o.etcd,
+    out: (t) => o.out.push(t),
+    by: 'deploy-test',
+    sshTimeoutMs: 5000,
+    registerTimeoutMs: 60_000,
+    drainTimeoutMs: 60_000,
+  };
 }
