@@ -86,9 +86,15 @@ const bundle = join(dist, 'nokube.cjs');
 const result = await build({
   stdin: {
     contents: [
-      "import { main } from './agent/cli/program.ts';",
-      "import { headParts } from './head/head-part.ts';",
-      'main(process.argv, headParts).then(() => process.exit());',
+      // `agent op` (a deploy step, run once per host per deploy over SSH) loads only what it needs: with
+      // dynamic imports esbuild evaluates a module on first use, not at start (~0.25 s less per op).
+      'const argv = process.argv;',
+      "if (argv[2] === 'agent' && argv[3] === 'op' && argv.length === 5)",
+      "  import('./agent/deploy/op-command.ts').then((m) => m.runAgentOp(argv[4])).then((code) => process.exit(code));",
+      'else',
+      "  Promise.all([import('./agent/cli/program.ts'), import('./head/head-part.ts')])",
+      '    .then(([p, h]) => p.main(argv, h.headParts))',
+      '    .then(() => process.exit());',
     ].join('\n'),
     resolveDir: root,
     sourcefile: 'nokube-entry.ts',
