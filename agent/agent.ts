@@ -119,7 +119,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // 2. Identity and facts.
   const incarnation = Date.now();
   const privateKey = await loadOrCreatePeerKey(join(self.workspace, 'agent', 'peer.key'));
-  const facts = await readNodeFacts();
+  const facts = await readNodeFacts(self.dockerSocket);
   const loopLag = startLoopLagMonitor();
   const headApi = (cfg: ClusterConfig, n: NodeConfig) =>
     n.roles.includes('head') ? `http://${hostForUrl(n.address)}:${cfg.head.port}` : undefined;

@@ -123,6 +123,8 @@ export const clusterConfigSchema = z.strictObject({
         roles: z.array(z.enum(['head', 'worker'])).min(1, 'needs at least one role (head, worker)'),
         labels: labels.default({}),
         workspace: absolutePath,
+        /** The Docker engine's socket on the host; absent: DOCKER_HOST, else /var/run/docker.sock. */
+        dockerSocket: absolutePath.optional(),
         ssh: z
           .strictObject({
             user: z.string().min(1),

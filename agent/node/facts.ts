@@ -8,8 +8,9 @@ export interface NodeFacts {
   disks: Array<{ mount: string; sizeBytes: number }>;
   gpus: Array<{ vendor: string; model: string; memoryMB: number | null }>;
   os: { platform: string; distro: string; release: string; kernel: string; arch: string };
-  /** The container engine that answered at agent start (DOCKER_HOST or the default socket); null: none,
-   * so the node can run no pods until its agent is restarted with an engine running. */
+  /** The container engine that answered at agent start (at nodes[].dockerSocket, else DOCKER_HOST or the
+   * default socket); null: none, so the node can run no pods until its agent is restarted with an engine
+   * running. */
   containerRuntime: { name: 'docker'; version: string; apiVersion: string } | null;
 }
 
@@ -17,12 +18,12 @@ export interface NodeFacts {
 export const PSEUDO_FS =
   /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|autofs|mqueue|debugfs|tracefs|securityfs|pstore|bpf|configfs|fusectl|hugetlbfs|binfmt_misc|devpts|rpc_pipefs|ramfs|fuse\..*)$/;
 
-export async function readNodeFacts(): Promise<NodeFacts> {
+export async function readNodeFacts(dockerSocket?: string): Promise<NodeFacts> {
   const [osInfo, fsSizes, graphics, containerRuntime] = await Promise.all([
     si.osInfo(),
     si.fsSize().catch(() => []),
     si.graphics().catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] })),
-    readContainerRuntime(),
+    readContainerRuntime(dockerSocket),
   ]);
   return {
     cpus: os.availableParallelism(),
@@ -44,9 +45,9 @@ export async function readNodeFacts(): Promise<NodeFacts> {
   };
 }
 
-async function readContainerRuntime(): Promise<NodeFacts['containerRuntime']> {
-  const { default: Docker } = await import('dockerode');
-  const version = new Docker().version();
+async function readContainerRuntime(dockerSocket?: string): Promise<NodeFacts['containerRuntime']> {
+  const { dockerClient } = await import('../runtime/docker-client.ts');
+  const version = dockerClient({ dockerSocket }).version();
   const timeout = new Promise<null>((r) => setTimeout(() => r(null), 2000).unref());
   const v = await Promise.race([version, timeout]).catch(() => null);
   return v ? { name: 'docker', version: v.Version, apiVersion: v.ApiVersion } : null;

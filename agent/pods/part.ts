@@ -3,11 +3,12 @@
 // tick, and status written back to etcd only when it changes. Starts from the local cache so an agent
 // cut off from etcd keeps running its pods; an agent stop leaves the containers running (adopted later).
 
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Watcher } from 'etcd3';
 import type { AgentContext, AgentPart } from '../agent.ts';
 import { deleteObjects, fromKv, type ObjectRef, objectKey, refOf, writeStatus } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
+import { dockerClient } from '../runtime/docker-client.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { shortReason, withTimeout } from '../store/etcd.ts';
@@ -56,7 +57,7 @@ export function podActorViews(): PodActorView[] {
 export const podsPart: AgentPart = {
   name: 'pods',
   async start(ctx: AgentContext) {
-    const docker = new Docker();
+    const docker = dockerClient(ctx.self());
     try {
       await withTimeout(docker.ping(), 3000, 'no answer within 3 s');
     } catch (err) {

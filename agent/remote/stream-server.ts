@@ -2,10 +2,11 @@
 // mesh's authenticated connections (no extra port, no shell). One length-prefixed JSON request, then
 // frames (frames.ts) until the end frame.
 import type { Stream } from '@libp2p/interface';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { lpStream } from 'it-length-prefixed-stream';
 import type { AgentContext, AgentPart } from '../agent.ts';
 import type { Mesh } from '../mesh/mesh.ts';
+import { dockerClient } from '../runtime/docker-client.ts';
 import { type DecodedFrame, decodeFrame, encodeEnd, MAX_FRAME_PAYLOAD } from './frames.ts';
 import { runPodStream } from './pod-streams.ts';
 import { type PodStreamRequest, podStreamRequest } from './requests.ts';
@@ -19,7 +20,7 @@ const MAX_FRAME_BYTES = MAX_FRAME_PAYLOAD + 1024;
 export const podStreamsPart: AgentPart = {
   name: 'pod-streams',
   async start(ctx: AgentContext) {
-    const docker = new Docker();
+    const docker = dockerClient(ctx.self());
     const open = new Set<AbortController>();
     await ctx.mesh.handle(
       POD_STREAM_PROTOCOL,

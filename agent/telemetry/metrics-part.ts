@@ -5,11 +5,11 @@
 // the next. Follows config changes live (interval, target, node labels).
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import Docker from 'dockerode';
 import type { AgentContext, AgentPart } from '../agent.ts';
 import { hostForUrl } from '../agent.ts';
 import { type AgentServer, startAgentServer } from '../api/agent-server.ts';
 import type { ClusterConfig } from '../config/schema.ts';
+import { dockerClient } from '../runtime/docker-client.ts';
 import { shortReason, withTimeout } from '../store/etcd.ts';
 import { registerAgentMetrics } from './agent-metrics.ts';
 import { ContainerStats } from './container-stats.ts';
@@ -79,7 +79,7 @@ export const metricsPart: AgentPart = {
     });
 
     const sampler = new NodeSampler();
-    const docker = new Docker();
+    const docker = dockerClient(ctx.self());
     const containers = new ContainerStats(docker, ctx.cluster, ctx.nodeName, totalmem());
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;

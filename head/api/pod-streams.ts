@@ -3,7 +3,7 @@
 //   /api/v1/namespaces/<ns>/pods/<name>/exec?container=&command=sh&command=-c&command=...
 // The head finds the pod's node and relays the node's frames (agent/remote/frames.ts) as binary
 // WebSocket messages; each is sent only after the previous one was written (back-pressure to Docker).
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { WebSocket } from 'ws';
 import type { AgentContext } from '../../agent/agent.ts';
 import { getObject } from '../../agent/objects/store.ts';
@@ -11,6 +11,7 @@ import { encodeEnd } from '../../agent/remote/frames.ts';
 import { runPodStream } from '../../agent/remote/pod-streams.ts';
 import { type PodStreamRequest, podStreamRequest } from '../../agent/remote/requests.ts';
 import { requestPodStream } from '../../agent/remote/stream-server.ts';
+import { dockerClient } from '../../agent/runtime/docker-client.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
 
 const PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(log|exec)$/;
@@ -75,7 +76,7 @@ export async function servePodStream(ctx: AgentContext, ws: WebSocket, url: URL)
   if (!nodeName) return finish(`pod ${req.pod} is not scheduled to a node yet`);
   try {
     if (nodeName === ctx.nodeName) {
-      localDocker ??= new Docker();
+      localDocker ??= dockerClient(ctx.self());
       await runPodStream(localDocker, { cluster: ctx.cluster, node: nodeName }, req, send, abort.signal);
     } else {
       const node = (await listNodes(ctx.etcd, ctx.cluster)).find((n) => n.name === nodeName);

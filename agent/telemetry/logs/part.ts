@@ -5,10 +5,11 @@
 // export, no `monitoring` stops it.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { AgentContext, AgentPart } from '../../agent.ts';
 import { hostForUrl } from '../../agent.ts';
 import type { ClusterConfig } from '../../config/schema.ts';
+import { dockerClient } from '../../runtime/docker-client.ts';
 import { shortReason, withTimeout } from '../../store/etcd.ts';
 import { VERSION } from '../../version.ts';
 import { Shipper } from '../export/shipper.ts';
@@ -93,7 +94,7 @@ export function logsTarget(config: ClusterConfig, workspace: string): Target | u
 export const logsPart: AgentPart = {
   name: 'logs',
   async start(ctx: AgentContext) {
-    const docker = new Docker();
+    const docker = dockerClient(ctx.self());
     let chain = Promise.resolve();
     const apply = (config: ClusterConfig) => {
       chain = chain
