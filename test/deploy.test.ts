@@ -5,10 +5,12 @@
 // rerun after the fix continues with it alone; a node removed from the config -> drained (its pods run
 // elsewhere) and stopped; a wrong host key -> the run stops naming that node.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import type { Etcd3 } from 'etcd3';
 import { validateConfigText } from '../agent/config/validate.ts';
@@ -35,6 +37,7 @@ import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 import { startTestHosts, type TestHosts } from './harness/hosts.ts';
 
 const CLUSTER = 'deploy-test';
+const run_ = promisify(execFile);
 
 describe('new-or-update over SSH (4 netns hosts)', { timeout: 420_000 }, () => {
   let th: TestHosts;
@@ -115,6 +118,26 @@ describe('new-or-update over SSH (4 netns hosts)', { timeout: 420_000 }, () => {
       plans.map((p) => p.change),
       ['install', 'install', 'install'],
     );
+    assert.deepEqual(await pids(configText()), { h0: null, h1: null, h2: null });
+  });
+
+  test('the CLI: --dry-run prints the plan; without --yes and no terminal it refuses; nothing changes', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'nokube-deploy-home-'));
+    const file = join(home, 'cluster.yaml');
+    await writeFile(file, configText());
+    const cli = (args: string[]) =>
+      run_(binary.path, ['new-or-update', file, ...args], { env: { ...process.env, NOKUBE_HOME: home } });
+    const dry = await cli(['--dry-run']);
+    assert.match(
+      dry.stdout,
+      /^Plan for cluster "deploy-test":\n {2}\+ h0: install \(upload-binary, upload-config, start\)$/m,
+    );
+    assert.match(dry.stdout, /^Plan: 3 of 3 hosts to change\.$/m);
+    await assert.rejects(cli([]), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /not a terminal: pass --yes to apply the plan/);
+      return true;
+    });
     assert.deepEqual(await pids(configText()), { h0: null, h1: null, h2: null });
   });
 
