@@ -58,7 +58,7 @@ describe('nokube agent op', { timeout: 60_000 }, async () => {
       [join(dir, 'config.yaml')]: sha('cluster: x\n'),
       [join(dir, 'absent.yaml')]: null,
     });
-    assert.deepEqual(f.service, { state: 'stopped', pid: null, command: null });
+    assert.deepEqual(f.service, { mode: 'process', state: 'stopped', pid: null, command: null });
   });
 
   test('install: checked, mode set, renamed over the target; a wrong checksum leaves the target as it was', async () => {
@@ -94,13 +94,13 @@ describe('nokube agent op', { timeout: 60_000 }, async () => {
     const again = await state({ op: 'start', service: sleeper });
     assert.equal(again.pid, pid, 'start of a running service is a no-op');
     const s = await state({ op: 'state', service: sleeper });
-    assert.deepEqual(s, { state: 'running', pid, command: ['/bin/sleep', '300'] });
+    assert.deepEqual(s, { mode: 'process', state: 'running', pid, command: ['/bin/sleep', '300'] });
     const r = await state({ op: 'restart', service: sleeper });
     assert.equal(r.state, 'running');
     assert.notEqual(r.pid, pid);
     assert.ok(!alive(pid));
     const stopped = await state({ op: 'stop', service: sleeper });
-    assert.deepEqual(stopped, { state: 'stopped', pid: null, command: null });
+    assert.deepEqual(stopped, { mode: 'process', state: 'stopped', pid: null, command: null });
     assert.ok(!alive(r.pid!));
   });
 

@@ -32,6 +32,7 @@ export const DOCUMENTED_DEFAULTS = {
   'mesh.suspectAfterMs': 3000,
   'mesh.deadAfterMs': 6000,
   'nodes[].labels': {} as Record<string, string>,
+  'nodes[].ssh.service': 'process',
   'agent.port': 7947,
   'head.fileServer.port': 8088,
   'head.fileServer.subpath': 'public_file_server',
@@ -136,6 +137,10 @@ export const clusterConfigSchema = z.strictObject({
               .regex(SSH_PUBLIC_KEY, 'must be an OpenSSH public key line ("ssh-ed25519 AAAA...")')
               .optional(),
             installDir: absolutePath,
+            /** How the deploy runs the agent there (agent/deploy/service-*.ts). */
+            service: z
+              .enum(['process', 'docker', 'systemd'])
+              .default(DOCUMENTED_DEFAULTS['nodes[].ssh.service']),
           })
           .optional(),
       }),

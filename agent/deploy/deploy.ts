@@ -77,6 +77,7 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
           binarySha256: o.binary.sha256,
           configSha256: t.configSha256,
           configPath: t.configPath,
+          service: t.service,
         },
         facts,
       );

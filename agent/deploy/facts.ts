@@ -18,7 +18,9 @@ export interface HostFacts {
   kernel: string;
   /** Pretty name from /etc/os-release, when there is one. */
   distro: string | null;
-  docker: { cli: boolean; socket: boolean };
+  /** socket: the engine socket exists (the docker service's, else /var/run/docker.sock); engine: the
+   * version of the engine answering there (null: none answers; absent: a binary older than this). */
+  docker: { cli: boolean; socket: boolean; engine?: string | null };
   freeDiskBytes: number;
   binary: { sha256: string; version: string } | null;
   files: Record<string, string | null>;
@@ -39,6 +41,15 @@ async function freeDisk(path: string): Promise<number> {
   while (!existsSync(p)) p = dirname(p);
   const s = await statfs(p);
   return s.bavail * s.bsize;
+}
+
+async function dockerFacts(socket: string): Promise<HostFacts['docker']> {
+  const cli = findOnPath('docker') !== null;
+  if (!existsSync(socket)) return { cli, socket: false, engine: null };
+  const { default: Docker } = await import('dockerode');
+  const version = new Docker({ socketPath: socket }).version().then((v) => v.Version);
+  const timeout = new Promise<null>((r) => setTimeout(() => r(null), 3000).unref());
+  return { cli, socket: true, engine: await Promise.race([version, timeout]).catch(() => null) };
 }
 
 async function binaryFacts(path: string): Promise<HostFacts['binary']> {
@@ -64,7 +75,7 @@ export async function hostFacts(q: {
     arch: arch(),
     kernel: release(),
     distro: await distro(),
-    docker: { cli: findOnPath('docker') !== null, socket: existsSync('/var/run/docker.sock') },
+    docker: await dockerFacts(q.service.mode === 'docker' ? q.service.socket : '/var/run/docker.sock'),
     freeDiskBytes: await freeDisk(q.diskPath),
     binary: await binaryFacts(q.binary),
     files,

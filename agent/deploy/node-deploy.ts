@@ -8,7 +8,7 @@ import type { HostFacts } from './facts.ts';
 import type { NodeTarget } from './node-target.ts';
 import { encodeOp } from './op.ts';
 import type { Op } from './op-schema.ts';
-import type { NodePlan, ObservedNode, Step } from './plan.ts';
+import { type NodePlan, noDocker, type ObservedNode, type Step } from './plan.ts';
 import { DeployStepError, opResult, runRemoteOp } from './ssh/remote-op.ts';
 import type { SshSession } from './ssh/session.ts';
 
@@ -44,6 +44,9 @@ export async function observeNode(s: SshSession, t: NodeTarget): Promise<Observe
         ? `uname -sm failed (exit ${uname.code}): ${uname.stderr.trim()}`
         : `the host is ${os} ${machine}; this nokube binary is built for ${process.platform} ${process.arch}`,
     );
+  // Docker mode on a bare host: no engine socket is known before anything is uploaded.
+  if (t.service.mode === 'docker' && !(await s.exists(t.service.socket)))
+    throw new DeployStepError(t.node.name, 'plan', noDocker(t.service));
   return null;
 }
 

@@ -1,6 +1,8 @@
 // The deploy plan of one node, from what it should run (desired) and what it reports (observed), like a
 // reconcile: pure, so every case is a table row in a test. Steps are done in the order listed.
 import type { HostFacts } from './facts.ts';
+import type { ServiceSpec } from './op-schema.ts';
+import { DeployStepError } from './ssh/remote-op.ts';
 
 export interface DesiredNode {
   name: string;
@@ -9,6 +11,8 @@ export interface DesiredNode {
   /** SHA-256 of the node's config file as it will be uploaded. */
   configSha256: string;
   configPath: string;
+  /** The agent's service (nodes[].ssh.service); absent: a process service. */
+  service?: ServiceSpec;
 }
 
 /** null: the binary is not installed (nothing else can be asked of the host yet). */
@@ -47,6 +51,16 @@ export function planNode(desired: DesiredNode, observed: ObservedNode): NodePlan
     reasons.push(`config ${short(observed.files[desired.configPath])} -> ${short(desired.configSha256)}`);
   }
   const running = observed.service.state === 'running';
+  const mode = desired.service?.mode ?? 'process';
+  const runningMode = observed.service.mode ?? 'process';
+  if (mode === 'docker' && !observed.docker.engine)
+    throw new DeployStepError(node, 'plan', noDocker(desired.service!));
+  const modeChanged = running && runningMode !== mode;
+  if (modeChanged) {
+    // Whatever else changed: the restart stops the old service (the host's record of it), starts this one.
+    reasons.push(`service ${runningMode} -> ${mode}`);
+    if (!binaryChanged && !configChanged) steps.push('restart');
+  }
   if (binaryChanged || configChanged) steps.push(running ? 'restart' : 'start');
   else if (!running) {
     steps.push('start');
@@ -54,7 +68,7 @@ export function planNode(desired: DesiredNode, observed: ObservedNode): NodePlan
   }
   const change: Change = binaryChanged
     ? 'upgrade'
-    : configChanged
+    : configChanged || modeChanged
       ? 'config change'
       : steps.length > 0
         ? 'start'
@@ -93,6 +107,12 @@ export function planRemoval(node: string, observed: ObservedNode): NodePlan {
     steps: running ? ['drain', 'stop'] : ['drain'],
     reasons: [`not in the config any more${running ? '' : ' (its agent is not running)'}`],
   };
+}
+
+/** Why a docker-mode node cannot run its agent: for the plan, before any host is changed. */
+export function noDocker(service: ServiceSpec): string {
+  const socket = service.mode === 'docker' ? service.socket : '/var/run/docker.sock';
+  return `nodes[].ssh.service is docker, but no Docker engine answers at ${socket} (install and start Docker there, set nodes[].dockerSocket, or choose another nodes[].ssh.service)`;
 }
 
 function short(sha: string | null | undefined): string {

@@ -1,90 +1,96 @@
-// The agent as a "process" service: a detached process (own session, stdio to its log file) whose pid
-// file holds {pid, command}; state checks the pid is alive and still runs that command (pid reuse).
-// start is a no-op when it already runs; stop sends SIGTERM and waits stopTimeoutMs, else fails.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+// The agent service, whatever its mode: dispatches start/stop/restart/state to service-process.ts,
+// service-docker.ts or service-systemd.ts, and keeps the record (spec.recordFile) of the service last
+// started, so that a change of mode (or of name, pid file, socket, unit dir) stops the old service
+// before the new one starts, and facts report the old one while it still runs.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { alive } from '../local/processes.ts';
-import type { ServiceSpec } from './op-schema.ts';
+import { type ServiceMode, type ServiceSpec, serviceSpec } from './op-schema.ts';
+import * as docker from './service-docker.ts';
+import * as processMode from './service-process.ts';
+import * as systemd from './service-systemd.ts';
 
 export interface ServiceState {
+  /** Absent in the answer of a binary older than the service modes: process. */
+  mode?: ServiceMode;
   state: 'running' | 'stopped';
+  /** The main process (docker: of the container, as the host sees it); a restart changes it. */
   pid: number | null;
-  /** The command line it runs (from the pid file), when running. */
+  /** The command line it runs, when running. */
   command: string[] | null;
+  /** docker: the container's id. */
+  container?: string;
 }
 
-interface PidFile {
-  pid: number;
-  command: string[];
+interface ModeOps {
+  state(spec: ServiceSpec): Promise<ServiceState>;
+  start(spec: ServiceSpec): Promise<ServiceState>;
+  stop(spec: ServiceSpec): Promise<ServiceState>;
+  restart(spec: ServiceSpec): Promise<ServiceState>;
 }
 
-async function readPidFile(path: string): Promise<PidFile | null> {
-  if (!existsSync(path)) return null;
-  return JSON.parse(await readFile(path, 'utf8')) as PidFile;
+const MODES = { process: processMode, docker, systemd } as unknown as Record<ServiceMode, ModeOps>;
+const ops = (spec: ServiceSpec) => MODES[spec.mode];
+
+/** What tells two services apart on a host: a spec with another key is another service. */
+function serviceKey(spec: ServiceSpec): string {
+  const where = spec.mode === 'process' ? spec.pidFile : spec.mode === 'docker' ? spec.socket : spec.unitDir;
+  return `${spec.mode}:${spec.name}:${where}`;
 }
 
-async function runsCommand(pid: number, command: string[]): Promise<boolean> {
-  if (!alive(pid)) return false;
+/** The recorded service when it is another one than `spec` (null: none, the same, or unreadable). */
+async function otherService(spec: ServiceSpec): Promise<ServiceSpec | null> {
+  if (!spec.recordFile || !existsSync(spec.recordFile)) return null;
+  let json: unknown;
   try {
-    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
-    return argv.includes(command[0]!);
+    json = JSON.parse(await readFile(spec.recordFile, 'utf8'));
   } catch {
-    return false;
+    return null;
   }
+  const r = serviceSpec.safeParse(json);
+  if (!r.success || serviceKey(r.data) === serviceKey(spec)) return null;
+  return r.data;
 }
 
+async function record(spec: ServiceSpec): Promise<void> {
+  if (!spec.recordFile) return;
+  await mkdir(dirname(spec.recordFile), { recursive: true });
+  const tmp = `${spec.recordFile}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(spec)}\n`, { mode: 0o600 });
+  await rename(tmp, spec.recordFile);
+}
+
+async function stopOther(spec: ServiceSpec): Promise<void> {
+  const other = await otherService(spec);
+  if (other) await ops(other).stop(other);
+}
+
+/** The state of the service `spec` describes; while a recorded service of another mode still runs, that
+ * one's (its `mode` says which). */
 export async function serviceState(spec: ServiceSpec): Promise<ServiceState> {
-  const p = await readPidFile(spec.pidFile);
-  if (p && (await runsCommand(p.pid, p.command))) return { state: 'running', pid: p.pid, command: p.command };
-  return { state: 'stopped', pid: null, command: null };
+  const other = await otherService(spec);
+  if (other) {
+    const st = await ops(other).state(other);
+    if (st.state === 'running') return st;
+  }
+  return ops(spec).state(spec);
 }
 
 export async function startService(spec: ServiceSpec): Promise<ServiceState> {
-  const now = await serviceState(spec);
-  if (now.state === 'running') return now;
-  await mkdir(dirname(spec.logFile), { recursive: true });
-  await mkdir(dirname(spec.pidFile), { recursive: true });
-  const log = openSync(spec.logFile, 'a');
-  const [cmd, ...args] = spec.command;
-  const child = spawn(cmd!, args, { detached: true, stdio: ['ignore', log, log] });
-  closeSync(log);
-  const pid = await new Promise<number>((resolve, reject) => {
-    child.once('error', (err) => reject(new Error(`start ${spec.name}: ${err.message}`)));
-    child.once('spawn', () => resolve(child.pid!));
-  });
-  child.unref();
-  await writeFile(spec.pidFile, `${JSON.stringify({ pid, command: spec.command } satisfies PidFile)}\n`);
-  // A service that dies at once (bad flags, bad config) is a failed start, not a running one.
-  await new Promise((r) => setTimeout(r, 500));
-  if (child.exitCode !== null || !alive(pid)) {
-    const tail = (await readFile(spec.logFile, 'utf8')).split('\n').slice(-5).join(' | ');
-    throw new Error(
-      `start ${spec.name}: exited at once (code ${child.exitCode}); log ${spec.logFile}: ${tail}`,
-    );
-  }
-  return { state: 'running', pid, command: spec.command };
-}
-
-export async function stopService(spec: ServiceSpec): Promise<ServiceState> {
-  const now = await serviceState(spec);
-  if (now.state === 'running' && now.pid !== null) {
-    process.kill(now.pid, 'SIGTERM');
-    const deadline = Date.now() + spec.stopTimeoutMs;
-    while (alive(now.pid)) {
-      if (Date.now() > deadline)
-        throw new Error(
-          `stop ${spec.name}: pid ${now.pid} still running ${spec.stopTimeoutMs} ms after SIGTERM`,
-        );
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  await rm(spec.pidFile, { force: true });
-  return { state: 'stopped', pid: null, command: null };
+  await stopOther(spec);
+  await record(spec);
+  return ops(spec).start(spec);
 }
 
 export async function restartService(spec: ServiceSpec): Promise<ServiceState> {
-  await stopService(spec);
-  return startService(spec);
+  await stopOther(spec);
+  await record(spec);
+  return ops(spec).restart(spec);
+}
+
+export async function stopService(spec: ServiceSpec): Promise<ServiceState> {
+  await stopOther(spec);
+  const st = await ops(spec).stop(spec);
+  if (spec.recordFile) await rm(spec.recordFile, { force: true });
+  return st;
 }

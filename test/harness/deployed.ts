@@ -1,16 +1,28 @@
 // What the deploy tests and bench/deploy share: a cluster config (YAML) for netns test hosts, and
 // stopping the agents a deploy started on them (over SSH, through the installed binary's own op), so a
 // test or bench leaves no agent behind.
+import { copyFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
 import { validateConfigText } from '../../agent/config/validate.ts';
+import { fileSha256 } from '../../agent/deploy/checksum.ts';
 import type { DeployOptions } from '../../agent/deploy/deploy.ts';
 import type { LocalBinary } from '../../agent/deploy/node-deploy.ts';
 import { nodeTarget } from '../../agent/deploy/node-target.ts';
 import { encodeOp } from '../../agent/deploy/op.ts';
 import { openSession } from '../../agent/deploy/ssh/session.ts';
 import { readConfig, storeConfig } from '../../agent/store/config-store.ts';
+import { REPO } from './cluster.ts';
 import type { TestHost, TestHosts } from './hosts.ts';
+
+/** The built dist/nokube, copied to a temp dir (other work may rebuild dist/nokube meanwhile). */
+export async function copiedBinary(): Promise<LocalBinary> {
+  const path = join(await mkdtemp(join(tmpdir(), 'nokube-deploy-bin-')), 'nokube');
+  await copyFile(join(REPO, 'dist', 'nokube'), path);
+  return { path, sha256: await fileSha256(path) };
+}
 
 export interface DeployedNodeSpec {
   host: TestHost;

@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alive } from '../../agent/local/processes.ts';
+import { type HostEngine, startHostEngine, sweepStaleEngines } from './host-docker.ts';
 
 export interface TestHost {
   /** Node name for the cluster config (h0, h1, ...). */
@@ -26,6 +27,8 @@ export interface TestHost {
   /** Public host key, OpenSSH one-line form ("ssh-ed25519 AAAA..."). */
   hostKey: string;
   sshd: ChildProcess;
+  /** Its own Docker engine's socket (startTestHosts with `docker`), inside its network namespace. */
+  dockerSocket?: string;
 }
 
 export interface TestHosts {
@@ -148,9 +151,12 @@ function sshdConfig(dir: string, address: string): string {
   ].join('\n');
 }
 
-export async function startTestHosts(count: number): Promise<TestHosts> {
+/** `docker`: each host gets a Docker engine of its own in its namespace (test/harness/host-docker.ts). */
+export async function startTestHosts(count: number, opts: { docker?: boolean } = {}): Promise<TestHosts> {
   requireTools();
   sweepStale();
+  if (opts.docker) await sweepStaleEngines();
+  const engines: HostEngine[] = [];
   const tag = `nk${process.pid}`;
   const subnet = freeSubnet();
   const gateway = `10.77.${subnet}.1`;
@@ -163,6 +169,7 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
     if (stopped) return;
     stopped = true;
     for (const h of hosts) if (h.sshd.exitCode === null) h.sshd.kill('SIGKILL');
+    for (const e of engines) if (e.process.exitCode === null) e.process.kill('SIGTERM');
     for (let i = 0; i < count; i++) {
       tryRun(IP, ['netns', 'del', `${tag}h${i}`]);
       tryRun(IP, ['link', 'del', `${tag}v${i}`]);
@@ -214,6 +221,11 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
       });
       hosts.push({ name: `h${i}`, address, netns: ns, dir, installDir, workspaceDir, hostKey, sshd });
       await waitForPort(address, 22, sshd, () => stderr);
+      if (opts.docker) {
+        const engine = await startHostEngine(ns, dir, `/run/${tag}h${i}d`);
+        engines.push(engine);
+        hosts[i]!.dockerSocket = engine.socket;
+      }
     }
 
     const knownHostsPath = join(root, 'known_hosts');
@@ -230,6 +242,7 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
           h.sshd.exitCode === null ? new Promise((r) => h.sshd.once('exit', r)) : Promise.resolve(),
         );
         for (const h of hosts) if (h.sshd.exitCode === null) h.sshd.kill('SIGTERM');
+        await Promise.all(engines.map((e) => e.stop()));
         await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 3000))]);
         teardownSync();
         process.removeListener('exit', teardownSync);
@@ -237,6 +250,7 @@ export async function startTestHosts(count: number): Promise<TestHosts> {
       },
     };
   } catch (err) {
+    await Promise.all(engines.map((e) => e.stop()));
     teardownSync();
     process.removeListener('exit', teardownSync);
     await rm(root, { recursive: true, force: true });

@@ -1,0 +1,210 @@
+// Deploy over SSH with the agent as a Docker container: 2 netns hosts, each with its own Docker engine
+// inside its namespace (test/harness/host-docker.ts), etcd on their gateway. From nothing -> the image
+// built on each host from the uploaded binary (offline), the agent container running with the host network
+// and pid namespace, the engine socket, workspace and install dir mounted, both nodes registered; rerun ->
+// no change, the same containers; a label on h1 -> only h1's container replaced; h1 back to a process
+// service -> its container removed, a process agent in its place; a docker node whose engine socket does
+// not exist -> the run stops at the plan naming node and field, nothing changed.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import Docker from 'dockerode';
+import type { Etcd3 } from 'etcd3';
+import { parse, stringify } from 'yaml';
+import { validateConfigText } from '../agent/config/validate.ts';
+import { deployOverSsh } from '../agent/deploy/deploy.ts';
+import { type LocalBinary, observeNode } from '../agent/deploy/node-deploy.ts';
+import { nodeTarget } from '../agent/deploy/node-target.ts';
+import type { ServiceState } from '../agent/deploy/service.ts';
+import { openSession } from '../agent/deploy/ssh/session.ts';
+import { createEtcd } from '../agent/store/etcd.ts';
+import { listNodes } from '../agent/store/node-registry.ts';
+import { eventually } from './harness/cluster.ts';
+import { copiedBinary, deployConfigText, stopDeployedAgents, testDeployOptions } from './harness/deployed.ts';
+import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
+import { startTestHosts, type TestHosts } from './harness/hosts.ts';
+
+const CLUSTER = 'deploy-docker-test';
+
+describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts with engines)', {
+  timeout: 300_000,
+}, () => {
+  let th: TestHosts;
+  let etcdServer: TestEtcd;
+  let etcd: Etcd3;
+  let binary: LocalBinary;
+  const out: string[] = [];
+  const started = new Set<string>();
+
+  /** h0 (head) and h1 in docker mode unless `service` says otherwise; `socket` overrides h1's socket. */
+  const configText = (
+    o: {
+      labels?: Record<string, Record<string, string>>;
+      service?: Record<string, string>;
+      socket?: string;
+    } = {},
+  ) => {
+    const base = deployConfigText(th, {
+      cluster: CLUSTER,
+      etcdUrl: etcdServer.url,
+      headPort: 7480,
+      meshPort: 7946,
+      nodes: th.hosts.map((host) => ({
+        host,
+        roles: host.name === 'h0' ? ['head', 'worker'] : ['worker'],
+        labels: o.labels?.[host.name] ?? {},
+      })),
+    });
+    const doc = parse(base) as {
+      nodes: Array<{ name: string; dockerSocket?: string; ssh: { service?: string } }>;
+    };
+    for (const n of doc.nodes) {
+      const host = th.hosts.find((h) => h.name === n.name)!;
+      n.dockerSocket = n.name === 'h1' && o.socket ? o.socket : host.dockerSocket!;
+      n.ssh.service = o.service?.[n.name] ?? 'docker';
+    }
+    const text = stringify(doc);
+    started.add(text);
+    return text;
+  };
+
+  const run = (text: string) =>
+    deployOverSsh(testDeployOptions({ text, binary, etcd: async () => etcd, out }));
+
+  /** The agent service on each host as its installed binary reports it. */
+  const services = async (text: string) => {
+    const config = validateConfigText(text, 'cluster.yaml').config;
+    const res: Record<string, ServiceState | null> = {};
+    for (const n of config.nodes) {
+      const t = nodeTarget(config, n);
+      const s = await openSession(t.node, 5000);
+      try {
+        res[n.name] = (await observeNode(s, t))?.service ?? null;
+      } finally {
+        s.close();
+      }
+    }
+    return res;
+  };
+  const engine = (i: number) => new Docker({ socketPath: th.hosts[i]!.dockerSocket! });
+  const agentContainer = (i: number) => engine(i).getContainer('nokube-agent').inspect();
+  const registered = async () => (await listNodes(etcd, CLUSTER)).map((n) => n.name);
+
+  before(async () => {
+    th = await startTestHosts(2, { docker: true });
+    etcdServer = await startTestEtcd(th.gateway);
+    etcd = await createEtcd({ endpoints: [etcdServer.url], dialTimeoutMs: 2000 });
+    binary = await copiedBinary();
+  });
+  after(async () => {
+    if (th) for (const text of started) await stopDeployedAgents(text);
+    etcd?.close();
+    await etcdServer?.stop();
+    await th?.stop();
+    if (out.length) process.stdout.write(`# deploy output:\n${out.join('')}`);
+  });
+
+  test('from nothing: the image built on each host, the agent container running, nodes registered', async () => {
+    const { plans, rows } = await run(configText());
+    assert.deepEqual(
+      plans.map((p) => [p.node, p.change]),
+      [
+        ['h0', 'install'],
+        ['h1', 'install'],
+      ],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.state),
+      ['running', 'running'],
+    );
+    assert.deepEqual(await registered(), ['h0', 'h1']);
+    for (const [i, h] of th.hosts.entries()) {
+      const c = await agentContainer(i);
+      assert.equal(c.State.Running, true, h.name);
+      assert.equal(c.Config.Image, `nokube-agent:${binary.sha256.slice(0, 12)}`, h.name);
+      assert.equal(c.HostConfig.NetworkMode, 'host');
+      assert.equal(c.HostConfig.PidMode, 'host');
+      assert.equal(c.HostConfig.RestartPolicy?.Name, 'unless-stopped');
+      assert.deepEqual(
+        [...(c.HostConfig.Binds ?? [])].sort(),
+        [h.dockerSocket!, h.workspaceDir, h.installDir].map((p) => `${p}:${p}`).sort(),
+      );
+      assert.deepEqual(c.Config.Cmd, [
+        'agent',
+        '--config',
+        `etcd://${new URL(etcdServer.url).host}/${CLUSTER}`,
+        '--node',
+        h.name,
+      ]);
+      assert.equal(c.Config.Labels?.['nokube.service.binary-sha256'], binary.sha256);
+      // Host network inside the host's namespace: the agent answers on the host's own address.
+      await eventually(
+        async () =>
+          /^nokube_mesh_members\{[^}]*state="alive"[^}]*\} 2$/m.test(
+            await (await fetch(`http://${h.address}:7947/metrics`)).text(),
+          ),
+        30_000,
+        `${h.name}'s mesh view has both nodes alive`,
+      );
+      // The agent sees the host's processes (pid namespace) and its engine (the mounted socket).
+      const rec = (await listNodes(etcd, CLUSTER)).find((n) => n.name === h.name);
+      assert.equal(rec?.capacity.containerRuntime?.name, 'docker', `${h.name}'s agent reached its engine`);
+    }
+  });
+
+  test('rerun: no change, the same containers', async () => {
+    const before = await services(configText());
+    const ids = [(await agentContainer(0)).Id, (await agentContainer(1)).Id];
+    const { plans } = await run(configText());
+    assert.deepEqual(
+      plans.map((p) => p.change),
+      ['nothing to do', 'nothing to do'],
+    );
+    assert.deepEqual(await services(configText()), before);
+    assert.deepEqual([(await agentContainer(0)).Id, (await agentContainer(1)).Id], ids);
+    assert.equal(before.h0?.mode, 'docker');
+    assert.equal(before.h0?.container, ids[0]);
+  });
+
+  test('a label on h1: only h1 container replaced', async () => {
+    const ids = [(await agentContainer(0)).Id, (await agentContainer(1)).Id];
+    const text = configText({ labels: { h1: { zone: 'b' } } });
+    const { plans } = await run(text);
+    assert.deepEqual(
+      plans.map((p) => p.change),
+      ['nothing to do', 'config change'],
+    );
+    assert.equal((await agentContainer(0)).Id, ids[0]);
+    const h1 = await agentContainer(1);
+    assert.notEqual(h1.Id, ids[1]);
+    assert.equal(h1.State.Running, true);
+    await assert.rejects(engine(1).getContainer(ids[1]!).inspect(), /no such container/i);
+    const rec = (await listNodes(etcd, CLUSTER)).find((n) => n.name === 'h1');
+    assert.deepEqual(rec?.labels, { zone: 'b' });
+  });
+
+  test('h1 back to a process service: its container removed, a process agent in its place', async () => {
+    const text = configText({ labels: { h1: { zone: 'b' } }, service: { h1: 'process' } });
+    const { plans } = await run(text);
+    const h1 = plans.find((p) => p.node === 'h1')!;
+    assert.deepEqual([h1.change, h1.steps], ['config change', ['upload-config', 'restart']]);
+    assert.ok(h1.reasons.includes('service docker -> process'), h1.reasons.join('; '));
+    await assert.rejects(agentContainer(1), /no such container/i);
+    const now = await services(text);
+    assert.equal(now.h1?.mode, 'process');
+    assert.equal(now.h1?.state, 'running');
+    assert.equal(now.h0?.mode, 'docker');
+    assert.deepEqual(await registered(), ['h0', 'h1']);
+  });
+
+  test('docker mode where no engine answers: the run stops at the plan naming node and field', async () => {
+    const before = await services(configText({ labels: { h1: { zone: 'b' } }, service: { h1: 'process' } }));
+    await assert.rejects(
+      run(configText({ labels: { h1: { zone: 'c' } }, socket: '/nonexistent/docker.sock' })),
+      /^Error: h1: plan: nodes\[\]\.ssh\.service is docker, but no Docker engine answers at \/nonexistent\/docker\.sock/,
+    );
+    assert.deepEqual(
+      await services(configText({ labels: { h1: { zone: 'b' } }, service: { h1: 'process' } })),
+      before,
+    );
+  });
+});
