@@ -2,7 +2,8 @@
 // inside its namespace (test/harness/host-docker.ts), etcd on their gateway. From nothing -> the image
 // built on each host from the uploaded binary (offline), the agent container running with the host network
 // and pid namespace, the engine socket, workspace and install dir mounted, both nodes registered; rerun ->
-// no change, the same containers; a label on h1 -> only h1's container replaced; h1 back to a process
+// no change, the same containers; a label on h1 -> only h1's container replaced; a pod bound to h1 runs on
+// h1's engine (the agent drives it through the mounted socket); h1 back to a process
 // service -> its container removed, a process agent in its place; a docker node whose engine socket does
 // not exist -> the run stops at the plan naming node and field, nothing changed.
 import assert from 'node:assert/strict';
@@ -16,10 +17,14 @@ import { type LocalBinary, observeNode } from '../agent/deploy/node-deploy.ts';
 import { nodeTarget } from '../agent/deploy/node-target.ts';
 import type { ServiceState } from '../agent/deploy/service.ts';
 import { openSession } from '../agent/deploy/ssh/session.ts';
+import { applyManifests, deleteObject } from '../agent/objects/apply.ts';
+import { getObject } from '../agent/objects/store.ts';
+import { validateManifestText } from '../agent/objects/validate.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
 import { eventually } from './harness/cluster.ts';
 import { copiedBinary, deployConfigText, stopDeployedAgents, testDeployOptions } from './harness/deployed.ts';
+import { ensureBusyboxImage, requireDocker } from './harness/docker.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 import { startTestHosts, type TestHosts } from './harness/hosts.ts';
 
@@ -180,6 +185,41 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
     await assert.rejects(engine(1).getContainer(ids[1]!).inspect(), /no such container/i);
     const rec = (await listNodes(etcd, CLUSTER)).find((n) => n.name === 'h1');
     assert.deepEqual(rec?.labels, { zone: 'b' });
+  });
+
+  test("the agent in h1's container runs a pod on h1's engine (through the mounted socket)", async () => {
+    // The test image comes from the machine's engine (no registry reaches the hosts' engines).
+    const ref = await ensureBusyboxImage();
+    await engine(1).loadImage(await (await requireDocker()).getImage(ref).get());
+    const manifest = `apiVersion: v1
+kind: Pod
+metadata: {name: on-h1}
+spec:
+  nodeName: h1
+  containers:
+    - name: main
+      image: ${ref}
+      imagePullPolicy: Never
+      command: [sleep, '3600']
+`;
+    await applyManifests(etcd, CLUSTER, validateManifestText(manifest, 'pod.yaml'), 'deploy-docker-test');
+    await eventually(
+      async () =>
+        (await getObject(etcd, CLUSTER, { kind: 'Pod', namespace: 'default', name: 'on-h1' }))?.object.status
+          ?.phase === 'Running',
+      60_000,
+      'pod on-h1 Running',
+    );
+    const cs = await engine(1).listContainers({ filters: { label: ['nokube.node=h1', 'nokube.pod=on-h1'] } });
+    assert.equal(cs.length, 1, 'the pod container is on h1 engine');
+    await deleteObject(etcd, CLUSTER, { kind: 'Pod', namespace: 'default', name: 'on-h1' });
+    await eventually(
+      async () =>
+        (await engine(1).listContainers({ all: true, filters: { label: ['nokube.pod=on-h1'] } })).length ===
+        0,
+      60_000,
+      'pod container removed',
+    );
   });
 
   test('h1 back to a process service: its container removed, a process agent in its place', async () => {
