@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Registry } from 'prom-client';
 import type { ClusterConfig, NodeConfig, Role } from './config/schema.ts';
-import { type ConfigSource, resolveConfigSource } from './config/source.ts';
+import { type ConfigSource, type EtcdTlsFiles, resolveConfigSource } from './config/source.ts';
 import { ConfigError, loadConfigFile, validateConfigText } from './config/validate.ts';
 import { AgentStartError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
@@ -37,6 +37,8 @@ export interface AgentOptions {
   log: Logger;
   /** Where the local cache lives when the config cannot be read (etcd:// sources only). */
   workspace?: string;
+  /** Client TLS files for an etcds:// config source. */
+  etcdTls?: EtcdTlsFiles;
   /** Refuse to start unless the node has this role (`nokube head`). */
   requireRole?: Role;
   parts?: AgentPart[];
@@ -99,7 +101,7 @@ export interface RunningAgent {
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { log, nodeName } = opts;
-  const source = await resolveConfigSource(opts.configSource);
+  const source = await resolveConfigSource(opts.configSource, opts.etcdTls);
   const { cluster } = source;
   const events: AgentEventBus = new EventEmitter<AgentEvents>();
   events.setMaxListeners(100);

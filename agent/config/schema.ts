@@ -219,6 +219,11 @@ function etcdServeProblems(cfg: ClusterConfig): Array<[Array<string | number>, s
   const serve = cfg.etcd.serve;
   if (!serve) return [];
   const problems: Array<[Array<string | number>, string]> = [];
+  if (cfg.etcd.tls)
+    problems.push([
+      ['etcd', 'serve'],
+      'etcd.serve does not run etcd with TLS yet: drop etcd.tls, or run etcd yourself (without etcd.serve)',
+    ]);
   serve.nodes.forEach((name, i) => {
     const node = cfg.nodes.find((n) => n.name === name);
     if (!node) problems.push([['etcd', 'serve', 'nodes', i], `no node named "${name}" in nodes`]);

@@ -67,7 +67,10 @@ export async function stageNode(s: SshSession, t: NodeTarget, plan: NodePlan, bi
   if (plan.steps.includes('upload-binary'))
     await step(name, 'upload-binary', () => s.upload(binary.path, staged(t.binaryPath), 0o755));
   if (plan.steps.includes('upload-config'))
-    await step(name, 'upload-config', () => s.write(staged(t.configPath), t.configText, 0o600));
+    await step(name, 'upload-config', async () => {
+      await s.write(staged(t.configPath), t.configText, 0o600);
+      for (const f of t.tlsFiles) await s.upload(f.local, staged(f.remote), 0o600);
+    });
 }
 
 /** Install the staged files (binary first: the config is installed by the new binary) and start or
@@ -89,9 +92,13 @@ export async function activateNode(
       });
     } else if (st === 'upload-config') {
       const sha256 = createHash('sha256').update(t.configText).digest('hex');
+      // The certificates first: the node file that names their checksums goes last.
       await runRemoteOp(s, name, st, [t.binaryPath], {
         op: 'install',
-        files: [{ from: staged(t.configPath), to: t.configPath, sha256, mode: 0o600 }],
+        files: [
+          ...t.tlsFiles.map((f) => ({ from: staged(f.remote), to: f.remote, sha256: f.sha256, mode: 0o600 })),
+          { from: staged(t.configPath), to: t.configPath, sha256, mode: 0o600 },
+        ],
       });
     } else if (st === 'start' || st === 'restart' || st === 'stop') {
       await runRemoteOp(s, name, st, [t.binaryPath], { op: st, service: t.service });

@@ -2,6 +2,7 @@
 // (the file whose checksum decides a restart: cluster, etcd, and this node's entry, so a change to another
 // node restarts nothing here) and the service that runs the agent.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/schema.ts';
 import type { ServiceSpec } from './op-schema.ts';
@@ -18,32 +19,68 @@ export interface NodeTarget {
   configPath: string;
   configText: string;
   configSha256: string;
+  /** etcd client TLS files to upload with the node file (none without etcd.tls). */
+  tlsFiles: TlsFile[];
   service: ServiceSpec;
+}
+
+export interface TlsFile {
+  local: string;
+  remote: string;
+  sha256: string;
+}
+
+function readLocal(node: string, field: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`${node}: ${field} ${path}: ${(err as Error).message}`);
+  }
 }
 
 export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget {
   if (!node.ssh) throw new Error(`${node.name}: no ssh section (nodes[].ssh) to deploy it with`);
-  if (config.etcd.tls)
-    throw new Error(`${node.name}: etcd.tls is not deployed over SSH yet (certificates are a later step)`);
   const dir = node.ssh.installDir;
   const binaryPath = join(dir, 'nokube');
   const configPath = join(dir, 'node.json');
-  const configText = `${JSON.stringify({ cluster: config.cluster, etcd: config.etcd, node }, null, 2)}\n`;
+  // etcd client TLS: the operator's files go to <installDir>/tls/; their checksums are part of the node
+  // file, so a renewed certificate is a config change (uploaded, agent restarted) like any other.
+  const tls = config.etcd.tls;
+  const tlsFiles: TlsFile[] = tls
+    ? (['ca', 'cert', 'key'] as const).map((k) => ({
+        local: tls[k],
+        remote: join(dir, 'tls', `${k}.pem`),
+        sha256: createHash('sha256')
+          .update(readLocal(node.name, `etcd.tls.${k}`, tls[k]))
+          .digest('hex'),
+      }))
+    : [];
+  const etcd = tls
+    ? {
+        ...config.etcd,
+        tls: { ca: tlsFiles[0]!.remote, cert: tlsFiles[1]!.remote, key: tlsFiles[2]!.remote },
+        tlsSha256: tlsFiles.map((f) => f.sha256),
+      }
+    : config.etcd;
+  const configText = `${JSON.stringify({ cluster: config.cluster, etcd, node }, null, 2)}\n`;
   const endpoints = config.etcd.endpoints.map((u) => new URL(u).host).join(',');
   const configSha256 = createHash('sha256').update(configText).digest('hex');
+  const tlsArgs = tlsFiles.flatMap((f, i) => [['--etcd-ca', '--etcd-cert', '--etcd-key'][i]!, f.remote]);
   return {
     node: node as NodeTarget['node'],
     binaryPath,
     configPath,
     configText,
     configSha256,
+    tlsFiles,
     service: agentService(node as NodeTarget['node'], configSha256, [
       binaryPath,
       'agent',
       '--config',
-      `etcd://${endpoints}/${config.cluster}`,
+      `${tls ? 'etcds' : 'etcd'}://${endpoints}/${config.cluster}`,
       '--node',
       node.name,
+      ...tlsArgs,
     ]),
   };
 }

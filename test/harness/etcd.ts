@@ -1,15 +1,19 @@
 // A real etcd for tests (Debian etcd-server): its own free ports and temp data dir, stopped afterwards.
 // Never a mock: if /usr/bin/etcd is missing the test fails with the install hint.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findOnPath } from '../../agent/local/processes.ts';
 import { createEtcd } from '../../agent/store/etcd.ts';
+import { type CertFiles, makeCa, signCert, type TestCa } from './certs.ts';
 import { freePort } from './ports.ts';
 
 export interface TestEtcd {
   url: string;
+  /** With tls: the CA (to sign more client certificates) and one client certificate. */
+  ca?: TestCa;
+  clientTls?: CertFiles;
   dataDir: string;
   process: ChildProcess;
   stop(): Promise<void>;
@@ -18,14 +22,27 @@ export interface TestEtcd {
   resume(): Promise<void>;
 }
 
-/** host: the address etcd listens on (the deploy tests use the gateway of their netns hosts). */
-export async function startTestEtcd(host = '127.0.0.1'): Promise<TestEtcd> {
+/** host: the address etcd listens on (the deploy tests use the gateway of their netns hosts). With `tls`,
+ * clients must present a certificate of the test CA (made in the data dir); `clientTls` is one. */
+export async function startTestEtcd(host = '127.0.0.1', opts: { tls?: boolean } = {}): Promise<TestEtcd> {
   const bin = findOnPath('etcd');
   if (!bin) throw new Error('etcd not found: apt-get install etcd-server (the test suite needs a real etcd)');
   const dataDir = await mkdtemp(join(tmpdir(), 'nokube-test-etcd-'));
   const clientPort = await freePort(host);
   const peerPort = await freePort(host);
-  const url = `http://${host}:${clientPort}`;
+  const url = `${opts.tls ? 'https' : 'http'}://${host}:${clientPort}`;
+  let ca: TestCa | undefined;
+  let clientTls: CertFiles | undefined;
+  const tlsArgs: string[] = [];
+  if (opts.tls) {
+    const certDir = join(dataDir, 'certs');
+    await mkdir(certDir);
+    ca = makeCa(certDir);
+    const server = signCert(ca, 'server', host);
+    clientTls = signCert(ca, 'client');
+    tlsArgs.push('--cert-file', server.cert, '--key-file', server.key);
+    tlsArgs.push('--client-cert-auth', '--trusted-ca-file', ca.cert);
+  }
   const peer = `http://${host}:${peerPort}`;
   const args = [
     '--name',
@@ -44,6 +61,7 @@ export async function startTestEtcd(host = '127.0.0.1'): Promise<TestEtcd> {
     `test=${peer}`,
     '--log-level',
     'error',
+    ...tlsArgs,
   ];
   const launch = async () => {
     const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -54,7 +72,11 @@ export async function startTestEtcd(host = '127.0.0.1'): Promise<TestEtcd> {
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`etcd exited ${child.exitCode}: ${stderr}`);
-      const c = await createEtcd({ endpoints: [url], dialTimeoutMs: 1000 });
+      const c = await createEtcd({
+        endpoints: [url],
+        dialTimeoutMs: 1000,
+        ...(clientTls ? { tls: clientTls } : {}),
+      });
       try {
         await c.get('probe').string();
         return child;
@@ -74,6 +96,7 @@ export async function startTestEtcd(host = '127.0.0.1'): Promise<TestEtcd> {
   };
   const etcd: TestEtcd = {
     url,
+    ...(ca && clientTls ? { ca, clientTls } : {}),
     dataDir,
     process: await launch(),
     async stop() {

@@ -6,7 +6,18 @@ import { createLogger } from '../../log/logger.ts';
 import { UsageError } from '../output.ts';
 
 export function registerAgentCommands(program: Command, parts: AgentPart[]): void {
-  const run = async (opts: { config: string; node: string; workspace?: string }, requireRole?: Role) => {
+  type RunOpts = {
+    config: string;
+    node: string;
+    workspace?: string;
+    etcdCa?: string;
+    etcdCert?: string;
+    etcdKey?: string;
+  };
+  const run = async (opts: RunOpts, requireRole?: Role) => {
+    const tls = [opts.etcdCa, opts.etcdCert, opts.etcdKey];
+    if (tls.some((f) => f !== undefined) && !tls.every((f) => f !== undefined))
+      throw new UsageError('--etcd-ca, --etcd-cert and --etcd-key go together (all three or none)');
     // Loaded here, not at the top: client commands should not pay for libp2p's start-up.
     const { startAgent } = await import('../../agent.ts');
     const log = createLogger({ node: opts.node });
@@ -17,6 +28,8 @@ export function registerAgentCommands(program: Command, parts: AgentPart[]): voi
       parts,
     };
     if (opts.workspace) agentOpts.workspace = opts.workspace;
+    if (opts.etcdCa && opts.etcdCert && opts.etcdKey)
+      agentOpts.etcdTls = { ca: opts.etcdCa, cert: opts.etcdCert, key: opts.etcdKey };
     if (requireRole) agentOpts.requireRole = requireRole;
     const agent = await startAgent(agentOpts);
     await new Promise<void>((resolve) => {
@@ -49,7 +62,10 @@ export function registerAgentCommands(program: Command, parts: AgentPart[]): voi
       .option(
         '--workspace <dir>',
         'local state dir when the config cannot be read (etcd:// sources whose etcd is down)',
-      );
+      )
+      .option('--etcd-ca <file>', 'CA certificate of etcd, for an etcds:// source')
+      .option('--etcd-cert <file>', 'client certificate for etcd, for an etcds:// source')
+      .option('--etcd-key <file>', 'client key for etcd, for an etcds:// source');
   const agent = common(
     program
       .command('agent')
@@ -57,13 +73,13 @@ export function registerAgentCommands(program: Command, parts: AgentPart[]): voi
         'run the agent of this host: registers the node in etcd, joins the mesh, applies config changes live; serves the head API when the node has the head role',
       ),
     true,
-  ).action((opts: { config?: string; node?: string; workspace?: string }) => {
+  ).action((opts: Partial<RunOpts>) => {
     for (const [flag, v] of [
       ['--config <source>', opts.config],
       ['--node <name>', opts.node],
     ] as const)
       if (v === undefined) throw new UsageError(`required option '${flag}' not specified`);
-    return run(opts as { config: string; node: string; workspace?: string });
+    return run(opts as RunOpts);
   });
   agent
     .command('op <base64-json>')
