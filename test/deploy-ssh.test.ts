@@ -1,13 +1,18 @@
 // The SSH side of a deploy against real sshd hosts (ip netns): host keys from known_hosts or pinned, a wrong
 // or unknown host key refused naming the node, argv quoting, SFTP upload, and `nokube agent op` remotely.
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { validateConfigText } from '../agent/config/validate.ts';
 import type { HostFacts } from '../agent/deploy/facts.ts';
+import { observeNode } from '../agent/deploy/node-deploy.ts';
+import { nodeTarget } from '../agent/deploy/node-target.ts';
+import { planNode } from '../agent/deploy/plan.ts';
 import { runRemoteOp } from '../agent/deploy/ssh/remote-op.ts';
 import { openSession, type SshTarget } from '../agent/deploy/ssh/session.ts';
 import { ENTRY } from './harness/cluster.ts';
+import { deployConfigText } from './harness/deployed.ts';
 import { startTestHosts, type TestHost, type TestHosts } from './harness/hosts.ts';
 
 describe('deploy over SSH: session and remote ops', { timeout: 120_000 }, () => {
@@ -108,6 +113,46 @@ describe('deploy over SSH: session and remote ops', { timeout: 120_000 }, () => 
       );
     } finally {
       s.close();
+    }
+  });
+
+  test('a host whose nokube is older than the op schema: planned as an upgrade with a restart', async () => {
+    const h = th.hosts[1]!;
+    const config = validateConfigText(
+      deployConfigText(th, {
+        cluster: 'older',
+        etcdUrl: 'http://127.0.0.1:1',
+        headPort: 7480,
+        meshPort: 7946,
+        nodes: [{ host: h, roles: ['head', 'worker'] }],
+      }),
+      'cluster.yaml',
+    ).config;
+    const t = nodeTarget(config, config.nodes[0]!);
+    // What an older binary answers to an op it cannot validate.
+    await mkdir(h.installDir, { recursive: true });
+    await writeFile(
+      t.binaryPath,
+      `#!/bin/sh\necho '{"ok":false,"error":"agent op: invalid operation at service.recordFile: Unrecognized key"}'\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    const s = await openSession(t.node, 5000);
+    try {
+      const observed = await observeNode(s, t);
+      assert.equal(observed?.binary?.version, 'older');
+      const plan = planNode(
+        {
+          name: h.name,
+          binarySha256: 'b'.repeat(64),
+          configSha256: t.configSha256,
+          configPath: t.configPath,
+        },
+        observed,
+      );
+      assert.deepEqual([plan.change, plan.steps], ['upgrade', ['upload-binary', 'upload-config', 'restart']]);
+    } finally {
+      s.close();
+      await rm(t.binaryPath, { force: true });
     }
   });
 });

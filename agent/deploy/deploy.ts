@@ -236,8 +236,9 @@ async function waitEtcd(o: DeployOptions): Promise<void> {
 
 /** Where a service's output is, for error messages. */
 function serviceLog(spec: NodeTarget['service']): string {
-  const any = spec as { logFile?: string; mode: string; name: string };
-  return any.logFile ? `its log: ${any.logFile}` : `see the ${any.mode} service ${any.name}`;
+  if (spec.mode === 'process') return `its log: ${spec.logFile}`;
+  if (spec.mode === 'docker') return `its log: docker logs ${spec.name} (on the host)`;
+  return `its log: journalctl -u ${spec.name} (on the host)`;
 }
 
 /** Promise.all that lets every promise finish (connections get closed, no host is left mid-step), then

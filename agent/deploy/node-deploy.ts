@@ -31,7 +31,12 @@ export async function observeNode(s: SshSession, t: NodeTarget): Promise<Observe
   };
   // One round trip: the installed binary reports its own facts; 127 is the shell finding none there.
   const r = await s.exec([t.binaryPath, 'agent', 'op', encodeOp(op)]);
-  if (r.code !== 127) return opResult<HostFacts>(r, t.node.name, 'facts');
+  if (r.code !== 127) {
+    // A binary older than this deploy's op schema refuses the op as invalid: it is an upgrade.
+    if (r.code !== 0 && /agent op: invalid operation|unknown command 'op'/.test(r.stdout + r.stderr))
+      return olderBinaryFacts(s, t);
+    return opResult<HostFacts>(r, t.node.name, 'facts');
+  }
   const uname = await s.exec(['uname', '-sm']);
   const [os = '', machine = ''] = uname.stdout.trim().split(/\s+/);
   const platform = UNAME_OS[os] ?? os;
@@ -48,6 +53,29 @@ export async function observeNode(s: SshSession, t: NodeTarget): Promise<Observe
   if (t.service.mode === 'docker' && !(await s.exists(t.service.socket)))
     throw new DeployStepError(t.node.name, 'plan', noDocker(t.service));
   return null;
+}
+
+/** What is known of a host whose installed nokube is too old to answer facts: a binary that must be
+ * replaced (no checksum can match), a process-mode agent that may run (a restart of a stopped one starts
+ * it), no config checksum; the Docker socket looked up over SFTP. */
+async function olderBinaryFacts(s: SshSession, t: NodeTarget): Promise<HostFacts> {
+  const socket = t.service.mode === 'docker' ? t.service.socket : '/var/run/docker.sock';
+  const hasSocket = await s.exists(socket);
+  return {
+    os: process.platform,
+    arch: process.arch,
+    kernel: 'unknown',
+    distro: null,
+    docker: {
+      cli: false,
+      socket: hasSocket,
+      engine: hasSocket ? 'unknown (older nokube on the host)' : null,
+    },
+    freeDiskBytes: 0,
+    binary: { sha256: "older nokube (refuses this deploy's facts op)", version: 'older' },
+    files: {},
+    service: { mode: 'process', state: 'running', pid: null, command: null },
+  };
 }
 
 async function step(node: string, name: Step, fn: () => Promise<unknown>): Promise<void> {
