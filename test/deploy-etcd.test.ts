@@ -87,8 +87,8 @@ describe('new-or-update starts etcd on the head nodes (3 members)', { timeout: 3
   test('from nothing: etcd members started, config stored there, agents registered', async () => {
     const { plans, rows } = await run(configText());
     assert.deepEqual(
-      plans.map((p) => [p.node, p.change, p.steps[0]]),
-      th.hosts.map((h) => [h.name, 'install', 'start-etcd']),
+      plans.map((p) => [p.node, p.change, p.steps]),
+      th.hosts.map((h) => [h.name, 'install', ['upload-binary', 'upload-config', 'start-etcd', 'start']]),
     );
     assert.deepEqual(
       rows.map((r) => r.state),

@@ -93,7 +93,12 @@ export function withEtcd(
   return {
     ...plan,
     change: plan.change === 'nothing to do' ? 'start' : plan.change,
-    steps: ['start-etcd', ...plan.steps],
+    // after the uploads (a bare host needs its binary to run the op), before the agent starts
+    steps: [
+      ...plan.steps.filter((st) => st.startsWith('upload-')),
+      'start-etcd',
+      ...plan.steps.filter((st) => !st.startsWith('upload-')),
+    ],
     reasons: [...plan.reasons, 'etcd is not running'],
   };
 }
