@@ -6,7 +6,6 @@
 import { TableSortByFieldStateBuilder } from '@grafana/grafana-foundation-sdk/common';
 import {
   CustomVariableBuilder,
-  DashboardBuilder,
   QueryVariableBuilder,
   RowBuilder,
   VariableRefresh,
@@ -15,7 +14,7 @@ import {
 import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { clusterVariable, METRICS, promql, promTable, TAGS, UIDS } from './common.ts';
+import { clusterVariable, liveDashboard, METRICS, promql, promTable, UIDS } from './common.ts';
 
 export const ACTOR_KINDS = [
   'namespace',
@@ -56,11 +55,7 @@ const phasePatterns = [
 ];
 
 export function actorsDashboard() {
-  return new DashboardBuilder('nokube / Actors')
-    .uid(UIDS.actors)
-    .tags(TAGS)
-    .refresh('30s')
-    .time({ from: 'now-15m', to: 'now' })
+  return liveDashboard('nokube / Actors', UIDS.actors, 'now-15m')
     .withVariable(clusterVariable())
     .withVariable(
       new CustomVariableBuilder('kind')

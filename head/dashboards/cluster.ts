@@ -2,7 +2,6 @@
 // the ad hoc filter narrows by any label (node labels are `label_<key>` on every series).
 import {
   AdHocVariableBuilder,
-  DashboardBuilder,
   QueryVariableBuilder,
   RowBuilder,
   VariableRefresh,
@@ -10,7 +9,15 @@ import {
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { clusterVariable, dashboardsLink, METRICS, promql, promTable, TAGS, UIDS } from './common.ts';
+import {
+  clusterVariable,
+  dashboardsLink,
+  liveDashboard,
+  METRICS,
+  promql,
+  promTable,
+  UIDS,
+} from './common.ts';
 
 const SEL = 'cluster="$cluster", node=~"$node"';
 
@@ -27,11 +34,7 @@ const timeseries = (title: string, unit: string, ...targets: ReturnType<typeof p
 };
 
 export function clusterDashboard() {
-  return new DashboardBuilder('nokube / Cluster')
-    .uid(UIDS.cluster)
-    .tags(TAGS)
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
+  return liveDashboard('nokube / Cluster', UIDS.cluster, 'now-1h')
     .link(dashboardsLink())
     .withVariable(clusterVariable())
     .withVariable(

@@ -2,6 +2,7 @@
 // variable, and small builders for what the SDK has no builder for (SQL queries).
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import {
+  DashboardBuilder,
   DashboardLinkBuilder,
   DashboardLinkType,
   QueryVariableBuilder,
@@ -14,6 +15,10 @@ import { LOGS, METRICS } from './ids.ts';
 export { LOGS, METRICS, UIDS } from './ids.ts';
 
 export const TAGS = ['nokube'];
+
+/** A dashboard that follows live data: the nokube tag, a 30 s refresh, the last `from` (e.g. now-1h). */
+export const liveDashboard = (title: string, uid: string, from: string) =>
+  new DashboardBuilder(title).uid(uid).tags(TAGS).refresh('30s').time({ from, to: 'now' });
 
 /** The top-bar dropdown to the other nokube dashboards (variables and time range carried along). */
 export const dashboardsLink = () =>

@@ -4,7 +4,6 @@
 // search in the top bar.
 import {
   CustomVariableBuilder,
-  DashboardBuilder,
   QueryVariableBuilder,
   RowBuilder,
   TextBoxVariableBuilder,
@@ -12,7 +11,7 @@ import {
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as LogsBuilder } from '@grafana/grafana-foundation-sdk/logs';
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { LOGS, sql, TAGS, UIDS } from './common.ts';
+import { LOGS, liveDashboard, sql, UIDS } from './common.ts';
 import { LOGS_TABLE } from './ids.ts';
 
 /** A Grafana variable, quoted and escaped as an SQL string (list) by Grafana: `${name:sqlstring}`. */
@@ -28,11 +27,7 @@ const WHERE = [
 ].join(' AND ');
 
 export function logsDashboard() {
-  return new DashboardBuilder('nokube / Logs')
-    .uid(UIDS.logs)
-    .tags(TAGS)
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
+  return liveDashboard('nokube / Logs', UIDS.logs, 'now-1h')
     .withVariable(
       new QueryVariableBuilder('node')
         .label('Node')
