@@ -54,7 +54,7 @@ try {
   for (const n of sizes) {
     const text = deployConfigText(th, {
       cluster: `bench-${n}`,
-      etcdUrl: etcd.url,
+      etcd: { endpoints: [etcd.url] },
       headPort: 7480 + n,
       meshPort: 7900 + n,
       nodes: th.hosts.slice(0, n).map((host, i) => ({

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import type { Etcd3 } from 'etcd3';
-import { parse, stringify } from 'yaml';
 import { validateConfigText } from '../agent/config/validate.ts';
 import { deployOverSsh } from '../agent/deploy/deploy.ts';
 import { type LocalBinary, observeNode } from '../agent/deploy/node-deploy.ts';
@@ -44,30 +43,23 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
   const configText = (
     o: {
       labels?: Record<string, Record<string, string>>;
-      service?: Record<string, string>;
+      service?: Record<string, 'process' | 'docker' | 'systemd'>;
       socket?: string;
     } = {},
   ) => {
-    const base = deployConfigText(th, {
+    const text = deployConfigText(th, {
       cluster: CLUSTER,
-      etcdUrl: etcdServer.url,
+      etcd: { endpoints: [etcdServer.url] },
       headPort: 7480,
       meshPort: 7946,
       nodes: th.hosts.map((host) => ({
         host,
         roles: host.name === 'h0' ? ['head', 'worker'] : ['worker'],
         labels: o.labels?.[host.name] ?? {},
+        dockerSocket: host.name === 'h1' && o.socket ? o.socket : host.dockerSocket!,
+        service: o.service?.[host.name] ?? 'docker',
       })),
     });
-    const doc = parse(base) as {
-      nodes: Array<{ name: string; dockerSocket?: string; ssh: { service?: string } }>;
-    };
-    for (const n of doc.nodes) {
-      const host = th.hosts.find((h) => h.name === n.name)!;
-      n.dockerSocket = n.name === 'h1' && o.socket ? o.socket : host.dockerSocket!;
-      n.ssh.service = o.service?.[n.name] ?? 'docker';
-    }
-    const text = stringify(doc);
     started.add(text);
     return text;
   };

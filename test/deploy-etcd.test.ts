@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
-import { parse, stringify } from 'yaml';
 import { validateConfigText } from '../agent/config/validate.ts';
 import { fileSha256 } from '../agent/deploy/checksum.ts';
 import { deployOverSsh } from '../agent/deploy/deploy.ts';
@@ -28,22 +27,17 @@ describe('new-or-update starts etcd on the head nodes (3 members)', { timeout: 3
   let etcd: Etcd3 | undefined;
   const out: string[] = [];
 
-  const configText = (clientPort = 2379) => {
-    const base = parse(
-      deployConfigText(th, {
-        cluster: CLUSTER,
-        etcdUrl: 'http://placeholder:1',
-        headPort: 7480,
-        meshPort: 7946,
-        nodes: th.hosts.map((host) => ({ host, roles: ['head', 'worker'] })),
-      }),
-    );
-    base.etcd = {
-      endpoints: th.hosts.map((h) => `http://${h.address}:${clientPort}`),
-      serve: { nodes: th.hosts.map((h) => h.name), clientPort, peerPort: 2380, binary: '/usr/bin/etcd' },
-    };
-    return stringify(base);
-  };
+  const configText = (clientPort = 2379) =>
+    deployConfigText(th, {
+      cluster: CLUSTER,
+      etcd: {
+        endpoints: th.hosts.map((h) => `http://${h.address}:${clientPort}`),
+        serve: { nodes: th.hosts.map((h) => h.name), clientPort, peerPort: 2380, binary: '/usr/bin/etcd' },
+      },
+      headPort: 7480,
+      meshPort: 7946,
+      nodes: th.hosts.map((host) => ({ host, roles: ['head', 'worker'] })),
+    });
 
   const run = (text: string) => {
     const config = validateConfigText(text, 'cluster.yaml').config;

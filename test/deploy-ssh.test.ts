@@ -121,7 +121,7 @@ describe('deploy over SSH: session and remote ops', { timeout: 120_000 }, () => 
     const config = validateConfigText(
       deployConfigText(th, {
         cluster: 'older',
-        etcdUrl: 'http://127.0.0.1:1',
+        etcd: { endpoints: ['http://127.0.0.1:1'] },
         headPort: 7480,
         meshPort: 7946,
         nodes: [{ host: h, roles: ['head', 'worker'] }],

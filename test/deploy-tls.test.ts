@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
-import { parse, stringify } from 'yaml';
 import { fileSha256 } from '../agent/deploy/checksum.ts';
 import { deployOverSsh } from '../agent/deploy/deploy.ts';
 import type { LocalBinary } from '../agent/deploy/node-deploy.ts';
@@ -30,19 +29,14 @@ describe('new-or-update with etcd client TLS (2 netns hosts)', { timeout: 300_00
   let binary: LocalBinary;
   const out: string[] = [];
 
-  const configText = (tls: CertFiles) => {
-    const base = parse(
-      deployConfigText(th, {
-        cluster: CLUSTER,
-        etcdUrl: etcdServer.url,
-        headPort: 7480,
-        meshPort: 7946,
-        nodes: th.hosts.map((host, i) => ({ host, roles: i === 0 ? ['head', 'worker'] : ['worker'] })),
-      }),
-    );
-    base.etcd.tls = tls;
-    return stringify(base);
-  };
+  const configText = (tls: CertFiles) =>
+    deployConfigText(th, {
+      cluster: CLUSTER,
+      etcd: { endpoints: [etcdServer.url], tls },
+      headPort: 7480,
+      meshPort: 7946,
+      nodes: th.hosts.map((host, i) => ({ host, roles: i === 0 ? ['head', 'worker'] : ['worker'] })),
+    });
   const run = (text: string) =>
     deployOverSsh(testDeployOptions({ text, binary, etcd: async () => etcd, out }));
   const incarnations = async () =>

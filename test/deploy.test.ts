@@ -63,7 +63,7 @@ describe('new-or-update over SSH (4 netns hosts)', { timeout: 420_000 }, () => {
       }));
     const text = deployConfigText(th, {
       cluster: CLUSTER,
-      etcdUrl: etcdServer.url,
+      etcd: { endpoints: [etcdServer.url] },
       headPort: 7480,
       meshPort: 7946,
       nodes,

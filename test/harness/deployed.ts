@@ -31,15 +31,25 @@ export interface DeployedNodeSpec {
   /** Sub-folder of the host's dir for install dir and workspace (several clusters on one host). */
   subdir?: string;
   knownHosts?: string;
+  /** nodes[].ssh.service and nodes[].dockerSocket, when the test sets them. */
+  service?: 'process' | 'docker' | 'systemd';
+  dockerSocket?: string;
 }
 
 export function deployConfigText(
   th: TestHosts,
-  o: { cluster: string; etcdUrl: string; headPort: number; meshPort: number; nodes: DeployedNodeSpec[] },
+  o: {
+    cluster: string;
+    /** The config's etcd section as written (endpoints, and tls or serve when the test wants them). */
+    etcd: { endpoints: string[]; [field: string]: unknown };
+    headPort: number;
+    meshPort: number;
+    nodes: DeployedNodeSpec[];
+  },
 ): string {
   return stringify({
     cluster: o.cluster,
-    etcd: { endpoints: [o.etcdUrl] },
+    etcd: o.etcd,
     head: { port: o.headPort },
     mesh: { port: o.meshPort },
     nodes: o.nodes.map((n) => ({
@@ -48,12 +58,14 @@ export function deployConfigText(
       roles: n.roles,
       labels: n.labels ?? {},
       workspace: n.subdir ? `${n.host.dir}/${n.subdir}/workspace` : n.host.workspaceDir,
+      ...(n.dockerSocket ? { dockerSocket: n.dockerSocket } : {}),
       ssh: {
         user: th.user,
         port: 22,
         key: th.privateKeyPath,
         knownHosts: n.knownHosts ?? th.knownHostsPath,
         installDir: n.subdir ? `${n.host.dir}/${n.subdir}/install` : n.host.installDir,
+        ...(n.service ? { service: n.service } : {}),
       },
     })),
   });
