@@ -130,7 +130,8 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
     const etcdStarts = work.filter((w) => w.plan.steps.includes('start-etcd'));
     await settleAll(
       etcdStarts.map(async (w) => {
-        if (w.plan.change === 'install') {
+        const installed = w.plan.change === 'install';
+        if (installed) {
           await activateNode(
             w.s,
             w.t,
@@ -138,13 +139,17 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
             o.binary,
             (st) => say(w.t, st),
           );
-          w.plan = { ...w.plan, steps: w.plan.steps.filter((st) => !st.startsWith('upload-')) };
         }
         say(w.t, 'start-etcd');
         await runRemoteOp(w.s, w.t.node.name, 'start-etcd', [w.t.binaryPath], {
           op: 'start',
           service: etcdMemberService(o.config, w.t.node)!,
         });
+        // What is done here is not done (nor reported) again when the agent is activated.
+        w.plan = {
+          ...w.plan,
+          steps: w.plan.steps.filter((st) => st !== 'start-etcd' && !(installed && st.startsWith('upload-'))),
+        };
       }),
     );
     if (etcdStarts.length > 0) await waitEtcd(o);

@@ -3,7 +3,6 @@
 // what runs: hosts in parallel), then activate: each staged file installs itself through the binary's own
 // `agent op install` (checked, renamed: never a half-written binary), then the service starts or restarts.
 // Errors: "<node>: <step>: <reason>".
-import { createHash } from 'node:crypto';
 import type { HostFacts } from './facts.ts';
 import type { NodeTarget } from './node-target.ts';
 import { encodeOp } from './op.ts';
@@ -119,13 +118,12 @@ export async function activateNode(
         files: [{ from: staged(t.binaryPath), to: t.binaryPath, sha256: binary.sha256, mode: 0o755 }],
       });
     } else if (st === 'upload-config') {
-      const sha256 = createHash('sha256').update(t.configText).digest('hex');
       // The certificates first: the node file that names their checksums goes last.
       await runRemoteOp(s, name, st, [t.binaryPath], {
         op: 'install',
         files: [
           ...t.tlsFiles.map((f) => ({ from: staged(f.remote), to: f.remote, sha256: f.sha256, mode: 0o600 })),
-          { from: staged(t.configPath), to: t.configPath, sha256, mode: 0o600 },
+          { from: staged(t.configPath), to: t.configPath, sha256: t.configSha256, mode: 0o600 },
         ],
       });
     } else if (st === 'start' || st === 'restart' || st === 'stop') {
