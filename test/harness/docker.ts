@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { findOnPath } from '../../agent/local/processes.ts';
 import { imagePresent } from '../../agent/runtime/images.ts';
+import { stopChild } from './child.ts';
 import { REPO } from './cluster.ts';
 import { freePort } from './ports.ts';
 
@@ -96,13 +97,7 @@ export async function startRegistry(): Promise<TestRegistry> {
     stderr = (stderr + d).slice(-4000);
   });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child, 5000);
     await rm(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 15_000;

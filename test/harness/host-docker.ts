@@ -11,6 +11,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { alive } from '../../agent/local/processes.ts';
+import { stopChild } from './child.ts';
 
 const NSENTER = '/usr/bin/nsenter';
 const DOCKERD = '/usr/sbin/dockerd';
@@ -70,13 +71,7 @@ export async function startHostEngine(netns: string, dir: string, execRoot: stri
   closeSync(fd);
   const tail = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').slice(-5).join(' | ');
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child, 20_000);
     // dockerd leaves its bind mount of the namespace there
     try {
       execFileSync('umount', [join(execRoot, 'netns', 'default')], { stdio: 'ignore' });
