@@ -1,10 +1,6 @@
 // The nokube command line: every role of the single binary is a subcommand.
 import { Command, CommanderError } from 'commander';
 import type { AgentPart } from '../agent.ts';
-import { ConfigError } from '../config/validate.ts';
-import { AgentStartError } from '../errors.ts';
-import { ConfigConflictError } from '../store/config-store.ts';
-import { EtcdUnreachableError } from '../store/etcd.ts';
 import { VERSION } from '../version.ts';
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerApply } from './commands/apply.ts';
@@ -20,7 +16,10 @@ import { registerTop } from './commands/top.ts';
 import { registerUpDown } from './commands/up.ts';
 import { UsageError } from './output.ts';
 
-export function buildProgram(parts: AgentPart[]): Command {
+// Commands load what they run (etcd, libp2p, Docker, the deploy code) inside their actions, so a client
+// command such as `apply` or `get` starts without evaluating the agent: keep heavy imports out of the
+// command files' top level.
+export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   const program = new Command('nokube')
     .description(
       'nokube: an edge, agent-first cluster manager. One binary per host; etcd for truth, a gossip mesh for speed.',
@@ -39,13 +38,26 @@ export function buildProgram(parts: AgentPart[]): Command {
   registerTop(program);
   registerMeshKey(program);
   registerPodStreams(program);
-  registerAgentCommands(program, parts);
+  registerAgentCommands(program, loadParts);
   return program;
 }
 
 /** Run the CLI; known errors print one line (or one per config problem) and exit non-zero. */
-export async function main(argv: string[], parts: AgentPart[]): Promise<void> {
-  const program = buildProgram(parts);
+/** Errors whose message is the whole story (no stack even with NOKUBE_DEBUG); matched by class name so
+ * this file need not load the modules that define them. */
+const KNOWN_ERRORS = new Set([
+  'ConfigError',
+  'EtcdUnreachableError',
+  'ConfigConflictError',
+  'AgentStartError',
+  'MeshPortInUseError',
+  'HeadPortInUseError',
+  'AgentPortInUseError',
+  'FileServerPortInUseError',
+]);
+
+export async function main(argv: string[], loadParts: () => Promise<AgentPart[]>): Promise<void> {
+  const program = buildProgram(loadParts);
   program.exitOverride();
   try {
     await program.parseAsync(argv);
@@ -54,18 +66,7 @@ export async function main(argv: string[], parts: AgentPart[]): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    const known =
-      err instanceof ConfigError ||
-      err instanceof UsageError ||
-      err instanceof EtcdUnreachableError ||
-      err instanceof ConfigConflictError ||
-      err instanceof AgentStartError ||
-      [
-        'MeshPortInUseError',
-        'HeadPortInUseError',
-        'AgentPortInUseError',
-        'FileServerPortInUseError',
-      ].includes((err as Error).constructor?.name);
+    const known = err instanceof UsageError || KNOWN_ERRORS.has((err as Error).constructor?.name);
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(
       message

@@ -2,10 +2,10 @@
 import type { Command } from 'commander';
 import type { AgentOptions, AgentPart } from '../../agent.ts';
 import type { Role } from '../../config/schema.ts';
-import { createLogger } from '../../log/logger.ts';
 import { UsageError } from '../output.ts';
 
-export function registerAgentCommands(program: Command, parts: AgentPart[]): void {
+/** `loadParts` gives the parts a head binary adds (loaded only when an agent starts). */
+export function registerAgentCommands(program: Command, loadParts: () => Promise<AgentPart[]>): void {
   type RunOpts = {
     config: string;
     node: string;
@@ -19,13 +19,16 @@ export function registerAgentCommands(program: Command, parts: AgentPart[]): voi
     if (tls.some((f) => f !== undefined) && !tls.every((f) => f !== undefined))
       throw new UsageError('--etcd-ca, --etcd-cert and --etcd-key go together (all three or none)');
     // Loaded here, not at the top: client commands should not pay for libp2p's start-up.
-    const { startAgent } = await import('../../agent.ts');
+    const [{ startAgent }, { createLogger }] = await Promise.all([
+      import('../../agent.ts'),
+      import('../../log/logger.ts'),
+    ]);
     const log = createLogger({ node: opts.node });
     const agentOpts: AgentOptions = {
       configSource: opts.config,
       nodeName: opts.node,
       log,
-      parts,
+      parts: await loadParts(),
     };
     if (opts.workspace) agentOpts.workspace = opts.workspace;
     if (opts.etcdCa && opts.etcdCert && opts.etcdKey)

@@ -7,26 +7,31 @@ import type { Command } from 'commander';
 import type { Etcd3 } from 'etcd3';
 import { parseDocument } from 'yaml';
 import { getAtPath, setAtPath, unsetAtPath } from '../../config/path.ts';
-import { ConfigError, validateConfigText } from '../../config/validate.ts';
-import { readConfig, readHistory, type StoredConfig, storeConfig } from '../../store/config-store.ts';
-import { connectEtcd } from '../../store/etcd.ts';
+import type { StoredConfig } from '../../store/config-store.ts';
 import { keys } from '../../store/keys.ts';
 import { type ContextFlags, resolveContext } from '../context.ts';
 import { age, parseOutput, serialize, table, UsageError } from '../output.ts';
 
 export const editor = () => `${userInfo().username}@${process.env.HOSTNAME ?? 'cli'}`;
 
+type ConfigStore = typeof import('../../store/config-store.ts');
+
+/** Run `fn` with the stored config (the etcd client and the store loaded here, not at start-up). */
 async function withStored<T>(
   flags: ContextFlags,
-  fn: (etcd: Etcd3, stored: StoredConfig, cluster: string) => Promise<T>,
+  fn: (etcd: Etcd3, stored: StoredConfig, cluster: string, store: ConfigStore) => Promise<T>,
 ): Promise<T> {
   const ctx = await resolveContext(flags);
+  const [{ connectEtcd }, store] = await Promise.all([
+    import('../../store/etcd.ts'),
+    import('../../store/config-store.ts'),
+  ]);
   const etcd = await connectEtcd(ctx.etcd);
   try {
-    const stored = await readConfig(etcd, ctx.cluster);
+    const stored = await store.readConfig(etcd, ctx.cluster);
     if (!stored)
       throw new UsageError(`cluster "${ctx.cluster}" has no config in etcd (${keys.config(ctx.cluster)})`);
-    return await fn(etcd, stored, ctx.cluster);
+    return await fn(etcd, stored, ctx.cluster, store);
   } finally {
     etcd.close();
   }
@@ -81,7 +86,7 @@ export function registerConfigCommands(program: Command): void {
         'set one field (the value is YAML: 3, true, "text", {zone: a}); validated before it is stored',
       ),
   ).action(async (path: string, value: string, opts: ContextFlags) => {
-    await withStored(opts, async (etcd, stored, cluster) => {
+    await withStored(opts, async (etcd, stored, cluster, { storeConfig }) => {
       const doc = parseDocument(stored.text);
       try {
         setAtPath(doc, path, value);
@@ -96,7 +101,7 @@ export function registerConfigCommands(program: Command): void {
   ctxOptions(
     config.command('unset <path>').description('remove one optional field; validated before it is stored'),
   ).action(async (path: string, opts: ContextFlags) => {
-    await withStored(opts, async (etcd, stored, cluster) => {
+    await withStored(opts, async (etcd, stored, cluster, { storeConfig }) => {
       const doc = parseDocument(stored.text);
       try {
         unsetAtPath(doc, path);
@@ -115,7 +120,8 @@ export function registerConfigCommands(program: Command): void {
   ).action(async (opts: ContextFlags) => {
     const editorCmd = process.env.VISUAL || process.env.EDITOR;
     if (!editorCmd) throw new UsageError('neither $VISUAL nor $EDITOR is set (e.g. export EDITOR=vi)');
-    await withStored(opts, async (etcd, stored, cluster) => {
+    const { ConfigError, validateConfigText } = await import('../../config/validate.ts');
+    await withStored(opts, async (etcd, stored, cluster, { storeConfig }) => {
       const dir = await mkdtemp(join(tmpdir(), 'nokube-edit-'));
       const file = join(dir, `${cluster}-config.yaml`);
       await writeFile(file, stored.text, { mode: 0o600 });
@@ -151,7 +157,7 @@ export function registerConfigCommands(program: Command): void {
       .option('--show <version>', 'print the config text of one version')
       .option('-o, --output <format>', 'json or yaml'),
   ).action(async (opts: ContextFlags & { show?: string; output?: string }) => {
-    await withStored(opts, async (etcd, stored, cluster) => {
+    await withStored(opts, async (etcd, stored, cluster, { readHistory }) => {
       const entries = await readHistory(etcd, cluster);
       if (opts.show !== undefined) {
         const entry = entries.find((e) => e.version === Number(opts.show));

@@ -1,6 +1,5 @@
 // nokube get <kind> [name] for objects: kubectl's columns (print/columns.ts), -A adds NAMESPACE, -o
 // wide|json|yaml|name, -l selector, -w prints each change after the listing (WebSocket from a head).
-import WebSocket from 'ws';
 import { objectName } from '../../objects/apply.ts';
 import type { Kind, KubeObject } from '../../objects/types.ts';
 import { namespaced, RESOURCE } from '../../objects/types.ts';
@@ -96,6 +95,7 @@ async function watch(
 ): Promise<void> {
   const { server, headers } = await liveHead(opts);
   const q = query({ namespace, labelSelector: opts.selector, resourceVersion: revision, secrets });
+  const { default: WebSocket } = await import('ws');
   const ws = new WebSocket(`${server.replace(/^http/, 'ws')}/api/v1/watch/${RESOURCE[kind]}${q}`, {
     headers,
   });

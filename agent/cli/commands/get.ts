@@ -1,12 +1,8 @@
 // nokube get <kind>: kubectl-style listings. nodes come from etcd and the config; objects (pods,
 // deployments, ...) from a head's object API (commands/get-objects.ts).
 import type { Command } from 'commander';
-import { validateConfigText } from '../../config/validate.ts';
-import { readConfig } from '../../store/config-store.ts';
-import { connectEtcd } from '../../store/etcd.ts';
 import { keys } from '../../store/keys.ts';
-import { listNodes } from '../../store/node-registry.ts';
-import { type NodeView, nodeViews } from '../../store/node-views.ts';
+import type { NodeView } from '../../store/node-views.ts';
 import { resolveContext } from '../context.ts';
 import { typeAndName } from '../objects-api.ts';
 import { age, bytes, parseOutput, serialize, table, UsageError } from '../output.ts';
@@ -31,6 +27,14 @@ export function registerGet(program: Command): void {
       if (KINDS[kind.toLowerCase()] !== 'nodes') return getObjects(kind, name, opts);
       const format = parseOutput(opts.output);
       const ctx = await resolveContext(opts);
+      const [{ validateConfigText }, { readConfig }, { connectEtcd }, { listNodes }, { nodeViews }] =
+        await Promise.all([
+          import('../../config/validate.ts'),
+          import('../../store/config-store.ts'),
+          import('../../store/etcd.ts'),
+          import('../../store/node-registry.ts'),
+          import('../../store/node-views.ts'),
+        ]);
       const etcd = await connectEtcd(ctx.etcd);
       let views: NodeView[];
       try {

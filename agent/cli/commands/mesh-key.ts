@@ -1,7 +1,6 @@
 // nokube mesh-key FILE: create the mesh's private-network key (set mesh.privateNetworkKeyFile to its path
 // and copy the same file to every node).
 import type { Command } from 'commander';
-import { createNetworkKey } from '../../mesh/peer-key.ts';
 import { UsageError } from '../output.ts';
 
 export function registerMeshKey(program: Command): void {
@@ -9,6 +8,7 @@ export function registerMeshKey(program: Command): void {
     .command('mesh-key <file>')
     .description('write a new private-network key for the mesh (libp2p pnet swarm key); never overwrites')
     .action(async (file: string) => {
+      const { createNetworkKey } = await import('../../mesh/peer-key.ts');
       try {
         await createNetworkKey(file);
       } catch (err) {

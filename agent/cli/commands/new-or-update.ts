@@ -4,13 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CONFIG_TEMPLATE, CONFIG_TEMPLATE_FILE } from '../../config/template.ts';
-import { loadConfigFile } from '../../config/validate.ts';
-import { storeConfig } from '../../store/config-store.ts';
-import { connectEtcd } from '../../store/etcd.ts';
 import { saveContext } from '../context.ts';
 import { UsageError } from '../output.ts';
 import { editor } from './config.ts';
-import { deployCommand } from './new-or-update-ssh.ts';
 import { runUp } from './up.ts';
 
 export function registerNewOrUpdate(program: Command): void {
@@ -47,8 +43,10 @@ export function registerNewOrUpdate(program: Command): void {
           );
           return;
         }
+        const { loadConfigFile } = await import('../../config/validate.ts');
         const { config, text } = await loadConfigFile(file);
         if (!opts.local && config.nodes.some((n) => n.ssh)) {
+          const { deployCommand } = await import('./new-or-update-ssh.ts');
           await deployCommand(file, text, config, opts);
           return;
         }
@@ -62,6 +60,10 @@ export function registerNewOrUpdate(program: Command): void {
           await runUp({ dir: opts.dir, file });
           return;
         }
+        const [{ connectEtcd }, { storeConfig }] = await Promise.all([
+          import('../../store/etcd.ts'),
+          import('../../store/config-store.ts'),
+        ]);
         const etcd = await connectEtcd(config.etcd);
         try {
           const res = await storeConfig(etcd, text, file, editor(), 'latest');

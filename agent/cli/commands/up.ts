@@ -1,6 +1,5 @@
 // nokube up / down: a cluster on this machine (the quick start).
 import type { Command } from 'commander';
-import { down, up } from '../../local/up.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -22,6 +21,7 @@ export async function runUp(opts: {
   agentPort?: string;
   detach?: boolean;
 }): Promise<void> {
+  const { up } = await import('../../local/up.ts');
   const handle = await up({
     dir: opts.dir,
     clusterFile: opts.file,
@@ -72,5 +72,5 @@ export function registerUpDown(program: Command): void {
     .command('down')
     .description('stop a cluster started by `nokube up` (agents leave the mesh first, then etcd stops)')
     .option('--dir <dir>', 'the directory given to `nokube up`', UP_DEFAULTS.dir)
-    .action((opts: { dir: string }) => down(opts.dir, say));
+    .action(async (opts: { dir: string }) => (await import('../../local/up.ts')).down(opts.dir, say));
 }
