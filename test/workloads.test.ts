@@ -7,6 +7,8 @@ import type { Pod } from '../agent/objects/types.ts';
 import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, removeContainers, requireDocker } from './harness/docker.ts';
 
+type NodeJson = { status: { phase: string } };
+
 describe('workloads on Docker, three agents', { timeout: 600_000 }, () => {
   let c: TestCluster;
   let docker: Docker;
@@ -52,10 +54,18 @@ spec:
     image = await ensureBusyboxImage();
     c = await createTestCluster({ nodes: 3, net: 42 });
     for (const n of c.nodes) await c.startAgent(n.name);
+    // `get nodes` lists the config's nodes even before they register: wait for three Ready ones, and for
+    // the head's API (object commands go through it).
     await eventually(
-      async () => (await runCli(['get', 'nodes', '-o', 'json'], c.env)).stdout.split('"name"').length > 3,
+      async () => {
+        const r = await runCli(['get', 'nodes', '-o', 'json'], c.env);
+        if (r.code !== 0) return false;
+        const items = (JSON.parse(r.stdout) as { items: NodeJson[] }).items;
+        const ready = items.filter((n) => n.status.phase === 'Ready');
+        return ready.length === 3 && (await runCli(['get', 'pods'], c.env)).code === 0;
+      },
       30_000,
-      'three nodes registered',
+      'three nodes Ready and the head API answering',
     );
   });
   after(async () => {
