@@ -145,6 +145,88 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     await cli(['apply', '-f', '-'], deployment({ labels: ', team: a' }));
   });
 
+  test("k8s' defaults are stored; spelling a default out is unchanged; an object stored without them is kept as is", async () => {
+    const bare = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: dflt}
+spec:
+  selector: {matchLabels: {app: dflt}}
+  template:
+    metadata: {labels: {app: dflt}}
+    spec:
+      containers:
+        - {name: a, image: nokube-test/none:1, ports: [{containerPort: 80}]}
+        - {name: b, image: nokube-test/none}
+      volumes: [{name: v, configMap: {name: cfg}}]
+`;
+    assert.equal((await cli(['apply', '-f', '-'], bare)).stdout, 'deployment.apps/dflt created\n');
+    const read = () =>
+      c.withEtcd((etcd) =>
+        getObject(etcd, c.name, { kind: 'Deployment', namespace: 'default', name: 'dflt' }, false),
+      );
+    const stored = (await read())!;
+    const d = stored.object as Deployment;
+    assert.deepEqual(
+      [d.spec.replicas, d.spec.strategy, d.spec.minReadySeconds, d.spec.revisionHistoryLimit],
+      [1, { type: 'RollingUpdate' }, 0, 10],
+    );
+    const spec = d.spec.template.spec;
+    assert.deepEqual([spec.restartPolicy, spec.terminationGracePeriodSeconds], ['Always', 30]);
+    assert.deepEqual(
+      spec.containers.map((x) => x.imagePullPolicy),
+      ['IfNotPresent', 'Always'],
+      'a tag: IfNotPresent; none (latest): Always',
+    );
+    assert.equal(spec.containers[0]!.ports![0]!.protocol, 'TCP');
+    assert.equal(spec.volumes![0]!.configMap!.defaultMode, 0o644);
+    // The shown object applies back unchanged, and so does the manifest with the defaults spelled out.
+    const shown = await cli(['get', 'deployment', 'dflt', '-o', 'yaml']);
+    assert.equal((await cli(['apply', '-f', '-'], shown.stdout)).stdout, 'deployment.apps/dflt unchanged\n');
+    const spelled = bare
+      .replace('spec:\n  selector', 'spec:\n  replicas: 1\n  strategy: {type: RollingUpdate}\n  selector')
+      .replace(
+        '    spec:\n      containers',
+        '    spec:\n      restartPolicy: Always\n      terminationGracePeriodSeconds: 30\n      containers',
+      )
+      .replace('image: nokube-test/none:1,', 'image: nokube-test/none:1, imagePullPolicy: IfNotPresent,');
+    assert.notEqual(spelled, bare);
+    assert.equal((await cli(['apply', '-f', '-'], spelled)).stdout, 'deployment.apps/dflt unchanged\n');
+    assert.equal((await read())!.modRevision, stored.modRevision, 'unchanged writes nothing');
+    // A Secret's type defaults to Opaque.
+    await cli(
+      ['apply', '-f', '-'],
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: s1}\nstringData: {k: v}\n',
+    );
+    const secret = await c.withEtcd((etcd) =>
+      getObject(etcd, c.name, { kind: 'Secret', namespace: 'default', name: 's1' }, false),
+    );
+    assert.equal((secret!.object as { type?: string }).type, 'Opaque');
+
+    // An object stored before defaulting (no defaults in etcd) is the same object: unchanged, not rewritten
+    // (its pods' template hash, computed from what is stored, stays).
+    const legacy = structuredClone(d);
+    delete legacy.spec.strategy;
+    delete legacy.spec.template.spec.restartPolicy;
+    delete legacy.spec.template.spec.containers[0]!.imagePullPolicy;
+    await c.withEtcd((etcd) =>
+      etcd
+        .put(objectKey(c.name, { kind: 'Deployment', namespace: 'default', name: 'dflt' }))
+        .value(JSON.stringify(legacy))
+        .exec(),
+    );
+    const legacyRev = (await read())!.modRevision;
+    assert.equal((await cli(['apply', '-f', '-'], bare)).stdout, 'deployment.apps/dflt unchanged\n');
+    assert.equal((await read())!.modRevision, legacyRev);
+    // A real change writes the defaulted object.
+    const changed = await cli(['apply', '-f', '-'], bare.replace('{name: b,', '{name: c,'));
+    assert.equal(changed.stdout, 'deployment.apps/dflt configured\n');
+    const now = (await read())!.object as Deployment;
+    assert.equal(now.spec.template.spec.restartPolicy, 'Always');
+    assert.equal(now.metadata.generation, legacy.metadata.generation + 1);
+    await cli(['delete', 'deployment', 'dflt']);
+    await cli(['delete', 'secret', 's1']);
+  });
+
   test('concurrent applies of one object: every write lands exactly once (no lost update)', async () => {
     const results = await c.withEtcd((etcd) =>
       Promise.allSettled(
@@ -465,8 +547,8 @@ spec:
     assert.equal((await apply(job('')))[0]!.action, 'created');
     assert.equal(
       (await apply(job('  completions: 1\n')))[0]!.action,
-      'configured',
-      'completions 1 is the default: not a change of an immutable field',
+      'unchanged',
+      'completions 1 is the default: the same object, not a change of an immutable field',
     );
     assert.equal((await apply(job('  backoffLimit: 2\n')))[0]!.action, 'configured');
     await assert.rejects(apply(job('  completions: 3\n  backoffLimit: 2\n', 'alpine')), (err: Error) => {

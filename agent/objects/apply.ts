@@ -4,6 +4,7 @@
 import type { Etcd3 } from 'etcd3';
 import { keys } from '../store/keys.ts';
 import { canonical } from './canonical.ts';
+import { withDefaults } from './defaults.ts';
 import { immutableFieldChanges } from './immutable-fields.ts';
 import {
   deleteObjects,
@@ -126,14 +127,17 @@ async function planApply(etcd: Etcd3, cluster: string, manifests: Manifest[]): P
     if (!stored) problems.push(`Error from server (NotFound): namespaces "${ns}" not found`);
 
   const results = manifests.map((m, i): ApplyResult => {
-    const desired = structuredClone(m.object);
+    // Both sides with k8s' defaults: a default spelled out equals a default left out, also against an
+    // object stored before defaulting existed (which is then kept as stored).
+    const desired = withDefaults(m.object);
     const ref = refOf(desired);
     const base = {
       kind: desired.kind,
       name: desired.metadata.name,
       ...(ref.namespace ? { namespace: ref.namespace } : {}),
     };
-    const old = existing[i]?.object;
+    const stored = existing[i]?.object;
+    const old = stored && withDefaults(stored);
     const owners = desired.metadata.ownerReferences;
     if (owners && canonical(owners) !== canonical(old?.metadata.ownerReferences ?? []))
       problems.push(
@@ -153,7 +157,7 @@ async function planApply(etcd: Etcd3, cluster: string, manifests: Manifest[]): P
       ...base,
       action: same ? 'unchanged' : 'configured',
       text: `${objectName(ref)} ${same ? 'unchanged' : 'configured'}`,
-      object: same ? old : merged,
+      object: same ? stored! : merged,
     };
   });
   if (problems.length > 0) throw new ApplyError(problems);
