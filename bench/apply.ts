@@ -4,14 +4,18 @@
 // Prints, per size N (busybox `sleep`, host network, 3 agents on this machine, one Docker engine):
 //   nokube   apply -> all N pods Running (status in etcd)         target: <= 0.5 x Swarm
 //   swarm    `docker service create --replicas N` -> N tasks Running
+//   engine   N containers created and started at once straight through the Docker API: the floor any
+//            orchestrator on this engine pays (nokube - engine = what nokube adds)
 //   failover SIGKILL of an agent -> its pods Running on the others (N = first size)   target: <= 5 s
 //   etcd     requests/s by gRPC method over a steady window with the largest N      target: keepalives only
 // Every cluster, service and container it makes is removed at the end, also on error or Ctrl-C.
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import type { Etcd3 } from 'etcd3';
 import { listObjects } from '../agent/objects/store.ts';
 import type { Pod } from '../agent/objects/types.ts';
+import { connectEtcd } from '../agent/store/etcd.ts';
 import { createTestCluster, runCli, type TestCluster } from '../test/harness/cluster.ts';
 import { ensureBusyboxImage, requireDocker } from '../test/harness/docker.ts';
 import { cleanupOnSignals, stopClusterAndPods } from './cleanup.ts';
@@ -74,8 +78,12 @@ spec:
           command: [sleep, '3600']
 `;
 
-async function runningPods(c: TestCluster, prefix: string, notOn?: string): Promise<number> {
-  const pods = await c.withEtcd((etcd) => listObjects(etcd, c.name, 'Pod'));
+/** Both sides are polled this often, through a connection opened once (a poll must not cost more than
+ * what it measures). */
+const POLL_MS = 20;
+
+async function runningPods(etcd: Etcd3, c: TestCluster, prefix: string, notOn?: string): Promise<number> {
+  const pods = await listObjects(etcd, c.name, 'Pod');
   return pods.filter(
     (s) =>
       s.object.metadata.name.startsWith(prefix) &&
@@ -84,13 +92,27 @@ async function runningPods(c: TestCluster, prefix: string, notOn?: string): Prom
   ).length;
 }
 
-async function timeNokube(c: TestCluster, n: number): Promise<number> {
+async function timeNokube(etcd: Etcd3, c: TestCluster, n: number): Promise<number> {
   const name = `b${n}`;
   const t0 = performance.now();
   const r = await runCli(['apply', '-f', '-'], c.env, deploymentYaml(name, n));
   if (r.code !== 0) throw new Error(`apply failed: ${r.stderr}`);
-  await until(`${n} pods Running`, async () => (await runningPods(c, `${name}-`)) === n || false);
+  await until(
+    `${n} pods Running`,
+    async () => (await runningPods(etcd, c, `${name}-`)) === n || false,
+    POLL_MS,
+  );
   return performance.now() - t0;
+}
+
+/** Every agent's own mesh view holds all nodes: the cluster is settled before anything is timed. */
+async function meshSettled(c: TestCluster): Promise<boolean> {
+  for (const n of c.nodes) {
+    const text = await (await fetch(`${c.agentUrl(n.name)}/metrics`)).text();
+    const alive = /^nokube_mesh_members\{[^}]*state="alive"[^}]*\} (\d+)/m.exec(text)?.[1];
+    if (Number(alive) !== c.nodes.length) return false;
+  }
+  return true;
 }
 
 async function timeSwarm(n: number): Promise<number> {
@@ -117,20 +139,16 @@ async function timeSwarm(n: number): Promise<number> {
     'sleep',
     '3600',
   ]);
-  await until(`${n} swarm tasks Running`, async () => {
-    const out = (
-      await run('docker', [
-        'service',
-        'ps',
-        swarmService!,
-        '--filter',
-        'desired-state=running',
-        '--format',
-        '{{.CurrentState}}',
-      ])
-    ).stdout;
-    return out.split('\n').filter((l) => l.startsWith('Running')).length === n || false;
-  });
+  await until(
+    `${n} swarm tasks Running`,
+    async () => {
+      const tasks = await docker.listTasks({
+        filters: { service: [swarmService!], 'desired-state': ['running'] },
+      });
+      return tasks.filter((t) => t.Status?.State === 'running').length === n || false;
+    },
+    POLL_MS,
+  );
   const ms = performance.now() - t0;
   await run('docker', ['service', 'rm', swarmService]);
   swarmService = undefined;
@@ -140,6 +158,35 @@ async function timeSwarm(n: number): Promise<number> {
     return left.length === 0 || false;
   });
   return ms;
+}
+
+/** The engine alone: N containers created and started concurrently through the API, no orchestrator. */
+async function timeEngine(n: number): Promise<number> {
+  const names = Array.from({ length: n }, (_, i) => `nokube-bench-engine-${process.pid}-${i}`);
+  const t0 = performance.now();
+  try {
+    await Promise.all(
+      names.map(async (name) => {
+        const ct = await docker.createContainer({
+          name,
+          Image: image,
+          Cmd: ['sleep', '3600'],
+          HostConfig: { NetworkMode: 'host' },
+        });
+        await ct.start();
+      }),
+    );
+    return performance.now() - t0;
+  } finally {
+    await Promise.all(
+      names.map((name) =>
+        docker
+          .getContainer(name)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
+  }
 }
 
 /** etcd's own counters: gRPC requests handled (unary) and stream messages received, by method. */
@@ -159,6 +206,7 @@ async function etcdCounters(url: string): Promise<Map<string, number>> {
 }
 
 const results: Array<Record<string, unknown>> = [];
+let etcd: Etcd3 | undefined;
 try {
   cluster = await createTestCluster({ nodes: 3, net: 70 });
   const c = cluster;
@@ -167,12 +215,19 @@ try {
     const r = await runCli(['get', 'nodes', '-o', 'json'], c.env);
     return r.code === 0 && (JSON.parse(r.stdout) as { items: unknown[] }).items.length === 3;
   });
+  await until('every agent sees the other two in the mesh', () => meshSettled(c));
+  // The CLI's first command against a cluster looks its heads up in etcd and remembers them; a user's
+  // apply comes after that (as Swarm's `docker swarm init` comes before its timing).
+  const warm = await runCli(['get', 'pods'], c.env);
+  if (warm.code !== 0) throw new Error(`get pods failed: ${warm.stderr}`);
+  etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 3000 });
+  const db = etcd;
   process.stdout.write(
     `bench/apply: 3 agents (${process.env.NOKUBE_BIN ? 'binary' : 'node + .ts'}), image ${image}\n`,
   );
 
   for (const n of sizes) {
-    const nokubeMs = await timeNokube(c, n);
+    const nokubeMs = await timeNokube(db, c, n);
     process.stdout.write(`  N=${n}: nokube apply -> all Running ${(nokubeMs / 1000).toFixed(2)} s\n`);
     let swarmMs: number | null = null;
     if (!values['no-swarm']) {
@@ -181,7 +236,11 @@ try {
         `  N=${n}: swarm service create -> all Running ${(swarmMs / 1000).toFixed(2)} s\n`,
       );
     }
-    results.push({ n, nokubeMs, swarmMs, ratio: swarmMs ? nokubeMs / swarmMs : null });
+    const engineMs = await timeEngine(n);
+    process.stdout.write(
+      `  N=${n}: engine alone (API create + start, concurrent) ${(engineMs / 1000).toFixed(2)} s\n`,
+    );
+    results.push({ n, nokubeMs, swarmMs, engineMs, ratio: swarmMs ? nokubeMs / swarmMs : null });
   }
 
   // Steady state with the largest deployment still running: etcd requests by method.
@@ -196,7 +255,7 @@ try {
 
   // Failover: SIGKILL the agent with the most pods of the first deployment.
   const first = sizes[0]!;
-  const pods = await c.withEtcd((etcd) => listObjects(etcd, c.name, 'Pod'));
+  const pods = await listObjects(db, c.name, 'Pod');
   const count: Record<string, number> = {};
   for (const p of pods)
     if (p.object.metadata.name.startsWith(`b${first}-`))
@@ -208,20 +267,20 @@ try {
   await c.agents.get(victim)!.kill('SIGKILL');
   await until(
     'pods Running elsewhere',
-    async () => (await runningPods(c, `b${first}-`, victim)) === first || false,
-    50,
+    async () => (await runningPods(db, c, `b${first}-`, victim)) === first || false,
+    POLL_MS,
   );
   const failoverMs = performance.now() - t0;
 
   process.stdout.write(
     `\nbench/apply — 3 agents on one machine, one Docker engine, busybox sleep, host network\n`,
   );
-  process.stdout.write('N     nokube s   swarm s   nokube/swarm\n');
+  process.stdout.write('N     nokube s   swarm s   nokube/swarm   engine s   nokube - engine s\n');
   for (const r of results) {
     const ratio = r.ratio === null ? '-' : (r.ratio as number).toFixed(2);
     const swarm = r.swarmMs === null ? '-' : ((r.swarmMs as number) / 1000).toFixed(2);
     process.stdout.write(
-      `${String(r.n).padEnd(6)}${((r.nokubeMs as number) / 1000).toFixed(2).padStart(9)}${swarm.padStart(10)}${ratio.padStart(15)}\n`,
+      `${String(r.n).padEnd(6)}${((r.nokubeMs as number) / 1000).toFixed(2).padStart(9)}${swarm.padStart(10)}${ratio.padStart(15)}${((r.engineMs as number) / 1000).toFixed(2).padStart(11)}${(((r.nokubeMs as number) - (r.engineMs as number)) / 1000).toFixed(2).padStart(20)}\n`,
     );
   }
   process.stdout.write(
@@ -249,5 +308,6 @@ try {
     `JSON ${JSON.stringify({ bench: 'apply', date: new Date().toISOString(), results, failoverMs, etcdRates: rates })}\n`,
   );
 } finally {
+  etcd?.close();
   await cleanup();
 }
