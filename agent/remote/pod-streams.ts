@@ -3,8 +3,10 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
-import { encodeEnd, encodeFrame, FRAME, type FrameSink, MAX_FRAME_PAYLOAD } from './frames.ts';
-import type { ExecRequest, LogsRequest, PodStreamRequest } from './requests.ts';
+import { pumpOutput } from './docker-output.ts';
+import { ExecError, runExec } from './exec.ts';
+import { encodeEnd, type FrameSink, type FrameSource } from './frames.ts';
+import type { LogsRequest, PodStreamRequest } from './requests.ts';
 
 export class PodStreamError extends Error {}
 
@@ -13,24 +15,33 @@ interface Target {
   node: string;
 }
 
-/** Run one request, writing frames to `sink` and always ending with an end frame. */
+/**
+ * Run one request, writing frames to `sink` and always ending with an end frame. `input`: the client's
+ * frames (exec: stdin, stdin close, resize; logs: none, read only to notice a client that went away).
+ */
 export async function runPodStream(
   docker: Docker,
   at: Target,
   req: PodStreamRequest,
   sink: FrameSink,
   signal: AbortSignal,
+  input: FrameSource,
 ): Promise<void> {
+  const draining = new AbortController();
   try {
     const id = await findContainer(docker, at, req);
+    if (req.op === 'logs') drain(input, draining.signal).catch(() => undefined);
     const exitCode =
       req.op === 'logs'
         ? await streamLogs(docker, id, req, sink, signal)
-        : await runExec(docker, id, req, sink, signal);
+        : await runExec(docker, id, req, sink, signal, input);
     await sink(encodeEnd(exitCode === undefined ? {} : { exitCode }));
   } catch (err) {
-    const error = err instanceof PodStreamError ? err.message : `docker: ${(err as Error).message}`;
+    const known = err instanceof PodStreamError || err instanceof ExecError;
+    const error = known ? (err as Error).message : `docker: ${(err as Error).message}`;
     await sink(encodeEnd({ error })).catch(() => undefined);
+  } finally {
+    draining.abort();
   }
 }
 
@@ -81,28 +92,8 @@ async function streamLogs(
   const raw: Readable = req.follow
     ? ((await container.logs({ ...opts, follow: true })) as Readable)
     : readableOf(await container.logs({ ...opts, follow: false }));
-  await pumpMultiplexed(docker, raw, sink, signal);
+  await pumpOutput(docker, raw, sink, signal, true);
   return undefined;
-}
-
-async function runExec(
-  docker: Docker,
-  id: string,
-  req: ExecRequest,
-  sink: FrameSink,
-  signal: AbortSignal,
-): Promise<number> {
-  const exec = await docker.getContainer(id).exec({
-    Cmd: req.command,
-    AttachStdout: true,
-    AttachStderr: true,
-    AttachStdin: false,
-    Tty: false,
-  });
-  const raw = (await exec.start({ hijack: true, stdin: false })) as Readable;
-  await pumpMultiplexed(docker, raw, sink, signal);
-  const info = await exec.inspect();
-  return info.ExitCode ?? -1;
 }
 
 function readableOf(buf: Buffer): Readable {
@@ -111,59 +102,7 @@ function readableOf(buf: Buffer): Readable {
   return p;
 }
 
-/** Demultiplex Docker's stdout/stderr stream into frames, pausing Docker while the sink is busy. */
-async function pumpMultiplexed(
-  docker: Docker,
-  raw: Readable,
-  sink: FrameSink,
-  signal: AbortSignal,
-): Promise<void> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  docker.modem.demuxStream(raw, out, err);
-  raw.on('end', () => {
-    out.end();
-    err.end();
-  });
-  const abort = () => {
-    raw.destroy();
-    out.end();
-    err.end();
-  };
-  if (signal.aborted) abort();
-  signal.addEventListener('abort', abort, { once: true });
-  let chain = Promise.resolve();
-  let failed: unknown;
-  const forward = (type: number) => (chunk: Buffer) => {
-    for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD) {
-      const part = chunk.subarray(at, at + MAX_FRAME_PAYLOAD);
-      raw.pause();
-      chain = chain
-        .then(() => sink(encodeFrame(type, part)))
-        .then(
-          () => {
-            raw.resume();
-          },
-          (e) => {
-            failed ??= e;
-            abort();
-          },
-        );
-    }
-  };
-  out.on('data', forward(FRAME.stdout));
-  err.on('data', forward(FRAME.stderr));
-  await Promise.all([
-    new Promise<void>((r) => out.once('end', r).once('close', r)),
-    new Promise<void>((r) => err.once('end', r).once('close', r)),
-    new Promise<void>((r) =>
-      raw
-        .once('end', r)
-        .once('close', r)
-        .once('error', () => r()),
-    ),
-  ]);
-  await chain;
-  signal.removeEventListener('abort', abort);
-  if (failed) throw failed;
+/** Read and drop what the client sends to a logs stream: a client that goes away is noticed at once. */
+async function drain(input: FrameSource, signal: AbortSignal): Promise<void> {
+  while ((await input.next(signal)) !== undefined) {}
 }

@@ -1,4 +1,5 @@
-// What a pod stream asks for (k8s names: tailLines, sinceSeconds, timestamps, follow; exec: command).
+// What a pod stream asks for (k8s names: tailLines, sinceSeconds, timestamps, follow; exec: command,
+// stdin, tty). stdin and tty are left out when false, so a plain exec is understood by older agents.
 import { z } from 'zod';
 
 const target = {
@@ -20,6 +21,10 @@ export const podStreamRequest = z.discriminatedUnion('op', [
     op: z.literal('exec'),
     ...target,
     command: z.array(z.string()).min(1),
+    /** Attach the client's stdin (input frames) to the command. */
+    stdin: z.literal(true).optional(),
+    /** Run the command on a terminal: output arrives as stdout only, resize frames set its size. */
+    tty: z.literal(true).optional(),
   }),
 ]);
 export type PodStreamRequest = z.infer<typeof podStreamRequest>;

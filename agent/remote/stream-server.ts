@@ -1,13 +1,15 @@
 // Pod streams over the mesh: a head asks the pod's node for logs or an exec on our protocol, over the
 // mesh's authenticated connections (no extra port, no shell). One length-prefixed JSON request, then
-// frames (frames.ts) until the end frame.
+// frames (frames.ts) until the end frame; the other way, after the request, the client's input frames
+// (exec: stdin, stdin close, resize). Either side reads a frame only after it handled the previous one,
+// so the stream's own flow control is the back-pressure.
 import type { Stream } from '@libp2p/interface';
 import type Docker from 'dockerode';
-import { lpStream } from 'it-length-prefixed-stream';
+import { type LengthPrefixedStream, lpStream } from 'it-length-prefixed-stream';
 import type { AgentContext, AgentPart } from '../agent.ts';
 import type { Mesh } from '../mesh/mesh.ts';
 import { dockerClient } from '../runtime/docker-client.ts';
-import { type DecodedFrame, decodeFrame, encodeEnd, MAX_FRAME_PAYLOAD } from './frames.ts';
+import { type DecodedFrame, decodeFrame, encodeEnd, type FrameSource, MAX_FRAME_BYTES } from './frames.ts';
 import { runPodStream } from './pod-streams.ts';
 import { type PodStreamRequest, podStreamRequest } from './requests.ts';
 
@@ -15,7 +17,6 @@ export const POD_STREAM_PROTOCOL = '/nokube/pod-stream/1.0.0';
 /** Concurrent pod streams one agent serves (each holds a Docker stream). */
 const MAX_STREAMS = 32;
 const MAX_REQUEST_BYTES = 64 * 1024;
-const MAX_FRAME_BYTES = MAX_FRAME_PAYLOAD + 1024;
 
 export const podStreamsPart: AgentPart = {
   name: 'pod-streams',
@@ -51,7 +52,8 @@ async function serve(ctx: AgentContext, docker: Docker, stream: Stream, signal: 
     await stream.close();
     return;
   }
-  // A client that goes away resets the stream: the next write fails and the Docker stream is dropped.
+  // A client that goes away resets the stream: the pending read (or the next write) fails and the Docker
+  // stream is dropped.
   const local = new AbortController();
   const stopAll = () => local.abort();
   signal.addEventListener('abort', stopAll, { once: true });
@@ -61,17 +63,38 @@ async function serve(ctx: AgentContext, docker: Docker, stream: Stream, signal: 
     parsed.data,
     (frame) => lp.write(frame, { signal: local.signal }).then(() => undefined),
     local.signal,
+    meshInput(lp, stopAll),
   );
+  signal.removeEventListener('abort', stopAll);
   await stream.close().catch(() => stream.abort(new Error('close failed')));
 }
 
-/** Ask the agent with `peerId` for a pod stream; calls `onFrame` per frame until the end frame. */
+/** The client's input frames on the stream; `gone` when it resets or ends it (it only does when gone). */
+function meshInput(lp: LengthPrefixedStream<Stream>, gone: () => void): FrameSource {
+  return {
+    async next(signal) {
+      try {
+        return (await lp.read({ signal })).subarray();
+      } catch {
+        if (!signal.aborted) gone();
+        return undefined;
+      }
+    },
+  };
+}
+
+/**
+ * Ask the agent with `peerId` for a pod stream; calls `onFrame` per frame until the end frame. The
+ * frames of `input` (already checked) are relayed to the agent meanwhile, each after the previous one
+ * was written.
+ */
 export async function requestPodStream(
   mesh: Mesh,
   peerId: string,
   req: PodStreamRequest,
   onFrame: (frame: DecodedFrame, raw: Uint8Array) => Promise<void>,
   signal: AbortSignal,
+  input?: FrameSource,
 ): Promise<void> {
   const stream = await mesh.openStream(
     peerId,
@@ -81,8 +104,10 @@ export async function requestPodStream(
   const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
   const onAbort = () => stream.abort(new Error('client gone'));
   signal.addEventListener('abort', onAbort, { once: true });
+  const relaying = new AbortController();
   try {
     await lp.write(new TextEncoder().encode(JSON.stringify(req)));
+    if (input) relayInput(input, lp, AbortSignal.any([signal, relaying.signal])).catch(() => undefined);
     for (;;) {
       const raw = (await lp.read({ signal })).subarray();
       const frame = decodeFrame(raw);
@@ -91,6 +116,20 @@ export async function requestPodStream(
     }
     await stream.close().catch(() => undefined);
   } finally {
+    relaying.abort();
     signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Stops at the client's last frame, or when the stream or the relay ends (the reads see why). */
+async function relayInput(
+  input: FrameSource,
+  lp: LengthPrefixedStream<Stream>,
+  signal: AbortSignal,
+): Promise<void> {
+  for (;;) {
+    const frame = await input.next(signal);
+    if (frame === undefined) return;
+    await lp.write(frame, { signal });
   }
 }

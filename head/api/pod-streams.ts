@@ -1,18 +1,22 @@
 // WebSocket routes for `nokube logs` and `nokube exec`, at Kubernetes' paths:
 //   /api/v1/namespaces/<ns>/pods/<name>/log?container=&follow=&tailLines=&sinceSeconds=&timestamps=
-//   /api/v1/namespaces/<ns>/pods/<name>/exec?container=&command=sh&command=-c&command=...
+//   /api/v1/namespaces/<ns>/pods/<name>/exec?container=&command=sh&command=-c&command=...&stdin=&tty=
 // The head finds the pod's node and relays the node's frames (agent/remote/frames.ts) as binary
 // WebSocket messages; each is sent only after the previous one was written (back-pressure to Docker).
+// The client's input frames (exec: stdin, stdin close, resize) go the other way, also one at a time.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
-import type { WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { AgentContext } from '../../agent/agent.ts';
 import { getObject } from '../../agent/objects/store.ts';
-import { encodeEnd } from '../../agent/remote/frames.ts';
+import { encodeEnd, MAX_FRAME_BYTES } from '../../agent/remote/frames.ts';
 import { runPodStream } from '../../agent/remote/pod-streams.ts';
 import { type PodStreamRequest, podStreamRequest } from '../../agent/remote/requests.ts';
 import { requestPodStream } from '../../agent/remote/stream-server.ts';
 import { dockerClient } from '../../agent/runtime/docker-client.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
+import { websocketInput } from './websocket-input.ts';
 
 const PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(log|exec)$/;
 
@@ -40,7 +44,15 @@ export function parsePodStreamUrl(url: URL): PodStreamRequest | string {
           sinceSeconds: num('sinceSeconds'),
           timestamps: q.get('timestamps') === 'true',
         }
-      : { op: 'exec', namespace, pod, container, command: q.getAll('command') };
+      : {
+          op: 'exec',
+          namespace,
+          pod,
+          container,
+          command: q.getAll('command'),
+          stdin: q.get('stdin') === 'true' || undefined,
+          tty: q.get('tty') === 'true' || undefined,
+        };
   const parsed = podStreamRequest.safeParse(JSON.parse(JSON.stringify(raw)));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -50,8 +62,20 @@ export function parsePodStreamUrl(url: URL): PodStreamRequest | string {
 }
 
 let localDocker: Docker | undefined;
+/** Client messages are input frames: none bigger than a frame is read. */
+const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
 
-export async function servePodStream(ctx: AgentContext, ws: WebSocket, url: URL): Promise<void> {
+/** Take an HTTP upgrade to a pod stream path. */
+export function acceptPodStream(ctx: AgentContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  sockets.handleUpgrade(req, socket, head, (ws) => {
+    servePodStream(ctx, ws, new URL(req.url ?? '/', 'http://head')).catch((err: Error) => {
+      ctx.log.warn({ err: err.message, path: req.url }, 'pod stream failed');
+      ws.close(1011);
+    });
+  });
+}
+
+async function servePodStream(ctx: AgentContext, ws: WebSocket, url: URL): Promise<void> {
   const abort = new AbortController();
   ws.on('close', () => abort.abort());
   const send = (raw: Uint8Array) =>
@@ -63,6 +87,7 @@ export async function servePodStream(ctx: AgentContext, ws: WebSocket, url: URL)
     await send(encodeEnd({ error })).catch(() => undefined);
     ws.close(1000);
   };
+  const input = websocketInput(ws, (why) => void finish(why));
   const req = parsePodStreamUrl(url);
   if (typeof req === 'string') return finish(req);
   const pod = await getObject(
@@ -77,11 +102,13 @@ export async function servePodStream(ctx: AgentContext, ws: WebSocket, url: URL)
   try {
     if (nodeName === ctx.nodeName) {
       localDocker ??= dockerClient(ctx.self());
-      await runPodStream(localDocker, { cluster: ctx.cluster, node: nodeName }, req, send, abort.signal);
+      const at = { cluster: ctx.cluster, node: nodeName };
+      await runPodStream(localDocker, at, req, send, abort.signal, input);
     } else {
       const node = (await listNodes(ctx.etcd, ctx.cluster)).find((n) => n.name === nodeName);
       if (!node) return finish(`node ${nodeName} of pod ${req.pod} is not alive (no node record)`);
-      await requestPodStream(ctx.mesh, node.peerId, req, (_frame, raw) => send(raw), abort.signal);
+      const relay = (_frame: unknown, raw: Uint8Array) => send(raw);
+      await requestPodStream(ctx.mesh, node.peerId, req, relay, abort.signal, input);
     }
     ws.close(1000);
   } catch (err) {

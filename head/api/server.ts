@@ -20,7 +20,7 @@ import {
   renderDashboard,
 } from '../dashboards/serve.ts';
 import { isObjectsPath, isObjectsWatchPath, serveObjects, serveWatch } from './objects.ts';
-import { isPodStreamPath, servePodStream } from './pod-streams.ts';
+import { acceptPodStream, isPodStreamPath } from './pod-streams.ts';
 
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
 export const WS_MAX_BUFFERED_BYTES = 1 << 20;
@@ -150,12 +150,7 @@ export async function startHeadServer(
         serveWatch(ctx, ws, new URL(req.url ?? '/', 'http://head')),
       );
     } else if (isPodStreamPath(path)) {
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        servePodStream(ctx, ws, new URL(req.url ?? '/', 'http://head')).catch((err: Error) => {
-          ctx.log.warn({ err: err.message, path }, 'pod stream failed');
-          ws.close(1011);
-        });
-      });
+      acceptPodStream(ctx, req, socket, head);
     } else {
       socket.destroy();
     }

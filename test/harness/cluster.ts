@@ -25,7 +25,11 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string | Uint8Array,
+): Promise<CliResult> {
   const [cmd, base] = cliCommand();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...base, ...args], {

@@ -1,7 +1,9 @@
-// nokube logs / nokube exec: a pod's container output, streamed from its node through a head.
+// nokube logs / nokube exec: a pod's container output, streamed from its node through a head; exec -i
+// sends our stdin the other way (-t: on a terminal).
 import type { Command } from 'commander';
 import WebSocket from 'ws';
 import { decodeFrame } from '../../remote/frames.ts';
+import { sendInput, TTY_UNUSABLE } from '../exec-input.ts';
 import { type HeadFlags, liveHead } from '../head-client.ts';
 import { UsageError } from '../output.ts';
 
@@ -50,12 +52,20 @@ export function registerPodStreams(program: Command): void {
       .usage('<pod> [options] -- <command> [args...]')
       .description(
         "run a command in a pod's running container; prints its output and exits with its exit code",
-      ),
-  ).action(async (pod: string, command: string[], opts: StreamFlags) => {
+      )
+      .option('-i, --stdin', "pass this process's stdin to the command (its end ends the command's)", false)
+      .option('-t, --tty', 'run the command on a terminal (with -i, when stdin is a terminal)', false),
+  ).action(async (pod: string, command: string[], opts: StreamFlags & { stdin: boolean; tty: boolean }) => {
+    // As kubectl: -t needs -i, and a terminal to read from; without one it warns and goes on without.
+    const tty = opts.tty && opts.stdin && process.stdin.isTTY === true;
+    if (opts.tty && opts.stdin && !tty) process.stderr.write(`${TTY_UNUSABLE}\n`);
     const q = new URLSearchParams();
     if (opts.container) q.set('container', opts.container);
     for (const part of command) q.append('command', part);
-    const code = await stream(opts, `/api/v1/namespaces/${enc(opts.namespace)}/pods/${enc(pod)}/exec?${q}`);
+    if (opts.stdin) q.set('stdin', 'true');
+    if (tty) q.set('tty', 'true');
+    const path = `/api/v1/namespaces/${enc(opts.namespace)}/pods/${enc(pod)}/exec?${q}`;
+    const code = await stream(opts, path, opts.stdin ? { tty } : undefined);
     if (code !== undefined) process.exitCode = code;
   });
 }
@@ -77,36 +87,56 @@ export function parseDuration(text: string): number {
   return seconds;
 }
 
-/** Relay frames to stdout/stderr; resolves with the exit code an exec reported. */
-async function stream(flags: HeadFlags, path: string): Promise<number | undefined> {
+/** Relay frames to stdout/stderr (and, with `input`, stdin the other way); resolves with the exit code
+ * an exec reported. */
+async function stream(flags: HeadFlags, path: string, input?: { tty: boolean }): Promise<number | undefined> {
   const { server, headers } = await liveHead(flags);
   const ws = new WebSocket(`${server.replace(/^http/, 'ws')}${path}`, { headers });
-  return new Promise<number | undefined>((resolve, reject) => {
-    let ended = false;
-    ws.on('message', (data: Buffer) => {
-      const frame = decodeFrame(new Uint8Array(data));
-      if (frame.type === 'end') {
-        ended = true;
-        if (frame.end.error) reject(new Error(frame.end.error));
-        else resolve(frame.end.exitCode);
-        ws.close();
-        return;
-      }
-      const out = frame.type === 'stdout' ? process.stdout : process.stderr;
-      if (!out.write(frame.data)) {
-        ws.pause();
-        out.once('drain', () => ws.resume());
+  let stopInput = () => {};
+  if (input)
+    ws.once('open', () => {
+      stopInput = sendInput(ws, input.tty);
+    });
+  const signals: Array<[NodeJS.Signals, number]> = [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ];
+  const stops: Array<[NodeJS.Signals, () => void]> = [];
+  try {
+    return await new Promise<number | undefined>((resolve, reject) => {
+      let ended = false;
+      ws.on('message', (data: Buffer) => {
+        const frame = decodeFrame(new Uint8Array(data));
+        if (frame.type === 'end') {
+          ended = true;
+          if (frame.end.error) reject(new Error(frame.end.error));
+          else resolve(frame.end.exitCode);
+          ws.close();
+          return;
+        }
+        const out = frame.type === 'stdout' ? process.stdout : process.stderr;
+        if (!out.write(frame.data)) {
+          ws.pause();
+          out.once('drain', () => ws.resume());
+        }
+      });
+      ws.on('error', (err) => reject(new Error(`${server}: ${err.message}`)));
+      ws.on('close', (code) => {
+        if (!ended) reject(new Error(`${server}: stream closed before its end (code ${code})`));
+      });
+      for (const [signal, code] of signals) {
+        const stop = () => {
+          ended = true;
+          ws.close();
+          resolve(code);
+        };
+        stops.push([signal, stop]);
+        process.once(signal, stop);
       }
     });
-    ws.on('error', (err) => reject(new Error(`${server}: ${err.message}`)));
-    ws.on('close', (code) => {
-      if (!ended) reject(new Error(`${server}: stream closed before its end (code ${code})`));
-    });
-    const stop = () => {
-      ended = true;
-      ws.close();
-      resolve(130);
-    };
-    process.once('SIGINT', stop);
-  });
+  } finally {
+    stopInput();
+    for (const [signal, stop] of stops) process.off(signal, stop);
+  }
 }
