@@ -146,7 +146,10 @@ export class Mesh {
         transports: [tcp()],
         connectionEncrypters: [noise()],
         ...(this.opts.networkKey ? { connectionProtector: preSharedKey({ psk: this.opts.networkKey }) } : {}),
-        streamMuxers: [yamux()],
+        // A stream's receive window grows (doubling, while its reader keeps up) to this, so this is what
+        // one stream can hold in memory when its reader stops (yamux's default: 16 MiB). 1 MiB is ~10 MB/s
+        // per stream at a 100 ms round trip: plenty for logs and exec, and 32 pod streams stay within 32 MiB.
+        streamMuxers: [yamux({ maxStreamWindowSize: 1024 * 1024 })],
         // Every agent dials every member, so many connections open at once at start-up: allow it.
         connectionManager: {
           maxConnections: 1024,
