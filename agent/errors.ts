@@ -1,2 +1,4 @@
 // Errors the CLI prints as one clear line (no stack): the user can act on them.
-export class AgentStartError extends Error {}
+export class AgentStartError extends Error {
+  override name = 'AgentStartError';
+}

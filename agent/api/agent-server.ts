@@ -4,7 +4,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
-export class AgentPortInUseError extends Error {}
+export class AgentPortInUseError extends Error {
+  override name = 'AgentPortInUseError';
+}
 
 export interface AgentServer {
   url: string;

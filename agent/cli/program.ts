@@ -43,8 +43,8 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
 }
 
 /** Run the CLI; known errors print one line (or one per config problem) and exit non-zero. */
-/** Errors whose message is the whole story (no stack even with NOKUBE_DEBUG); matched by class name so
- * this file need not load the modules that define them. */
+/** Errors whose message is the whole story (no stack even with NOKUBE_DEBUG); matched by their `name`
+ * (each sets it: a bundler may rename a class) so this file need not load the modules that define them. */
 const KNOWN_ERRORS = new Set([
   'ConfigError',
   'EtcdUnreachableError',
@@ -66,7 +66,7 @@ export async function main(argv: string[], loadParts: () => Promise<AgentPart[]>
       process.exitCode = err.exitCode;
       return;
     }
-    const known = err instanceof UsageError || KNOWN_ERRORS.has((err as Error).constructor?.name);
+    const known = err instanceof UsageError || KNOWN_ERRORS.has((err as Error).name);
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(
       message

@@ -79,7 +79,9 @@ const MIN_TICK_MS = 20;
 const MAX_TICK_MS = 5000;
 const SETTLED_AFTER_MS = 30_000;
 
-export class MeshPortInUseError extends Error {}
+export class MeshPortInUseError extends Error {
+  override name = 'MeshPortInUseError';
+}
 
 type Node = Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>>; identify: unknown }>;
 

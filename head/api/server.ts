@@ -25,7 +25,9 @@ import { acceptPodStream, isPodStreamPath } from './pod-streams.ts';
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
 export const WS_MAX_BUFFERED_BYTES = 1 << 20;
 
-export class HeadPortInUseError extends Error {}
+export class HeadPortInUseError extends Error {
+  override name = 'HeadPortInUseError';
+}
 
 export interface HeadServer {
   url: string;

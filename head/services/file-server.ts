@@ -25,7 +25,9 @@ const TYPES: Record<string, string> = {
 /** Entries listed per directory page at most (a huge directory must not cost the head its loop). */
 const MAX_LISTING = 5000;
 
-export class FileServerPortInUseError extends Error {}
+export class FileServerPortInUseError extends Error {
+  override name = 'FileServerPortInUseError';
+}
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
