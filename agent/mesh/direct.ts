@@ -1,13 +1,30 @@
-// Heartbeats straight to every connected member over our own libp2p protocol: one long-lived stream
-// per peer, length-prefixed frames. What arrives here is first-hand by construction (the noise-
+// Frames straight to members over our own libp2p protocols: one long-lived stream per peer and protocol,
+// length-prefixed frames. Heartbeats go to every connected member this way, and topics for the heads
+// (telemetry summaries) to the heads only. What arrives here is first-hand by construction (the noise-
 // authenticated connection names the sender), and we control the retries: gossipsub opens its stream
 // once per peer and never again, so a stream lost under load used to leave a live peer unheard.
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { type LengthPrefixedStream, lpStream } from 'it-length-prefixed-stream';
 
-export const MEMBERS_PROTOCOL = '/nokube/members/1.0.0';
-/** Frames are small JSON heartbeats; anything bigger is a broken or hostile peer. */
-const MAX_FRAME_BYTES = 16 * 1024;
+export interface ChannelProtocol {
+  protocol: string;
+  /** Bigger frames are a broken or hostile peer: the stream is dropped. */
+  maxFrameBytes: number;
+  maxInboundStreams: number;
+}
+
+/** Membership: small JSON heartbeats. */
+export const MEMBERS_CHANNEL: ChannelProtocol = {
+  protocol: '/nokube/members/1.0.0',
+  maxFrameBytes: 16 * 1024,
+  maxInboundStreams: 4,
+};
+/** Topics for the heads (frames of heads-topic.ts): a telemetry summary of up to 300 pods. */
+export const HEADS_CHANNEL: ChannelProtocol = {
+  protocol: '/nokube/to-heads/1.0.0',
+  maxFrameBytes: 256 * 1024,
+  maxInboundStreams: 2,
+};
 const OPEN_TIMEOUT_MS = 5000;
 const WRITE_TIMEOUT_MS = 5000;
 
@@ -29,20 +46,28 @@ export class DirectChannel {
   private readonly onFrame: (from: string, data: Uint8Array) => void;
   private readonly out = new Map<string, Outbound>();
   private readonly opening = new Set<string>();
+  /** sendTo: the latest frame for a peer whose stream is being opened (written once it is). */
+  private readonly firstFrame = new Map<string, Uint8Array>();
+  private readonly channel: ChannelProtocol;
   stats = { sent: 0, skipped: 0, opened: 0, failed: 0 };
 
-  constructor(node: Libp2p, onFrame: (from: string, data: Uint8Array) => void) {
+  constructor(
+    node: Libp2p,
+    onFrame: (from: string, data: Uint8Array) => void,
+    channel: ChannelProtocol = MEMBERS_CHANNEL,
+  ) {
     this.node = node;
     this.onFrame = onFrame;
+    this.channel = channel;
   }
 
   async start(): Promise<void> {
     await this.node.handle(
-      MEMBERS_PROTOCOL,
+      this.channel.protocol,
       ({ stream, connection }) => {
         this.read(connection.remotePeer.toString(), stream);
       },
-      { maxInboundStreams: 4 },
+      { maxInboundStreams: this.channel.maxInboundStreams },
     );
     this.node.addEventListener('peer:disconnect', (evt) => this.drop(evt.detail.toString()));
   }
@@ -108,6 +133,34 @@ export class DirectChannel {
     await Promise.race([Promise.allSettled(writes), new Promise((r) => setTimeout(r, timeoutMs))]);
   }
 
+  /**
+   * One frame to each of `peers` (peer ids) that is connected: now over its idle stream (a busy one skips
+   * this frame: the next one supersedes it), or once its stream is open (only the latest frame waits).
+   */
+  sendTo(peers: Iterable<string>, frame: Uint8Array): void {
+    let conns: Map<string, Connection> | undefined;
+    for (const peer of peers) {
+      const out = this.out.get(peer);
+      if (out) {
+        if (out.busy) this.stats.skipped++;
+        else this.write(peer, out, frame);
+        continue;
+      }
+      conns ??= this.openConnections();
+      const conn = conns.get(peer);
+      if (!conn) continue;
+      this.firstFrame.set(peer, frame);
+      this.open(peer, conn);
+    }
+  }
+
+  private openConnections(): Map<string, Connection> {
+    const conns = new Map<string, Connection>();
+    for (const conn of this.node.getConnections())
+      if (conn.status === 'open') conns.set(conn.remotePeer.toString(), conn);
+    return conns;
+  }
+
   /** One frame to every peer with an idle stream, now (a busy one is skipped: this is only a hint). */
   notifyAll(frame: Uint8Array): void {
     for (const [peer, out] of this.out) if (!out.busy) this.write(peer, out, frame);
@@ -135,36 +188,42 @@ export class DirectChannel {
     if (this.opening.has(peer)) return;
     this.opening.add(peer);
     conn
-      .newStream(MEMBERS_PROTOCOL, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
+      .newStream(this.channel.protocol, { signal: AbortSignal.timeout(OPEN_TIMEOUT_MS) })
       .then(
         (stream) => {
           this.out.get(peer)?.stream.abort(new Error('replaced'));
-          this.out.set(peer, {
+          const out: Outbound = {
             stream,
-            lp: lpStream(stream, { maxDataLength: MAX_FRAME_BYTES }),
+            lp: lpStream(stream, { maxDataLength: this.channel.maxFrameBytes }),
             busy: false,
             busySince: 0,
             last: Promise.resolve(),
             due: 0,
-          });
+          };
+          this.out.set(peer, out);
           this.stats.opened++;
+          const first = this.firstFrame.get(peer);
+          if (first) this.write(peer, out, first);
         },
         () => {
           this.stats.failed++;
         },
       )
-      .finally(() => this.opening.delete(peer));
+      .finally(() => {
+        this.opening.delete(peer);
+        this.firstFrame.delete(peer);
+      });
   }
 
   private read(peer: string, stream: Stream): void {
-    const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES });
+    const lp = lpStream(stream, { maxDataLength: this.channel.maxFrameBytes });
     const loop = async () => {
       for (;;) {
         const frame = await lp.read();
         this.onFrame(peer, frame.subarray());
       }
     };
-    loop().catch(() => stream.abort(new Error('members stream ended')));
+    loop().catch(() => stream.abort(new Error(`${this.channel.protocol} stream ended`)));
   }
 
   private drop(peer: string): void {

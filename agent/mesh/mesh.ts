@@ -15,7 +15,8 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import type { Logger } from 'pino';
 import type { Role } from '../config/schema.ts';
-import { DirectChannel } from './direct.ts';
+import { DirectChannel, HEADS_CHANNEL } from './direct.ts';
+import { decodeTopicFrame, encodeTopicFrame } from './heads-topic.ts';
 import { type Heartbeat, type MemberEvent, MemberTable, type MemberTiming } from './member-table.ts';
 import {
   decodeMessage,
@@ -100,6 +101,9 @@ export class Mesh {
   /** When our member table last changed (or we started): announcements are frequent for a while after. */
   private lastChange = Date.now();
   private direct: DirectChannel | undefined;
+  /** Topics for the heads (heads-topic.ts): their own streams, to the heads only. */
+  private heads: DirectChannel | undefined;
+  private readonly headsHandlers = new Map<string, (data: Uint8Array, from: string) => void>();
   /** Our peer id as a string (deriving it from the key on every use was a cost of every heartbeat). */
   private readonly ownPeerId: string;
   /** The node's multiaddrs, read again only when libp2p says they changed (self:peer:update). */
@@ -207,6 +211,17 @@ export class Mesh {
       this.onMessage(data, from);
     });
     await this.direct.start();
+    this.heads = new DirectChannel(
+      node as unknown as Libp2p,
+      (from, frame) => {
+        const f = decodeTopicFrame(frame);
+        const handler = f ? this.headsHandlers.get(f.topic) : undefined;
+        if (f && handler) handler(f.data, from);
+        else this.stats.dropped++;
+      },
+      HEADS_CHANNEL,
+    );
+    await this.heads.start();
     node.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail));
     node.addEventListener('self:peer:update', () => {
       this.addrsCache = undefined;
@@ -305,24 +320,19 @@ export class Mesh {
   }
 
   /**
-   * Another topic on the mesh (e.g. telemetry summaries). `handler` set: this agent subscribes and gets
-   * each message with the peer that handed it over; without one it only publishes (gossipsub's flood
-   * publish reaches the subscribers directly).
+   * A topic for the heads (e.g. telemetry summaries): the returned function sends a message straight to
+   * every alive head (a head whose stream is still busy with the previous message skips this one);
+   * `handler`, on a head, gets each message with the peer that sent it, which is the peer it is from.
    */
-  topic(name: string, handler?: (data: Uint8Array, from: string) => void): (data: Uint8Array) => void {
-    const node = this.node;
-    if (!node) throw new Error('mesh not started');
-    const topic = `/nokube/${this.opts.cluster}/${name}`;
-    if (handler) {
-      node.services.pubsub.subscribe(topic);
-      node.services.pubsub.addEventListener('gossipsub:message', (evt) => {
-        if (evt.detail.msg.topic === topic)
-          handler(evt.detail.msg.data, evt.detail.propagationSource.toString());
-      });
-    }
+  headsTopic(name: string, handler?: (data: Uint8Array, from: string) => void): (data: Uint8Array) => void {
+    if (handler) this.headsHandlers.set(name, handler);
     return (data) => {
-      if (this.stopping) return;
-      node.services.pubsub.publish(topic, data).catch(() => undefined);
+      const channel = this.heads;
+      if (this.stopping || !channel) return;
+      const heads: string[] = [];
+      for (const m of this.table.list())
+        if (!m.self && m.state === 'alive' && m.roles.includes('head')) heads.push(m.peerId);
+      if (heads.length > 0) channel.sendTo(heads, encodeTopicFrame(name, data));
     };
   }
 

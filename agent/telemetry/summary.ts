@@ -1,4 +1,4 @@
-// A compact summary of each NodeSample, gossiped to the heads (mesh topic `telemetry/1`) for the web
+// A compact summary of each NodeSample, sent straight to the heads (mesh heads topic `telemetry/1`) for the web
 // console and `nokube top`: a few hundred bytes per node per interval, pods aggregated from their
 // containers, bounded in count. Heads validate what they receive and keep the latest per node.
 import { z } from 'zod';
@@ -61,11 +61,11 @@ export function summarize(s: NodeSample): NodeSummary {
   };
 }
 
-/** Every agent: publish the summary of each sample on the mesh. */
+/** Every agent: send the summary of each sample to the heads. */
 export const summaryPart: AgentPart = {
   name: 'telemetry-summary',
   async start(ctx: AgentContext) {
-    const publish = ctx.mesh.topic(SUMMARY_TOPIC);
+    const publish = ctx.mesh.headsTopic(SUMMARY_TOPIC);
     const encoder = new TextEncoder();
     const onSample = (s: NodeSample) => publish(encoder.encode(JSON.stringify(summarize(s))));
     ctx.events.on('telemetry', onSample);

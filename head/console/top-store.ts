@@ -23,7 +23,7 @@ export class TopStore extends EventEmitter<{ update: [NodeSummary] }> {
 
   start(): void {
     const decoder = new TextDecoder();
-    this.ctx.mesh.topic(SUMMARY_TOPIC, (data, from) => {
+    this.ctx.mesh.headsTopic(SUMMARY_TOPIC, (data, from) => {
       if (data.byteLength > MAX_BYTES) {
         this.dropped++;
         return;
