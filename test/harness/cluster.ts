@@ -192,6 +192,9 @@ export async function createTestCluster(opts: {
     },
     async stop() {
       await Promise.all([...agents.values()].map((a) => a.kill('SIGKILL')));
+      // Loaded here: docker.ts imports this file.
+      const { removeClusterContainers } = await import('./docker.ts');
+      await removeClusterContainers(name);
       await etcd.stop();
       await rm(dir, { recursive: true, force: true });
     },

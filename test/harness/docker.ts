@@ -171,6 +171,18 @@ export async function removeContainers(docker: Docker, labels: Record<string, st
   return removed;
 }
 
+/** Remove every container of a test cluster, running or not, when an engine answers (a test without
+ * Docker made none). An agent killed at the end of a test leaves its pods' containers behind. */
+export async function removeClusterContainers(cluster: string): Promise<void> {
+  const docker = process.env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: DEFAULT_SOCKET });
+  try {
+    await withTimeout(docker.ping(), 2000, 'no answer');
+  } catch {
+    return;
+  }
+  await removeContainers(docker, { 'nokube.cluster': cluster });
+}
+
 /** `host:port/name:tag` -> repo and tag; the colon of a registry port is not a tag. */
 export function splitRepoTag(ref: string): { repo: string; tag: string } {
   const slash = ref.lastIndexOf('/');
