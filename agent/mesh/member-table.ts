@@ -8,6 +8,7 @@
 // Incarnation is the member's process start time: a heartbeat with a higher incarnation is a restart and
 // revives a dead or left member; a lower one is a stale message from an old process and is ignored.
 import type { Role } from '../config/schema.ts';
+import { compareText } from '../text/compare.ts';
 
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
 
@@ -181,7 +182,7 @@ export class MemberTable {
   }
 
   list(): Member[] {
-    return [...this.members.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.members.values()].sort((a, b) => compareText(a.name, b.name));
   }
 
   counts(): Record<MemberState, number> {

@@ -6,6 +6,7 @@ import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from '../log/logger.ts';
 import { shortReason } from '../store/etcd.ts';
 import { keys } from '../store/keys.ts';
+import { compareText } from '../text/compare.ts';
 import type { ObjectRef } from './store.ts';
 import { namespaced, RESOURCE } from './types.ts';
 
@@ -30,7 +31,7 @@ export async function listEvents(etcd: Etcd3, cluster: string, ref: ObjectRef): 
   const all = await etcd.getAll().prefix(eventsKeyPrefix(cluster, ref)).strings();
   return Object.values(all)
     .map((v) => JSON.parse(v) as KubeEvent)
-    .sort((a, b) => a.lastTimestamp.localeCompare(b.lastTimestamp));
+    .sort((a, b) => compareText(a.lastTimestamp, b.lastTimestamp));
 }
 
 export function eventsKeyPrefix(cluster: string, ref: ObjectRef): string {

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { keys } from '../store/keys.ts';
+import { compareText } from '../text/compare.ts';
 import { type Kind, type KubeObject, namespaced, type ObjectOfKind, RESOURCE } from './types.ts';
 
 /** Where one object lives. */
@@ -88,8 +89,8 @@ export async function listObjects<K extends Kind>(
   }
   return out.sort(
     (a, b) =>
-      (a.object.metadata.namespace ?? '').localeCompare(b.object.metadata.namespace ?? '') ||
-      a.object.metadata.name.localeCompare(b.object.metadata.name),
+      compareText(a.object.metadata.namespace ?? '', b.object.metadata.namespace ?? '') ||
+      compareText(a.object.metadata.name, b.object.metadata.name),
   );
 }
 

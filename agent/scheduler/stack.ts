@@ -9,6 +9,8 @@
 //     1. spread.ts         fewest pods of the same controller (replicas spread over nodes)
 //     2. least-pods.ts     fewest pods in total
 //     3. by-name.ts        node name (deterministic)
+
+import { compareText } from '../text/compare.ts';
 import { byName } from './by-name.ts';
 import { leastPods } from './least-pods.ts';
 import { describeNodeAffinity, matchesNodeAffinity } from './node-affinity.ts';
@@ -51,7 +53,7 @@ function compareScores(a: Array<number | string>, b: Array<number | string>): nu
     const x = a[i]!;
     const y = b[i]!;
     if (x === y) continue;
-    return typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+    return typeof x === 'number' && typeof y === 'number' ? x - y : compareText(String(x), String(y));
   }
   return 0;
 }
@@ -59,7 +61,7 @@ function compareScores(a: Array<number | string>, b: Array<number | string>): nu
 /** `0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector (nodeSelector app=gpu).` */
 export function unschedulableMessage(pod: PodToPlace, total: number, reasons: Map<string, number>): string {
   if (total === 0) return '0/0 nodes are available: no nodes are registered.';
-  const parts = [...reasons].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => `${n} node(s) ${r}`);
+  const parts = [...reasons].sort(([a], [b]) => compareText(a, b)).map(([r, n]) => `${n} node(s) ${r}`);
   const asked = [describeNodeSelector(pod.spec.nodeSelector), describeNodeAffinity(pod.spec)].filter(Boolean);
   const detail = asked.length > 0 ? ` (${asked.join('; ')})` : '';
   return `0/${total} nodes are available: ${parts.join(', ')}${detail}.`;

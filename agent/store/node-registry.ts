@@ -4,6 +4,7 @@
 import type { Etcd3, Lease } from 'etcd3';
 import type { Role } from '../config/schema.ts';
 import type { NodeFacts } from '../node/facts.ts';
+import { compareText } from '../text/compare.ts';
 import { shortReason } from './etcd.ts';
 import { keys } from './keys.ts';
 
@@ -149,5 +150,5 @@ export async function listNodes(etcd: Etcd3, cluster: string): Promise<NodeRecor
   const all = await etcd.getAll().prefix(keys.nodesPrefix(cluster)).strings();
   return Object.values(all)
     .map((v) => JSON.parse(v) as NodeRecord)
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => compareText(a.name, b.name));
 }

@@ -2,6 +2,7 @@
 // where known, the mesh's view of it. A node in the config without a record is NotReady.
 import type { ClusterConfig, Role } from '../config/schema.ts';
 import type { Member, MemberState } from '../mesh/member-table.ts';
+import { compareText } from '../text/compare.ts';
 import type { NodeRecord } from './node-registry.ts';
 
 export interface NodeView {
@@ -54,5 +55,5 @@ export function nodeViews(config: ClusterConfig, records: NodeRecord[], members:
       peerId: rec.peerId,
     });
   }
-  return views.sort((a, b) => a.name.localeCompare(b.name));
+  return views.sort((a, b) => compareText(a.name, b.name));
 }

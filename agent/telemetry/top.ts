@@ -1,5 +1,7 @@
 // `nokube top` and the console read these: nodes with their CPU, memory and network, pods with their CPU
 // and memory, from the latest telemetry summaries (TopStore).
+
+import { compareText } from '../text/compare.ts';
 import type { NodeSummary } from './summary.ts';
 
 export interface TopNode {
@@ -46,5 +48,5 @@ export function topPods(summaries: NodeSummary[], namespace?: string): TopPod[] 
   const out: TopPod[] = [];
   for (const s of summaries)
     for (const p of s.pods) if (!namespace || p.namespace === namespace) out.push({ ...p, node: s.node });
-  return out.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.pod.localeCompare(b.pod));
+  return out.sort((a, b) => compareText(a.namespace, b.namespace) || compareText(a.pod, b.pod));
 }

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { AgentContext } from '../../agent/agent.ts';
 import type { NodeSample } from '../../agent/telemetry/sample.ts';
 import { type NodeSummary, nodeSummary, SUMMARY_TOPIC, summarize } from '../../agent/telemetry/summary.ts';
+import { compareText } from '../../agent/text/compare.ts';
 
 export const STALE_MS = 120_000;
 /** A summary bigger than this is a broken or hostile peer. */
@@ -59,6 +60,6 @@ export class TopStore extends EventEmitter<{ update: [NodeSummary] }> {
       if (now - s.at > STALE_MS) this.latest.delete(name);
       else out.push(s);
     }
-    return out.sort((a, b) => a.node.localeCompare(b.node));
+    return out.sort((a, b) => compareText(a.node, b.node));
   }
 }

@@ -10,6 +10,7 @@
 import type { Stored } from '../../agent/objects/store.ts';
 import type { DaemonSet, DaemonSetStatus, Pod } from '../../agent/objects/types.ts';
 import { feasibleNodes } from '../../agent/scheduler/stack.ts';
+import { compareText } from '../../agent/text/compare.ts';
 import type { Action } from './actions.ts';
 import type { ReconcileEnv } from './deployment.ts';
 import { podFromTemplate, templateHash } from './pod-template.ts';
@@ -59,7 +60,7 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, _env
   for (const p of oldBroken) actions.push({ type: 'delete', pod: p, why: 'not running; new template' });
   const allRunning = byNode.size === eligible.size && onEligible.every((p) => isRunning(p.object));
   if (oldBroken.length === 0 && old.length > 0 && allRunning) {
-    const next = old.sort((a, b) => a.object.spec.nodeName!.localeCompare(b.object.spec.nodeName!))[0]!;
+    const next = old.sort((a, b) => compareText(a.object.spec.nodeName!, b.object.spec.nodeName!))[0]!;
     actions.push({ type: 'delete', pod: next, why: 'replaced by the new template' });
   }
 
