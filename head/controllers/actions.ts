@@ -47,7 +47,8 @@ export async function applyActions(
   let lost = 0;
   // A run of consecutive creates (a scale-up) goes to etcd at once, each pod its own transaction: ten
   // pods cost one round trip instead of ten, and their agents start them together. Order between runs
-  // and the other actions is kept (a pod deleted before one of the same name is created).
+  // and the other actions is kept (a pod deleted before one of the same name is created). A run holds
+  // CREATES_AT_ONCE creates at most; the next one starts when its first create is reached.
   let createRun = new Map<Action, Promise<boolean>>();
   for (const [i, a] of actions.entries()) {
     switch (a.type) {
@@ -102,10 +103,13 @@ export async function applyActions(
   return lost;
 }
 
-/** Start the creates of actions[from..] up to the first action that is not a create. */
+/** Pod creates in flight at once: a scale-up by thousands goes out in runs of this many. */
+const CREATES_AT_ONCE = 50;
+
+/** Start the creates of actions[from..] up to the first action that is not a create (CREATES_AT_ONCE at most). */
 function startCreates(edge: Edge, actions: Action[], from: number): Map<Action, Promise<boolean>> {
   const run = new Map<Action, Promise<boolean>>();
-  for (const a of actions.slice(from)) {
+  for (const a of actions.slice(from, from + CREATES_AT_ONCE)) {
     if (a.type !== 'create') break;
     const p = createPod(edge.etcd, edge.cluster, a.pod, a.status);
     p.catch(() => undefined); // awaited in order by applyActions; a failure is not left unhandled

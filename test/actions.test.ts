@@ -1,0 +1,80 @@
+// The controllers' edge (head/controllers/actions.ts) against a real etcd: a scale-up's creates go out
+// together in runs, every one lands exactly once, a name already taken counts as a lost race, and the
+// order between a run and the other actions holds (a pod deleted, then one of the same name created).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Etcd3 } from 'etcd3';
+import { createLogger } from '../agent/log/logger.ts';
+import { EventRecorder } from '../agent/objects/events.ts';
+import { getObject, listObjects } from '../agent/objects/store.ts';
+import type { Deployment } from '../agent/objects/types.ts';
+import { connectEtcd } from '../agent/store/etcd.ts';
+import { type Action, applyActions } from '../head/controllers/actions.ts';
+import { podFromTemplate } from '../head/controllers/pod-template.ts';
+import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
+
+let server: TestEtcd;
+let etcd: Etcd3;
+const cluster = 'actions';
+const owner = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: {
+    name: 'd',
+    namespace: 'default',
+    uid: 'uid-d',
+    resourceVersion: '1',
+    generation: 1,
+    creationTimestamp: '',
+  },
+  spec: {
+    selector: { matchLabels: { app: 'd' } },
+    template: {
+      metadata: { labels: { app: 'd' } },
+      spec: { containers: [{ name: 'main', image: 'busybox' }] },
+    },
+  },
+} as Deployment;
+const ownerRef = {
+  ref: { kind: 'Deployment' as const, namespace: 'default', name: 'd', uid: 'uid-d' },
+  createRevision: '1',
+};
+const create = (name: string): Action => ({ type: 'create', pod: podFromTemplate(owner, name, {}, 'n1') });
+
+before(async () => {
+  server = await startTestEtcd();
+  etcd = await connectEtcd({ endpoints: [server.url], dialTimeoutMs: 3000 });
+});
+after(async () => {
+  etcd?.close();
+  await server?.stop();
+});
+
+test('a scale-up of 120 pods: runs of creates, every pod stored once; a taken name is a lost race', async () => {
+  const recorder = new EventRecorder(
+    etcd,
+    cluster,
+    { component: 'test' },
+    createLogger({ test: 'actions' }, 'silent'),
+  );
+  const edge = { etcd, cluster, recorder };
+  const names = Array.from({ length: 120 }, (_, i) => `d-${String(i).padStart(3, '0')}`);
+  assert.equal(await applyActions(edge, ownerRef, names.map(create)), 0);
+  const stored = await listObjects(etcd, cluster, 'Pod', 'default', false);
+  assert.deepEqual(stored.map((s) => s.object.metadata.name).sort(), names);
+  // Two of the same names again, between new ones: only those two lose.
+  const again = [create('d-new-1'), create('d-000'), create('d-new-2'), create('d-119')];
+  assert.equal(await applyActions(edge, ownerRef, again), 2);
+  assert.equal((await listObjects(etcd, cluster, 'Pod', 'default', false)).length, 122);
+
+  // A delete, then a create of the same name: the create runs after the delete, so it lands.
+  const old = (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'd-005' }, false))!;
+  const replaced = create('d-005');
+  assert.equal(await applyActions(edge, ownerRef, [{ type: 'delete', pod: old, why: 'test' }, replaced]), 0);
+  const now = (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'd-005' }, false))!;
+  assert.notEqual(now.object.metadata.uid, old.object.metadata.uid);
+  assert.equal(
+    now.object.metadata.uid,
+    (replaced as { pod: { metadata: { uid: string } } }).pod.metadata.uid,
+  );
+});
