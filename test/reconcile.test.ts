@@ -173,6 +173,38 @@ describe('reconcileDeployment', () => {
     assert.equal(s.pods.length, 1);
   });
 
+  test('scale down counts crowding again after each pick: 3 + 3 to 2 leaves 1 + 1, whatever came last', () => {
+    // n1's pods are all newer than n2's: a ranking fixed up front would take n1's three first.
+    const pod = (name: string, nodeName: string, rev: number): Stored<Pod> => ({
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: meta(name),
+        spec: { nodeName, containers: [{ name: 'main', image: 'busybox' }] },
+        status: { phase: 'Running' },
+      },
+      modRevision: String(rev),
+      createRevision: String(rev),
+    });
+    const pods = [
+      pod('a', 'n2', 1),
+      pod('b', 'n2', 2),
+      pod('c', 'n2', 3),
+      pod('d', 'n1', 4),
+      pod('e', 'n1', 5),
+      pod('f', 'n1', 6),
+    ];
+    const gone = deletionOrder(pods, 4);
+    const left = pods.filter((p) => !gone.includes(p)).map((p) => p.object.spec.nodeName);
+    assert.deepEqual(left.sort(), ['n1', 'n2']);
+    assert.deepEqual(
+      gone.map((p) => p.object.metadata.name),
+      ['f', 'c', 'e', 'b'],
+      'newest of the most crowded node each time',
+    );
+    assert.equal(deletionOrder(pods).length, 6);
+  });
+
   test('scale down: not running first, then the most crowded node, then the newest', () => {
     const s = new Sim(deployment({ replicas: 5 }), three());
     s.settle();

@@ -88,7 +88,7 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
       env.now,
     );
   const del = (pods: Array<Stored<Pod>>, n: number, why: string) => {
-    for (const p of deletionOrder(pods).slice(0, n)) actions.push({ type: 'delete', pod: p, why });
+    for (const p of deletionOrder(pods, n)) actions.push({ type: 'delete', pod: p, why });
   };
 
   if (old.length === 0) {
@@ -118,23 +118,45 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
   return actions;
 }
 
-/** Which pods go first when scaling down: not running, then on the most crowded node, then newest. */
-export function deletionOrder(pods: Array<Stored<Pod>>): Array<Stored<Pod>> {
-  const perNode = new Map<string, number>();
-  for (const p of pods)
-    perNode.set(p.object.spec.nodeName ?? '', (perNode.get(p.object.spec.nodeName ?? '') ?? 0) + 1);
-  const rank = (p: Stored<Pod>) => [
-    isRunning(p.object) ? 1 : 0,
-    -(perNode.get(p.object.spec.nodeName ?? '') ?? 0),
-    -Number(p.createRevision),
-  ];
-  return [...pods].sort((a, b) => {
-    const x = rank(a);
-    const y = rank(b);
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-    return 0;
-  });
+/**
+ * Which pods go first when scaling down (the first `n`; all by default): not running, then on the most
+ * crowded node, then newest. Crowding is counted again after every pick, so 3 + 3 pods scaled to 2 leave
+ * 1 + 1 (a ranking fixed up front, as Kubernetes' ReplicaSet uses, may take all of one node's). O(n x nodes).
+ */
+export function deletionOrder(pods: Array<Stored<Pod>>, n = pods.length): Array<Stored<Pod>> {
+  const byNode = new Map<string, Array<Stored<Pod>>>();
+  for (const p of pods) {
+    const node = p.object.spec.nodeName ?? '';
+    const list = byNode.get(node);
+    if (list) list.push(p);
+    else byNode.set(node, [p]);
+  }
+  const running = (p: Stored<Pod>) => (isRunning(p.object) ? 1 : 0);
+  // Each node's pods in the order they would go from it: not running, then newest.
+  for (const list of byNode.values())
+    list.sort((a, b) => running(a) - running(b) || Number(b.createRevision) - Number(a.createRevision));
+  const next = new Map<string, number>();
+  const out: Array<Stored<Pod>> = [];
+  while (out.length < Math.min(n, pods.length)) {
+    let best: { node: string; key: number[] } | undefined;
+    for (const [node, list] of byNode) {
+      const at = next.get(node) ?? 0;
+      const p = list[at];
+      if (!p) continue;
+      const key = [running(p), -(list.length - at), -Number(p.createRevision)];
+      if (!best || before(key, best.key)) best = { node, key };
+    }
+    const at = next.get(best!.node) ?? 0;
+    out.push(byNode.get(best!.node)![at]!);
+    next.set(best!.node, at + 1);
+  }
+  return out;
 }
+
+const before = (x: number[], y: number[]) => {
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]!;
+  return false;
+};
 
 function deploymentStatus(
   d: Deployment,
