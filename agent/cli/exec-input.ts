@@ -4,7 +4,7 @@
 // put in raw mode (keys, Ctrl-C included, go to the command) and restored however we end; its size is
 // sent at the start and on every change (SIGWINCH).
 import type WebSocket from 'ws';
-import { encodeFrame, encodeResize, FRAME, MAX_FRAME_PAYLOAD, STDIN_CLOSE } from '../remote/frames.ts';
+import { encodeFrame, encodeResize, FRAME, payloadParts, STDIN_CLOSE } from '../remote/frames.ts';
 
 export const TTY_UNUSABLE = 'Unable to use a TTY - input is not a terminal or the right kind of file';
 
@@ -19,8 +19,7 @@ export function sendInput(ws: WebSocket, tty: boolean): () => void {
   const giveBack = tty ? rawTerminal(send) : () => undefined;
   (async () => {
     for await (const chunk of stdin as AsyncIterable<Buffer>) {
-      for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD)
-        await send(encodeFrame(FRAME.stdin, chunk.subarray(at, at + MAX_FRAME_PAYLOAD)));
+      for (const part of payloadParts(chunk)) await send(encodeFrame(FRAME.stdin, part));
     }
     if (!stopped) await send(STDIN_CLOSE);
   })().catch(() => undefined); // the stream's end (or its failure) is reported by the output side

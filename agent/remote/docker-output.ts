@@ -3,7 +3,7 @@
 // is busy, so a slow client slows Docker instead of filling memory.
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { encodeFrame, FRAME, type FrameSink, MAX_FRAME_PAYLOAD } from './frames.ts';
+import { encodeFrame, FRAME, type FrameSink, payloadParts } from './frames.ts';
 
 export async function pumpOutput(
   docker: Docker,
@@ -31,8 +31,7 @@ export async function pumpOutput(
   let chain = Promise.resolve();
   let failed: unknown;
   const forward = (type: number) => (chunk: Buffer) => {
-    for (let at = 0; at < chunk.length; at += MAX_FRAME_PAYLOAD) {
-      const part = chunk.subarray(at, at + MAX_FRAME_PAYLOAD);
+    for (const part of payloadParts(chunk)) {
       raw.pause();
       pending++;
       chain = chain

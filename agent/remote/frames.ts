@@ -21,6 +21,12 @@ export interface TerminalSize {
   height: number;
 }
 
+/** `bytes` cut into payloads of at most MAX_FRAME_PAYLOAD bytes (views, no copies). */
+export function* payloadParts(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += MAX_FRAME_PAYLOAD)
+    yield bytes.subarray(at, at + MAX_FRAME_PAYLOAD);
+}
+
 export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(payload.length + 1);
   out[0] = type;
