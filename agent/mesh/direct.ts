@@ -115,10 +115,7 @@ export class DirectChannel {
   }
 
   private connectedPeerCount(): number {
-    const peers = new Set<string>();
-    for (const conn of this.node.getConnections())
-      if (conn.status === 'open') peers.add(conn.remotePeer.toString());
-    return peers.size;
+    return this.openConnections().size;
   }
 
   /**
