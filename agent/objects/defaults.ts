@@ -3,7 +3,7 @@
 // same object as one that leaves it out (reported `unchanged`, no pod replaced). The defaults are k8s'
 // own and are listed in the README (Supported fields).
 import { pullPolicy } from '../runtime/images.ts';
-import type { KubeObject, PodSpec, PodTemplateSpec } from './types.ts';
+import type { KubeObject, PodSpec } from './types.ts';
 
 /** k8s: 0644 for the files of configMap and secret volumes. */
 const DEFAULT_VOLUME_MODE = 0o644;
@@ -23,26 +23,22 @@ export function withDefaults<T extends KubeObject>(obj: T): T {
       o.spec.strategy ??= { type: 'RollingUpdate' };
       o.spec.minReadySeconds ??= 0;
       o.spec.revisionHistoryLimit ??= 10;
-      defaultTemplate(o.spec.template);
+      defaultPodSpec(o.spec.template.spec);
       break;
     case 'DaemonSet':
-      defaultTemplate(o.spec.template);
+      defaultPodSpec(o.spec.template.spec);
       break;
     case 'Job':
       o.spec.completions ??= 1;
       o.spec.parallelism ??= 1;
       o.spec.backoffLimit ??= 6;
-      defaultTemplate(o.spec.template);
+      defaultPodSpec(o.spec.template.spec);
       break;
     case 'Namespace':
     case 'ConfigMap':
       break;
   }
   return o as T;
-}
-
-function defaultTemplate(t: PodTemplateSpec): void {
-  defaultPodSpec(t.spec);
 }
 
 function defaultPodSpec(spec: PodSpec): void {
