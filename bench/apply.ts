@@ -13,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
+import { aliveMembers } from '../agent/deploy/deploy.ts';
 import { listObjects } from '../agent/objects/store.ts';
 import type { Pod } from '../agent/objects/types.ts';
 import { connectEtcd } from '../agent/store/etcd.ts';
@@ -109,8 +110,7 @@ async function timeNokube(etcd: Etcd3, c: TestCluster, n: number): Promise<numbe
 async function meshSettled(c: TestCluster): Promise<boolean> {
   for (const n of c.nodes) {
     const text = await (await fetch(`${c.agentUrl(n.name)}/metrics`)).text();
-    const alive = /^nokube_mesh_members\{[^}]*state="alive"[^}]*\} (\d+)/m.exec(text)?.[1];
-    if (Number(alive) !== c.nodes.length) return false;
+    if (aliveMembers(text) !== c.nodes.length) return false;
   }
   return true;
 }

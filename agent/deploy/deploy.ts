@@ -257,6 +257,11 @@ async function settleAll<T>(ps: Array<Promise<T>>): Promise<T[]> {
 
 const ALIVE_MEMBERS = /^nokube_mesh_members\{[^}]*state="alive"[^}]*\} (\d+)/m;
 
+/** Alive members in an agent's own mesh view, from its /metrics text (0 when the series is missing). */
+export function aliveMembers(metricsText: string): number {
+  return Number(ALIVE_MEMBERS.exec(metricsText)?.[1] ?? 0);
+}
+
 /** Registered in etcd by an agent started after `since`, and its mesh view holds every registered node
  * alive (read from its own /metrics on agent.port). */
 async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promise<void> {
@@ -271,7 +276,7 @@ async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promis
       const text = await fetch(url, { signal: AbortSignal.timeout(2000) })
         .then((r) => r.text())
         .catch((err: Error) => `unreachable: ${err.message}`);
-      const alive = Number(ALIVE_MEMBERS.exec(text)?.[1] ?? 0);
+      const alive = aliveMembers(text);
       if (alive >= nodes.length) return;
       why = text.startsWith('unreachable')
         ? `registered, but ${url} is ${text}`
