@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cliCommand, eventually, runCli } from './harness/cluster.ts';
-import { freePort } from './harness/ports.ts';
+import { freePort, freePortPair } from './harness/ports.ts';
 
 const alive = (pid: number) => {
   try {
@@ -19,16 +19,14 @@ const alive = (pid: number) => {
 };
 
 async function ports() {
-  return [
-    '--etcd-port',
-    String(await freePort()),
-    '--head-port',
-    String(await freePort()),
-    '--mesh-port',
-    String(await freePort()),
-    '--agent-port',
-    String(await freePort()),
-  ];
+  const etcd = await freePortPair();
+  const others: number[] = [];
+  while (others.length < 3) {
+    const p = await freePort();
+    if (p !== etcd + 1 && !others.includes(p)) others.push(p);
+  }
+  const [head, mesh, agent] = others.map(String);
+  return ['--etcd-port', String(etcd), '--head-port', head!, '--mesh-port', mesh!, '--agent-port', agent!];
 }
 
 describe('nokube up / down', { timeout: 120_000 }, () => {
@@ -62,40 +60,69 @@ describe('nokube up / down', { timeout: 120_000 }, () => {
     assert.equal(existsSync(join(dir, 'local', 'pids.json')), false);
   });
 
-  test('foreground up stops everything on Ctrl-C (SIGINT)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'nokube-up-'));
+  /** `nokube up` in the foreground; `exited` resolves with its exit code or the signal that ended it,
+   * once all its output has been read. */
+  async function foregroundUp(dir: string) {
     const [cmd, base] = cliCommand();
     const child = spawn(cmd, [...base, 'up', '--dir', join(dir, 'local'), ...(await ports())], {
       env: { ...process.env, NOKUBE_HOME: join(dir, 'home') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
+    const run = { child, out: '', exited: Promise.resolve('') };
     child.stdout.on('data', (d) => {
-      out += d;
+      run.out += d;
     });
     child.stderr.on('data', (d) => {
-      out += d;
+      run.out += d;
     });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    await eventually(
-      () => {
-        if (child.exitCode !== null) throw new Error(`up exited with ${child.exitCode}: ${out}`);
-        return out.includes('press Ctrl-C');
-      },
-      90_000,
-      'up to be ready',
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; output so far: ${out}`);
-    });
-    const pids = JSON.parse(await readFile(join(dir, 'local', 'pids.json'), 'utf8')) as {
+    run.exited = new Promise<string>((r) => child.once('close', (code, signal) => r(`${code ?? signal}`)));
+    const printed = (text: string) =>
+      eventually(
+        () => {
+          if (child.exitCode !== null) throw new Error(`up exited with ${child.exitCode}: ${run.out}`);
+          return run.out.includes(text);
+        },
+        90_000,
+        `up to print "${text}"`,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; output so far: ${run.out}`);
+      });
+    return Object.assign(run, { printed });
+  }
+  const readPids = async (dir: string) =>
+    JSON.parse(await readFile(join(dir, 'local', 'pids.json'), 'utf8')) as {
       etcd: number;
       agents: Record<string, number>;
     };
-    child.kill('SIGINT');
-    assert.equal(await exited, 0, out);
+
+  /** Foreground `nokube up`, sent SIGINT once it has printed `text`: its pids from then, its exit. */
+  async function interruptAfter(text: string) {
+    const dir = await mkdtemp(join(tmpdir(), 'nokube-up-'));
+    const up = await foregroundUp(dir);
+    await up.printed(text);
+    const pids = await readPids(dir);
+    up.child.kill('SIGINT');
+    const exit = await up.exited;
+    return { dir, pids, exit, out: up.out };
+  }
+
+  test('foreground up stops everything on Ctrl-C (SIGINT)', async () => {
+    const { pids, exit, out } = await interruptAfter('press Ctrl-C');
+    assert.equal(exit, '0', out);
     assert.equal(alive(pids.etcd), false);
     assert.equal(alive(pids.agents.local!), false);
-    assert.match(out, /stopped/);
+    assert.match(out, /stopping…\nstopped\n/);
+  });
+
+  test('Ctrl-C while up is starting stops what it started and exits 130', async () => {
+    const { dir, pids, exit, out } = await interruptAfter('etcd started');
+    assert.equal(exit, '130', out);
+    assert.match(
+      out,
+      /SIGINT: stopping what was started…\nerror: SIGINT while starting: everything started so far is stopped\n$/,
+    );
+    assert.equal(alive(pids.etcd), false);
+    assert.equal(existsSync(join(dir, 'local', 'pids.json')), false);
   });
 
   test('a missing etcd binary is a clear message', async () => {

@@ -54,6 +54,7 @@ const KNOWN_ERRORS = new Set([
   'HeadPortInUseError',
   'AgentPortInUseError',
   'FileServerPortInUseError',
+  'InterruptedError',
 ]);
 
 export async function main(argv: string[], loadParts: () => Promise<AgentPart[]>): Promise<void> {
@@ -75,6 +76,7 @@ export async function main(argv: string[], loadParts: () => Promise<AgentPart[]>
         .join('\n') + '\n',
     );
     if (!known && process.env.NOKUBE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
+    const own = (err as { exitCode?: unknown }).exitCode;
+    process.exitCode = err instanceof UsageError ? 2 : known && typeof own === 'number' ? own : 1;
   }
 }

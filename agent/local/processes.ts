@@ -1,7 +1,7 @@
 // Child processes of a local bring-up: etcd from Debian's etcd-server, and agents run from this binary.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, openSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { createEtcd } from '../store/etcd.ts';
 
@@ -112,11 +112,19 @@ export async function startEtcd(clientUrl: string, dir: string, detach: boolean)
 }
 
 /** Wait until etcd answers, or the child dies, or the time is up. */
-export async function waitForEtcd(clientUrl: string, child: Child | null, timeoutMs: number): Promise<void> {
+export async function waitForEtcd(
+  clientUrl: string,
+  child: Child | null,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (child && child.process.exitCode !== null) {
-      throw new Error(`etcd exited with code ${child.process.exitCode}; see ${child.log}`);
+      throw new Error(
+        `etcd exited with code ${child.process.exitCode}: ${await lastLine(child.log)} (log ${child.log})`,
+      );
     }
     const client = await createEtcd({ endpoints: [clientUrl], dialTimeoutMs: 1000 });
     try {
@@ -139,5 +147,18 @@ export async function isEtcdUp(clientUrl: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The last line of a child's log, as a message: an agent's (pino) or zap JSON record gives its msg and
+ * error; etcd's capnslog line (`2026-11-23 12:39:29.000311 C | etcdmain: listen tcp …`) loses its prefix. */
+export async function lastLine(file: string): Promise<string> {
+  const lines = (await readFile(file, 'utf8').catch(() => '')).trim().split('\n');
+  const last = lines.at(-1) ?? '';
+  try {
+    const rec = JSON.parse(last) as { msg?: string; err?: string; error?: string };
+    return [rec.msg, rec.err ?? rec.error].filter(Boolean).join(': ');
+  } catch {
+    return last.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ [A-Z] \| /, '');
   }
 }

@@ -16,6 +16,7 @@ import {
   alive,
   type Child,
   isEtcdUp,
+  lastLine,
   selfCommand,
   spawnLogged,
   startEtcd,
@@ -32,6 +33,9 @@ export interface UpOptions {
   detach: boolean;
   readyTimeoutMs: number;
   say(line: string): void;
+  /** Aborted (Ctrl-C during start-up): what was started so far is stopped and up() rejects with the
+   * signal's reason. */
+  signal?: AbortSignal;
 }
 
 interface PidFile {
@@ -89,7 +93,9 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
     await stopPids(pids);
     await rm(pidPath, { force: true });
   };
+  const checkpoint = () => opts.signal?.throwIfAborted();
   try {
+    checkpoint();
     const endpoint = config.etcd.endpoints[0]!;
     if (!(await isEtcdUp(endpoint))) {
       const host = new URL(endpoint).hostname;
@@ -99,7 +105,7 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
       children.push(etcd);
       pids.etcd = etcd.process.pid!;
       await writePids(pidPath, pids);
-      await waitForEtcd(endpoint, etcd, 15_000);
+      await waitForEtcd(endpoint, etcd, 15_000, opts.signal);
       opts.say(`etcd started at ${endpoint} (data ${join(dir, 'etcd')}, log ${etcd.log})`);
     } else opts.say(`etcd already running at ${endpoint}`);
 
@@ -111,6 +117,7 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
       etcd.close();
     }
     await saveContext({ cluster: config.cluster, etcd: config.etcd });
+    checkpoint();
 
     const [cmd, baseArgs] = selfCommand();
     for (const node of locals) {
@@ -124,19 +131,21 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
       children.push(child);
       pids.agents[node.name] = child.process.pid!;
       await writePids(pidPath, pids);
+      checkpoint();
     }
     await waitForNodes(
       config,
       locals.map((n) => n.name),
       children,
       opts.readyTimeoutMs,
+      opts.signal,
     );
     opts.say(`agents ready: ${locals.map((n) => n.name).join(', ')} (logs in ${join(dir, 'logs')})`);
     const heads = locals.filter((n) => n.roles.includes('head'));
     for (const h of heads) opts.say(`head API: http://${h.address}:${config.head.port}`);
   } catch (err) {
     await stopAll();
-    throw err;
+    throw opts.signal?.aborted ? opts.signal.reason : err;
   }
 
   let resolveDone: () => void;
@@ -177,11 +186,13 @@ async function waitForNodes(
   names: string[],
   children: Child[],
   timeoutMs: number,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const etcd = await connectEtcd(config.etcd);
   try {
     while (Date.now() < deadline) {
+      signal?.throwIfAborted();
       const dead = children.find((c) => c.process.exitCode !== null);
       if (dead)
         throw new Error(
@@ -196,17 +207,6 @@ async function waitForNodes(
     );
   } finally {
     etcd.close();
-  }
-}
-
-async function lastLine(file: string): Promise<string> {
-  const lines = (await readFile(file, 'utf8').catch(() => '')).trim().split('\n');
-  const last = lines.at(-1) ?? '';
-  try {
-    const rec = JSON.parse(last) as { msg?: string; err?: string };
-    return [rec.msg, rec.err].filter(Boolean).join(': ');
-  } catch {
-    return last;
   }
 }
 

@@ -11,3 +11,16 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/** A free port whose next one is free too (an etcd client port: `nokube up` puts the peer port at +1). */
+export async function freePortPair(host = '127.0.0.1'): Promise<number> {
+  for (;;) {
+    const port = await freePort(host);
+    const next = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      next.once('error', () => resolve(false));
+      next.listen(port + 1, host, () => next.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}

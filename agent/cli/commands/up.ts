@@ -22,29 +22,59 @@ export async function runUp(opts: {
   detach?: boolean;
 }): Promise<void> {
   const { up } = await import('../../local/up.ts');
-  const handle = await up({
-    dir: opts.dir,
-    clusterFile: opts.file,
-    etcdPort: Number(opts.etcdPort ?? UP_DEFAULTS.etcdPort),
-    headPort: Number(opts.headPort ?? UP_DEFAULTS.headPort),
-    meshPort: Number(opts.meshPort ?? UP_DEFAULTS.meshPort),
-    agentPort: Number(opts.agentPort ?? UP_DEFAULTS.agentPort),
-    detach: opts.detach ?? false,
-    readyTimeoutMs: 60_000,
-    say,
-  });
-  if (opts.detach) {
-    say(`running in the background; stop with: nokube down --dir ${opts.dir}`);
-    return;
-  }
-  say('cluster is up; press Ctrl-C to stop everything it started');
-  const stop = () => {
+  // Signals are ours from the start: Ctrl-C while starting stops what was started so far (and exits
+  // 130); once up, it stops everything and exits 0. Repeats while stopping are ignored (the stop
+  // itself SIGKILLs what does not end within 10 s).
+  const starting = new AbortController();
+  let stopCluster: (() => Promise<void>) | undefined;
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    if (!stopCluster) {
+      say(`${signal}: stopping what was started…`);
+      starting.abort(new InterruptedError(signal));
+      return;
+    }
     say('stopping…');
-    handle.stop().then(() => say('stopped'));
+    stopCluster().then(() => say('stopped'));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  await handle.done;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const handle = await up({
+      dir: opts.dir,
+      clusterFile: opts.file,
+      etcdPort: Number(opts.etcdPort ?? UP_DEFAULTS.etcdPort),
+      headPort: Number(opts.headPort ?? UP_DEFAULTS.headPort),
+      meshPort: Number(opts.meshPort ?? UP_DEFAULTS.meshPort),
+      agentPort: Number(opts.agentPort ?? UP_DEFAULTS.agentPort),
+      detach: opts.detach ?? false,
+      readyTimeoutMs: 60_000,
+      say,
+      signal: starting.signal,
+    });
+    if (opts.detach) {
+      say(`running in the background; stop with: nokube down --dir ${opts.dir}`);
+      return;
+    }
+    stopCluster = handle.stop;
+    say('cluster is up; press Ctrl-C to stop everything it started');
+    await handle.done;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Ctrl-C (or SIGTERM) while `up` was starting: what it started is stopped; exit code 128 + signal. */
+class InterruptedError extends Error {
+  override name = 'InterruptedError';
+  readonly exitCode: number;
+  constructor(signal: NodeJS.Signals) {
+    super(`${signal} while starting: everything started so far is stopped`);
+    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+  }
 }
 
 export function registerUpDown(program: Command): void {
@@ -58,7 +88,11 @@ export function registerUpDown(program: Command): void {
       'use this config (its local nodes are started) instead of a generated one-host config',
     )
     .option('--dir <dir>', 'where the config, etcd data, workspace, logs and pids live', UP_DEFAULTS.dir)
-    .option('--etcd-port <port>', 'etcd client port of the generated config', UP_DEFAULTS.etcdPort)
+    .option(
+      '--etcd-port <port>',
+      'etcd client port of the generated config (the etcd `up` starts listens for peers on the next port)',
+      UP_DEFAULTS.etcdPort,
+    )
     .option('--head-port <port>', 'head API port of the generated config', UP_DEFAULTS.headPort)
     .option('--mesh-port <port>', 'mesh port of the generated config', UP_DEFAULTS.meshPort)
     .option(
