@@ -2,11 +2,13 @@
 // refusal on a machine where systemd is not the init system (this one), the op schema of each mode, and
 // the plan's rules for docker mode (no engine -> refused naming node and field) and a change of mode.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import type { HostFacts } from '../agent/deploy/facts.ts';
 import { decodeOp, encodeOp } from '../agent/deploy/op.ts';
 import type { ServiceSpec, ServiceSpecOf } from '../agent/deploy/op-schema.ts';
@@ -47,6 +49,34 @@ test('systemd: the unit file text (argv quoted for systemd, % and $ doubled)', (
       '',
     ].join('\n'),
   );
+});
+
+test("systemd: systemd's own parser accepts the unit (systemd-analyze verify), specifiers and quotes included", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nokube-systemd-'));
+  try {
+    // The command must exist for verify: this node binary, with words that need quoting and escaping.
+    const spec = {
+      ...systemd(dir),
+      command: [process.execPath, 'agent', '--node', 'a b$%"\\x', '--config', 'etcd://10.0.0.1:2379/prod'],
+    };
+    await mkdir(spec.unitDir, { recursive: true });
+    const unit = join(spec.unitDir, 'nokube-agent.service');
+    await writeFile(unit, unitText(spec));
+    const verify = (path: string) =>
+      promisify(execFile)('systemd-analyze', ['verify', '--man=no', '--generators=no', path]).then(
+        (r) => ({ ok: true, stderr: r.stderr }),
+        (err: { stderr: string }) => ({ ok: false, stderr: err.stderr }),
+      );
+    assert.deepEqual(await verify(unit), { ok: true, stderr: '' });
+    // The check can fail: a lone % (an unknown specifier) and an unbalanced quote are refused.
+    const bad = join(spec.unitDir, 'bad.service');
+    await writeFile(bad, unitText(spec).replace('%%', '%z'));
+    assert.match((await verify(bad)).stderr, /Failed to resolve unit specifiers/);
+    await writeFile(bad, unitText(spec).replace('"a b', 'a b'));
+    assert.match((await verify(bad)).stderr, /Unbalanced quoting/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('systemd: no unit yet -> stopped; start where systemd is not the init system -> a clear error, nothing written', async () => {
