@@ -1,4 +1,5 @@
 // kubectl-style output: aligned columns, or the objects as JSON / YAML.
+import { constants } from 'node:os';
 import { stringify } from 'yaml';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
@@ -48,3 +49,8 @@ export function bytes(n: number): string {
 
 /** An error in how the command was called: printed as one line, exit code 2. */
 export class UsageError extends Error {}
+
+/** The exit code of a command ended by `signal`, as shells report it: 128 + its number (SIGINT 130). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + constants.signals[signal];
+}

@@ -42,9 +42,9 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   return program;
 }
 
-/** Run the CLI; known errors print one line (or one per config problem) and exit non-zero. */
 /** Errors whose message is the whole story (no stack even with NOKUBE_DEBUG); matched by their `name`
- * (each sets it: a bundler may rename a class) so this file need not load the modules that define them. */
+ * (each sets it: a bundler may rename a class) so this file need not load the modules that define them.
+ * One may carry its own `exitCode` (else 1). */
 const KNOWN_ERRORS = new Set([
   'ConfigError',
   'EtcdUnreachableError',
@@ -57,6 +57,7 @@ const KNOWN_ERRORS = new Set([
   'InterruptedError',
 ]);
 
+/** Run the CLI; known errors print one line (or one per config problem) and exit non-zero. */
 export async function main(argv: string[], loadParts: () => Promise<AgentPart[]>): Promise<void> {
   const program = buildProgram(loadParts);
   program.exitOverride();

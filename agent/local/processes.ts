@@ -121,11 +121,7 @@ export async function waitForEtcd(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
-    if (child && child.process.exitCode !== null) {
-      throw new Error(
-        `etcd exited with code ${child.process.exitCode}: ${await lastLine(child.log)} (log ${child.log})`,
-      );
-    }
+    if (child && child.process.exitCode !== null) throw await exitedError(child);
     const client = await createEtcd({ endpoints: [clientUrl], dialTimeoutMs: 1000 });
     try {
       await client.get('/nokube/.probe').string();
@@ -150,9 +146,16 @@ export async function isEtcdUp(clientUrl: string): Promise<boolean> {
   }
 }
 
+/** A child that exited early, told with the last line of its log. */
+export async function exitedError(c: Child): Promise<Error> {
+  return new Error(
+    `${c.name} exited with code ${c.process.exitCode}: ${await lastLine(c.log)} (log ${c.log})`,
+  );
+}
+
 /** The last line of a child's log, as a message: an agent's (pino) or zap JSON record gives its msg and
  * error; etcd's capnslog line (`2026-11-23 12:39:29.000311 C | etcdmain: listen tcp …`) loses its prefix. */
-export async function lastLine(file: string): Promise<string> {
+async function lastLine(file: string): Promise<string> {
   const lines = (await readFile(file, 'utf8').catch(() => '')).trim().split('\n');
   const last = lines.at(-1) ?? '';
   try {

@@ -15,8 +15,8 @@ import { listNodes } from '../store/node-registry.ts';
 import {
   alive,
   type Child,
+  exitedError,
   isEtcdUp,
-  lastLine,
   selfCommand,
   spawnLogged,
   startEtcd,
@@ -194,10 +194,7 @@ async function waitForNodes(
     while (Date.now() < deadline) {
       signal?.throwIfAborted();
       const dead = children.find((c) => c.process.exitCode !== null);
-      if (dead)
-        throw new Error(
-          `${dead.name} exited with code ${dead.process.exitCode}: ${await lastLine(dead.log)} (log ${dead.log})`,
-        );
+      if (dead) throw await exitedError(dead);
       const registered = new Set((await listNodes(etcd, config.cluster)).map((n) => n.name));
       if (names.every((n) => registered.has(n))) return;
       await new Promise((r) => setTimeout(r, 200));

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { decodeFrame } from '../../remote/frames.ts';
 import { sendInput, TTY_UNUSABLE } from '../exec-input.ts';
 import { type HeadFlags, liveHead } from '../head-client.ts';
-import { UsageError } from '../output.ts';
+import { signalExitCode, UsageError } from '../output.ts';
 
 interface StreamFlags extends HeadFlags {
   namespace: string;
@@ -97,11 +97,7 @@ async function stream(flags: HeadFlags, path: string, input?: { tty: boolean }):
     ws.once('open', () => {
       stopInput = sendInput(ws, input.tty);
     });
-  const signals: Array<[NodeJS.Signals, number]> = [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-    ['SIGHUP', 129],
-  ];
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const stops: Array<[NodeJS.Signals, () => void]> = [];
   try {
     return await new Promise<number | undefined>((resolve, reject) => {
@@ -125,11 +121,11 @@ async function stream(flags: HeadFlags, path: string, input?: { tty: boolean }):
       ws.on('close', (code) => {
         if (!ended) reject(new Error(`${server}: stream closed before its end (code ${code})`));
       });
-      for (const [signal, code] of signals) {
+      for (const signal of signals) {
         const stop = () => {
           ended = true;
           ws.close();
-          resolve(code);
+          resolve(signalExitCode(signal));
         };
         stops.push([signal, stop]);
         process.once(signal, stop);

@@ -1,5 +1,6 @@
 // nokube up / down: a cluster on this machine (the quick start).
 import type { Command } from 'commander';
+import { signalExitCode } from '../output.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -73,7 +74,7 @@ class InterruptedError extends Error {
   readonly exitCode: number;
   constructor(signal: NodeJS.Signals) {
     super(`${signal} while starting: everything started so far is stopped`);
-    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+    this.exitCode = signalExitCode(signal);
   }
 }
 
