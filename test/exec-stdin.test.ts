@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { cliCommand, createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, removeContainers, requireDocker } from './harness/docker.ts';
+import { podManifest } from './harness/manifests.ts';
 import { runOnPty } from './harness/pty.ts';
 
 const PODS = [
@@ -21,17 +22,7 @@ describe('exec with stdin and a TTY', { timeout: 600_000 }, () => {
   let c: TestCluster;
   let docker: Docker;
 
-  const pod = (name: string, node: string, image: string, extra = '') => `apiVersion: v1
-kind: Pod
-metadata: {name: ${name}}
-spec:
-  nodeName: ${node}
-  terminationGracePeriodSeconds: 1${extra}
-  containers:
-    - name: main
-      image: ${image}
-      command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 1; done']
-`;
+  const LOOP = 'trap "exit 0" TERM; while true; do sleep 1; done';
 
   before(async () => {
     docker = await requireDocker();
@@ -44,10 +35,10 @@ spec:
       'two nodes Ready',
     );
     const manifests = [
-      pod('on-n1', 'n1', image),
-      pod('on-n2', 'n2', image),
+      podManifest('on-n1', image, LOOP, { nodeName: 'n1' }),
+      podManifest('on-n2', image, LOOP, { nodeName: 'n2' }),
       // Runs `true` once and stays exited.
-      pod('finished', 'n2', image, '\n  restartPolicy: Never').replace(/command: .*/, "command: ['true']"),
+      podManifest('finished', image, 'true', { nodeName: 'n2', restartPolicy: 'Never' }),
     ].join('---\n');
     // Through the head's API, which may answer a moment after its node is Ready.
     await eventually(

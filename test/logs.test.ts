@@ -18,6 +18,7 @@ import { RecordBuffer } from '../agent/telemetry/logs/record-buffer.ts';
 import { detectSeverity } from '../agent/telemetry/logs/severity.ts';
 import { createTestCluster, eventually, REPO, runCli, type TestCluster } from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, removeContainers, requireDocker } from './harness/docker.ts';
+import { podManifest } from './harness/manifests.ts';
 import { freePort } from './harness/ports.ts';
 
 const PROTO_DIR = join(REPO, 'test/otlp-proto');
@@ -248,16 +249,8 @@ describe('logs to an OTLP receiver', { timeout: 300_000 }, () => {
     const r = await runCli(['apply', '-f', '-'], c.env, yaml);
     assert.equal(r.code, 0, `apply failed: ${r.stderr}`);
   };
-  const pod = (name: string, script: string) => `apiVersion: v1
-kind: Pod
-metadata: {name: ${name}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: main
-      image: ${image}
-      command: [sh, -c, '${script}']
-`;
+  const pod = (name: string, script: string, spec?: Record<string, string>) =>
+    podManifest(name, image, script, spec);
 
   before(async () => {
     docker = await requireDocker();
@@ -385,10 +378,9 @@ spec:
     const id = 'default/ticker/main';
     const fin = 'default/finisher/main';
     await apply(
-      pod(
-        'finisher',
-        'echo "fin 0"; sleep 8; i=1; while [ $i -lt 50 ]; do echo "fin $i"; i=$((i+1)); done',
-      ).replace('spec:\n', 'spec:\n  restartPolicy: Never\n'),
+      pod('finisher', 'echo "fin 0"; sleep 8; i=1; while [ $i -lt 50 ]; do echo "fin $i"; i=$((i+1)); done', {
+        restartPolicy: 'Never',
+      }),
     );
     await eventually(() => numbers(rx.of(fin), 'fin').length === 1, 60_000, 'the finisher’s first line');
     const agent = c.agents.get('n1')!;
