@@ -17,7 +17,7 @@ import { LogPipeline } from '../agent/telemetry/logs/pipeline.ts';
 import { RecordBuffer } from '../agent/telemetry/logs/record-buffer.ts';
 import { detectSeverity } from '../agent/telemetry/logs/severity.ts';
 import { createTestCluster, eventually, REPO, runCli, type TestCluster } from './harness/cluster.ts';
-import { type Docker, ensureBusyboxImage, removeContainers, requireDocker } from './harness/docker.ts';
+import { type Docker, ensureBusyboxImage, requireDocker } from './harness/docker.ts';
 import { podManifest } from './harness/manifests.ts';
 import { freePort } from './harness/ports.ts';
 
@@ -263,7 +263,6 @@ describe('logs to an OTLP receiver', { timeout: 300_000 }, () => {
 
   after(async () => {
     await c?.stop();
-    if (c) await removeContainers(docker, { 'nokube.cluster': c.name });
     await rx.stop();
   });
 

@@ -13,7 +13,6 @@ import { createTestCluster, eventually, type TestCluster } from './harness/clust
 import {
   type Docker,
   ensureBusyboxImage,
-  removeContainers,
   requireDocker,
   startRegistry,
   type TestRegistry,
@@ -63,7 +62,6 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
   });
   after(async () => {
     await c?.stop();
-    if (docker && c) await removeContainers(docker, { 'nokube.cluster': c.name });
     await registry?.stop();
   });
 

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { listObjects } from '../agent/objects/store.ts';
 import type { Pod } from '../agent/objects/types.ts';
 import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
-import { type Docker, ensureBusyboxImage, removeContainers, requireDocker } from './harness/docker.ts';
+import { type Docker, ensureBusyboxImage, requireDocker } from './harness/docker.ts';
 
 type NodeJson = { status: { phase: string } };
 
@@ -70,7 +70,6 @@ spec:
   });
   after(async () => {
     await c?.stop();
-    if (docker && c) await removeContainers(docker, { 'nokube.cluster': c.name });
   });
 
   test('a Deployment of 6 runs 6 containers spread 2/2/2', async () => {

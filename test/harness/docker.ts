@@ -24,10 +24,13 @@ export function dockerEndpoint(): string {
   return process.env.DOCKER_HOST || `unix://${DEFAULT_SOCKET}`;
 }
 
+// docker-modem reads DOCKER_HOST itself (unix://, tcp://, ssh://) when given no options.
+const engineClient = () =>
+  process.env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: DEFAULT_SOCKET });
+
 /** A client for the engine at DOCKER_HOST or /var/run/docker.sock; throws when no engine answers there. */
 export async function requireDocker(): Promise<Docker> {
-  // docker-modem reads DOCKER_HOST itself (unix://, tcp://, ssh://) when given no options.
-  const docker = process.env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: DEFAULT_SOCKET });
+  const docker = engineClient();
   try {
     await withTimeout(docker.ping(), 5000, 'ping timed out after 5 s');
   } catch (err) {
@@ -174,7 +177,7 @@ export async function removeContainers(docker: Docker, labels: Record<string, st
 /** Remove every container of a test cluster, running or not, when an engine answers (a test without
  * Docker made none). An agent killed at the end of a test leaves its pods' containers behind. */
 export async function removeClusterContainers(cluster: string): Promise<void> {
-  const docker = process.env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: DEFAULT_SOCKET });
+  const docker = engineClient();
   try {
     await withTimeout(docker.ping(), 2000, 'no answer');
   } catch {
