@@ -57,7 +57,7 @@ test('a scale-up of 120 pods: runs of creates, every pod stored once; a taken na
     { component: 'test' },
     createLogger({ test: 'actions' }, 'silent'),
   );
-  const edge = { etcd, cluster, recorder };
+  const edge = { etcd, cluster, recorder, guard: [] };
   const names = Array.from({ length: 120 }, (_, i) => `d-${String(i).padStart(3, '0')}`);
   assert.equal(await applyActions(edge, ownerRef, names.map(create)), 0);
   const stored = await listObjects(etcd, cluster, 'Pod', 'default', false);
@@ -77,4 +77,42 @@ test('a scale-up of 120 pods: runs of creates, every pod stored once; a taken na
     now.object.metadata.uid,
     (replaced as { pod: { metadata: { uid: string } } }).pod.metadata.uid,
   );
+});
+
+test('a fenced edge: writes land only while the fence holds; a lost-node verdict only while the node is absent', async () => {
+  const recorder = new EventRecorder(
+    etcd,
+    cluster,
+    { component: 'test' },
+    createLogger({ t: 'f' }, 'silent'),
+  );
+  const fenceKey = `/nokube/${cluster}/election/kubecontroller/test-lease`;
+  await etcd.put(fenceKey).value('head-a');
+  const kv = (await etcd.get(fenceKey).exec()).kvs[0]!;
+  const guard = [{ key: fenceKey, target: 'Create' as const, op: '==' as const, value: kv.create_revision }];
+  const edge = { etcd, cluster, recorder, guard };
+  assert.equal(await applyActions(edge, ownerRef, [create('f-1')]), 0);
+  const f1 = (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'f-1' }, false))!;
+
+  // Lost node: the verdict lands only while the node has no record.
+  await etcd.put(`/nokube/${cluster}/nodes/n1`).value('{}');
+  const verdict: Action = { type: 'delete', pod: f1, why: 'lost', whileNodeAbsent: 'n1' };
+  assert.equal(await applyActions(edge, ownerRef, [verdict]), 1, 'the node is back: nothing deleted');
+  assert.ok(await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'f-1' }, false));
+
+  // Deposed (the election key gone and taken again by another campaign): every write is refused.
+  await etcd.delete().key(fenceKey);
+  await etcd.put(fenceKey).value('head-b');
+  const lost = await applyActions(edge, ownerRef, [
+    create('f-2'),
+    { type: 'delete', pod: f1, why: 'test' },
+    { type: 'podStatus', pod: f1, status: { phase: 'Unknown' } },
+    { type: 'status', status: { replicas: 9 } },
+  ]);
+  assert.equal(lost, 4);
+  const names = (await listObjects(etcd, cluster, 'Pod', 'default', false)).map(
+    (s) => s.object.metadata.name,
+  );
+  assert.ok(names.includes('f-1') && !names.includes('f-2'));
+  assert.equal(await etcd.get(`/nokube/${cluster}/status/pods/default/f-1`).string(), null);
 });

@@ -2,6 +2,7 @@
 // the object key's mod revision, filled in on read. Every multi-key change is one transaction.
 import { randomUUID } from 'node:crypto';
 import type { Etcd3, IKeyValue } from 'etcd3';
+import { type Compare, type Guard, guardedTxn, NO_GUARD } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
 import { compareText } from '../text/compare.ts';
 import { type Kind, type KubeObject, namespaced, type ObjectOfKind, RESOURCE } from './types.ts';
@@ -127,25 +128,21 @@ export async function deleteObjects(
   etcd: Etcd3,
   cluster: string,
   refs: Array<ObjectRef & { createRevision?: string }>,
+  guard: Guard = NO_GUARD,
 ): Promise<boolean> {
   if (refs.length === 0) return true;
-  const guarded = refs.filter((r) => r.createRevision !== undefined);
   const ops = refs.flatMap((r) => [
     etcd.delete().key(objectKey(cluster, r)),
     etcd.delete().key(statusKey(cluster, r)),
   ]);
-  if (guarded.length === 0) {
-    // Create > -1 holds for any key (absent keys have 0): an unconditional transaction.
-    const res = await etcd
-      .if(objectKey(cluster, refs[0]!), 'Create', '>', -1)
-      .then(...ops)
-      .commit();
-    return res.succeeded;
-  }
-  const first = guarded[0]!;
-  const txn = etcd.if(objectKey(cluster, first), 'Create', '==', Number(first.createRevision));
-  for (const r of guarded.slice(1)) txn.and(objectKey(cluster, r), 'Create', '==', Number(r.createRevision));
-  const res = await txn.then(...ops).commit();
+  const compares = refs
+    .filter((r) => r.createRevision !== undefined)
+    .map(
+      (r): Compare => ({ key: objectKey(cluster, r), target: 'Create', op: '==', value: r.createRevision! }),
+    );
+  const res = await guardedTxn(etcd, guard, ...compares)
+    .then(...ops)
+    .commit();
   return res.succeeded;
 }
 
@@ -160,9 +157,14 @@ export async function writeStatus(
   ref: ObjectRef,
   createRevision: string,
   status: unknown,
+  guard: Guard = NO_GUARD,
 ): Promise<boolean> {
-  const res = await etcd
-    .if(objectKey(cluster, ref), 'Create', '==', Number(createRevision))
+  const res = await guardedTxn(etcd, guard, {
+    key: objectKey(cluster, ref),
+    target: 'Create',
+    op: '==',
+    value: createRevision,
+  })
     .then(etcd.put(statusKey(cluster, ref)).value(JSON.stringify(status)))
     .commit();
   return res.succeeded;

@@ -52,20 +52,22 @@ export class AliveRecords {
     return this.records.has(keys.alive(this.cluster, namespace, ownershipPath));
   }
 
-  /** Remove a record and every record below it (a pod and its containers). */
+  /** Remove our record and every record of ours below it (a pod and its containers). Only keys this
+   * agent put, and only while they are still under its lease: a key another process holds now (the next
+   * leader's kubecontroller record, a pod's records on another node below a controller's path) is never
+   * touched. Without a lease (etcd away) nothing is deleted: ours expire with our lease. */
   deleteTree(namespace: string, ownershipPath: string): void {
     const key = keys.alive(this.cluster, namespace, ownershipPath);
-    let found = false;
-    for (const k of [...this.records.keys()]) {
-      if (k === key || k.startsWith(`${key}/`)) {
-        this.records.delete(k);
-        found = true;
-      }
-    }
-    if (!found) return;
+    const ours = [...this.records.keys()].filter((k) => k === key || k.startsWith(`${key}/`));
+    if (ours.length === 0) return;
+    for (const k of ours) this.records.delete(k);
+    const lease = this.lease;
+    if (!lease) return;
     this.enqueue(async () => {
-      await this.etcd.delete().key(key).exec();
-      await this.etcd.delete().prefix(`${key}/`).exec();
+      const id = await lease.grant();
+      await Promise.all(
+        ours.map((k) => this.etcd.if(k, 'Lease', '==', id).then(this.etcd.delete().key(k)).commit()),
+      );
     });
   }
 
@@ -87,7 +89,9 @@ export class AliveRecords {
     for (const [key, value] of Object.entries(stored)) {
       if (this.records.has(key)) continue;
       const owner = (JSON.parse(value) as Partial<AliveValue>).node;
-      if (owner === this.node) await this.etcd.delete().key(key).exec();
+      // Ours from before (dropped while a write failed): deleted only if unchanged since it was read.
+      if (owner === this.node)
+        await this.etcd.if(key, 'Value', '==', value).then(this.etcd.delete().key(key)).commit();
     }
     for (const [key, value] of this.records)
       if (stored[key] !== value) await lease.put(key).value(value).exec();

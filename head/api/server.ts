@@ -101,10 +101,20 @@ export async function startHeadServer(
       json(res, 200, { items: nodeViews(ctx.config(), records, ctx.mesh.table.list()) });
     },
     '/api/v1/kubecontroller': async (_req, res) => {
-      // The elected head that runs the controllers (its alive record), or null between leaders.
-      const v = await ctx.etcd.get(keys.alive(ctx.cluster, '_cluster', 'kubecontroller')).string();
+      // The election is the truth: its oldest campaign key is the leader (null between leaders); `since`
+      // from the leader's alive record when it is that head's.
+      const [first, v] = await Promise.all([
+        ctx.etcd
+          .getAll()
+          .prefix(`${keys.election(ctx.cluster, 'kubecontroller')}/`)
+          .sort('Create', 'Ascend')
+          .limit(1)
+          .strings(),
+        ctx.etcd.get(keys.alive(ctx.cluster, '_cluster', 'kubecontroller')).string(),
+      ]);
+      const leader = Object.values(first)[0] ?? null;
       const rec = v ? (JSON.parse(v) as { node: string; since: string }) : undefined;
-      json(res, 200, { leader: rec?.node ?? null, since: rec?.since ?? null });
+      json(res, 200, { leader, since: rec && rec.node === leader ? rec.since : null });
     },
     '/api/v1/members': async (_req, res) => {
       json(res, 200, { observer: ctx.nodeName, items: ctx.mesh.table.list() });

@@ -15,15 +15,19 @@ import {
   writeStatus,
 } from '../../agent/objects/store.ts';
 import type { Pod, PodStatus } from '../../agent/objects/types.ts';
+import { absent, type Guard, guardedTxn, NO_GUARD } from '../../agent/store/guard.ts';
+import { keys } from '../../agent/store/keys.ts';
 
 export type Action =
   /** Create a pod (bound when `pod.spec.nodeName` is set, else with a Pending/Unschedulable status). */
   | { type: 'create'; pod: Pod; status?: PodStatus }
   /** Set the node of a pending pod, once (compare-and-swap on its mod revision). */
   | { type: 'bind'; pod: Stored<Pod>; node: string }
-  | { type: 'delete'; pod: Stored<Pod>; why: string }
+  /** `whileNodeAbsent`: only while that node has no record (a verdict about a lost node holds only while
+   * the node is still lost: one that came back keeps its pods). */
+  | { type: 'delete'; pod: Stored<Pod>; why: string; whileNodeAbsent?: string }
   /** Status of a pod the controller speaks for (unscheduled, node lost). */
-  | { type: 'podStatus'; pod: Stored<Pod>; status: PodStatus }
+  | { type: 'podStatus'; pod: Stored<Pod>; status: PodStatus; whileNodeAbsent?: string }
   /** The controller object's own status (written only when it differs). */
   | { type: 'status'; status: unknown }
   | { type: 'event'; on: 'owner' | ObjectRef; warning?: boolean; reason: string; message: string }
@@ -35,6 +39,8 @@ export interface Edge {
   etcd: Etcd3;
   cluster: string;
   recorder: EventRecorder;
+  /** The leader's fence: every write carries it, so a deposed leader's writes fail. */
+  guard: Guard;
 }
 
 /** Carry out the actions in order. Returns how many writes lost a race (0: all done). */
@@ -43,7 +49,9 @@ export async function applyActions(
   owner: { ref: ObjectRef & { uid: string }; createRevision: string },
   actions: Action[],
 ): Promise<number> {
-  const { etcd, cluster, recorder } = edge;
+  const { etcd, cluster, recorder, guard } = edge;
+  const unlessBack = (node: string | undefined): Guard =>
+    node ? [...guard, absent(keys.node(cluster, node))] : guard;
   let lost = 0;
   // A run of consecutive creates (a scale-up) goes to etcd at once, each pod its own transaction: ten
   // pods cost one round trip instead of ten, and their agents start them together. Order between runs
@@ -66,14 +74,14 @@ export async function applyActions(
         break;
       }
       case 'bind': {
-        if (await bindPod(etcd, cluster, a.pod, a.node))
+        if (await bindPod(etcd, cluster, a.pod, a.node, guard))
           recorder.normal(refOf(a.pod.object), 'Scheduled', assigned(a.pod.object, a.node));
         else lost++;
         break;
       }
       case 'delete': {
         const ref = { ...refOf(a.pod.object), createRevision: a.pod.createRevision };
-        if (await deleteObjects(etcd, cluster, [ref]))
+        if (await deleteObjects(etcd, cluster, [ref], unlessBack(a.whileNodeAbsent)))
           recorder.normal(
             owner.ref,
             'SuccessfulDelete',
@@ -83,10 +91,20 @@ export async function applyActions(
         break;
       }
       case 'podStatus':
-        if (!(await writeStatus(etcd, cluster, refOf(a.pod.object), a.pod.createRevision, a.status))) lost++;
+        if (
+          !(await writeStatus(
+            etcd,
+            cluster,
+            refOf(a.pod.object),
+            a.pod.createRevision,
+            a.status,
+            unlessBack(a.whileNodeAbsent),
+          ))
+        )
+          lost++;
         break;
       case 'status':
-        if (!(await writeStatus(etcd, cluster, owner.ref, owner.createRevision, a.status))) lost++;
+        if (!(await writeStatus(etcd, cluster, owner.ref, owner.createRevision, a.status, guard))) lost++;
         break;
       case 'wake':
         break;
@@ -111,7 +129,7 @@ function startCreates(edge: Edge, actions: Action[], from: number): Map<Action, 
   const run = new Map<Action, Promise<boolean>>();
   for (const a of actions.slice(from, from + CREATES_AT_ONCE)) {
     if (a.type !== 'create') break;
-    const p = createPod(edge.etcd, edge.cluster, a.pod, a.status);
+    const p = createPod(edge.etcd, edge.cluster, a.pod, a.status, edge.guard);
     p.catch(() => undefined); // awaited in order by applyActions; a failure is not left unhandled
     run.set(a, p);
   }
@@ -127,12 +145,12 @@ export async function createPod(
   cluster: string,
   pod: Pod,
   status?: PodStatus,
+  guard: Guard = NO_GUARD,
 ): Promise<boolean> {
   const ref = refOf(pod);
   const ops = [etcd.put(objectKey(cluster, ref)).value(toStoredJson(pod))];
   if (status) ops.push(etcd.put(statusKey(cluster, ref)).value(JSON.stringify(status)));
-  const res = await etcd
-    .if(objectKey(cluster, ref), 'Create', '==', 0)
+  const res = await guardedTxn(etcd, guard, absent(objectKey(cluster, ref)))
     .then(...ops)
     .commit();
   return res.succeeded;
@@ -145,6 +163,7 @@ export async function bindPod(
   cluster: string,
   stored: Stored<Pod>,
   node: string,
+  guard: Guard = NO_GUARD,
 ): Promise<boolean> {
   const pod = structuredClone(stored.object);
   if (pod.spec.nodeName)
@@ -156,8 +175,12 @@ export async function bindPod(
     conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: now }],
   };
   const ref = refOf(pod);
-  const res = await etcd
-    .if(objectKey(cluster, ref), 'Mod', '==', Number(stored.modRevision))
+  const res = await guardedTxn(etcd, guard, {
+    key: objectKey(cluster, ref),
+    target: 'Mod',
+    op: '==',
+    value: stored.modRevision,
+  })
     .then(
       etcd.put(objectKey(cluster, ref)).value(toStoredJson(pod)),
       etcd.put(statusKey(cluster, ref)).value(JSON.stringify(status)),

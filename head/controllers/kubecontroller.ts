@@ -1,23 +1,26 @@
 // The kubecontroller: on head nodes, an etcd election (keys.election(cluster, 'kubecontroller'), value =
 // node name); the leader runs one actor per Deployment / DaemonSet / Job and the node lifecycle. Watch
 // events are hints that kick actors; every 5 minutes a resync re-lists everything (level-triggered: a missed
-// event costs at most 5 minutes; a reconnected watch re-lists at once). Losing the election (or stopping) stops every actor. A head that sees the
-// leader die (mesh `dead`) revokes the leader's campaign lease, so another head takes over at once.
-import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+// event costs at most 5 minutes; a reconnected watch re-lists at once). Losing the election (or stopping)
+// stops every actor. Every write of the leader carries its fence (leadership.ts): a deposed leader's
+// writes fail. A head that learns the leader died (mesh `dead`) removes its campaign key, guarded, so
+// another head takes over at once.
+import type { IKeyValue, Watcher } from 'etcd3';
 import type { AgentContext, AgentPart } from '../../agent/agent.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { getObject, listObjects, type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
 import type { Kind, KubeObject, Pod } from '../../agent/objects/types.ts';
 import { shortReason } from '../../agent/store/etcd.ts';
+import type { Guard } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
-import { NODE_LEASE_TTL_SECONDS, type NodeRecord } from '../../agent/store/node-registry.ts';
 import { type ActorRow, addActorSource } from '../../agent/telemetry/node-metrics.ts';
-import { type Action, applyActions } from './actions.ts';
+import { type Action, applyActions, type Edge } from './actions.ts';
 import { ControllerActor } from './actor.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
 import { reconcileJob } from './job.ts';
-import { planSweep, revokeDeadNode } from './node-lifecycle.ts';
+import { Leadership } from './leadership.ts';
+import { forgetDeadNode, planSweep } from './node-lifecycle.ts';
 import type { Controller } from './pod-template.ts';
 import { controllerOf, readWorld, type World } from './world.ts';
 
@@ -33,7 +36,6 @@ const CLUSTER_ROW_KINDS: Record<string, string> = {
   configmaps: 'ConfigMap',
   secrets: 'Secret',
 };
-const RECAMPAIGN_MS = 1000;
 type ControllerKind = Controller['kind'];
 const CONTROLLED: Record<string, ControllerKind> = {
   deployments: 'Deployment',
@@ -57,88 +59,42 @@ export const kubecontrollerPart: AgentPart = {
   },
 };
 
-type Campaign = ReturnType<ReturnType<ReturnType<Etcd3['namespace']>['election']>['campaign']>;
-
 class KubeController {
   private readonly ctx: AgentContext;
-  private campaignNow: Campaign | undefined;
+  private readonly leadership: Leadership;
   private leading: Leader | undefined;
-  private stopped = false;
-  private retry: NodeJS.Timeout | undefined;
   private readonly onMember = (e: MemberEvent) => {
     if (e.type !== 'dead') return;
     this.leading?.nodeDied(e.member.name, e.member.incarnation);
-    void this.revokeDeadLeader(e.member.name, e.member.incarnation);
+    void this.leadership.removeDead(e.member.name, e.member.incarnation);
   };
 
   constructor(ctx: AgentContext) {
     this.ctx = ctx;
+    this.leadership = new Leadership(
+      { etcd: ctx.etcd, cluster: ctx.cluster, name: 'kubecontroller', node: ctx.nodeName, log: ctx.log },
+      {
+        elected: (guard) => {
+          this.leading = new Leader(ctx, guard);
+          this.leading.start();
+        },
+        deposed: () => {
+          this.leading?.stop();
+          this.leading = undefined;
+        },
+      },
+    );
     ctx.events.on('member', this.onMember);
   }
 
   /** Stand for leader; `elected` makes this head run the actors. */
   campaign(): void {
-    if (this.stopped) return;
-    // Prefix /nokube/<cluster>/election/kubecontroller/ = keys.election(cluster, 'kubecontroller') + '/'.
-    const election = this.ctx.etcd
-      .namespace(keys.cluster(this.ctx.cluster))
-      .election('kubecontroller', NODE_LEASE_TTL_SECONDS);
-    const campaign = election.campaign(this.ctx.nodeName);
-    this.campaignNow = campaign;
-    campaign.on('elected', () => {
-      if (this.campaignNow !== campaign || this.stopped) return;
-      this.ctx.log.info('kubecontroller: elected leader');
-      this.leading = new Leader(this.ctx);
-      this.leading.start();
-    });
-    campaign.on('error', (err) => {
-      if (this.campaignNow !== campaign) return;
-      this.ctx.log.warn(
-        { err: shortReason(err) },
-        'kubecontroller: election lost or failed; campaigning again',
-      );
-      this.campaignNow = undefined;
-      this.unlead();
-      campaign.resign().catch(() => undefined);
-      clearTimeout(this.retry);
-      this.retry = setTimeout(() => this.campaign(), RECAMPAIGN_MS);
-    });
+    this.leadership.campaign();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.retry);
     this.ctx.events.off('member', this.onMember);
-    this.unlead();
-    const campaign = this.campaignNow;
-    this.campaignNow = undefined;
-    // Resigning hands the lead over at once (a clean stop need not wait for the campaign lease TTL).
-    await campaign?.resign().catch(() => undefined);
-  }
-
-  private unlead(): void {
-    this.leading?.stop();
-    this.leading = undefined;
-  }
-
-  /** The mesh saw a node die: if it held (or waited in) the election, drop its campaign key now. */
-  private async revokeDeadLeader(name: string, incarnation: number): Promise<void> {
-    try {
-      const { etcd, cluster } = this.ctx;
-      const prefix = `${keys.election(cluster, 'kubecontroller')}/`;
-      const res = await etcd.getAll().prefix(prefix).exec();
-      const theirs = res.kvs.filter(
-        (kv: IKeyValue) => kv.value.toString('utf8') === name && kv.lease !== '0',
-      );
-      if (theirs.length === 0) return;
-      const record = await etcd.get(keys.node(cluster, name)).string();
-      // A record of a newer incarnation: the node is back and its campaign key may be the new one's.
-      if (record && (JSON.parse(record) as NodeRecord).incarnation !== incarnation) return;
-      for (const kv of theirs) await etcd.leaseClient.leaseRevoke({ ID: kv.lease });
-      this.ctx.log.info({ node: name }, 'kubecontroller: a dead head left the election');
-    } catch (err) {
-      this.ctx.log.warn({ err: shortReason(err), node: name }, 'kubecontroller: revoking a dead head failed');
-    }
+    await this.leadership.stop();
   }
 }
 
@@ -166,8 +122,12 @@ class Leader {
     this.sweeper.kick();
   };
 
-  constructor(ctx: AgentContext) {
+  /** The fence every write of this leadership carries. */
+  private readonly guard: Guard;
+
+  constructor(ctx: AgentContext, guard: Guard) {
     this.ctx = ctx;
+    this.guard = guard;
     this.sweeper = new ControllerActor(
       ctx,
       { namespace: '_cluster', kind: 'NodeLifecycle', name: 'pods', uid: '' },
@@ -228,9 +188,13 @@ class Leader {
   }
 
   nodeDied(name: string, incarnation: number): void {
-    revokeDeadNode(this.ctx.etcd, this.ctx.cluster, name, incarnation, this.ctx.log).catch((err) =>
-      this.ctx.log.warn({ err: shortReason(err), node: name }, 'revoking a dead node lease failed'),
+    forgetDeadNode(this.edge(), name, incarnation, this.ctx.log).catch((err) =>
+      this.ctx.log.warn({ err: shortReason(err), node: name }, 'removing a dead node record failed'),
     );
+  }
+
+  private edge(): Edge {
+    return { etcd: this.ctx.etcd, cluster: this.ctx.cluster, recorder: this.ctx.recorder, guard: this.guard };
   }
 
   /** objects/<resource>/<ns>/<name>: controllers get an actor; a pod kicks its controller's actor. */
@@ -310,7 +274,7 @@ class Leader {
     const actor = this.actors.get(`${ref.kind}/${ref.namespace}/${ref.name}`);
     for (const a of actions) if (a.type === 'wake') actor?.kickAt(a.at);
     const owner = { ref: { ...ref, uid }, createRevision: stored.createRevision };
-    await applyActions({ etcd, cluster, recorder: this.ctx.recorder }, owner, actions);
+    await applyActions(this.edge(), owner, actions);
   }
 
   private async sweep(): Promise<void> {
@@ -328,7 +292,7 @@ class Leader {
       const owner = pod
         ? { ref: { ...refOf(pod.object), uid: pod.object.metadata.uid }, createRevision: pod.createRevision }
         : { ref: { kind: 'Pod' as const, name: '', uid: '' }, createRevision: '0' };
-      await applyActions({ etcd, cluster, recorder: this.ctx.recorder }, owner, [a]);
+      await applyActions(this.edge(), owner, [a]);
     }
   }
 

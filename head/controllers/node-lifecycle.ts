@@ -12,32 +12,40 @@
 //   - pods whose controller (by uid) is gone and that no agent will clean up (not bound, or bound to a
 //     node with no record) are deleted: the garbage collection of the ownerReferences cascade;
 //   - bare pods not bound to a node are bound when a node fits (else Pending/Unschedulable).
-import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../../agent/log/logger.ts';
 import type { Pod } from '../../agent/objects/types.ts';
 import { shortReason } from '../../agent/store/etcd.ts';
+import { guardedTxn } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
 import type { NodeRecord } from '../../agent/store/node-registry.ts';
-import type { Action } from './actions.ts';
+import type { Action, Edge } from './actions.ts';
 import { bindPending } from './placement.ts';
 import type { Controller } from './pod-template.ts';
 import { controllerOf, isTerminal, loadOf, onLostNode, type World } from './world.ts';
 
-/** Revoke the lease of a node the mesh saw die, if its record is still that incarnation's. */
-export async function revokeDeadNode(
-  etcd: Etcd3,
-  cluster: string,
+/** The mesh's verdict on a node (dead: a refused redial, or silence confirmed by witnesses): its node
+ * record is deleted by the leader on its behalf, in a transaction guarded by the leader's fence and by the
+ * record being unchanged since it was read (the same incarnation). Its alive records stay under its lease
+ * until the TTL ends them (a process deletes only what it holds). A node that is in fact alive puts its
+ * record back at once (agent.ts) and keeps its pods. */
+export async function forgetDeadNode(
+  edge: Edge,
   name: string,
   incarnation: number,
   log: Logger,
 ): Promise<boolean> {
-  const text = await etcd.get(keys.node(cluster, name)).string();
-  if (!text) return false;
-  const rec = JSON.parse(text) as NodeRecord;
-  if (rec.incarnation !== incarnation || !rec.lease) return false;
-  await etcd.leaseClient.leaseRevoke({ ID: rec.lease });
-  log.info({ node: name, incarnation }, 'node died (mesh): its lease is revoked, its records are gone');
-  return true;
+  const { etcd, cluster, guard } = edge;
+  const key = keys.node(cluster, name);
+  const kv = (await etcd.get(key).exec()).kvs[0];
+  if (!kv) return false;
+  const rec = JSON.parse(kv.value.toString('utf8')) as NodeRecord;
+  if (rec.incarnation !== incarnation) return false;
+  const res = await guardedTxn(etcd, guard, { key, target: 'Mod', op: '==', value: kv.mod_revision })
+    .then(etcd.delete().key(key))
+    .commit();
+  if (res.succeeded)
+    log.info({ node: name, incarnation }, 'node died (mesh verdict): its node record is removed');
+  return res.succeeded;
 }
 
 /** Pure: what to do about pods on lost nodes, orphans and unbound bare pods. */
