@@ -86,6 +86,9 @@ export interface AgentEvents {
   config: [{ config: ClusterConfig; version: number }];
   /** One sample per monitoring interval (agent/telemetry). */
   telemetry: [NodeSample];
+  /** Our node record was (re)written: after a lost lease or a record deleted on a wrong verdict, what we
+   * report (pod statuses) is written again, since others may have spoken for us meanwhile (NodeLost). */
+  registered: [];
 }
 export type AgentEventBus = EventEmitter<AgentEvents>;
 
@@ -179,6 +182,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   );
   const registration = new NodeRegistration(etcd, cluster, record(), {
     onLease: (lease) => alive.attach(lease),
+    onRegistered: () => events.emit('registered'),
     onState(state, reason) {
       regState = reason ? { state, reason } : { state };
       if (state === 'degraded') log.warn({ reason }, 'etcd degraded: node record not kept alive; retrying');
@@ -236,6 +240,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     events.emit('node', { type: 'put', node });
   };
+  /** Our record is gone but our lease lives: a head judged us dead (we were paused, or cut off from the
+   * mesh). We are not: put it back. */
+  const reassert = () =>
+    registration.reassert().then(
+      () => log.warn('our node record was removed on a verdict that we were dead: put back'),
+      (err) => log.warn({ err: shortReason(err) }, 'putting our node record back failed'),
+    );
   const resyncNodes = () => {
     etcd
       .getAll()
@@ -244,6 +255,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       .then(
         (all) => {
           for (const v of Object.values(all)) onNodePut(v);
+          if (!all[keys.node(cluster, nodeName)] && registration.state === 'registered') void reassert();
         },
         (err) => log.warn({ err: shortReason(err) }, 'node resync failed'),
       );
@@ -254,7 +266,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   });
   const nodeWatcher = watchRange(etcd, { prefix: keys.nodesPrefix(cluster) }, log, {
     put: (kv) => onNodePut(kv.value.toString('utf8')),
-    delete: (key) => events.emit('node', { type: 'delete', name: keyLeaf(key) }),
+    delete: (key) => {
+      if (keyLeaf(key) === nodeName && registration.state === 'registered') void reassert();
+      events.emit('node', { type: 'delete', name: keyLeaf(key) });
+    },
     resync: resyncNodes,
   });
 

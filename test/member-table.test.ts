@@ -33,12 +33,15 @@ describe('member table', () => {
     const later = t.tick(1_000_000);
     assert.deepEqual(
       later.map((e) => [e.type, e.member.name]),
-      [['dead', 'a']],
+      [
+        ['suspect', 'a'],
+        ['silent', 'a'],
+      ],
     );
     assert.equal(t.get('self')?.state, 'alive');
   });
 
-  test('silence makes a member suspect, then dead; a heartbeat revives a suspect', () => {
+  test('silence makes a member suspect, then asks witnesses; dead only once they confirm; a heartbeat revives a suspect', () => {
     const t = table();
     t.heartbeat(hb('a', 100, 1), 0);
     assert.deepEqual(t.tick(1499), []);
@@ -57,9 +60,55 @@ describe('member table', () => {
     );
     assert.deepEqual(
       t.tick(4600).map((e) => e.type),
+      ['silent'],
+    );
+    // Asked once: no second question while the witnesses are out.
+    assert.deepEqual(t.tick(4700), []);
+    assert.equal(t.get('a')?.state, 'suspect');
+    assert.deepEqual(
+      t.confirmDead('a', 100, 4800, 'silent, confirmed by b').map((e) => e.type),
       ['dead'],
     );
-    assert.match(t.get('a')!.reason, /no heartbeat for 3000 ms/);
+    assert.match(t.get('a')!.reason, /confirmed by b/);
+  });
+
+  test('an unconfirmed silence stays suspect and is asked about again; a beat cancels a verdict in flight', () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 1), 0);
+    assert.deepEqual(
+      t.tick(3000).map((e) => e.type),
+      ['suspect', 'silent'],
+    );
+    t.unconfirmed('a', 100, 3100, 'silent to us, but heard by b');
+    assert.equal(t.get('a')?.state, 'suspect');
+    assert.match(t.get('a')!.reason, /heard by b/);
+    assert.equal(t.nextDeadline(), 3100 + timing.suspectAfterMs);
+    assert.deepEqual(t.tick(3100 + timing.suspectAfterMs - 1), []);
+    assert.deepEqual(
+      t.tick(3100 + timing.suspectAfterMs).map((e) => e.type),
+      ['silent'],
+    );
+    // It speaks while the witnesses are asked: their answer no longer makes it dead.
+    t.heartbeat(hb('a', 100, 2), 4700);
+    assert.deepEqual(t.confirmDead('a', 100, 4800, 'late'), []);
+    assert.equal(t.get('a')?.state, 'alive');
+  });
+
+  test('a pause of our own restarts every silence: no suspicion for the time we were away', () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 1), 0);
+    // We were stopped from 500 to 30 000: on waking, the tick would see 30 s of silence.
+    t.pardon(30_000);
+    assert.equal(t.recentlyPaused(30_000), true);
+    assert.deepEqual(t.tick(30_000), []);
+    assert.deepEqual(t.tick(30_000 + 1499), []);
+    assert.deepEqual(
+      t.tick(30_000 + 1500).map((e) => e.type),
+      ['suspect'],
+    );
+    // As a witness we would say we did not hear it lately (the truth), and the asker ignores us while paused.
+    assert.equal(t.heardLately(t.get('a')!, 30_000), false);
+    assert.equal(t.recentlyPaused(30_000 + timing.deadAfterMs), false);
   });
 
   test("silence counts from when the sender's next beat is due (its grace), and a beat without grace resets it", () => {
@@ -72,7 +121,7 @@ describe('member table', () => {
     );
     assert.deepEqual(
       t.tick(3000 + 4000).map((e) => e.type),
-      ['dead'],
+      ['silent'],
     );
     t.heartbeat(hb('b', 100, 1, { grace: 4000 }), 10_000);
     t.heartbeat(hb('b', 100, 2), 10_000);
@@ -155,7 +204,7 @@ describe('member table', () => {
     t.setTiming({ suspectAfterMs: 100, deadAfterMs: 200 });
     assert.deepEqual(
       t.tick(250).map((e) => e.type),
-      ['dead'],
+      ['suspect', 'silent'],
     );
   });
 });

@@ -64,13 +64,14 @@ class Sim {
   pods: Array<Stored<Pod>> = [];
   owner: Stored<Controller>;
   events: string[] = [];
+  drained = new Set<string>();
   n = 0;
   constructor(owner: Controller, nodes: NodeRecord[]) {
     this.owner = { object: owner, createRevision: '1', modRevision: '1' };
     this.nodes = nodes;
   }
   get world(): World {
-    return { nodes: this.nodes, pods: this.pods };
+    return { nodes: this.nodes, pods: this.pods, drained: this.drained };
   }
   reconcile(now = '2026-01-01T00:01:00Z'): Action[] {
     const env = { now, suffix: () => `s${String(++this.n).padStart(4, '0')}` };
@@ -228,12 +229,77 @@ describe('reconcileDeployment', () => {
     );
   });
 
-  test('pods on a node without a record are deleted and replaced on live nodes in one reconcile', () => {
+  test('pods on an unreachable node: kept until marked lost and past their toleration, then replaced', () => {
     const s = new Sim(deployment({ replicas: 6 }), three());
     s.settle();
     s.runAll();
     s.settle();
     s.nodes = s.nodes.filter((n) => n.name !== 'n3');
+    assert.deepEqual(s.reconcile(), [], 'not marked yet: nothing moves');
+    // The leader's sweep marks them lost at 00:01:00; that starts the default toleration (300 s).
+    s.apply(planSweep(s.world, new Set(['uid-web']), '2026-01-01T00:01:00Z'));
+    const marked = s.pods.filter((p) => p.object.spec.nodeName === 'n3');
+    assert.deepEqual(
+      marked.map((p) => [p.object.status?.phase, p.object.status?.reason]),
+      [
+        ['Unknown', 'NodeLost'],
+        ['Unknown', 'NodeLost'],
+      ],
+    );
+    const waiting = s.reconcile('2026-01-01T00:05:59Z');
+    assert.deepEqual(
+      waiting.filter((a) => a.type === 'delete' || a.type === 'create'),
+      [],
+      'a 5-minute outage moves nothing',
+    );
+    assert.ok(waiting.some((a) => a.type === 'wake' && a.at === Date.parse('2026-01-01T00:06:00Z')));
+    const actions = s.reconcile('2026-01-01T00:06:00Z');
+    const deletes = actions.filter((a) => a.type === 'delete');
+    assert.equal(deletes.length, 2);
+    assert.ok(deletes.every((a) => a.type === 'delete' && a.whileNodeAbsent === 'n3'));
+    assert.equal(actions.filter((a) => a.type === 'create').length, 2);
+    s.apply(actions);
+    assert.deepEqual(s.perNode(), { n1: 3, n2: 3 });
+  });
+
+  test("a pod's own toleration: tolerationSeconds 0 moves it at once once marked; none with Exists keeps it", () => {
+    const fast = [
+      {
+        key: 'node.kubernetes.io/unreachable',
+        operator: 'Exists' as const,
+        effect: 'NoExecute' as const,
+        tolerationSeconds: 0,
+      },
+    ];
+    const s = new Sim(deployment({ replicas: 3, template: template({ tolerations: fast }) }), three());
+    s.settle();
+    s.runAll();
+    s.settle();
+    s.nodes = s.nodes.filter((n) => n.name !== 'n3');
+    s.apply(planSweep(s.world, new Set(['uid-web']), '2026-01-01T00:01:00Z'));
+    s.apply(s.reconcile('2026-01-01T00:01:00Z'));
+    assert.deepEqual(s.perNode(), { n1: 2, n2: 1 });
+
+    const forever = [{ operator: 'Exists' as const }];
+    const k = new Sim(deployment({ replicas: 3, template: template({ tolerations: forever }) }), three());
+    k.settle();
+    k.runAll();
+    k.settle();
+    k.nodes = k.nodes.filter((n) => n.name !== 'n3');
+    k.apply(planSweep(k.world, new Set(['uid-web']), '2026-01-01T00:01:00Z'));
+    assert.deepEqual(
+      k.reconcile('2027-01-01T00:00:00Z').filter((a) => a.type === 'delete' || a.type === 'create'),
+      [],
+    );
+  });
+
+  test('pods on a drained node are replaced at once', () => {
+    const s = new Sim(deployment({ replicas: 6 }), three());
+    s.settle();
+    s.runAll();
+    s.settle();
+    s.nodes = s.nodes.filter((n) => n.name !== 'n3');
+    s.drained.add('n3');
     const actions = s.reconcile();
     assert.equal(actions.filter((a) => a.type === 'delete').length, 2);
     assert.equal(actions.filter((a) => a.type === 'create').length, 2);
@@ -357,7 +423,14 @@ describe('reconcileDaemonSet', () => {
       1,
     );
     s.apply(actions);
-    s.nodes = s.nodes.filter((n) => n.name !== 'n3'); // n3 leaves
+    // n3 unreachable: its pod stays (DaemonSet pods tolerate it for ever), nothing is made elsewhere.
+    s.nodes = s.nodes.filter((n) => n.name !== 'n3');
+    s.settle();
+    assert.deepEqual(
+      s.pods.map((p) => p.object.metadata.name),
+      ['agent-n3'],
+    );
+    s.drained.add('n3'); // drained: its pod goes
     s.settle();
     assert.equal(s.pods.length, 0);
     assert.deepEqual(s.reconcile(), []);
@@ -504,12 +577,16 @@ describe('reconcileJob', () => {
     assert.deepEqual(s.reconcile('2026-01-01T00:05:00Z'), [], 'a failed job stays quiet');
   });
 
-  test('a pod on a lost node is marked Failed (NodeLost) and replaced', () => {
+  test('a pod on a lost node is marked Failed (NodeLost) after its toleration and replaced', () => {
     const s = new Sim(job(), three());
     s.settle();
     const lostOn = s.pods[0]!.object.spec.nodeName!;
     s.nodes = s.nodes.filter((n) => n.name !== lostOn);
-    s.settle();
+    s.apply(planSweep(s.world, new Set(['uid-batch']), '2026-01-01T00:01:00Z'));
+    assert.equal(s.pods[0]!.object.status?.phase, 'Unknown');
+    s.settle('2026-01-01T00:05:00Z');
+    assert.equal(s.pods.length, 1, 'within the toleration: still the one pod');
+    s.settle('2026-01-01T00:06:00Z');
     assert.equal(s.pods.length, 2);
     assert.equal(s.pods[0]!.object.status?.reason, 'NodeLost');
     assert.equal(s.pods[0]!.object.status?.phase, 'Failed');
@@ -550,6 +627,7 @@ describe('planSweep', () => {
   test('orphans: deleted when unbound or on a lost node; left to the agent of a live node', () => {
     const world: World = {
       nodes: [node('n1')],
+      drained: new Set(),
       pods: [
         pod('a', undefined, 'gone'),
         pod('b', 'n1', 'gone'),
@@ -560,14 +638,14 @@ describe('planSweep', () => {
     const actions = planSweep(world, new Set(['uid-web']), now);
     assert.deepEqual(
       actions.map((a) => `${a.type}:${a.type === 'delete' ? a.pod.object.metadata.name : ''}`),
-      ['delete:a', 'delete:c'],
-      'b is its agent’s; d is its controller’s',
+      ['delete:a', 'delete:c', 'podStatus:'],
+      'b is its agent’s; d is its controller’s (marked lost: its toleration starts)',
     );
   });
 
   test('a bare pod on a lost node: Unknown/NodeLost once; a bare unbound pod is bound', () => {
     const lost = pod('lost', 'n9');
-    const world: World = { nodes: [node('n1')], pods: [lost, pod('free')] };
+    const world: World = { nodes: [node('n1')], pods: [lost, pod('free')], drained: new Set() };
     const actions = planSweep(world, new Set(), now);
     assert.equal(actions.length, 2);
     const st = actions.find((a) => a.type === 'podStatus');
@@ -577,7 +655,7 @@ describe('planSweep', () => {
     assert.equal(bind?.type === 'bind' && bind.node, 'n1');
     lost.object.status = (st as { status: Pod['status'] }).status;
     assert.deepEqual(
-      planSweep({ nodes: world.nodes, pods: [lost] }, new Set(), now),
+      planSweep({ nodes: world.nodes, pods: [lost], drained: new Set() }, new Set(), now),
       [],
       'NodeLost is written once',
     );

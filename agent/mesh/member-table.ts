@@ -3,8 +3,13 @@
 // Evidence, strongest first:
 //   leave message        -> left at once (the member said goodbye).
 //   lost connection + refused redial -> dead at once (the process is gone: SIGKILL, crash).
-//   heartbeat silence    -> suspect after suspectAfterMs, dead after deadAfterMs (hang, partition, power loss),
-//                           both counted from when the next heartbeat was due (the sender's `grace`).
+//   heartbeat silence    -> suspect after suspectAfterMs; after deadAfterMs a `silent` event asks the mesh to
+//                           confirm it with witnesses (other members, SWIM's indirect probe): dead only when
+//                           they answer and none heard the member lately (confirmDead); otherwise it stays
+//                           suspect and is asked about again (the member's etcd lease decides meanwhile).
+//                           Silence is counted from when the next heartbeat was due (the sender's `grace`),
+//                           and never from before our own last pause (pardon): a process that was itself
+//                           stopped or starved does not blame its peers for the time it was away (Lifeguard).
 // Incarnation is the member's process start time: a heartbeat with a higher incarnation is a restart and
 // revives a dead or left member; a lower one is a stale message from an old process and is ignored.
 import type { Role } from '../config/schema.ts';
@@ -35,10 +40,15 @@ export interface Member extends Heartbeat {
   /** Why the member is in its state, for humans. */
   reason: string;
   self: boolean;
+  /** Witnesses are being asked about its silence (set by a `silent` event, cleared by an answer or a beat). */
+  confirming?: boolean;
+  /** When its silence may be put to witnesses again (after an unconfirmed verdict). */
+  askAgainAt?: number;
 }
 
 export interface MemberEvent {
-  type: 'join' | 'alive' | 'suspect' | 'dead' | 'left' | 'update';
+  /** `silent` is no change of state: a request to confirm the member's silence with witnesses. */
+  type: 'join' | 'alive' | 'suspect' | 'dead' | 'left' | 'update' | 'silent';
   member: Member;
 }
 
@@ -53,6 +63,8 @@ export const FORGET_AFTER_MS = 60 * 60 * 1000;
 export class MemberTable {
   private readonly members = new Map<string, Member>();
   private timing: MemberTiming;
+  /** When this process last found it had been paused: silence is never counted from before it. */
+  private pardonedAt = Number.NEGATIVE_INFINITY;
 
   private readonly selfName: string;
 
@@ -108,6 +120,8 @@ export class MemberTable {
     }
     const changed = labelsOrAddrsChanged(m, hb);
     const wasState = m.state;
+    delete m.confirming;
+    delete m.askAgainAt;
     const restarted = hb.incarnation > m.incarnation;
     Object.assign(m, hb, { lastSeen: now });
     if (hb.grace === undefined) delete m.grace;
@@ -134,6 +148,31 @@ export class MemberTable {
     return [{ type: 'dead', member: m }];
   }
 
+  /** This process was paused (or starved) until `now`: every member's silence starts again from now. */
+  pardon(now: number): void {
+    this.pardonedAt = now;
+    for (const m of this.members.values()) delete m.askAgainAt;
+  }
+
+  /** Whether we were paused within the last deadAfterMs: our view of others' silence is not to be trusted. */
+  recentlyPaused(now: number): boolean {
+    return now - this.pardonedAt < this.timing.deadAfterMs;
+  }
+
+  /** How long the member has been silent as far as we can tell (ms, beyond its grace). */
+  silence(m: Member, now: number): number {
+    const grace = m.state === 'alive' || m.state === 'suspect' ? (m.grace ?? 0) : 0;
+    return now - Math.max(m.lastSeen, this.pardonedAt) - grace;
+  }
+
+  /** Whether we heard the member within its suspect threshold (what a witness answers). */
+  heardLately(m: Member, now: number): boolean {
+    return (
+      (m.state === 'alive' || m.state === 'suspect') &&
+      now - m.lastSeen - (m.grace ?? 0) < this.timing.suspectAfterMs
+    );
+  }
+
   /** Apply the silence rules. Call it often (every heartbeat period). */
   tick(now: number): MemberEvent[] {
     const events: MemberEvent[] = [];
@@ -142,10 +181,16 @@ export class MemberTable {
         m.lastSeen = now;
         continue;
       }
-      const silence = now - m.lastSeen - (m.state === 'alive' || m.state === 'suspect' ? (m.grace ?? 0) : 0);
+      const silence = this.silence(m, now);
       if ((m.state === 'alive' || m.state === 'suspect') && silence >= this.timing.deadAfterMs) {
-        this.transition(m, 'dead', now, `no heartbeat for ${silence} ms`);
-        events.push({ type: 'dead', member: m });
+        if (m.state === 'alive') {
+          this.transition(m, 'suspect', now, `no heartbeat for ${silence} ms`);
+          events.push({ type: 'suspect', member: m });
+        }
+        if (!m.confirming && (m.askAgainAt ?? 0) <= now) {
+          m.confirming = true;
+          events.push({ type: 'silent', member: m });
+        }
       } else if (m.state === 'alive' && silence >= this.timing.suspectAfterMs) {
         this.transition(m, 'suspect', now, `no heartbeat for ${silence} ms`);
         events.push({ type: 'suspect', member: m });
@@ -156,16 +201,36 @@ export class MemberTable {
     return events;
   }
 
+  /** Witnesses confirmed the silence of this incarnation of the member: dead (unless it spoke meanwhile). */
+  confirmDead(name: string, incarnation: number, now: number, reason: string): MemberEvent[] {
+    const m = this.members.get(name);
+    if (!m || m.self || !m.confirming || m.incarnation !== incarnation) return [];
+    delete m.confirming;
+    if (m.state !== 'alive' && m.state !== 'suspect') return [];
+    this.transition(m, 'dead', now, reason);
+    return [{ type: 'dead', member: m }];
+  }
+
+  /** The silence was not confirmed (a witness heard it, or none answered): suspect, asked about again later. */
+  unconfirmed(name: string, incarnation: number, now: number, reason: string): void {
+    const m = this.members.get(name);
+    if (!m || m.self || !m.confirming || m.incarnation !== incarnation) return;
+    delete m.confirming;
+    m.askAgainAt = now + this.timing.suspectAfterMs;
+    if (m.state === 'suspect') m.reason = reason;
+  }
+
   /** When tick() could next change something (ms): the earliest silence threshold or forget time. */
   nextDeadline(): number {
     let next = Number.POSITIVE_INFINITY;
     for (const m of this.members.values()) {
-      if (m.self) continue;
+      if (m.self || m.confirming) continue;
+      const from = Math.max(m.lastSeen, this.pardonedAt) + (m.grace ?? 0);
       const due =
         m.state === 'alive'
-          ? m.lastSeen + (m.grace ?? 0) + this.timing.suspectAfterMs
+          ? from + this.timing.suspectAfterMs
           : m.state === 'suspect'
-            ? m.lastSeen + (m.grace ?? 0) + this.timing.deadAfterMs
+            ? Math.max(from + this.timing.deadAfterMs, m.askAgainAt ?? 0)
             : m.since + FORGET_AFTER_MS;
       if (due < next) next = due;
     }

@@ -15,9 +15,16 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import type { Logger } from 'pino';
 import type { Role } from '../config/schema.ts';
+import { PauseWatch } from '../loop/pause.ts';
 import { DirectChannel, HEADS_CHANNEL } from './direct.ts';
 import { decodeTopicFrame, encodeTopicFrame } from './heads-topic.ts';
-import { type Heartbeat, type MemberEvent, MemberTable, type MemberTiming } from './member-table.ts';
+import {
+  type Heartbeat,
+  type Member,
+  type MemberEvent,
+  MemberTable,
+  type MemberTiming,
+} from './member-table.ts';
 import {
   decodeMessage,
   encodeDead,
@@ -27,6 +34,7 @@ import {
   heartbeatFrameHead,
   membersTopic,
 } from './messages.ts';
+import { answerWitnessStream, askWitness, judgeAnswers, WITNESS_PROTOCOL, WITNESSES } from './witness.ts';
 
 export interface MeshSelf {
   name: string;
@@ -117,6 +125,8 @@ export class Mesh {
   /** Parsed known addresses: reconnect() runs every few seconds over all of them. */
   private readonly parsedAddrs = new Map<string, { ma: Multiaddr; pid: string | undefined }>();
   stats = { received: 0, dropped: 0, published: 0, publishErrors: 0 };
+  /** Our own pauses: they restart every member's silence instead of counting against them. */
+  private readonly pauseWatch: PauseWatch;
 
   private readonly opts: MeshOptions;
 
@@ -127,6 +137,19 @@ export class Mesh {
     this.ownPeerId = peerIdFromPrivateKey(opts.privateKey).toString();
     this.table = new MemberTable(this.heartbeat(), opts.timing, Date.now());
     for (const b of opts.bootstrap) this.knownAddrs.add(toMultiaddr(b).toString());
+    this.pauseWatch = new PauseWatch((gapMs) => {
+      this.table.pardon(Date.now());
+      opts.log.warn(
+        { gapMs: Math.round(gapMs) },
+        'this agent was paused: failure timers restarted, no verdict on peers from that time',
+      );
+      this.scheduleTick();
+    });
+  }
+
+  /** Times this agent found it had been paused. */
+  get pauses(): number {
+    return this.pauseWatch.pauses;
   }
 
   get peerId(): string {
@@ -222,6 +245,11 @@ export class Mesh {
       HEADS_CHANNEL,
     );
     await this.heads.start();
+    await node.handle(
+      WITNESS_PROTOCOL,
+      ({ stream }) => void answerWitnessStream(stream, (name, inc) => this.heard(name, inc)),
+      { maxInboundStreams: 16 },
+    );
     node.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail));
     node.addEventListener('self:peer:update', () => {
       this.addrsCache = undefined;
@@ -231,6 +259,7 @@ export class Mesh {
     this.timers.push(setInterval(() => this.beat(), this.heartbeatMs));
     this.timers.push(setInterval(() => this.reconnect(), RECONNECT_EVERY_MS));
     for (const t of this.timers) t.unref();
+    this.pauseWatch.start();
     this.reconnect();
     this.beat();
     this.scheduleTick();
@@ -252,6 +281,8 @@ export class Mesh {
     this.tickTimer = setTimeout(
       () => {
         this.tickTimer = undefined;
+        // After a pause this timer may fire before the watch's: look first, so the pause is pardoned.
+        this.pauseWatch.check();
         this.emit(this.table.tick(Date.now()));
         this.scheduleTick();
       },
@@ -347,6 +378,7 @@ export class Mesh {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     clearTimeout(this.tickTimer);
+    this.pauseWatch.stop();
     const node = this.node;
     if (!node) return;
     if (leave) {
@@ -541,7 +573,49 @@ export class Mesh {
     }
   }
 
+  /** What we answer as a witness: whether we heard that incarnation lately (null: we cannot say). */
+  private heard(name: string, incarnation: number): boolean | null {
+    const now = Date.now();
+    const m = this.table.get(name);
+    if (this.pauseWatch.check() || this.table.recentlyPaused(now)) return null;
+    if (!m || m.self || m.incarnation !== incarnation) return null;
+    return this.table.heardLately(m, now);
+  }
+
+  /** A member's silence reached deadAfterMs: ask up to WITNESSES other alive members before calling it dead. */
+  private async confirm(m: Member): Promise<void> {
+    const { name, incarnation } = m;
+    const witnesses = this.table
+      .list()
+      .filter((w) => !w.self && w.name !== name && w.state === 'alive' && this.isConnected(w.peerId))
+      .sort(() => Math.random() - 0.5)
+      .slice(0, WITNESSES);
+    const answers = await Promise.all(
+      witnesses.map(async (w) => ({
+        witness: w.name,
+        heard: await askWitness(
+          (signal) => this.openStream(w.peerId, WITNESS_PROTOCOL, signal),
+          name,
+          incarnation,
+        ),
+      })),
+    );
+    if (this.stopping) return;
+    const now = Date.now();
+    const verdict = judgeAnswers(answers);
+    // Paused while asking, or lately: our own view of its silence is no fact.
+    if (this.pauseWatch.check() || this.table.recentlyPaused(now) || !verdict.confirmed) {
+      this.table.unconfirmed(name, incarnation, now, verdict.reason);
+      this.scheduleTick();
+      return;
+    }
+    this.emit(this.table.confirmDead(name, incarnation, now, verdict.reason));
+  }
+
   private emit(events: MemberEvent[]): void {
+    const silent = events.filter((e) => e.type === 'silent');
+    for (const e of silent) void this.confirm(e.member);
+    if (silent.length > 0) events = events.filter((e) => e.type !== 'silent');
     if (events.length === 0) return;
     this.lastChange = Date.now();
     this.scheduleTick();

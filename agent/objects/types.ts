@@ -146,6 +146,15 @@ export interface PodSpec {
   affinity?: Affinity;
   terminationGracePeriodSeconds?: number;
   volumes?: Volume[];
+  tolerations?: Toleration[];
+}
+export interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  /** NoExecute only: how long the pod stays bound to a tainted node (absent: for ever). */
+  tolerationSeconds?: number;
 }
 export interface PodTemplateSpec {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };

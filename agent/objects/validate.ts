@@ -64,7 +64,6 @@ const NOT_SUPPORTED = new Set([
   'serviceAccountName',
   'serviceAccount',
   'automountServiceAccountToken',
-  'tolerations',
   'hostNetwork',
   'hostPID',
   'hostIPC',

@@ -122,6 +122,7 @@ class PodsOnNode {
       for (const e of this.pods.values()) e.actor.kick();
       void this.flush();
     }, TICK_MS);
+    this.ctx.events.on('registered', this.onRegistered);
     return { stop: () => this.stop() };
   }
 
@@ -146,8 +147,16 @@ class PodsOnNode {
     return out;
   }
 
+  /** Our node record is back (new lease, or put back after a wrong verdict): the leader may have marked our
+   * pods NodeLost meanwhile; what we observe is written again, so they leave Unknown at once. */
+  private readonly onRegistered = () => {
+    for (const [id, w] of this.written) if (!this.pending.has(id)) this.pending.set(id, w.status);
+    void this.flush();
+  };
+
   private async stop(): Promise<void> {
     if (running === this) running = undefined;
+    this.ctx.events.off('registered', this.onRegistered);
     this.stopped = true;
     clearInterval(this.tick);
     for (const e of this.pods.values()) e.actor.detach();
@@ -269,8 +278,14 @@ class PodsOnNode {
     for (const id of [...this.pods.keys()]) if (!mine.has(id)) void this.drop(id);
     for (const [id, { pod, createRevision }] of mine) {
       const st = statuses[`${keys.statusPrefix(this.ctx.cluster)}pods/${id}`];
-      this.upsert(pod, createRevision, st ? (JSON.parse(st) as PodStatus) : undefined);
+      const stored = st ? (JSON.parse(st) as PodStatus) : undefined;
+      this.upsert(pod, createRevision, stored);
+      // Someone else spoke for the pod while we were away (NodeLost): what we observe is written again.
+      const ours = this.written.get(id);
+      if (ours && (!stored || stable(stored) !== ours.stable) && !this.pending.has(id))
+        this.pending.set(id, ours.status);
     }
+    void this.flush();
     for (const e of this.pods.values()) {
       const owner = controllerOf(e.pod);
       if (owner && !uids.has(`${owner.kind}/${owner.uid}`)) await this.deleteOrphan(e);

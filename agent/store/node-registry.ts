@@ -1,6 +1,6 @@
 // The agent's node record in etcd, bound to the agent's lease: it vanishes NODE_LEASE_TTL_SECONDS after
-// the agent stops or dies (sooner when a head revokes the lease of a peer the mesh saw die). A lost lease
-// is re-granted with backoff.
+// the agent stops or dies (sooner when the leading head deletes it on the mesh's verdict that the agent
+// died; an agent that is in fact alive puts it back). A lost lease is re-granted with backoff.
 import type { Etcd3, Lease } from 'etcd3';
 import type { Role } from '../config/schema.ts';
 import type { NodeFacts } from '../node/facts.ts';
@@ -35,6 +35,8 @@ export interface RegistryEvents {
   onState(state: RegistrationState, reason?: string): void;
   /** The lease the agent's records (node record, actors' alive records) live under; undefined when lost. */
   onLease?(lease: Lease | undefined): void;
+  /** The record was (re)written: a first registration, a new lease, or a record put back. */
+  onRegistered?(): void;
 }
 
 export class NodeRegistration {
@@ -74,6 +76,15 @@ export class NodeRegistration {
     if (this.lease && this.state === 'registered') {
       await this.lease.put(keys.node(this.cluster, record.name)).value(JSON.stringify(this.record));
     }
+  }
+
+  /** Our record was deleted while our lease lives (a head's verdict that we were dead, made while we were
+   * paused or cut off from the mesh): put it back on the same lease, and say so (statuses are rewritten). */
+  async reassert(): Promise<void> {
+    const lease = this.lease;
+    if (!lease || this.state !== 'registered') return;
+    await lease.put(keys.node(this.cluster, this.record.name)).value(JSON.stringify(this.record));
+    this.events.onRegistered?.();
   }
 
   get leaseId(): Promise<string> | undefined {
@@ -124,6 +135,7 @@ export class NodeRegistration {
     this.backoffMs = 500;
     this.events.onLease?.(lease);
     this.setState('registered');
+    this.events.onRegistered?.();
   }
 
   private scheduleRetry(): void {

@@ -1,8 +1,9 @@
 // DaemonSet: one pod per eligible live node (container runtime, nodeSelector, node affinity), named
 // <ds>-<node>, bound to its node at creation. Pure: `reconcileDaemonSet(ds, world) -> actions`.
 //
-//   - a node joins or gets matching labels: its pod is created; a node leaves (record gone) or its
-//     labels stop matching: its pod is deleted;
+//   - a node joins or gets matching labels: its pod is created; a node is drained or its labels stop
+//     matching: its pod is deleted. A node that is unreachable (no record) keeps its pod: DaemonSet pods
+//     tolerate node.kubernetes.io/unreachable for ever, as k8s gives them;
 //   - template change: node by node (maxUnavailable 1): while every eligible node runs a pod, delete
 //     one old pod; its replacement (same name) is created on the next reconcile, and the next old pod
 //     goes only once that one runs. Old pods that do not run are deleted at once;
@@ -13,6 +14,7 @@ import { feasibleNodes } from '../../agent/scheduler/stack.ts';
 import { compareText } from '../../agent/text/compare.ts';
 import type { Action } from './actions.ts';
 import type { ReconcileEnv } from './deployment.ts';
+import { standingOf } from './eviction.ts';
 import { podFromTemplate, templateHash } from './pod-template.ts';
 import { isReady, isRunning, ownedPods, type World } from './world.ts';
 
@@ -30,11 +32,12 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, _env
   const byNode = new Map<string, Stored<Pod>>();
   for (const p of owned) {
     const node = p.object.spec.nodeName;
+    if (node && !byNode.has(node) && standingOf(p.object, world) === 'unreachable') continue;
     if (!node || !eligible.has(node) || byNode.has(node)) {
       const why = !node
         ? 'not bound'
-        : !live.has(node)
-          ? `node ${node} is gone`
+        : world.drained.has(node)
+          ? `node ${node} is drained`
           : byNode.has(node)
             ? 'duplicate'
             : `node ${node} is not eligible`;

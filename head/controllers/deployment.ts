@@ -1,7 +1,9 @@
 // Deployment: `replicas` pods (default 1) made from the template, named <deploy>-<hash>-<rand5> with the
 // label pod-template-hash. Pure: `reconcileDeployment(deployment, world) -> actions`.
 //
-//   - pods bound to a node that has no record (dead, or gone past its lease) are deleted and replaced;
+//   - pods on a drained node, and terminated ones, are deleted and replaced; pods on an unreachable node
+//     (no record) are kept, counted but not available, until their toleration of it runs out (eviction.ts),
+//     then deleted (only while the node is still absent) and replaced;
 //   - scale up: new pods placed by the scheduler (spread over nodes); scale down: not-running pods
 //     first, then those on the node most crowded with this deployment's pods, then the newest;
 //   - template change (RollingUpdate, as maxSurge 1 / maxUnavailable 0): create one new pod, wait until
@@ -18,6 +20,7 @@ import {
   type Pod,
 } from '../../agent/objects/types.ts';
 import type { Action } from './actions.ts';
+import { fateOnUnreachable, standingOf } from './eviction.ts';
 import { bindPending, createPlaced } from './placement.ts';
 import { randomSuffix, templateHash } from './pod-template.ts';
 import {
@@ -27,7 +30,6 @@ import {
   isRunning,
   isTerminal,
   loadOf,
-  onLostNode,
   ownedPods,
   type World,
 } from './world.ts';
@@ -54,15 +56,22 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
     minReady <= 0 ? isRunning(p.object) : (availableAt(p.object, minReady) ?? Infinity) <= nowMs;
 
   const owned = ownedPods(world, d);
-  const gone = owned.filter((p) => onLostNode(p.object, world) || isTerminal(p.object));
-  for (const p of gone)
-    actions.push({
-      type: 'delete',
-      pod: p,
-      why: onLostNode(p.object, world)
-        ? `node ${p.object.spec.nodeName} is gone`
-        : `pod ${p.object.status?.phase}`,
-    });
+  const gone: Array<Stored<Pod>> = [];
+  const wakes: number[] = [];
+  for (const p of owned) {
+    const standing = standingOf(p.object, world);
+    const drop = (why: string, whileNodeAbsent?: string) => {
+      gone.push(p);
+      actions.push({ type: 'delete', pod: p, why, ...(whileNodeAbsent ? { whileNodeAbsent } : {}) });
+    };
+    if (isTerminal(p.object)) drop(`pod ${p.object.status?.phase}`);
+    else if (standing === 'drained') drop(`node ${p.object.spec.nodeName} is drained`);
+    else if (standing === 'unreachable') {
+      const fate = fateOnUnreachable(p.object, nowMs);
+      if (fate.evict) drop(fate.why, p.object.spec.nodeName);
+      else if (fate.wakeAt !== undefined) wakes.push(fate.wakeAt);
+    }
+  }
   const live = owned.filter((p) => !gone.includes(p));
   const current = live.filter((p) => p.object.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] === hash);
   const old = live.filter((p) => !current.includes(p));
@@ -110,7 +119,8 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
   // on: wake the actor then.
   const later = live
     .map((p) => availableAt(p.object, minReady))
-    .filter((t): t is number => t !== undefined && t > nowMs);
+    .filter((t): t is number => t !== undefined && t > nowMs)
+    .concat(wakes);
   if (later.length > 0) actions.push({ type: 'wake', at: Math.min(...later) });
 
   const status = deploymentStatus(d, want, current, live, env.now);

@@ -3,7 +3,8 @@
 //
 //   - counts come from the pods' status: Succeeded and Failed pods (kept, for their logs), plus the
 //     container restarts of OnFailure pods (each restart is a failure, as in k8s);
-//   - a pod bound to a node that has no record is marked Failed (reason NodeLost) and so replaced;
+//   - a pod on a drained node, or on an unreachable one past its toleration (eviction.ts), is marked
+//     Failed (reason NodeLost) and so replaced;
 //   - active = min(parallelism, completions - succeeded) pods; a succeeded pod is never re-created;
 //     after a failure new pods wait for the back-off (JOB_BACKOFF, k8s values; the actor is woken);
 //   - Complete / Failed (BackoffLimitExceeded, or DeadlineExceeded once `activeDeadlineSeconds` have
@@ -13,9 +14,10 @@ import type { Stored } from '../../agent/objects/store.ts';
 import type { Job, JobStatus, Pod } from '../../agent/objects/types.ts';
 import type { Action } from './actions.ts';
 import type { ReconcileEnv } from './deployment.ts';
+import { fateOnUnreachable, NODE_LOST, standingOf } from './eviction.ts';
 import { bindPending, createPlaced } from './placement.ts';
 import { randomSuffix } from './pod-template.ts';
-import { condition, isTerminal, loadOf, onLostNode, ownedPods, phaseOf, type World } from './world.ts';
+import { condition, isTerminal, loadOf, ownedPods, phaseOf, type World } from './world.ts';
 
 export const JOB_DEFAULTS = { completions: 1, parallelism: 1, backoffLimit: 6 } as const;
 
@@ -47,15 +49,28 @@ export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEn
   );
 
   const owned = ownedPods(world, job);
-  const lost = owned.filter((p) => !isTerminal(p.object) && onLostNode(p.object, world));
-  for (const p of lost) {
+  const nowMs = Date.parse(env.now);
+  const lost: Array<Stored<Pod>> = [];
+  for (const p of owned) {
+    if (isTerminal(p.object)) continue;
+    const standing = standingOf(p.object, world);
+    let why: string | undefined;
+    if (standing === 'drained') why = `Node ${p.object.spec.nodeName} is drained`;
+    else if (standing === 'unreachable') {
+      const fate = fateOnUnreachable(p.object, nowMs);
+      if (fate.evict) why = `Pod ${p.object.metadata.name} evicted: ${fate.why}`;
+      else if (fate.wakeAt !== undefined) actions.push({ type: 'wake', at: fate.wakeAt });
+    }
+    if (!why) continue;
+    lost.push(p);
     const status = {
       ...(p.object.status ?? { phase: 'Pending' as const }),
       phase: 'Failed' as const,
-      reason: 'NodeLost',
-      message: `Node ${p.object.spec.nodeName} which was running pod ${p.object.metadata.name} is gone`,
+      reason: NODE_LOST,
+      message: why,
     };
-    actions.push({ type: 'podStatus', pod: p, status });
+    const whileNodeAbsent = standing === 'unreachable' ? p.object.spec.nodeName : undefined;
+    actions.push({ type: 'podStatus', pod: p, status, ...(whileNodeAbsent ? { whileNodeAbsent } : {}) });
   }
   const phase = (p: Stored<Pod>) => (lost.includes(p) ? 'Failed' : phaseOf(p.object));
   const succeeded = owned.filter((p) => phase(p) === 'Succeeded').length;

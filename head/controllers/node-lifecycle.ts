@@ -1,14 +1,14 @@
 // What the leader does about nodes and the pods no controller looks after:
 //
-//   - a node the mesh saw die (`dead`: SIGKILL, crash, power loss; never `left`, which is a clean stop
-//     that may be a restart within the TTL) has its etcd lease revoked when its node record still has
-//     the incarnation that died, so its node record and alive records go at once and controllers
-//     replace its pods within a second instead of after the 10 s TTL. Trade-off: in a partition the
-//     mesh on our side may call a live node dead; its lease is then revoked and its pods start
-//     elsewhere while the old ones may still run on the far side (k8s has the same window after its
-//     pod eviction timeout; ours is shorter). The cut-off agent re-registers when it reaches etcd again
-//     and stops the pods that were deleted meanwhile;
-//   - bare pods (no controller) on a node with no record: status phase Unknown, reason NodeLost;
+//   - a node the mesh declared dead (a refused redial: the process is gone; or silence confirmed by
+//     witnesses; never `left`, a clean stop that may be a restart within the TTL) has its node record
+//     deleted, guarded by the leader's fence and the record's revision (forgetDeadNode). A node that is in
+//     fact alive puts it back at once. Otherwise the record goes when the agent's lease expires;
+//   - every pod not terminated on a node with no record (and not drained) is marked phase Unknown, reason
+//     NodeLost, condition Ready=False since now, only while the node is still absent: that mark starts
+//     its toleration (eviction.ts). The node's agent writes its own status again once it is back;
+//   - bare pods are never deleted for it (nothing would replace them): they stay Unknown until the node
+//     returns;
 //   - pods whose controller (by uid) is gone and that no agent will clean up (not bound, or bound to a
 //     node with no record) are deleted: the garbage collection of the ownerReferences cascade;
 //   - bare pods not bound to a node are bound when a node fits (else Pending/Unschedulable).
@@ -19,6 +19,7 @@ import { guardedTxn } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
 import type { NodeRecord } from '../../agent/store/node-registry.ts';
 import type { Action, Edge } from './actions.ts';
+import { lostSince, NODE_LOST, standingOf } from './eviction.ts';
 import { bindPending } from './placement.ts';
 import type { Controller } from './pod-template.ts';
 import { controllerOf, isTerminal, loadOf, onLostNode, type World } from './world.ts';
@@ -61,10 +62,14 @@ export function planSweep(world: World, controllerUids: ReadonlySet<string>, now
         actions.push({ type: 'delete', pod: p, why: `owner ${owner.kind}/${owner.name} is gone` });
       continue;
     }
-    if (owner) continue;
-    if (!pod.spec.nodeName) unboundBare.push(p);
-    else if (lost && !isTerminal(pod) && pod.status?.reason !== 'NodeLost')
-      actions.push({ type: 'podStatus', pod: p, status: nodeLostStatus(pod) });
+    if (!owner && !pod.spec.nodeName) unboundBare.push(p);
+    else if (standingOf(pod, world) === 'unreachable' && !isTerminal(pod) && lostSince(pod) === undefined)
+      actions.push({
+        type: 'podStatus',
+        pod: p,
+        status: nodeLostStatus(pod, now),
+        whileNodeAbsent: pod.spec.nodeName!,
+      });
   }
   // A bare pod's "controller" for scheduling purposes is itself: spread does not apply.
   for (const p of unboundBare)
@@ -80,12 +85,17 @@ export function planSweep(world: World, controllerUids: ReadonlySet<string>, now
   return actions;
 }
 
-function nodeLostStatus(pod: Pod): NonNullable<Pod['status']> {
+function nodeLostStatus(pod: Pod, now: string): NonNullable<Pod['status']> {
+  const message = `Node ${pod.spec.nodeName} which was running pod ${pod.metadata.name} is unresponsive`;
   return {
     ...(pod.status ?? {}),
     phase: 'Unknown',
-    reason: 'NodeLost',
-    message: `Node ${pod.spec.nodeName} which was running pod ${pod.metadata.name} is unresponsive`,
+    reason: NODE_LOST,
+    message,
+    conditions: [
+      ...(pod.status?.conditions ?? []).filter((c) => c.type !== 'Ready'),
+      { type: 'Ready', status: 'False', reason: NODE_LOST, message, lastTransitionTime: now },
+    ],
   };
 }
 

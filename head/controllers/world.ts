@@ -10,8 +10,11 @@ import { keys } from '../../agent/store/keys.ts';
 import { listNodes, type NodeRecord } from '../../agent/store/node-registry.ts';
 
 export interface World {
+  /** Live node records, drained ones left out. */
   nodes: NodeRecord[];
   pods: Array<Stored<Pod>>;
+  /** Drained nodes (their pods go at once; unreachable ones' pods wait for their toleration). */
+  drained: ReadonlySet<string>;
 }
 
 /** Drained nodes are left out of `nodes`: nothing is placed there, and their pods count as on a lost
@@ -23,7 +26,7 @@ export async function readWorld(etcd: Etcd3, cluster: string): Promise<World> {
     etcd.getAll().prefix(keys.drainPrefix(cluster)).keys(),
   ]);
   const gone = new Set(drained.map((k) => k.slice(keys.drainPrefix(cluster).length)));
-  return { nodes: nodes.filter((n) => !gone.has(n.name)), pods };
+  return { nodes: nodes.filter((n) => !gone.has(n.name)), pods, drained: gone };
 }
 
 export const controllerOf = (obj: KubeObject): OwnerReference | undefined =>
@@ -62,7 +65,7 @@ export function availableAt(pod: Pod, minReadySeconds: number): number | undefin
   return since === undefined ? undefined : since + minReadySeconds * 1000;
 }
 
-/** Bound to a node that has no record any more (dead, or gone longer than the lease TTL). */
+/** Bound to a node that has no record any more (dead, or gone longer than the lease TTL), or drained. */
 export const onLostNode = (pod: Pod, world: World) =>
   pod.spec.nodeName !== undefined && !world.nodes.some((n) => n.name === pod.spec.nodeName);
 

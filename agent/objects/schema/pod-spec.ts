@@ -158,6 +158,25 @@ const volume = z
       c.addIssue({ code: 'custom', message: `exactly one of ${VOLUME_SOURCES.join(', ')} is required` });
   });
 
+/** k8s Toleration, with its validation rules (an empty key needs Exists; Exists takes no value;
+ * tolerationSeconds only with NoExecute). */
+const toleration = z
+  .strictObject({
+    key: z.string().max(316).optional(),
+    operator: z.enum(['Exists', 'Equal']).optional(),
+    value: z.string().max(63).optional(),
+    effect: z.enum(['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+    tolerationSeconds: z.number().int().optional(),
+  })
+  .superRefine((t, c) => {
+    if (!t.key && t.operator !== 'Exists')
+      c.addIssue({ code: 'custom', message: 'operator must be Exists when key is empty' });
+    if (t.operator === 'Exists' && t.value)
+      c.addIssue({ code: 'custom', message: 'value must be empty when operator is Exists' });
+    if (t.tolerationSeconds !== undefined && t.effect !== 'NoExecute')
+      c.addIssue({ code: 'custom', message: 'tolerationSeconds is only allowed with effect NoExecute' });
+  });
+
 export const podSpec = z.strictObject({
   containers: z.array(container).min(1, 'at least one container is required'),
   restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).optional(),
@@ -180,6 +199,7 @@ export const podSpec = z.strictObject({
     .optional(),
   terminationGracePeriodSeconds: z.number().int().min(0).optional(),
   volumes: z.array(volume).optional(),
+  tolerations: z.array(toleration).optional(),
 });
 
 export const podTemplate = z.strictObject({

@@ -1,0 +1,44 @@
+// Was this process away? A SIGSTOP, a VM freeze, swap or a long synchronous stretch all look the same from
+// inside: time moved on while nothing of ours ran. Verdicts based on elapsed time (a peer's silence) must
+// not count that time against others (Lifeguard's local-health idea): the caller restarts its timers.
+// Also a wall-clock jump (NTP step) beyond the threshold, since silence is measured on wall time.
+
+/** How often the watch looks (one cheap wake-up). */
+export const PAUSE_WATCH_PERIOD_MS = 250;
+/** A gap beyond the period longer than this counts as a pause. */
+export const PAUSE_THRESHOLD_MS = 1000;
+
+export class PauseWatch {
+  private lastMono = performance.now();
+  private lastWall = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  pauses = 0;
+  private readonly onPause: (gapMs: number) => void;
+
+  constructor(onPause: (gapMs: number) => void) {
+    this.onPause = onPause;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.check(), PAUSE_WATCH_PERIOD_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Look now; call it before acting on elapsed time. True (and onPause called) when we were away. */
+  check(): boolean {
+    const mono = performance.now();
+    const wall = Date.now();
+    const gap = mono - this.lastMono;
+    const skew = Math.abs(wall - this.lastWall - gap);
+    this.lastMono = mono;
+    this.lastWall = wall;
+    if (gap <= PAUSE_WATCH_PERIOD_MS + PAUSE_THRESHOLD_MS && skew <= PAUSE_THRESHOLD_MS) return false;
+    this.pauses++;
+    this.onPause(Math.max(gap, skew));
+    return true;
+  }
+}
