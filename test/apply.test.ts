@@ -80,6 +80,7 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     // The head validates too: a request that skips the CLI is refused the same way.
     const res = await fetch(`${c.headUrl()}/api/v1/apply`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         documents: [parse(configMap), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'X' } }],
       }),

@@ -7,6 +7,15 @@ import { test } from 'node:test';
 import { DOCUMENTED_DEFAULTS } from '../agent/config/schema.ts';
 import { CONFIG_TEMPLATE } from '../agent/config/template.ts';
 import { loadConfigFile } from '../agent/config/validate.ts';
+import {
+  formatBytes,
+  MAX_APPLY_BYTES,
+  MAX_BODY_BYTES,
+  MAX_BODY_DEPTH,
+  MAX_CONTAINERS_PER_POD,
+  MAX_DOCUMENTS_PER_APPLY,
+  MAX_OBJECT_BYTES,
+} from '../agent/objects/limits.ts';
 import { keys } from '../agent/store/keys.ts';
 import { VERSION } from '../agent/version.ts';
 import { REPO } from './harness/cluster.ts';
@@ -42,4 +51,22 @@ test('README documents the key layout and defaults the code uses', async () => {
 test('the version is package.json’s', async () => {
   const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
   assert.equal(VERSION, pkg.version);
+});
+
+test("the README's Limits table says the limits the code enforces", async () => {
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('#### Limits'), readme.indexOf('### Workloads'));
+  const value = (row: string) =>
+    section
+      .split('\n')
+      .find((l) => l.startsWith(`| ${row}`))
+      ?.split('|')[2]
+      ?.trim();
+  assert.equal(value('Request body'), formatBytes(MAX_BODY_BYTES));
+  assert.equal(value('Nesting'), `${MAX_BODY_DEPTH} levels`);
+  assert.equal(value('One object'), formatBytes(MAX_OBJECT_BYTES));
+  assert.equal(value('One status'), formatBytes(MAX_OBJECT_BYTES));
+  assert.equal(value('What one apply writes'), formatBytes(MAX_APPLY_BYTES));
+  assert.equal(value('Documents per apply'), String(MAX_DOCUMENTS_PER_APPLY));
+  assert.equal(value('Containers per pod'), String(MAX_CONTAINERS_PER_POD));
 });

@@ -128,6 +128,14 @@ items:
       ],
     ],
     [
+      'YAML aliases expanding without bound (a billion laughs)',
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n${Array.from(
+        { length: 9 },
+        (_, i) => `  a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]\n`,
+      ).join('')}`,
+      ['m.yaml:1: document 1: invalid YAML: Excessive alias count indicates a resource exhaustion attack'],
+    ],
+    [
       'not a mapping',
       '- a\n- b\n',
       ['m.yaml:1: document 1: expected a mapping with apiVersion, kind and metadata'],

@@ -6,6 +6,7 @@ import { keys } from '../store/keys.ts';
 import { canonical } from './canonical.ts';
 import { withDefaults } from './defaults.ts';
 import { immutableFieldChanges } from './immutable-fields.ts';
+import { applySizeProblem, objectSizeProblem } from './sizes.ts';
 import {
   deleteObjects,
   fromKv,
@@ -160,8 +161,26 @@ async function planApply(etcd: Etcd3, cluster: string, manifests: Manifest[]): P
       object: same ? stored! : merged,
     };
   });
+  problems.push(...sizeProblems(manifests, results));
   if (problems.length > 0) throw new ApplyError(problems);
   return { results, reads };
+}
+
+/** Objects this apply would write over MAX_OBJECT_BYTES, or all of them over MAX_APPLY_BYTES. */
+function sizeProblems(manifests: Manifest[], results: ApplyResult[]): string[] {
+  const problems: string[] = [];
+  const written: string[] = [];
+  results.forEach((r, i) => {
+    if (r.action === 'unchanged') return;
+    const json = toStoredJson(r.object);
+    written.push(json);
+    const tooBig = objectSizeProblem(json);
+    const origin = manifests[i]!.origin;
+    if (tooBig)
+      problems.push(`${origin.source}: ${documentLabel(origin)}: ${describeObject(r.object)} ${tooBig}`);
+  });
+  const tooMuch = problems.length === 0 ? applySizeProblem(written) : undefined;
+  return tooMuch ? [tooMuch] : problems;
 }
 
 /** The desired object on top of the stored one: server-set metadata kept, generation +1 on a change of

@@ -5,6 +5,7 @@ import type { Etcd3, IKeyValue } from 'etcd3';
 import { type Compare, type Guard, guardedTxn, NO_GUARD } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
 import { compareText } from '../text/compare.ts';
+import { boundedStatusJson } from './sizes.ts';
 import { type Kind, type KubeObject, namespaced, type ObjectOfKind, RESOURCE } from './types.ts';
 
 /** Where one object lives. */
@@ -149,7 +150,8 @@ export async function deleteObjects(
 /**
  * Write an object's status, only while the object is the one the writer knows (same create revision):
  * a status write never resurrects a deleted object's status nor lands on a re-created one.
- * Returns false when the object is gone or replaced.
+ * Returns false when the object is gone or replaced. A status over MAX_OBJECT_BYTES has its long texts
+ * cut (boundedStatusJson); one that still does not fit throws StatusTooLargeError, writing nothing.
  */
 export async function writeStatus(
   etcd: Etcd3,
@@ -165,7 +167,7 @@ export async function writeStatus(
     op: '==',
     value: createRevision,
   })
-    .then(etcd.put(statusKey(cluster, ref)).value(JSON.stringify(status)))
+    .then(etcd.put(statusKey(cluster, ref)).value(boundedStatusJson(ref, status)))
     .commit();
   return res.succeeded;
 }

@@ -4,6 +4,7 @@
 // ignored, as kubectl does; namespace defaults to "default"; Secret stringData is folded into data.
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { describeIssue, formatPath, lineOfPath } from '../config/validate.ts';
+import { MAX_DOCUMENTS_PER_APPLY } from './limits.ts';
 import { KIND_SCHEMAS } from './schema/kinds.ts';
 import type { ObjectRef } from './store.ts';
 import {
@@ -128,9 +129,17 @@ export function parseManifestText(text: string, source: string): RawDocument[] {
   if (errors.length > 0) throw new ManifestError(errors);
   const problems: string[] = [];
   const out = list.flatMap((doc, i): RawDocument[] => {
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) return [];
     const start = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
+    let value: unknown;
+    try {
+      // Aliases expand at most the yaml package's maxAliasCount (100) times: no billion laughs.
+      value = doc.toJS();
+    } catch (err) {
+      const line = start === undefined ? '' : `:${lineCounter.linePos(start).line}`;
+      problems.push(`${source}${line}: document ${i + 1}: invalid YAML: ${(err as Error).message}`);
+      return [];
+    }
+    if (value === null || value === undefined) return [];
     const raw: RawDocument = {
       source,
       document: i + 1,
@@ -162,8 +171,17 @@ export function parseManifestText(text: string, source: string): RawDocument[] {
   return out;
 }
 
+/** Refuse an apply of more documents than MAX_DOCUMENTS_PER_APPLY, before looking at any of them. */
+export function checkDocumentCount(count: number): void {
+  if (count > MAX_DOCUMENTS_PER_APPLY)
+    throw new ManifestError([
+      `this apply has ${count} documents, over the limit of ${MAX_DOCUMENTS_PER_APPLY} per apply: apply fewer at a time`,
+    ]);
+}
+
 /** Validate documents (from one or several files) as one apply: all problems, or the manifests. */
 export function validateDocuments(docs: RawDocument[]): Manifest[] {
+  checkDocumentCount(docs.length);
   const problems: string[] = [];
   const out: Manifest[] = [];
   const seen = new Map<string, ManifestOrigin>();

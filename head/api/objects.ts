@@ -1,5 +1,5 @@
 // The head's object API, used by `nokube apply/get/describe/delete`:
-//   POST   /api/v1/apply                                  {documents, dryRun?} -> {items: ApplyResult[]}
+//   POST   /api/v1/apply  (application/json)              {documents, dryRun?} -> {items: ApplyResult[]}
 //   GET    /api/v1/objects/<resource>?namespace=&labelSelector=&secrets=show   -> List
 //   GET    /api/v1/objects/<resource>/<ns>/<name>          (Namespace: /api/v1/objects/namespaces/<name>)
 //   DELETE /api/v1/objects/<resource>/<ns>/<name>?ignoreNotFound=true&dryRun=true
@@ -28,10 +28,16 @@ import {
   namespaced,
   RESOURCE,
 } from '../../agent/objects/types.ts';
-import { describeObject, ManifestError, validateDocuments } from '../../agent/objects/validate.ts';
+import {
+  checkDocumentCount,
+  describeObject,
+  ManifestError,
+  validateDocuments,
+} from '../../agent/objects/validate.ts';
 import { keys } from '../../agent/store/keys.ts';
+import { HttpError } from './http-error.ts';
+import { readJsonBody } from './request-body.ts';
 
-const MAX_BODY_BYTES = 8 << 20;
 /** A watch client further behind than this is disconnected rather than buffered without bound. */
 const WATCH_MAX_BUFFERED_BYTES = 1 << 20;
 const WATCH_MAX_PENDING = 10_000;
@@ -42,16 +48,6 @@ export const isObjectsPath = (path: string): boolean =>
   path === '/api/v1/apply' || path.startsWith('/api/v1/objects/');
 export const isObjectsWatchPath = (path: string): boolean => /^\/api\/v1\/watch\/[a-z]+$/.test(path);
 
-class HttpError extends Error {
-  readonly status: number;
-  readonly problems?: string[];
-  constructor(status: number, message: string, problems?: string[]) {
-    super(message);
-    this.status = status;
-    this.problems = problems;
-  }
-}
-
 export async function serveObjects(
   ctx: AgentContext,
   req: IncomingMessage,
@@ -61,7 +57,7 @@ export async function serveObjects(
     const url = new URL(req.url ?? '/', 'http://head');
     if (url.pathname === '/api/v1/apply') {
       if (req.method !== 'POST') throw new HttpError(405, `${req.method} not allowed`);
-      return send(res, 200, await apply(ctx, await readJson(req)));
+      return send(res, 200, await apply(ctx, await readJsonBody(req)));
     }
     const { kind, ref, events } = parseObjectPath(url.pathname);
     const showSecrets = url.searchParams.get('secrets') === 'show';
@@ -89,7 +85,8 @@ export async function serveObjects(
     throw new HttpError(405, `${req.method} not allowed`);
   } catch (err) {
     if (err instanceof HttpError)
-      return send(res, err.status, { error: err.message, problems: err.problems });
+      // A body refused as too large is not read further: the connection closes after the answer.
+      return send(res, err.status, { error: err.message, problems: err.problems }, err.status === 413);
     if (err instanceof ManifestError)
       return send(res, 400, { error: err.problems[0], problems: err.problems });
     if (err instanceof NotFoundError) return send(res, 404, { error: err.message });
@@ -103,6 +100,7 @@ async function apply(ctx: AgentContext, body: unknown): Promise<unknown> {
   const b = body as { documents?: unknown; dryRun?: unknown; by?: unknown };
   if (!b || !Array.isArray(b.documents))
     throw new HttpError(400, 'expected {"documents": [...], "dryRun"?: boolean}');
+  checkDocumentCount(b.documents.length);
   const origins = Array.isArray((b as { origins?: unknown }).origins)
     ? (b as { origins: unknown[] }).origins
     : [];
@@ -184,23 +182,8 @@ export function redact(obj: KubeObject): KubeObject {
   return { ...obj, data };
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (err) {
-    throw new HttpError(400, `invalid JSON: ${(err as Error).message}`);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+function send(res: ServerResponse, status: number, body: unknown, close = false): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...(close ? { connection: 'close' } : {}) });
   res.end(JSON.stringify(body));
 }
 

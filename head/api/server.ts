@@ -24,6 +24,7 @@ import { acceptPodStream, isPodStreamPath } from './pod-streams.ts';
 
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
 export const WS_MAX_BUFFERED_BYTES = 1 << 20;
+const WATCH_MAX_CLIENT_MESSAGE_BYTES = 1024;
 
 export class HeadPortInUseError extends Error {
   override name = 'HeadPortInUseError';
@@ -148,7 +149,8 @@ export async function startHeadServer(
     });
   });
 
-  const wss = new WebSocketServer({ noServer: true });
+  // Watch clients only listen: a message from one is never read, so none bigger than this is buffered.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WATCH_MAX_CLIENT_MESSAGE_BYTES });
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]!;
     if (wrongCluster(ctx, req)) {

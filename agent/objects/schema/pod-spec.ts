@@ -1,6 +1,7 @@
 // PodSpec and its parts: exactly the fields of agent/objects/types.ts. Cross-field rules (duplicate
 // names, mounts of unknown volumes, requests <= limits) are in ../validate-rules.ts.
 import { z } from 'zod';
+import { MAX_CONTAINERS_PER_POD } from '../limits.ts';
 import { parseQuantity } from '../quantity.ts';
 import { nodeSelectorRequirement, templateMetadata } from './meta.ts';
 import { dnsLabel, dnsSubdomain, labels } from './names.ts';
@@ -178,7 +179,13 @@ const toleration = z
   });
 
 export const podSpec = z.strictObject({
-  containers: z.array(container).min(1, 'at least one container is required'),
+  containers: z
+    .array(container)
+    .min(1, 'at least one container is required')
+    .max(MAX_CONTAINERS_PER_POD, {
+      error: (issue) =>
+        `${(issue.input as unknown[]).length} containers, over the limit of ${MAX_CONTAINERS_PER_POD} per pod`,
+    }),
   restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).optional(),
   nodeName: dnsSubdomain.optional(),
   nodeSelector: labels.optional(),
