@@ -49,6 +49,17 @@ describe('cluster config validation', () => {
     assert.equal(config.monitoring, undefined);
   });
 
+  test('GreptimeDB database names as GreptimeDB takes them (case kept, "_", ":", ".", "@", "#")', () => {
+    for (const db of ['public', 'nokube_Metrics', '_x', 'a.b', 'edge:1', 'team@site#2']) {
+      const { config } = validateConfigText(
+        `${GOOD}monitoring:\n  metricsIntervalSeconds: 5\n  greptimedb: { address: h, httpPort: 1, db: "${db}", logsDb: "${db}" }\n  grafana: { address: h, port: 2 }\n`,
+        'cluster.yaml',
+      );
+      assert.equal(config.monitoring?.greptimedb.db, db);
+      assert.equal(config.monitoring?.greptimedb.logsDb, db);
+    }
+  });
+
   test('the template that new-or-update writes is a valid config', () => {
     const { config } = validateConfigText(CONFIG_TEMPLATE, 'cluster.yaml');
     assert.equal(config.nodes.length, 2);
@@ -191,6 +202,34 @@ describe('cluster config validation', () => {
       [
         'cluster.yaml:16: nodes[1].ssh.hostKey: must be an OpenSSH public key line ("ssh-ed25519 AAAA...")',
         'cluster.yaml:16: nodes[1].ssh.installDir: required field is missing',
+      ],
+    ],
+    [
+      'GreptimeDB database names with "-" (catalog-database) or characters GreptimeDB refuses',
+      `${GOOD}monitoring:
+  metricsIntervalSeconds: 5
+  greptimedb:
+    address: 10.0.0.1
+    httpPort: 4000
+    db: edge-metrics
+    logsDb: logs/2
+  grafana: { address: 10.0.0.1, port: 3000 }
+`,
+      [
+        'cluster.yaml:23: monitoring.greptimedb.db: "edge-metrics" has a "-", which GreptimeDB reads as <catalog>-<database>: use "_" instead',
+        'cluster.yaml:24: monitoring.greptimedb.logsDb: must be a GreptimeDB database name: a letter, "_" or ":" first, then letters, digits, "_", ":", ".", "@", "#"',
+      ],
+    ],
+    [
+      'a GreptimeDB database of its own',
+      `${GOOD}monitoring:
+  metricsIntervalSeconds: 5
+  greptimedb: { address: 10.0.0.1, httpPort: 4000, db: information_schema, logsDb: 1logs }
+  grafana: { address: 10.0.0.1, port: 3000 }
+`,
+      [
+        'cluster.yaml:20: monitoring.greptimedb.db: "information_schema" is GreptimeDB\'s own read-only database',
+        'cluster.yaml:20: monitoring.greptimedb.logsDb: must be a GreptimeDB database name: a letter, "_" or ":" first, then letters, digits, "_", ":", ".", "@", "#"',
       ],
     ],
     [

@@ -60,3 +60,23 @@ test('the PromQL query list covers the metrics dashboards', async () => {
   assert.ok(q.variables.some((v) => v.label === 'node'));
   for (const p of q.panels) assert.doesNotMatch(p.expr, /\$/, `${p.where}: every variable substituted`);
 });
+
+test('the Logs dashboard sends Grafana millisecond times (its MySQL driver refuses nanosecond text)', async () => {
+  const d = await load('logs');
+  const sqls = (d.panels ?? []).flatMap((p) =>
+    (p.targets ?? []).map((t) => ({ p: p.title, sql: t.rawSql ?? '' })),
+  );
+  const lines = sqls.find((s) => s.p === 'Logs');
+  assert.ok(lines, 'the Logs panel');
+  assert.match(lines.sql, /^SELECT CAST\(`timestamp` AS TIMESTAMP\(3\)\) AS time, /);
+  // The full timestamp still orders the lines and filters the range.
+  assert.match(lines.sql, /ORDER BY `timestamp` DESC/);
+  for (const s of sqls) {
+    const time = /^SELECT (.+?) AS time\b/.exec(s.sql)?.[1];
+    assert.ok(time, `${s.p}: a time column`);
+    assert.ok(
+      time.startsWith('CAST(') || time.startsWith('date_bin('),
+      `${s.p}: time is truncated (milliseconds or whole bins), not the raw nanoseconds: ${time}`,
+    );
+  }
+});

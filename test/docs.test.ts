@@ -28,6 +28,25 @@ test('every example config validates; cluster.example.yaml is the template', asy
   assert.equal(await readFile(join(dir, 'cluster.example.yaml'), 'utf8'), CONFIG_TEMPLATE);
 });
 
+test('the example configs pin a GreptimeDB release that takes X-Greptime-Log-Extract-Keys (>= 0.10)', async () => {
+  const dir = join(REPO, 'configs');
+  const images: string[] = [];
+  for (const f of (await readdir(dir)).filter((f) => f.endsWith('.yaml'))) {
+    const text = await readFile(join(dir, f), 'utf8');
+    // Commented-out examples count too: they are what an operator uncomments.
+    images.push(...[...text.matchAll(/greptime\/greptimedb[^\s}]*/g)].map((m) => `${f}: ${m[0]}`));
+    const image = (await loadConfigFile(join(dir, f))).config.monitoring?.greptimedb.container?.image;
+    if (image) assert.ok(text.includes(image));
+  }
+  assert.ok(images.length >= 2, `GreptimeDB images in the examples: ${images.join(', ')}`);
+  for (const i of images) {
+    const m = /: greptime\/greptimedb:v(\d+)\.(\d+)\.(\d+)$/.exec(i);
+    assert.ok(m, `${i}: a pinned release tag (vX.Y.Z), not latest`);
+    const [major, minor] = [Number(m[1]), Number(m[2])];
+    assert.ok(major >= 1 || minor >= 10, `${i}: GreptimeDB >= 0.10 (the extract-keys header)`);
+  }
+});
+
 test('README documents the key layout and defaults the code uses', async () => {
   const readme = await readFile(join(REPO, 'README.md'), 'utf8');
   for (const key of [

@@ -1,7 +1,8 @@
 // The metrics path end to end: agents sample their node and pod containers and write Prometheus remote
 // write to a real PromQL TSDB (victoria-metrics behind GreptimeDB's paths, test/harness/tsdb.ts); PromQL
-// answers with the documented names and labels; the same figures are at the agent's /metrics; an outage
-// of the store is survived (counted, queued on disk) and the backlog arrives after it.
+// answers with the documented names and labels; the same figures are at the agent's /metrics; the
+// metrics database, missing at first as in a fresh GreptimeDB, is created by the agents; an outage of the
+// store is survived (counted, queued on disk) and the backlog arrives after it.
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { ensureBusyboxImage, requireDocker } from './harness/docker.ts';
 import { startTsdb, type Tsdb } from './harness/tsdb.ts';
 
 const NET = 60;
+/** Not GreptimeDB's `public`: the agents must create it. */
+const DB = 'nokube_metrics';
 
 describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
   let c: TestCluster;
@@ -20,7 +23,7 @@ describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
   let image: string;
 
   const monitoring = (port: number) =>
-    `monitoring:\n  metricsIntervalSeconds: 1\n  greptimedb:\n    address: 127.0.0.1\n    httpPort: ${port}\n    db: public\n  grafana:\n    address: 127.0.0.1\n    port: 3000\n`;
+    `monitoring:\n  metricsIntervalSeconds: 1\n  greptimedb:\n    address: 127.0.0.1\n    httpPort: ${port}\n    db: ${DB}\n  grafana:\n    address: 127.0.0.1\n    port: 3000\n`;
   const until = <T>(what: string, check: () => Promise<T | undefined | false>, ms = 30_000) =>
     eventually(check, ms, what);
   const series = async (q: string) => {
@@ -31,7 +34,7 @@ describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
   before(async () => {
     await requireDocker();
     image = await ensureBusyboxImage();
-    tsdb = await startTsdb({ db: 'public' });
+    tsdb = await startTsdb({ db: DB });
     c = await createTestCluster({ nodes: 2, net: NET });
     const nodes = c.nodes.map((n, i) =>
       i === 1 ? { ...n, labels: { zone: 'b', 'nokube.io/tier': 'edge' } } : n,
@@ -85,6 +88,19 @@ describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
       series(`nokube_etcd_request_seconds{node="n2"} > 0`),
     );
     assert.deepEqual(tsdb.rejected, []);
+    // Each agent asked for the database at start (and again if a write found it missing), and nothing
+    // was dropped meanwhile.
+    // (The logs database too: this front takes no logs, so the log export keeps its batches and retries.)
+    assert.ok(
+      tsdb.sql.filter((q) => q === `CREATE DATABASE IF NOT EXISTS \`${DB}\``).length >= 2,
+      `SQL: ${tsdb.sql.join('; ')}`,
+    );
+    assert.deepEqual(
+      new Set(tsdb.sql),
+      new Set([`CREATE DATABASE IF NOT EXISTS \`${DB}\``, 'CREATE DATABASE IF NOT EXISTS `logs`']),
+    );
+    const text = await (await fetch(`${c.agentUrl('n1')}/metrics`)).text();
+    assert.match(text, /^nokube_export_dropped_total\{pipeline="metrics",reason="malformed"[^}]*\} 0$/m);
   });
 
   test('a running pod has container CPU/memory series and nokube_actor rows for pod and container', async () => {

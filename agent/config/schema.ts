@@ -56,6 +56,26 @@ const sqlName = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL name ([a-z_][a-z0-9_]*)');
 
+/**
+ * A GreptimeDB database name: what its CREATE DATABASE accepts (`NAME_PATTERN`, GreptimeDB's
+ * src/common/base/src/regex_pattern.rs: `[a-zA-Z_:-][a-zA-Z0-9_:\-\.@#]*`) without `-`, which the `db`
+ * parameter and the `X-Greptime-DB-Name` header read as `<catalog>-<database>`
+ * (src/common/catalog/src/lib.rs `parse_catalog_and_schema_from_db_string`); and not one of its own
+ * read-only databases, which CREATE DATABASE IF NOT EXISTS accepts without creating anything.
+ */
+const GREPTIME_DATABASE = /^[a-zA-Z_:][a-zA-Z0-9_:.@#]*$/;
+const GREPTIME_RESERVED = new Set(['information_schema', 'pg_catalog']);
+const greptimeDatabase = z.string().superRefine((name, ctx) => {
+  const problem = name.includes('-')
+    ? `"${name}" has a "-", which GreptimeDB reads as <catalog>-<database>: use "_" instead`
+    : !GREPTIME_DATABASE.test(name)
+      ? 'must be a GreptimeDB database name: a letter, "_" or ":" first, then letters, digits, "_", ":", ".", "@", "#"'
+      : GREPTIME_RESERVED.has(name)
+        ? `"${name}" is GreptimeDB's own read-only database`
+        : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const tlsFiles = z.strictObject({ ca: absolutePath, cert: absolutePath, key: absolutePath });
 
 export const clusterConfigSchema = z.strictObject({
@@ -107,8 +127,8 @@ export const clusterConfigSchema = z.strictObject({
       greptimedb: z.strictObject({
         address: host,
         httpPort: port,
-        db: dnsLabel,
-        logsDb: dnsLabel.default(DOCUMENTED_DEFAULTS['monitoring.greptimedb.logsDb']),
+        db: greptimeDatabase,
+        logsDb: greptimeDatabase.default(DOCUMENTED_DEFAULTS['monitoring.greptimedb.logsDb']),
         logsTable: sqlName.default(DOCUMENTED_DEFAULTS['monitoring.greptimedb.logsTable']),
         mysqlPort: port.default(DOCUMENTED_DEFAULTS['monitoring.greptimedb.mysqlPort']),
         container: serviceContainer,

@@ -39,11 +39,11 @@ mesh:
 #   greptimedb:
 #     address: 10.0.0.1
 #     httpPort: 4000            # Prometheus remote write, PromQL and OTLP logs
-#     db: public                # metrics database
-#     # logsDb: logs            # default logs
+#     db: public                # metrics database (created when missing; no "-": GreptimeDB reads catalog-db)
+#     # logsDb: logs            # default logs (likewise)
 #     # logsTable: nokube_logs  # default nokube_logs
 #     # mysqlPort: 4002         # default 4002: Grafana's SQL datasource for logs
-#     # container: { image: greptime/greptimedb:v0.17.2 }   # the head at this address runs it in Docker
+#     # container: { image: greptime/greptimedb:v1.1.4 }    # the head at this address runs it in Docker
 #   grafana:
 #     address: 10.0.0.1
 #     port: 3000

@@ -6,13 +6,14 @@
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { AgentContext, AgentPart } from '../agent.ts';
-import { hostForUrl } from '../agent.ts';
 import { type AgentServer, startAgentServer } from '../api/agent-server.ts';
 import type { ClusterConfig } from '../config/schema.ts';
 import { dockerClient } from '../runtime/docker-client.ts';
 import { shortReason, withTimeout } from '../store/etcd.ts';
 import { registerAgentMetrics } from './agent-metrics.ts';
 import { ContainerStats } from './container-stats.ts';
+import type { DatabaseOptions } from './export/database.ts';
+import { greptimeUrl } from './export/greptime.ts';
 import { Shipper } from './export/shipper.ts';
 import { logsExportTotals } from './logs/part.ts';
 import { NodeMetrics } from './node-metrics.ts';
@@ -36,7 +37,7 @@ export function nodeLabelName(key: string): string {
 interface Target {
   key: string;
   url: string;
-  db: string;
+  database: DatabaseOptions;
   maxBytes: number;
 }
 
@@ -44,9 +45,10 @@ function metricsTarget(config: ClusterConfig): Target | undefined {
   const m = config.monitoring;
   if (!m) return undefined;
   const g = m.greptimedb;
-  const url = `http://${hostForUrl(g.address)}:${g.httpPort}/v1/prometheus/write?db=${encodeURIComponent(g.db)}`;
+  const url = greptimeUrl(g, `/v1/prometheus/write?db=${encodeURIComponent(g.db)}`);
   const maxBytes = m.bufferMegabytes * 1024 * 1024;
-  return { key: `${url} ${maxBytes}`, url, db: g.db, maxBytes };
+  const database = { sqlUrl: greptimeUrl(g, '/v1/sql'), name: g.db };
+  return { key: `${url} ${maxBytes}`, url, database, maxBytes };
 }
 
 export const metricsPart: AgentPart = {
@@ -95,6 +97,7 @@ export const metricsPart: AgentPart = {
             shipper: new Shipper({
               pipeline: 'metrics',
               url: target.url,
+              database: target.database,
               headers: { ...REMOTE_WRITE_HEADERS },
               contentType: REMOTE_WRITE_CONTENT_TYPE,
               maxBytes: target.maxBytes,

@@ -3,6 +3,7 @@
 // mounts and containers); actor and export gauges are read at collect time.
 import { Gauge, type Registry } from 'prom-client';
 import { podActorViews } from '../pods/part.ts';
+import type { DropReason } from './export/shipper.ts';
 import type { NodeSample } from './sample.ts';
 
 /** A row of the `nokube_actor` metric (labels and value) from a source other than this node's pods. */
@@ -28,7 +29,7 @@ export function addActorSource(rows: () => ActorRow[]): () => void {
 interface ExportStats {
   queuedBytes: number;
   sentItems: number;
-  dropped: { overflow: number; rejected: number };
+  dropped: Record<DropReason, number>;
 }
 
 export interface ExportStatsSource {
@@ -161,7 +162,7 @@ export class NodeMetrics {
     );
     new Gauge({
       name: 'nokube_export_dropped_total',
-      help: 'Items dropped since the agent started, per pipeline and reason (overflow: over the buffer bound; rejected: refused by the endpoint).',
+      help: 'Items dropped since the agent started, per pipeline and reason (overflow: over a buffer bound; malformed: refused by GreptimeDB as malformed; unreadable: spool file lost). Anything else is kept and retried.',
       labelNames: ['pipeline', 'reason'],
       registers: [registry],
       collect() {
@@ -169,8 +170,7 @@ export class NodeMetrics {
         for (const e of exports) {
           const s = e.stats();
           if (!s) continue;
-          this.set({ pipeline: e.pipeline, reason: 'overflow' }, s.dropped.overflow);
-          this.set({ pipeline: e.pipeline, reason: 'rejected' }, s.dropped.rejected);
+          for (const [reason, n] of Object.entries(s.dropped)) this.set({ pipeline: e.pipeline, reason }, n);
         }
       },
     });

@@ -2,6 +2,12 @@
 // GreptimeDB makes them: timestamp, severity_text, body, ... plus the extracted keys cluster_name,
 // node_name, source, source_id) through Grafana's MySQL datasource; node, source, pod, severity and a text
 // search in the top bar.
+//
+// The time column is cast to TIMESTAMP(3): the table keeps nanoseconds, and GreptimeDB >= 1.1.4 writes a
+// timestamp over its MySQL protocol as text with as many fraction digits as the value needs
+// (src/servers/src/mysql/writer.rs, chrono `%.f`), nine for nanoseconds, which Grafana's MySQL driver
+// refuses. Milliseconds print three. (The per-minute bins of date_bin have no fraction.) The lines are
+// still ordered by the full nanosecond timestamp.
 import {
   CustomVariableBuilder,
   QueryVariableBuilder,
@@ -16,6 +22,9 @@ import { LOGS_TABLE } from './ids.ts';
 
 /** A Grafana variable, quoted and escaped as an SQL string (list) by Grafana: `${name:sqlstring}`. */
 const v = (name: string) => ['$', '{', name, ':sqlstring}'].join('');
+
+/** The record's time truncated to milliseconds (GreptimeDB SQL: CAST to TIMESTAMP(3), TimestampMillisecond). */
+const TIME_MS = 'CAST(`timestamp` AS TIMESTAMP(3))';
 
 const WHERE = [
   '$__timeFilter(`timestamp`)',
@@ -82,7 +91,7 @@ export function logsDashboard() {
         .enableLogDetails(true)
         .withTarget(
           sql(
-            `SELECT \`timestamp\` AS time, severity_text AS level, body, node_name, source, source_id FROM ${LOGS_TABLE} WHERE ${WHERE} ORDER BY \`timestamp\` DESC LIMIT 1000`,
+            `SELECT ${TIME_MS} AS time, severity_text AS level, body, node_name, source, source_id FROM ${LOGS_TABLE} WHERE ${WHERE} ORDER BY \`timestamp\` DESC LIMIT 1000`,
           ),
         ),
     );

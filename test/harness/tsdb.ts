@@ -3,11 +3,14 @@
 // speaks GreptimeDB's paths — it accepts `POST /v1/prometheus/write?db=<db>` (checking the remote-write
 // headers and the db) and forwards the body to VictoriaMetrics' write API, and it passes
 // `/v1/prometheus/api/v1/...` (PromQL, label values: what Grafana's Prometheus datasource asks) through.
+// Like GreptimeDB it has only the database `public` at first: a write into another is answered 400
+// "Failed to find schema, schema info: <db>" until `POST /v1/sql` runs `CREATE DATABASE IF NOT EXISTS`.
 //
 //   const tsdb = await startTsdb({ db: 'public' });
 //   config: monitoring.greptimedb = { address: '127.0.0.1', httpPort: tsdb.port, db: 'public' }
 //   await tsdb.query('nokube_node_cpu_usage_ratio')   -> the instant vector's samples
 //   tsdb.writes / tsdb.rejected                        -> what the front saw
+//   tsdb.sql / tsdb.missingDatabase                    -> SQL statements; writes into a missing database
 //   tsdb.setDown(true)                                 -> the front answers 503 (an outage)
 //   await tsdb.stop()
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -31,6 +34,9 @@ export interface Tsdb {
   /** Remote-write requests accepted / refused by the front (with why). */
   writes: number;
   rejected: string[];
+  /** Statements received at /v1/sql, and writes answered "database missing". */
+  sql: string[];
+  missingDatabase: number;
   query(promql: string): Promise<PromSample[]>;
   /** Label values as Grafana's `label_values()` variables ask them. */
   labelValues(label: string, match?: string): Promise<string[]>;
@@ -73,7 +79,8 @@ export async function startTsdb(opts: { db: string }): Promise<Tsdb> {
   }
 
   let down = false;
-  const state = { writes: 0, rejected: [] as string[] };
+  const state = { writes: 0, rejected: [] as string[], sql: [] as string[], missingDatabase: 0 };
+  const databases = new Set(['public']);
   const front: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -81,6 +88,14 @@ export async function startTsdb(opts: { db: string }): Promise<Tsdb> {
       const url = new URL(req.url ?? '/', 'http://front');
       const reply = (status: number, text: string) => res.writeHead(status).end(text);
       if (down) return reply(503, 'down for the test');
+      if (req.method === 'POST' && url.pathname === '/v1/sql') {
+        const sql = new URLSearchParams(Buffer.concat(chunks).toString()).get('sql') ?? '';
+        state.sql.push(sql);
+        const m = /^CREATE DATABASE IF NOT EXISTS `([^`]+)`$/.exec(sql);
+        if (!m) return reply(400, JSON.stringify({ code: 2000, error: `not supported here: ${sql}` }));
+        databases.add(m[1]!);
+        return reply(200, JSON.stringify({ output: [{ affectedrows: 1 }], execution_time_ms: 1 }));
+      }
       if (req.method === 'POST' && url.pathname === '/v1/prometheus/write') {
         const h = req.headers;
         const problems = [
@@ -92,6 +107,10 @@ export async function startTsdb(opts: { db: string }): Promise<Tsdb> {
         if (problems.length > 0) {
           state.rejected.push(problems.join(', '));
           return reply(400, problems.join(', '));
+        }
+        if (!databases.has(opts.db)) {
+          state.missingDatabase++;
+          return reply(400, JSON.stringify({ error: `Failed to find schema, schema info: ${opts.db}` }));
         }
         fetch(`${vmBase}/api/v1/write`, {
           method: 'POST',
@@ -143,6 +162,12 @@ export async function startTsdb(opts: { db: string }): Promise<Tsdb> {
     },
     get rejected() {
       return state.rejected;
+    },
+    get sql() {
+      return state.sql;
+    },
+    get missingDatabase() {
+      return state.missingDatabase;
     },
     async query(promql) {
       const data = await api<{ resultType: string; result: PromSample[] }>('query', { query: promql });

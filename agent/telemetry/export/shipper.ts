@@ -3,9 +3,12 @@
 //
 // - enqueue() never blocks and never throws: the body joins the queue; beyond `maxBytes` the oldest bodies
 //   are dropped and counted (reason "overflow").
-// - One POST in flight, in order. Network errors, 5xx and 429 are retried with exponential backoff and
-//   jitter (1 s -> 60 s); any other 4xx means the body itself is refused: it is dropped and counted (reason
-//   "rejected") and logged at most once a minute.
+// - One POST in flight, in order. Only a body GreptimeDB calls malformed (400, 413, 422; see greptime.ts for
+//   what its answers mean) is dropped, counted (reason "malformed") and logged at most once a minute. Every
+//   other failure keeps the body and is retried with exponential backoff and jitter (1 s -> 60 s): no answer,
+//   5xx, 429, 401/403 (fix the credentials and nothing is lost), and a missing database, which is created
+//   meanwhile (database.ts). A failing streak is logged at its 1st, 2nd, 4th, 8th... failure, and when the
+//   meaning of its failures changes.
 // - While the endpoint fails, bodies live in the spool directory instead of memory (one file per body,
 //   written asynchronously), so an agent cut off for hours holds at most `maxBytes` on disk and a few
 //   bodies in memory; stop() writes what is still in memory there too, and a new Shipper on the same
@@ -13,6 +16,9 @@
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.ts';
+import { type Backoff, backoffDelay, DEFAULT_BACKOFF, worthLogging } from './backoff.ts';
+import { DatabaseCreator, type DatabaseOptions } from './database.ts';
+import { failureMeaning, verdictOf } from './greptime.ts';
 
 export interface ShipperOptions {
   pipeline: 'metrics' | 'logs';
@@ -24,11 +30,19 @@ export interface ShipperOptions {
   /** Where bodies wait while the endpoint fails, and across restarts. */
   spoolDir: string;
   log: Logger;
+  /** The database the bodies go to, created when missing (at start and when a write says so). */
+  database?: DatabaseOptions;
   /** Backoff bounds (ms); the documented 1 s -> 60 s unless a test needs shorter. */
-  backoff?: { initialMs: number; maxMs: number };
+  backoff?: Backoff;
   /** Per-request timeout (ms). */
   timeoutMs?: number;
 }
+
+/**
+ * Why items were dropped: over the `maxBytes` bound; refused by GreptimeDB as malformed; their spool file
+ * gone or unreadable.
+ */
+export type DropReason = 'overflow' | 'malformed' | 'unreadable';
 
 export interface ShipperStats {
   queuedBytes: number;
@@ -39,7 +53,8 @@ export interface ShipperStats {
   sentItems: number;
   droppedItems: number;
   droppedBodies: number;
-  dropped: { overflow: number; rejected: number };
+  dropped: Record<DropReason, number>;
+  /** Failed tries (kept and retried) since start. */
   failures: number;
   lastError?: string;
 }
@@ -54,7 +69,6 @@ interface Entry {
   written?: Promise<void>;
 }
 
-const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 60_000 };
 const DEFAULT_TIMEOUT_MS = 30_000;
 const REJECT_LOG_EVERY_MS = 60_000;
 /** On a clean stop, how long the last bodies may take to go out before the rest is spooled. */
@@ -63,7 +77,8 @@ const FILE = /^(\d{12})-(\d+)\.bin$/;
 
 export class Shipper {
   private readonly opts: ShipperOptions;
-  private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly backoff: Backoff;
+  private readonly database: DatabaseCreator | undefined;
   private readonly queue: Entry[] = [];
   private queuedBytes = 0;
   private seq = 0;
@@ -76,6 +91,8 @@ export class Shipper {
   private retryTimer: NodeJS.Timeout | undefined;
   private inFlight: AbortController | undefined;
   private lastRejectLog = 0;
+  /** What the last failure of the current streak meant (a change of meaning is logged at once). */
+  private failingMeaning = '';
   private readonly ready: Promise<void>;
   private readonly counters = {
     sentBodies: 0,
@@ -83,7 +100,8 @@ export class Shipper {
     droppedItems: 0,
     droppedBodies: 0,
     overflow: 0,
-    rejected: 0,
+    malformed: 0,
+    unreadable: 0,
     failures: 0,
   };
   private lastError: string | undefined;
@@ -91,6 +109,17 @@ export class Shipper {
   constructor(opts: ShipperOptions) {
     this.opts = opts;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.database = opts.database
+      ? new DatabaseCreator({
+          ...opts.database,
+          pipeline: opts.pipeline,
+          log: opts.log,
+          backoff: this.backoff,
+          ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+        })
+      : undefined;
+    // Once per start, in the background: bodies go out meanwhile (the database may well exist).
+    this.database?.ensure();
     this.ready = this.loadSpool()
       .catch((err) =>
         opts.log.warn({ err: String(err), dir: opts.spoolDir }, 'spool unreadable; starting empty'),
@@ -123,7 +152,11 @@ export class Shipper {
       sentItems: this.counters.sentItems,
       droppedItems: this.counters.droppedItems,
       droppedBodies: this.counters.droppedBodies,
-      dropped: { overflow: this.counters.overflow, rejected: this.counters.rejected },
+      dropped: {
+        overflow: this.counters.overflow,
+        malformed: this.counters.malformed,
+        unreadable: this.counters.unreadable,
+      },
       failures: this.counters.failures,
     };
     if (this.lastError) s.lastError = this.lastError;
@@ -144,6 +177,7 @@ export class Shipper {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     this.inFlight?.abort();
+    this.database?.stop();
     await this.ready;
     for (const e of this.queue) if (!e.file) this.spill(e);
     await Promise.allSettled(this.queue.map((e) => e.written));
@@ -160,7 +194,7 @@ export class Shipper {
     }
   }
 
-  private drop(items: number, bodies: number, reason: 'overflow' | 'rejected'): void {
+  private drop(items: number, bodies: number, reason: DropReason): void {
     this.counters.droppedItems += items;
     this.counters.droppedBodies += bodies;
     this.counters[reason] += items;
@@ -246,13 +280,14 @@ export class Shipper {
       // The spool file is gone or unreadable: nothing to send.
       this.opts.log.warn({ err: String(err), pipeline: this.opts.pipeline }, 'spooled body unreadable');
       this.remove(e);
-      this.drop(e.items, 1, 'rejected');
+      this.drop(e.items, 1, 'unreadable');
       return;
     }
     const ctl = new AbortController();
     this.inFlight = ctl;
     const timeout = setTimeout(() => ctl.abort(), this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     let status = 0;
+    let answer = '';
     let error: string | undefined;
     try {
       const res = await fetch(this.opts.url, {
@@ -262,8 +297,10 @@ export class Shipper {
         signal: ctl.signal,
       });
       status = res.status;
-      if (status >= 300) error = `HTTP ${status}: ${(await res.text().catch(() => '')).slice(0, 200)}`;
-      else await res.arrayBuffer().catch(() => undefined);
+      if (status >= 300) {
+        answer = await res.text().catch(() => '');
+        error = `HTTP ${status}: ${answer.slice(0, 200)}`;
+      } else await res.arrayBuffer().catch(() => undefined);
     } catch (err) {
       error = (err as Error).cause ? String((err as Error).cause) : String(err);
     } finally {
@@ -271,44 +308,58 @@ export class Shipper {
       this.inFlight = undefined;
     }
     if (this.stopped && status === 0) return;
-    if (status >= 200 && status < 300) {
+    const verdict = status === 0 ? 'retry' : verdictOf(status, answer);
+    if (verdict === 'delivered') {
+      if (this.failing > 0)
+        this.opts.log.info(
+          { pipeline: this.opts.pipeline, failures: this.failing },
+          'GreptimeDB takes the data again; sending what was kept',
+        );
       this.failing = 0;
+      this.failingMeaning = '';
+      this.database?.exists();
       this.remove(e);
       this.counters.sentBodies++;
       this.counters.sentItems += e.items;
       return;
     }
-    if (status >= 400 && status < 500 && status !== 429) {
-      // The endpoint refuses this body: retrying would block everything behind it.
+    this.lastError = error;
+    if (verdict === 'malformed') {
+      // GreptimeDB says this body itself is bad: retrying would block everything behind it.
       this.remove(e);
-      this.drop(e.items, 1, 'rejected');
-      this.lastError = error;
+      this.drop(e.items, 1, 'malformed');
       const now = Date.now();
       if (now - this.lastRejectLog >= REJECT_LOG_EVERY_MS) {
         this.lastRejectLog = now;
         this.opts.log.warn(
           { pipeline: this.opts.pipeline, url: this.opts.url, error },
-          'body rejected; dropped',
+          'GreptimeDB refuses a body as malformed; dropped',
         );
       }
       return;
     }
+    if (verdict === 'database-missing') this.database?.ensure();
+    this.retryLater(failureMeaning(status, verdict), error);
+  }
+
+  /** Keep the head body (and spill the queue to disk), log at a back-off, and try again after one. */
+  private retryLater(meaning: string, error: string | undefined): void {
     this.counters.failures++;
-    this.lastError = error;
-    if (this.failing === 0) {
-      this.opts.log.warn(
-        { pipeline: this.opts.pipeline, url: this.opts.url, error },
-        'endpoint unreachable; queueing on disk and retrying',
-      );
-      for (const q of this.queue) this.spill(q);
-    }
+    if (this.failing === 0) for (const q of this.queue) this.spill(q);
     this.failing++;
-    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (this.failing - 1));
-    const wait = base / 2 + Math.random() * (base / 2);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.kick();
-    }, wait);
+    if (worthLogging(this.failing) || meaning !== this.failingMeaning)
+      this.opts.log.warn(
+        { pipeline: this.opts.pipeline, url: this.opts.url, error, failures: this.failing },
+        `${meaning}; keeping the data on disk and retrying`,
+      );
+    this.failingMeaning = meaning;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.kick();
+      },
+      backoffDelay(this.failing, this.backoff),
+    );
     this.retryTimer.unref();
   }
 

@@ -7,12 +7,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { AgentContext, AgentPart } from '../../agent.ts';
-import { hostForUrl } from '../../agent.ts';
 import type { ClusterConfig } from '../../config/schema.ts';
 import { dockerClient } from '../../runtime/docker-client.ts';
 import { shortReason, withTimeout } from '../../store/etcd.ts';
 import { VERSION } from '../../version.ts';
-import { Shipper } from '../export/shipper.ts';
+import type { DatabaseOptions } from '../export/database.ts';
+import { greptimeUrl } from '../export/greptime.ts';
+import { type DropReason, Shipper } from '../export/shipper.ts';
 import { AgentLogSource } from './agent-source.ts';
 import { ContainerLogs } from './container-logs.ts';
 import { agentResource } from './otlp.ts';
@@ -30,6 +31,7 @@ export interface LogsExportStats {
 
 interface Target {
   url: string;
+  database: DatabaseOptions;
   headers: Record<string, string>;
   maxBytes: number;
   spoolDir: string;
@@ -57,21 +59,18 @@ export function logsExportStats(): LogsExportStats | undefined {
 
 /**
  * The log export as /metrics counts it (nokube_export_*{pipeline="logs"}): queued = source queues + the
- * Shipper's; dropped "overflow" = over a bound, a source's queue or the Shipper's; "rejected" = refused
- * by the endpoint.
+ * Shipper's; dropped "overflow" = over a bound, a source's queue or the Shipper's; the other reasons are
+ * the Shipper's (DropReason).
  */
 export function logsExportTotals():
-  | { queuedBytes: number; sentItems: number; dropped: { overflow: number; rejected: number } }
+  | { queuedBytes: number; sentItems: number; dropped: Record<DropReason, number> }
   | undefined {
   const s = logsExportStats();
   if (!s) return undefined;
   return {
     queuedBytes: s.pipeline.bufferedBytes + s.shipper.queuedBytes,
     sentItems: s.shipper.sentItems,
-    dropped: {
-      overflow: s.pipeline.droppedRecords + s.shipper.dropped.overflow,
-      rejected: s.shipper.dropped.rejected,
-    },
+    dropped: { ...s.shipper.dropped, overflow: s.pipeline.droppedRecords + s.shipper.dropped.overflow },
   };
 }
 
@@ -80,7 +79,8 @@ export function logsTarget(config: ClusterConfig, workspace: string): Target | u
   if (!m) return undefined;
   const g = m.greptimedb;
   return {
-    url: `http://${hostForUrl(g.address)}:${g.httpPort}/v1/otlp/v1/logs`,
+    url: greptimeUrl(g, '/v1/otlp/v1/logs'),
+    database: { sqlUrl: greptimeUrl(g, '/v1/sql'), name: g.logsDb },
     headers: {
       'X-Greptime-DB-Name': g.logsDb,
       'X-Greptime-Log-Table-Name': g.logsTable,
@@ -135,6 +135,7 @@ async function startRunning(ctx: AgentContext, docker: Docker, t: Target, key: s
   const shipper = new Shipper({
     pipeline: 'logs',
     url: t.url,
+    database: t.database,
     headers: t.headers,
     contentType: 'application/x-protobuf',
     maxBytes: t.maxBytes,
