@@ -9,6 +9,7 @@ import { type ConfigSource, type EtcdTlsFiles, resolveConfigSource } from './con
 import { ConfigError, loadConfigFile, validateConfigText } from './config/validate.ts';
 import { AgentStartError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
+import { OutageLog } from './log/outage-log.ts';
 import { type LoopLag, startLoopLagMonitor } from './loop/lag.ts';
 import type { MemberEvent } from './mesh/member-table.ts';
 import { Mesh } from './mesh/mesh.ts';
@@ -24,7 +25,14 @@ import {
 } from './state/config-cache.ts';
 import { AliveRecords } from './store/alive.ts';
 import { readConfig } from './store/config-store.ts';
-import { connectEtcd, createEtcd, EtcdUnreachableError, shortReason, withTimeout } from './store/etcd.ts';
+import {
+  connectEtcd,
+  createEtcd,
+  EtcdUnreachableError,
+  logEtcdFailure,
+  shortReason,
+  withTimeout,
+} from './store/etcd.ts';
 import { keyLeaf, keys } from './store/keys.ts';
 import { type NodeRecord, NodeRegistration, type RegistrationState } from './store/node-registry.ts';
 import type { NodeSample } from './telemetry/sample.ts';
@@ -109,8 +117,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const events: AgentEventBus = new EventEmitter<AgentEvents>();
   events.setMaxListeners(100);
 
-  // 1. Config: etcd is the truth; the local cache lets a restart survive an etcd outage.
-  const boot = await loadBootConfig(source, opts);
+  // 1. Config: etcd is the truth; the local cache lets a restart survive an etcd outage. Every etcd call
+  // that gets no answer is told to one outage log: one line, then a few at a back-off, not one per call.
+  const etcdOutage = new OutageLog(log, { what: 'etcd' });
+  const boot = await loadBootConfig(source, opts, etcdOutage);
   let config = boot.config;
   let configVersion = boot.version;
   let self = findSelf(config, nodeName, boot.from);
@@ -183,9 +193,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const registration = new NodeRegistration(etcd, cluster, record(), {
     onLease: (lease) => alive.attach(lease),
     onRegistered: () => events.emit('registered'),
+    onKeepalive: (failure) => (failure ? etcdOutage.failed(failure) : etcdOutage.ok()),
     onState(state, reason) {
+      // Entering degraded is worth a line; each retry after it is the outage log's to report.
+      const entering = regState.state !== state;
       regState = reason ? { state, reason } : { state };
-      if (state === 'degraded') log.warn({ reason }, 'etcd degraded: node record not kept alive; retrying');
+      if (state === 'degraded')
+        log[entering ? 'warn' : 'debug']({ reason }, 'etcd degraded: node record not kept alive; retrying');
       else if (state === 'registered') log.info('node registered in etcd');
     },
   });
@@ -215,9 +229,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     mesh.updateSelf(meshSelf(self));
     mesh.setTiming(config.mesh.heartbeatMs, config.mesh);
     mesh.addKnownPeers(config.mesh.bootstrap);
-    registration
-      .update(record())
-      .catch((err) => log.warn({ err: shortReason(err) }, 'node record update failed'));
+    registration.update(record()).catch((err) => logEtcdFailure(log, err, {}, 'node record update failed'));
     writeConfigCache(self.workspace, text).catch((err) =>
       log.warn({ err: String(err) }, 'config cache write failed'),
     );
@@ -229,7 +241,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       (stored) => {
         if (stored && stored.version !== configVersion) applyConfig(stored.text, stored.version);
       },
-      (err) => log.warn({ err: shortReason(err) }, 'config resync failed'),
+      (err) => logEtcdFailure(log, err, {}, 'config resync failed'),
     );
   };
   const onNodePut = (value: string) => {
@@ -257,7 +269,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           for (const v of Object.values(all)) onNodePut(v);
           if (!all[keys.node(cluster, nodeName)] && registration.state === 'registered') void reassert();
         },
-        (err) => log.warn({ err: shortReason(err) }, 'node resync failed'),
+        (err) => logEtcdFailure(log, err, {}, 'node resync failed'),
       );
   };
   const configWatcher = watchRange(etcd, { key: keys.config(cluster) }, log, {
@@ -377,11 +389,15 @@ interface BootConfig {
   from: 'etcd' | 'cache';
 }
 
-async function loadBootConfig(source: ConfigSource, opts: AgentOptions): Promise<BootConfig> {
+async function loadBootConfig(
+  source: ConfigSource,
+  opts: AgentOptions,
+  outage: OutageLog,
+): Promise<BootConfig> {
   const where = keys.config(source.cluster);
   let etcd: Etcd3;
   try {
-    etcd = await connectEtcd(source.etcd);
+    etcd = await connectEtcd(source.etcd, { outage });
   } catch (err) {
     if (!(err instanceof EtcdUnreachableError)) throw err;
     // Only a first start with nothing cached fails fast; a restart runs on what it last knew.
@@ -392,7 +408,8 @@ async function loadBootConfig(source: ConfigSource, opts: AgentOptions): Promise
       throw new AgentStartError(`${err.message}; no cached config to start from (first start needs etcd)`);
     opts.log.warn({ reason: err.message }, 'etcd unreachable: starting from the cached config, degraded');
     const { config } = validateConfigText(cached, `${workspace}/agent/config-cache.yaml`);
-    return { etcd: await createEtcd(source.etcd), config, text: cached, version: null, from: 'cache' };
+    const etcd = await createEtcd(source.etcd, { outage });
+    return { etcd, config, text: cached, version: null, from: 'cache' };
   }
   const stored = await readConfig(etcd, source.cluster);
   if (!stored) {

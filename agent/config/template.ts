@@ -13,7 +13,7 @@ etcd:
   # Client URLs of the etcd cluster that holds this cluster's state.
   endpoints:
     - http://10.0.0.1:2379
-  # dialTimeoutMs: 5000        # default 5000: how long a first connection may take
+  # dialTimeoutMs: 5000        # default 5000: how long etcd may take to answer (to connect, and each call)
   # tls: { ca: /etc/nokube/etcd-ca.pem, cert: /etc/nokube/etcd.pem, key: /etc/nokube/etcd-key.pem }
 
 # agent:

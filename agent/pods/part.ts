@@ -11,7 +11,7 @@ import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../obj
 import { dockerClient } from '../runtime/docker-client.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
-import { shortReason, withTimeout } from '../store/etcd.ts';
+import { logEtcdFailure, shortReason, withTimeout } from '../store/etcd.ts';
 import { keys } from '../store/keys.ts';
 import { type PodsCache, readPodsCache, writePodsCache } from './cache.ts';
 import { K8S_BACKOFF, PodActor } from './pod-actor.ts';
@@ -240,7 +240,7 @@ class PodsOnNode {
     try {
       snapshot = await this.relist();
     } catch (err) {
-      this.ctx.log.warn({ err: shortReason(err) }, 'pods resync failed; retrying in 5 s');
+      logEtcdFailure(this.ctx.log, err, {}, 'pods resync failed; retrying in 5 s');
       setTimeout(() => void this.resync(), 5000).unref();
     }
     const held = this.held;
@@ -367,7 +367,7 @@ class PodsOnNode {
   private async deleteOrphan(e: Entry): Promise<void> {
     const ref: ObjectRef & { createRevision: string } = { ...refOf(e.pod), createRevision: e.createRevision };
     await deleteObjects(this.ctx.etcd, this.ctx.cluster, [ref]).catch((err) =>
-      this.ctx.log.warn({ err: shortReason(err), pod: nsName(e.pod) }, 'orphan pod delete failed'),
+      logEtcdFailure(this.ctx.log, err, { pod: nsName(e.pod) }, 'orphan pod delete failed'),
     );
   }
 

@@ -1,7 +1,11 @@
-// Connecting to etcd: fail fast with one clear line when it cannot be reached.
+// Connecting to etcd: fail fast with one clear line when it cannot be reached. Every call has a deadline
+// (the settings' dialTimeoutMs) and a failure of etcd itself is an EtcdUnreachableError
+// (agent/store/etcd-faults.ts).
 import { readFileSync } from 'node:fs';
 import type { Etcd3, IOptions } from 'etcd3';
 import type { ClusterConfig } from '../config/schema.ts';
+import type { Logger } from '../log/logger.ts';
+import type { OutageLog } from '../log/outage-log.ts';
 
 export class EtcdUnreachableError extends Error {
   constructor(endpoints: string[], reason: string) {
@@ -12,13 +16,22 @@ export class EtcdUnreachableError extends Error {
 
 export type EtcdSettings = Pick<ClusterConfig['etcd'], 'endpoints' | 'dialTimeoutMs' | 'tls'>;
 
+export interface EtcdClientOptions {
+  /** Told of every call etcd did not answer and of every answered one (an agent's one etcd outage log). */
+  outage?: OutageLog;
+}
+
 /**
  * A client (not yet connected). etcd3 is loaded here, on first use: loading it (gRPC + its protobuf
  * definitions) is ~140 ms, which CLI commands that never talk to etcd should not pay.
  */
-export async function createEtcd(settings: EtcdSettings): Promise<Etcd3> {
-  const { Etcd3 } = await import('etcd3');
-  const options: IOptions = { hosts: settings.endpoints, dialTimeout: settings.dialTimeoutMs };
+export async function createEtcd(settings: EtcdSettings, opts: EtcdClientOptions = {}): Promise<Etcd3> {
+  const [{ Etcd3 }, { faultOptions }] = await Promise.all([import('etcd3'), import('./etcd-faults.ts')]);
+  const options: IOptions = {
+    hosts: settings.endpoints,
+    dialTimeout: settings.dialTimeoutMs,
+    ...faultOptions({ endpoints: settings.endpoints, callTimeoutMs: settings.dialTimeoutMs, ...opts }),
+  };
   if (settings.tls) {
     options.credentials = {
       rootCertificate: readFileSync(settings.tls.ca),
@@ -30,17 +43,17 @@ export async function createEtcd(settings: EtcdSettings): Promise<Etcd3> {
 }
 
 /** Open a client and prove it works with one read, within dialTimeoutMs. */
-export async function connectEtcd(settings: EtcdSettings): Promise<Etcd3> {
-  const client = await createEtcd(settings);
+export async function connectEtcd(settings: EtcdSettings, opts: EtcdClientOptions = {}): Promise<Etcd3> {
+  const client = await createEtcd(settings, opts);
   try {
-    await withTimeout(client.get('/nokube/.probe').string(), settings.dialTimeoutMs, 'no answer');
+    // The call's own deadline bounds it; this bounds what comes before the call (loading credentials).
+    const ms = settings.dialTimeoutMs;
+    await withTimeout(client.get('/nokube/.probe').string(), ms, `no answer within ${ms} ms`);
     return client;
   } catch (err) {
     client.close();
-    throw new EtcdUnreachableError(
-      settings.endpoints,
-      `${shortReason(err)} (within ${settings.dialTimeoutMs} ms)`,
-    );
+    if (err instanceof EtcdUnreachableError) throw err;
+    throw new EtcdUnreachableError(settings.endpoints, shortReason(err));
   }
 }
 
@@ -52,7 +65,23 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The first line of an error, without gRPC's status prefix ("14 UNAVAILABLE: ") and the resolver's
+ * notes, and etcd3's lease-expiry text in our words. */
 export function shortReason(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0]!.replace(/^\d+ [A-Z_]+: /, '');
+  return msg
+    .split('\n')[0]!
+    .replace(/^\d+ [A-Z_]+: /, '')
+    .replace(/^No connection established\. Last error: (?:Error: )?(.*?)\.? Resolution note:.*$/, '$1')
+    .replace(
+      /^Lease We lost connection to etcd and our lease has expired\. is expired or revoked$/,
+      'the lease expired: etcd answered no keepalive within its TTL',
+    );
+}
+
+/** Log a failed etcd call: a warning, unless etcd itself did not answer, which the agent's outage log
+ * already reports (once, then at a back-off; agent/log/outage-log.ts). */
+export function logEtcdFailure(log: Logger, err: unknown, fields: object, msg: string): void {
+  const level = err instanceof EtcdUnreachableError ? 'debug' : 'warn';
+  log[level]({ ...fields, err: shortReason(err) }, msg);
 }

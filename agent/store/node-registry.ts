@@ -37,6 +37,8 @@ export interface RegistryEvents {
   onLease?(lease: Lease | undefined): void;
   /** The record was (re)written: a first registration, a new lease, or a record put back. */
   onRegistered?(): void;
+  /** Each keepalive: answered (no argument) or failed (why). */
+  onKeepalive?(failure?: string): void;
 }
 
 export class NodeRegistration {
@@ -112,6 +114,7 @@ export class NodeRegistration {
       this.scheduleRetry();
     });
     lease.on('keepaliveFailed', (err) => {
+      if (this.lease === lease) this.events.onKeepalive?.(`lease keepalive: ${shortReason(err)}`);
       if (this.lease === lease && this.state === 'registered')
         this.setState('degraded', `keepalive failing: ${shortReason(err)}`);
     });
@@ -121,6 +124,7 @@ export class NodeRegistration {
     });
     lease.on('keepaliveSucceeded', () => {
       if (firedAt > 0) this.keepaliveMs = performance.now() - firedAt;
+      if (this.lease === lease) this.events.onKeepalive?.();
       if (this.lease === lease && this.state === 'degraded') this.setState('registered');
     });
     this.lease = lease;

@@ -11,7 +11,7 @@
 // still be the incarnation that died (or be gone).
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { Logger } from '../../agent/log/logger.ts';
-import { shortReason } from '../../agent/store/etcd.ts';
+import { EtcdUnreachableError, shortReason } from '../../agent/store/etcd.ts';
 import { type Compare, type Guard, guardedTxn } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { NODE_LEASE_TTL_SECONDS, type NodeRecord } from '../../agent/store/node-registry.ts';
@@ -74,10 +74,10 @@ export class Leadership {
           this.log.info(`${this.name}: elected leader`);
           this.on.elected([fence]);
         },
-        (err) => this.lost(campaign, shortReason(err)),
+        (err) => this.lost(campaign, shortReason(err), err),
       );
     });
-    campaign.on('error', (err) => this.lost(campaign, shortReason(err)));
+    campaign.on('error', (err) => this.lost(campaign, shortReason(err), err));
   }
 
   async stop(): Promise<void> {
@@ -152,9 +152,14 @@ export class Leadership {
     w.on('error', (err) => this.log.debug({ err: shortReason(err) }, `${this.name}: own key watch error`));
   }
 
-  private lost(campaign: Campaign, reason: string): void {
+  private lost(campaign: Campaign, reason: string, err?: unknown): void {
     if (this.campaignNow !== campaign) return;
-    this.log.warn({ reason }, `${this.name}: election lost or failed; campaigning again`);
+    // A campaign that failed because etcd did not answer is the agent's etcd outage log's to report.
+    const quiet = !this.leading && err instanceof EtcdUnreachableError;
+    this.log[quiet ? 'debug' : 'warn'](
+      { reason },
+      `${this.name}: election lost or failed; campaigning again`,
+    );
     this.campaignNow = undefined;
     this.unlead(reason);
     campaign.resign().catch(() => undefined);

@@ -1,0 +1,120 @@
+// How our etcd client behaves when etcd does not answer (a stopped or frozen process, a cut link): every
+// call that is not a stream has a deadline, a call that ran out of it is not retried (the deadline is what
+// the caller was promised), and the library's errors become ours (EtcdUnreachableError, one line naming
+// the endpoints) in this one place. Loaded with etcd3, on first use (agent/store/etcd.ts).
+//
+// Without this, etcd3's defaults (no deadline, three retries, a per-host circuit breaker) left a call to a
+// frozen etcd waiting about a minute, then answered "Execution prevented because the circuit breaker is
+// open".
+import {
+  type CircuitBreakerPolicy,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleWhen,
+  type IDefaultPolicyContext,
+  type IPolicy,
+  isBrokenCircuitError,
+  retry,
+} from 'cockatiel';
+import {
+  type CallOptionsFactory,
+  EtcdError,
+  GRPCDeadlineExceededError,
+  type IOptions,
+  isRecoverableError,
+} from 'etcd3';
+import type { OutageLog } from '../log/outage-log.ts';
+import { EtcdUnreachableError, shortReason } from './etcd.ts';
+
+/** etcd3's defaults, written out so the error can say them: a host that failed this many calls in a row
+ * is not asked again before BREAKER_HALF_OPEN_MS (another host is, when there are several). */
+const BREAKER_FAILURES = 3;
+const BREAKER_HALF_OPEN_MS = 5000;
+
+export interface FaultOptions {
+  endpoints: string[];
+  /** Each call's deadline. */
+  callTimeoutMs: number;
+  /** Told of every call that etcd did not answer, and of every answered one. */
+  outage?: OutageLog;
+}
+
+export function faultOptions(opts: FaultOptions): Pick<IOptions, 'defaultCallOptions' | 'faultHandling'> {
+  const defaultCallOptions: CallOptionsFactory = (call) =>
+    call.isStream ? {} : { deadline: Date.now() + opts.callTimeoutMs };
+  const host = (): CircuitBreakerPolicy =>
+    circuitBreaker(handleWhen(isRecoverableError), {
+      halfOpenAfter: BREAKER_HALF_OPEN_MS,
+      breaker: new ConsecutiveBreaker(BREAKER_FAILURES),
+    });
+  // A call that failed at once (refused, reset) is tried on each other host; with one host, not again.
+  const retryFastFailures = retry(
+    handleWhen((err) => isRecoverableError(err) && !(err instanceof GRPCDeadlineExceededError)),
+    { maxAttempts: opts.endpoints.length - 1 },
+  );
+  return { defaultCallOptions, faultHandling: { host, global: new OurErrors(retryFastFailures, opts) } };
+}
+
+/** Our words for a failure of etcd itself; undefined for an answer etcd gave (a failed compare, an
+ * unknown lease, a permission refused): those stay as they are. */
+export function unreachableReason(err: unknown, callTimeoutMs: number): string | undefined {
+  if (err instanceof EtcdUnreachableError) return undefined;
+  if (err instanceof GRPCDeadlineExceededError) return `no answer within ${callTimeoutMs} ms`;
+  if (err instanceof Error && isBrokenCircuitError(err))
+    return `its last ${BREAKER_FAILURES} calls failed (next try within ${BREAKER_HALF_OPEN_MS / 1000} s)`;
+  if (err instanceof Error && isRecoverableError(err)) return shortReason(err);
+  return undefined;
+}
+
+/** The global policy etcd3 runs every call through, translating what comes out of it. */
+class OurErrors implements IPolicy<IDefaultPolicyContext> {
+  declare readonly _altReturn: never;
+  private readonly inner: IPolicy<IDefaultPolicyContext>;
+  private readonly opts: FaultOptions;
+
+  constructor(inner: IPolicy<IDefaultPolicyContext>, opts: FaultOptions) {
+    this.inner = inner;
+    this.opts = opts;
+  }
+
+  get onSuccess() {
+    return this.inner.onSuccess;
+  }
+
+  get onFailure() {
+    return this.inner.onFailure;
+  }
+
+  async execute<T>(
+    fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    // A host whose breaker opened during this call's retries says only that: the error before says why.
+    let lastFailure: unknown;
+    const attempt = async (context: IDefaultPolicyContext) => {
+      try {
+        return await fn(context);
+      } catch (err) {
+        if (!(err instanceof Error && isBrokenCircuitError(err))) lastFailure = err;
+        throw err;
+      }
+    };
+    try {
+      const value = await this.inner.execute(attempt, signal);
+      this.opts.outage?.ok();
+      return value;
+    } catch (caught) {
+      const err =
+        caught instanceof Error && isBrokenCircuitError(caught) && lastFailure ? lastFailure : caught;
+      const reason = unreachableReason(err, this.opts.callTimeoutMs);
+      if (reason === undefined) {
+        // etcd answered (with a refusal): it is there.
+        if (err instanceof EtcdError) this.opts.outage?.ok();
+        throw err;
+      }
+      const ours = new EtcdUnreachableError(this.opts.endpoints, reason);
+      this.opts.outage?.failed(ours.message);
+      throw ours;
+    }
+  }
+}
