@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AgentContext, AgentEvents } from '../../agent/agent.ts';
 import { readConfig } from '../../agent/store/config-store.ts';
+import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
@@ -143,7 +144,7 @@ export async function startHeadServer(
       return json(res, 405, { error: `${req.method} not allowed` });
     if (!route) return json(res, 404, { error: `no route ${path}` });
     route(req, res).catch((err: Error) => {
-      ctx.log.warn({ err: err.message, path }, 'api request failed');
+      logEtcdFailure(ctx.log, err, { path }, 'api request failed');
       if (!res.headersSent) json(res, 503, { error: err.message.split('\n')[0] });
       else res.destroy();
     });
