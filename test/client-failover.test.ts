@@ -75,7 +75,8 @@ describe('clients fail over fast', { timeout: 180_000 }, () => {
       assert.doesNotMatch(r.stderr, /circuit breaker/i);
     }
     assert.match(direct.stderr, /no answer within 5000 ms/);
-    // etcd's deadline (etcd.dialTimeoutMs, 5000 by default) plus start-up; before, about a minute.
-    for (const ms of [viaHeadMs, directMs]) assert.ok(ms < 12_000, `took ${Math.round(ms)} ms`);
+    // etcd's deadline (etcd.dialTimeoutMs, 5000 by default) plus start-up (seconds on a loaded machine);
+    // before, about a minute.
+    for (const ms of [viaHeadMs, directMs]) assert.ok(ms < 20_000, `took ${Math.round(ms)} ms`);
   });
 });

@@ -24,12 +24,7 @@ import {
   isRecoverableError,
 } from 'etcd3';
 import type { OutageLog } from '../log/outage-log.ts';
-import { EtcdUnreachableError, shortReason } from './etcd.ts';
-
-/** etcd3's defaults, written out so the error can say them: a host that failed this many calls in a row
- * is not asked again before BREAKER_HALF_OPEN_MS (another host is, when there are several). */
-const BREAKER_FAILURES = 3;
-const BREAKER_HALF_OPEN_MS = 5000;
+import { ETCD_BREAKER, EtcdUnreachableError, shortReason } from './etcd.ts';
 
 export interface FaultOptions {
   endpoints: string[];
@@ -44,8 +39,8 @@ export function faultOptions(opts: FaultOptions): Pick<IOptions, 'defaultCallOpt
     call.isStream ? {} : { deadline: Date.now() + opts.callTimeoutMs };
   const host = (): CircuitBreakerPolicy =>
     circuitBreaker(handleWhen(isRecoverableError), {
-      halfOpenAfter: BREAKER_HALF_OPEN_MS,
-      breaker: new ConsecutiveBreaker(BREAKER_FAILURES),
+      halfOpenAfter: ETCD_BREAKER.halfOpenMs,
+      breaker: new ConsecutiveBreaker(ETCD_BREAKER.failures),
     });
   // A call that failed at once (refused, reset) is tried on each other host; with one host, not again.
   const retryFastFailures = retry(
@@ -57,12 +52,10 @@ export function faultOptions(opts: FaultOptions): Pick<IOptions, 'defaultCallOpt
 
 /** Our words for a failure of etcd itself; undefined for an answer etcd gave (a failed compare, an
  * unknown lease, a permission refused): those stay as they are. */
-export function unreachableReason(err: unknown, callTimeoutMs: number): string | undefined {
+function unreachableReason(err: unknown, callTimeoutMs: number): string | undefined {
   if (err instanceof EtcdUnreachableError) return undefined;
   if (err instanceof GRPCDeadlineExceededError) return `no answer within ${callTimeoutMs} ms`;
-  if (err instanceof Error && isBrokenCircuitError(err))
-    return `its last ${BREAKER_FAILURES} calls failed (next try within ${BREAKER_HALF_OPEN_MS / 1000} s)`;
-  if (err instanceof Error && isRecoverableError(err)) return shortReason(err);
+  if (err instanceof Error && (isBrokenCircuitError(err) || isRecoverableError(err))) return shortReason(err);
   return undefined;
 }
 

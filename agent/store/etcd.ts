@@ -14,6 +14,10 @@ export class EtcdUnreachableError extends Error {
   }
 }
 
+/** etcd3's per-host circuit breaker, as we set it (agent/store/etcd-faults.ts): a host that failed this
+ * many calls in a row is not asked again for this long (another host is, when there are several). */
+export const ETCD_BREAKER = { failures: 3, halfOpenMs: 5000 };
+
 export type EtcdSettings = Pick<ClusterConfig['etcd'], 'endpoints' | 'dialTimeoutMs' | 'tls'>;
 
 export interface EtcdClientOptions {
@@ -66,8 +70,11 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 }
 
 /** The first line of an error, without gRPC's status prefix ("14 UNAVAILABLE: ") and the resolver's
- * notes, and etcd3's lease-expiry text in our words. */
+ * notes; etcd3's open circuit breaker and lease-expiry text in our words. */
 export function shortReason(err: unknown): string {
+  // cockatiel's BrokenCircuitError, recognised as cockatiel itself does (not loaded here).
+  if (err instanceof Error && 'isBrokenCircuitError' in err)
+    return `its last ${ETCD_BREAKER.failures} calls failed (next try within ${ETCD_BREAKER.halfOpenMs / 1000} s)`;
   const msg = err instanceof Error ? err.message : String(err);
   return msg
     .split('\n')[0]!
