@@ -90,9 +90,9 @@ async function headsInEtcd(ctx: Awaited<ReturnType<typeof resolveContext>>): Pro
 /** How long a head may take to answer /healthz before it counts as down (a request's own time is not
  * limited by it). A live head answers it from its event loop, without etcd, in two round trips (connect,
  * request): 2 s leaves room for a satellite link's ~600 ms. Speed comes from the stagger, not from this. */
-export const HEAD_CONNECT_TIMEOUT_MS = 2000;
+const HEAD_CONNECT_TIMEOUT_MS = 2000;
 /** RFC 8305's "connection attempt delay": the next head is tried this long after the previous one. */
-export const HEAD_STAGGER_MS = 250;
+const HEAD_STAGGER_MS = 250;
 /** A request's own time, once a head answered. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
