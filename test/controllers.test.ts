@@ -165,7 +165,12 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
     // Pods that must move fast say so: this one tolerates an unreachable node for 0 s (the default is 300 s).
     const d = deployment('web', { replicas: 6 });
     d.spec.template.spec.tolerations = [
-      { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 0 },
+      {
+        key: 'node.kubernetes.io/unreachable',
+        operator: 'Exists',
+        effect: 'NoExecute',
+        tolerationSeconds: 0,
+      },
     ];
     await createObjects(etcd, c.name, [d]);
     let seen = '';
