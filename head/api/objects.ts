@@ -36,7 +36,7 @@ import {
 } from '../../agent/objects/validate.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { HttpError } from './http-error.ts';
-import { readJsonBody } from './request-body.ts';
+import { discardBody, readJsonBody } from './request-body.ts';
 
 /** A watch client further behind than this is disconnected rather than buffered without bound. */
 const WATCH_MAX_BUFFERED_BYTES = 1 << 20;
@@ -84,9 +84,12 @@ export async function serveObjects(
     }
     throw new HttpError(405, `${req.method} not allowed`);
   } catch (err) {
-    if (err instanceof HttpError)
-      // A body refused as too large is not read further: the connection closes after the answer.
-      return send(res, err.status, { error: err.message, problems: err.problems }, err.status === 413);
+    if (err instanceof HttpError) {
+      // A body refused as too large is not kept: the rest is dropped as it comes (bounded: beyond that the
+      // connection is cut). Closing at once would reset a client still sending before it read the answer.
+      if (err.status === 413) discardBody(req);
+      return send(res, err.status, { error: err.message, problems: err.problems });
+    }
     if (err instanceof ManifestError)
       return send(res, 400, { error: err.problems[0], problems: err.problems });
     if (err instanceof NotFoundError) return send(res, 404, { error: err.message });
@@ -182,8 +185,8 @@ export function redact(obj: KubeObject): KubeObject {
   return { ...obj, data };
 }
 
-function send(res: ServerResponse, status: number, body: unknown, close = false): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...(close ? { connection: 'close' } : {}) });
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 }
 

@@ -14,13 +14,8 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   checkMediaType(req);
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) throw tooLarge(`${declared} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw tooLarge(`more than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
+  const chunks = await readUpTo(req, MAX_BODY_BYTES);
+  if (!chunks) throw tooLarge(`more than ${MAX_BODY_BYTES} bytes`);
   let text: string;
   try {
     text = utf8.decode(Buffer.concat(chunks));
@@ -65,3 +60,36 @@ const tooLarge = (size: string) =>
     413,
     `the request body is ${size}, over the limit of ${formatBytes(MAX_BODY_BYTES)} (${MAX_BODY_BYTES} bytes)`,
   );
+
+/** The body's chunks, or null as soon as it passes `limit` bytes. The stream is left open (paused, not
+ * destroyed), so the answer can still reach a client that is busy sending: see discardBody. */
+function readUpTo(req: IncomingMessage, limit: number): Promise<Buffer[] | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (v: Buffer[] | null) => {
+      req.off('data', onData).off('end', onEnd).off('error', reject);
+      resolve(v);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.pause();
+        done(null);
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => done(chunks);
+    req.on('data', onData).on('end', onEnd).on('error', reject);
+  });
+}
+
+/** After a 413: read and drop what the client still sends, up to `cap` bytes (then cut the connection), so
+ * a client writing its body before it reads the answer gets the answer rather than a reset. */
+export function discardBody(req: IncomingMessage, cap = 4 * MAX_BODY_BYTES): void {
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > cap) req.socket.destroy();
+  });
+  req.resume();
+}
