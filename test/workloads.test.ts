@@ -43,6 +43,9 @@ spec:
       labels: {app: web}
     spec:
       terminationGracePeriodSeconds: 1
+      # Moves at once when its node is lost (the default toleration is 300 s): the SIGKILL test below.
+      tolerations:
+        - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 0}
       containers:
         - name: web
           image: ${image}

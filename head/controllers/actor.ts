@@ -3,7 +3,7 @@
 // retried with back-off (1 s doubling to 30 s). While it runs, the actor keeps an alive record
 // `alive/<ns>/<kind>-<name>` under the head's lease.
 import type { AgentContext } from '../../agent/agent.ts';
-import { shortReason } from '../../agent/store/etcd.ts';
+import { logEtcdFailure } from '../../agent/store/etcd.ts';
 
 const KICK_DELAY_MS = 50;
 const BACKOFF_FIRST_MS = 1000;
@@ -86,8 +86,10 @@ export class ControllerActor {
     } catch (err) {
       this.failures++;
       const delay = Math.min(BACKOFF_FIRST_MS * 2 ** (this.failures - 1), BACKOFF_MAX_MS);
-      this.ctx.log.warn(
-        { actor: `${this.namespace}/${this.path}`, err: shortReason(err), retryInMs: delay },
+      logEtcdFailure(
+        this.ctx.log,
+        err,
+        { actor: `${this.namespace}/${this.path}`, retryInMs: delay },
         'controller reconcile failed',
       );
       this.dirty = true;

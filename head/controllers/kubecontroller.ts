@@ -10,7 +10,7 @@ import type { AgentContext, AgentPart } from '../../agent/agent.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { getObject, listObjects, type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
 import type { Kind, KubeObject, Pod } from '../../agent/objects/types.ts';
-import { shortReason } from '../../agent/store/etcd.ts';
+import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import type { Guard } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { type ActorRow, addActorSource } from '../../agent/telemetry/node-metrics.ts';
@@ -166,7 +166,7 @@ class Leader {
     drains.on('put', this.onNode);
     drains.on('delete', this.onNode);
     for (const w of [objects, statuses, drains]) {
-      w.on('error', (err) => ctx.log.warn({ err: shortReason(err) }, 'kubecontroller watch error'));
+      w.on('error', (err) => logEtcdFailure(ctx.log, err, {}, 'kubecontroller watch error'));
       this.watchers.push(w);
     }
     this.resyncTimer = setInterval(() => void this.resync(), RESYNC_MS);
@@ -189,7 +189,7 @@ class Leader {
 
   nodeDied(name: string, incarnation: number): void {
     forgetDeadNode(this.edge(), name, incarnation, this.ctx.log).catch((err) =>
-      this.ctx.log.warn({ err: shortReason(err), node: name }, 'removing a dead node record failed'),
+      logEtcdFailure(this.ctx.log, err, { node: name }, 'removing a dead node record failed'),
     );
   }
 
@@ -347,7 +347,7 @@ class Leader {
       for (const id of [...this.actors.keys()]) if (!seen.has(id) && !newer(id)) this.dropActor(id);
       this.sweeper.kick();
     } catch (err) {
-      this.ctx.log.warn({ err: shortReason(err) }, 'kubecontroller resync failed');
+      logEtcdFailure(this.ctx.log, err, {}, 'kubecontroller resync failed');
     }
   }
 }

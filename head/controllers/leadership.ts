@@ -11,7 +11,7 @@
 // still be the incarnation that died (or be gone).
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { Logger } from '../../agent/log/logger.ts';
-import { EtcdUnreachableError, shortReason } from '../../agent/store/etcd.ts';
+import { EtcdUnreachableError, logEtcdFailure, shortReason } from '../../agent/store/etcd.ts';
 import { type Compare, type Guard, guardedTxn } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { NODE_LEASE_TTL_SECONDS, type NodeRecord } from '../../agent/store/node-registry.ts';
@@ -121,7 +121,7 @@ export class Leadership {
         if (done.succeeded) this.log.info({ node: name }, `${this.name}: a dead head left the election`);
       }
     } catch (err) {
-      this.log.warn({ err: shortReason(err), node: name }, `${this.name}: removing a dead head failed`);
+      logEtcdFailure(this.log, err, { node: name }, `${this.name}: removing a dead head failed`);
     }
   }
 

@@ -14,7 +14,7 @@
 //   - bare pods not bound to a node are bound when a node fits (else Pending/Unschedulable).
 import type { Logger } from '../../agent/log/logger.ts';
 import type { Pod } from '../../agent/objects/types.ts';
-import { shortReason } from '../../agent/store/etcd.ts';
+import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import { guardedTxn } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
 import type { NodeRecord } from '../../agent/store/node-registry.ts';
@@ -100,4 +100,4 @@ function nodeLostStatus(pod: Pod, now: string): NonNullable<Pod['status']> {
 }
 
 export const logSweepError = (log: Logger) => (err: unknown) =>
-  log.warn({ err: shortReason(err) }, 'node lifecycle sweep failed');
+  logEtcdFailure(log, err, {}, 'node lifecycle sweep failed');
