@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { type FaultCluster, startFaultCluster } from '../test/harness/faults/cluster.ts';
 import { runScenario } from '../test/harness/faults/run.ts';
 import { SCENARIOS } from '../test/harness/faults/scenarios/index.ts';
-import { LAYOUT, WORKLOAD_OBJECTS, workload } from '../test/harness/faults/workload.ts';
+import { LAYOUT, workload } from '../test/harness/faults/workload.ts';
 import { cleanupOnSignals } from './cleanup.ts';
 
 const { values } = parseArgs({
@@ -33,10 +33,11 @@ const rows: string[] = [
 ];
 try {
   fc = await startFaultCluster(LAYOUT);
-  await fc.cli(['apply', '-f', '-'], workload(fc.image));
+  const w = workload(fc.image);
+  await fc.cli(['apply', '-f', '-'], w.yaml);
   for (const sc of scenarios) {
     process.stderr.write(`${sc.name}…\n`);
-    const o = await runScenario(fc, sc, WORKLOAD_OBJECTS);
+    const o = await runScenario(fc, sc, w);
     if (values.verbose) process.stderr.write(`${o.report()}\n\n`);
     const counts = new Map<string, number>();
     for (const v of o.violations) counts.set(v.check, (counts.get(v.check) ?? 0) + 1);

@@ -9,14 +9,16 @@ import { after, before, describe, test } from 'node:test';
 import { type FaultCluster, startFaultCluster } from './harness/faults/cluster.ts';
 import { runScenario } from './harness/faults/run.ts';
 import { SCENARIOS } from './harness/faults/scenarios/index.ts';
-import { LAYOUT, WORKLOAD_OBJECTS, workload } from './harness/faults/workload.ts';
+import { LAYOUT, type Workload, workload } from './harness/faults/workload.ts';
 
 describe('faults: pauses, crashes and partitions of a 3-host cluster', { timeout: 900_000 }, () => {
   let fc: FaultCluster;
+  let w: Workload;
 
   before(async () => {
     fc = await startFaultCluster(LAYOUT);
-    await fc.cli(['apply', '-f', '-'], workload(fc.image));
+    w = workload(fc.image);
+    await fc.cli(['apply', '-f', '-'], w.yaml);
   });
   after(async () => {
     await fc?.stop();
@@ -24,7 +26,7 @@ describe('faults: pauses, crashes and partitions of a 3-host cluster', { timeout
 
   for (const sc of SCENARIOS)
     test(sc.name, async () => {
-      const outcome = await runScenario(fc, sc, WORKLOAD_OBJECTS);
+      const outcome = await runScenario(fc, sc, w);
       if (process.env.NOKUBE_FAULTS_HISTORY) process.stderr.write(`${outcome.report()}\n`);
       assert.equal(outcome.violations.length, 0, outcome.report());
     });

@@ -3,6 +3,7 @@
 // HOLD_MS, then judge the whole history with the common checkers and the scenario's own.
 
 import { stopChild } from '../child.ts';
+import { eventually } from '../cluster.ts';
 import { aliveAtEnd } from './check/alive.ts';
 import { converged } from './check/converged.ts';
 import { tooManyCopies } from './check/copies.ts';
@@ -13,6 +14,7 @@ import type { FaultCluster } from './cluster.ts';
 import { type History, type OkEtcd, okEtcd, sliceFrom } from './history.ts';
 import { Faults } from './inject.ts';
 import { timeline } from './timeline.ts';
+import type { Workload } from './workload.ts';
 
 /** How long the cluster must stay correct after a fault before the history is judged: a wrong verdict
  * of a process that was paused comes within a few heartbeats of its resumption, and must be recorded. */
@@ -66,7 +68,8 @@ export function endState(h: History, since: number): Violation[] {
   return [...converged(h, since), ...agreedLeader(h), ...aliveAtEnd(h)];
 }
 
-export async function runScenario(fc: FaultCluster, sc: Scenario, objects: string[]): Promise<Outcome> {
+/** `workload`: what the cluster runs (applied already; applied again when a repair needs it). */
+export async function runScenario(fc: FaultCluster, sc: Scenario, workload: Workload): Promise<Outcome> {
   await sc.prepare?.(fc);
   const rec = fc.record();
   const faults = new Faults(fc, rec);
@@ -88,11 +91,11 @@ export async function runScenario(fc: FaultCluster, sc: Scenario, objects: strin
   try {
     const correct = (h: History) => endState(h, h.start).length === 0;
     if (!(await poll(correct, BASELINE_MS))) {
-      // An earlier scenario left the cluster incorrect (its own test failed for it): every agent is
-      // stopped and started again so that this scenario is judged on its own.
+      // An earlier scenario left the cluster incorrect (its own test failed for it): repaired, so that
+      // this scenario is judged on its own.
       const h = rec.snapshot();
       repaired = summary(h, endState(h, h.start));
-      await restartAgents(fc);
+      await repair(fc, workload, okEtcd(h).at(-1));
       if (!(await poll(correct, BASELINE_MS))) {
         const h = rec.snapshot();
         throw new Error(
@@ -136,7 +139,7 @@ export async function runScenario(fc: FaultCluster, sc: Scenario, objects: strin
   // Judged from the baseline on (what came before belongs to the previous scenario's settling).
   const history = sliceFrom(all, baselineAt);
   const violations = [
-    ...lostObjects(history, [...objects, ...(sc.objects ?? [])]),
+    ...lostObjects(history, [...workload.objects, ...(sc.objects ?? [])]),
     ...oneLeader(history),
     ...tooManyCopies(history),
     ...(convergedAt === undefined ? endState(history, endedAt) : []),
@@ -163,8 +166,17 @@ export async function runScenario(fc: FaultCluster, sc: Scenario, objects: strin
   };
 }
 
-/** Stop every agent (SIGTERM, SIGKILL after 10 s; all at once: none acts while the others stop), then start them again. */
-async function restartAgents(fc: FaultCluster): Promise<void> {
+/** Stop every agent (SIGTERM, SIGKILL after 10 s; all at once: none acts while the others stop) and start
+ * them again; delete the bare pods that are not Running (no controller replaces them) and apply the
+ * workload again. */
+async function repair(fc: FaultCluster, workload: Workload, last: OkEtcd | undefined): Promise<void> {
   await Promise.all(fc.nodes.map((n) => stopChild(fc.c.agents.get(n)!.process, 10_000)));
   for (const n of fc.nodes) await fc.c.startAgent(n);
+  // The CLI needs a head that answers: retried until the restarted heads do.
+  const cli = (args: string[], input?: string) =>
+    eventually(() => fc.cli(args, input).then(() => true), 30_000, `nokube ${args.join(' ')}`);
+  for (const p of last?.pods ?? [])
+    if (!p.owner && p.phase !== 'Running')
+      await cli(['delete', 'pod', p.name, '-n', p.namespace, '--ignore-not-found']);
+  await cli(['apply', '-f', '-'], workload.yaml);
 }

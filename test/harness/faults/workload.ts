@@ -13,12 +13,19 @@ export const SOLO = { namespace: 'default', name: 'solo' };
 
 export const LOOP = 'trap "exit 0" TERM; while true; do sleep 1; done';
 
-export function workload(image: string): string {
-  return [
-    deploymentManifest('web', image, LOOP, 4),
-    podManifest(SOLO.name, image, LOOP, { nodeName: WORKER }),
-  ].join('---\n');
+export interface Workload {
+  /** The manifests, one YAML stream. */
+  yaml: string;
+  /** Its objects (keys below objects/): none may be lost. */
+  objects: string[];
 }
 
-/** The workload's objects (below objects/): none may be lost. */
-export const WORKLOAD_OBJECTS = ['deployments/default/web', 'pods/default/solo'];
+export function workload(image: string): Workload {
+  return {
+    yaml: [
+      deploymentManifest('web', image, LOOP, 4),
+      podManifest(SOLO.name, image, LOOP, { nodeName: WORKER }),
+    ].join('---\n'),
+    objects: ['deployments/default/web', `pods/${SOLO.namespace}/${SOLO.name}`],
+  };
+}
