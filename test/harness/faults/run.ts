@@ -2,12 +2,10 @@
 // the fault, wait (polling the recorded history) until the cluster is correct again and stays so for
 // HOLD_MS, then judge the whole history with the common checkers and the scenario's own.
 
-import { stopChild } from '../child.ts';
-import { eventually } from '../cluster.ts';
-import { aliveAtEnd } from './check/alive.ts';
-import { converged } from './check/converged.ts';
+import { settleBaseline } from './baseline.ts';
 import { tooManyCopies } from './check/copies.ts';
-import { agreedLeader, oneLeader } from './check/leader.ts';
+import { endState } from './check/end-state.ts';
+import { oneLeader } from './check/leader.ts';
 import { lostObjects } from './check/objects.ts';
 import { summary, type Violation } from './check/violation.ts';
 import type { FaultCluster } from './cluster.ts';
@@ -19,7 +17,6 @@ import type { Workload } from './workload.ts';
 /** How long the cluster must stay correct after a fault before the history is judged: a wrong verdict
  * of a process that was paused comes within a few heartbeats of its resumption, and must be recorded. */
 export const HOLD_MS = 3000;
-const BASELINE_MS = 20_000;
 const CONVERGE_MS = 30_000;
 const POLL_MS = 250;
 
@@ -57,15 +54,10 @@ export interface Outcome {
   endedAt: number;
   /** When the cluster was correct again (and stayed so for HOLD_MS); absent if never within bound. */
   convergedAt?: number;
-  /** Why the cluster was not correct before the fault (then every agent was restarted first). */
+  /** What was wrong before the fault, and what was done about it (test/harness/faults/baseline.ts). */
   repaired?: string;
   /** The violations and the history's changes, for a failure message. */
   report(): string;
-}
-
-/** What "correct again" needs, judged on the latest samples: converged, one agreed leader, alive records. */
-export function endState(h: History, since: number): Violation[] {
-  return [...converged(h, since), ...agreedLeader(h), ...aliveAtEnd(h)];
 }
 
 /** `workload`: what the cluster runs (applied already; applied again when a repair needs it). */
@@ -89,20 +81,7 @@ export async function runScenario(fc: FaultCluster, sc: Scenario, workload: Work
   let repaired: string | undefined;
   let all: History;
   try {
-    const correct = (h: History) => endState(h, h.start).length === 0;
-    if (!(await poll(correct, BASELINE_MS))) {
-      // An earlier scenario left the cluster incorrect (its own test failed for it): repaired, so that
-      // this scenario is judged on its own.
-      const h = rec.snapshot();
-      repaired = summary(h, endState(h, h.start));
-      await repair(fc, workload, okEtcd(h).at(-1));
-      if (!(await poll(correct, BASELINE_MS))) {
-        const h = rec.snapshot();
-        throw new Error(
-          `the cluster did not converge before the fault:\n${summary(h, endState(h, h.start))}`,
-        );
-      }
-    }
+    repaired = await settleBaseline(fc, workload, () => rec.snapshot(), poll);
     baselineAt = performance.now();
     // One fresh sample of each stream before the fault: the baseline the checkers compare with.
     const fresh = (list: Array<{ t: number }>) => (list.at(-1)?.t ?? 0) > baselineAt;
@@ -156,27 +135,10 @@ export async function runScenario(fc: FaultCluster, sc: Scenario, workload: Work
     report: () =>
       [
         `${sc.name}: ${violations.length} violation(s)`,
-        ...(repaired
-          ? [`(every agent restarted first: the cluster was not correct before the fault)\n${repaired}`]
-          : []),
+        ...(repaired ? [`(before the fault) ${repaired}`] : []),
         summary(history, violations),
         '--- history ---',
         timeline(history),
       ].join('\n'),
   };
-}
-
-/** Stop every agent (SIGTERM, SIGKILL after 10 s; all at once: none acts while the others stop) and start
- * them again; delete the bare pods that are not Running (no controller replaces them) and apply the
- * workload again. */
-async function repair(fc: FaultCluster, workload: Workload, last: OkEtcd | undefined): Promise<void> {
-  await Promise.all(fc.nodes.map((n) => stopChild(fc.c.agents.get(n)!.process, 10_000)));
-  for (const n of fc.nodes) await fc.c.startAgent(n);
-  // The CLI needs a head that answers: retried until the restarted heads do.
-  const cli = (args: string[], input?: string) =>
-    eventually(() => fc.cli(args, input).then(() => true), 30_000, `nokube ${args.join(' ')}`);
-  for (const p of last?.pods ?? [])
-    if (!p.owner && p.phase !== 'Running')
-      await cli(['delete', 'pod', p.name, '-n', p.namespace, '--ignore-not-found']);
-  await cli(['apply', '-f', '-'], workload.yaml);
 }
