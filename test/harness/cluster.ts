@@ -1,5 +1,7 @@
 // A test cluster on one machine: a real etcd, a config whose nodes sit on distinct loopback addresses
-// (127.0.<net>.<i>, all routed to lo on Linux), and agents as separate processes of the real CLI.
+// (127.0.<net>.<i>, all routed to lo on Linux) or on the addresses given (the fault tests' netns hosts),
+// and agents as separate processes of the real CLI (or of a given binary, started through a wrapper
+// such as `ip netns exec <ns>`).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,25 +90,30 @@ export interface TestCluster {
 
 let clusterCount = 0;
 
-/** `net` picks the second octet block (127.<net>.x.y) so parallel test files never share addresses. */
+/** `net` picks the second octet block (127.<net>.x.y) so parallel test files never share addresses.
+ * `nodes` as a list: those names, addresses and roles (then `net` and `heads` are not used). */
 export async function createTestCluster(opts: {
-  nodes: number;
+  nodes: number | TestNode[];
   heads?: number;
-  net: number;
+  net?: number;
+  /** Where etcd listens (default 127.0.0.1). */
+  etcdHost?: string;
+  /** The binary agents run (default: cliCommand()). */
+  bin?: string;
+  /** A command prefix for a node's agent, e.g. `ip netns exec <ns>` to run it in its host's namespace. */
+  wrap?: (node: string) => string[];
   heartbeatMs?: number;
   store?: boolean;
   /** Extra lines inside the `mesh:` section of the config. */
   meshExtra?: string;
+  /** The cluster name is `<prefix><pid>-<n>` (default prefix `t`). */
+  namePrefix?: string;
 }): Promise<TestCluster> {
-  const etcd = await startTestEtcd();
+  const etcd = await startTestEtcd(opts.etcdHost);
   const dir = await mkdtemp(join(tmpdir(), 'nokube-test-cluster-'));
-  const name = `t${process.pid}-${clusterCount++}`;
-  const heads = opts.heads ?? 1;
-  const nodes: TestNode[] = Array.from({ length: opts.nodes }, (_, i) => ({
-    name: `n${i + 1}`,
-    address: `127.${opts.net}.${Math.floor((i + 1) / 250)}.${((i + 1) % 250) + 1}`,
-    roles: i < heads ? ['head', 'worker'] : ['worker'],
-  }));
+  const name = `${opts.namePrefix ?? 't'}${process.pid}-${clusterCount++}`;
+  const nodes =
+    typeof opts.nodes === 'number' ? loopbackNodes(opts.nodes, opts.heads ?? 1, opts.net) : opts.nodes;
   // Ports are per address, so one free pair serves every node.
   const headPort = await freePort();
   const meshPort = await freePort();
@@ -142,8 +149,9 @@ export async function createTestCluster(opts: {
     env,
     configYaml,
     async startAgent(node, extraArgs = []) {
-      const [cmd, base] = cliCommand();
-      const child = spawn(cmd, [...base, 'agent', '--config', configFile, '--node', node, ...extraArgs], {
+      const [bin, binArgs] = opts.bin ? [opts.bin, []] : cliCommand();
+      const [cmd, ...base] = [...(opts.wrap?.(node) ?? []), bin, ...binArgs];
+      const child = spawn(cmd!, [...base, 'agent', '--config', configFile, '--node', node, ...extraArgs], {
         env: { ...process.env, ...env, NOKUBE_LOG_LEVEL: 'info' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -200,6 +208,15 @@ export async function createTestCluster(opts: {
     },
   };
   return cluster;
+}
+
+function loopbackNodes(count: number, heads: number, net: number | undefined): TestNode[] {
+  if (net === undefined) throw new Error('createTestCluster: `net` is needed for loopback addresses');
+  return Array.from({ length: count }, (_, i) => ({
+    name: `n${i + 1}`,
+    address: `127.${net}.${Math.floor((i + 1) / 250)}.${((i + 1) % 250) + 1}`,
+    roles: i < heads ? ['head', 'worker'] : ['worker'],
+  }));
 }
 
 /** Poll until `check` returns a truthy value, or fail with the last error/value after `timeoutMs`. */

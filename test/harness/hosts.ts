@@ -1,7 +1,7 @@
-// Test hosts for the deploy tests: N network namespaces on one private /24 (10.77.<k>.0/24), each joined
-// to a bridge in the root namespace by a veth pair (the bridge holds .1, the gateway, so this process
-// reaches every host and the hosts reach services on the root side), each running its own Debian sshd
-// (own host key, own config, key-only auth with a key pair made for this run). The filesystem is shared,
+// Test hosts for the deploy and fault tests: N network namespaces on one private /24 (10.77.<k>.0/24),
+// each joined to a bridge in the root namespace by a veth pair (the bridge holds .1, the gateway, so this
+// process reaches every host and the hosts reach services on the root side), each running its own Debian
+// sshd unless told not to (own host key, own config, key-only auth with a key pair made for this run). The filesystem is shared,
 // so every host gets its own directory (install dir, workspace) that the deploy config passes along.
 // Never a mock: no sshd / ssh-keygen / ip -> the test fails with the install hint. Root is required
 // (namespaces); everything is removed by stop(), at process exit, and by the next run if a run crashed.
@@ -20,13 +20,16 @@ export interface TestHost {
   /** Its address on the private /24; sshd listens on port 22 there. */
   address: string;
   netns: string;
+  /** The root side of its veth pair: setting it down cuts the host off (packets dropped, not refused). */
+  veth: string;
   /** Root of this host's files on the shared filesystem; install and workspace dirs are under it. */
   dir: string;
   installDir: string;
   workspaceDir: string;
   /** Public host key, OpenSSH one-line form ("ssh-ed25519 AAAA..."). */
   hostKey: string;
-  sshd: ChildProcess;
+  /** Absent with `sshd: false`. */
+  sshd?: ChildProcess;
   /** Its own Docker engine's socket (startTestHosts with `docker`), inside its network namespace. */
   dockerSocket?: string;
 }
@@ -86,13 +89,14 @@ function freeSubnet(): number {
   throw new Error('no free /24 under 10.77.0.0/16 for the test hosts');
 }
 
-function requireTools(): void {
+function requireTools(sshd: boolean): void {
   if (process.getuid?.() !== 0) throw new Error('test hosts need root (ip netns): run the tests as root');
-  for (const [bin, pkg] of [
+  const tools: Array<readonly [string, string]> = [
     [IP, 'iproute2'],
-    [SSHD, 'openssh-server'],
     [KEYGEN, 'openssh-client'],
-  ] as const) {
+  ];
+  if (sshd) tools.push([SSHD, 'openssh-server']);
+  for (const [bin, pkg] of tools) {
     if (!existsSync(bin))
       throw new Error(`${bin} not found: apt-get install ${pkg} (the deploy tests need real hosts)`);
   }
@@ -151,9 +155,27 @@ function sshdConfig(dir: string, address: string): string {
   ].join('\n');
 }
 
-/** `docker`: each host gets a Docker engine of its own in its namespace (test/harness/host-docker.ts). */
-export async function startTestHosts(count: number, opts: { docker?: boolean } = {}): Promise<TestHosts> {
-  requireTools();
+async function startSshd(ns: string, dir: string, address: string): Promise<ChildProcess> {
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege separation dir
+  const sshd = spawn(IP, ['netns', 'exec', ns, SSHD, '-D', '-e', '-f', join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  sshd.stderr!.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  await waitForPort(address, 22, sshd, () => stderr);
+  return sshd;
+}
+
+/** `docker`: each host gets a Docker engine of its own in its namespace (test/harness/host-docker.ts).
+ * `sshd: false`: no sshd (hosts whose processes the test starts itself with `ip netns exec`). */
+export async function startTestHosts(
+  count: number,
+  opts: { docker?: boolean; sshd?: boolean } = {},
+): Promise<TestHosts> {
+  const withSshd = opts.sshd !== false;
+  requireTools(withSshd);
   sweepStale();
   if (opts.docker) await sweepStaleEngines();
   const engines: HostEngine[] = [];
@@ -168,7 +190,7 @@ export async function startTestHosts(count: number, opts: { docker?: boolean } =
   const teardownSync = () => {
     if (stopped) return;
     stopped = true;
-    for (const h of hosts) if (h.sshd.exitCode === null) h.sshd.kill('SIGKILL');
+    for (const h of hosts) if (h.sshd?.exitCode === null) h.sshd.kill('SIGKILL');
     for (const e of engines) if (e.process.exitCode === null) e.process.kill('SIGTERM');
     for (let i = 0; i < count; i++) {
       tryRun(IP, ['netns', 'del', `${tag}h${i}`]);
@@ -211,16 +233,8 @@ export async function startTestHosts(count: number, opts: { docker?: boolean } =
       await writeFile(join(dir, 'sshd_config'), sshdConfig(dir, address));
       knownHosts.push(`${address} ${hostKey}`);
 
-      await mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege separation dir
-      const sshd = spawn(IP, ['netns', 'exec', ns, SSHD, '-D', '-e', '-f', join(dir, 'sshd_config')], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      sshd.stderr!.on('data', (d) => {
-        stderr = (stderr + d).slice(-4000);
-      });
-      hosts.push({ name: `h${i}`, address, netns: ns, dir, installDir, workspaceDir, hostKey, sshd });
-      await waitForPort(address, 22, sshd, () => stderr);
+      hosts.push({ name: `h${i}`, address, netns: ns, veth, dir, installDir, workspaceDir, hostKey });
+      if (withSshd) hosts[i]!.sshd = await startSshd(ns, dir, address);
       if (opts.docker) {
         const engine = await startHostEngine(ns, dir, `/run/${tag}h${i}d`);
         engines.push(engine);
@@ -238,10 +252,10 @@ export async function startTestHosts(count: number, opts: { docker?: boolean } =
       privateKeyPath,
       knownHostsPath,
       async stop() {
-        const exits = hosts.map((h) =>
-          h.sshd.exitCode === null ? new Promise((r) => h.sshd.once('exit', r)) : Promise.resolve(),
+        const exits = hosts.map(({ sshd }) =>
+          sshd?.exitCode === null ? new Promise((r) => sshd.once('exit', r)) : Promise.resolve(),
         );
-        for (const h of hosts) if (h.sshd.exitCode === null) h.sshd.kill('SIGTERM');
+        for (const h of hosts) if (h.sshd?.exitCode === null) h.sshd.kill('SIGTERM');
         await Promise.all(engines.map((e) => e.stop()));
         await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 3000))]);
         teardownSync();

@@ -1,0 +1,50 @@
+// (f) Alive records: every running pod container has its records (alive/<ns>/<owner path> for the
+// container and for its pod, agent/pods/pod-actor.ts), and the controllers theirs.
+import { type History, okDocker, okEtcd } from '../history.ts';
+import type { Violation } from './violation.ts';
+
+/** The alive keys (below alive/) a running container implies: its own and its pod's. */
+const recordsOf = (c: { namespace: string; ownerPath: string }) => [
+  `${c.namespace}/${c.ownerPath}`,
+  `${c.namespace}/${c.ownerPath.slice(0, c.ownerPath.lastIndexOf('/container-'))}`,
+];
+
+/** In the last samples: each running container of a pod in etcd, each Deployment, the kubecontroller. */
+export function aliveAtEnd(h: History): Violation[] {
+  const etcd = okEtcd(h).at(-1);
+  const docker = okDocker(h).at(-1);
+  if (!etcd || !docker) return [{ check: 'alive-at-end', t: h.end, what: 'no sample of etcd and Docker' }];
+  const have = new Set(etcd.alive);
+  const uids = new Set(etcd.pods.map((p) => p.uid));
+  const want = new Set(['_cluster/kubecontroller']);
+  for (const d of etcd.deployments) want.add(`${d.namespace}/deployment-${d.name}`);
+  for (const c of docker.containers)
+    if (c.running && uids.has(c.podUid)) for (const k of recordsOf(c)) want.add(k);
+  return [...want]
+    .filter((k) => !have.has(k))
+    .map((k) => ({ check: 'alive-at-end', t: etcd.t, what: `alive/${k} missing` }));
+}
+
+/** The containers on `nodes` that run in every Docker sample keep their records in every etcd sample. */
+export function aliveThroughout(h: History, nodes: string[]): Violation[] {
+  const samples = okDocker(h);
+  const first = samples[0];
+  if (!first) return [];
+  let steady = first.containers.filter((c) => c.running && nodes.includes(c.node));
+  for (const s of samples) {
+    const ids = new Set(s.containers.filter((c) => c.running).map((c) => c.id));
+    steady = steady.filter((c) => ids.has(c.id));
+  }
+  const out: Violation[] = [];
+  const reported = new Set<string>();
+  for (const s of okEtcd(h)) {
+    const have = new Set(s.alive);
+    for (const c of steady)
+      for (const k of recordsOf(c))
+        if (!have.has(k) && !reported.has(k)) {
+          reported.add(k);
+          out.push({ check: 'alive-throughout', t: s.t, what: `alive/${k} (running on ${c.node}) missing` });
+        }
+  }
+  return out;
+}
