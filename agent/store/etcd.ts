@@ -15,8 +15,18 @@ export class EtcdUnreachableError extends Error {
 }
 
 /** etcd3's per-host circuit breaker, as we set it (agent/store/etcd-faults.ts): a host that failed this
- * many calls in a row is not asked again for this long (another host is, when there are several). */
-export const ETCD_BREAKER = { failures: 3, halfOpenMs: 5000 };
+ * many calls in a row is not asked again for this long (another host is, when there are several). Short:
+ * an agent whose link comes back must reach etcd again within about a second (its pods leave Unknown). */
+export const ETCD_BREAKER = { failures: 3, halfOpenMs: 1000 };
+
+/** gRPC channel options: reconnect soon after a link comes back (gRPC's own back-off grows to 120 s), and
+ * find a dead connection (a cut link sends no reset) by keepalive pings; etcd accepts pings every 5 s. */
+const GRPC_OPTIONS = {
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2000,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5000,
+};
 
 export type EtcdSettings = Pick<ClusterConfig['etcd'], 'endpoints' | 'dialTimeoutMs' | 'tls'>;
 
@@ -34,6 +44,7 @@ export async function createEtcd(settings: EtcdSettings, opts: EtcdClientOptions
   const options: IOptions = {
     hosts: settings.endpoints,
     dialTimeout: settings.dialTimeoutMs,
+    grpcOptions: GRPC_OPTIONS,
     ...faultOptions({ endpoints: settings.endpoints, callTimeoutMs: settings.dialTimeoutMs, ...opts }),
   };
   if (settings.tls) {

@@ -10,6 +10,9 @@ import { keys } from './keys.ts';
 
 /** README: "a dead agent's node record disappears 10 s after its last keepalive". */
 export const NODE_LEASE_TTL_SECONDS = 10;
+/** Re-registration retries back off to this at most: a node whose link comes back is registered (and its
+ * pods leave Unknown) within about this long. One lease grant per try. */
+const REGISTER_RETRY_MAX_MS = 2000;
 
 export interface NodeRecord {
   name: string;
@@ -148,7 +151,7 @@ export class NodeRegistration {
       if (this.state === 'stopped') return;
       this.register().catch((err) => {
         this.setState('degraded', `re-register failed: ${shortReason(err)}`);
-        this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
+        this.backoffMs = Math.min(this.backoffMs * 2, REGISTER_RETRY_MAX_MS);
         this.scheduleRetry();
       });
     }, this.backoffMs);
