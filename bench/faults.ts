@@ -37,7 +37,12 @@ try {
   await fc.cli(['apply', '-f', '-'], w.yaml);
   for (const sc of scenarios) {
     process.stderr.write(`${sc.name}…\n`);
-    const o = await runScenario(fc, sc, w);
+    const o = await runScenario(fc, sc, w).catch((err: Error) => err);
+    if (o instanceof Error) {
+      // A scenario that could not run (e.g. its manifest refused) is a row, not the end of the bench.
+      rows.push(`| ${sc.name} | — | — | — | did not run: ${o.message.split('\n')[0]} |`);
+      continue;
+    }
     if (values.verbose) process.stderr.write(`${o.report()}\n\n`);
     const counts = new Map<string, number>();
     for (const v of o.violations) counts.set(v.check, (counts.get(v.check) ?? 0) + 1);

@@ -22,15 +22,16 @@ export async function settleBaseline(
   snapshot: () => History,
   poll: Poll,
 ): Promise<string | undefined> {
-  const correct = (h: History) => endState(h, h.start).length === 0;
+  // Correct on samples taken after `since` (after the last thing done to the cluster).
+  const correct = (since: number) => (h: History) => endState(h, since).length === 0;
   const done: string[] = [];
-  if (!(await poll(correct, SETTLE_MS))) {
+  if (!(await poll(correct(0), SETTLE_MS))) {
     const h = snapshot();
     done.push(
       `not correct, repaired (agents restarted, workload applied again):\n${summary(h, endState(h, h.start))}`,
     );
     await repair(fc, workload, okEtcd(h).at(-1));
-    if (!(await poll(correct, SETTLE_MS))) {
+    if (!(await poll(correct(performance.now()), SETTLE_MS))) {
       const h = snapshot();
       throw new Error(`the cluster did not converge before the fault:\n${summary(h, endState(h, h.start))}`);
     }
@@ -39,7 +40,8 @@ export async function settleBaseline(
     const moved = await spreadOne(fc, okEtcd(snapshot()).at(-1)!);
     if (!moved) break;
     done.push(`spread: ${moved}`);
-    if (!(await poll(correct, SETTLE_MS))) throw new Error(`the cluster did not converge after ${moved}`);
+    if (!(await poll(correct(performance.now()), SETTLE_MS)))
+      throw new Error(`the cluster did not converge after ${moved}`);
   }
   return done.length ? done.join('\n') : undefined;
 }
@@ -52,7 +54,7 @@ async function spreadOne(fc: FaultCluster, s: OkEtcd): Promise<string | undefine
     const crowded = [...fc.nodes].sort((a, b) => on(b).length - on(a).length)[0]!;
     if (!fc.nodes.some((n) => on(n).length === 0) || on(crowded).length < 2) continue;
     const victim = on(crowded)[0]!;
-    await fc.cli(['delete', 'pod', victim.name, '-n', victim.namespace]);
+    await fc.cli(['delete', 'pod', victim.name, '-n', victim.namespace, '--ignore-not-found']);
     return `deleted pod ${victim.name} of ${crowded}`;
   }
   return undefined;
