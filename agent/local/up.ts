@@ -67,6 +67,10 @@ nodes:
 `;
 
 export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done: Promise<void> }> {
+  // Once interrupted, steps still in flight do not report: the last lines say what was stopped.
+  const say = (line: string) => {
+    if (!opts.signal?.aborted) opts.say(line);
+  };
   const dir = resolve(opts.dir);
   await mkdir(dir, { recursive: true });
   const pidPath = join(dir, 'pids.json');
@@ -80,7 +84,7 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
   if (!file) {
     file = join(dir, 'cluster.yaml');
     await writeFile(file, localClusterYaml(join(dir, 'workspace'), opts));
-    opts.say(`wrote ${file}`);
+    say(`wrote ${file}`);
   }
   const { config, text } = await loadConfigFile(file);
   const locals = config.nodes.filter((n) => isLocalAddress(n.address));
@@ -106,13 +110,13 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
       pids.etcd = etcd.process.pid!;
       await writePids(pidPath, pids);
       await waitForEtcd(endpoint, etcd, 15_000, opts.signal);
-      opts.say(`etcd started at ${endpoint} (data ${join(dir, 'etcd')}, log ${etcd.log})`);
-    } else opts.say(`etcd already running at ${endpoint}`);
+      say(`etcd started at ${endpoint} (data ${join(dir, 'etcd')}, log ${etcd.log})`);
+    } else say(`etcd already running at ${endpoint}`);
 
     const etcd = await connectEtcd(config.etcd);
     try {
       const res = await storeConfig(etcd, text, file, 'nokube up', 'latest');
-      opts.say(`config of cluster "${config.cluster}" ${res.outcome} (version ${res.version})`);
+      say(`config of cluster "${config.cluster}" ${res.outcome} (version ${res.version})`);
     } finally {
       etcd.close();
     }
@@ -140,9 +144,9 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
       opts.readyTimeoutMs,
       opts.signal,
     );
-    opts.say(`agents ready: ${locals.map((n) => n.name).join(', ')} (logs in ${join(dir, 'logs')})`);
+    say(`agents ready: ${locals.map((n) => n.name).join(', ')} (logs in ${join(dir, 'logs')})`);
     const heads = locals.filter((n) => n.roles.includes('head'));
-    for (const h of heads) opts.say(`head API: http://${h.address}:${config.head.port}`);
+    for (const h of heads) say(`head API: http://${h.address}:${config.head.port}`);
   } catch (err) {
     await stopAll();
     throw opts.signal?.aborted ? opts.signal.reason : err;
@@ -155,7 +159,7 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
   if (!opts.detach) {
     for (const c of children) {
       c.process.on('exit', (code, signal) => {
-        if (code !== 0 && signal === null) opts.say(`${c.name} exited with code ${code}; see ${c.log}`);
+        if (code !== 0 && signal === null) say(`${c.name} exited with code ${code}; see ${c.log}`);
       });
     }
   }
