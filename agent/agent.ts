@@ -3,19 +3,26 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Etcd3, Watcher } from 'etcd3';
-import type { Registry } from 'prom-client';
 import type { ClusterConfig, NodeConfig, Role } from './config/schema.ts';
 import { type ConfigSource, type EtcdTlsFiles, resolveConfigSource } from './config/source.ts';
 import { ConfigError, loadConfigFile, validateConfigText } from './config/validate.ts';
+import {
+  type AgentContext,
+  type AgentEventBus,
+  type AgentEvents,
+  type AgentPart,
+  agentHandles,
+} from './context.ts';
 import { AgentStartError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
 import { OutageLog } from './log/outage-log.ts';
-import { type LoopLag, startLoopLagMonitor } from './loop/lag.ts';
-import type { MemberEvent } from './mesh/member-table.ts';
+import { startLoopLagMonitor } from './loop/lag.ts';
 import { Mesh } from './mesh/mesh.ts';
 import { loadOrCreatePeerKey, readNetworkKey } from './mesh/peer-key.ts';
+import { headApiUrl } from './net/urls.ts';
 import { type NodeFacts, readNodeFacts } from './node/facts.ts';
 import { EventRecorder } from './objects/events.ts';
+import { dockerClient } from './runtime/docker-client.ts';
 import {
   type PeersCache,
   readConfigCache,
@@ -35,7 +42,6 @@ import {
 } from './store/etcd.ts';
 import { keyLeaf, keys } from './store/keys.ts';
 import { type NodeRecord, NodeRegistration, type RegistrationState } from './store/node-registry.ts';
-import type { NodeSample } from './telemetry/sample.ts';
 import { VERSION } from './version.ts';
 
 export interface AgentOptions {
@@ -50,59 +56,6 @@ export interface AgentOptions {
   /** Refuse to start unless the node has this role (`nokube head`). */
   requireRole?: Role;
   parts?: AgentPart[];
-}
-
-export interface AgentStatus {
-  node: string;
-  cluster: string;
-  version: string;
-  incarnation: number;
-  etcd: { state: RegistrationState; reason?: string; latencyMs?: number };
-  configVersion: number | null;
-  mesh: {
-    peerId: string;
-    multiaddrs: string[];
-    connections: number;
-    members: ReturnType<Mesh['table']['counts']>;
-  };
-}
-
-/** What parts (such as the head) are given: the running agent's pieces. */
-export interface AgentContext {
-  readonly cluster: string;
-  readonly nodeName: string;
-  readonly etcd: Etcd3;
-  readonly mesh: Mesh;
-  readonly log: Logger;
-  readonly loopLag: LoopLag;
-  /** The agent's Prometheus registry: /metrics of the agent (and the head) and what is written to GreptimeDB. */
-  readonly metrics: Registry;
-  readonly events: AgentEventBus;
-  /** Alive records of the actors this agent runs, under the agent's lease. */
-  readonly alive: AliveRecords;
-  /** Events about objects, as seen from this node (source component nokube-agent, host = node). */
-  readonly recorder: EventRecorder;
-  config(): ClusterConfig;
-  configVersion(): number | null;
-  self(): NodeConfig;
-  status(): AgentStatus;
-}
-
-export interface AgentEvents {
-  member: [MemberEvent];
-  node: [{ type: 'put'; node: NodeRecord } | { type: 'delete'; name: string }];
-  config: [{ config: ClusterConfig; version: number }];
-  /** One sample per monitoring interval (agent/telemetry). */
-  telemetry: [NodeSample];
-  /** Our node record was (re)written: after a lost lease or a record deleted on a wrong verdict, what we
-   * report (pod statuses) is written again, since others may have spoken for us meanwhile (NodeLost). */
-  registered: [];
-}
-export type AgentEventBus = EventEmitter<AgentEvents>;
-
-export interface AgentPart {
-  name: string;
-  start(ctx: AgentContext): Promise<{ stop(): Promise<void> } | null>;
 }
 
 export interface RunningAgent {
@@ -134,10 +87,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // 2. Identity and facts.
   const incarnation = Date.now();
   const privateKey = await loadOrCreatePeerKey(join(self.workspace, 'agent', 'peer.key'));
-  const facts = await readNodeFacts(self.dockerSocket);
+  // The one Docker client of this agent: every part is handed it (ctx.docker).
+  const docker = dockerClient(self);
+  const facts = await readNodeFacts(docker);
   const loopLag = startLoopLagMonitor();
-  const headApi = (cfg: ClusterConfig, n: NodeConfig) =>
-    n.roles.includes('head') ? `http://${hostForUrl(n.address)}:${cfg.head.port}` : undefined;
+  const headApi = headApiUrl;
 
   // 3. Mesh.
   const meshSelf = (n: NodeConfig) => ({
@@ -290,12 +244,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     nodeName,
     etcd,
     mesh,
+    docker,
     log,
     loopLag,
     metrics: new (await import('prom-client')).Registry(),
     events,
     alive,
     recorder,
+    handles: agentHandles(),
     config: () => config,
     configVersion: () => configVersion,
     self: () => self,
@@ -459,10 +415,6 @@ function buildRecord(
   };
   if (api) rec.api = api;
   return rec;
-}
-
-export function hostForUrl(address: string): string {
-  return address.includes(':') ? `[${address}]` : address;
 }
 
 /** A watch that never blocks start-up: it connects (and reconnects) in the background and calls
