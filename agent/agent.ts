@@ -20,6 +20,7 @@ import { loadOrCreatePeerKey } from './mesh/peer-key.ts';
 import { readNodeFacts } from './node/facts.ts';
 import { EventRecorder } from './objects/events.ts';
 import { dockerClient } from './runtime/docker-client.ts';
+import type { StepBasics } from './start/basics.ts';
 import { loadBootConfig } from './start/boot-config.ts';
 import { watchCluster } from './start/cluster-watches.ts';
 import { joinMesh } from './start/join-mesh.ts';
@@ -73,7 +74,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const loopLag = startLoopLagMonitor();
 
   // 3. Mesh.
-  const joined = await joinMesh({ cluster, live, privateKey, incarnation, log, events });
+  const basics: StepBasics = { cluster, nodeName, etcd, live, events, log };
+  const joined = await joinMesh({ ...basics, privateKey, incarnation });
   const { mesh } = joined;
 
   // 4. Node record under the agent's lease (registered after the parts, below).
@@ -84,18 +86,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     { component: 'nokube-agent', host: nodeName },
     log.child({ part: 'events' }),
   );
-  const node = new NodeRecordKeeper({
-    etcd,
-    cluster,
-    live,
-    facts,
-    mesh,
-    incarnation,
-    alive,
-    events,
-    etcdOutage,
-    log,
-  });
+  const node = new NodeRecordKeeper({ ...basics, facts, mesh, incarnation, alive, etcdOutage });
 
   // 5. Watches: config changes apply live; node records feed the mesh's peer list.
   const applyConfig = (text: string, version: number) => {
@@ -108,17 +99,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     log.info({ version }, 'config applied');
     events.emit('config', { config: live.config(), version });
   };
-  const watches = watchCluster({
-    etcd,
-    cluster,
-    nodeName,
-    live,
-    mesh: joined,
-    node,
-    events,
-    log,
-    onConfig: applyConfig,
-  });
+  const watches = watchCluster({ ...basics, mesh: joined, node, onConfig: applyConfig });
 
   const status = (): AgentStatus => ({
     node: nodeName,

@@ -3,32 +3,27 @@
 // put back. Neither blocks start-up: each connects (and reconnects) in the background and re-reads its
 // range each time it is connected, so nothing that changed while it was away is missed.
 import type { Etcd3, Watcher } from 'etcd3';
-import type { AgentEventBus } from '../context.ts';
 import type { Logger } from '../log/logger.ts';
 import { readConfig } from '../store/config-store.ts';
 import { logEtcdFailure, shortReason } from '../store/etcd.ts';
 import { keyLeaf, keys } from '../store/keys.ts';
 import type { NodeRecord } from '../store/node-registry.ts';
+import type { StepBasics } from './basics.ts';
 import type { JoinedMesh } from './join-mesh.ts';
-import type { LiveConfig } from './live-config.ts';
 import type { NodeRecordKeeper } from './node-record.ts';
 
 export interface ClusterWatches {
   cancel(): Promise<void>;
 }
 
-export function watchCluster(o: {
-  etcd: Etcd3;
-  cluster: string;
-  nodeName: string;
-  live: LiveConfig;
-  mesh: JoinedMesh;
-  node: NodeRecordKeeper;
-  events: AgentEventBus;
-  log: Logger;
-  /** A config text stored in etcd, newer than the one we run on (or seen by the watch). */
-  onConfig(text: string, version: number): void;
-}): ClusterWatches {
+export function watchCluster(
+  o: StepBasics & {
+    mesh: JoinedMesh;
+    node: NodeRecordKeeper;
+    /** A config text stored in etcd, newer than the one we run on (or seen by the watch). */
+    onConfig(text: string, version: number): void;
+  },
+): ClusterWatches {
   const { etcd, cluster, nodeName, node, events, log } = o;
   const resyncConfig = () => {
     readConfig(etcd, cluster).then(

@@ -1,13 +1,11 @@
 // Start step 3: the mesh. Peers last seen in etcd (the local peers cache) are dialled at once, so a start
 // without etcd still finds the mesh; node records seen later are remembered there for the next start.
 import type { PrivateKey } from '@libp2p/interface';
-import type { AgentEventBus } from '../context.ts';
-import type { Logger } from '../log/logger.ts';
 import { Mesh } from '../mesh/mesh.ts';
 import { readNetworkKey } from '../mesh/peer-key.ts';
 import { headApiUrl } from '../net/urls.ts';
 import { type PeersCache, readPeersCache, writePeersCache } from '../state/config-cache.ts';
-import type { LiveConfig } from './live-config.ts';
+import type { StepBasics } from './basics.ts';
 
 /** Peers cache writes are at most this often (node records arrive in bursts). */
 const PEERS_WRITE_DELAY_MS = 1000;
@@ -18,18 +16,13 @@ export interface JoinedMesh {
   rememberPeer(name: string, addrs: string[]): void;
   /** After a config change: our advertised self, the timing and the bootstrap peers follow it. */
   follow(): void;
-  /** `leave`: announce it (a clean stop); without, the others find out by timeout. */
+  /** `leave`: say goodbye (a clean stop); without, the others find out from the missed beats. */
   stop(leave: boolean): Promise<void>;
 }
 
-export async function joinMesh(o: {
-  cluster: string;
-  live: LiveConfig;
-  privateKey: PrivateKey;
-  incarnation: number;
-  log: Logger;
-  events: AgentEventBus;
-}): Promise<JoinedMesh> {
+export async function joinMesh(
+  o: StepBasics & { privateKey: PrivateKey; incarnation: number },
+): Promise<JoinedMesh> {
   const { live, log } = o;
   const meshSelf = () => {
     const n = live.self();

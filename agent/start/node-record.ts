@@ -2,8 +2,7 @@
 // alive records of the actors this agent runs). Registered last at start: the record advertises the head
 // API, which must be listening by then.
 
-import type { Etcd3 } from 'etcd3';
-import type { AgentEventBus, AgentStatus } from '../context.ts';
+import type { AgentStatus } from '../context.ts';
 import type { Logger } from '../log/logger.ts';
 import type { OutageLog } from '../log/outage-log.ts';
 import type { Mesh } from '../mesh/mesh.ts';
@@ -13,6 +12,7 @@ import type { AliveRecords } from '../store/alive.ts';
 import { logEtcdFailure, shortReason } from '../store/etcd.ts';
 import { type NodeRecord, NodeRegistration, type RegistrationState } from '../store/node-registry.ts';
 import { VERSION } from '../version.ts';
+import type { StepBasics } from './basics.ts';
 import type { LiveConfig } from './live-config.ts';
 
 export class NodeRecordKeeper {
@@ -24,18 +24,15 @@ export class NodeRecordKeeper {
   private readonly log: Logger;
   private regState: { state: RegistrationState; reason?: string } = { state: 'registering' };
 
-  constructor(o: {
-    etcd: Etcd3;
-    cluster: string;
-    live: LiveConfig;
-    facts: NodeFacts;
-    mesh: Mesh;
-    incarnation: number;
-    alive: AliveRecords;
-    events: AgentEventBus;
-    etcdOutage: OutageLog;
-    log: Logger;
-  }) {
+  constructor(
+    o: StepBasics & {
+      facts: NodeFacts;
+      mesh: Mesh;
+      incarnation: number;
+      alive: AliveRecords;
+      etcdOutage: OutageLog;
+    },
+  ) {
     this.live = o.live;
     this.facts = o.facts;
     this.mesh = o.mesh;
