@@ -99,7 +99,7 @@ class KubeController {
 }
 
 /** The leader's work: watches, actors, resync, node lifecycle. */
-class Leader {
+export class Leader {
   private readonly ctx: AgentContext;
   private readonly actors = new Map<
     string,
