@@ -17,6 +17,7 @@ import { NO_GUARD } from '../agent/store/guard.ts';
 import { Leader } from '../head/controllers/kubecontroller.ts';
 import { eventually } from './harness/cluster.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
+import { gatedEtcd } from './harness/gated-etcd.ts';
 
 const cluster = 'resync';
 let server: TestEtcd;
@@ -48,42 +49,6 @@ const deployment = (name: string): Deployment =>
       template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
     },
   });
-
-/** The etcd client with a gate on range reads: while `holding`, every getAll waits for `release()`. */
-function gatedEtcd(base: Etcd3) {
-  let gate: Promise<void> | null = null;
-  let open = () => {};
-  let held = 0;
-  const client = Object.create(base) as Etcd3;
-  client.getAll = () => {
-    const b = base.getAll();
-    for (const m of ['exec', 'strings', 'keys'] as const) {
-      const orig = b[m].bind(b) as () => Promise<unknown>;
-      (b as unknown as Record<string, unknown>)[m] = async () => {
-        const res = await orig();
-        if (gate) {
-          held++;
-          await gate;
-        }
-        return res;
-      };
-    }
-    return b;
-  };
-  return {
-    client,
-    hold: () => {
-      gate = new Promise<void>((r) => {
-        open = r;
-      });
-    },
-    release: () => {
-      gate = null;
-      open();
-    },
-    held: () => held,
-  };
-}
 
 function leaderContext(client: Etcd3) {
   const log = createLogger({ node: 'h1' }, 'silent');
