@@ -92,3 +92,23 @@ test('a Deployment deleted while a resync reads its lists: its actor is dropped 
     leader.stop();
   }
 });
+
+test('an actor whose object is not found drops itself on its next reconcile', async () => {
+  const ctx = leaderContext(etcd);
+  const leader = new Leader(ctx, NO_GUARD);
+  const actors = (leader as unknown as { actors: Map<string, { kick(): void }> }).actors;
+  leader.start();
+  try {
+    await leader.resync();
+    // An actor for an object etcd never had (as one made from a stale read would be).
+    const ghost = deployment('ghost');
+    (leader as unknown as { ensureActor(kind: string, o: Deployment): { kick(): void } })
+      .ensureActor('Deployment', ghost)
+      .kick();
+    assert.ok(ctx.alive.has('default', 'deployment-ghost'));
+    await eventually(() => !actors.has('Deployment/default/ghost'), 10_000, 'the actor to drop itself');
+    assert.ok(!ctx.alive.has('default', 'deployment-ghost'), 'its alive record is gone with it');
+  } finally {
+    leader.stop();
+  }
+});

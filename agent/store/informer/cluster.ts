@@ -73,12 +73,13 @@ export const nodeInformer = (etcd: Etcd3, cluster: string, log: Logger): Lease<N
 export const drainInformer = (etcd: Etcd3, cluster: string, log: Logger): Lease<true> =>
   acquire(etcd, keys.drainPrefix(cluster), () => true as const, log);
 
-/** An object with its status from the two caches: a copy, so a reader that changes it changes no cache. */
+/** An object with its status from the two caches. The object is a shallow copy (its status set on the copy);
+ * what it holds is the cache's own: readers do not change it (reconciles are pure). */
 export function withStatus<T extends KubeObject>(
   entry: Entry<Stored>,
   status: Entry<unknown> | undefined,
 ): Stored<T> {
   const object = { ...entry.value.object } as T;
-  if (status) (object as { status?: unknown }).status = structuredClone(status.value);
+  if (status) (object as { status?: unknown }).status = status.value;
   return { ...entry.value, object };
 }
