@@ -106,10 +106,11 @@ export class Informer<T> {
     return this.cache.size;
   }
 
-  /** Handlers; when the cache is already listed, `add` hears every entry at once. Returns `off`. */
-  on(h: Handlers<T>): () => void {
+  /** Handlers; when the cache is already listed, `add` hears every entry at once (unless `replay` is
+   * false: the caller has read the cache itself). Returns `off`. */
+  on(h: Handlers<T>, replay = true): () => void {
     this.handlers.add(h);
-    if (this.synced) {
+    if (this.synced && replay) {
       for (const [k, e] of this.cache) this.call(h, 'add', k, e);
       this.call(h, 'listed', this.rev);
     }
