@@ -94,7 +94,7 @@ export class LeaderCaches {
       );
   }
 
-  /** What readWorld (world.ts) reads from etcd, from the caches. */
+  /** The World (world.ts) of a reconcile: drained nodes left out of `nodes`. */
   world(): World {
     const drained = new Set(this.drains.entries().map(([name]) => name));
     const nodes = this.nodes
