@@ -105,6 +105,7 @@ export class FakeDocker {
       ms: 0,
     });
   private seq = 0;
+  private readonly wakeStop = new Map<string, () => void>();
   private readonly clock: FakeClock;
 
   constructor(clock: FakeClock) {
@@ -228,10 +229,22 @@ export class FakeDocker {
         this.log(`stop ${name} t=${opts.t}`);
         this.log(`SIGTERM ${name}`);
         if (c.ignoresTerm) {
-          await this.clock.sleep(opts.t * 1000);
+          // Docker stop returns at the end of the grace, or once the container died otherwise (a kill).
+          const died = new AbortController();
+          this.wakeStop.set(name, () => died.abort());
+          await this.clock.sleep(opts.t * 1000, died.signal);
+          this.wakeStop.delete(name);
+          if (!c.state.Running) return;
           this.log(`SIGKILL ${name}`);
           this.exit(name, 137);
         } else this.exit(name, 143);
+      },
+      kill: async (opts: { signal: string }) => {
+        const c = find();
+        if (!c.state.Running) throw dockerError(409, `Container ${c.id} is not running`);
+        this.log(`${opts.signal} ${name}`);
+        this.exit(name, 137);
+        this.wakeStop.get(name)?.();
       },
       remove: async (_opts: { force: boolean }) => {
         find();

@@ -375,6 +375,30 @@ describe('pod actor: hooks and termination', () => {
     assert.equal(f.finished.length, 1);
   });
 
+  test('a second delete with a shorter grace: the container is killed at the new deadline', async () => {
+    const pod = makePod({ terminationGracePeriodSeconds: 30, containers: [sleeper()] });
+    const f = setup(pod);
+    await f.reconcile();
+    f.docker.containers.get(f.name())!.ignoresTerm = true;
+    f.docker.calls.length = 0;
+    f.actor.update(terminating(pod, 30));
+    await f.clock.untilPending(1);
+    await f.clock.advance(2000);
+    f.actor.update(terminating(pod, 5));
+    f.actor.update(terminating(pod, 10)); // a longer one changes nothing
+    await f.clock.advance(3000);
+    await f.actor.idle();
+    await settle();
+    const name = f.name();
+    assert.deepEqual(f.docker.calls.slice(0, 4), [
+      `0 stop ${name} t=30`,
+      `0 SIGTERM ${name}`,
+      `5000 SIGKILL ${name}`,
+      `5000 remove ${name}`,
+    ]);
+    assert.equal(f.finished.length, 1);
+  });
+
   test('a failing preStop is a FailedPreStopHook event; the container is stopped anyway', async () => {
     const pod = makePod({
       terminationGracePeriodSeconds: 10,

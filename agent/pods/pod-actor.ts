@@ -71,6 +71,7 @@ export class PodActor {
   private readonly terminating = new AbortController();
   /** When the termination must be over (ms, the actor's clock). */
   private deadline: number | undefined;
+  private seenDeleteAt: number | undefined;
   private terminated: Promise<void> | undefined;
   private readonly startTime: string;
 
@@ -102,6 +103,11 @@ export class PodActor {
   }
 
   update(pod: Pod): void {
+    if (this.terminated) {
+      // Terminating: only a shorter grace (a second delete) changes anything.
+      this.shorten(pod);
+      return;
+    }
     this.pod = pod;
     if (pod.metadata.deletionTimestamp) this.terminating.abort();
     this.kick();
@@ -283,16 +289,35 @@ export class PodActor {
 
   private async terminate(): Promise<void> {
     if (!this.terminated) {
-      const m = this.pod.metadata;
-      const grace = m.deletionGracePeriodSeconds ?? graceSeconds(this);
       // The grace counts from when this agent saw the delete (node clocks differ, as the kubelet does).
-      this.deadline = this.deps.clock.now() + grace * 1000;
+      this.seenDeleteAt = this.deps.clock.now();
+      this.deadline = this.seenDeleteAt + this.deleteGrace(this.pod) * 1000;
       this.terminated = this.stopAll().then(() => {
         this.stopped = true;
         this.deps.finished(this.pod);
       });
     }
     return this.terminated;
+  }
+
+  private deleteGrace(pod: Pod): number {
+    return pod.metadata.deletionGracePeriodSeconds ?? graceSeconds({ pod });
+  }
+
+  /** A second delete with a shorter grace: what still runs at the new deadline is killed then. */
+  private shorten(pod: Pod): void {
+    if (pod.metadata.uid !== this.pod.metadata.uid || this.seenDeleteAt === undefined) return;
+    const deadline = this.seenDeleteAt + this.deleteGrace(pod) * 1000;
+    if (deadline >= this.deadline!) return;
+    this.deadline = deadline;
+    void this.deps.clock.sleep(deadline - this.deps.clock.now()).then(async () => {
+      if (this.deadline !== deadline) return;
+      for (const c of this.pod.spec.containers) {
+        const ct = this.deps.docker.getContainer(this.name(c));
+        // Only while it runs (404: removed, 409: not running).
+        await ct.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+      }
+    });
   }
 
   private async stopAll(): Promise<void> {
