@@ -163,7 +163,11 @@ export class FakeDocker {
     },
   };
 
+  /** The engine refuses every create with this message. */
+  createError: string | undefined;
+
   async createContainer(opts: FakeContainer['opts'] & { name: string }) {
+    if (this.createError) throw dockerError(500, this.createError);
     if (this.containers.has(opts.name))
       throw dockerError(409, `Conflict. The container name "/${opts.name}" is already in use`);
     if (!this.images.has(opts.Image)) throw dockerError(404, `No such image: ${opts.Image}`);

@@ -208,6 +208,39 @@ describe('pod actor: reasons', () => {
     assert.match(f.warnings()[0]!.message, /configmap "nope" not found/);
   });
 
+  test('CreateContainerError: the engine refuses the create; a Failed event with its message', async () => {
+    const f = setup(makePod({ containers: [sleeper()] }));
+    f.docker.createError = 'invalid mount config';
+    const s = await f.reconcile();
+    assert.equal(f.cs(s).state.waiting?.reason, 'CreateContainerError');
+    assert.match(f.warnings()[0]!.message, /failed to create container "m": invalid mount config/);
+    f.docker.createError = undefined;
+    assert.ok(f.cs(await f.reconcile()).state.running);
+  });
+
+  test('ContainerCreating while an earlier pod of the same name still has its container', async () => {
+    const pod = makePod({ containers: [sleeper()] });
+    const f = setup(pod);
+    f.docker.containers.set(f.name(), {
+      id: 'old',
+      name: f.name(),
+      opts: { Image: IMAGE, Labels: { [LABEL.podUid]: 'an-earlier-uid' } },
+      state: {
+        Status: 'running',
+        Running: true,
+        Restarting: false,
+        OOMKilled: false,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: new Date(T0).toISOString(),
+        FinishedAt: '',
+      },
+    });
+    const s = await f.reconcile();
+    assert.equal(f.cs(s).state.waiting?.reason, 'ContainerCreating');
+    assert.equal(f.docker.containers.get(f.name())!.id, 'old', 'not touched');
+  });
+
   test('a command that does not exist: RunContainerError with the engine message, StartError 128, then CrashLoopBackOff', async () => {
     const f = setup(makePod({ containers: [sleeper({ command: ['/nonexistent'] })] }));
     let s = await f.reconcile();
@@ -534,6 +567,10 @@ describe('pod actor: config edits', () => {
     const ct = f.docker.containers.get(f.name())!;
     ct.opts.Labels[LABEL.specHash] = legacySpecHash(c, ['COLOR=blue'], []);
     f.docker.calls.length = 0;
+    await f.reconcile();
+    assert.deepEqual(f.docker.calls, []);
+    // Once adopted, a ConfigMap edit (its old hash no longer matching) still restarts nothing.
+    f.cms.set('default/cfg', cm({ color: 'red' }));
     await f.reconcile();
     assert.deepEqual(f.docker.calls, []);
   });

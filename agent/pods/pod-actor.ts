@@ -273,16 +273,17 @@ export class PodActor {
     binds: string[],
   ): boolean {
     const label = info.Config.Labels[LABEL.specHash];
-    if (label === hash) return true;
+    if (label === hash || run.t.adopted === info.Id) return true;
     try {
-      return (
-        label ===
-        legacySpecHash(run.c, resolveEnv(this.pod, run.c, this.deps.lookup, this.deps.address), binds)
-      );
+      const env = resolveEnv(this.pod, run.c, this.deps.lookup, this.deps.address);
+      if (label !== legacySpecHash(run.c, env, binds)) return false;
     } catch (err) {
       if (err instanceof ConfigRefError) return false;
       throw err;
     }
+    // Remembered: a later ConfigMap edit must not turn it into a mismatch.
+    run.t.adopted = info.Id;
+    return true;
   }
 
   // ---- termination ----

@@ -29,6 +29,8 @@ export interface Tracked {
   waiting?: { reason: string; message?: string };
   pull?: { backoffMs: number; notBefore: number };
   containerId?: string;
+  /** A container made by an agent that still hashed the resolved env, adopted as matching this spec. */
+  adopted?: string;
   /** The last start that Docker refused (its identity, the engine's message, when). */
   startError?: { key: string; message: string; at: string };
 }
