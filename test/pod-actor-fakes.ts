@@ -163,6 +163,8 @@ export class FakeDocker {
     },
   };
 
+  /** The next stop fails with this message (once). */
+  stopError: string | undefined;
   /** The engine refuses every create with this message. */
   createError: string | undefined;
 
@@ -229,6 +231,11 @@ export class FakeDocker {
       },
       stop: async (opts: { t: number }) => {
         const c = find();
+        if (this.stopError) {
+          const message = this.stopError;
+          this.stopError = undefined;
+          throw dockerError(500, message);
+        }
         if (!c.state.Running) throw dockerError(304, 'container already stopped');
         this.log(`stop ${name} t=${opts.t}`);
         this.log(`SIGTERM ${name}`);

@@ -432,6 +432,22 @@ describe('pod actor: hooks and termination', () => {
     assert.equal(f.finished.length, 1);
   });
 
+  test('a stop the engine fails is tried again on the next reconcile; finished only once it worked', async () => {
+    const pod = makePod({ terminationGracePeriodSeconds: 3, containers: [sleeper()] });
+    const f = setup(pod);
+    await f.reconcile();
+    f.docker.stopError = 'engine hiccup';
+    f.actor.update(terminating(pod));
+    await f.actor.idle();
+    assert.equal(f.finished.length, 0);
+    assert.equal(f.docker.containers.size, 1);
+    f.actor.kick();
+    await f.actor.idle();
+    await settle();
+    assert.equal(f.finished.length, 1);
+    assert.equal(f.docker.containers.size, 0);
+  });
+
   test('a failing preStop is a FailedPreStopHook event; the container is stopped anyway', async () => {
     const pod = makePod({
       terminationGracePeriodSeconds: 10,

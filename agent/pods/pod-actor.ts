@@ -291,12 +291,19 @@ export class PodActor {
   private async terminate(): Promise<void> {
     if (!this.terminated) {
       // The grace counts from when this agent saw the delete (node clocks differ, as the kubelet does).
-      this.seenDeleteAt = this.deps.clock.now();
-      this.deadline = this.seenDeleteAt + this.deleteGrace(this.pod) * 1000;
-      this.terminated = this.stopAll().then(() => {
-        this.stopped = true;
-        this.deps.finished(this.pod);
-      });
+      this.seenDeleteAt ??= this.deps.clock.now();
+      this.deadline ??= this.seenDeleteAt + this.deleteGrace(this.pod) * 1000;
+      this.terminated = this.stopAll().then(
+        () => {
+          this.stopped = true;
+          this.deps.finished(this.pod);
+        },
+        (err) => {
+          // Docker failed us: the next kick (the tick at the latest) tries again, same deadline.
+          this.terminated = undefined;
+          throw err;
+        },
+      );
     }
     return this.terminated;
   }
