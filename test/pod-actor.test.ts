@@ -2,13 +2,14 @@
 // fake Docker (test/pod-actor-fakes.ts): no sleeps, time moves only when a test moves it. Volume files
 // are real files in a temporary workspace. The real engine and etcd are in test/pod-actor-docker.test.ts.
 import assert from 'node:assert/strict';
-import { lstat, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Logger } from '../agent/log/logger.ts';
 import type { EventRecorder } from '../agent/objects/events.ts';
 import type { ConfigMap, Container, Pod, PodSpec, PodStatus } from '../agent/objects/types.ts';
+import { writeAtomically } from '../agent/pods/atomic-files.ts';
 import { K8S_BACKOFF, PodActor } from '../agent/pods/pod-actor.ts';
 import { legacySpecHash } from '../agent/pods/steps/create.ts';
 import { containerName, LABEL } from '../agent/runtime/labels.ts';
@@ -571,6 +572,27 @@ describe('pod actor: config edits', () => {
     // The bind of the volume folder shows the swap; the subPath bind is of one file (not updated, as k8s).
     const binds = (created.opts as { HostConfig?: { Binds?: string[] } }).HostConfig?.Binds ?? [];
     assert.deepEqual(binds, [`${dir}:/cfg`, `${join(dir, 'color')}:/one/color`]);
+  });
+
+  test('a volume folder of the layout before ..data (plain files) is converted in place', async () => {
+    const dir = join(workspace, 'migrate');
+    await mkdir(join(dir, 'sub'), { recursive: true });
+    await writeFile(join(dir, 'color'), 'blue');
+    await writeFile(join(dir, 'sub', 'x'), 'old');
+    const files = [
+      { path: 'color', content: 'blue', mode: 0o600 },
+      { path: 'sub/x', content: 'new', mode: 0o644 },
+    ];
+    assert.equal(await writeAtomically(dir, files, new Date(T0)), true);
+    assert.equal(await readlink(join(dir, 'color')), '..data/color');
+    assert.equal(await readlink(join(dir, 'sub')), '..data/sub');
+    assert.equal(await readFile(join(dir, 'sub', 'x'), 'utf8'), 'new');
+    assert.equal((await stat(join(dir, 'color'))).mode & 0o777, 0o600);
+    assert.equal(
+      await writeAtomically(dir, files, new Date(T0 + 1000)),
+      false,
+      'the same data writes nothing',
+    );
   });
 
   test('a container made by an agent that hashed the env is adopted, not restarted', async () => {
