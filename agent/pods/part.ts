@@ -5,10 +5,9 @@
 
 import type Docker from 'dockerode';
 import type { Watcher } from 'etcd3';
-import type { AgentContext, AgentPart } from '../agent.ts';
+import type { AgentContext, AgentPart, PodActorView } from '../context.ts';
 import { deleteObjects, fromKv, type ObjectRef, objectKey, refOf, writeStatus } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
-import { dockerClient } from '../runtime/docker-client.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { logEtcdFailure, shortReason, withTimeout } from '../store/etcd.ts';
@@ -33,33 +32,10 @@ interface Entry {
   actor: PodActor;
 }
 
-/** What the pod actors of this node are doing, for metrics and the console (agent/telemetry). */
-export interface PodActorView {
-  namespace: string;
-  name: string;
-  owner?: { kind: string; name: string };
-  /** Ownership path, e.g. `deployment-web/pod-web-abc12`. */
-  path: string;
-  phase: string;
-  containers: Array<{
-    name: string;
-    state: 'running' | 'waiting' | 'terminated';
-    reason?: string;
-    restarts: number;
-  }>;
-}
-
-let running: PodsOnNode | undefined;
-
-/** The pod actors of this agent (empty when the pods part does not run). */
-export function podActorViews(): PodActorView[] {
-  return running?.views() ?? [];
-}
-
 export const podsPart: AgentPart = {
   name: 'pods',
   async start(ctx: AgentContext) {
-    const docker = dockerClient(ctx.self());
+    const { docker } = ctx;
     try {
       await withTimeout(docker.ping(), 3000, 'no answer within 3 s');
     } catch (err) {
@@ -67,8 +43,14 @@ export const podsPart: AgentPart = {
       return null;
     }
     const pods = new PodsOnNode(ctx, docker);
-    running = pods;
-    return pods.start();
+    const running = await pods.start();
+    const withdraw = ctx.handles.podActors.publish(pods);
+    return {
+      async stop() {
+        withdraw();
+        await running.stop();
+      },
+    };
   },
 };
 
@@ -157,7 +139,6 @@ class PodsOnNode {
   };
 
   private async stop(): Promise<void> {
-    if (running === this) running = undefined;
     this.ctx.events.off('registered', this.onRegistered);
     this.stopped = true;
     clearInterval(this.tick);

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IKeyValue } from 'etcd3';
 import type { WebSocket } from 'ws';
-import type { AgentContext } from '../../agent/agent.ts';
+import type { AgentContext } from '../../agent/context.ts';
 import { applyManifests, deleteObject, NotFoundError } from '../../agent/objects/apply.ts';
 import { listEvents } from '../../agent/objects/events.ts';
 import { labelsMatch, parseLabelQuery, SelectorSyntaxError } from '../../agent/objects/label-query.ts';

@@ -6,14 +6,13 @@
 // writes fail. A head that learns the leader died (mesh `dead`) removes its campaign key, guarded, so
 // another head takes over at once.
 import type { IKeyValue, Watcher } from 'etcd3';
-import type { AgentContext, AgentPart } from '../../agent/agent.ts';
+import type { ActorRow, AgentContext, AgentPart } from '../../agent/context.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { getObject, listObjects, type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
 import type { Kind, KubeObject, Pod } from '../../agent/objects/types.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import type { Guard } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
-import { type ActorRow, addActorSource } from '../../agent/telemetry/node-metrics.ts';
 import { type Action, applyActions, type Edge } from './actions.ts';
 import { ControllerActor } from './actor.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
@@ -144,7 +143,7 @@ class Leader {
       since: new Date().toISOString(),
     });
     ctx.events.on('node', this.onNode);
-    this.removeActorSource = addActorSource(() => [...this.clusterObjects.values()]);
+    this.removeActorSource = ctx.handles.actorRows.add(() => [...this.clusterObjects.values()]);
     const objects = ctx.etcd.watch().prefix(keys.objectsPrefix(ctx.cluster)).watcher();
     objects.on('connected', () => void this.resync());
     objects.on('put', (kv) => this.onObject(kv.key.toString('utf8'), kv));
