@@ -16,7 +16,7 @@ import { type PodsCache, readPodsCache, writePodsCache } from './cache.ts';
 import { systemClock } from './clock.ts';
 import { K8S_BACKOFF, PodActor } from './pod-actor.ts';
 import type { Lookup } from './resolve.ts';
-import { deleteTerminatedPod } from './terminated.ts';
+import { deleteTerminatedPodUntilDone } from './terminated.ts';
 
 /** Docker-only reconcile of every pod (exits missed by the event stream, back-offs ending). */
 const TICK_MS = 10_000;
@@ -339,13 +339,13 @@ class PodsOnNode {
     this.pending.delete(id);
     this.written.delete(id);
     this.saveCacheSoon();
-    await deleteTerminatedPod(this.ctx.etcd, this.ctx.cluster, pod, e.createRevision).catch((err) =>
-      logEtcdFailure(
-        this.ctx.log,
-        err,
-        { pod: id },
-        'terminated pod delete failed; the next re-list retries',
-      ),
+    await deleteTerminatedPodUntilDone(
+      this.ctx.etcd,
+      this.ctx.cluster,
+      pod,
+      e.createRevision,
+      this.ctx.log,
+      () => this.stopped,
     );
   }
 
