@@ -20,7 +20,8 @@ import {
   datasourcesYaml,
   renderDashboard,
 } from '../dashboards/serve.ts';
-import { isObjectsPath, isObjectsWatchPath, serveObjects, serveWatch } from './objects.ts';
+import { isObjectsWatchPath, serveWatch } from './object-watch.ts';
+import { isObjectsPath, serveObjects } from './objects.ts';
 import { isPodStreamPath, PodStreams } from './pod-streams.ts';
 
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
