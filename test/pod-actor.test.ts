@@ -296,6 +296,15 @@ describe('pod actor: reasons', () => {
       assert.equal(s.phase, phase);
       assert.equal(f.cs(s).state.terminated?.reason, reason);
       assert.equal(f.cs(s).state.terminated?.exitCode, code);
+      await f.reconcile();
+      const failed = f.warnings().filter((e) => e.reason === 'Failed');
+      if (code === 0) assert.deepEqual(failed, []);
+      else
+        assert.deepEqual(
+          failed.map((e) => e.message),
+          [`Container m terminated: ${reason}, exit code ${code}`],
+          'once',
+        );
     }
   });
 

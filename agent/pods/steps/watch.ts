@@ -42,12 +42,20 @@ export async function watchStep(
       };
   const policy = pod.spec.restartPolicy ?? 'Always';
   const restart = policy === 'Always' || (policy === 'OnFailure' && terminated.exitCode !== 0);
+  const exitKey = startFailed ? t.startError!.key : state.FinishedAt;
   if (!restart) {
     delete t.waiting;
+    // A final failure says why once (a refused start said so already, with the engine's message).
+    if (t.seenExit !== exitKey && terminated.exitCode !== 0 && !startFailed)
+      warn(
+        run,
+        'Failed',
+        `Container ${c.name} terminated: ${terminated.reason}, exit code ${terminated.exitCode}`,
+      );
+    t.seenExit = exitKey;
     return { terminated };
   }
   const now = deps.clock.now();
-  const exitKey = startFailed ? t.startError!.key : state.FinishedAt;
   const fresh = t.seenExit !== exitKey;
   if (fresh) {
     // A new exit: count it once, and wait out the back-off before the next start.
