@@ -45,7 +45,8 @@ const phasePatterns = [
   {
     type: 'regex',
     options: {
-      pattern: '^waiting:(CrashLoopBackOff|ImagePullBackOff|ErrImagePull|ErrImageNeverPull|CreateContainerConfigError|CreateContainerError|RunContainerError)$',
+      pattern:
+        '^waiting:(CrashLoopBackOff|ImagePullBackOff|ErrImagePull|ErrImageNeverPull|CreateContainerConfigError|CreateContainerError|RunContainerError)$',
       result: { color: 'red', index: 8 },
     },
   },
