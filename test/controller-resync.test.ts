@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { after, before, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
-import type { AgentContext } from '../agent/agent.ts';
+import { type AgentContext, agentHandles } from '../agent/context.ts';
 import { createLogger } from '../agent/log/logger.ts';
 import { EventRecorder } from '../agent/objects/events.ts';
 import { createObjects, deleteObjects, newMeta } from '../agent/objects/store.ts';
@@ -61,6 +61,7 @@ function leaderContext(client: Etcd3) {
     alive: new AliveRecords(client, cluster, 'h1', log),
     recorder: new EventRecorder(client, cluster, { component: 'test' }, log),
     mesh: { table: { list: () => [] } },
+    handles: agentHandles(),
   } as unknown as AgentContext;
 }
 

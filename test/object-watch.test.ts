@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { AgentContext } from '../agent/agent.ts';
+import type { AgentContext } from '../agent/context.ts';
 import { createLogger } from '../agent/log/logger.ts';
 import {
   createObjects,

@@ -4,7 +4,7 @@
 // cut off from etcd keeps running its pods; an agent stop leaves the containers running (adopted later).
 
 import type Docker from 'dockerode';
-import type { AgentContext, AgentPart } from '../agent.ts';
+import type { AgentContext, AgentPart, PodActorView } from '../context.ts';
 import {
   deleteObjects,
   fromKv,
@@ -15,7 +15,6 @@ import {
   writeStatus,
 } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
-import { dockerClient } from '../runtime/docker-client.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { logEtcdFailure, shortReason, withTimeout } from '../store/etcd.ts';
@@ -23,8 +22,10 @@ import { type Lease, objectInformer } from '../store/informer/cluster.ts';
 import type { Entry as Cached, Informer } from '../store/informer/informer.ts';
 import { keys } from '../store/keys.ts';
 import { type PodsCache, readPodsCache, writePodsCache } from './cache.ts';
+import { systemClock } from './clock.ts';
 import { K8S_BACKOFF, PodActor } from './pod-actor.ts';
 import type { Lookup } from './resolve.ts';
+import { deleteTerminatedPodUntilDone } from './terminated.ts';
 
 /** Docker-only reconcile of every pod (exits missed by the event stream, back-offs ending). */
 const TICK_MS = 10_000;
@@ -40,33 +41,10 @@ interface Entry {
   actor: PodActor;
 }
 
-/** What the pod actors of this node are doing, for metrics and the console (agent/telemetry). */
-export interface PodActorView {
-  namespace: string;
-  name: string;
-  owner?: { kind: string; name: string };
-  /** Ownership path, e.g. `deployment-web/pod-web-abc12`. */
-  path: string;
-  phase: string;
-  containers: Array<{
-    name: string;
-    state: 'running' | 'waiting' | 'terminated';
-    reason?: string;
-    restarts: number;
-  }>;
-}
-
-let running: PodsOnNode | undefined;
-
-/** The pod actors of this agent (empty when the pods part does not run). */
-export function podActorViews(): PodActorView[] {
-  return running?.views() ?? [];
-}
-
 export const podsPart: AgentPart = {
   name: 'pods',
   async start(ctx: AgentContext) {
-    const docker = dockerClient(ctx.self());
+    const { docker } = ctx;
     try {
       await withTimeout(docker.ping(), 3000, 'no answer within 3 s');
     } catch (err) {
@@ -74,8 +52,14 @@ export const podsPart: AgentPart = {
       return null;
     }
     const pods = new PodsOnNode(ctx, docker);
-    running = pods;
-    return pods.start();
+    const running = await pods.start();
+    const withdraw = ctx.handles.podActors.publish(pods);
+    return {
+      async stop() {
+        withdraw();
+        await running.stop();
+      },
+    };
   },
 };
 
@@ -157,7 +141,6 @@ class PodsOnNode {
   };
 
   private async stop(): Promise<void> {
-    if (running === this) running = undefined;
     this.ctx.events.off('registered', this.onRegistered);
     this.stopped = true;
     clearInterval(this.tick);
@@ -303,6 +286,7 @@ class PodsOnNode {
       pod,
       {
         docker: this.docker,
+        clock: systemClock,
         cluster: this.ctx.cluster,
         node: this.ctx.nodeName,
         address: this.ctx.self().address,
@@ -315,6 +299,7 @@ class PodsOnNode {
         report: (status) => this.report(id, status),
         wakeAt: (ms) =>
           setTimeout(() => this.pods.get(id)?.actor.kick(), Math.max(0, ms - Date.now()) + 50).unref(),
+        finished: (done) => void this.finished(id, done),
       },
       previous,
     );
@@ -336,6 +321,24 @@ class PodsOnNode {
       .remove()
       .catch((err) => this.ctx.log.warn({ err: String(err), pod: id }, 'pod removal failed'))
       .finally(() => this.removing.delete(e.pod.metadata.uid));
+  }
+
+  /** A terminating pod is stopped here: forget it, then delete its object (if still that pod). */
+  private async finished(id: string, pod: Pod): Promise<void> {
+    const e = this.pods.get(id);
+    if (!e || e.pod.metadata.uid !== pod.metadata.uid) return;
+    this.pods.delete(id);
+    this.pending.delete(id);
+    this.written.delete(id);
+    this.saveCacheSoon();
+    await deleteTerminatedPodUntilDone(
+      this.ctx.etcd,
+      this.ctx.cluster,
+      pod,
+      e.createRevision,
+      this.ctx.log,
+      () => this.stopped,
+    );
   }
 
   /** A pod new here whose controller (by uid) is not in etcd: an orphan (etcd's answer only decides). */

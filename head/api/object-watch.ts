@@ -7,7 +7,7 @@
 // one turn of the event loop; a client that reads too slowly is disconnected.
 import type { Etcd3, IKeyValue } from 'etcd3';
 import type { WebSocket } from 'ws';
-import type { AgentContext } from '../../agent/agent.ts';
+import type { AgentContext } from '../../agent/context.ts';
 import { labelsMatch, parseLabelQuery } from '../../agent/objects/label-query.ts';
 import { fromKv } from '../../agent/objects/store.ts';
 import { KINDS, type KubeObject, namespaced, RESOURCE } from '../../agent/objects/types.ts';

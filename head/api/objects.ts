@@ -7,7 +7,7 @@
 //   WS     /api/v1/watch/<resource>?namespace=&labelSelector=&resourceVersion=   (get -w: object-watch.ts)
 // Secret data leaves the head only with ?secrets=show; otherwise each value is replaced by its size.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AgentContext } from '../../agent/agent.ts';
+import type { AgentContext } from '../../agent/context.ts';
 import { applyManifests, deleteObject, NotFoundError } from '../../agent/objects/apply.ts';
 import { listEvents } from '../../agent/objects/events.ts';
 import { labelsMatch, parseLabelQuery, SelectorSyntaxError } from '../../agent/objects/label-query.ts';

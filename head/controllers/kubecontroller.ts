@@ -6,14 +6,13 @@
 // delete or by its own reconcile. Losing the election (or stopping) stops every actor. Every write of the leader carries its fence (leadership.ts): a deposed leader's
 // writes fail. A head that learns the leader died (mesh `dead`) removes its campaign key, guarded, so
 // another head takes over at once.
-import type { AgentContext, AgentPart } from '../../agent/agent.ts';
+import type { ActorRow, AgentContext, AgentPart } from '../../agent/context.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
 import type { KubeObject } from '../../agent/objects/types.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import type { Guard } from '../../agent/store/guard.ts';
 import type { Entry, Handlers } from '../../agent/store/informer/informer.ts';
-import { type ActorRow, addActorSource } from '../../agent/telemetry/node-metrics.ts';
 import { type Action, applyActions, type Edge } from './actions.ts';
 import { ControllerActor } from './actor.ts';
 import { LeaderCaches } from './caches.ts';
@@ -133,7 +132,7 @@ export class Leader {
       actor: 'kubecontroller',
       since: new Date().toISOString(),
     });
-    this.removeActorSource = addActorSource(() => this.rows());
+    this.removeActorSource = ctx.handles.actorRows.add(() => this.rows());
     for (const [resource, kind] of Object.entries(CONTROLLED)) {
       const changed = (_k: string, e: Entry<Stored>) => this.ensureActor(kind, e.value.object).kick();
       this.offs.push(
