@@ -67,19 +67,23 @@ function setup(client: Etcd3 = etcd) {
 
 describe('informer', () => {
   test('lists, then watches from the list: every change told once, in order; waitFor a revision', async () => {
-    const { informer, heard, put, del, cache } = setup();
+    const { prefix, informer, heard, put, del, cache } = setup();
     await put('a', '1');
     await put('b', '1');
     await informer.start();
     assert.deepEqual(cache(), { a: '1', b: '1' });
     await put('c', '1');
     await put('a', '2');
+    // One transaction, two keys, one revision: both told.
+    await etcd
+      .if(`${prefix}d`, 'Create', '==', 0)
+      .then(etcd.put(`${prefix}d`).value('1'), etcd.put(`${prefix}e`).value('1'))
+      .commit();
     const last = await del('b');
     await informer.waitFor(last, 5000);
     assert.equal(informer.revision, last);
-    assert.deepEqual(cache(), { a: '2', c: '1' });
-    assert.deepEqual([...heard].sort(), ['add a=1', 'add b=1', 'add c=1', 'delete b', 'update a=2'].sort());
-    assert.deepEqual(heard.slice(2), ['add c=1', 'update a=2', 'delete b']);
+    assert.deepEqual(cache(), { a: '2', c: '1', d: '1', e: '1' });
+    assert.deepEqual(heard.slice(2), ['add c=1', 'update a=2', 'add d=1', 'add e=1', 'delete b']);
     await informer.stop();
   });
 

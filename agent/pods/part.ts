@@ -174,7 +174,7 @@ class PodsOnNode {
     const controllers = Object.keys(CONTROLLER_RESOURCES).map((r) => [r, this.informer(r)] as const);
     await Promise.all(this.leases.map((l) => l.informer.start()));
     // Status of pods new here, for their actors (restart counts); best effort, etcd may be away again.
-    const statuses = await this.ctx.etcd
+    let statuses = await this.ctx.etcd
       .getAll()
       .prefix(`${keys.statusPrefix(this.ctx.cluster)}pods/`)
       .strings()
@@ -219,6 +219,8 @@ class PodsOnNode {
           ),
       }),
     );
+    // Those statuses were for the pods replayed just now; a pod that comes later has none yet.
+    statuses = {};
   }
 
   /** Cascade: the owner is gone, so are its pods on this node. */

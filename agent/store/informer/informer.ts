@@ -226,9 +226,12 @@ export class Informer<T> {
   }
 
   private applyEvents(res: IWatchResponse): void {
+    // The changes of one transaction share its revision and come in one response: only what the cache
+    // held before this response (the list's revision on a first response) is skipped.
+    const held = this.rev;
     for (const ev of res.events) {
       const revision = BigInt(ev.kv.mod_revision);
-      if (revision <= this.rev) continue;
+      if (revision <= held) continue;
       const key = ev.kv.key.toString('utf8').slice(this.prefix.length);
       if (ev.type === 'Put') this.put(key, ev.kv);
       else {
