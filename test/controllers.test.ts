@@ -437,6 +437,44 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
     assert.equal(bound.object.spec.nodeName, 'n1');
   });
 
+  test('host ports: 4 replicas of one containerPort over 3 nodes: one per node, the 4th Pending with the NodePorts reason', async () => {
+    const ports = {
+      containers: [
+        {
+          name: 'main',
+          image: 'nokube.invalid/absent:0',
+          imagePullPolicy: 'Never' as const,
+          ports: [{ containerPort: 8080 }],
+        },
+      ],
+    };
+    const d = deployment('ports', { replicas: 4, template: { ...template('ports'), spec: ports } });
+    await createObjects(etcd, c.name, [d]);
+    const pods = await eventually(
+      async () => {
+        const list = await podsOf('ports');
+        return list.length === 4 ? list : undefined;
+      },
+      10_000,
+      '4 pods',
+    );
+    assert.deepEqual(perNode(pods), { n1: 1, n2: 1, n3: 1, '-': 1 });
+    const pending = pods.find((p) => !p.object.spec.nodeName)!;
+    const message = "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports.";
+    const cond = pending.object.status?.conditions?.find((x) => x.type === 'PodScheduled');
+    assert.deepEqual([cond?.status, cond?.reason, cond?.message], ['False', 'Unschedulable', message]);
+    await eventually(
+      async () =>
+        (await listEvents(etcd, c.name, refOf(pending.object))).some(
+          (e) => e.reason === 'FailedScheduling' && e.message === message,
+        ),
+      5000,
+      'FailedScheduling event',
+    );
+    await deleteObjects(etcd, c.name, [{ kind: 'Deployment', namespace: 'default', name: 'ports' }]);
+    await eventually(async () => (await podsOf('ports')).length === 0, 20_000, 'the pods gone');
+  });
+
   test('Job: completions with parallelism, then Complete; backoffLimit -> Failed', async () => {
     const mk = (name: string, spec: Partial<Job['spec']>): Job =>
       newMeta({
