@@ -42,6 +42,53 @@ metadata: {name: cfg, labels: {tier: conf}}
 data: {greeting: hello}
 `;
 
+/** The example of https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/ (controllers/daemonset.yaml). */
+const FLUENTD_DAEMONSET = `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: fluentd-elasticsearch
+  namespace: kube-system
+  labels:
+    k8s-app: fluentd-logging
+spec:
+  selector:
+    matchLabels:
+      name: fluentd-elasticsearch
+  template:
+    metadata:
+      labels:
+        name: fluentd-elasticsearch
+    spec:
+      tolerations:
+      # these tolerations are to have the daemonset runnable on control plane nodes
+      # remove them if your control plane nodes should not run pods
+      - key: node-role.kubernetes.io/control-plane
+        operator: Exists
+        effect: NoSchedule
+      - key: node-role.kubernetes.io/master
+        operator: Exists
+        effect: NoSchedule
+      containers:
+      - name: fluentd-elasticsearch
+        image: quay.io/fluentd_elasticsearch/fluentd:v2.5.2
+        resources:
+          limits:
+            memory: 200Mi
+          requests:
+            cpu: 100m
+            memory: 200Mi
+        volumeMounts:
+        - name: varlog
+          mountPath: /var/log
+      # it may be desirable to set \`terminationGracePeriodSeconds\` to a longer period to give the
+      # container a chance to stop gracefully
+      terminationGracePeriodSeconds: 30
+      volumes:
+      - name: varlog
+        hostPath:
+          path: /var/log
+`;
+
 describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
   let c: TestCluster;
   let work: string;
@@ -108,6 +155,52 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     const del = await cli(['delete', 'namespace', 'team']);
     assert.equal(del.stdout, 'namespaces "team" deleted\n');
     assert.deepEqual(await objectKeys(), [], 'the namespace took its ConfigMap along');
+  });
+
+  test('kube-system and kube-public exist like default and cannot be deleted; create namespace as kubectl', async () => {
+    const ns = await cli(['get', 'namespaces']);
+    assert.equal(ns.code, 0, ns.stderr);
+    assert.deepEqual(
+      ns.stdout
+        .split('\n')
+        .slice(1, -1)
+        .map((l) => l.split(/\s+/).slice(0, 2).join(' ')),
+      ['default Active', 'kube-public Active', 'kube-system Active'],
+    );
+    for (const name of ['kube-system', 'kube-public']) {
+      const del = await cli(['delete', 'namespace', name]);
+      assert.equal(del.code, 1);
+      assert.equal(
+        del.stderr,
+        `error: Error from server (Forbidden): namespaces "${name}" is forbidden: this namespace may not be deleted\n`,
+      );
+    }
+    // The DaemonSet example of the Kubernetes docs (concepts/workloads/controllers/daemonset), as is.
+    const ds = await cli(['apply', '-f', '-'], FLUENTD_DAEMONSET);
+    assert.equal(ds.code, 0, ds.stderr);
+    assert.equal(ds.stdout, 'daemonset.apps/fluentd-elasticsearch created\n');
+    assert.equal((await cli(['delete', 'ds', 'fluentd-elasticsearch', '-n', 'kube-system'])).code, 0);
+
+    const created = await cli(['create', 'namespace', 'team2']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, 'namespace/team2 created\n');
+    const again = await cli(['create', 'ns', 'team2']);
+    assert.equal(again.code, 1);
+    assert.equal(
+      again.stderr,
+      'error: Error from server (AlreadyExists): namespaces "team2" already exists\n',
+    );
+    const builtin = await cli(['create', 'ns', 'kube-system']);
+    assert.equal(builtin.code, 1);
+    assert.equal(
+      builtin.stderr,
+      'error: Error from server (AlreadyExists): namespaces "kube-system" already exists\n',
+    );
+    const bad = await cli(['create', 'ns', 'Team_3']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /metadata\.name: must be a lowercase RFC 1123 label/);
+    assert.equal((await cli(['delete', 'ns', 'team2'])).code, 0);
+    assert.deepEqual(await objectKeys(), []);
   });
 
   test('created, unchanged, configured; generation only on spec change; uid kept; dry run writes nothing', async () => {
@@ -465,6 +558,39 @@ spec:
       'error: this apply checks 200 keys and writes 200 objects in one etcd transaction, more than etcd allows (--max-txn-ops, 128 by default): apply fewer objects at a time\n',
     );
     assert.deepEqual(await objectKeys(), []);
+  });
+
+  test('immutable ConfigMap and Secret: data may not change, immutable may not be unset; metadata may', async () => {
+    const cm = (extra: string, data = 'a: "1"') =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: imm${extra}}\ndata: {${data}}\n`;
+    assert.equal((await cli(['apply', '-f', '-'], cm(''))).stdout, 'configmap/imm created\n');
+    const sealed = await cli(['apply', '-f', '-'], `${cm('')}immutable: true\n`);
+    assert.equal(sealed.stdout, 'configmap/imm configured\n', sealed.stderr);
+    const forbidden = (field: string, what = 'configmaps "imm" in namespace default') =>
+      `${what}: ${field}: Forbidden: field is immutable when \`immutable\` is set`;
+    const data = await cli(['apply', '-f', '-'], `${cm('', 'a: "2"')}immutable: true\n`);
+    assert.equal(data.code, 1);
+    assert.equal(data.stderr, `error: -: document 1: ${forbidden('data')}\n`);
+    const unset = await cli(['apply', '-f', '-'], cm(''));
+    assert.equal(unset.code, 1);
+    assert.equal(unset.stderr, `error: -: document 1: ${forbidden('immutable')}\n`);
+    const labelled = await cli(['apply', '-f', '-'], `${cm(', labels: {x: y}')}immutable: true\n`);
+    assert.equal(labelled.stdout, 'configmap/imm configured\n', labelled.stderr);
+    const stored = JSON.parse((await cli(['get', 'cm', 'imm', '-o', 'json'])).stdout);
+    assert.deepEqual([stored.data, stored.immutable], [{ a: '1' }, true]);
+
+    const secret = (value: string) =>
+      `apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nimmutable: true\nstringData: {p: ${value}}\n`;
+    assert.equal((await cli(['apply', '-f', '-'], secret('x'))).stdout, 'secret/s created\n');
+    assert.equal((await cli(['apply', '-f', '-'], secret('x'))).stdout, 'secret/s unchanged\n');
+    const changed = await cli(['apply', '-f', '-'], secret('y'));
+    assert.equal(changed.code, 1);
+    assert.equal(
+      changed.stderr,
+      `error: -: document 1: ${forbidden('data', 'secrets "s" in namespace default')}\n`,
+    );
+    assert.equal((await cli(['delete', 'cm', 'imm'])).code, 0);
+    assert.equal((await cli(['delete', 'secret', 's'])).code, 0);
   });
 
   test('get -o yaml|json output applies back unchanged (a List for several objects)', async () => {

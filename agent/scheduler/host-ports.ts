@@ -6,7 +6,7 @@
 // hostPort = containerPort for `hostNetwork: true`), else only the `hostPort`s. Pods share the node's
 // network today (README "Containers"), so every pod is on it; `hostNetwork` and `hostIP` are read here
 // so the rule holds as is once pods get their own network and those fields are accepted.
-import type { ContainerPort, PodSpec } from '../objects/types.ts';
+import type { ContainerPort } from '../objects/types.ts';
 import type { Checker } from './types.ts';
 
 export const PORTS_REASON = "didn't have free ports for the requested pod ports";
@@ -28,10 +28,10 @@ export interface PortsSpec {
 }
 
 /** The host ports a pod takes, in container and port order. */
-export function hostPortsOf(spec: PortsSpec | Pick<PodSpec, 'containers'>): HostPort[] {
-  const onHostNetwork = PODS_SHARE_HOST_NETWORK || (spec as PortsSpec).hostNetwork === true;
+export function hostPortsOf(spec: PortsSpec): HostPort[] {
+  const onHostNetwork = PODS_SHARE_HOST_NETWORK || spec.hostNetwork === true;
   const out: HostPort[] = [];
-  for (const c of (spec as PortsSpec).containers ?? [])
+  for (const c of spec.containers ?? [])
     for (const p of c.ports ?? []) {
       const port = onHostNetwork ? p.containerPort : p.hostPort;
       if (port) out.push({ hostIP: p.hostIP || ANY_IP, protocol: p.protocol ?? 'TCP', port });
