@@ -6,6 +6,7 @@ import type { Affinity, Container, NodeSelectorRequirement, Pod } from '../agent
 import { matchesExpression } from '../agent/scheduler/node-affinity.ts';
 import { addLoad, emptyLoad, feasibleNodes, schedule } from '../agent/scheduler/stack.ts';
 import type { PodToPlace, SchedNode } from '../agent/scheduler/types.ts';
+import { planSweep } from '../head/controllers/node-lifecycle.ts';
 import { loadOf, type World } from '../head/controllers/world.ts';
 
 const docker = { name: 'docker' as const, version: '28', apiVersion: '1.41' };
@@ -378,4 +379,31 @@ describe('scheduler: host ports (NodePorts)', () => {
       ['n1', 'n2', 'n3'],
     );
   });
+});
+
+test('bare pods placed in one sweep count each other: two with one port, one node -> one bound, one pending', () => {
+  const bare = (name: string): Stored<Pod> =>
+    ({
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default', uid: `uid-${name}` },
+        spec: { containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80 }] }] },
+      },
+      modRevision: '1',
+      createRevision: '1',
+    }) as unknown as Stored<Pod>;
+  const world: World = {
+    nodes: [node('n1')] as World['nodes'],
+    pods: [bare('a'), bare('b')],
+    drained: new Set(),
+  };
+  const actions = planSweep(world, new Set(), '2026-01-01T00:00:00Z');
+  assert.deepEqual(
+    actions.map(
+      (a) =>
+        `${a.type} ${a.type === 'event' ? (a.on as { name: string }).name : 'pod' in a && 'object' in a.pod ? a.pod.object.metadata.name : ''}`,
+    ),
+    ['bind a', 'podStatus b', 'event b'],
+  );
 });
