@@ -437,7 +437,7 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
     assert.equal(bound.object.spec.nodeName, 'n1');
   });
 
-  test('host ports: 4 replicas of one containerPort over 3 nodes: one per node, the 4th Pending with the NodePorts reason', async () => {
+  test('host ports: two Deployments of one containerPort (4 + 2 replicas) created at once over 3 nodes: one pod per node, the others Pending with the NodePorts reason', async () => {
     const ports = {
       containers: [
         {
@@ -448,21 +448,25 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
         },
       ],
     };
-    const d = deployment('ports', { replicas: 4, template: { ...template('ports'), spec: ports } });
-    await createObjects(etcd, c.name, [d]);
+    const mk = (name: string, replicas: number) =>
+      deployment(name, { replicas, template: { ...template(name), spec: ports } });
+    // One transaction: both controllers reconcile at once, each from a read without the other's pods.
+    await createObjects(etcd, c.name, [mk('ports', 4), mk('ports2', 2)]);
     const pods = await eventually(
       async () => {
-        const list = await podsOf('ports');
-        return list.length === 4 ? list : undefined;
+        const list = [...(await podsOf('ports')), ...(await podsOf('ports2'))];
+        return list.length === 6 ? list : undefined;
       },
       10_000,
-      '4 pods',
+      '6 pods',
     );
-    assert.deepEqual(perNode(pods), { n1: 1, n2: 1, n3: 1, '-': 1 });
-    const pending = pods.find((p) => !p.object.spec.nodeName)!;
+    assert.deepEqual(perNode(pods), { n1: 1, n2: 1, n3: 1, '-': 3 });
     const message = "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports.";
-    const cond = pending.object.status?.conditions?.find((x) => x.type === 'PodScheduled');
-    assert.deepEqual([cond?.status, cond?.reason, cond?.message], ['False', 'Unschedulable', message]);
+    for (const pending of pods.filter((p) => !p.object.spec.nodeName)) {
+      const cond = pending.object.status?.conditions?.find((x) => x.type === 'PodScheduled');
+      assert.deepEqual([cond?.status, cond?.reason, cond?.message], ['False', 'Unschedulable', message]);
+    }
+    const pending = pods.find((p) => !p.object.spec.nodeName)!;
     await eventually(
       async () =>
         (await listEvents(etcd, c.name, refOf(pending.object))).some(
@@ -471,8 +475,15 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
       5000,
       'FailedScheduling event',
     );
-    await deleteObjects(etcd, c.name, [{ kind: 'Deployment', namespace: 'default', name: 'ports' }]);
-    await eventually(async () => (await podsOf('ports')).length === 0, 20_000, 'the pods gone');
+    await deleteObjects(etcd, c.name, [
+      { kind: 'Deployment', namespace: 'default', name: 'ports' },
+      { kind: 'Deployment', namespace: 'default', name: 'ports2' },
+    ]);
+    await eventually(
+      async () => (await podsOf('ports')).length + (await podsOf('ports2')).length === 0,
+      20_000,
+      'the pods gone',
+    );
   });
 
   test('Job: completions with parallelism, then Complete; backoffLimit -> Failed', async () => {

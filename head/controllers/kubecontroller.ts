@@ -16,6 +16,7 @@ import { keys } from '../../agent/store/keys.ts';
 import { type ActorRow, addActorSource } from '../../agent/telemetry/node-metrics.ts';
 import { type Action, applyActions, type Edge } from './actions.ts';
 import { ControllerActor } from './actor.ts';
+import { AssumedPods } from './assumed-pods.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
 import { reconcileJob } from './job.ts';
@@ -112,6 +113,8 @@ class Leader {
   private podOwner = new Map<string, string>();
   /** Cluster-level objects for the Actors dashboard (`nokube_actor` rows), kept from the watch and resync. */
   private readonly clusterObjects = new Map<string, ActorRow>();
+  /** Placements of this leader not read back yet: every reconcile's load counts them. */
+  private readonly assumed = new AssumedPods();
   private removeActorSource: (() => void) | undefined;
   private readonly watchers: Watcher[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -267,10 +270,11 @@ class Leader {
     const { etcd, cluster } = this.ctx;
     const stored = (await getObject(etcd, cluster, ref)) as Stored<Controller> | null;
     if (!stored || stored.object.metadata.uid !== uid || this.stopped) return;
-    const world = await readWorld(etcd, cluster);
+    const world = this.assumed.attach(await readWorld(etcd, cluster));
     if (this.stopped) return;
     this.learnOwners(world, false);
     const actions = RECONCILE[ref.kind](stored, world, { now: new Date().toISOString() });
+    this.assumed.record(actions);
     const actor = this.actors.get(`${ref.kind}/${ref.namespace}/${ref.name}`);
     for (const a of actions) if (a.type === 'wake') actor?.kickAt(a.at);
     const owner = { ref: { ...ref, uid }, createRevision: stored.createRevision };
@@ -286,7 +290,9 @@ class Leader {
     if (this.stopped) return;
     this.learnOwners(world, true);
     const uids = new Set(owners.flat().map((s) => s.object.metadata.uid));
-    for (const a of planSweep(world, uids, new Date().toISOString())) {
+    const actions = planSweep(this.assumed.attach(world), uids, new Date().toISOString());
+    this.assumed.record(actions);
+    for (const a of actions) {
       // Events name their pod themselves; writes are done on behalf of the pod they touch.
       const pod = a.type === 'delete' || a.type === 'podStatus' || a.type === 'bind' ? a.pod : undefined;
       const owner = pod

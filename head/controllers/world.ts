@@ -15,6 +15,8 @@ export interface World {
   pods: Array<Stored<Pod>>;
   /** Drained nodes (their pods go at once; unreachable ones' pods wait for their toleration). */
   drained: ReadonlySet<string>;
+  /** Pods the leader placed that this read does not show bound yet (assumed-pods.ts): load only. */
+  assumed?: Pod[];
 }
 
 /** Drained nodes are left out of `nodes`: nothing is placed there, and their pods count as on a lost
@@ -76,6 +78,8 @@ export function loadOf(world: World): Load {
   for (const { object: p } of world.pods)
     if (p.spec.nodeName && !isTerminal(p))
       addLoad(load, p.spec.nodeName, { spec: p.spec, ownerUid: controllerOf(p)?.uid });
+  for (const p of world.assumed ?? [])
+    addLoad(load, p.spec.nodeName!, { spec: p.spec, ownerUid: controllerOf(p)?.uid });
   return load;
 }
 
