@@ -89,10 +89,23 @@ spec:
           path: /var/log
 `;
 
-describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
+describe('apply, get, describe, delete', { timeout: 240_000 }, () => {
   let c: TestCluster;
   let work: string;
   const cli = (args: string[], input?: string) => runCli(args, c.env, input);
+  /** The head API straight (a CLI run costs a process start): status and JSON body. */
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${c.headUrl()}${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    return {
+      status: res.status,
+      body: (await res.json()) as { error?: string; problems?: string[]; items?: Array<{ text: string }> },
+    };
+  };
   const file = async (name: string, text: string) => {
     const path = join(work, name);
     await writeFile(path, text);
@@ -158,28 +171,27 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
   });
 
   test('kube-system and kube-public exist like default and cannot be deleted; create namespace as kubectl', async () => {
-    const ns = await cli(['get', 'namespaces']);
-    assert.equal(ns.code, 0, ns.stderr);
+    const { items } = await getJson<{ items: Array<{ metadata: { name: string } }> }>(
+      `${c.headUrl()}/api/v1/objects/namespaces`,
+    );
     assert.deepEqual(
-      ns.stdout
-        .split('\n')
-        .slice(1, -1)
-        .map((l) => l.split(/\s+/).slice(0, 2).join(' ')),
-      ['default Active', 'kube-public Active', 'kube-system Active'],
+      items.map((n) => n.metadata.name),
+      ['default', 'kube-public', 'kube-system'],
     );
     for (const name of ['kube-system', 'kube-public']) {
-      const del = await cli(['delete', 'namespace', name]);
-      assert.equal(del.code, 1);
+      const del = await api('DELETE', `/api/v1/objects/namespaces/${name}`);
+      assert.equal(del.status, 400);
       assert.equal(
-        del.stderr,
-        `error: Error from server (Forbidden): namespaces "${name}" is forbidden: this namespace may not be deleted\n`,
+        del.body.error,
+        `Error from server (Forbidden): namespaces "${name}" is forbidden: this namespace may not be deleted`,
       );
     }
     // The DaemonSet example of the Kubernetes docs (concepts/workloads/controllers/daemonset), as is.
-    const ds = await cli(['apply', '-f', '-'], FLUENTD_DAEMONSET);
-    assert.equal(ds.code, 0, ds.stderr);
-    assert.equal(ds.stdout, 'daemonset.apps/fluentd-elasticsearch created\n');
-    assert.equal((await cli(['delete', 'ds', 'fluentd-elasticsearch', '-n', 'kube-system'])).code, 0);
+    const ds = await api('POST', '/api/v1/apply', { documents: [parse(FLUENTD_DAEMONSET)] });
+    assert.equal(ds.status, 200, JSON.stringify(ds.body));
+    assert.equal(ds.body.items?.[0]?.text, 'daemonset.apps/fluentd-elasticsearch created');
+    const dsPath = '/api/v1/objects/daemonsets/kube-system/fluentd-elasticsearch';
+    assert.equal((await api('DELETE', dsPath)).status, 200);
 
     const created = await cli(['create', 'namespace', 'team2']);
     assert.equal(created.code, 0, created.stderr);
@@ -190,16 +202,20 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
       again.stderr,
       'error: Error from server (AlreadyExists): namespaces "team2" already exists\n',
     );
-    const builtin = await cli(['create', 'ns', 'kube-system']);
-    assert.equal(builtin.code, 1);
+    const create = (name: string) =>
+      api('POST', '/api/v1/apply', {
+        documents: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }],
+        create: true,
+      });
     assert.equal(
-      builtin.stderr,
-      'error: Error from server (AlreadyExists): namespaces "kube-system" already exists\n',
+      (await create('kube-system')).body.error,
+      'Error from server (AlreadyExists): namespaces "kube-system" already exists',
     );
-    const bad = await cli(['create', 'ns', 'Team_3']);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /metadata\.name: must be a lowercase RFC 1123 label/);
-    assert.equal((await cli(['delete', 'ns', 'team2'])).code, 0);
+    assert.match(
+      (await create('Team_3')).body.error ?? '',
+      /metadata\.name: must be a lowercase RFC 1123 label/,
+    );
+    assert.equal((await api('DELETE', '/api/v1/objects/namespaces/team2')).status, 200);
     assert.deepEqual(await objectKeys(), []);
   });
 
@@ -561,36 +577,60 @@ spec:
   });
 
   test('immutable ConfigMap and Secret: data may not change, immutable may not be unset; metadata may', async () => {
-    const cm = (extra: string, data = 'a: "1"') =>
-      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: imm${extra}}\ndata: {${data}}\n`;
-    assert.equal((await cli(['apply', '-f', '-'], cm(''))).stdout, 'configmap/imm created\n');
-    const sealed = await cli(['apply', '-f', '-'], `${cm('')}immutable: true\n`);
-    assert.equal(sealed.stdout, 'configmap/imm configured\n', sealed.stderr);
+    const apply = async (doc: Record<string, unknown>) => {
+      const r = await api('POST', '/api/v1/apply', { documents: [doc] });
+      return r.status === 200 ? r.body.items![0]!.text : r.body.problems!.join('\n');
+    };
+    const cm = (data: Record<string, string>, more: Record<string, unknown> = {}, labels = {}) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'imm', labels },
+      data,
+      ...more,
+    });
     const forbidden = (field: string, what = 'configmaps "imm" in namespace default') =>
-      `${what}: ${field}: Forbidden: field is immutable when \`immutable\` is set`;
-    const data = await cli(['apply', '-f', '-'], `${cm('', 'a: "2"')}immutable: true\n`);
-    assert.equal(data.code, 1);
-    assert.equal(data.stderr, `error: -: document 1: ${forbidden('data')}\n`);
-    const unset = await cli(['apply', '-f', '-'], cm(''));
-    assert.equal(unset.code, 1);
-    assert.equal(unset.stderr, `error: -: document 1: ${forbidden('immutable')}\n`);
-    const labelled = await cli(['apply', '-f', '-'], `${cm(', labels: {x: y}')}immutable: true\n`);
-    assert.equal(labelled.stdout, 'configmap/imm configured\n', labelled.stderr);
-    const stored = JSON.parse((await cli(['get', 'cm', 'imm', '-o', 'json'])).stdout);
+      `request: document 1: ${what}: ${field}: Forbidden: field is immutable when \`immutable\` is set`;
+    assert.equal(await apply(cm({ a: '1' })), 'configmap/imm created');
+    assert.equal(await apply(cm({ a: '1' }, { immutable: true })), 'configmap/imm configured');
+    assert.equal(await apply(cm({ a: '2' }, { immutable: true })), forbidden('data'));
+    assert.equal(
+      await apply(cm({ a: '1' }, { binaryData: { b: 'AA==' }, immutable: true })),
+      forbidden('binaryData'),
+    );
+    assert.equal(await apply(cm({ a: '1' })), forbidden('immutable'));
+    assert.equal(await apply(cm({ a: '1' }, { immutable: false })), forbidden('immutable'));
+    assert.equal(await apply(cm({ a: '1' }, { immutable: true }, { x: 'y' })), 'configmap/imm configured');
+    const stored = await getJson<{ data: unknown; immutable: boolean }>(
+      `${c.headUrl()}/api/v1/objects/configmaps/default/imm`,
+    );
     assert.deepEqual([stored.data, stored.immutable], [{ a: '1' }, true]);
 
-    const secret = (value: string) =>
-      `apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nimmutable: true\nstringData: {p: ${value}}\n`;
-    assert.equal((await cli(['apply', '-f', '-'], secret('x'))).stdout, 'secret/s created\n');
-    assert.equal((await cli(['apply', '-f', '-'], secret('x'))).stdout, 'secret/s unchanged\n');
-    const changed = await cli(['apply', '-f', '-'], secret('y'));
-    assert.equal(changed.code, 1);
+    const secret = (p: string, type?: string) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's' },
+      immutable: true,
+      stringData: { p },
+      ...(type ? { type } : {}),
+    });
+    assert.equal(await apply(secret('x')), 'secret/s created');
+    assert.equal(await apply(secret('x')), 'secret/s unchanged');
+    assert.equal(await apply(secret('y')), forbidden('data', 'secrets "s" in namespace default'));
     assert.equal(
-      changed.stderr,
-      `error: -: document 1: ${forbidden('data', 'secrets "s" in namespace default')}\n`,
+      await apply(secret('x', 'example.com/other')),
+      'request: document 1: secrets "s" in namespace default: type: field is immutable; delete and re-create the Secret',
     );
-    assert.equal((await cli(['delete', 'cm', 'imm'])).code, 0);
-    assert.equal((await cli(['delete', 'secret', 's'])).code, 0);
+    const cli1 = await cli(
+      ['apply', '-f', '-'],
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {p: x}\n',
+    );
+    assert.equal(cli1.code, 1);
+    assert.equal(
+      cli1.stderr,
+      `error: -: document 1: ${forbidden('immutable', 'secrets "s" in namespace default').slice('request: document 1: '.length)}\n`,
+    );
+    for (const path of ['configmaps/default/imm', 'secrets/default/s'])
+      assert.equal((await api('DELETE', `/api/v1/objects/${path}`)).status, 200);
   });
 
   test('get -o yaml|json output applies back unchanged (a List for several objects)', async () => {

@@ -2,7 +2,7 @@
 // on loopback and not running), the config stored, and one agent per node whose address is local.
 // Everything started is recorded in <dir>/pids.json; Ctrl-C or `nokube down` stops all of it.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { saveContext } from '../cli/context.ts';
@@ -230,8 +230,11 @@ async function readPids(file: string): Promise<PidFile | null> {
   return JSON.parse(await readFile(file, 'utf8')) as PidFile;
 }
 
+/** Written whole or not at all (temp file, then rename): `down`, or a test, reading it meanwhile never
+ * sees half a file. */
 async function writePids(file: string, pids: PidFile): Promise<void> {
-  await writeFile(file, JSON.stringify(pids, null, 2) + '\n');
+  await writeFile(`${file}.tmp`, JSON.stringify(pids, null, 2) + '\n');
+  await rename(`${file}.tmp`, file);
 }
 
 function anyAlive(p: PidFile): boolean {
