@@ -29,7 +29,7 @@ async function ports() {
   return ['--etcd-port', String(etcd), '--head-port', head!, '--mesh-port', mesh!, '--agent-port', agent!];
 }
 
-describe('nokube up / down', { timeout: 120_000 }, () => {
+describe('nokube up / down', { timeout: 240_000 }, () => {
   test('up --detach brings a healthy one-host cluster; down stops everything it started', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nokube-up-'));
     const env = { NOKUBE_HOME: join(dir, 'home'), NOKUBE_ETCD: '', NOKUBE_CLUSTER: '' };
