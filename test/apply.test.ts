@@ -42,10 +42,70 @@ metadata: {name: cfg, labels: {tier: conf}}
 data: {greeting: hello}
 `;
 
-describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
+/** The example of https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/ (controllers/daemonset.yaml). */
+const FLUENTD_DAEMONSET = `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: fluentd-elasticsearch
+  namespace: kube-system
+  labels:
+    k8s-app: fluentd-logging
+spec:
+  selector:
+    matchLabels:
+      name: fluentd-elasticsearch
+  template:
+    metadata:
+      labels:
+        name: fluentd-elasticsearch
+    spec:
+      tolerations:
+      # these tolerations are to have the daemonset runnable on control plane nodes
+      # remove them if your control plane nodes should not run pods
+      - key: node-role.kubernetes.io/control-plane
+        operator: Exists
+        effect: NoSchedule
+      - key: node-role.kubernetes.io/master
+        operator: Exists
+        effect: NoSchedule
+      containers:
+      - name: fluentd-elasticsearch
+        image: quay.io/fluentd_elasticsearch/fluentd:v2.5.2
+        resources:
+          limits:
+            memory: 200Mi
+          requests:
+            cpu: 100m
+            memory: 200Mi
+        volumeMounts:
+        - name: varlog
+          mountPath: /var/log
+      # it may be desirable to set \`terminationGracePeriodSeconds\` to a longer period to give the
+      # container a chance to stop gracefully
+      terminationGracePeriodSeconds: 30
+      volumes:
+      - name: varlog
+        hostPath:
+          path: /var/log
+`;
+
+describe('apply, get, describe, delete', { timeout: 240_000 }, () => {
   let c: TestCluster;
   let work: string;
   const cli = (args: string[], input?: string) => runCli(args, c.env, input);
+  /** The head API straight (a CLI run costs a process start): status and JSON body. */
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${c.headUrl()}${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    return {
+      status: res.status,
+      body: (await res.json()) as { error?: string; problems?: string[]; items?: Array<{ text: string }> },
+    };
+  };
   const file = async (name: string, text: string) => {
     const path = join(work, name);
     await writeFile(path, text);
@@ -108,6 +168,55 @@ describe('apply, get, describe, delete', { timeout: 180_000 }, () => {
     const del = await cli(['delete', 'namespace', 'team']);
     assert.equal(del.stdout, 'namespaces "team" deleted\n');
     assert.deepEqual(await objectKeys(), [], 'the namespace took its ConfigMap along');
+  });
+
+  test('kube-system and kube-public exist like default and cannot be deleted; create namespace as kubectl', async () => {
+    const { items } = await getJson<{ items: Array<{ metadata: { name: string } }> }>(
+      `${c.headUrl()}/api/v1/objects/namespaces`,
+    );
+    assert.deepEqual(
+      items.map((n) => n.metadata.name),
+      ['default', 'kube-public', 'kube-system'],
+    );
+    for (const name of ['kube-system', 'kube-public']) {
+      const del = await api('DELETE', `/api/v1/objects/namespaces/${name}`);
+      assert.equal(del.status, 400);
+      assert.equal(
+        del.body.error,
+        `Error from server (Forbidden): namespaces "${name}" is forbidden: this namespace may not be deleted`,
+      );
+    }
+    // The DaemonSet example of the Kubernetes docs (concepts/workloads/controllers/daemonset), as is.
+    const ds = await api('POST', '/api/v1/apply', { documents: [parse(FLUENTD_DAEMONSET)] });
+    assert.equal(ds.status, 200, JSON.stringify(ds.body));
+    assert.equal(ds.body.items?.[0]?.text, 'daemonset.apps/fluentd-elasticsearch created');
+    const dsPath = '/api/v1/objects/daemonsets/kube-system/fluentd-elasticsearch';
+    assert.equal((await api('DELETE', dsPath)).status, 200);
+
+    const created = await cli(['create', 'namespace', 'team2']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, 'namespace/team2 created\n');
+    const again = await cli(['create', 'ns', 'team2']);
+    assert.equal(again.code, 1);
+    assert.equal(
+      again.stderr,
+      'error: Error from server (AlreadyExists): namespaces "team2" already exists\n',
+    );
+    const create = (name: string) =>
+      api('POST', '/api/v1/apply', {
+        documents: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }],
+        create: true,
+      });
+    assert.equal(
+      (await create('kube-system')).body.error,
+      'Error from server (AlreadyExists): namespaces "kube-system" already exists',
+    );
+    assert.match(
+      (await create('Team_3')).body.error ?? '',
+      /metadata\.name: must be a lowercase RFC 1123 label/,
+    );
+    assert.equal((await api('DELETE', '/api/v1/objects/namespaces/team2')).status, 200);
+    assert.deepEqual(await objectKeys(), []);
   });
 
   test('created, unchanged, configured; generation only on spec change; uid kept; dry run writes nothing', async () => {
@@ -465,6 +574,63 @@ spec:
       'error: this apply checks 200 keys and writes 200 objects in one etcd transaction, more than etcd allows (--max-txn-ops, 128 by default): apply fewer objects at a time\n',
     );
     assert.deepEqual(await objectKeys(), []);
+  });
+
+  test('immutable ConfigMap and Secret: data may not change, immutable may not be unset; metadata may', async () => {
+    const apply = async (doc: Record<string, unknown>) => {
+      const r = await api('POST', '/api/v1/apply', { documents: [doc] });
+      return r.status === 200 ? r.body.items![0]!.text : r.body.problems!.join('\n');
+    };
+    const cm = (data: Record<string, string>, more: Record<string, unknown> = {}, labels = {}) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'imm', labels },
+      data,
+      ...more,
+    });
+    const forbidden = (field: string, what = 'configmaps "imm" in namespace default') =>
+      `request: document 1: ${what}: ${field}: Forbidden: field is immutable when \`immutable\` is set`;
+    assert.equal(await apply(cm({ a: '1' })), 'configmap/imm created');
+    assert.equal(await apply(cm({ a: '1' }, { immutable: true })), 'configmap/imm configured');
+    assert.equal(await apply(cm({ a: '2' }, { immutable: true })), forbidden('data'));
+    assert.equal(
+      await apply(cm({ a: '1' }, { binaryData: { b: 'AA==' }, immutable: true })),
+      forbidden('binaryData'),
+    );
+    assert.equal(await apply(cm({ a: '1' })), forbidden('immutable'));
+    assert.equal(await apply(cm({ a: '1' }, { immutable: false })), forbidden('immutable'));
+    assert.equal(await apply(cm({ a: '1' }, { immutable: true }, { x: 'y' })), 'configmap/imm configured');
+    const stored = await getJson<{ data: unknown; immutable: boolean }>(
+      `${c.headUrl()}/api/v1/objects/configmaps/default/imm`,
+    );
+    assert.deepEqual([stored.data, stored.immutable], [{ a: '1' }, true]);
+
+    const secret = (p: string, type?: string) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's' },
+      immutable: true,
+      stringData: { p },
+      ...(type ? { type } : {}),
+    });
+    assert.equal(await apply(secret('x')), 'secret/s created');
+    assert.equal(await apply(secret('x')), 'secret/s unchanged');
+    assert.equal(await apply(secret('y')), forbidden('data', 'secrets "s" in namespace default'));
+    assert.equal(
+      await apply(secret('x', 'example.com/other')),
+      'request: document 1: secrets "s" in namespace default: type: field is immutable; delete and re-create the Secret',
+    );
+    const cli1 = await cli(
+      ['apply', '-f', '-'],
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {p: x}\n',
+    );
+    assert.equal(cli1.code, 1);
+    assert.equal(
+      cli1.stderr,
+      `error: -: document 1: ${forbidden('immutable', 'secrets "s" in namespace default').slice('request: document 1: '.length)}\n`,
+    );
+    for (const path of ['configmaps/default/imm', 'secrets/default/s'])
+      assert.equal((await api('DELETE', `/api/v1/objects/${path}`)).status, 200);
   });
 
   test('get -o yaml|json output applies back unchanged (a List for several objects)', async () => {

@@ -443,6 +443,55 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
     assert.equal(bound.object.spec.nodeName, 'n1');
   });
 
+  test('host ports: two Deployments of one containerPort (4 + 2 replicas) created at once over 3 nodes: one pod per node, the others Pending with the NodePorts reason', async () => {
+    const ports = {
+      containers: [
+        {
+          name: 'main',
+          image: 'nokube.invalid/absent:0',
+          imagePullPolicy: 'Never' as const,
+          ports: [{ containerPort: 8080 }],
+        },
+      ],
+    };
+    const mk = (name: string, replicas: number) =>
+      deployment(name, { replicas, template: { ...template(name), spec: ports } });
+    // One transaction: both controllers reconcile at once, each from a read without the other's pods.
+    await createObjects(etcd, c.name, [mk('ports', 4), mk('ports2', 2)]);
+    const pods = await eventually(
+      async () => {
+        const list = [...(await podsOf('ports')), ...(await podsOf('ports2'))];
+        return list.length === 6 ? list : undefined;
+      },
+      10_000,
+      '6 pods',
+    );
+    assert.deepEqual(perNode(pods), { n1: 1, n2: 1, n3: 1, '-': 3 });
+    const message = "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports.";
+    for (const pending of pods.filter((p) => !p.object.spec.nodeName)) {
+      const cond = pending.object.status?.conditions?.find((x) => x.type === 'PodScheduled');
+      assert.deepEqual([cond?.status, cond?.reason, cond?.message], ['False', 'Unschedulable', message]);
+    }
+    const pending = pods.find((p) => !p.object.spec.nodeName)!;
+    await eventually(
+      async () =>
+        (await listEvents(etcd, c.name, refOf(pending.object))).some(
+          (e) => e.reason === 'FailedScheduling' && e.message === message,
+        ),
+      5000,
+      'FailedScheduling event',
+    );
+    await deleteObjects(etcd, c.name, [
+      { kind: 'Deployment', namespace: 'default', name: 'ports' },
+      { kind: 'Deployment', namespace: 'default', name: 'ports2' },
+    ]);
+    await eventually(
+      async () => (await podsOf('ports')).length + (await podsOf('ports2')).length === 0,
+      20_000,
+      'the pods gone',
+    );
+  });
+
   test('Job: completions with parallelism, then Complete; backoffLimit -> Failed', async () => {
     const mk = (name: string, spec: Partial<Job['spec']>): Job =>
       newMeta({

@@ -237,6 +237,16 @@ items:
       ['m.yaml:9: document 1 (Pod p): spec.containers[1].name: duplicate container name "c"'],
     ],
     [
+      "a pod's containers repeat a port and protocol (the pods share the node's network)",
+      POD.replace(
+        '      image: busybox\n',
+        '      image: busybox\n      ports: [{containerPort: 80}, {containerPort: 53, protocol: UDP}, {containerPort: 53}]\n    - name: d\n      image: busybox\n      ports: [{containerPort: 80, protocol: TCP}]\n',
+      ),
+      [
+        'm.yaml:12: document 1 (Pod p): spec.containers[1].ports[0].containerPort: Duplicate value: "80/TCP" (pods share the node\'s network: every containerPort is a host port)',
+      ],
+    ],
+    [
       'duplicate volume names',
       `${POD}  volumes:\n    - {name: v, emptyDir: {}}\n    - {name: v, emptyDir: {}}\n`,
       ['m.yaml:11: document 1 (Pod p): spec.volumes[1].name: duplicate volume name "v"'],

@@ -1,10 +1,13 @@
 // The placement pipeline, table-driven: feasibility rules, ranking order, the unschedulable message.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Affinity, NodeSelectorRequirement } from '../agent/objects/types.ts';
+import type { Stored } from '../agent/objects/store.ts';
+import type { Affinity, Container, NodeSelectorRequirement, Pod } from '../agent/objects/types.ts';
 import { matchesExpression } from '../agent/scheduler/node-affinity.ts';
 import { addLoad, emptyLoad, feasibleNodes, schedule } from '../agent/scheduler/stack.ts';
 import type { PodToPlace, SchedNode } from '../agent/scheduler/types.ts';
+import { planSweep } from '../head/controllers/node-lifecycle.ts';
+import { loadOf, type World } from '../head/controllers/world.ts';
 
 const docker = { name: 'docker' as const, version: '28', apiVersion: '1.41' };
 const node = (name: string, labels: Record<string, string> = {}, runtime: unknown = docker): SchedNode => ({
@@ -188,7 +191,8 @@ describe('scheduler', () => {
   for (const row of ranking) {
     test(`ranking: ${row.what}`, () => {
       const load = emptyLoad();
-      for (const [n, owner, count] of row.load) addLoad(load, n, owner, count);
+      for (const [n, owner, count] of row.load)
+        addLoad(load, n, owner ? { spec: {}, ownerUid: owner } : { spec: {} }, count);
       const pod: PodToPlace = row.owner ? { spec: {}, ownerUid: row.owner } : { spec: {} };
       assert.deepEqual(schedule(pod, nodes, load), { node: row.want });
     });
@@ -196,12 +200,12 @@ describe('scheduler', () => {
 
   test('six replicas placed one after another spread 2/2/2', () => {
     const load = emptyLoad();
-    addLoad(load, 'n1', 'other', 3);
+    addLoad(load, 'n1', { spec: {}, ownerUid: 'other' }, 3);
     const counts = new Map<string, number>();
     for (let i = 0; i < 6; i++) {
       const placed = schedule({ spec: {}, ownerUid: 'web' }, nodes, load);
       assert.ok(placed.node);
-      addLoad(load, placed.node, 'web');
+      addLoad(load, placed.node, { spec: {}, ownerUid: 'web' });
       counts.set(placed.node, (counts.get(placed.node) ?? 0) + 1);
     }
     assert.deepEqual(Object.fromEntries(counts), { n1: 2, n2: 2, n3: 2 });
@@ -251,4 +255,155 @@ describe('scheduler', () => {
       assert.deepEqual(schedule(row.pod, row.nodes, emptyLoad()), { node: null, message: row.want });
     });
   }
+});
+
+describe('scheduler: host ports (NodePorts)', () => {
+  const nodes = [node('n1'), node('n2'), node('n3')];
+  type Port = NonNullable<Container['ports']>[number] & { hostIP?: string };
+  const withPorts = (...ports: Port[][]): PodToPlace => ({
+    spec: { containers: ports.map((p, i) => ({ name: `c${i}`, image: 'x', ports: p })) },
+  });
+  const bound = (node: string, pod: PodToPlace, extra: Partial<Pod['metadata']> = {}): Stored<Pod> =>
+    ({
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `p-${node}`, namespace: 'default', ...extra },
+        spec: { ...pod.spec, nodeName: node },
+        status: { phase: 'Running' },
+      },
+    }) as unknown as Stored<Pod>;
+  const world = (pods: Array<Stored<Pod>>): World => ({
+    nodes: nodes as World['nodes'],
+    pods,
+    drained: new Set(),
+  });
+
+  const rows: Array<{ what: string; held: Port[]; want: Port[]; free: boolean }> = [
+    {
+      what: 'same port, protocol defaults to TCP',
+      held: [{ containerPort: 80 }],
+      want: [{ containerPort: 80, protocol: 'TCP' }],
+      free: false,
+    },
+    {
+      what: 'same port, other protocol',
+      held: [{ containerPort: 53 }],
+      want: [{ containerPort: 53, protocol: 'UDP' }],
+      free: true,
+    },
+    { what: 'other port', held: [{ containerPort: 80 }], want: [{ containerPort: 81 }], free: true },
+    {
+      what: 'hostPort does not matter on the host network: containerPort is what is taken',
+      held: [{ containerPort: 80, hostPort: 80 }],
+      want: [{ containerPort: 80 }],
+      free: false,
+    },
+    {
+      what: '0.0.0.0 overlaps a given address',
+      held: [{ containerPort: 80, hostIP: '10.0.0.1' }],
+      want: [{ containerPort: 80 }],
+      free: false,
+    },
+    {
+      what: 'a given address overlaps 0.0.0.0',
+      held: [{ containerPort: 80 }],
+      want: [{ containerPort: 80, hostIP: '10.0.0.1' }],
+      free: false,
+    },
+    {
+      what: 'two other addresses do not overlap',
+      held: [{ containerPort: 80, hostIP: '10.0.0.1' }],
+      want: [{ containerPort: 80, hostIP: '10.0.0.2' }],
+      free: true,
+    },
+    {
+      what: 'the same address overlaps',
+      held: [{ containerPort: 80, hostIP: '10.0.0.2' }],
+      want: [{ containerPort: 80, hostIP: '10.0.0.2' }],
+      free: false,
+    },
+  ];
+  for (const row of rows)
+    test(`${row.free ? 'free' : 'taken'}: ${row.what}`, () => {
+      const load = emptyLoad();
+      addLoad(load, 'n1', withPorts(row.held));
+      const placed = schedule(withPorts(row.want), [node('n1')], load);
+      assert.deepEqual(placed.node, row.free ? 'n1' : null);
+    });
+
+  test('a pod without ports fits anywhere; the ports of any container of a pod count', () => {
+    const load = loadOf(world([bound('n1', withPorts([], [{ containerPort: 8080 }]))]));
+    assert.deepEqual(
+      feasibleNodes(withPorts(), nodes).map((n) => n.name),
+      ['n1', 'n2', 'n3'],
+    );
+    assert.equal(schedule(withPorts([{ containerPort: 8080 }]), [node('n1')], load).node, null);
+    assert.equal(schedule(withPorts(), [node('n1')], load).node, 'n1');
+  });
+
+  test('three pods holding the port on the three nodes: none fits, said with k8s wording', () => {
+    const port = withPorts([{ containerPort: 80 }]);
+    const load = loadOf(world(nodes.map((n) => bound(n.name, port))));
+    assert.deepEqual(schedule(port, nodes, load), {
+      node: null,
+      message: "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports.",
+    });
+  });
+
+  test('a terminating pod (deletionTimestamp) holds its ports until gone; a terminated one does not', () => {
+    const port = withPorts([{ containerPort: 80 }]);
+    const terminating = bound('n1', port, { deletionTimestamp: '2026-01-01T00:00:30Z' });
+    const done = bound('n2', port);
+    done.object.status = { phase: 'Succeeded' };
+    const load = loadOf(world([terminating, done]));
+    assert.equal(schedule(port, [node('n1')], load).node, null);
+    assert.equal(schedule(port, [node('n2')], load).node, 'n2');
+  });
+
+  test('replicas placed one after another never share a port: 3 nodes, 4 replicas, the 4th pending', () => {
+    const port = withPorts([{ containerPort: 80 }]);
+    const load = emptyLoad();
+    const placed = [];
+    for (let i = 0; i < 4; i++) {
+      const p = schedule({ ...port, ownerUid: 'web' }, nodes, load);
+      if (p.node) addLoad(load, p.node, { ...port, ownerUid: 'web' });
+      placed.push(p.node);
+    }
+    assert.deepEqual(placed, ['n1', 'n2', 'n3', null]);
+  });
+
+  test('DaemonSet eligibility does not look at ports (as k8s)', () => {
+    assert.deepEqual(
+      feasibleNodes(withPorts([{ containerPort: 80 }]), nodes).map((n) => n.name),
+      ['n1', 'n2', 'n3'],
+    );
+  });
+});
+
+test('bare pods placed in one sweep count each other: two with one port, one node -> one bound, one pending', () => {
+  const bare = (name: string): Stored<Pod> =>
+    ({
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default', uid: `uid-${name}` },
+        spec: { containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80 }] }] },
+      },
+      modRevision: '1',
+      createRevision: '1',
+    }) as unknown as Stored<Pod>;
+  const world: World = {
+    nodes: [node('n1')] as World['nodes'],
+    pods: [bare('a'), bare('b')],
+    drained: new Set(),
+  };
+  const actions = planSweep(world, new Set(), '2026-01-01T00:00:00Z');
+  assert.deepEqual(
+    actions.map(
+      (a) =>
+        `${a.type} ${a.type === 'event' ? (a.on as { name: string }).name : 'pod' in a && 'object' in a.pod ? a.pod.object.metadata.name : ''}`,
+    ),
+    ['bind a', 'podStatus b', 'event b'],
+  );
 });

@@ -29,7 +29,7 @@ async function ports() {
   return ['--etcd-port', String(etcd), '--head-port', head!, '--mesh-port', mesh!, '--agent-port', agent!];
 }
 
-describe('nokube up / down', { timeout: 120_000 }, () => {
+describe('nokube up / down', { timeout: 240_000 }, () => {
   test('up --detach brings a healthy one-host cluster; down stops everything it started', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nokube-up-'));
     const env = { NOKUBE_HOME: join(dir, 'home'), NOKUBE_ETCD: '', NOKUBE_CLUSTER: '' };
@@ -58,6 +58,17 @@ describe('nokube up / down', { timeout: 120_000 }, () => {
     assert.equal(alive(pids.etcd), false);
     assert.equal(alive(pids.agents.local!), false);
     assert.equal(existsSync(join(dir, 'local', 'pids.json')), false);
+
+    // Up again at once: etcd restores the stopped agent's node record with its lease, so `up` must wait
+    // for the record of the agent it started (its incarnation), not any record, before it says ready.
+    const second = await runCli(['up', '--detach', '--dir', join(dir, 'local'), ...p], env);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    const cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: after-restart}\ndata: {a: "1"}\n';
+    const applied = await runCli(['apply', '-f', '-'], env, cm);
+    assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+    assert.match(applied.stdout, /configmap\/after-restart created/);
+    const stopped = await runCli(['down', '--dir', join(dir, 'local')], env);
+    assert.equal(stopped.code, 0, stopped.stderr);
   });
 
   /** `nokube up` in the foreground; `exited` resolves with its exit code or the signal that ended it,

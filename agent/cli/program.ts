@@ -5,6 +5,7 @@ import { VERSION } from '../version.ts';
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerConfigCommands } from './commands/config.ts';
+import { registerCreate } from './commands/create.ts';
 import { registerDelete } from './commands/delete.ts';
 import { registerDescribe } from './commands/describe.ts';
 import { registerGet } from './commands/get.ts';
@@ -31,6 +32,7 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   registerNewOrUpdate(program);
   registerConfigCommands(program);
   registerApply(program);
+  registerCreate(program);
   registerGet(program);
   registerDescribe(program);
   registerDelete(program);

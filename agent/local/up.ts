@@ -2,7 +2,7 @@
 // on loopback and not running), the config stored, and one agent per node whose address is local.
 // Everything started is recorded in <dir>/pids.json; Ctrl-C or `nokube down` stops all of it.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { saveContext } from '../cli/context.ts';
@@ -124,6 +124,9 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
     checkpoint();
 
     const [cmd, baseArgs] = selfCommand();
+    // The agents' incarnation is their start time: a record from before this is a previous run's, which
+    // etcd restored with its lease after a restart (no process serves it).
+    const since = Date.now();
     for (const node of locals) {
       const child = await spawnLogged(
         `agent-${node.name}`,
@@ -140,6 +143,7 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
     await waitForNodes(
       config,
       locals.map((n) => n.name),
+      since,
       children,
       opts.readyTimeoutMs,
       opts.signal,
@@ -185,9 +189,12 @@ export async function down(dirOpt: string, say: (l: string) => void): Promise<vo
   say(`stopped the local cluster in ${dir}`);
 }
 
+/** Until each of `names` is registered by an agent started at or after `since` (as new-or-update's
+ * waitReady): the record is written once the agent serves its API. */
 async function waitForNodes(
   config: ClusterConfig,
   names: string[],
+  since: number,
   children: Child[],
   timeoutMs: number,
   signal: AbortSignal | undefined,
@@ -199,7 +206,9 @@ async function waitForNodes(
       signal?.throwIfAborted();
       const dead = children.find((c) => c.process.exitCode !== null);
       if (dead) throw await exitedError(dead);
-      const registered = new Set((await listNodes(etcd, config.cluster)).map((n) => n.name));
+      const registered = new Set(
+        (await listNodes(etcd, config.cluster)).filter((n) => n.incarnation >= since).map((n) => n.name),
+      );
       if (names.every((n) => registered.has(n))) return;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -221,8 +230,11 @@ async function readPids(file: string): Promise<PidFile | null> {
   return JSON.parse(await readFile(file, 'utf8')) as PidFile;
 }
 
+/** Written whole or not at all (temp file, then rename): `down`, or a test, reading it meanwhile never
+ * sees half a file. */
 async function writePids(file: string, pids: PidFile): Promise<void> {
-  await writeFile(file, JSON.stringify(pids, null, 2) + '\n');
+  await writeFile(`${file}.tmp`, JSON.stringify(pids, null, 2) + '\n');
+  await rename(`${file}.tmp`, file);
 }
 
 function anyAlive(p: PidFile): boolean {

@@ -19,7 +19,14 @@ import {
   statusKey,
   toStoredJson,
 } from './store.ts';
-import { DEFAULT_NAMESPACE, KINDS, type KubeObject, namespaced, RESOURCE } from './types.ts';
+import {
+  DEFAULT_NAMESPACE,
+  isBuiltinNamespace,
+  KINDS,
+  type KubeObject,
+  namespaced,
+  RESOURCE,
+} from './types.ts';
 import {
   describeObject,
   documentLabel,
@@ -66,10 +73,11 @@ export async function applyManifests(
   cluster: string,
   manifests: Manifest[],
   by: string,
-  opts: { dryRun?: boolean } = {},
+  /** `create`: as `kubectl create`, an object that exists already is an error (AlreadyExists). */
+  opts: { dryRun?: boolean; create?: boolean } = {},
 ): Promise<ApplyResult[]> {
   for (let attempt = 1; ; attempt++) {
-    const plan = await planApply(etcd, cluster, manifests);
+    const plan = await planApply(etcd, cluster, manifests, opts.create === true);
     const writes = plan.results.filter((r) => r.action !== 'unchanged');
     if (opts.dryRun || writes.length === 0) return plan.results;
     const compares = plan.reads;
@@ -103,7 +111,12 @@ interface Plan {
   reads: Array<{ key: string; mod: number }>;
 }
 
-async function planApply(etcd: Etcd3, cluster: string, manifests: Manifest[]): Promise<Plan> {
+async function planApply(
+  etcd: Etcd3,
+  cluster: string,
+  manifests: Manifest[],
+  create: boolean,
+): Promise<Plan> {
   const reads: Plan['reads'] = [];
   const read = async (ref: ObjectRef): Promise<Stored | null> => {
     const key = objectKey(cluster, ref);
@@ -118,7 +131,7 @@ async function planApply(etcd: Etcd3, cluster: string, manifests: Manifest[]): P
   const needed = new Set(
     manifests
       .map((m) => m.object.metadata.namespace)
-      .filter((ns): ns is string => ns !== undefined && ns !== DEFAULT_NAMESPACE && !applying.has(ns)),
+      .filter((ns): ns is string => ns !== undefined && !isBuiltinNamespace(ns) && !applying.has(ns)),
   );
   const existing = await Promise.all(manifests.map((m) => read(refOf(m.object))));
   const namespaces = await Promise.all(
@@ -138,6 +151,10 @@ async function planApply(etcd: Etcd3, cluster: string, manifests: Manifest[]): P
       ...(ref.namespace ? { namespace: ref.namespace } : {}),
     };
     const stored = existing[i]?.object;
+    if (create && (stored || (desired.kind === 'Namespace' && isBuiltinNamespace(desired.metadata.name))))
+      problems.push(
+        `Error from server (AlreadyExists): ${resourceWithGroup(desired.kind)} "${desired.metadata.name}" already exists`,
+      );
     const old = stored && withDefaults(stored);
     const owners = desired.metadata.ownerReferences;
     if (owners && canonical(owners) !== canonical(old?.metadata.ownerReferences ?? []))
@@ -197,9 +214,6 @@ function mergeInto(old: KubeObject, desired: KubeObject, refused: (why: string) 
   }
   for (const why of immutableFieldChanges(old, desired)) refused(why);
   const fields = ['spec', 'data', 'binaryData', 'type', 'immutable'];
-  const changed = fields.some((f) => canonical(d[f]) !== canonical(o[f]));
-  if (changed && o.immutable === true && (desired.kind === 'ConfigMap' || desired.kind === 'Secret'))
-    refused('field is immutable when `immutable` is set; delete and re-create it');
   const metadata = {
     ...desired.metadata,
     uid: old.metadata.uid,
@@ -232,9 +246,9 @@ export async function deleteObject(
   opts: { ignoreNotFound?: boolean; dryRun?: boolean } = {},
 ): Promise<DeleteResult> {
   const key = `${resourceWithGroup(ref.kind)} "${ref.name}"`;
-  if (ref.kind === 'Namespace' && ref.name === DEFAULT_NAMESPACE)
+  if (ref.kind === 'Namespace' && isBuiltinNamespace(ref.name))
     throw new ApplyError([
-      `Error from server (Forbidden): namespaces "${DEFAULT_NAMESPACE}" is forbidden: this namespace may not be deleted`,
+      `Error from server (Forbidden): namespaces "${ref.name}" is forbidden: this namespace may not be deleted`,
     ]);
   const kv = (await etcd.get(objectKey(cluster, ref)).exec()).kvs[0];
   if (!kv) {

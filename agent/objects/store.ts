@@ -123,8 +123,9 @@ export async function createObjects(etcd: Etcd3, cluster: string, objs: KubeObje
   if (!res.succeeded) throw new ObjectConflictError(objs.map((o) => describeRef(refOf(o))).join(', '));
 }
 
-/** Delete objects with their status keys in one transaction. With `expect` (uid per object key) an
- * object that was replaced meanwhile by one with another uid is left alone (the whole delete fails). */
+/** Delete objects with their status keys in one transaction (and under `guard`). A ref with a
+ * `createRevision` is deleted only if its key still holds that creation: an object deleted and created
+ * again meanwhile is left alone (the whole delete fails and false is returned). */
 export async function deleteObjects(
   etcd: Etcd3,
   cluster: string,

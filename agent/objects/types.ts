@@ -359,3 +359,7 @@ export const KIND_ALIASES: Record<string, Kind> = {
 /** Labels nokube puts on every pod it creates for a controller (k8s uses the same names). */
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 export const DEFAULT_NAMESPACE = 'default';
+/** Namespaces every cluster has, stored or not, and that cannot be deleted (as in k8s). */
+export const BUILTIN_NAMESPACES: readonly string[] = [DEFAULT_NAMESPACE, 'kube-public', 'kube-system'];
+export const isBuiltinNamespace = (name: string | undefined): boolean =>
+  name !== undefined && BUILTIN_NAMESPACES.includes(name);

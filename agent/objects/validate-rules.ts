@@ -1,6 +1,7 @@
 // Rules across fields of one valid-shaped manifest (after the kind's zod schema passed):
 // duplicate names, mounts of unknown volumes, selectors vs template labels, restart policies per kind,
 // requests <= limits. Each rule yields [path, message].
+import { describeHostPort, HostPortSet, hostPortsOf } from '../scheduler/host-ports.ts';
 import { parseQuantity } from './quantity.ts';
 import type { Kind, LabelSelector, PodSpec } from './types.ts';
 
@@ -74,6 +75,7 @@ function podSpecProblems(spec: PodSpec, at: Array<string | number>): Problem[] {
     spec.containers.map((c) => c.name),
     (i, name) => out.push([[...at, 'containers', i, 'name'], `duplicate container name "${name}"`]),
   );
+  out.push(...hostPortProblems(spec, at));
   const volumeNames = new Set(volumes.map((v) => v.name));
   spec.containers.forEach((c, ci) => {
     const cAt = [...at, 'containers', ci];
@@ -98,6 +100,25 @@ function podSpecProblems(spec: PodSpec, at: Array<string | number>): Problem[] {
           `must be less than or equal to the ${r} limit ${limit}`,
         ]);
     }
+  });
+  return out;
+}
+
+/** A pod's own host ports may not overlap (k8s: `Duplicate value` on hostPort): it could never run. */
+function hostPortProblems(spec: PodSpec, at: Array<string | number>): Problem[] {
+  const out: Problem[] = [];
+  const held = new HostPortSet();
+  spec.containers.forEach((c, ci) => {
+    (c.ports ?? []).forEach((p, pi) => {
+      for (const hp of hostPortsOf({ containers: [{ ports: [p] }] })) {
+        if (held.overlaps(hp))
+          out.push([
+            [...at, 'containers', ci, 'ports', pi, 'containerPort'],
+            `Duplicate value: "${describeHostPort(hp)}" (pods share the node's network: every containerPort is a host port)`,
+          ]);
+        held.add(hp);
+      }
+    });
   });
   return out;
 }

@@ -5,6 +5,8 @@
 //     1. runtime.ts        a container engine answered on the node
 //     2. node-selector.ts  spec.nodeSelector labels, O(labels)
 //     3. node-affinity.ts  required nodeAffinity terms, O(terms x expressions)
+//     4. host-ports.ts     the pod's host ports free on the node, O(pod's ports); last, as it is the
+//                          one rule that depends on the pods already there
 //   ranking (lexicographic; one map lookup each)
 //     1. spread.ts         fewest pods of the same controller (replicas spread over nodes)
 //     2. least-pods.ts     fewest pods in total
@@ -12,6 +14,7 @@
 
 import { compareText } from '../text/compare.ts';
 import { byName } from './by-name.ts';
+import { HostPortSet, hasFreePorts, hostPortsOf } from './host-ports.ts';
 import { leastPods } from './least-pods.ts';
 import { describeNodeAffinity, matchesNodeAffinity } from './node-affinity.ts';
 import { describeNodeSelector, matchesNodeSelector } from './node-selector.ts';
@@ -19,14 +22,22 @@ import { hasContainerRuntime } from './runtime.ts';
 import { spreadOwner } from './spread.ts';
 import type { Checker, Load, PodToPlace, Ranker, SchedNode } from './types.ts';
 
-export const CHECKERS: readonly Checker[] = [hasContainerRuntime, matchesNodeSelector, matchesNodeAffinity];
+/** The rules about the node alone (a DaemonSet's eligibility: k8s' DaemonSet controller does not look
+ * at ports either), then those about the pods already there. */
+export const NODE_CHECKERS: readonly Checker[] = [
+  hasContainerRuntime,
+  matchesNodeSelector,
+  matchesNodeAffinity,
+];
+export const CHECKERS: readonly Checker[] = [...NODE_CHECKERS, hasFreePorts];
 export const RANKERS: readonly Ranker[] = [spreadOwner, leastPods, byName];
 
 export type Placement = { node: string; message?: undefined } | { node: null; message: string };
 
 /** The nodes that can run the pod (no ranking): a DaemonSet's eligible nodes. */
 export function feasibleNodes<N extends SchedNode>(pod: PodToPlace, nodes: readonly N[]): N[] {
-  return nodes.filter((n) => CHECKERS.every((check) => check(n, pod) === null));
+  const load = emptyLoad();
+  return nodes.filter((n) => NODE_CHECKERS.every((check) => check(n, pod, load) === null));
 }
 
 /** Pick a node for the pod, or say why none fits (kubectl's wording). */
@@ -36,7 +47,7 @@ export function schedule(pod: PodToPlace, nodes: readonly SchedNode[], load: Loa
   for (const n of nodes) {
     let reason: string | null = null;
     for (const check of CHECKERS) {
-      reason = check(n, pod);
+      reason = check(n, pod, load);
       if (reason) break;
     }
     if (reason) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
@@ -68,12 +79,19 @@ export function unschedulableMessage(pod: PodToPlace, total: number, reasons: Ma
 }
 
 /** An empty load, then `addLoad` per bound pod (and per pod just placed, before placing the next). */
-export const emptyLoad = (): Load => ({ total: new Map(), byOwner: new Map() });
+export const emptyLoad = (): Load => ({ total: new Map(), byOwner: new Map(), ports: new Map() });
 
-export function addLoad(load: Load, node: string, ownerUid: string | undefined, delta = 1): void {
-  load.total.set(node, (load.total.get(node) ?? 0) + delta);
-  if (!ownerUid) return;
-  const per = load.byOwner.get(ownerUid) ?? new Map<string, number>();
-  load.byOwner.set(ownerUid, per);
-  per.set(node, (per.get(node) ?? 0) + delta);
+/** `pod` is on `node` (`count` pods of it: tests load a node in one call). */
+export function addLoad(load: Load, node: string, pod: PodToPlace, count = 1): void {
+  load.total.set(node, (load.total.get(node) ?? 0) + count);
+  const ports = hostPortsOf(pod.spec);
+  if (ports.length > 0) {
+    const held = load.ports.get(node) ?? new HostPortSet();
+    load.ports.set(node, held);
+    for (const p of ports) held.add(p);
+  }
+  if (!pod.ownerUid) return;
+  const per = load.byOwner.get(pod.ownerUid) ?? new Map<string, number>();
+  load.byOwner.set(pod.ownerUid, per);
+  per.set(node, (per.get(node) ?? 0) + count);
 }

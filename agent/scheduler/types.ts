@@ -2,6 +2,7 @@
 // Pure data: the scheduler reads no etcd and keeps no state, so every rule is a table test.
 import type { PodSpec } from '../objects/types.ts';
 import type { NodeRecord } from '../store/node-registry.ts';
+import type { HostPortSet, PortsSpec } from './host-ports.ts';
 
 /** The node facts placement looks at (a NodeRecord has them all). */
 export type SchedNode = Pick<NodeRecord, 'name' | 'labels'> & {
@@ -10,18 +11,19 @@ export type SchedNode = Pick<NodeRecord, 'name' | 'labels'> & {
 
 /** What is being placed: the pod's spec and the uid of its controller (for spread). */
 export interface PodToPlace {
-  spec: Pick<PodSpec, 'nodeSelector' | 'affinity'>;
+  spec: Pick<PodSpec, 'nodeSelector' | 'affinity'> & PortsSpec;
   ownerUid?: string;
 }
 
 /** A feasibility rule: null when the node can run the pod, else why not (k8s wording, grouped in the
  * unschedulable message: "3 node(s) <reason>"). */
-export type Checker = (node: SchedNode, pod: PodToPlace) => string | null;
+export type Checker = (node: SchedNode, pod: PodToPlace, load: Load) => string | null;
 
-/** Pods already bound, per node: all of them and per controller uid. */
+/** Pods already bound, per node: all of them, per controller uid, and the host ports they hold. */
 export interface Load {
   total: Map<string, number>;
   byOwner: Map<string, Map<string, number>>;
+  ports: Map<string, HostPortSet>;
 }
 
 /** A ranking rule: lower is better; ties go to the next rule. */

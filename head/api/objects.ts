@@ -13,7 +13,8 @@ import { listEvents } from '../../agent/objects/events.ts';
 import { labelsMatch, parseLabelQuery, SelectorSyntaxError } from '../../agent/objects/label-query.ts';
 import { getObject, listObjects, ObjectConflictError, type ObjectRef } from '../../agent/objects/store.ts';
 import {
-  DEFAULT_NAMESPACE,
+  BUILTIN_NAMESPACES,
+  isBuiltinNamespace,
   KINDS,
   type Kind,
   type KubeObject,
@@ -27,6 +28,7 @@ import {
   validateDocuments,
 } from '../../agent/objects/validate.ts';
 import { keys } from '../../agent/store/keys.ts';
+import { compareText } from '../../agent/text/compare.ts';
 import { HttpError } from './http-error.ts';
 import { discardBody, readJsonBody } from './request-body.ts';
 
@@ -55,7 +57,7 @@ export async function serveObjects(
       return send(res, 200, { items: await listEvents(ctx.etcd, ctx.cluster, ref) });
     if (req.method === 'GET') {
       const stored = await getObject(ctx.etcd, ctx.cluster, ref);
-      const object = stored?.object ?? (isImplicitDefault(ref) ? implicitDefault() : null);
+      const object = stored?.object ?? (isImplicit(ref) ? implicitNamespace(ref.name) : null);
       if (!object) throw new NotFoundError(notFound(ref));
       return send(res, 200, showSecrets ? object : redact(object));
     }
@@ -106,7 +108,10 @@ async function apply(ctx: AgentContext, body: unknown): Promise<unknown> {
     }),
   );
   const by = typeof b.by === 'string' ? b.by : 'api';
-  const items = await applyManifests(ctx.etcd, ctx.cluster, manifests, by, { dryRun: b.dryRun === true });
+  const items = await applyManifests(ctx.etcd, ctx.cluster, manifests, by, {
+    dryRun: b.dryRun === true,
+    create: (b as { create?: unknown }).create === true,
+  });
   const changed = items.filter((i) => i.action !== 'unchanged').map((i) => i.text);
   if (changed.length > 0 && b.dryRun !== true) ctx.log.info({ by, changed }, 'applied');
   return { items: items.map((i) => ({ ...i, object: redact(i.object) })) };
@@ -119,8 +124,11 @@ async function list(ctx: AgentContext, kind: Kind, q: URLSearchParams, showSecre
   // The revision before the read: a watch from revision+1 misses nothing that happened after it.
   const revision = (await ctx.etcd.get(keys.objectsPrefix(ctx.cluster)).exec()).header.revision;
   const stored = (await listObjects(ctx.etcd, ctx.cluster, kind, namespace)).map((s) => s.object);
-  if (kind === 'Namespace' && !stored.some((o) => o.metadata.name === DEFAULT_NAMESPACE))
-    stored.unshift(implicitDefault());
+  if (kind === 'Namespace') {
+    const missing = BUILTIN_NAMESPACES.filter((n) => !stored.some((o) => o.metadata.name === n));
+    stored.push(...missing.map(implicitNamespace));
+    stored.sort((a, b) => compareText(a.metadata.name, b.metadata.name));
+  }
   const items = stored
     .filter((o) => labelsMatch(selector, o.metadata.labels))
     .map((o) => (showSecrets ? o : redact(o)));
@@ -146,14 +154,14 @@ function parseObjectPath(path: string): { kind: Kind; ref?: ObjectRef; events: b
 }
 
 const notFound = (ref: ObjectRef) => `${describeObject(ref).replace(/ in namespace default$/, '')} not found`;
-const isImplicitDefault = (ref: ObjectRef) => ref.kind === 'Namespace' && ref.name === DEFAULT_NAMESPACE;
-/** "default" always exists, stored or not. */
-function implicitDefault(): KubeObject {
+const isImplicit = (ref: ObjectRef) => ref.kind === 'Namespace' && isBuiltinNamespace(ref.name);
+/** "default", "kube-public" and "kube-system" always exist, stored or not. */
+function implicitNamespace(name: string): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
-      name: DEFAULT_NAMESPACE,
+      name,
       uid: '',
       resourceVersion: '0',
       generation: 1,

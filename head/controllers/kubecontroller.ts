@@ -15,6 +15,7 @@ import type { Guard } from '../../agent/store/guard.ts';
 import type { Entry, Handlers } from '../../agent/store/informer/informer.ts';
 import { type Action, applyActions, type Edge } from './actions.ts';
 import { ControllerActor } from './actor.ts';
+import { AssumedPods } from './assumed-pods.ts';
 import { LeaderCaches } from './caches.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
@@ -101,6 +102,8 @@ export class Leader {
   private readonly caches: LeaderCaches;
   private readonly actors = new Map<string, Actor>();
   private readonly offs: Array<() => void> = [];
+  /** Placements of this leader not read back yet: every reconcile's load counts them. */
+  private readonly assumed = new AssumedPods();
   private removeActorSource: (() => void) | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -230,7 +233,10 @@ export class Leader {
     const stored = this.caches.get<Controller>(RESOURCE_OF[ref.kind], `${ref.namespace}/${ref.name}`);
     // Deleted (or replaced by a newer object of the same name) means this actor is done.
     if (!stored || stored.object.metadata.uid !== uid) return this.dropActor(id, uid);
-    const actions = RECONCILE[ref.kind](stored, this.caches.world(), { now: new Date().toISOString() });
+    const actions = RECONCILE[ref.kind](stored, this.assumed.attach(this.caches.world()), {
+      now: new Date().toISOString(),
+    });
+    this.assumed.record(actions);
     const actor = this.actors.get(id);
     for (const a of actions) if (a.type === 'wake') actor?.kickAt(a.at);
     const owner = { ref: { ...ref, uid }, createRevision: stored.createRevision };
@@ -247,7 +253,9 @@ export class Leader {
         this.caches.objects[r]!.entries().map(([, e]) => e.value.object.metadata.uid),
       ),
     );
-    for (const a of planSweep(world, uids, new Date().toISOString())) {
+    const actions = planSweep(this.assumed.attach(world), uids, new Date().toISOString());
+    this.assumed.record(actions);
+    for (const a of actions) {
       // Events name their pod themselves; writes are done on behalf of the pod they touch.
       const pod = a.type === 'delete' || a.type === 'podStatus' || a.type === 'bind' ? a.pod : undefined;
       const owner = pod

@@ -71,16 +71,12 @@ export function planSweep(world: World, controllerUids: ReadonlySet<string>, now
         whileNodeAbsent: pod.spec.nodeName!,
       });
   }
-  // A bare pod's "controller" for scheduling purposes is itself: spread does not apply.
+  // A bare pod's "controller" for scheduling purposes is itself: spread does not apply. One load for
+  // all of them: each placed pod counts (and holds its host ports) before the next is placed.
+  const load = loadOf(world);
   for (const p of unboundBare)
     actions.push(
-      ...bindPending(
-        { metadata: { uid: p.object.metadata.uid } } as Controller,
-        [p],
-        world,
-        loadOf(world),
-        now,
-      ),
+      ...bindPending({ metadata: { uid: p.object.metadata.uid } } as Controller, [p], world, load, now),
     );
   return actions;
 }

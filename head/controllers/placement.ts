@@ -35,17 +35,14 @@ export function createPlaced(
   now: string,
 ): Action[] {
   const out: Action[] = [];
+  const toPlace = { spec: owner.spec.template.spec, ownerUid: owner.metadata.uid };
   for (let i = 0; i < count; i++) {
-    const placed = schedule(
-      { spec: owner.spec.template.spec, ownerUid: owner.metadata.uid },
-      world.nodes,
-      load,
-    );
+    const placed = schedule(toPlace, world.nodes, load);
     const pod = podFromTemplate(owner, name(), labels, placed.node ?? undefined);
     if (placed.node === null)
       out.push({ type: 'create', pod, status: unschedulableStatus(placed.message, now) });
     else {
-      addLoad(load, placed.node, owner.metadata.uid);
+      addLoad(load, placed.node, toPlace);
       out.push({ type: 'create', pod });
     }
   }
@@ -62,9 +59,10 @@ export function bindPending(
 ) {
   const out: Action[] = [];
   for (const p of pending) {
-    const placed = schedule({ spec: p.object.spec, ownerUid: owner.metadata.uid }, world.nodes, load);
+    const toPlace = { spec: p.object.spec, ownerUid: owner.metadata.uid };
+    const placed = schedule(toPlace, world.nodes, load);
     if (placed.node !== null) {
-      addLoad(load, placed.node, owner.metadata.uid);
+      addLoad(load, placed.node, toPlace);
       out.push({ type: 'bind', pod: p, node: placed.node });
       continue;
     }

@@ -15,6 +15,8 @@ export interface World {
    * left out of `nodes`: nothing is placed there, and their pods count as on a lost node (replaced
    * elsewhere, DaemonSet pods removed), as `kubectl drain` evicts them. */
   drained: ReadonlySet<string>;
+  /** Pods the leader placed that this read does not show bound yet (assumed-pods.ts): load only. */
+  assumed?: Pod[];
 }
 
 export const controllerOf = (obj: KubeObject): OwnerReference | undefined =>
@@ -57,11 +59,15 @@ export function availableAt(pod: Pod, minReadySeconds: number): number | undefin
 export const onLostNode = (pod: Pod, world: World) =>
   pod.spec.nodeName !== undefined && !world.nodes.some((n) => n.name === pod.spec.nodeName);
 
-/** Pods per node (all, and per controller uid) of the pods that occupy a node. */
+/** Pods per node (all, and per controller uid) and the host ports they hold, of the pods that occupy a
+ * node: bound and not terminated. A terminating pod (deletionTimestamp) still occupies it until gone. */
 export function loadOf(world: World): Load {
   const load = emptyLoad();
   for (const { object: p } of world.pods)
-    if (p.spec.nodeName && !isTerminal(p)) addLoad(load, p.spec.nodeName, controllerOf(p)?.uid);
+    if (p.spec.nodeName && !isTerminal(p))
+      addLoad(load, p.spec.nodeName, { spec: p.spec, ownerUid: controllerOf(p)?.uid });
+  for (const p of world.assumed ?? [])
+    addLoad(load, p.spec.nodeName!, { spec: p.spec, ownerUid: controllerOf(p)?.uid });
   return load;
 }
 
