@@ -34,6 +34,8 @@ export interface ObjectMeta {
   creationTimestamp: string;
   /** Set when a graceful delete has begun (pods: the agent stops the containers, then removes the key). */
   deletionTimestamp?: string;
+  /** The grace the deletion was given (seconds), with deletionTimestamp = request time + this. */
+  deletionGracePeriodSeconds?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
