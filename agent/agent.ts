@@ -1,41 +1,35 @@
-// The agent, assembled from its parts: config (etcd + local cache), node registration, the mesh, and
-// optional extra parts (the head adds its API). Every host runs one.
+// The agent, assembled from its start steps (agent/start/) and its parts: config (etcd + local cache),
+// identity, the mesh, the node record, the cluster watches, then the parts every agent runs and the extra
+// parts it is given (the head's). Every host runs one.
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import type { Etcd3, Watcher } from 'etcd3';
-import type { Registry } from 'prom-client';
-import type { ClusterConfig, NodeConfig, Role } from './config/schema.ts';
-import { type ConfigSource, type EtcdTlsFiles, resolveConfigSource } from './config/source.ts';
-import { ConfigError, loadConfigFile, validateConfigText } from './config/validate.ts';
-import { AgentStartError } from './errors.ts';
+import type { Role } from './config/schema.ts';
+import { type EtcdTlsFiles, resolveConfigSource } from './config/source.ts';
+import {
+  type AgentContext,
+  type AgentEventBus,
+  type AgentEvents,
+  type AgentPart,
+  type AgentStatus,
+  agentHandles,
+} from './context.ts';
 import type { Logger } from './log/logger.ts';
 import { OutageLog } from './log/outage-log.ts';
-import { type LoopLag, startLoopLagMonitor } from './loop/lag.ts';
-import type { MemberEvent } from './mesh/member-table.ts';
-import { Mesh } from './mesh/mesh.ts';
-import { loadOrCreatePeerKey, readNetworkKey } from './mesh/peer-key.ts';
-import { type NodeFacts, readNodeFacts } from './node/facts.ts';
+import { startLoopLagMonitor } from './loop/lag.ts';
+import { loadOrCreatePeerKey } from './mesh/peer-key.ts';
+import { readNodeFacts } from './node/facts.ts';
 import { EventRecorder } from './objects/events.ts';
-import {
-  type PeersCache,
-  readConfigCache,
-  readPeersCache,
-  writeConfigCache,
-  writePeersCache,
-} from './state/config-cache.ts';
+import { dockerClient } from './runtime/docker-client.ts';
+import type { StepBasics } from './start/basics.ts';
+import { loadBootConfig } from './start/boot-config.ts';
+import { watchCluster } from './start/cluster-watches.ts';
+import { joinMesh } from './start/join-mesh.ts';
+import { LiveConfig } from './start/live-config.ts';
+import { NodeRecordKeeper } from './start/node-record.ts';
+import { type StartedParts, startParts } from './start/parts.ts';
+import { writeConfigCache } from './state/config-cache.ts';
 import { AliveRecords } from './store/alive.ts';
-import { readConfig } from './store/config-store.ts';
-import {
-  connectEtcd,
-  createEtcd,
-  EtcdUnreachableError,
-  logEtcdFailure,
-  shortReason,
-  withTimeout,
-} from './store/etcd.ts';
-import { keyLeaf, keys } from './store/keys.ts';
-import { type NodeRecord, NodeRegistration, type RegistrationState } from './store/node-registry.ts';
-import type { NodeSample } from './telemetry/sample.ts';
+import { withTimeout } from './store/etcd.ts';
 import { VERSION } from './version.ts';
 
 export interface AgentOptions {
@@ -50,59 +44,6 @@ export interface AgentOptions {
   /** Refuse to start unless the node has this role (`nokube head`). */
   requireRole?: Role;
   parts?: AgentPart[];
-}
-
-export interface AgentStatus {
-  node: string;
-  cluster: string;
-  version: string;
-  incarnation: number;
-  etcd: { state: RegistrationState; reason?: string; latencyMs?: number };
-  configVersion: number | null;
-  mesh: {
-    peerId: string;
-    multiaddrs: string[];
-    connections: number;
-    members: ReturnType<Mesh['table']['counts']>;
-  };
-}
-
-/** What parts (such as the head) are given: the running agent's pieces. */
-export interface AgentContext {
-  readonly cluster: string;
-  readonly nodeName: string;
-  readonly etcd: Etcd3;
-  readonly mesh: Mesh;
-  readonly log: Logger;
-  readonly loopLag: LoopLag;
-  /** The agent's Prometheus registry: /metrics of the agent (and the head) and what is written to GreptimeDB. */
-  readonly metrics: Registry;
-  readonly events: AgentEventBus;
-  /** Alive records of the actors this agent runs, under the agent's lease. */
-  readonly alive: AliveRecords;
-  /** Events about objects, as seen from this node (source component nokube-agent, host = node). */
-  readonly recorder: EventRecorder;
-  config(): ClusterConfig;
-  configVersion(): number | null;
-  self(): NodeConfig;
-  status(): AgentStatus;
-}
-
-export interface AgentEvents {
-  member: [MemberEvent];
-  node: [{ type: 'put'; node: NodeRecord } | { type: 'delete'; name: string }];
-  config: [{ config: ClusterConfig; version: number }];
-  /** One sample per monitoring interval (agent/telemetry). */
-  telemetry: [NodeSample];
-  /** Our node record was (re)written: after a lost lease or a record deleted on a wrong verdict, what we
-   * report (pod statuses) is written again, since others may have spoken for us meanwhile (NodeLost). */
-  registered: [];
-}
-export type AgentEventBus = EventEmitter<AgentEvents>;
-
-export interface AgentPart {
-  name: string;
-  start(ctx: AgentContext): Promise<{ stop(): Promise<void> } | null>;
 }
 
 export interface RunningAgent {
@@ -121,68 +62,23 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // that gets no answer is told to one outage log: one line, then a few at a back-off, not one per call.
   const etcdOutage = new OutageLog(log, { what: 'etcd' });
   const boot = await loadBootConfig(source, opts, etcdOutage);
-  let config = boot.config;
-  let configVersion = boot.version;
-  let self = findSelf(config, nodeName, boot.from);
-  if (opts.requireRole && !self.roles.includes(opts.requireRole)) {
-    throw new AgentStartError(
-      `node "${nodeName}" has no ${opts.requireRole} role in the cluster config (nodes[].roles)`,
-    );
-  }
-  await writeConfigCache(self.workspace, boot.text);
+  const { etcd } = boot;
+  const live = new LiveConfig({ cluster, nodeName, log, requireRole: opts.requireRole }, boot);
+  await writeConfigCache(live.self().workspace, boot.text);
 
-  // 2. Identity and facts.
+  // 2. Identity and facts; the one Docker client of this agent, handed to every part (ctx.docker).
   const incarnation = Date.now();
-  const privateKey = await loadOrCreatePeerKey(join(self.workspace, 'agent', 'peer.key'));
-  const facts = await readNodeFacts(self.dockerSocket);
+  const privateKey = await loadOrCreatePeerKey(join(live.self().workspace, 'agent', 'peer.key'));
+  const docker = dockerClient(live.self());
+  const facts = await readNodeFacts(docker);
   const loopLag = startLoopLagMonitor();
-  const headApi = (cfg: ClusterConfig, n: NodeConfig) =>
-    n.roles.includes('head') ? `http://${hostForUrl(n.address)}:${cfg.head.port}` : undefined;
 
   // 3. Mesh.
-  const meshSelf = (n: NodeConfig) => ({
-    name: n.name,
-    address: n.address,
-    roles: n.roles,
-    labels: n.labels,
-    api: headApi(config, n),
-  });
-  const networkKey = config.mesh.privateNetworkKeyFile
-    ? await readNetworkKey(config.mesh.privateNetworkKeyFile)
-    : undefined;
-  const mesh = new Mesh({
-    ...(networkKey ? { networkKey } : {}),
-    cluster,
-    self: meshSelf(self),
-    port: config.mesh.port,
-    bootstrap: config.mesh.bootstrap,
-    heartbeatMs: config.mesh.heartbeatMs,
-    timing: config.mesh,
-    privateKey,
-    incarnation,
-    log: log.child({ part: 'mesh' }),
-    onEvent: (e) => events.emit('member', e),
-  });
-  await mesh.start();
-  // Peers last seen in etcd: dialled at once, so a start without etcd still finds the mesh.
-  const peers: PeersCache = await readPeersCache(self.workspace);
-  for (const addrs of Object.values(peers)) mesh.addKnownPeers(addrs);
-  let peersDirty: NodeJS.Timeout | undefined;
-  const rememberPeer = (name: string, addrs: string[]) => {
-    if (peers[name]?.join() === addrs.join()) return;
-    peers[name] = addrs;
-    peersDirty ??= setTimeout(() => {
-      peersDirty = undefined;
-      writePeersCache(self.workspace, peers).catch((err) =>
-        log.warn({ err: String(err) }, 'peers cache write failed'),
-      );
-    }, 1000);
-  };
+  const basics: StepBasics = { cluster, nodeName, etcd, live, events, log };
+  const joined = await joinMesh({ ...basics, privateKey, incarnation });
+  const { mesh } = joined;
 
-  // 4. Node record under the agent's lease.
-  const etcd = boot.etcd;
-  const record = (): NodeRecord => buildRecord(self, facts, mesh, incarnation, headApi(config, self));
-  let regState: { state: RegistrationState; reason?: string } = { state: 'registering' };
+  // 4. Node record under the agent's lease (registered after the parts, below).
   const alive = new AliveRecords(etcd, cluster, nodeName, log.child({ part: 'alive' }));
   const recorder = new EventRecorder(
     etcd,
@@ -190,154 +86,76 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     { component: 'nokube-agent', host: nodeName },
     log.child({ part: 'events' }),
   );
-  const registration = new NodeRegistration(etcd, cluster, record(), {
-    onLease: (lease) => alive.attach(lease),
-    onRegistered: () => events.emit('registered'),
-    onKeepalive: (failure) => (failure ? etcdOutage.failed(failure) : etcdOutage.ok()),
-    onState(state, reason) {
-      // Entering degraded is worth a line; each retry after it is the outage log's to report.
-      const entering = regState.state !== state;
-      regState = reason ? { state, reason } : { state };
-      if (state === 'degraded')
-        log[entering ? 'warn' : 'debug']({ reason }, 'etcd degraded: node record not kept alive; retrying');
-      else if (state === 'registered') log.info('node registered in etcd');
-    },
-  });
+  const node = new NodeRecordKeeper({ ...basics, facts, mesh, incarnation, alive, etcdOutage });
 
   // 5. Watches: config changes apply live; node records feed the mesh's peer list.
   const applyConfig = (text: string, version: number) => {
-    let next: ClusterConfig;
-    try {
-      next = validateConfigText(text, keys.config(cluster)).config;
-    } catch (err) {
-      log.error(
-        { err: err instanceof ConfigError ? err.message : String(err) },
-        'ignoring invalid config in etcd',
-      );
-      return;
-    }
-    const nextSelf = next.nodes.find((n) => n.name === nodeName);
-    if (!nextSelf) {
-      log.error(
-        `node "${nodeName}" was removed from the cluster config; keeping the last config until stopped`,
-      );
-      return;
-    }
-    config = next;
-    configVersion = version;
-    self = nextSelf;
-    mesh.updateSelf(meshSelf(self));
-    mesh.setTiming(config.mesh.heartbeatMs, config.mesh);
-    mesh.addKnownPeers(config.mesh.bootstrap);
-    registration.update(record()).catch((err) => logEtcdFailure(log, err, {}, 'node record update failed'));
-    writeConfigCache(self.workspace, text).catch((err) =>
+    if (!live.take(text, version)) return;
+    joined.follow();
+    node.update();
+    writeConfigCache(live.self().workspace, text).catch((err) =>
       log.warn({ err: String(err) }, 'config cache write failed'),
     );
     log.info({ version }, 'config applied');
-    events.emit('config', { config, version });
+    events.emit('config', { config: live.config(), version });
   };
-  const resyncConfig = () => {
-    readConfig(etcd, cluster).then(
-      (stored) => {
-        if (stored && stored.version !== configVersion) applyConfig(stored.text, stored.version);
-      },
-      (err) => logEtcdFailure(log, err, {}, 'config resync failed'),
-    );
-  };
-  const onNodePut = (value: string) => {
-    const node = JSON.parse(value) as NodeRecord;
-    if (node.name !== nodeName) {
-      mesh.addKnownPeers(node.multiaddrs);
-      rememberPeer(node.name, node.multiaddrs);
-    }
-    events.emit('node', { type: 'put', node });
-  };
-  /** Our record is gone but our lease lives: a head judged us dead (we were paused, or cut off from the
-   * mesh). We are not: put it back. */
-  const reassert = () =>
-    registration.reassert().then(
-      () => log.warn('our node record was removed on a verdict that we were dead: put back'),
-      (err) => log.warn({ err: shortReason(err) }, 'putting our node record back failed'),
-    );
-  const resyncNodes = () => {
-    etcd
-      .getAll()
-      .prefix(keys.nodesPrefix(cluster))
-      .strings()
-      .then(
-        (all) => {
-          for (const v of Object.values(all)) onNodePut(v);
-          if (!all[keys.node(cluster, nodeName)] && registration.state === 'registered') void reassert();
-        },
-        (err) => logEtcdFailure(log, err, {}, 'node resync failed'),
-      );
-  };
-  const configWatcher = watchRange(etcd, { key: keys.config(cluster) }, log, {
-    put: (kv) => applyConfig(kv.value.toString('utf8'), Number(kv.version)),
-    resync: resyncConfig,
-  });
-  const nodeWatcher = watchRange(etcd, { prefix: keys.nodesPrefix(cluster) }, log, {
-    put: (kv) => onNodePut(kv.value.toString('utf8')),
-    delete: (key) => {
-      if (keyLeaf(key) === nodeName && registration.state === 'registered') void reassert();
-      events.emit('node', { type: 'delete', name: keyLeaf(key) });
-    },
-    resync: resyncNodes,
-  });
+  const watches = watchCluster({ ...basics, mesh: joined, node, onConfig: applyConfig });
 
+  const status = (): AgentStatus => ({
+    node: nodeName,
+    cluster,
+    version: VERSION,
+    incarnation,
+    etcd: node.etcdStatus(),
+    configVersion: live.version(),
+    mesh: {
+      peerId: mesh.peerId,
+      multiaddrs: mesh.multiaddrs,
+      connections: mesh.connectedPeers(),
+      members: mesh.table.counts(),
+    },
+  });
   const ctx: AgentContext = {
     cluster,
     nodeName,
     etcd,
     mesh,
+    docker,
     log,
     loopLag,
     metrics: new (await import('prom-client')).Registry(),
     events,
     alive,
     recorder,
-    config: () => config,
-    configVersion: () => configVersion,
-    self: () => self,
-    status: () => ({
-      node: nodeName,
-      cluster,
-      version: VERSION,
-      incarnation,
-      etcd:
-        registration.keepaliveMs === undefined
-          ? regState
-          : { ...regState, latencyMs: registration.keepaliveMs },
-      configVersion,
-      mesh: {
-        peerId: mesh.peerId,
-        multiaddrs: mesh.multiaddrs,
-        connections: mesh.connectedPeers(),
-        members: mesh.table.counts(),
-      },
-    }),
+    handles: agentHandles(),
+    config: () => live.config(),
+    configVersion: () => live.version(),
+    self: () => live.self(),
+    status,
   };
 
-  // 6. Parts: the workloads of this node (pods on Docker), then extra parts (the head's).
-  const started: Array<{ name: string; stop(): Promise<void> }> = [];
-  try {
-    for (const part of [...(await builtInParts()), ...(opts.parts ?? [])]) {
-      const running = await part.start(ctx);
-      if (running) started.push({ name: part.name, stop: () => running.stop() });
-    }
-    // Registered last: the record advertises the head API, so it must be listening by then.
-    if (boot.from === 'etcd') await registration.start();
-    else registration.startInBackground();
-  } catch (err) {
-    // Undo what started, without a leave: this agent never fully joined.
-    for (const p of started.reverse()) await p.stop().catch(() => undefined);
-    await mesh.stop(false);
-    await Promise.all([configWatcher.cancel(), nodeWatcher.cancel()]).catch(() => undefined);
-    await registration.stop();
+  /** Everything but the parts, undone. A clean stop leaves the mesh (the others learn it at once) and
+   * flushes the events; an aborted start does neither: this agent never fully joined. */
+  const stopSteps = async (clean: boolean) => {
+    await joined.stop(clean);
+    await watches.cancel();
+    if (clean) await withTimeout(recorder.flush(), 2000, 'events flush timed out').catch(() => undefined);
+    await node.stop();
     alive.stop();
     recorder.stop();
     loopLag.stop();
     etcd.close();
+  };
+
+  // 6. Parts: the workloads of this node (pods on Docker), then extra parts (the head's).
+  let parts: StartedParts | undefined;
+  try {
+    parts = await startParts(ctx, [...(await builtInParts()), ...(opts.parts ?? [])]);
+    // Registered last: the record advertises the head API, so it must be listening by then.
+    await node.start(boot.from);
+  } catch (err) {
+    await parts?.stop(() => undefined);
+    await stopSteps(false);
     throw err;
   }
   log.info(
@@ -351,17 +169,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     async stop() {
       if (stopped) return;
       stopped = true;
-      for (const p of started.reverse())
-        await p.stop().catch((err) => log.warn({ err: String(err), part: p.name }, 'part stop failed'));
-      clearTimeout(peersDirty);
-      await mesh.stop(true);
-      await Promise.all([configWatcher.cancel(), nodeWatcher.cancel()]).catch(() => undefined);
-      await withTimeout(recorder.flush(), 2000, 'events flush timed out').catch(() => undefined);
-      await registration.stop();
-      alive.stop();
-      recorder.stop();
-      loopLag.stop();
-      etcd.close();
+      await parts.stop((err, part) => log.warn({ err: String(err), part }, 'part stop failed'));
+      await stopSteps(true);
       log.info('agent stopped');
     },
   };
@@ -379,109 +188,4 @@ async function builtInParts(): Promise<AgentPart[]> {
     ]);
   // Logs first: it sees the other parts' start-up lines and is stopped last.
   return [logsPart, podsPart, podStreamsPart, summaryPart, metricsPart];
-}
-
-interface BootConfig {
-  etcd: Etcd3;
-  config: ClusterConfig;
-  text: string;
-  version: number | null;
-  from: 'etcd' | 'cache';
-}
-
-async function loadBootConfig(
-  source: ConfigSource,
-  opts: AgentOptions,
-  outage: OutageLog,
-): Promise<BootConfig> {
-  const where = keys.config(source.cluster);
-  let etcd: Etcd3;
-  try {
-    etcd = await connectEtcd(source.etcd, { outage });
-  } catch (err) {
-    if (!(err instanceof EtcdUnreachableError)) throw err;
-    // Only a first start with nothing cached fails fast; a restart runs on what it last knew.
-    const workspace =
-      opts.workspace ?? (source.file ? await workspaceFromFile(source, opts.nodeName) : undefined);
-    const cached = workspace ? await readConfigCache(workspace) : null;
-    if (!cached)
-      throw new AgentStartError(`${err.message}; no cached config to start from (first start needs etcd)`);
-    opts.log.warn({ reason: err.message }, 'etcd unreachable: starting from the cached config, degraded');
-    const { config } = validateConfigText(cached, `${workspace}/agent/config-cache.yaml`);
-    const etcd = await createEtcd(source.etcd, { outage });
-    return { etcd, config, text: cached, version: null, from: 'cache' };
-  }
-  const stored = await readConfig(etcd, source.cluster);
-  if (!stored) {
-    etcd.close();
-    throw new AgentStartError(
-      `cluster "${source.cluster}" has no config in etcd (key ${where}); store one first: nokube new-or-update <cluster.yaml>`,
-    );
-  }
-  const { config } = validateConfigText(stored.text, where);
-  return { etcd, config, text: stored.text, version: stored.version, from: 'etcd' };
-}
-
-async function workspaceFromFile(source: ConfigSource, nodeName: string): Promise<string | undefined> {
-  const { config } = await loadConfigFile(source.file!);
-  return config.nodes.find((n) => n.name === nodeName)?.workspace;
-}
-
-function findSelf(config: ClusterConfig, nodeName: string, from: string): NodeConfig {
-  const self = config.nodes.find((n) => n.name === nodeName);
-  if (!self) {
-    const names = config.nodes.map((n) => n.name).join(', ');
-    throw new AgentStartError(
-      `node "${nodeName}" is not in the cluster config (from ${from}); nodes are: ${names}`,
-    );
-  }
-  return self;
-}
-
-function buildRecord(
-  self: NodeConfig,
-  facts: NodeFacts,
-  mesh: Mesh,
-  incarnation: number,
-  api?: string,
-): NodeRecord {
-  const rec: NodeRecord = {
-    name: self.name,
-    address: self.address,
-    roles: self.roles,
-    labels: self.labels,
-    peerId: mesh.peerId,
-    multiaddrs: mesh.multiaddrs,
-    capacity: facts,
-    agentVersion: VERSION,
-    startedAt: new Date(incarnation).toISOString(),
-    incarnation,
-  };
-  if (api) rec.api = api;
-  return rec;
-}
-
-export function hostForUrl(address: string): string {
-  return address.includes(':') ? `[${address}]` : address;
-}
-
-/** A watch that never blocks start-up: it connects (and reconnects) in the background and calls
- * `resync` each time it is connected, so nothing that changed while it was away is missed. */
-function watchRange(
-  etcd: Etcd3,
-  range: { key: string } | { prefix: string },
-  log: Logger,
-  on: {
-    put(kv: { key: Buffer; value: Buffer; version: string }): void;
-    delete?(key: string): void;
-    resync(): void;
-  },
-): Watcher {
-  const builder = 'key' in range ? etcd.watch().key(range.key) : etcd.watch().prefix(range.prefix);
-  const watcher = builder.watcher();
-  watcher.on('connected', () => on.resync());
-  watcher.on('put', (kv) => on.put(kv));
-  watcher.on('delete', (kv) => on.delete?.(kv.key.toString('utf8')));
-  watcher.on('error', (err) => log.warn({ err: shortReason(err), range }, 'watch error'));
-  return watcher;
 }

@@ -1,5 +1,5 @@
 // The head: an agent part that serves the HTTP API on nodes with the head role.
-import type { AgentPart } from '../agent/agent.ts';
+import type { AgentPart } from '../agent/context.ts';
 import { kubecontrollerPart } from './controllers/kubecontroller.ts';
 import { headServicesPart } from './services/part.ts';
 

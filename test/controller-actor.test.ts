@@ -4,7 +4,7 @@
 // keepAlive is off, so it writes no alive record.)
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { AgentContext } from '../agent/agent.ts';
+import type { AgentContext } from '../agent/context.ts';
 import { createLogger } from '../agent/log/logger.ts';
 import { ControllerActor } from '../head/controllers/actor.ts';
 

@@ -1,6 +1,6 @@
 // The nokube command line: every role of the single binary is a subcommand.
 import { Command, CommanderError } from 'commander';
-import type { AgentPart } from '../agent.ts';
+import type { AgentPart } from '../context.ts';
 import { VERSION } from '../version.ts';
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerApply } from './commands/apply.ts';

@@ -1,5 +1,6 @@
 // What a node is: capacity and OS facts reported in its etcd record (systeminformation, read once at start).
 import os from 'node:os';
+import type Docker from 'dockerode';
 import si from 'systeminformation';
 
 export interface NodeFacts {
@@ -18,12 +19,12 @@ export interface NodeFacts {
 export const PSEUDO_FS =
   /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|autofs|mqueue|debugfs|tracefs|securityfs|pstore|bpf|configfs|fusectl|hugetlbfs|binfmt_misc|devpts|rpc_pipefs|ramfs|fuse\..*)$/;
 
-export async function readNodeFacts(dockerSocket?: string): Promise<NodeFacts> {
+export async function readNodeFacts(docker: Docker): Promise<NodeFacts> {
   const [osInfo, fsSizes, graphics, containerRuntime] = await Promise.all([
     si.osInfo(),
     si.fsSize().catch(() => []),
     si.graphics().catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] })),
-    readContainerRuntime(dockerSocket),
+    readContainerRuntime(docker),
   ]);
   return {
     cpus: os.availableParallelism(),
@@ -45,9 +46,8 @@ export async function readNodeFacts(dockerSocket?: string): Promise<NodeFacts> {
   };
 }
 
-async function readContainerRuntime(dockerSocket?: string): Promise<NodeFacts['containerRuntime']> {
-  const { dockerClient } = await import('../runtime/docker-client.ts');
-  const version = dockerClient({ dockerSocket }).version();
+async function readContainerRuntime(docker: Docker): Promise<NodeFacts['containerRuntime']> {
+  const version = docker.version();
   const timeout = new Promise<null>((r) => setTimeout(() => r(null), 2000).unref());
   const v = await Promise.race([version, timeout]).catch(() => null);
   return v ? { name: 'docker', version: v.Version, apiVersion: v.ApiVersion } : null;

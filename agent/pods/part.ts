@@ -1,18 +1,18 @@
-// The pods of this node: an etcd watch of the objects (pods bound here, the ConfigMaps and Secrets they
-// use, controller objects for cascade), one PodActor per pod, Docker events to learn of exits, a local
+// The pods of this node: the agent's shared informers (agent/store/informer) of the objects (pods bound
+// here, the ConfigMaps and Secrets they use, controller objects for cascade), one PodActor per pod, Docker events to learn of exits, a local
 // tick, and status written back to etcd only when it changes. Starts from the local cache so an agent
 // cut off from etcd keeps running its pods; an agent stop leaves the containers running (adopted later).
 
 import type Docker from 'dockerode';
-import type { Watcher } from 'etcd3';
-import type { AgentContext, AgentPart } from '../agent.ts';
+import type { AgentContext, AgentPart, PodActorView } from '../context.ts';
 import { deletePod } from '../objects/pod-deletion.ts';
-import { fromKv, getObject, objectKey, refOf, writeStatus } from '../objects/store.ts';
+import { fromKv, getObject, objectKey, refOf, type Stored, writeStatus } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
-import { dockerClient } from '../runtime/docker-client.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { logEtcdFailure, shortReason, withTimeout } from '../store/etcd.ts';
+import { type Lease, objectInformer } from '../store/informer/cluster.ts';
+import type { Entry as Cached, Informer } from '../store/informer/informer.ts';
 import { keys } from '../store/keys.ts';
 import { type PodsCache, readPodsCache, writePodsCache } from './cache.ts';
 import { K8S_BACKOFF, PodActor } from './pod-actor.ts';
@@ -32,33 +32,10 @@ interface Entry {
   actor: PodActor;
 }
 
-/** What the pod actors of this node are doing, for metrics and the console (agent/telemetry). */
-export interface PodActorView {
-  namespace: string;
-  name: string;
-  owner?: { kind: string; name: string };
-  /** Ownership path, e.g. `deployment-web/pod-web-abc12`. */
-  path: string;
-  phase: string;
-  containers: Array<{
-    name: string;
-    state: 'running' | 'waiting' | 'terminated';
-    reason?: string;
-    restarts: number;
-  }>;
-}
-
-let running: PodsOnNode | undefined;
-
-/** The pod actors of this agent (empty when the pods part does not run). */
-export function podActorViews(): PodActorView[] {
-  return running?.views() ?? [];
-}
-
 export const podsPart: AgentPart = {
   name: 'pods',
   async start(ctx: AgentContext) {
-    const docker = dockerClient(ctx.self());
+    const { docker } = ctx;
     try {
       await withTimeout(docker.ping(), 3000, 'no answer within 3 s');
     } catch (err) {
@@ -66,8 +43,14 @@ export const podsPart: AgentPart = {
       return null;
     }
     const pods = new PodsOnNode(ctx, docker);
-    running = pods;
-    return pods.start();
+    const running = await pods.start();
+    const withdraw = ctx.handles.podActors.publish(pods);
+    return {
+      async stop() {
+        withdraw();
+        await running.stop();
+      },
+    };
   },
 };
 
@@ -83,12 +66,10 @@ class PodsOnNode {
   private flushing = false;
   private cacheTimer: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
-  private watcher: Watcher | undefined;
+  private readonly leases: Array<Lease<Stored>> = [];
+  private readonly offs: Array<() => void> = [];
   private events: { stop(): void } | undefined;
   private stopped = false;
-  /** Watch events that arrive while a re-list runs: applied after it, if newer than its snapshot. */
-  private held: Array<{ type: 'put' | 'delete'; kv: WatchKv }> | null = null;
-  private relistAgain = false;
   /** Uids of pods being stopped (their containers are not strays). */
   private readonly removing = new Set<string>();
   private readonly lookup: Lookup;
@@ -113,12 +94,7 @@ class PodsOnNode {
     // 2. Docker events: an exit is acted on at once.
     this.watchDocker();
     // 3. etcd: the desired state.
-    const w = this.ctx.etcd.watch().prefix(keys.objectsPrefix(this.ctx.cluster)).watcher();
-    this.watcher = w;
-    w.on('connected', () => void this.resync());
-    w.on('put', (kv) => this.onWatch('put', kv));
-    w.on('delete', (kv) => this.onWatch('delete', kv));
-    w.on('error', (err) => this.ctx.log.warn({ err: shortReason(err) }, 'pods watch error'));
+    void this.follow();
     this.tick = setInterval(() => {
       for (const e of this.pods.values()) e.actor.kick();
       void this.flush();
@@ -156,13 +132,13 @@ class PodsOnNode {
   };
 
   private async stop(): Promise<void> {
-    if (running === this) running = undefined;
     this.ctx.events.off('registered', this.onRegistered);
     this.stopped = true;
     clearInterval(this.tick);
     for (const e of this.pods.values()) e.actor.detach();
     this.events?.stop();
-    await this.watcher?.cancel().catch(() => undefined);
+    for (const off of this.offs) off();
+    await Promise.all(this.leases.map((l) => l.release()));
     if (this.cacheTimer) {
       clearTimeout(this.cacheTimer);
       await this.saveCache();
@@ -171,129 +147,116 @@ class PodsOnNode {
 
   // ---- desired state ----
 
-  private parseKey(key: string): { resource: string; namespace?: string; name: string } | null {
-    const rest = key.slice(keys.objectsPrefix(this.ctx.cluster).length).split('/');
-    if (rest.length === 3) return { resource: rest[0]!, namespace: rest[1]!, name: rest[2]! };
-    if (rest.length === 2) return { resource: rest[0]!, name: rest[1]! };
-    return null;
+  private informer(resource: string): Informer<Stored> {
+    const lease = objectInformer(this.ctx.etcd, this.ctx.cluster, resource, this.ctx.log);
+    this.leases.push(lease);
+    return lease.informer;
   }
 
-  private onWatch(type: 'put' | 'delete', kv: WatchKv): void {
-    if (this.held) {
-      if (this.held.length < MAX_HELD) this.held.push({ type, kv });
-      else this.relistAgain = true;
-    } else if (type === 'put') this.onPut(kv);
-    else this.onDelete(kv.key.toString('utf8'));
-  }
-
-  private onPut(kv: WatchKv): void {
-    const at = this.parseKey(kv.key.toString('utf8'));
-    if (!at) return;
-    if (at.resource === 'pods') {
-      const stored = fromKv<Pod>(kv);
-      if (stored.object.spec.nodeName === this.ctx.nodeName) {
-        if (this.upsert(stored.object, stored.createRevision)) void this.checkOwner(nsName(stored.object));
-      } else if (this.pods.has(nsName(stored.object))) void this.drop(nsName(stored.object));
-    } else if (at.resource === 'configmaps' || at.resource === 'secrets') {
-      const obj = fromKv<ConfigMap | Secret>(kv).object;
-      (at.resource === 'configmaps' ? this.configMaps : this.secrets).set(
-        nsName(obj),
-        obj as ConfigMap & Secret,
-      );
-      this.kickNamespace(at.namespace!);
-      this.saveCacheSoon();
-    }
-  }
-
-  private onDelete(key: string): void {
-    const at = this.parseKey(key);
-    if (!at?.namespace) return;
-    const id = `${at.namespace}/${at.name}`;
-    if (at.resource === 'pods') void this.drop(id);
-    else if (at.resource === 'configmaps' || at.resource === 'secrets') {
-      (at.resource === 'configmaps' ? this.configMaps : this.secrets).delete(id);
-      this.kickNamespace(at.namespace);
-      this.saveCacheSoon();
-    } else if (CONTROLLER_RESOURCES[at.resource]) {
-      // Cascade: the owner is gone, so are its pods on this node.
-      const kind = CONTROLLER_RESOURCES[at.resource]!;
-      for (const e of this.pods.values()) {
-        const owner = controllerOf(e.pod);
-        if (owner?.kind === kind && owner.name === at.name && e.pod.metadata.namespace === at.namespace)
-          void this.deleteOrphan(e);
-      }
-    }
-  }
-
-  /**
-   * Everything from etcd at once (on every (re)connect): the authority on what runs here. Watch events
-   * that arrive meanwhile are held and applied after it when newer than its snapshot, so a pod created
-   * or deleted during the re-list is neither dropped nor brought back.
-   */
-  private async resync(): Promise<void> {
-    if (this.stopped) return;
-    if (this.held) {
-      this.relistAgain = true;
-      return;
-    }
-    this.held = [];
-    let snapshot = -1n;
-    try {
-      snapshot = await this.relist();
-    } catch (err) {
-      logEtcdFailure(this.ctx.log, err, {}, 'pods resync failed; retrying in 5 s');
-      setTimeout(() => void this.resync(), 5000).unref();
-    }
-    const held = this.held;
-    this.held = null;
-    for (const { type, kv } of held) {
-      if (BigInt(kv.mod_revision) <= snapshot) continue;
-      if (type === 'put') this.onPut(kv);
-      else this.onDelete(kv.key.toString('utf8'));
-    }
-    if (this.relistAgain) {
-      this.relistAgain = false;
-      void this.resync();
-    }
-  }
-
-  /** Apply etcd's objects; returns the revision of the snapshot. */
-  private async relist(): Promise<bigint> {
-    const res = await this.ctx.etcd.getAll().prefix(keys.objectsPrefix(this.ctx.cluster)).exec();
-    const objects = res.kvs.map((kv) => fromKv<KubeObject>(kv));
+  /** Follow the informers once they listed (until then, and whenever etcd is away, the local cache runs).
+   * Each (re)list of the pods tells the difference to the handlers, then `afterList` settles the rest. */
+  private async follow(): Promise<void> {
+    const pods = this.informer('pods');
+    const maps = { configmaps: this.configMaps, secrets: this.secrets } as Record<
+      string,
+      Map<string, KubeObject>
+    >;
+    const sources = Object.keys(maps).map((r) => [r, this.informer(r)] as const);
+    const controllers = Object.keys(CONTROLLER_RESOURCES).map((r) => [r, this.informer(r)] as const);
+    await Promise.all(this.leases.map((l) => l.informer.start()));
+    // Status of pods new here, for their actors (restart counts); best effort, etcd may be away again.
     const statuses = await this.ctx.etcd
       .getAll()
       .prefix(`${keys.statusPrefix(this.ctx.cluster)}pods/`)
-      .strings();
-    const uids = new Set(objects.map((o) => `${o.object.kind}/${o.object.metadata.uid}`));
-    this.configMaps.clear();
-    this.secrets.clear();
-    const mine = new Map<string, { pod: Pod; createRevision: string }>();
-    for (const { object, createRevision } of objects) {
-      if (object.kind === 'ConfigMap') this.configMaps.set(nsName(object), object);
-      else if (object.kind === 'Secret') this.secrets.set(nsName(object), object);
-      else if (object.kind === 'Pod' && object.spec.nodeName === this.ctx.nodeName)
-        mine.set(nsName(object), { pod: object, createRevision });
+      .strings()
+      .catch(() => ({}) as Record<string, string>);
+    if (this.stopped) return;
+    for (const [resource, informer] of sources) {
+      const map = maps[resource]!;
+      // etcd's truth replaces what the local cache had (the replay of `on` refills it at once).
+      map.clear();
+      const set = (_k: string, e: Cached<Stored>) => {
+        map.set(nsName(e.value.object), e.value.object);
+        this.kickNamespace(e.value.object.metadata.namespace ?? '');
+        this.saveCacheSoon();
+      };
+      const del = (_k: string, old: Cached<Stored>) => {
+        map.delete(nsName(old.value.object));
+        this.kickNamespace(old.value.object.metadata.namespace ?? '');
+        this.saveCacheSoon();
+      };
+      this.offs.push(informer.on({ add: set, update: set, delete: del }));
     }
-    // Not awaited: a graceful stop may take terminationGracePeriodSeconds.
-    for (const id of [...this.pods.keys()]) if (!mine.has(id)) void this.drop(id);
-    for (const [id, { pod, createRevision }] of mine) {
-      const st = statuses[`${keys.statusPrefix(this.ctx.cluster)}pods/${id}`];
-      const stored = st ? (JSON.parse(st) as PodStatus) : undefined;
-      this.upsert(pod, createRevision, stored);
-      // Someone else spoke for the pod while we were away (NodeLost): what we observe is written again.
-      const ours = this.written.get(id);
-      if (ours && (!stored || stable(stored) !== ours.stable) && !this.pending.has(id))
-        this.pending.set(id, ours.status);
-    }
-    void this.flush();
+    for (const [resource, informer] of controllers)
+      this.offs.push(informer.on({ delete: (_k, old) => this.cascade(resource, old.value.object) }));
+    const put = (_k: string, e: Cached<Stored>) => {
+      const { object, createRevision } = e.value as Stored<Pod>;
+      const id = nsName(object);
+      if (object.spec.nodeName === this.ctx.nodeName) {
+        const st = statuses[`${keys.statusPrefix(this.ctx.cluster)}pods/${id}`];
+        if (this.upsert(object, createRevision, st ? (JSON.parse(st) as PodStatus) : undefined))
+          void this.checkOwner(id);
+      } else if (this.pods.has(id)) void this.drop(id);
+    };
+    this.offs.push(
+      pods.on({
+        add: put,
+        update: put,
+        delete: (_k, old) => void this.drop(nsName(old.value.object)),
+        listed: () =>
+          void this.afterList(
+            pods,
+            controllers.map(([, i]) => i),
+          ),
+      }),
+    );
+  }
+
+  /** Cascade: the owner is gone, so are its pods on this node. */
+  private cascade(resource: string, owner: KubeObject): void {
+    const kind = CONTROLLER_RESOURCES[resource]!;
     for (const e of this.pods.values()) {
-      const owner = controllerOf(e.pod);
-      if (owner && !uids.has(`${owner.kind}/${owner.uid}`)) await this.deleteOrphan(e);
+      const ref = controllerOf(e.pod);
+      if (ref?.kind === kind && ref.uid === owner.metadata.uid) void this.deleteOrphan(e);
     }
-    await this.removeStrayContainers();
+  }
+
+  /** After every (re)list of the pods (on start, after etcd was away): the local pods etcd does not have
+   * here go; what we observe is written again where someone else spoke for a pod meanwhile; orphans and
+   * containers of pods gone while we were away are removed. */
+  private async afterList(pods: Informer<Stored>, controllers: Array<Informer<Stored>>): Promise<void> {
+    if (this.stopped) return;
+    // Not awaited: a graceful stop may take terminationGracePeriodSeconds.
+    for (const [id, e] of [...this.pods])
+      if ((pods.get(id)?.value.object as Pod | undefined)?.spec.nodeName !== this.ctx.nodeName)
+        void this.drop(id);
+      else if (pods.get(id)?.value.object.metadata.uid !== e.pod.metadata.uid) void this.drop(id);
+    try {
+      const statuses = await this.ctx.etcd
+        .getAll()
+        .prefix(`${keys.statusPrefix(this.ctx.cluster)}pods/`)
+        .strings();
+      for (const id of this.pods.keys()) {
+        // Someone else spoke for the pod while we were away (NodeLost): what we observe is written again.
+        const st = statuses[`${keys.statusPrefix(this.ctx.cluster)}pods/${id}`];
+        const ours = this.written.get(id);
+        if (ours && (!st || stable(JSON.parse(st) as PodStatus) !== ours.stable) && !this.pending.has(id))
+          this.pending.set(id, ours.status);
+      }
+      void this.flush();
+      const uids = new Set(
+        controllers.flatMap((i) => i.entries().map(([, e]) => e.value.object.metadata.uid)),
+      );
+      // An owner missing from the caches is asked of etcd itself (the caches of two prefixes may be apart).
+      for (const [id, e] of this.pods) {
+        const owner = controllerOf(e.pod);
+        if (owner && !uids.has(owner.uid)) await this.checkOwner(id);
+      }
+      await this.removeStrayContainers();
+    } catch (err) {
+      logEtcdFailure(this.ctx.log, err, {}, 'pods resync failed; the next list retries');
+    }
     this.saveCacheSoon();
-    return BigInt(res.header.revision);
   }
 
   /** Track a pod; true when it is new here (a new actor). */
@@ -483,9 +446,6 @@ class PodsOnNode {
   }
 }
 
-type WatchKv = Parameters<typeof fromKv>[0];
-/** Watch events held during one re-list at most; more means re-list once more. */
-const MAX_HELD = 10_000;
 const nsName = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const controllerOf = (pod: Pod) => pod.metadata.ownerReferences?.find((o) => o.controller);
 /** Status without transition times: what decides whether it changed. */

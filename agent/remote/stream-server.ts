@@ -6,9 +6,8 @@
 import type { Stream } from '@libp2p/interface';
 import type Docker from 'dockerode';
 import { type LengthPrefixedStream, lpStream } from 'it-length-prefixed-stream';
-import type { AgentContext, AgentPart } from '../agent.ts';
+import type { AgentContext, AgentPart } from '../context.ts';
 import type { Mesh } from '../mesh/mesh.ts';
-import { dockerClient } from '../runtime/docker-client.ts';
 import { type DecodedFrame, decodeFrame, encodeEnd, type FrameSource, MAX_FRAME_BYTES } from './frames.ts';
 import { runPodStream } from './pod-streams.ts';
 import { type PodStreamRequest, podStreamRequest } from './requests.ts';
@@ -21,7 +20,7 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 export const podStreamsPart: AgentPart = {
   name: 'pod-streams',
   async start(ctx: AgentContext) {
-    const docker = dockerClient(ctx.self());
+    const { docker } = ctx;
     const open = new Set<AbortController>();
     await ctx.mesh.handle(
       POD_STREAM_PROTOCOL,

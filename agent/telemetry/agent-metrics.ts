@@ -1,6 +1,6 @@
 // The agent's own health as Prometheus metrics, computed at scrape (or export) time from the live parts.
 import { Gauge, type Registry } from 'prom-client';
-import type { AgentContext } from '../agent.ts';
+import type { AgentContext } from '../context.ts';
 
 /**
  * Register the agent's health gauges in the agent's registry. No collectors with timers of their own:

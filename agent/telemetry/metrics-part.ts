@@ -5,17 +5,16 @@
 // the next. Follows config changes live (interval, target, node labels).
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { AgentContext, AgentPart } from '../agent.ts';
 import { type AgentServer, startAgentServer } from '../api/agent-server.ts';
 import type { ClusterConfig } from '../config/schema.ts';
-import { dockerClient } from '../runtime/docker-client.ts';
+import type { AgentContext, AgentPart } from '../context.ts';
 import { shortReason, withTimeout } from '../store/etcd.ts';
+import { registerActorMetric } from './actor-metrics.ts';
 import { registerAgentMetrics } from './agent-metrics.ts';
 import { ContainerStats } from './container-stats.ts';
 import type { DatabaseOptions } from './export/database.ts';
 import { greptimeUrl } from './export/greptime.ts';
 import { Shipper } from './export/shipper.ts';
-import { logsExportTotals } from './logs/part.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import { NodeSampler } from './node-sampler.ts';
 import {
@@ -68,21 +67,21 @@ export const metricsPart: AgentPart = {
       registry,
       [
         { pipeline: 'metrics', stats: () => shipper?.shipper.stats() },
-        { pipeline: 'logs', stats: logsExportTotals },
+        { pipeline: 'logs', stats: () => ctx.handles.logsExport.get()?.totals() },
       ],
       () => {
         const ms = ctx.status().etcd.latencyMs;
         return ms === undefined ? undefined : ms / 1000;
       },
     );
+    registerActorMetric(registry, ctx.handles);
     const server: AgentServer = await startAgentServer(registry, {
       host: ctx.self().address,
       port: ctx.config().agent.port,
     });
 
     const sampler = new NodeSampler();
-    const docker = dockerClient(ctx.self());
-    const containers = new ContainerStats(docker, ctx.cluster, ctx.nodeName, totalmem());
+    const containers = new ContainerStats(ctx.docker, ctx.cluster, ctx.nodeName, totalmem());
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     let containersFailing = false;

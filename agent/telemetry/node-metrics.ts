@@ -1,40 +1,13 @@
-// The node's samples, its pod actors and the export pipelines as Prometheus gauges (names in the README,
-// "Metrics"). Sample gauges are rewritten whole on every sample (label sets come and go with interfaces,
-// mounts and containers); actor and export gauges are read at collect time.
+// The node's samples and the export pipelines as Prometheus gauges (names in the README, "Metrics").
+// Sample gauges are rewritten whole on every sample (label sets come and go with interfaces, mounts and
+// containers); export gauges are read at collect time.
 import { Gauge, type Registry } from 'prom-client';
-import { podActorViews } from '../pods/part.ts';
-import type { DropReason } from './export/shipper.ts';
+import type { ExportTotals } from '../context.ts';
 import type { NodeSample } from './sample.ts';
-
-/** A row of the `nokube_actor` metric (labels and value) from a source other than this node's pods. */
-export interface ActorRow {
-  kind: string;
-  namespace: string;
-  name: string;
-  owner_kind: string;
-  owner_name: string;
-  owner_path: string;
-  phase: string;
-  restarts: number;
-}
-
-const actorSources = new Set<() => ActorRow[]>();
-
-/** Add rows to `nokube_actor` (the kubecontroller leader's cluster-level objects); returns the remover. */
-export function addActorSource(rows: () => ActorRow[]): () => void {
-  actorSources.add(rows);
-  return () => actorSources.delete(rows);
-}
-
-interface ExportStats {
-  queuedBytes: number;
-  sentItems: number;
-  dropped: Record<DropReason, number>;
-}
 
 export interface ExportStatsSource {
   pipeline: 'metrics' | 'logs';
-  stats(): ExportStats | undefined;
+  stats(): ExportTotals | undefined;
 }
 
 export class NodeMetrics {
@@ -94,49 +67,7 @@ export class NodeMetrics {
       'Memory limit of a pod container that has one.',
       ct,
     );
-    new Gauge({
-      name: 'nokube_actor',
-      help: 'One series per actor (pod, container; cluster-level objects from the kubecontroller leader); value = restarts.',
-      labelNames: ['kind', 'namespace', 'name', 'owner_kind', 'owner_name', 'owner_path', 'phase'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const source of actorSources)
-          for (const { restarts, ...labels } of source()) this.set(labels, restarts);
-        for (const p of podActorViews()) {
-          const restarts = p.containers.reduce((n, c) => n + c.restarts, 0);
-          const owner_kind = p.owner?.kind ?? '';
-          const owner_name = p.owner?.name ?? '';
-          this.set(
-            {
-              kind: 'pod',
-              namespace: p.namespace,
-              name: p.name,
-              owner_kind,
-              owner_name,
-              owner_path: p.path,
-              phase: p.phase,
-            },
-            restarts,
-          );
-          for (const c of p.containers) {
-            this.set(
-              {
-                kind: 'container',
-                namespace: p.namespace,
-                name: c.name,
-                owner_kind: 'Pod',
-                owner_name: p.name,
-                owner_path: `${p.path}/container-${c.name}`,
-                phase: c.reason ? `${c.state}:${c.reason}` : c.state,
-              },
-              c.restarts,
-            );
-          }
-        }
-      },
-    });
-    const perPipeline = (name: string, help: string, pick: (s: ExportStats) => number) =>
+    const perPipeline = (name: string, help: string, pick: (s: ExportTotals) => number) =>
       new Gauge({
         name,
         help,

@@ -2,7 +2,7 @@
 // console and `nokube top`: a few hundred bytes per node per interval, pods aggregated from their
 // containers, bounded in count. Heads validate what they receive and keep the latest per node.
 import { z } from 'zod';
-import type { AgentContext, AgentPart } from '../agent.ts';
+import type { AgentContext, AgentPart } from '../context.ts';
 import type { NodeSample } from './sample.ts';
 
 export const SUMMARY_TOPIC = 'telemetry/1';

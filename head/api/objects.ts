@@ -5,22 +5,14 @@
 //   DELETE /api/v1/objects/<resource>/<ns>/<name>?ignoreNotFound=true&dryRun=true&gracePeriodSeconds=N
 //          (pods: graceful, agent/objects/pod-deletion.ts)
 //   GET    /api/v1/objects/<resource>/<ns>/<name>/events
-//   WS     /api/v1/watch/<resource>?namespace=&labelSelector=&resourceVersion=   (get -w)
+//   WS     /api/v1/watch/<resource>?namespace=&labelSelector=&resourceVersion=   (get -w: object-watch.ts)
 // Secret data leaves the head only with ?secrets=show; otherwise each value is replaced by its size.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { IKeyValue } from 'etcd3';
-import type { WebSocket } from 'ws';
-import type { AgentContext } from '../../agent/agent.ts';
+import type { AgentContext } from '../../agent/context.ts';
 import { applyManifests, deleteObject, NotFoundError } from '../../agent/objects/apply.ts';
 import { listEvents } from '../../agent/objects/events.ts';
 import { labelsMatch, parseLabelQuery, SelectorSyntaxError } from '../../agent/objects/label-query.ts';
-import {
-  fromKv,
-  getObject,
-  listObjects,
-  ObjectConflictError,
-  type ObjectRef,
-} from '../../agent/objects/store.ts';
+import { getObject, listObjects, ObjectConflictError, type ObjectRef } from '../../agent/objects/store.ts';
 import {
   DEFAULT_NAMESPACE,
   KINDS,
@@ -39,15 +31,10 @@ import { keys } from '../../agent/store/keys.ts';
 import { HttpError } from './http-error.ts';
 import { discardBody, readJsonBody } from './request-body.ts';
 
-/** A watch client further behind than this is disconnected rather than buffered without bound. */
-const WATCH_MAX_BUFFERED_BYTES = 1 << 20;
-const WATCH_MAX_PENDING = 10_000;
-
 const KIND_OF_RESOURCE = new Map(KINDS.map((k) => [RESOURCE[k], k]));
 
 export const isObjectsPath = (path: string): boolean =>
   path === '/api/v1/apply' || path.startsWith('/api/v1/objects/');
-export const isObjectsWatchPath = (path: string): boolean => /^\/api\/v1\/watch\/[a-z]+$/.test(path);
 
 export async function serveObjects(
   ctx: AgentContext,
@@ -203,110 +190,4 @@ export function redact(obj: KubeObject): KubeObject {
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
-}
-
-/**
- * `get -w`: one JSON message per change of an object of the resource (its key or its status key):
- * {type: ADDED|MODIFIED|DELETED, object}. Changes are coalesced per object while one is being read;
- * a client that reads too slowly is disconnected.
- */
-export function serveWatch(ctx: AgentContext, ws: WebSocket, url: URL): void {
-  const resource = url.pathname.split('/').at(-1)!;
-  const kind = KIND_OF_RESOURCE.get(resource);
-  const close = (reason: string) => ws.close(1008, reason.slice(0, 120));
-  if (!kind) {
-    close(`unknown resource "${resource}"`);
-    return;
-  }
-  const namespace = url.searchParams.get('namespace') || undefined;
-  const selector = url.searchParams.get('labelSelector') ?? undefined;
-  const showSecrets = url.searchParams.get('secrets') === 'show';
-  try {
-    if (selector) parseLabelQuery(selector);
-  } catch (err) {
-    close((err as Error).message);
-    return;
-  }
-  const objectsPrefix = `${keys.objectResourcePrefix(ctx.cluster, resource)}${namespace && namespaced(kind) ? `${namespace}/` : ''}`;
-  const toStatus = (p: string) => p.replace(keys.objectsPrefix(ctx.cluster), keys.statusPrefix(ctx.cluster));
-  const statusPrefix = toStatus(objectsPrefix);
-  const known = new Map<string, KubeObject>();
-  /** Objects not yet seen by this watch: their value before the change (etcd's previous kv), so
-   * the deletion of an object the client listed is still reported (with its last value). */
-  const previousOf = new Map<string, KubeObject>();
-  const rev = url.searchParams.get('resourceVersion');
-  const listedAt = rev && /^\d+$/.test(rev) ? Number(rev) : undefined;
-  const pending = new Set<string>();
-  let busy = false;
-  let closed = false;
-  const emit = (type: string, object: KubeObject) => {
-    if (ws.readyState !== ws.OPEN) return;
-    if (ws.bufferedAmount > WATCH_MAX_BUFFERED_BYTES) return ws.close(1013, 'too slow: watch buffer full');
-    ws.send(JSON.stringify({ type, object: showSecrets ? object : redact(object) }));
-  };
-  const drain = async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      while (pending.size > 0 && !closed) {
-        const name = pending.values().next().value!;
-        pending.delete(name);
-        const [ns, objName] = name.includes('/') ? name.split('/') : [undefined, name];
-        const ref: ObjectRef = namespaced(kind)
-          ? { kind, namespace: ns!, name: objName! }
-          : { kind, name: objName! };
-        const stored = await getObject(ctx.etcd, ctx.cluster, ref);
-        const before = known.get(name) ?? previousOf.get(name);
-        previousOf.delete(name);
-        if (!stored) {
-          known.delete(name);
-          if (before && labelsMatch(selector, before.metadata.labels)) emit('DELETED', before);
-          continue;
-        }
-        known.set(name, stored.object);
-        // An object in the client's listing (created at or before its revision) is MODIFIED.
-        const listed = listedAt !== undefined && Number(stored.createRevision) <= listedAt;
-        if (labelsMatch(selector, stored.object.metadata.labels))
-          emit(before || listed ? 'MODIFIED' : 'ADDED', stored.object);
-      }
-    } catch (err) {
-      ctx.log.warn({ err: (err as Error).message }, 'object watch read failed');
-      ws.close(1011, 'etcd read failed');
-    } finally {
-      busy = false;
-    }
-  };
-  // Keys are `<ns>/<name>` (or `<name>`) after the resource's objects/ or status/ prefix.
-  const resourcePrefix = keys.objectResourcePrefix(ctx.cluster, resource);
-  const onKey = (base: string) => (kv: IKeyValue, previous?: IKeyValue) => {
-    if (pending.size >= WATCH_MAX_PENDING) return ws.close(1013, 'too many pending changes');
-    const name = kv.key.toString('utf8').slice(base.length);
-    if (previous && base === resourcePrefix && !known.has(name))
-      previousOf.set(name, fromKv(previous).object);
-    pending.add(name);
-    void drain();
-  };
-  const watchers = [objectsPrefix, statusPrefix].map((prefix, i) => {
-    const builder = ctx.etcd.watch().prefix(prefix);
-    if (i === 0) builder.withPreviousKV();
-    if (listedAt !== undefined) builder.startRevision(String(listedAt + 1));
-    return builder.create();
-  });
-  void Promise.all(watchers)
-    .then((list) => {
-      for (const [i, w] of list.entries()) {
-        const handler = onKey(i === 0 ? resourcePrefix : toStatus(resourcePrefix));
-        w.on('put', handler);
-        w.on('delete', handler);
-        w.on('error', (err) => ctx.log.warn({ err: err.message }, 'object watch error'));
-      }
-      if (closed) for (const w of list) void w.cancel();
-      ws.on('close', () => {
-        for (const w of list) void w.cancel();
-      });
-    })
-    .catch((err: Error) => close(`watch failed: ${err.message}`));
-  ws.on('close', () => {
-    closed = true;
-  });
 }

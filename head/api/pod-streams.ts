@@ -6,15 +6,13 @@
 // The client's input frames (exec: stdin, stdin close, resize) go the other way, also one at a time.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type Docker from 'dockerode';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { AgentContext } from '../../agent/agent.ts';
+import type { AgentContext } from '../../agent/context.ts';
 import { getObject } from '../../agent/objects/store.ts';
 import { encodeEnd, MAX_FRAME_BYTES } from '../../agent/remote/frames.ts';
 import { runPodStream } from '../../agent/remote/pod-streams.ts';
 import { type PodStreamRequest, podStreamRequest } from '../../agent/remote/requests.ts';
 import { requestPodStream } from '../../agent/remote/stream-server.ts';
-import { dockerClient } from '../../agent/runtime/docker-client.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
 import { websocketInput } from './websocket-input.ts';
 
@@ -61,18 +59,26 @@ export function parsePodStreamUrl(url: URL): PodStreamRequest | string {
   return parsed.data;
 }
 
-let localDocker: Docker | undefined;
-/** Client messages are input frames: none bigger than a frame is read. */
-const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+/** The pod stream routes of one head server. */
+export class PodStreams {
+  private readonly ctx: AgentContext;
+  /** Client messages are input frames: none bigger than a frame is read. */
+  private readonly sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
 
-/** Take an HTTP upgrade to a pod stream path. */
-export function acceptPodStream(ctx: AgentContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  sockets.handleUpgrade(req, socket, head, (ws) => {
-    servePodStream(ctx, ws, new URL(req.url ?? '/', 'http://head')).catch((err: Error) => {
-      ctx.log.warn({ err: err.message, path: req.url }, 'pod stream failed');
-      ws.close(1011);
+  constructor(ctx: AgentContext) {
+    this.ctx = ctx;
+  }
+
+  /** Take an HTTP upgrade to a pod stream path. */
+  accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const { ctx } = this;
+    this.sockets.handleUpgrade(req, socket, head, (ws) => {
+      servePodStream(ctx, ws, new URL(req.url ?? '/', 'http://head')).catch((err: Error) => {
+        ctx.log.warn({ err: err.message, path: req.url }, 'pod stream failed');
+        ws.close(1011);
+      });
     });
-  });
+  }
 }
 
 async function servePodStream(ctx: AgentContext, ws: WebSocket, url: URL): Promise<void> {
@@ -101,9 +107,8 @@ async function servePodStream(ctx: AgentContext, ws: WebSocket, url: URL): Promi
   if (!nodeName) return finish(`pod ${req.pod} is not scheduled to a node yet`);
   try {
     if (nodeName === ctx.nodeName) {
-      localDocker ??= dockerClient(ctx.self());
       const at = { cluster: ctx.cluster, node: nodeName };
-      await runPodStream(localDocker, at, req, send, abort.signal, input);
+      await runPodStream(ctx.docker, at, req, send, abort.signal, input);
     } else {
       const node = (await listNodes(ctx.etcd, ctx.cluster)).find((n) => n.name === nodeName);
       if (!node) return finish(`node ${nodeName} of pod ${req.pod} is not alive (no node record)`);

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { AgentContext, AgentEvents } from '../../agent/agent.ts';
+import type { AgentContext, AgentEvents } from '../../agent/context.ts';
 import { readConfig } from '../../agent/store/config-store.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import { keys } from '../../agent/store/keys.ts';
@@ -20,8 +20,9 @@ import {
   datasourcesYaml,
   renderDashboard,
 } from '../dashboards/serve.ts';
-import { isObjectsPath, isObjectsWatchPath, serveObjects, serveWatch } from './objects.ts';
-import { acceptPodStream, isPodStreamPath } from './pod-streams.ts';
+import { isObjectsWatchPath, serveWatch } from './object-watch.ts';
+import { isObjectsPath, serveObjects } from './objects.ts';
+import { isPodStreamPath, PodStreams } from './pod-streams.ts';
 
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
 export const WS_MAX_BUFFERED_BYTES = 1 << 20;
@@ -152,6 +153,7 @@ export async function startHeadServer(
 
   // Watch clients only listen: a message from one is never read, so none bigger than this is buffered.
   const wss = new WebSocketServer({ noServer: true, maxPayload: WATCH_MAX_CLIENT_MESSAGE_BYTES });
+  const podStreams = new PodStreams(ctx);
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]!;
     if (wrongCluster(ctx, req)) {
@@ -165,7 +167,7 @@ export async function startHeadServer(
         serveWatch(ctx, ws, new URL(req.url ?? '/', 'http://head')),
       );
     } else if (isPodStreamPath(path)) {
-      acceptPodStream(ctx, req, socket, head);
+      podStreams.accept(req, socket, head);
     } else {
       socket.destroy();
     }

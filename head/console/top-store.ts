@@ -2,7 +2,7 @@
 // own agent directly). Summaries older than STALE_MS are dropped (a node that stopped reporting is not
 // shown as if it were idle). Feeds /api/v1/top/*, its WebSocket, the console and `nokube top`.
 import { EventEmitter } from 'node:events';
-import type { AgentContext } from '../../agent/agent.ts';
+import type { AgentContext } from '../../agent/context.ts';
 import type { NodeSample } from '../../agent/telemetry/sample.ts';
 import { type NodeSummary, nodeSummary, SUMMARY_TOPIC, summarize } from '../../agent/telemetry/summary.ts';
 import { compareText } from '../../agent/text/compare.ts';

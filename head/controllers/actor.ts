@@ -2,7 +2,7 @@
 // one reconcile at a time, kicks during a reconcile coalesced into one more. A reconcile that throws is
 // retried with back-off (1 s doubling to 30 s). While it runs, the actor keeps an alive record
 // `alive/<ns>/<kind>-<name>` under the head's lease.
-import type { AgentContext } from '../../agent/agent.ts';
+import type { AgentContext } from '../../agent/context.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 
 const KICK_DELAY_MS = 50;

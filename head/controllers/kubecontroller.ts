@@ -1,41 +1,34 @@
 // The kubecontroller: on head nodes, an etcd election (keys.election(cluster, 'kubecontroller'), value =
-// node name); the leader runs one actor per Deployment / DaemonSet / Job and the node lifecycle. Watch
-// events are hints that kick actors; every 5 minutes a resync re-lists everything (level-triggered: a missed
-// event costs at most 5 minutes; a reconnected watch re-lists at once). Losing the election (or stopping)
-// stops every actor. Every write of the leader carries its fence (leadership.ts): a deposed leader's
+// node name); the leader runs one actor per Deployment / DaemonSet / Job and the node lifecycle. It reads
+// informer caches (caches.ts), never etcd: their changes kick actors, a reconcile builds its world from
+// them after they hold the leader's own writes. Every 5 minutes a resync (from the caches) makes actors
+// match the controller objects again and kicks them all. An actor whose object is gone is dropped, by the
+// delete or by its own reconcile. Losing the election (or stopping) stops every actor. Every write of the leader carries its fence (leadership.ts): a deposed leader's
 // writes fail. A head that learns the leader died (mesh `dead`) removes its campaign key, guarded, so
 // another head takes over at once.
-import type { IKeyValue, Watcher } from 'etcd3';
-import type { AgentContext, AgentPart } from '../../agent/agent.ts';
+import type { ActorRow, AgentContext, AgentPart } from '../../agent/context.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
-import { getObject, listObjects, type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
-import type { Kind, KubeObject, Pod } from '../../agent/objects/types.ts';
+import { type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
+import type { KubeObject } from '../../agent/objects/types.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import type { Guard } from '../../agent/store/guard.ts';
-import { keys } from '../../agent/store/keys.ts';
-import { type ActorRow, addActorSource } from '../../agent/telemetry/node-metrics.ts';
+import type { Entry, Handlers } from '../../agent/store/informer/informer.ts';
 import { type Action, applyActions, type Edge } from './actions.ts';
 import { ControllerActor } from './actor.ts';
+import { LeaderCaches } from './caches.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
 import { reconcileJob } from './job.ts';
 import { Leadership } from './leadership.ts';
 import { forgetDeadNode, planSweep } from './node-lifecycle.ts';
 import type { Controller } from './pod-template.ts';
-import { controllerOf, readWorld, type World } from './world.ts';
+import { controllerOf, type World } from './world.ts';
 
-/** A safety net only: watches re-list on every (re)connect. Rare, so a quiet cluster costs etcd only
- * keepalives (bench/apply measures it). */
+/** A safety net only, from the caches (etcd is not asked): informers re-list on a broken watch. */
 export const RESYNC_MS = 300_000;
 
 /** Resources whose objects are rows of the Actors dashboard besides pods (which their agents report). */
-const CLUSTER_ROW_KINDS: Record<string, string> = {
-  deployments: 'Deployment',
-  daemonsets: 'DaemonSet',
-  jobs: 'Job',
-  configmaps: 'ConfigMap',
-  secrets: 'Secret',
-};
+const ROW_RESOURCES = ['namespaces', 'deployments', 'daemonsets', 'jobs', 'configmaps', 'secrets'];
 type ControllerKind = Controller['kind'];
 const CONTROLLED: Record<string, ControllerKind> = {
   deployments: 'Deployment',
@@ -98,22 +91,17 @@ class KubeController {
   }
 }
 
-/** The leader's work: watches, actors, resync, node lifecycle. */
-class Leader {
+type Actor = ControllerActor & { kind: ControllerKind; ref: ObjectRef & { namespace: string } };
+
+const actorId = (kind: string, obj: KubeObject) => `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
+
+/** The leader's work: caches, actors, resync, node lifecycle. */
+export class Leader {
   private readonly ctx: AgentContext;
-  private readonly actors = new Map<
-    string,
-    ControllerActor & { kind: ControllerKind; ref: ObjectRef; born: number }
-  >();
-  /** Counts actor creations and resync starts: a resync only judges the actors older than its lists. */
-  private epoch = 0;
-  /** Pod `<ns>/<name>` -> its controller's uid ('' for a bare pod), learnt from pod puts and reads: a
-   * pod's change kicks its own controller's actor only (an unknown pod: every actor of its namespace). */
-  private podOwner = new Map<string, string>();
-  /** Cluster-level objects for the Actors dashboard (`nokube_actor` rows), kept from the watch and resync. */
-  private readonly clusterObjects = new Map<string, ActorRow>();
+  private readonly caches: LeaderCaches;
+  private readonly actors = new Map<string, Actor>();
+  private readonly offs: Array<() => void> = [];
   private removeActorSource: (() => void) | undefined;
-  private readonly watchers: Watcher[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly sweeper: ControllerActor;
@@ -128,6 +116,7 @@ class Leader {
   constructor(ctx: AgentContext, guard: Guard) {
     this.ctx = ctx;
     this.guard = guard;
+    this.caches = new LeaderCaches(ctx.etcd, ctx.cluster, ctx.log);
     this.sweeper = new ControllerActor(
       ctx,
       { namespace: '_cluster', kind: 'NodeLifecycle', name: 'pods', uid: '' },
@@ -137,38 +126,43 @@ class Leader {
   }
 
   start(): void {
-    const { ctx } = this;
+    const { ctx, caches } = this;
     ctx.alive.set('_cluster', 'kubecontroller', {
       node: ctx.nodeName,
       actor: 'kubecontroller',
       since: new Date().toISOString(),
     });
-    ctx.events.on('node', this.onNode);
-    this.removeActorSource = addActorSource(() => [...this.clusterObjects.values()]);
-    const objects = ctx.etcd.watch().prefix(keys.objectsPrefix(ctx.cluster)).watcher();
-    objects.on('connected', () => void this.resync());
-    objects.on('put', (kv) => this.onObject(kv.key.toString('utf8'), kv));
-    objects.on('delete', (kv) => this.onObject(kv.key.toString('utf8')));
-    const statuses = ctx.etcd
-      .watch()
-      .prefix(`${keys.statusPrefix(ctx.cluster)}pods/`)
-      .watcher();
-    // A status change before this watch (re)connected is seen by a resync, not lost until the next one.
-    statuses.on('connected', () => void this.resync());
-    const onStatus = (kv: IKeyValue) => {
-      const [namespace, name] = kv.key.toString('utf8').split('/').slice(-2);
-      this.kickPodOwner(namespace!, name!);
-    };
-    statuses.on('put', onStatus);
-    statuses.on('delete', onStatus);
-    // A node drained or undrained changes every controller's world (like a node record does).
-    const drains = ctx.etcd.watch().prefix(keys.drainPrefix(ctx.cluster)).watcher();
-    drains.on('put', this.onNode);
-    drains.on('delete', this.onNode);
-    for (const w of [objects, statuses, drains]) {
-      w.on('error', (err) => logEtcdFailure(ctx.log, err, {}, 'kubecontroller watch error'));
-      this.watchers.push(w);
+    this.removeActorSource = ctx.handles.actorRows.add(() => this.rows());
+    for (const [resource, kind] of Object.entries(CONTROLLED)) {
+      const changed = (_k: string, e: Entry<Stored>) => this.ensureActor(kind, e.value.object).kick();
+      this.offs.push(
+        caches.objects[resource]!.on({
+          add: changed,
+          update: changed,
+          delete: (_k, old) => {
+            this.dropActor(actorId(kind, old.value.object), old.value.object.metadata.uid);
+            this.sweeper.kick();
+          },
+        }),
+      );
     }
+    // Pod objects change only on create, bind and delete (status lives elsewhere): each is worth a sweep
+    // (bind a pending pod, mark one bound to a node that is gone NodeLost, collect orphans).
+    const podChanged = (_k: string, e: Entry<Stored>) => {
+      this.kickOwner(e.value.object);
+      this.sweeper.kick();
+    };
+    this.offs.push(caches.objects.pods!.on({ add: podChanged, update: podChanged, delete: podChanged }));
+    const statusChanged = (key: string) => {
+      const pod = caches.objects.pods!.get(key);
+      if (pod) this.kickOwner(pod.value.object);
+    };
+    this.offs.push(
+      caches.statuses.pods!.on({ add: statusChanged, update: statusChanged, delete: statusChanged }),
+    );
+    // A node record, or a node drained or undrained, changes every controller's world.
+    const nodes: Handlers<unknown> = { add: this.onNode, update: this.onNode, delete: this.onNode };
+    this.offs.push(caches.nodes.on(nodes), caches.drains.on(nodes));
     this.resyncTimer = setInterval(() => void this.resync(), RESYNC_MS);
     // Nodes that died before we led: their leases are revoked now.
     for (const m of ctx.mesh.table.list()) if (m.state === 'dead') this.nodeDied(m.name, m.incarnation);
@@ -178,11 +172,11 @@ class Leader {
     this.stopped = true;
     this.removeActorSource?.();
     clearInterval(this.resyncTimer);
-    this.ctx.events.off('node', this.onNode);
-    for (const w of this.watchers) void w.cancel().catch(() => undefined);
+    for (const off of this.offs) off();
     for (const a of this.actors.values()) a.stop();
     this.actors.clear();
     this.sweeper.stop();
+    void this.caches.release();
     this.ctx.alive.deleteTree('_cluster', 'kubecontroller');
     this.ctx.log.info('kubecontroller: no longer leading; actors stopped');
   }
@@ -194,98 +188,65 @@ class Leader {
   }
 
   private edge(): Edge {
-    return { etcd: this.ctx.etcd, cluster: this.ctx.cluster, recorder: this.ctx.recorder, guard: this.guard };
+    const { ctx, caches, guard } = this;
+    return { etcd: caches.writer.etcd, cluster: ctx.cluster, recorder: ctx.recorder, guard };
   }
 
-  /** objects/<resource>/<ns>/<name>: controllers get an actor; a pod kicks its controller's actor. */
-  private onObject(key: string, kv?: IKeyValue): void {
-    if (this.stopped) return;
-    const [resource, namespace, name] = key.slice(keys.objectsPrefix(this.ctx.cluster).length).split('/');
-    if (resource === 'namespaces' && namespace) {
-      if (kv) this.indexObject(JSON.parse(kv.value.toString('utf8')) as KubeObject);
-      else this.clusterObjects.delete(`Namespace/${namespace}/${namespace}`);
-    }
-    if (!resource || !namespace || !name) return;
-    if (CLUSTER_ROW_KINDS[resource]) {
-      if (kv) this.indexObject(JSON.parse(kv.value.toString('utf8')) as KubeObject);
-      else this.clusterObjects.delete(`${CLUSTER_ROW_KINDS[resource]}/${namespace}/${name}`);
-    }
-    const kind = CONTROLLED[resource];
-    if (kind) {
-      if (kv) {
-        const uid = (JSON.parse(kv.value.toString('utf8')) as Controller).metadata.uid;
-        this.ensureActor({ kind, namespace, name }, uid).kick();
-      } else {
-        this.dropActor(`${kind}/${namespace}/${name}`);
-        this.sweeper.kick();
-      }
-    } else if (resource === 'pods') {
-      const id = `${namespace}/${name}`;
-      if (kv) this.podOwner.set(id, controllerOf(JSON.parse(kv.value.toString('utf8')) as Pod)?.uid ?? '');
-      this.kickPodOwner(namespace, name);
-      if (!kv) this.podOwner.delete(id);
-      // Pod objects change only on create, bind and delete (status lives elsewhere): each is worth a
-      // sweep (bind a pending pod, mark one bound to a node that is gone NodeLost, collect orphans).
-      this.sweeper.kick();
-    }
+  /** A pod changed: its controller's actor looks again (a bare pod has none). */
+  private kickOwner(pod: KubeObject): void {
+    const uid = controllerOf(pod)?.uid;
+    if (!uid) return;
+    for (const a of this.actors.values()) if (a.uid === uid) a.kick();
   }
 
-  private kickPodOwner(namespace: string, name: string): void {
-    const uid = this.podOwner.get(`${namespace}/${name}`);
-    if (uid === '') return;
-    for (const a of this.actors.values())
-      if (uid === undefined ? a.ref.namespace === namespace : a.uid === uid) a.kick();
-  }
-
-  private learnOwners(world: World, complete: boolean): void {
-    if (complete) this.podOwner = new Map();
-    for (const { object: p } of world.pods)
-      this.podOwner.set(`${p.metadata.namespace}/${p.metadata.name}`, controllerOf(p)?.uid ?? '');
-  }
-
-  private ensureActor(ref: ObjectRef & { kind: ControllerKind; namespace: string }, uid: string) {
-    const id = `${ref.kind}/${ref.namespace}/${ref.name}`;
+  private ensureActor(kind: ControllerKind, obj: KubeObject): Actor {
+    const id = actorId(kind, obj);
+    const { uid } = obj.metadata;
     const have = this.actors.get(id);
     if (have && have.uid === uid) return have;
-    if (have) this.dropActor(id);
+    if (have) this.dropActor(id, have.uid);
+    const ref = { kind, namespace: obj.metadata.namespace ?? 'default', name: obj.metadata.name };
     const actor = Object.assign(
-      new ControllerActor(this.ctx, { namespace: ref.namespace, kind: ref.kind, name: ref.name, uid }, () =>
-        this.reconcile(ref, uid),
-      ),
-      { kind: ref.kind, ref, born: ++this.epoch },
+      new ControllerActor(this.ctx, { ...ref, uid }, () => this.reconcile(ref, uid)),
+      { kind, ref },
     );
     this.actors.set(id, actor);
     return actor;
   }
 
-  private dropActor(id: string): void {
-    this.actors.get(id)?.stop();
+  /** Drop the actor of `id`, if it is the one of that uid (a newer object of the same name keeps its own). */
+  private dropActor(id: string, uid: string): void {
+    const actor = this.actors.get(id);
+    if (!actor || actor.uid !== uid) return;
+    actor.stop();
     this.actors.delete(id);
   }
 
-  private async reconcile(ref: ObjectRef & { kind: ControllerKind }, uid: string): Promise<void> {
-    const { etcd, cluster } = this.ctx;
-    const stored = (await getObject(etcd, cluster, ref)) as Stored<Controller> | null;
-    if (!stored || stored.object.metadata.uid !== uid || this.stopped) return;
-    const world = await readWorld(etcd, cluster);
+  private async reconcile(ref: ObjectRef & { kind: ControllerKind; namespace: string }, uid: string) {
+    await this.caches.synced();
+    await this.caches.seenOwnWrites();
     if (this.stopped) return;
-    this.learnOwners(world, false);
-    const actions = RECONCILE[ref.kind](stored, world, { now: new Date().toISOString() });
-    const actor = this.actors.get(`${ref.kind}/${ref.namespace}/${ref.name}`);
+    const id = `${ref.kind}/${ref.namespace}/${ref.name}`;
+    const stored = this.caches.get<Controller>(RESOURCE_OF[ref.kind], `${ref.namespace}/${ref.name}`);
+    // Deleted (or replaced by a newer object of the same name) means this actor is done.
+    if (!stored || stored.object.metadata.uid !== uid) return this.dropActor(id, uid);
+    const actions = RECONCILE[ref.kind](stored, this.caches.world(), { now: new Date().toISOString() });
+    const actor = this.actors.get(id);
     for (const a of actions) if (a.type === 'wake') actor?.kickAt(a.at);
     const owner = { ref: { ...ref, uid }, createRevision: stored.createRevision };
     await applyActions(this.edge(), owner, actions);
   }
 
   private async sweep(): Promise<void> {
-    const { etcd, cluster } = this.ctx;
-    const [world, ...owners] = await Promise.all([
-      readWorld(etcd, cluster),
-      ...Object.values(CONTROLLED).map((k) => listObjects(etcd, cluster, k, undefined, false)),
-    ]);
+    await this.caches.synced();
+    await this.caches.seenOwnWrites();
     if (this.stopped) return;
-    this.learnOwners(world, true);
-    const uids = new Set(owners.flat().map((s) => s.object.metadata.uid));
+    const world = this.caches.world();
+    const uids = new Set(
+      Object.keys(CONTROLLED).flatMap((r) =>
+        this.caches.objects[r]!.entries().map(([, e]) => e.value.object.metadata.uid),
+      ),
+    );
     for (const a of planSweep(world, uids, new Date().toISOString())) {
       // Events name their pod themselves; writes are done on behalf of the pod they touch.
       const pod = a.type === 'delete' || a.type === 'podStatus' || a.type === 'bind' ? a.pod : undefined;
@@ -296,58 +257,51 @@ class Leader {
     }
   }
 
-  /** A `nokube_actor` row for a namespace, controller, ConfigMap or Secret. */
-  private indexObject(obj: KubeObject): void {
-    const namespace = obj.kind === 'Namespace' ? obj.metadata.name : (obj.metadata.namespace ?? 'default');
-    const kind = obj.kind.toLowerCase();
-    const controller = obj.kind === 'Deployment' || obj.kind === 'DaemonSet' || obj.kind === 'Job';
-    this.clusterObjects.set(`${obj.kind}/${namespace}/${obj.metadata.name}`, {
-      kind,
-      namespace,
-      name: obj.metadata.name,
-      owner_kind: '',
-      owner_name: '',
-      owner_path: `${kind}-${obj.metadata.name}`,
-      phase: controller || obj.kind === 'Namespace' ? 'Active' : '-',
-      restarts: 0,
-    });
+  /** `nokube_actor` rows for the namespaces, controllers, ConfigMaps and Secrets, from the caches. */
+  private rows(): ActorRow[] {
+    const out: ActorRow[] = [];
+    for (const resource of ROW_RESOURCES)
+      for (const [, e] of this.caches.objects[resource]?.entries() ?? []) out.push(rowOf(e.value.object));
+    return out;
   }
 
-  /** Level-triggered safety net: actors for every controller object, none for the gone ones. The lists
-   * are older than watch events that arrive while they are read: an actor made meanwhile (by a watch
-   * event) is newer than the lists, so the resync neither drops nor replaces it. */
-  private async resync(): Promise<void> {
+  /** Level-triggered safety net, from the caches (no etcd read, so no list can be older than a delete
+   * already seen): an actor for every controller object, none for the gone ones, all kicked. */
+  async resync(): Promise<void> {
     if (this.stopped) return;
-    try {
-      const { etcd, cluster } = this.ctx;
-      const start = ++this.epoch;
-      const lists = await Promise.all(
-        Object.values(CONTROLLED).map((kind) => listObjects(etcd, cluster, kind as Kind, undefined, false)),
-      );
-      const others = await Promise.all(
-        (['Namespace', 'ConfigMap', 'Secret'] as const).map((kind) =>
-          listObjects(etcd, cluster, kind, undefined, false),
-        ),
-      );
-      if (this.stopped) return;
-      this.clusterObjects.clear();
-      for (const s of [...lists.flat(), ...others.flat()]) this.indexObject(s.object);
-      const newer = (id: string) => (this.actors.get(id)?.born ?? 0) > start;
-      const seen = new Set<string>();
-      for (const s of lists.flat()) {
-        const { kind, metadata } = s.object as Controller;
-        const id = `${kind}/${metadata.namespace}/${metadata.name}`;
-        seen.add(id);
-        if (!newer(id))
-          this.ensureActor(
-            { kind, namespace: metadata.namespace!, name: metadata.name },
-            metadata.uid,
-          ).kick();
+    const seen = new Set<string>();
+    for (const [resource, kind] of Object.entries(CONTROLLED)) {
+      const informer = this.caches.objects[resource]!;
+      if (!informer.isSynced) return;
+      for (const [, e] of informer.entries()) {
+        seen.add(actorId(kind, e.value.object));
+        this.ensureActor(kind, e.value.object).kick();
       }
-      for (const id of [...this.actors.keys()]) if (!seen.has(id) && !newer(id)) this.dropActor(id);
-      this.sweeper.kick();
-    } catch (err) {
-      logEtcdFailure(this.ctx.log, err, {}, 'kubecontroller resync failed');
     }
+    for (const [id, a] of [...this.actors]) if (!seen.has(id)) this.dropActor(id, a.uid);
+    this.sweeper.kick();
   }
+}
+
+const RESOURCE_OF: Record<ControllerKind, string> = {
+  Deployment: 'deployments',
+  DaemonSet: 'daemonsets',
+  Job: 'jobs',
+};
+
+/** A `nokube_actor` row for a namespace, controller, ConfigMap or Secret. */
+function rowOf(obj: KubeObject): ActorRow {
+  const namespace = obj.kind === 'Namespace' ? obj.metadata.name : (obj.metadata.namespace ?? 'default');
+  const kind = obj.kind.toLowerCase();
+  const controller = obj.kind === 'Deployment' || obj.kind === 'DaemonSet' || obj.kind === 'Job';
+  return {
+    kind,
+    namespace,
+    name: obj.metadata.name,
+    owner_kind: '',
+    owner_name: '',
+    owner_path: `${kind}-${obj.metadata.name}`,
+    phase: controller || obj.kind === 'Namespace' ? 'Active' : '-',
+    restarts: 0,
+  };
 }

@@ -1,32 +1,20 @@
 // What a controller's reconcile looks at: the live node records and every pod (with status and the
-// etcd revisions needed for compare-and-swap), read fresh from etcd on each reconcile. Plus the small
-// pure questions controllers ask about pods.
-import type { Etcd3 } from 'etcd3';
-import { listObjects, type Stored } from '../../agent/objects/store.ts';
+// etcd revisions needed for compare-and-swap), from the leader's informer caches (caches.ts). Plus the
+// small pure questions controllers ask about pods.
+import type { Stored } from '../../agent/objects/store.ts';
 import type { Condition, KubeObject, OwnerReference, Pod } from '../../agent/objects/types.ts';
 import { addLoad, emptyLoad } from '../../agent/scheduler/stack.ts';
 import type { Load } from '../../agent/scheduler/types.ts';
-import { keys } from '../../agent/store/keys.ts';
-import { listNodes, type NodeRecord } from '../../agent/store/node-registry.ts';
+import type { NodeRecord } from '../../agent/store/node-registry.ts';
 
 export interface World {
   /** Live node records, drained ones left out. */
   nodes: NodeRecord[];
   pods: Array<Stored<Pod>>;
-  /** Drained nodes (their pods go at once; unreachable ones' pods wait for their toleration). */
+  /** Drained nodes (their pods go at once; unreachable ones' pods wait for their toleration). They are
+   * left out of `nodes`: nothing is placed there, and their pods count as on a lost node (replaced
+   * elsewhere, DaemonSet pods removed), as `kubectl drain` evicts them. */
   drained: ReadonlySet<string>;
-}
-
-/** Drained nodes are left out of `nodes`: nothing is placed there, and their pods count as on a lost
- * node (replaced elsewhere, DaemonSet pods removed), as `kubectl drain` evicts them. */
-export async function readWorld(etcd: Etcd3, cluster: string): Promise<World> {
-  const [nodes, pods, drained] = await Promise.all([
-    listNodes(etcd, cluster),
-    listObjects(etcd, cluster, 'Pod'),
-    etcd.getAll().prefix(keys.drainPrefix(cluster)).keys(),
-  ]);
-  const gone = new Set(drained.map((k) => k.slice(keys.drainPrefix(cluster).length)));
-  return { nodes: nodes.filter((n) => !gone.has(n.name)), pods, drained: gone };
 }
 
 export const controllerOf = (obj: KubeObject): OwnerReference | undefined =>

@@ -3,8 +3,9 @@
 // datasources (GreptimeDB's PromQL API as a Prometheus datasource with the db header; its MySQL protocol
 // for the logs) and a dashboards provider. The head also writes them under its workspace for the Grafana
 // container it runs (head/services).
-import { hostForUrl } from '../../agent/agent.ts';
+
 import type { ClusterConfig, NodeConfig } from '../../agent/config/schema.ts';
+import { hostForUrl } from '../../agent/net/urls.ts';
 import actors from '../../dashboards/actors.json' with { type: 'json' };
 import cluster from '../../dashboards/cluster.json' with { type: 'json' };
 import home from '../../dashboards/home.json' with { type: 'json' };

@@ -2,7 +2,7 @@
 // containers the config asks this head for (`monitoring.<service>.container`). Started with the head,
 // reconciled on every config change and every minute (a container someone stopped comes back).
 import { join } from 'node:path';
-import type { AgentContext, AgentPart } from '../../agent/agent.ts';
+import type { AgentContext, AgentPart } from '../../agent/context.ts';
 import { shortReason } from '../../agent/store/etcd.ts';
 import { startFileServer } from './file-server.ts';
 import { reconcileServices, serviceSpecs } from './service-containers.ts';

@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { hostForUrl } from '../../agent/agent.ts';
 import type { ClusterConfig, NodeConfig } from '../../agent/config/schema.ts';
 import type { Logger } from '../../agent/log/logger.ts';
+import { hostForUrl } from '../../agent/net/urls.ts';
 import { imagePresent, pullImage } from '../../agent/runtime/images.ts';
 import {
   DASHBOARD_FILES,

@@ -1,7 +1,8 @@
 // nokube agent / nokube head: run this host's agent (and, on head nodes, the head API) until SIGTERM.
 import type { Command } from 'commander';
-import type { AgentOptions, AgentPart } from '../../agent.ts';
+import type { AgentOptions } from '../../agent.ts';
 import type { Role } from '../../config/schema.ts';
+import type { AgentPart } from '../../context.ts';
 import { UsageError } from '../output.ts';
 
 /** `loadParts` gives the parts a head binary adds (loaded only when an agent starts). */

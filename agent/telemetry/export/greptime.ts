@@ -19,8 +19,9 @@
 // So: 2xx delivered; 400 (and 413, 422: the body itself cannot go) dropped, unless the database is missing;
 // a missing database (that 400, or a 404 from anything in front of GreptimeDB) creates it, keeps the body
 // and retries; everything else (401, 403, 404, 429, other 4xx, 5xx, no answer) keeps the body and retries.
-import { hostForUrl } from '../../agent.ts';
+
 import type { ClusterConfig } from '../../config/schema.ts';
+import { hostForUrl } from '../../net/urls.ts';
 
 export type Verdict = 'delivered' | 'malformed' | 'database-missing' | 'retry';
 

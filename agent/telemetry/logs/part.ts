@@ -5,15 +5,13 @@
 // export, no `monitoring` stops it.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type Docker from 'dockerode';
-import type { AgentContext, AgentPart } from '../../agent.ts';
 import type { ClusterConfig } from '../../config/schema.ts';
-import { dockerClient } from '../../runtime/docker-client.ts';
+import type { AgentContext, AgentPart, ExportTotals } from '../../context.ts';
 import { shortReason, withTimeout } from '../../store/etcd.ts';
 import { VERSION } from '../../version.ts';
 import type { DatabaseOptions } from '../export/database.ts';
 import { greptimeUrl } from '../export/greptime.ts';
-import { type DropReason, Shipper } from '../export/shipper.ts';
+import { Shipper } from '../export/shipper.ts';
 import { AgentLogSource } from './agent-source.ts';
 import { ContainerLogs } from './container-logs.ts';
 import { agentResource } from './otlp.ts';
@@ -45,35 +43,6 @@ interface Running {
   containers: ContainerLogs | undefined;
 }
 
-let current: Running | undefined;
-
-/** What the log export has done so far (for /metrics); undefined while it does not run. */
-export function logsExportStats(): LogsExportStats | undefined {
-  if (!current) return undefined;
-  return {
-    pipeline: current.pipeline.stats(),
-    shipper: current.shipper.stats(),
-    containers: current.containers?.count() ?? 0,
-  };
-}
-
-/**
- * The log export as /metrics counts it (nokube_export_*{pipeline="logs"}): queued = source queues + the
- * Shipper's; dropped "overflow" = over a bound, a source's queue or the Shipper's; the other reasons are
- * the Shipper's (DropReason).
- */
-export function logsExportTotals():
-  | { queuedBytes: number; sentItems: number; dropped: Record<DropReason, number> }
-  | undefined {
-  const s = logsExportStats();
-  if (!s) return undefined;
-  return {
-    queuedBytes: s.pipeline.bufferedBytes + s.shipper.queuedBytes,
-    sentItems: s.shipper.sentItems,
-    dropped: { ...s.shipper.dropped, overflow: s.pipeline.droppedRecords + s.shipper.dropped.overflow },
-  };
-}
-
 export function logsTarget(config: ClusterConfig, workspace: string): Target | undefined {
   const m = config.monitoring;
   if (!m) return undefined;
@@ -94,43 +63,86 @@ export function logsTarget(config: ClusterConfig, workspace: string): Target | u
 export const logsPart: AgentPart = {
   name: 'logs',
   async start(ctx: AgentContext) {
-    const docker = dockerClient(ctx.self());
+    const logs = new LogsExport(ctx);
     let chain = Promise.resolve();
     const apply = (config: ClusterConfig) => {
       chain = chain
-        .then(() => reconcile(ctx, docker, logsTarget(config, ctx.self().workspace)))
+        .then(() => logs.reconcile(logsTarget(config, ctx.self().workspace)))
         .catch((err) => ctx.log.error({ err: String(err) }, 'log export (re)start failed'));
       return chain;
     };
     const onConfig = ({ config }: { config: ClusterConfig }) => void apply(config);
     ctx.events.on('config', onConfig);
     await apply(ctx.config());
+    const withdraw = ctx.handles.logsExport.publish(logs);
     return {
       async stop() {
+        withdraw();
         ctx.events.off('config', onConfig);
-        chain = chain.then(() => reconcile(ctx, docker, undefined));
+        chain = chain.then(() => logs.reconcile(undefined));
         await chain;
       },
     };
   },
 };
 
-async function reconcile(ctx: AgentContext, docker: Docker, target: Target | undefined): Promise<void> {
-  const key = target ? JSON.stringify(target) : '';
-  if ((current?.key ?? '') === key) return;
-  if (current) {
-    const was = current;
-    current = undefined;
-    await stopRunning(was);
-    ctx.log.info('log export stopped');
+/** The log export to one target at a time (none without `monitoring`). */
+class LogsExport {
+  private readonly ctx: AgentContext;
+  private current: Running | undefined;
+
+  constructor(ctx: AgentContext) {
+    this.ctx = ctx;
   }
-  if (target) {
-    current = await startRunning(ctx, docker, target, key);
-    ctx.log.info({ url: target.url, containers: current.containers !== undefined }, 'log export started');
+
+  /** What the log export has done so far; undefined while it does not run. */
+  stats(): LogsExportStats | undefined {
+    const { current } = this;
+    if (!current) return undefined;
+    return {
+      pipeline: current.pipeline.stats(),
+      shipper: current.shipper.stats(),
+      containers: current.containers?.count() ?? 0,
+    };
+  }
+
+  /**
+   * The log export as /metrics counts it (nokube_export_*{pipeline="logs"}): queued = source queues + the
+   * Shipper's; dropped "overflow" = over a bound, a source's queue or the Shipper's; the other reasons are
+   * the Shipper's (DropReason).
+   */
+  totals(): ExportTotals | undefined {
+    const s = this.stats();
+    if (!s) return undefined;
+    return {
+      queuedBytes: s.pipeline.bufferedBytes + s.shipper.queuedBytes,
+      sentItems: s.shipper.sentItems,
+      dropped: { ...s.shipper.dropped, overflow: s.pipeline.droppedRecords + s.shipper.dropped.overflow },
+    };
+  }
+
+  async reconcile(target: Target | undefined): Promise<void> {
+    const { ctx } = this;
+    const key = target ? JSON.stringify(target) : '';
+    if ((this.current?.key ?? '') === key) return;
+    if (this.current) {
+      const was = this.current;
+      this.current = undefined;
+      await stopRunning(was);
+      ctx.log.info('log export stopped');
+    }
+    if (target) {
+      this.current = await startRunning(ctx, target, key);
+      ctx.log.info(
+        { url: target.url, containers: this.current.containers !== undefined },
+        'log export started',
+      );
+    }
   }
 }
 
-async function startRunning(ctx: AgentContext, docker: Docker, t: Target, key: string): Promise<Running> {
+async function startRunning(ctx: AgentContext, t: Target, key: string): Promise<Running> {
+  const { docker } = ctx;
   const log = ctx.log.child({ part: 'logs' });
   const shipper = new Shipper({
     pipeline: 'logs',
