@@ -17,7 +17,7 @@ import type { Logger } from './log/logger.ts';
 import { OutageLog } from './log/outage-log.ts';
 import { startLoopLagMonitor } from './loop/lag.ts';
 import { loadOrCreatePeerKey } from './mesh/peer-key.ts';
-import { readNodeFacts } from './node/facts.ts';
+import { readContainerRuntime, readNodeFacts } from './node/facts.ts';
 import { EventRecorder } from './objects/events.ts';
 import { dockerClient } from './runtime/docker-client.ts';
 import type { StepBasics } from './start/basics.ts';
@@ -100,6 +100,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     events.emit('config', { config: live.config(), version });
   };
   const watches = watchCluster({ ...basics, mesh: joined, node, onConfig: applyConfig });
+  // An engine slow to answer at start (a busy host) is asked again: a node registered without a container
+  // runtime gets no pods, so the record says so only until the engine answers.
+  let runtimeRetry: NodeJS.Timeout | undefined;
+  const askRuntime = (delayMs: number) => {
+    runtimeRetry = setTimeout(async () => {
+      const runtime = await readContainerRuntime(docker);
+      if (!runtime) return askRuntime(Math.min(delayMs * 2, 60_000));
+      facts.containerRuntime = runtime;
+      log.info({ version: runtime.version }, 'container engine answered: node record updated');
+      node.update();
+    }, delayMs);
+    runtimeRetry.unref();
+  };
+  if (!facts.containerRuntime) askRuntime(2000);
 
   const status = (): AgentStatus => ({
     node: nodeName,
@@ -137,6 +151,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   /** Everything but the parts, undone. A clean stop leaves the mesh (the others learn it at once) and
    * flushes the events; an aborted start does neither: this agent never fully joined. */
   const stopSteps = async (clean: boolean) => {
+    clearTimeout(runtimeRetry);
     await joined.stop(clean);
     await watches.cancel();
     if (clean) await withTimeout(recorder.flush(), 2000, 'events flush timed out').catch(() => undefined);

@@ -208,8 +208,15 @@ items:
     ],
     [
       'unsupported field',
-      DEPLOY.replace('image: busybox', 'image: busybox\n          lifecycle: {}'),
-      [`m.yaml:15: document 1 (Deployment web): ${C}.lifecycle: not supported`],
+      DEPLOY.replace('image: busybox', 'image: busybox\n          livenessProbe: {}'),
+      [`m.yaml:15: document 1 (Deployment web): ${C}.livenessProbe: not supported`],
+    ],
+    [
+      'lifecycle hook without exec or httpGet',
+      DEPLOY.replace('image: busybox', 'image: busybox\n          lifecycle: {preStop: {}}'),
+      [
+        `m.yaml:15: document 1 (Deployment web): ${C}.lifecycle.preStop: exactly one of exec, httpGet is required`,
+      ],
     ],
     [
       'unknown field',

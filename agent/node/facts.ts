@@ -46,7 +46,8 @@ export async function readNodeFacts(docker: Docker): Promise<NodeFacts> {
   };
 }
 
-async function readContainerRuntime(docker: Docker): Promise<NodeFacts['containerRuntime']> {
+/** Docker's version, or null when the engine does not answer within 2 s (the agent asks again later). */
+export async function readContainerRuntime(docker: Docker): Promise<NodeFacts['containerRuntime']> {
   const version = docker.version();
   const timeout = new Promise<null>((r) => setTimeout(() => r(null), 2000).unref());
   const v = await Promise.race([version, timeout]).catch(() => null);

@@ -34,7 +34,7 @@ export interface ObjectMeta {
   creationTimestamp: string;
   /** Set when a graceful delete has begun (pods: the agent stops the containers, then removes the key). */
   deletionTimestamp?: string;
-  /** The grace the deletion was given (seconds), with deletionTimestamp = request time + this. */
+  /** The grace of that delete in seconds (the agent's SIGTERM-to-SIGKILL time). */
   deletionGracePeriodSeconds?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
@@ -125,6 +125,24 @@ export interface Container {
   ports?: ContainerPort[];
   resources?: { limits?: ResourceList; requests?: ResourceList };
   volumeMounts?: VolumeMount[];
+  lifecycle?: Lifecycle;
+}
+/** A container hook (k8s LifecycleHandler): a command run in the container, or an HTTP GET on the pod. */
+export interface LifecycleHandler {
+  exec?: { command: string[] };
+  httpGet?: {
+    path?: string;
+    /** A number, or the name of one of the container's ports. */
+    port: number | string;
+    /** Default: the pod IP. */
+    host?: string;
+    scheme?: 'HTTP' | 'HTTPS';
+    httpHeaders?: Array<{ name: string; value: string }>;
+  };
+}
+export interface Lifecycle {
+  postStart?: LifecycleHandler;
+  preStop?: LifecycleHandler;
 }
 export interface KeyToPath {
   key: string;

@@ -15,8 +15,10 @@ import { type Lease, objectInformer } from '../store/informer/cluster.ts';
 import type { Entry as Cached, Informer } from '../store/informer/informer.ts';
 import { keys } from '../store/keys.ts';
 import { type PodsCache, readPodsCache, writePodsCache } from './cache.ts';
+import { systemClock } from './clock.ts';
 import { K8S_BACKOFF, PodActor } from './pod-actor.ts';
 import type { Lookup } from './resolve.ts';
+import { deleteTerminatedPodUntilDone } from './terminated.ts';
 
 /** Docker-only reconcile of every pod (exits missed by the event stream, back-offs ending). */
 const TICK_MS = 10_000;
@@ -275,6 +277,7 @@ class PodsOnNode {
       pod,
       {
         docker: this.docker,
+        clock: systemClock,
         cluster: this.ctx.cluster,
         node: this.ctx.nodeName,
         address: this.ctx.self().address,
@@ -287,6 +290,7 @@ class PodsOnNode {
         report: (status) => this.report(id, status),
         wakeAt: (ms) =>
           setTimeout(() => this.pods.get(id)?.actor.kick(), Math.max(0, ms - Date.now()) + 50).unref(),
+        finished: (done) => void this.finished(id, done),
       },
       previous,
     );
@@ -308,6 +312,24 @@ class PodsOnNode {
       .remove()
       .catch((err) => this.ctx.log.warn({ err: String(err), pod: id }, 'pod removal failed'))
       .finally(() => this.removing.delete(e.pod.metadata.uid));
+  }
+
+  /** A terminating pod is stopped here: forget it, then delete its object (if still that pod). */
+  private async finished(id: string, pod: Pod): Promise<void> {
+    const e = this.pods.get(id);
+    if (!e || e.pod.metadata.uid !== pod.metadata.uid) return;
+    this.pods.delete(id);
+    this.pending.delete(id);
+    this.written.delete(id);
+    this.saveCacheSoon();
+    await deleteTerminatedPodUntilDone(
+      this.ctx.etcd,
+      this.ctx.cluster,
+      pod,
+      e.createRevision,
+      this.ctx.log,
+      () => this.stopped,
+    );
   }
 
   /** A pod new here whose controller (by uid) is not in etcd: an orphan (etcd's answer only decides). */

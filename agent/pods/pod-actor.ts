@@ -1,36 +1,46 @@
 // One pod on this node: its containers in Docker made to match its spec, level-triggered. Every call of
 // `reconcile` reads what Docker has, acts on the difference, and reports status; a crash anywhere is
 // mended by the next call (Docker events, back-off timers and a periodic tick call it).
-import { createHash } from 'node:crypto';
+//
+// A reconcile is a sequence of named steps (steps/*, after Nomad's alloc runner hooks): volumes, then per
+// container env, image, create, start, watch. Each step returns a reason (the kubelet's waiting reasons)
+// instead of throwing, so every state has one and every failure a Warning event. A pod with
+// metadata.deletionTimestamp is terminated instead (steps/stop.ts), then `finished` is called so the
+// pod object is deleted from etcd last.
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../log/logger.ts';
 import type { EventRecorder } from '../objects/events.ts';
-import { parseCpu, parseMemory } from '../objects/quantity.ts';
 import type { Container, ContainerState, ContainerStatus, Pod, PodStatus } from '../objects/types.ts';
-import { imagePresent, pullImage, pullPolicy } from '../runtime/images.ts';
 import { containerName, LABEL } from '../runtime/labels.ts';
 import type { AliveRecords } from '../store/alive.ts';
+import { type Clock, isoTime } from './clock.ts';
+import { bindsFor, ConfigRefError, type Lookup, removeVolumes, resolveEnv } from './resolve.ts';
+import { createStep, legacySpecHash, specHash } from './steps/create.ts';
+import { envStep } from './steps/env.ts';
+import { imageStep } from './steps/image.ts';
 import {
-  bindsFor,
-  ConfigRefError,
-  type Lookup,
-  prepareVolumes,
-  removeVolumes,
-  resolveEnv,
-} from './resolve.ts';
+  type Backoff,
+  type ContainerRun,
+  type PodDocker,
+  podRef,
+  type RunDeps,
+  type Tracked,
+  Waiting,
+} from './steps/run.ts';
+import { graceSeconds, startStep } from './steps/start.ts';
+import { stopStep } from './steps/stop.ts';
+import { volumesStep } from './steps/volumes.ts';
+import { inspect, watchStep } from './steps/watch.ts';
 
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-  /** A container that ran this long has its back-off reset (k8s: 10 minutes). */
-  resetAfterMs: number;
-}
+export type { Backoff } from './steps/run.ts';
+
 /** k8s' CrashLoopBackOff and ImagePullBackOff: 10 s doubling to 5 minutes, reset after 10 minutes up. */
 export const K8S_BACKOFF: Backoff = { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 };
 
 export interface PodActorDeps {
-  docker: Docker;
+  docker: PodDocker;
+  clock: Clock;
   cluster: string;
   node: string;
   /** The node's address: podIP and hostIP (pods use the host network). */
@@ -45,21 +55,10 @@ export interface PodActorDeps {
   report(status: PodStatus): void;
   /** Call reconcile again at this time (a back-off ends). */
   wakeAt(ms: number): void;
+  /** A pod with deletionTimestamp is terminated here (containers, files and alive records gone): the
+   * caller deletes its object from etcd, only if it is still this pod. */
+  finished(pod: Pod): void;
 }
-
-interface Tracked {
-  restartCount: number;
-  backoffMs: number;
-  notBefore: number;
-  /** FinishedAt of the last exit we counted (so one exit is handled once). */
-  seenExit?: string;
-  lastState?: ContainerState;
-  waiting?: { reason: string; message?: string };
-  pull?: { backoffMs: number; notBefore: number };
-  containerId?: string;
-}
-
-const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 export class PodActor {
   pod: Pod;
@@ -68,12 +67,18 @@ export class PodActor {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
-  private startTime: string;
+  /** Aborted when the pod starts terminating: hooks in flight stop waiting. */
+  private readonly terminating = new AbortController();
+  /** When the termination must be over (ms, the actor's clock). */
+  private deadline: number | undefined;
+  private seenDeleteAt: number | undefined;
+  private terminated: Promise<void> | undefined;
+  private readonly startTime: string;
 
   constructor(pod: Pod, deps: PodActorDeps, previous?: PodStatus) {
     this.pod = pod;
     this.deps = deps;
-    this.startTime = previous?.startTime ?? new Date().toISOString();
+    this.startTime = previous?.startTime ?? isoTime(deps.clock.now());
     for (const cs of previous?.containerStatuses ?? []) {
       const t: Tracked = { restartCount: cs.restartCount, backoffMs: 0, notBefore: 0 };
       if (cs.lastState) t.lastState = cs.lastState;
@@ -93,12 +98,18 @@ export class PodActor {
     return owner ? `${owner.kind.toLowerCase()}-${owner.name}/${own}` : own;
   }
 
-  private get volumesDir(): string {
-    return join(this.deps.workspace, 'actors', this.namespace, this.path, 'volumes');
+  private get podDir(): string {
+    return join(this.deps.workspace, 'actors', this.namespace, this.path);
   }
 
   update(pod: Pod): void {
+    if (this.terminated) {
+      // Terminating: only a shorter grace (a second delete) changes anything.
+      this.shorten(pod);
+      return;
+    }
     this.pod = pod;
+    if (pod.metadata.deletionTimestamp) this.terminating.abort();
     this.kick();
   }
 
@@ -122,25 +133,20 @@ export class PodActor {
       });
   }
 
-  /** The pod is gone: stop and remove its containers, its files and its alive records. */
+  /** Settled when no reconcile runs (tests). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** The pod object is gone (deleted without grace): stop and remove its containers, files and alive
+   * records, with the pod's own grace period. */
   async remove(): Promise<void> {
     this.stopped = true;
+    this.terminating.abort();
     await this.running;
-    const grace = this.pod.spec.terminationGracePeriodSeconds ?? 30;
-    await Promise.all(
-      this.pod.spec.containers.map(async (c) => {
-        const ct = this.deps.docker.getContainer(this.name(c));
-        const info = await ct.inspect().catch(() => null);
-        if (!info) return;
-        if (info.State.Running) {
-          this.deps.recorder.normal(this.ref(), 'Killing', `Stopping container ${c.name}`);
-          await ct.stop({ t: grace }).catch(() => undefined);
-        }
-        await ct.remove({ force: true }).catch(() => undefined);
-      }),
-    );
-    await removeVolumes(join(this.deps.workspace, 'actors', this.namespace, this.path));
-    this.deps.alive.deleteTree(this.namespace, this.path);
+    if (this.terminated) return this.terminated;
+    this.deadline ??= this.deps.clock.now() + graceSeconds(this) * 1000;
+    await this.stopAll();
   }
 
   /** Stop acting (the agent stops): containers keep running. */
@@ -152,29 +158,46 @@ export class PodActor {
     return containerName(this.deps.cluster, this.namespace, this.pod.metadata.name, c.name);
   }
 
-  private ref() {
+  private run(c: Container): ContainerRun {
+    const d = this.deps;
+    const deps: RunDeps = {
+      docker: d.docker,
+      clock: d.clock,
+      log: d.log,
+      recorder: d.recorder,
+      backoff: d.backoff,
+      address: d.address,
+      lookup: d.lookup,
+      wakeAt: d.wakeAt,
+    };
     return {
-      kind: 'Pod' as const,
-      namespace: this.namespace,
-      name: this.pod.metadata.name,
-      uid: this.pod.metadata.uid,
+      pod: this.pod,
+      c,
+      t: this.track(c.name),
+      name: this.name(c),
+      deps,
+      signal: this.terminating.signal,
     };
   }
 
   private async reconcile(): Promise<void> {
+    if (this.pod.metadata.deletionTimestamp) return this.terminate();
+    const volumes = await volumesStep(
+      this.pod,
+      join(this.podDir, 'volumes'),
+      this.deps.lookup,
+      this.deps.clock,
+    );
+    if (volumes instanceof Waiting)
+      this.deps.recorder.warning(podRef(this.pod), 'FailedMount', volumes.message);
     const statuses: ContainerStatus[] = [];
-    let hostPaths: Map<string, string> | undefined;
-    let configError: string | undefined;
-    try {
-      hostPaths = await prepareVolumes(this.pod, this.volumesDir, this.deps.lookup);
-    } catch (err) {
-      if (!(err instanceof ConfigRefError)) throw err;
-      configError = err.message;
-    }
     for (const c of this.pod.spec.containers) {
-      statuses.push(await this.reconcileContainer(c, hostPaths, configError));
+      const run = this.run(c);
+      const state = await this.reconcileContainer(run, volumes);
+      if (state.waiting) run.t.waiting = state.waiting;
+      statuses.push(this.containerStatus(c, run.t, state));
     }
-    if (this.stopped) return;
+    if (this.stopped || this.pod.metadata.deletionTimestamp) return;
     this.deps.alive.set(this.namespace, this.path, {
       node: this.deps.node,
       actor: 'pod',
@@ -193,180 +216,126 @@ export class PodActor {
     this.deps.report(this.status(statuses));
   }
 
+  /** The steps of one container; the state to report. */
   private async reconcileContainer(
-    c: Container,
-    hostPaths: Map<string, string> | undefined,
-    configError: string | undefined,
-  ): Promise<ContainerStatus> {
-    const { docker } = this.deps;
-    const t = this.track(c.name);
-    const now = Date.now();
-    const ct = docker.getContainer(this.name(c));
-    let info = await ct.inspect().catch((err: { statusCode?: number }) => {
-      if (err.statusCode === 404) return null;
-      throw err;
-    });
+    run: ContainerRun,
+    volumes: Map<string, string> | Waiting,
+  ): Promise<ContainerState> {
+    const { c } = run;
+    const ct = this.deps.docker.getContainer(run.name);
+    let info: Docker.ContainerInspectInfo | null = await ct
+      .inspect()
+      .catch((err: { statusCode?: number }) => {
+        if (err.statusCode === 404) return null;
+        throw err;
+      });
     // A container of an earlier pod of the same name: its own actor (or the stray sweep after a
     // restart, once etcd answered) removes it; adopting it would report the old pod's container.
     if (info && info.Config.Labels[LABEL.podUid] !== this.pod.metadata.uid)
-      return this.waiting(
-        c,
-        t,
-        'ContainerCreating',
-        "waiting for the previous pod's container to be removed",
-      );
-    let env: string[] | undefined;
-    let binds: string[] | undefined;
-    try {
-      if (configError) throw new ConfigRefError(configError);
-      env = resolveEnv(this.pod, c, this.deps.lookup, this.deps.address);
-      binds = bindsFor(c, hostPaths!);
-    } catch (err) {
-      if (!(err instanceof ConfigRefError)) throw err;
-      // A running container keeps running; a new one cannot be made until the reference resolves.
-      if (!info) return this.waiting(c, t, 'CreateContainerConfigError', err.message);
-    }
-    const hash = env && binds ? specHash(c, env, binds) : info?.Config.Labels[LABEL.specHash];
-    if (info && info.Config.Labels[LABEL.specHash] !== hash) {
+      return waiting('ContainerCreating', "waiting for the previous pod's container to be removed");
+    // A running container keeps running while its volumes cannot be prepared; a new one waits.
+    if (volumes instanceof Waiting)
+      return info ? watchStep(run, info) : waiting(volumes.reason, volumes.message);
+    const binds = bindsFor(c, volumes);
+    const hash = specHash(c, binds);
+    if (info && !this.sameSpec(run, info, hash, binds)) {
       this.deps.recorder.normal(
-        this.ref(),
+        podRef(this.pod),
         'Killing',
         `Container ${c.name} definition changed, will be restarted`,
       );
       await ct.remove({ force: true });
       info = null;
     }
-    if (!info) {
-      const pulled = await this.ensureImage(c, t, now);
-      if (pulled) return pulled;
-      await docker.createContainer(this.createOptions(c, env!, binds!, hash!));
-      this.deps.recorder.normal(this.ref(), 'Created', `Created container ${c.name}`);
-      await ct.start();
-      this.deps.recorder.normal(this.ref(), 'Started', `Started container ${c.name}`);
-      info = await ct.inspect();
-    }
-    t.containerId = info.Id;
-    const state = info.State;
-    if (state.Running || state.Restarting) {
-      delete t.waiting;
-      return this.containerStatus(c, t, { running: { startedAt: state.StartedAt } });
-    }
-    // Created but never started (an agent died between create and start): start it.
-    if (state.StartedAt === ZERO_TIME) {
-      await ct.start();
-      this.deps.recorder.normal(this.ref(), 'Started', `Started container ${c.name}`);
-      return this.containerStatus(c, t, { running: { startedAt: await startedAt(ct) } });
-    }
-    const terminated: ContainerState = {
-      terminated: {
-        exitCode: state.ExitCode,
-        reason: state.OOMKilled ? 'OOMKilled' : state.ExitCode === 0 ? 'Completed' : 'Error',
-        startedAt: state.StartedAt,
-        finishedAt: state.FinishedAt,
-        ...(state.Error ? { message: state.Error } : {}),
-      },
-    };
-    const policy = this.pod.spec.restartPolicy ?? 'Always';
-    const restart = policy === 'Always' || (policy === 'OnFailure' && state.ExitCode !== 0);
-    if (!restart) return this.containerStatus(c, t, terminated);
-    if (t.seenExit !== state.FinishedAt) {
-      // A new exit: count it once, and wait out the back-off before the next start.
-      t.seenExit = state.FinishedAt;
-      const ran = Date.parse(state.FinishedAt) - Date.parse(state.StartedAt);
-      if (ran >= this.deps.backoff.resetAfterMs) t.backoffMs = 0;
-      t.backoffMs =
-        t.backoffMs === 0 ? this.deps.backoff.initialMs : Math.min(t.backoffMs * 2, this.deps.backoff.maxMs);
-      t.notBefore = now + t.backoffMs;
-      t.lastState = terminated;
-      this.deps.recorder.warning(this.ref(), 'BackOff', `Back-off restarting failed container ${c.name}`);
-      this.deps.wakeAt(t.notBefore);
-    }
-    if (now < t.notBefore) {
-      const secs = Math.round(t.backoffMs / 1000);
-      t.waiting = {
-        reason: 'CrashLoopBackOff',
-        message: `back-off ${secs}s restarting failed container=${c.name} pod=${this.pod.metadata.name}`,
-      };
-      return this.containerStatus(c, t, { waiting: t.waiting });
-    }
-    await ct.start();
-    t.restartCount++;
-    delete t.waiting;
-    this.deps.recorder.normal(this.ref(), 'Started', `Started container ${c.name}`);
-    return this.containerStatus(c, t, { running: { startedAt: await startedAt(ct) } });
+    if (info) return watchStep(run, info);
+    const env = envStep(run);
+    if (env instanceof Waiting) return waiting(env.reason, env.message);
+    const image = await imageStep(run);
+    if (image) return waiting(image.reason, image.message);
+    const created = await createStep(run, {
+      env,
+      binds,
+      hash,
+      cluster: this.deps.cluster,
+      node: this.deps.node,
+      owner: `${this.path}/container-${c.name}`,
+    });
+    if (created) return waiting(created.reason, created.message);
+    await startStep(run);
+    return watchStep(run, await inspect(run));
   }
 
-  /** Pull when the policy says so; a status to report while the image is not there, else undefined. */
-  private async ensureImage(c: Container, t: Tracked, now: number): Promise<ContainerStatus | undefined> {
-    const policy = pullPolicy(c);
-    const present = await imagePresent(this.deps.docker, c.image);
-    if (present && policy !== 'Always') return undefined;
-    if (!present && policy === 'Never')
-      return this.waiting(
-        c,
-        t,
-        'ErrImageNeverPull',
-        `Container image "${c.image}" is not present with pull policy of Never`,
-      );
-    if (t.pull && now < t.pull.notBefore)
-      return this.waiting(c, t, 'ImagePullBackOff', `Back-off pulling image "${c.image}"`);
-    this.deps.recorder.normal(this.ref(), 'Pulling', `Pulling image "${c.image}"`);
-    try {
-      await pullImage(this.deps.docker, c.image);
-    } catch (err) {
-      const backoffMs = t.pull
-        ? Math.min(t.pull.backoffMs * 2, this.deps.backoff.maxMs)
-        : this.deps.backoff.initialMs;
-      t.pull = { backoffMs, notBefore: now + backoffMs };
-      // Once more soon (to say ImagePullBackOff, as the kubelet does), then when the back-off ends.
-      this.deps.wakeAt(now + 1000);
-      this.deps.wakeAt(t.pull.notBefore);
-      const message = `Failed to pull image "${c.image}": ${(err as Error).message}`;
-      this.deps.recorder.warning(this.ref(), 'Failed', message);
-      return this.waiting(c, t, 'ErrImagePull', message);
-    }
-    delete t.pull;
-    this.deps.recorder.normal(this.ref(), 'Pulled', `Successfully pulled image "${c.image}"`);
-    return undefined;
-  }
-
-  private createOptions(
-    c: Container,
-    env: string[],
-    binds: string[],
+  /** The container was made from this spec (by this agent, or by one that still hashed the env). */
+  private sameSpec(
+    run: ContainerRun,
+    info: Docker.ContainerInspectInfo,
     hash: string,
-  ): Docker.ContainerCreateOptions {
-    const limits = c.resources?.limits;
-    const owner = `${this.path}/container-${c.name}`;
-    const opts: Docker.ContainerCreateOptions = {
-      name: this.name(c),
-      Image: c.image,
-      Env: env,
-      Labels: {
-        [LABEL.cluster]: this.deps.cluster,
-        [LABEL.node]: this.deps.node,
-        [LABEL.namespace]: this.namespace,
-        [LABEL.pod]: this.pod.metadata.name,
-        [LABEL.podUid]: this.pod.metadata.uid,
-        [LABEL.container]: c.name,
-        [LABEL.ownerPath]: owner,
-        [LABEL.specHash]: hash,
-      },
-      HostConfig: {
-        NetworkMode: 'host',
-        Binds: binds,
-        RestartPolicy: { Name: 'no' },
-        ...(limits?.cpu ? { NanoCpus: Math.round(parseCpu(limits.cpu) * 1e9) } : {}),
-        ...(limits?.memory ? { Memory: parseMemory(limits.memory) } : {}),
-      },
-    };
-    // k8s: command replaces the image's ENTRYPOINT, args replace its CMD.
-    if (c.command) opts.Entrypoint = c.command;
-    if (c.args) opts.Cmd = c.args;
-    else if (c.command) opts.Cmd = [];
-    if (c.workingDir) opts.WorkingDir = c.workingDir;
-    return opts;
+    binds: string[],
+  ): boolean {
+    const label = info.Config.Labels[LABEL.specHash];
+    if (label === hash || run.t.adopted === info.Id) return true;
+    try {
+      const env = resolveEnv(this.pod, run.c, this.deps.lookup, this.deps.address);
+      if (label !== legacySpecHash(run.c, env, binds)) return false;
+    } catch (err) {
+      if (err instanceof ConfigRefError) return false;
+      throw err;
+    }
+    // Remembered: a later ConfigMap edit must not turn it into a mismatch.
+    run.t.adopted = info.Id;
+    return true;
   }
+
+  // ---- termination ----
+
+  private async terminate(): Promise<void> {
+    if (!this.terminated) {
+      // The grace counts from when this agent saw the delete (node clocks differ, as the kubelet does).
+      this.seenDeleteAt ??= this.deps.clock.now();
+      this.deadline ??= this.seenDeleteAt + this.deleteGrace(this.pod) * 1000;
+      this.terminated = this.stopAll().then(
+        () => {
+          this.stopped = true;
+          this.deps.finished(this.pod);
+        },
+        (err) => {
+          // Docker failed us: the next kick (the tick at the latest) tries again, same deadline.
+          this.terminated = undefined;
+          throw err;
+        },
+      );
+    }
+    return this.terminated;
+  }
+
+  private deleteGrace(pod: Pod): number {
+    return pod.metadata.deletionGracePeriodSeconds ?? graceSeconds({ pod });
+  }
+
+  /** A second delete with a shorter grace: what still runs at the new deadline is killed then. */
+  private shorten(pod: Pod): void {
+    if (pod.metadata.uid !== this.pod.metadata.uid || this.seenDeleteAt === undefined) return;
+    const deadline = this.seenDeleteAt + this.deleteGrace(pod) * 1000;
+    if (deadline >= this.deadline!) return;
+    this.deadline = deadline;
+    void this.deps.clock.sleep(deadline - this.deps.clock.now()).then(async () => {
+      if (this.deadline !== deadline) return;
+      for (const c of this.pod.spec.containers) {
+        const ct = this.deps.docker.getContainer(this.name(c));
+        // Only while it runs (404: removed, 409: not running).
+        await ct.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+      }
+    });
+  }
+
+  private async stopAll(): Promise<void> {
+    const deadline = this.deadline!;
+    await Promise.all(this.pod.spec.containers.map((c) => stopStep(this.run(c), deadline)));
+    await removeVolumes(this.podDir);
+    this.deps.alive.deleteTree(this.namespace, this.path);
+  }
+
+  // ---- status ----
 
   private track(name: string): Tracked {
     let t = this.tracked.get(name);
@@ -375,11 +344,6 @@ export class PodActor {
       this.tracked.set(name, t);
     }
     return t;
-  }
-
-  private waiting(c: Container, t: Tracked, reason: string, message: string): ContainerStatus {
-    t.waiting = { reason, message };
-    return this.containerStatus(c, t, { waiting: t.waiting });
   }
 
   private containerStatus(c: Container, t: Tracked, state: ContainerState): ContainerStatus {
@@ -397,7 +361,7 @@ export class PodActor {
   }
 
   private status(cs: ContainerStatus[]): PodStatus {
-    const now = new Date().toISOString();
+    const now = isoTime(this.deps.clock.now());
     const policy = this.pod.spec.restartPolicy ?? 'Always';
     const allCreated = cs.every((s) => s.containerID);
     const anyRunning = cs.some((s) => s.state.running);
@@ -431,14 +395,4 @@ export class PodActor {
   }
 }
 
-/** Docker's own start time (what a later inspect says too, so status does not flap). */
-async function startedAt(ct: Docker.Container): Promise<string> {
-  return (await ct.inspect()).State.StartedAt;
-}
-
-/** What decides whether a container must be recreated: its spec and everything resolved into it. */
-export function specHash(c: Container, env: string[], binds: string[]): string {
-  const h = createHash('sha256');
-  h.update(JSON.stringify({ c: { ...c, resources: c.resources ?? null }, env, binds }));
-  return h.digest('hex').slice(0, 16);
-}
+const waiting = (reason: string, message: string): ContainerState => ({ waiting: { reason, message } });

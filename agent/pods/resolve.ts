@@ -1,9 +1,10 @@
 // What a pod's containers need from outside their spec: env values (ConfigMaps, Secrets, the pod's own
 // fields) and volume files prepared on the node. A missing reference is the pod's problem
 // (CreateContainerConfigError), never the agent's.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ConfigMap, Container, Pod, Secret } from '../objects/types.ts';
+import { type FileEntry, writeAtomically } from './atomic-files.ts';
 
 export interface Lookup {
   configMap(namespace: string, name: string): ConfigMap | undefined;
@@ -99,10 +100,15 @@ function expand(value: string, env: Map<string, string>): string {
 
 /**
  * Write the pod's configMap / secret / emptyDir volumes under `dir` (one folder per volume) and return
- * the Docker binds for one container. ConfigMap and Secret files are rewritten when their data changes
- * (like the kubelet does), without restarting the container.
+ * their host paths. ConfigMap and Secret files are swapped in place when their data changes (the
+ * kubelet's atomic layout, atomic-files.ts), without restarting the container.
  */
-export async function prepareVolumes(pod: Pod, dir: string, lookup: Lookup): Promise<Map<string, string>> {
+export async function prepareVolumes(
+  pod: Pod,
+  dir: string,
+  lookup: Lookup,
+  now: Date,
+): Promise<Map<string, string>> {
   const ns = pod.metadata.namespace ?? 'default';
   const hostPaths = new Map<string, string>();
   for (const v of pod.spec.volumes ?? []) {
@@ -122,13 +128,13 @@ export async function prepareVolumes(pod: Pod, dir: string, lookup: Lookup): Pro
       }
       const data = { ...(cm.data ?? {}) };
       for (const [k, b64] of Object.entries(cm.binaryData ?? {})) data[k] = decode(b64);
-      await writeFiles(
-        at,
+      const files = entries(
         data,
         v.configMap.items,
         v.configMap.defaultMode ?? 0o644,
         `ConfigMap ${cm.metadata.name}`,
       );
+      await writeAtomically(at, files, now);
     } else if (v.secret) {
       const s = lookup.secret(ns, v.secret.secretName);
       if (!s) {
@@ -136,32 +142,26 @@ export async function prepareVolumes(pod: Pod, dir: string, lookup: Lookup): Pro
         throw new ConfigRefError(`secret "${v.secret.secretName}" not found`);
       }
       const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, b64]) => [k, decode(b64)]));
-      await writeFiles(at, data, v.secret.items, v.secret.defaultMode ?? 0o644, `Secret ${s.metadata.name}`);
+      const files = entries(data, v.secret.items, v.secret.defaultMode ?? 0o644, `Secret ${s.metadata.name}`);
+      await writeAtomically(at, files, now);
     }
   }
   return hostPaths;
 }
 
-async function writeFiles(
-  dir: string,
+function entries(
   data: Record<string, string>,
   items: Array<{ key: string; path: string; mode?: number }> | undefined,
   mode: number,
   what: string,
-): Promise<void> {
-  const files: Array<{ key: string; path: string; mode?: number }> =
+): FileEntry[] {
+  const wanted: Array<{ key: string; path: string; mode?: number }> =
     items ?? Object.keys(data).map((key) => ({ key, path: key }));
-  for (const item of files) {
-    const value = data[item.key];
-    if (value === undefined) throw new ConfigRefError(`couldn't find key ${item.key} in ${what}`);
-    const file = join(dir, item.path);
-    // Unchanged files are not rewritten: every reconcile calls this, and edge disks are flash.
-    if ((await readFile(file, 'utf8').catch(() => undefined)) === value) continue;
-    await mkdir(dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}`;
-    await writeFile(tmp, value, { mode: item.mode ?? mode });
-    await rename(tmp, file);
-  }
+  return wanted.map((item) => {
+    const content = data[item.key];
+    if (content === undefined) throw new ConfigRefError(`couldn't find key ${item.key} in ${what}`);
+    return { path: item.path, content, mode: item.mode ?? mode };
+  });
 }
 
 /** Docker binds of one container from its volumeMounts. */

@@ -45,7 +45,7 @@ const phasePatterns = [
   {
     type: 'regex',
     options: {
-      pattern: '^waiting:(CrashLoopBackOff|ImagePullBackOff|ErrImagePull|CreateContainerConfigError)$',
+      pattern: '^waiting:(CrashLoopBackOff|ImagePullBackOff|ErrImagePull|ErrImageNeverPull|CreateContainerConfigError|CreateContainerError|RunContainerError)$',
       result: { color: 'red', index: 8 },
     },
   },

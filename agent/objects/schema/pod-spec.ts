@@ -71,6 +71,24 @@ const envFrom = z
 const port = z.number().int().min(1).max(65535);
 const absolutePath = z.string().regex(/^\//, 'must be an absolute path');
 
+const lifecycleHandler = z
+  .strictObject({
+    exec: z.strictObject({ command: z.array(z.string()).min(1, 'at least one word is required') }).optional(),
+    httpGet: z
+      .strictObject({
+        path: z.string().optional(),
+        port: z.union([port, dnsLabel]),
+        host: z.string().min(1).optional(),
+        scheme: z.enum(['HTTP', 'HTTPS']).optional(),
+        httpHeaders: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((h, c) => {
+    if ((h.exec === undefined) === (h.httpGet === undefined))
+      c.addIssue({ code: 'custom', message: 'exactly one of exec, httpGet is required' });
+  });
+
 const container = z.strictObject({
   name: dnsLabel,
   image: z.string().min(1, 'must not be empty'),
@@ -108,6 +126,9 @@ const container = z.strictObject({
           .optional(),
       }),
     )
+    .optional(),
+  lifecycle: z
+    .strictObject({ postStart: lifecycleHandler.optional(), preStop: lifecycleHandler.optional() })
     .optional(),
 });
 
