@@ -1,20 +1,22 @@
-// A Job whose pods fail, end to end: one agent on a real Docker engine and a real etcd, the Job applied
-// with `nokube apply`; its container exits 1 (restartPolicy Never), so each pod ends Failed and the Job
-// controller counts it, retries after the back-off, and fails the Job past its backoffLimit as k8s does.
+// Pod lifecycle end to end, one agent on a real Docker engine and a real etcd, manifests applied with
+// `nokube apply`: a Job whose container exits 1 (restartPolicy Never): each pod ends Failed, the Job
+// controller counts it, retries after the back-off and fails the Job past its backoffLimit as k8s does;
+// and `nokube delete pod` of a running pod: Terminating, SIGTERM, the object gone, then the CLI returns.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { listObjects } from '../agent/objects/store.ts';
+import { getObject, listObjects } from '../agent/objects/store.ts';
 import type { JobStatus } from '../agent/objects/types.ts';
 import { createTestCluster, eventually, getJson, runCli, type TestCluster } from './harness/cluster.ts';
-import { ensureBusyboxImage, requireDocker } from './harness/docker.ts';
+import { type Docker, ensureBusyboxImage, requireDocker } from './harness/docker.ts';
 
-describe('a failing Job on Docker', { timeout: 240_000 }, () => {
+describe('pod lifecycle on Docker: a failing Job, a graceful delete', { timeout: 240_000 }, () => {
   let c: TestCluster;
   let image: string;
+  let docker: Docker;
   const cli = (args: string[], input?: string) => runCli(args, c.env, input);
 
   before(async () => {
-    await requireDocker();
+    docker = await requireDocker();
     image = await ensureBusyboxImage();
     c = await createTestCluster({ nodes: 1, net: 72 });
     await c.startAgent('n1');
@@ -75,5 +77,50 @@ spec:
       describe.stdout,
       /Warning\s+BackoffLimitExceeded\s.*Job has reached the specified backoff limit/,
     );
+  });
+
+  test('delete pod: Terminating while its agent stops it (SIGTERM), then gone; delete waits for that', async () => {
+    const applied = await cli(
+      ['apply', '-f', '-'],
+      `apiVersion: v1
+kind: Pod
+metadata: {name: sleeper}
+spec:
+  terminationGracePeriodSeconds: 60
+  containers:
+    - name: main
+      image: ${image}
+      command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 1; done']
+`,
+    );
+    assert.equal(applied.code, 0, applied.stderr);
+    const ref = { kind: 'Pod' as const, namespace: 'default', name: 'sleeper' };
+    const read = () => c.withEtcd((etcd) => getObject(etcd, c.name, ref));
+    await eventually(
+      async () => (await read())?.object.status?.phase === 'Running',
+      60_000,
+      'sleeper Running',
+    );
+    const started = Date.now();
+    const del = cli(['delete', 'pod', 'sleeper']);
+    await eventually(
+      async () => {
+        const p = await read();
+        return p === null ? 'gone' : p.object.metadata.deletionTimestamp ? 'terminating' : undefined;
+      },
+      30_000,
+      'sleeper Terminating or gone',
+    );
+    const r = await del;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'pods "sleeper" deleted\n');
+    assert.equal(await read(), null, 'delete returned once the pod was gone');
+    // The container took SIGTERM (its trap exits 0) well within the 60 s grace: no SIGKILL was needed.
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`nokube.cluster=${c.name}`, 'nokube.pod=sleeper'] },
+    });
+    assert.deepEqual(left, [], 'its container is removed');
   });
 });
