@@ -497,11 +497,7 @@ spec:
         configMap.replace('greeting: hello', 'greeting: hello, extra: x'),
       );
       assert.equal(r.stdout, 'configmap/cfg configured\n');
-      await eventually(
-        () => /\ncfg\s+2\s+\S+\n$/.test(out),
-        15_000,
-        `watch row, got ${JSON.stringify(out)}`,
-      );
+      await eventually(() => /\ncfg\s+2\s+\S+\n$/.test(out), 15_000, `watch row, got ${JSON.stringify(out)}`);
       // Deleting an object the listing showed (and the watch never saw change) is a row too.
       assert.equal((await cli(['delete', 'cm', 'other'])).code, 0);
       await eventually(

@@ -66,10 +66,22 @@ const deployment = (name: string, spec: Partial<Deployment['spec']> = {}): Deplo
   });
 
 function harness(getC: () => TestCluster, getEtcd: () => Etcd3) {
-  const podsOf = async (owner: string) =>
+  /** The owner's pods as its controller counts them: Terminating ones left out (`all` keeps them). */
+  const podsOf = async (owner: string, all = false) =>
     (await listObjects(getEtcd(), getC().name, 'Pod', 'default')).filter(
-      (p) => p.object.metadata.ownerReferences?.[0]?.name === owner,
+      (p) =>
+        p.object.metadata.ownerReferences?.[0]?.name === owner &&
+        (all || !p.object.metadata.deletionTimestamp),
     );
+  /** Play the agent that finished terminating a pod: its object goes. The revision of that delete. */
+  const finish = async (pod: Stored<Pod>) => {
+    const etcd = getEtcd();
+    const res = await etcd
+      .delete()
+      .key(objectKey(getC().name, refOf(pod.object)))
+      .exec();
+    return Number(res.header.revision);
+  };
   const perNode = (pods: Array<Stored<Pod>>) => {
     const out: Record<string, number> = {};
     for (const p of pods) out[p.object.spec.nodeName ?? '-'] = (out[p.object.spec.nodeName ?? '-'] ?? 0) + 1;
@@ -129,13 +141,13 @@ function harness(getC: () => TestCluster, getEtcd: () => Etcd3) {
       `${observer} to see ${names.join(', ')} alive`,
     );
   };
-  return { podsOf, perNode, update, setPhase, meshSees };
+  return { podsOf, finish, perNode, update, setPhase, meshSees };
 }
 
 describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeout: 240_000 }, () => {
   let c: TestCluster;
   let etcd: Etcd3;
-  const { podsOf, perNode, update, setPhase, meshSees } = harness(
+  const { podsOf, finish, perNode, update, setPhase, meshSees } = harness(
     () => c,
     () => etcd,
   );
@@ -339,6 +351,50 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
       10_000,
       'status after the rollout',
     );
+  });
+
+  test('Recreate: the old pods turn Terminating; new ones only once no old pod object is left', async () => {
+    const d = deployment('rec', { replicas: 2, strategy: { type: 'Recreate' } });
+    await createObjects(etcd, c.name, [d]);
+    const old = await eventually(
+      async () => {
+        const p = await podsOf('rec');
+        return p.length === 2 && p;
+      },
+      15_000,
+      '2 rec pods',
+    );
+    for (const p of old) await setPhase(p, 'Running');
+    await update('Deployment', 'rec', (o) => {
+      (o as Deployment).spec.template.metadata!.labels!.v = '2';
+    });
+    const oldNames = new Set(old.map((p) => p.object.metadata.name));
+    const marked = await eventually(
+      async () => {
+        const p = (await podsOf('rec', true)).filter((x) => oldNames.has(x.object.metadata.name));
+        return p.length === 2 && p.every((x) => x.object.metadata.deletionTimestamp) && p;
+      },
+      10_000,
+      'both old pods Terminating (deletionTimestamp set), not removed',
+    );
+    assert.ok(marked.every((p) => p.object.metadata.deletionGracePeriodSeconds === 30));
+    // The agents finish one, then the other; every new pod must be created after the last one went.
+    await finish(marked[0]!);
+    const lastGone = await finish(marked[1]!);
+    const fresh = await eventually(
+      async () => {
+        const p = await podsOf('rec');
+        return p.length === 2 && p.every((x) => !oldNames.has(x.object.metadata.name)) && p;
+      },
+      10_000,
+      '2 new pods',
+    );
+    for (const p of fresh)
+      assert.ok(
+        Number(p.createRevision) > lastGone,
+        `new pod created at revision ${p.createRevision}, before the last old pod went (${lastGone})`,
+      );
+    await deleteObjects(etcd, c.name, [{ kind: 'Deployment', namespace: 'default', name: 'rec' }]);
   });
 
   test('DaemonSet follows a joining node and a label change', async () => {
@@ -590,6 +646,11 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
     assert.ok(Date.now() - started < 5000, 'woken at the deadline, not at the 30 s resync');
     assert.equal(status.active, 0);
     await eventually(async () => (await podsOf('slow')).length === 0, 5000, 'the active pod deleted');
+    const [left] = await podsOf('slow', true);
+    assert.ok(
+      !left || left.object.metadata.deletionTimestamp,
+      'gracefully: Terminating until its agent is done',
+    );
   });
 
   test('deleting a Deployment stops its actor: alive record gone, no pod re-created', async () => {
@@ -600,8 +661,9 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
       5000,
       'alive record gone',
     );
-    // The agents cascade (pods of a gone owner go): what is left must only shrink.
-    await eventually(async () => (await podsOf('web')).length === 0, 15_000, 'web pods gone');
+    // The cascade (the leader's sweep, the agents) deletes the pods of a gone owner gracefully: each
+    // is Terminating until its agent is done with it, and none is created again.
+    await eventually(async () => (await podsOf('web')).length === 0, 15_000, 'web pods Terminating or gone');
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal((await podsOf('web')).length, 0);
   });

@@ -4,6 +4,7 @@
 // the quiet steady state (a settled world yields no action at all).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { planPodDeletion } from '../agent/objects/pod-deletion.ts';
 import type { Stored } from '../agent/objects/store.ts';
 import type {
   DaemonSet,
@@ -66,6 +67,9 @@ class Sim {
   events: string[] = [];
   drained = new Set<string>();
   n = 0;
+  /** Deletes as etcd does them now (pod-deletion.ts): a running pod on a live node is marked Terminating
+   * and stays until `finish` (its agent stopped it); off, a delete removes it at once (an instant agent). */
+  graceful = false;
   constructor(owner: Controller, nodes: NodeRecord[]) {
     this.owner = { object: owner, createRevision: '1', modRevision: '1' };
     this.nodes = nodes;
@@ -100,9 +104,25 @@ class Sim {
           a.pod.object.status = { phase: 'Pending' };
           a.pod.modRevision = rev;
           break;
-        case 'delete':
-          this.pods = this.pods.filter((p) => p !== a.pod);
+        case 'delete': {
+          const node = a.pod.object.spec.nodeName;
+          const plan =
+            this.graceful && !a.whileNodeAbsent
+              ? planPodDeletion(
+                  a.pod.object,
+                  // A drained node is left out of the world's nodes but keeps its record (and its agent).
+                  this.nodes.some((n) => n.name === node) || this.drained.has(node ?? ''),
+                  Date.now(),
+                )
+              : { type: 'remove' as const };
+          if (plan.type === 'mark') {
+            a.pod.object.metadata.deletionTimestamp = plan.deletionTimestamp;
+            a.pod.object.metadata.deletionGracePeriodSeconds = plan.deletionGracePeriodSeconds;
+            a.pod.modRevision = rev;
+          } else if (plan.type === 'remove') this.pods = this.pods.filter((p) => p !== a.pod);
+          else this.redeletes++;
           break;
+        }
         case 'podStatus':
           a.pod.object.status = a.status;
           break;
@@ -115,6 +135,19 @@ class Sim {
       }
     }
   }
+  /** Deletes of a pod already Terminating (nothing to write: a reconcile that asks for them is not settled). */
+  redeletes = 0;
+  /** The agents finish: every Terminating pod (or those given) is gone. */
+  finish(pods = this.pods.filter((p) => p.object.metadata.deletionTimestamp)): void {
+    this.pods = this.pods.filter((p) => !pods.includes(p));
+  }
+  /** Settle, every pod runs, settle again. */
+  settleRunning(): void {
+    this.settle();
+    this.runAll();
+    this.settle();
+  }
+  terminating = () => this.pods.filter((p) => p.object.metadata.deletionTimestamp);
   /** Reconcile and apply until nothing is left to do but wait (at most `max` rounds). */
   settle(now?: string, max = 10): void {
     for (let i = 0; i < max; i++) {
@@ -146,6 +179,13 @@ class Sim {
   }
   types = (actions: Action[]) => actions.map((a) => a.type).join(',');
 }
+
+/** As a user's `nokube delete pod` leaves it: Terminating with 30 s of grace. */
+const markTerminating = (p: Stored<Pod>): Stored<Pod> => {
+  p.object.metadata.deletionTimestamp = '2026-01-01T00:01:30Z';
+  p.object.metadata.deletionGracePeriodSeconds = 30;
+  return p;
+};
 
 const three = () => [node('n1'), node('n2'), node('n3')];
 
@@ -379,6 +419,70 @@ describe('reconcileDeployment', () => {
     assert.equal(s.pods.length, 2);
   });
 
+  test('Recreate with graceful deletion: no new pod while any old pod object exists (Terminating ones too)', () => {
+    const s = new Sim(deployment({ replicas: 2, strategy: { type: 'Recreate' } }), three());
+    s.graceful = true;
+    s.settleRunning();
+    (s.owner.object as Deployment).spec.template = template({}, '2');
+    const first = s.reconcile();
+    assert.equal(first.filter((a) => a.type === 'delete').length, 2);
+    s.apply(first);
+    assert.equal(s.terminating().length, 2, 'the old pods are Terminating, not gone');
+    const waiting = s.reconcile().filter((a) => a.type === 'delete' || a.type === 'create');
+    assert.deepEqual(waiting, [], 'nothing while the old pods terminate (no new pod, no second delete)');
+    s.finish([s.pods[0]!]);
+    assert.deepEqual(
+      s.reconcile().filter((a) => a.type === 'create'),
+      [],
+      'one old pod object is left: still no new pod',
+    );
+    s.finish();
+    s.settle();
+    assert.equal(s.pods.length, 2);
+    assert.ok(s.pods.every((p) => p.object.metadata.labels?.v === '2'));
+    assert.equal(s.redeletes, 0);
+  });
+
+  test('a Terminating pod is not counted: its replacement is created at once, no second delete', () => {
+    const s = new Sim(deployment({ replicas: 3 }), three());
+    s.graceful = true;
+    s.settleRunning();
+    markTerminating(s.pods[0]!);
+    const actions = s.reconcile();
+    assert.equal(actions.filter((a) => a.type === 'create').length, 1, 'a replacement');
+    assert.equal(actions.filter((a) => a.type === 'delete').length, 0);
+    s.apply(actions);
+    s.runAll();
+    s.settle();
+    assert.equal(s.pods.length, 4, 'three live pods and the Terminating one');
+    const st = (s.owner.object as Deployment).status!;
+    assert.equal(st.replicas, 3, 'status counts the live pods only');
+    assert.equal(st.readyReplicas, 3);
+    assert.deepEqual(s.reconcile(), [], 'settled with a pod still terminating');
+  });
+
+  test('scale down and rollout with graceful deletion: old pods deleted once, the rollout goes on', () => {
+    const s = new Sim(deployment({ replicas: 3 }), three());
+    s.graceful = true;
+    s.settleRunning();
+    (s.owner.object as Deployment).spec.replicas = 2;
+    s.settle();
+    assert.equal(s.terminating().length, 1);
+    assert.equal(s.pods.length, 3);
+    (s.owner.object as Deployment).spec.template = template({}, '2');
+    for (let step = 0; step < 10; step++) {
+      s.apply(s.reconcile());
+      s.runAll();
+    }
+    const live = s.pods.filter((p) => !p.object.metadata.deletionTimestamp);
+    assert.equal(live.length, 2);
+    assert.ok(live.every((p) => p.object.metadata.labels?.v === '2'));
+    assert.equal(s.redeletes, 0, 'a Terminating pod is never deleted again');
+    s.finish();
+    s.settle();
+    assert.deepEqual(s.reconcile(), []);
+  });
+
   test('no node fits: Pending/Unschedulable with the message once; bound (same pod) when a node fits', () => {
     const s = new Sim(deployment({ template: template({ nodeSelector: { app: 'gpu' } }) }), three());
     s.settle();
@@ -482,6 +586,49 @@ describe('reconcileDaemonSet', () => {
     for (const p of s.pods) s.setPhase(p, 'Pending');
     const all = s.reconcile().filter((a) => a.type === 'delete');
     assert.equal(all.length, 3, 'none runs: all replaced at once');
+  });
+});
+
+describe('reconcileDaemonSet with graceful deletion', () => {
+  test('template change: the replacement (same name) comes once the Terminating pod is gone; never deleted twice', () => {
+    const s = new Sim(daemonSet(), three());
+    s.graceful = true;
+    s.settleRunning();
+    (s.owner.object as DaemonSet).spec.template = template({}, '2');
+    s.apply(s.reconcile());
+    assert.deepEqual(
+      s.terminating().map((p) => p.object.metadata.name),
+      ['agent-n1'],
+    );
+    const waiting = s.reconcile().filter((a) => a.type === 'delete' || a.type === 'create');
+    assert.deepEqual(
+      waiting,
+      [],
+      'n1 keeps its Terminating pod: no second delete, no create of a taken name',
+    );
+    for (let step = 0; step < 12; step++) {
+      s.finish();
+      s.apply(s.reconcile());
+      s.runAll();
+    }
+    assert.equal(s.pods.length, 3);
+    assert.ok(s.pods.every((p) => p.object.metadata.labels?.v === '2'));
+    assert.equal(s.redeletes, 0);
+    s.settle();
+    assert.deepEqual(s.reconcile(), []);
+  });
+
+  test('a drained node: its pod is deleted once and left to terminate', () => {
+    const s = new Sim(daemonSet(), three());
+    s.graceful = true;
+    s.settleRunning();
+    s.nodes = s.nodes.filter((n) => n.name !== 'n3');
+    s.drained.add('n3');
+    s.apply(s.reconcile());
+    assert.equal(s.terminating().length, 1);
+    s.settle();
+    assert.equal(s.redeletes, 0);
+    assert.equal((s.owner.object as DaemonSet).status?.currentNumberScheduled, 2);
   });
 });
 
@@ -595,6 +742,40 @@ describe('reconcileJob', () => {
   });
 });
 
+describe('reconcileJob with graceful deletion', () => {
+  test('a Terminating pod is not active: replaced at once, never deleted again', () => {
+    const s = new Sim(job({ completions: 4, parallelism: 2 }), three());
+    s.graceful = true;
+    s.settleRunning();
+    markTerminating(s.pods[0]!);
+    const actions = s.reconcile();
+    assert.equal(actions.filter((a) => a.type === 'create').length, 1);
+    s.apply(actions);
+    s.settle();
+    assert.equal((s.owner.object as Job).status?.active, 2);
+    assert.equal(s.pods.length, 3);
+    assert.equal(s.redeletes, 0);
+  });
+
+  test('backoffLimit exceeded: the active pods are deleted gracefully, once; status active 0', () => {
+    const s = new Sim(job({ backoffLimit: 0, parallelism: 2, completions: 2 }), three());
+    s.graceful = true;
+    s.settle();
+    s.runAll();
+    s.setPhase(s.pods[0]!, 'Failed');
+    s.settle();
+    const st = (s.owner.object as Job).status!;
+    assert.equal(st.conditions?.find((c) => c.type === 'Failed')?.reason, 'BackoffLimitExceeded');
+    assert.equal(st.active, 0);
+    assert.equal(st.failed, 1);
+    assert.equal(s.terminating().length, 1, 'the running pod is Terminating');
+    assert.equal(s.redeletes, 0);
+    assert.deepEqual(s.events, ['BackoffLimitExceeded']);
+    s.finish();
+    assert.deepEqual(s.reconcile(), []);
+  });
+});
+
 describe('planSweep', () => {
   const pod = (name: string, nodeName?: string, owner?: string): Stored<Pod> => ({
     object: {
@@ -624,7 +805,7 @@ describe('planSweep', () => {
   });
   const now = '2026-01-01T00:00:00Z';
 
-  test('orphans: deleted when unbound or on a lost node; left to the agent of a live node', () => {
+  test('orphans: deleted (gracefully on a live node: the ownerReferences cascade), a Terminating one left to its agent', () => {
     const world: World = {
       nodes: [node('n1')],
       drained: new Set(),
@@ -633,13 +814,34 @@ describe('planSweep', () => {
         pod('b', 'n1', 'gone'),
         pod('c', 'n9', 'gone'),
         pod('d', 'n9', 'web'),
+        markTerminating(pod('e', 'n1', 'gone')),
       ],
     };
     const actions = planSweep(world, new Set(['uid-web']), now);
     assert.deepEqual(
       actions.map((a) => `${a.type}:${a.type === 'delete' ? a.pod.object.metadata.name : ''}`),
-      ['delete:a', 'delete:c', 'podStatus:'],
-      'b is its agent’s; d is its controller’s (marked lost: its toleration starts)',
+      ['delete:a', 'delete:b', 'delete:c', 'podStatus:'],
+      'd is its controller’s (marked lost: its toleration starts); e is Terminating already',
+    );
+  });
+
+  test('a Terminating pod whose node has no record is removed (no agent to finish it), only while it is absent', () => {
+    const world: World = {
+      nodes: [node('n1')],
+      drained: new Set(['n2']),
+      pods: [
+        markTerminating(pod('lost', 'n9', 'web')),
+        markTerminating(pod('bare', 'n9')),
+        markTerminating(pod('here', 'n1', 'web')),
+        markTerminating(pod('drained', 'n2', 'web')),
+      ],
+    };
+    const actions = planSweep(world, new Set(['uid-web']), now);
+    assert.deepEqual(
+      actions.map((a) =>
+        a.type === 'delete' ? `${a.pod.object.metadata.name}:${a.whileNodeAbsent}` : a.type,
+      ),
+      ['lost:n9', 'bare:n9'],
     );
   });
 

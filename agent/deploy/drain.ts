@@ -1,11 +1,13 @@
 // Draining a node before its agent is stopped for good (a node removed from the config): the drain key
 // makes the kubecontroller treat it as gone for placement (its controllers' pods are replaced on other
-// nodes, DaemonSet pods removed); bare pods bound to it are deleted here (`kubectl drain --force`). Done
+// nodes, DaemonSet pods removed); bare pods bound to it are deleted here, gracefully (`kubectl drain --force`). Done
 // when no pod object is bound to it and its agent runs no pod actor any more (alive records), i.e. its
 // containers are stopped. Then, after the agent is stopped, its lease is revoked (the record goes at once,
 // not after the TTL) and the drain key deleted, so a node of that name may join again later.
 import type { Etcd3 } from 'etcd3';
-import { deleteObjects, listObjects, refOf } from '../objects/store.ts';
+import { deletePod } from '../objects/pod-deletion.ts';
+import { getObject, listObjects, refOf, type Stored } from '../objects/store.ts';
+import type { Pod } from '../objects/types.ts';
 import type { AliveValue } from '../store/alive.ts';
 import { keys } from '../store/keys.ts';
 import type { NodeRecord } from '../store/node-registry.ts';
@@ -40,11 +42,15 @@ export async function drainNode(
   const bare = (await listObjects(etcd, cluster, 'Pod')).filter(
     (p) => p.object.spec.nodeName === node && !p.object.metadata.ownerReferences?.some((o) => o.controller),
   );
-  await deleteObjects(
-    etcd,
-    cluster,
-    bare.map((p) => ({ ...refOf(p.object), createRevision: p.createRevision })),
-  );
+  // Gracefully (Terminating until the node's agent has stopped them), as `kubectl drain` evicts; a pod
+  // changed meanwhile is read again.
+  for (const p of bare) {
+    let pod: Stored<Pod> | null = p;
+    for (let i = 0; pod && i < 3; i++) {
+      if ((await deletePod(etcd, cluster, pod)) !== 'conflict') break;
+      pod = await getObject(etcd, cluster, { ...refOf(pod.object), kind: 'Pod' });
+    }
+  }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const now = await left(etcd, cluster, node);

@@ -6,10 +6,12 @@ import { keys } from '../store/keys.ts';
 import { canonical } from './canonical.ts';
 import { withDefaults } from './defaults.ts';
 import { immutableFieldChanges } from './immutable-fields.ts';
+import { deletePod } from './pod-deletion.ts';
 import { applySizeProblem, objectSizeProblem } from './sizes.ts';
 import {
   deleteObjects,
   fromKv,
+  getObject,
   newMeta,
   ObjectConflictError,
   type ObjectRef,
@@ -232,39 +234,58 @@ export interface DeleteResult {
   /** `deployment.apps "web" deleted`, or `... not found` with ignoreNotFound. */
   text: string;
   deleted: boolean;
+  /** A pod left Terminating (its agent removes it): its uid, for `delete --wait`. */
+  terminatingUid?: string;
 }
 
 /**
- * Delete one object (with its status) in one transaction. Controller objects are deleted alone: their
- * pods go by cascade (controllers and agents). A Namespace takes every object in it along, in the
- * same transaction.
+ * Delete one object (with its status) in one transaction. A pod is deleted gracefully (pod-deletion.ts:
+ * marked Terminating for its agent to finish, or removed at once). Controller objects are deleted alone:
+ * their pods go by cascade (the leader's sweep, gracefully). A Namespace takes every object in it along,
+ * in the same transaction.
  */
 export async function deleteObject(
   etcd: Etcd3,
   cluster: string,
   ref: ObjectRef,
-  opts: { ignoreNotFound?: boolean; dryRun?: boolean } = {},
+  opts: { ignoreNotFound?: boolean; dryRun?: boolean; gracePeriodSeconds?: number } = {},
 ): Promise<DeleteResult> {
   const key = `${resourceWithGroup(ref.kind)} "${ref.name}"`;
   if (ref.kind === 'Namespace' && isBuiltinNamespace(ref.name))
     throw new ApplyError([
       `Error from server (Forbidden): namespaces "${ref.name}" is forbidden: this namespace may not be deleted`,
     ]);
-  const kv = (await etcd.get(objectKey(cluster, ref)).exec()).kvs[0];
-  if (!kv) {
+  const missing = (): DeleteResult => {
     if (opts.ignoreNotFound) return { ref, text: `${key} not found`, deleted: false };
     throw new NotFoundError(
       `${key} not found${ref.namespace && ref.namespace !== DEFAULT_NAMESPACE ? ` in namespace ${ref.namespace}` : ''}`,
     );
+  };
+  // kubectl says "force deleted" for a grace of 0 (it sends one only with --force).
+  const done = { ref, text: `${key} ${opts.gracePeriodSeconds === 0 ? 'force ' : ''}deleted`, deleted: true };
+  const dry = { ...done, text: `${done.text} (dry run)` };
+  if (ref.kind === 'Pod') {
+    for (let i = 0; i < ATTEMPTS; i++) {
+      const stored = await getObject(etcd, cluster, { ...ref, kind: 'Pod' });
+      if (!stored) return missing();
+      if (opts.dryRun) return dry;
+      const outcome = await deletePod(etcd, cluster, stored, {
+        ...(opts.gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds: opts.gracePeriodSeconds }),
+      });
+      if (outcome === 'removed') return done;
+      if (outcome !== 'conflict') return { ...done, terminatingUid: stored.object.metadata.uid };
+    }
+    throw new ObjectConflictError(`${key} (changed while deleting)`);
   }
-  if (!opts.dryRun) {
-    const ok =
-      ref.kind === 'Namespace'
-        ? await deleteNamespace(etcd, cluster, ref.name, kv.create_revision)
-        : await deleteObjects(etcd, cluster, [{ ...ref, createRevision: kv.create_revision }]);
-    if (!ok) throw new ObjectConflictError(`${key} (replaced while deleting)`);
-  }
-  return { ref, text: `${key} deleted${opts.dryRun ? ' (dry run)' : ''}`, deleted: true };
+  const kv = (await etcd.get(objectKey(cluster, ref)).exec()).kvs[0];
+  if (!kv) return missing();
+  if (opts.dryRun) return dry;
+  const ok =
+    ref.kind === 'Namespace'
+      ? await deleteNamespace(etcd, cluster, ref.name, kv.create_revision)
+      : await deleteObjects(etcd, cluster, [{ ...ref, createRevision: kv.create_revision }]);
+  if (!ok) throw new ObjectConflictError(`${key} (replaced while deleting)`);
+  return done;
 }
 
 /**

@@ -5,15 +5,8 @@
 
 import type Docker from 'dockerode';
 import type { AgentContext, AgentPart, PodActorView } from '../context.ts';
-import {
-  deleteObjects,
-  fromKv,
-  type ObjectRef,
-  objectKey,
-  refOf,
-  type Stored,
-  writeStatus,
-} from '../objects/store.ts';
+import { deletePod } from '../objects/pod-deletion.ts';
+import { fromKv, getObject, objectKey, refOf, type Stored, writeStatus } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
@@ -358,12 +351,16 @@ class PodsOnNode {
     if (this.pods.get(id) === e) await this.deleteOrphan(e);
   }
 
-  /** A pod whose controller is gone: delete it from etcd (the watch then removes it here). */
+  /** A pod whose controller is gone: delete it gracefully (agent/objects/pod-deletion.ts), as the
+   * leader's sweep does too; the watch then shows it Terminating here. */
   private async deleteOrphan(e: Entry): Promise<void> {
-    const ref: ObjectRef & { createRevision: string } = { ...refOf(e.pod), createRevision: e.createRevision };
-    await deleteObjects(this.ctx.etcd, this.ctx.cluster, [ref]).catch((err) =>
-      logEtcdFailure(this.ctx.log, err, { pod: nsName(e.pod) }, 'orphan pod delete failed'),
-    );
+    const { etcd, cluster } = this.ctx;
+    try {
+      const stored = await getObject(etcd, cluster, { ...refOf(e.pod), kind: 'Pod' });
+      if (stored?.createRevision === e.createRevision) await deletePod(etcd, cluster, stored);
+    } catch (err) {
+      logEtcdFailure(this.ctx.log, err, { pod: nsName(e.pod) }, 'orphan pod delete failed');
+    }
   }
 
   /** Containers of ours whose pod is not here any more (deleted while this agent was away). */

@@ -2,7 +2,8 @@
 //   POST   /api/v1/apply  (application/json)              {documents, dryRun?} -> {items: ApplyResult[]}
 //   GET    /api/v1/objects/<resource>?namespace=&labelSelector=&secrets=show   -> List
 //   GET    /api/v1/objects/<resource>/<ns>/<name>          (Namespace: /api/v1/objects/namespaces/<name>)
-//   DELETE /api/v1/objects/<resource>/<ns>/<name>?ignoreNotFound=true&dryRun=true
+//   DELETE /api/v1/objects/<resource>/<ns>/<name>?ignoreNotFound=true&dryRun=true&gracePeriodSeconds=N
+//          (pods: graceful, agent/objects/pod-deletion.ts)
 //   GET    /api/v1/objects/<resource>/<ns>/<name>/events
 //   WS     /api/v1/watch/<resource>?namespace=&labelSelector=&resourceVersion=   (get -w: object-watch.ts)
 // Secret data leaves the head only with ?secrets=show; otherwise each value is replaced by its size.
@@ -63,12 +64,17 @@ export async function serveObjects(
     }
     if (req.method === 'DELETE') {
       const q = url.searchParams;
+      const grace = gracePeriodOf(q);
       const result = await deleteObject(ctx.etcd, ctx.cluster, ref, {
         ignoreNotFound: q.get('ignoreNotFound') === 'true',
         dryRun: q.get('dryRun') === 'true',
+        ...(grace === undefined ? {} : { gracePeriodSeconds: grace }),
       });
       if (result.deleted)
-        ctx.log.info({ object: describeObject(ref), dryRun: q.get('dryRun') === 'true' }, 'object deleted');
+        ctx.log.info(
+          { object: describeObject(ref), dryRun: q.get('dryRun') === 'true', gracePeriodSeconds: grace },
+          'object deleted',
+        );
       return send(res, 200, result);
     }
     throw new HttpError(405, `${req.method} not allowed`);
@@ -86,6 +92,15 @@ export async function serveObjects(
     if (err instanceof SelectorSyntaxError) return send(res, 400, { error: err.message });
     throw err;
   }
+}
+
+/** `?gracePeriodSeconds=N` (k8s DeleteOptions): a whole number of seconds, 0 = at once (force). */
+function gracePeriodOf(q: URLSearchParams): number | undefined {
+  const v = q.get('gracePeriodSeconds');
+  if (v === null) return undefined;
+  if (!/^\d{1,9}$/.test(v))
+    throw new HttpError(400, `gracePeriodSeconds must be a whole number of seconds (0 or more), got "${v}"`);
+  return Number(v);
 }
 
 async function apply(ctx: AgentContext, body: unknown): Promise<unknown> {

@@ -3,6 +3,7 @@
 // loses a race (someone changed the key meanwhile) is skipped: the next reconcile sees the new state.
 import type { Etcd3 } from 'etcd3';
 import type { EventRecorder } from '../../agent/objects/events.ts';
+import { deletePod } from '../../agent/objects/pod-deletion.ts';
 import {
   deleteObjects,
   describeRef,
@@ -23,8 +24,10 @@ export type Action =
   | { type: 'create'; pod: Pod; status?: PodStatus }
   /** Set the node of a pending pod, once (compare-and-swap on its mod revision). */
   | { type: 'bind'; pod: Stored<Pod>; node: string }
-  /** `whileNodeAbsent`: only while that node has no record (a verdict about a lost node holds only while
-   * the node is still lost: one that came back keeps its pods). */
+  /** Graceful (agent/objects/pod-deletion.ts): Terminating while its node's agent stops it, removed at
+   * once when there is nothing to wait for. `whileNodeAbsent`: removed at once, only while that node has
+   * no record (a verdict about a lost node holds only while the node is still lost: one that came back
+   * keeps its pods). */
   | { type: 'delete'; pod: Stored<Pod>; why: string; whileNodeAbsent?: string }
   /** Status of a pod the controller speaks for (unscheduled, node lost). */
   | { type: 'podStatus'; pod: Stored<Pod>; status: PodStatus; whileNodeAbsent?: string }
@@ -80,14 +83,25 @@ export async function applyActions(
         break;
       }
       case 'delete': {
-        const ref = { ...refOf(a.pod.object), createRevision: a.pod.createRevision };
-        if (await deleteObjects(etcd, cluster, [ref], unlessBack(a.whileNodeAbsent)))
+        // A verdict about a lost node removes the pod at once (no agent to finish); otherwise the pod is
+        // deleted gracefully (Terminating until its agent has stopped it), under the leader's fence.
+        const outcome = a.whileNodeAbsent
+          ? (await deleteObjects(
+              etcd,
+              cluster,
+              [{ ...refOf(a.pod.object), createRevision: a.pod.createRevision }],
+              unlessBack(a.whileNodeAbsent),
+            ))
+            ? 'removed'
+            : 'conflict'
+          : await deletePod(etcd, cluster, a.pod, { guard });
+        if (outcome === 'conflict') lost++;
+        else if (outcome !== 'unchanged')
           recorder.normal(
             owner.ref,
             'SuccessfulDelete',
             `Deleted pod: ${a.pod.object.metadata.name} (${a.why})`,
           );
-        else lost++;
         break;
       }
       case 'podStatus':

@@ -7,7 +7,10 @@
 //   - template change: node by node (maxUnavailable 1): while every eligible node runs a pod, delete
 //     one old pod; its replacement (same name) is created on the next reconcile, and the next old pod
 //     goes only once that one runs. Old pods that do not run are deleted at once;
+//   - deletes are graceful (actions.ts): a node whose pod is Terminating gets its new pod (same name) once
+//     the old object is gone; a Terminating pod is never deleted again nor counted;
 //   - status written only when it changes.
+import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { DaemonSet, DaemonSetStatus, Pod } from '../../agent/objects/types.ts';
 import { feasibleNodes } from '../../agent/scheduler/stack.ts';
@@ -30,8 +33,14 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, _env
 
   const owned = ownedPods(world, ds);
   const byNode = new Map<string, Stored<Pod>>();
+  /** Nodes with a Terminating pod: its replacement (same name) waits until it is gone. */
+  const terminatingOn = new Set<string>();
   for (const p of owned) {
     const node = p.object.spec.nodeName;
+    if (isTerminating(p.object)) {
+      if (node) terminatingOn.add(node);
+      continue;
+    }
     if (node && !byNode.has(node) && standingOf(p.object, world) === 'unreachable') continue;
     if (!node || !eligible.has(node) || byNode.has(node)) {
       const why = !node
@@ -50,7 +59,7 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, _env
   ).length;
 
   for (const node of [...eligible].sort()) {
-    if (byNode.has(node)) continue;
+    if (byNode.has(node) || terminatingOn.has(node)) continue;
     const pod = podFromTemplate(ds, `${ds.metadata.name}-${node}`, { [REVISION_HASH_LABEL]: hash }, node);
     actions.push({ type: 'create', pod });
   }

@@ -1,6 +1,8 @@
 // Deployment: `replicas` pods (default 1) made from the template, named <deploy>-<hash>-<rand5> with the
 // label pod-template-hash. Pure: `reconcileDeployment(deployment, world) -> actions`.
 //
+//   - deletes are graceful (actions.ts): a Terminating pod (deletionTimestamp set) is not counted, so it is
+//     replaced at once (as k8s), and never deleted again (its agent finishes it);
 //   - pods on a drained node, and terminated ones, are deleted and replaced; pods on an unreachable node
 //     (no record) are kept, counted but not available, until their toleration of it runs out (eviction.ts),
 //     then deleted (only while the node is still absent) and replaced;
@@ -8,10 +10,11 @@
 //     first, then those on the node most crowded with this deployment's pods, then the newest;
 //   - template change (RollingUpdate, as maxSurge 1 / maxUnavailable 0): create one new pod, wait until
 //     it runs (with minReadySeconds: until it has been ready that long), delete one old pod, repeat.
-//     Recreate: delete every old pod, then create the new ones;
+//     Recreate: delete every old pod, then create the new ones once no old pod object exists at all;
 //   - availableReplicas: pods ready for minReadySeconds (default 0: ready); the actor is woken when the
 //     next one becomes available;
 //   - status written only when it changes.
+import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import {
   type Deployment,
@@ -64,11 +67,14 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
       gone.push(p);
       actions.push({ type: 'delete', pod: p, why, ...(whileNodeAbsent ? { whileNodeAbsent } : {}) });
     };
-    if (isTerminal(p.object)) drop(`pod ${p.object.status?.phase}`);
+    // A Terminating pod is its agent's to finish; only a lost node's verdict removes it (no agent).
+    if (isTerminating(p.object) && standing !== 'unreachable') gone.push(p);
+    else if (isTerminal(p.object)) drop(`pod ${p.object.status?.phase}`);
     else if (standing === 'drained') drop(`node ${p.object.spec.nodeName} is drained`);
     else if (standing === 'unreachable') {
       const fate = fateOnUnreachable(p.object, nowMs);
       if (fate.evict) drop(fate.why, p.object.spec.nodeName);
+      else if (isTerminating(p.object)) gone.push(p);
       else if (fate.wakeAt !== undefined) wakes.push(fate.wakeAt);
     }
   }
@@ -100,11 +106,14 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
     for (const p of deletionOrder(pods, n)) actions.push({ type: 'delete', pod: p, why });
   };
 
-  if (old.length === 0) {
+  // Recreate: no new pod while any old pod object exists (Terminating or just deleted): old and new
+  // containers never run side by side.
+  const oldObjects = owned.filter((p) => p.object.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] !== hash);
+  if (d.spec.strategy?.type === 'Recreate' && oldObjects.length > 0) {
+    del(old, old.length, 'template changed (Recreate)');
+  } else if (old.length === 0) {
     if (current.length < want) actions.push(...create(want - current.length));
     else if (current.length > want) del(current, current.length - want, `scaled to ${want}`);
-  } else if (d.spec.strategy?.type === 'Recreate') {
-    del(old, old.length, 'template changed (Recreate)');
   } else if (current.length > want) {
     del(current, current.length - want, `scaled to ${want}`);
   } else if (current.length === want && current.every(settled)) {

@@ -9,7 +9,10 @@
 //     after a failure new pods wait for the back-off (JOB_BACKOFF, k8s values; the actor is woken);
 //   - Complete / Failed (BackoffLimitExceeded, or DeadlineExceeded once `activeDeadlineSeconds` have
 //     passed since startTime: the actor is woken at the deadline) conditions, completionTime; a failed
-//     job's running pods are deleted; events Completed / BackoffLimitExceeded / DeadlineExceeded.
+//     job's running pods are deleted (gracefully: actions.ts); events Completed / BackoffLimitExceeded /
+//     DeadlineExceeded (Warning);
+//   - a Terminating pod (deletionTimestamp set) is not active: it is replaced at once, as k8s does.
+import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { Job, JobStatus, Pod } from '../../agent/objects/types.ts';
 import type { Action } from './actions.ts';
@@ -52,7 +55,8 @@ export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEn
   const nowMs = Date.parse(env.now);
   const lost: Array<Stored<Pod>> = [];
   for (const p of owned) {
-    if (isTerminal(p.object)) continue;
+    // A Terminating pod is its agent's to finish (the sweep removes one whose node is gone).
+    if (isTerminal(p.object) || isTerminating(p.object)) continue;
     const standing = standingOf(p.object, world);
     let why: string | undefined;
     if (standing === 'drained') why = `Node ${p.object.spec.nodeName} is drained`;
@@ -78,7 +82,10 @@ export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEn
   const failed =
     owned.filter((p) => phase(p) === 'Failed').length +
     (onFailure ? owned.reduce((n, p) => n + restarts(p.object), 0) : 0);
-  const active = owned.filter((p) => phase(p) !== 'Succeeded' && phase(p) !== 'Failed');
+  // Terminating pods are not active (k8s): they are replaced at once and never deleted again.
+  const active = owned.filter(
+    (p) => phase(p) !== 'Succeeded' && phase(p) !== 'Failed' && !isTerminating(p.object),
+  );
 
   const status: JobStatus = {
     ...prev,

@@ -9,10 +9,14 @@
 //     its toleration (eviction.ts). The node's agent writes its own status again once it is back;
 //   - bare pods are never deleted for it (nothing would replace them): they stay Unknown until the node
 //     returns;
-//   - pods whose controller (by uid) is gone and that no agent will clean up (not bound, or bound to a
-//     node with no record) are deleted: the garbage collection of the ownerReferences cascade;
+//   - pods whose controller (by uid) is gone are deleted: the garbage collection of the ownerReferences
+//     cascade, graceful (actions.ts: Terminating while their agent stops them; at once when not bound or
+//     bound to a node with no record);
+//   - a Terminating pod bound to a node with no record is removed (no agent to finish it), only while
+//     the node is still absent;
 //   - bare pods not bound to a node are bound when a node fits (else Pending/Unschedulable).
 import type { Logger } from '../../agent/log/logger.ts';
+import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Pod } from '../../agent/objects/types.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import { guardedTxn } from '../../agent/store/guard.ts';
@@ -22,7 +26,7 @@ import type { Action, Edge } from './actions.ts';
 import { lostSince, NODE_LOST, standingOf } from './eviction.ts';
 import { bindPending } from './placement.ts';
 import type { Controller } from './pod-template.ts';
-import { controllerOf, isTerminal, loadOf, onLostNode, type World } from './world.ts';
+import { controllerOf, isTerminal, loadOf, type World } from './world.ts';
 
 /** The mesh's verdict on a node (dead: a refused redial, or silence confirmed by witnesses): its node
  * record is deleted by the leader on its behalf, in a transaction guarded by the leader's fence and by the
@@ -56,10 +60,19 @@ export function planSweep(world: World, controllerUids: ReadonlySet<string>, now
   for (const p of world.pods) {
     const pod = p.object;
     const owner = controllerOf(pod);
-    const lost = onLostNode(pod, world);
+    if (isTerminating(pod)) {
+      // Its agent finishes it; with no node record there is no agent to: removed (while still absent).
+      if (standingOf(pod, world) === 'unreachable')
+        actions.push({
+          type: 'delete',
+          pod: p,
+          why: `node ${pod.spec.nodeName} is gone`,
+          whileNodeAbsent: pod.spec.nodeName!,
+        });
+      continue;
+    }
     if (owner && !controllerUids.has(owner.uid)) {
-      if (!pod.spec.nodeName || lost)
-        actions.push({ type: 'delete', pod: p, why: `owner ${owner.kind}/${owner.name} is gone` });
+      actions.push({ type: 'delete', pod: p, why: `owner ${owner.kind}/${owner.name} is gone` });
       continue;
     }
     if (!owner && !pod.spec.nodeName) unboundBare.push(p);

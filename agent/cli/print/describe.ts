@@ -52,12 +52,24 @@ function kindLines(obj: KubeObject): Line[] {
   }
 }
 
+/** kubectl: a pod being deleted shows how long it has been terminating and the grace it was given. */
+function terminationLines(p: Pod): Line[] {
+  const { deletionTimestamp: at, deletionGracePeriodSeconds: grace } = p.metadata;
+  const phase = p.status?.phase;
+  if (!at || phase === 'Succeeded' || phase === 'Failed') return [['Status', podStatusText(p)]];
+  const requested = Date.parse(at) - (grace ?? 0) * 1000;
+  return [
+    ['Status', `Terminating (lasts ${age(requested)})`],
+    ['Termination Grace Period', `${grace ?? 0}s`],
+  ];
+}
+
 function podLines(p: Pod): Line[] {
   const st = p.status;
   const out: Line[] = [
     ['Node', p.spec.nodeName ?? '<none>'],
     ['Start Time', st?.startTime ?? '<unset>'],
-    ['Status', podStatusText(p)],
+    ...terminationLines(p),
   ];
   if (st?.reason) out.push(['Reason', st.reason]);
   if (st?.message) out.push(['Message', st.message]);
