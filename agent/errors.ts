@@ -2,3 +2,6 @@
 export class AgentStartError extends Error {
   override name = 'AgentStartError';
 }
+
+/** An error in how the command was called: printed as one line, exit code 2. */
+export class UsageError extends Error {}

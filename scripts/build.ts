@@ -90,9 +90,9 @@ const result = await build({
       // dynamic imports esbuild evaluates a module on first use, not at start (~0.25 s less per op).
       'const argv = process.argv;',
       "if (argv[2] === 'agent' && argv[3] === 'op' && argv.length === 5)",
-      "  import('./agent/deploy/op-command.ts').then((m) => m.runAgentOp(argv[4])).then((code) => process.exit(code));",
+      "  import('./agent/op/op-command.ts').then((m) => m.runAgentOp(argv[4])).then((code) => process.exit(code));",
       'else',
-      "  import('./agent/cli/program.ts')",
+      "  import('./head/cli/program.ts')",
       "    .then((p) => p.main(argv, () => import('./head/head-part.ts').then((h) => h.headParts)))",
       '    .then(() => process.exit());',
     ].join('\n'),

@@ -6,11 +6,11 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { HostFacts } from '../agent/deploy/facts.ts';
-import { encodeOp } from '../agent/deploy/op.ts';
-import type { Op, ServiceSpec } from '../agent/deploy/op-schema.ts';
-import type { ServiceState } from '../agent/deploy/service.ts';
-import { alive } from '../agent/local/processes.ts';
+import type { HostFacts } from '../agent/op/facts.ts';
+import { encodeOp } from '../agent/op/op.ts';
+import type { Op, ServiceSpec } from '../agent/op/op-schema.ts';
+import { alive } from '../agent/op/processes.ts';
+import type { ServiceState } from '../agent/op/service.ts';
 import { runCli } from './harness/cluster.ts';
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { findOnPath } from '../agent/local/processes.ts';
+import { findOnPath } from '../agent/op/processes.ts';
 import { VERSION } from '../agent/version.ts';
 import { REPO } from './harness/cluster.ts';
 import { freePort } from './harness/ports.ts';

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cachedFileSha256, recordSha256 } from '../agent/deploy/checksum.ts';
+import { cachedFileSha256, recordSha256 } from '../agent/op/checksum.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 

@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { validateConfigText } from '../agent/config/validate.ts';
-import { fileSha256 } from '../agent/deploy/checksum.ts';
-import { deployOverSsh } from '../agent/deploy/deploy.ts';
-import type { LocalBinary } from '../agent/deploy/node-deploy.ts';
+import { fileSha256 } from '../agent/op/checksum.ts';
 import { readConfig } from '../agent/store/config-store.ts';
 import { connectEtcd, createEtcd } from '../agent/store/etcd.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
+import { deployOverSsh } from '../head/cli/deploy/deploy.ts';
+import type { LocalBinary } from '../head/cli/deploy/node-deploy.ts';
 import { REPO } from './harness/cluster.ts';
 import { deployConfigText, stopDeployedAgents, testDeployOptions } from './harness/deployed.ts';
 import { startTestHosts, type TestHosts } from './harness/hosts.ts';
@@ -60,10 +60,10 @@ describe('new-or-update starts etcd on the head nodes (3 members)', { timeout: 3
     if (th) {
       await stopDeployedAgents(configText());
       // the etcd members: the same stop op, with each member's service
-      const { etcdMemberService } = await import('../agent/deploy/etcd-member.ts');
-      const { nodeTarget } = await import('../agent/deploy/node-target.ts');
-      const { openSession } = await import('../agent/deploy/ssh/session.ts');
-      const { encodeOp } = await import('../agent/deploy/op.ts');
+      const { etcdMemberService } = await import('../head/cli/deploy/etcd-member.ts');
+      const { nodeTarget } = await import('../head/cli/deploy/node-target.ts');
+      const { openSession } = await import('../head/cli/deploy/ssh/session.ts');
+      const { encodeOp } = await import('../agent/op/op.ts');
       const config = validateConfigText(configText(), 'cluster.yaml').config;
       for (const n of config.nodes) {
         const t = nodeTarget(config, n);

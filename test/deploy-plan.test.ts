@@ -1,9 +1,9 @@
 // The per-node deploy plan: a table of observed states and the steps each must lead to.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { HostFacts } from '../agent/deploy/facts.ts';
-import { type DesiredNode, type NodePlan, planNode } from '../agent/deploy/plan.ts';
-import { formatPlan } from '../agent/deploy/plan-print.ts';
+import type { HostFacts } from '../agent/op/facts.ts';
+import { type DesiredNode, type NodePlan, planNode } from '../head/cli/deploy/plan.ts';
+import { formatPlan } from '../head/cli/deploy/plan-print.ts';
 
 const B = 'b'.repeat(64);
 const C = 'c'.repeat(64);

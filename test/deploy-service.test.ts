@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import type { HostFacts } from '../agent/deploy/facts.ts';
-import { decodeOp, encodeOp } from '../agent/deploy/op.ts';
-import type { ServiceSpec, ServiceSpecOf } from '../agent/deploy/op-schema.ts';
-import { type DesiredNode, planNode } from '../agent/deploy/plan.ts';
-import { serviceState, startService } from '../agent/deploy/service.ts';
-import { unitText } from '../agent/deploy/service-systemd.ts';
+import type { HostFacts } from '../agent/op/facts.ts';
+import { decodeOp, encodeOp } from '../agent/op/op.ts';
+import type { ServiceSpec, ServiceSpecOf } from '../agent/op/op-schema.ts';
+import { serviceState, startService } from '../agent/op/service.ts';
+import { unitText } from '../agent/op/service-systemd.ts';
+import { type DesiredNode, planNode } from '../head/cli/deploy/plan.ts';
 
 const systemd = (dir: string): ServiceSpecOf<'systemd'> => ({
   mode: 'systemd',

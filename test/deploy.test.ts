@@ -14,17 +14,17 @@ import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import type { Etcd3 } from 'etcd3';
 import { validateConfigText } from '../agent/config/validate.ts';
-import { fileSha256 } from '../agent/deploy/checksum.ts';
-import { deployOverSsh } from '../agent/deploy/deploy.ts';
-import { type LocalBinary, observeNode } from '../agent/deploy/node-deploy.ts';
-import { nodeTarget } from '../agent/deploy/node-target.ts';
-import { openSession } from '../agent/deploy/ssh/session.ts';
 import { applyManifests } from '../agent/objects/apply.ts';
 import { listObjects } from '../agent/objects/store.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
+import { fileSha256 } from '../agent/op/checksum.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
 import { keys } from '../agent/store/keys.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
+import { deployOverSsh } from '../head/cli/deploy/deploy.ts';
+import { type LocalBinary, observeNode } from '../head/cli/deploy/node-deploy.ts';
+import { nodeTarget } from '../head/cli/deploy/node-target.ts';
+import { openSession } from '../head/cli/deploy/ssh/session.ts';
 import { eventually, REPO } from './harness/cluster.ts';
 import {
   type DeployedNodeSpec,

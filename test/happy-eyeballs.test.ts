@@ -2,7 +2,7 @@
 // answer wins and the others are aborted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { firstToAnswer } from '../agent/cli/happy-eyeballs.ts';
+import { firstToAnswer } from '../head/cli/happy-eyeballs.ts';
 
 /** An attempt that never settles on its own (a frozen server): it only ends when aborted. */
 const hangs = (aborted: string[], server: string, signal: AbortSignal) =>

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
-import { FORCE_WARNING } from '../agent/cli/commands/delete.ts';
 import { createLogger } from '../agent/log/logger.ts';
 import { EventRecorder, listEvents } from '../agent/objects/events.ts';
 import { deletePod, planPodDeletion } from '../agent/objects/pod-deletion.ts';
@@ -16,6 +15,7 @@ import { createObjects, getObject, newMeta, objectKey, writeStatus } from '../ag
 import type { Pod } from '../agent/objects/types.ts';
 import { connectEtcd } from '../agent/store/etcd.ts';
 import { keys } from '../agent/store/keys.ts';
+import { FORCE_WARNING } from '../head/cli/commands/delete.ts';
 import { applyActions } from '../head/controllers/actions.ts';
 import {
   cliCommand,

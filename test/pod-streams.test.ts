@@ -3,7 +3,6 @@
 // stdin and TTY in exec-stdin.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDuration } from '../agent/cli/commands/pod-stream.ts';
 import {
   decodeFrame,
   decodeInputFrame,
@@ -15,6 +14,7 @@ import {
   STDIN_CLOSE,
 } from '../agent/remote/frames.ts';
 import { parsePodStreamUrl } from '../head/api/pod-streams.ts';
+import { parseDuration } from '../head/cli/commands/pod-stream.ts';
 
 test('frames carry bytes and a JSON end', () => {
   const bytes = new TextEncoder().encode('hello\n');

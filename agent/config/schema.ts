@@ -157,7 +157,7 @@ export const clusterConfigSchema = z.strictObject({
               .regex(SSH_PUBLIC_KEY, 'must be an OpenSSH public key line ("ssh-ed25519 AAAA...")')
               .optional(),
             installDir: absolutePath,
-            /** How the deploy runs the agent there (agent/deploy/service-*.ts). */
+            /** How the deploy runs the agent there (agent/op/service-*.ts). */
             service: z
               .enum(['process', 'docker', 'systemd'])
               .default(DOCUMENTED_DEFAULTS['nodes[].ssh.service']),

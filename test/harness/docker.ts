@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { findOnPath } from '../../agent/local/processes.ts';
+import { findOnPath } from '../../agent/op/processes.ts';
 import { imagePresent } from '../../agent/runtime/images.ts';
 import { stopChild } from './child.ts';
 import { REPO } from './cluster.ts';

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findOnPath } from '../../agent/local/processes.ts';
+import { findOnPath } from '../../agent/op/processes.ts';
 import { createEtcd } from '../../agent/store/etcd.ts';
 import { type CertFiles, makeCa, signCert, type TestCa } from './certs.ts';
 import { freePort } from './ports.ts';

@@ -10,7 +10,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { alive } from '../../agent/local/processes.ts';
+import { alive } from '../../agent/op/processes.ts';
 import { stopChild } from './child.ts';
 
 const NSENTER = '/usr/bin/nsenter';

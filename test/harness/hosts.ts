@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive } from '../../agent/local/processes.ts';
+import { alive } from '../../agent/op/processes.ts';
 import { type HostEngine, startHostEngine, sweepStaleEngines } from './host-docker.ts';
 
 export interface TestHost {

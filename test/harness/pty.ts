@@ -3,7 +3,7 @@
 // keys.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { findOnPath } from '../../agent/local/processes.ts';
+import { findOnPath } from '../../agent/op/processes.ts';
 import { REPO } from './cluster.ts';
 
 export type PtyStep =

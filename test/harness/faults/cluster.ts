@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { alive } from '../../../agent/local/processes.ts';
+import { alive } from '../../../agent/op/processes.ts';
 import { LABEL } from '../../../agent/runtime/labels.ts';
 import { keys } from '../../../agent/store/keys.ts';
 import { createTestCluster, eventually, REPO, runCli, type TestCluster, type TestNode } from '../cluster.ts';

@@ -1,0 +1,117 @@
+// nokube get <kind> [name] for objects: kubectl's columns (print/columns.ts), -A adds NAMESPACE, -o
+// wide|json|yaml|name, -l selector, -w prints each change after the listing (WebSocket from a head).
+
+import { UsageError } from '../../../agent/errors.ts';
+import { objectName } from '../../../agent/objects/apply.ts';
+import type { Kind, KubeObject } from '../../../agent/objects/types.ts';
+import { namespaced, RESOURCE } from '../../../agent/objects/types.ts';
+import { type HeadFlags, headRequest, liveHead } from '../head-client.ts';
+import { objectPath, query, refFor, resolveKind } from '../objects-api.ts';
+import { serialize, table } from '../output.ts';
+import { columnsFor } from '../print/columns.ts';
+
+export interface GetFlags extends HeadFlags {
+  output?: string;
+  namespace?: string;
+  allNamespaces: boolean;
+  selector?: string;
+  watch: boolean;
+}
+
+type Format = 'table' | 'wide' | 'json' | 'yaml' | 'name';
+const FORMATS: Format[] = ['wide', 'json', 'yaml', 'name'];
+
+interface ObjectList {
+  apiVersion: string;
+  kind: 'List';
+  metadata: { resourceVersion: string };
+  items: KubeObject[];
+}
+
+export async function getObjects(kindWord: string, name: string | undefined, opts: GetFlags): Promise<void> {
+  const format = (opts.output ?? 'table') as Format;
+  if (format !== 'table' && !FORMATS.includes(format))
+    throw new UsageError(`-o ${opts.output}: expected one of ${FORMATS.join(', ')}`);
+  const kind = resolveKind(kindWord);
+  const all = opts.allNamespaces && namespaced(kind);
+  const namespace = all || !namespaced(kind) ? undefined : (opts.namespace ?? 'default');
+  // Secret values only where kubectl shows them: -o json / -o yaml.
+  const secrets = (format === 'json' || format === 'yaml') && 'show';
+  let items: KubeObject[];
+  let revision: string | undefined;
+  if (name) {
+    items = [
+      await headRequest<KubeObject>(
+        opts,
+        'GET',
+        `${objectPath(refFor(kind, name, namespace))}${query({ secrets })}`,
+      ),
+    ];
+  } else {
+    const list = await headRequest<ObjectList>(
+      opts,
+      'GET',
+      `/api/v1/objects/${RESOURCE[kind]}${query({ namespace, labelSelector: opts.selector, secrets })}`,
+    );
+    items = list.items;
+    revision = list.metadata.resourceVersion;
+  }
+  const printer = makePrinter(kind, format, all);
+  if (format === 'json' || format === 'yaml') {
+    const value = name ? items[0] : { apiVersion: 'v1', kind: 'List', items };
+    process.stdout.write(serialize(value, format));
+  } else if (items.length === 0 && !opts.watch) {
+    process.stderr.write(`No resources found${namespace ? ` in ${namespace} namespace` : ''}.\n`);
+  } else {
+    process.stdout.write(printer(items, true));
+  }
+  if (opts.watch) await watch(kind, name, namespace, revision, opts, printer, secrets || undefined);
+}
+
+function makePrinter(
+  kind: Kind,
+  format: Format,
+  all: boolean,
+): (items: KubeObject[], header: boolean) => string {
+  if (format === 'name')
+    return (items) => items.map((o) => `${objectName({ kind, name: o.metadata.name })}\n`).join('');
+  if (format === 'json' || format === 'yaml')
+    return (items) => items.map((o) => serialize(o, format)).join('');
+  const cols = columnsFor(kind, format === 'wide');
+  const headers = all ? ['NAMESPACE', ...cols.headers] : cols.headers;
+  return (items, header) => {
+    const rows = items.map((o) => (all ? [o.metadata.namespace ?? '', ...cols.row(o)] : cols.row(o)));
+    const text = table(headers, rows);
+    return header ? text : text.slice(text.indexOf('\n') + 1);
+  };
+}
+
+async function watch(
+  kind: Kind,
+  name: string | undefined,
+  namespace: string | undefined,
+  revision: string | undefined,
+  opts: GetFlags,
+  print: (items: KubeObject[], header: boolean) => string,
+  secrets: string | undefined,
+): Promise<void> {
+  const { server, headers } = await liveHead(opts);
+  const q = query({ namespace, labelSelector: opts.selector, resourceVersion: revision, secrets });
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(`${server.replace(/^http/, 'ws')}/api/v1/watch/${RESOURCE[kind]}${q}`, {
+    headers,
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString()) as { type: string; object: KubeObject };
+      if (name && msg.object.metadata.name !== name) return;
+      process.stdout.write(print([msg.object], false));
+    });
+    ws.on('error', reject);
+    ws.on('close', (code, reason) =>
+      code === 1000 || code === 1005
+        ? resolve()
+        : reject(new Error(`watch ended: ${code} ${reason.toString()}`)),
+    );
+  });
+}

@@ -1,0 +1,102 @@
+// nokube get <kind>: kubectl-style listings. nodes come from etcd and the config; objects (pods,
+// deployments, ...) from a head's object API (commands/get-objects.ts).
+import type { Command } from 'commander';
+import { UsageError } from '../../../agent/errors.ts';
+import { keys } from '../../../agent/store/keys.ts';
+import type { NodeView } from '../../../agent/store/node-views.ts';
+import { resolveContext } from '../context.ts';
+import { typeAndName } from '../objects-api.ts';
+import { age, bytes, parseOutput, serialize, table } from '../output.ts';
+import { type GetFlags, getObjects } from './get-objects.ts';
+
+const KINDS: Record<string, string> = { node: 'nodes', nodes: 'nodes', no: 'nodes' };
+
+export function registerGet(program: Command): void {
+  program
+    .command('get <kind> [name]')
+    .description('list nodes or objects of a kind as kubectl would')
+    .option('-o, --output <format>', 'wide, json, yaml or name')
+    .option('-n, --namespace <ns>', 'namespace (default "default")')
+    .option('-A, --all-namespaces', 'objects of every namespace', false)
+    .option('-l, --selector <query>', 'label selector, e.g. app=web,tier!=db')
+    .option('-w, --watch', 'after the listing, print each change', false)
+    .option('--server <url>', 'head API URL (env NOKUBE_SERVER); default: a head found in etcd')
+    .option('--etcd <urls>', 'etcd endpoints, comma-separated (env NOKUBE_ETCD)')
+    .option('--cluster <name>', 'cluster name (env NOKUBE_CLUSTER)')
+    .action(async (kindWord: string, nameWord: string | undefined, opts: GetFlags) => {
+      const [kind, name] = typeAndName(kindWord, nameWord);
+      if (KINDS[kind.toLowerCase()] !== 'nodes') return getObjects(kind, name, opts);
+      const format = parseOutput(opts.output);
+      const ctx = await resolveContext(opts);
+      const [{ validateConfigText }, { readConfig }, { connectEtcd }, { listNodes }, { nodeViews }] =
+        await Promise.all([
+          import('../../../agent/config/validate.ts'),
+          import('../../../agent/store/config-store.ts'),
+          import('../../../agent/store/etcd.ts'),
+          import('../../../agent/store/node-registry.ts'),
+          import('../../../agent/store/node-views.ts'),
+        ]);
+      const etcd = await connectEtcd(ctx.etcd);
+      let views: NodeView[];
+      try {
+        const stored = await readConfig(etcd, ctx.cluster);
+        if (!stored)
+          throw new UsageError(
+            `cluster "${ctx.cluster}" has no config in etcd (${keys.config(ctx.cluster)})`,
+          );
+        views = nodeViews(
+          validateConfigText(stored.text, keys.config(ctx.cluster)).config,
+          await listNodes(etcd, ctx.cluster),
+        );
+      } finally {
+        etcd.close();
+      }
+      if (name) {
+        views = views.filter((v) => v.name === name);
+        if (views.length === 0) throw new UsageError(`node "${name}" not found`);
+      }
+      if (format === 'json' || format === 'yaml') {
+        const items = views.map(toObject);
+        process.stdout.write(
+          serialize(name ? items[0] : { apiVersion: 'v1', kind: 'NodeList', items }, format),
+        );
+        return;
+      }
+      const headers = ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'];
+      if (format === 'wide') headers.push('ADDRESS', 'OS', 'KERNEL', 'CPU', 'MEMORY', 'LABELS');
+      const rows = views.map((v) => {
+        const row = [
+          v.name,
+          v.inConfig ? v.status : `${v.status},NotInConfig`,
+          v.roles.join(','),
+          age(v.startedAt),
+          v.version ?? '<none>',
+        ];
+        if (format === 'wide') {
+          const c = v.capacity;
+          row.push(
+            v.address,
+            c ? `${c.os.distro} ${c.os.release}`.trim() : '<none>',
+            c?.os.kernel ?? '<none>',
+            c ? String(c.cpus) : '<none>',
+            c ? bytes(c.memoryBytes) : '<none>',
+            Object.entries(v.labels)
+              .map(([k, val]) => `${k}=${val}`)
+              .join(',') || '<none>',
+          );
+        }
+        return row;
+      });
+      process.stdout.write(table(headers, rows));
+    });
+}
+
+function toObject(v: NodeView) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: v.name, labels: v.labels, creationTimestamp: v.startedAt },
+    spec: { roles: v.roles, address: v.address, peerId: v.peerId },
+    status: { phase: v.status, inConfig: v.inConfig, agentVersion: v.version, capacity: v.capacity },
+  };
+}

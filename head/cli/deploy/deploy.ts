@@ -1,0 +1,293 @@
+// new-or-update over SSH. Every node with an ssh section, and every node the stored config had that the
+// new one lacks, is connected (in parallel) and observed; a plan is printed. Unless dry-run:
+//   1. uploads are staged next to their targets on all changing hosts at once (harmless to what runs);
+//   2. the validated config is stored in etcd;
+//   3. hosts with no agent running (installs, stopped agents) are activated together: nothing runs there;
+//   4. hosts whose running agent must restart (new binary or config) go one at a time;
+//   5. removed nodes are drained, one at a time, then their agent stopped and their record dropped.
+// Each started agent is waited for until it is registered in etcd and its mesh view holds every
+// registered node. The first error stops the run naming node and step; hosts done keep running; a rerun
+// continues from what it then observes.
+import type { Etcd3 } from 'etcd3';
+import type { ClusterConfig } from '../../../agent/config/schema.ts';
+import type { ServiceState } from '../../../agent/op/service.ts';
+import { listNodes } from '../../../agent/store/node-registry.ts';
+import { drainNode, forgetNode } from './drain.ts';
+import { etcdMemberService } from './etcd-member.ts';
+import { activateNode, type LocalBinary, observeNode, stageNode } from './node-deploy.ts';
+import { type NodeTarget, nodeTarget } from './node-target.ts';
+import { type NodePlan, type ObservedNode, planNode, planRemoval, withEtcd } from './plan.ts';
+import { formatPlan } from './plan-print.ts';
+import { DeployStepError, runRemoteOp } from './ssh/remote-op.ts';
+import { openSession, type SshSession } from './ssh/session.ts';
+
+export interface DeployOptions {
+  config: ClusterConfig;
+  binary: LocalBinary;
+  dryRun: boolean;
+  /** Asked before applying a plan with changes; false stops. */
+  confirm: () => Promise<boolean>;
+  /** The config stored in etcd before this run (its nodes missing from `config` are removed), or null. */
+  previousConfig: () => Promise<ClusterConfig | null>;
+  /** Stores the validated config in etcd (before any agent is started). */
+  storeConfig: () => Promise<void>;
+  etcd: () => Promise<Etcd3>;
+  out: (text: string) => void;
+  /** Who runs the deploy (recorded on drains). */
+  by: string;
+  sshTimeoutMs: number;
+  /** How long a started agent has to register in etcd and see the mesh. */
+  registerTimeoutMs: number;
+  /** How long a removed node's pods have to move away. */
+  drainTimeoutMs: number;
+}
+
+export interface DeployRow {
+  node: string;
+  change: NodePlan['change'];
+  state: string;
+  ms: number;
+}
+
+/** Uploads in flight at once: each is ~130 MB through one SSH connection. */
+const STAGE_CONCURRENCY = 3;
+
+export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan[]; rows: DeployRow[] }> {
+  const targets = o.config.nodes.filter((n) => n.ssh).map((n) => nodeTarget(o.config, n));
+  if (targets.length === 0) throw new Error('no node has an ssh section (nodes[].ssh): nothing to deploy');
+  const sessions = new Map<string, SshSession>();
+  const observe = (ts: NodeTarget[], config: ClusterConfig) =>
+    settleAll(
+      ts.map(async (t) => {
+        const s = await openSession(t.node, o.sshTimeoutMs).catch((err: Error) => {
+          throw new DeployStepError(t.node.name, 'connect', err.message.replace(/^\S+ \([^)]*\): /, ''));
+        });
+        sessions.set(t.node.name, s);
+        const facts = await observeNode(s, t);
+        return { facts, etcd: await observeEtcd(s, t, config, facts) };
+      }),
+    );
+  try {
+    const seen = await observe(targets, o.config);
+    const targetPlans = targets.map((t, i) => {
+      const { facts, etcd } = seen[i]!;
+      const plan = planNode(
+        {
+          name: t.node.name,
+          binarySha256: o.binary.sha256,
+          configSha256: t.configSha256,
+          configPath: t.configPath,
+          service: t.service,
+        },
+        facts,
+      );
+      try {
+        return etcd ? withEtcd(plan, etcd) : plan;
+      } catch (err) {
+        throw new DeployStepError(t.node.name, 'plan', (err as Error).message);
+      }
+    });
+    // The stored config names the nodes to remove. When etcd is ours to start and not all up yet, a
+    // stored config cannot be read (and on a first run there is none).
+    const etcdDown = seen.some((x) => x.etcd && !x.etcd.running);
+    const previous = await o.previousConfig().catch((err: Error) => {
+      if (etcdDown) return null;
+      throw err;
+    });
+    const keep = new Set(o.config.nodes.map((n) => n.name));
+    const removed = (previous?.nodes ?? [])
+      .filter((n) => n.ssh && !keep.has(n.name))
+      .map((n) => nodeTarget(previous!, n));
+    const seenRemoved = await observe(removed, previous ?? o.config);
+    const all = [...targets, ...removed];
+    const plans = [...targetPlans, ...removed.map((t, i) => planRemoval(t.node.name, seenRemoved[i]!.facts))];
+    o.out(`Plan for cluster "${o.config.cluster}":\n${formatPlan(plans)}`);
+    if (o.dryRun) return { plans, rows: [] };
+    if (plans.every((p) => p.steps.length === 0)) {
+      o.out('No change on any host.\n');
+      return { plans, rows: plans.map((p) => ({ node: p.node, change: p.change, state: 'running', ms: 0 })) };
+    }
+    if (!(await o.confirm())) throw new Error('not applied');
+
+    const t0 = Date.now();
+    const done = new Map<string, DeployRow>();
+    const work = all.map((t, i) => ({ t, plan: plans[i]!, s: sessions.get(t.node.name)! }));
+    const say = (t: NodeTarget, what: string) => o.out(`${t.node.name}: ${what}\n`);
+    const finish = (w: (typeof work)[number], state: string, since: number) =>
+      done.set(w.t.node.name, { node: w.t.node.name, change: w.plan.change, state, ms: Date.now() - since });
+
+    // 1. stage uploads
+    const uploading = work.filter((w) => w.plan.steps.some((s) => s.startsWith('upload-')));
+    for (let i = 0; i < uploading.length; i += STAGE_CONCURRENCY)
+      await settleAll(
+        uploading.slice(i, i + STAGE_CONCURRENCY).map(async (w) => {
+          say(w.t, 'uploading');
+          await stageNode(w.s, w.t, w.plan, o.binary);
+        }),
+      );
+    // 2. etcd members that do not run: started together (a new cluster needs its quorum), on bare hosts
+    // after the binary is installed (nothing runs there yet); then the config is stored in etcd
+    const etcdStarts = work.filter((w) => w.plan.steps.includes('start-etcd'));
+    await settleAll(
+      etcdStarts.map(async (w) => {
+        const installed = w.plan.change === 'install';
+        if (installed) {
+          await activateNode(
+            w.s,
+            w.t,
+            { ...w.plan, steps: ['upload-binary', 'upload-config'] },
+            o.binary,
+            (st) => say(w.t, st),
+          );
+        }
+        say(w.t, 'start-etcd');
+        await runRemoteOp(w.s, w.t.node.name, 'start-etcd', [w.t.binaryPath], {
+          op: 'start',
+          service: etcdMemberService(o.config, w.t.node)!,
+        });
+        // What is done here is not done (nor reported) again when the agent is activated.
+        w.plan = {
+          ...w.plan,
+          steps: w.plan.steps.filter((st) => st !== 'start-etcd' && !(installed && st.startsWith('upload-'))),
+        };
+      }),
+    );
+    if (etcdStarts.length > 0) await waitEtcd(o);
+    await o.storeConfig();
+    // 3. hosts where no agent runs: together
+    const idle = work.filter((w) => w.plan.steps.includes('start'));
+    await settleAll(
+      idle.map(async (w) => {
+        await activateNode(w.s, w.t, w.plan, o.binary, (st) => say(w.t, st));
+        await waitReady(o, w.t, t0);
+        finish(w, 'running', t0);
+      }),
+    );
+    // 4. running agents that must restart: one at a time
+    for (const w of work.filter((w) => w.plan.steps.includes('restart'))) {
+      const since = Date.now();
+      await activateNode(w.s, w.t, w.plan, o.binary, (st) => say(w.t, st));
+      say(w.t, 'waiting until it is registered and in the mesh');
+      await waitReady(o, w.t, since);
+      finish(w, 'running', since);
+    }
+    // 5. removed nodes: drained, stopped, forgotten
+    for (const w of work.filter((w) => w.plan.change === 'remove')) {
+      const since = Date.now();
+      const etcd = await o.etcd();
+      say(w.t, 'drain');
+      await drainNode(etcd, o.config.cluster, w.t.node.name, o.by, o.drainTimeoutMs).catch((err: Error) => {
+        throw new DeployStepError(w.t.node.name, 'drain', err.message);
+      });
+      if (w.plan.steps.includes('stop')) {
+        say(w.t, 'stop');
+        await runRemoteOp(w.s, w.t.node.name, 'stop', [w.t.binaryPath], { op: 'stop', service: w.t.service });
+      }
+      await forgetNode(etcd, o.config.cluster, w.t.node.name);
+      finish(w, 'removed', since);
+    }
+    const rows = work.map(
+      (w) =>
+        done.get(w.t.node.name) ?? { node: w.t.node.name, change: w.plan.change, state: 'running', ms: 0 },
+    );
+    return { plans, rows };
+  } finally {
+    for (const s of sessions.values()) s.close();
+  }
+}
+
+/** An etcd member's state (null: the node is not one). Its binary must be on the host. */
+async function observeEtcd(
+  s: SshSession,
+  t: NodeTarget,
+  config: ClusterConfig,
+  facts: ObservedNode,
+): Promise<{ running: boolean; command: string[] | null; want: string[] } | null> {
+  const spec = etcdMemberService(config, t.node);
+  if (!spec) return null;
+  if (!(await s.exists(spec.command[0]!)))
+    throw new DeployStepError(
+      t.node.name,
+      'facts',
+      `etcd.serve.binary ${spec.command[0]} is not on the host (Debian: apt-get install etcd-server)`,
+    );
+  if (facts === null) return { running: false, command: null, want: spec.command };
+  const st = await runRemoteOp<ServiceState>(s, t.node.name, 'facts', [t.binaryPath], {
+    op: 'state',
+    service: spec,
+  });
+  return { running: st.state === 'running', command: st.command, want: spec.command };
+}
+
+/** Until the served etcd answers a read (members elect a leader within seconds). */
+async function waitEtcd(o: DeployOptions): Promise<void> {
+  const deadline = Date.now() + o.registerTimeoutMs;
+  for (;;) {
+    try {
+      const etcd = await o.etcd();
+      await etcd.get('/nokube/.probe').string();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new DeployStepError(
+          o.config.etcd.serve!.nodes.join(','),
+          'wait until etcd answers',
+          `${(err as Error).message} after ${o.registerTimeoutMs} ms (logs: <workspace>/nokube-etcd.log)`,
+        );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** Where a service's output is, for error messages. */
+function serviceLog(spec: NodeTarget['service']): string {
+  if (spec.mode === 'process') return `its log: ${spec.logFile}`;
+  if (spec.mode === 'docker') return `its log: docker logs ${spec.name} (on the host)`;
+  return `its log: journalctl -u ${spec.name} (on the host)`;
+}
+
+/** Promise.all that lets every promise finish (connections get closed, no host is left mid-step), then
+ * throws the first failure. */
+async function settleAll<T>(ps: Array<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(ps);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+const ALIVE_MEMBERS = /^nokube_mesh_members\{[^}]*state="alive"[^}]*\} (\d+)/m;
+
+/** Alive members in an agent's own mesh view, from its /metrics text (0 when the series is missing). */
+export function aliveMembers(metricsText: string): number {
+  return Number(ALIVE_MEMBERS.exec(metricsText)?.[1] ?? 0);
+}
+
+/** Registered in etcd by an agent started after `since`, and its mesh view holds every registered node
+ * alive (read from its own /metrics on agent.port). */
+async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promise<void> {
+  const etcd = await o.etcd();
+  const deadline = Date.now() + o.registerTimeoutMs;
+  const url = `http://${t.node.address}:${o.config.agent.port}/metrics`;
+  let why = 'not registered in etcd';
+  for (;;) {
+    const nodes = await listNodes(etcd, o.config.cluster);
+    const rec = nodes.find((n) => n.name === t.node.name);
+    if (rec && rec.incarnation >= since) {
+      const text = await fetch(url, { signal: AbortSignal.timeout(2000) })
+        .then((r) => r.text())
+        .catch((err: Error) => `unreachable: ${err.message}`);
+      const alive = aliveMembers(text);
+      if (alive >= nodes.length) return;
+      why = text.startsWith('unreachable')
+        ? `registered, but ${url} is ${text}`
+        : `registered, but its mesh view has ${alive} of ${nodes.length} registered nodes alive`;
+    }
+    if (Date.now() > deadline)
+      throw new DeployStepError(
+        t.node.name,
+        'wait until ready',
+        `${why} after ${o.registerTimeoutMs} ms (${serviceLog(t.service)})`,
+      );
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

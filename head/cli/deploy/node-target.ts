@@ -1,0 +1,124 @@
+// What a deploy puts on one node, derived from the validated config: paths, the node's own config slice
+// (the file whose checksum decides a restart: cluster, etcd, and this node's entry, so a change to another
+// node restarts nothing here) and the service that runs the agent.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterConfig, NodeConfig } from '../../../agent/config/schema.ts';
+import type { ServiceSpec } from '../../../agent/op/op-schema.ts';
+
+/** How long a stop waits after SIGTERM (the agent leaves the mesh first). README "Deploy over SSH". */
+export const AGENT_STOP_TIMEOUT_MS = 15_000;
+/** The engine socket when the node names none (nodes[].dockerSocket). */
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+const AGENT_SERVICE = 'nokube-agent';
+
+export interface NodeTarget {
+  node: NodeConfig & { ssh: NonNullable<NodeConfig['ssh']> };
+  binaryPath: string;
+  configPath: string;
+  configText: string;
+  configSha256: string;
+  /** etcd client TLS files to upload with the node file (none without etcd.tls). */
+  tlsFiles: TlsFile[];
+  service: ServiceSpec;
+}
+
+export interface TlsFile {
+  local: string;
+  remote: string;
+  sha256: string;
+}
+
+function readLocal(node: string, field: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`${node}: ${field} ${path}: ${(err as Error).message}`);
+  }
+}
+
+export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget {
+  if (!node.ssh) throw new Error(`${node.name}: no ssh section (nodes[].ssh) to deploy it with`);
+  const dir = node.ssh.installDir;
+  const binaryPath = join(dir, 'nokube');
+  const configPath = join(dir, 'node.json');
+  // etcd client TLS: the operator's files go to <installDir>/tls/; their checksums are part of the node
+  // file, so a renewed certificate is a config change (uploaded, agent restarted) like any other.
+  const tls = config.etcd.tls;
+  const tlsFiles: TlsFile[] = tls
+    ? (['ca', 'cert', 'key'] as const).map((k) => ({
+        local: tls[k],
+        remote: join(dir, 'tls', `${k}.pem`),
+        sha256: createHash('sha256')
+          .update(readLocal(node.name, `etcd.tls.${k}`, tls[k]))
+          .digest('hex'),
+      }))
+    : [];
+  const etcd = tls
+    ? {
+        ...config.etcd,
+        tls: { ca: tlsFiles[0]!.remote, cert: tlsFiles[1]!.remote, key: tlsFiles[2]!.remote },
+        tlsSha256: tlsFiles.map((f) => f.sha256),
+      }
+    : config.etcd;
+  const configText = `${JSON.stringify({ cluster: config.cluster, etcd, node }, null, 2)}\n`;
+  const endpoints = config.etcd.endpoints.map((u) => new URL(u).host).join(',');
+  const configSha256 = createHash('sha256').update(configText).digest('hex');
+  const tlsArgs = tlsFiles.flatMap((f, i) => [['--etcd-ca', '--etcd-cert', '--etcd-key'][i]!, f.remote]);
+  return {
+    node: node as NodeTarget['node'],
+    binaryPath,
+    configPath,
+    configText,
+    configSha256,
+    tlsFiles,
+    service: agentService(node as NodeTarget['node'], configSha256, [
+      binaryPath,
+      'agent',
+      '--config',
+      `${tls ? 'etcds' : 'etcd'}://${endpoints}/${config.cluster}`,
+      '--node',
+      node.name,
+      ...tlsArgs,
+    ]),
+  };
+}
+
+/** The agent's service in the node's mode (nodes[].ssh.service); the record of the service last started
+ * is kept in the install dir, so a change of mode stops the old service on the host. */
+function agentService(node: NodeTarget['node'], configSha256: string, command: string[]): ServiceSpec {
+  const common = {
+    name: AGENT_SERVICE,
+    command,
+    stopTimeoutMs: AGENT_STOP_TIMEOUT_MS,
+    recordFile: join(node.ssh.installDir, 'service.json'),
+  };
+  switch (node.ssh.service) {
+    case 'process':
+      return {
+        mode: 'process',
+        ...common,
+        pidFile: join(node.workspace, `${AGENT_SERVICE}.pid`),
+        logFile: join(node.workspace, `${AGENT_SERVICE}.log`),
+      };
+    case 'docker': {
+      const socket = node.dockerSocket ?? DEFAULT_DOCKER_SOCKET;
+      return {
+        mode: 'docker',
+        ...common,
+        socket,
+        image: AGENT_SERVICE,
+        mounts: [...new Set([socket, node.workspace, node.ssh.installDir])],
+        labels: { 'nokube.service.node': node.name, 'nokube.service.config-sha256': configSha256 },
+      };
+    }
+    case 'systemd':
+      return {
+        mode: 'systemd',
+        ...common,
+        unitDir: '/etc/systemd/system',
+        description: `nokube agent (node ${node.name})`,
+      };
+  }
+}

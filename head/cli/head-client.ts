@@ -1,0 +1,215 @@
+// Reaching a head's HTTP API: --server, NOKUBE_SERVER, or the live heads registered in etcd. The heads
+// last found in etcd are remembered per cluster ($NOKUBE_HOME/heads.json), the last one that answered
+// first, and tried first, so most commands never connect to etcd (loading the etcd client alone is
+// ~140 ms). They are tried as RFC 8305 tries addresses (happy-eyeballs.ts): a head that has not answered
+// /healthz after HEAD_STAGGER_MS has the next one tried beside it, and gets HEAD_CONNECT_TIMEOUT_MS in
+// all, so a dead or frozen head costs a quarter of a second, not a request's timeout. When none of them
+// answers, or they serve another cluster (each request names ours in X-Nokube-Cluster; such a head
+// answers 421), etcd is asked again. The request itself then goes, once, to the head that answered:
+// apply, delete and exec are never sent twice.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../../agent/errors.ts';
+import { type ContextFlags, nokubeHome, resolveContext } from './context.ts';
+import { firstToAnswer } from './happy-eyeballs.ts';
+
+export interface HeadFlags extends ContextFlags {
+  server?: string;
+}
+
+/** The header that names the cluster a request is meant for. */
+export const CLUSTER_HEADER = 'x-nokube-cluster';
+
+interface Candidates {
+  /** Heads to try now. */
+  urls: string[];
+  /** The cluster the request is for (undefined with an explicit server and no context). */
+  cluster?: string;
+  /** Where more heads can be found when these fail (etcd), if anywhere. */
+  more?: () => Promise<string[]>;
+  /** Keep the heads in this order for the next command. */
+  remember?: (urls: string[]) => Promise<void>;
+}
+
+const headsFile = () => join(nokubeHome(), 'heads.json');
+type HeadsCache = Record<string, string[]>;
+
+async function readHeadsCache(): Promise<HeadsCache> {
+  try {
+    return JSON.parse(await readFile(headsFile(), 'utf8')) as HeadsCache;
+  } catch {
+    return {};
+  }
+}
+
+async function rememberHeads(key: string, urls: string[]): Promise<void> {
+  const cache = await readHeadsCache();
+  if (cache[key]?.join() === urls.join()) return;
+  cache[key] = urls;
+  await mkdir(nokubeHome(), { recursive: true, mode: 0o700 })
+    .then(() => writeFile(headsFile(), `${JSON.stringify(cache, null, 2)}\n`, { mode: 0o600 }))
+    .catch(() => undefined);
+}
+
+async function candidates(flags: HeadFlags): Promise<Candidates> {
+  const explicit = flags.server ?? process.env.NOKUBE_SERVER;
+  if (explicit) {
+    const cluster = await resolveContext(flags).then(
+      (c) => c.cluster,
+      () => undefined,
+    );
+    return { urls: [explicit.replace(/\/$/, '')], ...(cluster ? { cluster } : {}) };
+  }
+  const ctx = await resolveContext(flags);
+  const key = `${ctx.cluster}@${ctx.etcd.endpoints.join(',')}`;
+  const remember = (urls: string[]) => rememberHeads(key, urls);
+  const cached = (await readHeadsCache())[key];
+  if (cached && cached.length > 0)
+    return { urls: cached, cluster: ctx.cluster, more: () => headsInEtcd(ctx), remember };
+  return { urls: await headsInEtcd(ctx), cluster: ctx.cluster, remember };
+}
+
+async function headsInEtcd(ctx: Awaited<ReturnType<typeof resolveContext>>): Promise<string[]> {
+  const [{ connectEtcd }, { listNodes }] = await Promise.all([
+    import('../../agent/store/etcd.ts'),
+    import('../../agent/store/node-registry.ts'),
+  ]);
+  const etcd = await connectEtcd(ctx.etcd);
+  try {
+    const heads = (await listNodes(etcd, ctx.cluster)).filter((n) => n.api);
+    if (heads.length === 0)
+      throw new UsageError(
+        `no head of cluster "${ctx.cluster}" is registered in etcd (is a head agent running?)`,
+      );
+    return heads.map((h) => h.api!);
+  } finally {
+    etcd.close();
+  }
+}
+
+/** How long a head may take to answer /healthz before it counts as down (a request's own time is not
+ * limited by it). A live head answers it from its event loop, without etcd, in two round trips (connect,
+ * request): 2 s leaves room for a satellite link's ~600 ms. Speed comes from the stagger, not from this. */
+const HEAD_CONNECT_TIMEOUT_MS = 2000;
+/** RFC 8305's "connection attempt delay": the next head is tried this long after the previous one. */
+const HEAD_STAGGER_MS = 250;
+/** A request's own time, once a head answered. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface PickedHead {
+  server: string;
+  headers: Record<string, string>;
+}
+
+/** A head answered "connected" only when it answered: a frozen process still completes TCP handshakes. */
+async function probe(server: string, headers: Record<string, string>, signal: AbortSignal): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`${server}/healthz`, {
+      headers,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(HEAD_CONNECT_TIMEOUT_MS)]),
+    });
+  } catch (err) {
+    const e = err as Error;
+    if (e.name === 'TimeoutError') throw new Error(`no answer within ${HEAD_CONNECT_TIMEOUT_MS} ms`);
+    throw new Error((e.cause as Error | undefined)?.message ?? e.message);
+  }
+  const text = (await res.text()).trim();
+  // 421: a head of another cluster (its message says which).
+  if (!res.ok) throw new Error(res.status === 421 ? text : `HTTP ${res.status} ${text}`);
+}
+
+async function pick(flags: HeadFlags): Promise<PickedHead> {
+  const c = await candidates(flags);
+  const headers: Record<string, string> = c.cluster ? { [CLUSTER_HEADER]: c.cluster } : {};
+  const race = (urls: string[]) =>
+    firstToAnswer(urls, (server, signal) => probe(server, headers, signal), HEAD_STAGGER_MS);
+  let result = await race(c.urls);
+  let known = c.urls;
+  if ('errors' in result && c.more) {
+    const errors = result.errors;
+    try {
+      known = await c.more();
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new Error(
+        `no head answered (${errors.join('; ')}); asking etcd for others: ${(err as Error).message}`,
+      );
+    }
+    result = await race(known.filter((u) => !c.urls.includes(u)));
+    if ('errors' in result) result = { errors: [...errors, ...result.errors] };
+  }
+  if ('errors' in result) throw new Error(`no head answered: ${result.errors.join('; ') || 'none known'}`);
+  // The one that answered is tried first next time.
+  await c.remember?.([result.server, ...known.filter((u) => u !== result.server)]);
+  return { server: result.server, headers };
+}
+
+/** One pick per command (describe's two requests, get -w's list and watch go to the same head). */
+const picked = new WeakMap<HeadFlags, Promise<PickedHead>>();
+
+/** The head that answers first (happy eyeballs over the known heads; firstToAnswer). */
+export function liveHead(flags: HeadFlags): Promise<PickedHead> {
+  let p = picked.get(flags);
+  if (!p) {
+    p = pick(flags);
+    picked.set(flags, p);
+  }
+  return p;
+}
+
+/** GET a JSON document from the first head that answers. */
+export async function headGet<T>(flags: HeadFlags, path: string): Promise<{ body: T; server: string }> {
+  const { server } = await liveHead(flags);
+  return { body: await headRequest<T>(flags, 'GET', path), server };
+}
+
+/** A head answered with an error (HTTP 4xx/5xx): its message, one line per problem. */
+export class HeadError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HeadError';
+    this.status = status;
+  }
+}
+
+/** Send a request, once, to the head that answers first; an HTTP error answer is a HeadError. */
+export async function headRequest<T>(
+  flags: HeadFlags,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const { server, headers } = await liveHead(flags);
+  let res: Response;
+  try {
+    res = await fetch(`${server}${path}`, {
+      method,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      ...(body === undefined
+        ? { headers }
+        : { body: JSON.stringify(body), headers: { ...headers, 'content-type': 'application/json' } }),
+    });
+  } catch (err) {
+    const e = err as Error;
+    const reason = e.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS} ms` : e.message;
+    throw new Error(`${method} ${path} at ${server}: ${reason}`);
+  }
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = { error: text };
+  }
+  if (!res.ok) {
+    const e = parsed as { error?: string; problems?: string[] };
+    throw new HeadError(res.status, e.problems?.join('\n') ?? e.error ?? `HTTP ${res.status}`);
+  }
+  return parsed as T;
+}
+
+export const headPost = <T>(flags: HeadFlags, path: string, body: unknown) =>
+  headRequest<T>(flags, 'POST', path, body);
+export const headDelete = <T>(flags: HeadFlags, path: string) => headRequest<T>(flags, 'DELETE', path);

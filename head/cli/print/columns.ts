@@ -1,0 +1,184 @@
+// kubectl's columns per kind for `nokube get`.
+import type {
+  ConfigMap,
+  DaemonSet,
+  Deployment,
+  Job,
+  Kind,
+  KubeObject,
+  LabelSelector,
+  Namespace,
+  Pod,
+  PodTemplateSpec,
+  Secret,
+} from '../../../agent/objects/types.ts';
+import { age } from '../output.ts';
+import { podReady, podRestarts, podStatusText } from './pod-status.ts';
+
+export interface Columns {
+  headers: string[];
+  row(obj: KubeObject): string[];
+}
+
+const n = (v: number | undefined) => String(v ?? 0);
+const none = (v: string | undefined) => (v === undefined || v === '' ? '<none>' : v);
+const ageOf = (o: KubeObject) =>
+  o.metadata.creationTimestamp ? age(o.metadata.creationTimestamp) : '<unknown>';
+export const pairs = (m: Record<string, string> | undefined) =>
+  Object.entries(m ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+
+export function selectorText(s: LabelSelector | undefined): string {
+  const parts = [pairs(s?.matchLabels)].filter((p) => p !== '');
+  for (const r of s?.matchExpressions ?? []) {
+    if (r.operator === 'Exists') parts.push(r.key);
+    else if (r.operator === 'DoesNotExist') parts.push(`!${r.key}`);
+    else parts.push(`${r.key} ${r.operator.toLowerCase()} (${(r.values ?? []).join(',')})`);
+  }
+  return none(parts.join(','));
+}
+
+const templateWide = (t: PodTemplateSpec, selector: LabelSelector | undefined) => [
+  t.spec.containers.map((c) => c.name).join(','),
+  t.spec.containers.map((c) => c.image).join(','),
+  selectorText(selector),
+];
+
+/** Duration as kubectl prints it (`45s`, `3m12s`, `2h5m`). */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${s % 60 ? `${s % 60}s` : ''}`;
+  const h = Math.floor(m / 60);
+  return `${h}h${m % 60 ? `${m % 60}m` : ''}`;
+}
+
+export function jobStatusText(j: Job): string {
+  const conds = j.status?.conditions ?? [];
+  const is = (t: string) => conds.some((c) => c.type === t && c.status === 'True');
+  if (is('Complete')) return 'Complete';
+  if (is('Failed')) return 'Failed';
+  return 'Running';
+}
+
+export function columnsFor(kind: Kind, wide: boolean): Columns {
+  switch (kind) {
+    case 'Pod':
+      return {
+        headers: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(wide ? ['IP', 'NODE'] : [])],
+        row: (o) => {
+          const p = o as Pod;
+          const row = [p.metadata.name, podReady(p), podStatusText(p), String(podRestarts(p)), ageOf(p)];
+          if (wide) row.push(none(p.status?.podIP), none(p.spec.nodeName));
+          return row;
+        },
+      };
+    case 'Deployment':
+      return {
+        headers: [
+          'NAME',
+          'READY',
+          'UP-TO-DATE',
+          'AVAILABLE',
+          'AGE',
+          ...(wide ? ['CONTAINERS', 'IMAGES', 'SELECTOR'] : []),
+        ],
+        row: (o) => {
+          const d = o as Deployment;
+          const st = d.status;
+          const row = [
+            d.metadata.name,
+            `${st?.readyReplicas ?? 0}/${d.spec.replicas ?? 1}`,
+            n(st?.updatedReplicas),
+            n(st?.availableReplicas),
+            ageOf(d),
+          ];
+          if (wide) row.push(...templateWide(d.spec.template, d.spec.selector));
+          return row;
+        },
+      };
+    case 'DaemonSet':
+      return {
+        headers: [
+          'NAME',
+          'DESIRED',
+          'CURRENT',
+          'READY',
+          'UP-TO-DATE',
+          'AVAILABLE',
+          'NODE SELECTOR',
+          'AGE',
+          ...(wide ? ['CONTAINERS', 'IMAGES', 'SELECTOR'] : []),
+        ],
+        row: (o) => {
+          const d = o as DaemonSet;
+          const st = d.status;
+          const row = [
+            d.metadata.name,
+            n(st?.desiredNumberScheduled),
+            n(st?.currentNumberScheduled),
+            n(st?.numberReady),
+            n(st?.updatedNumberScheduled),
+            n(st?.numberAvailable),
+            none(pairs(d.spec.template.spec.nodeSelector)),
+            ageOf(d),
+          ];
+          if (wide) row.push(...templateWide(d.spec.template, d.spec.selector));
+          return row;
+        },
+      };
+    case 'Job':
+      return {
+        headers: [
+          'NAME',
+          'STATUS',
+          'COMPLETIONS',
+          'DURATION',
+          'AGE',
+          ...(wide ? ['CONTAINERS', 'IMAGES', 'SELECTOR'] : []),
+        ],
+        row: (o) => {
+          const j = o as Job;
+          const st = j.status;
+          const start = st?.startTime ? Date.parse(st.startTime) : undefined;
+          const end = st?.completionTime ? Date.parse(st.completionTime) : Date.now();
+          const row = [
+            j.metadata.name,
+            jobStatusText(j),
+            `${st?.succeeded ?? 0}/${j.spec.completions ?? 1}`,
+            start === undefined ? '' : duration(end - start),
+            ageOf(j),
+          ];
+          if (wide) row.push(...templateWide(j.spec.template, j.spec.selector));
+          return row;
+        },
+      };
+    case 'ConfigMap':
+      return {
+        headers: ['NAME', 'DATA', 'AGE'],
+        row: (o) => {
+          const c = o as ConfigMap;
+          return [
+            c.metadata.name,
+            String(Object.keys(c.data ?? {}).length + Object.keys(c.binaryData ?? {}).length),
+            ageOf(c),
+          ];
+        },
+      };
+    case 'Secret':
+      return {
+        headers: ['NAME', 'TYPE', 'DATA', 'AGE'],
+        row: (o) => {
+          const s = o as Secret;
+          return [s.metadata.name, s.type ?? 'Opaque', String(Object.keys(s.data ?? {}).length), ageOf(s)];
+        },
+      };
+    case 'Namespace':
+      return {
+        headers: ['NAME', 'STATUS', 'AGE'],
+        row: (o) => [o.metadata.name, (o as Namespace).status?.phase ?? 'Active', ageOf(o)],
+      };
+  }
+}

@@ -1,0 +1,85 @@
+// The nokube command line: every role of the single binary is a subcommand.
+import { Command, CommanderError } from 'commander';
+import { registerAgentCommands } from '../../agent/cli/agent-command.ts';
+import type { AgentPart } from '../../agent/context.ts';
+import { UsageError } from '../../agent/errors.ts';
+import { VERSION } from '../../agent/version.ts';
+import { registerApply } from './commands/apply.ts';
+import { registerConfigCommands } from './commands/config.ts';
+import { registerCreate } from './commands/create.ts';
+import { registerDelete } from './commands/delete.ts';
+import { registerDescribe } from './commands/describe.ts';
+import { registerGet } from './commands/get.ts';
+import { registerMembers } from './commands/members.ts';
+import { registerMeshKey } from './commands/mesh-key.ts';
+import { registerNewOrUpdate } from './commands/new-or-update.ts';
+import { registerPodStreams } from './commands/pod-stream.ts';
+import { registerTop } from './commands/top.ts';
+import { registerUpDown } from './commands/up.ts';
+
+// Commands load what they run (etcd, libp2p, Docker, the deploy code) inside their actions, so a client
+// command such as `apply` or `get` starts without evaluating the agent: keep heavy imports out of the
+// command files' top level.
+export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
+  const program = new Command('nokube')
+    .description(
+      'nokube: an edge, agent-first cluster manager. One binary per host; etcd for truth, a gossip mesh for speed.',
+    )
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false });
+  registerUpDown(program);
+  registerNewOrUpdate(program);
+  registerConfigCommands(program);
+  registerApply(program);
+  registerCreate(program);
+  registerGet(program);
+  registerDescribe(program);
+  registerDelete(program);
+  registerMembers(program);
+  registerTop(program);
+  registerMeshKey(program);
+  registerPodStreams(program);
+  registerAgentCommands(program, loadParts);
+  return program;
+}
+
+/** Errors whose message is the whole story (no stack even with NOKUBE_DEBUG); matched by their `name`
+ * (each sets it: a bundler may rename a class) so this file need not load the modules that define them.
+ * One may carry its own `exitCode` (else 1). */
+const KNOWN_ERRORS = new Set([
+  'ConfigError',
+  'EtcdUnreachableError',
+  'ConfigConflictError',
+  'AgentStartError',
+  'MeshPortInUseError',
+  'HeadPortInUseError',
+  'AgentPortInUseError',
+  'FileServerPortInUseError',
+  'InterruptedError',
+]);
+
+/** Run the CLI; known errors print one line (or one per config problem) and exit non-zero. */
+export async function main(argv: string[], loadParts: () => Promise<AgentPart[]>): Promise<void> {
+  const program = buildProgram(loadParts);
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const known = err instanceof UsageError || KNOWN_ERRORS.has((err as Error).name);
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(
+      message
+        .split('\n')
+        .map((l) => `error: ${l}`)
+        .join('\n') + '\n',
+    );
+    if (!known && process.env.NOKUBE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    const own = (err as { exitCode?: unknown }).exitCode;
+    process.exitCode = err instanceof UsageError ? 2 : known && typeof own === 'number' ? own : 1;
+  }
+}
