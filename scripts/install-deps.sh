@@ -48,8 +48,9 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 if [[ ! -x node_modules/.bin/node ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
-  # `npm install` rather than `npm ci`: npm 11 drops other platforms' optional packages from a lock file
-  # written without registry URLs, and `npm ci` then refuses it as out of sync.
-  npm install --no-audit --no-fund --loglevel=error
+  # `npm ci`: exactly what package-lock.json says, never a rewrite of it. The lock file lists every
+  # platform's optional packages (esbuild's, biome's), so it is whole on any machine; test/lockfile.test.ts
+  # keeps it so.
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 node_modules/.bin/node -e 'if (+process.versions.node.split(".")[0] < 22) { console.error("node_modules/.bin/node is " + process.version + ", need >= 22"); process.exit(1) }'

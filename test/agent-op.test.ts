@@ -22,7 +22,7 @@ async function op(
   return { code: r.code, out: JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') };
 }
 
-describe('nokube agent op', { timeout: 60_000 }, async () => {
+describe('nokube agent op', { timeout: 180_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nokube-op-'));
   const service = (command: string[]): ServiceSpec => ({
     mode: 'process',

@@ -15,7 +15,7 @@ const oneLineError = (out: string) => {
   return errors[0]!;
 };
 
-describe('agent start-up refusals', { timeout: 60_000 }, () => {
+describe('agent start-up refusals', { timeout: 180_000 }, () => {
   let c: TestCluster;
   before(async () => {
     c = await createTestCluster({ nodes: 2, net: 33 });

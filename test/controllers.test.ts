@@ -312,7 +312,17 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
       10_000,
       'one new pod beside the 2 old',
     );
-    await new Promise((r) => setTimeout(r, 1500));
+    // The controller has seen the new pod (not running): the status it wrote then counts it.
+    await eventually(
+      async () => {
+        const d = (await getObject(etcd, c.name, { kind: 'Deployment', namespace: 'default', name: 'web' }))!
+          .object;
+        const s = d.status;
+        return s?.observedGeneration === d.metadata.generation && s.replicas === 3 && s.updatedReplicas === 1;
+      },
+      10_000,
+      'the status to count 3 pods, 1 updated',
+    );
     assert.equal((await podsOf('web')).length, 3, 'no old pod goes while the new one is not running');
     await setPhase(first, 'Running');
     const second = await eventually(
@@ -570,7 +580,14 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
       assert.equal(p.object.metadata.labels?.['job-name'], 'batch');
       assert.ok(p.object.metadata.labels?.['controller-uid']);
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    // The controller has seen both pods: the status it wrote then counts 2 active.
+    await eventually(
+      async () =>
+        (await getObject(etcd, c.name, { kind: 'Job', namespace: 'default', name: 'batch' }))!.object.status
+          ?.active === 2,
+      10_000,
+      'the status to count 2 active',
+    );
     assert.equal((await podsOf('batch')).length, 2, 'parallelism 2 holds');
     for (const p of firstTwo) await setPhase(p, 'Succeeded');
     const third = await eventually(
@@ -620,7 +637,7 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
       'Failed (BackoffLimitExceeded)',
     );
     assert.equal(failed.failed, 2);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The reconcile that wrote Failed created nothing; a finished job is never reconciled into pods.
     assert.equal((await podsOf('flaky')).length, 2, 'no pod after the job failed');
   });
 
@@ -664,8 +681,7 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
     // The cascade (the leader's sweep, the agents) deletes the pods of a gone owner gracefully: each
     // is Terminating until its agent is done with it, and none is created again.
     await eventually(async () => (await podsOf('web')).length === 0, 15_000, 'web pods Terminating or gone');
-    await new Promise((r) => setTimeout(r, 1000));
-    assert.equal((await podsOf('web')).length, 0);
+    assert.ok(!(await etcd.get(aliveKey('default', 'deployment-web')).string()), 'no actor came back');
   });
 });
 

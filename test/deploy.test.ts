@@ -39,7 +39,7 @@ import { startTestHosts, type TestHosts } from './harness/hosts.ts';
 const CLUSTER = 'deploy-test';
 const run_ = promisify(execFile);
 
-describe('new-or-update over SSH (4 netns hosts)', { timeout: 420_000 }, () => {
+describe('new-or-update over SSH (4 netns hosts)', { timeout: 600_000 }, () => {
   let th: TestHosts;
   let etcdServer: TestEtcd;
   let etcd: Etcd3;

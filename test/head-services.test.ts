@@ -141,9 +141,10 @@ describe('head services', { timeout: 180_000 }, () => {
       ['greptimedb', 'grafana'].map((n) => docker.getContainer(`nokube_${c.name}_${n}`).inspect()),
     );
     await c.agents.get('n1')!.kill('SIGTERM');
-    await c.startAgent('n1');
-    await eventually(() => get(`${c.headUrl()}/healthz`).then((r) => r.ok || undefined), 30_000, 'head back');
-    await new Promise((r) => setTimeout(r, 2000));
+    const agent = await c.startAgent('n1');
+    // "agent started" comes once every part has started; the head services' part reconciles the
+    // service containers before it returns.
+    await eventually(() => agent.output().includes('"msg":"agent started"'), 30_000, 'the agent started');
     const afterRestart = await Promise.all(
       ['greptimedb', 'grafana'].map((n) => docker.getContainer(`nokube_${c.name}_${n}`).inspect()),
     );

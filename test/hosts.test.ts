@@ -47,7 +47,7 @@ function sshRun(
   });
 }
 
-describe('test hosts (ip netns + sshd)', { timeout: 60_000 }, () => {
+describe('test hosts (ip netns + sshd)', { timeout: 180_000 }, () => {
   let th: TestHosts;
   before(async () => {
     th = await startTestHosts(3);

@@ -251,6 +251,20 @@ describe('logs to an OTLP receiver', { timeout: 300_000 }, () => {
   };
   const pod = (name: string, script: string, spec?: Record<string, string>) =>
     podManifest(name, image, script, spec);
+  /** The pod's container as the engine has it (running or not). */
+  const container = async (pod: string) => {
+    const [ct] = await docker.listContainers({
+      all: true,
+      filters: { label: [`nokube.cluster=${c.name}`, `nokube.pod=${pod}`] },
+    });
+    return ct ? docker.getContainer(ct.Id) : undefined;
+  };
+  /** The highest `<word> N` the pod's container printed (read from the engine, not from the export). */
+  const printed = async (pod: string, word: string) => {
+    const out = (await (await container(pod))?.logs({ stdout: true, tail: 5 }))?.toString() ?? '';
+    const ns = [...out.matchAll(new RegExp(`${word} (\\d+)`, 'g'))].map((m) => Number(m[1]));
+    return ns.length ? Math.max(...ns) : -1;
+  };
 
   before(async () => {
     docker = await requireDocker();
@@ -363,7 +377,8 @@ describe('logs to an OTLP receiver', { timeout: 300_000 }, () => {
     await eventually(() => numbers(rx.of(id), 'tick').length >= 20, 60_000, 'ticks to arrive');
     await rx.stop();
     const seen = Math.max(...numbers(rx.of(id), 'tick'));
-    await new Promise((r) => setTimeout(r, 4000));
+    // Lines to be held while the receiver is down: the container prints 80 more first.
+    await eventually(async () => (await printed('ticker', 'tick')) > seen + 80, 30_000, '80 ticks printed');
     await rx.start(rx.port);
     await eventually(
       () => Math.max(...numbers(rx.of(id), 'tick')) > seen + 80,
@@ -385,8 +400,14 @@ describe('logs to an OTLP receiver', { timeout: 300_000 }, () => {
     const agent = c.agents.get('n1')!;
     assert.equal(await agent.kill('SIGTERM'), 0, 'the agent stops cleanly');
     const seen = Math.max(...numbers(rx.of(id), 'tick'));
-    // Long enough for the finisher to print the rest and exit while no agent runs.
-    await new Promise((r) => setTimeout(r, 9000));
+    // The finisher prints the rest and exits while no agent runs; the ticker goes on.
+    await eventually(
+      async () =>
+        (await (await container('finisher'))?.inspect())?.State.Status === 'exited' &&
+        (await printed('ticker', 'tick')) > seen + 20,
+      60_000,
+      'the finisher to exit and 20 ticks printed while no agent runs',
+    );
     await c.startAgent('n1');
     await eventually(
       () => Math.max(...numbers(rx.of(id), 'tick')) > seen + 200 && numbers(rx.of(fin), 'fin').length >= 50,
@@ -408,9 +429,11 @@ describe('logs to an OTLP receiver', { timeout: 300_000 }, () => {
       30_000,
       'the config change',
     );
-    await new Promise((r) => setTimeout(r, 2000));
+    // Stopped means stopped (pending sends ended): from here on nothing may arrive, while the ticker
+    // prints 60 more lines (3 s at 20 a second: 3 flushes, batches go out every second).
     const count = rx.records.length;
-    await new Promise((r) => setTimeout(r, 3000));
+    const from = await printed('ticker', 'tick');
+    await eventually(async () => (await printed('ticker', 'tick')) > from + 60, 30_000, '60 more ticks');
     assert.equal(rx.records.length, count, 'no record after the export stopped');
   });
 
@@ -418,24 +441,17 @@ describe('logs to an OTLP receiver', { timeout: 300_000 }, () => {
     await apply(pod('old', 'i=0; while [ $i -lt 15000 ]; do echo "old $i"; i=$((i+1)); done; sleep 3600'));
     const id = 'default/old/main';
     await eventually(
-      async () => {
-        const [ct] = await docker.listContainers({
-          filters: { label: [`nokube.cluster=${c.name}`, 'nokube.pod=old'] },
-        });
-        if (!ct) return false;
-        const out = (await docker.getContainer(ct.Id).logs({ stdout: true, tail: 1 })).toString();
-        return out.includes('old 14999');
-      },
+      async () => (await printed('old', 'old')) === 14_999,
       60_000,
       'the old container to print its lines',
     );
     await putConfig(c.configYaml(undefined, monitoring(rx.port)));
+    // A source's lines arrive in order: once its last line is in, any other would have come before it.
     await eventually(
-      () => numbers(rx.of(id), 'old').length >= 10_000,
+      () => numbers(rx.of(id), 'old').includes(14_999),
       60_000,
-      'the old container’s last lines',
+      'the old container’s last line',
     );
-    await new Promise((r) => setTimeout(r, 1500));
     const got = numbers(rx.of(id), 'old');
     assert.equal(got.length, 10_000);
     assert.deepEqual([got[0], got.at(-1)], [5_000, 14_999]);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createObjects, deleteObjects, getObject, newMeta } from '../agent/objects/store.ts';
 import type { ConfigMap, KubeObject, Pod, PodSpec, Secret } from '../agent/objects/types.ts';
+import { readPodsCache } from '../agent/pods/cache.ts';
 import { keys } from '../agent/store/keys.ts';
 import { createTestCluster, eventually, type TestCluster } from './harness/cluster.ts';
 import {
@@ -261,7 +262,15 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
       'still running without its agent',
     );
     await c.startAgent('n2');
-    await new Promise((r) => setTimeout(r, 5000));
+    // The restarted agent at work: it runs a pod put after its start (its actors, envy's among them,
+    // started from its cache before it read etcd).
+    await put(
+      pod('probe', 'n2', {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+      }),
+    );
+    await eventually(async () => (await status('probe'))?.phase === 'Running', 30_000, 'probe Running');
     const after = await docker.getContainer(before!.Id).inspect();
     assert.equal(after.State.StartedAt, startedAt, 'adopted, not restarted');
     const stored = await c.withEtcd((etcd) =>
@@ -295,7 +304,12 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
       }),
     );
     await eventually(async () => (await status('cached'))?.phase === 'Running', 60_000, 'cached Running');
-    await new Promise((r) => setTimeout(r, 1500)); // the cache is written within a second
+    await eventually(
+      async () =>
+        (await readPodsCache(join(c.dir, 'ws', 'n1')))?.pods.some((p) => p.pod.metadata.name === 'cached'),
+      10_000,
+      'the pod in n1’s cache',
+    );
     await c.agents.get('n1')!.kill('SIGKILL');
     const ct = await containerOf('cached');
     await docker.getContainer(ct!.Id).remove({ force: true });

@@ -2,7 +2,7 @@
 // Docker engine and a real etcd. Manifests go in with `nokube apply`, pods come out as containers.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { listObjects } from '../agent/objects/store.ts';
+import { createObjects, deleteObjects, listObjects, newMeta } from '../agent/objects/store.ts';
 import type { Pod } from '../agent/objects/types.ts';
 import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, requireDocker } from './harness/docker.ts';
@@ -109,8 +109,28 @@ spec:
     const times = await Promise.all(onN3.map((ct) => startedAt(ct.Id)));
     assert.equal(await c.agents.get('n3')!.kill('SIGTERM'), 0);
     await c.startAgent('n3');
-    // Give the restarted agent time to adopt and reconcile (and a wrong one time to recreate).
-    await new Promise((r) => setTimeout(r, 8000));
+    // The restarted agent at work: it runs a pod bound to it after its start (its actors for the web
+    // pods started from its cache before it read etcd), and removes it again.
+    const probe = newMeta({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'probe', namespace: 'default' },
+      spec: {
+        nodeName: 'n3',
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+      },
+    } as Pod);
+    await c.withEtcd((etcd) => createObjects(etcd, c.name, [probe]));
+    await eventually(
+      async () => (await running(/^probe$/)).length === 1,
+      30_000,
+      'the probe pod running on n3',
+    );
+    await c.withEtcd((etcd) =>
+      deleteObjects(etcd, c.name, [{ kind: 'Pod', namespace: 'default', name: 'probe' }]),
+    );
+    await eventually(async () => (await running(/^probe$/)).length === 0, 30_000, 'the probe pod gone');
     const after = await running(/^web-/);
     assert.equal(after.length, 6);
     for (const [i, ct] of onN3.entries()) {

@@ -10,7 +10,7 @@ import type { Etcd3 } from 'etcd3';
 import { storeConfig } from '../../agent/store/config-store.ts';
 import { connectEtcd } from '../../agent/store/etcd.ts';
 import { startTestEtcd, type TestEtcd } from './etcd.ts';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 
 export const REPO = new URL('../../', import.meta.url).pathname;
 export const ENTRY = join(REPO, 'head/cli/main.ts');
@@ -114,10 +114,9 @@ export async function createTestCluster(opts: {
   const name = `${opts.namePrefix ?? 't'}${process.pid}-${clusterCount++}`;
   const nodes =
     typeof opts.nodes === 'number' ? loopbackNodes(opts.nodes, opts.heads ?? 1, opts.net) : opts.nodes;
-  // Ports are per address, so one free pair serves every node.
-  const headPort = await freePort();
-  const meshPort = await freePort();
-  const agentPort = await freePort();
+  // One port of each kind serves every node (each has its own address). Free on every address: a
+  // wildcard bind fails where any address holds the port (another file's cluster on the same addresses).
+  const [headPort, meshPort, agentPort] = (await freePorts(3, '0.0.0.0')) as [number, number, number];
   const configYaml = (list = nodes, extra = '') => {
     const nodeLines = list
       .map(

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { findOnPath } from '../../agent/op/processes.ts';
 import { createEtcd } from '../../agent/store/etcd.ts';
 import { type CertFiles, makeCa, signCert, type TestCa } from './certs.ts';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 
 export interface TestEtcd {
   url: string;
@@ -28,8 +28,7 @@ export async function startTestEtcd(host = '127.0.0.1', opts: { tls?: boolean } 
   const bin = findOnPath('etcd');
   if (!bin) throw new Error('etcd not found: apt-get install etcd-server (the test suite needs a real etcd)');
   const dataDir = await mkdtemp(join(tmpdir(), 'nokube-test-etcd-'));
-  const clientPort = await freePort(host);
-  const peerPort = await freePort(host);
+  const [clientPort, peerPort] = (await freePorts(2, host)) as [number, number];
   const url = `${opts.tls ? 'https' : 'http'}://${host}:${clientPort}`;
   let ca: TestCa | undefined;
   let clientTls: CertFiles | undefined;

@@ -6,7 +6,7 @@
 // Never a mock: no sshd / ssh-keygen / ip -> the test fails with the install hint. Root is required
 // (namespaces); everything is removed by stop(), at process exit, and by the next run if a run crashed.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -79,15 +79,38 @@ function sweepStale(): void {
   }
 }
 
-/** A /24 under 10.77.0.0/16 that no interface uses yet. */
-function freeSubnet(): number {
+// Test files run side by side (package.json's --test-concurrency). A /24 is claimed by a file
+// CLAIMS/<n>.<pid>: every claimer writes its own, then lists the claims of <n>; of the live ones the
+// lowest pid wins and the others withdraw. Claims of dead processes are ignored and removed.
+const CLAIMS = '/run/nokube-test-subnets';
+
+function liveClaimers(n: number): number[] {
+  const pids: number[] = [];
+  for (const f of readdirSync(CLAIMS)) {
+    const [net, pid] = f.split('.').map(Number);
+    if (net !== n || !pid) continue;
+    if (alive(pid)) pids.push(pid);
+    else rmSync(join(CLAIMS, f), { force: true });
+  }
+  return pids;
+}
+
+/** Claim a /24 under 10.77.0.0/16 that no interface uses and no other live test process claimed. */
+function claimSubnet(): number {
+  mkdirSync(CLAIMS, { recursive: true });
   const used = run(IP, ['-o', '-4', 'addr', 'show']);
   for (let k = process.pid % 200; k < (process.pid % 200) + 250; k++) {
     const n = (k % 250) + 1;
-    if (!used.includes(` 10.77.${n}.`)) return n;
+    if (used.includes(` 10.77.${n}.`) || liveClaimers(n).length > 0) continue;
+    const mine = join(CLAIMS, `${n}.${process.pid}`);
+    writeFileSync(mine, '');
+    if (Math.min(...liveClaimers(n)) === process.pid) return n;
+    rmSync(mine, { force: true });
   }
   throw new Error('no free /24 under 10.77.0.0/16 for the test hosts');
 }
+
+const releaseSubnet = (n: number) => rmSync(join(CLAIMS, `${n}.${process.pid}`), { force: true });
 
 function requireTools(sshd: boolean): void {
   if (process.getuid?.() !== 0) throw new Error('test hosts need root (ip netns): run the tests as root');
@@ -180,7 +203,7 @@ export async function startTestHosts(
   if (opts.docker) await sweepStaleEngines();
   const engines: HostEngine[] = [];
   const tag = `nk${process.pid}`;
-  const subnet = freeSubnet();
+  const subnet = claimSubnet();
   const gateway = `10.77.${subnet}.1`;
   const root = await mkdtemp(join(tmpdir(), 'nokube-hosts-'));
   const bridge = `${tag}b`;
@@ -197,6 +220,7 @@ export async function startTestHosts(
       tryRun(IP, ['link', 'del', `${tag}v${i}`]);
     }
     tryRun(IP, ['link', 'del', bridge]);
+    releaseSubnet(subnet);
   };
   process.once('exit', teardownSync);
 

@@ -2,14 +2,7 @@
 import { createServer } from 'node:net';
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1, host))[0]!;
 }
 
 /** A free port whose next one is free too (an etcd client port: `nokube up` puts the peer port at +1). */
@@ -23,4 +16,22 @@ export async function freePortPair(host = '127.0.0.1'): Promise<number> {
     });
     if (free) return port;
   }
+}
+
+/** `count` distinct free ports, held together while chosen (one at a time, the same port may come twice). */
+export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const srv = createServer();
+          srv.once('error', reject);
+          srv.listen(0, host, () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
