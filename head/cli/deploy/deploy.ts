@@ -276,11 +276,14 @@ async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promis
       const text = await fetch(url, { signal: AbortSignal.timeout(2000) })
         .then((r) => r.text())
         .catch((err: Error) => `unreachable: ${err.message}`);
+      // Every node of the config, not only those registered now: agents started side by side register
+      // one by one, and one that saw only the early ones would be called ready too soon.
+      const want = Math.max(nodes.length, o.config.nodes.length);
       const alive = aliveMembers(text);
-      if (alive >= nodes.length) return;
+      if (alive >= want) return;
       why = text.startsWith('unreachable')
         ? `registered, but ${url} is ${text}`
-        : `registered, but its mesh view has ${alive} of ${nodes.length} registered nodes alive`;
+        : `registered, but its mesh view has ${alive} of ${want} nodes alive`;
     }
     if (Date.now() > deadline)
       throw new DeployStepError(
