@@ -73,15 +73,6 @@ function harness(getC: () => TestCluster, getEtcd: () => Etcd3) {
         p.object.metadata.ownerReferences?.[0]?.name === owner &&
         (all || !p.object.metadata.deletionTimestamp),
     );
-  /** Play the agent that finished terminating a pod: its object goes. The revision of that delete. */
-  const finish = async (pod: Stored<Pod>) => {
-    const etcd = getEtcd();
-    const res = await etcd
-      .delete()
-      .key(objectKey(getC().name, refOf(pod.object)))
-      .exec();
-    return Number(res.header.revision);
-  };
   const perNode = (pods: Array<Stored<Pod>>) => {
     const out: Record<string, number> = {};
     for (const p of pods) out[p.object.spec.nodeName ?? '-'] = (out[p.object.spec.nodeName ?? '-'] ?? 0) + 1;
@@ -141,13 +132,13 @@ function harness(getC: () => TestCluster, getEtcd: () => Etcd3) {
       `${observer} to see ${names.join(', ')} alive`,
     );
   };
-  return { podsOf, finish, perNode, update, setPhase, meshSees };
+  return { podsOf, perNode, update, setPhase, meshSees };
 }
 
 describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeout: 240_000 }, () => {
   let c: TestCluster;
   let etcd: Etcd3;
-  const { podsOf, finish, perNode, update, setPhase, meshSees } = harness(
+  const { podsOf, perNode, update, setPhase, meshSees } = harness(
     () => c,
     () => etcd,
   );
@@ -171,6 +162,8 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
       20_000,
       'a leader',
     );
+    // The leader's own view: every node alive in its mesh (a node it still took for dead would get no pods).
+    await meshSees('n1', ['n1', 'n2', 'n3']);
   });
   after(async () => {
     if (process.env.DUMP)
@@ -201,7 +194,15 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
       15_000,
       '6 pods',
     ).catch((err) => assert.fail(`${err.message}; saw ${seen}`));
-    assert.deepEqual(perNode(pods), { n1: 2, n2: 2, n3: 2 });
+    const records = (await listNodes(etcd, c.name)).map((n) => [
+      n.name,
+      Boolean(n.capacity.containerRuntime),
+    ]);
+    assert.deepEqual(
+      perNode(pods),
+      { n1: 2, n2: 2, n3: 2 },
+      `node records (name, runtime): ${JSON.stringify(records)}`,
+    );
     for (const p of pods) {
       const hash = p.object.metadata.labels?.['pod-template-hash'];
       assert.match(p.object.metadata.name, new RegExp(`^web-${hash}-[a-z0-9]{5}$`));
@@ -374,36 +375,61 @@ describe('kubecontroller: deployments, daemonsets, jobs over 3 agents', { timeou
       15_000,
       '2 rec pods',
     );
-    for (const p of old) await setPhase(p, 'Running');
-    await update('Deployment', 'rec', (o) => {
-      (o as Deployment).spec.template.metadata!.labels!.v = '2';
-    });
     const oldNames = new Set(old.map((p) => p.object.metadata.name));
-    const marked = await eventually(
-      async () => {
-        const p = (await podsOf('rec', true)).filter((x) => oldNames.has(x.object.metadata.name));
-        return p.length === 2 && p.every((x) => x.object.metadata.deletionTimestamp) && p;
-      },
-      10_000,
-      'both old pods Terminating (deletionTimestamp set), not removed',
-    );
-    assert.ok(marked.every((p) => p.object.metadata.deletionGracePeriodSeconds === 30));
-    // The agents finish one, then the other; every new pod must be created after the last one went.
-    await finish(marked[0]!);
-    const lastGone = await finish(marked[1]!);
-    const fresh = await eventually(
-      async () => {
-        const p = await podsOf('rec');
-        return p.length === 2 && p.every((x) => !oldNames.has(x.object.metadata.name)) && p;
-      },
-      10_000,
-      '2 new pods',
-    );
-    for (const p of fresh)
-      assert.ok(
-        Number(p.createRevision) > lastGone,
-        `new pod created at revision ${p.createRevision}, before the last old pod went (${lastGone})`,
+    // Every change of a pod object from here on, in etcd's order (the agents finish a pod whose container
+    // never ran at once, so the order of changes is what is judged, not a moment caught in between).
+    const seen: Array<{ type: 'put' | 'delete'; name: string; grace?: number; rev: number }> = [];
+    const podKey = objectKey(c.name, refOf(old[0]!.object));
+    const w = await etcd
+      .watch()
+      .prefix(podKey.slice(0, podKey.lastIndexOf('/') + 1))
+      .create();
+    w.on('put', (kv) => {
+      const pod = JSON.parse(kv.value.toString()) as Pod;
+      seen.push({
+        type: 'put',
+        name: pod.metadata.name,
+        ...(pod.metadata.deletionTimestamp ? { grace: pod.metadata.deletionGracePeriodSeconds ?? -1 } : {}),
+        rev: Number(kv.mod_revision),
+      });
+    });
+    w.on('delete', (kv) => {
+      const key = kv.key.toString();
+      seen.push({ type: 'delete', name: key.slice(key.lastIndexOf('/') + 1), rev: Number(kv.mod_revision) });
+    });
+    try {
+      for (const p of old) await setPhase(p, 'Running');
+      await update('Deployment', 'rec', (o) => {
+        (o as Deployment).spec.template.metadata!.labels!.v = '2';
+      });
+      await eventually(
+        async () => {
+          const p = await podsOf('rec');
+          return p.length === 2 && p.every((x) => !oldNames.has(x.object.metadata.name)) && p;
+        },
+        20_000,
+        '2 new pods',
       );
+    } finally {
+      await w.cancel();
+    }
+    const at = (name: string, type: 'put' | 'delete', terminating: boolean) =>
+      seen.findIndex((e) => e.name === name && e.type === type && (e.grace !== undefined) === terminating);
+    for (const name of oldNames) {
+      const marked = at(name, 'put', true);
+      assert.ok(marked >= 0, `${name} was marked Terminating: ${JSON.stringify(seen)}`);
+      assert.equal(seen[marked]!.grace, 30);
+      assert.ok(
+        at(name, 'delete', false) > marked,
+        `${name} went after it was marked: ${JSON.stringify(seen)}`,
+      );
+    }
+    const lastGone = Math.max(...[...oldNames].map((n) => at(n, 'delete', false)));
+    const firstNew = seen.findIndex((e) => e.type === 'put' && !oldNames.has(e.name));
+    assert.ok(
+      firstNew > lastGone,
+      `a new pod was created before the last old pod went: ${JSON.stringify(seen)}`,
+    );
     await deleteObjects(etcd, c.name, [{ kind: 'Deployment', namespace: 'default', name: 'rec' }]);
   });
 

@@ -308,11 +308,11 @@ spec:
   containers:
     - name: main
       image: ${image}
-      lifecycle: {}
+      livenessProbe: {}
 `,
     );
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /spec\.containers\[0\]\.lifecycle: not supported/);
+    assert.match(r.stderr, /spec\.containers\[0\]\.livenessProbe: not supported/);
     assert.equal(
       (await pods()).some((s) => s.object.metadata.name === 'bad'),
       false,
