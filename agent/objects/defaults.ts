@@ -41,10 +41,13 @@ export function withDefaults<T extends KubeObject>(obj: T): T {
   return o as T;
 }
 
+/** k8s's default terminationGracePeriodSeconds (README "Graceful deletion"). */
+export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
+
 function defaultPodSpec(spec: PodSpec): void {
   // A Job's template must say OnFailure or Never (validated); everywhere else k8s' default is Always.
   spec.restartPolicy ??= 'Always';
-  spec.terminationGracePeriodSeconds ??= 30;
+  spec.terminationGracePeriodSeconds ??= DEFAULT_TERMINATION_GRACE_SECONDS;
   for (const c of spec.containers) {
     c.imagePullPolicy ??= pullPolicy(c);
     for (const p of c.ports ?? []) p.protocol ??= 'TCP';

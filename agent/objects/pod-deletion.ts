@@ -8,11 +8,9 @@
 import type { Etcd3 } from 'etcd3';
 import { absent, type Compare, type Guard, guardedTxn, NO_GUARD } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
+import { DEFAULT_TERMINATION_GRACE_SECONDS } from './defaults.ts';
 import { deleteObjects, objectKey, refOf, type Stored, toStoredJson } from './store.ts';
 import type { Pod } from './types.ts';
-
-/** k8s's default terminationGracePeriodSeconds (README "Graceful deletion"). */
-export const DEFAULT_TERMINATION_GRACE_SECONDS = 30;
 
 export type PodDeletionPlan =
   /** Remove the object now. */

@@ -2,6 +2,7 @@
 // (e.g. `command: ["/nonexistent"]`) is RunContainerError with the engine's message; the watch step
 // then counts it as an exit (terminated StartError, 128) and backs off. A failing postStart kills the
 // container (FailedPostStartHook), which then restarts as its restart policy says.
+import { DEFAULT_TERMINATION_GRACE_SECONDS } from '../../objects/defaults.ts';
 import { isoTime } from '../clock.ts';
 import { runHook } from './hooks.ts';
 import { type ContainerRun, errorText, note, Waiting, warn } from './run.ts';
@@ -34,4 +35,4 @@ export async function startStep(run: ContainerRun): Promise<undefined | Waiting>
 
 /** k8s: terminationGracePeriodSeconds, default 30. */
 export const graceSeconds = (run: Pick<ContainerRun, 'pod'>): number =>
-  run.pod.spec.terminationGracePeriodSeconds ?? 30;
+  run.pod.spec.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS;
