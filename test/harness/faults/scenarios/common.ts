@@ -2,7 +2,7 @@
 import { type ContainerAllowed, containersStable } from '../check/containers.ts';
 import { type PodAllowed, podsCreated, podsDeleted } from '../check/pods.ts';
 import type { Violation } from '../check/violation.ts';
-import type { History } from '../history.ts';
+import { electionHolder, type History, okEtcd } from '../history.ts';
 import type { ScenarioContext } from '../run.ts';
 
 /** Nothing moved: no pod deleted or created, no running container restarted or removed (save those allowed). */
@@ -17,11 +17,12 @@ export function nothingMoved(
   ];
 }
 
-/** Another head (not `gone`) answers a leader other than `gone`. */
-export const otherLeads = (h: History, gone: string) =>
-  Object.entries(h.leaders.at(-1)?.heads ?? {}).some(
-    ([n, v]) => n !== gone && typeof v.answer === 'string' && v.answer !== gone,
-  );
+/** Another head than `gone` holds the election (etcd's word: the heads' answers are judged apart). */
+export const otherLeads = (h: History, gone: string) => {
+  const last = okEtcd(h).at(-1);
+  const holder = last && electionHolder(last);
+  return holder !== undefined && holder !== gone;
+};
 
 /** The leader goes away (`away`: killed, stopped), the other head takes over (or `timeoutMs` passes: the
  * checkers tell), and the leader's agent is started again. */
