@@ -198,6 +198,7 @@ describe('delete: graceful pods, --grace-period, --force, --wait', { timeout: 12
         pod('a', { nodeName: 'ghost', nodeSelector: nowhere }),
         pod('b', { nodeName: 'ghost', nodeSelector: nowhere }),
         pod('free', { nodeName: undefined, nodeSelector: nowhere }),
+        pod('stuck', { nodeName: 'ghost', nodeSelector: nowhere }),
       ]);
     });
   });
@@ -256,6 +257,19 @@ describe('delete: graceful pods, --grace-period, --force, --wait', { timeout: 12
     assert.equal(r.stderr, `${FORCE_WARNING}\n`);
     assert.equal(r.stdout, 'pods "a" force deleted\n');
     assert.equal(await read('a'), null);
+  });
+
+  test('--timeout: delete gives up waiting with kubectl’s error; the pod stays Terminating', async () => {
+    const bad = await cli(['delete', 'pod', 'stuck', '--timeout=soon']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--timeout soon: expected a duration such as 30s, 5m, 2h/);
+    assert.equal((await read('stuck'))!.object.metadata.deletionTimestamp, undefined, 'nothing changed');
+    // No agent runs on "ghost": nothing will ever stop the pod.
+    const r = await cli(['delete', 'pod', 'stuck', '--timeout=1s']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, 'pods "stuck" deleted\n');
+    assert.equal(r.stderr, 'error: timed out waiting for the condition on pods/stuck\n');
+    assert.ok((await read('stuck'))!.object.metadata.deletionTimestamp, 'still Terminating');
   });
 
   test('an unbound pod goes at once; a bound one: delete waits (--wait) until its agent removed it', async () => {

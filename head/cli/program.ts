@@ -57,6 +57,7 @@ const KNOWN_ERRORS = new Set([
   'AgentPortInUseError',
   'FileServerPortInUseError',
   'InterruptedError',
+  'WaitTimeoutError',
 ]);
 
 /** Run the CLI; known errors print one line (or one per config problem) and exit non-zero. */

@@ -1,5 +1,5 @@
 // nokube delete -f <file|dir|-> | nokube delete <kind> <name>... [-n ns] [--ignore-not-found]
-// [--grace-period=N] [--force] [--now] [--wait=false]: each object is deleted by the head in its own
+// [--grace-period=N] [--force] [--now] [--wait=false] [--timeout=D]: each object is deleted by the head in its own
 // transaction (with its status); a pod bound to a node is deleted gracefully (Terminating until its agent
 // has stopped it; kubectl's flags and rules for the grace), pods of a controller go by cascade, a
 // Namespace takes its objects along. As kubectl, it waits until the deleted pods are gone (--wait).
@@ -11,6 +11,7 @@ import type { KubeObject } from '../../../agent/objects/types.ts';
 import { HeadError, type HeadFlags, headDelete, headGet } from '../head-client.ts';
 import { collect, headOptions, readManifestFiles } from '../manifest-files.ts';
 import { objectPath, query, refFor, resolveKind, typeNames } from '../objects-api.ts';
+import { parseDuration } from './pod-stream.ts';
 
 interface DeleteFlags extends HeadFlags {
   filename: string[];
@@ -21,6 +22,7 @@ interface DeleteFlags extends HeadFlags {
   force: boolean;
   now: boolean;
   wait: boolean;
+  timeout: string;
 }
 
 /** kubectl's warning for --force --grace-period=0. */
@@ -77,6 +79,11 @@ export function registerDelete(program: Command): void {
         'wait until the deleted pods are gone (--wait=false returns at once)',
         parseBool,
         true,
+      )
+      .option(
+        '--timeout <duration>',
+        'give up waiting after this long (30s, 5m; 0: wait until the pods are gone)',
+        '0s',
       ),
   ).action(async (kindWord: string | undefined, names: string[], opts: DeleteFlags) => {
     let refs: ObjectRef[];
@@ -96,6 +103,8 @@ export function registerDelete(program: Command): void {
       }
     }
     const grace = graceOf(opts);
+    const timeoutMs =
+      opts.timeout === '0' || opts.timeout === '0s' ? 0 : parseDuration(opts.timeout, '--timeout') * 1000;
     if (grace === 0) process.stderr.write(`${FORCE_WARNING}\n`);
     const errors: string[] = [];
     const terminating: DeleteResult[] = [];
@@ -114,13 +123,15 @@ export function registerDelete(program: Command): void {
         errors.push(err.message);
       }
     }
-    if (opts.wait) for (const r of terminating) await waitGone(opts, r.ref, r.terminatingUid!);
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY;
+    if (opts.wait) for (const r of terminating) await waitGone(opts, r.ref, r.terminatingUid!, deadline);
     if (errors.length > 0) throw new HeadError(404, errors.join('\n'));
   });
 }
 
-/** Until the pod of that uid is gone (kubectl delete --wait): its agent has stopped it. */
-async function waitGone(flags: HeadFlags, ref: ObjectRef, uid: string): Promise<void> {
+/** Until the pod of that uid is gone (kubectl delete --wait): its agent has stopped it; past `deadline`,
+ * kubectl's error (the pod is left Terminating: its agent still stops it). */
+async function waitGone(flags: HeadFlags, ref: ObjectRef, uid: string, deadline: number): Promise<void> {
   for (;;) {
     try {
       const { body } = await headGet<KubeObject>(flags, objectPath(ref));
@@ -129,6 +140,12 @@ async function waitGone(flags: HeadFlags, ref: ObjectRef, uid: string): Promise<
       if (err instanceof HeadError && err.status === 404) return;
       throw err;
     }
+    if (Date.now() >= deadline)
+      throw new WaitTimeoutError(`timed out waiting for the condition on pods/${ref.name}`);
     await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
   }
+}
+
+export class WaitTimeoutError extends Error {
+  override name = 'WaitTimeoutError';
 }

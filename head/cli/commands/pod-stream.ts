@@ -79,12 +79,12 @@ function nonNegativeInt(flag: string, text: string): number {
   return n;
 }
 
-/** "30s", "5m", "2h", "1h30m" -> seconds (kubectl's --since). */
-export function parseDuration(text: string): number {
+/** "30s", "5m", "2h", "1h30m" -> seconds (kubectl's --since, delete's --timeout). */
+export function parseDuration(text: string, flag = '--since'): number {
   const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
-  if (!m || text === '') throw new UsageError(`--since ${text}: expected a duration such as 30s, 5m, 2h`);
+  if (!m || text === '') throw new UsageError(`${flag} ${text}: expected a duration such as 30s, 5m, 2h`);
   const seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
-  if (seconds <= 0) throw new UsageError(`--since ${text}: must be more than 0s`);
+  if (seconds <= 0) throw new UsageError(`${flag} ${text}: must be more than 0s`);
   return seconds;
 }
 
