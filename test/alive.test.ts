@@ -3,7 +3,7 @@
 // holds the same key now) leave other processes' records alone.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, Lease } from 'etcd3';
 import { createLogger } from '../agent/log/logger.ts';
 import { AliveRecords } from '../agent/store/alive.ts';
 import { connectEtcd } from '../agent/store/etcd.ts';
@@ -16,18 +16,24 @@ const cluster = 'alive';
 const log = createLogger({ test: 'alive' }, 'silent');
 const value = (node: string, actor: string) => ({ node, actor, since: '2026-01-01T00:00:00Z' });
 
+const leases: Lease[] = [];
+
 before(async () => {
   server = await startTestEtcd();
   etcd = await connectEtcd({ endpoints: [server.url], dialTimeoutMs: 3000 });
 });
 after(async () => {
+  // A lease left alive keeps its keep-alive timer (and the test process) running.
+  await Promise.all(leases.map((l) => l.revoke()));
   etcd?.close();
   await server?.stop();
 });
 
 async function agent(node: string): Promise<AliveRecords> {
   const records = new AliveRecords(etcd, cluster, node, log);
-  records.attach(etcd.lease(10));
+  const lease = etcd.lease(10);
+  leases.push(lease);
+  records.attach(lease);
   return records;
 }
 
