@@ -589,6 +589,72 @@ describe('reconcileDaemonSet', () => {
   });
 });
 
+describe('reconcileDaemonSet and host ports', () => {
+  test('a node where another pod holds the port: its pod Pending (FailedScheduling) until the port is free, then bound there', () => {
+    const ports = { containers: [{ name: 'main', image: 'busybox', ports: [{ containerPort: 8080 }] }] };
+    const s = new Sim(daemonSet({ template: template(ports) }), three());
+    const other: Stored<Pod> = {
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { ...meta('web-1'), uid: 'uid-web-1' },
+        spec: {
+          nodeName: 'n2',
+          containers: [{ name: 'w', image: 'busybox', ports: [{ containerPort: 8080 }] }],
+        },
+        status: { phase: 'Running' },
+      },
+      createRevision: '2',
+      modRevision: '2',
+    };
+    s.pods.push(other);
+    const first = s.reconcile();
+    s.apply(first);
+    const pending = s.pods.find((p) => p.object.metadata.name === 'agent-n2')!;
+    assert.equal(pending.object.spec.nodeName, undefined, 'not bound where the port is taken');
+    assert.equal(
+      pending.object.status?.conditions?.[0]?.message,
+      "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports.",
+    );
+    assert.deepEqual(
+      s.pods
+        .filter((p) => p.object.metadata.name.startsWith('agent-'))
+        .map((p) => p.object.spec.nodeName ?? '-')
+        .sort(),
+      ['-', 'n1', 'n3'],
+    );
+    s.settle();
+    assert.deepEqual(
+      s.reconcile().filter((a) => a.type !== 'status'),
+      [],
+      'waits quietly, no churn',
+    );
+    assert.equal((s.owner.object as DaemonSet).status?.currentNumberScheduled, 2);
+    // The other pod goes: the waiting pod is bound to n2 (same object, no delete and create).
+    s.pods = s.pods.filter((p) => p !== other);
+    const next = s.reconcile();
+    assert.equal(s.types(next.filter((a) => a.type !== 'status')), 'bind');
+    s.apply(next);
+    assert.equal(pending.object.spec.nodeName, 'n2');
+    s.settle();
+    assert.deepEqual(s.reconcile(), []);
+  });
+
+  test('its own pod on a node does not block its replacement (template change keeps the port)', () => {
+    const ports = { containers: [{ name: 'main', image: 'busybox', ports: [{ containerPort: 8080 }] }] };
+    const s = new Sim(daemonSet({ template: template(ports) }), three());
+    s.graceful = true;
+    s.settleRunning();
+    (s.owner.object as DaemonSet).spec.template = template(ports, '2');
+    for (let step = 0; step < 12; step++) {
+      s.finish();
+      s.apply(s.reconcile());
+      s.runAll();
+    }
+    assert.ok(s.pods.every((p) => p.object.spec.nodeName && p.object.metadata.labels?.v === '2'));
+  });
+});
+
 describe('reconcileDaemonSet with graceful deletion', () => {
   test('template change: the replacement (same name) comes once the Terminating pod is gone; never deleted twice', () => {
     const s = new Sim(daemonSet(), three());

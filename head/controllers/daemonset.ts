@@ -9,22 +9,27 @@
 //     goes only once that one runs. Old pods that do not run are deleted at once;
 //   - deletes are graceful (actions.ts): a node whose pod is Terminating gets its new pod (same name) once
 //     the old object is gone; a Terminating pod is never deleted again nor counted;
+//   - host ports (Kubernetes' NodePorts filter, as the scheduler applies it to DaemonSet pods): a node
+//     where another pod holds one of the template's host ports gets its pod unbound and Pending, with
+//     `FailedScheduling` and the scheduler's message; it is bound there once the ports are free;
 //   - status written only when it changes.
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { DaemonSet, DaemonSetStatus, Pod } from '../../agent/objects/types.ts';
-import { feasibleNodes } from '../../agent/scheduler/stack.ts';
+import { hasFreePorts, PORTS_REASON } from '../../agent/scheduler/host-ports.ts';
+import { feasibleNodes, unschedulableMessage } from '../../agent/scheduler/stack.ts';
 import { compareText } from '../../agent/text/compare.ts';
 import type { Action } from './actions.ts';
 import type { ReconcileEnv } from './deployment.ts';
 import { standingOf } from './eviction.ts';
+import { unschedulableStatus } from './placement.ts';
 import { podFromTemplate, templateHash } from './pod-template.ts';
-import { isReady, isRunning, ownedPods, type World } from './world.ts';
+import { controllerOf, isReady, isRunning, loadOf, ownedPods, type World } from './world.ts';
 
 /** The k8s label a DaemonSet's pods carry with their template's hash. */
 export const REVISION_HASH_LABEL = 'controller-revision-hash';
 
-export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, _env: ReconcileEnv): Action[] {
+export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env: ReconcileEnv): Action[] {
   const ds = stored.object;
   const hash = templateHash(ds.spec.template);
   const eligible = new Set(feasibleNodes({ spec: ds.spec.template.spec }, world.nodes).map((n) => n.name));
@@ -35,10 +40,21 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, _env
   const byNode = new Map<string, Stored<Pod>>();
   /** Nodes with a Terminating pod: its replacement (same name) waits until it is gone. */
   const terminatingOn = new Set<string>();
+  /** Unbound pods waiting for their node's host ports, by that node (their name says which). */
+  const pendingFor = new Map<string, Stored<Pod>>();
+  const nodeOfName = (name: string) => {
+    const node = name.slice(ds.metadata.name.length + 1);
+    return name === `${ds.metadata.name}-${node}` && eligible.has(node) ? node : undefined;
+  };
   for (const p of owned) {
     const node = p.object.spec.nodeName;
     if (isTerminating(p.object)) {
       if (node) terminatingOn.add(node);
+      continue;
+    }
+    const waitsFor = node ? undefined : nodeOfName(p.object.metadata.name);
+    if (waitsFor && !pendingFor.has(waitsFor) && p.object.metadata.labels?.[REVISION_HASH_LABEL] === hash) {
+      pendingFor.set(waitsFor, p);
       continue;
     }
     if (node && !byNode.has(node) && standingOf(p.object, world) === 'unreachable') continue;
@@ -58,10 +74,44 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, _env
       p.object.spec.nodeName && live.has(p.object.spec.nodeName) && !eligible.has(p.object.spec.nodeName),
   ).length;
 
+  // The host ports other pods hold (this DaemonSet's own pod on a node is the one being replaced).
+  const load = loadOf({
+    ...world,
+    pods: world.pods.filter((p) => controllerOf(p.object)?.uid !== ds.metadata.uid),
+    assumed: world.assumed?.filter((p) => controllerOf(p)?.uid !== ds.metadata.uid),
+  });
+  const toPlace = { spec: ds.spec.template.spec };
+  const portsMessage = unschedulableMessage(toPlace, 1, new Map([[PORTS_REASON, 1]]));
   for (const node of [...eligible].sort()) {
-    if (byNode.has(node) || terminatingOn.has(node)) continue;
-    const pod = podFromTemplate(ds, `${ds.metadata.name}-${node}`, { [REVISION_HASH_LABEL]: hash }, node);
-    actions.push({ type: 'create', pod });
+    const pending = pendingFor.get(node);
+    if (byNode.has(node) || terminatingOn.has(node)) {
+      if (pending) actions.push({ type: 'delete', pod: pending, why: 'duplicate' });
+      continue;
+    }
+    const portsFree = hasFreePorts(world.nodes.find((n) => n.name === node)!, toPlace, load) === null;
+    if (pending) {
+      if (portsFree) actions.push({ type: 'bind', pod: pending, node });
+      else if (pending.object.status?.conditions?.[0]?.message !== portsMessage) {
+        const status = unschedulableStatus(portsMessage, env.now, pending.object.status);
+        actions.push({ type: 'podStatus', pod: pending, status });
+        const on = {
+          kind: 'Pod' as const,
+          namespace: pending.object.metadata.namespace!,
+          name: pending.object.metadata.name,
+        };
+        actions.push({ type: 'event', on, warning: true, reason: 'FailedScheduling', message: portsMessage });
+      }
+      continue;
+    }
+    const name = `${ds.metadata.name}-${node}`;
+    const labels = { [REVISION_HASH_LABEL]: hash };
+    if (portsFree) actions.push({ type: 'create', pod: podFromTemplate(ds, name, labels, node) });
+    else
+      actions.push({
+        type: 'create',
+        pod: podFromTemplate(ds, name, labels, undefined),
+        status: unschedulableStatus(portsMessage, env.now),
+      });
   }
 
   const onEligible = [...byNode.values()];
