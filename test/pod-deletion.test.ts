@@ -179,11 +179,52 @@ describe('deletePod and the fenced edge, against etcd', () => {
     assert.equal(await applyActions(edge, owner, [{ type: 'delete', pod: f, why: 'deposed' }]), 1);
     assert.equal((await read('f'))!.object.metadata.deletionTimestamp, undefined);
   });
+
+  test('a namespace verdict (the sweep) holds only while the namespace is as the leader saw it', async () => {
+    const edge = {
+      etcd,
+      cluster,
+      recorder: new EventRecorder(etcd, cluster, { component: 'test' }, createLogger({ t: 'd' }, 'silent')),
+      guard: [],
+    };
+    const inTeam = pod('g');
+    inTeam.metadata.namespace = 'team';
+    const team = newMeta({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'team', uid: '', resourceVersion: '', generation: 0, creationTimestamp: '' },
+    });
+    await createObjects(etcd, cluster, [team as never, inTeam]);
+    const g = (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'team', name: 'g' }))!;
+    const owner = {
+      ref: { kind: 'Pod' as const, namespace: 'team', name: 'g', uid: g.object.metadata.uid },
+      createRevision: g.createRevision,
+    };
+    const verdict = {
+      type: 'delete' as const,
+      pod: g,
+      why: 'namespace team is gone',
+      whileNamespace: { name: 'team', createRevision: '0' },
+    };
+    assert.equal(await applyActions(edge, owner, [verdict]), 1, 'the namespace exists: nothing written');
+    assert.equal(
+      (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'team', name: 'g' }))!.object.metadata
+        .deletionTimestamp,
+      undefined,
+    );
+    await etcd.delete().key(objectKey(cluster, { kind: 'Namespace', name: 'team' }));
+    assert.equal(await applyActions(edge, owner, [verdict]), 0);
+    assert.ok(
+      (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'team', name: 'g' }))!.object.metadata
+        .deletionTimestamp,
+      'Terminating',
+    );
+  });
 });
 
 describe('delete: graceful pods, --grace-period, --force, --wait', { timeout: 120_000 }, () => {
   let c: TestCluster;
-  const cli = (args: string[]) => runCli(args, c.env);
+  const cli = (args: string[], input?: string) => runCli(args, c.env, input);
   const read = (name: string) =>
     c.withEtcd((etcd) => getObject(etcd, c.name, { kind: 'Pod', namespace: 'default', name }));
 
@@ -257,6 +298,29 @@ describe('delete: graceful pods, --grace-period, --force, --wait', { timeout: 12
     assert.equal(r.stderr, `${FORCE_WARNING}\n`);
     assert.equal(r.stdout, 'pods "a" force deleted\n');
     assert.equal(await read('a'), null);
+  });
+
+  test('delete namespace: its other objects go at once, its pods gracefully (a bound one Terminating)', async () => {
+    const applied = await cli(
+      ['apply', '-f', '-'],
+      `apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: team}\ndata: {k: v}\n`,
+    );
+    assert.equal(applied.code, 0, applied.stderr);
+    const bound = pod('bound', { nodeName: 'ghost', nodeSelector: nowhere });
+    const free = pod('loose', { nodeName: undefined, nodeSelector: nowhere });
+    for (const p of [bound, free]) p.metadata.namespace = 'team';
+    await c.withEtcd((etcd) => createObjects(etcd, c.name, [bound, free]));
+    const del = await cli(['delete', 'namespace', 'team']);
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(del.stdout, 'namespaces "team" deleted\n');
+    const inTeam = (kind: 'Pod' | 'ConfigMap', name: string) =>
+      c.withEtcd((etcd) => getObject(etcd, c.name, { kind, namespace: 'team', name }));
+    assert.equal(await inTeam('ConfigMap', 'cfg'), null);
+    assert.equal(await inTeam('Pod', 'loose'), null, 'not bound: removed at once');
+    const marked = (await inTeam('Pod', 'bound'))!.object;
+    assert.equal(marked.metadata.deletionGracePeriodSeconds, 30, 'bound: Terminating, its agent stops it');
+    const get = await cli(['get', 'pods', '-n', 'team']);
+    assert.match(get.stdout, /^bound\s+0\/1\s+Terminating\s/m);
   });
 
   test('--timeout: delete gives up waiting with kubectl’s error; the pod stays Terminating', async () => {

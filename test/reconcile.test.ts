@@ -928,4 +928,35 @@ describe('planSweep', () => {
       'NodeLost is written once',
     );
   });
+
+  test('pods of a gone namespace (absent, or created again after them) are deleted while it stays so', () => {
+    const inNs = (name: string, ns: string, owner?: string) => {
+      const p = pod(name, 'n1', owner);
+      p.object.metadata.namespace = ns;
+      return p;
+    };
+    const world: World = {
+      nodes: [node('n1')],
+      drained: new Set(),
+      pods: [
+        inNs('kept', 'team'),
+        inNs('absent', 'gone'),
+        inNs('older', 'again', 'web'),
+        inNs('sys', 'kube-system'),
+      ],
+    };
+    const namespaces = new Map([
+      ['team', '5'], // created with its pod, in one transaction
+      ['again', '9'], // deleted and created again after the pod (revision 5)
+    ]);
+    const actions = planSweep(world, new Set(['uid-web']), now, namespaces);
+    assert.deepEqual(
+      actions.map((a) => (a.type === 'delete' ? [a.pod.object.metadata.name, a.whileNamespace] : a.type)),
+      [
+        ['absent', { name: 'gone', createRevision: '0' }],
+        ['older', { name: 'again', createRevision: '9' }],
+      ],
+    );
+    assert.deepEqual(planSweep(world, new Set(['uid-web']), now), [], 'no namespaces given: no verdict');
+  });
 });

@@ -2,6 +2,7 @@
 // compares each object's mod revision (or its absence) with what was read; on a conflict the read and
 // the transaction are retried a few times, then a clear error. Never partial.
 import type { Etcd3 } from 'etcd3';
+import { absent } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
 import { canonical } from './canonical.ts';
 import { withDefaults } from './defaults.ts';
@@ -12,6 +13,7 @@ import {
   deleteObjects,
   fromKv,
   getObject,
+  listObjects,
   newMeta,
   ObjectConflictError,
   type ObjectRef,
@@ -282,25 +284,29 @@ export async function deleteObject(
   if (opts.dryRun) return dry;
   const ok =
     ref.kind === 'Namespace'
-      ? await deleteNamespace(etcd, cluster, ref.name, kv.create_revision)
+      ? await deleteNamespace(etcd, cluster, ref.name, kv.create_revision, opts.gracePeriodSeconds)
       : await deleteObjects(etcd, cluster, [{ ...ref, createRevision: kv.create_revision }]);
   if (!ok) throw new ObjectConflictError(`${key} (replaced while deleting)`);
   return done;
 }
 
 /**
- * A Namespace and everything in it (objects and statuses, by key prefix) in one transaction of a
- * fixed size, whatever the number of objects: an object applied into the namespace meanwhile goes too.
+ * A Namespace and everything in it but its pods (objects and statuses, by key prefix) in one transaction
+ * of a fixed size, whatever the number of objects: an object applied into the namespace meanwhile goes
+ * too. Its pods are then deleted gracefully, each on its own (Terminating while their agents stop them),
+ * only while the namespace is still absent; the leader's sweep deletes any this misses (node-lifecycle.ts),
+ * as the Kubernetes namespace controller does.
  */
 async function deleteNamespace(
   etcd: Etcd3,
   cluster: string,
   name: string,
   createRevision: string,
+  gracePeriodSeconds: number | undefined,
 ): Promise<boolean> {
   const ref: ObjectRef = { kind: 'Namespace', name };
   const ops = [etcd.delete().key(objectKey(cluster, ref)), etcd.delete().key(statusKey(cluster, ref))];
-  for (const kind of KINDS.filter(namespaced)) {
+  for (const kind of KINDS.filter((k) => namespaced(k) && k !== 'Pod')) {
     const prefix = keys.objectNamespacePrefix(cluster, RESOURCE[kind], name);
     ops.push(etcd.delete().prefix(prefix));
     ops.push(etcd.delete().prefix(prefix.replace(keys.objectsPrefix(cluster), keys.statusPrefix(cluster))));
@@ -309,5 +315,12 @@ async function deleteNamespace(
     .if(objectKey(cluster, ref), 'Create', '==', Number(createRevision))
     .then(...ops)
     .commit();
-  return res.succeeded;
+  if (!res.succeeded) return false;
+  const stillAbsent = [absent(objectKey(cluster, ref))];
+  for (const pod of await listObjects(etcd, cluster, 'Pod', name))
+    await deletePod(etcd, cluster, pod, {
+      guard: stillAbsent,
+      ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }),
+    });
+  return true;
 }

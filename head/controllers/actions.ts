@@ -16,7 +16,7 @@ import {
   writeStatus,
 } from '../../agent/objects/store.ts';
 import type { Pod, PodStatus } from '../../agent/objects/types.ts';
-import { absent, type Guard, guardedTxn, NO_GUARD } from '../../agent/store/guard.ts';
+import { absent, type Compare, type Guard, guardedTxn, NO_GUARD } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
 
 export type Action =
@@ -27,8 +27,15 @@ export type Action =
   /** Graceful (agent/objects/pod-deletion.ts): Terminating while its node's agent stops it, removed at
    * once when there is nothing to wait for. `whileNodeAbsent`: removed at once, only while that node has
    * no record (a verdict about a lost node holds only while the node is still lost: one that came back
-   * keeps its pods). */
-  | { type: 'delete'; pod: Stored<Pod>; why: string; whileNodeAbsent?: string }
+   * keeps its pods). `whileNamespace`: only while the pod's namespace is still as seen (absent, or created
+   * again after the pod: create revision `createRevision`, '0' for absent). */
+  | {
+      type: 'delete';
+      pod: Stored<Pod>;
+      why: string;
+      whileNodeAbsent?: string;
+      whileNamespace?: { name: string; createRevision: string };
+    }
   /** Status of a pod the controller speaks for (unscheduled, node lost). */
   | { type: 'podStatus'; pod: Stored<Pod>; status: PodStatus; whileNodeAbsent?: string }
   /** The controller object's own status (written only when it differs). */
@@ -94,7 +101,9 @@ export async function applyActions(
             ))
             ? 'removed'
             : 'conflict'
-          : await deletePod(etcd, cluster, a.pod, { guard });
+          : await deletePod(etcd, cluster, a.pod, {
+              guard: a.whileNamespace ? [...guard, namespaceAsSeen(cluster, a.whileNamespace)] : guard,
+            });
         if (outcome === 'conflict') lost++;
         else if (outcome !== 'unchanged')
           recorder.normal(
@@ -202,3 +211,11 @@ export async function bindPod(
     .commit();
   return res.succeeded;
 }
+
+/** The namespace key still has the create revision a verdict saw ('0': still absent). */
+const namespaceAsSeen = (cluster: string, ns: { name: string; createRevision: string }): Compare => ({
+  key: objectKey(cluster, { kind: 'Namespace', name: ns.name }),
+  target: 'Create',
+  op: '==',
+  value: ns.createRevision,
+});

@@ -156,6 +156,13 @@ export class Leader {
       this.sweeper.kick();
     };
     this.offs.push(caches.objects.pods!.on({ add: podChanged, update: podChanged, delete: podChanged }));
+    // A namespace deleted (or created again) may leave pods of the old one: the sweep deletes them.
+    this.offs.push(
+      caches.objects.namespaces!.on(
+        { add: () => this.sweeper.kick(), delete: () => this.sweeper.kick() },
+        false,
+      ),
+    );
     const statusChanged = (key: string) => {
       const pod = caches.objects.pods!.get(key);
       if (pod) this.kickOwner(pod.value.object);
@@ -253,7 +260,12 @@ export class Leader {
         this.caches.objects[r]!.entries().map(([, e]) => e.value.object.metadata.uid),
       ),
     );
-    const actions = planSweep(this.assumed.attach(world), uids, new Date().toISOString());
+    const namespaces = new Map(
+      this.caches.objects
+        .namespaces!.entries()
+        .map(([, e]) => [e.value.object.metadata.name, e.value.createRevision]),
+    );
+    const actions = planSweep(this.assumed.attach(world), uids, new Date().toISOString(), namespaces);
     this.assumed.record(actions);
     for (const a of actions) {
       // Events name their pod themselves; writes are done on behalf of the pod they touch.

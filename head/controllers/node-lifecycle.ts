@@ -12,12 +12,14 @@
 //   - pods whose controller (by uid) is gone are deleted: the garbage collection of the ownerReferences
 //     cascade, graceful (actions.ts: Terminating while their agent stops them; at once when not bound or
 //     bound to a node with no record);
+//   - pods whose namespace is gone (deleted, or deleted and created again after them) are deleted, as
+//     k8s' namespace controller does: gracefully, only while the namespace is still as seen;
 //   - a Terminating pod bound to a node with no record is removed (no agent to finish it), only while
 //     the node is still absent;
 //   - bare pods not bound to a node are bound when a node fits (else Pending/Unschedulable).
 import type { Logger } from '../../agent/log/logger.ts';
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
-import type { Pod } from '../../agent/objects/types.ts';
+import { DEFAULT_NAMESPACE, isBuiltinNamespace, type Pod } from '../../agent/objects/types.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import { guardedTxn } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
@@ -53,13 +55,32 @@ export async function forgetDeadNode(
   return res.succeeded;
 }
 
-/** Pure: what to do about pods on lost nodes, orphans and unbound bare pods. */
-export function planSweep(world: World, controllerUids: ReadonlySet<string>, now: string): Action[] {
+/** Pure: what to do about pods on lost nodes, orphans and unbound bare pods. `namespaces`: the create
+ * revision of each stored Namespace (absent: no verdict on namespaces). */
+export function planSweep(
+  world: World,
+  controllerUids: ReadonlySet<string>,
+  now: string,
+  namespaces?: ReadonlyMap<string, string>,
+): Action[] {
   const actions: Action[] = [];
   const unboundBare: World['pods'] = [];
   for (const p of world.pods) {
     const pod = p.object;
     const owner = controllerOf(pod);
+    const ns = pod.metadata.namespace ?? DEFAULT_NAMESPACE;
+    const nsRevision = namespaces?.get(ns);
+    // Created in one transaction with its namespace, a pod has the namespace's create revision.
+    const nsGone = nsRevision === undefined || BigInt(nsRevision) > BigInt(p.createRevision);
+    if (namespaces && nsGone && !isTerminating(pod) && !isBuiltinNamespace(ns)) {
+      actions.push({
+        type: 'delete',
+        pod: p,
+        why: `namespace ${ns} is gone`,
+        whileNamespace: { name: ns, createRevision: nsRevision ?? '0' },
+      });
+      continue;
+    }
     if (isTerminating(pod)) {
       // Its agent finishes it; with no node record there is no agent to: removed (while still absent).
       if (standingOf(pod, world) === 'unreachable')
