@@ -173,6 +173,9 @@ function sshdConfig(dir: string, address: string): string {
     // (root-owned, not group-writable) would otherwise depend on how /tmp was made
     'StrictModes no',
     'Subsystem sftp internal-sftp',
+    // A test host is a clean host: bash sources ~/.bashrc for a command run over SSH when it is the first
+    // shell (SHLVL 0), and this machine's root has pyenv there (~100 processes, 1-2 s per command).
+    'SetEnv SHLVL=1',
     'LogLevel ERROR',
     '',
   ].join('\n');
