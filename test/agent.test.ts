@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import type { Member } from '../agent/mesh/member-table.ts';
 import { storeConfig } from '../agent/store/config-store.ts';
+import { keys } from '../agent/store/keys.ts';
 import { listNodes, type NodeRecord } from '../agent/store/node-registry.ts';
 import { createTestCluster, eventually, getJson, runCli, type TestCluster } from './harness/cluster.ts';
 import { freePort } from './harness/ports.ts';
@@ -100,6 +101,14 @@ describe('agent and head at work', { timeout: 120_000 }, () => {
     assert.ok(r.capacity.os.kernel.length > 0);
     assert.equal(r.api, c.headUrl());
     assert.ok(r.multiaddrs[0]!.includes(r.peerId));
+  });
+
+  test('its node record deleted while its lease lives: the agent puts it back (same incarnation)', async () => {
+    const before = (await record('n1'))!;
+    await c.withEtcd((etcd) => etcd.delete().key(keys.node(c.name, 'n1')).exec());
+    const back = await eventually(() => record('n1'), 20_000, 'n1 record back');
+    assert.equal(back.incarnation, before.incarnation);
+    assert.equal(back.peerId, before.peerId);
   });
 
   test('head API: healthz, readyz, metrics, config, nodes', async () => {

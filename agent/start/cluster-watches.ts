@@ -1,12 +1,15 @@
-// Start step 5: the two watches every agent keeps. The config key: changes apply live. The node records:
-// they feed the mesh's peer list and the `node` event; our own record deleted while our lease lives is
-// put back. Neither blocks start-up: each connects (and reconnects) in the background and re-reads its
-// range each time it is connected, so nothing that changed while it was away is missed.
+// Start step 5: the two watches every agent keeps. The config key: changes apply live (one key: its watch
+// re-reads it on every connect and compares versions). The node records, through the shared node informer
+// (agent/store/informer: one list and watch with the leader's caches on a head): they feed the mesh's peer
+// list and the `node` event; our own record deleted while our lease lives is put back, also when a re-list
+// finds it gone. Neither blocks start-up: both connect (and reconnect) in the background, so nothing that
+// changed while they were away is missed.
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from '../log/logger.ts';
 import { readConfig } from '../store/config-store.ts';
 import { logEtcdFailure, shortReason } from '../store/etcd.ts';
-import { keyLeaf, keys } from '../store/keys.ts';
+import { nodeInformer } from '../store/informer/cluster.ts';
+import { keys } from '../store/keys.ts';
 import type { NodeRecord } from '../store/node-registry.ts';
 import type { StepBasics } from './basics.ts';
 import type { JoinedMesh } from './join-mesh.ts';
@@ -33,60 +36,44 @@ export function watchCluster(
       (err) => logEtcdFailure(log, err, {}, 'config resync failed'),
     );
   };
-  const onNodePut = (value: string) => {
-    const record = JSON.parse(value) as NodeRecord;
+  const onNodePut = (record: NodeRecord) => {
     if (record.name !== nodeName) o.mesh.rememberPeer(record.name, record.multiaddrs);
     events.emit('node', { type: 'put', node: record });
   };
-  const resyncNodes = () => {
-    etcd
-      .getAll()
-      .prefix(keys.nodesPrefix(cluster))
-      .strings()
-      .then(
-        (all) => {
-          for (const v of Object.values(all)) onNodePut(v);
-          if (!all[keys.node(cluster, nodeName)] && node.registered) node.reassert();
-        },
-        (err) => logEtcdFailure(log, err, {}, 'node resync failed'),
-      );
+  const reassertIfGone = () => {
+    if (!nodes.informer.get(nodeName) && node.registered) node.reassert();
   };
-  const watchers = [
-    watchRange(etcd, { key: keys.config(cluster) }, log, {
-      put: (kv) => o.onConfig(kv.value.toString('utf8'), Number(kv.version)),
-      resync: resyncConfig,
-    }),
-    watchRange(etcd, { prefix: keys.nodesPrefix(cluster) }, log, {
-      put: (kv) => onNodePut(kv.value.toString('utf8')),
-      delete: (key) => {
-        if (keyLeaf(key) === nodeName && node.registered) node.reassert();
-        events.emit('node', { type: 'delete', name: keyLeaf(key) });
-      },
-      resync: resyncNodes,
-    }),
-  ];
+  const nodes = nodeInformer(etcd, cluster, log);
+  const offNodes = nodes.informer.on({
+    add: (_name, e) => onNodePut(e.value),
+    update: (_name, e) => onNodePut(e.value),
+    delete: (name) => {
+      events.emit('node', { type: 'delete', name });
+      reassertIfGone();
+    },
+    listed: reassertIfGone,
+  });
+  const config = watchKey(etcd, keys.config(cluster), log, {
+    put: (kv) => o.onConfig(kv.value.toString('utf8'), Number(kv.version)),
+    resync: resyncConfig,
+  });
   return {
     async cancel() {
-      await Promise.all(watchers.map((w) => w.cancel())).catch(() => undefined);
+      offNodes();
+      await Promise.all([config.cancel(), nodes.release()]).catch(() => undefined);
     },
   };
 }
 
-function watchRange(
+function watchKey(
   etcd: Etcd3,
-  range: { key: string } | { prefix: string },
+  key: string,
   log: Logger,
-  on: {
-    put(kv: { key: Buffer; value: Buffer; version: string }): void;
-    delete?(key: string): void;
-    resync(): void;
-  },
+  on: { put(kv: { key: Buffer; value: Buffer; version: string }): void; resync(): void },
 ): Watcher {
-  const builder = 'key' in range ? etcd.watch().key(range.key) : etcd.watch().prefix(range.prefix);
-  const watcher = builder.watcher();
+  const watcher = etcd.watch().key(key).watcher();
   watcher.on('connected', () => on.resync());
   watcher.on('put', (kv) => on.put(kv));
-  watcher.on('delete', (kv) => on.delete?.(kv.key.toString('utf8')));
-  watcher.on('error', (err) => log.warn({ err: shortReason(err), range }, 'watch error'));
+  watcher.on('error', (err) => log.warn({ err: shortReason(err), key }, 'watch error'));
   return watcher;
 }
