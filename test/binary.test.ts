@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { findOnPath } from '../agent/op/processes.ts';
 import { VERSION } from '../agent/version.ts';
 import { REPO } from './harness/cluster.ts';
-import { freePort } from './harness/ports.ts';
+import { upPortFlags } from './harness/ports.ts';
 
 const BIN = join(REPO, 'dist', 'nokube');
 /** A PATH with system tools but no node (node lives in /usr/bin on this kind of host). */
@@ -61,16 +61,8 @@ describe('the single binary', { timeout: 120_000 }, () => {
     await mkdir(join(dir, 'bin'));
     await symlink(etcd, join(dir, 'bin', 'etcd'));
     const env = { PATH: join(dir, 'bin'), HOME: dir, NOKUBE_HOME: join(dir, 'home') };
-    const ports = [
-      '--etcd-port',
-      `${await freePort()}`,
-      '--head-port',
-      `${await freePort()}`,
-      '--mesh-port',
-      `${await freePort()}`,
-      '--agent-port',
-      `${await freePort()}`,
-    ];
+    // etcd's peer port is its client port + 1: no other port may be that one.
+    const ports = await upPortFlags();
     const up = await run(['up', '--detach', '--dir', join(dir, 'local'), ...ports], env);
     assert.equal(up.code, 0, up.stdout + up.stderr);
     try {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cliCommand, eventually, runCli } from './harness/cluster.ts';
-import { freePort, freePortPair } from './harness/ports.ts';
+import { upPortFlags } from './harness/ports.ts';
 
 const alive = (pid: number) => {
   try {
@@ -18,16 +18,7 @@ const alive = (pid: number) => {
   }
 };
 
-async function ports() {
-  const etcd = await freePortPair();
-  const others: number[] = [];
-  while (others.length < 3) {
-    const p = await freePort();
-    if (p !== etcd + 1 && !others.includes(p)) others.push(p);
-  }
-  const [head, mesh, agent] = others.map(String);
-  return ['--etcd-port', String(etcd), '--head-port', head!, '--mesh-port', mesh!, '--agent-port', agent!];
-}
+const ports = upPortFlags;
 
 describe('nokube up / down', { timeout: 240_000 }, () => {
   test('up --detach brings a healthy one-host cluster; down stops everything it started', async () => {

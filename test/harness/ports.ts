@@ -35,3 +35,16 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
 }
+
+/** `nokube up`'s port flags: etcd's client port with its peer port (+1) free, and head, mesh and agent
+ * ports distinct from both (picked one by one, one of them could be etcd's +1). */
+export async function upPortFlags(): Promise<string[]> {
+  const etcd = await freePortPair();
+  const others: number[] = [];
+  while (others.length < 3) {
+    const p = await freePort();
+    if (p !== etcd && p !== etcd + 1 && !others.includes(p)) others.push(p);
+  }
+  const [head, mesh, agent] = others.map(String);
+  return ['--etcd-port', String(etcd), '--head-port', head!, '--mesh-port', mesh!, '--agent-port', agent!];
+}
