@@ -57,11 +57,23 @@ class KubeController {
   private readonly ctx: AgentContext;
   private readonly leadership: Leadership;
   private leading: Leader | undefined;
+  private stopped = false;
   private readonly onMember = (e: MemberEvent) => {
     if (e.type !== 'dead') return;
     this.leading?.nodeDied(e.member.name, e.member.incarnation);
-    void this.leadership.removeDead(e.member.name, e.member.incarnation);
+    this.tidyElection(e.member.name, e.member.incarnation);
   };
+
+  /** Drop a dead head's campaign key; when this head could not try (not a candidate at that moment, as
+   * while it campaigns again after an etcd outage, or etcd did not answer), again every second while the
+   * mesh still holds that incarnation dead. Else the next leader would wait for the dead one's lease TTL. */
+  private tidyElection(name: string, incarnation: number): void {
+    void this.leadership.removeDead(name, incarnation).then((settled) => {
+      const m = this.ctx.mesh.table.get(name);
+      if (settled || this.stopped || !m || m.state !== 'dead' || m.incarnation !== incarnation) return;
+      setTimeout(() => this.tidyElection(name, incarnation), TIDY_RETRY_MS).unref();
+    });
+  }
 
   constructor(ctx: AgentContext) {
     this.ctx = ctx;
@@ -87,10 +99,13 @@ class KubeController {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.ctx.events.off('member', this.onMember);
     await this.leadership.stop();
   }
 }
+
+const TIDY_RETRY_MS = 1000;
 
 type Actor = ControllerActor & { kind: ControllerKind; ref: ObjectRef & { namespace: string } };
 

@@ -90,25 +90,29 @@ export class Leadership {
     await campaign?.resign().catch(() => undefined);
   }
 
-  /** The mesh says `name` is dead (incarnation `incarnation`): drop its campaign key, guarded. */
-  async removeDead(name: string, incarnation: number): Promise<void> {
+  /** The mesh says `name` is dead (incarnation `incarnation`): drop its campaign key, guarded. Resolves
+   * true when nothing is left to do, false when this head could not try (not a candidate now, or etcd
+   * did not answer): the caller may ask again. */
+  async removeDead(name: string, incarnation: number): Promise<boolean> {
     const campaign = this.campaignNow;
-    if (!campaign) return;
+    if (!campaign || this.stopped) return this.stopped;
     try {
       const res = await this.etcd.getAll().prefix(this.prefix).exec();
       const theirs = res.kvs.filter((kv: IKeyValue) => kv.value.toString('utf8') === name);
-      if (theirs.length === 0) return;
+      if (theirs.length === 0) return true;
       const ownKey = await campaign.getCampaignKey();
       const own = res.kvs.find((kv) => kv.key.toString('utf8') === ownKey);
       // Not (yet) a candidate: only candidates tidy the election they stand in.
-      if (!own) return;
+      if (!own) return false;
       const nodeKey = keys.node(this.cluster, name);
       const rec = (await this.etcd.get(nodeKey).exec()).kvs[0];
       // A record of another incarnation: the node is back and its campaign key may be the new one's.
-      if (rec && (JSON.parse(rec.value.toString('utf8')) as NodeRecord).incarnation !== incarnation) return;
+      if (rec && (JSON.parse(rec.value.toString('utf8')) as NodeRecord).incarnation !== incarnation)
+        return true;
       const nodeUnchanged: Compare = rec
         ? { key: nodeKey, target: 'Mod', op: '==', value: rec.mod_revision }
         : { key: nodeKey, target: 'Version', op: '==', value: 0 };
+      let all = true;
       for (const kv of theirs) {
         const key = kv.key.toString('utf8');
         const done = await guardedTxn(
@@ -119,9 +123,13 @@ export class Leadership {
           .then(this.etcd.delete().key(key))
           .commit();
         if (done.succeeded) this.log.info({ node: name }, `${this.name}: a dead head left the election`);
+        else all = false;
       }
+      // A compare that failed (a key changed since read, ours gone): the caller's next try reads again.
+      return all;
     } catch (err) {
       logEtcdFailure(this.log, err, { node: name }, `${this.name}: removing a dead head failed`);
+      return false;
     }
   }
 

@@ -37,16 +37,19 @@ export class Faults {
 
   /** SIGKILL of an agent: its containers stay, as after a crash. */
   async killAgent(node: string): Promise<void> {
+    const since = performance.now();
     await this.fc.c.agents.get(node)!.kill('SIGKILL');
     this.down.add(node);
-    this.rec.note('kill', node, `SIGKILL agent ${node}`);
+    this.rec.note('kill', node, `SIGKILL agent ${node}`, since);
   }
 
   /** SIGTERM of an agent, waited for: a clean stop. */
   async stopAgent(node: string): Promise<void> {
+    // Impaired from the signal on: a stopping agent resigns and its answers may lag the handover.
+    const since = performance.now();
     const code = await this.fc.c.agents.get(node)!.kill('SIGTERM');
     this.down.add(node);
-    this.rec.note('stop', node, `SIGTERM agent ${node} (exit ${code})`);
+    this.rec.note('stop', node, `SIGTERM agent ${node} (exit ${code})`, since);
   }
 
   async startAgent(node: string): Promise<void> {
@@ -59,10 +62,11 @@ export class Faults {
   async killEtcd(): Promise<void> {
     const { process: child } = this.fc.c.etcd;
     const exited = new Promise((r) => child.once('exit', r));
+    const since = performance.now();
     child.kill('SIGKILL');
     await exited;
     this.etcdDown = true;
-    this.rec.note('kill', ETCD, 'SIGKILL etcd');
+    this.rec.note('kill', ETCD, 'SIGKILL etcd', since);
   }
 
   async startEtcd(): Promise<void> {

@@ -38,8 +38,9 @@ export interface RecorderTarget {
 }
 
 export interface Recorder {
-  /** Record a fault (or its end) on the history's clock. */
-  note(kind: NoteKind, target: string, text?: string): void;
+  /** Record a fault (or its end) on the history's clock; `since` (performance.now()): when it began, for a
+   * fault noted once done (a stop waited for) that was in effect from its signal on. */
+  note(kind: NoteKind, target: string, text?: string, since?: number): void;
   /** The history so far (a copy of the arrays; samples are not copied). */
   snapshot(): History;
   stop(): Promise<History>;
@@ -101,8 +102,11 @@ export function startRecorder(target: RecorderTarget): Recorder {
     notes: [...h.notes],
   });
   return {
-    note(kind, target, text = `${kind} ${target}`) {
-      h.notes.push({ t: performance.now(), kind, target, text });
+    note(kind, target, text = `${kind} ${target}`, since = performance.now()) {
+      // Notes stay in time order (impairedAt reads them so).
+      let i = h.notes.length;
+      while (i > 0 && h.notes[i - 1]!.t > since) i--;
+      h.notes.splice(i, 0, { t: since, kind, target, text });
     },
     snapshot,
     async stop() {
