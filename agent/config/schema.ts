@@ -136,6 +136,13 @@ export const clusterConfigSchema = z.strictObject({
       grafana: z.strictObject({ address: host, port, container: serviceContainer }),
     })
     .optional(),
+  /** Pod Security "baseline" for requests that are not an ops-admin's (head/admission/pod-security.ts). */
+  admission: z
+    .strictObject({
+      /** Per namespace, the host paths its pods may mount (hostPath volumes), by prefix. */
+      hostPathPrefixes: z.record(dnsLabel, z.array(absolutePath)),
+    })
+    .optional(),
   nodes: z
     .array(
       z.strictObject({

@@ -1,0 +1,69 @@
+// Admission: the Pod Security "baseline" rules nokube can state about the pod specs it accepts, applied
+// to every request that is not an ops-admin's (head/api). A pod spec is checked wherever it appears: a
+// Pod, and the template of a Deployment, DaemonSet or Job. Refusals name the rule, as the Kubernetes
+// Pod Security admission does (`violates PodSecurity "baseline"`).
+//
+//   - hostPath volumes only under a prefix the cluster config allows for the object's namespace
+//     (`admission.hostPathPrefixes`, by namespace; none allowed where none is listed). A prefix holds
+//     itself and what is below it, segment by segment: /srv/data allows /srv/data/x, not /srv/database;
+//   - no host port below 1024 (pods share the node's network: every containerPort is a host port);
+//   - fields nokube does not accept yet (privileged, capabilities, hostNetwork, hostPID) are refused by
+//     the object schema before this; each goes through here once accepted.
+import { posix } from 'node:path';
+import type { KubeObject, PodSpec } from '../../agent/objects/types.ts';
+import { describeHostPort, hostPortsOf } from '../../agent/scheduler/host-ports.ts';
+
+/** The cluster config's admission section (absent: no hostPath for anyone but an ops-admin). */
+export interface AdmissionRules {
+  hostPathPrefixes?: Record<string, string[]>;
+}
+
+/** Ports below this are the node's system services' (root's on Linux). */
+const LOWEST_HOST_PORT = 1024;
+
+/** The pod spec an object carries (itself a Pod's, or a controller's template's), if any. */
+export function podSpecOf(obj: KubeObject): PodSpec | undefined {
+  const spec = (obj as { spec?: { template?: { spec?: PodSpec } } & Partial<PodSpec> }).spec;
+  if (!spec) return undefined;
+  if (obj.kind === 'Pod') return spec as PodSpec;
+  return spec.template?.spec;
+}
+
+/** Under `prefix` by whole path segments (both normalized; no `..` escapes). */
+export function underPrefix(path: string, prefix: string): boolean {
+  const p = posix.normalize(path);
+  const pre = posix.normalize(prefix).replace(/\/+$/, '') || '/';
+  return pre === '/' || p === pre || p.startsWith(`${pre}/`);
+}
+
+/** What in the object breaks the baseline rules, one phrase each (empty: admitted). */
+export function baselineViolations(obj: KubeObject, rules: AdmissionRules | undefined): string[] {
+  const spec = podSpecOf(obj);
+  if (!spec) return [];
+  const ns = obj.metadata.namespace ?? 'default';
+  const allowed = rules?.hostPathPrefixes?.[ns] ?? [];
+  const out: string[] = [];
+  for (const v of spec.volumes ?? []) {
+    if (!v.hostPath) continue;
+    if (allowed.some((prefix) => underPrefix(v.hostPath!.path, prefix))) continue;
+    const where =
+      allowed.length === 0
+        ? `no hostPath is allowed in namespace "${ns}"`
+        : `it is not under ${allowed.join(', ')}, the prefixes allowed in namespace "${ns}"`;
+    out.push(
+      `hostPath volume "${v.name}" (path "${v.hostPath.path}"): ${where} (admission.hostPathPrefixes)`,
+    );
+  }
+  for (const c of spec.containers)
+    for (const p of hostPortsOf({ containers: [c] }))
+      if (p.port < LOWEST_HOST_PORT)
+        out.push(`host port ${describeHostPort(p)} (container "${c.name}"): below ${LOWEST_HOST_PORT}`);
+  return out;
+}
+
+/** The refusal for one object, or undefined when admitted. `what` is kubectl's `deployments.apps "web"`. */
+export function baselineRefusal(what: string, obj: KubeObject, rules: AdmissionRules | undefined) {
+  const v = baselineViolations(obj, rules);
+  if (v.length === 0) return undefined;
+  return `${what} is forbidden: violates PodSecurity "baseline": ${v.join('; ')}`;
+}
