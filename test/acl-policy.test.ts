@@ -1,7 +1,10 @@
-// Policy evaluation, token secrets and credentials, without etcd: every built-in policy against the
+// Policy evaluation, token secrets, credentials and the CLI's saved token, without etcd: every built-in policy against the
 // requests it must allow and refuse, with the refusal's exact words.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { authorize, isManagement } from '../head/acl/authorize.ts';
 import { BUILTIN_POLICIES, type Policy, parsePolicy } from '../head/acl/policy.ts';
@@ -21,6 +24,7 @@ import {
   TOKEN_PROTOCOL_PREFIX,
   WS_PROTOCOL,
 } from '../head/api/auth/credentials.ts';
+import { contextFile, resolveToken, saveContext, saveToken } from '../head/cli/context.ts';
 
 const builtin = (name: string): Policy => BUILTIN_POLICIES.find((p) => p.name === name)!;
 const token = (name: string, ...policies: string[]): Subject => ({
@@ -229,4 +233,33 @@ test('credentials: a Bearer header, or the WebSocket subprotocol; the head selec
   assert.ok('malformed' in credentialOf(req({ 'sec-websocket-protocol': `${TOKEN_PROTOCOL_PREFIX}a+b=` })));
   assert.equal(selectProtocol(new Set([WS_PROTOCOL, `${TOKEN_PROTOCOL_PREFIX}abc`])), WS_PROTOCOL);
   assert.equal(selectProtocol(new Set([`${TOKEN_PROTOCOL_PREFIX}abc`])), false);
+});
+
+test('the CLI context keeps the token per cluster, mode 0600; NOKUBE_TOKEN wins', async () => {
+  const home = await mkdtemp(join(tmpdir(), 'nokube-acl-context-'));
+  const saved = { home: process.env.NOKUBE_HOME, token: process.env.NOKUBE_TOKEN };
+  process.env.NOKUBE_HOME = home;
+  delete process.env.NOKUBE_TOKEN;
+  try {
+    const etcd = { endpoints: ['http://127.0.0.1:2379'], dialTimeoutMs: 5000 };
+    // A context file from before (0644) is tightened when the token goes in.
+    await writeFile(join(home, 'context.json'), JSON.stringify({ cluster: 'a', etcd }), { mode: 0o644 });
+    const secret = newSecret();
+    await saveToken({ cluster: 'a', etcd }, secret);
+    assert.equal((await stat(contextFile())).mode & 0o777, 0o600);
+    assert.equal(await resolveToken('a'), secret);
+    assert.equal(await resolveToken('b'), undefined, 'never sent to another cluster');
+    await saveContext({ cluster: 'a', etcd });
+    assert.equal(await resolveToken('a'), secret, 'new-or-update of the same cluster keeps it');
+    process.env.NOKUBE_TOKEN = 'from-env';
+    assert.equal(await resolveToken('b'), 'from-env');
+    delete process.env.NOKUBE_TOKEN;
+    await saveContext({ cluster: 'b', etcd });
+    assert.equal(await resolveToken('b'), undefined, 'another cluster drops it');
+  } finally {
+    if (saved.home === undefined) delete process.env.NOKUBE_HOME;
+    else process.env.NOKUBE_HOME = saved.home;
+    if (saved.token !== undefined) process.env.NOKUBE_TOKEN = saved.token;
+    await rm(home, { recursive: true, force: true });
+  }
 });
