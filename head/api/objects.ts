@@ -31,8 +31,9 @@ import {
 } from '../../agent/objects/validate.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { compareText } from '../../agent/text/compare.ts';
+import { authorize } from '../acl/authorize.ts';
 import type { AccessRequest } from '../acl/subject.ts';
-import { authorizeRequest } from './auth/gate.ts';
+import { authOf, authorizeRequest } from './auth/gate.ts';
 import { secretValuesAccess } from './auth/route-access.ts';
 import { HttpError } from './http-error.ts';
 import { discardBody, readJsonBody } from './request-body.ts';
@@ -136,18 +137,13 @@ const whereOf = (r: { kind: Kind; namespace?: string; name: string }) =>
   r.kind === 'Namespace' ? r.name : (r.namespace ?? DEFAULT_NAMESPACE);
 
 /** Before anything is read: a subject that may neither create nor update the documents' resources
- * where they go learns nothing about what exists there. */
+ * where they go learns nothing about what exists there. (The exact check, create or update, comes with
+ * the plan; only a refusal here is told to the gate's observers.) */
 function mayWrite(req: IncomingMessage, kind: Kind, namespace: string, name: string): void {
-  const resource = RESOURCE[kind];
-  try {
-    authorizeRequest(req, { verb: 'create', resource, namespace, name });
-  } catch (err) {
-    try {
-      authorizeRequest(req, { verb: 'update', resource, namespace, name });
-    } catch {
-      throw err;
-    }
-  }
+  const { subject, enforced } = authOf(req);
+  const target = { resource: RESOURCE[kind], namespace, name };
+  if (!enforced || authorize(subject, { verb: 'update', ...target }).allowed) return;
+  authorizeRequest(req, { verb: 'create', ...target });
 }
 
 async function apply(ctx: AgentContext, req: IncomingMessage, body: unknown): Promise<unknown> {

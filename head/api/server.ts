@@ -41,6 +41,8 @@ export class HeadPortInUseError extends Error {
 
 export interface HeadServer {
   url: string;
+  /** Every request passes it: audit observes its decisions (Gate.observe). */
+  gate: Gate;
   stop(): Promise<void>;
 }
 
@@ -243,6 +245,7 @@ export async function startHeadServer(
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     url: `http://${host}:${addr.port}`,
+    gate,
     async stop() {
       top.stop();
       for (const c of wss.clients) c.terminate();
