@@ -396,6 +396,31 @@ describe('access control', { timeout: 240_000 }, () => {
       [other.status, other.error],
       [403, 'token "prod-ci" (policy prod-deployer) may not create configmaps in namespace "default"'],
     );
+    // `update` without `create`: decided on what the apply finds (the same reads its transaction compares).
+    const editor = await call('POST', '/api/v1/acl/policies', {
+      token: secrets.admin,
+      body: {
+        name: 'cm-editor',
+        rules: [{ namespaces: ['prod'], resources: ['configmaps'], verbs: ['update'] }],
+      },
+    });
+    assert.deepEqual(editor.body, { name: 'cm-editor', outcome: 'created' });
+    const e = await createToken('editor', 'cm-editor');
+    const edit = await call('POST', '/api/v1/apply', {
+      token: e,
+      body: { documents: [{ ...configMap('p', 'prod'), data: { k: 'edited' } }] },
+    });
+    assert.equal(edit.status, 200, JSON.stringify(edit.body));
+    const before = await everything();
+    const make = await call('POST', '/api/v1/apply', {
+      token: e,
+      body: { documents: [{ ...configMap('p', 'prod'), data: { k: 'again' } }, configMap('new', 'prod')] },
+    });
+    assert.deepEqual(
+      [make.status, make.error],
+      [403, 'token "editor" (policy cm-editor) may not create configmaps in namespace "prod"'],
+    );
+    assert.deepEqual(await everything(), before, 'nothing of the refused apply was written');
     // Deleting the policy takes its rights from the token at once.
     assert.equal((await cli(['acl', 'policy', 'delete', 'prod-deployer'], secrets.admin)).code, 0);
     const after = await call('GET', '/api/v1/objects/configmaps/prod/p', { token: t });
