@@ -120,6 +120,8 @@ export const clusterConfigSchema = z.strictObject({
     deadAfterMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.deadAfterMs']),
     privateNetworkKeyFile: absolutePath.optional(),
   }),
+  /** Access control on the head API (head/acl): off when absent. */
+  acl: z.strictObject({ enabled: z.boolean() }).optional(),
   monitoring: z
     .strictObject({
       metricsIntervalSeconds: z.number().min(1, 'must be at least 1'),

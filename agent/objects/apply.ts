@@ -78,10 +78,14 @@ export async function applyManifests(
   manifests: Manifest[],
   by: string,
   /** `create`: as `kubectl create`, an object that exists already is an error (AlreadyExists). */
-  opts: { dryRun?: boolean; create?: boolean } = {},
+  /** `authorize`: throws to refuse the plan (each object's action as read, before the transaction that
+   * compares those reads: an object created meanwhile makes the transaction fail and the plan be checked
+   * again). */
+  opts: { dryRun?: boolean; create?: boolean; authorize?: (results: readonly ApplyResult[]) => void } = {},
 ): Promise<ApplyResult[]> {
   for (let attempt = 1; ; attempt++) {
     const plan = await planApply(etcd, cluster, manifests, opts.create === true);
+    opts.authorize?.(plan.results);
     const writes = plan.results.filter((r) => r.action !== 'unchanged');
     if (opts.dryRun || writes.length === 0) return plan.results;
     const compares = plan.reads;

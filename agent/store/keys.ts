@@ -46,6 +46,16 @@ export const keys = {
   eventsPrefix: (cluster: string) => `${ROOT}/${cluster}/events/`,
   eventsOf: (cluster: string, namespace: string, resource: string, name: string) =>
     `${ROOT}/${cluster}/events/${namespace}/${resource}/${name}/`,
+  // ---- access control (head/acl) ----
+  /** Policies, tokens and the bootstrap marker: one prefix (one range read covers the ACL). */
+  aclPrefix: (cluster: string) => `${ROOT}/${cluster}/acl/`,
+  /** JSON `{time, accessor}`: `nokube acl bootstrap` ran (created once, in its transaction). */
+  aclBootstrap: (cluster: string) => `${ROOT}/${cluster}/acl/bootstrap`,
+  aclPoliciesPrefix: (cluster: string) => `${ROOT}/${cluster}/acl/policies/`,
+  aclPolicy: (cluster: string, name: string) => `${ROOT}/${cluster}/acl/policies/${name}`,
+  /** Token records, JSON without the secret, keyed by the secret's SHA-256 (hex). */
+  aclTokensPrefix: (cluster: string) => `${ROOT}/${cluster}/acl/tokens/`,
+  aclToken: (cluster: string, secretHash: string) => `${ROOT}/${cluster}/acl/tokens/${secretHash}`,
   /** Leader election of the kubecontroller among heads (etcd3 Election under this prefix). */
   election: (cluster: string, name: string) => `${ROOT}/${cluster}/election/${name}`,
 } as const;

@@ -15,6 +15,7 @@ import { labelsMatch, parseLabelQuery, SelectorSyntaxError } from '../../agent/o
 import { getObject, listObjects, ObjectConflictError, type ObjectRef } from '../../agent/objects/store.ts';
 import {
   BUILTIN_NAMESPACES,
+  DEFAULT_NAMESPACE,
   isBuiltinNamespace,
   KINDS,
   type Kind,
@@ -30,6 +31,10 @@ import {
 } from '../../agent/objects/validate.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { compareText } from '../../agent/text/compare.ts';
+import { authorize } from '../acl/authorize.ts';
+import type { AccessRequest } from '../acl/subject.ts';
+import { authOf, authorizeRequest } from './auth/gate.ts';
+import { secretValuesAccess } from './auth/route-access.ts';
 import { HttpError } from './http-error.ts';
 import { discardBody, readJsonBody } from './request-body.ts';
 
@@ -47,22 +52,31 @@ export async function serveObjects(
     const url = new URL(req.url ?? '/', 'http://head');
     if (url.pathname === '/api/v1/apply') {
       if (req.method !== 'POST') throw new HttpError(405, `${req.method} not allowed`);
-      return send(res, 200, await apply(ctx, await readJsonBody(req)));
+      return send(res, 200, await apply(ctx, req, await readJsonBody(req)));
     }
     const { kind, ref, events } = parseObjectPath(url.pathname);
     const showSecrets = url.searchParams.get('secrets') === 'show';
-    if (req.method === 'GET' && !ref)
+    const resource = RESOURCE[kind];
+    if (req.method === 'GET' && !ref) {
+      const namespace = kind === 'Namespace' ? undefined : url.searchParams.get('namespace') || undefined;
+      authorizeRequest(req, ...access('list', resource, namespace, showSecrets));
       return send(res, 200, await list(ctx, kind, url.searchParams, showSecrets));
+    }
     if (!ref) throw new HttpError(405, `${req.method} not allowed on a list`);
-    if (req.method === 'GET' && events)
+    const namespace = ref.namespace ?? ref.name; // a Namespace is checked as the namespace it is
+    if (req.method === 'GET' && events) {
+      authorizeRequest(req, { verb: 'get', resource, namespace, name: ref.name });
       return send(res, 200, { items: await listEvents(ctx.etcd, ctx.cluster, ref) });
+    }
     if (req.method === 'GET') {
+      authorizeRequest(req, ...access('get', resource, namespace, showSecrets, ref.name));
       const stored = await getObject(ctx.etcd, ctx.cluster, ref);
       const object = stored?.object ?? (isImplicit(ref) ? implicitNamespace(ref.name) : null);
       if (!object) throw new NotFoundError(notFound(ref));
       return send(res, 200, showSecrets ? object : redact(object));
     }
     if (req.method === 'DELETE') {
+      authorizeRequest(req, { verb: 'delete', resource, namespace, name: ref.name });
       const q = url.searchParams;
       const grace = gracePeriodOf(q);
       const result = await deleteObject(ctx.etcd, ctx.cluster, ref, {
@@ -103,7 +117,36 @@ function gracePeriodOf(q: URLSearchParams): number | undefined {
   return Number(v);
 }
 
-async function apply(ctx: AgentContext, body: unknown): Promise<unknown> {
+/** A read of `resource` (and of Secret values with `?secrets=show`). */
+function access(
+  verb: AccessRequest['verb'],
+  resource: string,
+  namespace: string | undefined,
+  showSecrets: boolean,
+  name?: string,
+): AccessRequest[] {
+  const where = {
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(name === undefined ? {} : { name }),
+  };
+  return [{ verb, resource, ...where }, ...secretValuesAccess(resource, verb, namespace, showSecrets)];
+}
+
+/** Where an applied object is checked: its namespace (a Namespace: itself). */
+const whereOf = (r: { kind: Kind; namespace?: string; name: string }) =>
+  r.kind === 'Namespace' ? r.name : (r.namespace ?? DEFAULT_NAMESPACE);
+
+/** Before anything is read: a subject that may neither create nor update the documents' resources
+ * where they go learns nothing about what exists there. (The exact check, create or update, comes with
+ * the plan; only a refusal here is told to the gate's observers.) */
+function mayWrite(req: IncomingMessage, kind: Kind, namespace: string, name: string): void {
+  const { subject, enforced } = authOf(req);
+  const target = { resource: RESOURCE[kind], namespace, name };
+  if (!enforced || authorize(subject, { verb: 'update', ...target }).allowed) return;
+  authorizeRequest(req, { verb: 'create', ...target });
+}
+
+async function apply(ctx: AgentContext, req: IncomingMessage, body: unknown): Promise<unknown> {
   const b = body as { documents?: unknown; dryRun?: unknown; by?: unknown };
   if (!b || !Array.isArray(b.documents))
     throw new HttpError(400, 'expected {"documents": [...], "dryRun"?: boolean}');
@@ -123,9 +166,29 @@ async function apply(ctx: AgentContext, body: unknown): Promise<unknown> {
     }),
   );
   const by = typeof b.by === 'string' ? b.by : 'api';
+  for (const m of manifests) {
+    const o = m.object;
+    mayWrite(
+      req,
+      o.kind,
+      whereOf({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name }),
+      o.metadata.name,
+    );
+  }
   const items = await applyManifests(ctx.etcd, ctx.cluster, manifests, by, {
     dryRun: b.dryRun === true,
     create: (b as { create?: unknown }).create === true,
+    // Each object as the plan found it: absent needs `create`, present `update` (unchanged too: the
+    // request asked to change it).
+    authorize: (results) => {
+      for (const r of results)
+        authorizeRequest(req, {
+          verb: r.action === 'created' ? 'create' : 'update',
+          resource: RESOURCE[r.kind],
+          namespace: whereOf(r),
+          name: r.name,
+        });
+    },
   });
   const changed = items.filter((i) => i.action !== 'unchanged').map((i) => i.text);
   if (changed.length > 0 && b.dryRun !== true) ctx.log.info({ by, changed }, 'applied');

@@ -14,6 +14,7 @@ import { runPodStream } from '../../agent/remote/pod-streams.ts';
 import { type PodStreamRequest, podStreamRequest } from '../../agent/remote/requests.ts';
 import { requestPodStream } from '../../agent/remote/stream-server.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
+import { selectProtocol } from './auth/credentials.ts';
 import { websocketInput } from './websocket-input.ts';
 
 const PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(log|exec)$/;
@@ -63,16 +64,21 @@ export function parsePodStreamUrl(url: URL): PodStreamRequest | string {
 export class PodStreams {
   private readonly ctx: AgentContext;
   /** Client messages are input frames: none bigger than a frame is read. */
-  private readonly sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  private readonly sockets = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_FRAME_BYTES,
+    handleProtocols: selectProtocol,
+  });
 
   constructor(ctx: AgentContext) {
     this.ctx = ctx;
   }
 
-  /** Take an HTTP upgrade to a pod stream path. */
-  accept(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** Take an HTTP upgrade to a pod stream path (the gate has let it through); `opened` hears the socket. */
+  accept(req: IncomingMessage, socket: Duplex, head: Buffer, opened?: (ws: WebSocket) => void): void {
     const { ctx } = this;
     this.sockets.handleUpgrade(req, socket, head, (ws) => {
+      opened?.(ws);
       servePodStream(ctx, ws, new URL(req.url ?? '/', 'http://head')).catch((err: Error) => {
         ctx.log.warn({ err: err.message, path: req.url }, 'pod stream failed');
         ws.close(1011);

@@ -1,7 +1,8 @@
 // The head's HTTP API and WebSocket event stream: views of etcd and of this head's mesh table, and the
 // object API (apply/get/delete/watch, head/api/objects.ts).
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AgentContext, AgentEvents } from '../../agent/context.ts';
@@ -20,9 +21,15 @@ import {
   datasourcesYaml,
   renderDashboard,
 } from '../dashboards/serve.ts';
+import { isAclPath, serveAcl } from './auth/acl-routes.ts';
+import { selectProtocol } from './auth/credentials.ts';
+import { authorizeRequest, Gate } from './auth/gate.ts';
+import { PUBLIC_ROUTES, routeAccess, streamAccess } from './auth/route-access.ts';
+import { HttpError } from './http-error.ts';
 import { isObjectsWatchPath, serveWatch } from './object-watch.ts';
 import { isObjectsPath, serveObjects } from './objects.ts';
 import { isPodStreamPath, PodStreams } from './pod-streams.ts';
+import { discardBody } from './request-body.ts';
 
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
 export const WS_MAX_BUFFERED_BYTES = 1 << 20;
@@ -34,6 +41,8 @@ export class HeadPortInUseError extends Error {
 
 export interface HeadServer {
   url: string;
+  /** Every request passes it: audit observes its decisions (Gate.observe). */
+  gate: Gate;
   stop(): Promise<void>;
 }
 
@@ -134,17 +143,46 @@ export async function startHeadServer(
     },
   };
 
+  const gate = new Gate(ctx);
+  const aclRoute: Handler = async (req, res) => json(res, 200, await serveAcl(ctx, req, res));
+  /** Every route but the public ones passes the gate first; plain routes are checked here, the object
+   * and ACL APIs in their handlers (what they need depends on the request). */
+  const guarded =
+    (path: string, route: Handler): Handler =>
+    async (req, res) => {
+      if (PUBLIC_ROUTES.has(path)) return route(req, res);
+      await gate.admit(req);
+      if (!isObjectsPath(path) && !isAclPath(path)) {
+        const need = routeAccess(path, new URL(req.url ?? '/', 'http://head'));
+        if (need) authorizeRequest(req, ...need);
+      }
+      return route(req, res);
+    };
+
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     // A client that remembered this address for another cluster is told so, and asks etcd again.
     const wrong = wrongCluster(ctx, req);
     if (wrong) return json(res, 421, { error: wrong });
-    const route: Handler | undefined = isObjectsPath(path) ? (q, r) => serveObjects(ctx, q, r) : routes[path];
-    // Objects take POST (apply) and DELETE; everything else is read-only.
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !isObjectsPath(path))
+    const route: Handler | undefined = isObjectsPath(path)
+      ? (q, r) => serveObjects(ctx, q, r)
+      : isAclPath(path)
+        ? aclRoute
+        : routes[path];
+    // Objects take POST (apply) and DELETE, the ACL API too; everything else is read-only.
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !isObjectsPath(path) && !isAclPath(path))
       return json(res, 405, { error: `${req.method} not allowed` });
     if (!route) return json(res, 404, { error: `no route ${path}` });
-    route(req, res).catch((err: Error) => {
+    guarded(path, route)(req, res).catch((err: Error) => {
+      if (err instanceof HttpError) {
+        // A refused request's body is not read: what the client still sends is dropped (bounded).
+        discardBody(req);
+        if (err.status === 401) res.setHeader('www-authenticate', 'Bearer realm="nokube"');
+        return json(res, err.status, {
+          error: err.message,
+          ...(err.problems ? { problems: err.problems } : {}),
+        });
+      }
       logEtcdFailure(ctx.log, err, { path }, 'api request failed');
       if (!res.headersSent) json(res, 503, { error: err.message.split('\n')[0] });
       else res.destroy();
@@ -152,7 +190,11 @@ export async function startHeadServer(
   });
 
   // Watch clients only listen: a message from one is never read, so none bigger than this is buffered.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: WATCH_MAX_CLIENT_MESSAGE_BYTES });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: WATCH_MAX_CLIENT_MESSAGE_BYTES,
+    handleProtocols: selectProtocol,
+  });
   const podStreams = new PodStreams(ctx);
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0]!;
@@ -160,17 +202,35 @@ export async function startHeadServer(
       socket.end('HTTP/1.1 421 Misdirected Request\r\nconnection: close\r\n\r\n');
       return;
     }
-    if (path === '/api/v1/watch') {
-      wss.handleUpgrade(req, socket, head, (ws) => attachWatcher(ctx, ws, top));
-    } else if (isObjectsWatchPath(path)) {
-      wss.handleUpgrade(req, socket, head, (ws) =>
-        serveWatch(ctx, ws, new URL(req.url ?? '/', 'http://head')),
-      );
-    } else if (isPodStreamPath(path)) {
-      podStreams.accept(req, socket, head);
-    } else {
+    const watch = path === '/api/v1/watch' || isObjectsWatchPath(path);
+    if (!watch && !isPodStreamPath(path)) {
       socket.destroy();
+      return;
     }
+    const url = new URL(req.url ?? '/', 'http://head');
+    const need = streamAccess(url);
+    // While the check reads etcd, a reset of the connection must not go unheard (an 'error' without a
+    // listener would end the process).
+    const onError = () => socket.destroy();
+    socket.on('error', onError);
+    gate
+      .admit(req)
+      .then(() => authorizeRequest(req, ...need))
+      .then(
+        () => {
+          socket.off('error', onError);
+          // A token revoked or expired while the stream runs ends it (within STREAM_RECHECK_MS).
+          const opened = (ws: WebSocket) =>
+            gate.recheck(req, ws, need, (why) => ws.close(1008, why.slice(0, 120)));
+          if (!watch) return podStreams.accept(req, socket, head, opened);
+          wss.handleUpgrade(req, socket, head, (ws) => {
+            opened(ws);
+            if (path === '/api/v1/watch') attachWatcher(ctx, ws, top);
+            else serveWatch(ctx, ws, url);
+          });
+        },
+        (err: Error) => refuseUpgrade(ctx, socket, err),
+      );
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -185,6 +245,7 @@ export async function startHeadServer(
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     url: `http://${host}:${addr.port}`,
+    gate,
     async stop() {
       top.stop();
       for (const c of wss.clients) c.terminate();
@@ -220,6 +281,19 @@ function attachWatcher(ctx: AgentContext, ws: WebSocket, top: TopStore): void {
     ctx.events.off('node', onNode);
     ctx.events.off('config', onConfig);
   });
+}
+
+/** Answer an upgrade with the refusal as an HTTP response (the client reads its JSON like any other). */
+function refuseUpgrade(ctx: AgentContext, socket: Duplex, err: Error): void {
+  const [status, message] =
+    err instanceof HttpError ? [err.status, err.message] : [503, err.message.split('\n')[0]!];
+  if (!(err instanceof HttpError)) logEtcdFailure(ctx.log, err, {}, 'websocket check failed');
+  const body = JSON.stringify({ error: message });
+  const reason = STATUS_CODES[status] ?? 'Error';
+  const auth = status === 401 ? 'www-authenticate: Bearer realm="nokube"\r\n' : '';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${auth}connection: close\r\n\r\n${body}`,
+  );
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

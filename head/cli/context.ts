@@ -1,7 +1,8 @@
 // Which cluster a client command talks to: --etcd/--cluster flags, then NOKUBE_ETCD/NOKUBE_CLUSTER,
 // then the context file that `nokube new-or-update` and `nokube up` write ($NOKUBE_HOME/context.json,
-// NOKUBE_HOME defaulting to ~/.nokube). Nothing else is guessed.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+// NOKUBE_HOME defaulting to ~/.nokube). Nothing else is guessed. The ACL token the CLI sends is
+// NOKUBE_TOKEN, else the one `nokube login` kept in the same file (mode 0600).
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DOCUMENTED_DEFAULTS } from '../../agent/config/schema.ts';
@@ -11,6 +12,11 @@ import type { EtcdSettings } from '../../agent/store/etcd.ts';
 export interface ClientContext {
   cluster: string;
   etcd: EtcdSettings;
+}
+
+/** The file also holds the token of `nokube login` (never put in a ClientContext: nothing logs it). */
+interface SavedContext extends ClientContext {
+  token?: string;
 }
 
 export interface ContextFlags {
@@ -39,17 +45,40 @@ export async function resolveContext(flags: ContextFlags): Promise<ClientContext
   return { cluster, etcd };
 }
 
-async function readSavedContext(): Promise<ClientContext | null> {
+async function readSavedContext(): Promise<SavedContext | null> {
   try {
-    return JSON.parse(await readFile(contextFile(), 'utf8')) as ClientContext;
+    return JSON.parse(await readFile(contextFile(), 'utf8')) as SavedContext;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new UsageError(`${contextFile()}: ${(err as Error).message}`);
   }
 }
 
+/** Save the context; the token of `nokube login` is kept while the cluster stays the same. */
 export async function saveContext(ctx: ClientContext): Promise<string> {
+  const saved = await readSavedContext().catch(() => null);
+  const token = saved?.token !== undefined && saved.cluster === ctx.cluster ? { token: saved.token } : {};
+  return writeContext({ cluster: ctx.cluster, etcd: ctx.etcd, ...token });
+}
+
+async function writeContext(ctx: SavedContext): Promise<string> {
   await mkdir(nokubeHome(), { recursive: true, mode: 0o700 });
   await writeFile(contextFile(), JSON.stringify(ctx, null, 2) + '\n', { mode: 0o600 });
+  // writeFile's mode applies to a new file only: one written before (0644) is tightened now.
+  await chmod(contextFile(), 0o600);
   return contextFile();
+}
+
+/** The token requests to `cluster` carry: NOKUBE_TOKEN, else the one saved for that cluster (a token is
+ * never sent to another cluster's heads). */
+export async function resolveToken(cluster: string | undefined): Promise<string | undefined> {
+  const env = process.env.NOKUBE_TOKEN?.trim();
+  if (env) return env;
+  const saved = await readSavedContext();
+  return saved && saved.cluster === cluster ? saved.token : undefined;
+}
+
+/** Keep `token` in the context of `ctx`'s cluster (`nokube login`). */
+export async function saveToken(ctx: ClientContext, token: string): Promise<string> {
+  return writeContext({ cluster: ctx.cluster, etcd: ctx.etcd, token });
 }

@@ -10,11 +10,13 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../agent/errors.ts';
-import { type ContextFlags, nokubeHome, resolveContext } from './context.ts';
+import { type ContextFlags, nokubeHome, resolveContext, resolveToken } from './context.ts';
 import { firstToAnswer } from './happy-eyeballs.ts';
 
 export interface HeadFlags extends ContextFlags {
   server?: string;
+  /** The token to send instead of NOKUBE_TOKEN / the saved one (`nokube login` checking a new one). */
+  token?: string;
 }
 
 /** The header that names the cluster a request is meant for. */
@@ -121,7 +123,12 @@ async function probe(server: string, headers: Record<string, string>, signal: Ab
 
 async function pick(flags: HeadFlags): Promise<PickedHead> {
   const c = await candidates(flags);
-  const headers: Record<string, string> = c.cluster ? { [CLUSTER_HEADER]: c.cluster } : {};
+  const token = flags.token ?? (await resolveToken(c.cluster));
+  // Every request and WebSocket carries the token (NOKUBE_TOKEN, else `nokube login`'s).
+  const headers: Record<string, string> = {
+    ...(c.cluster ? { [CLUSTER_HEADER]: c.cluster } : {}),
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  };
   const race = (urls: string[]) =>
     firstToAnswer(urls, (server, signal) => probe(server, headers, signal), HEAD_STAGGER_MS);
   let result = await race(c.urls);

@@ -56,7 +56,7 @@ async function expand(path: string, problems: string[]): Promise<string[]> {
   return names.map((n) => join(path, n));
 }
 
-async function readStdin(): Promise<string> {
+export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');

@@ -4,12 +4,14 @@ import { registerAgentCommands } from '../../agent/cli/agent-command.ts';
 import type { AgentPart } from '../../agent/context.ts';
 import { UsageError } from '../../agent/errors.ts';
 import { VERSION } from '../../agent/version.ts';
+import { registerAcl } from './commands/acl.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerCreate } from './commands/create.ts';
 import { registerDelete } from './commands/delete.ts';
 import { registerDescribe } from './commands/describe.ts';
 import { registerGet } from './commands/get.ts';
+import { registerLogin } from './commands/login.ts';
 import { registerMembers } from './commands/members.ts';
 import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
@@ -40,6 +42,8 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   registerTop(program);
   registerMeshKey(program);
   registerPodStreams(program);
+  registerLogin(program);
+  registerAcl(program);
   registerAgentCommands(program, loadParts);
   return program;
 }

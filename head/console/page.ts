@@ -2,7 +2,10 @@
 // network (the head's WebSocket /api/v1/watch pushes each node's summary as it arrives), the actor tree
 // (namespace -> deployment/daemonset/job -> pods -> containers; configmaps, secrets) from the objects API,
 // and a pod's detail: status, events, and its logs following live (the pod log WebSocket). Everything shown
-// is text set through textContent, never HTML built from data.
+// is text set through textContent, never HTML built from data. With ACL on, it asks for a token (kept in
+// this tab's sessionStorage only) and sends it: `Authorization: Bearer` on fetches, and on WebSockets,
+// which a browser cannot give headers, the subprotocol `base64url.bearer.authorization.nokube.io.<token>`
+// beside `nokube.v1` (the one the head selects), never in a URL.
 export const CONSOLE_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -31,10 +34,17 @@ export const CONSOLE_HTML = `<!doctype html>
   #detail { grid-column: 1 / -1; }
   #log { background: #0b0f13; border: 1px solid var(--line); border-radius: 4px; height: 320px; overflow: auto; padding: 6px 8px; font: 12px/1.4 ui-monospace, monospace; white-space: pre-wrap; margin: 0; }
   #log .err { color: var(--bad); }
+  #login { display: flex; gap: 6px; align-items: baseline; margin-left: auto; }
+  #login[hidden], #logout[hidden] { display: none; }
+  #login input { background: var(--bg); color: var(--text); border: 1px solid var(--line); border-radius: 4px; padding: 2px 6px; width: 28em; }
+  #login button, #logout { background: var(--panel); color: var(--text); border: 1px solid var(--line); border-radius: 4px; cursor: pointer; }
+  #auth-message { color: var(--warn); font-size: 12px; }
 </style>
 </head>
 <body>
-<header><h1>nokube</h1><span id="cluster" class="dim"></span><span id="conn">connecting…</span></header>
+<header><h1>nokube</h1><span id="cluster" class="dim"></span><span id="conn">connecting…</span>
+  <form id="login" hidden><span id="auth-message"></span><input id="token" type="password" autocomplete="off" placeholder="ACL token (nokube acl token create)"><button type="submit">Use token</button></form>
+  <button id="logout" hidden>Forget token</button></header>
 <main>
   <section id="nodes-section"><h2>Nodes</h2>
     <table id="nodes"><thead><tr><th>Node</th><th>State</th><th>CPU</th><th>Memory</th><th>Down</th><th>Up</th><th>Pods</th></tr></thead><tbody></tbody></table>
@@ -48,6 +58,29 @@ export const CONSOLE_HTML = `<!doctype html>
 <script>
 'use strict';
 const $ = (s) => document.querySelector(s);
+
+// ---- the token: asked for when the head answers 401, kept for this tab only ----
+let token = sessionStorage.getItem('nokube.token') || '';
+const showAuth = () => { $('#logout').hidden = !token; };
+function askToken(message) { $('#auth-message').textContent = message; $('#login').hidden = false; }
+$('#login').onsubmit = (e) => { e.preventDefault(); token = $('#token').value.trim(); $('#token').value = ''; sessionStorage.setItem('nokube.token', token); $('#login').hidden = true; showAuth(); refresh(); };
+$('#logout').onclick = () => { token = ''; sessionStorage.removeItem('nokube.token'); showAuth(); askToken('token forgotten'); if (ws) ws.close(); };
+showAuth();
+/** A refusal's message (401 asks for a token; 403 says which right is missing). */
+class Refused extends Error { constructor(status, message) { super(message); this.status = status; } }
+async function api(path) {
+  const r = await fetch(path, { headers: token ? { authorization: 'Bearer ' + token } : {} });
+  if (r.ok) return r.json();
+  const body = await r.json().catch(() => ({}));
+  if (r.status === 401) askToken(body.error || 'a token is needed');
+  throw new Refused(r.status, body.error || path + ': HTTP ' + r.status);
+}
+const b64url = (t) => btoa(t).replace(/[+]/g, '-').replace(/[/]/g, '_').replace(/=+$/, '');
+function socket(path) {
+  const protocols = ['nokube.v1'];
+  if (token) protocols.push('base64url.bearer.authorization.nokube.io.' + b64url(token));
+  return new WebSocket(location.origin.replace(/^http/, 'ws') + path, protocols);
+}
 const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; };
 const bytes = (n) => { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return (i ? n.toFixed(1) : Math.round(n)) + ' ' + u[i]; };
 const rate = (n) => bytes(n) + '/s';
@@ -75,7 +108,7 @@ function renderNodes() {
 }
 let ws;
 function connect() {
-  ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/api/v1/watch');
+  ws = socket('/api/v1/watch');
   ws.onopen = () => { $('#conn').textContent = 'live'; $('#conn').className = 'ok'; };
   ws.onclose = () => { $('#conn').textContent = 'disconnected: retrying'; $('#conn').className = 'bad'; setTimeout(connect, 2000); };
   ws.onmessage = (ev) => {
@@ -90,7 +123,12 @@ function connect() {
 
 // ---- actor tree ----
 const RES = ['namespaces', 'deployments', 'daemonsets', 'jobs', 'pods', 'configmaps', 'secrets'];
-async function list(res) { const r = await fetch('/api/v1/objects/' + res); if (!r.ok) throw new Error(res + ': ' + r.status); return (await r.json()).items; }
+// A resource the token may not list is left out of the tree (and said so), not the whole tree.
+const hidden = new Set();
+async function list(res) {
+  try { return (await api('/api/v1/objects/' + res)).items; }
+  catch (err) { if (err.status !== 403) throw err; hidden.add(res); return []; }
+}
 function podState(p) {
   const cs = (p.status && p.status.containerStatuses) || [];
   const waiting = cs.map((c) => c.state && c.state.waiting && c.state.waiting.reason).find(Boolean);
@@ -138,7 +176,8 @@ async function renderTree() {
         for (const o of items.filter(inNs)) { const line = el('div'); line.style.marginLeft = '14px'; line.append(el('span', kind, 'kind'), el('span', o.metadata.name)); d.append(line); }
       frag.append(d);
     }
-    tree.className = ''; tree.replaceChildren(frag);
+    if (hidden.size) frag.append(el('div', 'not shown (this token may not list them): ' + [...hidden].join(', '), 'dim'));
+    tree.className = ''; tree.replaceChildren(frag); hidden.clear();
   } catch (err) { $('#tree').textContent = 'could not read the objects: ' + err.message; }
 }
 
@@ -147,13 +186,13 @@ let logWs;
 async function openPod(ns, name) {
   $('#detail').hidden = false; $('#detail-title').textContent = 'Pod ' + ns + '/' + name;
   const base = '/api/v1/objects/pods/' + encodeURIComponent(ns) + '/' + encodeURIComponent(name);
-  const [pod, events] = await Promise.all([fetch(base).then((r) => r.json()), fetch(base + '/events').then((r) => r.json())]);
+  const [pod, events] = await Promise.all([api(base), api(base + '/events').catch(() => ({ items: [] }))]);
   const s = podState(pod); const st = $('#detail-status'); st.replaceChildren(el('span', s.text, s.cls), el('span', ' on ' + (pod.spec.nodeName || '–') + ', ' + s.restarts + ' restarts', 'dim'));
   const eb = $('#events tbody'); eb.replaceChildren();
   for (const e of events.items || []) { const tr = el('tr'); tr.append(el('td', e.type, e.type === 'Warning' ? 'warn' : ''), el('td', e.reason), el('td', age(e.lastTimestamp || e.firstTimestamp || e.eventTime)), el('td', e.message)); eb.append(tr); }
   if (logWs) logWs.close();
   const log = $('#log'); log.replaceChildren();
-  logWs = new WebSocket(location.origin.replace(/^http/, 'ws') + '/api/v1/namespaces/' + encodeURIComponent(ns) + '/pods/' + encodeURIComponent(name) + '/log?follow=true&tailLines=200');
+  logWs = socket('/api/v1/namespaces/' + encodeURIComponent(ns) + '/pods/' + encodeURIComponent(name) + '/log?follow=true&tailLines=200');
   logWs.binaryType = 'arraybuffer';
   const dec = new TextDecoder();
   logWs.onmessage = (ev) => {
@@ -166,9 +205,12 @@ async function openPod(ns, name) {
   };
 }
 
-fetch('/api/v1/status').then((r) => r.json()).then((s) => { $('#cluster').textContent = 'cluster ' + s.cluster + ' · head ' + s.node; document.title = 'nokube · ' + s.cluster; });
-connect();
-renderTree();
+function refresh() {
+  api('/api/v1/status').then((s) => { $('#cluster').textContent = 'cluster ' + s.cluster + ' · head ' + s.node; document.title = 'nokube · ' + s.cluster; }).catch(() => {});
+  if (ws) ws.close(); else connect();
+  renderTree();
+}
+refresh();
 setInterval(renderTree, 5000);
 </script>
 </body>

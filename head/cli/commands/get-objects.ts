@@ -6,6 +6,7 @@ import { objectName } from '../../../agent/objects/apply.ts';
 import type { Kind, KubeObject } from '../../../agent/objects/types.ts';
 import { namespaced, RESOURCE } from '../../../agent/objects/types.ts';
 import { type HeadFlags, headRequest, liveHead } from '../head-client.ts';
+import { whenRefused } from '../head-socket.ts';
 import { objectPath, query, refFor, resolveKind } from '../objects-api.ts';
 import { serialize, table } from '../output.ts';
 import { columnsFor } from '../print/columns.ts';
@@ -102,6 +103,7 @@ async function watch(
     headers,
   });
   await new Promise<void>((resolve, reject) => {
+    whenRefused(ws, reject);
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString()) as { type: string; object: KubeObject };
       if (name && msg.object.metadata.name !== name) return;

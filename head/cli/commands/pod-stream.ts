@@ -6,6 +6,7 @@ import { UsageError } from '../../../agent/errors.ts';
 import { decodeFrame } from '../../../agent/remote/frames.ts';
 import { sendInput, TTY_UNUSABLE } from '../exec-input.ts';
 import { type HeadFlags, liveHead } from '../head-client.ts';
+import { whenRefused } from '../head-socket.ts';
 import { signalExitCode } from '../output.ts';
 
 interface StreamFlags extends HeadFlags {
@@ -103,6 +104,10 @@ async function stream(flags: HeadFlags, path: string, input?: { tty: boolean }):
   try {
     return await new Promise<number | undefined>((resolve, reject) => {
       let ended = false;
+      whenRefused(ws, (err) => {
+        ended = true;
+        reject(err);
+      });
       ws.on('message', (data: Buffer) => {
         const frame = decodeFrame(new Uint8Array(data));
         if (frame.type === 'end') {
