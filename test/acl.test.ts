@@ -373,6 +373,69 @@ describe('access control', { timeout: 240_000 }, () => {
     }
   });
 
+  test('admission (Pod Security baseline): hostPath outside the allowed prefixes and host ports below 1024 refused for all but ops-admin', async () => {
+    const pod = (name: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'default' },
+      spec: { nodeSelector: { nowhere: 'true' }, containers: [{ name: 'main', image: 'busybox' }], ...spec },
+    });
+    const rootMount = pod('root', { volumes: [{ name: 'host', hostPath: { path: '/' } }] });
+    const web = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web80', namespace: 'default' },
+      spec: {
+        selector: { matchLabels: { app: 'web80' } },
+        template: {
+          metadata: { labels: { app: 'web80' } },
+          spec: {
+            nodeSelector: { nowhere: 'true' },
+            containers: [{ name: 'web', image: 'nginx', ports: [{ containerPort: 80 }] }],
+          },
+        },
+      },
+    };
+    const before = await everything();
+    const refused = await call('POST', '/api/v1/apply', {
+      token: secrets.ci,
+      body: { documents: [rootMount, web] },
+    });
+    assert.equal(refused.status, 403);
+    assert.equal(
+      refused.error,
+      [
+        'Error from server (Forbidden): pods "root" is forbidden: violates PodSecurity "baseline": hostPath volume "host" (path "/"): no hostPath is allowed in namespace "default" (admission.hostPathPrefixes)',
+        'Error from server (Forbidden): deployments.apps "web80" is forbidden: violates PodSecurity "baseline": host port 80/TCP (container "web"): below 1024',
+      ].join('\n'),
+    );
+    assert.deepEqual(await everything(), before, 'nothing written');
+    // A prefix the config allows for the namespace admits the mount below it.
+    const set = await cli(
+      ['config', 'set', 'admission', '{"hostPathPrefixes": {"default": ["/srv/data"]}}'],
+      secrets.admin,
+    );
+    assert.equal(set.code, 0, set.stderr);
+    const allowed = pod('data', { volumes: [{ name: 'data', hostPath: { path: '/srv/data/db' } }] });
+    await eventually(
+      async () =>
+        (
+          await call('POST', '/api/v1/apply', {
+            token: secrets.ci,
+            body: { documents: [allowed], dryRun: true },
+          })
+        ).status === 200,
+      10_000,
+      'the head follows the admission config',
+    );
+    // ops-admin is not held to the baseline.
+    const admin = await call('POST', '/api/v1/apply', {
+      token: secrets.admin,
+      body: { documents: [rootMount], dryRun: true },
+    });
+    assert.equal(admin.status, 200, JSON.stringify(admin.body));
+  });
+
   test('a policy of our own: applied from YAML, then a token with it deploys to prod only', async () => {
     const file = join(c.dir, 'prod-deployer.yaml');
     await writeFile(

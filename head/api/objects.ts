@@ -27,12 +27,14 @@ import {
   checkDocumentCount,
   describeObject,
   ManifestError,
+  resourceWithGroup,
   validateDocuments,
 } from '../../agent/objects/validate.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { compareText } from '../../agent/text/compare.ts';
-import { authorize } from '../acl/authorize.ts';
+import { authorize, isManagement } from '../acl/authorize.ts';
 import type { AccessRequest } from '../acl/subject.ts';
+import { baselineRefusal } from '../admission/pod-security.ts';
 import { authOf, authorizeRequest } from './auth/gate.ts';
 import { secretValuesAccess } from './auth/route-access.ts';
 import { HttpError } from './http-error.ts';
@@ -175,6 +177,11 @@ async function apply(ctx: AgentContext, req: IncomingMessage, body: unknown): Pr
       o.metadata.name,
     );
   }
+  admit(
+    ctx,
+    req,
+    manifests.map((m) => m.object),
+  );
   const items = await applyManifests(ctx.etcd, ctx.cluster, manifests, by, {
     dryRun: b.dryRun === true,
     create: (b as { create?: unknown }).create === true,
@@ -193,6 +200,19 @@ async function apply(ctx: AgentContext, req: IncomingMessage, body: unknown): Pr
   const changed = items.filter((i) => i.action !== 'unchanged').map((i) => i.text);
   if (changed.length > 0 && b.dryRun !== true) ctx.log.info({ by, changed }, 'applied');
   return { items: items.map((i) => ({ ...i, object: redact(i.object) })) };
+}
+
+/** Pod Security "baseline" (head/admission/pod-security.ts) for every request with ACL on that is not an
+ * ops-admin's: all refusals at once, nothing written. */
+function admit(ctx: AgentContext, req: IncomingMessage, objects: KubeObject[]): void {
+  const { subject, enforced } = authOf(req);
+  if (!enforced || isManagement(subject)) return;
+  const rules = ctx.config().admission;
+  const refusals = objects
+    .map((o) => baselineRefusal(`${resourceWithGroup(o.kind)} "${o.metadata.name}"`, o, rules))
+    .filter((r): r is string => r !== undefined);
+  if (refusals.length > 0)
+    throw new HttpError(403, refusals.map((r) => `Error from server (Forbidden): ${r}`).join('\n'));
 }
 
 async function list(ctx: AgentContext, kind: Kind, q: URLSearchParams, showSecrets: boolean) {
