@@ -118,7 +118,9 @@ describe('mesh admission', { timeout: 120_000 }, () => {
       multiaddrs: m.multiaddrs,
     };
     const key = keys.node(c.name, 'outsider');
-    await c.withEtcd((e) => e.put(key).value(JSON.stringify(rec)));
+    await c.withEtcd(async (e) => {
+      await e.put(key).value(JSON.stringify(rec));
+    });
     await eventually(
       async () => (await members()).find((x) => x.name === 'outsider')?.state === 'alive',
       15_000,
@@ -126,7 +128,9 @@ describe('mesh admission', { timeout: 120_000 }, () => {
     );
 
     const before = await refused();
-    await c.withEtcd((e) => e.delete().key(key));
+    await c.withEtcd(async (e) => {
+      await e.delete().key(key);
+    });
     await eventually(async () => (await refused()) > before, 15_000, 'n1 to refuse the peer again');
     await eventually(
       async () => (await members()).find((x) => x.name === 'outsider')?.state !== 'alive',

@@ -3,7 +3,8 @@
 // right password file the data arrives (and the database is created with the same credentials); with a
 // wrong one it is refused, kept in the spool and retried, and once the file is fixed everything arrives;
 // a missing file keeps the data too and names the field. The password is in no log line, no stats, and not
-// in what the head provisions for Grafana (which reads it from the file itself).
+// in what the head provisions for Grafana (which reads it from the file itself); a real agent sends its
+// metrics and logs with it, and `config get` shows the file, not the password.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -16,11 +17,12 @@ import pino from 'pino';
 import { parse } from 'yaml';
 import type { ClusterConfig, NodeConfig } from '../agent/config/schema.ts';
 import { validateConfigText } from '../agent/config/validate.ts';
+import { storeConfig } from '../agent/store/config-store.ts';
 import { BasicAuth } from '../agent/telemetry/export/basic-auth.ts';
 import { Shipper } from '../agent/telemetry/export/shipper.ts';
 import { datasourcesYaml } from '../head/dashboards/serve.ts';
 import { serviceSpecs } from '../head/services/service-containers.ts';
-import { eventually } from './harness/cluster.ts';
+import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
 
 const USER = 'nokube';
 const PASSWORD = 'pa55-word-under-test';
@@ -35,8 +37,11 @@ const withoutAuth = `  metricsIntervalSeconds: 5
 `;
 
 /** GreptimeDB's HTTP API as far as auth goes: every path needs `Basic base64(USER:PASSWORD)`. */
-function authenticatedGreptime(): Promise<{ server: Server; base: string; got: string[]; sql: string[] }> {
+function authenticatedGreptime(
+  host = '127.0.0.1',
+): Promise<{ server: Server; base: string; port: number; got: string[]; paths: Set<string>; sql: string[] }> {
   const got: string[] = [];
+  const paths = new Set<string>();
   const sql: string[] = [];
   const want = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
   const server = createServer((req, res) => {
@@ -47,7 +52,9 @@ function authenticatedGreptime(): Promise<{ server: Server; base: string; got: s
         // What GreptimeDB answers (src/servers/src/http/authorize.rs: UserPasswordMismatch -> 401).
         res
           .writeHead(401, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ code: 7002, error: `Username and password does not match, username: ${USER}` }));
+          .end(
+            JSON.stringify({ code: 7002, error: `Username and password does not match, username: ${USER}` }),
+          );
         return;
       }
       const body = Buffer.concat(chunks).toString();
@@ -57,13 +64,15 @@ function authenticatedGreptime(): Promise<{ server: Server; base: string; got: s
         return;
       }
       got.push(body);
+      paths.add(req.url ?? '');
       res.writeHead(204).end();
     });
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, got, sql }),
-    ),
+    server.listen(0, host, () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ server, base: `http://${host}:${port}`, port, got, paths, sql });
+    }),
   );
 }
 
@@ -241,8 +250,52 @@ ${monitoring}nodes:
       /monitoring\.grafana\.adminPasswordFile.*needs monitoring\.grafana\.container/,
     );
     assert.match(
-      bad(withoutAuth.replace('    db: public\n', '    db: public\n    auth: { user: "a:b", passwordFile: /p }\n')),
+      bad(
+        withoutAuth.replace(
+          '    db: public\n',
+          '    db: public\n    auth: { user: "a:b", passwordFile: /p }\n',
+        ),
+      ),
       /monitoring\.greptimedb\.auth\.user.*without ":"/,
     );
+  });
+});
+
+describe('an agent sends its metrics and logs with the credentials', { timeout: 90_000 }, () => {
+  let c: TestCluster;
+  let rx: Awaited<ReturnType<typeof authenticatedGreptime>>;
+  let dir: string;
+
+  before(async () => {
+    rx = await authenticatedGreptime();
+    dir = await mkdtemp(join(tmpdir(), 'nokube-telemetry-auth-agent-'));
+    const passwordFile = join(dir, 'greptimedb.password');
+    await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+    c = await createTestCluster({ nodes: 1, net: 94 });
+    const monitoring = `monitoring:\n  metricsIntervalSeconds: 1\n  greptimedb:\n    address: 127.0.0.1\n    httpPort: ${rx.port}\n    db: public\n    auth: { user: ${USER}, passwordFile: ${passwordFile} }\n  grafana:\n    address: 127.0.0.1\n    port: 3000\n`;
+    await c.withEtcd((etcd) =>
+      storeConfig(etcd, c.configYaml(c.nodes, monitoring), c.configFile, 'test', 'latest').then(
+        () => undefined,
+      ),
+    );
+    await c.startAgent('n1');
+  });
+  after(async () => {
+    await c?.stop();
+    rx?.server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('remote write and OTLP logs arrive authenticated; the config shows the file, not the password', async () => {
+    await eventually(
+      () => rx.paths.has('/v1/prometheus/write?db=public') && rx.paths.has('/v1/otlp/v1/logs'),
+      30_000,
+      'metrics and logs accepted by the authenticated GreptimeDB',
+    );
+    const shown = await runCli(['config', 'get'], c.env);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /passwordFile: .*greptimedb\.password/);
+    assert.ok(!shown.stdout.includes(PASSWORD));
+    assert.ok(!c.agents.get('n1')!.output().includes(PASSWORD), 'password in the agent log');
   });
 });

@@ -46,8 +46,9 @@ export async function joinMesh(
     ? await readNetworkKey(config.mesh.privateNetworkKeyFile)
     : undefined;
   const meshLog = log.child({ part: 'mesh' });
+  // Info, not warn: every new node is refused for a moment (it dials before its record is written).
   const admission = new PeerAdmission((peerId, reason) =>
-    meshLog.warn({ peerId, reason }, 'refused a peer that no registered node record names (mesh admission)'),
+    meshLog.info({ peerId, reason }, 'refused a peer that no registered node record names (mesh admission)'),
   );
   const peers: PeersCache = await readPeersCache(live.self().workspace);
   for (const [name, p] of Object.entries(peers)) if (p.peerId) admission.admit(name, p.peerId);
@@ -95,7 +96,8 @@ export async function joinMesh(
     },
     forgetPeer,
     forgetPeersExcept(keep) {
-      for (const name of new Set([...admission.nodes(), ...Object.keys(peers)])) if (!keep(name)) forgetPeer(name);
+      for (const name of new Set([...admission.nodes(), ...Object.keys(peers)]))
+        if (!keep(name)) forgetPeer(name);
     },
     follow() {
       const c = live.config();

@@ -50,7 +50,13 @@ function metricsTarget(config: ClusterConfig): Target | undefined {
   const maxBytes = m.bufferMegabytes * 1024 * 1024;
   const database = { sqlUrl: greptimeUrl(g, '/v1/sql'), name: g.db };
   // The auth in the key: changed credentials (user or file) start a new Shipper on the same spool.
-  return { key: `${url} ${maxBytes} ${JSON.stringify(g.auth ?? null)}`, url, database, maxBytes, auth: g.auth };
+  return {
+    key: `${url} ${maxBytes} ${JSON.stringify(g.auth ?? null)}`,
+    url,
+    database,
+    maxBytes,
+    auth: g.auth,
+  };
 }
 
 export const metricsPart: AgentPart = {

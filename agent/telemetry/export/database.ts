@@ -9,8 +9,8 @@
 // back-off until it succeeds or a write goes through (the database exists after all: a user without the
 // right to create databases may still write into one made for it), and logged at a back-off.
 import type { Logger } from '../../log/logger.ts';
-import type { BasicAuth } from './basic-auth.ts';
 import { type Backoff, backoffDelay, DEFAULT_BACKOFF, worthLogging } from './backoff.ts';
+import type { BasicAuth } from './basic-auth.ts';
 import { createDatabaseSql } from './greptime.ts';
 
 export interface DatabaseOptions {

@@ -17,8 +17,8 @@
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.ts';
-import type { BasicAuth } from './basic-auth.ts';
 import { type Backoff, backoffDelay, DEFAULT_BACKOFF, worthLogging } from './backoff.ts';
+import type { BasicAuth } from './basic-auth.ts';
 import { DatabaseCreator, type DatabaseOptions } from './database.ts';
 import { failureMeaning, verdictOf } from './greptime.ts';
 
