@@ -2,17 +2,20 @@
 // never becomes a member (the head's GET /api/v1/members), its tries are refused and counted
 // (nokube_mesh_refused_total), and a registered agent still joins; a record naming the peer admits it, and
 // deleting that record refuses it again. The peer is our own Mesh (heartbeats and all) outside any agent.
+// Then PeerAdmission alone (admit, replace, revoke, the gater) and the peers cache it starts from.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PeerId } from '@libp2p/interface';
 import pino from 'pino';
 import { PeerAdmission } from '../agent/mesh/admission.ts';
 import type { Member } from '../agent/mesh/member-table.ts';
 import { Mesh } from '../agent/mesh/mesh.ts';
 import { readNetworkKey } from '../agent/mesh/peer-key.ts';
+import { readPeersCache, writePeersCache } from '../agent/state/config-cache.ts';
 import { keys } from '../agent/store/keys.ts';
 import { listNodes, type NodeRecord } from '../agent/store/node-registry.ts';
 import { createTestCluster, eventually, getJson, runCli, type TestCluster } from './harness/cluster.ts';
@@ -139,5 +142,67 @@ describe('mesh admission', { timeout: 120_000 }, () => {
     );
     // Its connections were closed and it cannot open new ones.
     await eventually(() => m.connectedPeers() === 0, 15_000, 'the peer to have no connection left');
+  });
+});
+
+describe('PeerAdmission', () => {
+  /** The gater only asks a peer id for its string. */
+  const peer = (id: string) => ({ toString: () => id }) as unknown as PeerId;
+
+  test('a record admits its peer id; a new peer id of the node replaces the old; a deleted record revokes', () => {
+    const seen: string[] = [];
+    const a = new PeerAdmission();
+    a.listen({
+      admitted: (id, wasRefused) => seen.push(`+${id}${wasRefused ? ' (was refused)' : ''}`),
+      revoked: (id) => seen.push(`-${id}`),
+    });
+    assert.equal(a.check('p1', 'stream'), false);
+    a.admit('n1', 'p1');
+    a.admit('n1', 'p1');
+    assert.equal(a.check('p1', 'stream'), true);
+    assert.equal(a.nodeOf('p1'), 'n1');
+    a.admit('n1', 'p2');
+    assert.equal(a.admits('p1'), false);
+    a.forget('n1');
+    assert.equal(a.admits('p2'), false);
+    assert.deepEqual(seen, ['+p1 (was refused)', '-p1', '+p2', '-p2']);
+    assert.deepEqual(a.refused, { connection: 0, stream: 1, message: 0, name: 0 });
+  });
+
+  test('the gater: no connection either way and no dial unless admitted; each refused peer told once', () => {
+    const told: string[] = [];
+    const a = new PeerAdmission((id, reason) => told.push(`${id} ${reason}`));
+    const g = a.gater();
+    a.admit('n1', 'in');
+    assert.equal(g.denyInboundEncryptedConnection!(peer('in'), {} as never), false);
+    assert.equal(g.denyOutboundEncryptedConnection!(peer('in'), {} as never), false);
+    assert.equal(g.denyDialPeer!(peer('in')), false);
+    assert.equal(g.denyInboundEncryptedConnection!(peer('out'), {} as never), true);
+    assert.equal(g.denyOutboundEncryptedConnection!(peer('out'), {} as never), true);
+    assert.equal(g.denyDialPeer!(peer('out')), true);
+    a.refuse('out', 'message');
+    assert.deepEqual(told, ['out connection']);
+    assert.deepEqual(a.refused, { connection: 2, stream: 0, message: 1, name: 0 });
+  });
+
+  test('the peers cache keeps peer ids (edge autonomy across a restart); an old cache gives them from /p2p/', async () => {
+    const ws = await mkdtemp(join(tmpdir(), 'nokube-peers-cache-'));
+    try {
+      await writePeersCache(ws, { n2: { peerId: 'p2', multiaddrs: ['/ip4/10.0.0.2/tcp/7946/p2p/p2'] } });
+      assert.deepEqual(await readPeersCache(ws), {
+        n2: { peerId: 'p2', multiaddrs: ['/ip4/10.0.0.2/tcp/7946/p2p/p2'] },
+      });
+      await mkdir(join(ws, 'agent'), { recursive: true });
+      await writeFile(
+        join(ws, 'agent', 'peers-cache.json'),
+        JSON.stringify({ n3: ['/ip4/10.0.0.3/tcp/7946/p2p/p3'], n4: ['/ip4/10.0.0.4/tcp/7946'] }),
+      );
+      assert.deepEqual(await readPeersCache(ws), {
+        n3: { peerId: 'p3', multiaddrs: ['/ip4/10.0.0.3/tcp/7946/p2p/p3'] },
+        n4: { peerId: '', multiaddrs: ['/ip4/10.0.0.4/tcp/7946'] },
+      });
+    } finally {
+      await rm(ws, { recursive: true, force: true });
+    }
   });
 });
