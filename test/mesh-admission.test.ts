@@ -169,17 +169,15 @@ describe('PeerAdmission', () => {
     assert.deepEqual(a.refused, { connection: 0, stream: 1, message: 0, name: 0 });
   });
 
-  test('the gater: no connection either way and no dial unless admitted; each refused peer told once', () => {
+  test('the gater: no connection either way unless admitted; each refused peer told once', () => {
     const told: string[] = [];
     const a = new PeerAdmission((id, reason) => told.push(`${id} ${reason}`));
     const g = a.gater();
     a.admit('n1', 'in');
     assert.equal(g.denyInboundEncryptedConnection!(peer('in'), {} as never), false);
     assert.equal(g.denyOutboundEncryptedConnection!(peer('in'), {} as never), false);
-    assert.equal(g.denyDialPeer!(peer('in')), false);
     assert.equal(g.denyInboundEncryptedConnection!(peer('out'), {} as never), true);
     assert.equal(g.denyOutboundEncryptedConnection!(peer('out'), {} as never), true);
-    assert.equal(g.denyDialPeer!(peer('out')), true);
     a.refuse('out', 'message');
     assert.deepEqual(told, ['out connection']);
     assert.deepEqual(a.refused, { connection: 2, stream: 0, message: 1, name: 0 });

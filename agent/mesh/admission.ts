@@ -91,13 +91,13 @@ export class PeerAdmission {
 
   /**
    * The libp2p connection gater: a connection, in or out, stays only when the noise handshake proved an
-   * admitted peer id; and we dial no peer we know to be refused (a dial by address alone is checked once
-   * the handshake names the peer).
+   * admitted peer id. Dials are not gated: the mesh dials no refused peer to connect (mesh.ts), but probes
+   * a lost member whose record just went (the leader deletes it on its verdict) so that a refused TCP
+   * connect still proves the process gone, first-hand, as without admission.
    */
   gater(): ConnectionGater {
     const encrypted = (peer: PeerId) => !this.check(peer.toString(), 'connection');
     return {
-      denyDialPeer: (peer) => !this.admits(peer.toString()),
       denyInboundEncryptedConnection: encrypted,
       denyOutboundEncryptedConnection: encrypted,
     };

@@ -586,6 +586,8 @@ export class Mesh {
 
   private dialMember(peerId: string, addrs: string[]): void {
     if (!this.node || this.stopping || this.isConnected(peerId)) return;
+    // Second-hand word of a peer no record names: it would be refused once connected.
+    if (!this.opts.admission.admits(peerId)) return;
     const now = Date.now();
     if (!this.shouldDial(peerId, now)) return;
     if (now - (this.lastDial.get(peerId) ?? 0) < RECONNECT_EVERY_MS) return;
@@ -614,6 +616,8 @@ export class Mesh {
         continue;
       }
       if (!pid && [...connected].some((c) => c.startsWith(addr))) continue;
+      // A node whose record went: its addresses stay known, in case the record comes back.
+      if (pid && !this.opts.admission.admits(pid)) continue;
       const key = pid ?? addr;
       const now = Date.now();
       // Refused until just now: its own dials failed, so there is no race to stand back from.
