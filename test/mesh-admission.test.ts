@@ -2,6 +2,7 @@
 // never becomes a member (the head's GET /api/v1/members), its tries are refused and counted
 // (nokube_mesh_refused_total), and a registered agent still joins; a record naming the peer admits it, and
 // deleting that record refuses it again. The peer is our own Mesh (heartbeats and all) outside any agent.
+// Cut off from etcd (stopped), agents keep admitting the peers they last knew, also across a restart.
 // Then PeerAdmission alone (admit, replace, revoke, the gater) and the peers cache it starts from.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -142,6 +143,26 @@ describe('mesh admission', { timeout: 120_000 }, () => {
     );
     // Its connections were closed and it cannot open new ones.
     await eventually(() => m.connectedPeers() === 0, 15_000, 'the peer to have no connection left');
+  });
+
+  test('cut off from etcd, agents keep admitting the peers they last knew (also across a restart)', async () => {
+    const was = (await members()).find((x) => x.name === 'n2')!;
+    await c.etcd.pause();
+    try {
+      // n1 cannot delete n2's record on its verdict, and n2 starts from its caches (config, peers).
+      await c.agents.get('n2')!.kill('SIGKILL');
+      await c.startAgent('n2');
+      await eventually(
+        async () => {
+          const n2 = (await members()).find((x) => x.name === 'n2');
+          return n2?.state === 'alive' && n2.incarnation > was.incarnation;
+        },
+        60_000,
+        'the restarted n2 to be an alive member again while etcd is down',
+      );
+    } finally {
+      await c.etcd.resume();
+    }
   });
 });
 
