@@ -2,7 +2,8 @@
 // images built here from busybox: they record how they were started and serve that over HTTP at the
 // configured address) with their arguments, environment, data and provisioning mounts; adopted without a
 // restart when the head restarts; the dashboards and provisioning served over the head's API; the
-// read-only file server with listings, ranges, and no way out of its root.
+// read-only file server with listings, ranges, and no way out of its root; credentials (GreptimeDB's
+// password, Grafana's admin password) reach Grafana as read-only files, never as values.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -176,5 +177,38 @@ describe('head services', { timeout: 180_000 }, () => {
     assert.equal((await get(`${base}/../../etc/passwd`)).status, 404);
     assert.equal((await get(`${base}/%2e%2e/%2e%2e/etc/passwd`)).status, 404);
     assert.equal((await fetch(`${base}/hello.txt`, { method: 'DELETE' })).status, 405);
+  });
+
+  test('credentials reach Grafana as files mounted read-only at their paths, never as values', async () => {
+    const greptimePassword = join(c.dir, 'greptimedb.password');
+    const adminPassword = join(c.dir, 'grafana-admin.password');
+    await writeFile(greptimePassword, 'greptime-secret\n', { mode: 0o600 });
+    await writeFile(adminPassword, 'admin-secret\n', { mode: 0o600 });
+    const before = await docker.getContainer(`nokube_${c.name}_grafana`).inspect();
+    const addr = head().address;
+    const monitoring = `monitoring:\n  metricsIntervalSeconds: 5\n  greptimedb:\n    address: ${addr}\n    httpPort: ${ports.http}\n    mysqlPort: ${ports.mysql}\n    db: public\n    container: {image: ${GREPTIME_IMAGE}}\n    auth: {user: nokube, passwordFile: ${greptimePassword}}\n  grafana:\n    address: ${addr}\n    port: ${ports.grafana}\n    container: {image: ${GRAFANA_IMAGE}}\n    adminPasswordFile: ${adminPassword}\n`;
+    const text = c
+      .configYaml(undefined, monitoring)
+      .replace(/^head:\n {2}port: (\d+)\n/m, (m) => `${m}  fileServer: {port: ${ports.files}}\n`);
+    await c.withEtcd((etcd) => storeConfig(etcd, text, c.configFile, 'test', 'latest').then(() => undefined));
+    // The spec changed (environment, mounts): the container is replaced.
+    const info = await eventually(
+      async () => {
+        const i = await docker.getContainer(`nokube_${c.name}_grafana`).inspect();
+        return i.Id !== before.Id && i.State.Running ? i : undefined;
+      },
+      60_000,
+      'the Grafana container replaced',
+    );
+    assert.ok(info.Config.Env.includes(`GF_SECURITY_ADMIN_PASSWORD__FILE=${adminPassword}`));
+    for (const f of [greptimePassword, adminPassword])
+      assert.ok(info.HostConfig.Binds?.includes(`${f}:${f}:ro`), `${f} mounted read-only`);
+    const ds = await readFile(join(ws, 'grafana', 'provisioning', 'datasources', 'nokube.yaml'), 'utf8');
+    assert.match(ds, new RegExp(`basicAuthPassword: "\\$__file\\{${greptimePassword}\\}"`));
+    const served = await (await get(`${c.headUrl()}/provisioning/datasources.yaml`)).text();
+    for (const where of [JSON.stringify(info), ds, served, c.agents.get('n1')!.output()]) {
+      assert.ok(!where.includes('greptime-secret'), 'GreptimeDB password shown');
+      assert.ok(!where.includes('admin-secret'), 'admin password shown');
+    }
   });
 });

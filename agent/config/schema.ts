@@ -134,8 +134,25 @@ export const clusterConfigSchema = z.strictObject({
         logsTable: sqlName.default(DOCUMENTED_DEFAULTS['monitoring.greptimedb.logsTable']),
         mysqlPort: port.default(DOCUMENTED_DEFAULTS['monitoring.greptimedb.mysqlPort']),
         container: serviceContainer,
+        /** HTTP basic auth for everything sent to GreptimeDB and for Grafana's datasources: the password is
+         * in a file on every node (never in the config, so never in etcd or `get config`). */
+        auth: z
+          .strictObject({
+            user: z
+              .string()
+              .min(1)
+              .regex(/^[^:\s]+$/, 'must be a user name without ":" or spaces (HTTP basic auth)'),
+            passwordFile: absolutePath,
+          })
+          .optional(),
       }),
-      grafana: z.strictObject({ address: host, port, container: serviceContainer }),
+      grafana: z.strictObject({
+        address: host,
+        port,
+        container: serviceContainer,
+        /** The admin password of the Grafana container the head runs, from this file on that head. */
+        adminPasswordFile: absolutePath.optional(),
+      }),
     })
     .optional(),
   /** Pod Security "baseline" for requests that are not an ops-admin's (head/admission/pod-security.ts). */
@@ -239,6 +256,11 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
       ]);
     }
   }
+  if (mon?.grafana.adminPasswordFile && !mon.grafana.container)
+    problems.push([
+      ['monitoring', 'grafana', 'adminPasswordFile'],
+      'sets the admin password of the Grafana container the head runs: needs monitoring.grafana.container',
+    ]);
   return problems;
 }
 

@@ -47,10 +47,12 @@ mesh:
 #     # logsTable: nokube_logs  # default nokube_logs
 #     # mysqlPort: 4002         # default 4002: Grafana's SQL datasource for logs
 #     # container: { image: greptime/greptimedb:v1.1.4 }    # the head at this address runs it in Docker
+#     # auth: { user: nokube, passwordFile: /etc/nokube/greptimedb.password }   # basic auth; the file on every node
 #   grafana:
 #     address: 10.0.0.1
 #     port: 3000
 #     # container: { image: grafana/grafana-oss:12.2.0 }   # the head at this address runs it in Docker
+#     # adminPasswordFile: /etc/nokube/grafana-admin.password   # that container's admin password
 
 nodes:
   - name: head-1                # RFC 1123 label, unique

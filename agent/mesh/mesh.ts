@@ -7,7 +7,7 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import type { Libp2p, Stream } from '@libp2p/interface';
-import { type PeerId, type PrivateKey, StrictNoSign } from '@libp2p/interface';
+import { type PeerId, type PrivateKey, StrictNoSign, TopicValidatorResult } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
@@ -16,6 +16,7 @@ import { createLibp2p } from 'libp2p';
 import type { Logger } from 'pino';
 import type { Role } from '../config/schema.ts';
 import { PauseWatch } from '../loop/pause.ts';
+import type { PeerAdmission, RefusalReason } from './admission.ts';
 import { DirectChannel, HEADS_CHANNEL } from './direct.ts';
 import { decodeTopicFrame, encodeTopicFrame } from './heads-topic.ts';
 import {
@@ -56,6 +57,8 @@ export interface MeshOptions {
   networkKey?: Uint8Array;
   /** Process start time in ms; orders restarts of the same node. */
   incarnation: number;
+  /** Who may be a member (admission.ts): the peers that registered node records name. */
+  admission: PeerAdmission;
   log: Logger;
   onEvent?: (event: MemberEvent) => void;
 }
@@ -127,6 +130,10 @@ export class Mesh {
   stats = { received: 0, dropped: 0, published: 0, publishErrors: 0 };
   /** Our own pauses: they restart every member's silence instead of counting against them. */
   private readonly pauseWatch: PauseWatch;
+  /** Peers we refused until their record showed: dialled at once, whichever peer id is lower (their own
+   * redial may be seconds away). */
+  private readonly dialNow = new Set<string>();
+  private offAdmission: (() => void) | undefined;
 
   private readonly opts: MeshOptions;
 
@@ -175,6 +182,7 @@ export class Mesh {
         transports: [tcp()],
         connectionEncrypters: [noise()],
         ...(this.opts.networkKey ? { connectionProtector: preSharedKey({ psk: this.opts.networkKey }) } : {}),
+        connectionGater: this.opts.admission.gater(),
         // A stream's receive window grows (doubling, while its reader keeps up) to this, so this is what
         // one stream can hold in memory when its reader stops (yamux's default: 16 MiB). 1 MiB is ~10 MB/s
         // per stream at a 100 ms round trip: plenty for logs and exec, and 32 pod streams stay within 32 MiB.
@@ -223,6 +231,10 @@ export class Mesh {
     const node = this.node;
     const topic = membersTopic(this.opts.cluster);
     node.services.pubsub.subscribe(topic);
+    // Validated before delivery and before forwarding: a refused peer's message goes nowhere.
+    node.services.pubsub.topicValidators.set(topic, (peer) =>
+      this.admitted(peer.toString(), 'message') ? TopicValidatorResult.Accept : TopicValidatorResult.Reject,
+    );
     node.services.pubsub.addEventListener('gossipsub:message', (evt) => {
       const { propagationSource, msg } = evt.detail;
       if (msg.topic !== topic) return;
@@ -230,6 +242,7 @@ export class Mesh {
       this.onMessage(msg.data, propagationSource.toString());
     });
     this.direct = new DirectChannel(node as unknown as Libp2p, (from, data) => {
+      if (!this.admitted(from, 'message')) return;
       this.stats.received++;
       this.onMessage(data, from);
     });
@@ -237,6 +250,7 @@ export class Mesh {
     this.heads = new DirectChannel(
       node as unknown as Libp2p,
       (from, frame) => {
+        if (!this.admitted(from, 'message')) return;
         const f = decodeTopicFrame(frame);
         const handler = f ? this.headsHandlers.get(f.topic) : undefined;
         if (f && handler) handler(f.data, from);
@@ -245,11 +259,23 @@ export class Mesh {
       HEADS_CHANNEL,
     );
     await this.heads.start();
-    await node.handle(
+    await this.handle(
       WITNESS_PROTOCOL,
-      ({ stream }) => void answerWitnessStream(stream, (name, inc) => this.heard(name, inc)),
-      { maxInboundStreams: 16 },
+      (stream) => void answerWitnessStream(stream, (name, inc) => this.heard(name, inc)),
+      16,
     );
+    this.offAdmission = this.opts.admission.listen({
+      admitted: (peerId, wasRefused) => {
+        if (!wasRefused) return;
+        this.dialNow.add(peerId);
+        this.reconnect();
+      },
+      revoked: (peerId) => {
+        this.dialNow.delete(peerId);
+        if (this.stopping) return;
+        node.hangUp(peerIdFromString(peerId)).catch(() => undefined);
+      },
+    });
     node.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail));
     node.addEventListener('self:peer:update', () => {
       this.addrsCache = undefined;
@@ -334,7 +360,8 @@ export class Mesh {
     return this.node?.getConnections().length ?? 0;
   }
 
-  /** Serve one of our protocols over the mesh's authenticated (noise, private-network) connections. */
+  /** Serve one of our protocols over the mesh's authenticated (noise, private-network) connections, to
+   * admitted peers only. */
   async handle(
     protocol: string,
     handler: (stream: Stream, fromPeer: string) => void,
@@ -343,11 +370,25 @@ export class Mesh {
     if (!this.node) throw new Error('mesh not started');
     await this.node.handle(
       protocol,
-      ({ stream, connection }) => handler(stream, connection.remotePeer.toString()),
+      ({ stream, connection }) => {
+        const from = connection.remotePeer.toString();
+        if (this.admitted(from, 'stream')) handler(stream, from);
+        else stream.abort(new Error('not a member of this mesh'));
+      },
       {
         maxInboundStreams,
       },
     );
+  }
+
+  /** Refusals of peers that no node record names, by reason. */
+  refusals(): Record<RefusalReason, number> {
+    return this.opts.admission.refused;
+  }
+
+  /** Whether a peer may speak here; a refusal is counted. */
+  private admitted(peerId: string, reason: RefusalReason): boolean {
+    return this.opts.admission.check(peerId, reason);
   }
 
   /**
@@ -376,6 +417,7 @@ export class Mesh {
   /** Say goodbye (when `leave`) and shut the node down. */
   async stop(leave: boolean): Promise<void> {
     this.stopping = true;
+    this.offAdmission?.();
     for (const t of this.timers) clearInterval(t);
     clearTimeout(this.tickTimer);
     this.pauseWatch.stop();
@@ -459,6 +501,13 @@ export class Mesh {
       if (!this.isConnected(msg.peerId)) this.dialMember(msg.peerId, msg.multiaddrs);
       return;
     }
+    const { admission } = this.opts;
+    if (msg.t === 'hb' && admission.nodeOf(from) !== msg.name) {
+      // A member speaks for the node its record names, not for another one.
+      admission.refuse(from, 'name');
+      this.stats.dropped++;
+      return;
+    }
     const now = Date.now();
     if (msg.t === 'dead') {
       // Second-hand, so not evidence: a reason to look ourselves. Without it, a member whose own redial
@@ -537,6 +586,8 @@ export class Mesh {
 
   private dialMember(peerId: string, addrs: string[]): void {
     if (!this.node || this.stopping || this.isConnected(peerId)) return;
+    // Second-hand word of a peer no record names: it would be refused once connected.
+    if (!this.opts.admission.admits(peerId)) return;
     const now = Date.now();
     if (!this.shouldDial(peerId, now)) return;
     if (now - (this.lastDial.get(peerId) ?? 0) < RECONNECT_EVERY_MS) return;
@@ -561,13 +612,18 @@ export class Mesh {
       const { ma, pid } = parsed;
       if (pid && (connectedPeers.has(pid) || pid === this.peerIdValue())) {
         if (pid) this.firstWanted.delete(pid);
+        if (pid) this.dialNow.delete(pid);
         continue;
       }
       if (!pid && [...connected].some((c) => c.startsWith(addr))) continue;
+      // A node whose record went: its addresses stay known, in case the record comes back.
+      if (pid && !this.opts.admission.admits(pid)) continue;
       const key = pid ?? addr;
       const now = Date.now();
-      if (pid && !this.shouldDial(pid, now)) continue;
-      if (now - (this.lastDial.get(key) ?? 0) < RECONNECT_EVERY_MS) continue;
+      // Refused until just now: its own dials failed, so there is no race to stand back from.
+      const urgent = pid !== undefined && this.dialNow.delete(pid);
+      if (!urgent && pid && !this.shouldDial(pid, now)) continue;
+      if (!urgent && now - (this.lastDial.get(key) ?? 0) < RECONNECT_EVERY_MS) continue;
       this.lastDial.set(key, now);
       node.dial(ma, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
     }

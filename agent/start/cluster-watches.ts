@@ -1,9 +1,9 @@
 // Start step 5: the two watches every agent keeps. The config key: changes apply live (one key: its watch
 // re-reads it on every connect and compares versions). The node records, through the shared node informer
 // (agent/store/informer: one list and watch with the leader's caches on a head): they feed the mesh's peer
-// list and the `node` event; our own record deleted while our lease lives is put back, also when a re-list
-// finds it gone. Neither blocks start-up: both connect (and reconnect) in the background, so nothing that
-// changed while they were away is missed.
+// list and its admission (agent/mesh/admission.ts) and the `node` event; our own record deleted while our
+// lease lives is put back, also when a re-list finds it gone. Neither blocks start-up: both connect (and
+// reconnect) in the background, so nothing that changed while they were away is missed.
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from '../log/logger.ts';
 import { readConfig } from '../store/config-store.ts';
@@ -37,7 +37,7 @@ export function watchCluster(
     );
   };
   const onNodePut = (record: NodeRecord) => {
-    if (record.name !== nodeName) o.mesh.rememberPeer(record.name, record.multiaddrs);
+    if (record.name !== nodeName) o.mesh.rememberPeer(record);
     events.emit('node', { type: 'put', node: record });
   };
   const reassertIfGone = () => {
@@ -48,10 +48,15 @@ export function watchCluster(
     add: (_name, e) => onNodePut(e.value),
     update: (_name, e) => onNodePut(e.value),
     delete: (name) => {
+      if (name !== nodeName) o.mesh.forgetPeer(name);
       events.emit('node', { type: 'delete', name });
       reassertIfGone();
     },
-    listed: reassertIfGone,
+    listed: () => {
+      // The peers cache may name nodes whose records went while we were away: no longer admitted.
+      o.mesh.forgetPeersExcept((name) => name === nodeName || nodes.informer.get(name) !== undefined);
+      reassertIfGone();
+    },
   });
   const config = watchKey(etcd, keys.config(cluster), log, {
     put: (kv) => o.onConfig(kv.value.toString('utf8'), Number(kv.version)),

@@ -1,10 +1,13 @@
-// Start step 3: the mesh. Peers last seen in etcd (the local peers cache) are dialled at once, so a start
-// without etcd still finds the mesh; node records seen later are remembered there for the next start.
+// Start step 3: the mesh. Peers last seen in etcd (the local peers cache) are admitted and dialled at once,
+// so a start without etcd still finds the mesh (edge autonomy: the peers it last knew); node records seen
+// later admit their peers (and deleted ones stop admitting them) and are remembered there for the next start.
 import type { PrivateKey } from '@libp2p/interface';
+import { PeerAdmission } from '../mesh/admission.ts';
 import { Mesh } from '../mesh/mesh.ts';
 import { readNetworkKey } from '../mesh/peer-key.ts';
 import { headApiUrl } from '../net/urls.ts';
 import { type PeersCache, readPeersCache, writePeersCache } from '../state/config-cache.ts';
+import type { NodeRecord } from '../store/node-registry.ts';
 import type { StepBasics } from './basics.ts';
 
 /** Peers cache writes are at most this often (node records arrive in bursts). */
@@ -12,8 +15,12 @@ const PEERS_WRITE_DELAY_MS = 1000;
 
 export interface JoinedMesh {
   readonly mesh: Mesh;
-  /** A node record's addresses: dialled, and written to the peers cache when they changed. */
-  rememberPeer(name: string, addrs: string[]): void;
+  /** Another node's record (added or changed): its peer is admitted and dialled, and cached. */
+  rememberPeer(record: NodeRecord): void;
+  /** Another node's record deleted: its peer is refused from now on, and dropped from the cache. */
+  forgetPeer(name: string): void;
+  /** After a list of the records: forget the peers (from the cache) of nodes that have none any more. */
+  forgetPeersExcept(keep: (name: string) => boolean): void;
   /** After a config change: our advertised self, the timing and the bootstrap peers follow it. */
   follow(): void;
   /** `leave`: say goodbye (a clean stop); without, the others find out from the missed beats. */
@@ -38,6 +45,13 @@ export async function joinMesh(
   const networkKey = config.mesh.privateNetworkKeyFile
     ? await readNetworkKey(config.mesh.privateNetworkKeyFile)
     : undefined;
+  const meshLog = log.child({ part: 'mesh' });
+  // Info, not warn: every new node is refused for a moment (it dials before its record is written).
+  const admission = new PeerAdmission((peerId, reason) =>
+    meshLog.info({ peerId, reason }, 'refused a peer that no registered node record names (mesh admission)'),
+  );
+  const peers: PeersCache = await readPeersCache(live.self().workspace);
+  for (const [name, p] of Object.entries(peers)) if (p.peerId) admission.admit(name, p.peerId);
   const mesh = new Mesh({
     ...(networkKey ? { networkKey } : {}),
     cluster: o.cluster,
@@ -48,25 +62,42 @@ export async function joinMesh(
     timing: config.mesh,
     privateKey: o.privateKey,
     incarnation: o.incarnation,
-    log: log.child({ part: 'mesh' }),
+    admission,
+    log: meshLog,
     onEvent: (e) => o.events.emit('member', e),
   });
   await mesh.start();
-  const peers: PeersCache = await readPeersCache(live.self().workspace);
-  for (const addrs of Object.values(peers)) mesh.addKnownPeers(addrs);
+  for (const p of Object.values(peers)) mesh.addKnownPeers(p.multiaddrs);
   let peersDirty: NodeJS.Timeout | undefined;
+  const writeSoon = () => {
+    peersDirty ??= setTimeout(() => {
+      peersDirty = undefined;
+      writePeersCache(live.self().workspace, peers).catch((err) =>
+        log.warn({ err: String(err) }, 'peers cache write failed'),
+      );
+    }, PEERS_WRITE_DELAY_MS);
+  };
+  const forgetPeer = (name: string) => {
+    admission.forget(name);
+    if (!peers[name]) return;
+    delete peers[name];
+    writeSoon();
+  };
   return {
     mesh,
-    rememberPeer(name, addrs) {
-      mesh.addKnownPeers(addrs);
-      if (peers[name]?.join() === addrs.join()) return;
-      peers[name] = addrs;
-      peersDirty ??= setTimeout(() => {
-        peersDirty = undefined;
-        writePeersCache(live.self().workspace, peers).catch((err) =>
-          log.warn({ err: String(err) }, 'peers cache write failed'),
-        );
-      }, PEERS_WRITE_DELAY_MS);
+    rememberPeer({ name, peerId, multiaddrs }) {
+      // Admitted first: the dials below would be refused otherwise.
+      admission.admit(name, peerId);
+      mesh.addKnownPeers(multiaddrs);
+      const was = peers[name];
+      if (was?.peerId === peerId && was.multiaddrs.join() === multiaddrs.join()) return;
+      peers[name] = { peerId, multiaddrs };
+      writeSoon();
+    },
+    forgetPeer,
+    forgetPeersExcept(keep) {
+      for (const name of new Set([...admission.nodes(), ...Object.keys(peers)]))
+        if (!keep(name)) forgetPeer(name);
     },
     follow() {
       const c = live.config();

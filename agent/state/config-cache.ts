@@ -1,6 +1,7 @@
 // What an agent keeps on local disk so a restart while etcd is unreachable still starts (edge autonomy):
-// the last cluster config it saw and the mesh addresses of its peers. Written atomically (temp file +
-// rename) so a crash never leaves half a file.
+// the last cluster config it saw and its peers as their node records last gave them (addresses to dial,
+// peer ids to admit: agent/mesh/admission.ts). Written atomically (temp file + rename) so a crash never
+// leaves half a file.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -27,18 +28,36 @@ export const writeConfigCache = (workspace: string, text: string) =>
   writeAtomic(configCachePath(workspace), text);
 export const readConfigCache = (workspace: string) => readIfPresent(configCachePath(workspace));
 
-/** Peer multiaddrs by node name. */
-export type PeersCache = Record<string, string[]>;
+/** A peer as its node record last gave it: the peer id admitted to the mesh, the addresses dialled. */
+export interface CachedPeer {
+  peerId: string;
+  multiaddrs: string[];
+}
+
+/** Peers by node name. */
+export type PeersCache = Record<string, CachedPeer>;
 
 export const writePeersCache = (workspace: string, peers: PeersCache) =>
   writeAtomic(peersCachePath(workspace), JSON.stringify(peers));
 
+/** The peer id a record's multiaddr ends with (`.../p2p/<id>`). */
+const P2P_SUFFIX = /\/p2p\/([^/]+)$/;
+
 export async function readPeersCache(workspace: string): Promise<PeersCache> {
   const text = await readIfPresent(peersCachePath(workspace));
   if (!text) return {};
+  let parsed: Record<string, CachedPeer | string[]>;
   try {
-    return JSON.parse(text) as PeersCache;
+    parsed = JSON.parse(text) as Record<string, CachedPeer | string[]>;
   } catch {
     return {};
   }
+  const peers: PeersCache = {};
+  for (const [name, p] of Object.entries(parsed)) {
+    // Written before mesh admission: addresses only, the peer id in their /p2p/ part.
+    peers[name] = Array.isArray(p)
+      ? { peerId: p.map((a) => P2P_SUFFIX.exec(a)?.[1]).find((id) => id !== undefined) ?? '', multiaddrs: p }
+      : p;
+  }
+  return peers;
 }

@@ -76,6 +76,15 @@ export function registerAgentMetrics(ctx: AgentContext, registry: Registry): voi
     },
   });
   new Gauge({
+    name: 'nokube_mesh_refused_total',
+    help: 'Mesh traffic refused since start because no registered node record names the peer (mesh admission), by reason (connection, stream, message; name = a heartbeat speaking for another node than its record).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      for (const [reason, n] of Object.entries(ctx.mesh.refusals())) this.set({ reason }, n);
+    },
+  });
+  new Gauge({
     name: 'nokube_event_loop_lag_seconds',
     help: 'Event-loop delay since the previous scrape, by quantile.',
     labelNames: ['quantile'],

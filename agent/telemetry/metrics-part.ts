@@ -12,6 +12,7 @@ import { shortReason, withTimeout } from '../store/etcd.ts';
 import { registerActorMetric } from './actor-metrics.ts';
 import { registerAgentMetrics } from './agent-metrics.ts';
 import { ContainerStats } from './container-stats.ts';
+import { BasicAuth, type GreptimeAuth } from './export/basic-auth.ts';
 import type { DatabaseOptions } from './export/database.ts';
 import { greptimeUrl } from './export/greptime.ts';
 import { Shipper } from './export/shipper.ts';
@@ -38,6 +39,7 @@ interface Target {
   url: string;
   database: DatabaseOptions;
   maxBytes: number;
+  auth: GreptimeAuth | undefined;
 }
 
 function metricsTarget(config: ClusterConfig): Target | undefined {
@@ -47,7 +49,14 @@ function metricsTarget(config: ClusterConfig): Target | undefined {
   const url = greptimeUrl(g, `/v1/prometheus/write?db=${encodeURIComponent(g.db)}`);
   const maxBytes = m.bufferMegabytes * 1024 * 1024;
   const database = { sqlUrl: greptimeUrl(g, '/v1/sql'), name: g.db };
-  return { key: `${url} ${maxBytes}`, url, database, maxBytes };
+  // The auth in the key: changed credentials (user or file) start a new Shipper on the same spool.
+  return {
+    key: `${url} ${maxBytes} ${JSON.stringify(g.auth ?? null)}`,
+    url,
+    database,
+    maxBytes,
+    auth: g.auth,
+  };
 }
 
 export const metricsPart: AgentPart = {
@@ -97,6 +106,7 @@ export const metricsPart: AgentPart = {
               pipeline: 'metrics',
               url: target.url,
               database: target.database,
+              ...(target.auth ? { auth: new BasicAuth(target.auth) } : {}),
               headers: { ...REMOTE_WRITE_HEADERS },
               contentType: REMOTE_WRITE_CONTENT_TYPE,
               maxBytes: target.maxBytes,

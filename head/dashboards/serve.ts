@@ -36,12 +36,25 @@ export function renderDashboard(name: string, config: ClusterConfig, head: NodeC
   return `${text}\n`;
 }
 
-/** Grafana's datasource provisioning for this cluster (undefined without `monitoring`). */
+/**
+ * Grafana's datasource provisioning for this cluster (undefined without `monitoring`). With
+ * `monitoring.greptimedb.auth` both datasources log in as its user, and the password is Grafana's own
+ * `$__file{<passwordFile>}` expansion: read by Grafana from the file (at the same path in the container the
+ * head runs), so it is in neither this text, the head's workspace nor the head's HTTP answer.
+ */
 export function datasourcesYaml(config: ClusterConfig): string | undefined {
   const m = config.monitoring;
   if (!m) return undefined;
   const g = m.greptimedb;
   const host = hostForUrl(g.address);
+  // JSON strings are YAML double-quoted scalars: a path or user name needs no escaping of its own.
+  const q = (v: string) => JSON.stringify(v);
+  const password = g.auth ? q(`$__file{${g.auth.passwordFile}}`) : '';
+  const metricsAuth = g.auth ? `    basicAuth: true\n    basicAuthUser: ${q(g.auth.user)}\n` : '';
+  const metricsSecret = g.auth ? `      basicAuthPassword: ${password}\n` : '';
+  const logsAuth = g.auth
+    ? `    user: ${q(g.auth.user)}\n    secureJsonData:\n      password: ${password}\n`
+    : '';
   return `# Written by nokube for cluster ${config.cluster} (from monitoring.greptimedb in the cluster config).
 apiVersion: 1
 datasources:
@@ -51,19 +64,19 @@ datasources:
     access: proxy
     url: http://${host}:${g.httpPort}/v1/prometheus
     isDefault: true
-    jsonData:
+${metricsAuth}    jsonData:
       httpMethod: POST
       httpHeaderName1: x-greptime-db-name
       timeInterval: ${m.metricsIntervalSeconds}s
     secureJsonData:
       httpHeaderValue1: ${g.db}
-  - name: nokube logs (GreptimeDB)
+${metricsSecret}  - name: nokube logs (GreptimeDB)
     uid: ${LOGS.uid}
     type: ${LOGS.type}
     access: proxy
     url: ${host}:${g.mysqlPort}
     database: ${g.logsDb}
-    jsonData:
+${logsAuth}    jsonData:
       timeInterval: 1s
 `;
 }

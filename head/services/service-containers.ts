@@ -5,7 +5,8 @@
 // container whose spec is unchanged is adopted as it is (a running one is never restarted); a changed spec
 // replaces it.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { ClusterConfig, NodeConfig } from '../../agent/config/schema.ts';
@@ -35,6 +36,8 @@ interface ServiceSpec {
   binds: string[];
   /** Files the head writes before the container starts (path -> content). */
   files: Map<string, string>;
+  /** Files of the host mounted read-only at the same path, that must be there (path -> config field). */
+  secrets?: Map<string, string>;
 }
 
 /** The containers this head should run for the config (none when it is not at their address). */
@@ -71,6 +74,12 @@ export function serviceSpecs(config: ClusterConfig, self: NodeConfig): ServiceSp
     files.set(join(root, 'provisioning', 'dashboards', 'nokube.yaml'), dashboardsProviderYaml());
     for (const name of Object.keys(DASHBOARD_FILES))
       files.set(join(root, 'dashboards', `${name}.json`), renderDashboard(name, config, self)!);
+    // Secrets reach Grafana as files mounted read-only at the paths the config names (the datasources read
+    // the GreptimeDB password with $__file{...}, Grafana the admin password with its __FILE variable): no
+    // password in the container's environment, its arguments or the files the head writes.
+    const secrets = new Map<string, string>();
+    if (g.auth) secrets.set(g.auth.passwordFile, 'monitoring.greptimedb.auth.passwordFile');
+    if (gf.adminPasswordFile) secrets.set(gf.adminPasswordFile, 'monitoring.grafana.adminPasswordFile');
     specs.push({
       name: 'grafana',
       container: `nokube_${config.cluster}_grafana`,
@@ -80,13 +89,16 @@ export function serviceSpecs(config: ClusterConfig, self: NodeConfig): ServiceSp
         `GF_SERVER_HTTP_PORT=${gf.port}`,
         'GF_PATHS_PROVISIONING=/etc/grafana/provisioning',
         `GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH=${GRAFANA_DASHBOARDS_DIR}/home.json`,
+        ...(gf.adminPasswordFile ? [`GF_SECURITY_ADMIN_PASSWORD__FILE=${gf.adminPasswordFile}`] : []),
       ],
       binds: [
         `${join(root, 'data')}:/var/lib/grafana`,
         `${join(root, 'provisioning')}:/etc/grafana/provisioning:ro`,
         `${join(root, 'dashboards')}:${GRAFANA_DASHBOARDS_DIR}:ro`,
+        ...[...secrets.keys()].map((f) => `${f}:${f}:ro`),
       ],
       files,
+      secrets,
     });
   }
   return specs;
@@ -125,9 +137,15 @@ export async function reconcileServices(
   }
   for (const s of specs) {
     for (const [path, content] of s.files) await writeIfChanged(path, content);
+    for (const [path, field] of s.secrets ?? []) {
+      // Docker would make a missing one an empty directory: say which field names it instead.
+      await access(path, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
+        throw new Error(`${field} ${path}: ${err.code ?? 'unreadable'}`);
+      });
+    }
     for (const b of s.binds) {
       const host = b.split(':')[0]!;
-      if (!s.files.has(host)) await mkdir(host, { recursive: true });
+      if (!s.files.has(host) && !s.secrets?.has(host)) await mkdir(host, { recursive: true });
     }
     const hash = specHash(s);
     const found = ours.find((c) => c.Labels[SERVICE_LABEL] === s.name);

@@ -10,6 +10,7 @@
 // right to create databases may still write into one made for it), and logged at a back-off.
 import type { Logger } from '../../log/logger.ts';
 import { type Backoff, backoffDelay, DEFAULT_BACKOFF, worthLogging } from './backoff.ts';
+import type { BasicAuth } from './basic-auth.ts';
 import { createDatabaseSql } from './greptime.ts';
 
 export interface DatabaseOptions {
@@ -20,6 +21,7 @@ export interface DatabaseOptions {
 
 export interface CreatorOptions extends DatabaseOptions {
   pipeline: string;
+  auth?: BasicAuth;
   log: Logger;
   backoff?: Backoff;
   timeoutMs?: number;
@@ -63,13 +65,18 @@ export class DatabaseCreator {
     const timeout = setTimeout(() => ctl.abort(), this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     let error: string | undefined;
     try {
+      const authorization = await this.opts.auth?.authorization();
       const res = await fetch(this.opts.sqlUrl, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        headers: {
+          ...(authorization ? { Authorization: authorization } : {}),
+          'Content-Type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams({ sql: createDatabaseSql(this.opts.name) }),
         signal: ctl.signal,
       });
       const text = await res.text().catch(() => '');
+      if (res.status === 401 || res.status === 403) this.opts.auth?.refused();
       if (!res.ok) error = `HTTP ${res.status}: ${text.slice(0, 200)}`;
     } catch (err) {
       error = (err as Error).cause ? String((err as Error).cause) : String(err);

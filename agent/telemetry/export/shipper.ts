@@ -6,8 +6,9 @@
 // - One POST in flight, in order. Only a body GreptimeDB calls malformed (400, 413, 422; see greptime.ts for
 //   what its answers mean) is dropped, counted (reason "malformed") and logged at most once a minute. Every
 //   other failure keeps the body and is retried with exponential backoff and jitter (1 s -> 60 s): no answer,
-//   5xx, 429, 401/403 (fix the credentials and nothing is lost), and a missing database, which is created
-//   meanwhile (database.ts). A failing streak is logged at its 1st, 2nd, 4th, 8th... failure, and when the
+//   5xx, 429, 401/403 (fix the credentials and nothing is lost: the password file is read again after
+//   each, basic-auth.ts), an unreadable password file, and a missing database, which is created meanwhile
+//   (database.ts). A failing streak is logged at its 1st, 2nd, 4th, 8th... failure, and when the
 //   meaning of its failures changes.
 // - While the endpoint fails, bodies live in the spool directory instead of memory (one file per body,
 //   written asynchronously), so an agent cut off for hours holds at most `maxBytes` on disk and a few
@@ -17,6 +18,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.ts';
 import { type Backoff, backoffDelay, DEFAULT_BACKOFF, worthLogging } from './backoff.ts';
+import type { BasicAuth } from './basic-auth.ts';
 import { DatabaseCreator, type DatabaseOptions } from './database.ts';
 import { failureMeaning, verdictOf } from './greptime.ts';
 
@@ -32,6 +34,8 @@ export interface ShipperOptions {
   log: Logger;
   /** The database the bodies go to, created when missing (at start and when a write says so). */
   database?: DatabaseOptions;
+  /** GreptimeDB's basic auth (monitoring.greptimedb.auth), on every request. */
+  auth?: BasicAuth;
   /** Backoff bounds (ms); the documented 1 s -> 60 s unless a test needs shorter. */
   backoff?: Backoff;
   /** Per-request timeout (ms). */
@@ -112,6 +116,7 @@ export class Shipper {
     this.database = opts.database
       ? new DatabaseCreator({
           ...opts.database,
+          ...(opts.auth ? { auth: opts.auth } : {}),
           pipeline: opts.pipeline,
           log: opts.log,
           backoff: this.backoff,
@@ -283,6 +288,15 @@ export class Shipper {
       this.drop(e.items, 1, 'unreadable');
       return;
     }
+    let authorization: string | undefined;
+    try {
+      authorization = await this.opts.auth?.authorization();
+    } catch (err) {
+      // The password file is missing or empty: keep the data until it is there.
+      this.lastError = (err as Error).message;
+      if (!this.stopped) this.retryLater('cannot read the GreptimeDB password', this.lastError);
+      return;
+    }
     const ctl = new AbortController();
     this.inFlight = ctl;
     const timeout = setTimeout(() => ctl.abort(), this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
@@ -292,7 +306,11 @@ export class Shipper {
     try {
       const res = await fetch(this.opts.url, {
         method: 'POST',
-        headers: { ...this.opts.headers, 'Content-Type': this.opts.contentType },
+        headers: {
+          ...this.opts.headers,
+          ...(authorization ? { Authorization: authorization } : {}),
+          'Content-Type': this.opts.contentType,
+        },
         body,
         signal: ctl.signal,
       });
@@ -308,6 +326,7 @@ export class Shipper {
       this.inFlight = undefined;
     }
     if (this.stopped && status === 0) return;
+    if (status === 401 || status === 403) this.opts.auth?.refused();
     const verdict = status === 0 ? 'retry' : verdictOf(status, answer);
     if (verdict === 'delivered') {
       if (this.failing > 0)

@@ -9,6 +9,7 @@ import type { ClusterConfig } from '../../config/schema.ts';
 import type { AgentContext, AgentPart, ExportTotals } from '../../context.ts';
 import { shortReason, withTimeout } from '../../store/etcd.ts';
 import { VERSION } from '../../version.ts';
+import { BasicAuth, type GreptimeAuth } from '../export/basic-auth.ts';
 import type { DatabaseOptions } from '../export/database.ts';
 import { greptimeUrl } from '../export/greptime.ts';
 import { Shipper } from '../export/shipper.ts';
@@ -30,6 +31,8 @@ export interface LogsExportStats {
 interface Target {
   url: string;
   database: DatabaseOptions;
+  /** In the target (so in its key): changed credentials restart the export on the same spool. */
+  auth?: GreptimeAuth;
   headers: Record<string, string>;
   maxBytes: number;
   spoolDir: string;
@@ -50,6 +53,7 @@ export function logsTarget(config: ClusterConfig, workspace: string): Target | u
   return {
     url: greptimeUrl(g, '/v1/otlp/v1/logs'),
     database: { sqlUrl: greptimeUrl(g, '/v1/sql'), name: g.logsDb },
+    ...(g.auth ? { auth: g.auth } : {}),
     headers: {
       'X-Greptime-DB-Name': g.logsDb,
       'X-Greptime-Log-Table-Name': g.logsTable,
@@ -148,6 +152,7 @@ async function startRunning(ctx: AgentContext, t: Target, key: string): Promise<
     pipeline: 'logs',
     url: t.url,
     database: t.database,
+    ...(t.auth ? { auth: new BasicAuth(t.auth) } : {}),
     headers: t.headers,
     contentType: 'application/x-protobuf',
     maxBytes: t.maxBytes,
