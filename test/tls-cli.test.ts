@@ -1,14 +1,16 @@
 // nokube tls init | rotate | status through the real CLI: the files and their modes, what each renewal
 // changes, the status table and its exit code; every refusal leaves tls.dir exactly as it was.
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { validateConfigText } from '../agent/config/validate.ts';
 import { chainProblem, parseCertificate } from '../agent/tls/inspect.ts';
-import { issueNodeCertificate } from '../agent/tls/issue.ts';
+import { issueCa, issueNodeCertificate } from '../agent/tls/issue.ts';
 import { DAY_MS } from '../agent/tls/validity.ts';
 import { importPrivateKey } from '../agent/tls/x509.ts';
+import { rotatePki } from '../head/cli/tls/issue-all.ts';
 import { runCli } from './harness/cluster.ts';
 
 const nodeYaml = (name: string, address: string, roles: string) =>
@@ -175,5 +177,19 @@ describe('nokube tls', { timeout: 120_000 }, () => {
     }
     await chmod(dir, 0o700);
     assert.deepEqual(await snapshot(dir), before);
+
+    // An expired CA signs nothing (rotate --ca replaces it).
+    const stale = join(root, 'stale');
+    const old = await issueCa('demo', { now: new Date(Date.now() - 20 * DAY_MS), days: 10 });
+    await mkdir(stale, { mode: 0o700 });
+    await writeFile(join(stale, 'ca.pem'), old.cert);
+    await writeFile(join(stale, 'ca-key.pem'), old.key, { mode: 0o600 });
+    const staleBefore = await snapshot(stale);
+    const config = validateConfigText(configYaml(stale), 'cluster.yaml').config;
+    await assert.rejects(
+      rotatePki(config, stale, 365, false, new Date()),
+      /ca\.pem: expired on \S+: it cannot sign \(nokube tls rotate --ca makes a new CA\)/,
+    );
+    assert.deepEqual(await snapshot(stale), staleBefore);
   });
 });
