@@ -13,6 +13,7 @@ import {
   type AgentStatus,
   agentHandles,
 } from './context.ts';
+import { AgentStartError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
 import { OutageLog } from './log/outage-log.ts';
 import { startLoopLagMonitor } from './loop/lag.ts';
@@ -30,6 +31,8 @@ import { type StartedParts, startParts } from './start/parts.ts';
 import { writeConfigCache } from './state/config-cache.ts';
 import { AliveRecords } from './store/alive.ts';
 import { withTimeout } from './store/etcd.ts';
+import type { NodeTlsFiles } from './tls/layout.ts';
+import type { NodeTls } from './tls/node-check.ts';
 import { VERSION } from './version.ts';
 
 export interface AgentOptions {
@@ -41,6 +44,9 @@ export interface AgentOptions {
   workspace?: string;
   /** Client TLS files for an etcds:// config source. */
   etcdTls?: EtcdTlsFiles;
+  /** This node's files of the cluster's TLS (--tls-ca/--tls-cert/--tls-key): needed when the config has
+   * `tls`, checked at start. */
+  nodeTls?: NodeTlsFiles;
   /** Refuse to start unless the node has this role (`nokube head`). */
   requireRole?: Role;
   parts?: AgentPart[];
@@ -65,6 +71,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { etcd } = boot;
   const live = new LiveConfig({ cluster, nodeName, log, requireRole: opts.requireRole }, boot);
   await writeConfigCache(live.self().workspace, boot.text);
+  const tls = await loadNodeTls(live, opts.nodeTls).catch((err) => {
+    etcd.close();
+    throw err;
+  });
 
   // 2. Identity and facts; the one Docker client of this agent, handed to every part (ctx.docker).
   const incarnation = Date.now();
@@ -165,7 +175,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // 6. Parts: the workloads of this node (pods on Docker), then extra parts (the head's).
   let parts: StartedParts | undefined;
   try {
-    parts = await startParts(ctx, [...(await builtInParts()), ...(opts.parts ?? [])]);
+    parts = await startParts(ctx, [...(await builtInParts(tls)), ...(opts.parts ?? [])]);
     // Registered last: the record advertises the head API, so it must be listening by then.
     await node.start(boot.from);
   } catch (err) {
@@ -191,8 +201,28 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
 }
 
+/** The config's `tls` asks every agent for its files (checked now: a host without its certificate does
+ * not join); without it, files given anyway are checked too. Loaded lazily: the X.509 library only then. */
+async function loadNodeTls(live: LiveConfig, files: NodeTlsFiles | undefined): Promise<NodeTls | undefined> {
+  if (!files) {
+    if (live.config().tls)
+      throw new AgentStartError(
+        'the cluster config has tls (tls.dir) but this agent was started without --tls-ca, --tls-cert and --tls-key (new-or-update passes them)',
+      );
+    return undefined;
+  }
+  const { checkNodeTls } = await import('./tls/node-check.ts');
+  return checkNodeTls(
+    files,
+    live.self(),
+    { ca: '--tls-ca', cert: '--tls-cert', key: '--tls-key' },
+    new Date(),
+    'make or renew it: nokube tls rotate <cluster.yaml>, then nokube new-or-update <cluster.yaml>',
+  );
+}
+
 /** Parts every agent runs. Loaded lazily so client commands do not pay for them. */
-async function builtInParts(): Promise<AgentPart[]> {
+async function builtInParts(tls: NodeTls | undefined): Promise<AgentPart[]> {
   const [{ podStreamsPart }, { podsPart }, { logsPart }, { metricsPart }, { summaryPart }] =
     await Promise.all([
       import('./remote/stream-server.ts'),
@@ -201,6 +231,7 @@ async function builtInParts(): Promise<AgentPart[]> {
       import('./telemetry/metrics-part.ts'),
       import('./telemetry/summary.ts'),
     ]);
+  const tlsParts = tls ? [(await import('./tls/expiry-part.ts')).tlsExpiryPart(tls)] : [];
   // Logs first: it sees the other parts' start-up lines and is stopped last.
-  return [logsPart, podsPart, podStreamsPart, summaryPart, metricsPart];
+  return [logsPart, podsPart, podStreamsPart, summaryPart, metricsPart, ...tlsParts];
 }

@@ -14,11 +14,17 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
     etcdCa?: string;
     etcdCert?: string;
     etcdKey?: string;
+    tlsCa?: string;
+    tlsCert?: string;
+    tlsKey?: string;
   };
   const run = async (opts: RunOpts, requireRole?: Role) => {
     const tls = [opts.etcdCa, opts.etcdCert, opts.etcdKey];
     if (tls.some((f) => f !== undefined) && !tls.every((f) => f !== undefined))
       throw new UsageError('--etcd-ca, --etcd-cert and --etcd-key go together (all three or none)');
+    const nodeTls = [opts.tlsCa, opts.tlsCert, opts.tlsKey];
+    if (nodeTls.some((f) => f !== undefined) && !nodeTls.every((f) => f !== undefined))
+      throw new UsageError('--tls-ca, --tls-cert and --tls-key go together (all three or none)');
     // Loaded here, not at the top: client commands should not pay for libp2p's start-up.
     const [{ startAgent }, { createLogger }] = await Promise.all([
       import('../agent.ts'),
@@ -34,6 +40,8 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
     if (opts.workspace) agentOpts.workspace = opts.workspace;
     if (opts.etcdCa && opts.etcdCert && opts.etcdKey)
       agentOpts.etcdTls = { ca: opts.etcdCa, cert: opts.etcdCert, key: opts.etcdKey };
+    if (opts.tlsCa && opts.tlsCert && opts.tlsKey)
+      agentOpts.nodeTls = { ca: opts.tlsCa, cert: opts.tlsCert, key: opts.tlsKey };
     if (requireRole) agentOpts.requireRole = requireRole;
     const agent = await startAgent(agentOpts);
     await new Promise<void>((resolve) => {
@@ -69,7 +77,10 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
       )
       .option('--etcd-ca <file>', 'CA certificate of etcd, for an etcds:// source')
       .option('--etcd-cert <file>', 'client certificate for etcd, for an etcds:// source')
-      .option('--etcd-key <file>', 'client key for etcd, for an etcds:// source');
+      .option('--etcd-key <file>', 'client key for etcd, for an etcds:// source')
+      .option('--tls-ca <file>', 'the cluster CA certificate (config tls; uploaded by new-or-update)')
+      .option('--tls-cert <file>', 'this node’s certificate, signed by the cluster CA (config tls)')
+      .option('--tls-key <file>', 'this node’s private key (config tls)');
   const agent = common(
     program
       .command('agent')

@@ -106,6 +106,9 @@ export const clusterConfigSchema = z.strictObject({
       })
       .optional(),
   }),
+  /** The cluster's certificates (`nokube tls init`): the directory on the machine that runs new-or-update
+   * or up; each host gets its own files from it (agent/tls/layout.ts). */
+  tls: z.strictObject({ dir: absolutePath }).optional(),
   mesh: z.strictObject({
     port,
     bootstrap: z

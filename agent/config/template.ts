@@ -25,6 +25,9 @@ head:
   # fileServer: {}              # optional: read-only HTTP of <workspace>/public_file_server on port 8088
   # fileServer: { port: 8088, subpath: public_file_server }   # the defaults, spelt out
 
+# tls:                          # optional: the cluster's certificates, made by  nokube tls init cluster.yaml
+#   dir: /etc/nokube/pki        # on this machine; new-or-update gives each host its own files from it
+
 mesh:
   # libp2p TCP port every agent listens on (bound to the node's address).
   port: 7946

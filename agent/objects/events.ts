@@ -15,8 +15,14 @@ const LEASE_ROTATE_MS = 10 * 60_000;
 const QUEUE_LIMIT = 1000;
 const REPEAT_MEMORY = 2000;
 
+/** What an event is about: an object, or a node (events/_cluster/nodes/<name>/: the agent's own matters,
+ * such as its certificate's expiry). */
+export type EventSubject = (ObjectRef | { kind: 'Node'; name: string; namespace?: undefined }) & {
+  uid?: string;
+};
+
 export interface KubeEvent {
-  involvedObject: ObjectRef & { uid?: string };
+  involvedObject: EventSubject;
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
@@ -27,14 +33,15 @@ export interface KubeEvent {
 }
 
 /** Events of one object, newest last (what `describe` shows). */
-export async function listEvents(etcd: Etcd3, cluster: string, ref: ObjectRef): Promise<KubeEvent[]> {
+export async function listEvents(etcd: Etcd3, cluster: string, ref: EventSubject): Promise<KubeEvent[]> {
   const all = await etcd.getAll().prefix(eventsKeyPrefix(cluster, ref)).strings();
   return Object.values(all)
     .map((v) => JSON.parse(v) as KubeEvent)
     .sort((a, b) => compareText(a.lastTimestamp, b.lastTimestamp));
 }
 
-export function eventsKeyPrefix(cluster: string, ref: ObjectRef): string {
+export function eventsKeyPrefix(cluster: string, ref: EventSubject): string {
+  if (ref.kind === 'Node') return keys.eventsOf(cluster, '_cluster', 'nodes', ref.name);
   const ns = namespaced(ref.kind) ? (ref.namespace ?? 'default') : '_cluster';
   return keys.eventsOf(cluster, ns, RESOURCE[ref.kind], ref.name);
 }
@@ -60,15 +67,15 @@ export class EventRecorder {
     this.log = log;
   }
 
-  normal(ref: ObjectRef & { uid?: string }, reason: string, message: string): void {
+  normal(ref: EventSubject, reason: string, message: string): void {
     this.record(ref, 'Normal', reason, message);
   }
 
-  warning(ref: ObjectRef & { uid?: string }, reason: string, message: string): void {
+  warning(ref: EventSubject, reason: string, message: string): void {
     this.record(ref, 'Warning', reason, message);
   }
 
-  record(ref: ObjectRef & { uid?: string }, type: KubeEvent['type'], reason: string, message: string): void {
+  record(ref: EventSubject, type: KubeEvent['type'], reason: string, message: string): void {
     const now = new Date().toISOString();
     const id = `${eventsKeyPrefix(this.cluster, ref)}|${reason}|${message}`;
     const last = this.repeats.get(id);

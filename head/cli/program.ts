@@ -16,6 +16,7 @@ import { registerMembers } from './commands/members.ts';
 import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
 import { registerPodStreams } from './commands/pod-stream.ts';
+import { registerTls } from './commands/tls.ts';
 import { registerTop } from './commands/top.ts';
 import { registerUpDown } from './commands/up.ts';
 
@@ -41,6 +42,7 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   registerMembers(program);
   registerTop(program);
   registerMeshKey(program);
+  registerTls(program);
   registerPodStreams(program);
   registerLogin(program);
   registerAcl(program);

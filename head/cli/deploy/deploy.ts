@@ -49,10 +49,31 @@ export interface DeployRow {
   ms: number;
 }
 
+/** With config tls, every node to deploy has its files in tls.dir, chained to the CA and naming it with its
+ * roles: checked here, before any host is touched (the agent checks them again at start). */
+async function checkClusterTls(config: ClusterConfig): Promise<void> {
+  const tls = config.tls;
+  if (!tls) return;
+  const [{ checkNodeTls }, { pkiNodeFiles }] = await Promise.all([
+    import('../../../agent/tls/node-check.ts'),
+    import('../../../agent/tls/layout.ts'),
+  ]);
+  const now = new Date();
+  for (const node of config.nodes.filter((n) => n.ssh))
+    await checkNodeTls(
+      pkiNodeFiles(tls.dir, node.name),
+      node,
+      { ca: 'tls.dir', cert: 'tls.dir', key: 'tls.dir' },
+      now,
+      "nokube tls rotate <cluster.yaml> makes or renews the certificates of the config's nodes",
+    );
+}
+
 /** Uploads in flight at once: each is ~130 MB through one SSH connection. */
 const STAGE_CONCURRENCY = 3;
 
 export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan[]; rows: DeployRow[] }> {
+  await checkClusterTls(o.config);
   const targets = o.config.nodes.filter((n) => n.ssh).map((n) => nodeTarget(o.config, n));
   if (targets.length === 0) throw new Error('no node has an ssh section (nodes[].ssh): nothing to deploy');
   const sessions = new Map<string, SshSession>();

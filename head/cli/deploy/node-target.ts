@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../../../agent/config/schema.ts';
 import type { ServiceSpec } from '../../../agent/op/op-schema.ts';
+import { hostNodeFiles, pkiNodeFiles } from '../../../agent/tls/layout.ts';
 
 /** How long a stop waits after SIGTERM (the agent leaves the mesh first). README "Deploy over SSH". */
 export const AGENT_STOP_TIMEOUT_MS = 15_000;
@@ -19,7 +20,8 @@ export interface NodeTarget {
   configPath: string;
   configText: string;
   configSha256: string;
-  /** etcd client TLS files to upload with the node file (none without etcd.tls). */
+  /** TLS files to upload with the node file: etcd.tls's, then this node's own of the cluster's TLS (config
+   * tls: the CA certificate, its certificate and key; never the CA key, never another node's). */
   tlsFiles: TlsFile[];
   service: ServiceSpec;
 }
@@ -38,6 +40,24 @@ function readLocal(node: string, field: string, path: string): Buffer {
   }
 }
 
+function tlsFile(node: string, field: string, local: string, remote: string): TlsFile {
+  return {
+    local,
+    remote,
+    sha256: createHash('sha256')
+      .update(readLocal(node, field, local))
+      .digest('hex'),
+  };
+}
+
+/** The node's own files of the cluster's TLS (none without config tls): CA certificate, certificate, key. */
+function nodeTlsFiles(config: ClusterConfig, node: NodeConfig, installDir: string): TlsFile[] {
+  if (!config.tls) return [];
+  const local = pkiNodeFiles(config.tls.dir, node.name);
+  const remote = hostNodeFiles(installDir);
+  return (['ca', 'cert', 'key'] as const).map((k) => tlsFile(node.name, `tls.dir`, local[k], remote[k]));
+}
+
 export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget {
   if (!node.ssh) throw new Error(`${node.name}: no ssh section (nodes[].ssh) to deploy it with`);
   const dir = node.ssh.installDir;
@@ -46,26 +66,37 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget 
   // etcd client TLS: the operator's files go to <installDir>/tls/; their checksums are part of the node
   // file, so a renewed certificate is a config change (uploaded, agent restarted) like any other.
   const tls = config.etcd.tls;
-  const tlsFiles: TlsFile[] = tls
-    ? (['ca', 'cert', 'key'] as const).map((k) => ({
-        local: tls[k],
-        remote: join(dir, 'tls', `${k}.pem`),
-        sha256: createHash('sha256')
-          .update(readLocal(node.name, `etcd.tls.${k}`, tls[k]))
-          .digest('hex'),
-      }))
+  const etcdFiles: TlsFile[] = tls
+    ? (['ca', 'cert', 'key'] as const).map((k) =>
+        tlsFile(node.name, `etcd.tls.${k}`, tls[k], join(dir, 'tls', `${k}.pem`)),
+      )
     : [];
   const etcd = tls
     ? {
         ...config.etcd,
-        tls: { ca: tlsFiles[0]!.remote, cert: tlsFiles[1]!.remote, key: tlsFiles[2]!.remote },
-        tlsSha256: tlsFiles.map((f) => f.sha256),
+        tls: { ca: etcdFiles[0]!.remote, cert: etcdFiles[1]!.remote, key: etcdFiles[2]!.remote },
+        tlsSha256: etcdFiles.map((f) => f.sha256),
       }
     : config.etcd;
-  const configText = `${JSON.stringify({ cluster: config.cluster, etcd, node }, null, 2)}\n`;
+  // The cluster's TLS: this node's own three files from tls.dir, the same way (checksums in the node file:
+  // a renewed certificate of this node restarts this agent only).
+  const nodeFiles = nodeTlsFiles(config, node, dir);
+  const clusterTls = nodeFiles.length
+    ? {
+        ca: nodeFiles[0]!.remote,
+        cert: nodeFiles[1]!.remote,
+        key: nodeFiles[2]!.remote,
+        sha256: nodeFiles.map((f) => f.sha256),
+      }
+    : undefined;
+  const configText = `${JSON.stringify({ cluster: config.cluster, etcd, tls: clusterTls, node }, null, 2)}\n`;
   const endpoints = config.etcd.endpoints.map((u) => new URL(u).host).join(',');
   const configSha256 = createHash('sha256').update(configText).digest('hex');
-  const tlsArgs = tlsFiles.flatMap((f, i) => [['--etcd-ca', '--etcd-cert', '--etcd-key'][i]!, f.remote]);
+  const tlsArgs = [
+    ...etcdFiles.flatMap((f, i) => [['--etcd-ca', '--etcd-cert', '--etcd-key'][i]!, f.remote]),
+    ...nodeFiles.flatMap((f, i) => [['--tls-ca', '--tls-cert', '--tls-key'][i]!, f.remote]),
+  ];
+  const tlsFiles = [...etcdFiles, ...nodeFiles];
   return {
     node: node as NodeTarget['node'],
     binaryPath,

@@ -21,6 +21,7 @@ import { LABEL } from '../../../agent/runtime/labels.ts';
 import { storeConfig } from '../../../agent/store/config-store.ts';
 import { connectEtcd } from '../../../agent/store/etcd.ts';
 import { listNodes } from '../../../agent/store/node-registry.ts';
+import { pkiNodeFiles } from '../../../agent/tls/layout.ts';
 import { saveContext } from '../context.ts';
 
 export interface UpOptions {
@@ -36,6 +37,13 @@ export interface UpOptions {
   /** Aborted (Ctrl-C during start-up): what was started so far is stopped and up() rejects with the
    * signal's reason. */
   signal?: AbortSignal;
+}
+
+/** With config tls, a local agent reads its files straight from tls.dir (nothing to upload here). */
+function tlsArgs(config: ClusterConfig, node: string): string[] {
+  if (!config.tls) return [];
+  const f = pkiNodeFiles(config.tls.dir, node);
+  return ['--tls-ca', f.ca, '--tls-cert', f.cert, '--tls-key', f.key];
 }
 
 interface PidFile {
@@ -131,7 +139,7 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
       const child = await spawnLogged(
         `agent-${node.name}`,
         cmd,
-        [...baseArgs, 'agent', '--config', resolve(file), '--node', node.name],
+        [...baseArgs, 'agent', '--config', resolve(file), '--node', node.name, ...tlsArgs(config, node.name)],
         join(dir, 'logs'),
         opts.detach,
       );
