@@ -19,6 +19,7 @@ import { createEtcd } from '../agent/store/etcd.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
 import { deployOverSsh } from '../head/cli/deploy/deploy.ts';
 import { type LocalBinary, observeNode } from '../head/cli/deploy/node-deploy.ts';
+import { SECRET_VOLUMES_ROOT } from '../agent/pods/secret-volumes.ts';
 import { nodeTarget } from '../head/cli/deploy/node-target.ts';
 import { openSession } from '../head/cli/deploy/ssh/session.ts';
 import { eventually } from './harness/cluster.ts';
@@ -123,7 +124,8 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
       assert.equal(c.HostConfig.RestartPolicy?.Name, 'unless-stopped');
       assert.deepEqual(
         [...(c.HostConfig.Binds ?? [])].sort(),
-        [h.dockerSocket!, h.workspaceDir, h.installDir].map((p) => `${p}:${p}`).sort(),
+        // Secret volumes are written on the host's tmpfs for the engine to bind (agent/pods/secret-volumes.ts).
+        [h.dockerSocket!, h.workspaceDir, h.installDir, SECRET_VOLUMES_ROOT].map((p) => `${p}:${p}`).sort(),
       );
       assert.deepEqual(c.Config.Cmd, [
         'agent',

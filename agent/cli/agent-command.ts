@@ -14,6 +14,7 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
     etcdCa?: string;
     etcdCert?: string;
     etcdKey?: string;
+    secretsKey?: string;
   };
   const run = async (opts: RunOpts, requireRole?: Role) => {
     const tls = [opts.etcdCa, opts.etcdCert, opts.etcdKey];
@@ -32,6 +33,7 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
       parts: await loadParts(),
     };
     if (opts.workspace) agentOpts.workspace = opts.workspace;
+    if (opts.secretsKey) agentOpts.secretsKeyFile = opts.secretsKey;
     if (opts.etcdCa && opts.etcdCert && opts.etcdKey)
       agentOpts.etcdTls = { ca: opts.etcdCa, cert: opts.etcdCert, key: opts.etcdKey };
     if (requireRole) agentOpts.requireRole = requireRole;
@@ -69,7 +71,11 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
       )
       .option('--etcd-ca <file>', 'CA certificate of etcd, for an etcds:// source')
       .option('--etcd-cert <file>', 'client certificate for etcd, for an etcds:// source')
-      .option('--etcd-key <file>', 'client key for etcd, for an etcds:// source');
+      .option('--etcd-key <file>', 'client key for etcd, for an etcds:// source')
+      .option(
+        '--secrets-key <file>',
+        'the cluster secrets keyring (JSON, mode 0600; watched for new keys): Secrets are encrypted with it in etcd and in the local pod cache',
+      );
   const agent = common(
     program
       .command('agent')

@@ -40,6 +40,8 @@ export const DOCUMENTED_DEFAULTS = {
   'monitoring.greptimedb.logsDb': 'logs',
   'monitoring.greptimedb.logsTable': 'nokube_logs',
   'monitoring.greptimedb.mysqlPort': 4002,
+  /** Resolved on the machine that runs `up` / `new-or-update` (head/cli/secrets/key-file.ts). */
+  'secrets.keyFile': '$NOKUBE_HOME/keys/<cluster>.json',
 } as const;
 
 /** A path below a directory: relative, no `..` segment. */
@@ -120,6 +122,8 @@ export const clusterConfigSchema = z.strictObject({
     deadAfterMs: positiveMs.default(DOCUMENTED_DEFAULTS['mesh.deadAfterMs']),
     privateNetworkKeyFile: absolutePath.optional(),
   }),
+  /** Secrets encrypted at rest (always): where the keyring is on the machine running up / new-or-update. */
+  secrets: z.strictObject({ keyFile: absolutePath.optional() }).optional(),
   monitoring: z
     .strictObject({
       metricsIntervalSeconds: z.number().min(1, 'must be at least 1'),

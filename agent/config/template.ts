@@ -33,6 +33,9 @@ mesh:
   # suspectAfterMs: 3000        # default 3000: silence before a member is suspect
   # deadAfterMs: 6000           # default 6000: silence before a member is dead
 
+# secrets:                      # Secrets are always encrypted at rest (README "Secrets")
+#   keyFile: /root/.nokube/keys/edge-demo.json   # default $NOKUBE_HOME/keys/<cluster>.json on the machine running up / new-or-update
+
 # monitoring:                   # optional section; without it nothing is exported
 #   metricsIntervalSeconds: 5   # node, container and actor metrics sampled and written this often
 #   bufferMegabytes: 64         # default 64: per pipeline (metrics, logs), kept on disk while GreptimeDB is away

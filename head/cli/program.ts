@@ -14,6 +14,7 @@ import { registerMembers } from './commands/members.ts';
 import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
 import { registerPodStreams } from './commands/pod-stream.ts';
+import { registerSecrets } from './commands/secrets.ts';
 import { registerTop } from './commands/top.ts';
 import { registerUpDown } from './commands/up.ts';
 
@@ -39,6 +40,7 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   registerMembers(program);
   registerTop(program);
   registerMeshKey(program);
+  registerSecrets(program);
   registerPodStreams(program);
   registerAgentCommands(program, loadParts);
   return program;
@@ -58,6 +60,7 @@ const KNOWN_ERRORS = new Set([
   'FileServerPortInUseError',
   'InterruptedError',
   'WaitTimeoutError',
+  'KeyringError',
 ]);
 
 /** Run the CLI; known errors print one line (or one per config problem) and exit non-zero. */

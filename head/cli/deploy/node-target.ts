@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../../../agent/config/schema.ts';
 import type { ServiceSpec } from '../../../agent/op/op-schema.ts';
+import { SECRET_VOLUMES_ROOT } from '../../../agent/pods/secret-volumes.ts';
 
 /** How long a stop waits after SIGTERM (the agent leaves the mesh first). README "Deploy over SSH". */
 export const AGENT_STOP_TIMEOUT_MS = 15_000;
@@ -19,7 +20,7 @@ export interface NodeTarget {
   configPath: string;
   configText: string;
   configSha256: string;
-  /** etcd client TLS files to upload with the node file (none without etcd.tls). */
+  /** Files to upload with the node file: etcd client TLS (with etcd.tls) and the secrets keyring. */
   tlsFiles: TlsFile[];
   service: ServiceSpec;
 }
@@ -38,7 +39,9 @@ function readLocal(node: string, field: string, path: string): Buffer {
   }
 }
 
-export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget {
+/** `secretsKeyFile`: the keyring on this machine (head/cli/secrets/key-file.ts), uploaded to
+ * `<installDir>/secrets-key.json` and passed as --secrets-key (without it, agents hold no key). */
+export function nodeTarget(config: ClusterConfig, node: NodeConfig, secretsKeyFile?: string): NodeTarget {
   if (!node.ssh) throw new Error(`${node.name}: no ssh section (nodes[].ssh) to deploy it with`);
   const dir = node.ssh.installDir;
   const binaryPath = join(dir, 'nokube');
@@ -62,17 +65,29 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget 
         tlsSha256: tlsFiles.map((f) => f.sha256),
       }
     : config.etcd;
-  const configText = `${JSON.stringify({ cluster: config.cluster, etcd, node }, null, 2)}\n`;
+  // The keyring likewise: its checksum in the node file, so a new key (a rotation) is uploaded and taken.
+  const keyFile: TlsFile | undefined = secretsKeyFile
+    ? {
+        local: secretsKeyFile,
+        remote: join(dir, 'secrets-key.json'),
+        sha256: createHash('sha256')
+          .update(readLocal(node.name, 'secrets.keyFile', secretsKeyFile))
+          .digest('hex'),
+      }
+    : undefined;
+  const secrets = keyFile ? { secrets: { keyFile: keyFile.remote, keySha256: keyFile.sha256 } } : {};
+  const configText = `${JSON.stringify({ cluster: config.cluster, etcd, ...secrets, node }, null, 2)}\n`;
   const endpoints = config.etcd.endpoints.map((u) => new URL(u).host).join(',');
   const configSha256 = createHash('sha256').update(configText).digest('hex');
   const tlsArgs = tlsFiles.flatMap((f, i) => [['--etcd-ca', '--etcd-cert', '--etcd-key'][i]!, f.remote]);
+  const keyArgs = keyFile ? ['--secrets-key', keyFile.remote] : [];
   return {
     node: node as NodeTarget['node'],
     binaryPath,
     configPath,
     configText,
     configSha256,
-    tlsFiles,
+    tlsFiles: keyFile ? [...tlsFiles, keyFile] : tlsFiles,
     service: agentService(node as NodeTarget['node'], configSha256, [
       binaryPath,
       'agent',
@@ -81,6 +96,7 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget 
       '--node',
       node.name,
       ...tlsArgs,
+      ...keyArgs,
     ]),
   };
 }
@@ -109,7 +125,9 @@ function agentService(node: NodeTarget['node'], configSha256: string, command: s
         ...common,
         socket,
         image: AGENT_SERVICE,
-        mounts: [...new Set([socket, node.workspace, node.ssh.installDir])],
+        // Secret volumes are written on the host's tmpfs (agent/pods/secret-volumes.ts) for the engine
+        // to bind: the agent's container sees the same folder.
+        mounts: [...new Set([socket, node.workspace, node.ssh.installDir, SECRET_VOLUMES_ROOT])],
         labels: { 'nokube.service.node': node.name, 'nokube.service.config-sha256': configSha256 },
       };
     }
