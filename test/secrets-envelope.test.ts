@@ -91,7 +91,7 @@ test('an unknown key id is a clear error naming the key and the Secret, never th
 
 test('a sealed Secret hides its data and key names; moved to another name it does not open', () => {
   const k = newKeyring();
-  const sealed = sealSecret(secret(), k);
+  const sealed = sealSecret(secret() as Secret & { sealed?: unknown }, k);
   const text = JSON.stringify(sealed);
   assert.ok(!text.includes(VALUE) && !text.includes(B64) && !text.includes('password'), text);
   assert.equal(sealed.data, undefined);
@@ -99,7 +99,10 @@ test('a sealed Secret hides its data and key names; moved to another name it doe
   assert.deepEqual(openSecret(sealed, k).data, { password: B64 });
   // The same envelope on another Secret (or namespace): refused.
   for (const moved of [secret('other'), secret('db', 'prod')])
-    assert.throws(() => openSecret({ ...moved, data: undefined, sealed: sealed.sealed } as Secret, k), EnvelopeError);
+    assert.throws(
+      () => openSecret({ ...moved, data: undefined, sealed: sealed.sealed } as Secret, k),
+      EnvelopeError,
+    );
   // A plain Secret (stored before encryption) reads as it is.
   assert.deepEqual(openSecret(secret(), k).data, { password: B64 });
   // No keyring: never written in the clear.
@@ -190,9 +193,14 @@ test('new-or-update uploads the keyring with the node file: checksum in it, --se
     'cluster.yaml',
   ).config;
   const t = nodeTarget(config, config.nodes[0]!, keyFile);
-  const sha = createHash('sha256').update(await readFile(keyFile)).digest('hex');
+  const sha = createHash('sha256')
+    .update(await readFile(keyFile))
+    .digest('hex');
   assert.deepEqual(t.tlsFiles, [{ local: keyFile, remote: '/opt/nokube/secrets-key.json', sha256: sha }]);
-  assert.deepEqual(JSON.parse(t.configText).secrets, { keyFile: '/opt/nokube/secrets-key.json', keySha256: sha });
+  assert.deepEqual(JSON.parse(t.configText).secrets, {
+    keyFile: '/opt/nokube/secrets-key.json',
+    keySha256: sha,
+  });
   assert.deepEqual(t.service.command.slice(-2), ['--secrets-key', '/opt/nokube/secrets-key.json']);
   // A new key is a new node file: uploaded, the agent restarted.
   await writeKeyringFile(keyFile, withNewActiveKey(await readKeyringFile(keyFile)));

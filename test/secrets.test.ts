@@ -58,7 +58,8 @@ ${
 }`;
   const podOf = (name: string) =>
     c.withEtcd(
-      async (etcd) => (await getObject(etcd, c.name, { kind: 'Pod', namespace: 'default', name }))?.object as Pod,
+      async (etcd) =>
+        (await getObject(etcd, c.name, { kind: 'Pod', namespace: 'default', name }))?.object as Pod,
     );
   const running = (name: string) =>
     eventually(async () => (await podOf(name))?.status?.phase === 'Running', 60_000, `${name} Running`);
@@ -121,9 +122,10 @@ ${
   };
   const cacheHas = (node: string, secret: string) =>
     readFile(join(c.dir, 'ws', node, 'agent', 'pods-cache.json'), 'utf8').then(
-      (t) => (JSON.parse(t) as { secrets: Array<{ metadata: { name: string } }> }).secrets.some(
-        (s) => s.metadata.name === secret,
-      ),
+      (t) =>
+        (JSON.parse(t) as { secrets: Array<{ metadata: { name: string } }> }).secrets.some(
+          (s) => s.metadata.name === secret,
+        ),
       () => false,
     );
 
@@ -167,9 +169,20 @@ ${
     assert.equal(stored.data, undefined);
     assert.equal(stored.sealed?.kid, keyring.active);
     // Both agents cached the Secret for autonomy (sealed): the workspaces are searched after that.
-    await eventually(async () => (await cacheHas('n1', 'db')) && (await cacheHas('n2', 'db')), 15_000, 'caches');
+    await eventually(
+      async () => (await cacheHas('n1', 'db')) && (await cacheHas('n2', 'db')),
+      15_000,
+      'caches',
+    );
     assert.deepEqual(await etcdLeaks([PASSWORD, TOKEN]), []);
     assert.deepEqual(await workspaceLeaks([PASSWORD, TOKEN]), []);
+    // Not vacuous: the search read the caches that hold the Secret (sealed), and finds a name in them.
+    const files = await filesUnder(join(c.dir, 'ws'));
+    for (const node of ['n1', 'n2'])
+      assert.ok(files.includes(join(c.dir, 'ws', node, 'agent', 'pods-cache.json')));
+    assert.deepEqual(await workspaceLeaks(['reader-1']), [
+      `${join(c.dir, 'ws', 'n1', 'agent', 'pods-cache.json')} holds reader-1`,
+    ]);
 
     // The volume's files are on tmpfs, outside the workspace, and that is what the container mounts.
     const dir = secretVolumesDir(c.name, 'n1', 'default', 'pod-reader-1');
@@ -186,7 +199,13 @@ ${
       for (const n of needles([PASSWORD, TOKEN])) assert.ok(!out.includes(n), out);
     const yaml = parse(await cli(['get', 'secret', 'db', '-o', 'yaml'])) as { data: Record<string, string> };
     assert.deepEqual(yaml.data, { password: b64(PASSWORD), token: b64(TOKEN) });
-    assert.equal(await cli(['apply', '-f', '-'], `apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: ${PASSWORD}}\ndata: {token: ${b64(TOKEN)}}\n`), 'secret/db unchanged\n');
+    assert.equal(
+      await cli(
+        ['apply', '-f', '-'],
+        `apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: ${PASSWORD}}\ndata: {token: ${b64(TOKEN)}}\n`,
+      ),
+      'secret/db unchanged\n',
+    );
   });
 
   test('rotate-key moves every Secret (a plain one from before too) to a new key id; pods keep reading them', async () => {
@@ -198,7 +217,13 @@ ${
           JSON.stringify({
             apiVersion: 'v1',
             kind: 'Secret',
-            metadata: { name: 'legacy', namespace: 'default', uid: randomUUID(), generation: 1, creationTimestamp: '2026-01-01T00:00:00Z' },
+            metadata: {
+              name: 'legacy',
+              namespace: 'default',
+              uid: randomUUID(),
+              generation: 1,
+              creationTimestamp: '2026-01-01T00:00:00Z',
+            },
             type: 'Opaque',
             data: { v: b64(LEGACY) },
           }),
@@ -222,7 +247,10 @@ ${
     }
     assert.deepEqual(await etcdLeaks([PASSWORD, TOKEN, LEGACY]), []);
     // Run again: nothing left to move.
-    assert.match(await cli(['secrets', 'rotate-key', '--reencrypt-only']), /re-encrypted 0 Secrets .*\(2 already were\)/);
+    assert.match(
+      await cli(['secrets', 'rotate-key', '--reencrypt-only']),
+      /re-encrypted 0 Secrets .*\(2 already were\)/,
+    );
 
     // Running pods keep their env and files; a new pod reads the Secret under the new key.
     for (const p of ['reader-1', 'reader-2'])
@@ -236,7 +264,11 @@ ${
     const refused = await runCli(['secrets', 'drop-key', after.active], c.env);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /still encrypted under key/);
-    await eventually(async () => (await workspaceLeaks([PASSWORD, TOKEN, LEGACY])).length === 0, 5_000, 'no leak');
+    await eventually(
+      async () => (await workspaceLeaks([PASSWORD, TOKEN, LEGACY])).length === 0,
+      5_000,
+      'no leak',
+    );
   });
 
   test('an agent restarted while etcd is down starts its pods from its sealed local cache', async () => {
@@ -249,7 +281,11 @@ ${
     await c.etcd.pause();
     try {
       await c.startAgent('n2');
-      await eventually(async () => (await containerOf('reader-2'))?.State === 'running', 60_000, 'reader-2 from the cache');
+      await eventually(
+        async () => (await containerOf('reader-2'))?.State === 'running',
+        60_000,
+        'reader-2 from the cache',
+      );
       assert.equal(await seen('reader-2'), `${PASSWORD}\n${PASSWORD}\n${TOKEN}`);
     } finally {
       await c.etcd.resume();

@@ -18,11 +18,10 @@ export interface Envelope {
 /** The key the envelope names is not in this keyring (or there is no keyring). */
 export class UnknownKeyError extends Error {
   override name = 'UnknownKeyError';
-  constructor(
-    readonly kid: string,
-    what: string,
-  ) {
+  readonly kid: string;
+  constructor(kid: string, what: string) {
     super(`${what} is encrypted with secrets key "${kid}", which this process's keyring does not hold`);
+    this.kid = kid;
   }
 }
 

@@ -57,7 +57,8 @@ export function parseKeyring(text: string, file: string): Keyring {
   const bad = (why: string) => new KeyringError(`secrets key file ${file}: ${why}`);
   if (r === null || typeof r !== 'object' || r['nokube/keyring'] !== FORMAT)
     throw bad(`not a nokube keyring ("nokube/keyring": "${FORMAT}" missing)`);
-  if (r.keys === null || typeof r.keys !== 'object' || Array.isArray(r.keys)) throw bad('"keys" is not a map');
+  if (r.keys === null || typeof r.keys !== 'object' || Array.isArray(r.keys))
+    throw bad('"keys" is not a map');
   const keys = new Map<string, Buffer>();
   for (const [id, b64] of Object.entries(r.keys as Record<string, unknown>)) {
     if (!KEY_ID.test(id)) throw bad(`key id "${id}" is not [a-z0-9-] (at most 63)`);
@@ -117,7 +118,8 @@ export async function ensureKeyringFile(file: string): Promise<{ keyring: Keyrin
   try {
     await writeFile(file, formatKeyring(keyring), { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { keyring: await readKeyringFile(file), created: false };
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      return { keyring: await readKeyringFile(file), created: false };
     throw err;
   }
   return { keyring, created: true };

@@ -30,7 +30,10 @@ export async function loadSecretsKeyFile(file: string, log: Logger): Promise<{ s
       if (before?.active !== next.active || before.keys.size !== next.keys.size)
         log.info({ file, active: next.active, keys: [...next.keys.keys()] }, 'secrets keyring reloaded');
     } catch (err) {
-      log.error({ file, err: (err as Error).message }, 'secrets keyring not reloaded; the previous one is kept');
+      log.error(
+        { file, err: (err as Error).message },
+        'secrets keyring not reloaded; the previous one is kept',
+      );
     }
   };
   // The folder is watched, not the file: a keyring is replaced by a rename (a new inode).
@@ -43,7 +46,10 @@ export async function loadSecretsKeyFile(file: string, log: Logger): Promise<{ s
     });
     watcher.on('error', (err) => log.warn({ file, err: err.message }, 'secrets key file watch failed'));
   } catch (err) {
-    log.warn({ file, err: (err as Error).message }, 'secrets key file not watched: a new key needs a restart');
+    log.warn(
+      { file, err: (err as Error).message },
+      'secrets key file not watched: a new key needs a restart',
+    );
   }
   return {
     stop() {

@@ -21,7 +21,8 @@ export class NoSecretsKeyError extends Error {
   override name = 'NoSecretsKeyError';
 }
 
-export const secretAad = (s: SecretLike) => `nokube/v1/secrets/${s.metadata.namespace ?? ''}/${s.metadata.name}`;
+export const secretAad = (s: SecretLike) =>
+  `nokube/v1/secrets/${s.metadata.namespace ?? ''}/${s.metadata.name}`;
 const what = (s: SecretLike) => `secret "${s.metadata.namespace ?? ''}/${s.metadata.name}"`;
 
 export function sealedEnvelope(s: SecretLike): Envelope | undefined {

@@ -27,7 +27,10 @@ async function withKeyFile<T>(
     if (!file) {
       const stored = await readConfig(etcd, ctx.cluster);
       const config = stored ? validateConfigText(stored.text, 'the stored config').config : undefined;
-      file = secretsKeyFile({ cluster: ctx.cluster, ...(config?.secrets ? { secrets: config.secrets } : {}) });
+      file = secretsKeyFile({
+        cluster: ctx.cluster,
+        ...(config?.secrets ? { secrets: config.secrets } : {}),
+      });
     }
     return await fn(file, etcd, ctx.cluster);
   } finally {
@@ -41,7 +44,10 @@ export function registerSecrets(program: Command): void {
     .description('the secrets keyring: Secrets are encrypted at rest (AES-256-GCM) under its active key');
   const common = (c: Command) =>
     c
-      .option('--key-file <file>', 'the keyring (default: secrets.keyFile, else $NOKUBE_HOME/keys/<cluster>.json)')
+      .option(
+        '--key-file <file>',
+        'the keyring (default: secrets.keyFile, else $NOKUBE_HOME/keys/<cluster>.json)',
+      )
       .option('--etcd <urls>', 'etcd endpoints, comma-separated (env NOKUBE_ETCD)')
       .option('--cluster <name>', 'cluster name (env NOKUBE_CLUSTER)');
 
@@ -54,11 +60,11 @@ export function registerSecrets(program: Command): void {
       .option('--add-only', 'only add the new active key (distribute it, then run with --reencrypt-only)')
       .option('--reencrypt-only', 'only re-encrypt every Secret under the active key'),
   ).action(async (opts: KeyOpts & { addOnly?: boolean; reencryptOnly?: boolean }) => {
-    if (opts.addOnly && opts.reencryptOnly) throw new UsageError('--add-only and --reencrypt-only exclude each other');
-    const [{ readKeyringFile, withNewActiveKey, writeKeyringFile }, { reencryptSecrets }] = await Promise.all([
-      import('../../../agent/secrets/keyring.ts'),
-      import('../secrets/reencrypt.ts'),
-    ]);
+    if (opts.addOnly && opts.reencryptOnly)
+      throw new UsageError('--add-only and --reencrypt-only exclude each other');
+    const [{ readKeyringFile, withNewActiveKey, writeKeyringFile }, { reencryptSecrets }] = await Promise.all(
+      [import('../../../agent/secrets/keyring.ts'), import('../secrets/reencrypt.ts')],
+    );
     await withKeyFile(opts, async (file, etcd, cluster) => {
       let keyring = await readKeyringFile(file);
       if (!opts.reencryptOnly) {
@@ -84,7 +90,9 @@ export function registerSecrets(program: Command): void {
   common(
     secrets
       .command('drop-key <id>')
-      .description('remove an old key from the keyring; refused while a Secret in etcd is encrypted under it'),
+      .description(
+        'remove an old key from the keyring; refused while a Secret in etcd is encrypted under it',
+      ),
   ).action(async (id: string, opts: KeyOpts) => {
     const [{ readKeyringFile, withoutKey, writeKeyringFile }, { secretsUnderKey }] = await Promise.all([
       import('../../../agent/secrets/keyring.ts'),

@@ -18,9 +18,9 @@ import {
   waitForEtcd,
 } from '../../../agent/op/processes.ts';
 import { LABEL } from '../../../agent/runtime/labels.ts';
+import { ensureKeyringFile } from '../../../agent/secrets/keyring.ts';
 import { storeConfig } from '../../../agent/store/config-store.ts';
 import { connectEtcd } from '../../../agent/store/etcd.ts';
-import { ensureKeyringFile } from '../../../agent/secrets/keyring.ts';
 import { listNodes } from '../../../agent/store/node-registry.ts';
 import { saveContext } from '../context.ts';
 import { secretsKeyFile } from '../secrets/key-file.ts';
@@ -95,7 +95,8 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
 
   // The secrets keyring: made at the first bring-up; the agents here read (and watch) this very file.
   const keyFile = secretsKeyFile(config);
-  if ((await ensureKeyringFile(keyFile)).created) say(`wrote the secrets key ${keyFile} (keep it: it decrypts the Secrets)`);
+  if ((await ensureKeyringFile(keyFile)).created)
+    say(`wrote the secrets key ${keyFile} (keep it: it decrypts the Secrets)`);
 
   const children: Child[] = [];
   const pids: PidFile = { agents: {}, cluster: config.cluster };

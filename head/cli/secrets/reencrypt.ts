@@ -19,7 +19,11 @@ export interface ReencryptResult {
 
 type StoredSecret = Parameters<typeof sealSecret>[0];
 
-export async function reencryptSecrets(etcd: Etcd3, cluster: string, keyring: Keyring): Promise<ReencryptResult> {
+export async function reencryptSecrets(
+  etcd: Etcd3,
+  cluster: string,
+  keyring: Keyring,
+): Promise<ReencryptResult> {
   const out: ReencryptResult = { rewritten: 0, current: 0, problems: [] };
   const listed = await etcd.getAll().prefix(keys.objectResourcePrefix(cluster, 'secrets')).exec();
   for (const first of listed.kvs) {
