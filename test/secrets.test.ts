@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { getObject, objectKey } from '../agent/objects/store.ts';
@@ -16,7 +15,7 @@ import type { Pod } from '../agent/objects/types.ts';
 import { secretVolumesDir } from '../agent/pods/secret-volumes.ts';
 import { ensureKeyringFile, readKeyringFile } from '../agent/secrets/keyring.ts';
 import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
-import { type Docker, ensureBusyboxImage, requireDocker } from './harness/docker.ts';
+import { type Docker, ensureBusyboxImage, execIn, requireDocker } from './harness/docker.ts';
 
 const PASSWORD = `pw-${randomUUID()}`;
 const TOKEN = `tok-${randomUUID()}`;
@@ -74,18 +73,7 @@ ${
   const seen = async (pod: string) => {
     const ct = await containerOf(pod);
     assert.ok(ct, `${pod}'s container`);
-    const ex = await docker.getContainer(ct.Id).exec({
-      Cmd: ['sh', '-c', 'echo "$PASSWORD"; cat /sec/password; echo; cat /sec/token'],
-      AttachStdout: true,
-      AttachStderr: true,
-    });
-    const stream = await ex.start({ hijack: true, stdin: false });
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    out.on('data', (d: Buffer) => chunks.push(d));
-    docker.modem.demuxStream(stream, out, out);
-    await new Promise((r) => stream.on('end', r));
-    return Buffer.concat(chunks).toString('utf8');
+    return execIn(docker, ct.Id, ['sh', '-c', 'echo "$PASSWORD"; cat /sec/password; echo; cat /sec/token']);
   };
   const storedSecret = (name: string) =>
     c.withEtcd(async (etcd) => {
@@ -144,7 +132,8 @@ ${
           (await runCli(['get', 'pods'], c.env)).code === 0
         );
       },
-      30_000,
+      // Generous: a busy machine (other suites) slows two agents' start-up.
+      60_000,
       'two nodes Ready and the head API answering',
     );
   });
