@@ -32,6 +32,13 @@ async function withKeyFile<T>(
         ...(config?.secrets ? { secrets: config.secrets } : {}),
       });
     }
+    const { readKeyringFile } = await import('../../../agent/secrets/keyring.ts');
+    await readKeyringFile(file).catch((err: { code?: string }) => {
+      if (err.code !== 'ENOENT') throw err;
+      throw new UsageError(
+        `no secrets keyring at ${file} (nokube up and new-or-update make it; or pass --key-file)`,
+      );
+    });
     return await fn(file, etcd, ctx.cluster);
   } finally {
     etcd.close();
