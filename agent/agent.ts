@@ -47,6 +47,9 @@ export interface AgentOptions {
   /** This node's files of the cluster's TLS (--tls-ca/--tls-cert/--tls-key): needed when the config has
    * `tls`, checked at start. */
   nodeTls?: NodeTlsFiles;
+  /** The cluster's secrets keyring (agent/secrets), watched for a new key. Without it this agent can
+   * neither read nor write Secrets (pods using them wait, naming the missing key). */
+  secretsKeyFile?: string;
   /** Refuse to start unless the node has this role (`nokube head`). */
   requireRole?: Role;
   parts?: AgentPart[];
@@ -59,6 +62,8 @@ export interface RunningAgent {
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { log, nodeName } = opts;
+  // 0. The secrets keyring first: a named file that cannot be read stops the start, before anything runs.
+  const keyring = await loadKeyring(opts.secretsKeyFile, log);
   const source = await resolveConfigSource(opts.configSource, opts.etcdTls);
   const { cluster } = source;
   const events: AgentEventBus = new EventEmitter<AgentEvents>();
@@ -162,6 +167,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
    * flushes the events; an aborted start does neither: this agent never fully joined. */
   const stopSteps = async (clean: boolean) => {
     clearTimeout(runtimeRetry);
+    keyring.stop();
     await joined.stop(clean);
     await watches.cancel();
     if (clean) await withTimeout(recorder.flush(), 2000, 'events flush timed out').catch(() => undefined);
@@ -219,6 +225,19 @@ async function loadNodeTls(live: LiveConfig, files: NodeTlsFiles | undefined): P
     new Date(),
     'make or renew it: nokube tls rotate <cluster.yaml>, then nokube new-or-update <cluster.yaml>',
   );
+}
+
+async function loadKeyring(file: string | undefined, log: Logger): Promise<{ stop(): void }> {
+  if (!file) {
+    log.warn('no --secrets-key: this agent can neither read nor write Secrets');
+    return { stop() {} };
+  }
+  const { loadSecretsKeyFile } = await import('./secrets/process-keyring.ts');
+  try {
+    return await loadSecretsKeyFile(file, log);
+  } catch (err) {
+    throw new AgentStartError(`--secrets-key: ${(err as Error).message}`);
+  }
 }
 
 /** Parts every agent runs. Loaded lazily so client commands do not pay for them. */

@@ -15,6 +15,7 @@ import { applyManifests, deleteObject } from '../agent/objects/apply.ts';
 import { getObject } from '../agent/objects/store.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
 import type { ServiceState } from '../agent/op/service.ts';
+import { SECRET_VOLUMES_ROOT } from '../agent/pods/secret-volumes.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
 import { deployOverSsh } from '../head/cli/deploy/deploy.ts';
@@ -123,7 +124,8 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
       assert.equal(c.HostConfig.RestartPolicy?.Name, 'unless-stopped');
       assert.deepEqual(
         [...(c.HostConfig.Binds ?? [])].sort(),
-        [h.dockerSocket!, h.workspaceDir, h.installDir].map((p) => `${p}:${p}`).sort(),
+        // Secret volumes are written on the host's tmpfs for the engine to bind (agent/pods/secret-volumes.ts).
+        [h.dockerSocket!, h.workspaceDir, h.installDir, SECRET_VOLUMES_ROOT].map((p) => `${p}:${p}`).sort(),
       );
       assert.deepEqual(c.Config.Cmd, [
         'agent',

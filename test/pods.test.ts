@@ -9,6 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { createObjects, deleteObjects, getObject, newMeta } from '../agent/objects/store.ts';
 import type { ConfigMap, KubeObject, Pod, PodSpec, Secret } from '../agent/objects/types.ts';
 import { readPodsCache } from '../agent/pods/cache.ts';
+import { readKeyringFile } from '../agent/secrets/keyring.ts';
+import { useSecretsKeyring } from '../agent/secrets/process-keyring.ts';
 import { keys } from '../agent/store/keys.ts';
 import { createTestCluster, eventually, type TestCluster } from './harness/cluster.ts';
 import {
@@ -58,6 +60,8 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     image = await ensureBusyboxImage();
     registry = await startRegistry();
     c = await createTestCluster({ nodes: 2, net: 43 });
+    // This process writes a Secret to etcd itself: sealed with the cluster's key, as a head would.
+    useSecretsKeyring(await readKeyringFile(c.secretsKeyFile));
     await c.startAgent('n1');
     await c.startAgent('n2');
   });

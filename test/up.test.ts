@@ -6,6 +6,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { connectEtcd } from '../agent/store/etcd.ts';
 import { cliCommand, eventually, runCli } from './harness/cluster.ts';
 import { upPortFlags } from './harness/ports.ts';
 
@@ -29,6 +30,9 @@ describe('nokube up / down', { timeout: 240_000 }, () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /etcd started at http:\/\/127\.0\.0\.1:/);
     assert.match(r.stdout, /agents ready: local/);
+    // The secrets keyring is made where the README says, and given to the agent.
+    const keyFile = join(dir, 'home', 'keys', 'local.json');
+    assert.ok(r.stdout.includes(`wrote the secrets key ${keyFile}`), r.stdout);
     const pids = JSON.parse(await readFile(join(dir, 'local', 'pids.json'), 'utf8')) as {
       etcd: number;
       agents: Record<string, number>;
@@ -58,6 +62,25 @@ describe('nokube up / down', { timeout: 240_000 }, () => {
     const applied = await runCli(['apply', '-f', '-'], env, cm);
     assert.equal(applied.code, 0, applied.stdout + applied.stderr);
     assert.match(applied.stdout, /configmap\/after-restart created/);
+    // The second `up` keeps the keyring; a Secret is stored sealed under its key.
+    assert.ok(!second.stdout.includes('wrote the secrets key'), second.stdout);
+    const secret =
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: up-secret}\nstringData: {v: up-value-42}\n';
+    assert.equal((await runCli(['apply', '-f', '-'], env, secret)).code, 0);
+    const etcd = await connectEtcd({ endpoints: [`http://127.0.0.1:${p[1]}`], dialTimeoutMs: 3000 });
+    try {
+      const stored = await etcd.get('/nokube/local/objects/secrets/default/up-secret').string();
+      assert.ok(
+        stored && !stored.includes('up-value-42') && !stored.includes(btoa('up-value-42')),
+        String(stored),
+      );
+      assert.equal(
+        (JSON.parse(stored) as { sealed: { kid: string } }).sealed.kid,
+        (JSON.parse(await readFile(keyFile, 'utf8')) as { active: string }).active,
+      );
+    } finally {
+      etcd.close();
+    }
     const stopped = await runCli(['down', '--dir', join(dir, 'local')], env);
     assert.equal(stopped.code, 0, stopped.stderr);
   });

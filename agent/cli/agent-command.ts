@@ -17,6 +17,7 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
     tlsCa?: string;
     tlsCert?: string;
     tlsKey?: string;
+    secretsKey?: string;
   };
   const run = async (opts: RunOpts, requireRole?: Role) => {
     const tls = [opts.etcdCa, opts.etcdCert, opts.etcdKey];
@@ -38,6 +39,7 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
       parts: await loadParts(),
     };
     if (opts.workspace) agentOpts.workspace = opts.workspace;
+    if (opts.secretsKey) agentOpts.secretsKeyFile = opts.secretsKey;
     if (opts.etcdCa && opts.etcdCert && opts.etcdKey)
       agentOpts.etcdTls = { ca: opts.etcdCa, cert: opts.etcdCert, key: opts.etcdKey };
     if (opts.tlsCa && opts.tlsCert && opts.tlsKey)
@@ -80,7 +82,11 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
       .option('--etcd-key <file>', 'client key for etcd, for an etcds:// source')
       .option('--tls-ca <file>', 'the cluster CA certificate (config tls; uploaded by new-or-update)')
       .option('--tls-cert <file>', 'this node’s certificate, signed by the cluster CA (config tls)')
-      .option('--tls-key <file>', 'this node’s private key (config tls)');
+      .option('--tls-key <file>', 'this node’s private key (config tls)')
+      .option(
+        '--secrets-key <file>',
+        'the cluster secrets keyring (JSON, mode 0600; watched for new keys): Secrets are encrypted with it in etcd and in the local pod cache',
+      );
   const agent = common(
     program
       .command('agent')

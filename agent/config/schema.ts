@@ -40,6 +40,8 @@ export const DOCUMENTED_DEFAULTS = {
   'monitoring.greptimedb.logsDb': 'logs',
   'monitoring.greptimedb.logsTable': 'nokube_logs',
   'monitoring.greptimedb.mysqlPort': 4002,
+  /** Resolved on the machine that runs `up` / `new-or-update` (head/cli/secrets/key-file.ts). */
+  'secrets.keyFile': '$NOKUBE_HOME/keys/<cluster>.json',
 } as const;
 
 /** A path below a directory: relative, no `..` segment. */
@@ -125,6 +127,8 @@ export const clusterConfigSchema = z.strictObject({
   }),
   /** Access control on the head API (head/acl): off when absent. */
   acl: z.strictObject({ enabled: z.boolean() }).optional(),
+  /** Secrets encrypted at rest (always): where the keyring is on the machine running up / new-or-update. */
+  secrets: z.strictObject({ keyFile: absolutePath.optional() }).optional(),
   monitoring: z
     .strictObject({
       metricsIntervalSeconds: z.number().min(1, 'must be at least 1'),

@@ -38,6 +38,8 @@ mesh:
 
 # acl:                          # optional section; without it the head API checks no token
 #   enabled: true               # every route and WebSocket needs a token (nokube acl bootstrap first)
+# secrets:                      # Secrets are always encrypted at rest (README "Secrets")
+#   keyFile: /root/.nokube/keys/edge-demo.json   # default $NOKUBE_HOME/keys/<cluster>.json on the machine running up / new-or-update
 
 # monitoring:                   # optional section; without it nothing is exported
 #   metricsIntervalSeconds: 5   # node, container and actor metrics sampled and written this often

@@ -21,6 +21,7 @@ import {
   refOf,
   type Stored,
   statusKey,
+  storedForm,
   toStoredJson,
 } from './store.ts';
 import {
@@ -178,7 +179,7 @@ async function planApply(
     };
     if (old.metadata.deletionTimestamp) refused('is being deleted; apply again once it is gone');
     const merged = mergeInto(old, desired, refused);
-    const same = canonical(JSON.parse(toStoredJson(merged))) === canonical(JSON.parse(toStoredJson(old)));
+    const same = canonical(storedForm(merged)) === canonical(storedForm(old));
     return {
       ...base,
       action: same ? 'unchanged' : 'configured',

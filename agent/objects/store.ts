@@ -2,6 +2,8 @@
 // the object key's mod revision, filled in on read. Every multi-key change is one transaction.
 import { randomUUID } from 'node:crypto';
 import type { Etcd3, IKeyValue } from 'etcd3';
+import { secretsKeyring } from '../secrets/process-keyring.ts';
+import { openIfPossible, sealSecret } from '../secrets/sealed-secret.ts';
 import { type Compare, type Guard, guardedTxn, NO_GUARD } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
 import { compareText } from '../text/compare.ts';
@@ -35,18 +37,29 @@ export interface Stored<T extends KubeObject = KubeObject> {
   createRevision: string;
 }
 
-/** Parse a stored object key-value (resourceVersion from the key's mod revision). */
+/** Parse a stored object key-value (resourceVersion from the key's mod revision). A Secret is opened
+ * with this process's keyring (agent/secrets): readers see its data in the clear; one this process
+ * cannot open stays sealed (see sealedProblem). */
 export function fromKv<T extends KubeObject = KubeObject>(kv: IKeyValue): Stored<T> {
-  const object = JSON.parse(kv.value.toString('utf8')) as T;
+  let object = JSON.parse(kv.value.toString('utf8')) as T;
+  if (object.kind === 'Secret') object = openIfPossible(object, secretsKeyring());
   object.metadata.resourceVersion = kv.mod_revision;
   return { object, modRevision: kv.mod_revision, createRevision: kv.create_revision };
 }
 
-/** The JSON stored for an object: everything but status and resourceVersion (which etcd holds). */
-export function toStoredJson(obj: KubeObject): string {
+/** What is stored for an object, in the clear: everything but status and resourceVersion (which etcd
+ * holds). Compare these, not toStoredJson's text (a Secret's envelope differs at every write). */
+export function storedForm(obj: KubeObject): KubeObject {
   const { status: _status, ...rest } = obj as KubeObject & { status?: unknown };
   const { resourceVersion: _rv, ...metadata } = rest.metadata;
-  return JSON.stringify({ ...rest, metadata });
+  return { ...rest, metadata } as KubeObject;
+}
+
+/** The JSON stored for an object: storedForm, a Secret's data sealed under the active key (throws
+ * NoSecretsKeyError in a process without a keyring: never written in the clear). */
+export function toStoredJson(obj: KubeObject): string {
+  const form = storedForm(obj);
+  return JSON.stringify(form.kind === 'Secret' ? sealSecret(form, secretsKeyring()) : form);
 }
 
 export async function getObject<K extends Kind>(

@@ -464,9 +464,16 @@ class PodsOnNode {
       configMaps: [...this.configMaps.values()].filter((c) => namespaces.has(c.metadata.namespace)),
       secrets: [...this.secrets.values()].filter((s) => namespaces.has(s.metadata.namespace)),
     };
-    await writePodsCache(this.ctx.self().workspace, cache).catch((err) =>
-      this.ctx.log.warn({ err: String(err) }, 'pods cache write failed'),
-    );
+    try {
+      const { skipped } = await writePodsCache(this.ctx.self().workspace, cache);
+      if (skipped.length > 0)
+        this.ctx.log.warn(
+          { secrets: skipped },
+          'secrets left out of the pods cache: this agent holds no secrets key (--secrets-key)',
+        );
+    } catch (err) {
+      this.ctx.log.warn({ err: String(err) }, 'pods cache write failed');
+    }
   }
 }
 

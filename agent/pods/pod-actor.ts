@@ -16,6 +16,7 @@ import { containerName, LABEL } from '../runtime/labels.ts';
 import type { AliveRecords } from '../store/alive.ts';
 import { type Clock, isoTime } from './clock.ts';
 import { bindsFor, ConfigRefError, type Lookup, removeVolumes, resolveEnv } from './resolve.ts';
+import { secretVolumesDir } from './secret-volumes.ts';
 import { createStep, legacySpecHash, specHash } from './steps/create.ts';
 import { envStep } from './steps/env.ts';
 import { imageStep } from './steps/image.ts';
@@ -102,6 +103,11 @@ export class PodActor {
     return join(this.deps.workspace, 'actors', this.namespace, this.path);
   }
 
+  /** Its secret volumes: on tmpfs, outside the workspace (secret-volumes.ts). */
+  private get secretDir(): string {
+    return secretVolumesDir(this.deps.cluster, this.deps.node, this.namespace, this.path);
+  }
+
   update(pod: Pod): void {
     if (this.terminated) {
       // Terminating: only a shorter grace (a second delete) changes anything.
@@ -184,7 +190,7 @@ export class PodActor {
     if (this.pod.metadata.deletionTimestamp) return this.terminate();
     const volumes = await volumesStep(
       this.pod,
-      join(this.podDir, 'volumes'),
+      { dir: join(this.podDir, 'volumes'), secretDir: this.secretDir },
       this.deps.lookup,
       this.deps.clock,
     );
@@ -331,7 +337,7 @@ export class PodActor {
   private async stopAll(): Promise<void> {
     const deadline = this.deadline!;
     await Promise.all(this.pod.spec.containers.map((c) => stopStep(this.run(c), deadline)));
-    await removeVolumes(this.podDir);
+    await removeVolumes(this.podDir, this.secretDir);
     this.deps.alive.deleteTree(this.namespace, this.path);
   }
 

@@ -1,10 +1,15 @@
 // What a pod's containers need from outside their spec: env values (ConfigMaps, Secrets, the pod's own
 // fields) and volume files prepared on the node. A missing reference is the pod's problem
-// (CreateContainerConfigError), never the agent's.
+// (CreateContainerConfigError), never the agent's; so is a Secret this node holds no key for (the
+// message names the key id, never a value). Secret volumes live on tmpfs (secret-volumes.ts), outside the
+// workspace.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfigMap, Container, Pod, Secret } from '../objects/types.ts';
+import { secretsKeyring } from '../secrets/process-keyring.ts';
+import { openSecret, sealedEnvelope } from '../secrets/sealed-secret.ts';
 import { type FileEntry, writeAtomically } from './atomic-files.ts';
+import { tmpfsProblem } from './secret-volumes.ts';
 
 export interface Lookup {
   configMap(namespace: string, name: string): ConfigMap | undefined;
@@ -14,6 +19,18 @@ export interface Lookup {
 export class ConfigRefError extends Error {}
 
 const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
+
+/** The Secret with its data readable, or undefined when absent. One still sealed (its key arrived after
+ * it was read, or never did) is opened with the keyring as it is now. */
+function secretOf(lookup: Lookup, ns: string, name: string): Secret | undefined {
+  const s = lookup.secret(ns, name);
+  if (!s || !sealedEnvelope(s)) return s;
+  try {
+    return openSecret(s, secretsKeyring());
+  } catch (err) {
+    throw new ConfigRefError(`secret "${name}" cannot be read on this node: ${(err as Error).message}`);
+  }
+}
 
 /** Env of one container as Docker wants it (`NAME=value`), k8s order: envFrom first, then env. */
 export function resolveEnv(pod: Pod, c: Container, lookup: Lookup, podIP: string): string[] {
@@ -30,7 +47,7 @@ export function resolveEnv(pod: Pod, c: Container, lookup: Lookup, podIP: string
       for (const [k, v] of Object.entries(cm.data ?? {})) env.set(prefix + k, v);
     }
     if (from.secretRef) {
-      const s = lookup.secret(ns, from.secretRef.name);
+      const s = secretOf(lookup, ns, from.secretRef.name);
       if (!s) {
         if (from.secretRef.optional) continue;
         throw new ConfigRefError(`secret "${from.secretRef.name}" not found`);
@@ -56,11 +73,12 @@ export function resolveEnv(pod: Pod, c: Container, lookup: Lookup, podIP: string
       }
       env.set(e.name, v);
     } else if (secretKeyRef) {
-      const v = lookup.secret(ns, secretKeyRef.name)?.data?.[secretKeyRef.key];
+      const secret = secretOf(lookup, ns, secretKeyRef.name);
+      const v = secret?.data?.[secretKeyRef.key];
       if (v === undefined) {
         if (secretKeyRef.optional) continue;
         throw new ConfigRefError(
-          lookup.secret(ns, secretKeyRef.name)
+          secret
             ? `couldn't find key ${secretKeyRef.key} in Secret ${ns}/${secretKeyRef.name}`
             : `secret "${secretKeyRef.name}" not found`,
         );
@@ -99,16 +117,18 @@ function expand(value: string, env: Map<string, string>): string {
 }
 
 /**
- * Write the pod's configMap / secret / emptyDir volumes under `dir` (one folder per volume) and return
- * their host paths. ConfigMap and Secret files are swapped in place when their data changes (the
- * kubelet's atomic layout, atomic-files.ts), without restarting the container.
+ * Write the pod's configMap / emptyDir volumes under `dir` and its secret volumes under `secretDir` (on
+ * tmpfs: Secret values never touch the node's disk), one folder per volume, and return their host paths.
+ * ConfigMap and Secret files are swapped in place when their data changes (the kubelet's atomic layout,
+ * atomic-files.ts), without restarting the container.
  */
 export async function prepareVolumes(
   pod: Pod,
-  dir: string,
+  dirs: { dir: string; secretDir: string },
   lookup: Lookup,
   now: Date,
 ): Promise<Map<string, string>> {
+  const { dir, secretDir } = dirs;
   const ns = pod.metadata.namespace ?? 'default';
   const hostPaths = new Map<string, string>();
   for (const v of pod.spec.volumes ?? []) {
@@ -116,6 +136,24 @@ export async function prepareVolumes(
     if (v.hostPath) {
       if (v.hostPath.type === 'DirectoryOrCreate') await mkdir(v.hostPath.path, { recursive: true });
       hostPaths.set(v.name, v.hostPath.path);
+      continue;
+    }
+    if (v.secret) {
+      const secretAt = join(secretDir, v.name);
+      const noTmpfs = await tmpfsProblem();
+      if (noTmpfs) throw new ConfigRefError(noTmpfs);
+      // Parents private to the agent; the volume itself as a mount point the container's user can enter.
+      await mkdir(secretDir, { recursive: true, mode: 0o700 });
+      await mkdir(secretAt, { recursive: true, mode: 0o755 });
+      hostPaths.set(v.name, secretAt);
+      const s = secretOf(lookup, ns, v.secret.secretName);
+      if (!s) {
+        if (v.secret.optional) continue;
+        throw new ConfigRefError(`secret "${v.secret.secretName}" not found`);
+      }
+      const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, b64]) => [k, decode(b64)]));
+      const files = entries(data, v.secret.items, v.secret.defaultMode ?? 0o644, `Secret ${s.metadata.name}`);
+      await writeAtomically(secretAt, files, now);
       continue;
     }
     await mkdir(at, { recursive: true });
@@ -134,15 +172,6 @@ export async function prepareVolumes(
         v.configMap.defaultMode ?? 0o644,
         `ConfigMap ${cm.metadata.name}`,
       );
-      await writeAtomically(at, files, now);
-    } else if (v.secret) {
-      const s = lookup.secret(ns, v.secret.secretName);
-      if (!s) {
-        if (v.secret.optional) continue;
-        throw new ConfigRefError(`secret "${v.secret.secretName}" not found`);
-      }
-      const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, b64]) => [k, decode(b64)]));
-      const files = entries(data, v.secret.items, v.secret.defaultMode ?? 0o644, `Secret ${s.metadata.name}`);
       await writeAtomically(at, files, now);
     }
   }
@@ -174,6 +203,7 @@ export function bindsFor(c: Container, hostPaths: Map<string, string>): string[]
   });
 }
 
-export async function removeVolumes(dir: string): Promise<void> {
+export async function removeVolumes(dir: string, secretDir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+  await rm(secretDir, { recursive: true, force: true });
 }

@@ -11,6 +11,7 @@ import type { AgentContext } from '../../agent/context.ts';
 import { labelsMatch, parseLabelQuery } from '../../agent/objects/label-query.ts';
 import { fromKv } from '../../agent/objects/store.ts';
 import { KINDS, type KubeObject, namespaced, RESOURCE } from '../../agent/objects/types.ts';
+import { sealedEnvelope } from '../../agent/secrets/sealed-secret.ts';
 import { shortReason } from '../../agent/store/etcd.ts';
 import { objectInformer, statusInformer, withStatus } from '../../agent/store/informer/cluster.ts';
 import type { Informer } from '../../agent/store/informer/informer.ts';
@@ -55,7 +56,9 @@ export function serveWatch(ctx: AgentContext, ws: WebSocket, url: URL): void {
   const emit = (type: string, object: KubeObject) => {
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > WATCH_MAX_BUFFERED_BYTES) return close(1013, 'too slow: watch buffer full');
-    ws.send(JSON.stringify({ type, object: showSecrets ? object : redact(object) }));
+    // A Secret this head cannot open is sent redacted even when values are asked for: no envelope.
+    const show = showSecrets && !(object.kind === 'Secret' && sealedEnvelope(object));
+    ws.send(JSON.stringify({ type, object: show ? object : redact(object) }));
   };
   const current = (key: string) => {
     const e = objects.informer.get(key);

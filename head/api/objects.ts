@@ -22,6 +22,7 @@ import {
   type KubeObject,
   namespaced,
   RESOURCE,
+  type Secret,
 } from '../../agent/objects/types.ts';
 import {
   checkDocumentCount,
@@ -30,6 +31,9 @@ import {
   resourceWithGroup,
   validateDocuments,
 } from '../../agent/objects/validate.ts';
+import { EnvelopeError, UnknownKeyError } from '../../agent/secrets/envelope.ts';
+import { secretsKeyring } from '../../agent/secrets/process-keyring.ts';
+import { NoSecretsKeyError, sealedProblem } from '../../agent/secrets/sealed-secret.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { compareText } from '../../agent/text/compare.ts';
 import { authorize, isManagement } from '../acl/authorize.ts';
@@ -75,7 +79,7 @@ export async function serveObjects(
       const stored = await getObject(ctx.etcd, ctx.cluster, ref);
       const object = stored?.object ?? (isImplicit(ref) ? implicitNamespace(ref.name) : null);
       if (!object) throw new NotFoundError(notFound(ref));
-      return send(res, 200, showSecrets ? object : redact(object));
+      return send(res, 200, showSecrets ? opened(object) : redact(object));
     }
     if (req.method === 'DELETE') {
       authorizeRequest(req, { verb: 'delete', resource, namespace, name: ref.name });
@@ -106,6 +110,9 @@ export async function serveObjects(
     if (err instanceof NotFoundError) return send(res, 404, { error: err.message });
     if (err instanceof ObjectConflictError) return send(res, 409, { error: err.message });
     if (err instanceof SelectorSyntaxError) return send(res, 400, { error: err.message });
+    // This head lacks the key of a Secret (or any key): said so, never answered with ciphertext.
+    if (err instanceof NoSecretsKeyError || err instanceof UnknownKeyError || err instanceof EnvelopeError)
+      return send(res, 500, { error: err.message });
     throw err;
   }
 }
@@ -229,7 +236,7 @@ async function list(ctx: AgentContext, kind: Kind, q: URLSearchParams, showSecre
   }
   const items = stored
     .filter((o) => labelsMatch(selector, o.metadata.labels))
-    .map((o) => (showSecrets ? o : redact(o)));
+    .map((o) => (showSecrets ? opened(o) : redact(o)));
   return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: revision }, items };
 }
 
@@ -269,9 +276,22 @@ function implicitNamespace(name: string): KubeObject {
   };
 }
 
+/** A Secret whose data this head cannot decrypt is an error to show (the key id says which key is
+ * missing); redacted it lists as having no data. */
+function opened(obj: KubeObject): KubeObject {
+  const problem = obj.kind === 'Secret' ? sealedProblem(obj, secretsKeyring()) : undefined;
+  if (problem) throw new HttpError(500, problem);
+  return obj;
+}
+
 /** Secret values replaced by `<N bytes>` (not base64: a redacted Secret can never be applied back). */
 export function redact(obj: KubeObject): KubeObject {
-  if (obj.kind !== 'Secret' || !obj.data) return obj;
+  if (obj.kind !== 'Secret') return obj;
+  if (!obj.data) {
+    // Still sealed here (no key for it): its envelope is not shown either.
+    const { sealed: _sealed, ...rest } = obj as Secret & { sealed?: unknown };
+    return rest as KubeObject;
+  }
   const data = Object.fromEntries(
     Object.entries(obj.data).map(([k, v]) => [k, `<${Buffer.from(v, 'base64').length} bytes>`]),
   );

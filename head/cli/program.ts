@@ -16,6 +16,7 @@ import { registerMembers } from './commands/members.ts';
 import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
 import { registerPodStreams } from './commands/pod-stream.ts';
+import { registerSecrets } from './commands/secrets.ts';
 import { registerTls } from './commands/tls.ts';
 import { registerTop } from './commands/top.ts';
 import { registerUpDown } from './commands/up.ts';
@@ -43,6 +44,7 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   registerTop(program);
   registerMeshKey(program);
   registerTls(program);
+  registerSecrets(program);
   registerPodStreams(program);
   registerLogin(program);
   registerAcl(program);
@@ -64,6 +66,7 @@ const KNOWN_ERRORS = new Set([
   'FileServerPortInUseError',
   'InterruptedError',
   'WaitTimeoutError',
+  'KeyringError',
 ]);
 
 /** Run the CLI; known errors print one line (or one per config problem) and exit non-zero. */

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
+import { ensureKeyringFile } from '../../agent/secrets/keyring.ts';
 import { storeConfig } from '../../agent/store/config-store.ts';
 import { connectEtcd } from '../../agent/store/etcd.ts';
 import { startTestEtcd, type TestEtcd } from './etcd.ts';
@@ -73,6 +74,8 @@ export interface TestCluster {
   etcd: TestEtcd;
   dir: string;
   configFile: string;
+  /** The secrets keyring every agent is started with. */
+  secretsKeyFile: string;
   headPort: number;
   meshPort: number;
   nodes: TestNode[];
@@ -135,12 +138,17 @@ export async function createTestCluster(opts: {
     client.close();
   }
   const env = { NOKUBE_HOME: join(dir, 'home'), NOKUBE_ETCD: etcd.url, NOKUBE_CLUSTER: name };
+  // The secrets keyring where `up` makes it ($NOKUBE_HOME/keys/<cluster>.json), given to every agent as
+  // `up` does: the CLI's `secrets` commands and the agents share it.
+  const secretsKeyFile = join(env.NOKUBE_HOME, 'keys', `${name}.json`);
+  await ensureKeyringFile(secretsKeyFile);
   const agents = new Map<string, AgentProcess>();
   const cluster: TestCluster = {
     name,
     etcd,
     dir,
     configFile,
+    secretsKeyFile,
     headPort,
     meshPort,
     nodes,
@@ -150,7 +158,8 @@ export async function createTestCluster(opts: {
     async startAgent(node, extraArgs = []) {
       const [bin, binArgs] = opts.bin ? [opts.bin, []] : cliCommand();
       const [cmd, ...base] = [...(opts.wrap?.(node) ?? []), bin, ...binArgs];
-      const child = spawn(cmd!, [...base, 'agent', '--config', configFile, '--node', node, ...extraArgs], {
+      const args = ['agent', '--config', configFile, '--node', node, '--secrets-key', secretsKeyFile];
+      const child = spawn(cmd!, [...base, ...args, ...extraArgs], {
         env: { ...process.env, ...env, NOKUBE_LOG_LEVEL: 'info' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

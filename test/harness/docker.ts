@@ -1,10 +1,11 @@
 // Docker for tests and benchmarks: the engine (never skipped: no engine is a failure with the command that
 // starts one), the local busybox test image, a throwaway registry on loopback (Debian's docker-registry),
-// push/pull, and clean-up of test containers by label.
+// push/pull, clean-up of test containers by label, and exec in a container.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { findOnPath } from '../../agent/op/processes.ts';
@@ -223,4 +224,18 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
     timer = setTimeout(() => reject(new Error(message)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Run `cmd` in a running container (docker exec, no TTY): its stdout and stderr together. */
+export async function execIn(docker: Docker, containerId: string, cmd: string[]): Promise<string> {
+  const ex = await docker
+    .getContainer(containerId)
+    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await ex.start({ hijack: true, stdin: false });
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (d: Buffer) => chunks.push(d));
+  docker.modem.demuxStream(stream, sink, sink);
+  await new Promise((r) => stream.on('end', r));
+  return Buffer.concat(chunks).toString('utf8');
 }

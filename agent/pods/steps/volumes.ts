@@ -8,12 +8,12 @@ import { Waiting } from './run.ts';
 
 export async function volumesStep(
   pod: Pod,
-  dir: string,
+  dirs: { dir: string; secretDir: string },
   lookup: Lookup,
   clock: Clock,
 ): Promise<Map<string, string> | Waiting> {
   try {
-    return await prepareVolumes(pod, dir, lookup, new Date(clock.now()));
+    return await prepareVolumes(pod, dirs, lookup, new Date(clock.now()));
   } catch (err) {
     if (!(err instanceof ConfigRefError)) throw err;
     return new Waiting('ContainerCreating', `MountVolume.SetUp failed: ${err.message}`);

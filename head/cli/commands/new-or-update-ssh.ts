@@ -1,6 +1,7 @@
 // new-or-update FILE when nodes have an ssh section: deploy over SSH (head/cli/deploy/deploy.ts), with the
 // plan first, a confirmation (--yes, or "yes" on a terminal), progress lines and a final table.
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Etcd3 } from 'etcd3';
@@ -9,11 +10,13 @@ import { validateConfigText } from '../../../agent/config/validate.ts';
 import { UsageError } from '../../../agent/errors.ts';
 import { cachedFileSha256 } from '../../../agent/op/checksum.ts';
 import { isSingleExecutable } from '../../../agent/op/processes.ts';
+import { ensureKeyringFile } from '../../../agent/secrets/keyring.ts';
 import { readConfig, storeConfig } from '../../../agent/store/config-store.ts';
 import { connectEtcd } from '../../../agent/store/etcd.ts';
 import { nokubeHome } from '../context.ts';
 import { deployOverSsh } from '../deploy/deploy.ts';
 import { table } from '../output.ts';
+import { secretsKeyFile } from '../secrets/key-file.ts';
 import { editor } from './config.ts';
 
 /** README "Deploy over SSH": SSH handshake limit, and how long a started agent has to register. */
@@ -30,6 +33,10 @@ export async function deployCommand(
   const path = opts.binary ?? (isSingleExecutable() ? process.execPath : undefined);
   if (!path) throw new UsageError('running from source: pass --binary dist/nokube (the binary to install)');
   const binary = { path, sha256: await cachedFileSha256(path, join(nokubeHome(), 'checksums.json')) };
+  // The secrets keyring: made at the first deploy, uploaded to every host with its node file.
+  const secretsKey = secretsKeyFile(config);
+  if (!opts.dryRun && (await ensureKeyringFile(secretsKey)).created)
+    process.stdout.write(`wrote the secrets key ${secretsKey} (keep it: it decrypts the Secrets)\n`);
   let etcd: Etcd3 | null = null;
   const getEtcd = async () => {
     etcd ??= await connectEtcd(config.etcd);
@@ -66,6 +73,8 @@ export async function deployCommand(
       sshTimeoutMs: SSH_TIMEOUT_MS,
       registerTimeoutMs: REGISTER_TIMEOUT_MS,
       drainTimeoutMs: DRAIN_TIMEOUT_MS,
+      // A dry run writes nothing: without a keyring yet, its plan shows none uploaded.
+      ...(opts.dryRun && !existsSync(secretsKey) ? {} : { secretsKeyFile: secretsKey }),
     });
     if (rows.length > 0)
       process.stdout.write(

@@ -40,6 +40,8 @@ export interface DeployOptions {
   registerTimeoutMs: number;
   /** How long a removed node's pods have to move away. */
   drainTimeoutMs: number;
+  /** The secrets keyring on this machine, uploaded to every host (absent: hosts get none). */
+  secretsKeyFile?: string;
 }
 
 export interface DeployRow {
@@ -74,7 +76,7 @@ const STAGE_CONCURRENCY = 3;
 
 export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan[]; rows: DeployRow[] }> {
   await checkClusterTls(o.config);
-  const targets = o.config.nodes.filter((n) => n.ssh).map((n) => nodeTarget(o.config, n));
+  const targets = o.config.nodes.filter((n) => n.ssh).map((n) => nodeTarget(o.config, n, o.secretsKeyFile));
   if (targets.length === 0) throw new Error('no node has an ssh section (nodes[].ssh): nothing to deploy');
   const sessions = new Map<string, SshSession>();
   const observe = (ts: NodeTarget[], config: ClusterConfig) =>

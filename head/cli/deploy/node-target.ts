@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../../../agent/config/schema.ts';
 import type { ServiceSpec } from '../../../agent/op/op-schema.ts';
+import { SECRET_VOLUMES_ROOT } from '../../../agent/pods/secret-volumes.ts';
 import { hostNodeFiles, pkiNodeFiles } from '../../../agent/tls/layout.ts';
 
 /** How long a stop waits after SIGTERM (the agent leaves the mesh first). README "Deploy over SSH". */
@@ -20,8 +21,8 @@ export interface NodeTarget {
   configPath: string;
   configText: string;
   configSha256: string;
-  /** TLS files to upload with the node file: etcd.tls's, then this node's own of the cluster's TLS (config
-   * tls: the CA certificate, its certificate and key; never the CA key, never another node's). */
+  /** Files to upload with the node file: etcd.tls's, this node's own of the cluster's TLS (config tls:
+   * the CA certificate, its certificate and key; never the CA key, never another node's), the secrets keyring. */
   tlsFiles: TlsFile[];
   service: ServiceSpec;
 }
@@ -58,7 +59,9 @@ function nodeTlsFiles(config: ClusterConfig, node: NodeConfig, installDir: strin
   return (['ca', 'cert', 'key'] as const).map((k) => tlsFile(node.name, `tls.dir`, local[k], remote[k]));
 }
 
-export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget {
+/** `secretsKeyFile`: the keyring on this machine (head/cli/secrets/key-file.ts), uploaded to
+ * `<installDir>/secrets-key.json` and passed as --secrets-key (without it, agents hold no key). */
+export function nodeTarget(config: ClusterConfig, node: NodeConfig, secretsKeyFile?: string): NodeTarget {
   if (!node.ssh) throw new Error(`${node.name}: no ssh section (nodes[].ssh) to deploy it with`);
   const dir = node.ssh.installDir;
   const binaryPath = join(dir, 'nokube');
@@ -89,14 +92,20 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget 
         sha256: nodeFiles.map((f) => f.sha256),
       }
     : undefined;
-  const configText = `${JSON.stringify({ cluster: config.cluster, etcd, tls: clusterTls, node }, null, 2)}\n`;
+  // The keyring likewise: its checksum in the node file, so a new key (a rotation) is uploaded and taken.
+  const keyFile = secretsKeyFile
+    ? tlsFile(node.name, 'secrets.keyFile', secretsKeyFile, join(dir, 'secrets-key.json'))
+    : undefined;
+  const secrets = keyFile ? { secrets: { keyFile: keyFile.remote, keySha256: keyFile.sha256 } } : {};
+  const configText = `${JSON.stringify({ cluster: config.cluster, etcd, tls: clusterTls, ...secrets, node }, null, 2)}\n`;
   const endpoints = config.etcd.endpoints.map((u) => new URL(u).host).join(',');
   const configSha256 = createHash('sha256').update(configText).digest('hex');
   const tlsArgs = [
     ...etcdFiles.flatMap((f, i) => [['--etcd-ca', '--etcd-cert', '--etcd-key'][i]!, f.remote]),
     ...nodeFiles.flatMap((f, i) => [['--tls-ca', '--tls-cert', '--tls-key'][i]!, f.remote]),
   ];
-  const tlsFiles = [...etcdFiles, ...nodeFiles];
+  const keyArgs = keyFile ? ['--secrets-key', keyFile.remote] : [];
+  const tlsFiles = [...etcdFiles, ...nodeFiles, ...(keyFile ? [keyFile] : [])];
   return {
     node: node as NodeTarget['node'],
     binaryPath,
@@ -112,6 +121,7 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig): NodeTarget 
       '--node',
       node.name,
       ...tlsArgs,
+      ...keyArgs,
     ]),
   };
 }
@@ -140,7 +150,9 @@ function agentService(node: NodeTarget['node'], configSha256: string, command: s
         ...common,
         socket,
         image: AGENT_SERVICE,
-        mounts: [...new Set([socket, node.workspace, node.ssh.installDir])],
+        // Secret volumes are written on the host's tmpfs (agent/pods/secret-volumes.ts) for the engine
+        // to bind: the agent's container sees the same folder.
+        mounts: [...new Set([socket, node.workspace, node.ssh.installDir, SECRET_VOLUMES_ROOT])],
         labels: { 'nokube.service.node': node.name, 'nokube.service.config-sha256': configSha256 },
       };
     }

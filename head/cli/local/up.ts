@@ -18,11 +18,13 @@ import {
   waitForEtcd,
 } from '../../../agent/op/processes.ts';
 import { LABEL } from '../../../agent/runtime/labels.ts';
+import { ensureKeyringFile } from '../../../agent/secrets/keyring.ts';
 import { storeConfig } from '../../../agent/store/config-store.ts';
 import { connectEtcd } from '../../../agent/store/etcd.ts';
 import { listNodes } from '../../../agent/store/node-registry.ts';
 import { pkiNodeFiles } from '../../../agent/tls/layout.ts';
 import { saveContext } from '../context.ts';
+import { secretsKeyFile } from '../secrets/key-file.ts';
 
 export interface UpOptions {
   dir: string;
@@ -99,6 +101,11 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
   if (locals.length === 0)
     throw new Error(`${file}: no node has an address of this machine; nothing to start here`);
 
+  // The secrets keyring: made at the first bring-up; the agents here read (and watch) this very file.
+  const keyFile = secretsKeyFile(config);
+  if ((await ensureKeyringFile(keyFile)).created)
+    say(`wrote the secrets key ${keyFile} (keep it: it decrypts the Secrets)`);
+
   const children: Child[] = [];
   const pids: PidFile = { agents: {}, cluster: config.cluster };
   const stopAll = async () => {
@@ -139,7 +146,17 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
       const child = await spawnLogged(
         `agent-${node.name}`,
         cmd,
-        [...baseArgs, 'agent', '--config', resolve(file), '--node', node.name, ...tlsArgs(config, node.name)],
+        [
+          ...baseArgs,
+          'agent',
+          '--config',
+          resolve(file),
+          '--node',
+          node.name,
+          ...tlsArgs(config, node.name),
+          '--secrets-key',
+          keyFile,
+        ],
         join(dir, 'logs'),
         opts.detach,
       );
