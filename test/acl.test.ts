@@ -571,6 +571,36 @@ describe('access control', { timeout: 240_000 }, () => {
     }
   });
 
+  test('audit: writes, streams and refusals recorded with who did them; reading it needs the right to read the ACL', async () => {
+    const r = await cli(['audit', '-o', 'json'], secrets.admin);
+    assert.equal(r.code, 0, r.stderr);
+    const items = (JSON.parse(r.stdout) as { items: Array<Record<string, string>> }).items;
+    const seen = (user: string, verb: string, result: string, name?: string) =>
+      items.some(
+        (i) => i.user === user && i.verb === verb && i.result === result && (!name || i.name === name),
+      );
+    assert.ok(seen('ci', 'create', 'allowed', 'ci-cm'), 'the deployer created ci-cm');
+    assert.ok(seen('ci', 'delete', 'allowed', 'ci-cm'), 'and deleted it');
+    assert.ok(seen('ro', 'create', 'denied'), 'a refused apply of the readonly token');
+    assert.ok(seen('ci', 'logs', 'allowed', 'none'), 'a logs session');
+    assert.ok(!items.some((i) => i.verb === 'get' && i.result === 'allowed'), 'allowed reads are not kept');
+    for (const s of Object.values(secrets))
+      assert.ok(!r.stdout.includes(s), 'no token secret in the audit log');
+    const mine = await cli(['audit', '--user', 'ci', '--since', '1h'], secrets.admin);
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.match(mine.stdout, /^TIME\s+USER\s+VERB\s+RESOURCE\s+NAMESPACE\s+NAME\s+RESULT\n/);
+    assert.ok(
+      mine.stdout
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .every((l) => l.split(/\s+/)[1] === 'ci'),
+    );
+    const ro = await cli(['audit'], secrets.ro);
+    assert.equal(ro.code, 1);
+    assert.match(ro.stderr, /may not read acl/);
+  });
+
   test('no secret in the head’s log', () => {
     const log = c.agents.get('n1')!.output();
     assert.ok(log.includes('acl token created'), 'the log has the token events');

@@ -15,7 +15,6 @@ const rec = (i: number, user = 'ci'): AuditRecord => ({
   namespace: 'default',
   name: `web-${i}`,
   result: 'allowed',
-  status: 200,
 });
 
 test('records go to one JSON line each, in order, mode 0600; read filters by time and user', async () => {

@@ -2,6 +2,7 @@
 // object API (apply/get/delete/watch, head/api/objects.ts).
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -13,6 +14,8 @@ import { listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
 import type { NodeSummary } from '../../agent/telemetry/summary.ts';
 import { topNodes, topPods } from '../../agent/telemetry/top.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import { auditRecordOf } from '../audit/record.ts';
 import { CONSOLE_HTML } from '../console/page.ts';
 import { TopStore } from '../console/top-store.ts';
 import {
@@ -144,6 +147,26 @@ export async function startHeadServer(
   };
 
   const gate = new Gate(ctx);
+  // The audit log of this head (README "Audit"): every write, exec and logs session and every refusal.
+  const audit = new AuditLog(join(ctx.self().workspace, 'head', 'audit.jsonl'), (err) =>
+    ctx.log.warn({ err: err.message }, 'audit log write failed'),
+  );
+  const offAudit = gate.observe((e) => {
+    const r = auditRecordOf(e);
+    if (r) audit.record(r);
+  });
+  routes['/api/v1/audit'] = async (req, res) => {
+    const q = new URL(req.url ?? '/', 'http://head').searchParams;
+    const since = q.get('since');
+    const sinceDate = since === null ? undefined : new Date(since);
+    if (sinceDate && Number.isNaN(sinceDate.getTime()))
+      throw new HttpError(400, `since ${since}: expected an ISO time`);
+    const user = q.get('user') ?? undefined;
+    json(res, 200, {
+      head: ctx.nodeName,
+      items: await audit.read({ ...(sinceDate ? { since: sinceDate } : {}), ...(user ? { user } : {}) }),
+    });
+  };
   const aclRoute: Handler = async (req, res) => json(res, 200, await serveAcl(ctx, req, res));
   /** Every route but the public ones passes the gate first; plain routes are checked here, the object
    * and ACL APIs in their handlers (what they need depends on the request). */
@@ -247,6 +270,8 @@ export async function startHeadServer(
     url: `http://${host}:${addr.port}`,
     gate,
     async stop() {
+      offAudit();
+      await audit.flush();
       top.stop();
       for (const c of wss.clients) c.terminate();
       wss.close();

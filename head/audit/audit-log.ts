@@ -19,9 +19,10 @@ export interface AuditRecord {
   resource: string;
   namespace?: string;
   name?: string;
-  /** allowed (and its HTTP status), denied (401/403) or error. */
-  result: 'allowed' | 'denied' | 'error';
-  status: number;
+  /** The gate's decision (what the handler then did is in the head's log). */
+  result: 'allowed' | 'denied';
+  /** Why it was denied (the 403's message). */
+  reason?: string;
 }
 
 export interface AuditFilter {

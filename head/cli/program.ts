@@ -6,6 +6,7 @@ import { UsageError } from '../../agent/errors.ts';
 import { VERSION } from '../../agent/version.ts';
 import { registerAcl } from './commands/acl.ts';
 import { registerApply } from './commands/apply.ts';
+import { registerAudit } from './commands/audit.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerCreate } from './commands/create.ts';
 import { registerDelete } from './commands/delete.ts';
@@ -44,6 +45,7 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   registerTop(program);
   registerMeshKey(program);
   registerTls(program);
+  registerAudit(program);
   registerSecrets(program);
   registerPodStreams(program);
   registerLogin(program);

@@ -15,6 +15,8 @@ export function routeAccess(path: string, url: URL): AccessRequest[] | undefined
   if (PUBLIC_ROUTES.has(path)) return undefined;
   if (path === '/api/v1/config' || path.startsWith('/dashboards/') || path.startsWith('/provisioning/'))
     return [CONFIG_READ];
+  // Who did what: for those who may read the ACL (readonly may not).
+  if (path === '/api/v1/audit') return [{ verb: 'get', resource: 'acl' }];
   if (path === '/api/v1/top/pods') {
     const namespace = url.searchParams.get('namespace') || undefined;
     return [{ verb: 'list', resource: 'pods', ...(namespace ? { namespace } : {}) }];
