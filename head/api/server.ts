@@ -153,7 +153,10 @@ export async function startHeadServer(
   );
   const offAudit = gate.observe((e) => {
     const r = auditRecordOf(e);
-    if (r) audit.record(r);
+    if (!r) return;
+    audit.record(r);
+    // Also through the agent's log, which ships it with the logs (source=audit) when monitoring is on.
+    ctx.log.info({ audit: r }, 'audit');
   });
   routes['/api/v1/audit'] = async (req, res) => {
     const q = new URL(req.url ?? '/', 'http://head').searchParams;

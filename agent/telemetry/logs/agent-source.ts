@@ -1,5 +1,6 @@
 // The agent's own pino logs as OTLP records (source=agent, source_id=<node>): pino's level becomes the
-// severity, `msg` the body, `time` the timestamp, other fields attributes (objects as JSON).
+// severity, `msg` the body, `time` the timestamp, other fields attributes (objects as JSON). A head's audit
+// records (a line with an `audit` field: head/api/server.ts) go as source=audit.
 import type { Resource } from '@opentelemetry/resources';
 import { logTap } from '../../log/logger.ts';
 import { hrTimeOfMs, type LogAttributes, type LogRecord, SCOPE, SEVERITY } from './otlp.ts';
@@ -56,6 +57,7 @@ export class AgentLogSource implements LogSource {
     for (const [k, v] of Object.entries(o))
       if (!SKIP.has(k) && v !== undefined) attributes[k] = typeof v === 'string' ? v : JSON.stringify(v);
     Object.assign(attributes, this.base);
+    if (o.audit !== undefined) attributes.source = 'audit';
     this.buffer.push({
       hrTime: hrTimeOfMs(Number.isNaN(at) ? now : at),
       hrTimeObserved: hrTimeOfMs(now),
