@@ -43,7 +43,10 @@ export async function tlsFront(files: NodeTlsFiles, onRequest: RequestListener):
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
+    // A connection that never sends its first byte is not kept (as http's headersTimeout would).
+    socket.setTimeout(app.headersTimeout, () => socket.destroy());
     socket.once('data', (first) => {
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(first);
       if (first[0] === TLS_HANDSHAKE) app.emit('connection', socket);
