@@ -157,6 +157,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     alive,
     recorder,
     handles: agentHandles(),
+    ...(tls ? { tls } : {}),
     config: () => live.config(),
     configVersion: () => live.version(),
     self: () => live.self(),

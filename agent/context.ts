@@ -17,6 +17,7 @@ import type { AliveRecords } from './store/alive.ts';
 import type { NodeRecord, RegistrationState } from './store/node-registry.ts';
 import type { DropReason } from './telemetry/export/shipper.ts';
 import type { NodeSample } from './telemetry/sample.ts';
+import type { NodeTls } from './tls/node-check.ts';
 
 export interface AgentContext {
   readonly cluster: string;
@@ -36,6 +37,8 @@ export interface AgentContext {
   readonly recorder: EventRecorder;
   /** What parts publish for other parts. */
   readonly handles: AgentHandles;
+  /** This node's TLS files, checked at start (the config has `tls`): the head serves its API with them. */
+  readonly tls?: NodeTls;
   config(): ClusterConfig;
   configVersion(): number | null;
   self(): NodeConfig;

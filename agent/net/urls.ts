@@ -6,7 +6,11 @@ export function hostForUrl(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
-/** The head API of a node with the head role (undefined for any other node). */
+/** The head API of a node with the head role (undefined for any other node): HTTPS when the config has
+ * `tls` (the head serves only that then). */
 export function headApiUrl(config: ClusterConfig, node: NodeConfig): string | undefined {
-  return node.roles.includes('head') ? `http://${hostForUrl(node.address)}:${config.head.port}` : undefined;
+  const scheme = config.tls ? 'https' : 'http';
+  return node.roles.includes('head')
+    ? `${scheme}://${hostForUrl(node.address)}:${config.head.port}`
+    : undefined;
 }

@@ -33,6 +33,7 @@ import { isObjectsWatchPath, serveWatch } from './object-watch.ts';
 import { isObjectsPath, serveObjects } from './objects.ts';
 import { isPodStreamPath, PodStreams } from './pod-streams.ts';
 import { discardBody } from './request-body.ts';
+import { tlsFront } from './tls-front.ts';
 
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
 export const WS_MAX_BUFFERED_BYTES = 1 << 20;
@@ -185,7 +186,7 @@ export async function startHeadServer(
       return route(req, res);
     };
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     // A client that remembered this address for another cluster is told so, and asks etcd again.
     const wrong = wrongCluster(ctx, req);
@@ -213,7 +214,11 @@ export async function startHeadServer(
       if (!res.headersSent) json(res, 503, { error: err.message.split('\n')[0] });
       else res.destroy();
     });
-  });
+  };
+  // With the config's `tls`: HTTPS only (head/api/tls-front.ts); the listening socket is the front's.
+  const tls = ctx.tls ? await tlsFront(ctx.tls.files, onRequest) : undefined;
+  const server = tls?.app ?? createServer(onRequest);
+  const listener = tls?.front ?? server;
 
   // Watch clients only listen: a message from one is never read, so none bigger than this is buffered.
   const wss = new WebSocketServer({
@@ -260,17 +265,17 @@ export async function startHeadServer(
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
+    listener.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE')
         reject(new HeadPortInUseError(`head port ${bind.port} on ${bind.host} is in use (head.port)`));
       else reject(err);
     });
-    server.listen(bind.port, bind.host, () => resolve());
+    listener.listen(bind.port, bind.host, () => resolve());
   });
-  const addr = server.address() as AddressInfo;
+  const addr = listener.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${addr.port}`,
     gate,
     async stop() {
       offAudit();
@@ -279,7 +284,10 @@ export async function startHeadServer(
       for (const c of wss.clients) c.terminate();
       wss.close();
       server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      if (tls) {
+        server.close();
+        await tls.close();
+      } else await new Promise<void>((r) => server.close(() => r()));
     },
   };
 }

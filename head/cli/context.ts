@@ -1,17 +1,22 @@
 // Which cluster a client command talks to: --etcd/--cluster flags, then NOKUBE_ETCD/NOKUBE_CLUSTER,
 // then the context file that `nokube new-or-update` and `nokube up` write ($NOKUBE_HOME/context.json,
-// NOKUBE_HOME defaulting to ~/.nokube). Nothing else is guessed. The ACL token the CLI sends is
+// NOKUBE_HOME defaulting to ~/.nokube). Nothing else is guessed. With the config's `tls` it also names
+// the cluster CA the heads are verified against (NOKUBE_CA overrides it). The ACL token the CLI sends is
 // NOKUBE_TOKEN, else the one `nokube login` kept in the same file (mode 0600).
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DOCUMENTED_DEFAULTS } from '../../agent/config/schema.ts';
+import { type ClusterConfig, DOCUMENTED_DEFAULTS } from '../../agent/config/schema.ts';
 import { UsageError } from '../../agent/errors.ts';
 import type { EtcdSettings } from '../../agent/store/etcd.ts';
+import { PKI_FILES } from '../../agent/tls/layout.ts';
 
 export interface ClientContext {
   cluster: string;
   etcd: EtcdSettings;
+  /** The cluster CA's certificate (a path): the heads serve HTTPS (config `tls`) and are verified
+   * against it, not against the system's CAs. */
+  headCa?: string;
 }
 
 /** The file also holds the token of `nokube login` (never put in a ClientContext: nothing logs it). */
@@ -42,7 +47,10 @@ export async function resolveContext(flags: ContextFlags): Promise<ClientContext
     dialTimeoutMs: saved?.etcd.dialTimeoutMs ?? DOCUMENTED_DEFAULTS['etcd.dialTimeoutMs'],
   };
   if (saved?.etcd.tls && !endpointsText) etcd.tls = saved.etcd.tls;
-  return { cluster, etcd };
+  // NOKUBE_CA names the CA for a cluster chosen by flags or environment; the saved one is that cluster's.
+  const headCa =
+    process.env.NOKUBE_CA || (saved?.cluster === cluster ? saved.headCa : undefined) || undefined;
+  return { cluster, etcd, ...(headCa ? { headCa } : {}) };
 }
 
 async function readSavedContext(): Promise<SavedContext | null> {
@@ -58,7 +66,18 @@ async function readSavedContext(): Promise<SavedContext | null> {
 export async function saveContext(ctx: ClientContext): Promise<string> {
   const saved = await readSavedContext().catch(() => null);
   const token = saved?.token !== undefined && saved.cluster === ctx.cluster ? { token: saved.token } : {};
-  return writeContext({ cluster: ctx.cluster, etcd: ctx.etcd, ...token });
+  return writeContext({ ...contextFields(ctx), ...token });
+}
+
+/** The context `new-or-update` and `up` save for a cluster config: with `tls`, its CA in tls.dir. */
+export function clientContextOf(config: ClusterConfig): ClientContext {
+  const headCa = config.tls ? join(config.tls.dir, PKI_FILES.caCert) : undefined;
+  return { cluster: config.cluster, etcd: config.etcd, ...(headCa ? { headCa } : {}) };
+}
+
+/** What is saved of a context (a token is added by the callers that keep one). */
+function contextFields(ctx: ClientContext): ClientContext {
+  return { cluster: ctx.cluster, etcd: ctx.etcd, ...(ctx.headCa ? { headCa: ctx.headCa } : {}) };
 }
 
 async function writeContext(ctx: SavedContext): Promise<string> {
@@ -80,5 +99,5 @@ export async function resolveToken(cluster: string | undefined): Promise<string 
 
 /** Keep `token` in the context of `ctx`'s cluster (`nokube login`). */
 export async function saveToken(ctx: ClientContext, token: string): Promise<string> {
-  return writeContext({ cluster: ctx.cluster, etcd: ctx.etcd, token });
+  return writeContext({ ...contextFields(ctx), token });
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../agent/errors.ts';
 import { type ContextFlags, nokubeHome, resolveContext, resolveToken } from './context.ts';
 import { firstToAnswer } from './happy-eyeballs.ts';
+import { type HeadTls, headTls } from './head-tls.ts';
 
 export interface HeadFlags extends ContextFlags {
   server?: string;
@@ -31,6 +32,8 @@ interface Candidates {
   more?: () => Promise<string[]>;
   /** Keep the heads in this order for the next command. */
   remember?: (urls: string[]) => Promise<void>;
+  /** The cluster CA (a path) the heads are verified against (config `tls`). */
+  ca?: string;
 }
 
 const headsFile = () => join(nokubeHome(), 'heads.json');
@@ -56,19 +59,22 @@ async function rememberHeads(key: string, urls: string[]): Promise<void> {
 async function candidates(flags: HeadFlags): Promise<Candidates> {
   const explicit = flags.server ?? process.env.NOKUBE_SERVER;
   if (explicit) {
-    const cluster = await resolveContext(flags).then(
-      (c) => c.cluster,
-      () => undefined,
-    );
-    return { urls: [explicit.replace(/\/$/, '')], ...(cluster ? { cluster } : {}) };
+    const ctx = await resolveContext(flags).catch(() => undefined);
+    const ca = ctx?.headCa ?? (process.env.NOKUBE_CA || undefined);
+    return {
+      urls: [explicit.replace(/\/$/, '')],
+      ...(ctx ? { cluster: ctx.cluster } : {}),
+      ...(ca ? { ca } : {}),
+    };
   }
   const ctx = await resolveContext(flags);
   const key = `${ctx.cluster}@${ctx.etcd.endpoints.join(',')}`;
   const remember = (urls: string[]) => rememberHeads(key, urls);
   const cached = (await readHeadsCache())[key];
+  const ca = ctx.headCa ? { ca: ctx.headCa } : {};
   if (cached && cached.length > 0)
-    return { urls: cached, cluster: ctx.cluster, more: () => headsInEtcd(ctx), remember };
-  return { urls: await headsInEtcd(ctx), cluster: ctx.cluster, remember };
+    return { urls: cached, cluster: ctx.cluster, more: () => headsInEtcd(ctx), remember, ...ca };
+  return { urls: await headsInEtcd(ctx), cluster: ctx.cluster, remember, ...ca };
 }
 
 async function headsInEtcd(ctx: Awaited<ReturnType<typeof resolveContext>>): Promise<string[]> {
@@ -101,20 +107,29 @@ const REQUEST_TIMEOUT_MS = 30_000;
 export interface PickedHead {
   server: string;
   headers: Record<string, string>;
+  /** The cluster CA's PEM when the context names one: WebSockets verify the head against it too. */
+  ca?: Buffer;
+  /** fetch, verifying an https head against `ca` when given. */
+  fetch: typeof fetch;
 }
 
 /** A head answered "connected" only when it answered: a frozen process still completes TCP handshakes. */
-async function probe(server: string, headers: Record<string, string>, signal: AbortSignal): Promise<void> {
+async function probe(
+  server: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  tls: HeadTls,
+): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(`${server}/healthz`, {
+    res = await tls.fetch(`${server}/healthz`, {
       headers,
       signal: AbortSignal.any([signal, AbortSignal.timeout(HEAD_CONNECT_TIMEOUT_MS)]),
     });
   } catch (err) {
     const e = err as Error;
     if (e.name === 'TimeoutError') throw new Error(`no answer within ${HEAD_CONNECT_TIMEOUT_MS} ms`);
-    throw new Error((e.cause as Error | undefined)?.message ?? e.message);
+    throw new Error(tls.explain(e.cause ?? e));
   }
   const text = (await res.text()).trim();
   // 421: a head of another cluster (its message says which).
@@ -123,6 +138,7 @@ async function probe(server: string, headers: Record<string, string>, signal: Ab
 
 async function pick(flags: HeadFlags): Promise<PickedHead> {
   const c = await candidates(flags);
+  const tls = await headTls(c.ca);
   const token = flags.token ?? (await resolveToken(c.cluster));
   // Every request and WebSocket carries the token (NOKUBE_TOKEN, else `nokube login`'s).
   const headers: Record<string, string> = {
@@ -130,7 +146,7 @@ async function pick(flags: HeadFlags): Promise<PickedHead> {
     ...(token ? { authorization: `Bearer ${token}` } : {}),
   };
   const race = (urls: string[]) =>
-    firstToAnswer(urls, (server, signal) => probe(server, headers, signal), HEAD_STAGGER_MS);
+    firstToAnswer(urls, (server, signal) => probe(server, headers, signal, tls), HEAD_STAGGER_MS);
   let result = await race(c.urls);
   let known = c.urls;
   if ('errors' in result && c.more) {
@@ -149,7 +165,7 @@ async function pick(flags: HeadFlags): Promise<PickedHead> {
   if ('errors' in result) throw new Error(`no head answered: ${result.errors.join('; ') || 'none known'}`);
   // The one that answered is tried first next time.
   await c.remember?.([result.server, ...known.filter((u) => u !== result.server)]);
-  return { server: result.server, headers };
+  return { server: result.server, headers, fetch: tls.fetch, ...(tls.ca ? { ca: tls.ca } : {}) };
 }
 
 /** One pick per command (describe's two requests, get -w's list and watch go to the same head). */
@@ -163,6 +179,11 @@ export function liveHead(flags: HeadFlags): Promise<PickedHead> {
     picked.set(flags, p);
   }
   return p;
+}
+
+/** Options of a WebSocket to the picked head: its headers, and the cluster CA to verify it against. */
+export function socketOptions(head: PickedHead): { headers: Record<string, string>; ca?: Buffer } {
+  return { headers: head.headers, ...(head.ca ? { ca: head.ca } : {}) };
 }
 
 /** GET a JSON document from the first head that answers. */
@@ -188,7 +209,7 @@ export async function headRequest<T>(
   path: string,
   body?: unknown,
 ): Promise<T> {
-  const { server, headers } = await liveHead(flags);
+  const { server, headers, fetch } = await liveHead(flags);
   let res: Response;
   try {
     res = await fetch(`${server}${path}`, {
@@ -200,7 +221,10 @@ export async function headRequest<T>(
     });
   } catch (err) {
     const e = err as Error;
-    const reason = e.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS} ms` : e.message;
+    const reason =
+      e.name === 'TimeoutError'
+        ? `no answer within ${REQUEST_TIMEOUT_MS} ms`
+        : ((e.cause as Error)?.message ?? e.message);
     throw new Error(`${method} ${path} at ${server}: ${reason}`);
   }
   const text = await res.text();

@@ -5,7 +5,7 @@
 // container it runs (head/services).
 
 import type { ClusterConfig, NodeConfig } from '../../agent/config/schema.ts';
-import { hostForUrl } from '../../agent/net/urls.ts';
+import { headApiUrl, hostForUrl } from '../../agent/net/urls.ts';
 import actors from '../../dashboards/actors.json' with { type: 'json' };
 import cluster from '../../dashboards/cluster.json' with { type: 'json' };
 import home from '../../dashboards/home.json' with { type: 'json' };
@@ -30,7 +30,8 @@ export function renderDashboard(name: string, config: ClusterConfig, head: NodeC
   text = text
     .replaceAll(PLACEHOLDERS.greptimedb, g)
     .replaceAll(PLACEHOLDERS.fileServer, files)
-    .replaceAll(PLACEHOLDERS.console, `http://${hostForUrl(head.address)}:${config.head.port}`);
+    // The console link follows the head's scheme (HTTPS with the config's tls).
+    .replaceAll(PLACEHOLDERS.console, headApiUrl(config, head) ?? '');
   if (m && m.greptimedb.logsTable !== LOGS_TABLE)
     text = text.replaceAll(`FROM ${LOGS_TABLE} `, `FROM ${m.greptimedb.logsTable} `);
   return `${text}\n`;

@@ -5,7 +5,7 @@ import { UsageError } from '../../../agent/errors.ts';
 import { objectName } from '../../../agent/objects/apply.ts';
 import type { Kind, KubeObject } from '../../../agent/objects/types.ts';
 import { namespaced, RESOURCE } from '../../../agent/objects/types.ts';
-import { type HeadFlags, headRequest, liveHead } from '../head-client.ts';
+import { type HeadFlags, headRequest, liveHead, socketOptions } from '../head-client.ts';
 import { whenRefused } from '../head-socket.ts';
 import { objectPath, query, refFor, resolveKind } from '../objects-api.ts';
 import { serialize, table } from '../output.ts';
@@ -96,12 +96,14 @@ async function watch(
   print: (items: KubeObject[], header: boolean) => string,
   secrets: string | undefined,
 ): Promise<void> {
-  const { server, headers } = await liveHead(opts);
+  const head = await liveHead(opts);
+  const { server } = head;
   const q = query({ namespace, labelSelector: opts.selector, resourceVersion: revision, secrets });
   const { default: WebSocket } = await import('ws');
-  const ws = new WebSocket(`${server.replace(/^http/, 'ws')}/api/v1/watch/${RESOURCE[kind]}${q}`, {
-    headers,
-  });
+  const ws = new WebSocket(
+    `${server.replace(/^http/, 'ws')}/api/v1/watch/${RESOURCE[kind]}${q}`,
+    socketOptions(head),
+  );
   await new Promise<void>((resolve, reject) => {
     whenRefused(ws, reject);
     ws.on('message', (data) => {

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CONFIG_TEMPLATE, CONFIG_TEMPLATE_FILE } from '../../../agent/config/template.ts';
 import { UsageError } from '../../../agent/errors.ts';
-import { saveContext } from '../context.ts';
+import { clientContextOf, saveContext } from '../context.ts';
 import { editor } from './config.ts';
 import { runUp } from './up.ts';
 
@@ -73,7 +73,7 @@ export function registerNewOrUpdate(program: Command): void {
         } finally {
           etcd.close();
         }
-        const ctxFile = await saveContext({ cluster: config.cluster, etcd: config.etcd });
+        const ctxFile = await saveContext(clientContextOf(config));
         process.stdout.write(`client context saved to ${ctxFile}\n`);
       },
     );

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { UsageError } from '../../../agent/errors.ts';
 import { decodeFrame } from '../../../agent/remote/frames.ts';
 import { sendInput, TTY_UNUSABLE } from '../exec-input.ts';
-import { type HeadFlags, liveHead } from '../head-client.ts';
+import { type HeadFlags, liveHead, socketOptions } from '../head-client.ts';
 import { whenRefused } from '../head-socket.ts';
 import { signalExitCode } from '../output.ts';
 
@@ -92,8 +92,9 @@ export function parseDuration(text: string, flag = '--since'): number {
 /** Relay frames to stdout/stderr (and, with `input`, stdin the other way); resolves with the exit code
  * an exec reported. */
 async function stream(flags: HeadFlags, path: string, input?: { tty: boolean }): Promise<number | undefined> {
-  const { server, headers } = await liveHead(flags);
-  const ws = new WebSocket(`${server.replace(/^http/, 'ws')}${path}`, { headers });
+  const head = await liveHead(flags);
+  const { server } = head;
+  const ws = new WebSocket(`${server.replace(/^http/, 'ws')}${path}`, socketOptions(head));
   let stopInput = () => {};
   if (input)
     ws.once('open', () => {

@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ClusterConfig } from '../../../agent/config/schema.ts';
 import { loadConfigFile } from '../../../agent/config/validate.ts';
+import { headApiUrl } from '../../../agent/net/urls.ts';
 import {
   alive,
   type Child,
@@ -23,7 +24,7 @@ import { storeConfig } from '../../../agent/store/config-store.ts';
 import { connectEtcd } from '../../../agent/store/etcd.ts';
 import { listNodes } from '../../../agent/store/node-registry.ts';
 import { pkiNodeFiles } from '../../../agent/tls/layout.ts';
-import { saveContext } from '../context.ts';
+import { clientContextOf, saveContext } from '../context.ts';
 import { secretsKeyFile } from '../secrets/key-file.ts';
 
 export interface UpOptions {
@@ -135,7 +136,7 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
     } finally {
       etcd.close();
     }
-    await saveContext({ cluster: config.cluster, etcd: config.etcd });
+    await saveContext(clientContextOf(config));
     checkpoint();
 
     const [cmd, baseArgs] = selfCommand();
@@ -175,7 +176,7 @@ export async function up(opts: UpOptions): Promise<{ stop(): Promise<void>; done
     );
     say(`agents ready: ${locals.map((n) => n.name).join(', ')} (logs in ${join(dir, 'logs')})`);
     const heads = locals.filter((n) => n.roles.includes('head'));
-    for (const h of heads) say(`head API: http://${h.address}:${config.head.port}`);
+    for (const h of heads) say(`head API: ${headApiUrl(config, h)}`);
   } catch (err) {
     await stopAll();
     throw opts.signal?.aborted ? opts.signal.reason : err;
