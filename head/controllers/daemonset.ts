@@ -16,7 +16,7 @@
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { DaemonSet, DaemonSetStatus, Pod } from '../../agent/objects/types.ts';
-import { hasFreePorts, PORTS_REASON } from '../../agent/scheduler/host-ports.ts';
+import { hasFreePorts, hostPortsOf, PORTS_REASON } from '../../agent/scheduler/host-ports.ts';
 import { feasibleNodes, unschedulableMessage } from '../../agent/scheduler/stack.ts';
 import { compareText } from '../../agent/text/compare.ts';
 import type { Action } from './actions.ts';
@@ -74,13 +74,17 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
       p.object.spec.nodeName && live.has(p.object.spec.nodeName) && !eligible.has(p.object.spec.nodeName),
   ).length;
 
-  // The host ports other pods hold (this DaemonSet's own pod on a node is the one being replaced).
-  const load = loadOf({
-    ...world,
-    pods: world.pods.filter((p) => controllerOf(p.object)?.uid !== ds.metadata.uid),
-    assumed: world.assumed?.filter((p) => controllerOf(p)?.uid !== ds.metadata.uid),
-  });
   const toPlace = { spec: ds.spec.template.spec };
+  // The host ports other pods hold (this DaemonSet's own pod on a node is the one being replaced); only
+  // read when the template asks for any (most do not: no pass over every pod of the cluster then).
+  const load =
+    hostPortsOf(toPlace.spec).length === 0
+      ? undefined
+      : loadOf({
+          ...world,
+          pods: world.pods.filter((p) => controllerOf(p.object)?.uid !== ds.metadata.uid),
+          assumed: world.assumed?.filter((p) => controllerOf(p)?.uid !== ds.metadata.uid),
+        });
   const portsMessage = unschedulableMessage(toPlace, 1, new Map([[PORTS_REASON, 1]]));
   for (const node of [...eligible].sort()) {
     const pending = pendingFor.get(node);
@@ -88,7 +92,8 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
       if (pending) actions.push({ type: 'delete', pod: pending, why: 'duplicate' });
       continue;
     }
-    const portsFree = hasFreePorts(world.nodes.find((n) => n.name === node)!, toPlace, load) === null;
+    const portsFree =
+      !load || hasFreePorts(world.nodes.find((n) => n.name === node)!, toPlace, load) === null;
     if (pending) {
       if (portsFree) actions.push({ type: 'bind', pod: pending, node });
       else if (pending.object.status?.conditions?.[0]?.message !== portsMessage) {
