@@ -243,15 +243,22 @@ async function loadKeyring(file: string | undefined, log: Logger): Promise<{ sto
 
 /** Parts every agent runs. Loaded lazily so client commands do not pay for them. */
 async function builtInParts(tls: NodeTls | undefined): Promise<AgentPart[]> {
-  const [{ podStreamsPart }, { podsPart }, { logsPart }, { metricsPart }, { summaryPart }] =
-    await Promise.all([
-      import('./remote/stream-server.ts'),
-      import('./pods/part.ts'),
-      import('./telemetry/logs/part.ts'),
-      import('./telemetry/metrics-part.ts'),
-      import('./telemetry/summary.ts'),
-    ]);
+  const [
+    { podStreamsPart },
+    { podsPart },
+    { logsPart },
+    { metricsPart },
+    { summaryPart },
+    { imagePullPart },
+  ] = await Promise.all([
+    import('./remote/stream-server.ts'),
+    import('./pods/part.ts'),
+    import('./telemetry/logs/part.ts'),
+    import('./telemetry/metrics-part.ts'),
+    import('./telemetry/summary.ts'),
+    import('./images/part.ts'),
+  ]);
   const tlsParts = tls ? [(await import('./tls/expiry-part.ts')).tlsExpiryPart(tls)] : [];
   // Logs first: it sees the other parts' start-up lines and is stopped last.
-  return [logsPart, podsPart, podStreamsPart, summaryPart, metricsPart, ...tlsParts];
+  return [logsPart, podsPart, imagePullPart, podStreamsPart, summaryPart, metricsPart, ...tlsParts];
 }

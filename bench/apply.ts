@@ -20,6 +20,7 @@ import { aliveMembers } from '../head/cli/deploy/deploy.ts';
 import { createTestCluster, runCli, type TestCluster } from '../test/harness/cluster.ts';
 import { ensureBusyboxImage, requireDocker } from '../test/harness/docker.ts';
 import { cleanupOnSignals, stopClusterAndPods } from './cleanup.ts';
+import { untilWithin } from './until.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -53,15 +54,7 @@ async function cleanup(): Promise<void> {
 }
 cleanupOnSignals(cleanup);
 
-async function until<T>(what: string, check: () => Promise<T | false>, pollMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => false as const);
-    if (v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(pollMs);
-  }
-}
+const until = untilWithin(timeoutMs, 100);
 
 const deploymentYaml = (name: string, replicas: number) => `apiVersion: apps/v1
 kind: Deployment

@@ -25,6 +25,7 @@ import { keys } from '../agent/store/keys.ts';
 import { createTestCluster, type TestCluster } from '../test/harness/cluster.ts';
 import { requireDocker } from '../test/harness/docker.ts';
 import { cleanupOnSignals, stopClusterAndPods } from './cleanup.ts';
+import { untilWithin } from './until.ts';
 
 const { values } = parseArgs({
   options: {
@@ -54,15 +55,7 @@ async function cleanup(): Promise<void> {
 }
 cleanupOnSignals(cleanup);
 
-async function until<T>(what: string, check: () => Promise<T | false>, pollMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check().catch(() => false as const);
-    if (v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(pollMs);
-  }
-}
+const until = untilWithin(timeoutMs, 500);
 
 /** etcd's own counters: gRPC requests handled (unary) and stream messages received, by method. */
 async function etcdCounters(url: string): Promise<Map<string, number>> {

@@ -11,7 +11,13 @@ import WebSocket from 'ws';
 import { keys } from '../agent/store/keys.ts';
 import { INVALID_TOKEN, MALFORMED_TOKEN } from '../head/acl/store.ts';
 import { TOKEN_PROTOCOL_PREFIX, WS_PROTOCOL } from '../head/api/auth/credentials.ts';
-import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
+import {
+  clusterKeyValues,
+  createTestCluster,
+  eventually,
+  runCli,
+  type TestCluster,
+} from './harness/cluster.ts';
 
 const NO_TOKEN_HINT = 'log in with a token (`nokube login`, or NOKUBE_TOKEN)';
 
@@ -66,11 +72,7 @@ describe('access control', { timeout: 240_000 }, () => {
       ws.on('error', reject);
     });
   /** Every key of the cluster with its value and revision: a refusal leaves it exactly so. */
-  const everything = () =>
-    c.withEtcd(async (etcd) => {
-      const kvs = (await etcd.getAll().prefix(keys.cluster(c.name)).exec()).kvs;
-      return Object.fromEntries(kvs.map((kv) => [kv.key.toString(), `${kv.mod_revision} ${kv.value}`]));
-    });
+  const everything = () => clusterKeyValues(c);
   const configMap = (name: string, namespace = 'default') => ({
     apiVersion: 'v1',
     kind: 'ConfigMap',

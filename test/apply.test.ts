@@ -277,8 +277,14 @@ spec:
     const stored = (await read())!;
     const d = stored.object as Deployment;
     assert.deepEqual(
-      [d.spec.replicas, d.spec.strategy, d.spec.minReadySeconds, d.spec.revisionHistoryLimit],
-      [1, { type: 'RollingUpdate' }, 0, 10],
+      [
+        d.spec.replicas,
+        d.spec.strategy,
+        d.spec.minReadySeconds,
+        d.spec.revisionHistoryLimit,
+        d.spec.progressDeadlineSeconds,
+      ],
+      [1, { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } }, 0, 10, 600],
     );
     const spec = d.spec.template.spec;
     assert.deepEqual([spec.restartPolicy, spec.terminationGracePeriodSeconds], ['Always', 30]);

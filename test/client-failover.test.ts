@@ -58,6 +58,24 @@ describe('clients fail over fast', { timeout: 180_000 }, () => {
     assert.deepEqual(await remembered(), [headOf('n2'), headOf('n1')]);
   });
 
+  test('the only head slower than 2 s to answer (frozen 4 s): the CLI waits for it', async () => {
+    const n2 = c.agents.get('n2')!.process.pid!;
+    // Before, the CLI gave up after 2 s with "no head answered" (a loaded head in a CI run).
+    const got = await frozen(n2, async () => {
+      const thaw = setTimeout(() => process.kill(n2, 'SIGCONT'), 4000);
+      try {
+        return await runCli(['get', 'configmap', 'fast', '-o', 'name'], {
+          ...c.env,
+          NOKUBE_SERVER: headOf('n2'),
+        });
+      } finally {
+        clearTimeout(thaw);
+      }
+    });
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(got.stdout, 'configmap/fast\n');
+  });
+
   test('a frozen etcd: a command through a head and one reading etcd fail within seconds, in our words', async () => {
     await eventually(() => getJson(`${headOf('n2')}/readyz`), 30_000, 'head n2 ready');
     await mkdir(c.env.NOKUBE_HOME!, { recursive: true });

@@ -47,6 +47,22 @@ describe('cluster config validation', () => {
     assert.deepEqual(config.mesh.bootstrap, DOCUMENTED_DEFAULTS['mesh.bootstrap']);
     assert.equal(config.etcd.dialTimeoutMs, DOCUMENTED_DEFAULTS['etcd.dialTimeoutMs']);
     assert.equal(config.monitoring, undefined);
+    assert.deepEqual(config.audit, {
+      maxSizeMB: DOCUMENTED_DEFAULTS['audit.maxSizeMB'],
+      maxFiles: DOCUMENTED_DEFAULTS['audit.maxFiles'],
+    });
+  });
+
+  test('audit rotation: a size above 0 (fractions too), at least one rotated file', () => {
+    const audit = (body: string) => `${GOOD}audit:\n${body}`;
+    assert.deepEqual(validateConfigText(audit('  maxSizeMB: 0.5\n'), 'cluster.yaml').config.audit, {
+      maxSizeMB: 0.5,
+      maxFiles: DOCUMENTED_DEFAULTS['audit.maxFiles'],
+    });
+    assert.deepEqual(problems(audit('  maxSizeMB: 0\n  maxFiles: 0\n')), [
+      'cluster.yaml:19: audit.maxSizeMB: must be > 0',
+      'cluster.yaml:20: audit.maxFiles: must be >= 1',
+    ]);
   });
 
   test('GreptimeDB database names as GreptimeDB takes them (case kept, "_", ":", ".", "@", "#")', () => {

@@ -3,21 +3,17 @@
 // until a Deployment was deleted and the leader saw the delete, then let through. The deleted
 // Deployment's actor (and its alive record) must not come back.
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { after, before, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
-import { type AgentContext, agentHandles } from '../agent/context.ts';
-import { createLogger } from '../agent/log/logger.ts';
-import { EventRecorder } from '../agent/objects/events.ts';
 import { createObjects, deleteObjects, newMeta } from '../agent/objects/store.ts';
 import type { Deployment } from '../agent/objects/types.ts';
-import { AliveRecords } from '../agent/store/alive.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
 import { NO_GUARD } from '../agent/store/guard.ts';
 import { Leader } from '../head/controllers/kubecontroller.ts';
 import { eventually } from './harness/cluster.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 import { gatedEtcd } from './harness/gated-etcd.ts';
+import { leaderContext } from './harness/leader-context.ts';
 
 const cluster = 'resync';
 let server: TestEtcd;
@@ -50,24 +46,9 @@ const deployment = (name: string): Deployment =>
     },
   });
 
-function leaderContext(client: Etcd3) {
-  const log = createLogger({ node: 'h1' }, 'silent');
-  return {
-    cluster,
-    nodeName: 'h1',
-    etcd: client,
-    log,
-    events: new EventEmitter(),
-    alive: new AliveRecords(client, cluster, 'h1', log),
-    recorder: new EventRecorder(client, cluster, { component: 'test' }, log),
-    mesh: { table: { list: () => [] } },
-    handles: agentHandles(),
-  } as unknown as AgentContext;
-}
-
 test('a Deployment deleted while a resync reads its lists: its actor is dropped and never comes back', async () => {
   const gated = gatedEtcd(etcd);
-  const ctx = leaderContext(gated.client);
+  const ctx = leaderContext(gated.client, cluster);
   await createObjects(etcd, cluster, [deployment('keep'), deployment('gone')]);
   const leader = new Leader(ctx, NO_GUARD);
   const actors = (leader as unknown as { actors: Map<string, unknown> }).actors;
@@ -95,7 +76,7 @@ test('a Deployment deleted while a resync reads its lists: its actor is dropped 
 });
 
 test('an actor whose object is not found drops itself on its next reconcile', async () => {
-  const ctx = leaderContext(etcd);
+  const ctx = leaderContext(etcd, cluster);
   const leader = new Leader(ctx, NO_GUARD);
   const actors = (leader as unknown as { actors: Map<string, { kick(): void }> }).actors;
   leader.start();

@@ -16,7 +16,12 @@ import { listNodes } from '../agent/store/node-registry.ts';
 import { deployOverSsh } from '../head/cli/deploy/deploy.ts';
 import type { LocalBinary } from '../head/cli/deploy/node-deploy.ts';
 import { REPO } from './harness/cluster.ts';
-import { deployConfigText, stopDeployedAgents, testDeployOptions } from './harness/deployed.ts';
+import {
+  deployConfigText,
+  stopDeployedAgents,
+  stopServedEtcd,
+  testDeployOptions,
+} from './harness/deployed.ts';
 import { startTestHosts, type TestHosts } from './harness/hosts.ts';
 
 const CLUSTER = 'deploy-etcd';
@@ -59,20 +64,7 @@ describe('new-or-update starts etcd on the head nodes (3 members)', { timeout: 3
     etcd?.close();
     if (th) {
       await stopDeployedAgents(configText());
-      // the etcd members: the same stop op, with each member's service
-      const { etcdMemberService } = await import('../head/cli/deploy/etcd-member.ts');
-      const { nodeTarget } = await import('../head/cli/deploy/node-target.ts');
-      const { openSession } = await import('../head/cli/deploy/ssh/session.ts');
-      const { encodeOp } = await import('../agent/op/op.ts');
-      const config = validateConfigText(configText(), 'cluster.yaml').config;
-      for (const n of config.nodes) {
-        const t = nodeTarget(config, n);
-        const s = await openSession(t.node, 5000).catch(() => null);
-        if (!s) continue;
-        const service = etcdMemberService(config, n)!;
-        await s.exec([t.binaryPath, 'agent', 'op', encodeOp({ op: 'stop', service })]).catch(() => {});
-        s.close();
-      }
+      await stopServedEtcd(configText());
     }
     await th?.stop();
     if (out.length) process.stdout.write(`# deploy output:\n${out.join('')}`);

@@ -16,6 +16,7 @@ import {
   MAX_DOCUMENTS_PER_APPLY,
   MAX_OBJECT_BYTES,
 } from '../agent/objects/limits.ts';
+import { MAX_CONCURRENT_PROBES, MAX_QUEUED_PROBES } from '../agent/pods/probes/slots.ts';
 import { keys } from '../agent/store/keys.ts';
 import { VERSION } from '../agent/version.ts';
 import { REPO } from './harness/cluster.ts';
@@ -88,4 +89,10 @@ test("the README's Limits table says the limits the code enforces", async () => 
   assert.equal(value('What one apply writes'), formatBytes(MAX_APPLY_BYTES));
   assert.equal(value('Documents per apply'), String(MAX_DOCUMENTS_PER_APPLY));
   assert.equal(value('Containers per pod'), String(MAX_CONTAINERS_PER_POD));
+});
+
+test("the README's bounds on probes are the agent's", async () => {
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  assert.ok(readme.includes(`\`MAX_CONCURRENT_PROBES\` (${MAX_CONCURRENT_PROBES})`));
+  assert.ok(readme.includes(`\`MAX_QUEUED_PROBES\` (${MAX_QUEUED_PROBES})`));
 });

@@ -1,7 +1,8 @@
 // Manifest validation: a table of bad manifests, each with the exact lines it must report, and good ones.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ConfigMap, Deployment, Secret } from '../agent/objects/types.ts';
+import { withDefaults } from '../agent/objects/defaults.ts';
+import type { ConfigMap, Deployment, Pod, Secret } from '../agent/objects/types.ts';
 import { ManifestError, parseCpu, parseMemory, validateManifestText } from '../agent/objects/validate.ts';
 
 const POD = `apiVersion: v1
@@ -82,6 +83,31 @@ describe('manifest validation', () => {
     assert.equal('stringData' in s, false);
     assert.deepEqual((out[4]!.object as ConfigMap).data, { k: 'v' });
     assert.deepEqual(problems('# only a comment\n---\n'), []);
+  });
+
+  test("probes are accepted with k8s' defaults stored (0 means the default); hooks' httpGet is not defaulted", () => {
+    const [m] = validateManifestText(
+      POD.replace(
+        'image: busybox',
+        'image: busybox\n      ports: [{containerPort: 8080, name: http}]\n      readinessProbe: {httpGet: {port: http, httpHeaders: [{name: X-A, value: "1"}]}, periodSeconds: 0}\n      livenessProbe: {grpc: {port: 9000, service: s}, initialDelaySeconds: 3, failureThreshold: 5, terminationGracePeriodSeconds: 4}\n      startupProbe: {exec: {command: [cat, /ok]}, successThreshold: 0}\n      lifecycle: {preStop: {httpGet: {port: 80}}}',
+      ),
+      'm.yaml',
+    );
+    const c = withDefaults(m!.object as Pod).spec.containers[0]!;
+    const counts = { periodSeconds: 10, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 };
+    assert.deepEqual(c.readinessProbe, {
+      httpGet: { port: 'http', path: '/', scheme: 'HTTP', httpHeaders: [{ name: 'X-A', value: '1' }] },
+      ...counts,
+    });
+    assert.deepEqual(c.livenessProbe, {
+      grpc: { port: 9000, service: 's' },
+      initialDelaySeconds: 3,
+      terminationGracePeriodSeconds: 4,
+      ...counts,
+      failureThreshold: 5,
+    });
+    assert.deepEqual(c.startupProbe, { exec: { command: ['cat', '/ok'] }, ...counts });
+    assert.deepEqual(c.lifecycle?.preStop, { httpGet: { port: 80 } });
   });
 
   test('a List (as `get -o yaml` prints several objects) is applied as its items', () => {
@@ -208,8 +234,55 @@ items:
     ],
     [
       'unsupported field',
-      DEPLOY.replace('image: busybox', 'image: busybox\n          livenessProbe: {}'),
-      [`m.yaml:15: document 1 (Deployment web): ${C}.livenessProbe: not supported`],
+      DEPLOY.replace('image: busybox', 'image: busybox\n          securityContext: {}'),
+      [`m.yaml:15: document 1 (Deployment web): ${C}.securityContext: not supported`],
+    ],
+    [
+      'a probe without a handler, or with two',
+      DEPLOY.replace(
+        'image: busybox',
+        'image: busybox\n          livenessProbe: {periodSeconds: 5}\n          startupProbe: {exec: {command: ["true"]}, tcpSocket: {port: 80}}',
+      ),
+      [
+        `m.yaml:15: document 1 (Deployment web): ${C}.livenessProbe: exactly one of exec, httpGet, tcpSocket, grpc is required`,
+        `m.yaml:16: document 1 (Deployment web): ${C}.startupProbe: exactly one of exec, httpGet, tcpSocket, grpc is required`,
+      ],
+    ],
+    [
+      'liveness and startup probes succeed once; a readiness probe has no grace',
+      DEPLOY.replace(
+        'image: busybox',
+        'image: busybox\n          livenessProbe: {exec: {command: ["true"]}, successThreshold: 2}\n          startupProbe: {grpc: {port: 9000}, successThreshold: 3}\n          readinessProbe: {tcpSocket: {port: 80}, successThreshold: 3, terminationGracePeriodSeconds: 5}',
+      ),
+      [
+        `m.yaml:15: document 1 (Deployment web): ${C}.livenessProbe.successThreshold: must be 1 for a liveness probe`,
+        `m.yaml:17: document 1 (Deployment web): ${C}.readinessProbe.terminationGracePeriodSeconds: must not be set for readinessProbes`,
+        `m.yaml:16: document 1 (Deployment web): ${C}.startupProbe.successThreshold: must be 1 for a startup probe`,
+      ],
+    ],
+    [
+      'probe numbers: negative, a zero grace, a named gRPC port, a port name the container does not have',
+      DEPLOY.replace(
+        'image: busybox',
+        'image: busybox\n          ports: [{containerPort: 80, name: web}]\n          livenessProbe: {httpGet: {port: http, httpHeaders: [{name: "a b", value: x}]}, periodSeconds: -1, terminationGracePeriodSeconds: 0}\n          readinessProbe: {grpc: {port: grpc}}\n          startupProbe: {tcpSocket: {port: web}, failureThreshold: 1.5}',
+      ),
+      [
+        `m.yaml:16: document 1 (Deployment web): ${C}.livenessProbe.httpGet.httpHeaders[0].name: must be an HTTP header name (letters, digits and -!#$%&'*+.^_\`|~)`,
+        `m.yaml:16: document 1 (Deployment web): ${C}.livenessProbe.periodSeconds: must be >= 0`,
+        `m.yaml:16: document 1 (Deployment web): ${C}.livenessProbe.terminationGracePeriodSeconds: must be >= 1`,
+        `m.yaml:17: document 1 (Deployment web): ${C}.readinessProbe.grpc.port: expected number, got string "grpc"`,
+        `m.yaml:18: document 1 (Deployment web): ${C}.startupProbe.failureThreshold: expected int, got number 1.5`,
+      ],
+    ],
+    [
+      "a named probe port must be one of the container's ports",
+      DEPLOY.replace(
+        'image: busybox',
+        'image: busybox\n          ports: [{containerPort: 80, name: web}]\n          readinessProbe: {httpGet: {port: http}}\n          livenessProbe: {tcpSocket: {port: web}}',
+      ),
+      [
+        `m.yaml:16: document 1 (Deployment web): ${C}.readinessProbe.httpGet.port: no port named "http" in this container's ports`,
+      ],
     ],
     [
       'lifecycle hook without exec or httpGet',

@@ -1,10 +1,18 @@
 // Fakes for the pod actor's unit tests: a clock the test moves, and an in-memory Docker that implements
 // just the dockerode calls the actor makes (agent/pods/steps/run.ts PodDocker). Container processes are
 // scripted: a test says when one exits, how a start fails, how long a hook runs, whether SIGTERM is
-// ignored. Every call is logged with the fake time, so tests assert order and timing.
+// ignored. Every call is logged with the fake time, so tests assert order and timing. `actorSetup` makes
+// a pod actor over them (test/pod-actor.test.ts, test/probes.test.ts).
 import { PassThrough } from 'node:stream';
+import type { Logger } from '../agent/log/logger.ts';
+import type { EventRecorder } from '../agent/objects/events.ts';
+import type { ConfigMap, Container, Pod, PodSpec, PodStatus } from '../agent/objects/types.ts';
 import type { Clock } from '../agent/pods/clock.ts';
+import { K8S_BACKOFF, PodActor } from '../agent/pods/pod-actor.ts';
+import { type ProbeSlots, probeSlots } from '../agent/pods/probes/slots.ts';
 import type { PodDocker } from '../agent/pods/steps/run.ts';
+import { containerName } from '../agent/runtime/labels.ts';
+import type { AliveRecords } from '../agent/store/alive.ts';
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 
@@ -284,3 +292,131 @@ export class FakeDocker {
     };
   }
 }
+
+// ---- a pod actor over the fakes ----
+
+export const IMAGE = 'busybox:1';
+
+let podSeq = 0;
+export function makePod(spec: Partial<PodSpec> & { containers: Container[] }): Pod {
+  const name = `p${++podSeq}`;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'default',
+      uid: `uid-${name}`,
+      resourceVersion: '1',
+      generation: 1,
+      creationTimestamp: new Date(T0).toISOString(),
+    },
+    spec: { nodeName: 'n1', ...spec },
+  };
+}
+
+export interface Event {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface SetupOptions {
+  /** Volume files go under it. */
+  workspace: string;
+  configMaps?: ConfigMap[];
+  /** The agent's probe slots (default: the agent's bound). */
+  slots?: ProbeSlots;
+  /** The status an earlier agent wrote (adoption). */
+  previous?: PodStatus;
+  /** An earlier test's clock and Docker (the containers an agent restart finds). */
+  clock?: FakeClock;
+  docker?: FakeDocker;
+}
+
+/** A pod actor over the fakes, with what it reported, woke and recorded. */
+export function actorSetup(pod: Pod, opts: SetupOptions) {
+  const configMaps = opts.configMaps ?? [];
+  const workspace = opts.workspace;
+  const clock = opts.clock ?? new FakeClock();
+  const docker = opts.docker ?? new FakeDocker(clock);
+  docker.images.add(IMAGE);
+  const events: Event[] = [];
+  const reports: PodStatus[] = [];
+  const wakes: number[] = [];
+  const alive = new Map<string, unknown>();
+  const order: string[] = docker.calls;
+  const finished: Pod[] = [];
+  const cms = new Map(configMaps.map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]));
+  const recorder = {
+    normal: (_ref: unknown, reason: string, message: string) =>
+      events.push({ type: 'Normal', reason, message }),
+    warning: (_ref: unknown, reason: string, message: string) =>
+      events.push({ type: 'Warning', reason, message }),
+  } as unknown as EventRecorder;
+  const aliveRecords = {
+    set: (ns: string, path: string, v: unknown) => alive.set(`${ns}/${path}`, v),
+    deleteTree: (ns: string, path: string) => {
+      for (const k of [...alive.keys()])
+        if (k === `${ns}/${path}` || k.startsWith(`${ns}/${path}/`)) alive.delete(k);
+      order.push(`${clock.now() - T0} alive-deleted ${path}`);
+    },
+  } as unknown as AliveRecords;
+  const quiet = () => undefined;
+  const log = { warn: quiet, info: quiet, debug: quiet, error: quiet } as unknown as Logger;
+  const actor = new PodActor(
+    pod,
+    {
+      docker: docker.asDocker(),
+      clock,
+      cluster: 'c',
+      node: 'n1',
+      address: '127.0.0.1',
+      workspace,
+      log,
+      recorder,
+      alive: aliveRecords,
+      lookup: { configMap: (ns, n) => cms.get(`${ns}/${n}`), secret: () => undefined },
+      backoff: K8S_BACKOFF,
+      probeSlots: opts.slots ?? probeSlots(),
+      report: (s) => reports.push(s),
+      wakeAt: (ms) => wakes.push(ms),
+      finished: (p) => {
+        order.push(`${clock.now() - T0} finished ${p.metadata.name}`);
+        finished.push(p);
+      },
+    },
+    opts.previous,
+  );
+  const name = (c = 'm') => containerName('c', 'default', pod.metadata.name, c);
+  /** Reconcile once and return the last status reported. */
+  const reconcile = async () => {
+    actor.kick();
+    await actor.idle();
+    return reports.at(-1)!;
+  };
+  const cs = (s: PodStatus, i = 0) => s.containerStatuses![i]!;
+  const warnings = () => events.filter((e) => e.type === 'Warning');
+  return {
+    clock,
+    docker,
+    events,
+    warnings,
+    reports,
+    wakes,
+    alive,
+    finished,
+    actor,
+    name,
+    reconcile,
+    cs,
+    cms,
+  };
+}
+
+export const sleeper = (extra: Partial<Container> = {}): Container => ({
+  name: 'm',
+  image: IMAGE,
+  command: ['sleep', '3600'],
+  ...extra,
+});

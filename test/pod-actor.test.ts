@@ -6,17 +6,12 @@ import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Logger } from '../agent/log/logger.ts';
-import type { EventRecorder } from '../agent/objects/events.ts';
-import type { ConfigMap, Container, Pod, PodSpec, PodStatus } from '../agent/objects/types.ts';
+import type { ConfigMap, Pod } from '../agent/objects/types.ts';
 import { writeAtomically } from '../agent/pods/atomic-files.ts';
-import { K8S_BACKOFF, PodActor } from '../agent/pods/pod-actor.ts';
 import { legacySpecHash } from '../agent/pods/steps/create.ts';
-import { containerName, LABEL } from '../agent/runtime/labels.ts';
-import type { AliveRecords } from '../agent/store/alive.ts';
-import { FakeClock, FakeDocker, settle, T0 } from './pod-actor-fakes.ts';
+import { LABEL } from '../agent/runtime/labels.ts';
+import { actorSetup, IMAGE, makePod, settle, sleeper, T0 } from './pod-actor-fakes.ts';
 
-const IMAGE = 'busybox:1';
 let workspace: string;
 before(async () => {
   workspace = await mkdtemp(join(tmpdir(), 'nokube-pod-actor-'));
@@ -25,101 +20,7 @@ after(async () => {
   await rm(workspace, { recursive: true, force: true });
 });
 
-let podSeq = 0;
-function makePod(spec: Partial<PodSpec> & { containers: Container[] }): Pod {
-  const name = `p${++podSeq}`;
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name,
-      namespace: 'default',
-      uid: `uid-${name}`,
-      resourceVersion: '1',
-      generation: 1,
-      creationTimestamp: new Date(T0).toISOString(),
-    },
-    spec: { nodeName: 'n1', ...spec },
-  };
-}
-
-interface Event {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
-
-function setup(pod: Pod, configMaps: ConfigMap[] = []) {
-  const clock = new FakeClock();
-  const docker = new FakeDocker(clock);
-  docker.images.add(IMAGE);
-  const events: Event[] = [];
-  const reports: PodStatus[] = [];
-  const wakes: number[] = [];
-  const alive = new Map<string, unknown>();
-  const order: string[] = docker.calls;
-  const finished: Pod[] = [];
-  const cms = new Map(configMaps.map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]));
-  const recorder = {
-    normal: (_ref: unknown, reason: string, message: string) =>
-      events.push({ type: 'Normal', reason, message }),
-    warning: (_ref: unknown, reason: string, message: string) =>
-      events.push({ type: 'Warning', reason, message }),
-  } as unknown as EventRecorder;
-  const aliveRecords = {
-    set: (ns: string, path: string, v: unknown) => alive.set(`${ns}/${path}`, v),
-    deleteTree: (ns: string, path: string) => {
-      for (const k of [...alive.keys()])
-        if (k === `${ns}/${path}` || k.startsWith(`${ns}/${path}/`)) alive.delete(k);
-      order.push(`${clock.now() - T0} alive-deleted ${path}`);
-    },
-  } as unknown as AliveRecords;
-  const quiet = () => undefined;
-  const log = { warn: quiet, info: quiet, debug: quiet, error: quiet } as unknown as Logger;
-  const actor = new PodActor(pod, {
-    docker: docker.asDocker(),
-    clock,
-    cluster: 'c',
-    node: 'n1',
-    address: '127.0.0.1',
-    workspace,
-    log,
-    recorder,
-    alive: aliveRecords,
-    lookup: { configMap: (ns, n) => cms.get(`${ns}/${n}`), secret: () => undefined },
-    backoff: K8S_BACKOFF,
-    report: (s) => reports.push(s),
-    wakeAt: (ms) => wakes.push(ms),
-    finished: (p) => {
-      order.push(`${clock.now() - T0} finished ${p.metadata.name}`);
-      finished.push(p);
-    },
-  });
-  const name = (c = 'm') => containerName('c', 'default', pod.metadata.name, c);
-  /** Reconcile once and return the last status reported. */
-  const reconcile = async () => {
-    actor.kick();
-    await actor.idle();
-    return reports.at(-1)!;
-  };
-  const cs = (s: PodStatus, i = 0) => s.containerStatuses![i]!;
-  const warnings = () => events.filter((e) => e.type === 'Warning');
-  return {
-    clock,
-    docker,
-    events,
-    warnings,
-    reports,
-    wakes,
-    alive,
-    finished,
-    actor,
-    name,
-    reconcile,
-    cs,
-    cms,
-  };
-}
+const setup = (pod: Pod, configMaps: ConfigMap[] = []) => actorSetup(pod, { workspace, configMaps });
 
 const cm = (data: Record<string, string>): ConfigMap => ({
   apiVersion: 'v1',
@@ -133,13 +34,6 @@ const cm = (data: Record<string, string>): ConfigMap => ({
     creationTimestamp: '',
   },
   data,
-});
-
-const sleeper = (extra: Partial<Container> = {}): Container => ({
-  name: 'm',
-  image: IMAGE,
-  command: ['sleep', '3600'],
-  ...extra,
 });
 
 describe('pod actor: reasons', () => {

@@ -14,7 +14,13 @@ import { getObject, objectKey } from '../agent/objects/store.ts';
 import type { Pod } from '../agent/objects/types.ts';
 import { secretVolumesDir } from '../agent/pods/secret-volumes.ts';
 import { ensureKeyringFile, readKeyringFile } from '../agent/secrets/keyring.ts';
-import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
+import {
+  createTestCluster,
+  eventually,
+  runCli,
+  startAgentsReady,
+  type TestCluster,
+} from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, execIn, requireDocker } from './harness/docker.ts';
 
 const PASSWORD = `pw-${randomUUID()}`;
@@ -121,21 +127,7 @@ ${
     docker = await requireDocker();
     image = await ensureBusyboxImage();
     c = await createTestCluster({ nodes: 2, net: 91 });
-    for (const n of c.nodes) await c.startAgent(n.name);
-    await eventually(
-      async () => {
-        const r = await runCli(['get', 'nodes', '-o', 'json'], c.env);
-        if (r.code !== 0) return false;
-        const items = (JSON.parse(r.stdout) as { items: Array<{ status: { phase: string } }> }).items;
-        return (
-          items.filter((n) => n.status.phase === 'Ready').length === 2 &&
-          (await runCli(['get', 'pods'], c.env)).code === 0
-        );
-      },
-      // Generous: a busy machine (other suites) slows two agents' start-up.
-      60_000,
-      'two nodes Ready and the head API answering',
-    );
+    await startAgentsReady(c);
   });
   after(async () => {
     await c?.stop();
@@ -169,8 +161,10 @@ ${
     const files = await filesUnder(join(c.dir, 'ws'));
     for (const node of ['n1', 'n2'])
       assert.ok(files.includes(join(c.dir, 'ws', node, 'agent', 'pods-cache.json')));
-    assert.deepEqual(await workspaceLeaks(['reader-1']), [
+    // (and the head's audit log, which names the objects a request wrote: names, never values)
+    assert.deepEqual((await workspaceLeaks(['reader-1'])).sort(), [
       `${join(c.dir, 'ws', 'n1', 'agent', 'pods-cache.json')} holds reader-1`,
+      `${join(c.dir, 'ws', 'n1', 'head', 'audit.jsonl')} holds reader-1`,
     ]);
 
     // The volume's files are on tmpfs, outside the workspace, and that is what the container mounts.

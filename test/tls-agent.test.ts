@@ -1,6 +1,7 @@
-// An agent of a cluster whose config has tls: started with its own files it runs and shows their expiry
-// (the gauge on /metrics, a Warning event on its node under 30 days); without them, or with another
-// node's, it does not start and says which flag and file.
+// An agent of a cluster whose config has tls: started with its own files it runs, serves its /metrics
+// and /healthz over HTTPS with its node certificate (plain HTTP answered 400) and shows their expiry (the
+// gauge on /metrics, a Warning event on its node under 30 days); without them, or with another node's,
+// it does not start and says which flag and file.
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import type { KubeEvent } from '../agent/objects/events.ts';
 import { storeConfig } from '../agent/store/config-store.ts';
 import { keys } from '../agent/store/keys.ts';
 import { parseCertificate } from '../agent/tls/inspect.ts';
+import { headTls } from '../head/cli/head-tls.ts';
 import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
 
 describe('agent with config tls', { timeout: 120_000 }, () => {
@@ -39,13 +41,22 @@ describe('agent with config tls', { timeout: 120_000 }, () => {
     await c.startAgent('n1', files('n1'));
     const cert = parseCertificate(await readFile(join(dir, 'nodes', 'n1.pem'), 'utf8'));
     const ca = parseCertificate(await readFile(join(dir, 'ca.pem'), 'utf8'));
+    // Over HTTPS, verified against the cluster CA (as new-or-update's readiness check reads it).
+    const https = c.agentUrl('n1').replace(/^http:/, 'https:');
+    const { fetch: viaCa } = await headTls(join(dir, 'ca.pem'));
     const text = await eventually(
       async () => {
-        const res = await fetch(`${c.agentUrl('n1')}/metrics`, { signal: AbortSignal.timeout(2000) });
+        const res = await viaCa(`${https}/metrics`, { signal: AbortSignal.timeout(2000) });
         return res.ok && (await res.text());
       },
       60_000,
-      'n1 /metrics',
+      'n1 /metrics over https',
+    );
+    assert.equal(await (await viaCa(`${https}/healthz`)).text(), 'ok\n');
+    const plain = await fetch(`${c.agentUrl('n1')}/healthz`);
+    assert.deepEqual(
+      [plain.status, await plain.text()],
+      [400, 'this agent speaks HTTPS: use https:// and the cluster CA\n'],
     );
     const gauge = (which: string) =>
       Number(

@@ -146,17 +146,40 @@ describe('nokube tls', { timeout: 120_000 }, () => {
     await writeFile(file, configYaml(dir, nodeYaml('c', '10.0.0.3', 'worker')));
   });
 
-  test('rotate --ca: a new CA (the previous kept), every certificate reissued by it', async () => {
+  test('rotate --ca: a new CA (the previous kept), every certificate reissued by it; a client certificate is not', async () => {
+    const issued = await tls('client', file, 'ci-bot', '--policy', 'deployer');
+    assert.equal(issued.code, 0, issued.stderr);
+    // (nodes/b.pem is still the expired one of the test before: exit 1 here; the client's row is clean)
+    const listed = await tls('status', file);
+    assert.match(
+      listed.stdout,
+      /\nclients\/ci-bot\.pem\s+CN=ci-bot, O=deployer, OU=nokube-client\s+-\s+\S+\s+364\s*\n/,
+    );
     const before = await snapshot(dir);
     const r = await tls('rotate', file, '--ca');
     assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /\nnot renewed: clients\/ci-bot\.pem \(no longer valid: signed by the previous CA\); nokube tls client /,
+    );
     const now = await snapshot(dir);
     assert.notEqual(now['ca.pem'], before['ca.pem']);
     assert.equal(now['ca.previous.pem'], before['ca.pem']);
     assert.equal(now['ca-key.previous.pem'], before['ca-key.pem']);
+    assert.equal(now['clients/ci-bot.pem'], before['clients/ci-bot.pem']);
     const status = await tls('status', file);
-    assert.equal(status.code, 0, status.stdout);
-    assert.doesNotMatch(status.stdout, /!/);
+    assert.equal(status.code, 1, status.stdout);
+    assert.deepEqual(
+      status.stdout
+        .split('\n')
+        .filter((l) => l.includes('!'))
+        .map((l) => l.split(/\s/)[0]),
+      ['clients/ci-bot.pem'],
+    );
+    assert.equal((await tls('client', file, 'ci-bot', '--policy', 'deployer')).code, 0);
+    const again = await tls('status', file);
+    assert.equal(again.code, 0, again.stdout);
+    assert.doesNotMatch(again.stdout, /!/);
   });
 
   test('refusals change nothing: no CA to rotate with, a directory open to others', async () => {

@@ -13,7 +13,7 @@ import { listNodes } from '../agent/store/node-registry.ts';
 import { issueCa, issueCliCertificate } from '../agent/tls/issue.ts';
 import { importPrivateKey, x509 } from '../agent/tls/x509.ts';
 import { clientContextOf } from '../head/cli/context.ts';
-import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
+import { createTestCluster, eventually, runCli, type TestCluster, tlsAgentFlags } from './harness/cluster.ts';
 
 /** GET over HTTPS with these TLS options: the status, or the connection error's code/message. */
 function httpsGet(url: string, tls: { ca: Buffer; cert?: string; key?: string }): Promise<string> {
@@ -55,14 +55,7 @@ describe('head API over HTTPS (config tls)', { timeout: 90_000 }, () => {
     const client = await issueCliCertificate(signing, v);
     Object.assign(other, { ca: join(c.dir, 'other-ca.pem'), cert: client.cert, key: client.key });
     await writeFile(other.ca, otherCa.cert);
-    await c.startAgent('n1', [
-      '--tls-ca',
-      caFile,
-      '--tls-cert',
-      join(dir, 'nodes', 'n1.pem'),
-      '--tls-key',
-      join(dir, 'nodes', 'n1-key.pem'),
-    ]);
+    await c.startAgent('n1', tlsAgentFlags(dir, 'n1'));
     url = c.headUrl().replace(/^http:/, 'https:');
     await eventually(
       async () => (await httpsGet(`${url}/healthz`, { ca })) === 'HTTP 200',

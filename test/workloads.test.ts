@@ -4,10 +4,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createObjects, deleteObjects, listObjects, newMeta } from '../agent/objects/store.ts';
 import type { Pod } from '../agent/objects/types.ts';
-import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
+import {
+  createTestCluster,
+  eventually,
+  runCli,
+  startAgentsReady,
+  type TestCluster,
+} from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, requireDocker } from './harness/docker.ts';
-
-type NodeJson = { status: { phase: string } };
 
 describe('workloads on Docker, three agents', { timeout: 600_000 }, () => {
   let c: TestCluster;
@@ -56,20 +60,7 @@ spec:
     docker = await requireDocker();
     image = await ensureBusyboxImage();
     c = await createTestCluster({ nodes: 3, net: 42 });
-    for (const n of c.nodes) await c.startAgent(n.name);
-    // `get nodes` lists the config's nodes even before they register: wait for three Ready ones, and for
-    // the head's API (object commands go through it).
-    await eventually(
-      async () => {
-        const r = await runCli(['get', 'nodes', '-o', 'json'], c.env);
-        if (r.code !== 0) return false;
-        const items = (JSON.parse(r.stdout) as { items: NodeJson[] }).items;
-        const ready = items.filter((n) => n.status.phase === 'Ready');
-        return ready.length === 3 && (await runCli(['get', 'pods'], c.env)).code === 0;
-      },
-      30_000,
-      'three nodes Ready and the head API answering',
-    );
+    await startAgentsReady(c);
   });
   after(async () => {
     await c?.stop();
@@ -308,11 +299,14 @@ spec:
   containers:
     - name: main
       image: ${image}
-      livenessProbe: {}
+      livenessProbe: {periodSeconds: 5}
 `,
     );
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /spec\.containers\[0\]\.livenessProbe: not supported/);
+    assert.match(
+      r.stderr,
+      /spec\.containers\[0\]\.livenessProbe: exactly one of exec, httpGet, tcpSocket, grpc is required/,
+    );
     assert.equal(
       (await pods()).some((s) => s.object.metadata.name === 'bad'),
       false,

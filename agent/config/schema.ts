@@ -42,6 +42,8 @@ export const DOCUMENTED_DEFAULTS = {
   'monitoring.greptimedb.mysqlPort': 4002,
   /** Resolved on the machine that runs `up` / `new-or-update` (head/cli/secrets/key-file.ts). */
   'secrets.keyFile': '$NOKUBE_HOME/keys/<cluster>.json',
+  'audit.maxSizeMB': 100,
+  'audit.maxFiles': 5,
 } as const;
 
 /** A path below a directory: relative, no `..` segment. */
@@ -127,6 +129,16 @@ export const clusterConfigSchema = z.strictObject({
   }),
   /** Access control on the head API (head/acl): off when absent. */
   acl: z.strictObject({ enabled: z.boolean() }).optional(),
+  /** The heads' audit log (head/audit): rotated by size, a bounded number of rotated files kept. */
+  audit: z
+    .strictObject({
+      maxSizeMB: z.number().positive().default(DOCUMENTED_DEFAULTS['audit.maxSizeMB']),
+      maxFiles: z.number().int().min(1).default(DOCUMENTED_DEFAULTS['audit.maxFiles']),
+    })
+    .default({
+      maxSizeMB: DOCUMENTED_DEFAULTS['audit.maxSizeMB'],
+      maxFiles: DOCUMENTED_DEFAULTS['audit.maxFiles'],
+    }),
   /** Secrets encrypted at rest (always): where the keyring is on the machine running up / new-or-update. */
   secrets: z.strictObject({ keyFile: absolutePath.optional() }).optional(),
   monitoring: z
@@ -272,15 +284,20 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
 }
 
 /** etcd.serve: its nodes are head nodes with ssh, an odd number (quorum), and etcd.endpoints are exactly
- * their client URLs (clients and agents use the endpoints; the deploy starts the members). */
+ * their client URLs (clients and agents use the endpoints; the deploy starts the members): https with the
+ * cluster's certificates (tls), else http. */
 function etcdServeProblems(cfg: ClusterConfig): Array<[Array<string | number>, string]> {
   const serve = cfg.etcd.serve;
   if (!serve) return [];
   const problems: Array<[Array<string | number>, string]> = [];
+  // A served etcd takes its certificates from the cluster's (tls.dir: each member its node's), never from
+  // etcd.tls, which is the operator's own client certificate for an etcd run by the operator.
   if (cfg.etcd.tls)
     problems.push([
-      ['etcd', 'serve'],
-      'etcd.serve does not run etcd with TLS yet: drop etcd.tls, or run etcd yourself (without etcd.serve)',
+      ['etcd', 'tls'],
+      cfg.tls
+        ? "not used with etcd.serve: the served etcd and its clients use the cluster's certificates (tls.dir); drop etcd.tls"
+        : "etcd.serve runs etcd with TLS from the cluster's certificates, not etcd.tls: set tls.dir (nokube tls init <cluster.yaml> makes them) and drop etcd.tls, or run etcd yourself (without etcd.serve)",
     ]);
   serve.nodes.forEach((name, i) => {
     const node = cfg.nodes.find((n) => n.name === name);
@@ -300,9 +317,12 @@ function etcdServeProblems(cfg: ClusterConfig): Array<[Array<string | number>, s
   const want = serve.nodes
     .map((name) => cfg.nodes.find((n) => n.name === name))
     .filter((n) => n !== undefined)
-    .map((n) => `http://${n.address}:${serve.clientPort}`);
+    .map((n) => `${cfg.tls ? 'https' : 'http'}://${n.address}:${serve.clientPort}`);
   const have = cfg.etcd.endpoints.map((u) => u.replace(/\/+$/, ''));
   if (want.length === serve.nodes.length && [...want].sort().join() !== [...have].sort().join())
-    problems.push([['etcd', 'endpoints'], `must be the served members' client URLs: ${want.join(', ')}`]);
+    problems.push([
+      ['etcd', 'endpoints'],
+      `must be the served members' client URLs: ${want.join(', ')}${cfg.tls ? ' (with tls, etcd is served over https)' : ''}`,
+    ]);
   return problems;
 }

@@ -15,6 +15,7 @@ etcd:
     - http://10.0.0.1:2379
   # dialTimeoutMs: 5000        # default 5000: how long etcd may take to answer (to connect, and each call)
   # tls: { ca: /etc/nokube/etcd-ca.pem, cert: /etc/nokube/etcd.pem, key: /etc/nokube/etcd-key.pem }
+  #                             # for an etcd you run; an etcd.serve etcd takes the cluster's (tls.dir) instead
 
 # agent:
 #   port: 7947                  # default 7947: every agent's HTTP port (/metrics, /healthz), on its address
@@ -27,6 +28,7 @@ head:
 
 # tls:                          # optional: the cluster's certificates, made by  nokube tls init cluster.yaml
 #   dir: /etc/nokube/pki        # on this machine; new-or-update gives each host its own files from it
+#                               # (with etcd.serve, etcd is served over TLS with them: https endpoints)
 
 mesh:
   # libp2p TCP port every agent listens on (bound to the node's address).
@@ -38,6 +40,9 @@ mesh:
 
 # acl:                          # optional section; without it the head API checks no token
 #   enabled: true               # every route and WebSocket needs a token (nokube acl bootstrap first)
+# audit:                        # each head's audit log, <workspace>/head/audit.jsonl (ACL on or off)
+#   maxSizeMB: 100              # default 100: rotated to audit.1.jsonl, audit.2.jsonl ... past this size
+#   maxFiles: 5                 # default 5: rotated files kept (the oldest beyond is removed)
 # secrets:                      # Secrets are always encrypted at rest (README "Secrets")
 #   keyFile: /root/.nokube/keys/edge-demo.json   # default $NOKUBE_HOME/keys/<cluster>.json on the machine running up / new-or-update
 

@@ -117,9 +117,10 @@ export function describeIssue(
   } else if (issue.code === 'invalid_format' && issue.format === 'url') {
     message = 'must be a URL such as http://10.0.0.1:2379';
   } else if (issue.code === 'too_small' && issue.origin === 'number') {
-    message = `must be >= ${issue.minimum}`;
+    // positive() is an exclusive minimum: "must be >= 0" would let 0 through.
+    message = `must be ${issue.inclusive === false ? '>' : '>='} ${issue.minimum}`;
   } else if (issue.code === 'too_big' && issue.origin === 'number') {
-    message = `must be <= ${issue.maximum}`;
+    message = `must be ${issue.inclusive === false ? '<' : '<='} ${issue.maximum}`;
   }
   return [{ path: formatPath(path), message, line: lineOf(path) ?? lineOf(path.slice(0, -1)) }];
 }

@@ -82,10 +82,17 @@ export async function applyManifests(
   /** `authorize`: throws to refuse the plan (each object's action as read, before the transaction that
    * compares those reads: an object created meanwhile makes the transaction fail and the plan be checked
    * again). */
-  opts: { dryRun?: boolean; create?: boolean; authorize?: (results: readonly ApplyResult[]) => void } = {},
+  /** `expect`: per manifest, the resourceVersion the object must still have (kubectl's update: a
+   * read-modify-write that fails with a conflict when someone wrote in between); undefined: any. */
+  opts: {
+    dryRun?: boolean;
+    create?: boolean;
+    authorize?: (results: readonly ApplyResult[]) => void;
+    expect?: ReadonlyArray<string | undefined>;
+  } = {},
 ): Promise<ApplyResult[]> {
   for (let attempt = 1; ; attempt++) {
-    const plan = await planApply(etcd, cluster, manifests, opts.create === true);
+    const plan = await planApply(etcd, cluster, manifests, opts.create === true, opts.expect);
     opts.authorize?.(plan.results);
     const writes = plan.results.filter((r) => r.action !== 'unchanged');
     if (opts.dryRun || writes.length === 0) return plan.results;
@@ -125,6 +132,7 @@ async function planApply(
   cluster: string,
   manifests: Manifest[],
   create: boolean,
+  expect: ReadonlyArray<string | undefined> = [],
 ): Promise<Plan> {
   const reads: Plan['reads'] = [];
   const read = async (ref: ObjectRef): Promise<Stored | null> => {
@@ -143,6 +151,11 @@ async function planApply(
       .filter((ns): ns is string => ns !== undefined && !isBuiltinNamespace(ns) && !applying.has(ns)),
   );
   const existing = await Promise.all(manifests.map((m) => read(refOf(m.object))));
+  manifests.forEach((m, i) => {
+    const rv = expect[i];
+    if (rv !== undefined && (existing[i]?.modRevision ?? '0') !== rv)
+      throw new ObjectConflictError(`${describeObject(m.object)} (resourceVersion ${rv})`);
+  });
   const namespaces = await Promise.all(
     [...needed].map(async (ns) => [ns, await read({ kind: 'Namespace', name: ns })] as const),
   );

@@ -3,10 +3,23 @@
 // same object as one that leaves it out (reported `unchanged`, no pod replaced). The defaults are k8s'
 // own and are listed in the README (Supported fields).
 import { pullPolicy } from '../runtime/images.ts';
-import type { KubeObject, PodSpec } from './types.ts';
+import type { KubeObject, PodSpec, Probe } from './types.ts';
 
 /** k8s: 0644 for the files of configMap and secret volumes. */
 const DEFAULT_VOLUME_MODE = 0o644;
+
+/** k8s' Deployment defaults (README "Supported fields"); the controller uses them too for a Deployment
+ * stored before a field existed. */
+export const DEPLOYMENT_DEFAULTS = {
+  replicas: 1,
+  maxSurge: '25%',
+  maxUnavailable: '25%',
+  revisionHistoryLimit: 10,
+  progressDeadlineSeconds: 600,
+} as const;
+
+/** k8s' DaemonSet rolling update defaults (README "Supported fields"). */
+export const DAEMONSET_DEFAULTS = { maxUnavailable: 1, maxSurge: 0 } as const;
 
 /** A copy of `obj` with every supported field that has a k8s default filled in. */
 export function withDefaults<T extends KubeObject>(obj: T): T {
@@ -19,13 +32,31 @@ export function withDefaults<T extends KubeObject>(obj: T): T {
       defaultPodSpec(o.spec);
       break;
     case 'Deployment':
-      o.spec.replicas ??= 1;
+      o.spec.replicas ??= DEPLOYMENT_DEFAULTS.replicas;
       o.spec.strategy ??= { type: 'RollingUpdate' };
+      if (o.spec.strategy.type === 'RollingUpdate') {
+        o.spec.strategy.rollingUpdate ??= {};
+        const ru = o.spec.strategy.rollingUpdate;
+        ru.maxSurge ??= DEPLOYMENT_DEFAULTS.maxSurge;
+        ru.maxUnavailable ??= DEPLOYMENT_DEFAULTS.maxUnavailable;
+      }
       o.spec.minReadySeconds ??= 0;
-      o.spec.revisionHistoryLimit ??= 10;
+      o.spec.revisionHistoryLimit ??= DEPLOYMENT_DEFAULTS.revisionHistoryLimit;
+      o.spec.progressDeadlineSeconds ??= DEPLOYMENT_DEFAULTS.progressDeadlineSeconds;
       defaultPodSpec(o.spec.template.spec);
       break;
     case 'DaemonSet':
+      o.spec.updateStrategy ??= { type: 'RollingUpdate' };
+      if (o.spec.updateStrategy.type === 'RollingUpdate') {
+        o.spec.updateStrategy.rollingUpdate ??= {};
+        const ru = o.spec.updateStrategy.rollingUpdate;
+        ru.maxUnavailable ??= DAEMONSET_DEFAULTS.maxUnavailable;
+        ru.maxSurge ??= DAEMONSET_DEFAULTS.maxSurge;
+      }
+      o.spec.minReadySeconds ??= 0;
+      defaultPodSpec(o.spec.template.spec);
+      break;
+    case 'ReplicaSet':
       defaultPodSpec(o.spec.template.spec);
       break;
     case 'Job':
@@ -51,9 +82,29 @@ function defaultPodSpec(spec: PodSpec): void {
   for (const c of spec.containers) {
     c.imagePullPolicy ??= pullPolicy(c);
     for (const p of c.ports ?? []) p.protocol ??= 'TCP';
+    for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) if (probe) defaultProbe(probe);
   }
   for (const v of spec.volumes ?? []) {
     if (v.configMap) v.configMap.defaultMode ??= DEFAULT_VOLUME_MODE;
     if (v.secret) v.secret.defaultMode ??= DEFAULT_VOLUME_MODE;
+  }
+}
+
+/** k8s' probe defaults (SetDefaults_Probe): an absent field or 0 means these. The agent reads them too,
+ * for a probe stored without them. */
+export const PROBE_DEFAULTS = {
+  periodSeconds: 10,
+  timeoutSeconds: 1,
+  successThreshold: 1,
+  failureThreshold: 3,
+} as const;
+
+function defaultProbe(p: Probe): void {
+  for (const [field, value] of Object.entries(PROBE_DEFAULTS) as Array<[keyof typeof PROBE_DEFAULTS, number]>)
+    if (!p[field]) p[field] = value;
+  // SetDefaults_HTTPGetAction. Not for hooks' httpGet: objects stored before would all change.
+  if (p.httpGet) {
+    if (!p.httpGet.path) p.httpGet.path = '/';
+    p.httpGet.scheme ??= 'HTTP';
   }
 }

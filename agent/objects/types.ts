@@ -1,16 +1,27 @@
 // The k8s-shaped objects nokube stores and runs: the subset of the Kubernetes API we support, with
 // the same field names and meaning. Validation (objects/validate.ts) refuses every field not listed here.
 
-export type Kind = 'Namespace' | 'ConfigMap' | 'Secret' | 'Pod' | 'Deployment' | 'DaemonSet' | 'Job';
+export type Kind =
+  | 'Namespace'
+  | 'ConfigMap'
+  | 'Secret'
+  | 'Pod'
+  | 'Deployment'
+  | 'ReplicaSet'
+  | 'DaemonSet'
+  | 'Job';
 export const KINDS: readonly Kind[] = [
   'Namespace',
   'ConfigMap',
   'Secret',
   'Pod',
   'Deployment',
+  'ReplicaSet',
   'DaemonSet',
   'Job',
 ];
+/** Kinds only nokube's controllers write (a Deployment's revisions): read and delete, never applied. */
+export const CONTROLLER_MADE_KINDS: readonly Kind[] = ['ReplicaSet'];
 /** Kinds that live in a namespace (all but Namespace). */
 export const namespaced = (kind: Kind): boolean => kind !== 'Namespace';
 
@@ -126,6 +137,9 @@ export interface Container {
   resources?: { limits?: ResourceList; requests?: ResourceList };
   volumeMounts?: VolumeMount[];
   lifecycle?: Lifecycle;
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
 }
 /** A container hook (k8s LifecycleHandler): a command run in the container, or an HTTP GET on the pod. */
 export interface LifecycleHandler {
@@ -143,6 +157,24 @@ export interface LifecycleHandler {
 export interface Lifecycle {
   postStart?: LifecycleHandler;
   preStop?: LifecycleHandler;
+}
+/** What a probe runs (k8s ProbeHandler): a hook's handlers, a TCP connect, or a gRPC health check. */
+export interface ProbeHandler extends LifecycleHandler {
+  /** Success when a TCP connection opens. */
+  tcpSocket?: { port: number | string; host?: string };
+  /** grpc.health.v1.Health/Check on the pod IP; success when it answers SERVING. */
+  grpc?: { port: number; service?: string };
+}
+/** k8s Probe; defaults (stored at apply): periodSeconds 10, timeoutSeconds 1, successThreshold 1,
+ * failureThreshold 3 (0 means the default, as in k8s). */
+export interface Probe extends ProbeHandler {
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+  /** The grace of a kill this probe decides (liveness, startup); default the pod's. */
+  terminationGracePeriodSeconds?: number;
 }
 export interface KeyToPath {
   key: string;
@@ -208,6 +240,8 @@ export interface Condition {
   status: 'True' | 'False' | 'Unknown';
   reason?: string;
   message?: string;
+  /** Deployment conditions: when the condition was last refreshed (Progressing: the last progress). */
+  lastUpdateTime?: string;
   lastTransitionTime: string;
 }
 export interface PodStatus {
@@ -247,13 +281,21 @@ export interface Pod extends Base<'Pod'> {
   spec: PodSpec;
   status?: PodStatus;
 }
+/** A count, or a percentage of the desired replicas ("25%"). */
+export type IntOrPercent = number | string;
+export interface DeploymentStrategy {
+  type: 'RollingUpdate' | 'Recreate';
+  rollingUpdate?: { maxSurge?: IntOrPercent; maxUnavailable?: IntOrPercent };
+}
 export interface DeploymentSpec {
   replicas?: number;
   selector: LabelSelector;
   template: PodTemplateSpec;
-  strategy?: { type: 'RollingUpdate' | 'Recreate' };
+  strategy?: DeploymentStrategy;
   minReadySeconds?: number;
   revisionHistoryLimit?: number;
+  progressDeadlineSeconds?: number;
+  paused?: boolean;
 }
 export interface DeploymentStatus {
   observedGeneration?: number;
@@ -263,14 +305,43 @@ export interface DeploymentStatus {
   availableReplicas?: number;
   unavailableReplicas?: number;
   conditions?: Condition[];
+  /** Not in k8s: nodes this Deployment's pods avoid until then (reschedule policy, nokube.io annotations). */
+  reschedulePenalties?: Array<{ node: string; until: string }>;
 }
 export interface Deployment extends Base<'Deployment'> {
   spec: DeploymentSpec;
   status?: DeploymentStatus;
 }
+/** One revision of a Deployment (one per pod-template hash), made and counted by the Deployment's
+ * controller: `spec.replicas` is how many of the Deployment's pods this revision holds. */
+export interface ReplicaSetSpec {
+  replicas: number;
+  minReadySeconds?: number;
+  selector: LabelSelector;
+  template: PodTemplateSpec;
+}
+export interface ReplicaSetStatus {
+  observedGeneration?: number;
+  replicas: number;
+  fullyLabeledReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+}
+export interface ReplicaSet extends Base<'ReplicaSet'> {
+  spec: ReplicaSetSpec;
+  status?: ReplicaSetStatus;
+}
+/** k8s' DaemonSetUpdateStrategy: node by node within maxUnavailable / maxSurge, or only when the user
+ * deletes an old pod. */
+export interface DaemonSetUpdateStrategy {
+  type: 'RollingUpdate' | 'OnDelete';
+  rollingUpdate?: { maxUnavailable?: IntOrPercent; maxSurge?: IntOrPercent };
+}
 export interface DaemonSetSpec {
   selector: LabelSelector;
   template: PodTemplateSpec;
+  updateStrategy?: DaemonSetUpdateStrategy;
+  minReadySeconds?: number;
 }
 export interface DaemonSetStatus {
   observedGeneration?: number;
@@ -279,6 +350,7 @@ export interface DaemonSetStatus {
   numberReady: number;
   updatedNumberScheduled?: number;
   numberAvailable?: number;
+  numberUnavailable?: number;
   numberMisscheduled: number;
   conditions?: Condition[];
 }
@@ -308,7 +380,7 @@ export interface Job extends Base<'Job'> {
   status?: JobStatus;
 }
 
-export type KubeObject = Namespace | ConfigMap | Secret | Pod | Deployment | DaemonSet | Job;
+export type KubeObject = Namespace | ConfigMap | Secret | Pod | Deployment | ReplicaSet | DaemonSet | Job;
 export type ObjectOfKind<K extends Kind> = Extract<KubeObject, { kind: K }>;
 
 /** apiVersion per kind, as kubectl expects it. */
@@ -318,6 +390,7 @@ export const API_VERSION: Record<Kind, string> = {
   Secret: 'v1',
   Pod: 'v1',
   Deployment: 'apps/v1',
+  ReplicaSet: 'apps/v1',
   DaemonSet: 'apps/v1',
   Job: 'batch/v1',
 };
@@ -329,6 +402,7 @@ export const RESOURCE: Record<Kind, string> = {
   Secret: 'secrets',
   Pod: 'pods',
   Deployment: 'deployments',
+  ReplicaSet: 'replicasets',
   DaemonSet: 'daemonsets',
   Job: 'jobs',
 };
@@ -349,6 +423,9 @@ export const KIND_ALIASES: Record<string, Kind> = {
   deployment: 'Deployment',
   deployments: 'Deployment',
   deploy: 'Deployment',
+  replicaset: 'ReplicaSet',
+  replicasets: 'ReplicaSet',
+  rs: 'ReplicaSet',
   daemonset: 'DaemonSet',
   daemonsets: 'DaemonSet',
   ds: 'DaemonSet',

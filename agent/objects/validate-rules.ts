@@ -1,9 +1,20 @@
 // Rules across fields of one valid-shaped manifest (after the kind's zod schema passed):
 // duplicate names, mounts of unknown volumes, selectors vs template labels, restart policies per kind,
-// requests <= limits. Each rule yields [path, message].
+// requests <= limits, probes' k8s rules. Each rule yields [path, message].
 import { describeHostPort, HostPortSet, hostPortsOf } from '../scheduler/host-ports.ts';
 import { parseQuantity } from './quantity.ts';
-import type { Kind, LabelSelector, PodSpec } from './types.ts';
+import { reschedulePolicyProblems } from './reschedule-policy.ts';
+import { rolloutAnnotationProblems } from './rollout-annotations.ts';
+import type {
+  Container,
+  DaemonSetUpdateStrategy,
+  DeploymentStrategy,
+  IntOrPercent,
+  Kind,
+  LabelSelector,
+  PodSpec,
+  Probe,
+} from './types.ts';
 
 type Problem = [Array<string | number>, string];
 
@@ -12,7 +23,14 @@ export function crossFieldProblems(kind: Kind, m: Record<string, unknown>): Prob
   switch (kind) {
     case 'Pod':
       return podSpecProblems(spec as unknown as PodSpec, ['spec']);
-    case 'Deployment':
+    case 'Deployment': {
+      const annotations = (m.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+      return [
+        ...controllerProblems(kind, spec!),
+        ...reschedulePolicyProblems(annotations),
+        ...rolloutAnnotationProblems(annotations, spec!),
+      ];
+    }
     case 'DaemonSet':
     case 'Job':
       return controllerProblems(kind, spec!);
@@ -28,6 +46,8 @@ export function crossFieldProblems(kind: Kind, m: Record<string, unknown>): Prob
 function controllerProblems(kind: Kind, spec: Record<string, unknown>): Problem[] {
   const template = spec.template as { metadata?: { labels?: Record<string, string> }; spec: PodSpec };
   const out = podSpecProblems(template.spec, ['spec', 'template', 'spec']);
+  if (kind === 'Deployment') out.push(...deploymentProblems(spec));
+  if (kind === 'DaemonSet') out.push(...daemonSetProblems(spec, template.spec));
   const policy = template.spec.restartPolicy;
   const policyPath = ['spec', 'template', 'spec', 'restartPolicy'];
   if (kind === 'Job') {
@@ -43,6 +63,65 @@ function controllerProblems(kind: Kind, spec: Record<string, unknown>): Problem[
     out.push([['spec', 'selector'], 'empty selector is invalid (it would match every pod)']);
   else if (!selectorMatches(selector, templateLabels))
     out.push([['spec', 'template', 'metadata', 'labels'], 'selector does not match template labels']);
+  return out;
+}
+
+/** k8s' DaemonSet rules: rollingUpdate only for RollingUpdate, maxUnavailable and maxSurge not both 0,
+ * neither above 100%. Ours: no maxSurge when the template takes host ports (pods share the node's
+ * network: every containerPort is one), since the new pod could not start beside the old one. */
+function daemonSetProblems(spec: Record<string, unknown>, podSpec: PodSpec): Problem[] {
+  const out: Problem[] = [];
+  const strategy = spec.updateStrategy as DaemonSetUpdateStrategy | undefined;
+  const ru = strategy?.rollingUpdate;
+  if (!ru) return out;
+  const at = (f: string) => ['spec', 'updateStrategy', 'rollingUpdate', f];
+  if (strategy?.type !== 'RollingUpdate')
+    return [
+      [
+        ['spec', 'updateStrategy', 'rollingUpdate'],
+        "may not be specified when strategy `type` is 'OnDelete'",
+      ],
+    ];
+  const zero = (v: IntOrPercent | undefined) => v === undefined || v === 0 || v === '0%';
+  // k8s' default maxUnavailable is 1: only a maxUnavailable written as 0 counts as 0 here.
+  const unavailableZero = ru.maxUnavailable !== undefined && zero(ru.maxUnavailable);
+  if (unavailableZero && zero(ru.maxSurge))
+    out.push([at('maxUnavailable'), 'may not be 0 when `maxSurge` is 0']);
+  for (const f of ['maxUnavailable', 'maxSurge'] as const) {
+    const v = ru[f];
+    if (typeof v === 'string' && Number.parseInt(v, 10) > 100)
+      out.push([at(f), 'must not be greater than 100%']);
+  }
+  const ports = hostPortsOf(podSpec);
+  if (!zero(ru.maxSurge) && ports.length > 0)
+    out.push([
+      at('maxSurge'),
+      `must be 0 when the template takes host ports (${describeHostPort(ports[0]!)}; pods share the node's network: every containerPort is a host port): the new pod could not start beside the old one`,
+    ]);
+  return out;
+}
+
+/** k8s' Deployment rules: maxSurge and maxUnavailable not both 0 (nothing could move), only for
+ * RollingUpdate; progressDeadlineSeconds beyond minReadySeconds. */
+function deploymentProblems(spec: Record<string, unknown>): Problem[] {
+  const out: Problem[] = [];
+  const strategy = spec.strategy as DeploymentStrategy | undefined;
+  const ru = strategy?.rollingUpdate;
+  const at = (f: string) => ['spec', 'strategy', 'rollingUpdate', f];
+  if (ru && strategy?.type !== 'RollingUpdate')
+    out.push([
+      ['spec', 'strategy', 'rollingUpdate'],
+      "may not be specified when strategy `type` is 'Recreate'",
+    ]);
+  const zero = (v: IntOrPercent | undefined) => v === 0 || v === '0%';
+  if (ru && zero(ru.maxSurge) && zero(ru.maxUnavailable))
+    out.push([at('maxUnavailable'), 'may not be 0 when `maxSurge` is 0']);
+  if (typeof ru?.maxUnavailable === 'string' && Number.parseInt(ru.maxUnavailable, 10) > 100)
+    out.push([at('maxUnavailable'), 'must not be greater than 100%']);
+  const deadline = spec.progressDeadlineSeconds as number | undefined;
+  const minReady = (spec.minReadySeconds as number | undefined) ?? 0;
+  if (deadline !== undefined && deadline <= minReady)
+    out.push([['spec', 'progressDeadlineSeconds'], 'must be greater than minReadySeconds']);
   return out;
 }
 
@@ -100,7 +179,32 @@ function podSpecProblems(spec: PodSpec, at: Array<string | number>): Problem[] {
           `must be less than or equal to the ${r} limit ${limit}`,
         ]);
     }
+    out.push(...probeProblems(c, cAt));
   });
+  return out;
+}
+
+const PROBES = ['livenessProbe', 'readinessProbe', 'startupProbe'] as const;
+
+/** k8s' rules for probes: liveness and startup succeed once (successThreshold 1; 0 is defaulted to 1),
+ * a readiness probe kills nothing so has no grace; and ours: a named port must be one of the
+ * container's ports (k8s would fail the probe at every run). */
+function probeProblems(c: Container, at: Array<string | number>): Problem[] {
+  const out: Problem[] = [];
+  for (const kind of PROBES) {
+    const p: Probe | undefined = c[kind];
+    if (!p) continue;
+    const pAt = [...at, kind];
+    if (kind !== 'readinessProbe' && p.successThreshold !== undefined && p.successThreshold > 1)
+      out.push([[...pAt, 'successThreshold'], `must be 1 for a ${kind.replace('Probe', '')} probe`]);
+    if (kind === 'readinessProbe' && p.terminationGracePeriodSeconds !== undefined)
+      out.push([[...pAt, 'terminationGracePeriodSeconds'], 'must not be set for readinessProbes']);
+    for (const action of ['httpGet', 'tcpSocket'] as const) {
+      const port = p[action]?.port;
+      if (typeof port === 'string' && !(c.ports ?? []).some((cp) => cp.name === port))
+        out.push([[...pAt, action, 'port'], `no port named "${port}" in this container's ports`]);
+    }
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@ import { KIND_SCHEMAS } from './schema/kinds.ts';
 import type { ObjectRef } from './store.ts';
 import {
   API_VERSION,
+  CONTROLLER_MADE_KINDS,
   DEFAULT_NAMESPACE,
   KINDS,
   type Kind,
@@ -55,9 +56,6 @@ export class ManifestError extends Error {
 
 /** Known k8s fields nokube does not implement: refused with "not supported" rather than "unknown field". */
 const NOT_SUPPORTED = new Set([
-  'livenessProbe',
-  'readinessProbe',
-  'startupProbe',
   'securityContext',
   'initContainers',
   'ephemeralContainers',
@@ -243,8 +241,16 @@ function validateDocument(doc: RawDocument): Manifest | string | string[] {
 
   if (kind === undefined) return problem(['kind'], 'required field is missing');
   if (typeof kind !== 'string' || !KINDS.includes(kind as Kind))
-    return problem(['kind'], `unknown kind ${JSON.stringify(kind)} (nokube supports ${KINDS.join(', ')})`);
+    return problem(
+      ['kind'],
+      `unknown kind ${JSON.stringify(kind)} (nokube supports ${KINDS.filter((x) => !CONTROLLER_MADE_KINDS.includes(x)).join(', ')})`,
+    );
   const k = kind as Kind;
+  if (CONTROLLER_MADE_KINDS.includes(k))
+    return problem(
+      ['kind'],
+      `${k}s are made by their Deployment (one per revision); apply the Deployment instead`,
+    );
   const problems: string[] = [];
   if (raw.apiVersion === undefined) problems.push(problem(['apiVersion'], 'required field is missing'));
   else if (raw.apiVersion !== API_VERSION[k])

@@ -17,6 +17,7 @@ import { keys } from '../store/keys.ts';
 import { type PodsCache, readPodsCache, writePodsCache } from './cache.ts';
 import { systemClock } from './clock.ts';
 import { K8S_BACKOFF, PodActor } from './pod-actor.ts';
+import { type ProbeSlots, probeSlots } from './probes/slots.ts';
 import type { Lookup } from './resolve.ts';
 import { deleteTerminatedPodUntilDone } from './terminated.ts';
 
@@ -68,6 +69,7 @@ class PodsOnNode {
   private flushing = false;
   private cacheTimer: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
   private readonly leases: Array<Lease<Stored>> = [];
   private readonly offs: Array<() => void> = [];
   private events: { stop(): void } | undefined;
@@ -75,6 +77,8 @@ class PodsOnNode {
   /** Uids of pods being stopped (their containers are not strays). */
   private readonly removing = new Set<string>();
   private readonly lookup: Lookup;
+  /** One bound on running probes for every pod of the node. */
+  private readonly probeSlots: ProbeSlots = probeSlots();
 
   constructor(ctx: AgentContext, docker: Docker) {
     this.ctx = ctx;
@@ -98,7 +102,7 @@ class PodsOnNode {
     // 3. etcd: the desired state.
     void this.follow();
     this.tick = setInterval(() => {
-      for (const e of this.pods.values()) e.actor.kick();
+      this.resync([...this.pods.values()]);
       void this.flush();
     }, TICK_MS);
     this.ctx.events.on('registered', this.onRegistered);
@@ -133,10 +137,25 @@ class PodsOnNode {
     void this.flush();
   };
 
+  /** Each pod reconciled once, spread over most of a tick (as the kubelet's resync has jitter): all at
+   * once, 100 pods' engine inspects came back as one burst (bench/probes: a loop lag spike each tick). */
+  private resync(entries: Entry[]): void {
+    clearTimeout(this.resyncTimer);
+    const gapMs = (TICK_MS * 0.8) / Math.max(1, entries.length);
+    let i = 0;
+    const step = () => {
+      if (this.stopped) return;
+      entries[i++]?.actor.kick();
+      if (i < entries.length) this.resyncTimer = setTimeout(step, gapMs);
+    };
+    step();
+  }
+
   private async stop(): Promise<void> {
     this.ctx.events.off('registered', this.onRegistered);
     this.stopped = true;
     clearInterval(this.tick);
+    clearTimeout(this.resyncTimer);
     for (const e of this.pods.values()) e.actor.detach();
     this.events?.stop();
     for (const off of this.offs) off();
@@ -289,6 +308,7 @@ class PodsOnNode {
         alive: this.ctx.alive,
         lookup: this.lookup,
         backoff: K8S_BACKOFF,
+        probeSlots: this.probeSlots,
         report: (status) => this.report(id, status),
         wakeAt: (ms) =>
           setTimeout(() => this.pods.get(id)?.actor.kick(), Math.max(0, ms - Date.now()) + 50).unref(),

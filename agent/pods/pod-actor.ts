@@ -3,10 +3,12 @@
 // mended by the next call (Docker events, back-off timers and a periodic tick call it).
 //
 // A reconcile is a sequence of named steps (steps/*, after Nomad's alloc runner hooks): volumes, then per
-// container env, image, create, start, watch. Each step returns a reason (the kubelet's waiting reasons)
+// container env, image, create, start, watch, probe. Each step returns a reason (the kubelet's waiting reasons)
 // instead of throwing, so every state has one and every failure a Warning event. A pod with
 // metadata.deletionTimestamp is terminated instead (steps/stop.ts), then `finished` is called so the
-// pod object is deleted from etcd last.
+// pod object is deleted from etcd last. Probes (probes/*) run beside the reconciles, on their own
+// timers; what they conclude comes back as a kick, and the next reconcile reports it (Ready) or acts on
+// it (a liveness kill).
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../log/logger.ts';
@@ -15,11 +17,14 @@ import type { Container, ContainerState, ContainerStatus, Pod, PodStatus } from 
 import { containerName, LABEL } from '../runtime/labels.ts';
 import type { AliveRecords } from '../store/alive.ts';
 import { type Clock, isoTime } from './clock.ts';
+import type { ContainerProbes, ProbeSeed } from './probes/container-probes.ts';
+import type { ProbeSlots } from './probes/slots.ts';
 import { bindsFor, ConfigRefError, type Lookup, removeVolumes, resolveEnv } from './resolve.ts';
 import { secretVolumesDir } from './secret-volumes.ts';
 import { createStep, legacySpecHash, specHash } from './steps/create.ts';
 import { envStep } from './steps/env.ts';
 import { imageStep } from './steps/image.ts';
+import { probeStep } from './steps/probe.ts';
 import {
   type Backoff,
   type ContainerRun,
@@ -52,6 +57,8 @@ export interface PodActorDeps {
   alive: AliveRecords;
   lookup: Lookup;
   backoff: Backoff;
+  /** The agent's probe slots (shared by every pod: bounds probes running at once). */
+  probeSlots: ProbeSlots;
   /** Report status (the caller writes it to etcd when it changed). */
   report(status: PodStatus): void;
   /** Call reconcile again at this time (a back-off ends). */
@@ -75,6 +82,10 @@ export class PodActor {
   private seenDeleteAt: number | undefined;
   private terminated: Promise<void> | undefined;
   private readonly startTime: string;
+  /** Each container's probes, for its running instance. */
+  private readonly probes = new Map<string, ContainerProbes>();
+  /** Probe results of the containers as the last status had them (an agent restart adopts them). */
+  private readonly seeds = new Map<string, ProbeSeed & { instance: string }>();
 
   constructor(pod: Pod, deps: PodActorDeps, previous?: PodStatus) {
     this.pod = pod;
@@ -85,6 +96,12 @@ export class PodActor {
       if (cs.lastState) t.lastState = cs.lastState;
       if (cs.state.terminated) t.seenExit = cs.state.terminated.finishedAt;
       this.tracked.set(cs.name, t);
+      if (cs.state.running && cs.containerID)
+        this.seeds.set(cs.name, {
+          instance: `${cs.containerID.replace(/^docker:\/\//, '')}@${cs.state.running.startedAt}`,
+          ready: cs.ready,
+          started: cs.started ?? cs.ready,
+        });
     }
   }
 
@@ -149,6 +166,7 @@ export class PodActor {
   async remove(): Promise<void> {
     this.stopped = true;
     this.terminating.abort();
+    this.stopProbes();
     await this.running;
     if (this.terminated) return this.terminated;
     this.deadline ??= this.deps.clock.now() + graceSeconds(this) * 1000;
@@ -158,6 +176,30 @@ export class PodActor {
   /** Stop acting (the agent stops): containers keep running. */
   detach(): void {
     this.stopped = true;
+    this.stopProbes();
+  }
+
+  private stopProbes(): void {
+    for (const p of this.probes.values()) p.stop();
+    this.probes.clear();
+  }
+
+  private probeEnv() {
+    return {
+      probes: this.probes,
+      deps: {
+        slots: this.deps.probeSlots,
+        warn: (reason: string, message: string) =>
+          this.deps.recorder.warning(podRef(this.pod), reason, message),
+        changed: () => this.kick(),
+        random: Math.random,
+      },
+      seed: (name: string, instance: string) => {
+        const seed = this.seeds.get(name);
+        this.seeds.delete(name);
+        return seed?.instance === instance ? seed : undefined;
+      },
+    };
   }
 
   private name(c: Container): string {
@@ -197,13 +239,18 @@ export class PodActor {
     if (volumes instanceof Waiting)
       this.deps.recorder.warning(podRef(this.pod), 'FailedMount', volumes.message);
     const statuses: ContainerStatus[] = [];
+    const probes = this.probeEnv();
     for (const c of this.pod.spec.containers) {
       const run = this.run(c);
-      const state = await this.reconcileContainer(run, volumes);
+      const state = await probeStep(run, await this.reconcileContainer(run, volumes), probes);
       if (state.waiting) run.t.waiting = state.waiting;
       statuses.push(this.containerStatus(c, run.t, state));
     }
-    if (this.stopped || this.pod.metadata.deletionTimestamp) return;
+    if (this.stopped || this.pod.metadata.deletionTimestamp) {
+      // Terminating (or removed) meanwhile: probes started by this reconcile end too.
+      this.stopProbes();
+      return;
+    }
     this.deps.alive.set(this.namespace, this.path, {
       node: this.deps.node,
       actor: 'pod',
@@ -295,6 +342,7 @@ export class PodActor {
   // ---- termination ----
 
   private async terminate(): Promise<void> {
+    this.stopProbes();
     if (!this.terminated) {
       // The grace counts from when this agent saw the delete (node clocks differ, as the kubelet does).
       this.seenDeleteAt ??= this.deps.clock.now();
@@ -353,12 +401,14 @@ export class PodActor {
   }
 
   private containerStatus(c: Container, t: Tracked, state: ContainerState): ContainerStatus {
+    // Without probes a running container is started and ready; with them, as they concluded.
+    const probes = state.running ? this.probes.get(c.name) : undefined;
     const cs: ContainerStatus = {
       name: c.name,
       image: c.image,
-      ready: Boolean(state.running),
+      ready: Boolean(state.running) && (probes ? probes.ready : !c.readinessProbe && !c.startupProbe),
       restartCount: t.restartCount,
-      started: Boolean(state.running),
+      started: Boolean(state.running) && (probes ? probes.started : !c.startupProbe),
       state,
     };
     if (t.containerId) cs.containerID = `docker://${t.containerId}`;
@@ -377,11 +427,14 @@ export class PodActor {
       const ok = cs.every((s) => s.state.terminated!.exitCode === 0);
       phase = ok ? 'Succeeded' : 'Failed';
     } else if (allCreated && (anyRunning || policy !== 'Never')) phase = 'Running';
-    const ready = cs.every((s) => s.ready);
+    const unready = cs.filter((s) => !s.ready).map((s) => s.name);
+    const ready = unready.length === 0;
+    // k8s' message, naming the containers that hold the pod back.
+    const message = `containers with unready status: [${unready.join(' ')}]`;
     const cond = (type: string, ok: boolean, reason?: string) => ({
       type,
       status: ok ? ('True' as const) : ('False' as const),
-      ...(reason && !ok ? { reason } : {}),
+      ...(reason && !ok ? { reason, message } : {}),
       lastTransitionTime: now,
     });
     return {

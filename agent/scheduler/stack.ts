@@ -8,9 +8,10 @@
 //     4. host-ports.ts     the pod's host ports free on the node, O(pod's ports); last, as it is the
 //                          one rule that depends on the pods already there
 //   ranking (lexicographic; one map lookup each)
-//     1. spread.ts         fewest pods of the same controller (replicas spread over nodes)
-//     2. least-pods.ts     fewest pods in total
-//     3. by-name.ts        node name (deterministic)
+//     1. penalty.ts        not penalised for the pod's controller (reschedule policy)
+//     2. spread.ts         fewest pods of the same controller (replicas spread over nodes)
+//     3. least-pods.ts     fewest pods in total
+//     4. by-name.ts        node name (deterministic)
 
 import { compareText } from '../text/compare.ts';
 import { byName } from './by-name.ts';
@@ -18,6 +19,7 @@ import { HostPortSet, hasFreePorts, hostPortsOf } from './host-ports.ts';
 import { leastPods } from './least-pods.ts';
 import { describeNodeAffinity, matchesNodeAffinity } from './node-affinity.ts';
 import { describeNodeSelector, matchesNodeSelector } from './node-selector.ts';
+import { avoidPenalised } from './penalty.ts';
 import { hasContainerRuntime } from './runtime.ts';
 import { spreadOwner } from './spread.ts';
 import type { Checker, Load, PodToPlace, Ranker, SchedNode } from './types.ts';
@@ -30,7 +32,7 @@ export const NODE_CHECKERS: readonly Checker[] = [
   matchesNodeAffinity,
 ];
 export const CHECKERS: readonly Checker[] = [...NODE_CHECKERS, hasFreePorts];
-export const RANKERS: readonly Ranker[] = [spreadOwner, leastPods, byName];
+export const RANKERS: readonly Ranker[] = [avoidPenalised, spreadOwner, leastPods, byName];
 
 export type Placement = { node: string; message?: undefined } | { node: null; message: string };
 

@@ -9,10 +9,12 @@ export type SchedNode = Pick<NodeRecord, 'name' | 'labels'> & {
   capacity?: { containerRuntime?: NodeRecord['capacity']['containerRuntime'] };
 };
 
-/** What is being placed: the pod's spec and the uid of its controller (for spread). */
+/** What is being placed: the pod's spec, the uid of its controller (for spread), the nodes it avoids. */
 export interface PodToPlace {
   spec: Pick<PodSpec, 'nodeSelector' | 'affinity'> & PortsSpec;
   ownerUid?: string;
+  /** Nodes penalised for the pod's controller (reschedule policy): ranked after all others. */
+  avoid?: ReadonlySet<string>;
 }
 
 /** A feasibility rule: null when the node can run the pod, else why not (k8s wording, grouped in the

@@ -100,6 +100,7 @@ export class NodeRecordKeeper {
       multiaddrs: this.mesh.multiaddrs,
       capacity: this.facts,
       agentVersion: VERSION,
+      prePull: true,
       startedAt: new Date(this.incarnation).toISOString(),
       incarnation: this.incarnation,
     };

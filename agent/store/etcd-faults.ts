@@ -18,7 +18,9 @@ import {
 } from 'cockatiel';
 import {
   type CallOptionsFactory,
+  type Etcd3,
   EtcdError,
+  GRPCCancelledError,
   GRPCDeadlineExceededError,
   type IOptions,
   isRecoverableError,
@@ -110,4 +112,49 @@ class OurErrors implements IPolicy<IDefaultPolicyContext> {
       throw ours;
     }
   }
+}
+
+/** gRPC's status code of a cancelled call. */
+const CANCELLED = 1;
+
+/**
+ * A failed call or stream no longer closes the host's connections; only closing the client does.
+ *
+ * etcd3 closes every service client of a host (`resetAllServices`) on any error it deems recoverable: a
+ * call past its deadline, and a stream it cancelled itself (when the last watcher of a watch manager goes:
+ * every `namespace()` has its own, and an election's wait for the key before it ends so, at each election).
+ * The channels close gracefully: the client's other streams (its watches, its lease keepalives) live on over
+ * the closed connection until its next keepalive ping, which a closed session refuses, and then all drop
+ * together, up to 10 s later. So one slow call on a loaded host, or one election, cost the agent its node
+ * lease keepalive and its watches, and its API answered 503 for a second (the fault suite's killed leader).
+ * gRPC reconnects a channel by itself (back-off up to GRPC_OPTIONS' 2 s) and keepalive pings find a dead
+ * connection; the circuit breaker still counts failures, so several endpoints still fail over. A stream
+ * this client cancelled is not counted as a failure at all.
+ */
+export function keepConnections(client: Etcd3): void {
+  const pool = (client as unknown as { pool: Pool }).pool;
+  const markFailed = pool.markFailed.bind(pool);
+  pool.markFailed = (resource, error) => {
+    if (!isCancel(error)) markFailed(resource, error);
+  };
+  for (const host of pool.hosts) {
+    const reset = host.resetAllServices.bind(host);
+    host.resetAllServices = () => undefined;
+    host.close = () => {
+      reset();
+      host.closed = true;
+    };
+  }
+}
+
+interface Pool {
+  hosts: Array<{ closed: boolean; resetAllServices(): void; close(): void }>;
+  markFailed(resource: unknown, error: Error): void;
+}
+
+export function isCancel(error: unknown): boolean {
+  return (
+    error instanceof GRPCCancelledError ||
+    (error instanceof Error && (error as Error & { code?: unknown }).code === CANCELLED)
+  );
 }

@@ -40,7 +40,10 @@ export interface EtcdClientOptions {
  * definitions) is ~140 ms, which CLI commands that never talk to etcd should not pay.
  */
 export async function createEtcd(settings: EtcdSettings, opts: EtcdClientOptions = {}): Promise<Etcd3> {
-  const [{ Etcd3 }, { faultOptions }] = await Promise.all([import('etcd3'), import('./etcd-faults.ts')]);
+  const [{ Etcd3 }, { faultOptions, keepConnections }] = await Promise.all([
+    import('etcd3'),
+    import('./etcd-faults.ts'),
+  ]);
   const options: IOptions = {
     hosts: settings.endpoints,
     dialTimeout: settings.dialTimeoutMs,
@@ -48,14 +51,33 @@ export async function createEtcd(settings: EtcdSettings, opts: EtcdClientOptions
     ...faultOptions({ endpoints: settings.endpoints, callTimeoutMs: settings.dialTimeoutMs, ...opts }),
   };
   if (settings.tls) {
+    quietIpServername();
     options.credentials = {
       rootCertificate: readFileSync(settings.tls.ca),
       certChain: readFileSync(settings.tls.cert),
       privateKey: readFileSync(settings.tls.key),
     };
   }
-  return new Etcd3(options);
+  const client = new Etcd3(options);
+  keepConnections(client);
+  return client;
 }
+
+/** grpc-js gives TLS the endpoint's host as servername, an IP for etcd endpoints; Node then warns
+ * (DEP0123), a line on the stderr of every CLI command and agent with etcd TLS. The certificate is still
+ * verified against that IP (its SANs); only this one warning is dropped. */
+function quietIpServername(): void {
+  if (warningFiltered) return;
+  warningFiltered = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code =
+      typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === 'DEP0123') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+let warningFiltered = false;
 
 /** Open a client and prove it works with one read, within dialTimeoutMs. */
 export async function connectEtcd(settings: EtcdSettings, opts: EtcdClientOptions = {}): Promise<Etcd3> {
@@ -87,14 +109,21 @@ export function shortReason(err: unknown): string {
   if (err instanceof Error && 'isBrokenCircuitError' in err)
     return `its last ${ETCD_BREAKER.failures} calls failed (next try within ${ETCD_BREAKER.halfOpenMs / 1000} s)`;
   const msg = err instanceof Error ? err.message : String(err);
-  return msg
-    .split('\n')[0]!
-    .replace(/^\d+ [A-Z_]+: /, '')
-    .replace(/^No connection established\. Last error: (?:Error: )?(.*?)\.? Resolution note:.*$/, '$1')
-    .replace(
-      /^Lease We lost connection to etcd and our lease has expired\. is expired or revoked$/,
-      'the lease expired: etcd answered no keepalive within its TTL',
-    );
+  return (
+    msg
+      .split('\n')[0]!
+      .replace(/^\d+ [A-Z_]+: /, '')
+      .replace(/^No connection established\. Last error: (?:Error: )?(.*?)\.? Resolution note:.*$/, '$1')
+      // OpenSSL's text for a TLS alert from etcd: it refused the client certificate (or its absence).
+      .replace(
+        /^.*SSL routines:[^:]*:(?:ssl\/)?tls alert ([a-z ]+):.*$/i,
+        'etcd refused the TLS handshake ($1): it takes only client certificates of its CA',
+      )
+      .replace(
+        /^Lease We lost connection to etcd and our lease has expired\. is expired or revoked$/,
+        'the lease expired: etcd answered no keepalive within its TTL',
+      )
+  );
 }
 
 /** Log a failed etcd call: a warning, unless etcd itself did not answer, which the agent's outage log

@@ -14,6 +14,9 @@ export const keys = {
   /** Node records, JSON, each bound to its agent's lease (gone when the agent is). */
   nodesPrefix: (cluster: string) => `${ROOT}/${cluster}/nodes/`,
   node: (cluster: string, node: string) => `${ROOT}/${cluster}/nodes/${node}`,
+  /** What a node's agent reports about its images (agent/images): JSON {images, pulls}. */
+  nodeStatusPrefix: (cluster: string) => `${ROOT}/${cluster}/node-status/`,
+  nodeStatus: (cluster: string, node: string) => `${ROOT}/${cluster}/node-status/${node}`,
   /** Drained nodes (JSON {since, by}; no lease): no new pods, their pods move away (a deploy that
    * removes a node sets it, then stops the agent and deletes the key). */
   drainPrefix: (cluster: string) => `${ROOT}/${cluster}/drain/`,
@@ -46,6 +49,13 @@ export const keys = {
   eventsPrefix: (cluster: string) => `${ROOT}/${cluster}/events/`,
   eventsOf: (cluster: string, namespace: string, resource: string, name: string) =>
     `${ROOT}/${cluster}/events/${namespace}/${resource}/${name}/`,
+  /** Image pre-pull requests of the controllers (agent/images): `image-pulls/<node>/<kind>/<namespace>/<name>`,
+   * JSON {images: [{image, policy}], owner, uid, revision}; the node's agent pulls, and reports in its
+   * node status (`node-status/<node>`). */
+  imagePullsPrefix: (cluster: string) => `${ROOT}/${cluster}/image-pulls/`,
+  imagePullsOf: (cluster: string, node: string) => `${ROOT}/${cluster}/image-pulls/${node}/`,
+  imagePull: (cluster: string, node: string, owner: { kind: string; namespace: string; name: string }) =>
+    `${ROOT}/${cluster}/image-pulls/${node}/${owner.kind}/${owner.namespace}/${owner.name}`,
   // ---- access control (head/acl) ----
   /** Policies, tokens and the bootstrap marker: one prefix (one range read covers the ACL). */
   aclPrefix: (cluster: string) => `${ROOT}/${cluster}/acl/`,
@@ -56,6 +66,10 @@ export const keys = {
   /** Token records, JSON without the secret, keyed by the secret's SHA-256 (hex). */
   aclTokensPrefix: (cluster: string) => `${ROOT}/${cluster}/acl/tokens/`,
   aclToken: (cluster: string, secretHash: string) => `${ROOT}/${cluster}/acl/tokens/${secretHash}`,
+  /** Client certificates the heads refuse, JSON `{serial, name?, reason, time}`, keyed by serial (hex). */
+  aclDeniedCertificatesPrefix: (cluster: string) => `${ROOT}/${cluster}/acl/denied-certificates/`,
+  aclDeniedCertificate: (cluster: string, serial: string) =>
+    `${ROOT}/${cluster}/acl/denied-certificates/${serial}`,
   /** Leader election of the kubecontroller among heads (etcd3 Election under this prefix). */
   election: (cluster: string, name: string) => `${ROOT}/${cluster}/election/${name}`,
 } as const;

@@ -25,6 +25,9 @@ export interface NodeRecord {
   api?: string;
   capacity: NodeFacts;
   agentVersion: string;
+  /** The agent pre-pulls images and reports its node status (agent/images): the controllers wait for
+   * that status before stopping an old pod there. Absent from the records of agents before it. */
+  prePull?: boolean;
   startedAt: string;
   incarnation: number;
   /** The agent's etcd lease (decimal id): a head revokes it when the mesh has seen this agent die, so

@@ -9,6 +9,8 @@ import type { ContainerSample } from './sample.ts';
 
 /** Stats requests in flight at once: the engine answers each from cgroup files, but not for free. */
 const PARALLEL = 4;
+/** Containers whose cgroup files are read at once. */
+const READS_PARALLEL = 4;
 
 interface Reading {
   at: number;
@@ -126,49 +128,52 @@ export class ContainerStats {
       out.push(sample);
     };
     const viaEngine: typeof running = [];
-    await Promise.all(
-      running.map(async (c) => {
-        const known = this.layouts.get(c.Id);
-        const tries = known === null ? [] : known !== undefined ? [known] : LAYOUTS.map((_, i) => i);
-        for (const i of tries) {
-          try {
-            add(c, await readCgroup(LAYOUTS[i]!(c.Id)));
-            layouts.set(c.Id, i);
-            return;
-          } catch {
-            // not this layout
-          }
+    const readOne = async (c: (typeof running)[number]) => {
+      const known = this.layouts.get(c.Id);
+      const tries = known === null ? [] : known !== undefined ? [known] : LAYOUTS.map((_, i) => i);
+      for (const i of tries) {
+        try {
+          add(c, await readCgroup(LAYOUTS[i]!(c.Id)));
+          layouts.set(c.Id, i);
+          return;
+        } catch {
+          // not this layout
         }
-        layouts.set(c.Id, null);
-        viaEngine.push(c);
-      }),
-    );
-    for (let i = 0; i < viaEngine.length; i += PARALLEL) {
-      const batch = viaEngine.slice(i, i + PARALLEL);
-      const stats = await Promise.all(
-        batch.map((c) =>
-          (
-            this.docker.getContainer(c.Id).stats({ stream: false, 'one-shot': true } as {
-              stream: false;
-            }) as Promise<EngineStats>
-          ).catch(() => undefined),
-        ),
-      );
-      batch.forEach((c, j) => {
-        const s = stats[j];
-        if (!s) return;
-        const mem = s.memory_stats ?? {};
-        // What `docker stats` shows: usage without the inactive page cache (cgroup v2 / v1 names).
-        const inactive = mem.stats?.inactive_file ?? mem.stats?.total_inactive_file ?? 0;
-        add(c, {
-          usageNs: s.cpu_stats?.cpu_usage?.total_usage ?? 0,
-          memoryBytes: Math.max(0, (mem.usage ?? 0) - inactive),
-          ...(mem.limit ? { limitBytes: mem.limit } : {}),
-        });
+      }
+      layouts.set(c.Id, null);
+      viaEngine.push(c);
+    };
+    // A few containers at a time: 100 containers' 400 reads at once came back as one burst of callbacks
+    // (bench/probes: loop lag spikes at each sample); spread, the probes' work interleaves with them.
+    await eachAtMost(running, READS_PARALLEL, readOne);
+    await eachAtMost(viaEngine, PARALLEL, async (c) => {
+      const s = await (
+        this.docker.getContainer(c.Id).stats({ stream: false, 'one-shot': true } as {
+          stream: false;
+        }) as Promise<EngineStats>
+      ).catch(() => undefined);
+      if (!s) return;
+      const mem = s.memory_stats ?? {};
+      // What `docker stats` shows: usage without the inactive page cache (cgroup v2 / v1 names).
+      const inactive = mem.stats?.inactive_file ?? mem.stats?.total_inactive_file ?? 0;
+      add(c, {
+        usageNs: s.cpu_stats?.cpu_usage?.total_usage ?? 0,
+        memoryBytes: Math.max(0, (mem.usage ?? 0) - inactive),
+        ...(mem.limit ? { limitBytes: mem.limit } : {}),
       });
-    }
+    });
     this.layouts = layouts;
     this.prev = next;
     return out;
   }
+}
+
+/** `fn` over `items`, at most `limit` running at once (each next one starts as one ends). */
+async function eachAtMost<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
 }

@@ -84,10 +84,12 @@ export const metricsPart: AgentPart = {
       },
     );
     registerActorMetric(registry, ctx.handles);
-    const server: AgentServer = await startAgentServer(registry, {
-      host: ctx.self().address,
-      port: ctx.config().agent.port,
-    });
+    // HTTPS with the node certificate when the agent has its TLS files (config `tls`).
+    const server: AgentServer = await startAgentServer(
+      registry,
+      { host: ctx.self().address, port: ctx.config().agent.port },
+      ctx.tls?.files,
+    );
 
     const sampler = new NodeSampler();
     const containers = new ContainerStats(ctx.docker, ctx.cluster, ctx.nodeName, totalmem());

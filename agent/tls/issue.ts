@@ -68,8 +68,18 @@ export function issueNodeCertificate(
 
 /** The CLI's certificate: client use only, no names to serve. */
 export function issueCliCertificate(ca: SigningCa, v: Validity): Promise<IssuedPem> {
+  return issueClientCertificate(ca, { name: CLI_SUBJECT.name, groups: [CLI_SUBJECT.group] }, v);
+}
+
+/** A client certificate (`nokube tls client`): CN the name, one O= per group (the ACL policies the head
+ * gives it), client use only. */
+export function issueClientCertificate(
+  ca: SigningCa,
+  who: { name: string; groups: readonly string[] },
+  v: Validity,
+): Promise<IssuedPem> {
   return issueLeaf(ca, v, {
-    subject: [{ CN: [CLI_SUBJECT.name] }, { O: [CLI_SUBJECT.group] }, { OU: [UNIT.client] }],
+    subject: [{ CN: [who.name] }, ...who.groups.map((g) => ({ O: [g] })), { OU: [UNIT.client] }],
     usages: [x509.ExtendedKeyUsage.clientAuth],
     sans: [],
   });

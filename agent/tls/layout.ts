@@ -17,6 +17,10 @@ export const PKI_FILES = {
   nodesDir: 'nodes',
   nodeCert: (node: string) => join('nodes', `${node}.pem`),
   nodeKey: (node: string) => join('nodes', `${node}-key.pem`),
+  /** Client certificates of `nokube tls client`. */
+  clientsDir: 'clients',
+  clientCert: (name: string) => join('clients', `${name}.pem`),
+  clientKey: (name: string) => join('clients', `${name}-key.pem`),
 } as const;
 
 /** A node's three files: the CA to trust, its certificate and its key. */

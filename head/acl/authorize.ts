@@ -46,9 +46,10 @@ export function authorize(subject: Subject, req: AccessRequest): Decision {
 }
 
 /** Whether the subject holds the management policy (admission: such a subject is not held to the
- * baseline). Only the built-in ops-admin counts, not a policy that happens to grant as much. */
+ * baseline): a token or a certificate (the CLI's, O=ops-admin). Only the built-in ops-admin counts, not a
+ * policy that happens to grant as much. */
 export function isManagement(subject: Subject): boolean {
-  return subject.kind === 'token' && subject.policies.some((p) => p.name === MANAGEMENT_POLICY);
+  return subject.kind !== 'anonymous' && subject.policies.some((p) => p.name === MANAGEMENT_POLICY);
 }
 
 /** "delete secrets in namespace "prod"", "read logs of pods in ...", "write acl". */

@@ -1,6 +1,7 @@
 // The ACL in etcd (keys.acl*): policies and tokens. Every write is one transaction whose compares hold
 // what it was decided on; a refused call writes nothing.
 import type { Etcd3 } from 'etcd3';
+import { z } from 'zod';
 import { keys } from '../../agent/store/keys.ts';
 import { HttpError } from '../api/http-error.ts';
 import {
@@ -243,4 +244,95 @@ export async function subjectOfSecret(
 /** The subject of a request without a token: the anonymous policy as stored (none: nothing). */
 export async function anonymousSubject(etcd: Etcd3, cluster: string): Promise<Subject> {
   return { kind: 'anonymous', policies: await resolvePolicies(etcd, cluster, [ANONYMOUS_POLICY]) };
+}
+
+// ---- client certificates ----
+
+/** A client certificate the heads refuse (`nokube acl certificate deny`): until it is allowed again. */
+export interface DeniedCertificate {
+  serial: string;
+  /** Its CN, when the deny named the certificate's file. */
+  name?: string;
+  reason: string;
+  time: string;
+}
+
+/** A serial number as Node gives a peer's (upper-case hex, no separators, no leading zeros), so
+ * `openssl x509 -serial`'s `00AB:..` or a lower-case copy from an audit line match it. */
+export function normalSerial(text: string): string | undefined {
+  const hex = text
+    .replace(/^serial=/i, '')
+    .replace(/:/g, '')
+    .trim()
+    .toUpperCase();
+  if (!/^[0-9A-F]{1,64}$/.test(hex)) return undefined;
+  return hex.replace(/^0+(?=.)/, '');
+}
+
+const deniedSchema = z.strictObject({
+  serial: z.string(),
+  name: z.string().max(253).optional(),
+  reason: z.string().max(1000).default(''),
+});
+
+/** Deny a certificate by serial; denying one again keeps the first record ('unchanged'). */
+export async function denyCertificate(
+  etcd: Etcd3,
+  cluster: string,
+  body: unknown,
+  now = new Date(),
+): Promise<{ outcome: 'created' | 'unchanged'; record: DeniedCertificate }> {
+  const parsed = deniedSchema.safeParse(body);
+  if (!parsed.success) throw new HttpError(400, 'expected {"serial": "<hex>", "name"?, "reason"?}');
+  const serial = normalSerial(parsed.data.serial);
+  if (!serial) throw new HttpError(400, `serial ${parsed.data.serial}: expected the serial number in hex`);
+  const record: DeniedCertificate = {
+    serial,
+    ...(parsed.data.name ? { name: parsed.data.name } : {}),
+    reason: parsed.data.reason,
+    time: now.toISOString(),
+  };
+  const key = keys.aclDeniedCertificate(cluster, serial);
+  const res = await etcd
+    .if(key, 'Create', '==', 0)
+    .then(etcd.put(key).value(JSON.stringify(record)))
+    .else(etcd.get(key))
+    .commit();
+  if (res.succeeded) return { outcome: 'created', record };
+  const was = res.responses[0]?.response_range?.kvs[0]?.value.toString('utf8');
+  return { outcome: 'unchanged', record: was ? (JSON.parse(was) as DeniedCertificate) : record };
+}
+
+export async function listDeniedCertificates(etcd: Etcd3, cluster: string): Promise<DeniedCertificate[]> {
+  const all = await etcd.getAll().prefix(keys.aclDeniedCertificatesPrefix(cluster)).strings();
+  return Object.values(all)
+    .map((v) => JSON.parse(v) as DeniedCertificate)
+    .sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+}
+
+/** Take a certificate off the deny-list. */
+export async function allowCertificate(etcd: Etcd3, cluster: string, serialText: string): Promise<string> {
+  const serial = normalSerial(serialText);
+  if (!serial) throw new HttpError(400, `serial ${serialText}: expected the serial number in hex`);
+  const res = await etcd.delete().key(keys.aclDeniedCertificate(cluster, serial)).exec();
+  if (Number(res.deleted) === 0) throw new HttpError(404, `no denied certificate with serial ${serial}`);
+  return serial;
+}
+
+/** The subject of a verified client certificate: its name, and the policies its groups (O=) name as
+ * stored now (one that does not exist grants nothing: a node's `head`/`worker` by default); refused when
+ * its serial is on the deny-list (read with the policies, at once). */
+export async function certificateSubject(
+  etcd: Etcd3,
+  cluster: string,
+  cert: { name: string; groups: readonly string[]; serial: string },
+): Promise<Subject | { refused: string }> {
+  const serial = normalSerial(cert.serial) ?? cert.serial;
+  const [policies, denied] = await Promise.all([
+    resolvePolicies(etcd, cluster, [...new Set(cert.groups)]),
+    etcd.get(keys.aclDeniedCertificate(cluster, serial)).string(),
+  ]);
+  if (denied !== null)
+    return { refused: `the client certificate "${cert.name}" (serial ${serial}) is denied` };
+  return { kind: 'certificate', name: cert.name, serial, policies };
 }

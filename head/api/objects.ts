@@ -1,5 +1,6 @@
 // The head's object API, used by `nokube apply/get/describe/delete`:
-//   POST   /api/v1/apply  (application/json)              {documents, dryRun?} -> {items: ApplyResult[]}
+//   POST   /api/v1/apply  (application/json)              {documents, dryRun?, expect?} -> {items: ApplyResult[]}
+//          (expect: per document the resourceVersion it must still have, else 409: read-modify-write)
 //   GET    /api/v1/objects/<resource>?namespace=&labelSelector=&secrets=show   -> List
 //   GET    /api/v1/objects/<resource>/<ns>/<name>          (Namespace: /api/v1/objects/namespaces/<name>)
 //   DELETE /api/v1/objects/<resource>/<ns>/<name>?ignoreNotFound=true&dryRun=true&gracePeriodSeconds=N
@@ -175,6 +176,12 @@ async function apply(ctx: AgentContext, req: IncomingMessage, body: unknown): Pr
     }),
   );
   const by = typeof b.by === 'string' ? b.by : 'api';
+  const expect = (b as { expect?: unknown }).expect;
+  if (
+    expect !== undefined &&
+    !(Array.isArray(expect) && expect.every((v) => v === null || (typeof v === 'string' && /^\d+$/.test(v))))
+  )
+    throw new HttpError(400, 'expect: a list of resourceVersions (or null), one per document');
   for (const m of manifests) {
     const o = m.object;
     mayWrite(
@@ -192,6 +199,7 @@ async function apply(ctx: AgentContext, req: IncomingMessage, body: unknown): Pr
   const items = await applyManifests(ctx.etcd, ctx.cluster, manifests, by, {
     dryRun: b.dryRun === true,
     create: (b as { create?: unknown }).create === true,
+    ...(expect ? { expect: (expect as Array<string | null>).map((v) => v ?? undefined) } : {}),
     // Each object as the plan found it: absent needs `create`, present `update` (unchanged too: the
     // request asked to change it).
     authorize: (results) => {

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES }
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AgentContext, AgentEvents } from '../../agent/context.ts';
 import { readConfig } from '../../agent/store/config-store.ts';
@@ -14,7 +14,8 @@ import { listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
 import type { NodeSummary } from '../../agent/telemetry/summary.ts';
 import { topNodes, topPods } from '../../agent/telemetry/top.ts';
-import { AuditLog } from '../audit/audit-log.ts';
+import { tlsFront } from '../../agent/tls/front.ts';
+import { AUDIT_READ_MAX, AuditLog } from '../audit/audit-log.ts';
 import { auditRecordOf } from '../audit/record.ts';
 import { CONSOLE_HTML } from '../console/page.ts';
 import { TopStore } from '../console/top-store.ts';
@@ -33,7 +34,6 @@ import { isObjectsWatchPath, serveWatch } from './object-watch.ts';
 import { isObjectsPath, serveObjects } from './objects.ts';
 import { isPodStreamPath, PodStreams } from './pod-streams.ts';
 import { discardBody } from './request-body.ts';
-import { tlsFront } from './tls-front.ts';
 
 /** A WebSocket client further behind than this is disconnected rather than buffered without bound. */
 export const WS_MAX_BUFFERED_BYTES = 1 << 20;
@@ -149,9 +149,25 @@ export async function startHeadServer(
 
   const gate = new Gate(ctx);
   // The audit log of this head (README "Audit"): every write, exec and logs session and every refusal.
-  const audit = new AuditLog(join(ctx.self().workspace, 'head', 'audit.jsonl'), (err) =>
-    ctx.log.warn({ err: err.message }, 'audit log write failed'),
-  );
+  const audit = new AuditLog({
+    file: join(ctx.self().workspace, 'head', 'audit.jsonl'),
+    rotation: () => {
+      const { maxSizeMB, maxFiles } = ctx.config().audit;
+      return { maxBytes: Math.round(maxSizeMB * 1024 * 1024), maxFiles };
+    },
+    onError: (err) => ctx.log.warn({ err: err.message }, 'audit log write failed'),
+  });
+  // Records lost (queue full, a write failed): a head that cannot keep its audit log should be seen.
+  const AUDIT_DROPPED = 'nokube_audit_records_dropped_total';
+  new Counter({
+    name: AUDIT_DROPPED,
+    help: 'audit records this head could not write since start (queue full or write failed)',
+    registers: [metrics],
+    collect() {
+      this.reset();
+      this.inc(audit.dropped);
+    },
+  });
   const offAudit = gate.observe((e) => {
     const r = auditRecordOf(e);
     if (!r) return;
@@ -166,10 +182,11 @@ export async function startHeadServer(
     if (sinceDate && Number.isNaN(sinceDate.getTime()))
       throw new HttpError(400, `since ${since}: expected an ISO time`);
     const user = q.get('user') ?? undefined;
-    json(res, 200, {
-      head: ctx.nodeName,
-      items: await audit.read({ ...(sinceDate ? { since: sinceDate } : {}), ...(user ? { user } : {}) }),
-    });
+    const { items, omitted } = await audit.readNewest(
+      { ...(sinceDate ? { since: sinceDate } : {}), ...(user ? { user } : {}) },
+      AUDIT_READ_MAX,
+    );
+    json(res, 200, { head: ctx.nodeName, items, ...(omitted > 0 ? { omitted } : {}) });
   };
   const aclRoute: Handler = async (req, res) => json(res, 200, await serveAcl(ctx, req, res));
   /** Every route but the public ones passes the gate first; plain routes are checked here, the object
@@ -215,8 +232,10 @@ export async function startHeadServer(
       else res.destroy();
     });
   };
-  // With the config's `tls`: HTTPS only (head/api/tls-front.ts); the listening socket is the front's.
-  const tls = ctx.tls ? await tlsFront(ctx.tls.files, onRequest) : undefined;
+  // With the config's `tls`: HTTPS only (agent/tls/front.ts); the listening socket is the front's.
+  const tls = ctx.tls
+    ? await tlsFront(ctx.tls.files, onRequest, { who: 'head', clientCertificates: true })
+    : undefined;
   const server = tls?.app ?? createServer(onRequest);
   const listener = tls?.front ?? server;
 
@@ -279,6 +298,7 @@ export async function startHeadServer(
     gate,
     async stop() {
       offAudit();
+      metrics.removeSingleMetric(AUDIT_DROPPED);
       await audit.flush();
       top.stop();
       for (const c of wss.clients) c.terminate();

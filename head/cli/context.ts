@@ -1,7 +1,8 @@
 // Which cluster a client command talks to: --etcd/--cluster flags, then NOKUBE_ETCD/NOKUBE_CLUSTER,
 // then the context file that `nokube new-or-update` and `nokube up` write ($NOKUBE_HOME/context.json,
 // NOKUBE_HOME defaulting to ~/.nokube). Nothing else is guessed. With the config's `tls` it also names
-// the cluster CA the heads are verified against (NOKUBE_CA overrides it). The ACL token the CLI sends is
+// the cluster CA the heads are verified against (NOKUBE_CA overrides it) and the CLI's client certificate
+// it presents to them (NOKUBE_CLIENT_CERT + NOKUBE_CLIENT_KEY override it). The ACL token the CLI sends is
 // NOKUBE_TOKEN, else the one `nokube login` kept in the same file (mode 0600).
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { type ClusterConfig, DOCUMENTED_DEFAULTS } from '../../agent/config/schema.ts';
 import { UsageError } from '../../agent/errors.ts';
 import type { EtcdSettings } from '../../agent/store/etcd.ts';
+import { cliEtcdSettings } from '../../agent/tls/etcd-served.ts';
 import { PKI_FILES } from '../../agent/tls/layout.ts';
 
 export interface ClientContext {
@@ -17,6 +19,10 @@ export interface ClientContext {
   /** The cluster CA's certificate (a path): the heads serve HTTPS (config `tls`) and are verified
    * against it, not against the system's CAs. */
   headCa?: string;
+  /** The CLI's client certificate and its key (paths; config `tls`: tls.dir/cli.pem, cli-key.pem),
+   * presented to the heads: with ACL on it stands for `cli` with policy ops-admin, no token needed. */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 /** The file also holds the token of `nokube login` (never put in a ClientContext: nothing logs it). */
@@ -46,11 +52,30 @@ export async function resolveContext(flags: ContextFlags): Promise<ClientContext
     endpoints,
     dialTimeoutMs: saved?.etcd.dialTimeoutMs ?? DOCUMENTED_DEFAULTS['etcd.dialTimeoutMs'],
   };
-  if (saved?.etcd.tls && !endpointsText) etcd.tls = saved.etcd.tls;
+  // The saved client certificate goes with the saved cluster, also to its https endpoints given by flag or
+  // environment (an etcd served with TLS by new-or-update takes only certificates of the cluster CA).
+  const https = endpoints.every((e) => e.startsWith('https://'));
+  if (saved?.etcd.tls && (!endpointsText || (saved.cluster === cluster && https))) etcd.tls = saved.etcd.tls;
   // NOKUBE_CA names the CA for a cluster chosen by flags or environment; the saved one is that cluster's.
-  const headCa =
-    process.env.NOKUBE_CA || (saved?.cluster === cluster ? saved.headCa : undefined) || undefined;
-  return { cluster, etcd, ...(headCa ? { headCa } : {}) };
+  const ours = saved?.cluster === cluster ? saved : undefined;
+  const headCa = process.env.NOKUBE_CA || ours?.headCa || undefined;
+  return { cluster, etcd, ...(headCa ? { headCa } : {}), ...clientCertificate(ours) };
+}
+
+/** NOKUBE_CLIENT_CERT and NOKUBE_CLIENT_KEY (both or neither), else the saved pair of this cluster. */
+export function clientCertificate(
+  saved: ClientContext | undefined,
+): Pick<ClientContext, 'clientCert' | 'clientKey'> {
+  const cert = process.env.NOKUBE_CLIENT_CERT || undefined;
+  const key = process.env.NOKUBE_CLIENT_KEY || undefined;
+  if (cert && key) return { clientCert: cert, clientKey: key };
+  if (cert || key)
+    throw new UsageError(
+      `${cert ? 'NOKUBE_CLIENT_CERT' : 'NOKUBE_CLIENT_KEY'} is set without ${cert ? 'NOKUBE_CLIENT_KEY' : 'NOKUBE_CLIENT_CERT'}: set both (a certificate and its key) or neither`,
+    );
+  return saved?.clientCert && saved.clientKey
+    ? { clientCert: saved.clientCert, clientKey: saved.clientKey }
+    : {};
 }
 
 async function readSavedContext(): Promise<SavedContext | null> {
@@ -69,15 +94,27 @@ export async function saveContext(ctx: ClientContext): Promise<string> {
   return writeContext({ ...contextFields(ctx), ...token });
 }
 
-/** The context `new-or-update` and `up` save for a cluster config: with `tls`, its CA in tls.dir. */
+/** The context `new-or-update` and `up` save for a cluster config: with `tls`, its CA and the CLI's
+ * certificate in tls.dir (the same certificate reaches an etcd it serves with TLS: agent/tls/etcd-served.ts). */
 export function clientContextOf(config: ClusterConfig): ClientContext {
-  const headCa = config.tls ? join(config.tls.dir, PKI_FILES.caCert) : undefined;
-  return { cluster: config.cluster, etcd: config.etcd, ...(headCa ? { headCa } : {}) };
+  const tls = config.tls
+    ? {
+        headCa: join(config.tls.dir, PKI_FILES.caCert),
+        clientCert: join(config.tls.dir, PKI_FILES.cliCert),
+        clientKey: join(config.tls.dir, PKI_FILES.cliKey),
+      }
+    : {};
+  return { cluster: config.cluster, etcd: cliEtcdSettings(config), ...tls };
 }
 
 /** What is saved of a context (a token is added by the callers that keep one). */
 function contextFields(ctx: ClientContext): ClientContext {
-  return { cluster: ctx.cluster, etcd: ctx.etcd, ...(ctx.headCa ? { headCa: ctx.headCa } : {}) };
+  return {
+    cluster: ctx.cluster,
+    etcd: ctx.etcd,
+    ...(ctx.headCa ? { headCa: ctx.headCa } : {}),
+    ...(ctx.clientCert && ctx.clientKey ? { clientCert: ctx.clientCert, clientKey: ctx.clientKey } : {}),
+  };
 }
 
 async function writeContext(ctx: SavedContext): Promise<string> {

@@ -17,6 +17,8 @@ import { registerMembers } from './commands/members.ts';
 import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
 import { registerPodStreams } from './commands/pod-stream.ts';
+import { registerRollout } from './commands/rollout.ts';
+import { registerScale, registerSetImage } from './commands/scale.ts';
 import { registerSecrets } from './commands/secrets.ts';
 import { registerTls } from './commands/tls.ts';
 import { registerTop } from './commands/top.ts';
@@ -41,6 +43,9 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   registerGet(program);
   registerDescribe(program);
   registerDelete(program);
+  registerRollout(program);
+  registerScale(program);
+  registerSetImage(program);
   registerMembers(program);
   registerTop(program);
   registerMeshKey(program);
@@ -68,6 +73,8 @@ const KNOWN_ERRORS = new Set([
   'FileServerPortInUseError',
   'InterruptedError',
   'WaitTimeoutError',
+  'RolloutFailedError',
+  'ChangeRefusedError',
   'KeyringError',
 ]);
 

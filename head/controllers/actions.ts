@@ -2,8 +2,10 @@
 // that carries the actions out against etcd. Every multi-key write is one transaction; a write that
 // loses a race (someone changed the key meanwhile) is skipped: the next reconcile sees the new state.
 import type { Etcd3 } from 'etcd3';
+import type { ImagePullRequest } from '../../agent/images/pull-requests.ts';
 import type { EventRecorder } from '../../agent/objects/events.ts';
 import { deletePod } from '../../agent/objects/pod-deletion.ts';
+import { boundedStatusJson } from '../../agent/objects/sizes.ts';
 import {
   deleteObjects,
   describeRef,
@@ -15,7 +17,7 @@ import {
   toStoredJson,
   writeStatus,
 } from '../../agent/objects/store.ts';
-import type { Pod, PodStatus } from '../../agent/objects/types.ts';
+import type { KubeObject, Pod, PodStatus } from '../../agent/objects/types.ts';
 import { absent, type Compare, type Guard, guardedTxn, NO_GUARD } from '../../agent/store/guard.ts';
 import { keys } from '../../agent/store/keys.ts';
 
@@ -38,6 +40,24 @@ export type Action =
     }
   /** Status of a pod the controller speaks for (unscheduled, node lost). */
   | { type: 'podStatus'; pod: Stored<Pod>; status: PodStatus; whileNodeAbsent?: string }
+  /** An object a controller keeps besides pods (a Deployment's ReplicaSets): created when `prev` is
+   * absent (only if the name is free), else replaced only if unchanged since read; `status` in the same
+   * transaction. `object` undefined: only the status is written (while the object is that creation).
+   * `done`: an event on the owner once written (the Deployment's own rollback). */
+  | {
+      type: 'putObject';
+      object?: KubeObject;
+      prev?: Stored;
+      status?: unknown;
+      why: string;
+      done?: { warning?: boolean; reason: string; message: string };
+    }
+  /** Remove such an object (and its status), only if it is that creation. */
+  | { type: 'deleteObject'; target: Stored; why: string }
+  /** An image pre-pull request (agent/images), by its key under `image-pulls/` (`<node>/<kind>/<ns>/<name>`):
+   * created when `prevRevision` is absent (only if the key is free), else replaced only if unchanged since
+   * read; removed (only if unchanged) when `request` is absent. */
+  | { type: 'imagePull'; key: string; request?: ImagePullRequest; prevRevision?: string }
   /** The controller object's own status (written only when it differs). */
   | { type: 'status'; status: unknown }
   | { type: 'event'; on: 'owner' | ObjectRef; warning?: boolean; reason: string; message: string }
@@ -126,6 +146,25 @@ export async function applyActions(
         )
           lost++;
         break;
+      case 'putObject':
+        if (!(await putObject(edge, a))) lost++;
+        else if (a.done)
+          recorder.record(owner.ref, a.done.warning ? 'Warning' : 'Normal', a.done.reason, a.done.message);
+        break;
+      case 'deleteObject': {
+        const ref = { ...refOf(a.target.object), createRevision: a.target.createRevision };
+        if (!(await deleteObjects(etcd, cluster, [ref], guard))) lost++;
+        else
+          recorder.normal(
+            owner.ref,
+            'SuccessfulDelete',
+            `Deleted ${a.target.object.kind} ${a.target.object.metadata.name} (${a.why})`,
+          );
+        break;
+      }
+      case 'imagePull':
+        if (!(await putImagePull(edge, a))) lost++;
+        break;
       case 'status':
         if (!(await writeStatus(etcd, cluster, owner.ref, owner.createRevision, a.status, guard))) lost++;
         break;
@@ -142,6 +181,39 @@ export async function applyActions(
     }
   }
   return lost;
+}
+
+/** A putObject action under the leader's fence: create if absent, replace if unchanged, status alone
+ * while the object is that creation. */
+async function putObject(edge: Edge, a: Extract<Action, { type: 'putObject' }>): Promise<boolean> {
+  const { etcd, cluster, guard } = edge;
+  const target = a.object ?? a.prev?.object;
+  if (!target) throw new Error('putObject without an object');
+  const key = objectKey(cluster, refOf(target));
+  const ops = [];
+  if (a.object) ops.push(etcd.put(key).value(toStoredJson(a.object)));
+  if (a.status !== undefined)
+    ops.push(etcd.put(statusKey(cluster, refOf(target))).value(boundedStatusJson(refOf(target), a.status)));
+  if (ops.length === 0) return true;
+  const compare: Compare = !a.prev
+    ? absent(key)
+    : a.object
+      ? { key, target: 'Mod', op: '==', value: a.prev.modRevision }
+      : { key, target: 'Create', op: '==', value: a.prev.createRevision };
+  const res = await guardedTxn(etcd, guard, compare)
+    .then(...ops)
+    .commit();
+  return res.succeeded;
+}
+
+/** An imagePull action under the leader's fence. */
+async function putImagePull(edge: Edge, a: Extract<Action, { type: 'imagePull' }>): Promise<boolean> {
+  const { etcd, cluster, guard } = edge;
+  const key = `${keys.imagePullsPrefix(cluster)}${a.key}`;
+  const compare: Compare =
+    a.prevRevision === undefined ? absent(key) : { key, target: 'Mod', op: '==', value: a.prevRevision };
+  const op = a.request ? etcd.put(key).value(JSON.stringify(a.request)) : etcd.delete().key(key);
+  return (await guardedTxn(etcd, guard, compare).then(op).commit()).succeeded;
 }
 
 /** Pod creates in flight at once: a scale-up by thousands goes out in runs of this many. */

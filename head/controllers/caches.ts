@@ -3,11 +3,13 @@
 // etcd nothing; before it reads, it waits until the caches hold the leader's own writes so far (else a
 // reconcile right after a scale-up would not see the pods it just created and create them again).
 import type { Etcd3 } from 'etcd3';
+import type { ImagePullRequest, NodeStatus } from '../../agent/images/pull-requests.ts';
 import type { Logger } from '../../agent/log/logger.ts';
 import type { Stored } from '../../agent/objects/store.ts';
-import type { KubeObject, Pod } from '../../agent/objects/types.ts';
+import type { KubeObject, Pod, ReplicaSet } from '../../agent/objects/types.ts';
 import {
   drainInformer,
+  jsonInformer,
   type Lease,
   nodeInformer,
   objectInformer,
@@ -16,6 +18,7 @@ import {
 } from '../../agent/store/informer/cluster.ts';
 import type { Informer } from '../../agent/store/informer/informer.ts';
 import { type TrackedEtcd, trackWrites } from '../../agent/store/informer/writes.ts';
+import { keys } from '../../agent/store/keys.ts';
 import type { NodeRecord } from '../../agent/store/node-registry.ts';
 import { compareText } from '../../agent/text/compare.ts';
 import type { World } from './world.ts';
@@ -23,6 +26,7 @@ import type { World } from './world.ts';
 /** Resources whose objects the leader keeps: controllers, their pods, and the rest of the Actors rows. */
 export const CACHED_RESOURCES = [
   'deployments',
+  'replicasets',
   'daemonsets',
   'jobs',
   'pods',
@@ -31,7 +35,7 @@ export const CACHED_RESOURCES = [
   'secrets',
 ];
 /** Resources whose status the leader reads (pods for the world, controllers for their own status). */
-const STATUS_RESOURCES = ['pods', 'deployments', 'daemonsets', 'jobs'];
+const STATUS_RESOURCES = ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs'];
 /** A write not in the cache within this long fails the reconcile (retried with back-off). */
 const OWN_WRITE_WAIT_MS = 10_000;
 
@@ -40,6 +44,9 @@ export class LeaderCaches {
   readonly statuses: Record<string, Informer<unknown>> = {};
   readonly nodes: Informer<NodeRecord>;
   readonly drains: Informer<true>;
+  /** Image pre-pull requests (the leader's own writes) and the nodes' statuses that answer them. */
+  readonly imagePulls: Informer<ImagePullRequest>;
+  readonly nodeStatuses: Informer<NodeStatus>;
   /** The client the leader writes with: its writes are noted, to be waited for. */
   readonly writer: TrackedEtcd;
   private readonly leases: Array<Lease<unknown>> = [];
@@ -55,6 +62,8 @@ export class LeaderCaches {
     for (const r of STATUS_RESOURCES) this.statuses[r] = hold(statusInformer(etcd, cluster, r, log));
     this.nodes = hold(nodeInformer(etcd, cluster, log));
     this.drains = hold(drainInformer(etcd, cluster, log));
+    this.imagePulls = hold(jsonInformer<ImagePullRequest>(etcd, keys.imagePullsPrefix(cluster), log));
+    this.nodeStatuses = hold(jsonInformer<NodeStatus>(etcd, keys.nodeStatusPrefix(cluster), log));
     this.writer = trackWrites(etcd);
   }
 
@@ -102,7 +111,14 @@ export class LeaderCaches {
       .map(([, e]) => e.value)
       .filter((n) => !drained.has(n.name))
       .sort((a, b) => compareText(a.name, b.name));
-    return { nodes, pods: this.list<Pod>('pods'), drained };
+    return {
+      nodes,
+      pods: this.list<Pod>('pods'),
+      drained,
+      replicaSets: this.list<ReplicaSet>('replicasets'),
+      imagePulls: new Map(this.imagePulls.entries()),
+      nodeStatuses: new Map(this.nodeStatuses.entries().map(([name, e]) => [name, e.value])),
+    };
   }
 
   async release(): Promise<void> {

@@ -4,15 +4,17 @@
 //   - a node joins or gets matching labels: its pod is created; a node is drained or its labels stop
 //     matching: its pod is deleted. A node that is unreachable (no record) keeps its pod: DaemonSet pods
 //     tolerate node.kubernetes.io/unreachable for ever, as k8s gives them;
-//   - template change: node by node (maxUnavailable 1): while every eligible node runs a pod, delete
-//     one old pod; its replacement (same name) is created on the next reconcile, and the next old pod
-//     goes only once that one runs. Old pods that do not run are deleted at once;
+//   - template change: `updateStrategy` (daemonset-update.ts: RollingUpdate within maxUnavailable /
+//     maxSurge, node by node, each new pod available before the rollout goes on; or OnDelete). Pods carry
+//     the template's hash in `controller-revision-hash`. Before an old pod is deleted for the update, its
+//     node pulls the new images (prepull.ts);
 //   - deletes are graceful (actions.ts): a node whose pod is Terminating gets its new pod (same name) once
 //     the old object is gone; a Terminating pod is never deleted again nor counted;
 //   - host ports (Kubernetes' NodePorts filter, as the scheduler applies it to DaemonSet pods): a node
 //     where another pod holds one of the template's host ports gets its pod unbound and Pending, with
 //     `FailedScheduling` and the scheduler's message; it is bound there once the ports are free;
-//   - status written only when it changes.
+//   - status (k8s' counts, per node) written only when it changes; the actor is woken when a pod becomes
+//     available (minReadySeconds).
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { DaemonSet, DaemonSetStatus, Pod } from '../../agent/objects/types.ts';
@@ -20,11 +22,13 @@ import { hasFreePorts, hostPortsOf, PORTS_REASON } from '../../agent/scheduler/h
 import { feasibleNodes, unschedulableMessage } from '../../agent/scheduler/stack.ts';
 import { compareText } from '../../agent/text/compare.ts';
 import type { Action } from './actions.ts';
+import { daemonSetParams, type NodeSlot, planUpdate } from './daemonset-update.ts';
 import type { ReconcileEnv } from './deployment.ts';
 import { standingOf } from './eviction.ts';
 import { unschedulableStatus } from './placement.ts';
 import { podFromTemplate, templateHash } from './pod-template.ts';
-import { controllerOf, isReady, isRunning, loadOf, ownedPods, type World } from './world.ts';
+import { prePullGate } from './prepull.ts';
+import { availableAt, controllerOf, isReady, loadOf, ownedPods, type World } from './world.ts';
 
 /** The k8s label a DaemonSet's pods carry with their template's hash. */
 export const REVISION_HASH_LABEL = 'controller-revision-hash';
@@ -37,7 +41,7 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
   const actions: Action[] = [];
 
   const owned = ownedPods(world, ds);
-  const byNode = new Map<string, Stored<Pod>>();
+  const slots = new Map<string, NodeSlot>();
   /** Nodes with a Terminating pod: its replacement (same name) waits until it is gone. */
   const terminatingOn = new Set<string>();
   /** Unbound pods waiting for their node's host ports, by that node (their name says which). */
@@ -52,22 +56,28 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
       if (node) terminatingOn.add(node);
       continue;
     }
+    const current = p.object.metadata.labels?.[REVISION_HASH_LABEL] === hash;
     const waitsFor = node ? undefined : nodeOfName(p.object.metadata.name);
-    if (waitsFor && !pendingFor.has(waitsFor) && p.object.metadata.labels?.[REVISION_HASH_LABEL] === hash) {
+    if (waitsFor && !pendingFor.has(waitsFor) && current) {
       pendingFor.set(waitsFor, p);
       continue;
     }
-    if (node && !byNode.has(node) && standingOf(p.object, world) === 'unreachable') continue;
-    if (!node || !eligible.has(node) || byNode.has(node)) {
+    if (node && standingOf(p.object, world) === 'unreachable') continue;
+    const slot = node && eligible.has(node) ? (slots.get(node) ?? { node }) : undefined;
+    const kind = current ? 'current' : 'old';
+    if (!node || !slot || slot[kind]) {
       const why = !node
         ? 'not bound'
         : world.drained.has(node)
           ? `node ${node} is drained`
-          : byNode.has(node)
+          : slot
             ? 'duplicate'
             : `node ${node} is not eligible`;
       actions.push({ type: 'delete', pod: p, why });
-    } else byNode.set(node, p);
+    } else {
+      slot[kind] = p;
+      slots.set(node, slot);
+    }
   }
   const misscheduled = owned.filter(
     (p) =>
@@ -88,7 +98,7 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
   const portsMessage = unschedulableMessage(toPlace, 1, new Map([[PORTS_REASON, 1]]));
   for (const node of [...eligible].sort()) {
     const pending = pendingFor.get(node);
-    if (byNode.has(node) || terminatingOn.has(node)) {
+    if (slots.has(node) || terminatingOn.has(node)) {
       if (pending) actions.push({ type: 'delete', pod: pending, why: 'duplicate' });
       continue;
     }
@@ -119,28 +129,41 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
       });
   }
 
-  const onEligible = [...byNode.values()];
-  const old = onEligible.filter((p) => p.object.metadata.labels?.[REVISION_HASH_LABEL] !== hash);
-  // Old pods that do not run serve nothing: they go at once (as in k8s), else a template that fixes a
-  // broken one (a bad image everywhere) could never roll out. Running old pods go one at a time.
-  const oldBroken = old.filter((p) => !isRunning(p.object));
-  for (const p of oldBroken) actions.push({ type: 'delete', pod: p, why: 'not running; new template' });
-  const allRunning = byNode.size === eligible.size && onEligible.every((p) => isRunning(p.object));
-  if (oldBroken.length === 0 && old.length > 0 && allRunning) {
-    const next = old.sort((a, b) => compareText(a.object.spec.nodeName!, b.object.spec.nodeName!))[0]!;
-    actions.push({ type: 'delete', pod: next, why: 'replaced by the new template' });
-  }
+  const params = daemonSetParams(ds, eligible.size);
+  const nowMs = Date.parse(env.now);
+  const available = (x: Stored<Pod>) =>
+    (availableAt(x.object, params.minReadySeconds) ?? Number.POSITIVE_INFINITY) <= nowMs;
+  // Every eligible node, with or without a pod (one without counts as unavailable).
+  const sorted = [...eligible].sort(compareText).map((node) => slots.get(node) ?? { node });
+  const first = planUpdate(sorted, params, available, () => false);
+  const gate = prePullGate(world, ds, ds.spec.template, hash, first.prePull);
+  const plan = planUpdate(sorted, params, available, (node) => gate.allows(node));
+  for (const d of plan.deletes) actions.push({ type: 'delete', pod: d.pod, why: d.why });
+  for (const node of plan.surge)
+    actions.push({
+      type: 'create',
+      pod: podFromTemplate(ds, `${ds.metadata.name}-${node}-${hash}`, { [REVISION_HASH_LABEL]: hash }, node),
+    });
+  actions.push(...gate.actions);
 
-  const ready = onEligible.filter((p) => isReady(p.object)).length;
+  // Per node, as k8s counts them: a node is ready / available when one of its pods is.
+  const serving = sorted.map((s) => [s.current, s.old].filter((x): x is Stored<Pod> => x !== undefined));
+  const numberAvailable = serving.filter((pods) => pods.some(available)).length;
   const status: DaemonSetStatus = {
     observedGeneration: ds.metadata.generation,
     desiredNumberScheduled: eligible.size,
-    currentNumberScheduled: byNode.size,
-    numberReady: ready,
-    updatedNumberScheduled: onEligible.length - old.length,
-    numberAvailable: ready,
+    currentNumberScheduled: slots.size,
+    numberReady: serving.filter((pods) => pods.some((x) => isReady(x.object))).length,
+    updatedNumberScheduled: sorted.filter((s) => s.current).length,
+    numberAvailable,
     numberMisscheduled: misscheduled,
   };
+  if (eligible.size > numberAvailable) status.numberUnavailable = eligible.size - numberAvailable;
   if (JSON.stringify(status) !== JSON.stringify(ds.status ?? null)) actions.push({ type: 'status', status });
+  const later = serving
+    .flat()
+    .map((x) => availableAt(x.object, params.minReadySeconds))
+    .filter((t): t is number => t !== undefined && t > nowMs);
+  if (later.length > 0) actions.push({ type: 'wake', at: Math.min(...later) });
   return actions;
 }

@@ -1,5 +1,6 @@
-// Deployment: `replicas` pods (default 1) made from the template, named <deploy>-<hash>-<rand5> with the
-// label pod-template-hash. Pure: `reconcileDeployment(deployment, world) -> actions`.
+// Deployment: `replicas` pods made from the template, named <deploy>-<hash>-<rand5> with the label
+// pod-template-hash; one revision record (ReplicaSet, revisions.ts) per hash. Pure:
+// `reconcileDeployment(deployment, world) -> actions`.
 //
 //   - deletes are graceful (actions.ts): a Terminating pod (deletionTimestamp set) is not counted, so it is
 //     replaced at once (as k8s), and never deleted again (its agent finishes it);
@@ -8,134 +9,321 @@
 //     then deleted (only while the node is still absent) and replaced;
 //   - scale up: new pods placed by the scheduler (spread over nodes); scale down: not-running pods
 //     first, then those on the node most crowded with this deployment's pods, then the newest;
-//   - template change (RollingUpdate, as maxSurge 1 / maxUnavailable 0): create one new pod, wait until
-//     it runs (with minReadySeconds: until it has been ready that long), delete one old pod, repeat.
-//     Recreate: delete every old pod, then create the new ones once no old pod object exists at all;
-//   - availableReplicas: pods ready for minReadySeconds (default 0: ready); the actor is woken when the
-//     next one becomes available;
-//   - status written only when it changes.
+//   - RollingUpdate (k8s' rolloutRolling, pod by pod): new pods while the total stays within
+//     replicas + maxSurge; old pods go while at least replicas - maxUnavailable pods stay available
+//     (unavailable old pods first). A pod is available once Ready for minReadySeconds;
+//   - Recreate: delete every old pod, then create the new ones once no old pod object exists at all;
+//   - paused: no rollout (a template change waits); the pod count is kept on the newest revision that
+//     has pods (scaling, replacing lost pods);
+//   - reschedule (reschedule.ts, annotation nokube.io/reschedule-after-restarts): a pod that restarted too
+//     often on its node is replaced elsewhere, the node penalised for this Deployment's new pods;
+//   - canary step (canary.ts, nokube.io/canary): a new template's first N pods beside the old ones, the
+//     rollout held until they are promoted; then the rolling update as above;
+//   - auto-rollback (rollback.ts, nokube.io/auto-rollback): a failed rollout goes back to the newest
+//     revision that was fully available;
+//   - status (deployment-status.ts) written only when it changes; the actor is woken when the next pod
+//     becomes available, when the progress deadline runs out and when canaries promote themselves.
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
+import { rolloutAnnotations } from '../../agent/objects/rollout-annotations.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import {
   type Deployment,
-  type DeploymentStatus,
   POD_TEMPLATE_HASH_LABEL,
   type Pod,
+  type PodTemplateSpec,
 } from '../../agent/objects/types.ts';
 import type { Action } from './actions.ts';
+import { CANARY_FAILED, canaryState, extraOldFirst, provenRecord } from './canary.ts';
+import { deploymentStatus, PROGRESS_DEADLINE_EXCEEDED } from './deployment-status.ts';
 import { fateOnUnreachable, standingOf } from './eviction.ts';
 import { bindPending, createPlaced } from './placement.ts';
 import { randomSuffix, templateHash } from './pod-template.ts';
+import { prePullGate } from './prepull.ts';
+import { planReschedule, withReschedule } from './reschedule.ts';
+import { deploymentTemplateOf, hashOf, revisionNumber } from './revision-meta.ts';
+import { planRevisions, revisionName } from './revisions.ts';
+import { planRollback } from './rollback.ts';
+import { type RolloutParams, rolloutParams } from './rollout-params.ts';
 import {
   availableAt,
-  condition,
   isReady,
   isRunning,
   isTerminal,
   loadOf,
   ownedPods,
+  ownedReplicaSets,
   type World,
 } from './world.ts';
-
-export const DEFAULT_REPLICAS = 1;
 
 export interface ReconcileEnv {
   now: string;
   suffix?: () => string;
 }
 
+type Pods = Array<Stored<Pod>>;
+
 export function reconcileDeployment(stored: Stored<Deployment>, world: World, env: ReconcileEnv): Action[] {
   const d = stored.object;
-  const want = d.spec.replicas ?? DEFAULT_REPLICAS;
+  const p = rolloutParams(d);
+  const want = p.replicas;
   const hash = templateHash(d.spec.template);
   const suffix = env.suffix ?? randomSuffix;
   const load = loadOf(world);
-  const actions: Action[] = [];
-
-  const minReady = d.spec.minReadySeconds ?? 0;
+  const podActions: Action[] = [];
   const nowMs = Date.parse(env.now);
-  /** A new pod an old one may make way for: running (and, with minReadySeconds, available). */
-  const settled = (p: Stored<Pod>) =>
-    minReady <= 0 ? isRunning(p.object) : (availableAt(p.object, minReady) ?? Infinity) <= nowMs;
+  const available = (x: Stored<Pod>) => (availableAt(x.object, p.minReadySeconds) ?? Infinity) <= nowMs;
 
   const owned = ownedPods(world, d);
-  const gone: Array<Stored<Pod>> = [];
+  const gone: Pods = [];
   const wakes: number[] = [];
-  for (const p of owned) {
-    const standing = standingOf(p.object, world);
+  for (const x of owned) {
+    const standing = standingOf(x.object, world);
     const drop = (why: string, whileNodeAbsent?: string) => {
-      gone.push(p);
-      actions.push({ type: 'delete', pod: p, why, ...(whileNodeAbsent ? { whileNodeAbsent } : {}) });
+      gone.push(x);
+      podActions.push({ type: 'delete', pod: x, why, ...(whileNodeAbsent ? { whileNodeAbsent } : {}) });
     };
     // A Terminating pod is its agent's to finish; only a lost node's verdict removes it (no agent).
-    if (isTerminating(p.object) && standing !== 'unreachable') gone.push(p);
-    else if (isTerminal(p.object)) drop(`pod ${p.object.status?.phase}`);
-    else if (standing === 'drained') drop(`node ${p.object.spec.nodeName} is drained`);
+    if (isTerminating(x.object) && standing !== 'unreachable') gone.push(x);
+    else if (isTerminal(x.object)) drop(`pod ${x.object.status?.phase}`);
+    else if (standing === 'drained') drop(`node ${x.object.spec.nodeName} is drained`);
     else if (standing === 'unreachable') {
-      const fate = fateOnUnreachable(p.object, nowMs);
-      if (fate.evict) drop(fate.why, p.object.spec.nodeName);
-      else if (isTerminating(p.object)) gone.push(p);
+      const fate = fateOnUnreachable(x.object, nowMs);
+      if (fate.evict) drop(fate.why, x.object.spec.nodeName);
+      else if (isTerminating(x.object)) gone.push(x);
       else if (fate.wakeAt !== undefined) wakes.push(fate.wakeAt);
     }
   }
-  const live = owned.filter((p) => !gone.includes(p));
-  const current = live.filter((p) => p.object.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] === hash);
-  const old = live.filter((p) => !current.includes(p));
+  // A pod that failed too often on its node goes (replaced below, elsewhere): reschedule.ts.
+  const resched = planReschedule(
+    d,
+    owned.filter((x) => !gone.includes(x) && x.object.spec.nodeName),
+    world,
+    load,
+    nowMs,
+  );
+  for (const r of resched.replace) {
+    gone.push(r.pod);
+    podActions.push({ type: 'delete', pod: r.pod, why: r.why });
+  }
+  const live = owned.filter((x) => !gone.includes(x));
+  const current = live.filter((x) => hashOf(x.object) === hash);
+  const old = live.filter((x) => !current.includes(x));
+  const annotations = rolloutAnnotations(d.metadata);
+  const records = ownedReplicaSets(world, d);
+  const record = records.find((r) => hashOf(r.object) === hash);
+  const canary = canaryState({
+    name: d.metadata.name,
+    annotations,
+    replicas: want,
+    rolling: p.strategy === 'RollingUpdate' && !p.paused,
+    record,
+    recordName: revisionName(d, hash),
+    current,
+    old,
+    ended: gone.filter((x) => hashOf(x.object) === hash && isTerminal(x.object)),
+    available,
+    nowMs,
+  });
 
-  actions.push(
+  podActions.push(
     ...bindPending(
       d,
-      current.filter((p) => !p.object.spec.nodeName),
+      live.filter((x) => !x.object.spec.nodeName),
       world,
       load,
       env.now,
+      resched.avoid,
     ),
   );
 
-  const create = (n: number) =>
-    createPlaced(
-      d,
-      world,
-      load,
-      n,
-      () => `${d.metadata.name}-${hash}-${suffix()}`,
-      { [POD_TEMPLATE_HASH_LABEL]: hash },
-      env.now,
+  const create = (h: string, template: PodTemplateSpec, n: number) =>
+    podActions.push(
+      ...createPlaced(
+        { ...d, spec: { ...d.spec, template } },
+        world,
+        load,
+        n,
+        () => `${d.metadata.name}-${h}-${suffix()}`,
+        { [POD_TEMPLATE_HASH_LABEL]: h },
+        env.now,
+        resched.avoid,
+      ),
     );
-  const del = (pods: Array<Stored<Pod>>, n: number, why: string) => {
-    for (const p of deletionOrder(pods, n)) actions.push({ type: 'delete', pod: p, why });
+  const del = (pods: Pods, n: number, why: string) => {
+    for (const x of deletionOrder(pods, n)) podActions.push({ type: 'delete', pod: x, why });
+  };
+  const scale = () => {
+    if (current.length < want) create(hash, d.spec.template, want - current.length);
+    else if (current.length > want) del(current, current.length - want, `scaled to ${want}`);
   };
 
-  // Recreate: no new pod while any old pod object exists (Terminating or just deleted): old and new
-  // containers never run side by side.
-  const oldObjects = owned.filter((p) => p.object.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] !== hash);
-  if (d.spec.strategy?.type === 'Recreate' && oldObjects.length > 0) {
-    del(old, old.length, 'template changed (Recreate)');
-  } else if (old.length === 0) {
-    if (current.length < want) actions.push(...create(want - current.length));
-    else if (current.length > want) del(current, current.length - want, `scaled to ${want}`);
-  } else if (current.length > want) {
-    del(current, current.length - want, `scaled to ${want}`);
-  } else if (current.length === want && current.every(settled)) {
-    del(old, old.length, 'replaced by the new template');
-  } else if (current.every(settled)) {
-    // Rolling: one new pod beyond the desired count at most, the old one goes once the new one runs.
-    if (current.length + old.length <= want) actions.push(...create(1));
-    else del(old, current.length + old.length - want, 'replaced by the new template');
+  // The newest older revision that still has pods: the one that keeps the count while nothing rolls out.
+  const newestOld = records
+    .filter((r) => old.some((x) => hashOf(x.object) === hashOf(r.object)))
+    .sort((a, b) => revisionNumber(b.object) - revisionNumber(a.object))[0];
+
+  const prePull = prePullGate(world, d, d.spec.template, hash, rollingNodes(p, old));
+  if (p.paused) {
+    // The newest revision that has pods keeps the count (the template's own when it has any).
+    const target = current.length > 0 || old.length === 0 ? hash : newestOld && hashOf(newestOld.object);
+    const mine = live.filter((x) => hashOf(x.object) === target);
+    const others = live.filter((x) => !mine.includes(x));
+    if (live.length < want && target !== undefined) {
+      const template = target === hash ? d.spec.template : deploymentTemplateOf(newestOld!.object);
+      create(target, template, want - live.length);
+    } else if (live.length > want) {
+      const extra = live.length - want;
+      const first = deletionOrder(others, Math.min(extra, others.length));
+      for (const x of [...first, ...deletionOrder(mine, extra - first.length)])
+        podActions.push({ type: 'delete', pod: x, why: `scaled to ${want}` });
+    }
+  } else if (p.strategy === 'Recreate') {
+    // No new pod while any old pod object exists (Terminating or just deleted): old and new containers
+    // never run side by side.
+    const oldObjects = owned.filter((x) => hashOf(x.object) !== hash);
+    if (oldObjects.length > 0) del(old, old.length, 'template changed (Recreate)');
+    else scale();
+  } else if (old.length === 0 || current.length > want) {
+    scale();
+  } else if (canary.holding) {
+    // The canaries beside the old pods, which stay at `replicas` (more than that: the canaries of a
+    // template replaced meanwhile, a rollout cut short; they go, the unproven first).
+    if (current.length < canary.count) create(hash, d.spec.template, canary.count - current.length);
+    // Old pods lost (or a scale-up) meanwhile: made again of the newest older revision that has pods,
+    // one that was fully available first (not the canary of a template replaced meanwhile).
+    const proven = new Set(records.filter(provenRecord).map((r) => hashOf(r.object)));
+    const source =
+      records
+        .filter((r) => proven.has(hashOf(r.object)) && old.some((x) => hashOf(x.object) === hashOf(r.object)))
+        .sort((a, b) => revisionNumber(b.object) - revisionNumber(a.object))[0] ?? newestOld;
+    if (old.length < want && source)
+      create(hashOf(source.object)!, deploymentTemplateOf(source.object), want - old.length);
+    const extra = extraOldFirst(old, available, (x) => proven.has(hashOf(x.object))).slice(
+      0,
+      Math.max(0, old.length - want),
+    );
+    for (const x of extra)
+      podActions.push({ type: 'delete', pod: x, why: 'beyond replicas while canaries wait' });
+  } else {
+    const up = Math.max(0, Math.min(want + p.maxSurge - live.length, want - current.length));
+    if (up > 0) create(hash, d.spec.template, up);
+    // Old pods go while replicas - maxUnavailable stay available; the new pods not yet available count
+    // against that room (k8s' reconcileOldReplicaSets): unavailable old pods first.
+    const minAvailable = want - p.maxUnavailable;
+    const room = live.length - minAvailable - current.filter((x) => !available(x)).length;
+    if (room > 0) {
+      const unhealthy = old.filter((x) => !available(x));
+      del(unhealthy, Math.min(room, unhealthy.length), 'not available; replaced by the new template');
+      // Available old pods stop only on nodes that hold the new images (prepull.ts, Nomad #6380).
+      const oldAvailable = old.filter(available).filter((x) => prePull.allows(x.object.spec.nodeName));
+      const n = Math.min(live.filter(available).length - minAvailable, oldAvailable.length);
+      if (n > 0) del(oldAvailable, n, 'replaced by the new template');
+    }
   }
 
-  // A pod that becomes available later (minReadySeconds) changes the status and may let a rollout go
-  // on: wake the actor then.
-  const later = live
-    .map((p) => availableAt(p.object, minReady))
-    .filter((t): t is number => t !== undefined && t > nowMs)
-    .concat(wakes);
-  if (later.length > 0) actions.push({ type: 'wake', at: Math.min(...later) });
+  // Pods per revision once these actions are done: the records' spec.replicas.
+  const after = new Map<string, number>();
+  const bump = (h: string | undefined, by: number) => h && after.set(h, (after.get(h) ?? 0) + by);
+  for (const x of live) bump(hashOf(x.object), 1);
+  const isLive = new Set(live);
+  for (const a of podActions) {
+    if (a.type === 'create') bump(hashOf(a.pod), 1);
+    else if (a.type === 'delete' && isLive.has(a.pod)) bump(hashOf(a.pod.object), -1);
+  }
+  const revisions = planRevisions(world, {
+    d,
+    hash,
+    paused: p.paused,
+    revisionHistoryLimit: p.revisionHistoryLimit,
+    owned,
+    live,
+    after,
+    isReady: (x) => isReady(x.object),
+    isAvailable: available,
+    fullyAvailable: want > 0 && current.length === want && live.length === want && current.every(available),
+    ...(canary.promote ? { promoted: env.now } : {}),
+    now: env.now,
+  });
 
-  const status = deploymentStatus(d, want, current, live, env.now);
-  if (JSON.stringify(status) !== JSON.stringify(d.status ?? null)) actions.push({ type: 'status', status });
+  const outcome = deploymentStatus(
+    d,
+    p,
+    {
+      replicas: live.length,
+      updated: current.length,
+      ready: live.filter((x) => isReady(x.object)).length,
+      available: live.filter(available).length,
+      updatedAvailable: current.filter(available).length,
+    },
+    revisionName(d, hash),
+    revisions.started,
+    env.now,
+    { canary, rolledBack: annotations.rolledBackTo === hash },
+  );
+
+  const actions = [...revisions.actions, ...podActions, ...prePull.actions];
+  // A pod that becomes available later (minReadySeconds) changes the status and may let a rollout go
+  // on; the progress deadline ends: wake the actor then.
+  const later = live
+    .map((x) => availableAt(x.object, p.minReadySeconds))
+    .filter((t): t is number => t !== undefined && t > nowMs)
+    .concat(wakes, outcome.deadlineAt === undefined ? [] : [outcome.deadlineAt])
+    .concat(resched.wakeAt === undefined ? [] : [resched.wakeAt])
+    .concat(canary.holding && canary.promoteAt !== undefined ? [canary.promoteAt] : []);
+  if (later.length > 0) actions.push({ type: 'wake', at: Math.min(...later) });
+  if (canary.promote)
+    actions.push({
+      type: 'event',
+      on: 'owner',
+      reason: 'CanaryPromoted',
+      message: `Canaries of ReplicaSet "${revisionName(d, hash)}" ${canary.promote}`,
+    });
+  const progressMessage = outcome.status.conditions?.find((c) => c.type === 'Progressing')?.message ?? '';
+  if (outcome.timedOut)
+    actions.push({
+      type: 'event',
+      on: 'owner',
+      warning: true,
+      reason: PROGRESS_DEADLINE_EXCEEDED,
+      message: progressMessage,
+    });
+  if (outcome.canaryFailed)
+    actions.push({
+      type: 'event',
+      on: 'owner',
+      warning: true,
+      reason: CANARY_FAILED,
+      message: progressMessage,
+    });
+  const status = withReschedule(outcome.status, resched, env.now);
+  const rollback = annotations.autoRollback
+    ? planRollback({
+        stored,
+        hash,
+        records,
+        status,
+        failedNow: outcome.timedOut || outcome.canaryFailed,
+        now: env.now,
+      })
+    : undefined;
+  // A new penalty is stored before the pod goes: a leader taking over in between still honours it.
+  const first = resched.replace.length > 0 ? 'unshift' : 'push';
+  // A rollback writes the status with the Deployment (one transaction); else the status alone.
+  if (rollback?.some((a) => a.type === 'putObject')) actions[first](...rollback);
+  else {
+    if (JSON.stringify(status) !== JSON.stringify(d.status ?? null))
+      actions[first]({ type: 'status', status });
+    actions.push(...(rollback ?? []));
+  }
+  actions.push(...resched.events);
   return actions;
 }
+
+/** The nodes whose old pods a rolling update will stop (its pre-pull requests go there). */
+const rollingNodes = (p: RolloutParams, old: Pods): string[] =>
+  p.strategy === 'RollingUpdate' && !p.paused
+    ? old.flatMap((x) => (x.object.spec.nodeName ? [x.object.spec.nodeName] : []))
+    : [];
 
 /**
  * Which pods go first when scaling down (the first `n`; all by default): not running, then on the most
@@ -176,65 +364,3 @@ const before = (x: number[], y: number[]) => {
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]!;
   return false;
 };
-
-function deploymentStatus(
-  d: Deployment,
-  want: number,
-  current: Array<Stored<Pod>>,
-  live: Array<Stored<Pod>>,
-  now: string,
-): DeploymentStatus {
-  const ready = live.filter((p) => isReady(p.object)).length;
-  const nowMs = Date.parse(now);
-  const minReady = d.spec.minReadySeconds ?? 0;
-  const availableCount = live.filter((p) => (availableAt(p.object, minReady) ?? Infinity) <= nowMs).length;
-  const updatedReady = current.filter((p) => isReady(p.object)).length;
-  const prev = d.status?.conditions;
-  const available = availableCount >= want;
-  const complete = current.length === want && updatedReady === want && live.length === want;
-  const status: DeploymentStatus = {
-    observedGeneration: d.metadata.generation,
-    replicas: live.length,
-    updatedReplicas: current.length,
-    readyReplicas: ready,
-    availableReplicas: availableCount,
-    conditions: [
-      available
-        ? condition(
-            prev,
-            'Available',
-            'True',
-            'MinimumReplicasAvailable',
-            'Deployment has minimum availability.',
-            now,
-          )
-        : condition(
-            prev,
-            'Available',
-            'False',
-            'MinimumReplicasUnavailable',
-            'Deployment does not have minimum availability.',
-            now,
-          ),
-      complete
-        ? condition(
-            prev,
-            'Progressing',
-            'True',
-            'NewReplicaSetAvailable',
-            `Deployment "${d.metadata.name}" has successfully progressed.`,
-            now,
-          )
-        : condition(
-            prev,
-            'Progressing',
-            'True',
-            'ReplicaSetUpdated',
-            `Deployment "${d.metadata.name}" is progressing.`,
-            now,
-          ),
-    ],
-  };
-  if (want > availableCount) status.unavailableReplicas = want - availableCount;
-  return status;
-}

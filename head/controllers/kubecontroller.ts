@@ -171,6 +171,25 @@ export class Leader {
       this.sweeper.kick();
     };
     this.offs.push(caches.objects.pods!.on({ add: podChanged, update: podChanged, delete: podChanged }));
+    // A Deployment's revision records (ReplicaSets): its actor keeps them (one deleted by hand comes back),
+    // kicked by the owner's name: a record of a deleted Deployment, once collected, frees its name for the
+    // Deployment created again under that name. A new record may belong to a Deployment deleted
+    // meanwhile: the sweep collects it (updates are the actor's own status writes: no sweep).
+    const revisionChanged = (_k: string, e: Entry<Stored>) => {
+      const rs = e.value.object;
+      const owner = controllerOf(rs);
+      if (owner) this.actors.get(`${owner.kind}/${rs.metadata.namespace}/${owner.name}`)?.kick();
+    };
+    this.offs.push(
+      caches.objects.replicasets!.on({
+        add: (k, e) => {
+          revisionChanged(k, e);
+          this.sweeper.kick();
+        },
+        update: revisionChanged,
+        delete: revisionChanged,
+      }),
+    );
     // A namespace deleted (or created again) may leave pods of the old one: the sweep deletes them.
     this.offs.push(
       caches.objects.namespaces!.on(
@@ -187,7 +206,8 @@ export class Leader {
     );
     // A node record, or a node drained or undrained, changes every controller's world.
     const nodes: Handlers<unknown> = { add: this.onNode, update: this.onNode, delete: this.onNode };
-    this.offs.push(caches.nodes.on(nodes), caches.drains.on(nodes));
+    // A node's status says which images it holds: a rollout waiting for a pre-pull may go on.
+    this.offs.push(caches.nodes.on(nodes), caches.drains.on(nodes), caches.nodeStatuses.on(nodes));
     this.resyncTimer = setInterval(() => void this.resync(), RESYNC_MS);
     // Nodes that died before we led: their leases are revoked now.
     for (const m of ctx.mesh.table.list()) if (m.state === 'dead') this.nodeDied(m.name, m.incarnation);
@@ -283,10 +303,18 @@ export class Leader {
     const actions = planSweep(this.assumed.attach(world), uids, new Date().toISOString(), namespaces);
     this.assumed.record(actions);
     for (const a of actions) {
-      // Events name their pod themselves; writes are done on behalf of the pod they touch.
-      const pod = a.type === 'delete' || a.type === 'podStatus' || a.type === 'bind' ? a.pod : undefined;
-      const owner = pod
-        ? { ref: { ...refOf(pod.object), uid: pod.object.metadata.uid }, createRevision: pod.createRevision }
+      // Events name their object themselves; writes are done on behalf of the object they touch.
+      const target =
+        a.type === 'delete' || a.type === 'podStatus' || a.type === 'bind'
+          ? a.pod
+          : a.type === 'deleteObject'
+            ? a.target
+            : undefined;
+      const owner = target
+        ? {
+            ref: { ...refOf(target.object), uid: target.object.metadata.uid },
+            createRevision: target.createRevision,
+          }
         : { ref: { kind: 'Pod' as const, name: '', uid: '' }, createRevision: '0' };
       await applyActions(this.edge(), owner, [a]);
     }

@@ -16,7 +16,9 @@
 //     k8s' namespace controller does: gracefully, only while the namespace is still as seen;
 //   - a Terminating pod bound to a node with no record is removed (no agent to finish it), only while
 //     the node is still absent;
-//   - bare pods not bound to a node are bound when a node fits (else Pending/Unschedulable).
+//   - bare pods not bound to a node are bound when a node fits (else Pending/Unschedulable);
+//   - a Deployment's revision records (ReplicaSets) whose Deployment is gone are deleted, and so are the
+//     image pre-pull requests (prepull.ts) of a controller object that is gone.
 import type { Logger } from '../../agent/log/logger.ts';
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import { DEFAULT_NAMESPACE, isBuiltinNamespace, type Pod } from '../../agent/objects/types.ts';
@@ -105,6 +107,15 @@ export function planSweep(
         whileNodeAbsent: pod.spec.nodeName!,
       });
   }
+  for (const r of world.replicaSets ?? []) {
+    const owner = controllerOf(r.object);
+    if (owner && !controllerUids.has(owner.uid))
+      actions.push({ type: 'deleteObject', target: r, why: `owner ${owner.kind}/${owner.name} is gone` });
+  }
+  // Image pre-pull requests of a controller object that is gone (its actor cannot remove them any more).
+  for (const [key, e] of world.imagePulls ?? [])
+    if (!controllerUids.has(e.value.uid))
+      actions.push({ type: 'imagePull', key, prevRevision: e.modRevision });
   // A bare pod's "controller" for scheduling purposes is itself: spread does not apply. One load for
   // all of them: each placed pod counts (and holds its host ports) before the next is placed.
   const load = loadOf(world);

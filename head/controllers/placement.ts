@@ -24,7 +24,8 @@ export function unschedulableStatus(message: string, now: string, prev?: PodStat
   };
 }
 
-/** `count` new pods of `owner`, each placed on the best node (or left pending with the reason). */
+/** `count` new pods of `owner`, each placed on the best node (or left pending with the reason); `avoid`:
+ * the nodes penalised for the owner (ranked last). */
 export function createPlaced(
   owner: Controller,
   world: World,
@@ -33,9 +34,10 @@ export function createPlaced(
   name: () => string,
   labels: Record<string, string>,
   now: string,
+  avoid?: ReadonlySet<string>,
 ): Action[] {
   const out: Action[] = [];
-  const toPlace = { spec: owner.spec.template.spec, ownerUid: owner.metadata.uid };
+  const toPlace = { spec: owner.spec.template.spec, ownerUid: owner.metadata.uid, avoid };
   for (let i = 0; i < count; i++) {
     const placed = schedule(toPlace, world.nodes, load);
     const pod = podFromTemplate(owner, name(), labels, placed.node ?? undefined);
@@ -56,10 +58,11 @@ export function bindPending(
   world: World,
   load: Load,
   now: string,
+  avoid?: ReadonlySet<string>,
 ) {
   const out: Action[] = [];
   for (const p of pending) {
-    const toPlace = { spec: p.object.spec, ownerUid: owner.metadata.uid };
+    const toPlace = { spec: p.object.spec, ownerUid: owner.metadata.uid, avoid };
     const placed = schedule(toPlace, world.nodes, load);
     if (placed.node !== null) {
       addLoad(load, placed.node, toPlace);

@@ -1,10 +1,12 @@
 // What a controller's reconcile looks at: the live node records and every pod (with status and the
 // etcd revisions needed for compare-and-swap), from the leader's informer caches (caches.ts). Plus the
 // small pure questions controllers ask about pods.
+import type { ImagePullRequest, NodeStatus } from '../../agent/images/pull-requests.ts';
 import type { Stored } from '../../agent/objects/store.ts';
-import type { Condition, KubeObject, OwnerReference, Pod } from '../../agent/objects/types.ts';
+import type { Condition, KubeObject, OwnerReference, Pod, ReplicaSet } from '../../agent/objects/types.ts';
 import { addLoad, emptyLoad } from '../../agent/scheduler/stack.ts';
 import type { Load } from '../../agent/scheduler/types.ts';
+import type { Entry } from '../../agent/store/informer/informer.ts';
 import type { NodeRecord } from '../../agent/store/node-registry.ts';
 
 export interface World {
@@ -17,6 +19,12 @@ export interface World {
   drained: ReadonlySet<string>;
   /** Pods the leader placed that this read does not show bound yet (assumed-pods.ts): load only. */
   assumed?: Pod[];
+  /** The Deployments' revisions (absent in worlds of tests that have none). */
+  replicaSets?: Array<Stored<ReplicaSet>>;
+  /** Image pre-pull requests (agent/images), by `<node>/<kind>/<namespace>/<name>`. */
+  imagePulls?: ReadonlyMap<string, Entry<ImagePullRequest>>;
+  /** What each node's agent reports about its images, by node (absent: an agent that does not pre-pull). */
+  nodeStatuses?: ReadonlyMap<string, NodeStatus>;
 }
 
 export const controllerOf = (obj: KubeObject): OwnerReference | undefined =>
@@ -28,6 +36,14 @@ export const ownedPods = (world: World, owner: KubeObject): Array<Stored<Pod>> =
     (p) =>
       p.object.metadata.namespace === owner.metadata.namespace &&
       controllerOf(p.object)?.uid === owner.metadata.uid,
+  );
+
+/** The ReplicaSets whose controller is this Deployment (by uid). */
+export const ownedReplicaSets = (world: World, owner: KubeObject): Array<Stored<ReplicaSet>> =>
+  (world.replicaSets ?? []).filter(
+    (r) =>
+      r.object.metadata.namespace === owner.metadata.namespace &&
+      controllerOf(r.object)?.uid === owner.metadata.uid,
   );
 
 export const phaseOf = (pod: Pod) => pod.status?.phase ?? 'Pending';

@@ -2,11 +2,12 @@
 // (`monitoring.<service>.container.image`): host network, data under the head's workspace, Grafana's
 // provisioning and nokube's dashboards written by the head and mounted read-only. Part of the head's start
 // (cluster bring-up), re-checked on every config change and every minute; never part of `apply`. A
-// container whose spec is unchanged is adopted as it is (a running one is never restarted); a changed spec
+// container whose spec is unchanged is adopted as it is (a running one is never restarted, unless the
+// credentials file it reads at start changed: GreptimeDB's users, greptimedb-users.ts); a changed spec
 // replaces it.
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { ClusterConfig, NodeConfig } from '../../agent/config/schema.ts';
@@ -20,6 +21,13 @@ import {
   GRAFANA_DASHBOARDS_DIR,
   renderDashboard,
 } from '../dashboards/serve.ts';
+import {
+  USERS_DIR_IN_CONTAINER,
+  USERS_FILE_IN_CONTAINER,
+  usersDir,
+  usersFileContent,
+  writePrivateIfChanged,
+} from './greptimedb-users.ts';
 
 export const SERVICE_LABEL = 'nokube.service';
 const CLUSTER_LABEL = 'nokube.cluster';
@@ -38,6 +46,9 @@ interface ServiceSpec {
   files: Map<string, string>;
   /** Files of the host mounted read-only at the same path, that must be there (path -> config field). */
   secrets?: Map<string, string>;
+  /** A file the head writes privately (0600) from secrets, read by the service at its start: when its
+   * content changes the container is restarted (the content is in no label or hash). */
+  credentials?: { path: string; content?: () => Promise<string> };
 }
 
 /** The containers this head should run for the config (none when it is not at their address). */
@@ -48,6 +59,9 @@ export function serviceSpecs(config: ClusterConfig, self: NodeConfig): ServiceSp
   const g = m.greptimedb;
   if (g.container && g.address === self.address) {
     const data = join(self.workspace, 'greptimedb');
+    // With auth, GreptimeDB checks the credentials the agents and Grafana send (greptimedb-users.ts).
+    const auth = g.auth;
+    const users = usersDir(self.workspace);
     specs.push({
       name: 'greptimedb',
       container: `nokube_${config.cluster}_greptimedb`,
@@ -61,9 +75,15 @@ export function serviceSpecs(config: ClusterConfig, self: NodeConfig): ServiceSp
         `${hostForUrl(g.address)}:${g.httpPort}`,
         '--mysql-addr',
         `${hostForUrl(g.address)}:${g.mysqlPort}`,
+        ...(auth ? [`--user-provider=static_user_provider:file:${USERS_FILE_IN_CONTAINER}`] : []),
       ],
-      binds: [`${data}:/greptimedb_data`],
+      binds: [`${data}:/greptimedb_data`, ...(auth ? [`${users}:${USERS_DIR_IN_CONTAINER}:ro`] : [])],
       files: new Map(),
+      // Without auth the file is removed: no password is left on disk for nothing.
+      credentials: {
+        path: join(users, 'users'),
+        ...(auth ? { content: () => usersFileContent(auth.user, auth.passwordFile) } : {}),
+      },
     });
   }
   const gf = m.grafana;
@@ -137,6 +157,10 @@ export async function reconcileServices(
   }
   for (const s of specs) {
     for (const [path, content] of s.files) await writeIfChanged(path, content);
+    const credentialsChanged = s.credentials?.content
+      ? await writePrivateIfChanged(s.credentials.path, await s.credentials.content())
+      : false;
+    if (s.credentials && !s.credentials.content) await rm(s.credentials.path, { force: true });
     for (const [path, field] of s.secrets ?? []) {
       // Docker would make a missing one an empty directory: say which field names it instead.
       await access(path, constants.R_OK).catch((err: NodeJS.ErrnoException) => {
@@ -153,6 +177,9 @@ export async function reconcileServices(
       if (found.State !== 'running') {
         log.info({ service: s.name }, 'starting the stopped service container');
         await docker.getContainer(found.Id).start();
+      } else if (credentialsChanged) {
+        log.info({ service: s.name }, 'credentials changed: restarting the service container');
+        await docker.getContainer(found.Id).restart();
       }
       continue;
     }

@@ -10,6 +10,8 @@ import type { Etcd3 } from 'etcd3';
 import { ensureKeyringFile } from '../../agent/secrets/keyring.ts';
 import { storeConfig } from '../../agent/store/config-store.ts';
 import { connectEtcd } from '../../agent/store/etcd.ts';
+import { keys } from '../../agent/store/keys.ts';
+import { pkiNodeFiles } from '../../agent/tls/layout.ts';
 import { startTestEtcd, type TestEtcd } from './etcd.ts';
 import { freePorts } from './ports.ts';
 
@@ -251,8 +253,42 @@ export async function eventually<T>(
   }
 }
 
+/** Starts every node's agent and waits until the CLI lists them all Ready and the head's object API
+ * answers (`get nodes` lists the config's nodes even before they register; object commands go through
+ * the head). Generous by default: each CLI call is a Node start, seconds on a loaded machine. */
+export async function startAgentsReady(c: TestCluster, timeoutMs = 90_000): Promise<void> {
+  for (const n of c.nodes) await c.startAgent(n.name);
+  await eventually(
+    async () => {
+      const r = await runCli(['get', 'nodes', '-o', 'json'], c.env);
+      if (r.code !== 0) return false;
+      const items = (JSON.parse(r.stdout) as { items: Array<{ status: { phase: string } }> }).items;
+      return (
+        items.filter((n) => n.status.phase === 'Ready').length === c.nodes.length &&
+        (await runCli(['get', 'pods'], c.env)).code === 0
+      );
+    },
+    timeoutMs,
+    `${c.nodes.length} nodes Ready and the head API answering`,
+  );
+}
+
 export async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   return (await res.json()) as T;
+}
+
+/** An agent's `--tls-*` flags for `node`'s files in tls.dir `dir` (as `nokube up` passes them). */
+export function tlsAgentFlags(dir: string, node: string): string[] {
+  const f = pkiNodeFiles(dir, node);
+  return ['--tls-ca', f.ca, '--tls-cert', f.cert, '--tls-key', f.key];
+}
+
+/** Every key of the cluster with its revision and value: a refused call leaves it exactly so. */
+export function clusterKeyValues(c: TestCluster): Promise<Record<string, string>> {
+  return c.withEtcd(async (etcd) => {
+    const kvs = (await etcd.getAll().prefix(keys.cluster(c.name)).exec()).kvs;
+    return Object.fromEntries(kvs.map((kv) => [kv.key.toString(), `${kv.mod_revision} ${kv.value}`]));
+  });
 }

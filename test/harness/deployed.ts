@@ -6,13 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
+import type { ClusterConfig } from '../../agent/config/schema.ts';
 import { validateConfigText } from '../../agent/config/validate.ts';
 import { fileSha256 } from '../../agent/op/checksum.ts';
 import { encodeOp } from '../../agent/op/op.ts';
+import type { ServiceSpec } from '../../agent/op/op-schema.ts';
 import { readConfig, storeConfig } from '../../agent/store/config-store.ts';
 import type { DeployOptions } from '../../head/cli/deploy/deploy.ts';
+import { etcdMemberService } from '../../head/cli/deploy/etcd-member.ts';
 import type { LocalBinary } from '../../head/cli/deploy/node-deploy.ts';
-import { nodeTarget } from '../../head/cli/deploy/node-target.ts';
+import { type NodeTarget, nodeTarget } from '../../head/cli/deploy/node-target.ts';
 import { openSession } from '../../head/cli/deploy/ssh/session.ts';
 import { REPO } from './cluster.ts';
 import type { TestHost, TestHosts } from './hosts.ts';
@@ -72,15 +75,30 @@ export function deployConfigText(
 }
 
 /** Stop the agent service on every node of the config that has one (best effort: hosts may be gone). */
-export async function stopDeployedAgents(configText: string): Promise<void> {
+export function stopDeployedAgents(configText: string): Promise<void> {
+  return stopOnNodes(configText, (t) => t.service);
+}
+
+/** Stop the etcd members new-or-update started (etcd.serve), the same way. */
+export function stopServedEtcd(configText: string): Promise<void> {
+  return stopOnNodes(configText, (t, config) => etcdMemberService(config, t.node));
+}
+
+/** Stop a service on every node of the config, through the installed binary's own op. */
+async function stopOnNodes(
+  configText: string,
+  service: (t: NodeTarget, config: ClusterConfig) => ServiceSpec | null,
+): Promise<void> {
   const config = validateConfigText(configText, 'cluster.yaml').config;
   await Promise.all(
     config.nodes.map(async (n) => {
       const t = nodeTarget(config, n);
+      const spec = service(t, config);
+      if (!spec) return;
       const s = await openSession(t.node, 5000).catch(() => null);
       if (!s) return;
       await s
-        .exec([t.binaryPath, 'agent', 'op', encodeOp({ op: 'stop', service: t.service })])
+        .exec([t.binaryPath, 'agent', 'op', encodeOp({ op: 'stop', service: spec })])
         .catch(() => undefined);
       s.close();
     }),

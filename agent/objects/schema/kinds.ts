@@ -13,6 +13,11 @@ const head = <K extends Kind>(kind: K) => ({
   metadata: kind === 'Namespace' ? namespaceMetadata : metadata,
 });
 const count = z.number().int().min(0);
+/** A count or a whole percentage ("25%"), as k8s' IntOrString for maxSurge / maxUnavailable. */
+const intOrPercent = z.union([
+  count,
+  z.string().regex(/^(0|[1-9]\d{0,2})%$/, 'must be a number or a whole percentage such as "25%"'),
+]);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const base64 = z.string().regex(BASE64, 'must be base64 (as in k8s; use stringData for plain text)');
 
@@ -38,14 +43,37 @@ export const KIND_SCHEMAS: Record<Kind, z.ZodType> = {
       replicas: count.optional(),
       selector: labelSelector,
       template: podTemplate,
-      strategy: z.strictObject({ type: z.enum(['RollingUpdate', 'Recreate']) }).optional(),
+      strategy: z
+        .strictObject({
+          type: z.enum(['RollingUpdate', 'Recreate']),
+          rollingUpdate: z
+            .strictObject({ maxSurge: intOrPercent.optional(), maxUnavailable: intOrPercent.optional() })
+            .optional(),
+        })
+        .optional(),
       minReadySeconds: count.optional(),
       revisionHistoryLimit: count.optional(),
+      progressDeadlineSeconds: z.number().int().min(1).optional(),
+      paused: z.boolean().optional(),
     }),
   }),
+  // Made by a Deployment's controller only (validate.ts refuses it in a manifest first).
+  ReplicaSet: z.never(),
   DaemonSet: z.strictObject({
     ...head('DaemonSet'),
-    spec: z.strictObject({ selector: labelSelector, template: podTemplate }),
+    spec: z.strictObject({
+      selector: labelSelector,
+      template: podTemplate,
+      updateStrategy: z
+        .strictObject({
+          type: z.enum(['RollingUpdate', 'OnDelete']),
+          rollingUpdate: z
+            .strictObject({ maxUnavailable: intOrPercent.optional(), maxSurge: intOrPercent.optional() })
+            .optional(),
+        })
+        .optional(),
+      minReadySeconds: count.optional(),
+    }),
   }),
   Job: z.strictObject({
     ...head('Job'),

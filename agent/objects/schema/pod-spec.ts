@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { MAX_CONTAINERS_PER_POD } from '../limits.ts';
 import { parseQuantity } from '../quantity.ts';
+import { lifecycleHandler, port, probe } from './handlers.ts';
 import { nodeSelectorRequirement, templateMetadata } from './meta.ts';
 import { dnsLabel, dnsSubdomain, labels } from './names.ts';
 
@@ -68,26 +69,7 @@ const envFrom = z
       c.addIssue({ code: 'custom', message: 'exactly one of configMapRef, secretRef is required' });
   });
 
-const port = z.number().int().min(1).max(65535);
 const absolutePath = z.string().regex(/^\//, 'must be an absolute path');
-
-const lifecycleHandler = z
-  .strictObject({
-    exec: z.strictObject({ command: z.array(z.string()).min(1, 'at least one word is required') }).optional(),
-    httpGet: z
-      .strictObject({
-        path: z.string().optional(),
-        port: z.union([port, dnsLabel]),
-        host: z.string().min(1).optional(),
-        scheme: z.enum(['HTTP', 'HTTPS']).optional(),
-        httpHeaders: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).optional(),
-      })
-      .optional(),
-  })
-  .superRefine((h, c) => {
-    if ((h.exec === undefined) === (h.httpGet === undefined))
-      c.addIssue({ code: 'custom', message: 'exactly one of exec, httpGet is required' });
-  });
 
 const container = z.strictObject({
   name: dnsLabel,
@@ -130,6 +112,9 @@ const container = z.strictObject({
   lifecycle: z
     .strictObject({ postStart: lifecycleHandler.optional(), preStop: lifecycleHandler.optional() })
     .optional(),
+  livenessProbe: probe.optional(),
+  readinessProbe: probe.optional(),
+  startupProbe: probe.optional(),
 });
 
 const mode = z.number().int().min(0).max(0o777);

@@ -3,8 +3,8 @@
 // then counts it as an exit (terminated StartError, 128) and backs off. A failing postStart kills the
 // container (FailedPostStartHook), which then restarts as its restart policy says.
 import { DEFAULT_TERMINATION_GRACE_SECONDS } from '../../objects/defaults.ts';
+import { runAction } from '../actions/run.ts';
 import { isoTime } from '../clock.ts';
-import { runHook } from './hooks.ts';
 import { type ContainerRun, errorText, note, Waiting, warn } from './run.ts';
 
 export async function startStep(run: ContainerRun): Promise<undefined | Waiting> {
@@ -25,7 +25,7 @@ export async function startStep(run: ContainerRun): Promise<undefined | Waiting>
   // Bounded by the pod's grace period (the kubelet's own bound is the pod's deletion, which also
   // interrupts it here through run.signal).
   const grace = graceSeconds(run);
-  const failed = await runHook(run, hook, grace * 1000, run.signal);
+  const failed = await runAction(run, hook, grace * 1000, run.signal);
   if (!failed || run.signal.aborted) return undefined;
   warn(run, 'FailedPostStartHook', `PostStartHook failed: ${failed}`);
   note(run, 'Killing', `FailedPostStartHook: stopping container ${run.c.name}`);

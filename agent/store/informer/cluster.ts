@@ -69,6 +69,10 @@ export const statusInformer = (etcd: Etcd3, cluster: string, resource: string, l
 export const nodeInformer = (etcd: Etcd3, cluster: string, log: Logger): Lease<NodeRecord> =>
   acquire(etcd, keys.nodesPrefix(cluster), (kv) => JSON.parse(kv.value.toString('utf8')) as NodeRecord, log);
 
+/** JSON values under a prefix of the cluster (image pull requests): keys relative to it. */
+export const jsonInformer = <T>(etcd: Etcd3, prefix: string, log: Logger): Lease<T> =>
+  acquire(etcd, prefix, (kv) => JSON.parse(kv.value.toString('utf8')) as T, log);
+
 /** Drained nodes: key = node name. */
 export const drainInformer = (etcd: Etcd3, cluster: string, log: Logger): Lease<true> =>
   acquire(etcd, keys.drainPrefix(cluster), () => true as const, log);

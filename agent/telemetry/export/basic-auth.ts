@@ -33,18 +33,24 @@ export class BasicAuth {
   }
 
   private async read(): Promise<string> {
-    const file = this.auth.passwordFile;
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      throw new Error(
-        `monitoring.greptimedb.auth.passwordFile ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
-      );
-    }
-    // One line: the newline an editor or `echo` leaves at the end is not part of the password.
-    const password = text.replace(/\r?\n$/, '');
-    if (password === '') throw new Error(`monitoring.greptimedb.auth.passwordFile ${file}: empty`);
+    const password = await readGreptimePassword(this.auth.passwordFile);
     return `Basic ${Buffer.from(`${this.auth.user}:${password}`).toString('base64')}`;
   }
+}
+
+/** The password in `monitoring.greptimedb.auth.passwordFile` (also read by the head for the GreptimeDB
+ * container it starts, head/services/greptimedb-users.ts). Errors name the field and file only. */
+export async function readGreptimePassword(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(
+      `monitoring.greptimedb.auth.passwordFile ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+    );
+  }
+  // One line: the newline an editor or `echo` leaves at the end is not part of the password.
+  const password = text.replace(/\r?\n$/, '');
+  if (password === '') throw new Error(`monitoring.greptimedb.auth.passwordFile ${file}: empty`);
+  return password;
 }

@@ -3,17 +3,22 @@
 //   POST   /api/v1/acl/policies  {policy document}                  -> {name, outcome}
 //   GET    /api/v1/acl/tokens              GET|DELETE /api/v1/acl/tokens/<accessor>
 //   POST   /api/v1/acl/tokens    {name, description?, policies, ttlSeconds?} -> {secret, token}
-//   GET    /api/v1/acl/self      the caller's own token (any valid token)
+//   GET    /api/v1/acl/denied-certificates   DELETE /api/v1/acl/denied-certificates/<serial>
+//   POST   /api/v1/acl/denied-certificates {serial, name?, reason?}   -> {outcome, certificate}
+//   GET    /api/v1/acl/self      the caller's own token (any valid token), or its client certificate
 // Reading needs `acl: read`, changing `acl: write`. A secret leaves the head once, in the answer to the
 // create that made it; a token is named by its accessor everywhere else.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AgentContext } from '../../../agent/context.ts';
 import {
+  allowCertificate,
   applyPolicy,
   createToken,
   deletePolicy,
+  denyCertificate,
   findToken,
   getPolicy,
+  listDeniedCertificates,
   listPolicies,
   listTokens,
   revokeToken,
@@ -45,6 +50,10 @@ export async function serveAcl(
   if (what === 'self' && id === undefined && method === 'GET') {
     const { subject, enforced } = authOf(req);
     if (!enforced) return { enforced: false };
+    if (subject.kind === 'certificate') {
+      const { name, serial, policies } = subject;
+      return { enforced: true, certificate: { name, serial, policies: policies.map((p) => p.name) } };
+    }
     if (subject.kind !== 'token') throw new HttpError(401, 'no token was sent');
     return { enforced: true, token: tokenInfo(await findToken(etcd, cluster, subject.accessor), now) };
   }
@@ -86,6 +95,23 @@ export async function serveAcl(
       const t = await revokeToken(etcd, cluster, id);
       ctx.log.info({ accessor: t.accessor, token: t.name }, 'acl token revoked');
       return { accessor: t.accessor, name: t.name, outcome: 'revoked' };
+    }
+  }
+  if (what === 'denied-certificates') {
+    if (method === 'GET' && id === undefined) {
+      authorizeRequest(req, ACL_READ);
+      return { items: await listDeniedCertificates(etcd, cluster) };
+    }
+    authorizeRequest(req, ACL_WRITE);
+    if (method === 'POST' && id === undefined) {
+      const { outcome, record } = await denyCertificate(etcd, cluster, await readJsonBody(req));
+      ctx.log.info({ serial: record.serial, certificate: record.name, outcome }, 'acl certificate denied');
+      return { outcome, certificate: record };
+    }
+    if (method === 'DELETE' && id !== undefined) {
+      const serial = await allowCertificate(etcd, cluster, id);
+      ctx.log.info({ serial }, 'acl certificate allowed again');
+      return { serial, outcome: 'allowed' };
     }
   }
   throw new HttpError(method === 'GET' ? 404 : 405, `${method} ${url.pathname} is not a route`);

@@ -7,6 +7,13 @@ import { collect, headOptions } from '../manifest-files.ts';
 import { age, parseOutput, serialize, table } from '../output.ts';
 import { parseDuration } from './pod-stream.ts';
 
+/** GET /api/v1/acl/self: the token sent, or the client certificate that stood for the CLI. */
+interface SelfAnswer {
+  enforced: boolean;
+  token?: TokenInfo;
+  certificate?: { name: string; serial: string; policies: string[] };
+}
+
 const expires = (t: TokenInfo) => (t.expired ? 'expired' : (t.expirationTime ?? 'never'));
 
 function describe(t: TokenInfo): string {
@@ -76,10 +83,17 @@ export function registerAclTokens(acl: Command): void {
       .option('-o, --output <format>', 'json or yaml'),
   ).action(async (accessor: string | undefined, opts: HeadFlags & { output?: string }) => {
     const format = parseOutput(opts.output);
-    const t =
-      accessor === undefined
-        ? (await headGet<{ enforced: boolean; token?: TokenInfo }>(opts, '/api/v1/acl/self')).body.token
-        : (await headGet<TokenInfo>(opts, `/api/v1/acl/tokens/${encodeURIComponent(accessor)}`)).body;
+    let t: TokenInfo | undefined;
+    if (accessor === undefined) {
+      const self = (await headGet<SelfAnswer>(opts, '/api/v1/acl/self')).body;
+      const c = self.certificate;
+      // No token sent: the head knows this CLI by its client certificate.
+      if (c)
+        return void process.stdout.write(
+          `no token is sent: the head identifies this CLI by its client certificate "${c.name}" (serial ${c.serial}, policies ${c.policies.join(', ') || 'none'})\n`,
+        );
+      t = self.token;
+    } else t = (await headGet<TokenInfo>(opts, `/api/v1/acl/tokens/${encodeURIComponent(accessor)}`)).body;
     if (!t)
       return void process.stdout.write('ACL is not enabled on this cluster: requests are not checked\n');
     process.stdout.write(format === 'json' || format === 'yaml' ? serialize(t, format) : describe(t));

@@ -1,6 +1,6 @@
-// nokube acl bootstrap | policy list|get|apply|delete | token ...: the cluster's access control. The
-// bootstrap goes to etcd itself (whoever holds etcd's credentials owns the cluster anyway, and no head
-// can be raced to it); everything else goes through a head and needs `acl` rights.
+// nokube acl bootstrap | policy list|get|apply|delete | token ... | certificate ...: the cluster's access
+// control. The bootstrap goes to etcd itself (whoever holds etcd's credentials owns the cluster anyway,
+// and no head can be raced to it); everything else goes through a head and needs `acl` rights.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../../../agent/errors.ts';
@@ -10,6 +10,7 @@ import { type ContextFlags, resolveContext } from '../context.ts';
 import { type HeadFlags, headDelete, headGet, headPost } from '../head-client.ts';
 import { collect, headOptions, readStdin } from '../manifest-files.ts';
 import { parseOutput, serialize, table } from '../output.ts';
+import { registerAclCertificates } from './acl-certificate.ts';
 import { registerAclTokens } from './acl-token.ts';
 
 export function registerAcl(program: Command): void {
@@ -106,4 +107,5 @@ export function registerAcl(program: Command): void {
   });
 
   registerAclTokens(acl);
+  registerAclCertificates(acl);
 }

@@ -25,7 +25,14 @@ export function registerAudit(program: Command): void {
         q.set('since', new Date(Date.now() - parseDuration(opts.since) * 1000).toISOString());
       if (opts.user !== undefined) q.set('user', opts.user);
       const query = q.size > 0 ? `?${q}` : '';
-      const { body } = await headGet<{ head: string; items: AuditRecord[] }>(opts, `/api/v1/audit${query}`);
+      const { body } = await headGet<{ head: string; items: AuditRecord[]; omitted?: number }>(
+        opts,
+        `/api/v1/audit${query}`,
+      );
+      if (body.omitted)
+        process.stderr.write(
+          `note: the ${body.omitted} older records are not shown (at most ${body.items.length} in one answer): narrow it with --since or --user\n`,
+        );
       if (format === 'json' || format === 'yaml') {
         process.stdout.write(serialize(body, format));
         return;

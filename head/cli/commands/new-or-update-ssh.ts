@@ -13,7 +13,8 @@ import { isSingleExecutable } from '../../../agent/op/processes.ts';
 import { ensureKeyringFile } from '../../../agent/secrets/keyring.ts';
 import { readConfig, storeConfig } from '../../../agent/store/config-store.ts';
 import { connectEtcd } from '../../../agent/store/etcd.ts';
-import { nokubeHome } from '../context.ts';
+import { cliEtcdSettings } from '../../../agent/tls/etcd-served.ts';
+import { clientContextOf, nokubeHome, saveContext } from '../context.ts';
 import { deployOverSsh } from '../deploy/deploy.ts';
 import { table } from '../output.ts';
 import { secretsKeyFile } from '../secrets/key-file.ts';
@@ -39,7 +40,7 @@ export async function deployCommand(
     process.stdout.write(`wrote the secrets key ${secretsKey} (keep it: it decrypts the Secrets)\n`);
   let etcd: Etcd3 | null = null;
   const getEtcd = async () => {
-    etcd ??= await connectEtcd(config.etcd);
+    etcd ??= await connectEtcd(cliEtcdSettings(config));
     return etcd;
   };
   try {
@@ -83,6 +84,9 @@ export async function deployCommand(
           rows.map((r) => [r.node, r.change, r.state, `${(r.ms / 1000).toFixed(1)}s`]),
         ),
       );
+    // Client commands then find this cluster (and, with tls, present tls.dir's CLI certificate to etcd).
+    if (!opts.dryRun)
+      process.stdout.write(`client context saved to ${await saveContext(clientContextOf(config))}\n`);
   } finally {
     (etcd as Etcd3 | null)?.close();
   }

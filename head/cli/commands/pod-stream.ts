@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import WebSocket from 'ws';
 import { UsageError } from '../../../agent/errors.ts';
 import { decodeFrame } from '../../../agent/remote/frames.ts';
+import { durationSeconds } from '../../../agent/text/duration.ts';
 import { sendInput, TTY_UNUSABLE } from '../exec-input.ts';
 import { type HeadFlags, liveHead, socketOptions } from '../head-client.ts';
 import { whenRefused } from '../head-socket.ts';
@@ -82,9 +83,8 @@ function nonNegativeInt(flag: string, text: string): number {
 
 /** "30s", "5m", "2h", "1h30m" -> seconds (kubectl's --since, delete's --timeout). */
 export function parseDuration(text: string, flag = '--since'): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
-  if (!m || text === '') throw new UsageError(`${flag} ${text}: expected a duration such as 30s, 5m, 2h`);
-  const seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+  const seconds = durationSeconds(text);
+  if (seconds === undefined) throw new UsageError(`${flag} ${text}: expected a duration such as 30s, 5m, 2h`);
   if (seconds <= 0) throw new UsageError(`${flag} ${text}: must be more than 0s`);
   return seconds;
 }

@@ -1,5 +1,6 @@
-// nokube tls init|rotate|status <cluster.yaml>: the cluster's certificates in the config's tls.dir (a CA,
-// one certificate per node, one for the CLI). new-or-update uploads each host's own files.
+// nokube tls init|rotate|status|client <cluster.yaml>: the cluster's certificates in the config's tls.dir (a
+// CA, one certificate per node, one for the CLI, more client certificates). new-or-update uploads each
+// host's own files.
 import type { Command } from 'commander';
 import type { ClusterConfig } from '../../../agent/config/schema.ts';
 import { UsageError } from '../../../agent/errors.ts';
@@ -28,6 +29,8 @@ async function configWithTls(file: string): Promise<{ config: ClusterConfig; dir
 }
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
+
+const collectPolicy = (v: string, all: string[]) => [...all, v];
 
 export function registerTls(program: Command): void {
   const tls = program
@@ -64,9 +67,32 @@ export function registerTls(program: Command): void {
         r.leafNotAfter.getTime() === r.caNotAfter.getTime()
           ? ` (cut to the CA's end: nokube tls rotate --ca renews the CA)`
           : '';
+      // Client certificates of `tls client` are the operator's to hand out: not renewed here.
+      const { clientNames } = await import('../tls/status.ts');
+      const clients = await clientNames(dir);
+      const clientNote = clients.length
+        ? `not renewed: ${clients.map((n) => `clients/${n}.pem`).join(', ')}${opts.ca ? ' (no longer valid: signed by the previous CA)' : ''}; nokube tls client ${file} <name> --policy <p> issues one again\n`
+        : '';
       process.stdout.write(
         `wrote ${dir}: ${r.written.join(', ')}\n${kept}certificates valid until ${day(r.leafNotAfter)}${short}\n` +
+          clientNote +
           `nokube new-or-update ${file} uploads them and restarts each agent whose files changed\n`,
+      );
+    });
+  tls
+    .command('client <cluster.yaml> <name>')
+    .description(
+      'issue a client certificate (CN=<name>, one O= per --policy) to tls.dir/clients/: with ACL on, a head gives it those policies',
+    )
+    .option('--policy <name>', 'an ACL policy it holds (repeat for more)', collectPolicy, [])
+    .option('--days <n>', 'validity in days', parseDays, LEAF_VALIDITY_DAYS)
+    .action(async (file: string, name: string, opts: { policy: string[]; days: number }) => {
+      const { dir } = await configWithTls(file);
+      const { issueClient } = await import('../tls/issue-client.ts');
+      const r = await issueClient(dir, { name, policies: opts.policy }, opts.days, new Date());
+      process.stdout.write(
+        `wrote ${dir}: ${r.cert}, ${r.key}; valid until ${day(r.notAfter)}\n` +
+          `present it with NOKUBE_CLIENT_CERT=${dir}/${r.cert} NOKUBE_CLIENT_KEY=${dir}/${r.key}; nokube acl certificate deny <its file> refuses it before then\n`,
       );
     });
   tls

@@ -8,10 +8,14 @@
 // Each started agent is waited for until it is registered in etcd and its mesh view holds every
 // registered node. The first error stops the run naming node and step; hosts done keep running; a rerun
 // continues from what it then observes.
+import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
+import { agentServerUrl } from '../../../agent/api/agent-server.ts';
 import type { ClusterConfig } from '../../../agent/config/schema.ts';
 import type { ServiceState } from '../../../agent/op/service.ts';
 import { listNodes } from '../../../agent/store/node-registry.ts';
+import { PKI_FILES } from '../../../agent/tls/layout.ts';
+import { headTls } from '../head-tls.ts';
 import { drainNode, forgetNode } from './drain.ts';
 import { etcdMemberService } from './etcd-member.ts';
 import { activateNode, type LocalBinary, observeNode, stageNode } from './node-deploy.ts';
@@ -148,21 +152,16 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
           await stageNode(w.s, w.t, w.plan, o.binary);
         }),
       );
-    // 2. etcd members that do not run: started together (a new cluster needs its quorum), on bare hosts
-    // after the binary is installed (nothing runs there yet); then the config is stored in etcd
+    // 2. etcd members that do not run: started together (a new cluster needs its quorum), after their
+    // host's uploads are installed (the binary runs the op; with tls, the member serves with the node's
+    // certificate uploaded with the node file; files are replaced by rename, so an agent still running
+    // there goes on with what it read and takes the new ones at its restart); then the config is stored
     const etcdStarts = work.filter((w) => w.plan.steps.includes('start-etcd'));
     await settleAll(
       etcdStarts.map(async (w) => {
-        const installed = w.plan.change === 'install';
-        if (installed) {
-          await activateNode(
-            w.s,
-            w.t,
-            { ...w.plan, steps: ['upload-binary', 'upload-config'] },
-            o.binary,
-            (st) => say(w.t, st),
-          );
-        }
+        const uploads = w.plan.steps.filter((st) => st.startsWith('upload-'));
+        if (uploads.length > 0)
+          await activateNode(w.s, w.t, { ...w.plan, steps: uploads }, o.binary, (st) => say(w.t, st));
         say(w.t, 'start-etcd');
         await runRemoteOp(w.s, w.t.node.name, 'start-etcd', [w.t.binaryPath], {
           op: 'start',
@@ -171,7 +170,7 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
         // What is done here is not done (nor reported) again when the agent is activated.
         w.plan = {
           ...w.plan,
-          steps: w.plan.steps.filter((st) => st !== 'start-etcd' && !(installed && st.startsWith('upload-'))),
+          steps: w.plan.steps.filter((st) => st !== 'start-etcd' && !st.startsWith('upload-')),
         };
       }),
     );
@@ -290,7 +289,9 @@ export function aliveMembers(metricsText: string): number {
 async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promise<void> {
   const etcd = await o.etcd();
   const deadline = Date.now() + o.registerTimeoutMs;
-  const url = `http://${t.node.address}:${o.config.agent.port}/metrics`;
+  // With `tls` the agent serves it over HTTPS: verified against the cluster CA in tls.dir.
+  const url = `${agentServerUrl(o.config, t.node.address)}/metrics`;
+  const { fetch } = await headTls(o.config.tls ? join(o.config.tls.dir, PKI_FILES.caCert) : undefined);
   let why = 'not registered in etcd';
   for (;;) {
     const nodes = await listNodes(etcd, o.config.cluster);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../../../agent/config/schema.ts';
 import type { ServiceSpec } from '../../../agent/op/op-schema.ts';
 import { SECRET_VOLUMES_ROOT } from '../../../agent/pods/secret-volumes.ts';
+import { servesEtcdWithTls } from '../../../agent/tls/etcd-served.ts';
 import { hostNodeFiles, pkiNodeFiles } from '../../../agent/tls/layout.ts';
 
 /** How long a stop waits after SIGTERM (the agent leaves the mesh first). README "Deploy over SSH". */
@@ -74,13 +75,6 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig, secretsKeyFi
         tlsFile(node.name, `etcd.tls.${k}`, tls[k], join(dir, 'tls', `${k}.pem`)),
       )
     : [];
-  const etcd = tls
-    ? {
-        ...config.etcd,
-        tls: { ca: etcdFiles[0]!.remote, cert: etcdFiles[1]!.remote, key: etcdFiles[2]!.remote },
-        tlsSha256: etcdFiles.map((f) => f.sha256),
-      }
-    : config.etcd;
   // The cluster's TLS: this node's own three files from tls.dir, the same way (checksums in the node file:
   // a renewed certificate of this node restarts this agent only).
   const nodeFiles = nodeTlsFiles(config, node, dir);
@@ -92,6 +86,20 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig, secretsKeyFi
         sha256: nodeFiles.map((f) => f.sha256),
       }
     : undefined;
+  // The agent's etcd client files: etcd.tls's, or, when etcd is served with the cluster's certificates,
+  // this node's own (named in the node file's etcd block; their checksums are in its tls entry).
+  const etcdClientFiles = servesEtcdWithTls(config) ? nodeFiles : etcdFiles;
+  const etcd = etcdClientFiles.length
+    ? {
+        ...config.etcd,
+        tls: {
+          ca: etcdClientFiles[0]!.remote,
+          cert: etcdClientFiles[1]!.remote,
+          key: etcdClientFiles[2]!.remote,
+        },
+        ...(etcdFiles.length ? { tlsSha256: etcdFiles.map((f) => f.sha256) } : {}),
+      }
+    : config.etcd;
   // The keyring likewise: its checksum in the node file, so a new key (a rotation) is uploaded and taken.
   const keyFile = secretsKeyFile
     ? tlsFile(node.name, 'secrets.keyFile', secretsKeyFile, join(dir, 'secrets-key.json'))
@@ -101,7 +109,7 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig, secretsKeyFi
   const endpoints = config.etcd.endpoints.map((u) => new URL(u).host).join(',');
   const configSha256 = createHash('sha256').update(configText).digest('hex');
   const tlsArgs = [
-    ...etcdFiles.flatMap((f, i) => [['--etcd-ca', '--etcd-cert', '--etcd-key'][i]!, f.remote]),
+    ...etcdClientFiles.flatMap((f, i) => [['--etcd-ca', '--etcd-cert', '--etcd-key'][i]!, f.remote]),
     ...nodeFiles.flatMap((f, i) => [['--tls-ca', '--tls-cert', '--tls-key'][i]!, f.remote]),
   ];
   const keyArgs = keyFile ? ['--secrets-key', keyFile.remote] : [];
@@ -117,7 +125,7 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig, secretsKeyFi
       binaryPath,
       'agent',
       '--config',
-      `${tls ? 'etcds' : 'etcd'}://${endpoints}/${config.cluster}`,
+      `${etcdClientFiles.length ? 'etcds' : 'etcd'}://${endpoints}/${config.cluster}`,
       '--node',
       node.name,
       ...tlsArgs,

@@ -84,10 +84,7 @@ export function withEtcd(
   etcd: { running: boolean; command: string[] | null; want: string[] },
 ): NodePlan {
   if (etcd.running) {
-    if (etcd.command && etcd.command.join('\0') !== etcd.want.join('\0'))
-      throw new Error(
-        'etcd runs there with other flags than etcd.serve asks for (members or ports changed); changing a running etcd cluster is not done by new-or-update: use etcdctl member add/remove, then stop that member',
-      );
+    if (etcd.command && etcd.command.join('\0') !== etcd.want.join('\0')) throw new Error(otherFlags(etcd));
     return plan;
   }
   return {
@@ -101,6 +98,16 @@ export function withEtcd(
     ],
     reasons: [...plan.reasons, 'etcd is not running'],
   };
+}
+
+/** Why a running member's flags are not the ones asked for, and what the operator does. */
+function otherFlags(etcd: { command: string[] | null; want: string[] }): string {
+  const tls = (cmd: string[] | null) => cmd?.includes('--client-cert-auth') === true;
+  if (tls(etcd.want) && !tls(etcd.command))
+    return 'etcd runs there without TLS, and etcd.serve with tls serves it with the cluster\'s certificates; new-or-update does not convert a running etcd (its peer URLs are in its data): move the data with a snapshot (etcdctl snapshot save; stop the members; etcdctl snapshot restore into each <workspace>/etcd with https peer URLs), then run new-or-update again (README: Deploy over SSH, "TLS for an etcd that runs")';
+  if (!tls(etcd.want) && tls(etcd.command))
+    return 'etcd runs there with TLS, and the config has no tls: new-or-update does not take TLS off a running etcd (put tls back in the config)';
+  return 'etcd runs there with other flags than etcd.serve asks for (members or ports changed); changing a running etcd cluster is not done by new-or-update: use etcdctl member add/remove, then stop that member';
 }
 
 /** A node in the stored config but not in the new one: drained, then its agent stopped. */

@@ -10,6 +10,7 @@ import type {
   Namespace,
   Pod,
   PodTemplateSpec,
+  ReplicaSet,
   Secret,
 } from '../../../agent/objects/types.ts';
 import { age } from '../output.ts';
@@ -96,6 +97,29 @@ export function columnsFor(kind: Kind, wide: boolean): Columns {
             ageOf(d),
           ];
           if (wide) row.push(...templateWide(d.spec.template, d.spec.selector));
+          return row;
+        },
+      };
+    case 'ReplicaSet':
+      return {
+        headers: [
+          'NAME',
+          'DESIRED',
+          'CURRENT',
+          'READY',
+          'AGE',
+          ...(wide ? ['CONTAINERS', 'IMAGES', 'SELECTOR'] : []),
+        ],
+        row: (o) => {
+          const r = o as ReplicaSet;
+          const row = [
+            r.metadata.name,
+            n(r.spec.replicas),
+            n(r.status?.replicas),
+            n(r.status?.readyReplicas),
+            ageOf(r),
+          ];
+          if (wide) row.push(...templateWide(r.spec.template, r.spec.selector));
           return row;
         },
       };

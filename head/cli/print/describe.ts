@@ -1,6 +1,8 @@
 // `nokube describe`: kubectl's layout — aligned "Field:  value" lines, the kind's spec and status
 // summary, container states and restarts, and the object's Events table.
+import { DEPLOYMENT_DEFAULTS } from '../../../agent/objects/defaults.ts';
 import type { KubeEvent } from '../../../agent/objects/events.ts';
+import { rolloutAnnotations } from '../../../agent/objects/rollout-annotations.ts';
 import type {
   Condition,
   ConfigMap,
@@ -12,11 +14,13 @@ import type {
   Namespace,
   Pod,
   PodTemplateSpec,
+  ReplicaSet,
   Secret,
 } from '../../../agent/objects/types.ts';
 import { age, table } from '../output.ts';
 import { duration, pairs, selectorText } from './columns.ts';
 import { podStatusText } from './pod-status.ts';
+import { probeText } from './probe.ts';
 
 type Line = [string, string] | string;
 
@@ -39,6 +43,8 @@ function kindLines(obj: KubeObject): Line[] {
       return podLines(obj);
     case 'Deployment':
       return deploymentLines(obj);
+    case 'ReplicaSet':
+      return replicaSetLines(obj);
     case 'DaemonSet':
       return daemonSetLines(obj);
     case 'Job':
@@ -86,6 +92,12 @@ function podLines(p: Pod): Line[] {
     if (cs?.lastState && Object.keys(cs.lastState).length > 0)
       sub.push(...stateLines('Last State', cs.lastState));
     sub.push(['Ready', cs ? String(cs.ready) : 'False'], ['Restart Count', String(cs?.restartCount ?? 0)]);
+    for (const [label, probe] of [
+      ['Liveness', c.livenessProbe],
+      ['Readiness', c.readinessProbe],
+      ['Startup', c.startupProbe],
+    ] as const)
+      if (probe) sub.push([label, probeText(probe)]);
     if (c.resources?.limits) sub.push(['Limits', pairs(c.resources.limits as Record<string, string>)]);
     if (c.resources?.requests) sub.push(['Requests', pairs(c.resources.requests as Record<string, string>)]);
     sub.push([
@@ -166,9 +178,44 @@ function deploymentLines(d: Deployment): Line[] {
       `${d.spec.replicas ?? 1} desired | ${st?.updatedReplicas ?? 0} updated | ${st?.replicas ?? 0} total | ${st?.availableReplicas ?? 0} available | ${st?.unavailableReplicas ?? 0} unavailable`,
     ],
     ['StrategyType', d.spec.strategy?.type ?? 'RollingUpdate'],
+    ['MinReadySeconds', String(d.spec.minReadySeconds ?? 0)],
+    ...rollingLines(d),
+    ...safetyLines(d),
+    ...(d.spec.paused ? [['Paused', 'true'] as Line] : []),
     ['Generation', `${d.metadata.generation} (observed ${st?.observedGeneration ?? '<none>'})`],
     ...templateLines(d.spec.template),
     ...conditionLines(st?.conditions),
+  ];
+}
+
+function rollingLines(d: Deployment): Line[] {
+  const ru = d.spec.strategy?.rollingUpdate;
+  if (!ru) return [];
+  const surge = ru.maxSurge ?? DEPLOYMENT_DEFAULTS.maxSurge;
+  const unavailable = ru.maxUnavailable ?? DEPLOYMENT_DEFAULTS.maxUnavailable;
+  return [['RollingUpdateStrategy', `${unavailable} max unavailable, ${surge} max surge`]];
+}
+
+/** nokube's canary step and automatic rollback (rollout-annotations.ts), when set. */
+function safetyLines(d: Deployment): Line[] {
+  const a = rolloutAnnotations(d.metadata);
+  const out: Line[] = [];
+  if (a.canary > 0)
+    out.push([
+      'Canary',
+      `${a.canary} pod${a.canary === 1 ? '' : 's'}, ${a.autoPromoteAfterSeconds === undefined ? 'promoted by nokube rollout promote' : `promoted after ${a.autoPromoteAfterSeconds}s Ready`}`,
+    ]);
+  if (a.autoRollback) out.push(['AutoRollback', 'true']);
+  return out;
+}
+
+function replicaSetLines(r: ReplicaSet): Line[] {
+  const st = r.status;
+  return [
+    ['Selector', selectorText(r.spec.selector)],
+    ['Replicas', `${st?.replicas ?? 0} current / ${r.spec.replicas} desired`],
+    ['Pods Status', `${st?.readyReplicas ?? 0} Ready / ${st?.availableReplicas ?? 0} Available`],
+    ...templateLines(r.spec.template),
   ];
 }
 

@@ -1,5 +1,5 @@
 // `nokube tls status`: one row per certificate of tls.dir — the CA, the CLI's, one per node of the config
-// (and those of nodes no longer in it) — with what a renewal needs: who it names, until when, a mark when
+// (and those of nodes no longer in it), those `nokube tls client` made in clients/ — with what a renewal needs: who it names, until when, a mark when
 // under WARN_DAYS days are left or something is wrong.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -43,6 +43,14 @@ async function readCert(path: string): Promise<Certificate | string> {
   }
 }
 
+/** The names of the client certificates `nokube tls client` made (clients/<name>.pem). */
+export async function clientNames(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, PKI_FILES.clientsDir)).catch(() => [] as string[]))
+    .filter((f) => f.endsWith('.pem') && !f.endsWith('-key.pem'))
+    .map((f) => f.slice(0, -'.pem'.length))
+    .sort();
+}
+
 export async function pkiStatus(config: ClusterConfig, dir: string, now: Date): Promise<StatusRow[]> {
   const inConfig = new Set(config.nodes.map((n) => n.name));
   const others = (await readdir(join(dir, PKI_FILES.nodesDir)).catch(() => [] as string[]))
@@ -50,11 +58,14 @@ export async function pkiStatus(config: ClusterConfig, dir: string, now: Date): 
     .map((f) => f.slice(0, -'.pem'.length))
     .filter((n) => !inConfig.has(n))
     .sort();
+  const clients = await clientNames(dir);
+  const nodeRows = config.nodes.length + others.length;
   const rels = [
     PKI_FILES.caCert,
     PKI_FILES.cliCert,
     ...config.nodes.map((n) => PKI_FILES.nodeCert(n.name)),
     ...others.map((n) => PKI_FILES.nodeCert(n)),
+    ...clients.map((n) => PKI_FILES.clientCert(n)),
   ];
   const certs = await Promise.all(rels.map((r) => readCert(join(dir, r))));
   const first = certs[0];
@@ -75,12 +86,13 @@ export async function pkiStatus(config: ClusterConfig, dir: string, now: Date): 
       if (state === 'expired') return { ...row, mark: '! EXPIRED', failed: true };
       const signer = i === 0 ? await caProblem(c, now) : ca && (await signerProblem(c, ca));
       if (signer) return { ...row, mark: `! ${signer}`, failed: true };
-      const node = i >= 2 ? config.nodes[i - 2] : undefined;
+      const isNode = i >= 2 && i < 2 + nodeRows;
+      const node = isNode ? config.nodes[i - 2] : undefined;
       const misfit = node && nodeFitProblem(c, node);
       if (misfit) return { ...row, mark: `! ${misfit}`, failed: true };
       const notes: string[] = [];
       if (state === 'expiring') notes.push(`! under ${WARN_DAYS} days left`);
-      if (i >= 2 && !node) notes.push('not in the config');
+      if (isNode && !node) notes.push('not in the config');
       return { ...row, mark: notes.join('; '), failed: false };
     }),
   );

@@ -130,6 +130,16 @@ export function impairedAt(h: History, t: number): Set<string> {
   return out;
 }
 
+/** After a fault of a process or host ends, how long it may take to be itself again: gRPC's reconnect
+ * back-off reaches 2 s and etcd3's breaker waits 1 s; a restarted agent first boots; a thawed agent first
+ * stops its copies of the pods replaced while it was away. */
+export const RECOVERY_GRACE_MS = 10_000;
+
+/** A note on `target` (a fault or its end) within `graceMs` before `t`. */
+export function touchedWithin(h: History, target: string, t: number, graceMs: number): boolean {
+  return h.notes.some((n) => n.target === target && n.t <= t && t - n.t < graceMs);
+}
+
 function cutAt(h: History, target: string, t: number): boolean {
   let cut = false;
   for (const n of h.notes) {

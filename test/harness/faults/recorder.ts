@@ -260,7 +260,8 @@ async function headsSample(heads: Record<string, string>): Promise<HeadsSample> 
 async function headView(url: string): Promise<HeadView> {
   const get = async (path: string) => {
     const res = await fetch(url + path, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    // The head's own words (`{error}`) say why: an HTTP status alone hid a cause once.
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
     return res.text();
   };
   try {

@@ -5,6 +5,7 @@
 import { settleBaseline } from './baseline.ts';
 import { tooManyCopies } from './check/copies.ts';
 import { endState } from './check/end-state.ts';
+import { headsKeepEtcd } from './check/heads.ts';
 import { oneLeader } from './check/leader.ts';
 import { lostObjects } from './check/objects.ts';
 import { summary, type Violation } from './check/violation.ts';
@@ -120,6 +121,7 @@ export async function runScenario(fc: FaultCluster, sc: Scenario, workload: Work
   const violations = [
     ...lostObjects(history, [...workload.objects, ...(sc.objects ?? [])]),
     ...oneLeader(history),
+    ...headsKeepEtcd(history),
     ...tooManyCopies(history),
     ...(convergedAt === undefined ? endState(history, endedAt) : []),
     ...sc.check(history, ctx),

@@ -1,7 +1,10 @@
 // (c) Never more running copies of a Deployment's pods than replicas + maxSurge, beyond an allowed
 // window: copies are the distinct pods (by uid) with a running container whose ownership path is under
-// `deployment-<name>/`, counted per Docker sample; replicas are the Deployment's in etcd.
-import { type History, okDocker, okEtcd } from '../history.ts';
+// `deployment-<name>/`, counted per Docker sample; replicas are the Deployment's in etcd. Containers on a
+// node under a fault (or just out of one) are not counted: a frozen or cut-off agent cannot stop its
+// copies of pods replaced elsewhere meanwhile (they run on, as edge autonomy wants, and stop when it is
+// back: the scenarios check that).
+import { type History, impairedAt, okDocker, okEtcd, RECOVERY_GRACE_MS, touchedWithin } from '../history.ts';
 import type { Violation } from './violation.ts';
 
 /** RollingUpdate's maxSurge (README "Controllers and scheduling"). */
@@ -18,9 +21,11 @@ export function tooManyCopies(h: History, opts: { allowMs?: number; maxSurge?: n
   const over = new Map<string, { since: number; peak: number; reported: boolean }>();
   for (const s of okDocker(h)) {
     const copies = new Map<string, Set<string>>();
+    const impaired = impairedAt(h, s.t);
+    const away = (node: string) => impaired.has(node) || touchedWithin(h, node, s.t, RECOVERY_GRACE_MS);
     for (const c of s.containers) {
       const m = /^deployment-([^/]+)\//.exec(c.ownerPath);
-      if (!c.running || !m) continue;
+      if (!c.running || !m || away(c.node)) continue;
       const key = `${c.namespace}/${m[1]}`;
       const set = copies.get(key) ?? new Set<string>();
       set.add(c.podUid);

@@ -1,0 +1,178 @@
+// The agent's side of image pre-pull (pull-requests.ts): it follows the requests for its node, pulls
+// each image asked for (PULLS_AT_ONCE at a time, with the pod steps' pull code and k8s' pull policies),
+// and reports in its node status the images it holds and the outcome of each request. A failed pull is
+// tried again after a back-off (10 s doubling to 5 min) while it is still asked for, a request written
+// again included (the controller rewrites one to note a failure reported: that must not make pulls
+// busier). Pulls are the engine's work: the event loop only waits for them.
+import type { Logger } from '../log/logger.ts';
+import {
+  type ImagePullOutcome,
+  type ImagePullRequest,
+  MAX_NODE_IMAGES,
+  MAX_REQUESTED_IMAGES,
+  type NodeImage,
+  type NodeStatus,
+  PULLS_AT_ONCE,
+  type PullPolicy,
+  RANK,
+} from './pull-requests.ts';
+
+/** What the puller asks of the engine (agent/runtime/images.ts on Docker). */
+export interface ImageEngine {
+  present(image: string): Promise<boolean>;
+  pull(image: string): Promise<void>;
+  list(): Promise<NodeImage[]>;
+}
+
+export interface PullerDeps {
+  engine: ImageEngine;
+  /** Write the node status (the last call wins; failures are retried by the caller's writer). */
+  report(status: NodeStatus): void;
+  log: Logger;
+  now?: () => Date;
+  backoff?: typeof PULL_BACKOFF;
+}
+
+/** Back-off of a failed image: 10 s doubling to 5 min. */
+export const PULL_BACKOFF = { firstMs: 10_000, maxMs: 300_000 };
+
+interface Wanted {
+  policy: PullPolicy;
+  revision: bigint;
+}
+
+export class ImagePuller {
+  private readonly deps: PullerDeps;
+  private readonly outcomes = new Map<string, ImagePullOutcome>();
+  /** Failed images: the back-off step and whether it has run out (the next attempt may start). */
+  private readonly backoff = new Map<string, { ms: number; timer: NodeJS.Timeout; due: boolean }>();
+  private wanted = new Map<string, Wanted>();
+  private images: NodeImage[] = [];
+  private running = 0;
+  private stopped = false;
+
+  constructor(deps: PullerDeps) {
+    this.deps = deps;
+  }
+
+  /** A first status at once (the node pre-pulls), then with the images held now. */
+  async start(): Promise<void> {
+    this.report();
+    await this.refreshImages();
+    this.report();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const b of this.backoff.values()) clearTimeout(b.timer);
+  }
+
+  /** The requests for this node now (value and mod revision each). */
+  requests(list: Array<{ request: ImagePullRequest; modRevision: string }>): void {
+    const wanted = new Map<string, Wanted>();
+    for (const { request, modRevision } of list)
+      for (const { image, policy } of request.images) {
+        const had = wanted.get(image);
+        const revision = BigInt(modRevision);
+        wanted.set(image, {
+          policy: had && RANK[had.policy] > RANK[policy] ? had.policy : policy,
+          revision: had && had.revision > revision ? had.revision : revision,
+        });
+      }
+    this.wanted = wanted;
+    for (const image of [...this.outcomes.keys()])
+      if (!wanted.has(image) && this.outcomes.get(image)?.state !== 'Pulling') this.outcomes.delete(image);
+    this.next();
+    this.report();
+  }
+
+  /** Start the attempts due, PULLS_AT_ONCE at most running. */
+  private next(): void {
+    const images = [...this.wanted.keys()].sort();
+    for (const [i, image] of images.entries()) {
+      if (this.stopped || this.running >= PULLS_AT_ONCE) return;
+      const want = this.wanted.get(image)!;
+      const o = this.outcomes.get(image);
+      if (o?.state === 'Pulling') continue;
+      const answered = o !== undefined && BigInt(o.revision) >= want.revision;
+      if (answered && o.state === 'Pulled') continue;
+      if (this.backoff.get(image)?.due === false) continue;
+      if (i >= MAX_REQUESTED_IMAGES) {
+        if (!answered)
+          this.settle(image, want.revision, `more than ${MAX_REQUESTED_IMAGES} images asked for`);
+        continue;
+      }
+      void this.attempt(image, want);
+    }
+  }
+
+  private async attempt(image: string, want: Wanted): Promise<void> {
+    this.running++;
+    const revision = String(want.revision);
+    this.outcomes.set(image, { image, state: 'Pulling', revision, time: this.now() });
+    this.report();
+    let failure: string | undefined;
+    try {
+      const present = await this.deps.engine.present(image);
+      if (want.policy === 'Never') {
+        if (!present) failure = `Container image "${image}" is not present with pull policy of Never`;
+      } else if (want.policy === 'Always' || !present) {
+        await this.deps.engine.pull(image);
+      }
+    } catch (err) {
+      failure = `Failed to pull image "${image}": ${err instanceof Error ? err.message : String(err)}`;
+    }
+    this.running--;
+    if (failure === undefined) {
+      clearTimeout(this.backoff.get(image)?.timer);
+      this.backoff.delete(image);
+      this.outcomes.set(image, { image, state: 'Pulled', revision, time: this.now() });
+      await this.refreshImages();
+    } else this.settle(image, want.revision, failure);
+    this.next();
+    this.report();
+  }
+
+  /** A failed attempt: reported, and tried again after the back-off while still asked for. */
+  private settle(image: string, revision: bigint, message: string): void {
+    this.outcomes.set(image, {
+      image,
+      state: 'Failed',
+      revision: String(revision),
+      message,
+      time: this.now(),
+    });
+    const had = this.backoff.get(image);
+    if (had) clearTimeout(had.timer);
+    const { firstMs, maxMs } = this.deps.backoff ?? PULL_BACKOFF;
+    const ms = had ? Math.min(had.ms * 2, maxMs) : firstMs;
+    const timer = setTimeout(() => {
+      const b = this.backoff.get(image);
+      if (b?.timer === timer) b.due = true;
+      this.next();
+    }, ms);
+    timer.unref();
+    this.backoff.set(image, { ms, timer, due: false });
+    this.deps.log.warn({ image, retryInMs: ms }, message);
+  }
+
+  private async refreshImages(): Promise<void> {
+    try {
+      this.images = (await this.deps.engine.list())
+        .sort((a, b) => b.sizeBytes - a.sizeBytes)
+        .slice(0, MAX_NODE_IMAGES);
+    } catch (err) {
+      this.deps.log.debug({ err: String(err) }, 'listing images failed; the node status keeps the last list');
+    }
+  }
+
+  private report(): void {
+    if (this.stopped) return;
+    const pulls = [...this.outcomes.values()].sort((a, b) => (a.image < b.image ? -1 : 1));
+    this.deps.report({ images: this.images, pulls });
+  }
+
+  private now(): string {
+    return (this.deps.now?.() ?? new Date()).toISOString();
+  }
+}

@@ -1,0 +1,85 @@
+// Our etcd client against a real etcd: what we changed in etcd3's handling of failures (agent/store/etcd.ts,
+// etcd-faults.ts keepConnections): a failure closes none of the host's connections, so the client's other
+// streams (watches, lease keepalives) go on.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Etcd3 } from 'etcd3';
+import { connectEtcd, EtcdUnreachableError } from '../agent/store/etcd.ts';
+import { isCancel } from '../agent/store/etcd-faults.ts';
+import { eventually } from './harness/cluster.ts';
+import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
+
+/** etcd3's private parts: a host's service clients (replaced by a new object when they are all closed),
+ * and where a failed stream is reported. */
+interface Pool {
+  hosts: Array<{ cachedServices: object }>;
+  markFailed(resource: unknown, error: Error): void;
+}
+
+describe('etcd client', () => {
+  let etcd: TestEtcd;
+  let client: Etcd3;
+  let pool: Pool;
+  const services = () => pool.hosts.map((h) => h.cachedServices);
+  /** A put on `key` reaches the client's watch of it that was created before the failure. */
+  const watchedPut = async (watched: Awaited<ReturnType<typeof watchOf>>) => {
+    const put = new Promise((resolve) => watched.once('put', resolve));
+    await client.put('main').value(String(Date.now()));
+    await put;
+  };
+  const watchOf = (key: string) => client.watch().key(key).create();
+  const assertSame = (now: object[], was: object[]) => {
+    for (const [i, s] of now.entries()) assert.equal(s, was[i], 'the service clients were closed');
+  };
+
+  before(async () => {
+    etcd = await startTestEtcd();
+    client = await connectEtcd({ endpoints: [etcd.url], dialTimeoutMs: 1000 });
+    pool = (client as unknown as { pool: Pool }).pool;
+  });
+  after(async () => {
+    client?.close();
+    await etcd?.stop();
+  });
+
+  test('cancelling the last watcher of a namespace (as an election does) keeps the connections', async () => {
+    const told: Error[] = [];
+    const markFailed = pool.markFailed.bind(pool);
+    pool.markFailed = (resource, error) => {
+      told.push(error);
+      markFailed(resource, error);
+    };
+    const watched = await watchOf('main');
+    try {
+      const was = services();
+      const w = await client.namespace('ns/').watch().key('k').create();
+      await w.cancel();
+      // The namespace's watch stream, cancelled by the client itself, reports CANCELLED to the pool...
+      await eventually(() => told.length > 0, 5000, 'the cancelled stream to reach the pool');
+      assert.ok(isCancel(told[0]), String(told[0]));
+      // ...which is no reason to close the host's service clients.
+      assertSame(services(), was);
+      await watchedPut(watched);
+    } finally {
+      pool.markFailed = markFailed;
+      await watched.cancel();
+    }
+  });
+
+  test('a call past its deadline (etcd frozen) keeps the connections', async () => {
+    const watched = await watchOf('main');
+    try {
+      const was = services();
+      etcd.process.kill('SIGSTOP');
+      try {
+        await assert.rejects(client.get('main').string(), EtcdUnreachableError);
+      } finally {
+        etcd.process.kill('SIGCONT');
+      }
+      assertSame(services(), was);
+      await watchedPut(watched);
+    } finally {
+      await watched.cancel();
+    }
+  });
+});
