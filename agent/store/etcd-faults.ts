@@ -132,13 +132,14 @@ const CANCELLED = 1;
  * this client cancelled is not counted as a failure at all.
  */
 export function keepConnections(client: Etcd3): void {
-  const pool = (client as unknown as { pool: Pool }).pool;
+  const pool = poolOf(client);
   const markFailed = pool.markFailed.bind(pool);
   pool.markFailed = (resource, error) => {
     if (!isCancel(error)) markFailed(resource, error);
   };
   for (const host of pool.hosts) {
     const reset = host.resetAllServices.bind(host);
+    realResets.set(host, reset);
     host.resetAllServices = () => undefined;
     host.close = () => {
       reset();
@@ -147,9 +148,33 @@ export function keepConnections(client: Etcd3): void {
   }
 }
 
+/** etcd3's private parts this module and agent/store/etcd-reach.ts use (guarded by
+ * test/etcd-client.test.ts): its connection pool, one host per endpoint, each with its gRPC service
+ * clients. */
+export interface PoolHost {
+  /** "address:port" */
+  host: string;
+  closed: boolean;
+  channelOptions: Record<string, unknown>;
+  cachedServices: Record<string, { getChannel(): { getConnectivityState(connect: boolean): number } }>;
+  getServiceClient(name: string): { getChannel(): { getConnectivityState(connect: boolean): number } };
+  resetAllServices(): void;
+  close(): void;
+}
+
 interface Pool {
-  hosts: Array<{ closed: boolean; resetAllServices(): void; close(): void }>;
+  hosts: PoolHost[];
   markFailed(resource: unknown, error: Error): void;
+}
+
+export const poolOf = (client: Etcd3): Pool => (client as unknown as { pool: Pool }).pool;
+
+const realResets = new WeakMap<PoolHost, () => void>();
+
+/** Closes the host's service clients (etcd3's own reset, which keepConnections took from its failure
+ * path); the next call makes new ones. */
+export function resetServices(host: PoolHost): void {
+  (realResets.get(host) ?? (() => host.resetAllServices()))();
 }
 
 export function isCancel(error: unknown): boolean {

@@ -40,9 +40,10 @@ export interface EtcdClientOptions {
  * definitions) is ~140 ms, which CLI commands that never talk to etcd should not pay.
  */
 export async function createEtcd(settings: EtcdSettings, opts: EtcdClientOptions = {}): Promise<Etcd3> {
-  const [{ Etcd3 }, { faultOptions, keepConnections }] = await Promise.all([
+  const [{ Etcd3 }, { faultOptions, keepConnections }, { watchReach }] = await Promise.all([
     import('etcd3'),
     import('./etcd-faults.ts'),
+    import('./etcd-reach.ts'),
   ]);
   const options: IOptions = {
     hosts: settings.endpoints,
@@ -60,6 +61,7 @@ export async function createEtcd(settings: EtcdSettings, opts: EtcdClientOptions
   }
   const client = new Etcd3(options);
   keepConnections(client);
+  watchReach(client);
   return client;
 }
 

@@ -6,12 +6,14 @@ import type { Role } from '../config/schema.ts';
 import type { NodeFacts } from '../node/facts.ts';
 import { compareText } from '../text/compare.ts';
 import { shortReason } from './etcd.ts';
+import { etcdReach } from './etcd-reach.ts';
 import { keys } from './keys.ts';
 
 /** README: "a dead agent's node record disappears 10 s after its last keepalive". */
 export const NODE_LEASE_TTL_SECONDS = 10;
-/** Re-registration retries back off to this at most: a node whose link comes back is registered (and its
- * pods leave Unknown) within about this long. One lease grant per try. */
+/** Re-registration retries back off to this at most; a client connected again after it was not tries at
+ * once (agent/store/etcd-reach.ts), so a node whose link comes back is registered (and its pods leave
+ * Unknown) as soon as etcd answers. One lease grant per try. */
 const REGISTER_RETRY_MAX_MS = 2000;
 
 export interface NodeRecord {
@@ -54,6 +56,11 @@ export class NodeRegistration {
   private record: NodeRecord;
   private retryTimer: NodeJS.Timeout | undefined;
   private backoffMs = 500;
+  /** A retry's register() is under way. */
+  private registering = false;
+  /** The client connected again while it was: if it fails (its call was on the old connection), again at once. */
+  private connectedMeanwhile = false;
+  private readonly unwatchReach: (() => void) | undefined;
   state: RegistrationState = 'registering';
 
   private readonly etcd: Etcd3;
@@ -65,6 +72,11 @@ export class NodeRegistration {
     this.cluster = cluster;
     this.record = record;
     this.events = events;
+    this.unwatchReach = etcdReach(etcd)?.onConnected(() => {
+      if (this.lease !== undefined || this.state !== 'degraded') return;
+      if (this.registering) this.connectedMeanwhile = true;
+      else this.scheduleRetry(0);
+    });
   }
 
   /** First registration: throws if etcd refuses, so a start can fail fast. */
@@ -102,6 +114,7 @@ export class NodeRegistration {
   async stop(): Promise<void> {
     this.setState('stopped');
     clearTimeout(this.retryTimer);
+    this.unwatchReach?.();
     const lease = this.lease;
     this.lease = undefined;
     // Not revoked: the record and the actors' alive records stay until the TTL runs out, so an agent
@@ -148,16 +161,24 @@ export class NodeRegistration {
     this.events.onRegistered?.();
   }
 
-  private scheduleRetry(): void {
+  private scheduleRetry(delayMs = this.backoffMs): void {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       if (this.state === 'stopped') return;
-      this.register().catch((err) => {
-        this.setState('degraded', `re-register failed: ${shortReason(err)}`);
-        this.backoffMs = Math.min(this.backoffMs * 2, REGISTER_RETRY_MAX_MS);
-        this.scheduleRetry();
-      });
-    }, this.backoffMs);
+      this.registering = true;
+      this.connectedMeanwhile = false;
+      this.register().then(
+        () => {
+          this.registering = false;
+        },
+        (err) => {
+          this.registering = false;
+          this.setState('degraded', `re-register failed: ${shortReason(err)}`);
+          this.backoffMs = Math.min(this.backoffMs * 2, REGISTER_RETRY_MAX_MS);
+          this.scheduleRetry(this.connectedMeanwhile ? 0 : this.backoffMs);
+        },
+      );
+    }, delayMs);
     this.retryTimer.unref();
   }
 
