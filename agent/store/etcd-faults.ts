@@ -139,7 +139,6 @@ export function keepConnections(client: Etcd3): void {
   };
   for (const host of pool.hosts) {
     const reset = host.resetAllServices.bind(host);
-    realResets.set(host, reset);
     host.resetAllServices = () => undefined;
     host.close = () => {
       reset();
@@ -156,9 +155,15 @@ export interface PoolHost {
   host: string;
   closed: boolean;
   channelOptions: Record<string, unknown>;
-  cachedServices: Record<string, { getChannel(): { getConnectivityState(connect: boolean): number } }>;
-  getServiceClient(name: string): { getChannel(): { getConnectivityState(connect: boolean): number } };
+  cachedServices: Record<string, ServiceClient>;
+  getServiceClient(name: string): ServiceClient;
   resetAllServices(): void;
+  close(): void;
+}
+
+/** A gRPC client of one etcd service (KV, Lease, Watch ...). */
+interface ServiceClient {
+  getChannel(): { getConnectivityState(connect: boolean): number };
   close(): void;
 }
 
@@ -168,14 +173,6 @@ interface Pool {
 }
 
 export const poolOf = (client: Etcd3): Pool => (client as unknown as { pool: Pool }).pool;
-
-const realResets = new WeakMap<PoolHost, () => void>();
-
-/** Closes the host's service clients (etcd3's own reset, which keepConnections took from its failure
- * path); the next call makes new ones. */
-export function resetServices(host: PoolHost): void {
-  (realResets.get(host) ?? (() => host.resetAllServices()))();
-}
 
 export function isCancel(error: unknown): boolean {
   return (

@@ -6,18 +6,20 @@
 // gets through, after a minute for 32 s, and all that time the agent is not registered and its pods show
 // Unknown. Attempts that fail (refused, no route) are made again after gRPC's back-off (up to 2 s). So each
 // client's hosts are watched: once a host has had no connection for STALL_MS (its attempts failing or
-// hanging), the endpoint is tried each tick with a short connect of our own (closed at once), and when that
-// one gets through while gRPC still has no connection, the host's gRPC clients are replaced by new ones on
-// a new connection, made at once. An abandoned attempt ends on its own (its connection is shut as soon as
-// it is made). Where our connect gets through but gRPC's cannot (a TLS failure, a slow link whose healthy
-// handshake takes longer than STALL_MS) the replacements would go on: each doubles the wait for that host
-// (up to MAX_STALL_MS), and a connection made resets it.
+// hanging), the endpoint is asked each tick with a short HTTP/2 connection of our own (TLS as the client's,
+// closed as soon as etcd's server sends its settings: a frozen etcd, whose kernel still accepts the TCP
+// connection, does not count), and when etcd answers it while gRPC still has no connection, the host's gRPC
+// clients are replaced by new ones on a new connection, made at once. The old clients are closed after the
+// calls' deadline, so a call waiting on them ends as it would have. An abandoned attempt ends on its own
+// (its connection is shut as soon as it is made). Where our connection gets through but gRPC's cannot (a
+// slow link whose healthy handshake takes longer than STALL_MS) the replacements would go on: each doubles
+// the wait for that host (up to MAX_STALL_MS), and a connection made resets it.
 //
 // The same watch tells listeners when a client is connected again after it was not (the node registration
 // tries again at once instead of at its back-off).
-import { connect } from 'node:net';
+import { connect } from 'node:http2';
 import type { Etcd3 } from 'etcd3';
-import { type PoolHost, poolOf, resetServices } from './etcd-faults.ts';
+import { type PoolHost, poolOf } from './etcd-faults.ts';
 
 /** How often each client's connections are looked at. */
 const TICK_MS = 500;
@@ -25,7 +27,8 @@ const TICK_MS = 500;
  * retries an unanswered SYN after 1 s, then 3 s). */
 export const STALL_MS = 1500;
 const MAX_STALL_MS = 24_000;
-/** Our own connect's deadline: any link nokube runs over answers a SYN well within it. */
+/** Our own connection's deadline (TCP, TLS, etcd's HTTP/2 settings): any link nokube runs over answers
+ * well within it. */
 const PROBE_TIMEOUT_MS = 1000;
 
 /** gRPC's connectivity states (grpc.connectivityState). A channel that failed stays TRANSIENT_FAILURE
@@ -49,6 +52,13 @@ interface HostWatch {
   probing: number;
 }
 
+export interface ReachOptions {
+  /** The client's calls' deadline: old clients are closed this long after their replacement. */
+  callTimeoutMs: number;
+  /** The client's TLS files' contents, when etcd is served with TLS. */
+  tls?: { ca: Buffer; cert: Buffer; key: Buffer };
+}
+
 class Reach implements EtcdReach {
   restarts = 0;
   private readonly listeners = new Set<() => void>();
@@ -56,9 +66,11 @@ class Reach implements EtcdReach {
   private connected = false;
   private readonly timer: NodeJS.Timeout;
   private readonly client: Etcd3;
+  private readonly opts: ReachOptions;
 
-  constructor(client: Etcd3) {
+  constructor(client: Etcd3, opts: ReachOptions) {
     this.client = client;
+    this.opts = opts;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
@@ -98,49 +110,56 @@ class Reach implements EtcdReach {
 
   private probe(host: PoolHost, watch: HostWatch): void {
     watch.probing++;
-    reachable(host.host).then((ok) => {
+    answers(host.host, this.opts.tls).then((ok) => {
       watch.probing--;
       if (!ok || host.closed || watch.downSince === undefined) return;
       watch.downSince = undefined;
       watch.stallMs = Math.min(watch.stallMs * 2, MAX_STALL_MS);
       this.restarts++;
-      restart(host, this.restarts);
+      restart(host, this.restarts, this.opts.callTimeoutMs);
     });
   }
 }
 
 /** New gRPC clients for the host on a connection of their own: the options differ from the stalled
- * subchannel's (grpc-js shares a subchannel between channels of equal options), and connecting starts now. */
-function restart(host: PoolHost, attempt: number): void {
+ * subchannel's (grpc-js shares a subchannel between channels of equal options), and connecting starts now.
+ * The old clients are closed once the calls waiting on them have met their deadline. */
+function restart(host: PoolHost, attempt: number, graceMs: number): void {
+  const old = Object.values(host.cachedServices);
+  host.cachedServices = Object.create(null);
   host.channelOptions = { ...host.channelOptions, 'nokube.connect_attempt': attempt };
-  resetServices(host);
   host.getServiceClient('KV').getChannel().getConnectivityState(true);
+  setTimeout(() => {
+    for (const service of old) service.close();
+  }, graceMs).unref();
 }
 
-/** A TCP connect to `host:port` within PROBE_TIMEOUT_MS; the socket is closed at once either way. */
-function reachable(address: string): Promise<boolean> {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = Number(address.slice(colon + 1));
+/** etcd at `host:port` sends its HTTP/2 settings within PROBE_TIMEOUT_MS; the connection is closed at once
+ * either way. */
+function answers(address: string, tls: ReachOptions['tls']): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
+    const session = connect(
+      `${tls ? 'https' : 'http'}://${address}`,
+      tls ? { ...tls, rejectUnauthorized: true } : {},
+    );
+    const timer = setTimeout(() => done(false), PROBE_TIMEOUT_MS);
+    function done(ok: boolean) {
+      clearTimeout(timer);
+      session.destroy();
       resolve(ok);
-    };
-    socket.setTimeout(PROBE_TIMEOUT_MS, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
+    }
+    session.once('remoteSettings', () => done(true));
+    session.once('error', () => done(false));
   });
 }
 
 const reaches = new WeakMap<Etcd3, Reach>();
 
 /** Starts watching the client's connections (agent/store/etcd.ts does, for every client it makes). */
-export function watchReach(client: Etcd3): EtcdReach {
+export function watchReach(client: Etcd3, opts: ReachOptions): EtcdReach {
   let reach = reaches.get(client);
   if (!reach) {
-    reach = new Reach(client);
+    reach = new Reach(client, opts);
     reaches.set(client, reach);
   }
   return reach;

@@ -51,17 +51,18 @@ export async function createEtcd(settings: EtcdSettings, opts: EtcdClientOptions
     grpcOptions: GRPC_OPTIONS,
     ...faultOptions({ endpoints: settings.endpoints, callTimeoutMs: settings.dialTimeoutMs, ...opts }),
   };
-  if (settings.tls) {
+  const tls = settings.tls && {
+    ca: readFileSync(settings.tls.ca),
+    cert: readFileSync(settings.tls.cert),
+    key: readFileSync(settings.tls.key),
+  };
+  if (tls) {
     quietIpServername();
-    options.credentials = {
-      rootCertificate: readFileSync(settings.tls.ca),
-      certChain: readFileSync(settings.tls.cert),
-      privateKey: readFileSync(settings.tls.key),
-    };
+    options.credentials = { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key };
   }
   const client = new Etcd3(options);
   keepConnections(client);
-  watchReach(client);
+  watchReach(client, { callTimeoutMs: settings.dialTimeoutMs, ...(tls ? { tls } : {}) });
   return client;
 }
 
