@@ -1,6 +1,7 @@
 // The cluster config: one YAML document, stored in etcd, read by every agent.
 // Every field is required unless it is listed in DOCUMENTED_DEFAULTS (README "Cluster config").
 import { z } from 'zod';
+import { type Cidr, cidrsOverlap, parseCidr } from '../net/cidr.ts';
 
 /** RFC 1123 DNS label: lower-case alphanumerics and '-', starts and ends alphanumeric, at most 63. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -44,6 +45,13 @@ export const DOCUMENTED_DEFAULTS = {
   'secrets.keyFile': '$NOKUBE_HOME/keys/<cluster>.json',
   'audit.maxSizeMB': 100,
   'audit.maxFiles': 5,
+  'network.podCidr': '10.42.0.0/16',
+  'network.nodeMaskSize': 24,
+  'network.serviceCidr': '10.43.0.0/16',
+  'network.nodePortRange': '30000-32767',
+  'network.clusterDomain': 'cluster.local',
+  'network.backend': 'vxlan',
+  'network.sandboxImage': 'registry.k8s.io/pause:3.10',
 } as const;
 
 /** A path below a directory: relative, no `..` segment. */
@@ -174,6 +182,27 @@ export const clusterConfigSchema = z.strictObject({
       }),
     })
     .optional(),
+  /** Pod networking and Services (k3s/flannel defaults); pods use the host network without this section. */
+  network: z
+    .strictObject({
+      podCidr: z.string().default(DOCUMENTED_DEFAULTS['network.podCidr']),
+      nodeMaskSize: z.number().int().default(DOCUMENTED_DEFAULTS['network.nodeMaskSize']),
+      serviceCidr: z.string().default(DOCUMENTED_DEFAULTS['network.serviceCidr']),
+      nodePortRange: z
+        .string()
+        .regex(/^\d{1,5}-\d{1,5}$/, 'must be a port range "a-b" (such as 30000-32767)')
+        .default(DOCUMENTED_DEFAULTS['network.nodePortRange']),
+      clusterDomain: z
+        .string()
+        .regex(
+          /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+          'must be a DNS domain (such as cluster.local)',
+        )
+        .default(DOCUMENTED_DEFAULTS['network.clusterDomain']),
+      backend: z.enum(['host-gw', 'vxlan']).default(DOCUMENTED_DEFAULTS['network.backend']),
+      sandboxImage: image.default(DOCUMENTED_DEFAULTS['network.sandboxImage']),
+    })
+    .optional(),
   /** Pod Security "baseline" for requests that are not an ops-admin's (head/admission/pod-security.ts). */
   admission: z
     .strictObject({
@@ -262,6 +291,7 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
     if (p === cfg.agent.port) problems.push([['agent', 'port'], `must differ from ${path.join('.')}`]);
   }
   problems.push(...etcdServeProblems(cfg));
+  problems.push(...networkProblems(cfg));
   const heads = new Set(cfg.nodes.filter((n) => n.roles.includes('head')).map((n) => n.address));
   const mon = cfg.monitoring;
   for (const [name, svc] of [
@@ -280,6 +310,39 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
       ['monitoring', 'grafana', 'adminPasswordFile'],
       'sets the admin password of the Grafana container the head runs: needs monitoring.grafana.container',
     ]);
+  return problems;
+}
+
+/** The network section's own rules: CIDRs parse and do not overlap, the node subnets fit, the NodePort
+ * range is a range of ports. */
+function networkProblems(cfg: ClusterConfig): Array<[Array<string | number>, string]> {
+  const net = cfg.network;
+  if (!net) return [];
+  const problems: Array<[Array<string | number>, string]> = [];
+  const cidrs: Partial<Record<'podCidr' | 'serviceCidr', Cidr>> = {};
+  for (const field of ['podCidr', 'serviceCidr'] as const) {
+    try {
+      cidrs[field] = parseCidr(net[field]);
+    } catch (err) {
+      problems.push([['network', field], (err as Error).message]);
+    }
+  }
+  const { podCidr, serviceCidr } = cidrs;
+  if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr))
+    problems.push([['network', 'serviceCidr'], `overlaps network.podCidr (${net.podCidr})`]);
+  if (podCidr && (net.nodeMaskSize < podCidr.prefix || net.nodeMaskSize > 30))
+    problems.push([
+      ['network', 'nodeMaskSize'],
+      `must be between the podCidr's prefix (${podCidr.prefix}) and 30`,
+    ]);
+  else if (podCidr && 2 ** (net.nodeMaskSize - podCidr.prefix) < cfg.nodes.length)
+    problems.push([
+      ['network', 'podCidr'],
+      `holds ${2 ** (net.nodeMaskSize - podCidr.prefix)} node subnets of /${net.nodeMaskSize}, fewer than the ${cfg.nodes.length} nodes`,
+    ]);
+  const [a, b] = net.nodePortRange.split('-').map(Number) as [number, number];
+  if (!(a >= 1 && a <= b && b <= 65535))
+    problems.push([['network', 'nodePortRange'], 'must be "a-b" with 1 <= a <= b <= 65535']);
   return problems;
 }
 
