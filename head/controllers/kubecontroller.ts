@@ -19,6 +19,7 @@ import { AssumedPods } from './assumed-pods.ts';
 import { LeaderCaches } from './caches.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
+import { EndpointSliceController } from './endpointslice-controller.ts';
 import { reconcileJob } from './job.ts';
 import { Leadership } from './leadership.ts';
 import { forgetDeadNode, planSweep } from './node-lifecycle.ts';
@@ -123,6 +124,8 @@ export class Leader {
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly sweeper: ControllerActor;
+  /** Services' EndpointSlices (endpointslice-controller.ts). */
+  private readonly endpointSlices: EndpointSliceController;
   private readonly onNode = () => {
     for (const a of this.actors.values()) a.kick();
     this.sweeper.kick();
@@ -141,6 +144,7 @@ export class Leader {
       () => this.sweep(),
       false,
     );
+    this.endpointSlices = new EndpointSliceController(ctx, this.caches, () => this.edge());
   }
 
   start(): void {
@@ -208,6 +212,7 @@ export class Leader {
     const nodes: Handlers<unknown> = { add: this.onNode, update: this.onNode, delete: this.onNode };
     // A node's status says which images it holds: a rollout waiting for a pre-pull may go on.
     this.offs.push(caches.nodes.on(nodes), caches.drains.on(nodes), caches.nodeStatuses.on(nodes));
+    this.endpointSlices.start();
     this.resyncTimer = setInterval(() => void this.resync(), RESYNC_MS);
     // Nodes that died before we led: their leases are revoked now.
     for (const m of ctx.mesh.table.list()) if (m.state === 'dead') this.nodeDied(m.name, m.incarnation);
@@ -221,6 +226,7 @@ export class Leader {
     for (const a of this.actors.values()) a.stop();
     this.actors.clear();
     this.sweeper.stop();
+    this.endpointSlices.stop();
     void this.caches.release();
     this.ctx.alive.deleteTree('_cluster', 'kubecontroller');
     this.ctx.log.info('kubecontroller: no longer leading; actors stopped');
@@ -343,6 +349,7 @@ export class Leader {
     }
     for (const [id, a] of [...this.actors]) if (!seen.has(id)) this.dropActor(id, a.uid);
     this.sweeper.kick();
+    this.endpointSlices.resync();
   }
 }
 
