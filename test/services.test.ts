@@ -109,6 +109,13 @@ describe('Service validation (no etcd)', () => {
       );
     });
 
+  test("a Service's name is a DNS-1035 label (it starts with a letter)", () => {
+    assert.throws(
+      () => validateManifestText(svc('ports: [{port: 80}]', '1web'), 'svc.yaml'),
+      /\(Service 1web\): metadata\.name: Invalid value: "1web": a DNS-1035 label must consist of/,
+    );
+  });
+
   test('an EndpointSlice is refused in a manifest: the controller writes them', () => {
     assert.throws(
       () =>

@@ -11,8 +11,16 @@ type Problem = [Array<string | number>, string];
 /** k8s' MaxClientIPServiceAffinitySeconds. */
 export const MAX_AFFINITY_SECONDS = 86_400;
 
-export function serviceProblems(spec: ServiceSpec): Problem[] {
+/** k8s: a Service's name is a DNS-1035 label (its environment variables and DNS name derive from it). */
+const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+export function serviceProblems(name: string, spec: ServiceSpec): Problem[] {
   const out: Problem[] = [];
+  if (name.length > 63 || !DNS_1035.test(name))
+    out.push([
+      ['metadata', 'name'],
+      `Invalid value: "${name}": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (at most 63 characters)`,
+    ]);
   const at = (...path: Array<string | number>) => ['spec', ...path];
   const headless = spec.clusterIP === 'None';
   const ports = spec.ports ?? [];

@@ -37,7 +37,7 @@ export function crossFieldProblems(kind: Kind, m: Record<string, unknown>): Prob
     case 'Job':
       return controllerProblems(kind, spec!);
     case 'Service':
-      return serviceProblems(spec as unknown as ServiceSpec);
+      return serviceProblems((m.metadata as { name: string }).name, spec as unknown as ServiceSpec);
     case 'ConfigMap':
       return Object.keys((m.binaryData as object) ?? {})
         .filter((k) => k in ((m.data as object) ?? {}))

@@ -66,7 +66,7 @@ export const BUILTIN_POLICIES: readonly Policy[] = [
   {
     name: 'deployer',
     description:
-      'CI/CD: create, update, delete and read workloads and ConfigMaps, and their logs, in the namespaces named (edit to name yours); no Secrets, no exec, no config or ACL',
+      'CI/CD: create, update, delete and read workloads, Services and ConfigMaps, and their logs, in the namespaces named (edit to name yours); no Secrets, no exec, no config or ACL',
     rules: [
       {
         namespaces: ['default'],
