@@ -205,6 +205,8 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
   volumes?: Volume[];
   tolerations?: Toleration[];
+  /** The namespace's Services as environment variables (agent/pods/service-env.ts); absent means true. */
+  enableServiceLinks?: boolean;
 }
 export interface Toleration {
   key?: string;
