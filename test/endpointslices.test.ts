@@ -15,12 +15,13 @@ import {
   refOf,
   writeStatus,
 } from '../agent/objects/store.ts';
-import type { EndpointSlice, Pod, PodStatus } from '../agent/objects/types.ts';
+import type { EndpointSlice, Pod, PodStatus, Service } from '../agent/objects/types.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
 import { connectEtcd } from '../agent/store/etcd.ts';
 import type { Guard } from '../agent/store/guard.ts';
 import { NO_GUARD } from '../agent/store/guard.ts';
 import { keys } from '../agent/store/keys.ts';
+import { desiredSlices, reconcileEndpointSlices } from '../head/controllers/endpointslices.ts';
 import { Leader } from '../head/controllers/kubecontroller.ts';
 import { eventually } from './harness/cluster.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
@@ -296,4 +297,28 @@ describe('EndpointSlice controller (real etcd)', () => {
       leader.stop();
     }
   });
+});
+
+test('a slice name another manager holds is never reused: ours takes the next one', () => {
+  const svc = validateManifestText(service(), 'svc.yaml')[0]!.object as Service;
+  svc.metadata = {
+    ...svc.metadata,
+    uid: 'svc-uid',
+    resourceVersion: '1',
+    generation: 1,
+    creationTimestamp: '',
+  };
+  const p = pod('web-a', 8080);
+  p.status = status('10.42.0.5', true);
+  const [usual] = desiredSlices(svc, [p]);
+  const foreign = {
+    object: { ...usual!, metadata: { ...usual!.metadata, labels: { 'kubernetes.io/service-name': 'web' } } },
+    modRevision: '5',
+    createRevision: '5',
+  };
+  const actions = reconcileEndpointSlices('default', 'web', svc, [p], [foreign]);
+  assert.deepEqual(
+    actions.map((a) => `${a.type} ${a.type === 'putObject' ? a.object?.metadata.name : ''}`),
+    [`putObject ${usual!.metadata.name}-1`],
+  );
 });

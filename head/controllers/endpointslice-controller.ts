@@ -98,28 +98,24 @@ export class EndpointSliceController {
     const keys = [...this.dirty];
     this.dirty.clear();
     const slices = this.caches.list<EndpointSlice>('endpointslices');
-    let pods: Pod[] | undefined;
-    try {
-      for (const [i, key] of keys.entries()) {
-        if (this.stopped) return;
-        const [namespace, name] = key.split('/') as [string, string];
-        const stored = this.caches.get<Service>('services', key);
-        pods ??= this.caches.list<Pod>('pods').map((p) => p.object);
-        const actions = reconcileEndpointSlices(namespace, name, stored?.object, pods, slices);
-        if (actions.length === 0) continue;
-        const svc = stored?.object;
-        const owner = {
-          ref: { kind: 'Service' as const, namespace, name, uid: svc?.metadata.uid ?? '' },
-          createRevision: stored?.createRevision ?? '0',
-        };
-        // A write that lost a race (the slice changed meanwhile) is looked at again with fresh caches.
-        if ((await applyActions(this.edge(), owner, actions)) > 0) this.dirty.add(key);
-        keys[i] = '';
+    const pods = this.caches.list<Pod>('pods').map((p) => p.object);
+    for (const [i, key] of keys.entries()) {
+      if (this.stopped) return;
+      const [namespace, name] = key.split('/') as [string, string];
+      const stored = this.caches.get<Service>('services', key);
+      const actions = reconcileEndpointSlices(namespace, name, stored?.object, pods, slices);
+      const owner = {
+        ref: { kind: 'Service' as const, namespace, name, uid: stored?.object.metadata.uid ?? '' },
+        createRevision: stored?.createRevision ?? '0',
+      };
+      // A write that lost a race is not retried here: what beat it (a change of the slice) reaches the
+      // caches and marks the Service again. A failure (etcd away) retries the rest with back-off.
+      try {
+        if (actions.length > 0) await applyActions(this.edge(), owner, actions);
+      } catch (err) {
+        for (const k of keys.slice(i)) this.dirty.add(k);
+        throw err;
       }
-    } catch (err) {
-      for (const key of keys) if (key) this.dirty.add(key);
-      throw err;
     }
-    if (this.dirty.size > 0) this.actor.kick();
   }
 }

@@ -78,8 +78,13 @@ function endpointOf(svc: Service, pod: Pod): Endpoint {
   };
 }
 
-/** The slices the Service should have (metadata without server-set fields but name, labels, owner). */
-export function desiredSlices(svc: Service, pods: Pod[]): EndpointSlice[] {
+/** The slices the Service should have (metadata without server-set fields but name, labels, owner);
+ * `taken`: names of slices in its namespace that are not ours (never reused). */
+export function desiredSlices(
+  svc: Service,
+  pods: Pod[],
+  taken: ReadonlySet<string> = new Set(),
+): EndpointSlice[] {
   if (Object.keys(svc.spec.selector ?? {}).length === 0) return [];
   const groups = new Map<string, { ports: EndpointPort[]; endpoints: Endpoint[] }>();
   const chosen = pods
@@ -101,12 +106,20 @@ export function desiredSlices(svc: Service, pods: Pod[]): EndpointSlice[] {
   const out: EndpointSlice[] = [];
   for (const [key, group] of [...groups].sort(([a], [b]) => compareText(a, b))) {
     const hash = createHash('sha256').update(key).digest('hex').slice(0, 5);
+    let n = 0;
+    const nameFor = () => {
+      for (;;) {
+        const candidate = `${name}-${hash}${n === 0 ? '' : `-${n}`}`;
+        n++;
+        if (!taken.has(candidate)) return candidate;
+      }
+    };
     for (let i = 0; i === 0 || i * MAX_ENDPOINTS_PER_SLICE < group.endpoints.length; i++)
       out.push({
         apiVersion: API_VERSION.EndpointSlice,
         kind: 'EndpointSlice',
         metadata: {
-          name: `${name}-${hash}${i === 0 ? '' : `-${i}`}`,
+          name: nameFor(),
           namespace: svc.metadata.namespace!,
           uid: '',
           resourceVersion: '0',
@@ -155,8 +168,14 @@ export function reconcileEndpointSlices(
   pods: Pod[],
   slices: Array<Stored<EndpointSlice>>,
 ): Action[] {
-  const have = new Map(managedSlicesOf(slices, namespace, name).map((s) => [s.object.metadata.name, s]));
-  const want = svc ? desiredSlices(svc, pods) : [];
+  const ours = managedSlicesOf(slices, namespace, name);
+  const have = new Map(ours.map((s) => [s.object.metadata.name, s]));
+  const taken = new Set(
+    slices
+      .filter((s) => s.object.metadata.namespace === namespace && !ours.includes(s))
+      .map((s) => s.object.metadata.name),
+  );
+  const want = svc ? desiredSlices(svc, pods, taken) : [];
   const actions: Action[] = [];
   for (const slice of want) {
     const prev = have.get(slice.metadata.name);
