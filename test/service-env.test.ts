@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Pod, Service } from '../agent/objects/types.ts';
 import { type Lookup, resolveEnv } from '../agent/pods/resolve.ts';
+import { objectMeta } from './harness/object-meta.ts';
 
 const service = (name: string, namespace: string, spec: Service['spec']): Service => ({
   apiVersion: 'v1',
   kind: 'Service',
-  metadata: { name, namespace, uid: name, resourceVersion: '1', generation: 1, creationTimestamp: '' },
+  metadata: objectMeta(name, { namespace }),
   spec,
 });
 const SERVICES = [

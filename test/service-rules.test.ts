@@ -7,16 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { Endpoint, EndpointSlice, Service } from '../agent/objects/types.ts';
 import { planServiceRules, tableName } from '../agent/services/nft/plan.ts';
+import { objectMeta } from './harness/object-meta.ts';
 
-const meta = (name: string, labels?: Record<string, string>) => ({
-  name,
-  namespace: 'default',
-  uid: name,
-  resourceVersion: '1',
-  generation: 1,
-  creationTimestamp: '',
-  ...(labels ? { labels } : {}),
-});
+const meta = (name: string, labels?: Record<string, string>) => objectMeta(name, labels ? { labels } : {});
 const service = (name: string, spec: Service['spec']): Service => ({
   apiVersion: 'v1',
   kind: 'Service',
