@@ -116,6 +116,55 @@ describe('Service validation (no etcd)', () => {
     );
   });
 
+  test('the examples of the Kubernetes Service docs validate as they are', () => {
+    // https://kubernetes.io/docs/concepts/services-networking/service/ (my-service, NodePort, headless).
+    const docs = `apiVersion: v1
+kind: Service
+metadata:
+  name: my-service
+spec:
+  selector:
+    app.kubernetes.io/name: MyApp
+  ports:
+    - name: http
+      protocol: TCP
+      port: 80
+      targetPort: http-web-svc
+    - name: https
+      protocol: TCP
+      port: 443
+      targetPort: 9377
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: my-nodeport
+spec:
+  type: NodePort
+  selector:
+    app.kubernetes.io/name: MyApp
+  ports:
+    - port: 80
+      targetPort: 80
+      nodePort: 30007
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: my-headless
+spec:
+  clusterIP: None
+  selector:
+    app: db
+status:
+  loadBalancer: {}
+`;
+    assert.deepEqual(
+      validateManifestText(docs, 'docs.yaml').map((m) => m.object.metadata.name),
+      ['my-service', 'my-nodeport', 'my-headless'],
+    );
+  });
+
   test('an EndpointSlice is refused in a manifest: the controller writes them', () => {
     assert.throws(
       () =>
