@@ -1,7 +1,7 @@
 // The cluster config: one YAML document, stored in etcd, read by every agent.
 // Every field is required unless it is listed in DOCUMENTED_DEFAULTS (README "Cluster config").
 import { z } from 'zod';
-import { type Cidr, cidrsOverlap, parseCidr } from '../net/cidr.ts';
+import { cidrsOverlap, parseCidr, subnetCount } from '../net/cidr.ts';
 
 /** RFC 1123 DNS label: lower-case alphanumerics and '-', starts and ends alphanumeric, at most 63. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -87,6 +87,40 @@ const greptimeDatabase = z.string().superRefine((name, ctx) => {
         : undefined;
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
+
+/** An IPv4 block `a.b.c.d/p` without host bits (agent/net/cidr.ts says what is wrong). */
+const cidr = z.string().superRefine((text, ctx) => {
+  try {
+    parseCidr(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+/** `a-b`, 1 <= a <= b <= 65535. */
+const portRange = z.string().superRefine((text, ctx) => {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text);
+  const [a, b] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!m || a < 1 || b > 65535 || a > b)
+    ctx.addIssue({ code: 'custom', message: `"${text}" must be a port range a-b with 1 <= a <= b <= 65535` });
+});
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+
+/** Pod network and Services (README "Pod network"): each pod its own IP from a per-node subnet of podCidr.
+ * Absent: every pod on the host network, as before. */
+const network = z.strictObject({
+  podCidr: cidr.default(DOCUMENTED_DEFAULTS['network.podCidr']),
+  nodeMaskSize: z.number().int().max(30).default(DOCUMENTED_DEFAULTS['network.nodeMaskSize']),
+  serviceCidr: cidr.default(DOCUMENTED_DEFAULTS['network.serviceCidr']),
+  nodePortRange: portRange.default(DOCUMENTED_DEFAULTS['network.nodePortRange']),
+  clusterDomain: z
+    .string()
+    .max(253)
+    .regex(DNS_NAME, 'must be a DNS name (RFC 1123 labels separated by ".")')
+    .default(DOCUMENTED_DEFAULTS['network.clusterDomain']),
+  backend: z.enum(['host-gw', 'vxlan']).default(DOCUMENTED_DEFAULTS['network.backend']),
+  sandboxImage: image.default(DOCUMENTED_DEFAULTS['network.sandboxImage']),
+});
+export type NetworkConfig = z.output<typeof network>;
 
 const tlsFiles = z.strictObject({ ca: absolutePath, cert: absolutePath, key: absolutePath });
 
@@ -182,27 +216,6 @@ export const clusterConfigSchema = z.strictObject({
       }),
     })
     .optional(),
-  /** Pod networking and Services (k3s/flannel defaults); pods use the host network without this section. */
-  network: z
-    .strictObject({
-      podCidr: z.string().default(DOCUMENTED_DEFAULTS['network.podCidr']),
-      nodeMaskSize: z.number().int().default(DOCUMENTED_DEFAULTS['network.nodeMaskSize']),
-      serviceCidr: z.string().default(DOCUMENTED_DEFAULTS['network.serviceCidr']),
-      nodePortRange: z
-        .string()
-        .regex(/^\d{1,5}-\d{1,5}$/, 'must be a port range "a-b" (such as 30000-32767)')
-        .default(DOCUMENTED_DEFAULTS['network.nodePortRange']),
-      clusterDomain: z
-        .string()
-        .regex(
-          /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
-          'must be a DNS domain (such as cluster.local)',
-        )
-        .default(DOCUMENTED_DEFAULTS['network.clusterDomain']),
-      backend: z.enum(['host-gw', 'vxlan']).default(DOCUMENTED_DEFAULTS['network.backend']),
-      sandboxImage: image.default(DOCUMENTED_DEFAULTS['network.sandboxImage']),
-    })
-    .optional(),
   /** Pod Security "baseline" for requests that are not an ops-admin's (head/admission/pod-security.ts). */
   admission: z
     .strictObject({
@@ -210,6 +223,7 @@ export const clusterConfigSchema = z.strictObject({
       hostPathPrefixes: z.record(dnsLabel, z.array(absolutePath)),
     })
     .optional(),
+  network: network.optional(),
   nodes: z
     .array(
       z.strictObject({
@@ -313,36 +327,24 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
   return problems;
 }
 
-/** The network section's own rules: CIDRs parse and do not overlap, the node subnets fit, the NodePort
- * range is a range of ports. */
+/** network: the pod and service blocks apart, one node subnet for each node in nodes[]. */
 function networkProblems(cfg: ClusterConfig): Array<[Array<string | number>, string]> {
   const net = cfg.network;
   if (!net) return [];
   const problems: Array<[Array<string | number>, string]> = [];
-  const cidrs: Partial<Record<'podCidr' | 'serviceCidr', Cidr>> = {};
-  for (const field of ['podCidr', 'serviceCidr'] as const) {
-    try {
-      cidrs[field] = parseCidr(net[field]);
-    } catch (err) {
-      problems.push([['network', field], (err as Error).message]);
-    }
-  }
-  const { podCidr, serviceCidr } = cidrs;
-  if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr))
-    problems.push([['network', 'serviceCidr'], `overlaps network.podCidr (${net.podCidr})`]);
-  if (podCidr && (net.nodeMaskSize < podCidr.prefix || net.nodeMaskSize > 30))
+  const pods = parseCidr(net.podCidr);
+  if (cidrsOverlap(net.podCidr, net.serviceCidr))
+    problems.push([['network', 'serviceCidr'], `overlaps network.podCidr ${net.podCidr}`]);
+  if (net.nodeMaskSize < pods.prefix)
     problems.push([
       ['network', 'nodeMaskSize'],
-      `must be between the podCidr's prefix (${podCidr.prefix}) and 30`,
+      `must be >= the prefix of network.podCidr (${pods.prefix}): a node subnet is part of it`,
     ]);
-  else if (podCidr && 2 ** (net.nodeMaskSize - podCidr.prefix) < cfg.nodes.length)
+  else if (subnetCount(pods, net.nodeMaskSize) < cfg.nodes.length)
     problems.push([
       ['network', 'podCidr'],
-      `holds ${2 ** (net.nodeMaskSize - podCidr.prefix)} node subnets of /${net.nodeMaskSize}, fewer than the ${cfg.nodes.length} nodes`,
+      `${net.podCidr} holds ${subnetCount(pods, net.nodeMaskSize)} node subnets of /${net.nodeMaskSize}, nodes[] has ${cfg.nodes.length} nodes`,
     ]);
-  const [a, b] = net.nodePortRange.split('-').map(Number) as [number, number];
-  if (!(a >= 1 && a <= b && b <= 65535))
-    problems.push([['network', 'nodePortRange'], 'must be "a-b" with 1 <= a <= b <= 65535']);
   return problems;
 }
 

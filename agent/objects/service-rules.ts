@@ -2,11 +2,20 @@
 // required unless headless, named (DNS labels, unique) when there are several, unique by port and
 // protocol; nodePort only for NodePort, unique; clusterIP an IPv4 address or "None" (not for NodePort),
 // clusterIPs[0] equal to it; session affinity's timeout in (0, 86400], its config only with ClientIP.
-import { parseIPv4 } from '../net/cidr.ts';
+import { parseIp } from '../net/cidr.ts';
 import { DNS_LABEL_MESSAGE, isDnsLabel } from './schema/names.ts';
 import type { ServiceSpec } from './types.ts';
 
 type Problem = [Array<string | number>, string];
+
+const isIPv4 = (text: string): boolean => {
+  try {
+    parseIp(text);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** k8s' MaxClientIPServiceAffinitySeconds. */
 export const MAX_AFFINITY_SECONDS = 86_400;
@@ -51,7 +60,7 @@ export function serviceProblems(name: string, spec: ServiceSpec): Problem[] {
     }
   });
   const ip = spec.clusterIP;
-  if (ip !== undefined && ip !== 'None' && parseIPv4(ip) === undefined)
+  if (ip !== undefined && ip !== 'None' && !isIPv4(ip))
     out.push([
       at('clusterIP'),
       `Invalid value: "${ip}": must be a valid IPv4 address (e.g. 10.9.8.7) or "None"`,
@@ -63,7 +72,7 @@ export function serviceProblems(name: string, spec: ServiceSpec): Problem[] {
     out.push([at('clusterIPs'), 'Invalid value: may hold one address only (IPv4 SingleStack)']);
   if (ips?.[0] !== undefined && ip !== undefined && ips[0] !== ip)
     out.push([at('clusterIPs', 0), `Invalid value: "${ips[0]}": must match \`clusterIP\` when present`]);
-  else if (ips?.[0] !== undefined && ips[0] !== 'None' && parseIPv4(ips[0]) === undefined)
+  else if (ips?.[0] !== undefined && ips[0] !== 'None' && !isIPv4(ips[0]))
     out.push([at('clusterIPs', 0), `Invalid value: "${ips[0]}": must be a valid IPv4 address or "None"`]);
   const affinity = spec.sessionAffinity ?? 'None';
   if (affinity === 'None' && spec.sessionAffinityConfig !== undefined)

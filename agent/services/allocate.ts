@@ -4,7 +4,7 @@
 // same one; freed in the transaction that deletes the Service (or its namespace). An update keeps what
 // the Service holds. Free values are picked at random with a forward scan, as k8s' allocator does.
 import type { Etcd3 } from 'etcd3';
-import { cidrContains, formatIPv4, parseIPv4 } from '../net/cidr.ts';
+import { cidrContains, formatIp, parseIp } from '../net/cidr.ts';
 import type { Service, ServicePort } from '../objects/types.ts';
 import { keys } from '../store/keys.ts';
 import { type ServiceRanges, usableIndexes } from './ranges.ts';
@@ -102,7 +102,7 @@ export async function planAllocations(
       const { first, count } = usableIndexes(ranges.serviceCidr);
       const free = pickFree(
         count,
-        (i) => formatIPv4(ranges.serviceCidr.base + first + i),
+        (i) => formatIp(ranges.serviceCidr.base + first + i),
         (v) => ips.has(v) || claimedIps.has(v),
       );
       if (free === undefined)
@@ -116,7 +116,7 @@ export async function planAllocations(
         claimIp(free);
       }
     } else if (ip !== 'None' && ip !== old?.spec.clusterIP) {
-      const n = parseIPv4(ip)!;
+      const n = parseIp(ip); // validated: an IPv4 address
       const { first, count } = usableIndexes(ranges.serviceCidr);
       const index = n - ranges.serviceCidr.base;
       const other = byOther(ips, ip, holder);
