@@ -198,6 +198,8 @@ export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 export interface PodSpec {
   containers: Container[];
   restartPolicy?: RestartPolicy;
+  /** The namespace's Services as environment variables (agent/pods/service-env.ts); absent means true. */
+  enableServiceLinks?: boolean;
   /** Set by the scheduler (or by the user for a bare Pod); never changes once set. */
   nodeName?: string;
   nodeSelector?: Record<string, string>;
@@ -205,8 +207,6 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
   volumes?: Volume[];
   tolerations?: Toleration[];
-  /** The namespace's Services as environment variables (agent/pods/service-env.ts); absent means true. */
-  enableServiceLinks?: boolean;
 }
 export interface Toleration {
   key?: string;

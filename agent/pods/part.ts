@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import type { AgentContext, AgentPart, PodActorView } from '../context.ts';
 import { deletePod } from '../objects/pod-deletion.ts';
 import { fromKv, getObject, objectKey, refOf, type Stored, writeStatus } from '../objects/store.ts';
-import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret, Service } from '../objects/types.ts';
+import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { logEtcdFailure, shortReason, withTimeout } from '../store/etcd.ts';
@@ -65,7 +65,7 @@ class PodsOnNode {
   private readonly secrets = new Map<string, Secret>();
   /** Services, for their environment variables (kept in the local cache: an agent cut off from etcd
    * starts containers with the Services it last knew). */
-  private readonly services = new Map<string, Service>();
+  private readonly services = new Map<string, Extract<KubeObject, { kind: 'Service' }>>();
   /** Last status written per pod (stable form, without transition times) and statuses not yet written. */
   private readonly written = new Map<string, { stable: string; status: PodStatus }>();
   private readonly pending = new Map<string, PodStatus>();

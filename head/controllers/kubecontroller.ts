@@ -117,6 +117,8 @@ export class Leader {
   private readonly ctx: AgentContext;
   private readonly caches: LeaderCaches;
   private readonly actors = new Map<string, Actor>();
+  /** Services' EndpointSlices (endpointslice-controller.ts). */
+  private readonly endpointSlices: EndpointSliceController;
   private readonly offs: Array<() => void> = [];
   /** Placements of this leader not read back yet: every reconcile's load counts them. */
   private readonly assumed = new AssumedPods();
@@ -124,8 +126,6 @@ export class Leader {
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly sweeper: ControllerActor;
-  /** Services' EndpointSlices (endpointslice-controller.ts). */
-  private readonly endpointSlices: EndpointSliceController;
   private readonly onNode = () => {
     for (const a of this.actors.values()) a.kick();
     this.sweeper.kick();
@@ -138,13 +138,13 @@ export class Leader {
     this.ctx = ctx;
     this.guard = guard;
     this.caches = new LeaderCaches(ctx.etcd, ctx.cluster, ctx.log);
+    this.endpointSlices = new EndpointSliceController(ctx, this.caches, () => this.edge());
     this.sweeper = new ControllerActor(
       ctx,
       { namespace: '_cluster', kind: 'NodeLifecycle', name: 'pods', uid: '' },
       () => this.sweep(),
       false,
     );
-    this.endpointSlices = new EndpointSliceController(ctx, this.caches, () => this.edge());
   }
 
   start(): void {
@@ -155,6 +155,7 @@ export class Leader {
       since: new Date().toISOString(),
     });
     this.removeActorSource = ctx.handles.actorRows.add(() => this.rows());
+    this.endpointSlices.start();
     for (const [resource, kind] of Object.entries(CONTROLLED)) {
       const changed = (_k: string, e: Entry<Stored>) => this.ensureActor(kind, e.value.object).kick();
       this.offs.push(
@@ -212,7 +213,6 @@ export class Leader {
     const nodes: Handlers<unknown> = { add: this.onNode, update: this.onNode, delete: this.onNode };
     // A node's status says which images it holds: a rollout waiting for a pre-pull may go on.
     this.offs.push(caches.nodes.on(nodes), caches.drains.on(nodes), caches.nodeStatuses.on(nodes));
-    this.endpointSlices.start();
     this.resyncTimer = setInterval(() => void this.resync(), RESYNC_MS);
     // Nodes that died before we led: their leases are revoked now.
     for (const m of ctx.mesh.table.list()) if (m.state === 'dead') this.nodeDied(m.name, m.incarnation);
@@ -221,12 +221,12 @@ export class Leader {
   stop(): void {
     this.stopped = true;
     this.removeActorSource?.();
+    this.endpointSlices.stop();
     clearInterval(this.resyncTimer);
     for (const off of this.offs) off();
     for (const a of this.actors.values()) a.stop();
     this.actors.clear();
     this.sweeper.stop();
-    this.endpointSlices.stop();
     void this.caches.release();
     this.ctx.alive.deleteTree('_cluster', 'kubecontroller');
     this.ctx.log.info('kubecontroller: no longer leading; actors stopped');

@@ -193,6 +193,7 @@ export const podSpec = z.strictObject({
         `${(issue.input as unknown[]).length} containers, over the limit of ${MAX_CONTAINERS_PER_POD} per pod`,
     }),
   restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).optional(),
+  enableServiceLinks: z.boolean().optional(),
   nodeName: dnsSubdomain.optional(),
   nodeSelector: labels.optional(),
   affinity: z
@@ -211,7 +212,6 @@ export const podSpec = z.strictObject({
     })
     .optional(),
   terminationGracePeriodSeconds: z.number().int().min(0).optional(),
-  enableServiceLinks: z.boolean().optional(),
   volumes: z.array(volume).optional(),
   tolerations: z.array(toleration).optional(),
 });
