@@ -52,7 +52,7 @@ test('the built-in policies are valid policy documents', () => {
 test('a policy document is validated: every problem named with its path', () => {
   const r = parsePolicy({
     name: 'Bad_Name',
-    rules: [{ namespaces: [], resources: ['pods', 'services'], verbs: ['get', 'patch'] }],
+    rules: [{ namespaces: [], resources: ['pods', 'ingresses'], verbs: ['get', 'patch'] }],
     cluster: { acl: 'admin' },
     extra: 1,
   });
@@ -61,7 +61,7 @@ test('a policy document is validated: every problem named with its path', () => 
   for (const want of [
     'name: must be an RFC 1123 label',
     'rules.0.namespaces: names at least one namespace',
-    'rules.0.resources.1: must be "*" or one of namespaces, configmaps, secrets, pods, deployments, replicasets, daemonsets, jobs, secrets/values',
+    'rules.0.resources.1: must be "*" or one of namespaces, configmaps, secrets, pods, deployments, replicasets, daemonsets, jobs, services, endpointslices, secrets/values',
     'rules.0.verbs.1:',
     'cluster.acl:',
     'extra',
@@ -108,7 +108,15 @@ test('readonly reads everything but Secret values; no exec, no writes, no ACL', 
 test('deployer writes workloads and ConfigMaps in its namespaces only; no Secrets, exec, config or ACL', () => {
   const ci = token('ci', 'deployer');
   for (const verb of ['get', 'list', 'watch', 'create', 'update', 'delete'] as const)
-    for (const resource of ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs', 'configmaps'])
+    for (const resource of [
+      'pods',
+      'deployments',
+      'replicasets',
+      'daemonsets',
+      'jobs',
+      'configmaps',
+      'services',
+    ])
       assert.ok(allowed(ci, { verb, resource, namespace: 'default' }), `${verb} ${resource}`);
   assert.ok(allowed(ci, { verb: 'logs', resource: 'pods', namespace: 'default' }));
   assert.ok(allowed(ci, { verb: 'get', resource: 'nodes' }));

@@ -173,9 +173,9 @@ items:
     ],
     [
       'unknown kind',
-      'apiVersion: v1\nkind: Service\nmetadata: {name: x}\n',
+      'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x}\n',
       [
-        'm.yaml:2: document 1 (Service x): kind: unknown kind "Service" (nokube supports Namespace, ConfigMap, Secret, Pod, Deployment, DaemonSet, Job)',
+        'm.yaml:2: document 1 (Ingress x): kind: unknown kind "Ingress" (nokube supports Namespace, ConfigMap, Secret, Pod, Deployment, DaemonSet, Job, Service)',
       ],
     ],
     [

@@ -2,6 +2,14 @@
 // compares each object's mod revision (or its absence) with what was read; on a conflict the read and
 // the transaction are retried a few times, then a clear error. Never partial.
 import type { Etcd3 } from 'etcd3';
+import {
+  type AllocationPlan,
+  clusterIpChange,
+  keepAllocated,
+  planAllocations,
+} from '../services/allocate.ts';
+import { readServiceRanges } from '../services/ranges.ts';
+import { deleteService, namespaceServicesRelease } from '../services/release.ts';
 import { absent } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
 import { canonical } from './canonical.ts';
@@ -100,8 +108,13 @@ export async function applyManifests(
     const first = compares[0]!;
     const txn = etcd.if(first.key, 'Mod', '==', first.mod);
     for (const c of compares.slice(1)) txn.and(c.key, 'Mod', '==', c.mod);
+    const { claims, frees } = plan.allocations;
     const res = await txn
-      .then(...writes.map((w) => etcd.put(objectKey(cluster, refOf(w.object))).value(toStoredJson(w.object))))
+      .then(
+        ...writes.map((w) => etcd.put(objectKey(cluster, refOf(w.object))).value(toStoredJson(w.object))),
+        ...claims.map((c) => etcd.put(c.key).value(c.value)),
+        ...frees.map((f) => etcd.delete().key(f.key)),
+      )
       .commit()
       .catch((err: Error) => {
         if (!/too many operations in txn/.test(err.message)) throw err;
@@ -123,8 +136,11 @@ export async function applyManifests(
 
 interface Plan {
   results: ApplyResult[];
-  /** Every key read (objects and the namespaces they need) with the mod revision seen (0: absent). */
+  /** Every key read (objects, the namespaces they need, Services' allocation keys and the config they
+   * were allocated from) with the mod revision seen (0: absent). */
   reads: Array<{ key: string; mod: number }>;
+  /** Services' ClusterIPs and NodePorts this apply claims and frees (agent/services/allocate.ts). */
+  allocations: AllocationPlan;
 }
 
 async function planApply(
@@ -202,7 +218,38 @@ async function planApply(
   });
   problems.push(...sizeProblems(manifests, results));
   if (problems.length > 0) throw new ApplyError(problems);
-  return { results, reads };
+  const allocations = await allocate(etcd, cluster, manifests, results, existing, reads);
+  if (allocations.problems.length > 0) throw new ApplyError(allocations.problems);
+  return { results, reads, allocations };
+}
+
+/** The Services this apply writes get their ClusterIP and NodePorts (in the objects it writes); the keys
+ * claimed, freed and the config read are compared in the apply's transaction. */
+async function allocate(
+  etcd: Etcd3,
+  cluster: string,
+  manifests: Manifest[],
+  results: ApplyResult[],
+  existing: Array<Stored | null>,
+  reads: Plan['reads'],
+): Promise<AllocationPlan> {
+  const changes = results.flatMap((r, i) => {
+    if (r.object.kind !== 'Service' || r.action === 'unchanged') return [];
+    const old = existing[i]?.object;
+    const origin = manifests[i]!.origin;
+    return [
+      {
+        desired: r.object,
+        ...(old?.kind === 'Service' ? { old: withDefaults(old) } : {}),
+        where: `${origin.source}: ${documentLabel(origin)}: ${describeObject(r.object)}`,
+      },
+    ];
+  });
+  if (changes.length === 0) return { claims: [], frees: [], problems: [] };
+  const { ranges, read } = await readServiceRanges(etcd, cluster);
+  const plan = await planAllocations(etcd, cluster, ranges, changes);
+  reads.push(read, ...plan.claims.map((c) => ({ key: c.key, mod: 0 })), ...plan.frees);
+  return plan;
 }
 
 /** Objects this apply would write over MAX_OBJECT_BYTES, or all of them over MAX_APPLY_BYTES. */
@@ -233,6 +280,11 @@ function mergeInto(old: KubeObject, desired: KubeObject, refused: (why: string) 
       desired.spec = { ...desired.spec, nodeName: old.spec.nodeName };
     if (canonical(desired.spec) !== canonical(old.spec))
       refused('Pod spec is immutable; delete and re-create it');
+  }
+  if (desired.kind === 'Service' && old.kind === 'Service') {
+    keepAllocated(old, desired);
+    const changed = clusterIpChange(old, desired);
+    if (changed) refused(changed);
   }
   for (const why of immutableFieldChanges(old, desired)) refused(why);
   const fields = ['spec', 'data', 'binaryData', 'type', 'immutable'];
@@ -303,7 +355,9 @@ export async function deleteObject(
   const ok =
     ref.kind === 'Namespace'
       ? await deleteNamespace(etcd, cluster, ref.name, kv.create_revision, opts.gracePeriodSeconds)
-      : await deleteObjects(etcd, cluster, [{ ...ref, createRevision: kv.create_revision }]);
+      : ref.kind === 'Service'
+        ? await deleteService(etcd, cluster, fromKv(kv))
+        : await deleteObjects(etcd, cluster, [{ ...ref, createRevision: kv.create_revision }]);
   if (!ok) throw new ObjectConflictError(`${key} (replaced while deleting)`);
   return done;
 }
@@ -329,11 +383,14 @@ async function deleteNamespace(
     ops.push(etcd.delete().prefix(prefix));
     ops.push(etcd.delete().prefix(prefix.replace(keys.objectsPrefix(cluster), keys.statusPrefix(cluster))));
   }
-  const res = await etcd
-    .if(objectKey(cluster, ref), 'Create', '==', Number(createRevision))
-    .then(...ops)
-    .commit();
-  if (!res.succeeded) return false;
+  // The Services' ClusterIPs and NodePorts go in the same transaction, which holds only while the
+  // namespace's Services are the ones read.
+  const release = await namespaceServicesRelease(etcd, cluster, name);
+  const res = await release.commit(
+    [{ key: objectKey(cluster, ref), target: 'Create', op: '==', value: createRevision }],
+    ops,
+  );
+  if (!res) return false;
   const stillAbsent = [absent(objectKey(cluster, ref))];
   for (const pod of await listObjects(etcd, cluster, 'Pod', name))
     await deletePod(etcd, cluster, pod, {

@@ -3,7 +3,7 @@
 // same object as one that leaves it out (reported `unchanged`, no pod replaced). The defaults are k8s'
 // own and are listed in the README (Supported fields).
 import { pullPolicy } from '../runtime/images.ts';
-import type { KubeObject, PodSpec, Probe } from './types.ts';
+import type { KubeObject, PodSpec, Probe, ServiceSpec } from './types.ts';
 
 /** k8s: 0644 for the files of configMap and secret volumes. */
 const DEFAULT_VOLUME_MODE = 0o644;
@@ -65,11 +65,41 @@ export function withDefaults<T extends KubeObject>(obj: T): T {
       o.spec.backoffLimit ??= 6;
       defaultPodSpec(o.spec.template.spec);
       break;
+    case 'Service':
+      defaultServiceSpec(o.spec);
+      break;
     case 'Namespace':
     case 'ConfigMap':
+    case 'EndpointSlice':
       break;
   }
   return o as T;
+}
+
+/** k8s' default ClientIP affinity timeout (3 hours). */
+export const DEFAULT_AFFINITY_SECONDS = 10_800;
+
+/** What the k8s API server fills in on a Service (SetDefaults_Service and the REST strategy): type
+ * ClusterIP, no affinity, TCP, targetPort = port, one IPv4 family, Cluster traffic policies, clusterIPs
+ * from clusterIP (the allocated one is added by the apply: agent/services/allocate.ts). */
+function defaultServiceSpec(spec: ServiceSpec): void {
+  spec.type ??= 'ClusterIP';
+  spec.sessionAffinity ??= 'None';
+  if (spec.sessionAffinity === 'ClientIP') {
+    spec.sessionAffinityConfig ??= {};
+    spec.sessionAffinityConfig.clientIP ??= {};
+    spec.sessionAffinityConfig.clientIP.timeoutSeconds ??= DEFAULT_AFFINITY_SECONDS;
+  }
+  for (const p of spec.ports ?? []) {
+    p.protocol ??= 'TCP';
+    p.targetPort ??= p.port;
+  }
+  if (spec.clusterIP !== undefined) spec.clusterIPs ??= [spec.clusterIP];
+  else if (spec.clusterIPs?.[0] !== undefined) spec.clusterIP = spec.clusterIPs[0];
+  spec.ipFamilies ??= ['IPv4'];
+  spec.ipFamilyPolicy ??= 'SingleStack';
+  spec.internalTrafficPolicy ??= 'Cluster';
+  if (spec.type === 'NodePort') spec.externalTrafficPolicy ??= 'Cluster';
 }
 
 /** k8s's default terminationGracePeriodSeconds (README "Graceful deletion"). */

@@ -9,7 +9,9 @@ export type Kind =
   | 'Deployment'
   | 'ReplicaSet'
   | 'DaemonSet'
-  | 'Job';
+  | 'Job'
+  | 'Service'
+  | 'EndpointSlice';
 export const KINDS: readonly Kind[] = [
   'Namespace',
   'ConfigMap',
@@ -19,9 +21,12 @@ export const KINDS: readonly Kind[] = [
   'ReplicaSet',
   'DaemonSet',
   'Job',
+  'Service',
+  'EndpointSlice',
 ];
-/** Kinds only nokube's controllers write (a Deployment's revisions): read and delete, never applied. */
-export const CONTROLLER_MADE_KINDS: readonly Kind[] = ['ReplicaSet'];
+/** Kinds only nokube's controllers write (a Deployment's revisions, a Service's endpoints): read and
+ * delete, never applied. */
+export const CONTROLLER_MADE_KINDS: readonly Kind[] = ['ReplicaSet', 'EndpointSlice'];
 /** Kinds that live in a namespace (all but Namespace). */
 export const namespaced = (kind: Kind): boolean => kind !== 'Namespace';
 
@@ -31,6 +36,7 @@ export interface OwnerReference {
   name: string;
   uid: string;
   controller?: boolean;
+  blockOwnerDeletion?: boolean;
 }
 
 export interface ObjectMeta {
@@ -192,6 +198,8 @@ export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 export interface PodSpec {
   containers: Container[];
   restartPolicy?: RestartPolicy;
+  /** The namespace's Services as environment variables (agent/pods/service-env.ts); absent means true. */
+  enableServiceLinks?: boolean;
   /** Set by the scheduler (or by the user for a bare Pod); never changes once set. */
   nodeName?: string;
   nodeSelector?: Record<string, string>;
@@ -380,7 +388,67 @@ export interface Job extends Base<'Job'> {
   status?: JobStatus;
 }
 
-export type KubeObject = Namespace | ConfigMap | Secret | Pod | Deployment | ReplicaSet | DaemonSet | Job;
+export type Protocol = 'TCP' | 'UDP';
+export interface ServicePort {
+  /** Required (a DNS label, unique) when the Service has more than one port. */
+  name?: string;
+  protocol?: Protocol;
+  port: number;
+  /** A number, or the name of a port of the selected pods' containers; default: `port`. */
+  targetPort?: number | string;
+  /** NodePort Services: allocated from network.nodePortRange when absent. */
+  nodePort?: number;
+}
+export interface ServiceSpec {
+  type?: 'ClusterIP' | 'NodePort';
+  /** Allocated from network.serviceCidr when absent; "None": headless (no virtual IP). */
+  clusterIP?: string;
+  clusterIPs?: string[];
+  ports?: ServicePort[];
+  selector?: Record<string, string>;
+  sessionAffinity?: 'None' | 'ClientIP';
+  sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
+  /** Endpoints of not-ready pods are published as ready (k8s: for peers that find each other before ready). */
+  publishNotReadyAddresses?: boolean;
+  ipFamilies?: Array<'IPv4'>;
+  ipFamilyPolicy?: 'SingleStack';
+  internalTrafficPolicy?: 'Cluster';
+  externalTrafficPolicy?: 'Cluster';
+}
+export interface Service extends Base<'Service'> {
+  spec: ServiceSpec;
+  status?: { loadBalancer?: Record<string, never> };
+}
+/** One endpoint of a slice (discovery.k8s.io/v1): a pod's address and its state. */
+export interface Endpoint {
+  addresses: string[];
+  conditions: { ready?: boolean; serving?: boolean; terminating?: boolean };
+  nodeName?: string;
+  targetRef?: { kind: 'Pod'; namespace: string; name: string; uid: string };
+}
+export interface EndpointPort {
+  name?: string;
+  protocol?: Protocol;
+  port?: number;
+}
+/** Written by the EndpointSlice controller (head/controllers/endpointslices.ts) for Services with a selector. */
+export interface EndpointSlice extends Base<'EndpointSlice'> {
+  addressType: 'IPv4';
+  endpoints: Endpoint[];
+  ports: EndpointPort[];
+}
+
+export type KubeObject =
+  | Namespace
+  | ConfigMap
+  | Secret
+  | Pod
+  | Deployment
+  | ReplicaSet
+  | DaemonSet
+  | Job
+  | Service
+  | EndpointSlice;
 export type ObjectOfKind<K extends Kind> = Extract<KubeObject, { kind: K }>;
 
 /** apiVersion per kind, as kubectl expects it. */
@@ -393,6 +461,8 @@ export const API_VERSION: Record<Kind, string> = {
   ReplicaSet: 'apps/v1',
   DaemonSet: 'apps/v1',
   Job: 'batch/v1',
+  Service: 'v1',
+  EndpointSlice: 'discovery.k8s.io/v1',
 };
 
 /** Plural lower-case resource name per kind (keys, URLs, `nokube get <resource>`). */
@@ -405,6 +475,8 @@ export const RESOURCE: Record<Kind, string> = {
   ReplicaSet: 'replicasets',
   DaemonSet: 'daemonsets',
   Job: 'jobs',
+  Service: 'services',
+  EndpointSlice: 'endpointslices',
 };
 
 /** What `nokube get <word>` accepts for each kind (kubectl's names and short names). */
@@ -431,10 +503,20 @@ export const KIND_ALIASES: Record<string, Kind> = {
   ds: 'DaemonSet',
   job: 'Job',
   jobs: 'Job',
+  service: 'Service',
+  services: 'Service',
+  svc: 'Service',
+  endpointslice: 'EndpointSlice',
+  endpointslices: 'EndpointSlice',
 };
 
 /** Labels nokube puts on every pod it creates for a controller (k8s uses the same names). */
 export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+/** EndpointSlice labels (k8s' names): the Service a slice is for, and who manages it. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+/** Our value of MANAGED_BY_LABEL: slices with another value are never touched. */
+export const MANAGED_BY_NOKUBE = 'nokube';
 export const DEFAULT_NAMESPACE = 'default';
 /** Namespaces every cluster has, stored or not, and that cannot be deleted (as in k8s). */
 export const BUILTIN_NAMESPACES: readonly string[] = [DEFAULT_NAMESPACE, 'kube-public', 'kube-system'];

@@ -5,6 +5,7 @@ import { describeHostPort, HostPortSet, hostPortsOf } from '../scheduler/host-po
 import { parseQuantity } from './quantity.ts';
 import { reschedulePolicyProblems } from './reschedule-policy.ts';
 import { rolloutAnnotationProblems } from './rollout-annotations.ts';
+import { serviceProblems } from './service-rules.ts';
 import type {
   Container,
   DaemonSetUpdateStrategy,
@@ -14,6 +15,7 @@ import type {
   LabelSelector,
   PodSpec,
   Probe,
+  ServiceSpec,
 } from './types.ts';
 
 type Problem = [Array<string | number>, string];
@@ -34,6 +36,8 @@ export function crossFieldProblems(kind: Kind, m: Record<string, unknown>): Prob
     case 'DaemonSet':
     case 'Job':
       return controllerProblems(kind, spec!);
+    case 'Service':
+      return serviceProblems((m.metadata as { name: string }).name, spec as unknown as ServiceSpec);
     case 'ConfigMap':
       return Object.keys((m.binaryData as object) ?? {})
         .filter((k) => k in ((m.data as object) ?? {}))

@@ -99,6 +99,15 @@ const NOT_SUPPORTED = new Set([
   'finalizers',
   'generateName',
   'rollingUpdate',
+  'externalIPs',
+  'externalName',
+  'loadBalancerIP',
+  'loadBalancerSourceRanges',
+  'loadBalancerClass',
+  'allocateLoadBalancerNodePorts',
+  'healthCheckNodePort',
+  'trafficDistribution',
+  'appProtocol',
 ]);
 
 const SERVER_SET_METADATA = [
@@ -249,7 +258,9 @@ function validateDocument(doc: RawDocument): Manifest | string | string[] {
   if (CONTROLLER_MADE_KINDS.includes(k))
     return problem(
       ['kind'],
-      `${k}s are made by their Deployment (one per revision); apply the Deployment instead`,
+      k === 'EndpointSlice'
+        ? "EndpointSlices are made by nokube's EndpointSlice controller from a Service's selector; apply the Service instead"
+        : `${k}s are made by their Deployment (one per revision); apply the Deployment instead`,
     );
   const problems: string[] = [];
   if (raw.apiVersion === undefined) problems.push(problem(['apiVersion'], 'required field is missing'));
@@ -294,6 +305,12 @@ const originOf = (d: RawDocument): ManifestOrigin => ({
 function normalize(kind: Kind, m: Record<string, unknown>): KubeObject {
   const metadata = m.metadata as { namespace?: string };
   if (namespaced(kind)) metadata.namespace ??= DEFAULT_NAMESPACE;
+  if (kind === 'Service') {
+    // k8s: an empty clusterIP asks for one to be allocated, as an absent one does.
+    const spec = m.spec as { clusterIP?: string; clusterIPs?: string[] };
+    if (spec.clusterIP === '') delete spec.clusterIP;
+    if (spec.clusterIPs?.length === 0 || spec.clusterIPs?.[0] === '') delete spec.clusterIPs;
+  }
   if (kind === 'Secret') {
     const { stringData, ...rest } = m as {
       stringData?: Record<string, string>;

@@ -4,7 +4,7 @@
 // workspace never holds a Secret value; they are opened again on read, with the keyring of the time.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConfigMap, Pod, PodStatus, Secret } from '../objects/types.ts';
+import type { ConfigMap, Pod, PodStatus, Secret, Service } from '../objects/types.ts';
 import { secretsKeyring } from '../secrets/process-keyring.ts';
 import { openIfPossible, sealSecret } from '../secrets/sealed-secret.ts';
 
@@ -12,6 +12,8 @@ export interface PodsCache {
   pods: Array<{ pod: Pod; createRevision: string; status?: PodStatus }>;
   configMaps: ConfigMap[];
   secrets: Secret[];
+  /** The pods' namespaces' Services (their environment variables); absent in caches of older agents. */
+  services?: Service[];
 }
 
 const file = (workspace: string) => join(workspace, 'agent', 'pods-cache.json');

@@ -63,6 +63,9 @@ class PodsOnNode {
   private readonly pods = new Map<string, Entry>();
   private readonly configMaps = new Map<string, ConfigMap>();
   private readonly secrets = new Map<string, Secret>();
+  /** Services, for their environment variables (kept in the local cache: an agent cut off from etcd
+   * starts containers with the Services it last knew). */
+  private readonly services = new Map<string, Extract<KubeObject, { kind: 'Service' }>>();
   /** Last status written per pod (stable form, without transition times) and statuses not yet written. */
   private readonly written = new Map<string, { stable: string; status: PodStatus }>();
   private readonly pending = new Map<string, PodStatus>();
@@ -86,6 +89,7 @@ class PodsOnNode {
     this.lookup = {
       configMap: (ns, name) => this.configMaps.get(`${ns}/${name}`),
       secret: (ns, name) => this.secrets.get(`${ns}/${name}`),
+      services: (ns) => [...this.services.values()].filter((s) => s.metadata.namespace === ns),
     };
   }
 
@@ -95,6 +99,7 @@ class PodsOnNode {
     if (cached) {
       for (const cm of cached.configMaps) this.configMaps.set(nsName(cm), cm);
       for (const s of cached.secrets) this.secrets.set(nsName(s), s);
+      for (const s of cached.services ?? []) this.services.set(nsName(s), s);
       for (const p of cached.pods) this.upsert(p.pod, p.createRevision, p.status);
     }
     // 2. Docker events: an exit is acted on at once.
@@ -178,7 +183,7 @@ class PodsOnNode {
    * Each (re)list of the pods tells the difference to the handlers, then `afterList` settles the rest. */
   private async follow(): Promise<void> {
     const pods = this.informer('pods');
-    const maps = { configmaps: this.configMaps, secrets: this.secrets } as Record<
+    const maps = { configmaps: this.configMaps, secrets: this.secrets, services: this.services } as Record<
       string,
       Map<string, KubeObject>
     >;
@@ -483,6 +488,7 @@ class PodsOnNode {
       }),
       configMaps: [...this.configMaps.values()].filter((c) => namespaces.has(c.metadata.namespace)),
       secrets: [...this.secrets.values()].filter((s) => namespaces.has(s.metadata.namespace)),
+      services: [...this.services.values()].filter((s) => namespaces.has(s.metadata.namespace)),
     };
     try {
       const { skipped } = await writePodsCache(this.ctx.self().workspace, cache);

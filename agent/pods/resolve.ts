@@ -5,15 +5,18 @@
 // workspace.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConfigMap, Container, Pod, Secret } from '../objects/types.ts';
+import type { ConfigMap, Container, Pod, Secret, Service } from '../objects/types.ts';
 import { secretsKeyring } from '../secrets/process-keyring.ts';
 import { openSecret, sealedEnvelope } from '../secrets/sealed-secret.ts';
 import { type FileEntry, writeAtomically } from './atomic-files.ts';
 import { tmpfsProblem } from './secret-volumes.ts';
+import { serviceEnv } from './service-env.ts';
 
 export interface Lookup {
   configMap(namespace: string, name: string): ConfigMap | undefined;
   secret(namespace: string, name: string): Secret | undefined;
+  /** The namespace's Services as known now (their environment variables); absent: none. */
+  services?(namespace: string): Service[];
 }
 
 export class ConfigRefError extends Error {}
@@ -32,10 +35,11 @@ function secretOf(lookup: Lookup, ns: string, name: string): Secret | undefined 
   }
 }
 
-/** Env of one container as Docker wants it (`NAME=value`), k8s order: envFrom first, then env. */
+/** Env of one container as Docker wants it (`NAME=value`), k8s order: the namespace's Services'
+ * variables (service-env.ts), then envFrom, then env, each overriding the one before. */
 export function resolveEnv(pod: Pod, c: Container, lookup: Lookup, podIP: string): string[] {
   const ns = pod.metadata.namespace ?? 'default';
-  const env = new Map<string, string>();
+  const env = new Map<string, string>(serviceEnv(pod, lookup.services?.(ns) ?? []));
   for (const from of c.envFrom ?? []) {
     const prefix = from.prefix ?? '';
     if (from.configMapRef) {

@@ -72,6 +72,13 @@ export const keys = {
     `${ROOT}/${cluster}/acl/denied-certificates/${serial}`,
   /** Leader election of the kubecontroller among heads (etcd3 Election under this prefix). */
   election: (cluster: string, name: string) => `${ROOT}/${cluster}/election/${name}`,
+  // ---- Services (agent/services/allocate.ts): allocations made in the apply's own transaction ----
+  /** A Service's virtual IP: `network/service-ips/<ip>` -> `<namespace>/<name>`. */
+  serviceIpsPrefix: (cluster: string) => `${ROOT}/${cluster}/network/service-ips/`,
+  serviceIp: (cluster: string, ip: string) => `${ROOT}/${cluster}/network/service-ips/${ip}`,
+  /** A NodePort Service's port on every node: `network/node-ports/<port>` -> `<namespace>/<name>`. */
+  nodePortsPrefix: (cluster: string) => `${ROOT}/${cluster}/network/node-ports/`,
+  nodePort: (cluster: string, port: number) => `${ROOT}/${cluster}/network/node-ports/${port}`,
 } as const;
 
 /** The last path segment of a key: the node name of a node key, the version of a history key. */

@@ -45,7 +45,7 @@ export const policySchema = z.strictObject({
 export type Policy = z.output<typeof policySchema>;
 export type PolicyRule = Policy['rules'][number];
 
-const WORKLOADS = ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs', 'configmaps'];
+const WORKLOADS = ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs', 'configmaps', 'services'];
 
 /** The four policies `nokube acl bootstrap` stores (seed 003). ops-admin cannot be changed or deleted: it
  * is what keeps the cluster manageable; the others are defaults an operator may edit. */
@@ -66,7 +66,7 @@ export const BUILTIN_POLICIES: readonly Policy[] = [
   {
     name: 'deployer',
     description:
-      'CI/CD: create, update, delete and read workloads and ConfigMaps, and their logs, in the namespaces named (edit to name yours); no Secrets, no exec, no config or ACL',
+      'CI/CD: create, update, delete and read workloads, Services and ConfigMaps, and their logs, in the namespaces named (edit to name yours); no Secrets, no exec, no config or ACL',
     rules: [
       {
         namespaces: ['default'],

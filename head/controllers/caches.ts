@@ -33,6 +33,8 @@ export const CACHED_RESOURCES = [
   'namespaces',
   'configmaps',
   'secrets',
+  'services',
+  'endpointslices',
 ];
 /** Resources whose status the leader reads (pods for the world, controllers for their own status). */
 const STATUS_RESOURCES = ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs'];

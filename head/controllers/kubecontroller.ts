@@ -19,6 +19,7 @@ import { AssumedPods } from './assumed-pods.ts';
 import { LeaderCaches } from './caches.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
+import { EndpointSliceController } from './endpointslice-controller.ts';
 import { reconcileJob } from './job.ts';
 import { Leadership } from './leadership.ts';
 import { forgetDeadNode, planSweep } from './node-lifecycle.ts';
@@ -116,6 +117,8 @@ export class Leader {
   private readonly ctx: AgentContext;
   private readonly caches: LeaderCaches;
   private readonly actors = new Map<string, Actor>();
+  /** Services' EndpointSlices (endpointslice-controller.ts). */
+  private readonly endpointSlices: EndpointSliceController;
   private readonly offs: Array<() => void> = [];
   /** Placements of this leader not read back yet: every reconcile's load counts them. */
   private readonly assumed = new AssumedPods();
@@ -135,6 +138,7 @@ export class Leader {
     this.ctx = ctx;
     this.guard = guard;
     this.caches = new LeaderCaches(ctx.etcd, ctx.cluster, ctx.log);
+    this.endpointSlices = new EndpointSliceController(ctx, this.caches, () => this.edge());
     this.sweeper = new ControllerActor(
       ctx,
       { namespace: '_cluster', kind: 'NodeLifecycle', name: 'pods', uid: '' },
@@ -151,6 +155,7 @@ export class Leader {
       since: new Date().toISOString(),
     });
     this.removeActorSource = ctx.handles.actorRows.add(() => this.rows());
+    this.endpointSlices.start();
     for (const [resource, kind] of Object.entries(CONTROLLED)) {
       const changed = (_k: string, e: Entry<Stored>) => this.ensureActor(kind, e.value.object).kick();
       this.offs.push(
@@ -216,6 +221,7 @@ export class Leader {
   stop(): void {
     this.stopped = true;
     this.removeActorSource?.();
+    this.endpointSlices.stop();
     clearInterval(this.resyncTimer);
     for (const off of this.offs) off();
     for (const a of this.actors.values()) a.stop();
@@ -343,6 +349,7 @@ export class Leader {
     }
     for (const [id, a] of [...this.actors]) if (!seen.has(id)) this.dropActor(id, a.uid);
     this.sweeper.kick();
+    this.endpointSlices.resync();
   }
 }
 

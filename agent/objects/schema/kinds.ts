@@ -5,6 +5,7 @@ import type { Kind } from '../types.ts';
 import { labelSelector, metadata, namespaceMetadata } from './meta.ts';
 import { dataKey } from './names.ts';
 import { podSpec, podTemplate } from './pod-spec.ts';
+import { serviceSpec } from './service.ts';
 
 // apiVersion is checked against the kind before the schema runs (validate.ts).
 const head = <K extends Kind>(kind: K) => ({
@@ -86,4 +87,7 @@ export const KIND_SCHEMAS: Record<Kind, z.ZodType> = {
       template: podTemplate,
     }),
   }),
+  Service: z.strictObject({ ...head('Service'), spec: serviceSpec }),
+  // Made by the EndpointSlice controller only (validate.ts refuses it in a manifest first).
+  EndpointSlice: z.never(),
 };

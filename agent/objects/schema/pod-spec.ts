@@ -193,6 +193,7 @@ export const podSpec = z.strictObject({
         `${(issue.input as unknown[]).length} containers, over the limit of ${MAX_CONTAINERS_PER_POD} per pod`,
     }),
   restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).optional(),
+  enableServiceLinks: z.boolean().optional(),
   nodeName: dnsSubdomain.optional(),
   nodeSelector: labels.optional(),
   affinity: z

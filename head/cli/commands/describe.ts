@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../../agent/errors.ts';
 import type { KubeEvent } from '../../../agent/objects/events.ts';
-import type { KubeObject } from '../../../agent/objects/types.ts';
+import { type EndpointSlice, type KubeObject, SERVICE_NAME_LABEL } from '../../../agent/objects/types.ts';
 import { type HeadFlags, headRequest } from '../head-client.ts';
 import { headOptions } from '../manifest-files.ts';
 import { objectPath, refFor, resolveKind, typeAndName } from '../objects-api.ts';
@@ -17,11 +17,20 @@ export function registerDescribe(program: Command): void {
   ).action(async (first: string, second: string | undefined, opts: HeadFlags & { namespace?: string }) => {
     const [kindWord, name] = typeAndName(first, second);
     if (!name) throw new UsageError('usage: nokube describe <kind> <name> (or <kind>/<name>)');
-    const path = objectPath(refFor(resolveKind(kindWord), name, opts.namespace));
-    const [obj, events] = await Promise.all([
+    const ref = refFor(resolveKind(kindWord), name, opts.namespace);
+    const path = objectPath(ref);
+    // A Service's Endpoints lines come from its EndpointSlices (by the service-name label, as kubectl).
+    const slices =
+      ref.kind === 'Service'
+        ? `/api/v1/objects/endpointslices?namespace=${encodeURIComponent(ref.namespace ?? 'default')}&labelSelector=${encodeURIComponent(`${SERVICE_NAME_LABEL}=${name}`)}`
+        : undefined;
+    const [obj, events, endpointSlices] = await Promise.all([
       headRequest<KubeObject>(opts, 'GET', path),
       headRequest<{ items: KubeEvent[] }>(opts, 'GET', `${path}/events`),
+      slices ? headRequest<{ items: EndpointSlice[] }>(opts, 'GET', slices) : undefined,
     ]);
-    process.stdout.write(describeText(obj, events.items));
+    process.stdout.write(
+      describeText(obj, events.items, endpointSlices ? { endpointSlices: endpointSlices.items } : {}),
+    );
   });
 }

@@ -3,6 +3,7 @@ import type {
   ConfigMap,
   DaemonSet,
   Deployment,
+  EndpointSlice,
   Job,
   Kind,
   KubeObject,
@@ -12,6 +13,7 @@ import type {
   PodTemplateSpec,
   ReplicaSet,
   Secret,
+  Service,
 } from '../../../agent/objects/types.ts';
 import { age } from '../output.ts';
 import { podReady, podRestarts, podStatusText } from './pod-status.ts';
@@ -62,6 +64,22 @@ export function jobStatusText(j: Job): string {
   if (is('Complete')) return 'Complete';
   if (is('Failed')) return 'Failed';
   return 'Running';
+}
+
+/** kubectl's PORT(S): `80/TCP`, `80:30080/TCP` for a NodePort, comma-separated. */
+export const servicePorts = (s: Service): string =>
+  none(
+    (s.spec.ports ?? [])
+      .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`)
+      .join(','),
+  );
+
+/** kubectl's ENDPOINTS of a slice: the first three addresses, then how many more. */
+function sliceEndpoints(e: EndpointSlice): string {
+  const addresses = e.endpoints.flatMap((ep) => ep.addresses);
+  if (addresses.length === 0) return '<none>';
+  const more = addresses.length > 3 ? ` + ${addresses.length - 3} more...` : '';
+  return addresses.slice(0, 3).join(',') + more;
 }
 
 export function columnsFor(kind: Kind, wide: boolean): Columns {
@@ -197,6 +215,40 @@ export function columnsFor(kind: Kind, wide: boolean): Columns {
         row: (o) => {
           const s = o as Secret;
           return [s.metadata.name, s.type ?? 'Opaque', String(Object.keys(s.data ?? {}).length), ageOf(s)];
+        },
+      };
+    case 'Service':
+      return {
+        headers: [
+          'NAME',
+          'TYPE',
+          'CLUSTER-IP',
+          'EXTERNAL-IP',
+          'PORT(S)',
+          'AGE',
+          ...(wide ? ['SELECTOR'] : []),
+        ],
+        row: (o) => {
+          const s = o as Service;
+          const row = [
+            s.metadata.name,
+            s.spec.type ?? 'ClusterIP',
+            s.spec.clusterIP ?? '<none>',
+            '<none>',
+            servicePorts(s),
+            ageOf(s),
+          ];
+          if (wide) row.push(none(pairs(s.spec.selector)));
+          return row;
+        },
+      };
+    case 'EndpointSlice':
+      return {
+        headers: ['NAME', 'ADDRESSTYPE', 'PORTS', 'ENDPOINTS', 'AGE'],
+        row: (o) => {
+          const e = o as EndpointSlice;
+          const ports = e.ports.map((p) => String(p.port ?? '')).join(',');
+          return [e.metadata.name, e.addressType, ports || '<unset>', sliceEndpoints(e), ageOf(e)];
         },
       };
     case 'Namespace':

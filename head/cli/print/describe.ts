@@ -9,6 +9,7 @@ import type {
   ContainerState,
   DaemonSet,
   Deployment,
+  EndpointSlice,
   Job,
   KubeObject,
   Namespace,
@@ -16,6 +17,7 @@ import type {
   PodTemplateSpec,
   ReplicaSet,
   Secret,
+  Service,
 } from '../../../agent/objects/types.ts';
 import { age, table } from '../output.ts';
 import { duration, pairs, selectorText } from './columns.ts';
@@ -24,7 +26,12 @@ import { probeText } from './probe.ts';
 
 type Line = [string, string] | string;
 
-export function describeText(obj: KubeObject, events: KubeEvent[]): string {
+/** `endpointSlices`: a Service's slices (its Endpoints lines). */
+export function describeText(
+  obj: KubeObject,
+  events: KubeEvent[],
+  related: { endpointSlices?: EndpointSlice[] } = {},
+): string {
   const lines: Line[] = [['Name', obj.metadata.name]];
   if (obj.metadata.namespace) lines.push(['Namespace', obj.metadata.namespace]);
   lines.push(...multi('Labels', obj.metadata.labels), ...multi('Annotations', obj.metadata.annotations), [
@@ -33,12 +40,16 @@ export function describeText(obj: KubeObject, events: KubeEvent[]): string {
   ]);
   const owner = obj.metadata.ownerReferences?.find((r) => r.controller);
   if (owner) lines.push(['Controlled By', `${owner.kind}/${owner.name}`]);
-  lines.push(...kindLines(obj));
+  lines.push(...kindLines(obj, related.endpointSlices ?? []));
   return `${render(lines)}${eventsText(events)}`;
 }
 
-function kindLines(obj: KubeObject): Line[] {
+function kindLines(obj: KubeObject, slices: EndpointSlice[]): Line[] {
   switch (obj.kind) {
+    case 'Service':
+      return serviceLines(obj, slices);
+    case 'EndpointSlice':
+      return endpointSliceLines(obj);
     case 'Pod':
       return podLines(obj);
     case 'Deployment':
@@ -272,6 +283,62 @@ function secretLines(s: Secret): Line[] {
     out.push(
       `${k}:  ${/^<\d+ bytes>$/.test(v) ? v.slice(1, -1) : `${Buffer.from(v, 'base64').length} bytes`}`,
     );
+  return out;
+}
+
+/** kubectl's Service description; per port its Endpoints: the ready addresses of the slices' port of
+ * that name, `<ip>:<port>`. */
+function serviceLines(s: Service, slices: EndpointSlice[]): Line[] {
+  const out: Line[] = [
+    ['Selector', pairs(s.spec.selector) || '<none>'],
+    ['Type', s.spec.type ?? 'ClusterIP'],
+    ['IP Family Policy', s.spec.ipFamilyPolicy ?? 'SingleStack'],
+    ['IP Families', (s.spec.ipFamilies ?? ['IPv4']).join(',')],
+    ['IP', s.spec.clusterIP ?? '<none>'],
+    ['IPs', (s.spec.clusterIPs ?? []).join(',') || '<none>'],
+  ];
+  for (const p of s.spec.ports ?? []) {
+    const name = p.name || '<unset>';
+    const protocol = p.protocol ?? 'TCP';
+    out.push(['Port', `${name}  ${p.port}/${protocol}`]);
+    const target = p.targetPort ?? p.port;
+    out.push(['TargetPort', `${target}/${protocol}`]);
+    if (p.nodePort) out.push(['NodePort', `${name}  ${p.nodePort}/${protocol}`]);
+    const endpoints = slices.flatMap((e) => {
+      const port = e.ports.find(
+        (q) => (q.name ?? '') === (p.name ?? '') && (q.protocol ?? 'TCP') === protocol,
+      );
+      if (!port?.port) return [];
+      return e.endpoints
+        .filter((ep) => ep.conditions.ready !== false)
+        .flatMap((ep) => ep.addresses.map((a) => `${a}:${port.port}`));
+    });
+    out.push(['Endpoints', endpoints.join(',') || '<none>']);
+  }
+  const timeout = s.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds;
+  out.push(['Session Affinity', s.spec.sessionAffinity ?? 'None']);
+  if (s.spec.sessionAffinity === 'ClientIP' && timeout !== undefined)
+    out.push(['Session Affinity Timeout', `${timeout}s`]);
+  return out;
+}
+
+function endpointSliceLines(e: EndpointSlice): Line[] {
+  const out: Line[] = [['AddressType', e.addressType], 'Ports:'];
+  const ports = e.ports.map((p) => [p.name || '<unset>', String(p.port ?? '<unset>'), p.protocol ?? 'TCP']);
+  out.push(...indent(table(['Name', 'Port', 'Protocol'], [['----', '----', '--------'], ...ports])));
+  out.push('Endpoints:');
+  for (const ep of e.endpoints) {
+    const c = ep.conditions;
+    out.push(
+      `  - Addresses:  ${ep.addresses.join(',')}`,
+      '    Conditions:',
+      `      Ready:    ${c.ready ?? '<unset>'}`,
+      `      Serving:  ${c.serving ?? '<unset>'}`,
+      `      Terminating:  ${c.terminating ?? '<unset>'}`,
+      `    TargetRef:  ${ep.targetRef ? `${ep.targetRef.kind}/${ep.targetRef.name}` : '<unset>'}`,
+      `    NodeName:   ${ep.nodeName ?? '<unset>'}`,
+    );
+  }
   return out;
 }
 
