@@ -1,6 +1,7 @@
 // The cluster config: one YAML document, stored in etcd, read by every agent.
 // Every field is required unless it is listed in DOCUMENTED_DEFAULTS (README "Cluster config").
 import { z } from 'zod';
+import { cidrsOverlap, parseCidr, subnetCount } from '../net/cidr.ts';
 
 /** RFC 1123 DNS label: lower-case alphanumerics and '-', starts and ends alphanumeric, at most 63. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -44,6 +45,13 @@ export const DOCUMENTED_DEFAULTS = {
   'secrets.keyFile': '$NOKUBE_HOME/keys/<cluster>.json',
   'audit.maxSizeMB': 100,
   'audit.maxFiles': 5,
+  'network.podCidr': '10.42.0.0/16',
+  'network.nodeMaskSize': 24,
+  'network.serviceCidr': '10.43.0.0/16',
+  'network.nodePortRange': '30000-32767',
+  'network.clusterDomain': 'cluster.local',
+  'network.backend': 'vxlan',
+  'network.sandboxImage': 'registry.k8s.io/pause:3.10',
 } as const;
 
 /** A path below a directory: relative, no `..` segment. */
@@ -79,6 +87,40 @@ const greptimeDatabase = z.string().superRefine((name, ctx) => {
         : undefined;
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
+
+/** An IPv4 block `a.b.c.d/p` without host bits (agent/net/cidr.ts says what is wrong). */
+const cidr = z.string().superRefine((text, ctx) => {
+  try {
+    parseCidr(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+/** `a-b`, 1 <= a <= b <= 65535. */
+const portRange = z.string().superRefine((text, ctx) => {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text);
+  const [a, b] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!m || a < 1 || b > 65535 || a > b)
+    ctx.addIssue({ code: 'custom', message: `"${text}" must be a port range a-b with 1 <= a <= b <= 65535` });
+});
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+
+/** Pod network and Services (README "Pod network"): each pod its own IP from a per-node subnet of podCidr.
+ * Absent: every pod on the host network, as before. */
+const network = z.strictObject({
+  podCidr: cidr.default(DOCUMENTED_DEFAULTS['network.podCidr']),
+  nodeMaskSize: z.number().int().max(30).default(DOCUMENTED_DEFAULTS['network.nodeMaskSize']),
+  serviceCidr: cidr.default(DOCUMENTED_DEFAULTS['network.serviceCidr']),
+  nodePortRange: portRange.default(DOCUMENTED_DEFAULTS['network.nodePortRange']),
+  clusterDomain: z
+    .string()
+    .max(253)
+    .regex(DNS_NAME, 'must be a DNS name (RFC 1123 labels separated by ".")')
+    .default(DOCUMENTED_DEFAULTS['network.clusterDomain']),
+  backend: z.enum(['host-gw', 'vxlan']).default(DOCUMENTED_DEFAULTS['network.backend']),
+  sandboxImage: image.default(DOCUMENTED_DEFAULTS['network.sandboxImage']),
+});
+export type NetworkConfig = z.output<typeof network>;
 
 const tlsFiles = z.strictObject({ ca: absolutePath, cert: absolutePath, key: absolutePath });
 
@@ -181,6 +223,7 @@ export const clusterConfigSchema = z.strictObject({
       hostPathPrefixes: z.record(dnsLabel, z.array(absolutePath)),
     })
     .optional(),
+  network: network.optional(),
   nodes: z
     .array(
       z.strictObject({
@@ -262,6 +305,7 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
     if (p === cfg.agent.port) problems.push([['agent', 'port'], `must differ from ${path.join('.')}`]);
   }
   problems.push(...etcdServeProblems(cfg));
+  problems.push(...networkProblems(cfg));
   const heads = new Set(cfg.nodes.filter((n) => n.roles.includes('head')).map((n) => n.address));
   const mon = cfg.monitoring;
   for (const [name, svc] of [
@@ -279,6 +323,27 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
     problems.push([
       ['monitoring', 'grafana', 'adminPasswordFile'],
       'sets the admin password of the Grafana container the head runs: needs monitoring.grafana.container',
+    ]);
+  return problems;
+}
+
+/** network: the pod and service blocks apart, one node subnet for each node in nodes[]. */
+function networkProblems(cfg: ClusterConfig): Array<[Array<string | number>, string]> {
+  const net = cfg.network;
+  if (!net) return [];
+  const problems: Array<[Array<string | number>, string]> = [];
+  const pods = parseCidr(net.podCidr);
+  if (cidrsOverlap(net.podCidr, net.serviceCidr))
+    problems.push([['network', 'serviceCidr'], `overlaps network.podCidr ${net.podCidr}`]);
+  if (net.nodeMaskSize < pods.prefix)
+    problems.push([
+      ['network', 'nodeMaskSize'],
+      `must be >= the prefix of network.podCidr (${pods.prefix}): a node subnet is part of it`,
+    ]);
+  else if (subnetCount(pods, net.nodeMaskSize) < cfg.nodes.length)
+    problems.push([
+      ['network', 'podCidr'],
+      `${net.podCidr} holds ${subnetCount(pods, net.nodeMaskSize)} node subnets of /${net.nodeMaskSize}, nodes[] has ${cfg.nodes.length} nodes`,
     ]);
   return problems;
 }
