@@ -22,6 +22,7 @@ import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
 import { reconcileJob } from './job.ts';
 import { Leadership } from './leadership.ts';
 import { forgetDeadNode, planSweep } from './node-lifecycle.ts';
+import { freeRemovedSubnets } from './pod-subnets.ts';
 import type { Controller } from './pod-template.ts';
 import { controllerOf, type World } from './world.ts';
 
@@ -123,10 +124,14 @@ export class Leader {
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly sweeper: ControllerActor;
+  /** Frees the pod subnets of nodes gone from the config (pod-subnets.ts): on start, on each config
+   * change and each node record removed (a removed node's record outlives the config change by its TTL). */
+  private readonly subnets: ControllerActor;
   private readonly onNode = () => {
     for (const a of this.actors.values()) a.kick();
     this.sweeper.kick();
   };
+  private readonly onConfig = () => this.subnets.kick();
 
   /** The fence every write of this leadership carries. */
   private readonly guard: Guard;
@@ -139,6 +144,12 @@ export class Leader {
       ctx,
       { namespace: '_cluster', kind: 'NodeLifecycle', name: 'pods', uid: '' },
       () => this.sweep(),
+      false,
+    );
+    this.subnets = new ControllerActor(
+      ctx,
+      { namespace: '_cluster', kind: 'PodSubnets', name: 'nodes', uid: '' },
+      async () => void (await freeRemovedSubnets(this.edge(), this.ctx.config(), this.ctx.log)),
       false,
     );
   }
@@ -208,6 +219,10 @@ export class Leader {
     const nodes: Handlers<unknown> = { add: this.onNode, update: this.onNode, delete: this.onNode };
     // A node's status says which images it holds: a rollout waiting for a pre-pull may go on.
     this.offs.push(caches.nodes.on(nodes), caches.drains.on(nodes), caches.nodeStatuses.on(nodes));
+    this.offs.push(caches.nodes.on({ delete: () => this.subnets.kick() }, false));
+    ctx.events.on('config', this.onConfig);
+    this.offs.push(() => ctx.events.off('config', this.onConfig));
+    this.subnets.kick();
     this.resyncTimer = setInterval(() => void this.resync(), RESYNC_MS);
     // Nodes that died before we led: their leases are revoked now.
     for (const m of ctx.mesh.table.list()) if (m.state === 'dead') this.nodeDied(m.name, m.incarnation);
@@ -221,6 +236,7 @@ export class Leader {
     for (const a of this.actors.values()) a.stop();
     this.actors.clear();
     this.sweeper.stop();
+    this.subnets.stop();
     void this.caches.release();
     this.ctx.alive.deleteTree('_cluster', 'kubecontroller');
     this.ctx.log.info('kubecontroller: no longer leading; actors stopped');
