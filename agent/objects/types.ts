@@ -199,6 +199,8 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
   volumes?: Volume[];
   tolerations?: Toleration[];
+  /** On the node's network (no network namespace of its own; always so without a pod network). */
+  hostNetwork?: boolean;
 }
 export interface Toleration {
   key?: string;

@@ -253,6 +253,11 @@ export class Leader {
     return { etcd: caches.writer.etcd, cluster: ctx.cluster, recorder: ctx.recorder, guard };
   }
 
+  /** The caches' world, with whether the cluster has a pod network (host ports: agent/scheduler). */
+  private world(): World {
+    return { ...this.caches.world(), podNetwork: this.ctx.config().network !== undefined };
+  }
+
   /** A pod changed: its controller's actor looks again (a bare pod has none). */
   private kickOwner(pod: KubeObject): void {
     const uid = controllerOf(pod)?.uid;
@@ -291,7 +296,7 @@ export class Leader {
     const stored = this.caches.get<Controller>(RESOURCE_OF[ref.kind], `${ref.namespace}/${ref.name}`);
     // Deleted (or replaced by a newer object of the same name) means this actor is done.
     if (!stored || stored.object.metadata.uid !== uid) return this.dropActor(id, uid);
-    const actions = RECONCILE[ref.kind](stored, this.assumed.attach(this.caches.world()), {
+    const actions = RECONCILE[ref.kind](stored, this.assumed.attach(this.world()), {
       now: new Date().toISOString(),
     });
     this.assumed.record(actions);
@@ -305,7 +310,7 @@ export class Leader {
     await this.caches.synced();
     await this.caches.seenOwnWrites();
     if (this.stopped) return;
-    const world = this.caches.world();
+    const world = this.world();
     const uids = new Set(
       Object.keys(CONTROLLED).flatMap((r) =>
         this.caches.objects[r]!.entries().map(([, e]) => e.value.object.metadata.uid),
