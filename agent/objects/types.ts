@@ -252,6 +252,8 @@ export interface PodStatus {
   message?: string;
   conditions?: Condition[];
   podIP?: string;
+  /** k8s: the pod's IPs (one here: IPv4). */
+  podIPs?: Array<{ ip: string }>;
   hostIP?: string;
   nodeName?: string;
   startTime?: string;
