@@ -71,6 +71,9 @@ export class PodNetwork {
   private ready: Promise<void> | undefined;
   private rules: Promise<void> = Promise.resolve();
   private appliedDigest: string | undefined;
+  /** Per pod uid, the sandbox (`<id>/<pid>/<ip>`) last found wired: a reconcile of a wired pod costs one
+   * engine inspect, no process. */
+  private readonly wired = new Map<string, { key: string; sandbox: PodSandbox }>();
 
   constructor(deps: PodNetworkDeps) {
     this.deps = deps;
@@ -126,9 +129,13 @@ export class PodNetwork {
       if ('reason' in made) return made;
       info = made;
     }
+    const key = `${info.Id}/${info.State.Pid}/${addr.ip}`;
+    const known = this.wired.get(uid);
+    if (known?.key === key) return known.sandbox;
     await this.wire(info.State.Pid, uid, addr.ip, subnet);
-    const hostsFile = await this.writeHosts(pod, addr.ip);
-    return { sandboxId: info.Id, ip: addr.ip, hostsFile };
+    const sandbox = { sandboxId: info.Id, ip: addr.ip, hostsFile: await this.writeHosts(pod, addr.ip) };
+    this.wired.set(uid, { key, sandbox });
+    return sandbox;
   }
 
   /** The pod is gone: its sandbox (and with it its namespace and the veth pair), address, files, host
@@ -153,6 +160,7 @@ export class PodNetwork {
   }
 
   private async releaseUid(uid: string): Promise<void> {
+    this.wired.delete(uid);
     const veth = vethName(uid);
     if (await ipJson<Link[]>(['link', 'show', 'dev', veth]))
       await ipBatch([`link del ${veth}`]).catch(() => undefined);
