@@ -105,7 +105,7 @@ const RETRY_MAX_MS = 10_000;
 /**
  * This node's subnet: the cached one at once when it fits the config (confirmed in etcd in the background:
  * recorded again when it was lost), else claimed from etcd, retried at a back-off while etcd does not
- * answer. `onSubnet` is called once, with the block.
+ * answer. `ready()` resolves once it is known.
  */
 export class NodeSubnet {
   private value: string | undefined;
@@ -141,7 +141,9 @@ export class NodeSubnet {
         `cached pod subnet no longer fits the config: ${subnetMismatch(cached, network)}`,
       );
     }
-    await this.attempt(cached, RETRY_FIRST_MS);
+    // In the background: an agent cut off from etcd starts at once (with the cached block, or its pods on
+    // the pod network waiting for one).
+    void this.attempt(cached, RETRY_FIRST_MS);
   }
 
   stop(): void {
@@ -166,6 +168,7 @@ export class NodeSubnet {
       await writeAtomic(subnetCachePath(workspace), JSON.stringify({ cidr } satisfies SubnetRecord));
       this.settle(cidr);
     } catch (err) {
+      if (this.stopped) return;
       logEtcdFailure(log, err, { node }, 'pod subnet claim failed; retrying');
       this.timer = setTimeout(() => void this.attempt(prefer, Math.min(delayMs * 2, RETRY_MAX_MS)), delayMs);
       this.timer.unref();
