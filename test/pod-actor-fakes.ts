@@ -214,6 +214,7 @@ export class FakeDocker {
           Id: c.id,
           Name: `/${c.name}`,
           Config: { Labels: { ...c.opts.Labels } },
+          HostConfig: { ...c.opts.HostConfig },
           State: { ...c.state },
         };
       },

@@ -329,7 +329,7 @@ export class PodActor {
     if (sandbox) binds.push(`${sandbox.hostsFile}:/etc/hosts`);
     const hash = specHash(c, binds);
     const networkMode = sandbox ? `container:${sandbox.sandboxId}` : 'host';
-    if (info && info.HostConfig.NetworkMode !== networkMode) {
+    if (info && info.HostConfig?.NetworkMode !== networkMode) {
       // In another namespace (a sandbox made again: its namespace died with the old one).
       this.deps.recorder.normal(
         podRef(this.pod),
