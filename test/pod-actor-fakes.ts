@@ -220,7 +220,7 @@ export class FakeDocker {
           Id: c.id,
           Name: `/${c.name}`,
           Config: { Labels: { ...c.opts.Labels } },
-          HostConfig: { ...c.opts.HostConfig },
+          HostConfig: { NetworkMode: 'host', ...c.opts.HostConfig },
           State: { ...c.state },
         };
       },
