@@ -38,7 +38,8 @@ export function rulesetBody(r: Ruleset): string {
     ...dnat,
     '  }',
     '  chain output {',
-    '    type nat hook output priority dstnat; policy accept;',
+    // dstnat's value (-100): nft takes the name only in prerouting.
+    '    type nat hook output priority -100; policy accept;',
     ...dnat,
     '  }',
     '  chain postrouting {',
