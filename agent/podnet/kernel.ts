@@ -60,10 +60,11 @@ export async function ipJsonIn<T>(pid: number, args: string[]): Promise<T | null
 /** Apply an nftables file as one transaction. */
 export const nftApply = (text: string) => run('nft', ['-f', '-'], text);
 
-/** `nft -j <args>` parsed; null when the table named does not exist. */
-export async function nftJson<T>(args: string[]): Promise<T | null> {
+/** `nft <args>` as text (nft 1.0's JSON leaves out table comments); null when the table named does not
+ * exist. */
+export async function nftText(args: string[]): Promise<string | null> {
   try {
-    return JSON.parse(await run('nft', ['-j', ...args])) as T;
+    return await run('nft', args);
   } catch (err) {
     if (/No such file or directory|does not exist/.test((err as Error).message)) return null;
     throw err;

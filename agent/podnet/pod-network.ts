@@ -16,7 +16,7 @@ import { addressAt, parseCidr } from '../net/cidr.ts';
 import type { Pod } from '../objects/types.ts';
 import { imagePresent, pullImage } from '../runtime/images.ts';
 import { containerName, LABEL } from '../runtime/labels.ts';
-import { ipBatch, ipJson, ipJsonIn, nftApply, nftJson } from './kernel.ts';
+import { ipBatch, ipJson, ipJsonIn, nftApply, nftText } from './kernel.ts';
 import { bridgeName, tableName, vethName, vethPeerName } from './names.ts';
 import { PodIps } from './pod-ips.ts';
 import { type HostPortRule, type Ruleset, rulesetDigest, rulesetFile } from './ruleset.ts';
@@ -213,13 +213,8 @@ export class PodNetwork {
   }
 
   private async tableComment(): Promise<string | undefined> {
-    const out = await nftJson<{ nftables: Array<{ table?: { name: string; comment?: string } }> }>([
-      'list',
-      'table',
-      'ip',
-      this.table,
-    ]);
-    return out?.nftables.find((e) => e.table?.name === this.table)?.table?.comment;
+    const text = await nftText(['list', 'table', 'ip', this.table]);
+    return text ? /^\s*comment "([^"]*)"/m.exec(text)?.[1] : undefined;
   }
 
   // ---- one pod ----
