@@ -2,8 +2,8 @@
 // node its own bridge and subnet of network.podCidr. Replicas listening on one port share a node, each
 // Running at its own IP; pods reach each other and, masqueraded, what is beyond the node; hostNetwork
 // pods are on the node's network as before; a hostPort reaches its pod; an agent restart changes nothing
-// (same IPs, same containers, an open connection still answers); deleting the pods leaves no veth,
-// address, sandbox or DNAT rule behind.
+// (same IPs, same containers, an open connection still answers), also when it restarts cut off from etcd
+// (from its caches); deleting the pods leaves no veth, address, sandbox or DNAT rule behind.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -347,6 +347,41 @@ spec:
     assert.equal(vethsAfter.length, vethsBefore.length + 1);
     assert.equal(await table(), tableBefore);
     socket.destroy();
+  });
+
+  test('cut off from etcd, a restarted agent runs its pods from its caches at their IPs', async () => {
+    const [later] = await running('later', 1);
+    const ip = later!.status!.podIP!;
+    const sandbox = (
+      await docker.listContainers({
+        filters: { label: [`nokube.cluster=${c.name}`, 'nokube.pod=later', 'nokube.sandbox'] },
+      })
+    )[0]!;
+    await c.agents.get('n2')!.kill('SIGKILL');
+    // Its container gone while the agent is away: made again from the cache, in the same sandbox.
+    await docker.getContainer((await containerOf('later', 'main')).Id).remove({ force: true });
+    await c.etcd.pause();
+    try {
+      await c.startAgent('n2');
+      const ct = await eventually(
+        async () => {
+          const [x] = await docker.listContainers({
+            filters: { label: [`nokube.cluster=${c.name}`, 'nokube.pod=later', 'nokube.container=main'] },
+          });
+          return x?.State === 'running' ? x : undefined;
+        },
+        60_000,
+        "later's container made again with etcd away",
+      );
+      const info = await docker.getContainer(ct.Id).inspect();
+      assert.equal(info.HostConfig.NetworkMode, `container:${sandbox.Id}`);
+      assert.match(
+        await execIn(docker, ct.Id, ['ip', '-4', 'addr', 'show', 'eth0']),
+        new RegExp(`inet ${ip}/24`),
+      );
+    } finally {
+      await c.etcd.resume();
+    }
   });
 
   test('deleting the pods removes their veths, addresses, sandboxes and host port rules', async () => {
