@@ -196,6 +196,9 @@ spec:
       await execIn(docker, ct.Id, ['ip', '-4', 'addr', 'show', 'eth0']),
       new RegExp(`inet ${a!.status!.podIP}/24`),
     );
+    // exec (and logs) see the pod's own container only, not its sandbox.
+    const exec = await runCli(['exec', a!.metadata.name, '--', 'cat', '/www/index.html'], c.env);
+    assert.deepEqual([exec.code, exec.stdout.trim()], [0, a!.metadata.name], exec.stderr);
     const after = await footprint();
     assert.deepEqual(after, { veths: 3, addresses: 3, dnat: 0, sandboxes: 3 });
   });
