@@ -30,6 +30,7 @@ import { freePorts } from './harness/ports.ts';
 const run = promisify(execFile);
 const POD_CIDR = '10.121.0.0/16';
 const PAUSE = 'nokube-test/pause:1';
+const BUSYBOX = 'nokube-test/busybox:1';
 
 describe('pod network on Docker', { timeout: 400_000 }, () => {
   let c: TestCluster;
@@ -403,6 +404,52 @@ spec:
       },
       30_000,
       'nothing of the pods left',
+    );
+  });
+});
+
+describe('pod network: a sandbox image that cannot be pulled', { timeout: 200_000 }, () => {
+  let c: TestCluster;
+  before(async () => {
+    await requireDocker();
+    c = await createTestCluster({
+      nodes: 1,
+      net: 123,
+      // Nothing listens on port 9: the pull fails at once.
+      sections:
+        'network:\n  podCidr: 10.125.0.0/16\n  serviceCidr: 10.126.0.0/16\n  sandboxImage: 127.0.0.1:9/none:1\n',
+    });
+    await startAgentsReady(c);
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  test("the pod's containers wait as ContainerCreating, saying why; no container is made", async () => {
+    const r = await runCli(
+      ['apply', '-f', '-'],
+      c.env,
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeName: n1\n  containers:\n    - {name: main, image: ${BUSYBOX}, command: [sleep, '3600']}\n`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const waiting = await eventually(
+      async () => {
+        const g = await runCli(['get', 'pod', 'p', '-o', 'json'], c.env);
+        const pod = JSON.parse(g.stdout) as Pod;
+        return pod.status?.containerStatuses?.[0]?.state.waiting;
+      },
+      60_000,
+      'the container waiting',
+    );
+    assert.equal(waiting.reason, 'ContainerCreating');
+    assert.match(
+      waiting.message ?? '',
+      /pod sandbox image "127\.0\.0\.1:9\/none:1" cannot be pulled \(tried again every 30 s\)/,
+    );
+    const docker = await requireDocker();
+    assert.deepEqual(
+      await docker.listContainers({ all: true, filters: { label: [`nokube.cluster=${c.name}`] } }),
+      [],
     );
   });
 });

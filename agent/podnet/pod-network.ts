@@ -74,6 +74,8 @@ export class PodNetwork {
   /** Per pod uid, the sandbox (`<id>/<pid>/<ip>`) last found wired: a reconcile of a wired pod costs one
    * engine inspect, no process. */
   private readonly wired = new Map<string, { key: string; sandbox: PodSandbox }>();
+  /** The sandbox image's last failed pull: not tried again (by any pod) before SANDBOX_PULL_RETRY_MS. */
+  private pullFailed: { at: number; message: string } | undefined;
 
   constructor(deps: PodNetworkDeps) {
     this.deps = deps;
@@ -222,13 +224,18 @@ export class PodNetwork {
   private async createSandbox(pod: Pod, name: string): Promise<Docker.ContainerInspectInfo | SandboxWaiting> {
     const { docker, network, cluster, node } = this.deps;
     const image = network.sandboxImage;
-    try {
-      if (!(await imagePresent(docker, image))) await pullImage(docker, image);
-    } catch (err) {
-      return {
-        reason: 'ContainerCreating',
-        message: `pod sandbox image "${image}" cannot be pulled: ${(err as Error).message}`,
-      };
+    if (!(await imagePresent(docker, image))) {
+      const failed = this.pullFailed;
+      if (failed && Date.now() - failed.at < SANDBOX_PULL_RETRY_MS)
+        return { reason: 'ContainerCreating', message: failed.message };
+      try {
+        await pullImage(docker, image);
+        this.pullFailed = undefined;
+      } catch (err) {
+        const message = `pod sandbox image "${image}" cannot be pulled (tried again every ${SANDBOX_PULL_RETRY_MS / 1000} s): ${(err as Error).message}`;
+        this.pullFailed = { at: Date.now(), message };
+        return { reason: 'ContainerCreating', message };
+      }
     }
     const ct = await docker.createContainer({
       name,
@@ -301,6 +308,9 @@ export class PodNetwork {
     return file;
   }
 }
+
+/** A sandbox image that cannot be pulled is tried again this often (one pull for every waiting pod). */
+const SANDBOX_PULL_RETRY_MS = 30_000;
 
 /** The pod's hostPorts as DNAT rules to its IP. */
 export function hostPortRules(pod: Pod, ip: string): HostPortRule[] {
