@@ -66,6 +66,13 @@ describe('Pod Security baseline', () => {
     assert.deepEqual(baselineViolations(pod(ports(1024)), undefined), []);
   });
 
+  test("hostNetwork: true refused (the node's network namespace); false admitted", () => {
+    assert.deepEqual(baselineViolations(pod({ hostNetwork: true }), undefined), [
+      "hostNetwork: true (the node's network namespace)",
+    ]);
+    assert.deepEqual(baselineViolations(pod({ hostNetwork: false }), undefined), []);
+  });
+
   test('the template of a controller is checked like a pod; the refusal names the rule', () => {
     assert.equal(
       baselineRefusal('deployments.apps "web"', deployment(hostPath('root', '/')), undefined),

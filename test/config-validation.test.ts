@@ -76,9 +76,29 @@ describe('cluster config validation', () => {
     }
   });
 
+  test('network: absent means host networking; an empty section takes every documented default', () => {
+    assert.equal(validateConfigText(GOOD, 'cluster.yaml').config.network, undefined);
+    const { config } = validateConfigText(`${GOOD}network: {}\n`, 'cluster.yaml');
+    assert.deepEqual(config.network, {
+      podCidr: DOCUMENTED_DEFAULTS['network.podCidr'],
+      nodeMaskSize: DOCUMENTED_DEFAULTS['network.nodeMaskSize'],
+      serviceCidr: DOCUMENTED_DEFAULTS['network.serviceCidr'],
+      nodePortRange: DOCUMENTED_DEFAULTS['network.nodePortRange'],
+      clusterDomain: DOCUMENTED_DEFAULTS['network.clusterDomain'],
+      backend: DOCUMENTED_DEFAULTS['network.backend'],
+      sandboxImage: DOCUMENTED_DEFAULTS['network.sandboxImage'],
+    });
+    const exact = validateConfigText(
+      `${GOOD}network:\n  podCidr: 10.42.0.0/23\n  nodeMaskSize: 24\n  nodePortRange: 80-80\n`,
+      'cluster.yaml',
+    );
+    assert.equal(exact.config.network?.nodePortRange, '80-80');
+  });
+
   test('the template that new-or-update writes is a valid config', () => {
     const { config } = validateConfigText(CONFIG_TEMPLATE, 'cluster.yaml');
     assert.equal(config.nodes.length, 2);
+    assert.equal(config.network?.podCidr, '10.42.0.0/16');
   });
 
   const cases: Array<[string, string, string[]]> = [
@@ -246,6 +266,52 @@ describe('cluster config validation', () => {
       [
         'cluster.yaml:20: monitoring.greptimedb.db: "information_schema" is GreptimeDB\'s own read-only database',
         'cluster.yaml:20: monitoring.greptimedb.logsDb: must be a GreptimeDB database name: a letter, "_" or ":" first, then letters, digits, "_", ":", ".", "@", "#"',
+      ],
+    ],
+    [
+      'a pod CIDR that does not parse, host bits set, an IPv6 block',
+      `${GOOD}network:\n  podCidr: 10.42.0/16\n  serviceCidr: 10.43.0.1/16\n`,
+      [
+        'cluster.yaml:19: network.podCidr: "10.42.0" is not an IPv4 address',
+        'cluster.yaml:20: network.serviceCidr: "10.43.0.1/16" has host bits set (the network is 10.43.0.0/16)',
+      ],
+    ],
+    [
+      'overlapping pod and service CIDRs',
+      `${GOOD}network:\n  podCidr: 10.0.0.0/8\n  serviceCidr: 10.43.0.0/16\n`,
+      ['cluster.yaml:20: network.serviceCidr: overlaps network.podCidr 10.0.0.0/8'],
+    ],
+    [
+      'a node subnet larger than the pod CIDR',
+      `${GOOD}network:\n  podCidr: 10.42.0.0/16\n  nodeMaskSize: 12\n`,
+      [
+        'cluster.yaml:20: network.nodeMaskSize: must be >= the prefix of network.podCidr (16): a node subnet is part of it',
+      ],
+    ],
+    [
+      'a node subnet past /30',
+      `${GOOD}network:\n  nodeMaskSize: 31\n`,
+      ['cluster.yaml:19: network.nodeMaskSize: must be <= 30'],
+    ],
+    [
+      'a pod CIDR too small for the nodes',
+      `${GOOD}network:\n  podCidr: 10.42.0.0/24\n  nodeMaskSize: 24\n`,
+      ['cluster.yaml:19: network.podCidr: 10.42.0.0/24 holds 1 node subnets of /24, nodes[] has 2 nodes'],
+    ],
+    [
+      'bad node port ranges, backend and cluster domain',
+      `${GOOD}network:\n  nodePortRange: 32767-30000\n  backend: flannel\n  clusterDomain: Cluster_Local\n`,
+      [
+        'cluster.yaml:19: network.nodePortRange: "32767-30000" must be a port range a-b with 1 <= a <= b <= 65535',
+        'cluster.yaml:21: network.clusterDomain: must be a DNS name (RFC 1123 labels separated by ".")',
+        'cluster.yaml:20: network.backend: must be one of "host-gw", "vxlan"',
+      ],
+    ],
+    [
+      'a node port range past 65535',
+      `${GOOD}network:\n  nodePortRange: 0-70000\n`,
+      [
+        'cluster.yaml:19: network.nodePortRange: "0-70000" must be a port range a-b with 1 <= a <= b <= 65535',
       ],
     ],
     [

@@ -88,7 +88,13 @@ interface FakeState {
 export interface FakeContainer {
   id: string;
   name: string;
-  opts: { Image: string; Env?: string[]; Entrypoint?: string[]; Labels: Record<string, string> };
+  opts: {
+    Image: string;
+    Env?: string[];
+    Entrypoint?: string[];
+    Labels: Record<string, string>;
+    HostConfig?: { NetworkMode?: string };
+  };
   state: FakeState;
   /** SIGTERM is ignored: only the SIGKILL at the end of the grace stops it. */
   ignoresTerm?: boolean;
@@ -214,6 +220,7 @@ export class FakeDocker {
           Id: c.id,
           Name: `/${c.name}`,
           Config: { Labels: { ...c.opts.Labels } },
+          HostConfig: { NetworkMode: 'host', ...c.opts.HostConfig },
           State: { ...c.state },
         };
       },

@@ -64,6 +64,15 @@ mesh:
 #     # container: { image: grafana/grafana-oss:12.2.0 }   # the head at this address runs it in Docker
 #     # adminPasswordFile: /etc/nokube/grafana-admin.password   # that container's admin password
 
+network:                        # pods get their own IPs (remove the section: every pod on the host network)
+  podCidr: 10.42.0.0/16         # default 10.42.0.0/16: pods' addresses; each node gets a /nodeMaskSize of it
+  # nodeMaskSize: 24            # default 24: each node's pod subnet (254 pods)
+  # serviceCidr: 10.43.0.0/16   # default 10.43.0.0/16: Services' ClusterIPs (must not overlap podCidr)
+  # nodePortRange: 30000-32767  # default 30000-32767
+  # clusterDomain: cluster.local  # default cluster.local
+  # backend: vxlan              # default vxlan: routes between nodes (host-gw | vxlan)
+  # sandboxImage: registry.k8s.io/pause:3.10   # default: the container holding each pod's network namespace
+
 nodes:
   - name: head-1                # RFC 1123 label, unique
     address: 10.0.0.1           # address the agent binds and others reach it at, unique

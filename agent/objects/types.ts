@@ -207,6 +207,8 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
   volumes?: Volume[];
   tolerations?: Toleration[];
+  /** On the node's network (no network namespace of its own; always so without a pod network). */
+  hostNetwork?: boolean;
 }
 export interface Toleration {
   key?: string;
@@ -258,6 +260,8 @@ export interface PodStatus {
   message?: string;
   conditions?: Condition[];
   podIP?: string;
+  /** k8s: the pod's IPs (one here: IPv4). */
+  podIPs?: Array<{ ip: string }>;
   hostIP?: string;
   nodeName?: string;
   startTime?: string;

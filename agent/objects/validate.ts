@@ -62,7 +62,6 @@ const NOT_SUPPORTED = new Set([
   'serviceAccountName',
   'serviceAccount',
   'automountServiceAccountToken',
-  'hostNetwork',
   'hostPID',
   'hostIPC',
   'hostAliases',

@@ -8,6 +8,8 @@ import type { AgentContext, AgentPart, PodActorView } from '../context.ts';
 import { deletePod } from '../objects/pod-deletion.ts';
 import { fromKv, getObject, objectKey, refOf, type Stored, writeStatus } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
+import { PodNetwork } from '../podnet/pod-network.ts';
+import { NodeSubnet } from '../podnet/subnet.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { logEtcdFailure, shortReason, withTimeout } from '../store/etcd.ts';
@@ -45,12 +47,39 @@ export const podsPart: AgentPart = {
       ctx.log.error({ err: shortReason(err) }, 'no Docker engine answers: this node runs no pods');
       return null;
     }
-    const pods = new PodsOnNode(ctx, docker);
+    // The pod network, when the config has one (read at start: adding or removing the section takes
+    // effect at the agent's next start). The node subnet comes from the workspace at once, else etcd.
+    const network = ctx.config().network;
+    const subnet = network
+      ? new NodeSubnet({
+          etcd: ctx.etcd,
+          cluster: ctx.cluster,
+          node: ctx.nodeName,
+          network,
+          workspace: ctx.self().workspace,
+          log: ctx.log.child({ part: 'podnet' }),
+        })
+      : undefined;
+    const podNetwork =
+      network && subnet
+        ? new PodNetwork({
+            docker,
+            cluster: ctx.cluster,
+            node: ctx.nodeName,
+            workspace: ctx.self().workspace,
+            network,
+            subnet,
+            log: ctx.log.child({ part: 'podnet' }),
+          })
+        : undefined;
+    await subnet?.start();
+    const pods = new PodsOnNode(ctx, docker, podNetwork);
     const running = await pods.start();
     const withdraw = ctx.handles.podActors.publish(pods);
     return {
       async stop() {
         withdraw();
+        subnet?.stop();
         await running.stop();
       },
     };
@@ -82,10 +111,12 @@ class PodsOnNode {
   private readonly lookup: Lookup;
   /** One bound on running probes for every pod of the node. */
   private readonly probeSlots: ProbeSlots = probeSlots();
+  private readonly network: PodNetwork | undefined;
 
-  constructor(ctx: AgentContext, docker: Docker) {
+  constructor(ctx: AgentContext, docker: Docker, network?: PodNetwork) {
     this.ctx = ctx;
     this.docker = docker;
+    this.network = network;
     this.lookup = {
       configMap: (ns, name) => this.configMaps.get(`${ns}/${name}`),
       secret: (ns, name) => this.secrets.get(`${ns}/${name}`),
@@ -104,6 +135,13 @@ class PodsOnNode {
     }
     // 2. Docker events: an exit is acted on at once.
     this.watchDocker();
+    // The pod network once the node subnet is known: pods waiting for their sandbox go on.
+    void this.network
+      ?.start()
+      .then(() => {
+        for (const e of this.pods.values()) e.actor.kick();
+      })
+      .catch((err) => this.ctx.log.error({ err: String(err) }, 'pod network setup failed'));
     // 3. etcd: the desired state.
     void this.follow();
     this.tick = setInterval(() => {
@@ -281,6 +319,9 @@ class PodsOnNode {
         if (owner && !uids.has(owner.uid)) await this.checkOwner(id);
       }
       await this.removeStrayContainers();
+      await this.network?.collect(
+        new Set([...[...this.pods.values()].map((e) => e.pod.metadata.uid), ...this.removing]),
+      );
     } catch (err) {
       logEtcdFailure(this.ctx.log, err, {}, 'pods resync failed; the next list retries');
     }
@@ -314,6 +355,7 @@ class PodsOnNode {
         lookup: this.lookup,
         backoff: K8S_BACKOFF,
         probeSlots: this.probeSlots,
+        ...(this.network ? { network: this.network } : {}),
         report: (status) => this.report(id, status),
         wakeAt: (ms) =>
           setTimeout(() => this.pods.get(id)?.actor.kick(), Math.max(0, ms - Date.now()) + 50).unref(),

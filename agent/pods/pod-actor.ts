@@ -14,6 +14,7 @@ import type Docker from 'dockerode';
 import type { Logger } from '../log/logger.ts';
 import type { EventRecorder } from '../objects/events.ts';
 import type { Container, ContainerState, ContainerStatus, Pod, PodStatus } from '../objects/types.ts';
+import { onPodNetwork, type PodNetwork, type PodSandbox } from '../podnet/pod-network.ts';
 import { containerName, LABEL } from '../runtime/labels.ts';
 import type { AliveRecords } from '../store/alive.ts';
 import { type Clock, isoTime } from './clock.ts';
@@ -49,8 +50,11 @@ export interface PodActorDeps {
   clock: Clock;
   cluster: string;
   node: string;
-  /** The node's address: podIP and hostIP (pods use the host network). */
+  /** The node's address: hostIP, and podIP of the pods on the node's network. */
   address: string;
+  /** The pod network (the cluster config has a `network` section): pods without hostNetwork get a
+   * sandbox, an IP of their own, and their containers join the sandbox's namespace. */
+  network?: Pick<PodNetwork, 'ensure' | 'release' | 'ipOf'>;
   workspace: string;
   log: Logger;
   recorder: EventRecorder;
@@ -114,6 +118,16 @@ export class PodActor {
     const owner = this.pod.metadata.ownerReferences?.find((o) => o.controller);
     const own = `pod-${this.pod.metadata.name}`;
     return owner ? `${owner.kind.toLowerCase()}-${owner.name}/${own}` : own;
+  }
+
+  /** On the pod network (a sandbox and an IP of its own). */
+  private get networked(): boolean {
+    return this.deps.network !== undefined && onPodNetwork(this.pod);
+  }
+
+  /** The pod's IP: its own on the pod network (once it has one), else the node's. */
+  private get podIP(): string | undefined {
+    return this.networked ? this.deps.network!.ipOf(this.pod) : this.deps.address;
   }
 
   private get podDir(): string {
@@ -214,7 +228,7 @@ export class PodActor {
       log: d.log,
       recorder: d.recorder,
       backoff: d.backoff,
-      address: d.address,
+      address: this.podIP ?? d.address,
       lookup: d.lookup,
       wakeAt: d.wakeAt,
     };
@@ -239,10 +253,19 @@ export class PodActor {
     if (volumes instanceof Waiting)
       this.deps.recorder.warning(podRef(this.pod), 'FailedMount', volumes.message);
     const statuses: ContainerStatus[] = [];
+    const sandbox = this.networked ? await this.sandbox() : undefined;
+    if (sandbox && !('sandboxId' in sandbox)) {
+      // No sandbox yet: every container waits (as the kubelet's ContainerCreating), again soon.
+      for (const c of this.pod.spec.containers)
+        statuses.push(this.containerStatus(c, this.track(c.name), waiting(sandbox.reason, sandbox.message)));
+      this.deps.wakeAt(this.deps.clock.now() + SANDBOX_RETRY_MS);
+      this.deps.report(this.status(statuses));
+      return;
+    }
     const probes = this.probeEnv();
     for (const c of this.pod.spec.containers) {
       const run = this.run(c);
-      const state = await probeStep(run, await this.reconcileContainer(run, volumes), probes);
+      const state = await probeStep(run, await this.reconcileContainer(run, volumes, sandbox), probes);
       if (state.waiting) run.t.waiting = state.waiting;
       statuses.push(this.containerStatus(c, run.t, state));
     }
@@ -269,10 +292,23 @@ export class PodActor {
     this.deps.report(this.status(statuses));
   }
 
+  /** The pod's sandbox (pod network), or why not yet: a failure is a FailedCreatePodSandBox event. */
+  private async sandbox(): Promise<PodSandbox | Waiting> {
+    try {
+      const sb = await this.deps.network!.ensure(this.pod);
+      return 'sandboxId' in sb ? sb : new Waiting(sb.reason, sb.message);
+    } catch (err) {
+      const message = `Failed to create pod sandbox: ${(err as Error).message}`;
+      this.deps.recorder.warning(podRef(this.pod), 'FailedCreatePodSandBox', message);
+      return new Waiting('ContainerCreating', message);
+    }
+  }
+
   /** The steps of one container; the state to report. */
   private async reconcileContainer(
     run: ContainerRun,
     volumes: Map<string, string> | Waiting,
+    sandbox?: PodSandbox,
   ): Promise<ContainerState> {
     const { c } = run;
     const ct = this.deps.docker.getContainer(run.name);
@@ -290,7 +326,19 @@ export class PodActor {
     if (volumes instanceof Waiting)
       return info ? watchStep(run, info) : waiting(volumes.reason, volumes.message);
     const binds = bindsFor(c, volumes);
+    if (sandbox) binds.push(`${sandbox.hostsFile}:/etc/hosts`);
     const hash = specHash(c, binds);
+    const networkMode = sandbox ? `container:${sandbox.sandboxId}` : 'host';
+    if (info && info.HostConfig?.NetworkMode !== networkMode) {
+      // In another namespace (a sandbox made again: its namespace died with the old one).
+      this.deps.recorder.normal(
+        podRef(this.pod),
+        'SandboxChanged',
+        'Pod sandbox changed, it will be killed and re-created.',
+      );
+      await ct.remove({ force: true });
+      info = null;
+    }
     if (info && !this.sameSpec(run, info, hash, binds)) {
       this.deps.recorder.normal(
         podRef(this.pod),
@@ -312,6 +360,7 @@ export class PodActor {
       cluster: this.deps.cluster,
       node: this.deps.node,
       owner: `${this.path}/container-${c.name}`,
+      networkMode,
     });
     if (created) return waiting(created.reason, created.message);
     await startStep(run);
@@ -386,6 +435,7 @@ export class PodActor {
     const deadline = this.deadline!;
     await Promise.all(this.pod.spec.containers.map((c) => stopStep(this.run(c), deadline)));
     await removeVolumes(this.podDir, this.secretDir);
+    if (this.networked) await this.deps.network!.release(this.pod);
     this.deps.alive.deleteTree(this.namespace, this.path);
   }
 
@@ -417,6 +467,7 @@ export class PodActor {
   }
 
   private status(cs: ContainerStatus[]): PodStatus {
+    const podIP = this.podIP;
     const now = isoTime(this.deps.clock.now());
     const policy = this.pod.spec.restartPolicy ?? 'Always';
     const allCreated = cs.every((s) => s.containerID);
@@ -446,12 +497,15 @@ export class PodActor {
         cond('Ready', ready, 'ContainersNotReady'),
       ],
       hostIP: this.deps.address,
-      podIP: this.deps.address,
+      ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
       nodeName: this.deps.node,
       startTime: this.startTime,
       containerStatuses: cs,
     };
   }
 }
+
+/** A pod waiting for its sandbox is looked at again this soon. */
+const SANDBOX_RETRY_MS = 2000;
 
 const waiting = (reason: string, message: string): ContainerState => ({ waiting: { reason, message } });

@@ -2,7 +2,7 @@
 // over the mesh (stream-server.ts) or, on a head that is itself the pod's node, called directly.
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { LABEL, ourContainers } from '../runtime/labels.ts';
+import { LABEL, podContainers } from '../runtime/labels.ts';
 import { pumpOutput } from './docker-output.ts';
 import { ExecError, runExec } from './exec.ts';
 import { encodeEnd, type FrameSink, type FrameSource } from './frames.ts';
@@ -50,7 +50,7 @@ async function findContainer(docker: Docker, at: Target, req: PodStreamRequest):
     all: true,
     filters: {
       label: [
-        ...ourContainers(at.cluster, at.node).label,
+        ...podContainers(at.cluster, at.node).label,
         `${LABEL.namespace}=${req.namespace}`,
         `${LABEL.pod}=${req.pod}`,
       ],

@@ -9,6 +9,8 @@ export const LABEL = {
   container: 'nokube.container',
   ownerPath: 'nokube.owner-path',
   specHash: 'nokube.spec-hash',
+  /** On a pod's sandbox (agent/podnet), which holds its network namespace; it has no container label. */
+  sandbox: 'nokube.sandbox',
 } as const;
 
 /** Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; k8s names are already within that (lower-case, -, .). */
@@ -16,6 +18,12 @@ export function containerName(cluster: string, namespace: string, pod: string, c
   return `nokube_${cluster}_${namespace}_${pod}_${container}`;
 }
 
+/** Every container of ours on the node: the pods' containers and their sandboxes. */
 export const ourContainers = (cluster: string, node: string) => ({
   label: [`${LABEL.cluster}=${cluster}`, `${LABEL.node}=${node}`],
+});
+
+/** The pods' own containers (those with a container name; not the sandboxes). */
+export const podContainers = (cluster: string, node: string) => ({
+  label: [...ourContainers(cluster, node).label, LABEL.container],
 });

@@ -3,16 +3,13 @@
 // any other address overlaps itself and 0.0.0.0.
 //
 // Which ports are host ports: those of a pod on the node's network (every containerPort, as k8s takes
-// hostPort = containerPort for `hostNetwork: true`), else only the `hostPort`s. Pods share the node's
-// network today (README "Containers"), so every pod is on it; `hostNetwork` and `hostIP` are read here
-// so the rule holds as is once pods get their own network and those fields are accepted.
+// hostPort = containerPort for `hostNetwork: true`), else only the `hostPort`s. Without a pod network
+// (no `network` section in the cluster config) every pod is on the node's network.
 import type { ContainerPort } from '../objects/types.ts';
 import type { Checker } from './types.ts';
 
 export const PORTS_REASON = "didn't have free ports for the requested pod ports";
 
-/** Every pod runs in the node's network namespace (no pod network yet). */
-const PODS_SHARE_HOST_NETWORK = true;
 const ANY_IP = '0.0.0.0';
 
 export interface HostPort {
@@ -27,9 +24,10 @@ export interface PortsSpec {
   containers?: ReadonlyArray<{ ports?: ReadonlyArray<ContainerPort & { hostIP?: string }> }>;
 }
 
-/** The host ports a pod takes, in container and port order. */
-export function hostPortsOf(spec: PortsSpec): HostPort[] {
-  const onHostNetwork = PODS_SHARE_HOST_NETWORK || spec.hostNetwork === true;
+/** The host ports a pod takes, in container and port order. `podNetwork`: the cluster has a pod network
+ * (pods without hostNetwork have their own network namespace). */
+export function hostPortsOf(spec: PortsSpec, podNetwork = false): HostPort[] {
+  const onHostNetwork = !podNetwork || spec.hostNetwork === true;
   const out: HostPort[] = [];
   for (const c of spec.containers ?? [])
     for (const p of c.ports ?? []) {
@@ -63,5 +61,5 @@ export class HostPortSet {
 export const hasFreePorts: Checker = (node, pod, load) => {
   const held = load.ports.get(node.name);
   if (!held) return null;
-  return hostPortsOf(pod.spec).some((p) => held.overlaps(p)) ? PORTS_REASON : null;
+  return hostPortsOf(pod.spec, load.podNetwork).some((p) => held.overlaps(p)) ? PORTS_REASON : null;
 };

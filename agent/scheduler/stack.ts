@@ -81,12 +81,17 @@ export function unschedulableMessage(pod: PodToPlace, total: number, reasons: Ma
 }
 
 /** An empty load, then `addLoad` per bound pod (and per pod just placed, before placing the next). */
-export const emptyLoad = (): Load => ({ total: new Map(), byOwner: new Map(), ports: new Map() });
+export const emptyLoad = (podNetwork = false): Load => ({
+  total: new Map(),
+  byOwner: new Map(),
+  ports: new Map(),
+  podNetwork,
+});
 
 /** `pod` is on `node` (`count` pods of it: tests load a node in one call). */
 export function addLoad(load: Load, node: string, pod: PodToPlace, count = 1): void {
   load.total.set(node, (load.total.get(node) ?? 0) + count);
-  const ports = hostPortsOf(pod.spec);
+  const ports = hostPortsOf(pod.spec, load.podNetwork);
   if (ports.length > 0) {
     const held = load.ports.get(node) ?? new HostPortSet();
     load.ports.set(node, held);

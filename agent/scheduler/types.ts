@@ -26,6 +26,8 @@ export interface Load {
   total: Map<string, number>;
   byOwner: Map<string, Map<string, number>>;
   ports: Map<string, HostPortSet>;
+  /** The cluster has a pod network: only hostNetwork pods take their containerPorts on the node. */
+  podNetwork?: boolean;
 }
 
 /** A ranking rule: lower is better; ties go to the next rule. */

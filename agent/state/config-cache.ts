@@ -8,14 +8,16 @@ import { dirname, join } from 'node:path';
 export const configCachePath = (workspace: string) => join(workspace, 'agent', 'config-cache.yaml');
 export const peersCachePath = (workspace: string) => join(workspace, 'agent', 'peers-cache.json');
 
-async function writeAtomic(file: string, text: string): Promise<void> {
+/** Write a file whole (temp file + rename): a crash never leaves half of it. */
+export async function writeAtomic(file: string, text: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, text, { mode: 0o600 });
   await rename(tmp, file);
 }
 
-async function readIfPresent(file: string): Promise<string | null> {
+/** The file's text, null when it does not exist. */
+export async function readIfPresent(file: string): Promise<string | null> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {

@@ -56,6 +56,16 @@ export const keys = {
   imagePullsOf: (cluster: string, node: string) => `${ROOT}/${cluster}/image-pulls/${node}/`,
   imagePull: (cluster: string, node: string, owner: { kind: string; namespace: string; name: string }) =>
     `${ROOT}/${cluster}/image-pulls/${node}/${owner.kind}/${owner.namespace}/${owner.name}`,
+  // ---- pod network (agent/podnet) ----
+  /** Each node's pod subnet, JSON `{"cidr":"10.42.3.0/24"}`: claimed by the node's agent in one
+   * transaction with its owner key, freed by the leading head once the node is gone from the config. */
+  networkSubnetsPrefix: (cluster: string) => `${ROOT}/${cluster}/network/subnets/`,
+  networkSubnet: (cluster: string, node: string) => `${ROOT}/${cluster}/network/subnets/${node}`,
+  /** The node holding a pod subnet (`10.42.3.0-24` → node name): what makes two claims of one block
+   * exclusive (a transaction compares keys, not ranges). */
+  networkSubnetOwnersPrefix: (cluster: string) => `${ROOT}/${cluster}/network/subnet-owners/`,
+  networkSubnetOwner: (cluster: string, cidr: string) =>
+    `${ROOT}/${cluster}/network/subnet-owners/${cidr.replace('/', '-')}`,
   // ---- access control (head/acl) ----
   /** Policies, tokens and the bootstrap marker: one prefix (one range read covers the ACL). */
   aclPrefix: (cluster: string) => `${ROOT}/${cluster}/acl/`,

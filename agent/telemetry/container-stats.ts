@@ -4,7 +4,7 @@
 // containers). CPU is the usage counter's increase between our own samples either way.
 import { readFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
-import { LABEL, ourContainers } from '../runtime/labels.ts';
+import { LABEL, podContainers } from '../runtime/labels.ts';
 import type { ContainerSample } from './sample.ts';
 
 /** Stats requests in flight at once: the engine answers each from cgroup files, but not for free. */
@@ -103,7 +103,7 @@ export class ContainerStats {
   }
 
   async sample(): Promise<ContainerSample[]> {
-    const list = await this.docker.listContainers({ filters: ourContainers(this.cluster, this.node) });
+    const list = await this.docker.listContainers({ filters: podContainers(this.cluster, this.node) });
     const running = list.filter((c) => c.State === 'running');
     const out: ContainerSample[] = [];
     const next = new Map<string, Reading>();

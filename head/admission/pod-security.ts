@@ -6,9 +6,11 @@
 //   - hostPath volumes only under a prefix the cluster config allows for the object's namespace
 //     (`admission.hostPathPrefixes`, by namespace; none allowed where none is listed). A prefix holds
 //     itself and what is below it, segment by segment: /srv/data allows /srv/data/x, not /srv/database;
-//   - no host port below 1024 (pods share the node's network: every containerPort is a host port);
-//   - fields nokube does not accept yet (privileged, capabilities, hostNetwork, hostPID) are refused by
-//     the object schema before this; each goes through here once accepted.
+//   - no host port below 1024 (every containerPort counts, as on the node's network: without a pod
+//     network every pod is there);
+//   - no hostNetwork: true (the node's network namespace);
+//   - fields nokube does not accept yet (privileged, capabilities, hostPID) are refused by the object
+//     schema before this; each goes through here once accepted.
 import { posix } from 'node:path';
 import type { KubeObject, PodSpec } from '../../agent/objects/types.ts';
 import { describeHostPort, hostPortsOf } from '../../agent/scheduler/host-ports.ts';
@@ -54,6 +56,7 @@ export function baselineViolations(obj: KubeObject, rules: AdmissionRules | unde
       `hostPath volume "${v.name}" (path "${v.hostPath.path}"): ${where} (admission.hostPathPrefixes)`,
     );
   }
+  if (spec.hostNetwork) out.push("hostNetwork: true (the node's network namespace)");
   for (const c of spec.containers)
     for (const p of hostPortsOf({ containers: [c] }))
       if (p.port < LOWEST_HOST_PORT)

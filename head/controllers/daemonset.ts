@@ -88,7 +88,7 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
   // The host ports other pods hold (this DaemonSet's own pod on a node is the one being replaced); only
   // read when the template asks for any (most do not: no pass over every pod of the cluster then).
   const load =
-    hostPortsOf(toPlace.spec).length === 0
+    hostPortsOf(toPlace.spec, world.podNetwork).length === 0
       ? undefined
       : loadOf({
           ...world,

@@ -23,6 +23,7 @@ import { EndpointSliceController } from './endpointslice-controller.ts';
 import { reconcileJob } from './job.ts';
 import { Leadership } from './leadership.ts';
 import { forgetDeadNode, planSweep } from './node-lifecycle.ts';
+import { freeRemovedSubnets } from './pod-subnets.ts';
 import type { Controller } from './pod-template.ts';
 import { controllerOf, type World } from './world.ts';
 
@@ -126,10 +127,14 @@ export class Leader {
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly sweeper: ControllerActor;
+  /** Frees the pod subnets of nodes gone from the config (pod-subnets.ts): on start, on each config
+   * change and each node record removed (a removed node's record outlives the config change by its TTL). */
+  private readonly subnets: ControllerActor;
   private readonly onNode = () => {
     for (const a of this.actors.values()) a.kick();
     this.sweeper.kick();
   };
+  private readonly onConfig = () => this.subnets.kick();
 
   /** The fence every write of this leadership carries. */
   private readonly guard: Guard;
@@ -143,6 +148,12 @@ export class Leader {
       ctx,
       { namespace: '_cluster', kind: 'NodeLifecycle', name: 'pods', uid: '' },
       () => this.sweep(),
+      false,
+    );
+    this.subnets = new ControllerActor(
+      ctx,
+      { namespace: '_cluster', kind: 'PodSubnets', name: 'nodes', uid: '' },
+      async () => void (await freeRemovedSubnets(this.edge(), this.ctx.config(), this.ctx.log)),
       false,
     );
   }
@@ -213,6 +224,10 @@ export class Leader {
     const nodes: Handlers<unknown> = { add: this.onNode, update: this.onNode, delete: this.onNode };
     // A node's status says which images it holds: a rollout waiting for a pre-pull may go on.
     this.offs.push(caches.nodes.on(nodes), caches.drains.on(nodes), caches.nodeStatuses.on(nodes));
+    this.offs.push(caches.nodes.on({ delete: () => this.subnets.kick() }, false));
+    ctx.events.on('config', this.onConfig);
+    this.offs.push(() => ctx.events.off('config', this.onConfig));
+    this.subnets.kick();
     this.resyncTimer = setInterval(() => void this.resync(), RESYNC_MS);
     // Nodes that died before we led: their leases are revoked now.
     for (const m of ctx.mesh.table.list()) if (m.state === 'dead') this.nodeDied(m.name, m.incarnation);
@@ -227,6 +242,7 @@ export class Leader {
     for (const a of this.actors.values()) a.stop();
     this.actors.clear();
     this.sweeper.stop();
+    this.subnets.stop();
     void this.caches.release();
     this.ctx.alive.deleteTree('_cluster', 'kubecontroller');
     this.ctx.log.info('kubecontroller: no longer leading; actors stopped');
@@ -241,6 +257,11 @@ export class Leader {
   private edge(): Edge {
     const { ctx, caches, guard } = this;
     return { etcd: caches.writer.etcd, cluster: ctx.cluster, recorder: ctx.recorder, guard };
+  }
+
+  /** The caches' world, with whether the cluster has a pod network (host ports: agent/scheduler). */
+  private world(): World {
+    return { ...this.caches.world(), podNetwork: this.ctx.config().network !== undefined };
   }
 
   /** A pod changed: its controller's actor looks again (a bare pod has none). */
@@ -281,7 +302,7 @@ export class Leader {
     const stored = this.caches.get<Controller>(RESOURCE_OF[ref.kind], `${ref.namespace}/${ref.name}`);
     // Deleted (or replaced by a newer object of the same name) means this actor is done.
     if (!stored || stored.object.metadata.uid !== uid) return this.dropActor(id, uid);
-    const actions = RECONCILE[ref.kind](stored, this.assumed.attach(this.caches.world()), {
+    const actions = RECONCILE[ref.kind](stored, this.assumed.attach(this.world()), {
       now: new Date().toISOString(),
     });
     this.assumed.record(actions);
@@ -295,7 +316,7 @@ export class Leader {
     await this.caches.synced();
     await this.caches.seenOwnWrites();
     if (this.stopped) return;
-    const world = this.caches.world();
+    const world = this.world();
     const uids = new Set(
       Object.keys(CONTROLLED).flatMap((r) =>
         this.caches.objects[r]!.entries().map(([, e]) => e.value.object.metadata.uid),

@@ -25,6 +25,8 @@ export interface World {
   imagePulls?: ReadonlyMap<string, Entry<ImagePullRequest>>;
   /** What each node's agent reports about its images, by node (absent: an agent that does not pre-pull). */
   nodeStatuses?: ReadonlyMap<string, NodeStatus>;
+  /** The cluster config has a `network` section: pods have their own IPs (host ports: hostPort only). */
+  podNetwork?: boolean;
 }
 
 export const controllerOf = (obj: KubeObject): OwnerReference | undefined =>
@@ -78,7 +80,7 @@ export const onLostNode = (pod: Pod, world: World) =>
 /** Pods per node (all, and per controller uid) and the host ports they hold, of the pods that occupy a
  * node: bound and not terminated. A terminating pod (deletionTimestamp) still occupies it until gone. */
 export function loadOf(world: World): Load {
-  const load = emptyLoad();
+  const load = emptyLoad(world.podNetwork);
   for (const { object: p } of world.pods)
     if (p.spec.nodeName && !isTerminal(p))
       addLoad(load, p.spec.nodeName, { spec: p.spec, ownerUid: controllerOf(p)?.uid });

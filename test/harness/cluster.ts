@@ -113,6 +113,8 @@ export async function createTestCluster(opts: {
   meshExtra?: string;
   /** The cluster name is `<prefix><pid>-<n>` (default prefix `t`). */
   namePrefix?: string;
+  /** Top-level sections of the config (e.g. a `network:` section), before `nodes:`. */
+  sections?: string;
 }): Promise<TestCluster> {
   const etcd = await startTestEtcd(opts.etcdHost);
   const dir = await mkdtemp(join(tmpdir(), 'nokube-test-cluster-'));
@@ -122,7 +124,7 @@ export async function createTestCluster(opts: {
   // One port of each kind serves every node (each has its own address). Free on every address: a
   // wildcard bind fails where any address holds the port (another file's cluster on the same addresses).
   const [headPort, meshPort, agentPort] = (await freePorts(3, '0.0.0.0')) as [number, number, number];
-  const configYaml = (list = nodes, extra = '') => {
+  const configYaml = (list = nodes, extra = opts.sections ?? '') => {
     const nodeLines = list
       .map(
         (n) =>
@@ -213,6 +215,9 @@ export async function createTestCluster(opts: {
       // Loaded here: docker.ts imports this file.
       const { removeClusterContainers } = await import('./docker.ts');
       await removeClusterContainers(name);
+      // The pod network's bridge and table of each node (only clusters with a network section have any).
+      const { removeNodeNetwork } = await import('../../agent/podnet/teardown.ts');
+      for (const n of nodes) await removeNodeNetwork(name, n.name).catch(() => undefined);
       await etcd.stop();
       await rm(dir, { recursive: true, force: true });
     },

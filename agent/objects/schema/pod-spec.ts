@@ -212,6 +212,7 @@ export const podSpec = z.strictObject({
     })
     .optional(),
   terminationGracePeriodSeconds: z.number().int().min(0).optional(),
+  hostNetwork: z.boolean().optional(),
   volumes: z.array(volume).optional(),
   tolerations: z.array(toleration).optional(),
 });

@@ -16,6 +16,8 @@ export interface CreateInput {
   node: string;
   /** The container's ownership path (`<pod path>/container-<name>`). */
   owner: string;
+  /** `host`, or `container:<sandbox id>` on the pod network. */
+  networkMode: string;
 }
 
 export async function createStep(run: ContainerRun, input: CreateInput): Promise<undefined | Waiting> {
@@ -48,7 +50,7 @@ function createOptions(run: ContainerRun, input: CreateInput): Docker.ContainerC
       [LABEL.specHash]: input.hash,
     },
     HostConfig: {
-      NetworkMode: 'host',
+      NetworkMode: input.networkMode,
       Binds: input.binds,
       RestartPolicy: { Name: 'no' },
       ...(limits?.cpu ? { NanoCpus: Math.round(parseCpu(limits.cpu) * 1e9) } : {}),

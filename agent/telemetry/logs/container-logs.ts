@@ -7,7 +7,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type Docker from 'dockerode';
 import type { Logger } from '../../log/logger.ts';
 import { watchDockerEvents } from '../../runtime/docker-events.ts';
-import { LABEL, ourContainers } from '../../runtime/labels.ts';
+import { LABEL, podContainers } from '../../runtime/labels.ts';
 import { ContainerFollower, type ContainerRef } from './container-follower.ts';
 import { LogCursors } from './log-cursors.ts';
 import type { LogPipeline } from './pipeline.ts';
@@ -95,7 +95,7 @@ export class ContainerLogs {
     try {
       list = await this.o.docker.listContainers({
         all: true,
-        filters: ourContainers(this.o.cluster, this.o.node),
+        filters: podContainers(this.o.cluster, this.o.node),
       });
     } catch (err) {
       this.o.log.warn({ err: String(err) }, 'container logs: listing containers failed');
@@ -157,7 +157,7 @@ export class ContainerLogs {
   private watchEvents(): void {
     this.events = watchDockerEvents(
       this.o.docker,
-      { type: ['container'], event: ['start'], ...ourContainers(this.o.cluster, this.o.node) },
+      { type: ['container'], event: ['start'], ...podContainers(this.o.cluster, this.o.node) },
       (ev) => {
         const id = ev.Actor?.ID ?? ev.id;
         if (id) this.follow(id, ev.Actor?.Attributes ?? {});

@@ -69,6 +69,9 @@ head:
   port: ${p.headPort}
 mesh:
   port: ${p.meshPort}
+network:                        # each pod its own IP (README "Pod network"); remove: pods on the host network
+  podCidr: 10.42.0.0/16
+  sandboxImage: nokube-test/pause:1   # built offline by scripts/busybox-image.sh; elsewhere registry.k8s.io/pause:3.10
 nodes:
   - name: local
     address: 127.0.0.1
@@ -271,7 +274,12 @@ function anyAlive(p: PidFile): boolean {
  * stop alone keeps workloads up: edge autonomy), then etcd; SIGKILL what lingers. */
 async function stopPids(p: PidFile): Promise<void> {
   await terminate(Object.values(p.agents), 10_000);
-  if (p.cluster && Object.keys(p.agents).length > 0) await removeContainers(p.cluster, Object.keys(p.agents));
+  if (p.cluster && Object.keys(p.agents).length > 0) {
+    await removeContainers(p.cluster, Object.keys(p.agents));
+    // The pod network's bridge and nftables table of each node (none without a network section).
+    const { removeNodeNetwork } = await import('../../../agent/podnet/teardown.ts');
+    for (const node of Object.keys(p.agents)) await removeNodeNetwork(p.cluster, node).catch(() => undefined);
+  }
   if (p.etcd !== undefined) await terminate([p.etcd], 10_000);
 }
 

@@ -1,0 +1,12 @@
+// What the pod network left in the host's kernel for one node, removed: its bridge and its nftables
+// table (the pods' veths went with their sandboxes). For `nokube down` and test clusters; an agent never
+// removes them itself (a restart must change nothing).
+import { ipBatch, ipJson, nftApply, nftText } from './kernel.ts';
+import { bridgeName, tableName } from './names.ts';
+
+export async function removeNodeNetwork(cluster: string, node: string): Promise<void> {
+  const bridge = bridgeName(cluster, node);
+  const table = tableName(cluster, node);
+  if (await ipJson(['link', 'show', 'dev', bridge])) await ipBatch([`link del ${bridge}`]);
+  if (await nftText(['list', 'table', 'ip', table])) await nftApply(`delete table ip ${table}\n`);
+}
