@@ -39,11 +39,17 @@ export interface FaultOptions {
 export function faultOptions(opts: FaultOptions): Pick<IOptions, 'defaultCallOptions' | 'faultHandling'> {
   const defaultCallOptions: CallOptionsFactory = (call) =>
     call.isStream ? {} : { deadline: Date.now() + opts.callTimeoutMs };
+  // A call this client cancelled (an election's wait, an informer stopped) is no failure of the host:
+  // three of them in a row must not open its breaker (a fresh-clone run saw a head answer 503 "its last 3
+  // calls failed" with etcd up, as the leader it replaced died).
   const host = (): CircuitBreakerPolicy =>
-    circuitBreaker(handleWhen(isRecoverableError), {
-      halfOpenAfter: ETCD_BREAKER.halfOpenMs,
-      breaker: new ConsecutiveBreaker(ETCD_BREAKER.failures),
-    });
+    circuitBreaker(
+      handleWhen((err) => isRecoverableError(err) && !isCancel(err)),
+      {
+        halfOpenAfter: ETCD_BREAKER.halfOpenMs,
+        breaker: new ConsecutiveBreaker(ETCD_BREAKER.failures),
+      },
+    );
   // A call that failed at once (refused, reset) is tried on each other host; with one host, not again.
   const retryFastFailures = retry(
     handleWhen((err) => isRecoverableError(err) && !(err instanceof GRPCDeadlineExceededError)),
