@@ -2,6 +2,7 @@
 // etcd-faults.ts keepConnections): a failure closes none of the host's connections, so the client's other
 // streams (watches, lease keepalives) go on.
 import assert from 'node:assert/strict';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { connectEtcd, EtcdUnreachableError } from '../agent/store/etcd.ts';
@@ -66,6 +67,37 @@ describe('etcd client', () => {
     }
   });
 
+  test('a connection reset with etcd up fails every stream on it at once: they start again, and calls are not refused', async () => {
+    const proxy = await tcpProxy(etcd.url);
+    const via = await connectEtcd({ endpoints: [proxy.url], dialTimeoutMs: 1000 });
+    // Streams of the kinds an agent keeps: a lease's keepalive (TTL 3 s: one a second), watches of two
+    // watch managers.
+    const lease = via.lease(3);
+    lease.on('lost', () => undefined);
+    try {
+      await lease.grant();
+      await new Promise((resolve) => lease.once('keepaliveSucceeded', resolve));
+      const watched = await via.watch().key('main').create();
+      await via.namespace('ns/').watch().key('k').create();
+      const dropped = Promise.all([
+        new Promise((resolve) => watched.once('disconnected', resolve)),
+        new Promise((resolve) => lease.once('keepaliveFailed', resolve)),
+      ]);
+      proxy.reset();
+      await dropped;
+      // Counted as the host's failures, the three streams' would have opened its circuit breaker: calls
+      // refused for a second ("its last 3 calls failed") with etcd answering.
+      for (let i = 0; i < 3; i++) await via.get('main').string();
+      const put = new Promise((resolve) => watched.once('put', resolve));
+      await via.put('main').value(String(Date.now()));
+      await put;
+      await new Promise((resolve) => lease.once('keepaliveSucceeded', resolve));
+    } finally {
+      via.close();
+      proxy.close();
+    }
+  });
+
   test('a call past its deadline (etcd frozen) keeps the connections', async () => {
     const watched = await watchOf('main');
     try {
@@ -83,3 +115,36 @@ describe('etcd client', () => {
     }
   });
 });
+
+/** A TCP proxy to etcd whose connections can be reset (as a NAT or firewall on the way does). */
+async function tcpProxy(target: string): Promise<{ url: string; reset(): void; close(): void }> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = createConnection({ host: hostname, port: Number(port) });
+    for (const [a, b] of [
+      [inbound, outbound],
+      [outbound, inbound],
+    ] as const) {
+      sockets.add(a);
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port: local } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${local}`,
+    reset: () => {
+      for (const s of sockets) s.resetAndDestroy();
+    },
+    close: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}

@@ -30,6 +30,9 @@ const MAX_STALL_MS = 24_000;
 /** Our own connection's deadline (TCP, TLS, etcd's HTTP/2 settings): any link nokube runs over answers
  * well within it. */
 const PROBE_TIMEOUT_MS = 1000;
+/** After etcd answered our connection: how long gRPC's own attempt has to get through before it is
+ * replaced. */
+const RECHECK_MS = 200;
 
 /** gRPC's connectivity states (grpc.connectivityState). A channel that failed stays TRANSIENT_FAILURE
  * while it tries again (pick_first), so an attempt under way shows as either. */
@@ -89,9 +92,7 @@ class Reach implements EtcdReach {
     let connected = false;
     for (const host of hosts) {
       if (host.closed) continue;
-      const states = Object.values(host.cachedServices).map((s) =>
-        s.getChannel().getConnectivityState(false),
-      );
+      const states = channelStates(host);
       const watch = this.hosts.get(host) ?? { downSince: undefined, stallMs: STALL_MS, probing: 0 };
       this.hosts.set(host, watch);
       if (states.includes(READY)) {
@@ -101,30 +102,38 @@ class Reach implements EtcdReach {
       } else if (states.includes(CONNECTING) || states.includes(TRANSIENT_FAILURE)) {
         watch.downSince ??= performance.now();
         if (performance.now() - watch.downSince >= watch.stallMs && watch.probing < 2)
-          this.probe(host, watch);
+          void this.probe(host, watch);
       } else watch.downSince = undefined;
     }
     if (connected && !this.connected) for (const l of this.listeners) l();
     this.connected = connected;
   }
 
-  private probe(host: PoolHost, watch: HostWatch): void {
+  private async probe(host: PoolHost, watch: HostWatch): Promise<void> {
     watch.probing++;
-    answers(host.host, this.opts.tls).then((ok) => {
-      watch.probing--;
-      if (!ok || host.closed || watch.downSince === undefined) return;
-      watch.downSince = undefined;
-      watch.stallMs = Math.min(watch.stallMs * 2, MAX_STALL_MS);
-      this.restarts++;
-      restart(host, this.restarts, this.opts.callTimeoutMs);
-    });
+    const ok = await answers(host.host, this.opts.tls);
+    // gRPC's own attempt may get through at the same moment (a frozen etcd that resumes answers both): it
+    // is given a moment before it is replaced, or every stream on it would be moved for nothing.
+    if (ok) await new Promise((r) => setTimeout(r, RECHECK_MS));
+    watch.probing--;
+    if (!ok || host.closed || watch.downSince === undefined || ready(host)) return;
+    watch.downSince = undefined;
+    watch.stallMs = Math.min(watch.stallMs * 2, MAX_STALL_MS);
+    this.restarts++;
+    replaceClients(host, this.restarts, this.opts.callTimeoutMs);
   }
 }
+
+function channelStates(host: PoolHost): number[] {
+  return Object.values(host.cachedServices).map((s) => s.getChannel().getConnectivityState(false));
+}
+
+const ready = (host: PoolHost): boolean => channelStates(host).includes(READY);
 
 /** New gRPC clients for the host on a connection of their own: the options differ from the stalled
  * subchannel's (grpc-js shares a subchannel between channels of equal options), and connecting starts now.
  * The old clients are closed once the calls waiting on them have met their deadline. */
-function restart(host: PoolHost, attempt: number, graceMs: number): void {
+function replaceClients(host: PoolHost, attempt: number, graceMs: number): void {
   const old = Object.values(host.cachedServices);
   host.cachedServices = Object.create(null);
   host.channelOptions = { ...host.channelOptions, 'nokube.connect_attempt': attempt };

@@ -3,6 +3,7 @@
 // and agents as separate processes of the real CLI (or of a given binary, started through a wrapper
 // such as `ip netns exec <ns>`).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,8 +169,12 @@ export async function createTestCluster(opts: {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
+      // NOKUBE_TEST_LOG_DIR: each agent's whole output is kept there too (one file per cluster and node).
+      const logDir = process.env.NOKUBE_TEST_LOG_DIR;
+      const logFile = logDir ? join(logDir, `${name}-${node}.log`) : undefined;
       const collect = (d: Buffer) => {
         out = (out + d).slice(-200_000);
+        if (logFile) appendFileSync(logFile, d);
       };
       child.stdout!.on('data', collect);
       child.stderr!.on('data', collect);
