@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, Watcher } from 'etcd3';
 import { connectEtcd, EtcdUnreachableError } from '../agent/store/etcd.ts';
 import { isCancel } from '../agent/store/etcd-faults.ts';
 import { eventually } from './harness/cluster.ts';
@@ -74,13 +74,16 @@ describe('etcd client', () => {
     // watch managers.
     const lease = via.lease(3);
     lease.on('lost', () => undefined);
+    let watched: Watcher | undefined;
+    let other: Watcher | undefined;
     try {
       await lease.grant();
       await new Promise((resolve) => lease.once('keepaliveSucceeded', resolve));
-      const watched = await via.watch().key('main').create();
-      await via.namespace('ns/').watch().key('k').create();
+      const main = await via.watch().key('main').create();
+      watched = main;
+      other = await via.namespace('ns/').watch().key('k').create();
       const dropped = Promise.all([
-        new Promise((resolve) => watched.once('disconnected', resolve)),
+        new Promise((resolve) => main.once('disconnected', resolve)),
         new Promise((resolve) => lease.once('keepaliveFailed', resolve)),
       ]);
       proxy.reset();
@@ -88,11 +91,15 @@ describe('etcd client', () => {
       // Counted as the host's failures, the three streams' would have opened its circuit breaker: calls
       // refused for a second ("its last 3 calls failed") with etcd answering.
       for (let i = 0; i < 3; i++) await via.get('main').string();
-      const put = new Promise((resolve) => watched.once('put', resolve));
+      const put = new Promise((resolve) => main.once('put', resolve));
       await via.put('main').value(String(Date.now()));
       await put;
       await new Promise((resolve) => lease.once('keepaliveSucceeded', resolve));
     } finally {
+      // Their loops would go on trying the closed client and keep this process alive.
+      await watched?.cancel();
+      await other?.cancel();
+      lease.release();
       via.close();
       proxy.close();
     }
