@@ -61,21 +61,44 @@ const SLICES = [
   slice('empty', 80, [ep('10.42.0.20', false)]),
   slice('draining', 80, [ep('10.42.0.30', false, { serving: true, terminating: true })]),
 ];
-const text = planServiceRules({
+const planned = planServiceRules({
   cluster: 'edge',
+  node: 'n1',
   services: SERVICES,
   slices: SLICES,
   podCidr: '10.42.0.0/16',
 });
+const { text } = planned;
+const TABLE = tableName('edge', 'n1');
 
-test('one table of our own, replaced in one transaction', () => {
-  assert.equal(tableName('edge'), 'nokube-svc-edge');
+test('one table of our own per cluster and node, replaced in one transaction, its digest in its comment', () => {
+  assert.match(TABLE, /^nokube_svc_[0-9a-f]{8}$/);
+  assert.notEqual(tableName('edge', 'n2'), TABLE);
+  assert.notEqual(tableName('edge2', 'n1'), TABLE);
+  assert.equal(planned.table, TABLE);
   assert.ok(
     text.startsWith(
-      'add table ip nokube-svc-edge\ndelete table ip nokube-svc-edge\ntable ip nokube-svc-edge {',
+      `add table ip ${TABLE}\ndelete table ip ${TABLE}\ntable ip ${TABLE} {\n  comment "nokube services ${planned.digest}"\n`,
     ),
   );
   assert.equal(text.match(/^table /gm)?.length, 1);
+  // The same wish, in another order, is the same table; another wish another digest.
+  const again = planServiceRules({
+    cluster: 'edge',
+    node: 'n1',
+    services: [...SERVICES].reverse(),
+    slices: [...SLICES].reverse(),
+    podCidr: '10.42.0.0/16',
+  });
+  assert.equal(again.text, text);
+  const fewer = planServiceRules({
+    cluster: 'edge',
+    node: 'n1',
+    services: SERVICES.slice(1),
+    slices: SLICES,
+    podCidr: '10.42.0.0/16',
+  });
+  assert.notEqual(fewer.digest, planned.digest);
 });
 
 test('a ClusterIP is spread with numgen over its ready endpoints, each DNATed to the pod port', () => {
@@ -122,6 +145,6 @@ test("the kernel's nft parser accepts the table (nft -c: checked, not loaded)", 
   const nft = spawnSync('nft', ['-c', '-f', '-'], { input: text, encoding: 'utf8' });
   if (nft.error) return t.skip(`nft not runnable: ${nft.error.message}`);
   assert.equal(nft.status, 0, `${nft.stderr}\n${text}`);
-  const none = planServiceRules({ cluster: 'edge', services: [], slices: [] });
+  const none = planServiceRules({ cluster: 'edge', node: 'n1', services: [], slices: [] }).text;
   assert.equal(spawnSync('nft', ['-c', '-f', '-'], { input: none, encoding: 'utf8' }).status, 0, none);
 });

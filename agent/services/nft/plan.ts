@@ -1,6 +1,7 @@
 // kube-proxy's nftables mode, planned (pure): from the Services and their EndpointSlices to the text of
-// one nftables table, `ip nokube-svc-<cluster>`, that an agent loads with `nft -f` in one transaction
-// (nothing outside the table is touched). Not loaded by any agent yet: the data plane comes next.
+// one nftables table, `ip nokube_svc_<8 hex of cluster/node>`, that the node's agent loads with `nft -f`
+// in one transaction (agent/services/proxy; nothing outside the table is touched). The table's comment
+// holds a digest of its body: a restarted agent that wants the same rules leaves the table alone.
 //
 // - `services`: a verdict map ClusterIP . protocol . port -> the Service port's chain, and on the node's
 //   own addresses (fib daddr type local) protocol . NodePort -> its external chain (which marks the
@@ -14,15 +15,27 @@
 // Endpoints used: the ready ones; when none is ready, the serving ones that are terminating (kube-proxy's
 // fallback); otherwise none.
 import { createHash } from 'node:crypto';
-import type { EndpointSlice, Protocol, Service } from '../../objects/types.ts';
+import type { EndpointSlice, ObjectMeta, Protocol, Service } from '../../objects/types.ts';
 
 /** The mark kube-proxy uses for "masquerade this packet" (bit 14). */
 export const MASQUERADE_MARK = '0x4000';
 
+/** What the plan reads of a Service and of an EndpointSlice (a Service or a slice will do). */
+export interface ServiceInput {
+  metadata: Pick<ObjectMeta, 'name' | 'namespace'>;
+  spec: Service['spec'];
+}
+export interface SliceInput {
+  metadata: Pick<ObjectMeta, 'name' | 'namespace' | 'labels'>;
+  endpoints: EndpointSlice['endpoints'];
+  ports: EndpointSlice['ports'];
+}
+
 export interface ServiceRulesInput {
   cluster: string;
-  services: readonly Service[];
-  slices: readonly EndpointSlice[];
+  node: string;
+  services: readonly ServiceInput[];
+  slices: readonly SliceInput[];
   /** Traffic to a ClusterIP from outside this CIDR is masqueraded (kube-proxy's --cluster-cidr); absent:
    * none is (host-network pods). */
   podCidr?: string;
@@ -34,7 +47,7 @@ interface Backend {
 }
 
 interface PortPlan {
-  svc: Service;
+  svc: ServiceInput;
   protocol: Protocol;
   port: number;
   nodePort?: number;
@@ -42,7 +55,16 @@ interface PortPlan {
   backends: Backend[];
 }
 
-export const tableName = (cluster: string): string => `nokube-svc-${cluster}`;
+/** The node's table: unique per cluster and node (test clusters share one network namespace). */
+export const tableName = (cluster: string, node: string): string =>
+  `nokube_svc_${createHash('sha256').update(`${cluster}/${node}`).digest('hex').slice(0, 8)}`;
+
+/** What an agent loads: the table's name, the digest of its body, the `nft -f` text. */
+export interface PlannedTable {
+  table: string;
+  digest: string;
+  text: string;
+}
 
 /** kube-proxy's chain naming: a short hash for uniqueness, then what it is, readable. */
 function chainName(kind: string, what: string): string {
@@ -56,12 +78,7 @@ function chainName(kind: string, what: string): string {
 }
 
 /** The endpoints a Service port sends to, per its slices (ready, else serving-and-terminating). */
-function backendsOf(svc: Service, portName: string, protocol: Protocol, slices: readonly EndpointSlice[]) {
-  const mine = slices.filter(
-    (s) =>
-      s.metadata.namespace === svc.metadata.namespace &&
-      s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name,
-  );
+function backendsOf(portName: string, protocol: Protocol, mine: readonly SliceInput[]) {
   const candidates = mine.flatMap((s) => {
     const port = s.ports.find((p) => (p.name ?? '') === portName && (p.protocol ?? 'TCP') === protocol)?.port;
     return port === undefined ? [] : s.endpoints.map((e) => ({ e, port }));
@@ -82,8 +99,16 @@ function backendsOf(svc: Service, portName: string, protocol: Protocol, slices: 
   return out.sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
 }
 
+const sliceOwner = (ns: string | undefined, name: string | undefined) => `${ns ?? ''}/${name ?? ''}`;
+
 function plansOf(input: ServiceRulesInput): PortPlan[] {
   const out: PortPlan[] = [];
+  // Slices by their Service (one pass: 1,000 Services are not 1,000 scans of every slice).
+  const slicesOf = new Map<string, SliceInput[]>();
+  for (const s of input.slices) {
+    const key = sliceOwner(s.metadata.namespace, s.metadata.labels?.['kubernetes.io/service-name']);
+    slicesOf.set(key, [...(slicesOf.get(key) ?? []), s]);
+  }
   const services = [...input.services].sort((a, b) =>
     `${a.metadata.namespace}/${a.metadata.name}` < `${b.metadata.namespace}/${b.metadata.name}` ? -1 : 1,
   );
@@ -99,7 +124,11 @@ function plansOf(input: ServiceRulesInput): PortPlan[] {
         port: p.port,
         ...(svc.spec.type === 'NodePort' && p.nodePort ? { nodePort: p.nodePort } : {}),
         portName,
-        backends: backendsOf(svc, portName, protocol, input.slices),
+        backends: backendsOf(
+          portName,
+          protocol,
+          slicesOf.get(sliceOwner(svc.metadata.namespace, svc.metadata.name)) ?? [],
+        ),
       });
     }
   }
@@ -111,8 +140,8 @@ const id = (p: PortPlan) =>
   `${p.svc.metadata.namespace}/${p.svc.metadata.name}/${proto(p.protocol)}/${p.portName}`;
 
 /** The whole table as `nft -f` text: created if missing, emptied and filled again in one transaction. */
-export function planServiceRules(input: ServiceRulesInput): string {
-  const table = tableName(input.cluster);
+export function planServiceRules(input: ServiceRulesInput): PlannedTable {
+  const table = tableName(input.cluster, input.node);
   const plans = plansOf(input);
   const serviceIps: string[] = [];
   const nodePorts: string[] = [];
@@ -206,10 +235,19 @@ export function planServiceRules(input: ServiceRulesInput): string {
     chain('reject-chain', ['reject']),
     ...chains,
   ];
+  const text = body.join('\n');
+  const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
   // `add table` makes it exist, `delete table` then empties it: the new table replaces the old in the
   // same transaction (conntrack keeps established connections' NAT).
-  return `add table ip ${table}\ndelete table ip ${table}\ntable ip ${table} {\n${body.join('\n')}\n}\n`;
+  return {
+    table,
+    digest,
+    text: `add table ip ${table}\ndelete table ip ${table}\ntable ip ${table} {\n  comment "${COMMENT} ${digest}"\n${text}\n}\n`,
+  };
 }
+
+/** The table comment's words before the digest. */
+export const COMMENT = 'nokube services';
 
 function chain(name: string, rules: string[]): string {
   return `  chain ${name} {\n${rules.map((r) => `    ${r}`).join('\n')}\n  }`;

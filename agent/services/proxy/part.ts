@@ -1,0 +1,191 @@
+// The Service data path of this node (kube-proxy's job): the Services and EndpointSlices, read through
+// the agent's shared informers (the pods part informs the Services too: one watch), planned into one
+// nftables table of the node's own (../nft/plan.ts) and loaded with `nft -f` off the event loop. One load
+// in flight; changes meanwhile are folded into one more. Each load replaces the table whole in one
+// transaction (never a moment without rules; conntrack keeps established connections' NAT); a table whose
+// comment already holds the wanted digest is left alone, so an agent restart with the same inputs changes
+// nothing in the kernel. Nothing is loaded from a partial view: until both informers have listed, the
+// inputs come from the workspace cache of the last load (an agent started cut off from etcd), or nothing
+// is done. Runs for a cluster whose config has a `network` section (pods with their own IPs).
+import type { NetworkConfig } from '../../config/schema.ts';
+import type { AgentContext, AgentPart } from '../../context.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { Stored } from '../../objects/store.ts';
+import type { EndpointSlice, Service } from '../../objects/types.ts';
+import { type Lease, objectInformer } from '../../store/informer/cluster.ts';
+import { planServiceRules, tableName } from '../nft/plan.ts';
+import {
+  readServicesCache,
+  type ServicesCache,
+  trimService,
+  trimSlice,
+  writeServicesCache,
+} from './cache.ts';
+import { loadedDigest, loadTable } from './nft.ts';
+
+/** After a failed load (no nft, refused, the kernel said no), again this long after. */
+const RETRY_MS = 10_000;
+/** The kernel's table is read again this often (someone flushed the ruleset: loaded again). */
+const RESYNC_MS = 60_000;
+
+export const serviceProxyPart: AgentPart = {
+  name: 'service-proxy',
+  async start(ctx: AgentContext) {
+    const network = ctx.config().network;
+    if (!network) return null;
+    const proxy = new ServiceProxy(ctx, network, ctx.log.child({ part: 'service-proxy' }));
+    await proxy.start();
+    return { stop: () => proxy.stop() };
+  },
+};
+
+export class ServiceProxy {
+  private readonly ctx: AgentContext;
+  private readonly network: NetworkConfig;
+  private readonly log: Logger;
+  readonly table: string;
+  private services: Lease<Stored> | undefined;
+  private slices: Lease<Stored> | undefined;
+  private readonly offs: Array<() => void> = [];
+  private cache: ServicesCache | undefined;
+  /** The cache file's text as last written (or read). */
+  private cacheText = '';
+  /** The digest the kernel's table is known to hold (read from its comment once, then ours). */
+  private applied: string | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private lastError = '';
+
+  constructor(ctx: AgentContext, network: NetworkConfig, log: Logger) {
+    this.ctx = ctx;
+    this.network = network;
+    this.log = log;
+    this.table = tableName(ctx.cluster, ctx.nodeName);
+  }
+
+  async start(): Promise<void> {
+    const { etcd, cluster } = this.ctx;
+    this.cache = await readServicesCache(this.ctx.self().workspace);
+    this.cacheText = this.cache ? JSON.stringify(this.cache) : '';
+    const changed = {
+      add: () => this.schedule(),
+      update: () => this.schedule(),
+      delete: () => this.schedule(),
+      listed: () => this.schedule(),
+    };
+    this.services = objectInformer(etcd, cluster, 'services', this.log);
+    this.slices = objectInformer(etcd, cluster, 'endpointslices', this.log);
+    // Replay off: a listed informer tells `listed` once, and the first load reads the caches whole.
+    this.offs.push(this.services.informer.on(changed, false), this.slices.informer.on(changed, false));
+    // At once: from etcd when both listed already (another part's informers), else from the cache.
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const off of this.offs.splice(0)) off();
+    await this.running?.catch(() => undefined);
+    await Promise.all([this.services?.release(), this.slices?.release()]);
+  }
+
+  /** A load soon: one in flight, the calls meanwhile folded into one more. */
+  schedule(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.reconcile()
+      .then(() => {
+        if (this.lastError) this.log.info({ table: this.table }, 'service rules load works again');
+        this.lastError = '';
+      })
+      .catch((err: Error) => {
+        // Said once per different reason (a node without nft would say it every 10 s otherwise).
+        if (err.message !== this.lastError) {
+          this.log.error(
+            { table: this.table, err: err.message, retryInMs: RETRY_MS },
+            "service rules not loaded: this node's ClusterIPs and NodePorts are not routed (pods run on)",
+          );
+          this.ctx.recorder.warning(
+            { kind: 'Node', name: this.ctx.nodeName },
+            'ServiceRulesFailed',
+            `service rules not loaded: ${err.message}`,
+          );
+        }
+        this.lastError = err.message;
+        this.again = false;
+        this.timer = setTimeout(() => this.schedule(), RETRY_MS);
+        this.timer.unref();
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          this.schedule();
+        }
+      });
+  }
+
+  private async reconcile(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.applied = undefined;
+      this.schedule();
+    }, RESYNC_MS);
+    this.timer.unref();
+    const inputs = this.inputs();
+    if (!inputs) return;
+    const started = performance.now();
+    const planned = planServiceRules({ cluster: this.ctx.cluster, node: this.ctx.nodeName, ...inputs });
+    const planMs = performance.now() - started;
+    this.applied ??= await loadedDigest(this.table);
+    if (planned.digest !== this.applied) {
+      await loadTable(planned.text);
+      this.applied = planned.digest;
+      this.log.info(
+        {
+          table: this.table,
+          digest: planned.digest,
+          services: inputs.services.length,
+          planMs: Math.round(planMs),
+          loadMs: Math.round(performance.now() - started - planMs),
+        },
+        'service rules loaded',
+      );
+    }
+    // The cache holds what the kernel holds (written after the load).
+    const text = JSON.stringify(inputs);
+    if (text !== this.cacheText) {
+      await writeServicesCache(this.ctx.self().workspace, text);
+      this.cache = inputs;
+      this.cacheText = text;
+    }
+  }
+
+  /** From etcd once both informers have listed, else the cache of the last load, else nothing. */
+  private inputs(): ServicesCache | undefined {
+    const services = this.services!.informer;
+    const slices = this.slices!.informer;
+    if (!services.isSynced || !slices.isSynced)
+      return this.cache && { ...this.cache, podCidr: this.network.podCidr };
+    return {
+      podCidr: this.network.podCidr,
+      services: services
+        .entries()
+        .map(([, e]) => trimService(e.value.object as Service))
+        .sort((a, b) => (key(a) < key(b) ? -1 : 1)),
+      slices: slices
+        .entries()
+        .map(([, e]) => trimSlice(e.value.object as EndpointSlice))
+        .sort((a, b) => (key(a) < key(b) ? -1 : 1)),
+    };
+  }
+}
+
+const key = (o: { metadata: { namespace?: string; name: string } }) =>
+  `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
