@@ -50,8 +50,9 @@ export class ServiceProxy {
   private cache: ServicesCache | undefined;
   /** The cache file's text as last written (or read). */
   private cacheText = '';
-  /** The digest the kernel's table is known to hold (read from its comment once, then ours). */
+  /** The digest the kernel's table is known to hold (read from its comment at start and every resync). */
   private applied: string | undefined;
+  private readKernel = true;
   private running: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -89,6 +90,11 @@ export class ServiceProxy {
     for (const off of this.offs.splice(0)) off();
     await this.running?.catch(() => undefined);
     await Promise.all([this.services?.release(), this.slices?.release()]);
+  }
+
+  /** Once no load is in flight nor queued (tests). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
   }
 
   /** A load soon: one in flight, the calls meanwhile folded into one more. */
@@ -134,7 +140,7 @@ export class ServiceProxy {
   private async reconcile(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.applied = undefined;
+      this.readKernel = true;
       this.schedule();
     }, RESYNC_MS);
     this.timer.unref();
@@ -143,7 +149,16 @@ export class ServiceProxy {
     const started = performance.now();
     const planned = planServiceRules({ cluster: this.ctx.cluster, node: this.ctx.nodeName, ...inputs });
     const planMs = performance.now() - started;
-    this.applied ??= await loadedDigest(this.table);
+    if (this.readKernel) {
+      const first = this.applied === undefined;
+      this.applied = await loadedDigest(this.table);
+      this.readKernel = false;
+      if (first && this.applied === planned.digest)
+        this.log.info(
+          { table: this.table, digest: planned.digest },
+          'service rules as wanted already: the table is left as it is',
+        );
+    }
     if (planned.digest !== this.applied) {
       await loadTable(planned.text);
       this.applied = planned.digest;

@@ -1,0 +1,353 @@
+// The Service data path on the real kernel, etcd and Docker (agent/services/proxy): the agent loads its
+// nftables table from the Services and EndpointSlices. A ClusterIP reached from a network namespace on
+// the node's pod bridge is spread over its 3 ready endpoints; a NodePort is reached from a namespace
+// outside the node; an endpoint whose readiness fails leaves the kernel's rules and comes back; a Service
+// deleted takes its rules (counted); a table replaced by a change keeps an open connection through a
+// ClusterIP; an agent restart with the same inputs keeps the table (its handles) and the connection; an
+// agent started with etcd down loads its rules from its workspace cache.
+import assert from 'node:assert/strict';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { Pod, Service } from '../agent/objects/types.ts';
+import { bridgeName } from '../agent/podnet/names.ts';
+import { tableName } from '../agent/services/nft/plan.ts';
+import { servicesCachePath } from '../agent/services/proxy/cache.ts';
+import {
+  createTestCluster,
+  eventually,
+  REPO,
+  runCli,
+  startAgentsReady,
+  type TestCluster,
+} from './harness/cluster.ts';
+import { type Docker, ensureBusyboxImage, execIn, requireDocker } from './harness/docker.ts';
+
+const run = promisify(execFile);
+const NET = 137;
+const PAUSE = 'nokube-test/pause:1';
+const NODE_PORT = 31137;
+
+describe('Service data path: the agent loads its nftables table', { timeout: 300_000 }, () => {
+  let c: TestCluster;
+  let docker: Docker;
+  let image: string;
+  let table: string;
+  const tag = process.pid % 100000;
+  /** A namespace on the node's pod bridge (a pod's view), and one beyond the node (a client outside). */
+  const inside = `nkt-svc-in-${process.pid}`;
+  const outside = `nkt-svc-out-${process.pid}`;
+  const insideVeth = `nktsi${tag}`;
+  const outsideVeth = `nktso${tag}`;
+  const outsideHost = `10.254.${NET}.1`;
+  const clients: ChildProcessWithoutNullStreams[] = [];
+
+  const cli = async (args: string[], input?: string) => {
+    const r = await runCli(args, c.env, input);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  const apply = (yaml: string) => cli(['apply', '-f', '-'], yaml);
+  const pods = async (prefix: string): Promise<Pod[]> =>
+    ((JSON.parse(await cli(['get', 'pods', '-o', 'json'])) as { items: Pod[] }).items ?? []).filter((p) =>
+      p.metadata.name.startsWith(prefix),
+    );
+  const clusterIp = async (name: string) =>
+    (JSON.parse(await cli(['get', 'svc', name, '-o', 'json'])) as Service).spec.clusterIP!;
+  const listTable = async (handles = false) =>
+    (await run('nft', [...(handles ? ['-a'] : []), 'list', 'table', 'ip', table])).stdout;
+  const tableOrEmpty = () => listTable().catch(() => '');
+  const digestOf = (text: string) => /comment "nokube services ([0-9a-f]+)"/.exec(text)?.[1];
+  /** The DNAT rules of one Service's endpoints in the kernel's table. */
+  const dnatOf = (text: string, svc: string) =>
+    text
+      .split('\n')
+      .map((l) => /^\s*chain (endpoint-\S+)/.exec(l)?.[1])
+      .filter((chain): chain is string => chain?.includes(`-default/${svc}/`) ?? false).length;
+  /** `count` GETs, each on a new connection, from a namespace: the bodies (pod names). */
+  const getsFrom = async (ns: string, host: string, port: number, count: number) => {
+    const script = `const http = require('http');
+(async () => {
+  const out = [];
+  for (let i = 0; i < ${count}; i++)
+    out.push(await new Promise((resolve) => {
+      const req = http.get({ host: '${host}', port: ${port}, agent: false, timeout: 3000 }, (res) => {
+        let b = '';
+        res.on('data', (d) => (b += d));
+        res.on('end', () => resolve(b.trim()));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (e) => resolve('error: ' + e.message));
+    }));
+  console.log(JSON.stringify(out));
+})();`;
+    const { stdout } = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', script], {
+      timeout: 60_000,
+    });
+    return JSON.parse(stdout) as string[];
+  };
+  /** A TCP connection from a namespace, kept open: lines written come back (an echo endpoint). */
+  const openConnection = async (ns: string, host: string, port: number) => {
+    const child = spawn('ip', [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      '-e',
+      `const s = require('net').connect(${port}, '${host}', () => console.log('connected'));
+process.stdin.pipe(s); s.pipe(process.stdout);
+s.on('error', (e) => { console.error(e.message); process.exit(1); }); s.on('close', () => process.exit(0));`,
+    ]);
+    clients.push(child);
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    await eventually(() => out.includes('connected'), 10_000, `a connection to ${host}:${port}`);
+    return {
+      async roundTrip(text: string) {
+        child.stdin.write(`${text}\n`);
+        await eventually(() => out.includes(`${text}\n`), 10_000, `the echo of ${text}; got: ${out}`);
+      },
+      close: () => child.kill('SIGKILL'),
+    };
+  };
+  const containerOf = async (pod: string) => {
+    const [info] = await docker.listContainers({
+      filters: { label: [`nokube.cluster=${c.name}`, `nokube.pod=${pod}`, 'nokube.container=web'] },
+    });
+    assert.ok(info, `container of ${pod}`);
+    return info.Id;
+  };
+
+  before(async () => {
+    docker = await requireDocker();
+    image = await ensureBusyboxImage();
+    await run('bash', [join(REPO, 'scripts', 'busybox-image.sh')], { timeout: 120_000 });
+    c = await createTestCluster({
+      nodes: 1,
+      net: NET,
+      sections: `network:\n  podCidr: 10.${NET}.0.0/16\n  serviceCidr: 10.${NET + 1}.0.0/16\n  sandboxImage: ${PAUSE}\n`,
+    });
+    table = tableName(c.name, 'n1');
+    await startAgentsReady(c);
+    // Beyond the node: a namespace on a veth of the host.
+    await run('ip', ['netns', 'add', outside]);
+    await run('ip', ['link', 'add', outsideVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside]);
+    await run('ip', ['addr', 'add', `${outsideHost}/30`, 'dev', outsideVeth]);
+    await run('ip', ['link', 'set', outsideVeth, 'up']);
+    await run('ip', ['-n', outside, 'addr', 'add', `10.254.${NET}.2/30`, 'dev', 'eth0']);
+    await run('ip', ['-n', outside, 'link', 'set', 'eth0', 'up']);
+    await run('ip', ['-n', outside, 'route', 'add', 'default', 'via', outsideHost]);
+  });
+  after(async () => {
+    for (const child of clients) child.kill('SIGKILL');
+    await c?.stop();
+    for (const dev of [insideVeth, outsideVeth]) await run('ip', ['link', 'del', dev]).catch(() => undefined);
+    for (const ns of [inside, outside]) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+    if (c) assert.equal(await tableOrEmpty(), '', 'the table goes with the cluster');
+  });
+
+  test('a ClusterIP from the pod bridge is spread over its 3 ready endpoints; a NodePort from outside the node', async () => {
+    await apply(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: web
+          image: ${image}
+          command: [sh, -c, 'mkdir -p /www && echo $POD > /www/index.html && touch /tmp/ready && exec httpd -f -p 8080 -h /www']
+          env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+          ports: [{name: http, containerPort: 8080}]
+          readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1, failureThreshold: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http, nodePort: ${NODE_PORT}}]
+`);
+    const web = await eventually(
+      async () => {
+        const list = await pods('web-');
+        return list.length === 3 && list.every((p) => p.status?.podIP) && list;
+      },
+      120_000,
+      '3 web pods with IPs',
+    );
+    const names = web.map((p) => p.metadata.name).sort();
+    // The node's subnet (a /24 of podCidr, the bridge's gateway at .1): the inside namespace takes .250.
+    const [a, b, cc] = web[0]!.status!.podIP!.split('.');
+    await run('ip', ['netns', 'add', inside]);
+    await run('ip', ['link', 'add', insideVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inside]);
+    await run('ip', ['link', 'set', insideVeth, 'master', bridgeName(c.name, 'n1')]);
+    await run('ip', ['link', 'set', insideVeth, 'up']);
+    await run('ip', ['-n', inside, 'addr', 'add', `${a}.${b}.${cc}.250/24`, 'dev', 'eth0']);
+    await run('ip', ['-n', inside, 'link', 'set', 'eth0', 'up']);
+    await run('ip', ['-n', inside, 'route', 'add', 'default', 'via', `${a}.${b}.${cc}.1`]);
+
+    const ip = await clusterIp('web');
+    assert.match(ip, new RegExp(`^10\\.${NET + 1}\\.`));
+    await eventually(async () => dnatOf(await tableOrEmpty(), 'web') === 3, 60_000, '3 endpoints of web');
+    const got = await getsFrom(inside, ip, 80, 30);
+    assert.deepEqual([...new Set(got)].sort(), names, got.join(' '));
+    const fromOutside = await getsFrom(outside, outsideHost, NODE_PORT, 9);
+    for (const body of fromOutside) assert.ok(names.includes(body), fromOutside.join(' '));
+    // The inputs were cached for a start without etcd.
+    assert.ok(
+      (await run('cat', [servicesCachePath(join(c.dir, 'ws', 'n1'))])).stdout.includes('"web"'),
+      'cached',
+    );
+  });
+
+  test('an endpoint whose readiness fails leaves the rules and comes back', async () => {
+    const ip = await clusterIp('web');
+    const [victim] = await pods('web-');
+    const podIp = victim!.status!.podIP!;
+    const id = await containerOf(victim!.metadata.name);
+    await execIn(docker, id, ['rm', '/tmp/ready']);
+    await eventually(
+      async () => {
+        const text = await tableOrEmpty();
+        return dnatOf(text, 'web') === 2 && !text.includes(`dnat to ${podIp}:`);
+      },
+      30_000,
+      `${podIp} out of the rules`,
+    );
+    const got = await getsFrom(inside, ip, 80, 12);
+    assert.ok(!got.includes(victim!.metadata.name), got.join(' '));
+    assert.equal(got.filter((g) => g.startsWith('error')).length, 0, got.join(' '));
+    await execIn(docker, id, ['touch', '/tmp/ready']);
+    await eventually(
+      async () => (await tableOrEmpty()).includes(`dnat to ${podIp}:8080`),
+      30_000,
+      `${podIp} back in the rules`,
+    );
+    await eventually(
+      async () => (await getsFrom(inside, ip, 80, 10)).includes(victim!.metadata.name),
+      30_000,
+      `${victim!.metadata.name} answering again`,
+    );
+  });
+
+  test('a deleted Service takes its rules with it (counted)', async () => {
+    await apply(`apiVersion: v1
+kind: Service
+metadata: {name: other}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{name: http, port: 81, targetPort: 8080}]
+`);
+    const ip = await clusterIp('other');
+    const count = (text: string) => ({
+      endpoints: dnatOf(text, 'other'),
+      chains: text.split('\n').filter((l) => /^\s*chain \S+-default\/other\//.test(l)).length,
+      elements: text.match(new RegExp(`${ip.replaceAll('.', '\\.')}(?![0-9])`, 'g'))?.length ?? 0,
+    });
+    const before = await eventually(
+      async () => {
+        const n = count(await tableOrEmpty());
+        return n.endpoints === 3 && n;
+      },
+      30_000,
+      "other's rules",
+    );
+    // 3 endpoint chains, its Service chain and its external (NodePort) chain; its ClusterIP in the map and
+    // in the masquerade rule.
+    assert.deepEqual(before, { endpoints: 3, chains: 5, elements: 2 });
+    assert.ok((await getsFrom(inside, ip, 81, 1))[0]?.startsWith('web-'));
+    await cli(['delete', 'svc', 'other']);
+    await eventually(
+      async () => {
+        const text = await tableOrEmpty();
+        return JSON.stringify(count(text)) === JSON.stringify({ endpoints: 0, chains: 0, elements: 0 });
+      },
+      30_000,
+      "other's rules gone",
+    );
+    assert.equal(dnatOf(await tableOrEmpty(), 'web'), 3, "web's rules stay");
+  });
+
+  test('a table replaced keeps an open connection; an agent restart with the same inputs changes nothing', async () => {
+    await apply(`apiVersion: v1
+kind: Pod
+metadata: {name: echo, labels: {app: echo}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: echo
+      image: ${image}
+      command: [nc, -ll, -p, '9000', -e, cat]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: echo}
+  ports: [{port: 9000}]
+`);
+    const ip = await clusterIp('echo');
+    await eventually(async () => dnatOf(await tableOrEmpty(), 'echo') === 1, 60_000, "echo's endpoint");
+    const conn = await openConnection(inside, ip, 9000);
+    await conn.roundTrip('first');
+    // A change replaces the table (new handles) in one transaction: the connection's NAT is conntrack's.
+    const digest = digestOf(await listTable());
+    await apply(
+      'apiVersion: v1\nkind: Service\nmetadata: {name: more}\nspec:\n  selector: {app: web}\n  ports: [{port: 82, targetPort: 8080}]\n',
+    );
+    await eventually(
+      async () => dnatOf(await tableOrEmpty(), 'more') === 3,
+      30_000,
+      'the table replaced with more',
+    );
+    assert.notEqual(digestOf(await listTable()), digest);
+    await conn.roundTrip('after a replace');
+
+    const tableBefore = await listTable(true);
+    await c.agents.get('n1')!.kill('SIGKILL');
+    const agent = await c.startAgent('n1');
+    await eventually(
+      () => agent.output().includes('service rules as wanted already'),
+      60_000,
+      'the restarted agent to find its rules in the kernel',
+    );
+    assert.equal(await listTable(true), tableBefore, 'same table, same handles');
+    await conn.roundTrip('after a restart');
+    conn.close();
+  });
+
+  test('an agent started with etcd down loads its rules from its cache', async () => {
+    const ip = await clusterIp('web');
+    const wanted = digestOf(await listTable());
+    assert.ok(wanted);
+    await c.agents.get('n1')!.kill('SIGKILL');
+    // As after a reboot: the kernel lost the table.
+    await run('nft', ['delete', 'table', 'ip', table]);
+    await c.etcd.pause();
+    try {
+      await c.startAgent('n1');
+      await eventually(
+        async () => digestOf(await tableOrEmpty()) === wanted,
+        60_000,
+        'the table loaded again from the cache',
+      );
+      const got = await getsFrom(inside, ip, 80, 6);
+      for (const body of got) assert.ok(body.startsWith('web-'), got.join(' '));
+    } finally {
+      await c.etcd.resume();
+    }
+  });
+});
