@@ -2,7 +2,7 @@
 // nftables table from the Services and EndpointSlices. A ClusterIP reached from a network namespace on
 // the node's pod bridge is spread over its 3 ready endpoints; a NodePort is reached from a namespace
 // outside the node; an endpoint whose readiness fails leaves the kernel's rules and comes back; a Service
-// deleted takes its rules (counted); a table replaced by a change keeps an open connection through a
+// deleted takes its rules (counted); a pod reaches itself through its Service; a table replaced by a change keeps an open connection through a
 // ClusterIP; an agent restart with the same inputs keeps the table (its handles) and the connection; an
 // agent started with etcd down loads its rules from its workspace cache.
 import assert from 'node:assert/strict';
@@ -116,9 +116,9 @@ s.on('error', (e) => { console.error(e.message); process.exit(1); }); s.on('clos
       close: () => child.kill('SIGKILL'),
     };
   };
-  const containerOf = async (pod: string) => {
+  const containerOf = async (pod: string, container = 'web') => {
     const [info] = await docker.listContainers({
-      filters: { label: [`nokube.cluster=${c.name}`, `nokube.pod=${pod}`, 'nokube.container=web'] },
+      filters: { label: [`nokube.cluster=${c.name}`, `nokube.pod=${pod}`, `nokube.container=${container}`] },
     });
     assert.ok(info, `container of ${pod}`);
     return info.Id;
@@ -301,6 +301,14 @@ spec:
 `);
     const ip = await clusterIp('echo');
     await eventually(async () => dnatOf(await tableOrEmpty(), 'echo') === 1, 60_000, "echo's endpoint");
+    // A pod reaching itself through its Service (hairpin: masqueraded, back out of its own bridge port).
+    const echoCt = await containerOf('echo', 'echo');
+    await eventually(
+      async () =>
+        (await execIn(docker, echoCt, ['sh', '-c', `echo hairpin | nc -w 2 ${ip} 9000`])).includes('hairpin'),
+      20_000,
+      'the echo pod answering itself through its ClusterIP',
+    );
     const conn = await openConnection(inside, ip, 9000);
     await conn.roundTrip('first');
     // A change replaces the table (new handles) in one transaction: the connection's NAT is conntrack's.

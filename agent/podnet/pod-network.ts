@@ -272,6 +272,8 @@ export class PodNetwork {
       `link add ${veth} type veth peer name ${peer}`,
       `link set ${peer} netns ${pid}`,
       `link set ${veth} master ${this.bridge}`,
+      // A pod reaching itself through a Service: its packet DNATed back out of the port it came in on.
+      `link set ${veth} type bridge_slave hairpin on`,
       `link set ${veth} up`,
     ]);
     await ipBatch(
