@@ -1,6 +1,6 @@
-// The inputs this node's Services table was last loaded from, kept in the workspace (written whole:
-// temp file and rename): an agent cut off from etcd, also across its own restart, loads its rules from
-// them. Only what the planner reads is kept (no status, no managed fields).
+// The inputs this node's Services table was last planned from (written before the load), kept in the
+// workspace (written whole: temp file and rename): an agent cut off from etcd, also across its own
+// restart, loads its rules from them. Only what the planner reads is kept (no status, no managed fields).
 import { join } from 'node:path';
 import type { EndpointSlice, Service } from '../../objects/types.ts';
 import { readIfPresent, writeAtomic } from '../../state/config-cache.ts';

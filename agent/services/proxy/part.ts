@@ -146,6 +146,13 @@ export class ServiceProxy {
     this.timer.unref();
     const inputs = this.inputs();
     if (!inputs) return;
+    // The cache first: an agent that stops between the two loads these inputs at its next start.
+    const text = JSON.stringify(inputs);
+    if (text !== this.cacheText) {
+      await writeServicesCache(this.ctx.self().workspace, text);
+      this.cache = inputs;
+      this.cacheText = text;
+    }
     const started = performance.now();
     const planned = planServiceRules({ cluster: this.ctx.cluster, node: this.ctx.nodeName, ...inputs });
     const planMs = performance.now() - started;
@@ -159,30 +166,22 @@ export class ServiceProxy {
           'service rules as wanted already: the table is left as it is',
         );
     }
-    if (planned.digest !== this.applied) {
-      await loadTable(planned.text);
-      this.applied = planned.digest;
-      this.log.info(
-        {
-          table: this.table,
-          digest: planned.digest,
-          services: inputs.services.length,
-          planMs: Math.round(planMs),
-          loadMs: Math.round(performance.now() - started - planMs),
-        },
-        'service rules loaded',
-      );
-    }
-    // The cache holds what the kernel holds (written after the load).
-    const text = JSON.stringify(inputs);
-    if (text !== this.cacheText) {
-      await writeServicesCache(this.ctx.self().workspace, text);
-      this.cache = inputs;
-      this.cacheText = text;
-    }
+    if (planned.digest === this.applied) return;
+    await loadTable(planned.text);
+    this.applied = planned.digest;
+    this.log.info(
+      {
+        table: this.table,
+        digest: planned.digest,
+        services: inputs.services.length,
+        planMs: Math.round(planMs),
+        loadMs: Math.round(performance.now() - started - planMs),
+      },
+      'service rules loaded',
+    );
   }
 
-  /** From etcd once both informers have listed, else the cache of the last load, else nothing. */
+  /** From etcd once both informers have listed, else the cache of the last ones, else nothing. */
   private inputs(): ServicesCache | undefined {
     const services = this.services!.informer;
     const slices = this.slices!.informer;
