@@ -63,7 +63,7 @@ describe('Service data path: the agent loads its nftables table', { timeout: 300
   const dnatOf = (text: string, svc: string) =>
     text
       .split('\n')
-      .map((l) => /^\s*chain (endpoint-\S+)/.exec(l)?.[1])
+      .map((l) => /^\s*chain "?(endpoint-[^\s"]+)/.exec(l)?.[1])
       .filter((chain): chain is string => chain?.includes(`-default/${svc}/`) ?? false).length;
   /** `count` GETs, each on a new connection, from a namespace: the bodies (pod names). */
   const getsFrom = async (ns: string, host: string, port: number, count: number) => {
@@ -254,7 +254,7 @@ spec:
     const ip = await clusterIp('other');
     const count = (text: string) => ({
       endpoints: dnatOf(text, 'other'),
-      chains: text.split('\n').filter((l) => /^\s*chain \S+-default\/other\//.test(l)).length,
+      chains: text.split('\n').filter((l) => /^\s*chain "?\S+-default\/other\//.test(l)).length,
       elements: text.match(new RegExp(`${ip.replaceAll('.', '\\.')}(?![0-9])`, 'g'))?.length ?? 0,
     });
     const before = await eventually(
