@@ -78,7 +78,7 @@ export class ServiceProxy {
     };
     this.services = objectInformer(etcd, cluster, 'services', this.log);
     this.slices = objectInformer(etcd, cluster, 'endpointslices', this.log);
-    // Replay off: a listed informer tells `listed` once, and the first load reads the caches whole.
+    // Replay off: every load reads the informers' caches whole (one listed already: the load below).
     this.offs.push(this.services.informer.on(changed, false), this.slices.informer.on(changed, false));
     // At once: from etcd when both listed already (another part's informers), else from the cache.
     this.schedule();
@@ -144,8 +144,12 @@ export class ServiceProxy {
       this.schedule();
     }, RESYNC_MS);
     this.timer.unref();
+    // After the informers' current batch (a re-list tells its changes one by one): never a view half
+    // through one. Changes told until now are in this load.
+    await new Promise((r) => setImmediate(r));
+    this.again = false;
     const inputs = this.inputs();
-    if (!inputs) return;
+    if (!inputs || this.stopped) return;
     // The cache first: an agent that stops between the two loads these inputs at its next start.
     const text = JSON.stringify(inputs);
     if (text !== this.cacheText) {
