@@ -5,7 +5,7 @@
 // transaction (never a moment without rules; conntrack keeps established connections' NAT); a table whose
 // comment already holds the wanted digest is left alone, so an agent restart with the same inputs changes
 // nothing in the kernel. Nothing is loaded from a partial view: until both informers have listed, the
-// inputs come from the workspace cache of the last load (an agent started cut off from etcd), or nothing
+// inputs come from the workspace cache of the last ones (an agent started cut off from etcd), or nothing
 // is done. Runs for a cluster whose config has a `network` section (pods with their own IPs).
 import type { NetworkConfig } from '../../config/schema.ts';
 import type { AgentContext, AgentPart } from '../../context.ts';
@@ -125,6 +125,7 @@ export class ServiceProxy {
         }
         this.lastError = err.message;
         this.again = false;
+        clearTimeout(this.timer);
         this.timer = setTimeout(() => this.schedule(), RETRY_MS);
         this.timer.unref();
       })
@@ -152,11 +153,14 @@ export class ServiceProxy {
     if (!inputs || this.stopped) return;
     // The cache first: an agent that stops between the two loads these inputs at its next start.
     const text = JSON.stringify(inputs);
-    if (text !== this.cacheText) {
-      await writeServicesCache(this.ctx.self().workspace, text);
-      this.cache = inputs;
-      this.cacheText = text;
-    }
+    if (text !== this.cacheText)
+      try {
+        await writeServicesCache(this.ctx.self().workspace, text);
+        this.cache = inputs;
+        this.cacheText = text;
+      } catch (err) {
+        this.log.warn({ err: String(err) }, 'services cache write failed (the rules are loaded still)');
+      }
     const started = performance.now();
     const planned = planServiceRules({ cluster: this.ctx.cluster, node: this.ctx.nodeName, ...inputs });
     const planMs = performance.now() - started;
