@@ -57,6 +57,7 @@ interface Link {
   ifname: string;
   flags?: string[];
   master?: string;
+  linkinfo?: { info_slave_data?: { hairpin?: boolean } };
 }
 interface AddrInfo {
   ifname: string;
@@ -262,8 +263,13 @@ export class PodNetwork {
     const gw = addressAt(subnet, 1);
     const veth = vethName(uid);
     const inside = await ipJsonIn<AddrInfo[]>(pid, ['-4', 'addr', 'show', 'dev', 'eth0']);
-    const host = await ipJson<Link[]>(['link', 'show', 'dev', veth]);
-    if (host?.[0]?.master === this.bridge && inside?.[0]?.addr_info?.some((a) => a.local === ip)) return;
+    const host = await ipJson<Link[]>(['-d', 'link', 'show', 'dev', veth]);
+    if (host?.[0]?.master === this.bridge && inside?.[0]?.addr_info?.some((a) => a.local === ip)) {
+      // A veth wired by an agent of before hairpin mode gets it in place (the link stays up).
+      if (host[0].linkinfo?.info_slave_data?.hairpin !== true)
+        await ipBatch([`link set ${veth} type bridge_slave hairpin on`]);
+      return;
+    }
     // Half made (an agent stopped between steps): made again from the start.
     if (host) await ipBatch([`link del ${veth}`]);
     if (inside?.length) await ipBatch(['link del eth0'], pid);
