@@ -1,6 +1,6 @@
 // The Service data path on the real kernel, etcd and Docker (agent/services/proxy): the agent loads its
 // nftables table from the Services and EndpointSlices. A ClusterIP reached from a network namespace on
-// the node's pod bridge is spread over its 3 ready endpoints; a NodePort is reached from a namespace
+// the node's pod bridge is spread over its 3 ready endpoints (and kept on one with ClientIP affinity); a NodePort is reached from a namespace
 // outside the node; an endpoint whose readiness fails leaves the kernel's rules and comes back; a Service
 // deleted takes its rules (counted); a pod reaches itself through its Service; a table replaced by a change keeps an open connection through a
 // ClusterIP; an agent restart with the same inputs keeps the table (its handles) and the connection; an
@@ -210,6 +210,25 @@ spec:
       (await run('cat', [servicesCachePath(join(c.dir, 'ws', 'n1'))])).stdout.includes('"web"'),
       'cached',
     );
+  });
+
+  test('sessionAffinity ClientIP: every new connection of one client goes to one endpoint', async () => {
+    await apply(`apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: web}
+  sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}
+  ports: [{port: 83, targetPort: 8080}]
+`);
+    const ip = await clusterIp('sticky');
+    await eventually(async () => dnatOf(await tableOrEmpty(), 'sticky') === 3, 30_000, "sticky's endpoints");
+    const got = await getsFrom(inside, ip, 83, 12);
+    assert.equal(new Set(got).size, 1, got.join(' '));
+    assert.ok(got[0]!.startsWith('web-'), got[0]);
+    await cli(['delete', 'svc', 'sticky']);
+    await eventually(async () => dnatOf(await tableOrEmpty(), 'sticky') === 0, 30_000, "sticky's rules gone");
   });
 
   test('an endpoint whose readiness fails leaves the rules and comes back', async () => {
