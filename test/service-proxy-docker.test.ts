@@ -372,7 +372,7 @@ spec:
     await hairpin();
   });
 
-  test('an agent started with etcd down loads its rules from its cache', async () => {
+  test('an agent started with etcd down loads its rules from its cache, and follows etcd once it is back', async () => {
     const ip = await clusterIp('web');
     const wanted = digestOf(await listTable());
     assert.ok(wanted);
@@ -392,5 +392,11 @@ spec:
     } finally {
       await c.etcd.resume();
     }
+    // Back in touch: the informers list and a change is loaded.
+    await apply(
+      'apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec:\n  selector: {app: web}\n  ports: [{port: 84, targetPort: 8080}]\n',
+    );
+    await eventually(async () => dnatOf(await tableOrEmpty(), 'late') === 3, 60_000, "late's rules");
+    assert.equal(dnatOf(await listTable(), 'web'), 3);
   });
 });
