@@ -1,12 +1,15 @@
 // The Service data path on the real kernel, etcd and Docker (agent/services/proxy): the agent loads its
 // nftables table from the Services and EndpointSlices. A ClusterIP reached from a network namespace on
-// the node's pod bridge is spread over its 3 ready endpoints (and kept on one with ClientIP affinity); a NodePort is reached from a namespace
-// outside the node; an endpoint whose readiness fails leaves the kernel's rules and comes back; a Service
-// deleted takes its rules (counted); a pod reaches itself through its Service; a table replaced by a change keeps an open connection through a
-// ClusterIP; an agent restart with the same inputs keeps the table (its handles) and the connection; an
-// agent started with etcd down loads its rules from its workspace cache.
+// the node's pod bridge is spread over its 3 ready endpoints (kept on one with ClientIP affinity); a
+// NodePort is reached from a namespace outside the node; an endpoint whose readiness fails leaves the
+// kernel's rules and comes back; a deleted Service takes its rules (counted); a pod reaches itself
+// through its Service; a table replaced by a change keeps an open connection through a ClusterIP; an
+// agent restart with the same inputs keeps the table (its handles) and the connection; an agent started
+// with etcd down loads its rules from its workspace cache, then follows etcd; an agent started without a
+// `network` section removes the table.
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -14,6 +17,7 @@ import type { Pod, Service } from '../agent/objects/types.ts';
 import { bridgeName, vethName } from '../agent/podnet/names.ts';
 import { tableName } from '../agent/services/nft/plan.ts';
 import { servicesCachePath } from '../agent/services/proxy/cache.ts';
+import { storeConfig } from '../agent/store/config-store.ts';
 import {
   createTestCluster,
   eventually,
@@ -398,5 +402,15 @@ spec:
     );
     await eventually(async () => dnatOf(await tableOrEmpty(), 'late') === 3, 60_000, "late's rules");
     assert.equal(dnatOf(await listTable(), 'web'), 3);
+  });
+
+  test('an agent started without a network section removes the table an earlier start left', async () => {
+    const text = c.configYaml(c.nodes, '');
+    await writeFile(c.configFile, text);
+    await c.withEtcd((etcd) => storeConfig(etcd, text, c.configFile, 'test', 'latest'));
+    await c.agents.get('n1')!.kill('SIGKILL');
+    assert.ok(await tableOrEmpty(), 'the table is there before');
+    await c.startAgent('n1');
+    await eventually(async () => (await tableOrEmpty()) === '', 60_000, 'the table removed');
   });
 });

@@ -6,7 +6,8 @@
 // comment already holds the wanted digest is left alone, so an agent restart with the same inputs changes
 // nothing in the kernel. Nothing is loaded from a partial view: until both informers have listed, the
 // inputs come from the workspace cache of the last ones (an agent started cut off from etcd), or nothing
-// is done. Runs for a cluster whose config has a `network` section (pods with their own IPs).
+// is done. Runs for a cluster whose config has a `network` section (pods with their own IPs), read at the
+// agent's start; without one, the node's table is removed if an earlier start left one.
 import type { NetworkConfig } from '../../config/schema.ts';
 import type { AgentContext, AgentPart } from '../../context.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -21,7 +22,7 @@ import {
   trimSlice,
   writeServicesCache,
 } from './cache.ts';
-import { loadedDigest, loadTable } from './nft.ts';
+import { loadedDigest, loadTable, removeTable } from './nft.ts';
 
 /** After a failed load (no nft, refused, the kernel said no), again this long after. */
 const RETRY_MS = 10_000;
@@ -32,7 +33,11 @@ export const serviceProxyPart: AgentPart = {
   name: 'service-proxy',
   async start(ctx: AgentContext) {
     const network = ctx.config().network;
-    if (!network) return null;
+    if (!network) {
+      // The section was removed (read at start, as the pod network's): this node's table goes too.
+      await removeTable(tableName(ctx.cluster, ctx.nodeName)).catch(() => undefined);
+      return null;
+    }
     const proxy = new ServiceProxy(ctx, network, ctx.log.child({ part: 'service-proxy' }));
     await proxy.start();
     return { stop: () => proxy.stop() };
