@@ -250,6 +250,7 @@ async function builtInParts(tls: NodeTls | undefined): Promise<AgentPart[]> {
     { metricsPart },
     { summaryPart },
     { imagePullPart },
+    { routesPart },
   ] = await Promise.all([
     import('./remote/stream-server.ts'),
     import('./pods/part.ts'),
@@ -257,8 +258,18 @@ async function builtInParts(tls: NodeTls | undefined): Promise<AgentPart[]> {
     import('./telemetry/metrics-part.ts'),
     import('./telemetry/summary.ts'),
     import('./images/part.ts'),
+    import('./routes/part.ts'),
   ]);
   const tlsParts = tls ? [(await import('./tls/expiry-part.ts')).tlsExpiryPart(tls)] : [];
   // Logs first: it sees the other parts' start-up lines and is stopped last.
-  return [logsPart, podsPart, imagePullPart, podStreamsPart, summaryPart, metricsPart, ...tlsParts];
+  return [
+    logsPart,
+    podsPart,
+    routesPart,
+    imagePullPart,
+    podStreamsPart,
+    summaryPart,
+    metricsPart,
+    ...tlsParts,
+  ];
 }

@@ -1,6 +1,8 @@
 // What the pod network left in the host's kernel for one node, removed: its bridge and its nftables
-// table (the pods' veths went with their sandboxes). For `nokube down` and test clusters; an agent never
-// removes them itself (a restart must change nothing).
+// table (the pods' veths went with their sandboxes), and its VXLAN device (agent/routes). For `nokube
+// down` and test clusters; an agent never removes them itself (a restart must change nothing).
+
+import { removeNodeRoutes } from '../routes/teardown.ts';
 import { ipBatch, ipJson, nftApply, nftText } from './kernel.ts';
 import { bridgeName, tableName } from './names.ts';
 
@@ -9,4 +11,5 @@ export async function removeNodeNetwork(cluster: string, node: string): Promise<
   const table = tableName(cluster, node);
   if (await ipJson(['link', 'show', 'dev', bridge])) await ipBatch([`link del ${bridge}`]);
   if (await nftText(['list', 'table', 'ip', table])) await nftApply(`delete table ip ${table}\n`);
+  await removeNodeRoutes(cluster, node);
 }

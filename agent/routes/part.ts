@@ -1,0 +1,204 @@
+// Routes between the nodes' pod subnets (network.backend host-gw | vxlan), kept by every agent of a
+// cluster with a `network` section: its inputs are the subnets (`network/subnets/<node>`) and VTEPs
+// (`network/vteps/<node>`) in etcd, through shared informers, and the nodes' addresses (nodes[].address:
+// a peer whose agent is down keeps its routes, since its pods run on). A reconcile runs on every change of
+// those (coalesced: one in flight, one more queued at most) and every 30 s. The inputs last used are
+// cached in the workspace: before etcd has answered (an agent started cut off), the routes are made
+// from the cache. With vxlan the agent publishes its own VTEP MAC.
+import type { NetworkConfig } from '../config/schema.ts';
+import type { AgentContext, AgentPart } from '../context.ts';
+import type { Logger } from '../log/logger.ts';
+import { type SubnetRecord, subnetCachePath } from '../podnet/subnet.ts';
+import { readIfPresent } from '../state/config-cache.ts';
+import { logEtcdFailure } from '../store/etcd.ts';
+import { jsonInformer, type Lease } from '../store/informer/cluster.ts';
+import { keys } from '../store/keys.ts';
+import { type Outcome, RouteApplier } from './applier.ts';
+import { type RoutesCache, readRoutesCache, writeRoutesCache } from './cache.ts';
+import { type PeerSubnet, vtepMac } from './plan.ts';
+
+/** The value of `network/vteps/<node>`: the node's VXLAN device's MAC. */
+export interface VtepRecord {
+  mac: string;
+}
+
+/** Every reconcile also runs this often (a route someone removed comes back). */
+export const RESYNC_MS = 30_000;
+/** After a failed reconcile (the kernel refused), again this soon. */
+const RETRY_MS = 5000;
+
+export const routesPart: AgentPart = {
+  name: 'routes',
+  async start(ctx: AgentContext) {
+    const network = ctx.config().network;
+    if (!network) return null;
+    const routes = new NodeRoutes(ctx, network, ctx.log.child({ part: 'routes' }));
+    await routes.start();
+    return { stop: () => routes.stop() };
+  },
+};
+
+export class NodeRoutes {
+  private readonly ctx: AgentContext;
+  private readonly network: NetworkConfig;
+  private readonly log: Logger;
+  private readonly applier: RouteApplier;
+  private subnets: Lease<SubnetRecord> | undefined;
+  private vteps: Lease<VtepRecord> | undefined;
+  private readonly offs: Array<() => void> = [];
+  private cache: RoutesCache | undefined;
+  private cacheText = '';
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private lastWarning = '';
+
+  constructor(ctx: AgentContext, network: NetworkConfig, log: Logger) {
+    this.ctx = ctx;
+    this.network = network;
+    this.log = log;
+    this.applier = new RouteApplier(ctx.cluster, ctx.nodeName);
+  }
+
+  async start(): Promise<void> {
+    const { etcd, cluster } = this.ctx;
+    this.cache = await readRoutesCache(this.ctx.self().workspace);
+    if (this.cache?.backend !== this.network.backend || this.cache.podCidr !== this.network.podCidr)
+      this.cache = undefined;
+    this.cacheText = this.cache ? JSON.stringify(this.cache) : '';
+    const changed = {
+      add: () => this.schedule(),
+      update: () => this.schedule(),
+      delete: () => this.schedule(),
+    };
+    this.subnets = jsonInformer<SubnetRecord>(etcd, keys.networkSubnetsPrefix(cluster), this.log);
+    this.offs.push(this.subnets.informer.on({ ...changed, listed: () => this.schedule() }));
+    if (this.network.backend === 'vxlan') {
+      this.vteps = jsonInformer<VtepRecord>(etcd, keys.networkVtepsPrefix(cluster), this.log);
+      this.offs.push(this.vteps.informer.on({ ...changed, listed: () => this.schedule() }));
+    }
+    const onConfig = () => this.schedule();
+    this.ctx.events.on('config', onConfig);
+    this.offs.push(() => this.ctx.events.off('config', onConfig));
+    // At once from the cache (an agent started cut off from etcd restores its routes).
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const off of this.offs.splice(0)) off();
+    await this.running?.catch(() => undefined);
+    await Promise.all([this.subnets?.release(), this.vteps?.release()]);
+  }
+
+  /** A reconcile soon: one in flight, the calls meanwhile folded into one more. */
+  schedule(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.reconcile()
+      .catch((err) => {
+        this.log.warn({ err: String(err) }, 'routes reconcile failed; trying again');
+        this.again = false;
+        this.later(RETRY_MS);
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          this.schedule();
+        }
+      });
+  }
+
+  private later(ms: number): void {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.schedule(), ms);
+    this.timer.unref();
+  }
+
+  private async reconcile(): Promise<void> {
+    const peers = await this.inputs();
+    if (!peers) {
+      this.later(RESYNC_MS);
+      return;
+    }
+    const self = peers.find((p) => p.node === this.ctx.nodeName);
+    const cached = await readIfPresent(subnetCachePath(this.ctx.self().workspace));
+    const subnet = self?.subnet ?? (cached ? (JSON.parse(cached) as SubnetRecord).cidr : undefined);
+    const outcome = await this.applier.reconcile({
+      backend: this.network.backend,
+      podCidr: this.network.podCidr,
+      address: this.ctx.self().address,
+      subnet,
+      peers,
+    });
+    this.report(outcome, peers.length);
+    if (this.network.backend === 'vxlan') await this.publishVtep();
+    this.later(RESYNC_MS);
+  }
+
+  /** The peers from etcd once both informers have listed (and cached when they changed), else from the
+   * cache; undefined while there is neither (nothing is removed on no information). */
+  private async inputs(): Promise<PeerSubnet[] | undefined> {
+    const subnets = this.subnets!.informer;
+    const vteps = this.vteps?.informer;
+    if (!subnets.isSynced || (vteps && !vteps.isSynced)) return this.cache?.peers;
+    const addresses = new Map(this.ctx.config().nodes.map((n) => [n.name, n.address]));
+    const peers: PeerSubnet[] = [];
+    for (const [node, e] of subnets.entries().sort((a, b) => a[0].localeCompare(b[0]))) {
+      const address = addresses.get(node);
+      if (!address) continue; // gone from the config: its subnet is about to be freed
+      const mac = vteps?.get(node)?.value.mac;
+      peers.push({ node, address, subnet: e.value.cidr, ...(mac ? { vtepMac: mac } : {}) });
+    }
+    const cache: RoutesCache = { backend: this.network.backend, podCidr: this.network.podCidr, peers };
+    const text = JSON.stringify(cache);
+    if (text !== this.cacheText) {
+      await writeRoutesCache(this.ctx.self().workspace, cache);
+      this.cache = cache;
+      this.cacheText = text;
+    }
+    return peers;
+  }
+
+  private report(outcome: Outcome, peerCount: number): void {
+    if (outcome.changes > 0)
+      this.log.info(
+        { changes: outcome.changes, nodes: peerCount, backend: this.network.backend },
+        'routes to pod subnets changed',
+      );
+    if (outcome.waiting) this.log.info(`routes: waiting: ${outcome.waiting}`);
+    const message = outcome.unreachable
+      .map((u) => `no route to the pods of node ${u.node} (${u.address}): ${u.why}`)
+      .join('; ');
+    if (message && message !== this.lastWarning) {
+      this.log.warn({ reason: 'NoRouteToPods' }, message);
+      this.ctx.recorder.warning({ kind: 'Node', name: this.ctx.nodeName }, 'NoRouteToPods', message);
+    }
+    this.lastWarning = message;
+  }
+
+  /** Our VTEP record as it should be (written when it differs; a failure is tried at the next reconcile). */
+  private async publishVtep(): Promise<void> {
+    const { etcd, cluster, nodeName } = this.ctx;
+    const vteps = this.vteps!.informer;
+    const mac = vtepMac(cluster, nodeName);
+    if (!vteps.isSynced || vteps.get(nodeName)?.value.mac === mac) return;
+    try {
+      await etcd
+        .put(keys.networkVtep(cluster, nodeName))
+        .value(JSON.stringify({ mac } satisfies VtepRecord))
+        .exec();
+      this.log.info({ mac }, 'VTEP published');
+    } catch (err) {
+      logEtcdFailure(this.log, err, { node: nodeName }, 'VTEP publication failed; trying again');
+    }
+  }
+}
