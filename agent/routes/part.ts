@@ -53,6 +53,8 @@ export class NodeRoutes {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastWarning = '';
+  /** Where the last reconcile's inputs came from: a change is logged (tests wait for it). */
+  private lastSource: 'cache' | 'etcd' | undefined;
 
   constructor(ctx: AgentContext, network: NetworkConfig, log: Logger) {
     this.ctx = ctx;
@@ -124,7 +126,7 @@ export class NodeRoutes {
   }
 
   private async reconcile(): Promise<void> {
-    const peers = await this.inputs();
+    const { peers, source } = await this.inputs();
     if (!peers) {
       this.later(RESYNC_MS);
       return;
@@ -140,16 +142,19 @@ export class NodeRoutes {
       peers,
     });
     this.report(outcome, peers.length);
+    if (source !== this.lastSource)
+      this.log.info({ source, changes: outcome.changes, nodes: peers.length }, 'routes reconciled');
+    this.lastSource = source;
     if (this.network.backend === 'vxlan') await this.publishVtep();
     this.later(RESYNC_MS);
   }
 
   /** The peers from etcd once both informers have listed (and cached when they changed), else from the
    * cache; undefined while there is neither (nothing is removed on no information). */
-  private async inputs(): Promise<PeerSubnet[] | undefined> {
+  private async inputs(): Promise<{ peers: PeerSubnet[] | undefined; source: 'cache' | 'etcd' }> {
     const subnets = this.subnets!.informer;
     const vteps = this.vteps?.informer;
-    if (!subnets.isSynced || (vteps && !vteps.isSynced)) return this.cache?.peers;
+    if (!subnets.isSynced || (vteps && !vteps.isSynced)) return { peers: this.cache?.peers, source: 'cache' };
     const addresses = new Map(this.ctx.config().nodes.map((n) => [n.name, n.address]));
     const peers: PeerSubnet[] = [];
     for (const [node, e] of subnets.entries().sort((a, b) => a[0].localeCompare(b[0]))) {
@@ -165,7 +170,7 @@ export class NodeRoutes {
       this.cache = cache;
       this.cacheText = text;
     }
-    return peers;
+    return { peers, source: 'etcd' };
   }
 
   private report(outcome: Outcome, peerCount: number): void {
