@@ -49,7 +49,7 @@ describe('routes between nodes, vxlan (netns hosts, real agents)', { timeout: 12
     await w.config('vxlan');
     await w.startAgents();
     subnets.h2 = await w.fakeNode('h2', FAKE_MAC);
-    pods = [await w.pod('h0'), await w.pod('h1')];
+    pods = [await w.pod('h0', 1450), await w.pod('h1', 1450)];
     subnets.h0 = await w.subnetOf('h0');
     subnets.h1 = await w.subnetOf('h1');
   });

@@ -49,6 +49,13 @@ export async function underlayOf(address: string): Promise<{ ifname: string; mtu
   return link ? { ifname: link.ifname, mtu: link.mtu ?? 1500 } : undefined;
 }
 
+/** The pods' MTU with vxlan: the MTU of the link that holds the node's address, less the overlay's
+ * headers; undefined when the address is on none of the node's links (a test cluster on loopback). */
+export async function podMtu(address: string): Promise<number | undefined> {
+  const under = await underlayOf(address);
+  return under ? under.mtu - VXLAN_OVERHEAD : undefined;
+}
+
 /** The device as wanted; returns the number of changes made (0: it was). Throws when this node's
  * address is on none of its links. */
 export async function ensureVxlan(want: VxlanDevice): Promise<number> {

@@ -53,7 +53,8 @@ export interface RouteWorld {
   fakeNode(node: string, vtepMac?: string): Promise<string>;
   /** A node's records gone, as the leader frees them. */
   removeNodeRecords(node: string): Promise<void>;
-  pod(node: string): Promise<StandInPod>;
+  /** `mtu`: as the agent gives pods (vxlan: the link's less 50). */
+  pod(node: string, mtu?: number): Promise<StandInPod>;
   /** The caller's address as the server pod saw it, or the failure. */
   call(from: StandInPod, to: StandInPod): Promise<string>;
   stop(): Promise<void>;
@@ -149,7 +150,7 @@ export async function startRouteWorld(opts: {
           )
           .commit();
       }),
-    async pod(node) {
+    async pod(node, mtu) {
       const host = hostOf.get(node)!;
       const subnet = await world.subnetOf(node);
       const bridge = bridgeName(cluster.name, node);
@@ -164,7 +165,21 @@ export async function startRouteWorld(opts: {
       pods.push(netns);
       const inHost = (args: string[]) => sh(IP, ['-n', host.netns, ...args]);
       const inPod = (args: string[]) => sh(IP, ['-n', netns, ...args]);
-      await inHost(['link', 'add', 'standin', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+      const m = mtu ? ['mtu', String(mtu)] : [];
+      await inHost([
+        'link',
+        'add',
+        'standin',
+        ...m,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        ...m,
+        'netns',
+        netns,
+      ]);
       await inHost(['link', 'set', 'standin', 'master', bridge, 'up']);
       await inPod(['link', 'set', 'lo', 'up']);
       await inPod(['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
