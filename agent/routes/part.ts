@@ -24,8 +24,9 @@ export interface VtepRecord {
 
 /** Every reconcile also runs this often (a route someone removed comes back). */
 export const RESYNC_MS = 30_000;
-/** After a failed reconcile (the kernel refused), again this soon. */
-const RETRY_MS = 5000;
+/** After a failed reconcile (the kernel refused, no `ip`), again after 5 s, doubling to 60 s. */
+const RETRY_FIRST_MS = 5000;
+const RETRY_MAX_MS = 60_000;
 
 export const routesPart: AgentPart = {
   name: 'routes',
@@ -53,6 +54,9 @@ export class NodeRoutes {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastWarning = '';
+  private lastWaiting: string | undefined;
+  private retryMs = RETRY_FIRST_MS;
+  private lastFailure = '';
   /** Where the last reconcile's inputs came from: a change is logged (tests wait for it). */
   private lastSource: 'cache' | 'etcd' | undefined;
 
@@ -105,9 +109,16 @@ export class NodeRoutes {
     clearTimeout(this.timer);
     this.running = this.reconcile()
       .catch((err) => {
-        this.log.warn({ err: String(err) }, 'routes reconcile failed; trying again');
+        // Said once per distinct failure (a host without the tools would say it every retry).
+        const why = String(err);
+        this.log[why === this.lastFailure ? 'debug' : 'warn'](
+          { err: why, retryInMs: this.retryMs },
+          'routes reconcile failed; trying again',
+        );
+        this.lastFailure = why;
         this.again = false;
-        this.later(RETRY_MS);
+        this.later(this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
       })
       .finally(() => {
         this.running = undefined;
@@ -146,6 +157,8 @@ export class NodeRoutes {
       this.log.info({ source, changes: outcome.changes, nodes: peers.length }, 'routes reconciled');
     this.lastSource = source;
     if (this.network.backend === 'vxlan') await this.publishVtep();
+    this.retryMs = RETRY_FIRST_MS;
+    this.lastFailure = '';
     this.later(RESYNC_MS);
   }
 
@@ -179,7 +192,9 @@ export class NodeRoutes {
         { changes: outcome.changes, nodes: peerCount, backend: this.network.backend },
         'routes to pod subnets changed',
       );
-    if (outcome.waiting) this.log.info(`routes: waiting: ${outcome.waiting}`);
+    if (outcome.waiting && outcome.waiting !== this.lastWaiting)
+      this.log.info(`routes: waiting: ${outcome.waiting}`);
+    this.lastWaiting = outcome.waiting;
     const message = outcome.unreachable
       .map((u) => `no route to the pods of node ${u.node} (${u.address}): ${u.why}`)
       .join('; ');
