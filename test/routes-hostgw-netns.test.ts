@@ -80,11 +80,11 @@ describe('routes between nodes, host-gw (netns hosts, real agents)', { timeout: 
   });
 
   test('an agent restart with unchanged records changes no route', async () => {
-    const before = await ipIn<unknown[]>(w.host('h0'), ['route', 'show', 'table', 'all']);
+    const before = await ipIn<unknown[]>(w.host('h0'), ['-4', 'route', 'show', 'table', 'all']);
     await w.stopAgent('h0');
     await w.startAgents(['h0']);
     await reconciled(w, 'h0', 'etcd');
-    assert.deepEqual(await ipIn<unknown[]>(w.host('h0'), ['route', 'show', 'table', 'all']), before);
+    assert.deepEqual(await ipIn<unknown[]>(w.host('h0'), ['-4', 'route', 'show', 'table', 'all']), before);
     assert.equal(await w.call(pods[0]!, pods[1]!), pods[0]!.ip);
   });
 

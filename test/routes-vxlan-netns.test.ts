@@ -37,7 +37,7 @@ describe('routes between nodes, vxlan (netns hosts, real agents)', { timeout: 12
     const host = w.host(node);
     const dev = vxlanName(w.c.name, node);
     return {
-      routes: await ipIn<unknown[]>(host, ['route', 'show', 'table', 'all']),
+      routes: await ipIn<unknown[]>(host, ['-4', 'route', 'show', 'table', 'all']),
       neigh: await ipIn<unknown[]>(host, ['neigh', 'show', 'dev', dev]),
       fdb: await bridgeIn<unknown[]>(host, ['fdb', 'show', 'dev', dev]),
       link: await ipIn<unknown[]>(host, ['-d', 'link', 'show', 'dev', dev]),

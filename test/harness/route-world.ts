@@ -75,7 +75,13 @@ export async function startRouteWorld(opts: {
   let c: TestCluster | undefined;
   const net = hosts.gateway.split('.')[2];
   const nodes: TestNode[] = [
-    ...hosts.hosts.map((h) => ({ name: h.name, address: h.address, roles: ['worker' as const] })),
+    // h0 the head (a config needs one).
+    ...hosts.hosts.map((h, i) => ({
+      name: h.name,
+      address: h.address,
+      roles:
+        i === 0 ? (['head', 'worker'] as Array<'head' | 'worker'>) : (['worker'] as Array<'head' | 'worker'>),
+    })),
     ...opts.far.map((name, i) => ({ name, address: `10.79.${net}.${10 + i}`, roles: ['worker' as const] })),
   ];
   const sections = (backend: string) => `network:\n  podCidr: ${POD_CIDR}\n  backend: ${backend}\n`;
