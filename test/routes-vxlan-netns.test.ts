@@ -3,7 +3,7 @@
 // its VXLAN device (VNI 1, UDP 8472, no learning, MTU of its link less 50, its MAC derived from cluster
 // and node and published in etcd) and per peer a forwarding entry, a permanent neighbour and an on-link
 // route; stand-in pods reach each other by pod IP without NAT; a node removed loses them on every peer;
-// an agent restart with unchanged records changes nothing in the kernel.
+// an agent restart with unchanged records changes nothing in the kernel; the teardown removes the device.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { addressAt } from '../agent/net/cidr.ts';
@@ -18,6 +18,7 @@ import {
   type RouteWorld,
   reconciled,
   type StandInPod,
+  sh,
   startRouteWorld,
 } from './harness/route-world.ts';
 
@@ -133,5 +134,21 @@ describe('routes between nodes, vxlan (netns hosts, real agents)', { timeout: 12
     await reconciled(w, 'h0', 'etcd');
     assert.deepEqual(await kernelOf('h0'), before);
     assert.equal(await w.call(pods[0]!, pods[1]!), pods[0]!.ip);
+  });
+
+  test("`nokube down`'s teardown (agent/podnet/teardown.ts) removes the node's VXLAN device and its routes", async () => {
+    const h0 = w.host('h0');
+    await w.stopAgent('h0');
+    const teardown = new URL('../agent/podnet/teardown.ts', import.meta.url).pathname;
+    await sh('ip', [
+      'netns',
+      'exec',
+      h0.netns,
+      process.execPath,
+      '-e',
+      `import(${JSON.stringify(teardown)}).then((m) => m.removeNodeNetwork(${JSON.stringify(w.c.name)}, 'h0'))`,
+    ]);
+    assert.deepEqual(await ipIn<unknown[]>(h0, ['link', 'show', 'type', 'vxlan']), []);
+    assert.deepEqual(await ourRoutes(h0), {});
   });
 });
