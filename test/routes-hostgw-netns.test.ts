@@ -2,8 +2,8 @@
 // with real agents (test/harness/route-world.ts), a third host whose node has records only, and a node
 // beyond a router. Stand-in pods (a namespace on each node's pod bridge) reach each other by pod IP
 // without NAT; the node beyond the router gets no route and a NoRouteToPods warning; a node removed
-// loses its routes on every peer; an agent restart with unchanged records changes no route; an agent
-// cut off from etcd and restarted restores its routes from its workspace cache.
+// loses its routes on every peer; an agent restart with unchanged records changes no route and keeps an
+// open connection; an agent cut off from etcd and restarted restores its routes from its workspace cache.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { listEvents } from '../agent/objects/events.ts';
@@ -79,13 +79,20 @@ describe('routes between nodes, host-gw (netns hosts, real agents)', { timeout: 
     assert.equal(Object.keys(await ourRoutes(w.host('h0'))).length, 1);
   });
 
-  test('an agent restart with unchanged records changes no route', async () => {
-    const before = await ipIn<unknown[]>(w.host('h0'), ['-4', 'route', 'show', 'table', 'all']);
-    await w.stopAgent('h0');
-    await w.startAgents(['h0']);
-    await reconciled(w, 'h0', 'etcd');
-    assert.deepEqual(await ipIn<unknown[]>(w.host('h0'), ['-4', 'route', 'show', 'table', 'all']), before);
-    assert.equal(await w.call(pods[0]!, pods[1]!), pods[0]!.ip);
+  test('an agent restart with unchanged records changes no route and drops no connection', async () => {
+    const held = await w.hold(pods[0]!, pods[1]!);
+    try {
+      assert.equal(await held.echo('before'), 'before');
+      const before = await ipIn<unknown[]>(w.host('h0'), ['-4', 'route', 'show', 'table', 'all']);
+      await w.stopAgent('h0');
+      await w.startAgents(['h0']);
+      await reconciled(w, 'h0', 'etcd');
+      assert.deepEqual(await ipIn<unknown[]>(w.host('h0'), ['-4', 'route', 'show', 'table', 'all']), before);
+      assert.equal(await held.echo('after'), 'after');
+      assert.equal(await w.call(pods[0]!, pods[1]!), pods[0]!.ip);
+    } finally {
+      held.close();
+    }
   });
 
   test('cut off from etcd, a restarted agent restores its routes from its cache', async () => {

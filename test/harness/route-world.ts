@@ -57,6 +57,9 @@ export interface RouteWorld {
   pod(node: string, mtu?: number): Promise<StandInPod>;
   /** The caller's address as the server pod saw it, or the failure. */
   call(from: StandInPod, to: StandInPod): Promise<string>;
+  /** A TCP connection held open from one pod to the other's echo server: `echo(text)` sends a line and
+   * resolves with the line that comes back (rejects after 3 s). */
+  hold(from: StandInPod, to: StandInPod): Promise<{ echo(text: string): Promise<string>; close(): void }>;
   stop(): Promise<void>;
 }
 
@@ -205,6 +208,19 @@ export async function startRouteWorld(opts: {
         { stdio: 'ignore' },
       );
       servers.push(server);
+      const echo = spawn(
+        IP,
+        [
+          'netns',
+          'exec',
+          netns,
+          process.execPath,
+          '-e',
+          `require('node:net').createServer((s) => s.pipe(s)).listen(${POD_PORT + 1}, '${ip}')`,
+        ],
+        { stdio: 'ignore' },
+      );
+      servers.push(echo);
       return { netns, ip };
     },
     async call(from, to) {
@@ -213,6 +229,38 @@ let d = ''; s.setTimeout(1500, () => { console.log('timeout'); process.exit(0); 
 s.on('data', (x) => { d += x; }); s.on('end', () => console.log(d.trim()));
 s.on('error', (e) => console.log(e.code));`;
       return (await sh(IP, ['netns', 'exec', from.netns, process.execPath, '-e', script])).trim();
+    },
+    async hold(from, to) {
+      const script = `const s = require('node:net').connect(${POD_PORT + 1}, '${to.ip}');
+s.on('connect', () => console.log('connected')); s.on('error', (e) => console.log('error ' + e.code));
+s.on('close', () => console.log('closed')); s.pipe(process.stdout); process.stdin.pipe(s);`;
+      const child = spawn(IP, ['netns', 'exec', from.netns, process.execPath, '-e', script], {
+        stdio: ['pipe', 'pipe', 'ignore'],
+      });
+      servers.push(child);
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+      });
+      await eventually(() => out.includes('connected') || out.includes('error'), 10_000, 'a held connection');
+      if (!out.includes('connected')) throw new Error(`held connection: ${out.trim()}`);
+      return {
+        async echo(text) {
+          const from = out.length;
+          child.stdin!.write(`${text}\n`);
+          return eventually(
+            () => {
+              const got = out.slice(from);
+              if (got.includes('closed') || got.includes('error'))
+                throw new Error(`connection: ${got.trim()}`);
+              return got.includes(text) ? got.trim() : undefined;
+            },
+            3000,
+            `echo of ${text}`,
+          );
+        },
+        close: () => child.kill('SIGKILL'),
+      };
     },
     stop,
   };
