@@ -142,9 +142,7 @@ export class NodeRoutes {
       this.later(RESYNC_MS);
       return;
     }
-    const self = peers.find((p) => p.node === this.ctx.nodeName);
-    const cached = await readIfPresent(subnetCachePath(this.ctx.self().workspace));
-    const subnet = self?.subnet ?? (cached ? (JSON.parse(cached) as SubnetRecord).cidr : undefined);
+    const subnet = peers.find((p) => p.node === this.ctx.nodeName)?.subnet ?? (await this.cachedSubnet());
     const outcome = await this.applier.reconcile({
       backend: this.network.backend,
       podCidr: this.network.podCidr,
@@ -160,6 +158,16 @@ export class NodeRoutes {
     this.retryMs = RETRY_FIRST_MS;
     this.lastFailure = '';
     this.later(RESYNC_MS);
+  }
+
+  /** This node's subnet as the pod network cached it (agent/podnet/subnet.ts), when etcd has not said. */
+  private async cachedSubnet(): Promise<string | undefined> {
+    const text = await readIfPresent(subnetCachePath(this.ctx.self().workspace));
+    try {
+      return text ? (JSON.parse(text) as SubnetRecord).cidr : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The peers from etcd once both informers have listed (and cached when they changed), else from the
