@@ -251,6 +251,7 @@ async function builtInParts(tls: NodeTls | undefined): Promise<AgentPart[]> {
     { summaryPart },
     { imagePullPart },
     { serviceProxyPart },
+    { routesPart },
   ] = await Promise.all([
     import('./remote/stream-server.ts'),
     import('./pods/part.ts'),
@@ -259,6 +260,7 @@ async function builtInParts(tls: NodeTls | undefined): Promise<AgentPart[]> {
     import('./telemetry/summary.ts'),
     import('./images/part.ts'),
     import('./services/proxy/part.ts'),
+    import('./routes/part.ts'),
   ]);
   const tlsParts = tls ? [(await import('./tls/expiry-part.ts')).tlsExpiryPart(tls)] : [];
   // Logs first: it sees the other parts' start-up lines and is stopped last.
@@ -266,6 +268,7 @@ async function builtInParts(tls: NodeTls | undefined): Promise<AgentPart[]> {
     logsPart,
     podsPart,
     serviceProxyPart,
+    routesPart,
     imagePullPart,
     podStreamsPart,
     summaryPart,

@@ -10,11 +10,11 @@ cd "$(dirname "$0")/.."
 # GreptimeDB), chromium (the web console test), openssh-server/-client (an sshd and keys per test host of
 # the deploy tests, test/harness/hosts.ts; iproute2 makes their network namespaces), openssl (certificates of the
 # TLS tests), python3 (its pty module drives `exec -t` on a terminal, test/harness/pty.ts), systemd (only its
-# `systemd-analyze verify` checks the agent's unit file; nothing is booted).
+# `systemd-analyze verify` checks the agent's unit file; nothing is booted), iperf3 (bench/network).
 declare -A NEED=([etcd]=etcd-server [dockerd]=docker.io [docker]=docker.io [ip]=iproute2 [nft]=nftables [nsenter]=util-linux)
 if [[ ${1:-} == --tests ]]; then
   NEED+=([docker-registry]=docker-registry [victoria-metrics]=victoria-metrics [chromium]=chromium [sshd]=openssh-server [ssh-keygen]=openssh-client)
-  NEED+=([openssl]=openssl [python3]=python3 [systemd-analyze]=systemd)
+  NEED+=([openssl]=openssl [python3]=python3 [systemd-analyze]=systemd [iperf3]=iperf3)
 fi
 declare -A MISSING=()
 for cmd in "${!NEED[@]}"; do

@@ -1,7 +1,8 @@
 // Per-node pod subnets against a real etcd (agent/podnet/subnet.ts, head/controllers/pod-subnets.ts): a
 // node keeps its block across restarts (from etcd, and from its workspace when etcd does not answer), two
 // nodes never hold one block even when they claim at once, a full pod CIDR is an error, and only the
-// leading head frees the block of a node gone from the config, once its record is gone.
+// leading head frees the block (and the node's VTEP record) of a node gone from the config, once its
+// record is gone.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -97,6 +98,9 @@ describe('pod subnets', () => {
     const cluster = 'free';
     for (const n of ['a', 'b', 'c']) await claimSubnet(etcd, cluster, n, net);
     await etcd.put(keys.node(cluster, 'c')).value('{}');
+    // VTEP records (agent/routes) go with their node's subnet.
+    for (const n of ['a', 'b'])
+      await etcd.put(keys.networkVtep(cluster, n)).value('{"mac":"02:00:00:00:00:01"}');
     const fence = '/nokube/free/election/test-fence';
     await etcd.put(fence).value('h1');
     const created = (await etcd.get(fence).exec()).kvs[0]!.create_revision;
@@ -111,6 +115,9 @@ describe('pod subnets', () => {
       keys.networkSubnet(cluster, 'c'),
     ]);
     assert.deepEqual(Object.values(await owners(cluster)).sort(), ['a', 'c']);
+    assert.deepEqual(await etcd.getAll().prefix(keys.networkVtepsPrefix(cluster)).keys(), [
+      keys.networkVtep(cluster, 'a'),
+    ]);
     // b's block is free again: the next node gets it.
     assert.equal(await claimSubnet(etcd, cluster, 'd', net), '10.77.1.0/24');
   });

@@ -8,7 +8,7 @@ const MAX_OUTPUT = 1 << 20;
 
 export class KernelError extends Error {}
 
-function run(file: string, args: string[], input?: string): Promise<string> {
+export function run(file: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       file,

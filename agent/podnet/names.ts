@@ -7,6 +7,9 @@ const short = (text: string, n: number) => createHash('sha256').update(text).dig
 /** The node's pod bridge: `nkb` + 8 hex of cluster/node. */
 export const bridgeName = (cluster: string, node: string) => `nkb${short(`${cluster}/${node}`, 8)}`;
 
+/** The node's VXLAN device (network.backend vxlan, agent/routes): `nkx` + 8 hex of cluster/node. */
+export const vxlanName = (cluster: string, node: string) => `nkx${short(`${cluster}/${node}`, 8)}`;
+
 /** The node's nftables table (family ip): masquerade of pods' outbound traffic and host ports. */
 export const tableName = (cluster: string, node: string) => `nokube_pods_${short(`${cluster}/${node}`, 8)}`;
 

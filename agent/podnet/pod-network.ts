@@ -44,6 +44,9 @@ export interface PodNetworkDeps {
   network: NetworkConfig;
   subnet: NodeSubnet;
   log: Logger;
+  /** The pods' MTU (vxlan: the node link's less the overlay's headers, agent/routes/vxlan.ts); absent:
+   * the kernel's. */
+  mtu?: number;
 }
 
 /** The pod's container that holds its network namespace (no k8s container name has capitals). */
@@ -275,7 +278,7 @@ export class PodNetwork {
     if (inside?.length) await ipBatch(['link del eth0'], pid);
     const peer = vethPeerName(uid);
     await ipBatch([
-      `link add ${veth} type veth peer name ${peer}`,
+      `link add ${veth}${this.mtuArg()} type veth peer name ${peer}${this.mtuArg()}`,
       `link set ${peer} netns ${pid}`,
       `link set ${veth} master ${this.bridge}`,
       // A pod reaching itself through a Service: its packet DNATed back out of the port it came in on.
@@ -292,6 +295,10 @@ export class PodNetwork {
       ],
       pid,
     );
+  }
+
+  private mtuArg(): string {
+    return this.deps.mtu ? ` mtu ${this.deps.mtu}` : '';
   }
 
   private podDir(uid: string): string {

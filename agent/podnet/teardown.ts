@@ -1,9 +1,11 @@
 // What the pod network left in the host's kernel for one node, removed: its bridge and its nftables
-// table (the pods' veths went with their sandboxes), and its Services table (agent/services/proxy). For
-// `nokube down` and test clusters; an agent never removes them itself (a restart must change nothing).
+// table (the pods' veths went with their sandboxes), its Services table (agent/services/proxy) and its
+// VXLAN device (agent/routes). For `nokube down` and test clusters; an agent never removes them itself (a
+// restart must change nothing).
 
 import { tableName as servicesTable } from '../services/nft/plan.ts';
 import { removeTable } from '../services/proxy/nft.ts';
+import { removeNodeRoutes } from '../routes/teardown.ts';
 import { ipBatch, ipJson, nftApply, nftText } from './kernel.ts';
 import { bridgeName, tableName } from './names.ts';
 
@@ -13,4 +15,5 @@ export async function removeNodeNetwork(cluster: string, node: string): Promise<
   if (await ipJson(['link', 'show', 'dev', bridge])) await ipBatch([`link del ${bridge}`]);
   if (await nftText(['list', 'table', 'ip', table])) await nftApply(`delete table ip ${table}\n`);
   await removeTable(servicesTable(cluster, node));
+  await removeNodeRoutes(cluster, node);
 }

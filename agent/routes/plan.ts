@@ -1,13 +1,14 @@
 // Routes between nodes' pod subnets, planned (pure): from the node records' addresses and the recorded
 // subnets to the routes, neighbours and forwarding entries this node wants, and the difference to what
-// the kernel has. Not wired to the kernel yet (README "Pod network": not yet).
+// the kernel has. The agent applies it (agent/routes/applier.ts).
 //
 //   host-gw (flannel's): each peer's pod subnet via the peer's address (nodes on one link).
 //   vxlan (flannel's vxlan backend): a VXLAN device per node whose address is its subnet's network
 //   address (/32); each peer's subnet via the peer's VTEP address, on-link over that device; a neighbour
 //   entry gives that address the peer's VTEP MAC, a forwarding-database entry sends that MAC to the
-//   peer's node address. VTEP MACs are derived from cluster and node names (locally administered), so no
-//   one has to publish them.
+//   peer's node address. A node's VTEP MAC is derived from cluster and node names (locally administered);
+//   each node publishes its own (`network/vteps/<node>`) once its device is made, and a peer's published
+//   one is used when given.
 import { createHash } from 'node:crypto';
 import { addressAt } from '../net/cidr.ts';
 
@@ -19,6 +20,8 @@ export interface PeerSubnet {
   address: string;
   /** Its pod subnet (network/subnets/<node>). */
   subnet: string;
+  /** vxlan: the VTEP MAC it published (network/vteps/<node>); derived from cluster and node when absent. */
+  vtepMac?: string;
 }
 
 export interface Route {
@@ -69,7 +72,7 @@ export function planRoutes(
       continue;
     }
     const vtep = addressAt(p.subnet, 0);
-    const mac = vtepMac(cluster, p.node);
+    const mac = p.vtepMac ?? vtepMac(cluster, p.node);
     plan.routes.push({ dst: p.subnet, via: vtep, dev: vxlanDev });
     plan.neighbours.push({ ip: vtep, mac, dev: vxlanDev });
     plan.fdb.push({ mac, dst: p.address, dev: vxlanDev });

@@ -66,6 +66,10 @@ export const keys = {
   networkSubnetOwnersPrefix: (cluster: string) => `${ROOT}/${cluster}/network/subnet-owners/`,
   networkSubnetOwner: (cluster: string, cidr: string) =>
     `${ROOT}/${cluster}/network/subnet-owners/${cidr.replace('/', '-')}`,
+  /** Each node's VXLAN endpoint, JSON `{"mac":"02:..."}` (network.backend vxlan, agent/routes): put by
+   * the node's agent, deleted with its subnet by the leading head. */
+  networkVtepsPrefix: (cluster: string) => `${ROOT}/${cluster}/network/vteps/`,
+  networkVtep: (cluster: string, node: string) => `${ROOT}/${cluster}/network/vteps/${node}`,
   // ---- access control (head/acl) ----
   /** Policies, tokens and the bootstrap marker: one prefix (one range read covers the ACL). */
   aclPrefix: (cluster: string) => `${ROOT}/${cluster}/acl/`,

@@ -1,6 +1,7 @@
 // The leader frees the pod subnets (agent/podnet/subnet.ts) of nodes gone for good: not in the config's
 // nodes[] any more and without a node record. Each delete is one transaction under the leader's fence,
-// only while the subnet key is as read and the node record absent; the block's owner key goes with it.
+// only while the subnet key is as read and the node record absent; the block's owner key and the node's
+// VTEP record (agent/routes) go with it.
 import type { ClusterConfig } from '../../agent/config/schema.ts';
 import type { Logger } from '../../agent/log/logger.ts';
 import type { SubnetRecord } from '../../agent/podnet/subnet.ts';
@@ -29,7 +30,11 @@ export async function freeRemovedSubnets(
       op: '==',
       value: kv.mod_revision,
     })
-      .then(etcd.delete().key(key), etcd.delete().key(keys.networkSubnetOwner(cluster, cidr)))
+      .then(
+        etcd.delete().key(key),
+        etcd.delete().key(keys.networkSubnetOwner(cluster, cidr)),
+        etcd.delete().key(keys.networkVtep(cluster, node)),
+      )
       .commit();
     if (res.succeeded) {
       freed.push(node);

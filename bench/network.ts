@@ -1,0 +1,157 @@
+// bench/network: pod to pod across hosts, as a ratio to host to host over the same link, per backend.
+//   node bench/network.ts [--seconds 5] [--rounds 3] [--backends host-gw,vxlan]
+// For each backend: two netns hosts on one link (a veth each to one bridge), real agents keeping the
+// routes (test/harness/route-world.ts), a stand-in pod on each node's pod bridge (a network namespace on a
+// veth, as a sandbox is; vxlan: MTU 1450 as the agent gives pods). Throughput: iperf3, one TCP stream for
+// --seconds, host h0 -> host h1, then pod on h0 -> pod on h1. Connection rate: a Node client (a child
+// process in the namespace) opening and closing TCP connections, 8 at a time, for --seconds, against a
+// Node server that ends each at once; the same two pairs. Host and pod figures are taken in turns,
+// --rounds times, and the medians compared. Targets: host-gw >= 0.9, vxlan >= 0.7.
+// Every namespace, agent and etcd it makes is removed at the end, also on error or Ctrl-C.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { eventually } from '../test/harness/cluster.ts';
+import { type RouteWorld, type StandInPod, sh, startRouteWorld } from '../test/harness/route-world.ts';
+import { cleanupOnSignals } from './cleanup.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    backends: { type: 'string', default: 'host-gw,vxlan' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const BACKENDS = values.backends.split(',') as Array<'host-gw' | 'vxlan'>;
+const TARGET = { 'host-gw': 0.9, vxlan: 0.7 } as const;
+const IPERF_PORT = 5201;
+const CONN_PORT = 7100;
+const IP = '/usr/sbin/ip';
+
+let world: RouteWorld | undefined;
+const children: ChildProcess[] = [];
+const cleanup = async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await world?.stop().catch(() => undefined);
+};
+cleanupOnSignals(cleanup);
+
+const inNs = (netns: string, cmd: string, args: string[]) => sh(IP, ['netns', 'exec', netns, cmd, ...args]);
+
+function serve(netns: string, cmd: string, args: string[]): ChildProcess {
+  const child = spawn(IP, ['netns', 'exec', netns, cmd, ...args], { stdio: 'ignore' });
+  children.push(child);
+  return child;
+}
+
+/** Bits per second of one TCP stream, `from` namespace to `to` address (iperf3 server in `toNs`). */
+async function throughput(fromNs: string, toNs: string, to: string): Promise<number> {
+  const server = serve(toNs, 'iperf3', ['-s', '-1', '-B', to, '-p', String(IPERF_PORT)]);
+  try {
+    // Until the server listens (a client refused says so in its JSON).
+    return await eventually(
+      async () => {
+        const text = await inNs(fromNs, 'iperf3', [
+          '-c',
+          to,
+          '-p',
+          String(IPERF_PORT),
+          '-t',
+          String(SECONDS),
+          '-J',
+        ]).catch((err: { stdout?: string }) => err.stdout ?? '{}');
+        const r = JSON.parse(text) as {
+          error?: string;
+          end?: { sum_received?: { bits_per_second: number } };
+        };
+        if (r.error || !r.end?.sum_received) throw new Error(r.error ?? 'no result');
+        return r.end.sum_received.bits_per_second;
+      },
+      10_000 + SECONDS * 2000,
+      `iperf3 to ${to}`,
+    );
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+const CONN_SERVER = (ip: string) =>
+  `require('node:net').createServer((s) => s.end()).listen(${CONN_PORT}, '${ip}')`;
+const CONN_CLIENT = (ip: string) => `const net = require('node:net');
+const until = Date.now() + ${SECONDS * 1000}; let done = 0; let live = 8;
+const one = () => { if (Date.now() > until) { if (--live === 0) { console.log(done); } return; }
+  const s = net.connect(${CONN_PORT}, '${ip}'); s.on('error', () => {}); s.resume();
+  s.on('close', () => { done++; one(); }); };
+for (let i = 0; i < 8; i++) one();`;
+
+/** TCP connections opened and closed per second, `from` namespace to `to` address. */
+async function connRate(fromNs: string, toNs: string, to: string): Promise<number> {
+  const server = serve(toNs, process.execPath, ['-e', CONN_SERVER(to)]);
+  try {
+    await eventually(
+      async () =>
+        await inNs(fromNs, process.execPath, [
+          '-e',
+          `require('node:net').connect(${CONN_PORT}, '${to}').on('connect', () => process.exit(0)).on('error', () => process.exit(1))`,
+        ]).then(
+          () => true,
+          () => false,
+        ),
+      10_000,
+      `connection server at ${to}`,
+    );
+    const out = await inNs(fromNs, process.execPath, ['-e', CONN_CLIENT(to)]);
+    return Number(out.trim()) / SECONDS;
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+const rows: string[] = [];
+try {
+  for (const backend of BACKENDS) {
+    world = await startRouteWorld({ agents: 2, recordOnly: 0, far: [] });
+    await world.config(backend);
+    await world.startAgents();
+    const mtu = backend === 'vxlan' ? 1450 : undefined;
+    const [a, b] = [await world.pod('h0', mtu), await world.pod('h1', mtu)] as [StandInPod, StandInPod];
+    const w = world;
+    await eventually(async () => (await w.call(a, b)) === a.ip, 30_000, `${backend}: pod to pod`);
+    const [h0, h1] = [w.host('h0'), w.host('h1')];
+    // Host and pod figures taken in turns, --rounds times each: the medians (a busy machine moves both).
+    const m = { hostBps: [], podBps: [], hostCps: [], podCps: [] } as Record<string, number[]>;
+    for (let i = 0; i < ROUNDS; i++) {
+      m.hostBps!.push(await throughput(h0.netns, h1.netns, h1.address));
+      m.podBps!.push(await throughput(a.netns, b.netns, b.ip));
+      m.hostCps!.push(await connRate(h0.netns, h1.netns, h1.address));
+      m.podCps!.push(await connRate(a.netns, b.netns, b.ip));
+    }
+    const [hostBps, podBps, hostCps, podCps] = [m.hostBps!, m.podBps!, m.hostCps!, m.podCps!].map(median) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    const gbit = (bps: number) => (bps / 1e9).toFixed(2);
+    const tr = podBps / hostBps;
+    const cr = podCps / hostCps;
+    rows.push(
+      `| ${backend} | ${gbit(hostBps)} | ${gbit(podBps)} | ${tr.toFixed(2)} | ${hostCps.toFixed(0)} | ${podCps.toFixed(0)} | ${cr.toFixed(2)} | ≥ ${TARGET[backend]}: ${tr >= TARGET[backend] && cr >= TARGET[backend] ? 'met' : 'NOT met'} |`,
+    );
+    process.stderr.write(`${rows.at(-1)}\n`);
+    await world.stop();
+    world = undefined;
+  }
+  console.log(
+    `bench/network: ${SECONDS} s per figure, medians of ${ROUNDS}; one iperf3 TCP stream; connections: 8 at a time, open and close\n`,
+  );
+  console.log(
+    '| backend | host→host Gbit/s | pod→pod Gbit/s | ratio | host→host conn/s | pod→pod conn/s | ratio | target |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) console.log(r);
+} finally {
+  await cleanup();
+}
