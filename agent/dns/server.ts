@@ -27,6 +27,7 @@ export const TCP_IDLE_MS = 10_000;
 /** UDP answers without EDNS (RFC 1035), and the most we send with it (the DNS flag day's 1232). */
 const UDP_PLAIN = 512;
 const UDP_EDNS_MAX = 1232;
+const UDP_BUFFER = 1 << 20;
 const AUTHORITATIVE = 1 << 10;
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4 } as const;
 const REPORT_EVERY_MS = 60_000;
@@ -56,7 +57,8 @@ export class DnsServer {
 
   async listen(): Promise<void> {
     const { address, port } = this.deps;
-    const udp = createSocket(address.includes(':') ? 'udp6' : 'udp4');
+    // A burst of queries waits in the kernel's buffer, not dropped (capped by net.core.rmem_max).
+    const udp = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_BUFFER });
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
       udp.bind(port, address, () => {
