@@ -87,15 +87,18 @@ spec:
 ${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client', '')}${pod('plain', '  dnsPolicy: Default\n')}${pod(
   'custom',
   '  dnsPolicy: None\n  dnsConfig: {nameservers: [192.0.2.53], searches: [a.example], options: [{name: ndots, value: "2"}]}\n',
-)}${pod('merged', '  dnsConfig: {searches: [b.example], options: [{name: ndots, value: "3"}]}\n')}`);
+)}${pod('merged', '  dnsConfig: {searches: [b.example], options: [{name: ndots, value: "3"}]}\n')}${pod(
+  'hostnet',
+  '  hostNetwork: true\n  dnsPolicy: ClusterFirstWithHostNet\n',
+)}${pod('hostdefault', '  hostNetwork: true\n')}`);
     await eventually(
       async () => {
         const r = await runCli(['get', 'pods', '-o', 'json'], c.env);
         const items = (JSON.parse(r.stdout) as { items: Pod[] }).items;
-        return items.length === 5 && items.every((p) => p.status?.phase === 'Running') ? true : undefined;
+        return items.length === 7 && items.every((p) => p.status?.phase === 'Running') ? true : undefined;
       },
       90_000,
-      'five pods Running',
+      'seven pods Running',
     );
   });
   after(async () => {
@@ -123,6 +126,16 @@ ${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client'
     assert.equal(
       await sh('merged', 'cat /etc/resolv.conf'),
       `${head}nameserver ${GATEWAY}\nsearch default.svc.cluster.local svc.cluster.local cluster.local corp.test b.example\noptions ndots:3\n`,
+    );
+    // hostNetwork: ClusterFirstWithHostNet is the cluster's; ClusterFirst is Default, the loopback
+    // upstream kept (the host's namespace reaches it).
+    assert.equal(
+      await sh('hostnet', 'cat /etc/resolv.conf'),
+      `${head}nameserver ${GATEWAY}\nsearch default.svc.cluster.local svc.cluster.local cluster.local corp.test\noptions ndots:5\n`,
+    );
+    assert.equal(
+      await sh('hostdefault', 'cat /etc/resolv.conf'),
+      `${head}nameserver ${UPSTREAM}\nsearch corp.test\noptions edns0\n`,
     );
     assert.equal((await sh('db-0', 'hostname')).trim(), 'db-0');
     assert.equal((await sh('client', 'hostname')).trim(), 'client');
@@ -165,6 +178,11 @@ ${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client'
     assert.match(missing, /NXDOMAIN/);
     assert.doesNotMatch(missing, /Address:\s+10\.178/);
     assert.match(await lookup('outside.test'), /Address:\s+192\.0\.2\.77\b/);
+    // A hostNetwork pod reaches the node resolver on the bridge address (a local address of the host).
+    assert.match(
+      await sh('hostnet', 'nslookup web 2>&1'),
+      new RegExp(`Address:\\s+${clusterIP.replaceAll('.', '\\.')}\\b`),
+    );
     // The Default pod reaches the upstream through the node resolver.
     assert.match(await sh('plain', 'nslookup outside.test 2>&1'), /Address:\s+192\.0\.2\.77\b/);
   });

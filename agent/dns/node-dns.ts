@@ -42,6 +42,7 @@ export class NodeDns {
   private server: DnsServer | undefined;
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
+  private failing = false;
 
   constructor(deps: NodeDnsDeps) {
     this.deps = deps;
@@ -103,12 +104,15 @@ export class NodeDns {
     try {
       await server.listen();
     } catch (err) {
-      this.deps.log.error(
+      // Said once (then at debug level) until it listens.
+      this.deps.log[this.failing ? 'debug' : 'error'](
         { err: String(err), address, port: DNS_PORT },
         `the node resolver cannot listen; trying again every ${LISTEN_RETRY_MS / 1000} s`,
       );
+      this.failing = true;
       return this.listenLater();
     }
+    this.failing = false;
     if (this.stopped) return void server.close();
     this.server = server;
     this.deps.log.info({ address, port: DNS_PORT }, 'node resolver listening (UDP and TCP)');
