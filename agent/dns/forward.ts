@@ -27,7 +27,9 @@ export async function forwardUdp(
   const id = randomInt(0, 0x10000);
   const out = Buffer.from(query);
   out.writeUInt16BE(id, 0);
-  const sockets: Socket[] = [];
+  // One socket per address family for the whole forward (every attempt's answer lands on it).
+  const sockets = new Map<'udp4' | 'udp6', Socket>();
+  const asked = new Set<string>();
   return new Promise<Uint8Array | null>((resolve) => {
     let done = false;
     let attempt = 0;
@@ -37,23 +39,29 @@ export async function forwardUdp(
       done = true;
       clearTimeout(timer);
       clearTimeout(deadline);
-      for (const s of sockets) s.close();
+      for (const s of sockets.values()) s.close();
       resolve(answer);
     };
     const deadline = setTimeout(() => finish(null), deadlineMs);
-    const send = () => {
-      if (done) return;
-      const up = upstreams[attempt++ % upstreams.length]!;
-      const socket = createSocket(isIPv6(up.address) ? 'udp6' : 'udp4');
-      sockets.push(socket);
+    const socketFor = (family: 'udp4' | 'udp6') => {
+      let socket = sockets.get(family);
+      if (socket) return socket;
+      socket = createSocket(family);
+      sockets.set(family, socket);
       socket.on('error', () => undefined);
       socket.on('message', (msg, from) => {
-        if (from.address !== up.address || from.port !== up.port) return;
+        if (!asked.has(`${from.address}/${from.port}`)) return;
         if (msg.length < 12 || msg.readUInt16BE(0) !== id || (msg[2]! & 0x80) === 0) return;
         msg.writeUInt16BE(clientId, 0);
         finish(msg);
       });
-      socket.send(out, up.port, up.address, () => undefined);
+      return socket;
+    };
+    const send = () => {
+      if (done) return;
+      const up = upstreams[attempt++ % upstreams.length]!;
+      asked.add(`${up.address}/${up.port}`);
+      socketFor(isIPv6(up.address) ? 'udp6' : 'udp4').send(out, up.port, up.address, () => undefined);
       timer = setTimeout(send, ATTEMPT_MS);
     };
     send();
