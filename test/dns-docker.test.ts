@@ -156,19 +156,22 @@ ${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client'
       'db-0 has an IP',
     );
     const lookup = (name: string, type = '') => sh('client', `nslookup ${type} ${name} 2>&1; echo rc=$?`);
+    const re = (ip: string) => ip.replaceAll('.', '\\.');
+    for (const name of ['web', 'web.default.svc.cluster.local'])
+      assert.match(await lookup(name), new RegExp(`Address:\\s+${re(clusterIP)}\\b`), name);
+    // busybox's nslookup applies the search path to names without a dot only; the C library's resolver
+    // (ping's) applies it as a pod's programs do (ndots:5): `PING <name> (<address>)` is its answer.
+    const resolved = async (pod: string, name: string) =>
+      /^PING \S+ \(([0-9.]+)\)/m.exec(await sh(pod, `ping -c1 -W1 ${name} 2>&1`))?.[1];
     for (const name of ['web', 'web.default', 'web.default.svc', 'web.default.svc.cluster.local'])
-      assert.match(
-        await lookup(name),
-        new RegExp(`Address:\\s+${clusterIP.replaceAll('.', '\\.')}\\b`),
-        name,
-      );
+      assert.equal(await resolved('client', name), clusterIP, name);
     // The slice has db-0 once its Ready condition is True.
     await eventually(
       async () => ((await lookup('db-0.db.default.svc.cluster.local')).includes(dbIP) ? true : undefined),
       20_000,
       'db-0.db resolves',
     );
-    assert.match(await lookup('db-0.db'), new RegExp(`Address:\\s+${dbIP.replaceAll('.', '\\.')}\\b`));
+    assert.equal(await resolved('client', 'db-0.db'), dbIP);
     assert.match(await lookup('db.default.svc.cluster.local'), new RegExp(dbIP.replaceAll('.', '\\.')));
     assert.match(
       await lookup('_peer._tcp.db.default.svc.cluster.local', '-type=srv'),
@@ -178,17 +181,18 @@ ${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client'
     assert.match(missing, /NXDOMAIN/);
     assert.doesNotMatch(missing, /Address:\s+10\.178/);
     assert.match(await lookup('outside.test'), /Address:\s+192\.0\.2\.77\b/);
+    assert.equal(await resolved('client', 'outside.test'), '192.0.2.77');
     // A hostNetwork pod reaches the node resolver on the bridge address (a local address of the host).
-    assert.match(
-      await sh('hostnet', 'nslookup web 2>&1'),
-      new RegExp(`Address:\\s+${clusterIP.replaceAll('.', '\\.')}\\b`),
-    );
+    assert.equal(await resolved('hostnet', 'web'), clusterIP);
+    assert.match(await sh('hostnet', 'nslookup web 2>&1'), new RegExp(`Address:\\s+${re(clusterIP)}\\b`));
     // The Default pod reaches the upstream through the node resolver.
     assert.match(await sh('plain', 'nslookup outside.test 2>&1'), /Address:\s+192\.0\.2\.77\b/);
   });
 
   test('an agent restarted while etcd is down answers from its cache', async () => {
     const before = await sh('client', 'nslookup web.default.svc.cluster.local 2>&1');
+    const dbIP = (JSON.parse((await runCli(['get', 'pod', 'db-0', '-o', 'json'], c.env)).stdout) as Pod)
+      .status!.podIP!;
     await c.agents.get('n1')!.kill('SIGKILL');
     await c.etcd.pause();
     try {
@@ -202,6 +206,7 @@ ${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client'
         'the restarted resolver answers',
       );
       assert.equal(after.replace(/\nrc=0\n$/, '\n'), before);
+      assert.match(await sh('client', 'nslookup db-0.db.default.svc.cluster.local 2>&1'), new RegExp(dbIP));
     } finally {
       await c.etcd.resume();
     }
