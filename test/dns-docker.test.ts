@@ -177,6 +177,7 @@ ${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client'
       await lookup('_peer._tcp.db.default.svc.cluster.local', '-type=srv'),
       /7000 db-0\.db\.default\.svc\.cluster\.local/,
     );
+    assert.match(await lookup(clusterIP), /name = web\.default\.svc\.cluster\.local/);
     const missing = await lookup('nope.default.svc.cluster.local');
     assert.match(missing, /NXDOMAIN/);
     assert.doesNotMatch(missing, /Address:\s+10\.178/);

@@ -128,6 +128,8 @@ test('NXDOMAIN for what the cluster domain does not hold, NODATA for its inner n
     ['nope.default.svc.cluster.local', 'NXDOMAIN empty'],
     ['web.nons.svc.cluster.local', 'NXDOMAIN empty'],
     ['web.default.pod.cluster.local', 'NXDOMAIN empty'],
+    ['10-42-0-256.default.pod.cluster.local', 'NXDOMAIN empty'],
+    ['default.pod.cluster.local', 'NOERROR empty'],
     ['a.b.c.d.web.default.svc.cluster.local', 'NXDOMAIN empty'],
     ['default.svc.cluster.local', 'NOERROR empty'],
     ['nons.svc.cluster.local', 'NXDOMAIN empty'],
@@ -370,4 +372,22 @@ test("the EndpointSlice controller gives an endpoint its pod's hostname when the
     s!.endpoints.map((e) => e.hostname ?? null),
     ['db-0', null, null],
   );
+});
+
+test('pod records by dashed address; reverse look-ups of Services and headless endpoints, others forwarded', () => {
+  assert.deepEqual(rrs(ask('10-42-0-9.shop.pod.cluster.local')), [
+    '10-42-0-9.shop.pod.cluster.local A 10.42.0.9',
+  ]);
+  assert.deepEqual(rrs(ask('10.0.43.10.in-addr.arpa', 'PTR')), [
+    '10.0.43.10.in-addr.arpa PTR web.default.svc.cluster.local',
+  ]);
+  assert.deepEqual(rrs(ask('5.0.42.10.in-addr.arpa.', 'PTR')), [
+    '5.0.42.10.in-addr.arpa PTR db-0.db.shop.svc.cluster.local',
+  ]);
+  assert.deepEqual(rrs(ask('7.1.42.10.in-addr.arpa', 'PTR')), [
+    '7.1.42.10.in-addr.arpa PTR 10-42-1-7.db.shop.svc.cluster.local',
+  ]);
+  // Not ready, or not the cluster's: the host's resolvers answer.
+  assert.equal(rcode(ask('8.1.42.10.in-addr.arpa', 'PTR')), 'forward');
+  assert.equal(rcode(ask('1.2.0.192.in-addr.arpa', 'PTR')), 'forward');
 });

@@ -4,6 +4,9 @@
 //                                      `subdomain: <svc>`) or dashed address (10-42-0-5) is <host>
 //   _<port>._<proto>.<svc>.<ns>.svc.<domain>   SRV per named port (target the Service, or each endpoint)
 //   <svc>.<ns>.svc.<domain>            SRV: every named port of the Service
+//   <a-b-c-d>.<ns>.pod.<domain>        A: a.b.c.d (CoreDNS' `pods insecure`, kubeadm's default)
+//   <d.c.b.a>.in-addr.arpa             PTR: the Services (and headless endpoints) at a.b.c.d; an address
+//                                      the zone does not hold is forwarded
 // A name of the domain that exists with no record of the type asked: NOERROR and no answer (NODATA: an
 // IPv6 query for a Service); one that does not exist: NXDOMAIN. Both carry the zone's SOA (negative
 // answers are cached for TTL_SECONDS). Names outside the domain are forwarded. The search path (`web` ->
@@ -35,6 +38,8 @@ export const labelsOf = (name: string): string[] =>
 export function lookup(zone: Zone, domain: string, question: { name: string; type: string }): LookupResult {
   const zoneLabels = labelsOf(domain);
   const labels = labelsOf(question.name);
+  if (labels.length === 6 && labels[4] === 'in-addr' && labels[5] === 'arpa')
+    return reverse(zone, zoneLabels.join('.'), question, labels.slice(0, 4).reverse().join('.'));
   const within =
     labels.length >= zoneLabels.length &&
     zoneLabels.every((l, i) => labels[labels.length - zoneLabels.length + i] === l);
@@ -44,6 +49,7 @@ export function lookup(zone: Zone, domain: string, question: { name: string; typ
   // Labels left of the domain, the nearest first: [svc, <ns>, <name>, ...].
   const rel = labels.slice(0, labels.length - zoneLabels.length).reverse();
   if (rel.length === 0) return q.atApex();
+  if (rel[0] === 'pod') return rel.length === 3 ? q.pod(rel[2]!) : rel.length < 3 ? q.nodata() : q.nxdomain();
   if (rel[0] !== 'svc') return q.nxdomain();
   if (rel.length === 1) return q.nodata();
   const namespace = rel[1]!;
@@ -58,7 +64,20 @@ export function lookup(zone: Zone, domain: string, question: { name: string; typ
   return q.nxdomain();
 }
 
+function reverse(
+  zone: Zone,
+  apex: string,
+  question: { name: string; type: string },
+  ip: string,
+): LookupResult {
+  const names = zone.namesOf(ip);
+  if (names.length === 0) return { forward: true };
+  const q = new Query(question.name, question.type, apex);
+  return q.ptr(names.map((n) => `${n}.${apex}`));
+}
+
 const dashed = (ip: string) => ip.replaceAll('.', '-');
+const DASHED_IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(-(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const hostOf = (e: { ip: string; hostname?: string }) => e.hostname ?? dashed(e.ip);
 
 /** One question's answers; names in answers are the question's as asked (its case kept). */
@@ -118,6 +137,17 @@ class Query {
   atApex(): LookupResult {
     if (this.type === 'SOA') return this.answer([{ ...this.soa(), name: this.name }]);
     return this.nodata();
+  }
+
+  /** `a-b-c-d.<ns>.pod`: that address, unverified (as CoreDNS' `pods insecure`). */
+  pod(host: string): LookupResult {
+    if (!DASHED_IPV4.test(host)) return this.nxdomain();
+    return this.wantsA ? this.answer([this.a(this.name, host.replaceAll('-', '.'))]) : this.nodata();
+  }
+
+  ptr(names: string[]): LookupResult {
+    if (this.type !== 'PTR' && this.type !== 'ANY') return this.nodata();
+    return this.answer(names.map((data) => ({ name: this.name, type: 'PTR', ttl: TTL_SECONDS, data })));
   }
 
   service(svc: ZoneService, svcName: string): LookupResult {

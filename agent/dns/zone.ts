@@ -85,17 +85,32 @@ export class Zone {
   readonly data: ZoneData;
   private readonly services = new Map<string, ZoneService>();
   private readonly namespaces = new Set<string>();
+  /** Per address, the names (relative to the domain) that have it: reverse look-ups. */
+  private readonly byIp = new Map<string, string[]>();
 
   constructor(data: ZoneData) {
     this.data = data;
     for (const s of data.services) {
       this.services.set(`${s.name}.${s.namespace}`, s);
       this.namespaces.add(s.namespace);
+      const svc = `${s.name}.${s.namespace}.svc`;
+      if (s.clusterIP) this.addName(s.clusterIP, svc);
+      else
+        for (const e of s.endpoints) this.addName(e.ip, `${e.hostname ?? e.ip.replaceAll('.', '-')}.${svc}`);
     }
+  }
+
+  private addName(ip: string, name: string): void {
+    this.byIp.set(ip, [...(this.byIp.get(ip) ?? []), name]);
   }
 
   service(name: string, namespace: string): ZoneService | undefined {
     return this.services.get(`${name}.${namespace}`);
+  }
+
+  /** The names (relative to the domain) whose address is `ip`. */
+  namesOf(ip: string): readonly string[] {
+    return this.byIp.get(ip) ?? [];
   }
 
   /** A namespace with at least one Service. */
