@@ -5,7 +5,7 @@
 // informers, and from the workspace cache when etcd is away (agent restarted cut off).
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Answer, decode, encode, type Packet } from '@dnsquery/dns-packet';
 import type { Etcd3 } from 'etcd3';
 import { FORWARD_DEADLINE_MS } from '../agent/dns/forward.ts';
+import { HostResolv } from '../agent/dns/host-resolv.ts';
 import { DnsServer, MAX_FORWARDS } from '../agent/dns/server.ts';
 import { buildZone, Zone } from '../agent/dns/zone.ts';
 import { ZoneSource } from '../agent/dns/zone-source.ts';
@@ -299,4 +300,32 @@ describe('the zone from etcd, and from the workspace cache with etcd away', () =
       away.close();
     }
   });
+});
+
+test("the host's resolv.conf is read again when it changes; without one there is no upstream", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nokube-resolv-'));
+  try {
+    const file = join(dir, 'resolv.conf');
+    await writeFile(file, 'nameserver 127.0.0.53\nnameserver 192.0.2.1\n');
+    const host = new HostResolv(file, log, { checkMs: 20 });
+    assert.deepEqual(await host.upstreams(), [
+      { address: '127.0.0.53', port: 53 },
+      { address: '192.0.2.1', port: 53 },
+    ]);
+    await writeFile(file, 'nameserver 192.0.2.9\n');
+    await utimes(file, new Date(), new Date(Date.now() + 5000));
+    await eventually(
+      async () => ((await host.upstreams())[0]?.address === '192.0.2.9' ? true : undefined),
+      2000,
+      'the new nameserver',
+    );
+    await rm(file);
+    await eventually(
+      async () => ((await host.upstreams()).length === 0 ? true : undefined),
+      2000,
+      'no upstream',
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -14,19 +14,21 @@ export class HostResolv {
   private readonly path: string;
   private readonly log: Logger;
   private readonly port: number;
+  private readonly checkMs: number;
   private conf: ResolvConf = EMPTY;
   private mtime = -1;
   private checkedAt = 0;
   private reading: Promise<ResolvConf> | undefined;
 
-  constructor(path: string, log: Logger, port = 53) {
+  constructor(path: string, log: Logger, opts: { port?: number; checkMs?: number } = {}) {
     this.path = path;
     this.log = log;
-    this.port = port;
+    this.port = opts.port ?? 53;
+    this.checkMs = opts.checkMs ?? CHECK_MS;
   }
 
   async get(): Promise<ResolvConf> {
-    if (Date.now() - this.checkedAt < CHECK_MS) return this.conf;
+    if (Date.now() - this.checkedAt < this.checkMs) return this.conf;
     this.reading ??= this.read().finally(() => {
       this.reading = undefined;
     });
