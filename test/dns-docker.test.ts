@@ -188,6 +188,13 @@ ${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client'
     assert.match(await sh('hostnet', 'nslookup web 2>&1'), new RegExp(`Address:\\s+${re(clusterIP)}\\b`));
     // The Default pod reaches the upstream through the node resolver.
     assert.match(await sh('plain', 'nslookup outside.test 2>&1'), /Address:\s+192\.0\.2\.77\b/);
+    const metrics = await (await fetch(`${c.agentUrl('n1')}/metrics`)).text();
+    for (const result of ['cluster', 'nxdomain', 'forwarded'])
+      assert.match(
+        metrics,
+        new RegExp(`^nokube_dns_queries_total\\{result="${result}"[^}]*\\} [1-9]`, 'm'),
+        result,
+      );
   });
 
   test('an agent restarted while etcd is down answers from its cache', async () => {

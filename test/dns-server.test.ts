@@ -153,6 +153,7 @@ describe('node resolver on sockets', () => {
   let port: number;
   let upstreamPort: number;
   let upstreams = () => [{ address: HOST, port: upstreamPort }];
+  const counts = new Map<string, number>();
 
   before(async () => {
     [port, upstreamPort] = (await freePorts(2, HOST)) as [number, number];
@@ -165,6 +166,7 @@ describe('node resolver on sockets', () => {
       zone: () => ZONE,
       upstreams: async () => upstreams(),
       log,
+      count: (r) => counts.set(r, (counts.get(r) ?? 0) + 1),
     });
     await server.listen();
   });
@@ -250,6 +252,17 @@ describe('node resolver on sockets', () => {
     assert.equal(formerr.id, 9);
     socket.unref();
     assert.deepEqual(addresses((await askUdp(port, 'web.default.svc.cluster.local')).packet), ['10.43.0.10']);
+  });
+
+  test('every answer is counted by result (the metric), none logged', () => {
+    for (const [result, least] of [
+      ['cluster', 5],
+      ['nxdomain', 2],
+      ['forwarded', 4],
+      ['servfail', MAX_FORWARDS + 20],
+      ['error', 1],
+    ] as const)
+      assert.ok((counts.get(result) ?? 0) >= least, `${result}: ${counts.get(result)}`);
   });
 });
 

@@ -6,18 +6,20 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
+import { Gauge, type Registry } from 'prom-client';
 import type { NetworkConfig } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EventRecorder } from '../objects/events.ts';
 import type { Pod } from '../objects/types.ts';
 import { HostResolv } from './host-resolv.ts';
 import { formatResolvConf, podResolvConf } from './resolv-conf.ts';
-import { DnsServer } from './server.ts';
+import { type DnsResult, DnsServer } from './server.ts';
 import { ZoneSource } from './zone-source.ts';
 
 /** A resolver that could not listen (the address not up yet, port 53 taken) tries again this often. */
 const LISTEN_RETRY_MS = 10_000;
 export const DNS_PORT = 53;
+const QUERIES_METRIC = 'nokube_dns_queries_total';
 
 export interface NodeDnsDeps {
   etcd: Etcd3;
@@ -26,6 +28,8 @@ export interface NodeDnsDeps {
   network: NetworkConfig;
   recorder: EventRecorder;
   log: Logger;
+  /** The agent's registry: `nokube_dns_queries_total`. */
+  metrics: Registry;
   /** The node resolver's address once the node's pod subnet is known (its gateway). */
   gateway(): string | undefined;
   /** Resolves once the bridge holds the gateway address. */
@@ -43,11 +47,29 @@ export class NodeDns {
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
   private failing = false;
+  private readonly counts: Record<DnsResult, number> = {
+    cluster: 0,
+    nxdomain: 0,
+    forwarded: 0,
+    servfail: 0,
+    error: 0,
+  };
 
   constructor(deps: NodeDnsDeps) {
     this.deps = deps;
     this.zone = new ZoneSource(deps);
     this.host = new HostResolv(deps.network.resolvConf, deps.log);
+    const counts = this.counts;
+    deps.metrics.removeSingleMetric(QUERIES_METRIC);
+    new Gauge({
+      name: QUERIES_METRIC,
+      help: 'Queries the node resolver answered since start, by result (cluster: from the zone; nxdomain: a name of the cluster domain that does not exist; forwarded: the upstream answer; servfail: no upstream answer in time, or too many forwards in flight; error: a malformed or unsupported message).',
+      labelNames: ['result'],
+      registers: [deps.metrics],
+      collect() {
+        for (const [result, n] of Object.entries(counts)) this.set({ result }, n);
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -100,6 +122,9 @@ export class NodeDns {
       zone: () => this.zone.zone(),
       upstreams: () => this.host.upstreams(),
       log: this.deps.log,
+      count: (result) => {
+        this.counts[result]++;
+      },
     });
     try {
       await server.listen();

@@ -16,6 +16,7 @@ export function nodeDns(ctx: AgentContext, podNetwork: PodNetwork, subnet: NodeS
     workspace: ctx.self().workspace,
     network,
     recorder: ctx.recorder,
+    metrics: ctx.metrics,
     log: ctx.log.child({ part: 'dns' }),
     gateway: () => {
       const cidr = subnet.get();

@@ -40,7 +40,13 @@ export interface DnsServerDeps {
   /** The host's resolvers now (read again when their file changes). */
   upstreams(): Promise<Upstream[]>;
   log: Logger;
+  /** Told of each answer, by kind (metrics). */
+  count?(result: DnsResult): void;
 }
+
+/** What a query got: an answer of the zone (NOERROR or NXDOMAIN), the upstream's, SERVFAIL, or an error
+ * for a malformed or unsupported message. */
+export type DnsResult = 'cluster' | 'nxdomain' | 'forwarded' | 'servfail' | 'error';
 
 type Opt = { udpPayloadSize?: number };
 
@@ -103,19 +109,24 @@ export class DnsServer {
     try {
       req = decode(msg);
     } catch {
+      this.deps.count?.('error');
       return msg.length >= 12 ? errorAnswer(msg, RCODE.FORMERR) : null;
     }
     if (req.type !== 'query') return null;
-    if (req.opcode !== 'QUERY') return errorAnswer(msg, RCODE.NOTIMP);
     const question = req.questions?.[0];
-    if (!question || req.questions!.length !== 1) return errorAnswer(msg, RCODE.FORMERR);
+    if (req.opcode !== 'QUERY' || !question || req.questions!.length !== 1) {
+      this.deps.count?.('error');
+      return errorAnswer(msg, req.opcode !== 'QUERY' ? RCODE.NOTIMP : RCODE.FORMERR);
+    }
     const result = lookup(this.deps.zone(), this.deps.domain, question);
     if (result.forward) return this.forward(msg, tcp);
+    this.deps.count?.(result.rcode === 'NXDOMAIN' ? 'nxdomain' : 'cluster');
     return this.local(req, result, tcp);
   }
 
   private async forward(msg: Uint8Array, tcp: boolean): Promise<Uint8Array> {
     if (this.forwards >= MAX_FORWARDS) {
+      this.deps.count?.('servfail');
       this.tally.refused++;
       this.report();
       return errorAnswer(msg, RCODE.SERVFAIL);
@@ -124,7 +135,11 @@ export class DnsServer {
     try {
       const upstreams = await this.deps.upstreams();
       const answer = tcp ? await forwardTcp(msg, upstreams) : await forwardUdp(msg, upstreams);
-      if (answer) return answer;
+      if (answer) {
+        this.deps.count?.('forwarded');
+        return answer;
+      }
+      this.deps.count?.('servfail');
       this.tally.timedOut++;
       this.report();
       return errorAnswer(msg, RCODE.SERVFAIL);
