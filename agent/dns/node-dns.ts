@@ -89,14 +89,14 @@ export class NodeDns {
 
   /** The pod's resolv.conf (written where it differs), for its containers' /etc/resolv.conf. */
   async resolvConf(pod: Pod, dir: string): Promise<PodResolv> {
-    const nameserver = this.deps.gateway();
-    if (!nameserver)
-      return { reason: 'ContainerCreating', message: "waiting for the node's pod subnet (etcd)" };
     const { conf, warnings } = podResolvConf(pod, {
       clusterDomain: this.deps.network.clusterDomain,
-      nameserver,
+      nameserver: this.deps.gateway() ?? '',
       host: await this.host.get(),
     });
+    // Only a pod that names the node resolver waits for its address (a hostNetwork pod with Default not).
+    if (conf.nameservers.includes(''))
+      return { reason: 'ContainerCreating', message: "waiting for the node's pod subnet (etcd)" };
     const file = join(dir, 'resolv.conf');
     const text = formatResolvConf(conf);
     if ((await readFile(file, 'utf8').catch(() => undefined)) !== text) {
