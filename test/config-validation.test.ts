@@ -87,6 +87,7 @@ describe('cluster config validation', () => {
       clusterDomain: DOCUMENTED_DEFAULTS['network.clusterDomain'],
       backend: DOCUMENTED_DEFAULTS['network.backend'],
       sandboxImage: DOCUMENTED_DEFAULTS['network.sandboxImage'],
+      resolvConf: DOCUMENTED_DEFAULTS['network.resolvConf'],
     });
     const exact = validateConfigText(
       `${GOOD}network:\n  podCidr: 10.42.0.0/23\n  nodeMaskSize: 24\n  nodePortRange: 80-80\n`,

@@ -52,6 +52,7 @@ export const DOCUMENTED_DEFAULTS = {
   'network.clusterDomain': 'cluster.local',
   'network.backend': 'vxlan',
   'network.sandboxImage': 'registry.k8s.io/pause:3.10',
+  'network.resolvConf': '/etc/resolv.conf',
 } as const;
 
 /** A path below a directory: relative, no `..` segment. */
@@ -119,6 +120,9 @@ const network = z.strictObject({
     .default(DOCUMENTED_DEFAULTS['network.clusterDomain']),
   backend: z.enum(['host-gw', 'vxlan']).default(DOCUMENTED_DEFAULTS['network.backend']),
   sandboxImage: image.default(DOCUMENTED_DEFAULTS['network.sandboxImage']),
+  /** The hosts' resolver configuration (kubelet's --resolv-conf): the node resolver's upstreams, and
+   * what pods with dnsPolicy Default get (agent/dns). */
+  resolvConf: absolutePath.default(DOCUMENTED_DEFAULTS['network.resolvConf']),
 });
 export type NetworkConfig = z.output<typeof network>;
 

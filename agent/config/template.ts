@@ -72,6 +72,7 @@ network:                        # pods get their own IPs (remove the section: ev
   # clusterDomain: cluster.local  # default cluster.local
   # backend: vxlan              # default vxlan: routes between nodes (host-gw | vxlan)
   # sandboxImage: registry.k8s.io/pause:3.10   # default: the container holding each pod's network namespace
+  # resolvConf: /etc/resolv.conf   # default: the hosts' resolvers (the node resolver forwards other names there)
 
 nodes:
   - name: head-1                # RFC 1123 label, unique

@@ -209,6 +209,18 @@ export interface PodSpec {
   tolerations?: Toleration[];
   /** On the node's network (no network namespace of its own; always so without a pod network). */
   hostNetwork?: boolean;
+  /** The pod's host name (default: the pod's name); with `subdomain` naming a headless Service, the pod
+   * resolves as `<hostname>.<subdomain>.<ns>.svc.<clusterDomain>` (agent/dns). */
+  hostname?: string;
+  subdomain?: string;
+  /** The pod's /etc/resolv.conf on a pod network (agent/dns/resolv-conf.ts); default ClusterFirst. */
+  dnsPolicy?: 'ClusterFirst' | 'ClusterFirstWithHostNet' | 'Default' | 'None';
+  dnsConfig?: PodDnsConfig;
+}
+export interface PodDnsConfig {
+  nameservers?: string[];
+  searches?: string[];
+  options?: Array<{ name: string; value?: string }>;
 }
 export interface Toleration {
   key?: string;
@@ -428,6 +440,8 @@ export interface Endpoint {
   addresses: string[];
   conditions: { ready?: boolean; serving?: boolean; terminating?: boolean };
   nodeName?: string;
+  /** The pod's `hostname` when its `subdomain` is the Service's name (its DNS record). */
+  hostname?: string;
   targetRef?: { kind: 'Pod'; namespace: string; name: string; uid: string };
 }
 export interface EndpointPort {

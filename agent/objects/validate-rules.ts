@@ -2,6 +2,7 @@
 // duplicate names, mounts of unknown volumes, selectors vs template labels, restart policies per kind,
 // requests <= limits, probes' k8s rules. Each rule yields [path, message].
 import { describeHostPort, HostPortSet, hostPortsOf } from '../scheduler/host-ports.ts';
+import { podDnsProblems } from './pod-dns-rules.ts';
 import { parseQuantity } from './quantity.ts';
 import { reschedulePolicyProblems } from './reschedule-policy.ts';
 import { rolloutAnnotationProblems } from './rollout-annotations.ts';
@@ -158,7 +159,7 @@ function podSpecProblems(spec: PodSpec, at: Array<string | number>): Problem[] {
     spec.containers.map((c) => c.name),
     (i, name) => out.push([[...at, 'containers', i, 'name'], `duplicate container name "${name}"`]),
   );
-  out.push(...hostPortProblems(spec, at));
+  out.push(...hostPortProblems(spec, at), ...podDnsProblems(spec, at));
   const volumeNames = new Set(volumes.map((v) => v.name));
   spec.containers.forEach((c, ci) => {
     const cAt = [...at, 'containers', ci];

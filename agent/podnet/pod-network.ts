@@ -244,7 +244,7 @@ export class PodNetwork {
     const ct = await docker.createContainer({
       name,
       Image: image,
-      Hostname: pod.metadata.name.slice(0, 63),
+      Hostname: podHostname(pod),
       Labels: {
         [LABEL.cluster]: cluster,
         [LABEL.node]: node,
@@ -312,7 +312,9 @@ export class PodNetwork {
       '# Kubernetes-managed hosts file (nokube).',
       '127.0.0.1\tlocalhost',
       '::1\tlocalhost ip6-localhost ip6-loopback',
-      `${ip}\t${pod.metadata.name}`,
+      pod.spec.subdomain
+        ? `${ip}\t${podHostname(pod)}.${pod.spec.subdomain}.${pod.metadata.namespace ?? 'default'}.svc.${this.deps.network.clusterDomain}\t${podHostname(pod)}`
+        : `${ip}\t${podHostname(pod)}`,
       '',
     ].join('\n');
     const have = await readFile(file, 'utf8').catch(() => undefined);
@@ -342,6 +344,10 @@ export function hostPortRules(pod: Pod, ip: string): HostPortRule[] {
         });
   return out;
 }
+
+/** k8s: the pod's `hostname`, else its name (at most 63 characters, no trailing '-' or '.'). */
+export const podHostname = (pod: Pod) =>
+  pod.spec.hostname ?? pod.metadata.name.slice(0, 63).replace(/[-.]+$/, '');
 
 const podId = (pod: Pod) => `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
 

@@ -5,6 +5,7 @@
 
 import type Docker from 'dockerode';
 import type { AgentContext, AgentPart, PodActorView } from '../context.ts';
+import { type NodeDns, nodeDns } from '../dns/part.ts';
 import { deletePod } from '../objects/pod-deletion.ts';
 import { fromKv, getObject, objectKey, refOf, type Stored, writeStatus } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
@@ -75,7 +76,9 @@ export const podsPart: AgentPart = {
           })
         : undefined;
     await subnet?.start();
-    const pods = new PodsOnNode(ctx, docker, podNetwork);
+    const dns = podNetwork && subnet && nodeDns(ctx, podNetwork, subnet);
+    await dns?.start();
+    const pods = new PodsOnNode(ctx, docker, podNetwork, dns);
     const running = await pods.start();
     const withdraw = ctx.handles.podActors.publish(pods);
     return {
@@ -83,6 +86,7 @@ export const podsPart: AgentPart = {
         withdraw();
         subnet?.stop();
         await running.stop();
+        await dns?.stop();
       },
     };
   },
@@ -114,11 +118,13 @@ class PodsOnNode {
   /** One bound on running probes for every pod of the node. */
   private readonly probeSlots: ProbeSlots = probeSlots();
   private readonly network: PodNetwork | undefined;
+  private readonly dns: NodeDns | undefined;
 
-  constructor(ctx: AgentContext, docker: Docker, network?: PodNetwork) {
+  constructor(ctx: AgentContext, docker: Docker, network?: PodNetwork, dns?: NodeDns) {
     this.ctx = ctx;
     this.docker = docker;
     this.network = network;
+    this.dns = dns;
     this.lookup = {
       configMap: (ns, name) => this.configMaps.get(`${ns}/${name}`),
       secret: (ns, name) => this.secrets.get(`${ns}/${name}`),
@@ -358,6 +364,7 @@ class PodsOnNode {
         backoff: K8S_BACKOFF,
         probeSlots: this.probeSlots,
         ...(this.network ? { network: this.network } : {}),
+        ...(this.dns ? { dns: this.dns } : {}),
         report: (status) => this.report(id, status),
         wakeAt: (ms) =>
           setTimeout(() => this.pods.get(id)?.actor.kick(), Math.max(0, ms - Date.now()) + 50).unref(),

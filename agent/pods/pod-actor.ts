@@ -11,6 +11,7 @@
 // it (a liveness kill).
 import { join } from 'node:path';
 import type Docker from 'dockerode';
+import type { NodeDns, PodResolv } from '../dns/node-dns.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EventRecorder } from '../objects/events.ts';
 import type { Container, ContainerState, ContainerStatus, Pod, PodStatus } from '../objects/types.ts';
@@ -55,6 +56,8 @@ export interface PodActorDeps {
   /** The pod network (the cluster config has a `network` section): pods without hostNetwork get a
    * sandbox, an IP of their own, and their containers join the sandbox's namespace. */
   network?: Pick<PodNetwork, 'ensure' | 'release' | 'ipOf'>;
+  /** DNS on the pod network (agent/dns): the pod's /etc/resolv.conf, bound in each container. */
+  dns?: Pick<NodeDns, 'resolvConf'>;
   workspace: string;
   log: Logger;
   recorder: EventRecorder;
@@ -254,10 +257,13 @@ export class PodActor {
       this.deps.recorder.warning(podRef(this.pod), 'FailedMount', volumes.message);
     const statuses: ContainerStatus[] = [];
     const sandbox = this.networked ? await this.sandbox() : undefined;
-    if (sandbox && !('sandboxId' in sandbox)) {
+    const resolv =
+      sandbox instanceof Waiting ? undefined : await this.deps.dns?.resolvConf(this.pod, this.podDir);
+    const notYet = sandbox instanceof Waiting ? sandbox : resolv && 'reason' in resolv ? resolv : undefined;
+    if (notYet) {
       // No sandbox yet: every container waits (as the kubelet's ContainerCreating), again soon.
       for (const c of this.pod.spec.containers)
-        statuses.push(this.containerStatus(c, this.track(c.name), waiting(sandbox.reason, sandbox.message)));
+        statuses.push(this.containerStatus(c, this.track(c.name), waiting(notYet.reason, notYet.message)));
       this.deps.wakeAt(this.deps.clock.now() + SANDBOX_RETRY_MS);
       this.deps.report(this.status(statuses));
       return;
@@ -265,7 +271,11 @@ export class PodActor {
     const probes = this.probeEnv();
     for (const c of this.pod.spec.containers) {
       const run = this.run(c);
-      const state = await probeStep(run, await this.reconcileContainer(run, volumes, sandbox), probes);
+      const state = await probeStep(
+        run,
+        await this.reconcileContainer(run, volumes, sandbox as PodSandbox | undefined, resolv),
+        probes,
+      );
       if (state.waiting) run.t.waiting = state.waiting;
       statuses.push(this.containerStatus(c, run.t, state));
     }
@@ -309,6 +319,7 @@ export class PodActor {
     run: ContainerRun,
     volumes: Map<string, string> | Waiting,
     sandbox?: PodSandbox,
+    resolv?: PodResolv,
   ): Promise<ContainerState> {
     const { c } = run;
     const ct = this.deps.docker.getContainer(run.name);
@@ -327,6 +338,7 @@ export class PodActor {
       return info ? watchStep(run, info) : waiting(volumes.reason, volumes.message);
     const binds = bindsFor(c, volumes);
     if (sandbox) binds.push(`${sandbox.hostsFile}:/etc/hosts`);
+    if (resolv && 'file' in resolv) binds.push(`${resolv.file}:/etc/resolv.conf:ro`);
     const hash = specHash(c, binds);
     const networkMode = sandbox ? `container:${sandbox.sandboxId}` : 'host';
     if (info && info.HostConfig?.NetworkMode !== networkMode) {

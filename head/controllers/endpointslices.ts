@@ -69,6 +69,8 @@ function endpointOf(svc: Service, pod: Pod): Endpoint {
       terminating,
     },
     ...(pod.spec.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+    // k8s: the pod's DNS record under the Service that its subdomain names.
+    ...(pod.spec.hostname && pod.spec.subdomain === svc.metadata.name ? { hostname: pod.spec.hostname } : {}),
     targetRef: {
       kind: 'Pod',
       namespace: pod.metadata.namespace!,

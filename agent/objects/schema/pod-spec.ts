@@ -1,5 +1,6 @@
 // PodSpec and its parts: exactly the fields of agent/objects/types.ts. Cross-field rules (duplicate
 // names, mounts of unknown volumes, requests <= limits) are in ../validate-rules.ts.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_CONTAINERS_PER_POD } from '../limits.ts';
 import { parseQuantity } from '../quantity.ts';
@@ -213,6 +214,16 @@ export const podSpec = z.strictObject({
     .optional(),
   terminationGracePeriodSeconds: z.number().int().min(0).optional(),
   hostNetwork: z.boolean().optional(),
+  hostname: dnsLabel.optional(),
+  subdomain: dnsLabel.optional(),
+  dnsPolicy: z.enum(['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None']).optional(),
+  dnsConfig: z
+    .strictObject({
+      nameservers: z.array(z.string().refine((s) => isIP(s) !== 0, 'must be an IP address')).optional(),
+      searches: z.array(z.string()).optional(),
+      options: z.array(z.strictObject({ name: z.string(), value: z.string().optional() })).optional(),
+    })
+    .optional(),
   volumes: z.array(volume).optional(),
   tolerations: z.array(toleration).optional(),
 });
