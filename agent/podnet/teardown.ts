@@ -3,9 +3,9 @@
 // VXLAN device (agent/routes). For `nokube down` and test clusters; an agent never removes them itself (a
 // restart must change nothing).
 
+import { removeNodeRoutes } from '../routes/teardown.ts';
 import { tableName as servicesTable } from '../services/nft/plan.ts';
 import { removeTable } from '../services/proxy/nft.ts';
-import { removeNodeRoutes } from '../routes/teardown.ts';
 import { ipBatch, ipJson, nftApply, nftText } from './kernel.ts';
 import { bridgeName, tableName } from './names.ts';
 

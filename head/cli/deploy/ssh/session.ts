@@ -60,6 +60,7 @@ export async function openSession(target: SshTarget, timeoutMs: number): Promise
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
     client.once('error', (err) => {
+      client.destroy();
       if (rejectedKey)
         reject(
           new Error(
@@ -134,6 +135,11 @@ export async function openSession(target: SshTarget, timeoutMs: number): Promise
       const s = await getSftp();
       return new Promise<boolean>((resolve) => s.stat(remote, (err) => resolve(!err)));
     },
-    close: () => client.end(),
+    // A graceful end waits for the server's FIN; a host gone meanwhile (its network removed) would keep
+    // the socket, and the process, alive for ever: destroyed after 1 s whatever happens.
+    close: () => {
+      client.end();
+      setTimeout(() => client.destroy(), 1000).unref();
+    },
   };
 }
