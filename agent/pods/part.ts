@@ -72,7 +72,7 @@ export const podsPart: AgentPart = {
             network,
             subnet,
             log: ctx.log.child({ part: 'podnet' }),
-            ...(network.backend === 'vxlan' ? { mtu: await podMtu(ctx.self().address) } : {}),
+            ...(network.backend === 'vxlan' ? { mtu: await vxlanPodMtu(ctx) } : {}),
           })
         : undefined;
     await subnet?.start();
@@ -559,3 +559,14 @@ const controllerOf = (pod: Pod) => pod.metadata.ownerReferences?.find((o) => o.c
 /** Status without transition times: what decides whether it changed. */
 const stable = (s: PodStatus) =>
   JSON.stringify({ ...s, conditions: s.conditions?.map(({ lastTransitionTime: _t, ...c }) => c) });
+
+/** The pods' MTU under vxlan; a node without `ip` (or whose address is on none of its links) keeps the
+ * default: the pod network says what is missing when it wires a pod, the agent runs on. */
+async function vxlanPodMtu(ctx: AgentContext): Promise<number | undefined> {
+  try {
+    return await podMtu(ctx.self().address);
+  } catch (err) {
+    ctx.log.error({ err: shortReason(err) }, "cannot read the links to size the pods' MTU for vxlan");
+    return undefined;
+  }
+}
