@@ -6,12 +6,23 @@
 // --seconds, host h0 -> host h1, then pod on h0 -> pod on h1. Connection rate: a Node client (a child
 // process in the namespace) opening and closing TCP connections, 8 at a time, for --seconds, against a
 // Node server that ends each at once; the same two pairs. Host and pod figures are taken in turns,
-// --rounds times, and the medians compared. Targets: host-gw >= 0.9, vxlan >= 0.7.
+// --rounds times, and the medians compared. Then the same from the pod on h0 through a ClusterIP whose one
+// endpoint is the pod on h1 (a Service and its EndpointSlice written to etcd as the head would; the agent
+// on h0 loads its nftables table from them). Targets: host-gw >= 0.9, vxlan >= 0.7.
 // Every namespace, agent and etcd it makes is removed at the end, also on error or Ctrl-C.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { createObjects } from '../agent/objects/store.ts';
+import type { EndpointSlice, Service } from '../agent/objects/types.ts';
 import { eventually } from '../test/harness/cluster.ts';
-import { type RouteWorld, type StandInPod, sh, startRouteWorld } from '../test/harness/route-world.ts';
+import { objectMeta } from '../test/harness/object-meta.ts';
+import {
+  POD_PORT,
+  type RouteWorld,
+  type StandInPod,
+  sh,
+  startRouteWorld,
+} from '../test/harness/route-world.ts';
 import { cleanupOnSignals } from './cleanup.ts';
 
 const { values } = parseArgs({
@@ -29,6 +40,8 @@ const TARGET = { 'host-gw': 0.9, vxlan: 0.7 } as const;
 const IPERF_PORT = 5201;
 const CONN_PORT = 7100;
 const IP = '/usr/sbin/ip';
+/** The bench Service's address (of the default serviceCidr 10.43.0.0/16). */
+const CLUSTER_IP = '10.43.0.10';
 
 let world: RouteWorld | undefined;
 const children: ChildProcess[] = [];
@@ -46,9 +59,10 @@ function serve(netns: string, cmd: string, args: string[]): ChildProcess {
   return child;
 }
 
-/** Bits per second of one TCP stream, `from` namespace to `to` address (iperf3 server in `toNs`). */
-async function throughput(fromNs: string, toNs: string, to: string): Promise<number> {
-  const server = serve(toNs, 'iperf3', ['-s', '-1', '-B', to, '-p', String(IPERF_PORT)]);
+/** Bits per second of one TCP stream, `from` namespace to `to` address (iperf3 server in `toNs`, on
+ * `bind`: `to` itself, or the endpoint behind a ClusterIP). */
+async function throughput(fromNs: string, toNs: string, to: string, bind = to): Promise<number> {
+  const server = serve(toNs, 'iperf3', ['-s', '-1', '-B', bind, '-p', String(IPERF_PORT)]);
   try {
     // Until the server listens (a client refused says so in its JSON).
     return await eventually(
@@ -86,9 +100,9 @@ const one = () => { if (Date.now() > until) { if (--live === 0) { console.log(do
   s.on('close', () => { done++; one(); }); };
 for (let i = 0; i < 8; i++) one();`;
 
-/** TCP connections opened and closed per second, `from` namespace to `to` address. */
-async function connRate(fromNs: string, toNs: string, to: string): Promise<number> {
-  const server = serve(toNs, process.execPath, ['-e', CONN_SERVER(to)]);
+/** TCP connections opened and closed per second, `from` namespace to `to` address (server on `bind`). */
+async function connRate(fromNs: string, toNs: string, to: string, bind = to): Promise<number> {
+  const server = serve(toNs, process.execPath, ['-e', CONN_SERVER(bind)]);
   try {
     await eventually(
       async () =>
@@ -109,6 +123,33 @@ async function connRate(fromNs: string, toNs: string, to: string): Promise<numbe
   }
 }
 
+/** A Service at CLUSTER_IP with `pod` as its one ready endpoint, written to etcd as the head writes them. */
+async function serviceTo(w: RouteWorld, pod: StandInPod): Promise<void> {
+  const ports = [
+    { name: 'call', port: POD_PORT },
+    { name: 'iperf', port: IPERF_PORT },
+    { name: 'conn', port: CONN_PORT },
+  ];
+  const service: Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta('bench'),
+    spec: {
+      clusterIP: CLUSTER_IP,
+      ports: ports.map((p) => ({ ...p, protocol: 'TCP', targetPort: p.port })),
+    },
+  };
+  const slice: EndpointSlice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: objectMeta('bench-abcde', { labels: { 'kubernetes.io/service-name': 'bench' } }),
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [pod.ip], conditions: { ready: true, serving: true, terminating: false } }],
+    ports: ports.map((p) => ({ ...p, protocol: 'TCP' })),
+  };
+  await w.c.withEtcd((etcd) => createObjects(etcd, w.c.name, [service, slice]));
+}
+
 const rows: string[] = [];
 try {
   for (const backend of BACKENDS) {
@@ -119,38 +160,48 @@ try {
     const [a, b] = [await world.pod('h0', mtu), await world.pod('h1', mtu)] as [StandInPod, StandInPod];
     const w = world;
     await eventually(async () => (await w.call(a, b)) === a.ip, 30_000, `${backend}: pod to pod`);
-    const [h0, h1] = [w.host('h0'), w.host('h1')];
-    // Host and pod figures taken in turns, --rounds times each: the medians (a busy machine moves both).
-    const m = { hostBps: [], podBps: [], hostCps: [], podCps: [] } as Record<string, number[]>;
-    for (let i = 0; i < ROUNDS; i++) {
-      m.hostBps!.push(await throughput(h0.netns, h1.netns, h1.address));
-      m.podBps!.push(await throughput(a.netns, b.netns, b.ip));
-      m.hostCps!.push(await connRate(h0.netns, h1.netns, h1.address));
-      m.podCps!.push(await connRate(a.netns, b.netns, b.ip));
-    }
-    const [hostBps, podBps, hostCps, podCps] = [m.hostBps!, m.podBps!, m.hostCps!, m.podCps!].map(median) as [
-      number,
-      number,
-      number,
-      number,
-    ];
-    const gbit = (bps: number) => (bps / 1e9).toFixed(2);
-    const tr = podBps / hostBps;
-    const cr = podCps / hostCps;
-    rows.push(
-      `| ${backend} | ${gbit(hostBps)} | ${gbit(podBps)} | ${tr.toFixed(2)} | ${hostCps.toFixed(0)} | ${podCps.toFixed(0)} | ${cr.toFixed(2)} | ≥ ${TARGET[backend]}: ${tr >= TARGET[backend] && cr >= TARGET[backend] ? 'met' : 'NOT met'} |`,
+    await serviceTo(w, b);
+    await eventually(
+      async () => (await w.call(a, { ...b, ip: CLUSTER_IP })) === a.ip,
+      30_000,
+      `${backend}: pod to ClusterIP`,
     );
-    process.stderr.write(`${rows.at(-1)}\n`);
+    const [h0, h1] = [w.host('h0'), w.host('h1')];
+    // The paths' figures taken in turns, --rounds times each: the medians (a busy machine moves all).
+    const paths = {
+      host: { from: h0.netns, to: h1.netns, at: h1.address, bind: h1.address },
+      pod: { from: a.netns, to: b.netns, at: b.ip, bind: b.ip },
+      ClusterIP: { from: a.netns, to: b.netns, at: CLUSTER_IP, bind: b.ip },
+    };
+    const m = new Map(Object.keys(paths).map((k) => [k, { bps: [] as number[], cps: [] as number[] }]));
+    for (let i = 0; i < ROUNDS; i++)
+      for (const [name, p] of Object.entries(paths)) {
+        m.get(name)!.bps.push(await throughput(p.from, p.to, p.at, p.bind));
+        m.get(name)!.cps.push(await connRate(p.from, p.to, p.at, p.bind));
+      }
+    const host = { bps: median(m.get('host')!.bps), cps: median(m.get('host')!.cps) };
+    const gbit = (bps: number) => (bps / 1e9).toFixed(2);
+    for (const name of Object.keys(paths)) {
+      const bps = median(m.get(name)!.bps);
+      const cps = median(m.get(name)!.cps);
+      const [tr, cr] = [bps / host.bps, cps / host.cps];
+      const verdict =
+        name === 'host'
+          ? ''
+          : `≥ ${TARGET[backend]}: ${tr >= TARGET[backend] && cr >= TARGET[backend] ? 'met' : 'NOT met'}`;
+      rows.push(
+        `| ${backend} | ${name === 'host' ? 'host → host' : `pod → ${name === 'pod' ? 'pod' : 'ClusterIP → pod'}`} | ${gbit(bps)} | ${tr.toFixed(2)} | ${cps.toFixed(0)} | ${cr.toFixed(2)} | ${verdict} |`,
+      );
+      process.stderr.write(`${rows.at(-1)}\n`);
+    }
     await world.stop();
     world = undefined;
   }
   console.log(
     `bench/network: ${SECONDS} s per figure, medians of ${ROUNDS}; one iperf3 TCP stream; connections: 8 at a time, open and close\n`,
   );
-  console.log(
-    '| backend | host→host Gbit/s | pod→pod Gbit/s | ratio | host→host conn/s | pod→pod conn/s | ratio | target |',
-  );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| backend | path | Gbit/s | ratio to host | conn/s | ratio to host | target |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) console.log(r);
 } finally {
   await cleanup();

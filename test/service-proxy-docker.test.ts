@@ -8,7 +8,7 @@
 // with etcd down loads its rules from its workspace cache, then follows etcd; an agent started without a
 // `network` section removes the table.
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -27,6 +27,7 @@ import {
   type TestCluster,
 } from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, execIn, requireDocker } from './harness/docker.ts';
+import { holdConnection, httpGets } from './harness/netns-client.ts';
 
 const run = promisify(execFile);
 const NET = 137;
@@ -70,56 +71,8 @@ describe('Service data path: the agent loads its nftables table', { timeout: 300
       .map((l) => /^\s*chain "?(endpoint-[^\s"]+)/.exec(l)?.[1])
       .filter((chain): chain is string => chain?.includes(`-default/${svc}/`) ?? false).length;
   /** `count` GETs, each on a new connection, from a namespace: the bodies (pod names). */
-  const getsFrom = async (ns: string, host: string, port: number, count: number) => {
-    const script = `const http = require('http');
-(async () => {
-  const out = [];
-  for (let i = 0; i < ${count}; i++)
-    out.push(await new Promise((resolve) => {
-      const req = http.get({ host: '${host}', port: ${port}, agent: false, timeout: 3000 }, (res) => {
-        let b = '';
-        res.on('data', (d) => (b += d));
-        res.on('end', () => resolve(b.trim()));
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (e) => resolve('error: ' + e.message));
-    }));
-  console.log(JSON.stringify(out));
-})();`;
-    const { stdout } = await run('ip', ['netns', 'exec', ns, process.execPath, '-e', script], {
-      timeout: 60_000,
-    });
-    return JSON.parse(stdout) as string[];
-  };
-  /** A TCP connection from a namespace, kept open: lines written come back (an echo endpoint). */
-  const openConnection = async (ns: string, host: string, port: number) => {
-    const child = spawn('ip', [
-      'netns',
-      'exec',
-      ns,
-      process.execPath,
-      '-e',
-      `const s = require('net').connect(${port}, '${host}', () => console.log('connected'));
-process.stdin.pipe(s); s.pipe(process.stdout);
-s.on('error', (e) => { console.error(e.message); process.exit(1); }); s.on('close', () => process.exit(0));`,
-    ]);
-    clients.push(child);
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    await eventually(() => out.includes('connected'), 10_000, `a connection to ${host}:${port}`);
-    return {
-      async roundTrip(text: string) {
-        child.stdin.write(`${text}\n`);
-        await eventually(() => out.includes(`${text}\n`), 10_000, `the echo of ${text}; got: ${out}`);
-      },
-      close: () => child.kill('SIGKILL'),
-    };
-  };
+  const getsFrom = (ns: string, host: string, port: number, count: number) =>
+    httpGets(ns, `http://${host}:${port}/`, count);
   const containerOf = async (pod: string, container = 'web') => {
     const [info] = await docker.listContainers({
       filters: { label: [`nokube.cluster=${c.name}`, `nokube.pod=${pod}`, `nokube.container=${container}`] },
@@ -336,8 +289,8 @@ spec:
         'the echo pod answering itself through its ClusterIP',
       );
     await hairpin();
-    const conn = await openConnection(inside, ip, 9000);
-    await conn.roundTrip('first');
+    const conn = await holdConnection(inside, ip, 9000, clients);
+    await conn.echo('first');
     // A change replaces the table (new handles) in one transaction: the connection's NAT is conntrack's.
     const digest = digestOf(await listTable());
     await apply(
@@ -349,7 +302,7 @@ spec:
       'the table replaced with more',
     );
     assert.notEqual(digestOf(await listTable()), digest);
-    await conn.roundTrip('after a replace');
+    await conn.echo('after a replace');
 
     // The echo pod's bridge port as an agent of before hairpin mode left it: the restarted agent fixes it.
     const [echoPod] = await pods('echo');
@@ -371,7 +324,7 @@ spec:
       'the restarted agent to find its rules in the kernel',
     );
     assert.equal(await listTable(true), tableBefore, 'same table, same handles');
-    await conn.roundTrip('after a restart');
+    await conn.echo('after a restart');
     conn.close();
     await hairpin();
   });

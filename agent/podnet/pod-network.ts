@@ -78,6 +78,7 @@ export class PodNetwork {
   /** Per pod uid, the sandbox (`<id>/<pid>/<ip>`) last found wired: a reconcile of a wired pod costs one
    * engine inspect, no process. */
   private readonly wired = new Map<string, { key: string; sandbox: PodSandbox }>();
+  private warnedBrNetfilter = false;
   /** The sandbox image's last failed pull: not tried again (by any pod) before SANDBOX_PULL_RETRY_MS. */
   private pullFailed: { at: number; message: string } | undefined;
 
@@ -191,6 +192,17 @@ export class PodNetwork {
     // bridge (kube-proxy sets route_localnet the same way, here on our bridge only).
     await setSysctl('/proc/sys/net/ipv4/ip_forward', '1');
     await setSysctl(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, '1');
+    // Packets between pods of one bridge pass the IPv4 hooks (br_netfilter), as kube-proxy needs: else a
+    // pod reaching a ClusterIP whose endpoint is on its own bridge gets the reply from the endpoint's
+    // address, not un-NATed, and drops it. Without the module that one case fails; the rest works.
+    await setSysctl('/proc/sys/net/bridge/bridge-nf-call-iptables', '1').catch((err: Error) => {
+      if (this.warnedBrNetfilter) return;
+      this.warnedBrNetfilter = true;
+      this.deps.log.warn(
+        { err: err.message },
+        'bridge-nf-call-iptables cannot be set (modprobe br_netfilter): a pod reaching a ClusterIP whose endpoint is on its own node gets no answer',
+      );
+    });
   }
 
   /** The table as the addresses' host ports want it; left alone when its digest says it is already so. */

@@ -2,12 +2,13 @@
 // cluster with a `network` section: its inputs are the subnets (`network/subnets/<node>`) and VTEPs
 // (`network/vteps/<node>`) in etcd, through shared informers, and the nodes' addresses (nodes[].address:
 // a peer whose agent is down keeps its routes, since its pods run on). A reconcile runs on every change of
-// those (coalesced: one in flight, one more queued at most) and every 30 s. The inputs last used are
+// those (coalesced: one in flight, one more queued at most: agent/loop/serial-sync.ts) and every 30 s. The inputs last used are
 // cached in the workspace: before etcd has answered (an agent started cut off), the routes are made
 // from the cache. With vxlan the agent publishes its own VTEP MAC.
 import type { NetworkConfig } from '../config/schema.ts';
 import type { AgentContext, AgentPart } from '../context.ts';
 import type { Logger } from '../log/logger.ts';
+import { SerialSync } from '../loop/serial-sync.ts';
 import { type SubnetRecord, subnetCachePath } from '../podnet/subnet.ts';
 import { readIfPresent } from '../state/config-cache.ts';
 import { logEtcdFailure } from '../store/etcd.ts';
@@ -49,10 +50,7 @@ export class NodeRoutes {
   private readonly offs: Array<() => void> = [];
   private cache: RoutesCache | undefined;
   private cacheText = '';
-  private running: Promise<void> | undefined;
-  private again = false;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly sync: SerialSync;
   private lastWarning = '';
   private lastWaiting: string | undefined;
   private retryMs = RETRY_FIRST_MS;
@@ -65,6 +63,26 @@ export class NodeRoutes {
     this.network = network;
     this.log = log;
     this.applier = new RouteApplier(ctx.cluster, ctx.nodeName);
+    this.sync = new SerialSync({
+      pass: () => this.reconcile(),
+      failed: (err) => {
+        // Said once per distinct failure (a host without the tools would say it every retry).
+        const why = String(err);
+        const retryInMs = this.retryMs;
+        this.log[why === this.lastFailure ? 'debug' : 'warn'](
+          { err: why, retryInMs },
+          'routes reconcile failed; trying again',
+        );
+        this.lastFailure = why;
+        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+        return retryInMs;
+      },
+      succeeded: () => {
+        this.retryMs = RETRY_FIRST_MS;
+        this.lastFailure = '';
+      },
+      resyncMs: RESYNC_MS,
+    });
   }
 
   async start(): Promise<void> {
@@ -92,56 +110,19 @@ export class NodeRoutes {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
     for (const off of this.offs.splice(0)) off();
-    await this.running?.catch(() => undefined);
+    await this.sync.stop().catch(() => undefined);
     await Promise.all([this.subnets?.release(), this.vteps?.release()]);
   }
 
   /** A reconcile soon: one in flight, the calls meanwhile folded into one more. */
   schedule(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.running = this.reconcile()
-      .catch((err) => {
-        // Said once per distinct failure (a host without the tools would say it every retry).
-        const why = String(err);
-        this.log[why === this.lastFailure ? 'debug' : 'warn'](
-          { err: why, retryInMs: this.retryMs },
-          'routes reconcile failed; trying again',
-        );
-        this.lastFailure = why;
-        this.again = false;
-        this.later(this.retryMs);
-        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-      })
-      .finally(() => {
-        this.running = undefined;
-        if (this.again && !this.stopped) {
-          this.again = false;
-          this.schedule();
-        }
-      });
-  }
-
-  private later(ms: number): void {
-    clearTimeout(this.timer);
-    if (this.stopped) return;
-    this.timer = setTimeout(() => this.schedule(), ms);
-    this.timer.unref();
+    this.sync.schedule();
   }
 
   private async reconcile(): Promise<void> {
     const { peers, source } = await this.inputs();
-    if (!peers) {
-      this.later(RESYNC_MS);
-      return;
-    }
+    if (!peers) return;
     const subnet = peers.find((p) => p.node === this.ctx.nodeName)?.subnet ?? (await this.cachedSubnet());
     const outcome = await this.applier.reconcile({
       backend: this.network.backend,
@@ -155,9 +136,6 @@ export class NodeRoutes {
       this.log.info({ source, changes: outcome.changes, nodes: peers.length }, 'routes reconciled');
     this.lastSource = source;
     if (this.network.backend === 'vxlan') await this.publishVtep();
-    this.retryMs = RETRY_FIRST_MS;
-    this.lastFailure = '';
-    this.later(RESYNC_MS);
   }
 
   /** This node's subnet as the pod network cached it (agent/podnet/subnet.ts), when etcd has not said. */

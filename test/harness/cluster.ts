@@ -61,6 +61,8 @@ export interface TestNode {
   address: string;
   roles: Array<'head' | 'worker'>;
   labels?: Record<string, string>;
+  /** nodes[].dockerSocket: the node's own Docker engine (a netns test host's, test/harness/host-docker.ts). */
+  dockerSocket?: string;
 }
 
 export interface AgentProcess {
@@ -129,7 +131,7 @@ export async function createTestCluster(opts: {
     const nodeLines = list
       .map(
         (n) =>
-          `  - name: ${n.name}\n    address: ${n.address}\n    roles: [${n.roles.join(', ')}]\n    labels: ${JSON.stringify(n.labels ?? {})}\n    workspace: ${join(dir, 'ws', n.name)}\n`,
+          `  - name: ${n.name}\n    address: ${n.address}\n    roles: [${n.roles.join(', ')}]\n    labels: ${JSON.stringify(n.labels ?? {})}\n    workspace: ${join(dir, 'ws', n.name)}\n${n.dockerSocket ? `    dockerSocket: ${n.dockerSocket}\n` : ''}`,
       )
       .join('');
     const hb = (opts.heartbeatMs ? `  heartbeatMs: ${opts.heartbeatMs}\n` : '') + (opts.meshExtra ?? '');

@@ -69,9 +69,13 @@ export async function startRouteWorld(opts: {
   agents: number;
   recordOnly: number;
   far: string[];
+  /** Each host runs a Docker engine of its own, the node's nodes[].dockerSocket (real pods). */
+  docker?: boolean;
+  /** More lines of the `network` section (two spaces in), after podCidr and backend. */
+  network?: string;
 }): Promise<RouteWorld> {
   const count = opts.agents + opts.recordOnly;
-  const hosts = await startTestHosts(count, { sshd: false });
+  const hosts = await startTestHosts(count, { sshd: false, docker: opts.docker ?? false });
   const hostOf = new Map(hosts.hosts.map((h) => [h.name, h]));
   const servers: Array<ReturnType<typeof spawn>> = [];
   const pods: string[] = [];
@@ -84,10 +88,12 @@ export async function startRouteWorld(opts: {
       address: h.address,
       roles:
         i === 0 ? (['head', 'worker'] as Array<'head' | 'worker'>) : (['worker'] as Array<'head' | 'worker'>),
+      ...(h.dockerSocket ? { dockerSocket: h.dockerSocket } : {}),
     })),
     ...opts.far.map((name, i) => ({ name, address: `10.79.${net}.${10 + i}`, roles: ['worker' as const] })),
   ];
-  const sections = (backend: string) => `network:\n  podCidr: ${POD_CIDR}\n  backend: ${backend}\n`;
+  const sections = (backend: string) =>
+    `network:\n  podCidr: ${POD_CIDR}\n  backend: ${backend}\n${opts.network ?? ''}`;
   const stop = async () => {
     for (const s of servers) s.kill('SIGKILL');
     await c?.stop();
@@ -194,33 +200,13 @@ export async function startRouteWorld(opts: {
       await inPod(['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
       await inPod(['link', 'set', 'eth0', 'up']);
       await inPod(['route', 'add', 'default', 'via', addressAt(subnet, 1)]);
-      // Who calls, as this pod sees it.
-      const server = spawn(
-        IP,
-        [
-          'netns',
-          'exec',
-          netns,
-          process.execPath,
-          '-e',
-          `require('node:net').createServer((s) => s.end(s.remoteAddress + '\\n')).listen(${POD_PORT}, '${ip}')`,
-        ],
-        { stdio: 'ignore' },
+      const serveInPod = (code: string) =>
+        servers.push(spawn(IP, ['netns', 'exec', netns, process.execPath, '-e', code], { stdio: 'ignore' }));
+      // Who calls, as this pod sees it; and an echo.
+      serveInPod(
+        `require('node:net').createServer((s) => s.end(s.remoteAddress + '\\n')).listen(${POD_PORT}, '${ip}')`,
       );
-      servers.push(server);
-      const echo = spawn(
-        IP,
-        [
-          'netns',
-          'exec',
-          netns,
-          process.execPath,
-          '-e',
-          `require('node:net').createServer((s) => s.pipe(s)).listen(${POD_PORT + 1}, '${ip}')`,
-        ],
-        { stdio: 'ignore' },
-      );
-      servers.push(echo);
+      serveInPod(`require('node:net').createServer((s) => s.pipe(s)).listen(${POD_PORT + 1}, '${ip}')`);
       return { netns, ip };
     },
     async call(from, to) {

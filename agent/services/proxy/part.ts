@@ -11,6 +11,7 @@
 import type { NetworkConfig } from '../../config/schema.ts';
 import type { AgentContext, AgentPart } from '../../context.ts';
 import type { Logger } from '../../log/logger.ts';
+import { SerialSync } from '../../loop/serial-sync.ts';
 import type { Stored } from '../../objects/store.ts';
 import type { EndpointSlice, Service } from '../../objects/types.ts';
 import { type Lease, objectInformer } from '../../store/informer/cluster.ts';
@@ -58,10 +59,7 @@ export class ServiceProxy {
   /** The digest the kernel's table is known to hold (read from its comment at start and every resync). */
   private applied: string | undefined;
   private readKernel = true;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly sync: SerialSync;
   private lastError = '';
 
   constructor(ctx: AgentContext, network: NetworkConfig, log: Logger) {
@@ -69,6 +67,33 @@ export class ServiceProxy {
     this.network = network;
     this.log = log;
     this.table = tableName(ctx.cluster, ctx.nodeName);
+    this.sync = new SerialSync({
+      pass: () => this.reconcile(),
+      failed: (err) => {
+        // Said once per different reason (a node without nft would say it every 10 s otherwise).
+        if (err.message !== this.lastError) {
+          this.log.error(
+            { table: this.table, err: err.message, retryInMs: RETRY_MS },
+            "service rules not loaded: this node's ClusterIPs and NodePorts are not routed (pods run on)",
+          );
+          this.ctx.recorder.warning(
+            { kind: 'Node', name: this.ctx.nodeName },
+            'ServiceRulesFailed',
+            `service rules not loaded: ${err.message}`,
+          );
+        }
+        this.lastError = err.message;
+        return RETRY_MS;
+      },
+      succeeded: () => {
+        if (this.lastError) this.log.info({ table: this.table }, 'service rules load works again');
+        this.lastError = '';
+      },
+      resyncMs: RESYNC_MS,
+      resync: () => {
+        this.readKernel = true;
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -90,72 +115,24 @@ export class ServiceProxy {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
     for (const off of this.offs.splice(0)) off();
-    await this.running?.catch(() => undefined);
+    await this.sync.stop().catch(() => undefined);
     await Promise.all([this.services?.release(), this.slices?.release()]);
   }
 
   /** Once no load is in flight nor queued (tests). */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
+  settled(): Promise<void> {
+    return this.sync.settled();
   }
 
-  /** A load soon: one in flight, the calls meanwhile folded into one more. */
+  /** A load soon: one in flight, the calls meanwhile folded into one more (agent/loop/serial-sync.ts). */
   schedule(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.running = this.reconcile()
-      .then(() => {
-        if (this.lastError) this.log.info({ table: this.table }, 'service rules load works again');
-        this.lastError = '';
-      })
-      .catch((err: Error) => {
-        // Said once per different reason (a node without nft would say it every 10 s otherwise).
-        if (err.message !== this.lastError) {
-          this.log.error(
-            { table: this.table, err: err.message, retryInMs: RETRY_MS },
-            "service rules not loaded: this node's ClusterIPs and NodePorts are not routed (pods run on)",
-          );
-          this.ctx.recorder.warning(
-            { kind: 'Node', name: this.ctx.nodeName },
-            'ServiceRulesFailed',
-            `service rules not loaded: ${err.message}`,
-          );
-        }
-        this.lastError = err.message;
-        this.again = false;
-        clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.schedule(), RETRY_MS);
-        this.timer.unref();
-      })
-      .finally(() => {
-        this.running = undefined;
-        if (this.again && !this.stopped) {
-          this.again = false;
-          this.schedule();
-        }
-      });
+    this.sync.schedule();
   }
 
   private async reconcile(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.readKernel = true;
-      this.schedule();
-    }, RESYNC_MS);
-    this.timer.unref();
-    // After the informers' current batch (a re-list tells its changes one by one): never a view half
-    // through one. Changes told until now are in this load.
-    await new Promise((r) => setImmediate(r));
-    this.again = false;
     const inputs = this.inputs();
-    if (!inputs || this.stopped) return;
+    if (!inputs) return;
     // The cache first: an agent that stops between the two loads these inputs at its next start.
     const text = JSON.stringify(inputs);
     if (text !== this.cacheText)

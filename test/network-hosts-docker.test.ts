@@ -1,0 +1,442 @@
+// Pod networking and Services across three hosts, as users meet them: netns hosts on one link, each with
+// its own Docker engine and a real agent (test/harness/route-world.ts with `docker`), real busybox pods
+// with sandboxes. First with network.backend vxlan (the default), then host-gw after a config change
+// and a restart of every agent. Pod to pod by pod IP across hosts, the server seeing the caller's own
+// address (no NAT); a ClusterIP from a pod on every host spread over endpoints on all three; a NodePort
+// from outside the cluster's hosts (this process, in the root namespace); Service names from a pod on
+// every host; endpoints leave a pod whose readiness fails and take it back; two pods on one node
+// listening on one port; a hostNetwork pod; an agent restart changes no rule and drops no connection
+// held through a ClusterIP; after deletes, no veth, container, address or rule is left on any host.
+import assert from 'node:assert/strict';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import type { Pod, Service } from '../agent/objects/types.ts';
+import { bridgeName } from '../agent/podnet/names.ts';
+import { tableName } from '../agent/services/nft/plan.ts';
+import { eventually, REPO, runCli, startAgentsReady } from './harness/cluster.ts';
+import { ensureBusyboxImage, execIn, requireDocker } from './harness/docker.ts';
+import { holdConnection, httpGets } from './harness/netns-client.ts';
+import { ipIn, ourRoutes, type RouteWorld, reconciled, startRouteWorld } from './harness/route-world.ts';
+
+const run = promisify(execFile);
+const PAUSE = 'nokube-test/pause:1';
+const SERVICE_CIDR = '10.43.0.0/16';
+const NODE_PORT = 31177;
+const HOST_PORT = 18177;
+const ECHO_PORT = 7001;
+const NODES = ['h0', 'h1', 'h2'] as const;
+
+describe('pod network and Services on 3 hosts, each with its own Docker engine', { timeout: 600_000 }, () => {
+  let w: RouteWorld;
+  let image: string;
+  const engines = new Map<string, Docker>();
+  const children: ChildProcessWithoutNullStreams[] = [];
+
+  const cli = async (args: string[], input?: string) => {
+    const r = await runCli(args, w.c.env, input);
+    assert.equal(r.code, 0, `nokube ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const apply = (yaml: string) => cli(['apply', '-f', '-'], yaml);
+  const pods = async (): Promise<Pod[]> =>
+    (JSON.parse(await cli(['get', 'pods', '-o', 'json'])) as { items?: Pod[] }).items ?? [];
+  const podNamed = async (name: string) => (await pods()).find((p) => p.metadata.name === name);
+  const clusterIp = async (name: string) =>
+    (JSON.parse(await cli(['get', 'svc', name, '-o', 'json'])) as Service).spec.clusterIP!;
+  /** The containers of ours on a host's engine (`sandbox`: the sandboxes only). */
+  const containers = (node: string, sandbox = false) =>
+    engines.get(node)!.listContainers({
+      all: true,
+      filters: { label: [`nokube.cluster=${w.c.name}`, ...(sandbox ? ['nokube.sandbox=true'] : [])] },
+    });
+  const containerOf = async (pod: string, node: string) => {
+    const [info] = await engines.get(node)!.listContainers({
+      filters: { label: [`nokube.cluster=${w.c.name}`, `nokube.pod=${pod}`, 'nokube.container=main'] },
+    });
+    assert.ok(info, `container of ${pod} on ${node}`);
+    return info.Id;
+  };
+  const sh = async (pod: string, node: string, cmd: string) =>
+    execIn(engines.get(node)!, await containerOf(pod, node), ['sh', '-c', cmd]);
+  /** The pod's network namespace, as /proc/<pid>/ns/net of its sandbox. */
+  const podNetns = async (pod: string, node: string) => {
+    const [info] = await engines.get(node)!.listContainers({
+      filters: { label: [`nokube.cluster=${w.c.name}`, `nokube.pod=${pod}`, 'nokube.sandbox=true'] },
+    });
+    assert.ok(info, `sandbox of ${pod} on ${node}`);
+    const { State } = await engines.get(node)!.getContainer(info.Id).inspect();
+    return `/proc/${State.Pid}/ns/net`;
+  };
+  /** A Node script run in a pod's network namespace (a process of the pod, as far as the network goes). */
+  const nodeIn = (netns: string, script: string, opts: { stdin?: boolean } = {}) => {
+    const child = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e', script], {
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    }) as ChildProcessWithoutNullStreams;
+    children.push(child);
+    return child;
+  };
+  /** `count` GETs from a pod's network namespace (each on its own connection): the bodies. (Not busybox's
+   * wget: the static busybox's wget crashes resolving even an address.) */
+  const getsFrom = async (pod: string, node: string, url: string, count: number) =>
+    httpGets(await podNetns(pod, node), url, count);
+  /** `count` GETs from this process (outside every cluster host). */
+  const getsFromOutside = async (url: string, count: number) => {
+    const out: string[] = [];
+    for (let i = 0; i < count; i++)
+      out.push(
+        await fetch(url, { signal: AbortSignal.timeout(3000), headers: { connection: 'close' } }).then(
+          (r) => r.text().then((t) => t.trim()),
+          (e: Error) => `failed: ${e.message}`,
+        ),
+      );
+    return out;
+  };
+  const podIps = async () => {
+    const ips: Record<string, string> = {};
+    for (const n of NODES) ips[n] = (await podNamed(`web-${n}`))!.status!.podIP!;
+    return ips;
+  };
+  /** Every pod to every other, by pod IP: the address the server saw (its CGI's REMOTE_ADDR). */
+  const everyPair = async () => {
+    const ips = await podIps();
+    for (const from of NODES)
+      for (const to of NODES) {
+        if (from === to) continue;
+        const [seen] = await getsFrom(`web-${from}`, from, `http://${ips[to]}:8080/cgi-bin/ip`, 1);
+        // busybox httpd listens dual-stack: an IPv4 caller is `[::ffff:a.b.c.d]`.
+        const caller = seen?.replace(/^\[::ffff:(.*)\]$/, '$1');
+        assert.equal(caller, ips[from], `web-${from} -> web-${to} arrives from the caller's own address`);
+      }
+  };
+  /** Our rules and routes on a host, to compare before and after a restart. */
+  const kernelState = async (node: string) => {
+    const host = w.host(node);
+    const table = await run('ip', [
+      'netns',
+      'exec',
+      host.netns,
+      'nft',
+      '-a',
+      'list',
+      'table',
+      'ip',
+      tableName(w.c.name, node),
+    ]);
+    return { table: table.stdout, routes: await ourRoutes(host) };
+  };
+
+  const web = (node: string, name = `web-${node}`, app = 'web') => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, labels: {app: ${app}}}
+spec:
+  nodeName: ${node}
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      image: ${image}
+      command: [sh, -c, 'mkdir -p /www/cgi-bin && echo $POD > /www/index.html && printf "#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho \\$REMOTE_ADDR\\n" > /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && touch /tmp/ready && exec httpd -f -p 8080 -h /www']
+      env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+      ports: [{name: http, containerPort: 8080}]
+      readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1, failureThreshold: 1}
+`;
+
+  before(async () => {
+    const machine = await requireDocker();
+    image = await ensureBusyboxImage();
+    await run('bash', [join(REPO, 'scripts', 'busybox-image.sh')], { timeout: 120_000 });
+    w = await startRouteWorld({
+      agents: 3,
+      recordOnly: 0,
+      far: [],
+      docker: true,
+      network: `  serviceCidr: ${SERVICE_CIDR}\n  sandboxImage: ${PAUSE}\n`,
+    });
+    // The images come from the machine's engine (no registry reaches the hosts' engines).
+    for (const h of w.hosts.hosts) {
+      const engine = new Docker({ socketPath: h.dockerSocket! });
+      engines.set(h.name, engine);
+      for (const ref of [image, PAUSE]) await engine.loadImage(await machine.getImage(ref).get());
+    }
+    await w.config('vxlan');
+    await startAgentsReady(w.c);
+    await apply(
+      [
+        ...NODES.map((n) => web(n)),
+        `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+`,
+        `apiVersion: v1
+kind: Service
+metadata: {name: web-outside}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080, nodePort: ${NODE_PORT}}]
+`,
+      ].join('---\n'),
+    );
+    await eventually(
+      async () => {
+        const list = await pods();
+        return NODES.every((n) =>
+          list.some(
+            (p) =>
+              p.metadata.name === `web-${n}` &&
+              p.status?.podIP &&
+              p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          ),
+        );
+      },
+      180_000,
+      'a ready web pod with its IP on each host',
+    );
+  });
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await w?.stop();
+  });
+
+  test('vxlan: each pod has an IP of its node subnet; pods on different hosts reach each other by pod IP, without NAT', async () => {
+    const ips = await podIps();
+    for (const n of NODES) {
+      const subnet = await w.subnetOf(n);
+      assert.equal(ips[n]!.split('.').slice(0, 3).join('.'), subnet.split('.').slice(0, 3).join('.'));
+      assert.notEqual(ips[n], w.host(n).address);
+    }
+    await eventually(
+      async () => {
+        await everyPair();
+        return true;
+      },
+      30_000,
+      'every pod reaches every other',
+    );
+    // Over the overlay: each peer subnet via the node's VXLAN device.
+    const routes = await ourRoutes(w.host('h0'));
+    assert.deepEqual(Object.keys(routes).sort(), [await w.subnetOf('h1'), await w.subnetOf('h2')].sort());
+    for (const via of Object.values(routes)) assert.match(via, / nkx[0-9a-f]{8} onlink$/);
+  });
+
+  test('a ClusterIP from a pod on every host is spread over the endpoints on all three hosts', async () => {
+    const ip = await clusterIp('web');
+    assert.ok(ip.startsWith('10.43.'), ip);
+    for (const n of NODES) {
+      const got = await getsFrom(`web-${n}`, n, `http://${ip}/`, 30);
+      assert.deepEqual([...new Set(got)].sort(), ['web-h0', 'web-h1', 'web-h2'], `from web-${n}: ${got}`);
+    }
+  });
+
+  test('Service names resolve from a pod on every host: <svc>, <svc>.<ns>, <svc>.<ns>.svc.cluster.local', async () => {
+    const ip = await clusterIp('web');
+    const re = new RegExp(`Address:\\s+${ip.replaceAll('.', '\\.')}\\b`);
+    for (const n of NODES) {
+      for (const name of ['web', 'web.default', 'web.default.svc.cluster.local']) {
+        // busybox's nslookup applies the search path to names without a dot only: the others in full.
+        const q = name === 'web.default' ? 'web.default.svc.cluster.local' : name;
+        assert.match(await sh(`web-${n}`, n, `nslookup ${q} 2>&1`), re, `${name} from web-${n}`);
+      }
+      assert.match(await sh(`web-${n}`, n, 'cat /etc/resolv.conf'), /search default\.svc\.cluster\.local /);
+    }
+  });
+
+  test('a NodePort from outside the cluster hosts, at every host address, reaches pods on all three', async () => {
+    for (const n of NODES) {
+      const got = await getsFromOutside(`http://${w.host(n).address}:${NODE_PORT}/`, 30);
+      assert.deepEqual([...new Set(got)].sort(), ['web-h0', 'web-h1', 'web-h2'], `via ${n}: ${got}`);
+    }
+  });
+
+  test('endpoints leave a pod whose readiness fails and take it back', async () => {
+    const ip = await clusterIp('web');
+    await sh('web-h1', 'h1', 'rm /tmp/ready');
+    await eventually(
+      async () => {
+        const p = await podNamed('web-h1');
+        return p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'False');
+      },
+      20_000,
+      'web-h1 not ready',
+    );
+    // The slice follows the pod within a second; the rules on each host follow their informer.
+    await eventually(
+      async () => {
+        const got = await getsFrom('web-h0', 'h0', `http://${ip}/`, 20);
+        return !got.includes('web-h1') && got.every((g) => g === 'web-h0' || g === 'web-h2');
+      },
+      20_000,
+      'web-h1 out of the ClusterIP from h0',
+    );
+    await sh('web-h1', 'h1', 'touch /tmp/ready');
+    await eventually(
+      async () => (await getsFrom('web-h2', 'h2', `http://${ip}/`, 20)).includes('web-h1'),
+      20_000,
+      'web-h1 back in the ClusterIP from h2',
+    );
+  });
+
+  test('two pods on one node listen on the same port; a hostNetwork pod gets the host address', async () => {
+    await apply(
+      [
+        web('h0', 'twin', 'twin'),
+        `apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  nodeName: h2
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      image: ${image}
+      command: [sh, -c, 'mkdir -p /www && echo hostnet > /www/index.html && exec httpd -f -p ${HOST_PORT} -h /www']
+`,
+      ].join('---\n'),
+    );
+    const [twin, hostnet] = await eventually(
+      async () => {
+        const t = await podNamed('twin');
+        const h = await podNamed('hostnet');
+        return t?.status?.podIP && h?.status?.podIP && t.status.phase === 'Running'
+          ? ([t, h] as const)
+          : undefined;
+      },
+      60_000,
+      'twin and hostnet running',
+    );
+    const ips = await podIps();
+    assert.notEqual(twin.status!.podIP, ips.h0);
+    // Both answer on 8080 on h0, from h1.
+    for (const [ip, name] of [
+      [twin.status!.podIP!, 'twin'],
+      [ips.h0!, 'web-h0'],
+    ])
+      await eventually(
+        async () => (await getsFrom('web-h1', 'h1', `http://${ip}:8080/`, 1))[0] === name,
+        20_000,
+        `${name} on 8080 from h1`,
+      );
+    assert.equal(hostnet.status!.podIP, w.host('h2').address);
+    const got = await getsFromOutside(`http://${w.host('h2').address}:${HOST_PORT}/`, 1);
+    assert.deepEqual(got, ['hostnet']);
+  });
+
+  test('the backend changes to host-gw with a restart of every agent: pods keep running and reach each other over plain routes', async () => {
+    const before = await Promise.all(NODES.map(async (n) => (await containers(n)).map((c) => c.Id).sort()));
+    await w.config('host-gw');
+    for (const n of NODES) await w.stopAgent(n);
+    await startAgentsReady(w.c);
+    await eventually(
+      async () => {
+        const routes = await ourRoutes(w.host('h0'));
+        return Object.values(routes).length === 2 && Object.values(routes).every((v) => / eth0$/.test(v));
+      },
+      30_000,
+      'host-gw routes on h0',
+    );
+    assert.deepEqual(await ourRoutes(w.host('h1')), {
+      [await w.subnetOf('h0')]: `${w.host('h0').address} eth0`,
+      [await w.subnetOf('h2')]: `${w.host('h2').address} eth0`,
+    });
+    for (const n of NODES)
+      assert.deepEqual(await ipIn<unknown[]>(w.host(n), ['-d', 'link', 'show', 'type', 'vxlan']), [], n);
+    await eventually(
+      async () => {
+        await everyPair();
+        return true;
+      },
+      30_000,
+      'every pod reaches every other over host-gw',
+    );
+    const now = await Promise.all(NODES.map(async (n) => (await containers(n)).map((c) => c.Id).sort()));
+    assert.deepEqual(now, before, 'no container was recreated');
+  });
+
+  test('an agent restart changes no rule or route and drops no connection held through a ClusterIP', async () => {
+    await apply(`apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: web}
+  ports: [{port: ${ECHO_PORT}, targetPort: ${ECHO_PORT}}]
+`);
+    // An echo server in each web pod's network namespace.
+    for (const n of NODES)
+      nodeIn(
+        await podNetns(`web-${n}`, n),
+        `require('net').createServer((s) => s.pipe(s)).listen(${ECHO_PORT})`,
+      );
+    const ip = await clusterIp('echo');
+    const held = await eventually(
+      async () =>
+        holdConnection(await podNetns('web-h0', 'h0'), ip, ECHO_PORT, children).catch(() => undefined),
+      20_000,
+      'a connection through the echo ClusterIP',
+    );
+    await held.echo('before');
+    const before = await Promise.all(NODES.map(kernelState));
+    for (const n of NODES) {
+      await w.stopAgent(n);
+      await w.c.startAgent(n);
+      await reconciled(w, n, 'etcd');
+      await held.echo(`after ${n}`);
+    }
+    // Converged (each reconciled from etcd): still the same rules (handles and all) and routes.
+    assert.deepEqual(await Promise.all(NODES.map(kernelState)), before);
+    await held.echo('at the end');
+    held.close();
+  });
+
+  test('after the pods and Services are deleted, no veth, sandbox, address or rule is left on any host', async () => {
+    const ruleCount = async (n: string) =>
+      (await kernelState(n)).table
+        .split('\n')
+        .filter((l) => /^\s*chain (service|endpoint|external)-/.test(l) && !/service-endpoints-check/.test(l))
+        .length;
+    for (const n of NODES) assert.ok((await ruleCount(n)) > 0, `${n} has Service chains before`);
+    await cli(['delete', 'svc', 'web', 'web-outside', 'echo']);
+    await cli(['delete', 'pod', 'web-h0', 'web-h1', 'web-h2', 'twin', 'hostnet']);
+    await eventually(
+      async () => {
+        const left: string[] = [];
+        for (const n of NODES) {
+          const cs = await containers(n);
+          if (cs.length > 0) left.push(`${n}: containers ${cs.map((c) => c.Names.join()).join(' ')}`);
+          const rules = await ruleCount(n);
+          if (rules > 0) left.push(`${n}: ${rules} Service chains`);
+          const ports = await ipIn<Array<{ ifname: string }>>(w.host(n), [
+            'link',
+            'show',
+            'master',
+            bridgeName(w.c.name, n),
+          ]);
+          if (ports.length > 0) left.push(`${n}: bridge ports ${ports.map((p) => p.ifname).join(' ')}`);
+        }
+        const list = await pods();
+        if (list.length > 0) left.push(`pods ${list.map((p) => p.metadata.name).join(' ')}`);
+        if (left.length > 0) throw new Error(left.join('; '));
+        return true;
+      },
+      60_000,
+      'every container, veth and Service chain gone',
+    );
+    for (const n of NODES) {
+      // Only the bridge's gateway address is left in the node's subnet.
+      const addrs = await ipIn<Array<{ ifname: string; addr_info: Array<{ local: string }> }>>(w.host(n), [
+        'addr',
+        'show',
+      ]);
+      const prefix = (await w.subnetOf(n)).split('.').slice(0, 3).join('.');
+      const inSubnet = addrs.flatMap((a) =>
+        a.addr_info.filter((i) => i.local.startsWith(`${prefix}.`)).map((i) => `${a.ifname} ${i.local}`),
+      );
+      assert.deepEqual(inSubnet, [`${bridgeName(w.c.name, n)} ${prefix}.1`], n);
+    }
+  });
+});
