@@ -59,10 +59,20 @@ function serve(netns: string, cmd: string, args: string[]): ChildProcess {
   return child;
 }
 
-/** Bits per second of one TCP stream, `from` namespace to `to` address (iperf3 server in `toNs`, on
- * `bind`: `to` itself, or the endpoint behind a ClusterIP). */
-async function throughput(fromNs: string, toNs: string, to: string, bind = to): Promise<number> {
-  const server = serve(toNs, 'iperf3', ['-s', '-1', '-B', bind, '-p', String(IPERF_PORT)]);
+/** Where a path's client connects, and where its server listens (the same, or the endpoint behind a
+ * ClusterIP: there on a port of its own, since the receiver's TIME_WAIT of one path's connections would
+ * refuse the other path's reuse of a client port, timestamps differing by destination — PAWS). */
+interface Target {
+  at: string;
+  bind: string;
+  /** Added to the base ports, at the server only. */
+  shift: number;
+}
+
+/** Bits per second of one TCP stream, `from` namespace to `t` (iperf3 server in `toNs`). */
+async function throughput(fromNs: string, toNs: string, t: Target): Promise<number> {
+  const to = t.at;
+  const server = serve(toNs, 'iperf3', ['-s', '-1', '-B', t.bind, '-p', String(IPERF_PORT + t.shift)]);
   try {
     // Until the server listens (a client refused says so in its JSON).
     return await eventually(
@@ -91,8 +101,8 @@ async function throughput(fromNs: string, toNs: string, to: string, bind = to): 
   }
 }
 
-const CONN_SERVER = (ip: string) =>
-  `require('node:net').createServer((s) => s.end()).listen(${CONN_PORT}, '${ip}')`;
+const CONN_SERVER = (ip: string, port: number) =>
+  `require('node:net').createServer((s) => s.end()).listen(${port}, '${ip}')`;
 const CONN_CLIENT = (ip: string) => `const net = require('node:net');
 const until = Date.now() + ${SECONDS * 1000}; let done = 0; let live = 8;
 const one = () => { if (Date.now() > until) { if (--live === 0) { console.log(done); } return; }
@@ -100,9 +110,10 @@ const one = () => { if (Date.now() > until) { if (--live === 0) { console.log(do
   s.on('close', () => { done++; one(); }); };
 for (let i = 0; i < 8; i++) one();`;
 
-/** TCP connections opened and closed per second, `from` namespace to `to` address (server on `bind`). */
-async function connRate(fromNs: string, toNs: string, to: string, bind = to): Promise<number> {
-  const server = serve(toNs, process.execPath, ['-e', CONN_SERVER(bind)]);
+/** TCP connections opened and closed per second, `from` namespace to `t`. */
+async function connRate(fromNs: string, toNs: string, t: Target): Promise<number> {
+  const to = t.at;
+  const server = serve(toNs, process.execPath, ['-e', CONN_SERVER(t.bind, CONN_PORT + t.shift)]);
   try {
     await eventually(
       async () =>
@@ -126,9 +137,9 @@ async function connRate(fromNs: string, toNs: string, to: string, bind = to): Pr
 /** A Service at CLUSTER_IP with `pod` as its one ready endpoint, written to etcd as the head writes them. */
 async function serviceTo(w: RouteWorld, pod: StandInPod): Promise<void> {
   const ports = [
-    { name: 'call', port: POD_PORT },
-    { name: 'iperf', port: IPERF_PORT },
-    { name: 'conn', port: CONN_PORT },
+    { name: 'call', port: POD_PORT, targetPort: POD_PORT },
+    { name: 'iperf', port: IPERF_PORT, targetPort: IPERF_PORT + 1 },
+    { name: 'conn', port: CONN_PORT, targetPort: CONN_PORT + 1 },
   ];
   const service: Service = {
     apiVersion: 'v1',
@@ -136,7 +147,7 @@ async function serviceTo(w: RouteWorld, pod: StandInPod): Promise<void> {
     metadata: objectMeta('bench'),
     spec: {
       clusterIP: CLUSTER_IP,
-      ports: ports.map((p) => ({ ...p, protocol: 'TCP', targetPort: p.port })),
+      ports: ports.map((p) => ({ ...p, protocol: 'TCP' })),
     },
   };
   const slice: EndpointSlice = {
@@ -145,7 +156,7 @@ async function serviceTo(w: RouteWorld, pod: StandInPod): Promise<void> {
     metadata: objectMeta('bench-abcde', { labels: { 'kubernetes.io/service-name': 'bench' } }),
     addressType: 'IPv4',
     endpoints: [{ addresses: [pod.ip], conditions: { ready: true, serving: true, terminating: false } }],
-    ports: ports.map((p) => ({ ...p, protocol: 'TCP' })),
+    ports: ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: 'TCP' })),
   };
   await w.c.withEtcd((etcd) => createObjects(etcd, w.c.name, [service, slice]));
 }
@@ -169,15 +180,15 @@ try {
     const [h0, h1] = [w.host('h0'), w.host('h1')];
     // The paths' figures taken in turns, --rounds times each: the medians (a busy machine moves all).
     const paths = {
-      host: { from: h0.netns, to: h1.netns, at: h1.address, bind: h1.address },
-      pod: { from: a.netns, to: b.netns, at: b.ip, bind: b.ip },
-      ClusterIP: { from: a.netns, to: b.netns, at: CLUSTER_IP, bind: b.ip },
+      host: { from: h0.netns, to: h1.netns, t: { at: h1.address, bind: h1.address, shift: 0 } },
+      pod: { from: a.netns, to: b.netns, t: { at: b.ip, bind: b.ip, shift: 0 } },
+      ClusterIP: { from: a.netns, to: b.netns, t: { at: CLUSTER_IP, bind: b.ip, shift: 1 } },
     };
     const m = new Map(Object.keys(paths).map((k) => [k, { bps: [] as number[], cps: [] as number[] }]));
     for (let i = 0; i < ROUNDS; i++)
       for (const [name, p] of Object.entries(paths)) {
-        m.get(name)!.bps.push(await throughput(p.from, p.to, p.at, p.bind));
-        m.get(name)!.cps.push(await connRate(p.from, p.to, p.at, p.bind));
+        m.get(name)!.bps.push(await throughput(p.from, p.to, p.t));
+        m.get(name)!.cps.push(await connRate(p.from, p.to, p.t));
       }
     const host = { bps: median(m.get('host')!.bps), cps: median(m.get('host')!.cps) };
     const gbit = (bps: number) => (bps / 1e9).toFixed(2);
