@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds a tiny local image for the workload tests, with no registry: Debian's static busybox as
-# /bin/busybox, a link in /bin for each of its applets, an empty /tmp; PATH=/bin, CMD sh. Beside it the
-# same files as nokube-test/pause:1, whose command sleeps until stopped: a pod sandbox for the pod network
-# tests (network.sandboxImage), which cannot pull registry.k8s.io/pause.
+# /bin/busybox, a link in /bin for each of its applets, an empty /tmp; PATH=/bin, CMD sh. (Pod sandboxes
+# need no image from here: the agent makes its built-in one, network.sandboxImage's default.)
 #   busybox-image.sh [--force] [IMAGE-REF]    (default ref nokube-test/busybox:1)
 # Does nothing for an image that exists already, unless --force. Needs a running engine
 # (scripts/docker-engine.sh start) and busybox-static.
@@ -30,16 +29,10 @@ if ! docker info >/dev/null 2>&1; then
   echo "busybox-image.sh: no Docker engine answers: start one with scripts/docker-engine.sh start" >&2
   exit 1
 fi
-PAUSE=nokube-test/pause:1
-todo=()
-for image in "$ref" "$PAUSE"; do
-  if ((force == 0)) && docker image inspect "$image" >/dev/null 2>&1; then
-    echo "image $image exists (--force rebuilds it)"
-  else
-    todo+=("$image")
-  fi
-done
-((${#todo[@]} > 0)) || exit 0
+if ((force == 0)) && docker image inspect "$ref" >/dev/null 2>&1; then
+  echo "image $ref exists (--force rebuilds it)"
+  exit 0
+fi
 
 root=$(mktemp -d /tmp/nokube-busybox-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
@@ -52,10 +45,6 @@ for applet in $("$BUSYBOX" --list); do
   ln -s busybox "$root/bin/$applet"
   n=$((n + 1))
 done
-for image in "${todo[@]}"; do
-  cmd='CMD ["sh"]'
-  [[ $image == "$PAUSE" ]] && cmd='CMD ["sleep", "2147483647"]'
-  id=$(tar -C "$root" --numeric-owner --owner=0 --group=0 -c . |
-    docker import --change 'ENV PATH=/bin' --change "$cmd" - "$image")
-  echo "built $image ($id, busybox with $n applets, $cmd)"
-done
+id=$(tar -C "$root" --numeric-owner --owner=0 --group=0 -c . |
+  docker import --change 'ENV PATH=/bin' --change 'CMD ["sh"]' - "$ref")
+echo "built $ref ($id, busybox with $n applets)"

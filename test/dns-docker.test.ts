@@ -15,15 +15,14 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { decode, encode } from '@dnsquery/dns-packet';
 import type { Pod, Service } from '../agent/objects/types.ts';
-import { createTestCluster, eventually, getJson, REPO, runCli, type TestCluster } from './harness/cluster.ts';
+import { createTestCluster, eventually, getJson, runCli, type TestCluster } from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, execIn, requireDocker } from './harness/docker.ts';
 
-const run = promisify(execFile);
+const _run = promisify(execFile);
 const NET = 177;
 const POD_CIDR = '10.177.0.0/16';
 const GATEWAY = '10.177.0.1';
 const UPSTREAM = `127.${NET}.53.1`;
-const PAUSE = 'nokube-test/pause:1';
 
 describe('cluster DNS from pods on Docker', { timeout: 180_000 }, () => {
   let c: TestCluster;
@@ -48,7 +47,6 @@ describe('cluster DNS from pods on Docker', { timeout: 180_000 }, () => {
   before(async () => {
     docker = await requireDocker();
     image = await ensureBusyboxImage();
-    await run('bash', [join(REPO, 'scripts', 'busybox-image.sh')], { timeout: 120_000 });
     dir = await mkdtemp(join(tmpdir(), 'nokube-dns-docker-'));
     // The hosts' resolvers for this cluster: an upstream of ours on a loopback address (reached by the
     // agent from the host's namespace), which knows outside.test and nothing else.
@@ -58,7 +56,7 @@ describe('cluster DNS from pods on Docker', { timeout: 180_000 }, () => {
     c = await createTestCluster({
       nodes: 1,
       net: NET,
-      sections: `network:\n  podCidr: ${POD_CIDR}\n  serviceCidr: 10.178.0.0/16\n  sandboxImage: ${PAUSE}\n  resolvConf: ${resolvConf}\n`,
+      sections: `network:\n  podCidr: ${POD_CIDR}\n  serviceCidr: 10.178.0.0/16\n  resolvConf: ${resolvConf}\n`,
     });
     await c.startAgent('n1');
     await eventually(() => getJson(`${c.headUrl()}/readyz`), 60_000, 'head ready');

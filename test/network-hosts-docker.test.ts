@@ -9,20 +9,18 @@
 // held through a ClusterIP; after deletes, no veth, container, address or rule is left on any host.
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import type { Pod, Service } from '../agent/objects/types.ts';
 import { bridgeName } from '../agent/podnet/names.ts';
 import { tableName } from '../agent/services/nft/plan.ts';
-import { eventually, REPO, runCli, startAgentsReady } from './harness/cluster.ts';
+import { eventually, runCli, startAgentsReady } from './harness/cluster.ts';
 import { ensureBusyboxImage, execIn, requireDocker } from './harness/docker.ts';
 import { holdConnection, httpGets } from './harness/netns-client.ts';
 import { ipIn, ourRoutes, type RouteWorld, reconciled, startRouteWorld } from './harness/route-world.ts';
 
 const run = promisify(execFile);
-const PAUSE = 'nokube-test/pause:1';
 const SERVICE_CIDR = '10.43.0.0/16';
 const NODE_PORT = 31177;
 const HOST_PORT = 18177;
@@ -146,19 +144,19 @@ spec:
   before(async () => {
     const machine = await requireDocker();
     image = await ensureBusyboxImage();
-    await run('bash', [join(REPO, 'scripts', 'busybox-image.sh')], { timeout: 120_000 });
     w = await startRouteWorld({
       agents: 3,
       recordOnly: 0,
       far: [],
       docker: true,
-      network: `  serviceCidr: ${SERVICE_CIDR}\n  sandboxImage: ${PAUSE}\n`,
+      network: `  serviceCidr: ${SERVICE_CIDR}\n`,
     });
-    // The images come from the machine's engine (no registry reaches the hosts' engines).
+    // The test image comes from the machine's engine (no registry reaches the hosts' engines); the sandbox
+    // image is the built-in one, made by each agent on its engine.
     for (const h of w.hosts.hosts) {
       const engine = new Docker({ socketPath: h.dockerSocket! });
       engines.set(h.name, engine);
-      for (const ref of [image, PAUSE]) await engine.loadImage(await machine.getImage(ref).get());
+      await engine.loadImage(await machine.getImage(image).get());
     }
     await w.config('vxlan');
     await startAgentsReady(w.c);

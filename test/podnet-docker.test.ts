@@ -19,7 +19,6 @@ import { podIpsPath } from '../agent/podnet/pod-ips.ts';
 import {
   createTestCluster,
   eventually,
-  REPO,
   runCli,
   startAgentsReady,
   type TestCluster,
@@ -29,7 +28,6 @@ import { freePorts } from './harness/ports.ts';
 
 const run = promisify(execFile);
 const POD_CIDR = '10.121.0.0/16';
-const PAUSE = 'nokube-test/pause:1';
 const BUSYBOX = 'nokube-test/busybox:1';
 
 describe('pod network on Docker', { timeout: 400_000 }, () => {
@@ -115,11 +113,10 @@ describe('pod network on Docker', { timeout: 400_000 }, () => {
     docker = await requireDocker();
     image = await ensureBusyboxImage();
     // The pause image comes from the same script (no registry).
-    await run('bash', [join(REPO, 'scripts', 'busybox-image.sh')], { timeout: 120_000 });
     c = await createTestCluster({
       nodes: 2,
       net: 121,
-      sections: `network:\n  podCidr: ${POD_CIDR}\n  serviceCidr: 10.122.0.0/16\n  sandboxImage: ${PAUSE}\n`,
+      sections: `network:\n  podCidr: ${POD_CIDR}\n  serviceCidr: 10.122.0.0/16\n`,
     });
     await startAgentsReady(c);
     // Beyond the node: a namespace on a veth of the host, with a server that says who called.

@@ -21,7 +21,6 @@ import { storeConfig } from '../agent/store/config-store.ts';
 import {
   createTestCluster,
   eventually,
-  REPO,
   runCli,
   startAgentsReady,
   type TestCluster,
@@ -31,7 +30,6 @@ import { holdConnection, httpGets } from './harness/netns-client.ts';
 
 const run = promisify(execFile);
 const NET = 137;
-const PAUSE = 'nokube-test/pause:1';
 const NODE_PORT = 31137;
 
 describe('Service data path: the agent loads its nftables table', { timeout: 300_000 }, () => {
@@ -84,11 +82,10 @@ describe('Service data path: the agent loads its nftables table', { timeout: 300
   before(async () => {
     docker = await requireDocker();
     image = await ensureBusyboxImage();
-    await run('bash', [join(REPO, 'scripts', 'busybox-image.sh')], { timeout: 120_000 });
     c = await createTestCluster({
       nodes: 1,
       net: NET,
-      sections: `network:\n  podCidr: 10.${NET}.0.0/16\n  serviceCidr: 10.${NET + 1}.0.0/16\n  sandboxImage: ${PAUSE}\n`,
+      sections: `network:\n  podCidr: 10.${NET}.0.0/16\n  serviceCidr: 10.${NET + 1}.0.0/16\n`,
     });
     table = tableName(c.name, 'n1');
     await startAgentsReady(c);

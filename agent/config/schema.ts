@@ -51,7 +51,7 @@ export const DOCUMENTED_DEFAULTS = {
   'network.nodePortRange': '30000-32767',
   'network.clusterDomain': 'cluster.local',
   'network.backend': 'vxlan',
-  'network.sandboxImage': 'registry.k8s.io/pause:3.10',
+  'network.sandboxImage': 'nokube/pause:1',
   'network.resolvConf': '/etc/resolv.conf',
 } as const;
 

@@ -71,7 +71,7 @@ network:                        # pods get their own IPs (remove the section: ev
   # nodePortRange: 30000-32767  # default 30000-32767
   # clusterDomain: cluster.local  # default cluster.local
   # backend: vxlan              # default vxlan: routes between nodes (host-gw | vxlan)
-  # sandboxImage: registry.k8s.io/pause:3.10   # default: the container holding each pod's network namespace
+  # sandboxImage: nokube/pause:1   # default, built in (no registry): the container holding each pod's network namespace
   # resolvConf: /etc/resolv.conf   # default: the hosts' resolvers (the node resolver forwards other names there)
 
 nodes:

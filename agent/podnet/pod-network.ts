@@ -7,6 +7,7 @@
 // Every step reads before it writes: an agent restart finds the bridge, the veths, the addresses and the
 // table as it left them and changes nothing (no container restarted, connections kept). Nothing here is
 // on a packet's path: the kernel forwards.
+
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -18,6 +19,7 @@ import { imagePresent, pullImage } from '../runtime/images.ts';
 import { containerName, LABEL } from '../runtime/labels.ts';
 import { ipBatch, ipJson, ipJsonIn, nftApply, nftText } from './kernel.ts';
 import { bridgeName, tableName, vethName, vethPeerName } from './names.ts';
+import { BUILTIN_SANDBOX_IMAGE, importBuiltinSandbox } from './pause/image.ts';
 import { PodIps } from './pod-ips.ts';
 import { type HostPortRule, type Ruleset, rulesetDigest, rulesetFile } from './ruleset.ts';
 import type { NodeSubnet } from './subnet.ts';
@@ -244,11 +246,13 @@ export class PodNetwork {
       const failed = this.pullFailed;
       if (failed && Date.now() - failed.at < SANDBOX_PULL_RETRY_MS)
         return { reason: 'ContainerCreating', message: failed.message };
+      const builtin = image === BUILTIN_SANDBOX_IMAGE;
       try {
-        await pullImage(docker, image);
+        // The built-in one is made here from what the agent carries; any other comes from its registry.
+        await (builtin ? importBuiltinSandbox(docker) : pullImage(docker, image));
         this.pullFailed = undefined;
       } catch (err) {
-        const message = `pod sandbox image "${image}" cannot be pulled (tried again every ${SANDBOX_PULL_RETRY_MS / 1000} s): ${(err as Error).message}`;
+        const message = `pod sandbox image "${image}" cannot be ${builtin ? 'made' : 'pulled'} (tried again every ${SANDBOX_PULL_RETRY_MS / 1000} s): ${(err as Error).message}`;
         this.pullFailed = { at: Date.now(), message };
         return { reason: 'ContainerCreating', message };
       }

@@ -71,7 +71,6 @@ mesh:
   port: ${p.meshPort}
 network:                        # each pod its own IP (README "Pod network"); remove: pods on the host network
   podCidr: 10.42.0.0/16
-  sandboxImage: nokube-test/pause:1   # built offline by scripts/busybox-image.sh; elsewhere registry.k8s.io/pause:3.10
 nodes:
   - name: local
     address: 127.0.0.1
