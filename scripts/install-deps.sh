@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: command that proves it is there -> package that provides it. etcd and Docker run a
-# cluster (the quick start); iproute2 and nftables wire the pod network (agent/podnet); with --tests also what only the tests use: a registry on loopback (image
+# cluster (the quick start); iproute2 and nftables wire the pod network (agent/podnet), conntrack deletes
+# stale UDP flows of Services (agent/services/proxy); with --tests also what only the tests use: a registry on loopback (image
 # pulls), victoria-metrics (the PromQL store of the metrics tests: it takes Prometheus remote write, like
 # GreptimeDB), chromium (the web console test), openssh-server/-client (an sshd and keys per test host of
 # the deploy tests, test/harness/hosts.ts; iproute2 makes their network namespaces), openssl (certificates of the
 # TLS tests), python3 (its pty module drives `exec -t` on a terminal, test/harness/pty.ts), systemd (only its
 # `systemd-analyze verify` checks the agent's unit file; nothing is booted), iperf3 (bench/network).
-declare -A NEED=([etcd]=etcd-server [dockerd]=docker.io [docker]=docker.io [ip]=iproute2 [nft]=nftables [nsenter]=util-linux)
+declare -A NEED=([etcd]=etcd-server [dockerd]=docker.io [docker]=docker.io [ip]=iproute2 [nft]=nftables [nsenter]=util-linux [conntrack]=conntrack)
 if [[ ${1:-} == --tests ]]; then
   NEED+=([docker-registry]=docker-registry [victoria-metrics]=victoria-metrics [chromium]=chromium [sshd]=openssh-server [ssh-keygen]=openssh-client)
   NEED+=([openssl]=openssl [python3]=python3 [systemd-analyze]=systemd [iperf3]=iperf3)

@@ -16,7 +16,7 @@ import type { Pod, Service } from '../agent/objects/types.ts';
 import { bridgeName } from '../agent/podnet/names.ts';
 import { tableName } from '../agent/services/nft/plan.ts';
 import { eventually, runCli, startAgentsReady } from './harness/cluster.ts';
-import { ensureBusyboxImage, execIn, requireDocker } from './harness/docker.ts';
+import { ensureBusyboxImage, execIn, podNetnsPath, requireDocker } from './harness/docker.ts';
 import { holdConnection, httpGets } from './harness/netns-client.ts';
 import { ipIn, ourRoutes, type RouteWorld, reconciled, startRouteWorld } from './harness/route-world.ts';
 
@@ -59,15 +59,7 @@ describe('pod network and Services on 3 hosts, each with its own Docker engine',
   };
   const sh = async (pod: string, node: string, cmd: string) =>
     execIn(engines.get(node)!, await containerOf(pod, node), ['sh', '-c', cmd]);
-  /** The pod's network namespace, as /proc/<pid>/ns/net of its sandbox. */
-  const podNetns = async (pod: string, node: string) => {
-    const [info] = await engines.get(node)!.listContainers({
-      filters: { label: [`nokube.cluster=${w.c.name}`, `nokube.pod=${pod}`, 'nokube.sandbox=true'] },
-    });
-    assert.ok(info, `sandbox of ${pod} on ${node}`);
-    const { State } = await engines.get(node)!.getContainer(info.Id).inspect();
-    return `/proc/${State.Pid}/ns/net`;
-  };
+  const podNetns = (pod: string, node: string) => podNetnsPath(engines.get(node)!, w.c.name, pod);
   /** A Node script run in a pod's network namespace (a process of the pod, as far as the network goes). */
   const nodeIn = (netns: string, script: string, opts: { stdin?: boolean } = {}) => {
     const child = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e', script], {

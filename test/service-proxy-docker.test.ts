@@ -8,7 +8,7 @@
 // with etcd down loads its rules from its workspace cache, then follows etcd; an agent started without a
 // `network` section removes the table.
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, execFile } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,7 +25,7 @@ import {
   startAgentsReady,
   type TestCluster,
 } from './harness/cluster.ts';
-import { type Docker, ensureBusyboxImage, execIn, requireDocker } from './harness/docker.ts';
+import { type Docker, ensureBusyboxImage, execIn, podNetnsPath, requireDocker } from './harness/docker.ts';
 import { holdConnection, httpGets } from './harness/netns-client.ts';
 
 const run = promisify(execFile);
@@ -213,6 +213,70 @@ spec:
       30_000,
       `${victim!.metadata.name} answering again`,
     );
+  });
+
+  test('UDP: a flow to an endpoint that leaves goes to one that is there (its conntrack entries deleted)', async () => {
+    await apply(`apiVersion: v1
+kind: Service
+metadata: {name: udp}
+spec:
+  selector: {app: web}
+  ports: [{name: echo, protocol: UDP, port: 5300, targetPort: 5300}]
+`);
+    // In each web pod's namespace a UDP server answering with its pod's name.
+    for (const p of await pods('web-'))
+      clients.push(
+        spawn('nsenter', [
+          `--net=${await podNetnsPath(docker, c.name, p.metadata.name)}`,
+          process.execPath,
+          '-e',
+          `const s = require('dgram').createSocket('udp4');
+s.on('message', (m, r) => s.send(process.argv[1], r.port, r.address)); s.bind(5300);`,
+          p.metadata.name,
+        ]),
+      );
+    const ip = await clusterIp('udp');
+    // Always from one source port: one flow, which conntrack keeps on its endpoint while packets come.
+    const ask = async () =>
+      (
+        await run('ip', [
+          'netns',
+          'exec',
+          inside,
+          process.execPath,
+          '-e',
+          `const s = require('dgram').createSocket('udp4');
+s.on('message', (m) => { console.log(String(m)); process.exit(0); });
+s.bind(40053, () => s.send('ping', 5300, '${ip}'));
+setTimeout(() => { console.log('timeout'); process.exit(0); }, 1000);`,
+        ])
+      ).stdout.trim();
+    const first = await eventually(
+      async () => {
+        const r = await ask();
+        return r.startsWith('web-') ? r : undefined;
+      },
+      30_000,
+      'a UDP answer through the ClusterIP',
+    );
+    assert.deepEqual([await ask(), await ask()], [first, first], 'one flow, one endpoint');
+    const id = await containerOf(first);
+    await execIn(docker, id, ['rm', '/tmp/ready']);
+    try {
+      // Its server still answers: only a deleted conntrack entry sends the flow elsewhere.
+      const next = await eventually(
+        async () => {
+          const r = await ask();
+          return r.startsWith('web-') && r !== first ? r : undefined;
+        },
+        20_000,
+        `the flow leaving ${first}`,
+      );
+      assert.notEqual(next, first);
+    } finally {
+      await execIn(docker, id, ['touch', '/tmp/ready']);
+    }
+    await cli(['delete', 'svc', 'udp']);
   });
 
   test('a deleted Service takes its rules with it (counted)', async () => {

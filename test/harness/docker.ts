@@ -239,3 +239,14 @@ export async function execIn(docker: Docker, containerId: string, cmd: string[])
   await new Promise((r) => stream.on('end', r));
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** A pod's network namespace on an engine, as /proc/<pid>/ns/net of its sandbox (the pod network's
+ * container holding it): for a client or server run there with `nsenter --net=` (test/harness/netns-client.ts). */
+export async function podNetnsPath(docker: Docker, cluster: string, pod: string): Promise<string> {
+  const [info] = await docker.listContainers({
+    filters: { label: [`nokube.cluster=${cluster}`, `nokube.pod=${pod}`, 'nokube.sandbox=true'] },
+  });
+  if (!info) throw new Error(`no running sandbox of pod ${pod} (cluster ${cluster})`);
+  const { State } = await docker.getContainer(info.Id).inspect();
+  return `/proc/${State.Pid}/ns/net`;
+}

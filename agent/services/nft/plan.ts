@@ -59,11 +59,21 @@ interface PortPlan {
 export const tableName = (cluster: string, node: string): string =>
   `nokube_svc_${createHash('sha256').update(`${cluster}/${node}`).digest('hex').slice(0, 8)}`;
 
-/** What an agent loads: the table's name, the digest of its body, the `nft -f` text. */
+/** A UDP Service port and the endpoint addresses it sends to (conntrack entries of an endpoint that
+ * leaves are deleted: agent/services/proxy/conntrack.ts). */
+export interface UdpTarget {
+  clusterIP: string;
+  port: number;
+  nodePort?: number;
+  endpoints: string[];
+}
+
+/** What an agent loads: the table's name, the digest of its body, the `nft -f` text; and its UDP ports. */
 export interface PlannedTable {
   table: string;
   digest: string;
   text: string;
+  udp: UdpTarget[];
 }
 
 /** kube-proxy's chain naming: a short hash for uniqueness, then what it is, readable. */
@@ -149,9 +159,17 @@ export function planServiceRules(input: ServiceRulesInput): PlannedTable {
   const noEndpointNodePorts: string[] = [];
   const chains: string[] = [];
   const sets: string[] = [];
+  const udp: UdpTarget[] = [];
   for (const p of plans) {
     const ip = p.svc.spec.clusterIP!;
     const key = `${ip} . ${proto(p.protocol)} . ${p.port}`;
+    if (p.protocol === 'UDP')
+      udp.push({
+        clusterIP: ip,
+        port: p.port,
+        ...(p.nodePort ? { nodePort: p.nodePort } : {}),
+        endpoints: [...new Set(p.backends.map((b) => b.ip))],
+      });
     if (p.backends.length === 0) {
       noEndpointIps.push(`${key} : goto reject-chain`);
       if (p.nodePort) noEndpointNodePorts.push(`${proto(p.protocol)} . ${p.nodePort} : goto reject-chain`);
@@ -242,6 +260,7 @@ export function planServiceRules(input: ServiceRulesInput): PlannedTable {
   return {
     table,
     digest,
+    udp,
     text: `add table ip ${table}\ndelete table ip ${table}\ntable ip ${table} {\n  comment "${COMMENT} ${digest}"\n${text}\n}\n`,
   };
 }

@@ -15,7 +15,7 @@ import { SerialSync } from '../../loop/serial-sync.ts';
 import type { Stored } from '../../objects/store.ts';
 import type { EndpointSlice, Service } from '../../objects/types.ts';
 import { type Lease, objectInformer } from '../../store/informer/cluster.ts';
-import { planServiceRules, tableName } from '../nft/plan.ts';
+import { planServiceRules, tableName, type UdpTarget } from '../nft/plan.ts';
 import {
   readServicesCache,
   type ServicesCache,
@@ -23,6 +23,7 @@ import {
   trimSlice,
   writeServicesCache,
 } from './cache.ts';
+import { deleteFlows, type StaleFlow, staleUdpFlows } from './conntrack.ts';
 import { loadedDigest, loadTable, removeTable } from './nft.ts';
 
 /** After a failed load (no nft, refused, the kernel said no), again this long after. */
@@ -59,6 +60,10 @@ export class ServiceProxy {
   /** The digest the kernel's table is known to hold (read from its comment at start and every resync). */
   private applied: string | undefined;
   private readKernel = true;
+  /** The UDP Service ports of the rules last loaded (or, at start, of the cached inputs): whose flows to
+   * an endpoint that leaves are deleted after the next load. */
+  private loadedUdp: UdpTarget[] | undefined;
+  private lastConntrackError = '';
   private readonly sync: SerialSync;
   private lastError = '';
 
@@ -100,6 +105,8 @@ export class ServiceProxy {
     const { etcd, cluster } = this.ctx;
     this.cache = await readServicesCache(this.ctx.self().workspace);
     this.cacheText = this.cache ? JSON.stringify(this.cache) : '';
+    if (this.cache)
+      this.loadedUdp = planServiceRules({ cluster, node: this.ctx.nodeName, ...this.cache }).udp;
     const changed = {
       add: () => this.schedule(),
       update: () => this.schedule(),
@@ -156,9 +163,15 @@ export class ServiceProxy {
           'service rules as wanted already: the table is left as it is',
         );
     }
-    if (planned.digest === this.applied) return;
+    if (planned.digest === this.applied) {
+      this.loadedUdp = planned.udp;
+      return;
+    }
     await loadTable(planned.text);
     this.applied = planned.digest;
+    const stale = this.loadedUdp ? staleUdpFlows(this.loadedUdp, planned.udp) : [];
+    this.loadedUdp = planned.udp;
+    if (stale.length > 0) await this.deleteStaleFlows(stale);
     this.log.info(
       {
         table: this.table,
@@ -169,6 +182,24 @@ export class ServiceProxy {
       },
       'service rules loaded',
     );
+  }
+
+  /** UDP flows to endpoints that left: deleted, or said once per reason why not (the rules are loaded). */
+  private async deleteStaleFlows(stale: StaleFlow[]): Promise<void> {
+    try {
+      const deleted = await deleteFlows(stale);
+      this.lastConntrackError = '';
+      if (deleted > 0)
+        this.log.info({ deleted, flows: stale.length }, 'stale UDP flows to endpoints that left deleted');
+    } catch (err) {
+      const why = (err as Error).message;
+      if (why !== this.lastConntrackError)
+        this.log.warn(
+          { err: why },
+          'stale UDP flows not deleted: UDP clients may keep sending to an endpoint that left until their flow idles out',
+        );
+      this.lastConntrackError = why;
+    }
   }
 
   /** From etcd once both informers have listed, else the cache of the last ones, else nothing. */
