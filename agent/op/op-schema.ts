@@ -86,5 +86,13 @@ export const opSchema = z.discriminatedUnion('op', [
     op: z.enum(['start', 'stop', 'restart', 'state']),
     service: serviceSpec,
   }),
+  z.strictObject({
+    /** A node leaving the cluster, its agent stopped: what its pod network left in the host's kernel
+     * (bridge, tables, VXLAN device, routes inside podCidr) is removed (agent/podnet/teardown.ts). */
+    op: z.literal('network-teardown'),
+    cluster: z.string().min(1),
+    node: z.string().min(1),
+    podCidr: z.string().min(1),
+  }),
 ]);
 export type Op = z.output<typeof opSchema>;

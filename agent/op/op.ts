@@ -41,5 +41,10 @@ export async function runOp(op: Op): Promise<unknown> {
       return restartService(op.service);
     case 'state':
       return serviceState(op.service);
+    case 'network-teardown': {
+      const { removeNodeNetwork } = await import('../podnet/teardown.ts');
+      await removeNodeNetwork(op.cluster, op.node, op.podCidr);
+      return { removed: true };
+    }
   }
 }

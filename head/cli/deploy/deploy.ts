@@ -204,6 +204,17 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
       if (w.plan.steps.includes('stop')) {
         say(w.t, 'stop');
         await runRemoteOp(w.s, w.t.node.name, 'stop', [w.t.binaryPath], { op: 'stop', service: w.t.service });
+        // Its pod network's leftovers in the host's kernel (the stored config had the section).
+        const network = previous?.network;
+        if (network) {
+          say(w.t, 'network teardown');
+          await runRemoteOp(w.s, w.t.node.name, 'network teardown', [w.t.binaryPath], {
+            op: 'network-teardown',
+            cluster: o.config.cluster,
+            node: w.t.node.name,
+            podCidr: network.podCidr,
+          });
+        }
       }
       await forgetNode(etcd, o.config.cluster, w.t.node.name);
       finish(w, 'removed', since);
