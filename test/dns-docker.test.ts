@@ -181,6 +181,20 @@ ${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client'
     assert.doesNotMatch(missing, /Address:\s+10\.178/);
     assert.match(await lookup('outside.test'), /Address:\s+192\.0\.2\.77\b/);
     assert.equal(await resolved('client', 'outside.test'), '192.0.2.77');
+    // An ExternalName Service: a CNAME to the outside name, which the C library follows to its address.
+    await apply(
+      'apiVersion: v1\nkind: Service\nmetadata: {name: ext}\nspec: {type: ExternalName, externalName: outside.test}\n',
+    );
+    const ext = await eventually(
+      async () => {
+        const out = await lookup('ext.default.svc.cluster.local');
+        return /canonical name = outside\.test/.test(out) ? out : undefined;
+      },
+      10_000,
+      'ext resolves',
+    );
+    assert.match(ext, /Address:\s+192\.0\.2\.77\b/);
+    assert.equal(await resolved('client', 'ext'), '192.0.2.77');
     // A hostNetwork pod reaches the node resolver on the bridge address (a local address of the host).
     assert.equal(await resolved('hostnet', 'web'), clusterIP);
     assert.match(await sh('hostnet', 'nslookup web 2>&1'), new RegExp(`Address:\\s+${re(clusterIP)}\\b`));

@@ -391,3 +391,35 @@ test('pod records by dashed address; reverse look-ups of Services and headless e
   assert.equal(rcode(ask('8.1.42.10.in-addr.arpa', 'PTR')), 'forward');
   assert.equal(rcode(ask('1.2.0.192.in-addr.arpa', 'PTR')), 'forward');
 });
+
+test('an ExternalName Service: a CNAME to its name for any type, the target to chase; no endpoint records', () => {
+  const z = new Zone(
+    buildZone(
+      [
+        service('db', 'shop', {
+          type: 'ExternalName',
+          externalName: 'DB.Example.COM.',
+          selector: { app: 'db' },
+        }),
+        service('alias', 'shop', { type: 'ExternalName', externalName: 'web.default.svc.cluster.local' }),
+      ],
+      [slice('db', 'shop', [{ addresses: ['10.42.0.5'], conditions: { ready: true } }])],
+    ),
+  );
+  const cname = (name: string, data: string) => ({ name, type: 'CNAME', ttl: TTL_SECONDS, data });
+  const a = lookup(z, DOMAIN, { name: 'db.shop.svc.cluster.local', type: 'A' });
+  assert.ok(!a.forward);
+  assert.deepEqual(a.answers, [cname('db.shop.svc.cluster.local', 'db.example.com')]);
+  assert.equal(a.chase, 'db.example.com');
+  const c = lookup(z, DOMAIN, { name: 'db.shop.svc.cluster.local', type: 'CNAME' });
+  assert.ok(!c.forward);
+  assert.deepEqual(c.answers, [cname('db.shop.svc.cluster.local', 'db.example.com')]);
+  assert.equal(c.chase, undefined, 'a CNAME asked for is the whole answer');
+  const aaaa = lookup(z, DOMAIN, { name: 'alias.shop.svc.cluster.local', type: 'AAAA' });
+  assert.ok(!aaaa.forward);
+  assert.equal(aaaa.chase, 'web.default.svc.cluster.local');
+  const ep = lookup(z, DOMAIN, { name: '10-42-0-5.db.shop.svc.cluster.local', type: 'A' });
+  assert.ok(!ep.forward);
+  assert.equal(ep.rcode, 'NXDOMAIN', "its selector's pods are not its endpoints");
+  assert.deepEqual(z.namesOf('10.42.0.5'), []);
+});

@@ -49,6 +49,9 @@ const ZONE = new Zone(
     [
       service('web', { clusterIP: '10.43.0.10', ports: [{ port: 80 }] }),
       service('big', { clusterIP: 'None' }),
+      service('ext', { type: 'ExternalName', externalName: 'outside.example' }),
+      service('inner', { type: 'ExternalName', externalName: 'web.default.svc.cluster.local' }),
+      service('gone', { type: 'ExternalName', externalName: 'unknown.example' }),
     ],
     [slice('big', MANY)],
   ),
@@ -191,6 +194,31 @@ describe('node resolver on sockets', () => {
       assert.deepEqual(addresses(packet), ['192.0.2.44']);
       assert.equal(packet.flag_aa, false);
       assert.equal((await ask(port, 'unknown.example')).packet.rcode, 'NXDOMAIN');
+    }
+  });
+
+  test('an ExternalName: its CNAME, and the target resolved for the type asked, from upstream or from the zone', async () => {
+    for (const ask of [askUdp, askTcp]) {
+      const ext = (await ask(port, 'ext.default.svc.cluster.local')).packet;
+      assert.deepEqual(
+        ext.answers?.map((a) => `${a.name} ${a.type} ${a.data}`),
+        ['ext.default.svc.cluster.local CNAME outside.example', 'outside.example A 192.0.2.44'],
+      );
+      assert.equal(ext.rcode, 'NOERROR');
+      const inner = (await ask(port, 'inner.default.svc.cluster.local')).packet;
+      assert.deepEqual(
+        inner.answers?.map((a) => `${a.name} ${a.type} ${a.data}`),
+        [
+          'inner.default.svc.cluster.local CNAME web.default.svc.cluster.local',
+          'web.default.svc.cluster.local A 10.43.0.10',
+        ],
+      );
+      // A target nobody knows: the CNAME alone (the client's resolver says what it makes of it).
+      const gone = (await ask(port, 'gone.default.svc.cluster.local')).packet;
+      assert.deepEqual(
+        gone.answers?.map((a) => a.type),
+        ['CNAME'],
+      );
     }
   });
 

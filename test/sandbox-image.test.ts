@@ -64,8 +64,12 @@ describe('the built-in sandbox image', { timeout: 120_000 }, () => {
     child.kill('SIGSTOP');
     await eventually(async () => (await state()) === 'T', 5000, 'stopped');
     child.kill('SIGCONT');
+    // Running (R) for a moment after the continue; then waiting again (S), or exited (Z, gone).
     const after = await eventually(
-      async () => ((await state()) === 'T' ? undefined : state()),
+      async () => {
+        const now = await state();
+        return now === 'T' || now === 'R' ? undefined : now;
+      },
       5000,
       'continued',
     );

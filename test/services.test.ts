@@ -89,6 +89,22 @@ const BAD: Array<[string, string, string]> = [
     'spec.sessionAffinityConfig: Invalid value: must not be set when session affinity is None',
   ],
   ['LoadBalancer', 'type: LoadBalancer\nports: [{port: 80}]', 'spec.type: '],
+  ['ExternalName without its name', 'type: ExternalName', 'spec.externalName: Required value'],
+  [
+    'ExternalName not a DNS name',
+    'type: ExternalName\nexternalName: "db_primary.example.com"',
+    'spec.externalName: Invalid value: "db_primary.example.com": must be a lowercase RFC 1123 subdomain',
+  ],
+  [
+    'ExternalName with a clusterIP',
+    'type: ExternalName\nexternalName: db.example.com\nclusterIP: 10.43.0.9',
+    'spec.clusterIP: Forbidden: may not be set for ExternalName services',
+  ],
+  [
+    'ExternalName with a nodePort',
+    'type: ExternalName\nexternalName: db.example.com\nports: [{port: 80, nodePort: 30080}]',
+    "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ExternalName'",
+  ],
   ['externalIPs', 'externalIPs: [1.2.3.4]\nports: [{port: 80}]', 'spec.externalIPs: not supported'],
   ['SCTP', 'ports: [{port: 80, protocol: SCTP}]', 'spec.ports[0].protocol: '],
 ];
@@ -256,6 +272,32 @@ nodes:
       /spec\.clusterIPs\[0\]: Invalid value: \["10\.43\.9\.9"\]: may not change once set/,
     );
     assert.equal((await stored(c))!.spec.sessionAffinity, 'ClientIP');
+  });
+
+  test('an ExternalName Service: stored without an address or families, holds nothing; no change to or from it in place', async () => {
+    const c = 'external';
+    const [r] = await apply(c, svc('type: ExternalName\nexternalName: db.example.com\nselector: {app: web}'));
+    assert.equal(r!.action, 'created');
+    assert.deepEqual((await stored(c))!.spec, {
+      type: 'ExternalName',
+      externalName: 'db.example.com',
+      selector: { app: 'web' },
+      sessionAffinity: 'None',
+    });
+    assert.deepEqual(await held(keys.serviceIpsPrefix(c)), {});
+    const [again] = await apply(c, svc('type: ExternalName\nexternalName: db2.example.com'));
+    assert.equal(again!.action, 'configured');
+    await refused(
+      c,
+      svc('ports: [{port: 80}]'),
+      /spec\.type: Invalid value: "ClusterIP": may not change from ExternalName here \(it is ExternalName\); delete and re-create the Service/,
+    );
+    await apply(c, svc('ports: [{port: 80}]', 'plain'));
+    await refused(
+      c,
+      svc('type: ExternalName\nexternalName: db.example.com', 'plain'),
+      /spec\.type: Invalid value: "ExternalName": may not change to ExternalName here \(it is ClusterIP\)/,
+    );
   });
 
   test('an explicit ClusterIP: outside serviceCidr refused, a clash names the holder, nothing applied', async () => {

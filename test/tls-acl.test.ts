@@ -304,7 +304,8 @@ describe('client certificates as ACL subjects (tls + acl)', { timeout: 180_000 }
       enforced: true,
       certificate: {
         name: 'cli',
-        serial: new X509Certificate(cliPem.cert).serialNumber,
+        // As the head names it: one serial in 16 starts with 0, which it drops.
+        serial: serialOf(cliPem.cert),
         policies: ['ops-admin'],
       },
     });

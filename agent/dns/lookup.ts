@@ -7,6 +7,8 @@
 //   <a-b-c-d>.<ns>.pod.<domain>        A: a.b.c.d (CoreDNS' `pods insecure`, kubeadm's default)
 //   <d.c.b.a>.in-addr.arpa             PTR: the Services (and headless endpoints) at a.b.c.d; an address
 //                                      the zone does not hold is forwarded
+//   <svc>.<ns>.svc.<domain>            of an ExternalName Service, any type: a CNAME to its externalName,
+//                                      which the server then resolves for the type asked (`chase`)
 // A name of the domain that exists with no record of the type asked: NOERROR and no answer (NODATA: an
 // IPv6 query for a Service); one that does not exist: NXDOMAIN. Both carry the zone's SOA (negative
 // answers are cached for TTL_SECONDS). Names outside the domain are forwarded. The search path (`web` ->
@@ -25,6 +27,8 @@ export type LookupResult =
       answers: Answer[];
       authorities: Answer[];
       additionals: Answer[];
+      /** A CNAME answered: its target, to resolve for the type asked and append (CoreDNS does). */
+      chase?: string;
     };
 
 /** Lower-case labels of a name, without the root's trailing dot. */
@@ -151,6 +155,11 @@ class Query {
   }
 
   service(svc: ZoneService, svcName: string): LookupResult {
+    if (svc.externalName) {
+      const cname: Answer = { name: this.name, type: 'CNAME', ttl: TTL_SECONDS, data: svc.externalName };
+      const answered = this.answer([cname]);
+      return this.type === 'CNAME' || answered.forward ? answered : { ...answered, chase: svc.externalName };
+    }
     if (this.wantsA) {
       if (svc.clusterIP) return this.answer([this.a(this.name, svc.clusterIP)]);
       return this.answer(svc.endpoints.map((e) => this.a(this.name, e.ip)));
@@ -160,7 +169,7 @@ class Query {
   }
 
   endpoint(svc: ZoneService, svcName: string, host: string): LookupResult {
-    if (svc.clusterIP) return this.nxdomain();
+    if (svc.clusterIP || svc.externalName) return this.nxdomain();
     const ep = svc.endpoints.find((e) => hostOf(e) === host);
     if (!ep) return this.nxdomain();
     if (this.wantsA) return this.answer([this.a(this.name, ep.ip)]);

@@ -5,6 +5,7 @@
 // idle; a UDP answer over 512 bytes (or the client's EDNS size, at most 1232) is sent truncated (TC) for
 // the client to ask again over TCP. Nothing is logged per query: refusals and timeouts are counted and
 // said at most once a minute.
+import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import {
@@ -12,6 +13,7 @@ import {
   decode,
   encode,
   type Packet,
+  type Question,
   RECURSION_AVAILABLE,
   RECURSION_DESIRED,
   TRUNCATED_RESPONSE,
@@ -121,7 +123,29 @@ export class DnsServer {
     const result = lookup(this.deps.zone(), this.deps.domain, question);
     if (result.forward) return this.forward(msg, tcp);
     this.deps.count?.(result.rcode === 'NXDOMAIN' ? 'nxdomain' : 'cluster');
-    return this.local(req, result, tcp);
+    if (!result.chase) return this.local(req, result, tcp);
+    const more = await this.chase(result.chase, question.type, tcp);
+    return this.local(req, { ...result, answers: [...result.answers, ...more] }, tcp);
+  }
+
+  /** The records of a CNAME's target for the type asked: from the zone when the name is ours (one level:
+   * a CNAME there is the client's to follow), else from the host's resolvers. None when it has none or
+   * no resolver answered: the client still has the CNAME. */
+  private async chase(name: string, type: Question['type'], tcp: boolean): Promise<Answer[]> {
+    const inner = lookup(this.deps.zone(), this.deps.domain, { name, type });
+    if (!inner.forward) return inner.answers;
+    const query = encode({
+      type: 'query',
+      id: randomInt(0x10000),
+      flags: RECURSION_DESIRED,
+      questions: [{ name, type, class: 'IN' }],
+    });
+    try {
+      const reply = decode(await this.forward(query, tcp));
+      return reply.rcode === 'NOERROR' ? (reply.answers ?? []) : [];
+    } catch {
+      return [];
+    }
   }
 
   private async forward(msg: Uint8Array, tcp: boolean): Promise<Uint8Array> {

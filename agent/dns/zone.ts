@@ -16,8 +16,10 @@ export interface ZoneEndpoint {
 export interface ZoneService {
   namespace: string;
   name: string;
-  /** Absent: headless (`clusterIP: None`), answered with its endpoints. */
+  /** Absent: headless (`clusterIP: None`), answered with its endpoints; or an ExternalName. */
   clusterIP?: string;
+  /** type ExternalName: the name this one is an alias of (answered with a CNAME to it). */
+  externalName?: string;
   ports: ZonePort[];
   /** Ready endpoints, in the slices' order, each address once. */
   endpoints: ZoneEndpoint[];
@@ -64,6 +66,18 @@ export function buildZone(services: readonly Service[], slices: readonly Endpoin
               endpoints.push(e.hostname ? { ip: a, hostname: e.hostname } : { ip: a });
             }
     }
+    if (svc.spec.type === 'ExternalName') {
+      const target = (svc.spec.externalName ?? '').toLowerCase().replace(/\.$/, '');
+      out.push({
+        namespace,
+        name: svc.metadata.name,
+        externalName: target,
+        ports: [],
+        endpoints: [],
+        endpointPorts: [],
+      });
+      continue;
+    }
     out.push({
       namespace,
       name: svc.metadata.name,
@@ -95,7 +109,7 @@ export class Zone {
       this.namespaces.add(s.namespace);
       const svc = `${s.name}.${s.namespace}.svc`;
       if (s.clusterIP) this.addName(s.clusterIP, svc);
-      else
+      else if (!s.externalName)
         for (const e of s.endpoints) this.addName(e.ip, `${e.hostname ?? e.ip.replaceAll('.', '-')}.${svc}`);
     }
   }

@@ -81,7 +81,8 @@ export const DEFAULT_AFFINITY_SECONDS = 10_800;
 
 /** What the k8s API server fills in on a Service (SetDefaults_Service and the REST strategy): type
  * ClusterIP, no affinity, TCP, targetPort = port, one IPv4 family, Cluster traffic policies, clusterIPs
- * from clusterIP (the allocated one is added by the apply: agent/services/allocate.ts). */
+ * from clusterIP (the allocated one is added by the apply: agent/services/allocate.ts); an ExternalName
+ * Service gets the affinity and port defaults only. */
 function defaultServiceSpec(spec: ServiceSpec): void {
   spec.type ??= 'ClusterIP';
   spec.sessionAffinity ??= 'None';
@@ -94,6 +95,8 @@ function defaultServiceSpec(spec: ServiceSpec): void {
     p.protocol ??= 'TCP';
     p.targetPort ??= p.port;
   }
+  // An ExternalName Service has no address: no families either (as k8s).
+  if (spec.type === 'ExternalName') return;
   if (spec.clusterIP !== undefined) spec.clusterIPs ??= [spec.clusterIP];
   else if (spec.clusterIPs?.[0] !== undefined) spec.clusterIP = spec.clusterIPs[0];
   spec.ipFamilies ??= ['IPv4'];

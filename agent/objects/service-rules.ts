@@ -1,9 +1,10 @@
 // Kubernetes' rules for a Service across its fields (ValidateService), with k8s' messages: ports are
 // required unless headless, named (DNS labels, unique) when there are several, unique by port and
 // protocol; nodePort only for NodePort, unique; clusterIP an IPv4 address or "None" (not for NodePort),
-// clusterIPs[0] equal to it; session affinity's timeout in (0, 86400], its config only with ClientIP.
+// clusterIPs[0] equal to it; session affinity's timeout in (0, 86400], its config only with ClientIP;
+// ExternalName: externalName a DNS subdomain, no clusterIP, ports optional.
 import { parseIp } from '../net/cidr.ts';
-import { DNS_LABEL_MESSAGE, isDnsLabel } from './schema/names.ts';
+import { DNS_LABEL_MESSAGE, DNS_SUBDOMAIN_MESSAGE, isDnsLabel, isDnsSubdomain } from './schema/names.ts';
 import type { ServiceSpec } from './types.ts';
 
 type Problem = [Array<string | number>, string];
@@ -34,7 +35,17 @@ export function serviceProblems(name: string, spec: ServiceSpec): Problem[] {
   const headless = spec.clusterIP === 'None';
   const ports = spec.ports ?? [];
   const type = spec.type ?? 'ClusterIP';
-  if (ports.length === 0 && !headless) out.push([at('ports'), 'Required value']);
+  const external = type === 'ExternalName';
+  if (external) {
+    // k8s: a DNS-1123 subdomain (a trailing dot allowed), lower case; no address of its own.
+    const name = spec.externalName ?? '';
+    if (!name) out.push([at('externalName'), 'Required value']);
+    else if (!isDnsSubdomain(name.replace(/\.$/, '')))
+      out.push([at('externalName'), `Invalid value: "${name}": ${DNS_SUBDOMAIN_MESSAGE}`]);
+    if (spec.clusterIP !== undefined && spec.clusterIP !== '')
+      out.push([at('clusterIP'), 'Forbidden: may not be set for ExternalName services']);
+  }
+  if (ports.length === 0 && !headless && !external) out.push([at('ports'), 'Required value']);
   const names = new Set<string>();
   const portProtocols = new Set<string>();
   const nodePorts = new Set<string>();
@@ -52,15 +63,15 @@ export function serviceProblems(name: string, spec: ServiceSpec): Problem[] {
       out.push([at('ports', i), `Duplicate value: {"port":${p.port},"protocol":"${protocol}"}`]);
     portProtocols.add(pp);
     if (p.nodePort !== undefined) {
-      if (type === 'ClusterIP')
-        out.push([at('ports', i, 'nodePort'), "Forbidden: may not be used when `type` is 'ClusterIP'"]);
+      if (type !== 'NodePort')
+        out.push([at('ports', i, 'nodePort'), `Forbidden: may not be used when \`type\` is '${type}'`]);
       const np = `${p.nodePort}/${protocol}`;
       if (nodePorts.has(np)) out.push([at('ports', i, 'nodePort'), `Duplicate value: ${p.nodePort}`]);
       nodePorts.add(np);
     }
   });
   const ip = spec.clusterIP;
-  if (ip !== undefined && ip !== 'None' && !isIPv4(ip))
+  if (ip !== undefined && ip !== 'None' && !external && !isIPv4(ip))
     out.push([
       at('clusterIP'),
       `Invalid value: "${ip}": must be a valid IPv4 address (e.g. 10.9.8.7) or "None"`,

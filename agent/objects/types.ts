@@ -416,7 +416,9 @@ export interface ServicePort {
   nodePort?: number;
 }
 export interface ServiceSpec {
-  type?: 'ClusterIP' | 'NodePort';
+  type?: 'ClusterIP' | 'NodePort' | 'ExternalName';
+  /** ExternalName: the DNS name the Service's name is an alias (CNAME) of. */
+  externalName?: string;
   /** Allocated from network.serviceCidr when absent; "None": headless (no virtual IP). */
   clusterIP?: string;
   clusterIPs?: string[];

@@ -99,7 +99,6 @@ const NOT_SUPPORTED = new Set([
   'generateName',
   'rollingUpdate',
   'externalIPs',
-  'externalName',
   'loadBalancerIP',
   'loadBalancerSourceRanges',
   'loadBalancerClass',

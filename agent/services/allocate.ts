@@ -98,6 +98,8 @@ export async function planAllocations(
     };
     // ClusterIP: immutable once set (apply.ts refuses a change), so only a new Service takes one.
     const ip = desired.spec.clusterIP;
+    // An ExternalName Service is a DNS alias: no address (nor NodePort) of its own.
+    if (desired.spec.type === 'ExternalName') continue;
     if (ip === undefined) {
       const { first, count } = usableIndexes(ranges.serviceCidr);
       const free = pickFree(
@@ -198,6 +200,7 @@ export async function planAllocations(
 /** An update keeps what the stored Service was given: a manifest without clusterIP (or without a port's
  * nodePort, for a port it still has: same port and protocol) gets the stored value, as k8s does. */
 export function keepAllocated(old: Service, desired: Service): void {
+  if (isExternalName(old) || isExternalName(desired)) return;
   if (desired.spec.clusterIP === undefined && old.spec.clusterIP !== undefined) {
     desired.spec.clusterIP = old.spec.clusterIP;
     desired.spec.clusterIPs = old.spec.clusterIPs ?? [old.spec.clusterIP];
@@ -211,8 +214,14 @@ export function keepAllocated(old: Service, desired: Service): void {
   }
 }
 
-/** k8s' message for a changed ClusterIP, or undefined. */
+const isExternalName = (svc: Service) => svc.spec.type === 'ExternalName';
+
+/** k8s' message for a changed ClusterIP, or undefined. A Service does not change to or from ExternalName
+ * in place here (k8s frees or allocates the address then): delete and re-create it. */
 export function clusterIpChange(old: Service, desired: Service): string | undefined {
+  if (isExternalName(old) !== isExternalName(desired))
+    return `spec.type: Invalid value: "${desired.spec.type ?? 'ClusterIP'}": may not change ${isExternalName(old) ? 'from' : 'to'} ExternalName here (it is ${old.spec.type ?? 'ClusterIP'}); delete and re-create the Service`;
+  if (isExternalName(desired)) return undefined;
   if (old.spec.clusterIP === undefined || desired.spec.clusterIP === old.spec.clusterIP) return undefined;
   return `spec.clusterIPs[0]: Invalid value: ["${desired.spec.clusterIP}"]: may not change once set (it is ${old.spec.clusterIP}); delete and re-create the Service`;
 }

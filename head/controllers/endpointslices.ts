@@ -41,6 +41,8 @@ export const managedSlicesOf = (slices: Array<Stored<EndpointSlice>>, namespace:
 export const selects = (svc: Service, pod: Pod): boolean => {
   const selector = svc.spec.selector ?? {};
   return (
+    // An ExternalName Service is a DNS alias: no endpoints, whatever its selector (as k8s).
+    svc.spec.type !== 'ExternalName' &&
     pod.metadata.namespace === svc.metadata.namespace &&
     Object.keys(selector).length > 0 &&
     Object.entries(selector).every(([k, v]) => pod.metadata.labels?.[k] === v)

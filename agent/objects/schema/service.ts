@@ -1,4 +1,5 @@
-// A Service (v1) as users write it: ClusterIP or NodePort (headless with clusterIP "None"), ports with a
+// A Service (v1) as users write it: ClusterIP, NodePort (headless with clusterIP "None") or ExternalName (a
+// DNS alias, externalName: no address, no endpoints), ports with a
 // numbered or named targetPort, a label selector, ClientIP session affinity. Rules across fields (port
 // names, duplicates, nodePort only for NodePort, ...) are k8s' and live in ../service-rules.ts.
 import { z } from 'zod';
@@ -30,7 +31,8 @@ const servicePort = z.strictObject({
 });
 
 export const serviceSpec = z.strictObject({
-  type: z.enum(['ClusterIP', 'NodePort']).optional(),
+  type: z.enum(['ClusterIP', 'NodePort', 'ExternalName']).optional(),
+  externalName: z.string().optional(),
   clusterIP: z.string().optional(),
   clusterIPs: z.array(z.string()).optional(),
   ports: z.array(servicePort).optional(),
