@@ -1,6 +1,7 @@
 // Services against a real etcd: k8s' validation rules (each bad Service with its message, nothing stored),
 // the defaults stored, ClusterIP and NodePort allocation inside the apply's transaction (clash, range,
 // exhaustion of a tiny serviceCidr, kept on update, freed on delete and with the namespace).
+
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
@@ -11,6 +12,7 @@ import { ManifestError, validateManifestText } from '../agent/objects/validate.t
 import { storeConfig } from '../agent/store/config-store.ts';
 import { connectEtcd } from '../agent/store/etcd.ts';
 import { keys } from '../agent/store/keys.ts';
+import { columnsFor } from '../head/cli/print/columns.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 
 const svc = (spec: string, name = 'web', namespace = 'default') => `apiVersion: v1
@@ -287,6 +289,13 @@ nodes:
     assert.deepEqual(await held(keys.serviceIpsPrefix(c)), {});
     const [again] = await apply(c, svc('type: ExternalName\nexternalName: db2.example.com'));
     assert.equal(again!.action, 'configured');
+    // `get svc` as kubectl prints it: the name as its external address.
+    assert.deepEqual(
+      columnsFor('Service', false)
+        .row((await stored(c))!)
+        .slice(0, 5),
+      ['web', 'ExternalName', '<none>', 'db2.example.com', '<none>'],
+    );
     await refused(
       c,
       svc('ports: [{port: 80}]'),

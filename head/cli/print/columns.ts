@@ -234,7 +234,8 @@ export function columnsFor(kind: Kind, wide: boolean): Columns {
             s.metadata.name,
             s.spec.type ?? 'ClusterIP',
             s.spec.clusterIP ?? '<none>',
-            '<none>',
+            // kubectl: an ExternalName Service's external address is its name.
+            s.spec.type === 'ExternalName' ? (s.spec.externalName ?? '<none>') : '<none>',
             servicePorts(s),
             ageOf(s),
           ];
