@@ -13,6 +13,7 @@ import { storeConfig } from '../agent/store/config-store.ts';
 import { connectEtcd } from '../agent/store/etcd.ts';
 import { keys } from '../agent/store/keys.ts';
 import { columnsFor } from '../head/cli/print/columns.ts';
+import { describeText } from '../head/cli/print/describe.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 
 const svc = (spec: string, name = 'web', namespace = 'default') => `apiVersion: v1
@@ -289,6 +290,11 @@ nodes:
     assert.deepEqual(await held(keys.serviceIpsPrefix(c)), {});
     const [again] = await apply(c, svc('type: ExternalName\nexternalName: db2.example.com'));
     assert.equal(again!.action, 'configured');
+    // `describe svc` as kubectl: no address or families, its External Name.
+    const described = describeText((await stored(c))!, []);
+    assert.match(described, /^IP Families: +<none>$/m);
+    assert.match(described, /^IP: +<none>$/m);
+    assert.match(described, /^External Name: +db2\.example\.com$/m);
     // `get svc` as kubectl prints it: the name as its external address.
     assert.deepEqual(
       columnsFor('Service', false)

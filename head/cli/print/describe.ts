@@ -289,13 +289,16 @@ function secretLines(s: Secret): Line[] {
 /** kubectl's Service description; per port its Endpoints: the ready addresses of the slices' port of
  * that name, `<ip>:<port>`. */
 function serviceLines(s: Service, slices: EndpointSlice[]): Line[] {
+  // An ExternalName Service has no address (nor families): its name says where it leads.
+  const external = s.spec.type === 'ExternalName';
   const out: Line[] = [
     ['Selector', pairs(s.spec.selector) || '<none>'],
     ['Type', s.spec.type ?? 'ClusterIP'],
-    ['IP Family Policy', s.spec.ipFamilyPolicy ?? 'SingleStack'],
-    ['IP Families', (s.spec.ipFamilies ?? ['IPv4']).join(',')],
+    ['IP Family Policy', external ? '<none>' : (s.spec.ipFamilyPolicy ?? 'SingleStack')],
+    ['IP Families', external ? '<none>' : (s.spec.ipFamilies ?? ['IPv4']).join(',')],
     ['IP', s.spec.clusterIP ?? '<none>'],
     ['IPs', (s.spec.clusterIPs ?? []).join(',') || '<none>'],
+    ...(external ? [['External Name', s.spec.externalName ?? '<none>'] as Line] : []),
   ];
   for (const p of s.spec.ports ?? []) {
     const name = p.name || '<unset>';
