@@ -89,7 +89,20 @@ describe('the built-in sandbox image', { timeout: 120_000 }, () => {
     });
     try {
       await ct.start();
-      assert.equal((await ct.inspect()).State.Running, true);
+      const { State } = await ct.inspect();
+      assert.equal(State.Running, true);
+      // Started is not yet waiting: a SIGTERM before its first instructions block it is dropped (PID 1
+      // without a handler), as for any image's process before it sets up. /pause sleeps only in its wait
+      // (the mask set before): stop once it sleeps. (SigBlk does not show it: the kernel moves the waited
+      // signals out of the blocked set while waiting.)
+      await eventually(
+        async () => {
+          const stat = await readFile(`/proc/${State.Pid}/stat`, 'utf8');
+          return /^\d+ \(pause\) S /.test(stat);
+        },
+        10_000,
+        'the sandbox process waiting',
+      );
       await ct.stop({ t: 60 });
       assert.equal((await ct.inspect()).State.ExitCode, 0);
     } finally {
