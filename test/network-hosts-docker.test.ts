@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import Docker from 'dockerode';
 import type { Pod, Service } from '../agent/objects/types.ts';
 import { bridgeName } from '../agent/podnet/names.ts';
@@ -330,12 +330,27 @@ spec:
       30_000,
       'host-gw routes on h0',
     );
-    assert.deepEqual(await ourRoutes(w.host('h1')), {
+    // Every agent converges on its own: h1's routes and no VXLAN device left on any host.
+    const wanted = {
       [await w.subnetOf('h0')]: `${w.host('h0').address} eth0`,
       [await w.subnetOf('h2')]: `${w.host('h2').address} eth0`,
-    });
-    for (const n of NODES)
-      assert.deepEqual(await ipIn<unknown[]>(w.host(n), ['-d', 'link', 'show', 'type', 'vxlan']), [], n);
+    };
+    await eventually(
+      async () => isDeepStrictEqual(await ourRoutes(w.host('h1')), wanted),
+      30_000,
+      `h1's host-gw routes ${JSON.stringify(wanted)}`,
+    );
+    assert.deepEqual(await ourRoutes(w.host('h1')), wanted);
+    await eventually(
+      async () => {
+        for (const n of NODES)
+          if ((await ipIn<unknown[]>(w.host(n), ['-d', 'link', 'show', 'type', 'vxlan'])).length > 0)
+            return false;
+        return true;
+      },
+      30_000,
+      'no VXLAN device on any host',
+    );
     await eventually(
       async () => {
         await everyPair();
