@@ -113,7 +113,13 @@ class OurErrors implements IPolicy<IDefaultPolicyContext> {
         if (err instanceof EtcdError) this.opts.outage?.ok();
         throw err;
       }
-      const ours = new EtcdUnreachableError(this.opts.endpoints, reason);
+      // Refused by the breaker before any host was tried: nothing reached etcd.
+      const unsent = caught instanceof Error && isBrokenCircuitError(caught) && !lastFailure;
+      const ours = new EtcdUnreachableError(
+        this.opts.endpoints,
+        reason,
+        unsent ? ETCD_BREAKER.halfOpenMs : undefined,
+      );
       this.opts.outage?.failed(ours.message);
       throw ours;
     }

@@ -8,9 +8,13 @@ import type { Logger } from '../log/logger.ts';
 import type { OutageLog } from '../log/outage-log.ts';
 
 export class EtcdUnreachableError extends Error {
-  constructor(endpoints: string[], reason: string) {
+  /** Set when the call was never sent (every host's breaker was open): trying again after this long is
+   * safe, whatever the call was. A head answers such a failure 503 with Retry-After (head/api/server.ts). */
+  readonly retryAfterMs: number | undefined;
+  constructor(endpoints: string[], reason: string, retryAfterMs?: number) {
     super(`etcd unreachable at ${endpoints.join(', ')}: ${reason}`);
     this.name = 'EtcdUnreachableError';
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -8,7 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AgentContext, AgentEvents } from '../../agent/context.ts';
 import { readConfig } from '../../agent/store/config-store.ts';
-import { logEtcdFailure } from '../../agent/store/etcd.ts';
+import { EtcdUnreachableError, logEtcdFailure } from '../../agent/store/etcd.ts';
 import { keys } from '../../agent/store/keys.ts';
 import { listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
@@ -228,8 +228,12 @@ export async function startHeadServer(
         });
       }
       logEtcdFailure(ctx.log, err, { path }, 'api request failed');
-      if (!res.headersSent) json(res, 503, { error: err.message.split('\n')[0] });
-      else res.destroy();
+      if (res.headersSent) return res.destroy();
+      // etcd was not asked (its breaker was open, as for a second after it comes back): the client may
+      // send the same request again (head/cli/head-client.ts does).
+      if (err instanceof EtcdUnreachableError && err.retryAfterMs !== undefined)
+        res.setHeader('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
+      json(res, 503, { error: err.message.split('\n')[0] });
     });
   };
   // With the config's `tls`: HTTPS only (agent/tls/front.ts); the listening socket is the front's.

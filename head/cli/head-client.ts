@@ -5,8 +5,9 @@
 // /healthz after HEAD_STAGGER_MS has the next one tried beside it, and gets HEAD_CONNECT_TIMEOUT_MS in
 // all, so a dead or frozen head costs a quarter of a second, not a request's timeout. When none of them
 // answers, or they serve another cluster (each request names ours in X-Nokube-Cluster; such a head
-// answers 421), etcd is asked again. The request itself then goes, once, to the head that answered:
-// apply, delete and exec are never sent twice.
+// answers 421), etcd is asked again. The request itself then goes to the head that answered, once: apply,
+// delete and exec are sent again only when the head said it did nothing (503 with Retry-After: etcd was
+// not asked, as for a second after etcd comes back), as kubectl does on such an answer.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../agent/errors.ts';
@@ -121,6 +122,9 @@ const HEAD_SLOW_TIMEOUT_MS = 10_000;
 const HEAD_STAGGER_MS = 250;
 /** A request's own time, once a head answered. */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** How often a request the head answered 503 with Retry-After is sent again, and the longest wait honoured
+ * between two sends (the head asks for 1 s: etcd's breaker, agent/store/etcd.ts). */
+const RETRY_AFTER = { times: 5, maxWaitMs: 5000 };
 
 export interface PickedHead {
   server: string;
@@ -257,13 +261,36 @@ export class HeadError extends Error {
   }
 }
 
-/** Send a request, once, to the head that answers first; an HTTP error answer is a HeadError. */
+/** Send a request to the head that answers first (again only after a 503 with Retry-After); an HTTP error
+ * answer is a HeadError. */
 export async function headRequest<T>(
   flags: HeadFlags,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<T> {
+  for (let retries = RETRY_AFTER.times; ; retries--) {
+    const answer = await sendOnce<T>(flags, method, path, body);
+    if (!('retryAfterMs' in answer)) return answer.value;
+    if (retries === 0) throw answer.error;
+    await new Promise((r) => setTimeout(r, Math.min(answer.retryAfterMs, RETRY_AFTER.maxWaitMs)));
+  }
+}
+
+/** Retry-After in milliseconds (seconds or an HTTP date, RFC 9110 10.2.3); undefined when absent or bad. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+async function sendOnce<T>(
+  flags: HeadFlags,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ value: T } | { error: HeadError; retryAfterMs: number }> {
   const { server, headers, fetch } = await liveHead(flags);
   let res: Response;
   try {
@@ -291,9 +318,12 @@ export async function headRequest<T>(
   }
   if (!res.ok) {
     const e = parsed as { error?: string; problems?: string[] };
-    throw new HeadError(res.status, e.problems?.join('\n') ?? e.error ?? `HTTP ${res.status}`);
+    const error = new HeadError(res.status, e.problems?.join('\n') ?? e.error ?? `HTTP ${res.status}`);
+    const wait = res.status === 503 ? retryAfterMs(res.headers.get('retry-after')) : undefined;
+    if (wait === undefined) throw error;
+    return { error, retryAfterMs: wait };
   }
-  return parsed as T;
+  return { value: parsed as T };
 }
 
 export const headPost = <T>(flags: HeadFlags, path: string, body: unknown) =>
