@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { keys } from '../agent/store/keys.ts';
 import { INVALID_TOKEN, MALFORMED_TOKEN } from '../head/acl/store.ts';
 import { TOKEN_PROTOCOL_PREFIX, WS_PROTOCOL } from '../head/api/auth/credentials.ts';
+import { gotoSteady } from './harness/browser.ts';
 import {
   clusterKeyValues,
   createTestCluster,
@@ -553,7 +554,7 @@ describe('access control', { timeout: 240_000 }, () => {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`${c.headUrl()}/ui`);
+      await gotoSteady(page, `${c.headUrl()}/ui`);
       await page.waitForSelector('#login:not([hidden])', { timeout: 15_000 });
       assert.match((await page.textContent('#auth-message')) ?? '', /a request without a token may not/);
       await page.fill('#token', secrets.ro!);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import { storeConfig } from '../agent/store/config-store.ts';
+import { gotoSteady } from './harness/browser.ts';
 import { createTestCluster, eventually, getJson, REPO, runCli, type TestCluster } from './harness/cluster.ts';
 import { ensureBusyboxImage, requireDocker } from './harness/docker.ts';
 
@@ -79,7 +80,7 @@ describe('web console and nokube top', { timeout: 240_000 }, () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${c.headUrl()}/ui`);
+    await gotoSteady(page, `${c.headUrl()}/ui`);
     await page.waitForSelector('#conn.ok', { timeout: 15_000 });
     await page.waitForSelector('#nodes tr[data-node="n2"] td.cpu .bar', { timeout: 30_000 });
     await page.waitForSelector('#nodes tr[data-node="n1"] td.cpu .bar', { timeout: 30_000 });

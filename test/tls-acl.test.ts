@@ -17,6 +17,7 @@ import { issueCa, issueCliCertificate, issueClientCertificate } from '../agent/t
 import { importPrivateKey, x509 } from '../agent/tls/x509.ts';
 import { INVALID_TOKEN, normalSerial } from '../head/acl/store.ts';
 import { clientContextOf, saveContext } from '../head/cli/context.ts';
+import { gotoSteady } from './harness/browser.ts';
 import {
   clusterKeyValues,
   createTestCluster,
@@ -515,7 +516,7 @@ describe('client certificates as ACL subjects (tls + acl)', { timeout: 180_000 }
     try {
       const page = await unpinned.newPage();
       await assert.rejects(
-        page.goto(`${url}/ui`),
+        gotoSteady(page, `${url}/ui`),
         /ERR_CERT_AUTHORITY_INVALID/,
         'not trusted without the pin',
       );
@@ -532,7 +533,7 @@ describe('client certificates as ACL subjects (tls + acl)', { timeout: 180_000 }
       page.on('pageerror', (e) => errors.push(e.message));
       const sockets: string[] = [];
       page.on('websocket', (ws) => sockets.push(ws.url()));
-      const res = await page.goto(`${url}/ui`);
+      const res = await gotoSteady(page, `${url}/ui`);
       assert.equal(res?.status(), 200);
       assert.equal(await page.evaluate('location.protocol'), 'https:');
       await page.waitForSelector('#login:not([hidden])', { timeout: 15_000 });
