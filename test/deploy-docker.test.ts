@@ -3,11 +3,15 @@
 // built on each host from the uploaded binary (offline), the agent container running with the host network
 // and pid namespace, the engine socket, workspace and install dir mounted, both nodes registered; rerun ->
 // no change, the same containers; a label on h1 -> only h1's container replaced; a pod bound to h1 runs on
-// h1's engine (the agent drives it through the mounted socket); h1 back to a process
-// service -> its container removed, a process agent in its place; a docker node whose engine socket does
-// not exist -> the run stops at the plan naming node and field, nothing changed.
+// h1's engine (the agent drives it through the mounted socket) with its own IP from the pod network (the
+// container given NET_ADMIN, SYS_ADMIN and /proc/sys, the host's ip/nft/nsenter/conntrack in its image), reached from h0 across the
+// VXLAN overlay; h1 back to a process service -> its container removed, a process agent in its place; a
+// docker node whose engine socket does not exist -> the run stops at the plan naming node and field,
+// nothing changed.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import type { Etcd3 } from 'etcd3';
 import { validateConfigText } from '../agent/config/validate.ts';
@@ -27,8 +31,11 @@ import { copiedBinary, deployConfigText, stopDeployedAgents, testDeployOptions }
 import { ensureBusyboxImage, requireDocker } from './harness/docker.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 import { startTestHosts, type TestHosts } from './harness/hosts.ts';
+import { httpGets } from './harness/netns-client.ts';
 
+const exec = promisify(execFile);
 const CLUSTER = 'deploy-docker-test';
+const POD_CIDR = '10.46.0.0/16';
 
 describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts with engines)', {
   timeout: 300_000,
@@ -46,6 +53,7 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
       labels?: Record<string, Record<string, string>>;
       service?: Record<string, 'process' | 'docker' | 'systemd'>;
       socket?: string;
+      backend?: 'host-gw' | 'vxlan';
     } = {},
   ) => {
     const text = deployConfigText(th, {
@@ -53,6 +61,7 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
       etcd: { endpoints: [etcdServer.url] },
       headPort: 7480,
       meshPort: 7946,
+      network: { podCidr: POD_CIDR, ...(o.backend ? { backend: o.backend } : {}) },
       nodes: th.hosts.map((host) => ({
         host,
         roles: host.name === 'h0' ? ['head', 'worker'] : ['worker'],
@@ -118,9 +127,32 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
     for (const [i, h] of th.hosts.entries()) {
       const c = await agentContainer(i);
       assert.equal(c.State.Running, true, h.name);
-      assert.equal(c.Config.Image, `nokube-agent:${binary.sha256.slice(0, 12)}`, h.name);
+      // The pod network's tools are the host's: their digest is part of the tag.
+      assert.match(c.Config.Image, new RegExp(`^nokube-agent:${binary.sha256.slice(0, 12)}-[0-9a-f]{8}$`));
       assert.equal(c.HostConfig.NetworkMode, 'host');
       assert.equal(c.HostConfig.PidMode, 'host');
+      // The rights a pod network needs, not --privileged.
+      assert.equal(c.HostConfig.Privileged, false);
+      assert.deepEqual(c.HostConfig.CapAdd, ['NET_ADMIN', 'SYS_ADMIN']);
+      assert.ok(c.HostConfig.SecurityOpt?.includes('apparmor=unconfined'), String(c.HostConfig.SecurityOpt));
+      assert.deepEqual(c.HostConfig.ReadonlyPaths, [], '/proc/sys writable');
+      // Each tool runs in the container (its libraries are there).
+      for (const argv of [
+        ['ip', '-V'],
+        ['bridge', '-V'],
+        ['nft', '--version'],
+        ['nsenter', '--version'],
+        ['conntrack', '--version'],
+      ]) {
+        const { stdout } = await exec('docker', [
+          '-H',
+          `unix://${h.dockerSocket}`,
+          'exec',
+          'nokube-agent',
+          ...argv,
+        ]);
+        assert.ok(stdout.trim().length > 0, `${h.name}: ${argv.join(' ')}`);
+      }
       assert.equal(c.HostConfig.RestartPolicy?.Name, 'unless-stopped');
       assert.deepEqual(
         [...(c.HostConfig.Binds ?? [])].sort(),
@@ -181,7 +213,7 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
     assert.deepEqual(rec?.labels, { zone: 'b' });
   });
 
-  test("the agent in h1's container runs a pod on h1's engine (through the mounted socket)", async () => {
+  test("the agent in h1's container runs a pod on h1's engine with its own IP, reached from h0", async () => {
     // The test image comes from the machine's engine (no registry reaches the hosts' engines).
     const ref = await ensureBusyboxImage();
     await engine(1).loadImage(await (await requireDocker()).getImage(ref).get());
@@ -190,29 +222,39 @@ kind: Pod
 metadata: {name: on-h1}
 spec:
   nodeName: h1
+  terminationGracePeriodSeconds: 1
   containers:
     - name: main
       image: ${ref}
       imagePullPolicy: Never
-      command: [sleep, '3600']
+      command: [sh, -c, 'mkdir -p /www && echo on-h1 > /www/index.html && exec httpd -f -p 8080 -h /www']
 `;
     await applyManifests(etcd, CLUSTER, validateManifestText(manifest, 'pod.yaml'), 'deploy-docker-test');
-    await eventually(
-      async () =>
-        (await getObject(etcd, CLUSTER, { kind: 'Pod', namespace: 'default', name: 'on-h1' }))?.object.status
-          ?.phase === 'Running',
+    const ref1 = { kind: 'Pod', namespace: 'default', name: 'on-h1' } as const;
+    const podIp = await eventually(
+      async () => {
+        const status = (await getObject(etcd, CLUSTER, ref1))?.object.status;
+        return status?.phase === 'Running' && status.podIP;
+      },
       60_000,
       'pod on-h1 Running',
     );
+    assert.ok(podIp.startsWith('10.46.'), `${podIp} is from the pod network, not the host's`);
     const cs = await engine(1).listContainers({ filters: { label: ['nokube.node=h1', 'nokube.pod=on-h1'] } });
-    assert.equal(cs.length, 1, 'the pod container is on h1 engine');
-    await deleteObject(etcd, CLUSTER, { kind: 'Pod', namespace: 'default', name: 'on-h1' });
+    assert.ok(cs.length >= 1, 'the pod containers are on h1 engine');
+    // From h0, by pod IP, across the overlay: routes and the VXLAN device made by h0's and h1's agents.
+    await eventually(
+      async () => (await httpGets(th.hosts[0]!.netns, `http://${podIp}:8080/`, 1))[0] === 'on-h1',
+      30_000,
+      'h0 reaches the pod on h1',
+    );
+    await deleteObject(etcd, CLUSTER, ref1);
     await eventually(
       async () =>
         (await engine(1).listContainers({ all: true, filters: { label: ['nokube.pod=on-h1'] } })).length ===
         0,
       60_000,
-      'pod container removed',
+      'pod containers removed',
     );
   });
 
@@ -240,5 +282,38 @@ spec:
       await services(configText({ labels: { h1: { zone: 'b' } }, service: { h1: 'process' } })),
       before,
     );
+  });
+
+  test('the network section changed: every agent restarted, the stored config first', async () => {
+    const o = { labels: { h1: { zone: 'b' } }, service: { h1: 'process' as const } };
+    const before = await services(configText(o));
+    const { plans } = await run(configText({ ...o, backend: 'host-gw' }));
+    for (const p of plans) {
+      assert.deepEqual([p.change, p.steps], ['config change', ['restart']], p.node);
+      assert.ok(p.reasons.includes('the network section changed (an agent reads it when it starts)'));
+    }
+    const after = await services(configText({ ...o, backend: 'host-gw' }));
+    assert.notEqual(after.h0?.pid, before.h0?.pid, "h0's container restarted");
+    assert.notEqual(after.h1?.pid, before.h1?.pid, 'h1 process restarted');
+    // Restarted on the new section: no VXLAN device any more, a route to the peer's pod subnet instead.
+    for (const h of th.hosts)
+      await eventually(
+        async () => {
+          const { stdout } = await exec('ip', [
+            'netns',
+            'exec',
+            h.netns,
+            'ip',
+            '-o',
+            'link',
+            'show',
+            'type',
+            'vxlan',
+          ]);
+          return stdout.trim() === '';
+        },
+        30_000,
+        `${h.name}'s VXLAN device gone`,
+      );
   });
 });

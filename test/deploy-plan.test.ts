@@ -58,6 +58,22 @@ test('plan per node: install, upgrade, config change, start, nothing to do', () 
   }
 });
 
+test('a network section changed: running agents restart (they read it when they start), others as before', () => {
+  const changed = { ...desired, startupChange: 'the network section changed' };
+  const cases: Array<[string, HostFacts | null, NodePlan['change'], NodePlan['steps']]> = [
+    ['up to date and running', facts(B, C, true), 'config change', ['restart']],
+    ['up to date, stopped', facts(B, C, false), 'start', ['start']],
+    ['config changed too', facts(B, 'd'.repeat(64), true), 'config change', ['upload-config', 'restart']],
+    ['bare host', null, 'install', ['upload-binary', 'upload-config', 'start']],
+  ];
+  for (const [name, observed, change, steps] of cases) {
+    const p = planNode(changed, observed);
+    assert.equal(p.change, change, name);
+    assert.deepEqual(p.steps, steps, name);
+  }
+  assert.ok(planNode(changed, facts(B, C, true)).reasons.includes('the network section changed'));
+});
+
 test('the printed plan: a line per node, its reasons, a summary', () => {
   const text = formatPlan([planNode(desired, null), planNode({ ...desired, name: 'h1' }, facts(B, C, true))]);
   assert.equal(

@@ -117,6 +117,7 @@ test('op schema: each mode has its own fields; a relative docker socket is refus
     image: 'nokube-agent',
     mounts: ['/var/run/docker.sock', '/var/lib/nokube'],
     labels: { 'nokube.service.node': 'a' },
+    podNetwork: true,
   };
   assert.deepEqual(decodeOp(encodeOp({ op: 'state', service: docker })), { op: 'state', service: docker });
   assert.throws(
@@ -141,6 +142,7 @@ const dockerSpec: ServiceSpec = {
   image: 'nokube-agent',
   mounts: [],
   labels: {},
+  podNetwork: false,
 };
 const desired: DesiredNode = {
   name: 'h0',

@@ -4,8 +4,17 @@
 // ELF interpreter named in the binary. Those files and links at their paths, the binary at IMAGE_BINARY,
 // an /etc/passwd and a /tmp make a tar that the engine imports as
 // `<repository>:<first 12 hex of the binary's SHA-256>`; nothing is pulled.
-import { open, readdir, readFile, readlink, realpath } from 'node:fs/promises';
+//
+// For a cluster with a pod network the image also holds the host's own tools the agent runs for it
+// (POD_NETWORK_TOOLS, at /usr/local/sbin) and the libraries `ldd` names for them; the tag then gains the
+// first 8 hex of a SHA-256 over those files (`<12 hex>-<8 hex>`): a host whose tools change gets a new image.
+
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, open, readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { imagePresent } from '../runtime/images.ts';
 import { type TarEntry, tarStream } from './tar.ts';
@@ -13,8 +22,19 @@ import { type TarEntry, tarStream } from './tar.ts';
 /** Where the binary is in the image (the install dir is mounted in the container too, at its own path). */
 export const IMAGE_BINARY = '/usr/local/bin/nokube';
 
-export const imageRef = (repository: string, binarySha256: string) =>
-  `${repository}:${binarySha256.slice(0, 12)}`;
+/** What the pod network runs on the host (agent/podnet/kernel.ts, agent/routes/kernel.ts,
+ * agent/services/proxy/conntrack.ts), and the package that has it on Debian. */
+export const POD_NETWORK_TOOLS = {
+  ip: 'iproute2',
+  bridge: 'iproute2',
+  nft: 'nftables',
+  nsenter: 'util-linux',
+  conntrack: 'conntrack',
+} as const;
+const IMAGE_TOOLS_DIR = '/usr/local/sbin';
+
+export const imageRef = (repository: string, binarySha256: string, toolsSha256?: string) =>
+  `${repository}:${binarySha256.slice(0, 12)}${toolsSha256 ? `-${toolsSha256.slice(0, 8)}` : ''}`;
 
 /** The ELF interpreter (PT_INTERP) a binary asks for, e.g. /lib64/ld-linux-x86-64.so.2; null if static. */
 export async function elfInterpreter(path: string): Promise<string | null> {
@@ -74,8 +94,86 @@ async function libraryLinks(lib: string): Promise<Array<{ path: string; target: 
   return links;
 }
 
-/** What goes into the image: the binary, the libraries, the loader at the path the binary names. */
-export async function imageEntries(binary: string): Promise<{ entries: TarEntry[]; libraryDirs: string[] }> {
+/** An executable named `name` on the host: the first in PATH and the system directories, its real path. */
+async function findTool(name: string): Promise<string | null> {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  for (const dir of dirs.filter((d) => d.startsWith('/'))) {
+    const path = join(dir, name);
+    if (
+      await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return realpath(path);
+  }
+  return null;
+}
+
+/** The shared libraries a dynamic executable loads, as the host's loader finds them (`ldd`): the paths
+ * it names (soname links, mostly), the loader itself included. */
+export async function lddLibraries(path: string): Promise<string[]> {
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)('ldd', [path], { timeout: 10_000 }));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') throw new Error(`ldd is needed to find ${path}'s libraries (libc-bin)`);
+    // A static executable: ldd says so and exits 1.
+    if (/not a dynamic executable|statically linked/.test(e.stderr ?? '')) return [];
+    throw new Error(`ldd ${path}: ${(e.stderr || e.message).trim()}`);
+  }
+  const libs: string[] = [];
+  for (const line of stdout.split('\n')) {
+    if (/=> not found/.test(line)) throw new Error(`${path}: ${line.trim()}`);
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)\s*$/.exec(line);
+    if (m) libs.push(m[1]!);
+  }
+  return libs;
+}
+
+interface ToolFiles {
+  /** path in the image -> file on the host */
+  files: Map<string, string>;
+  links: Array<{ path: string; target: string }>;
+  libraryDirs: string[];
+  sha256: string;
+}
+
+/** The pod network's tools from the host, with their libraries at their real paths and a link by the name
+ * ldd found each under. A tool missing on the host is an error naming its package. */
+export async function toolFiles(): Promise<ToolFiles> {
+  const files = new Map<string, string>();
+  const links = new Map<string, string>();
+  const hash = createHash('sha256');
+  for (const [name, pkg] of Object.entries(POD_NETWORK_TOOLS)) {
+    const tool = await findTool(name);
+    if (!tool)
+      throw new Error(`the pod network needs ${name} on the host (Debian package ${pkg}); it is not in PATH`);
+    files.set(join(IMAGE_TOOLS_DIR, name), tool);
+    for (const lib of await lddLibraries(tool)) {
+      const real = await realpath(lib);
+      files.set(real, real);
+      const link = join(dirname(real), basename(lib));
+      if (link !== real) links.set(link, basename(real));
+    }
+  }
+  for (const [path, from] of [...files].sort(([a], [b]) => a.localeCompare(b)))
+    hash.update(`${path}\0`).update(await readFile(from));
+  return {
+    files,
+    links: [...links].map(([path, target]) => ({ path, target })).filter((l) => !files.has(l.path)),
+    libraryDirs: [...new Set([...files.keys()].filter((p) => !p.startsWith(IMAGE_TOOLS_DIR)).map(dirname))],
+    sha256: hash.digest('hex'),
+  };
+}
+
+/** What goes into the image: the binary, the libraries, the loader at the path the binary names, and the
+ * pod network's tools when given. */
+export async function imageEntries(
+  binary: string,
+  tools?: ToolFiles,
+): Promise<{ entries: TarEntry[]; libraryDirs: string[] }> {
   if ((await realpath(process.execPath)) !== (await realpath(binary)))
     throw new Error(
       `the agent image is built by the binary it packs (its libraries are this process's): run ${binary} agent op, not ${process.execPath}`,
@@ -86,7 +184,9 @@ export async function imageEntries(binary: string): Promise<{ entries: TarEntry[
   files.set(IMAGE_BINARY, binary);
   for (const lib of libs) files.set(lib, lib);
   if (interp) files.set(interp, await realpath(interp));
-  const links = (await Promise.all(libs.map(libraryLinks))).flat().filter((l) => !files.has(l.path));
+  for (const [path, from] of tools?.files ?? []) files.set(path, from);
+  const linked = [...(await Promise.all(libs.map(libraryLinks))).flat(), ...(tools?.links ?? [])];
+  const links = [...new Map(linked.map((l) => [l.path, l])).values()].filter((l) => !files.has(l.path));
   const dirs = new Set<string>();
   for (const p of files.keys()) for (let d = dirname(p); d !== '/'; d = dirname(d)) dirs.add(d);
   const entries: TarEntry[] = [
@@ -97,19 +197,24 @@ export async function imageEntries(binary: string): Promise<{ entries: TarEntry[
     ...[...files].map(([path, from]): TarEntry => ({ type: 'file', path, from, mode: 0o755 })),
     ...links.map((l): TarEntry => ({ type: 'symlink', ...l })),
   ];
-  return { entries, libraryDirs: [...new Set(libs.map((l) => dirname(l)))] };
+  return {
+    entries,
+    libraryDirs: [...new Set([...libs.map((l) => dirname(l)), ...(tools?.libraryDirs ?? [])])],
+  };
 }
 
-/** The image for this binary: imported unless the engine has it already. Returns its reference and the
- * library directories (the container's LD_LIBRARY_PATH). */
+/** The image for this binary (and the pod network's tools when `podNetwork`): imported unless the engine
+ * has it already. Returns its reference and the library directories (the container's LD_LIBRARY_PATH). */
 export async function ensureAgentImage(
   docker: Docker,
   repository: string,
   binary: string,
   binarySha256: string,
+  podNetwork: boolean,
 ): Promise<{ ref: string; libraryDirs: string[] }> {
-  const ref = imageRef(repository, binarySha256);
-  const { entries, libraryDirs } = await imageEntries(binary);
+  const tools = podNetwork ? await toolFiles() : undefined;
+  const ref = imageRef(repository, binarySha256, tools?.sha256);
+  const { entries, libraryDirs } = await imageEntries(binary, tools);
   if (await imagePresent(docker, ref)) return { ref, libraryDirs };
   const [repo, tag] = [repository, ref.slice(repository.length + 1)];
   const out = await docker.importImage(tarStream(entries), { repo, tag });

@@ -44,6 +44,10 @@ export const serviceSpec = z.discriminatedUnion('mode', [
     mounts: z.array(absolutePath),
     /** Labels of the container (what it runs: e.g. the config's checksum); a change recreates it. */
     labels: z.record(z.string().min(1), z.string()),
+    /** The cluster has a pod network: the container gets the rights it needs (the agent makes bridges,
+     * veths and nftables tables, sets sysctls, enters pods' namespaces: POD_NETWORK_RIGHTS in
+     * agent/op/service-docker.ts) and the image carries the host's tools for it (agent/op/agent-image.ts). */
+    podNetwork: z.boolean(),
   }),
   z.strictObject({
     mode: z.literal('systemd'),

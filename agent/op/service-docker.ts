@@ -1,7 +1,9 @@
 // The agent as a Docker container, driven through the engine's API at spec.socket (dockerode): the image
 // is built on the host from the installed binary (agent-image.ts); the container, named spec.name, runs
 // with the host's network and pid namespace, restart policy unless-stopped, spec.mounts at their own
-// paths, and labels saying what it runs (image, command, spec.labels such as the config's checksum).
+// paths, and labels saying what it runs (image, command, spec.labels such as the config's checksum);
+// with the host's networking tools in its image and the rights a pod network needs (POD_NETWORK_RIGHTS)
+// when the cluster has one.
 // start: a running container is left alone, else (re)created; restart: recreated when what it runs
 // differs, else restarted; stop: stopped (SIGTERM, SIGKILL after stopTimeoutMs) and removed.
 import { existsSync } from 'node:fs';
@@ -55,10 +57,24 @@ export async function state(spec: Spec): Promise<ServiceState> {
   return toState(await inspect(client(spec), spec.name));
 }
 
+/** What the agent of a pod network does on its host, and no more (not `--privileged`: every capability
+ * and device, which a host whose own bounding set lacks one cannot even give): NET_ADMIN for bridges,
+ * veths, routes, nftables and conntrack; SYS_ADMIN to enter a pod's network namespace (setns, which
+ * Docker's seccomp profile allows with it); /proc/sys writable (ip_forward, bridge-nf-call-iptables:
+ * Docker mounts it read-only, and its AppArmor profile denies the writes). */
+export const POD_NETWORK_RIGHTS = {
+  CapAdd: ['NET_ADMIN', 'SYS_ADMIN'],
+  SecurityOpt: ['apparmor=unconfined'],
+  // `--security-opt systempaths=unconfined` as the API takes it: nothing masked, nothing read-only.
+  MaskedPaths: [] as string[],
+  ReadonlyPaths: [] as string[],
+};
+
 interface Desired {
   image: string;
   labels: Record<string, string>;
   libraryDirs: string[];
+  podNetwork: boolean;
 }
 
 async function desired(docker: Docker, spec: Spec): Promise<Desired> {
@@ -66,19 +82,23 @@ async function desired(docker: Docker, spec: Spec): Promise<Desired> {
   const sha = await fileSha256(binary).catch((err: Error) => {
     throw new Error(`${spec.name}: the binary ${binary}: ${err.message}`);
   });
-  const { ref, libraryDirs } = await ensureAgentImage(docker, spec.image, binary, sha);
+  const { ref, libraryDirs } = await ensureAgentImage(docker, spec.image, binary, sha, spec.podNetwork);
   const labels = {
     ...spec.labels,
     [LABEL.service]: spec.name,
     [LABEL.command]: JSON.stringify(spec.command),
     [LABEL.binary]: sha,
   };
-  return { image: ref, labels, libraryDirs };
+  return { image: ref, labels, libraryDirs, podNetwork: spec.podNetwork };
 }
 
 function same(c: Docker.ContainerInspectInfo, d: Desired): boolean {
   const have = c.Config.Labels ?? {};
-  return c.Config.Image === d.image && Object.entries(d.labels).every(([k, v]) => have[k] === v);
+  return (
+    c.Config.Image === d.image &&
+    (c.HostConfig.CapAdd ?? []).join() === (d.podNetwork ? POD_NETWORK_RIGHTS.CapAdd : []).join() &&
+    Object.entries(d.labels).every(([k, v]) => have[k] === v)
+  );
 }
 
 const stopSeconds = (spec: Spec) => Math.max(1, Math.ceil(spec.stopTimeoutMs / 1000));
@@ -111,6 +131,7 @@ async function create(docker: Docker, spec: Spec, d: Desired): Promise<ServiceSt
     HostConfig: {
       NetworkMode: 'host',
       PidMode: 'host',
+      ...(d.podNetwork ? POD_NETWORK_RIGHTS : {}),
       RestartPolicy: { Name: 'unless-stopped' },
       Binds: spec.mounts.map((p) => `${p}:${p}`),
     },

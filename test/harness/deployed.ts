@@ -48,6 +48,8 @@ export function deployConfigText(
     headPort: number;
     meshPort: number;
     nodes: DeployedNodeSpec[];
+    /** The config's network section (a pod network), as written. */
+    network?: Record<string, unknown>;
   },
 ): string {
   return stringify({
@@ -55,6 +57,7 @@ export function deployConfigText(
     etcd: o.etcd,
     head: { port: o.headPort },
     mesh: { port: o.meshPort },
+    ...(o.network ? { network: o.network } : {}),
     nodes: o.nodes.map((n) => ({
       name: n.host.name,
       address: n.host.address,

@@ -96,6 +96,14 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
     );
   try {
     const seen = await observe(targets, o.config);
+    // The stored config names the nodes to remove. When etcd is ours to start and not all up yet, a
+    // stored config cannot be read (and on a first run there is none).
+    const etcdDown = seen.some((x) => x.etcd && !x.etcd.running);
+    const previous = await o.previousConfig().catch((err: Error) => {
+      if (etcdDown) return null;
+      throw err;
+    });
+    const startupChange = previous ? networkChange(previous, o.config) : undefined;
     const targetPlans = targets.map((t, i) => {
       const { facts, etcd } = seen[i]!;
       const plan = planNode(
@@ -105,6 +113,7 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
           configSha256: t.configSha256,
           configPath: t.configPath,
           service: t.service,
+          ...(startupChange ? { startupChange } : {}),
         },
         facts,
       );
@@ -113,13 +122,6 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
       } catch (err) {
         throw new DeployStepError(t.node.name, 'plan', (err as Error).message);
       }
-    });
-    // The stored config names the nodes to remove. When etcd is ours to start and not all up yet, a
-    // stored config cannot be read (and on a first run there is none).
-    const etcdDown = seen.some((x) => x.etcd && !x.etcd.running);
-    const previous = await o.previousConfig().catch((err: Error) => {
-      if (etcdDown) return null;
-      throw err;
     });
     const keep = new Set(o.config.nodes.map((n) => n.name));
     const removed = (previous?.nodes ?? [])
@@ -328,4 +330,11 @@ async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promis
       );
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** The plan's reason when the `network` section changed: agents read it only when they start. */
+function networkChange(previous: ClusterConfig, next: ClusterConfig): string | undefined {
+  const a = JSON.stringify(previous.network ?? null);
+  const b = JSON.stringify(next.network ?? null);
+  return a === b ? undefined : 'the network section changed (an agent reads it when it starts)';
 }

@@ -121,7 +121,7 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig, secretsKeyFi
     configText,
     configSha256,
     tlsFiles,
-    service: agentService(node as NodeTarget['node'], configSha256, [
+    service: agentService(node as NodeTarget['node'], configSha256, config.network !== undefined, [
       binaryPath,
       'agent',
       '--config',
@@ -136,7 +136,12 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig, secretsKeyFi
 
 /** The agent's service in the node's mode (nodes[].ssh.service); the record of the service last started
  * is kept in the install dir, so a change of mode stops the old service on the host. */
-function agentService(node: NodeTarget['node'], configSha256: string, command: string[]): ServiceSpec {
+function agentService(
+  node: NodeTarget['node'],
+  configSha256: string,
+  podNetwork: boolean,
+  command: string[],
+): ServiceSpec {
   const common = {
     name: AGENT_SERVICE,
     command,
@@ -162,6 +167,7 @@ function agentService(node: NodeTarget['node'], configSha256: string, command: s
         // to bind: the agent's container sees the same folder.
         mounts: [...new Set([socket, node.workspace, node.ssh.installDir, SECRET_VOLUMES_ROOT])],
         labels: { 'nokube.service.node': node.name, 'nokube.service.config-sha256': configSha256 },
+        podNetwork,
       };
     }
     case 'systemd':

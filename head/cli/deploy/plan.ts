@@ -13,6 +13,9 @@ export interface DesiredNode {
   configPath: string;
   /** The agent's service (nodes[].ssh.service); absent: a process service. */
   service?: ServiceSpec;
+  /** A change of the stored cluster config that an agent takes only when it starts (the `network`
+   * section), said as the plan's reason: a running agent is restarted. */
+  startupChange?: string;
 }
 
 /** null: the binary is not installed (nothing else can be asked of the host yet). */
@@ -61,6 +64,11 @@ export function planNode(desired: DesiredNode, observed: ObservedNode): NodePlan
     reasons.push(`service ${runningMode} -> ${mode}`);
     if (!binaryChanged && !configChanged) steps.push('restart');
   }
+  const startupChanged = running && desired.startupChange !== undefined;
+  if (startupChanged) {
+    reasons.push(desired.startupChange!);
+    if (!binaryChanged && !configChanged && !modeChanged) steps.push('restart');
+  }
   if (binaryChanged || configChanged) steps.push(running ? 'restart' : 'start');
   else if (!running) {
     steps.push('start');
@@ -68,7 +76,7 @@ export function planNode(desired: DesiredNode, observed: ObservedNode): NodePlan
   }
   const change: Change = binaryChanged
     ? 'upgrade'
-    : configChanged || modeChanged
+    : configChanged || modeChanged || startupChanged
       ? 'config change'
       : steps.length > 0
         ? 'start'
