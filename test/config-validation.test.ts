@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseDocument } from 'yaml';
 import { getAtPath, parsePath, setAtPath } from '../agent/config/path.ts';
-import { DOCUMENTED_DEFAULTS } from '../agent/config/schema.ts';
+import { DOCUMENTED_DEFAULTS, podNetworkOf } from '../agent/config/schema.ts';
 import { CONFIG_TEMPLATE } from '../agent/config/template.ts';
 import { ConfigError, validateConfigText } from '../agent/config/validate.ts';
 
@@ -76,10 +76,17 @@ describe('cluster config validation', () => {
     }
   });
 
-  test('network: absent means host networking; an empty section takes every documented default', () => {
-    assert.equal(validateConfigText(GOOD, 'cluster.yaml').config.network, undefined);
+  test('network: absent or empty, a pod network with every documented default; mode host, none', () => {
+    assert.deepEqual(
+      validateConfigText(GOOD, 'cluster.yaml').config.network,
+      validateConfigText(`${GOOD}network: {}\n`, 'cluster.yaml').config.network,
+    );
+    const host = validateConfigText(`${GOOD}network: {mode: host}\n`, 'cluster.yaml').config;
+    assert.equal(podNetworkOf(host), undefined);
     const { config } = validateConfigText(`${GOOD}network: {}\n`, 'cluster.yaml');
+    assert.equal(podNetworkOf(config), config.network);
     assert.deepEqual(config.network, {
+      mode: DOCUMENTED_DEFAULTS['network.mode'],
       podCidr: DOCUMENTED_DEFAULTS['network.podCidr'],
       nodeMaskSize: DOCUMENTED_DEFAULTS['network.nodeMaskSize'],
       serviceCidr: DOCUMENTED_DEFAULTS['network.serviceCidr'],

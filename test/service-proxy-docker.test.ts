@@ -418,8 +418,8 @@ spec:
     assert.equal(dnatOf(await listTable(), 'web'), 3);
   });
 
-  test('an agent started without a network section removes the table an earlier start left', async () => {
-    const text = c.configYaml(c.nodes, '');
+  test('an agent started with network.mode host removes the table an earlier start left', async () => {
+    const text = c.configYaml(c.nodes, 'network:\n  mode: host\n');
     await writeFile(c.configFile, text);
     await c.withEtcd((etcd) => storeConfig(etcd, text, c.configFile, 'test', 'latest'));
     await c.agents.get('n1')!.kill('SIGKILL');

@@ -45,6 +45,7 @@ export const DOCUMENTED_DEFAULTS = {
   'secrets.keyFile': '$NOKUBE_HOME/keys/<cluster>.json',
   'audit.maxSizeMB': 100,
   'audit.maxFiles': 5,
+  'network.mode': 'pod',
   'network.podCidr': '10.42.0.0/16',
   'network.nodeMaskSize': 24,
   'network.serviceCidr': '10.43.0.0/16',
@@ -106,9 +107,10 @@ const portRange = z.string().superRefine((text, ctx) => {
 });
 const DNS_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 
-/** Pod network and Services (README "Pod network"): each pod its own IP from a per-node subnet of podCidr.
- * Absent: every pod on the host network, as before. */
+/** Pod network and Services (README "Pod network"): each pod its own IP from a per-node subnet of podCidr,
+ * unless `mode: host` (every pod on its node's network). Absent: every default (a pod network). */
 const network = z.strictObject({
+  mode: z.enum(['pod', 'host']).default(DOCUMENTED_DEFAULTS['network.mode']),
   podCidr: cidr.default(DOCUMENTED_DEFAULTS['network.podCidr']),
   nodeMaskSize: z.number().int().max(30).default(DOCUMENTED_DEFAULTS['network.nodeMaskSize']),
   serviceCidr: cidr.default(DOCUMENTED_DEFAULTS['network.serviceCidr']),
@@ -227,7 +229,7 @@ export const clusterConfigSchema = z.strictObject({
       hostPathPrefixes: z.record(dnsLabel, z.array(absolutePath)),
     })
     .optional(),
-  network: network.optional(),
+  network: network.prefault({}),
   nodes: z
     .array(
       z.strictObject({
@@ -331,9 +333,13 @@ export function crossFieldProblems(cfg: ClusterConfig): Array<[Array<string | nu
   return problems;
 }
 
-/** network: the pod and service blocks apart, one node subnet for each node in nodes[]. */
+/** The cluster's pod network; undefined with `network.mode: host` (every pod on its node's network). */
+export const podNetworkOf = (cfg: ClusterConfig): NetworkConfig | undefined =>
+  cfg.network.mode === 'pod' ? cfg.network : undefined;
+
+/** network: the pod and service blocks apart, one node subnet for each node in nodes[] (a pod network). */
 function networkProblems(cfg: ClusterConfig): Array<[Array<string | number>, string]> {
-  const net = cfg.network;
+  const net = podNetworkOf(cfg);
   if (!net) return [];
   const problems: Array<[Array<string | number>, string]> = [];
   const pods = parseCidr(net.podCidr);

@@ -64,7 +64,8 @@ mesh:
 #     # container: { image: grafana/grafana-oss:12.2.0 }   # the head at this address runs it in Docker
 #     # adminPasswordFile: /etc/nokube/grafana-admin.password   # that container's admin password
 
-network:                        # pods get their own IPs (remove the section: every pod on the host network)
+network:                        # pods get their own IPs (absent: every default)
+  # mode: pod                   # default pod; host: every pod on its node's network (no pod IPs, no Services data path)
   podCidr: 10.42.0.0/16         # default 10.42.0.0/16: pods' addresses; each node gets a /nodeMaskSize of it
   # nodeMaskSize: 24            # default 24: each node's pod subnet (254 pods)
   # serviceCidr: 10.43.0.0/16   # default 10.43.0.0/16: Services' ClusterIPs (must not overlap podCidr)

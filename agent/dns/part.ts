@@ -1,5 +1,7 @@
 // DNS wired into the pods part (agent/pods/part.ts) on a node with a pod network: the node resolver on the
 // bridge's gateway once the bridge is up, and the pods' resolv.conf files.
+
+import { podNetworkOf } from '../config/schema.ts';
 import type { AgentContext } from '../context.ts';
 import { addressAt } from '../net/cidr.ts';
 import type { PodNetwork } from '../podnet/pod-network.ts';
@@ -9,7 +11,7 @@ import { NodeDns } from './node-dns.ts';
 export type { NodeDns } from './node-dns.ts';
 
 export function nodeDns(ctx: AgentContext, podNetwork: PodNetwork, subnet: NodeSubnet): NodeDns {
-  const network = ctx.config().network!;
+  const network = podNetworkOf(ctx.config())!;
   return new NodeDns({
     etcd: ctx.etcd,
     cluster: ctx.cluster,

@@ -4,6 +4,7 @@
 // cut off from etcd keeps running its pods; an agent stop leaves the containers running (adopted later).
 
 import type Docker from 'dockerode';
+import { podNetworkOf } from '../config/schema.ts';
 import type { AgentContext, AgentPart, PodActorView } from '../context.ts';
 import { type NodeDns, nodeDns } from '../dns/part.ts';
 import { deletePod } from '../objects/pod-deletion.ts';
@@ -51,7 +52,7 @@ export const podsPart: AgentPart = {
     }
     // The pod network, when the config has one (read at start: adding or removing the section takes
     // effect at the agent's next start). The node subnet comes from the workspace at once, else etcd.
-    const network = ctx.config().network;
+    const network = podNetworkOf(ctx.config());
     const subnet = network
       ? new NodeSubnet({
           etcd: ctx.etcd,

@@ -1,11 +1,11 @@
 // Routes between the nodes' pod subnets (network.backend host-gw | vxlan), kept by every agent of a
-// cluster with a `network` section: its inputs are the subnets (`network/subnets/<node>`) and VTEPs
+// cluster with a pod network: its inputs are the subnets (`network/subnets/<node>`) and VTEPs
 // (`network/vteps/<node>`) in etcd, through shared informers, and the nodes' addresses (nodes[].address:
 // a peer whose agent is down keeps its routes, since its pods run on). A reconcile runs on every change of
 // those (coalesced: one in flight, one more queued at most: agent/loop/serial-sync.ts) and every 30 s. The inputs last used are
 // cached in the workspace: before etcd has answered (an agent started cut off), the routes are made
 // from the cache. With vxlan the agent publishes its own VTEP MAC.
-import type { NetworkConfig } from '../config/schema.ts';
+import { type NetworkConfig, podNetworkOf } from '../config/schema.ts';
 import type { AgentContext, AgentPart } from '../context.ts';
 import type { Logger } from '../log/logger.ts';
 import { SerialSync } from '../loop/serial-sync.ts';
@@ -32,7 +32,7 @@ const RETRY_MAX_MS = 60_000;
 export const routesPart: AgentPart = {
   name: 'routes',
   async start(ctx: AgentContext) {
-    const network = ctx.config().network;
+    const network = podNetworkOf(ctx.config());
     if (!network) return null;
     const routes = new NodeRoutes(ctx, network, ctx.log.child({ part: 'routes' }));
     await routes.start();

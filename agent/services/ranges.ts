@@ -1,5 +1,5 @@
 // The ranges Services take their addresses and ports from: network.serviceCidr and network.nodePortRange
-// of the cluster config stored in etcd (its defaults when the config has no network section, or when no
+// of the cluster config stored in etcd (the documented defaults when the config leaves them out, or when no
 // config is stored, as in tests that apply objects alone).
 import type { Etcd3 } from 'etcd3';
 import { DOCUMENTED_DEFAULTS } from '../config/schema.ts';

@@ -6,6 +6,8 @@
 // delete or by its own reconcile. Losing the election (or stopping) stops every actor. Every write of the leader carries its fence (leadership.ts): a deposed leader's
 // writes fail. A head that learns the leader died (mesh `dead`) removes its campaign key, guarded, so
 // another head takes over at once.
+
+import { podNetworkOf } from '../../agent/config/schema.ts';
 import type { ActorRow, AgentContext, AgentPart } from '../../agent/context.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
@@ -261,7 +263,7 @@ export class Leader {
 
   /** The caches' world, with whether the cluster has a pod network (host ports: agent/scheduler). */
   private world(): World {
-    return { ...this.caches.world(), podNetwork: this.ctx.config().network !== undefined };
+    return { ...this.caches.world(), podNetwork: podNetworkOf(this.ctx.config()) !== undefined };
   }
 
   /** A pod changed: its controller's actor looks again (a bare pod has none). */

@@ -116,7 +116,9 @@ export async function createTestCluster(opts: {
   meshExtra?: string;
   /** The cluster name is `<prefix><pid>-<n>` (default prefix `t`). */
   namePrefix?: string;
-  /** Top-level sections of the config (e.g. a `network:` section), before `nodes:`. */
+  /** Top-level sections of the config (e.g. a `network:` section), before `nodes:`. Without a `network:`
+   * section of their own the agents share one kernel (loopback addresses), so pods are on the host
+   * network (`network: {mode: host}` is written). */
   sections?: string;
 }): Promise<TestCluster> {
   const etcd = await startTestEtcd(opts.etcdHost);
@@ -127,7 +129,8 @@ export async function createTestCluster(opts: {
   // One port of each kind serves every node (each has its own address). Free on every address: a
   // wildcard bind fails where any address holds the port (another file's cluster on the same addresses).
   const [headPort, meshPort, agentPort] = (await freePorts(3, '0.0.0.0')) as [number, number, number];
-  const configYaml = (list = nodes, extra = opts.sections ?? '') => {
+  const configYaml = (list = nodes, sections = opts.sections ?? '') => {
+    const extra = /^network:/m.test(sections) ? sections : `${sections}network:\n  mode: host\n`;
     const nodeLines = list
       .map(
         (n) =>

@@ -48,7 +48,8 @@ export function deployConfigText(
     headPort: number;
     meshPort: number;
     nodes: DeployedNodeSpec[];
-    /** The config's network section (a pod network), as written. */
+    /** The config's network section, as written; absent: `mode: host` (the hosts' pods may go to the
+     * machine's one Docker engine). */
     network?: Record<string, unknown>;
   },
 ): string {
@@ -57,7 +58,7 @@ export function deployConfigText(
     etcd: o.etcd,
     head: { port: o.headPort },
     mesh: { port: o.meshPort },
-    ...(o.network ? { network: o.network } : {}),
+    network: o.network ?? { mode: 'host' },
     nodes: o.nodes.map((n) => ({
       name: n.host.name,
       address: n.host.address,

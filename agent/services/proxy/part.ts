@@ -6,9 +6,9 @@
 // comment already holds the wanted digest is left alone, so an agent restart with the same inputs changes
 // nothing in the kernel. Nothing is loaded from a partial view: until both informers have listed, the
 // inputs come from the workspace cache of the last ones (an agent started cut off from etcd), or nothing
-// is done. Runs for a cluster whose config has a `network` section (pods with their own IPs), read at the
+// is done. Runs for a cluster with a pod network (`network.mode: pod`, pods with their own IPs), read at the
 // agent's start; without one, the node's table is removed if an earlier start left one.
-import type { NetworkConfig } from '../../config/schema.ts';
+import { type NetworkConfig, podNetworkOf } from '../../config/schema.ts';
 import type { AgentContext, AgentPart } from '../../context.ts';
 import type { Logger } from '../../log/logger.ts';
 import { SerialSync } from '../../loop/serial-sync.ts';
@@ -34,9 +34,9 @@ const RESYNC_MS = 60_000;
 export const serviceProxyPart: AgentPart = {
   name: 'service-proxy',
   async start(ctx: AgentContext) {
-    const network = ctx.config().network;
+    const network = podNetworkOf(ctx.config());
     if (!network) {
-      // The section was removed (read at start, as the pod network's): this node's table goes too.
+      // No pod network (`mode: host`; read at start, as the pod network's): this node's table goes too.
       await removeTable(tableName(ctx.cluster, ctx.nodeName)).catch(() => undefined);
       return null;
     }

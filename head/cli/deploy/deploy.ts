@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { agentServerUrl } from '../../../agent/api/agent-server.ts';
-import type { ClusterConfig } from '../../../agent/config/schema.ts';
+import { type ClusterConfig, podNetworkOf } from '../../../agent/config/schema.ts';
 import type { ServiceState } from '../../../agent/op/service.ts';
 import { listNodes } from '../../../agent/store/node-registry.ts';
 import { PKI_FILES } from '../../../agent/tls/layout.ts';
@@ -96,6 +96,28 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
     );
   try {
     const seen = await observe(targets, o.config);
+    const planAll = (startupChange?: string) =>
+      targets.map((t, i) => {
+        const { facts, etcd } = seen[i]!;
+        const plan = planNode(
+          {
+            name: t.node.name,
+            binarySha256: o.binary.sha256,
+            configSha256: t.configSha256,
+            configPath: t.configPath,
+            service: t.service,
+            ...(startupChange ? { startupChange } : {}),
+          },
+          facts,
+        );
+        try {
+          return etcd ? withEtcd(plan, etcd) : plan;
+        } catch (err) {
+          throw new DeployStepError(t.node.name, 'plan', (err as Error).message);
+        }
+      });
+    // A node that cannot be planned is said before etcd is asked for anything.
+    let targetPlans = planAll();
     // The stored config names the nodes to remove. When etcd is ours to start and not all up yet, a
     // stored config cannot be read (and on a first run there is none).
     const etcdDown = seen.some((x) => x.etcd && !x.etcd.running);
@@ -104,25 +126,7 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
       throw err;
     });
     const startupChange = previous ? networkChange(previous, o.config) : undefined;
-    const targetPlans = targets.map((t, i) => {
-      const { facts, etcd } = seen[i]!;
-      const plan = planNode(
-        {
-          name: t.node.name,
-          binarySha256: o.binary.sha256,
-          configSha256: t.configSha256,
-          configPath: t.configPath,
-          service: t.service,
-          ...(startupChange ? { startupChange } : {}),
-        },
-        facts,
-      );
-      try {
-        return etcd ? withEtcd(plan, etcd) : plan;
-      } catch (err) {
-        throw new DeployStepError(t.node.name, 'plan', (err as Error).message);
-      }
-    });
+    if (startupChange) targetPlans = planAll(startupChange);
     const keep = new Set(o.config.nodes.map((n) => n.name));
     const removed = (previous?.nodes ?? [])
       .filter((n) => n.ssh && !keep.has(n.name))
@@ -207,7 +211,7 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
         say(w.t, 'stop');
         await runRemoteOp(w.s, w.t.node.name, 'stop', [w.t.binaryPath], { op: 'stop', service: w.t.service });
         // Its pod network's leftovers in the host's kernel (the stored config had the section).
-        const network = previous?.network;
+        const network = previous && podNetworkOf(previous);
         if (network) {
           say(w.t, 'network teardown');
           await runRemoteOp(w.s, w.t.node.name, 'network teardown', [w.t.binaryPath], {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterConfig, NodeConfig } from '../../../agent/config/schema.ts';
+import { type ClusterConfig, type NodeConfig, podNetworkOf } from '../../../agent/config/schema.ts';
 import type { ServiceSpec } from '../../../agent/op/op-schema.ts';
 import { SECRET_VOLUMES_ROOT } from '../../../agent/pods/secret-volumes.ts';
 import { servesEtcdWithTls } from '../../../agent/tls/etcd-served.ts';
@@ -121,7 +121,7 @@ export function nodeTarget(config: ClusterConfig, node: NodeConfig, secretsKeyFi
     configText,
     configSha256,
     tlsFiles,
-    service: agentService(node as NodeTarget['node'], configSha256, config.network !== undefined, [
+    service: agentService(node as NodeTarget['node'], configSha256, podNetworkOf(config) !== undefined, [
       binaryPath,
       'agent',
       '--config',
