@@ -8,7 +8,7 @@
 // listening on one port; a hostNetwork pod; an agent restart changes no rule and drops no connection
 // held through a ClusterIP; after deletes, no veth, container, address or rule is left on any host.
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { isDeepStrictEqual, promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -17,7 +17,7 @@ import { bridgeName } from '../agent/podnet/names.ts';
 import { tableName } from '../agent/services/nft/plan.ts';
 import { eventually, runCli, startAgentsReady } from './harness/cluster.ts';
 import { ensureBusyboxImage, execIn, podNetnsPath, requireDocker } from './harness/docker.ts';
-import { holdConnection, httpGets } from './harness/netns-client.ts';
+import { holdConnection, httpGets, serveInNetns } from './harness/netns-client.ts';
 import { ipIn, ourRoutes, type RouteWorld, reconciled, startRouteWorld } from './harness/route-world.ts';
 
 const run = promisify(execFile);
@@ -60,14 +60,6 @@ describe('pod network and Services on 3 hosts, each with its own Docker engine',
   const sh = async (pod: string, node: string, cmd: string) =>
     execIn(engines.get(node)!, await containerOf(pod, node), ['sh', '-c', cmd]);
   const podNetns = (pod: string, node: string) => podNetnsPath(engines.get(node)!, w.c.name, pod);
-  /** A Node script run in a pod's network namespace (a process of the pod, as far as the network goes). */
-  const nodeIn = (netns: string, script: string, opts: { stdin?: boolean } = {}) => {
-    const child = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e', script], {
-      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    }) as ChildProcessWithoutNullStreams;
-    children.push(child);
-    return child;
-  };
   /** `count` GETs from a pod's network namespace (each on its own connection): the bodies. (Not busybox's
    * wget: the static busybox's wget crashes resolving even an address.) */
   const getsFrom = async (pod: string, node: string, url: string, count: number) =>
@@ -373,9 +365,10 @@ spec:
 `);
     // An echo server in each web pod's network namespace.
     for (const n of NODES)
-      nodeIn(
+      serveInNetns(
         await podNetns(`web-${n}`, n),
         `require('net').createServer((s) => s.pipe(s)).listen(${ECHO_PORT})`,
+        children,
       );
     const ip = await clusterIp('echo');
     const held = await eventually(

@@ -5,10 +5,10 @@
 // kernel's rules and comes back; a deleted Service takes its rules (counted); a pod reaches itself
 // through its Service; a table replaced by a change keeps an open connection through a ClusterIP; an
 // agent restart with the same inputs keeps the table (its handles) and the connection; an agent started
-// with etcd down loads its rules from its workspace cache, then follows etcd; an agent started without a
-// `network` section removes the table.
+// with etcd down loads its rules from its workspace cache, then follows etcd; an agent started with
+// `network.mode: host` removes the table.
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -26,7 +26,7 @@ import {
   type TestCluster,
 } from './harness/cluster.ts';
 import { type Docker, ensureBusyboxImage, execIn, podNetnsPath, requireDocker } from './harness/docker.ts';
-import { holdConnection, httpGets } from './harness/netns-client.ts';
+import { holdConnection, httpGets, serveInNetns } from './harness/netns-client.ts';
 
 const run = promisify(execFile);
 const NET = 137;
@@ -225,15 +225,12 @@ spec:
 `);
     // In each web pod's namespace a UDP server answering with its pod's name.
     for (const p of await pods('web-'))
-      clients.push(
-        spawn('nsenter', [
-          `--net=${await podNetnsPath(docker, c.name, p.metadata.name)}`,
-          process.execPath,
-          '-e',
-          `const s = require('dgram').createSocket('udp4');
+      serveInNetns(
+        await podNetnsPath(docker, c.name, p.metadata.name),
+        `const s = require('dgram').createSocket('udp4');
 s.on('message', (m, r) => s.send(process.argv[1], r.port, r.address)); s.bind(5300);`,
-          p.metadata.name,
-        ]),
+        clients,
+        [p.metadata.name],
       );
     const ip = await clusterIp('udp');
     // Always from one source port: one flow, which conntrack keeps on its endpoint while packets come.

@@ -30,6 +30,7 @@ test('no nft on the node: one clear error and one Warning event, tried again, th
   const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
   const warnings: string[] = [];
   const network = {
+    mode: 'pod',
     podCidr: '10.42.0.0/16',
     nodeMaskSize: 24,
     serviceCidr: '10.43.0.0/16',

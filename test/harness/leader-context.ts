@@ -21,6 +21,6 @@ export function leaderContext(client: Etcd3, cluster: string, node = 'h1'): Agen
     mesh: { table: { list: () => [] } },
     handles: agentHandles(),
     // No pod network, no nodes listed (these tests make no pod subnets for the leader to free).
-    config: () => ({ cluster, nodes: [] }) as unknown as ClusterConfig,
+    config: () => ({ cluster, nodes: [], network: { mode: 'host' } }) as unknown as ClusterConfig,
   } as unknown as AgentContext;
 }

@@ -37,6 +37,20 @@ export async function httpGets(ns: string, url: string, count: number): Promise<
   return JSON.parse(stdout) as string[];
 }
 
+/** A Node script run in a namespace until killed (a server of a pod, as far as the network goes), with
+ * `args` as its process.argv[1...]; `children` collects it for the caller's cleanup. */
+export function serveInNetns(
+  ns: string,
+  script: string,
+  children: ChildProcessWithoutNullStreams[],
+  args: string[] = [],
+): ChildProcessWithoutNullStreams {
+  const [cmd, ...prefix] = inNetns(ns);
+  const child = spawn(cmd!, [...prefix, process.execPath, '-e', script, ...args]);
+  children.push(child);
+  return child;
+}
+
 export interface HeldConnection {
   /** Sends a line; resolves once it came back (an echo server at the other end), rejects when the
    * connection closed or after 10 s. */
