@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { oneFileTar } from '../agent/op/tar.ts';
 import { PAUSE_ELF } from '../agent/podnet/pause/elf.ts';
 import { BUILTIN_SANDBOX_IMAGE, importBuiltinSandbox } from '../agent/podnet/pause/image.ts';
-import { oneFileTar } from '../agent/podnet/pause/tar.ts';
 import { eventually } from './harness/cluster.ts';
 import { type Docker, requireDocker } from './harness/docker.ts';
 

@@ -1,5 +1,6 @@
 // A minimal ustar writer, streamed (the binary is ~130 MB and never held in memory): regular files from
 // disk under any path in the archive, directories, symbolic links, and the end marker. Enough for `docker import`.
+// Also a one-file archive in memory (the built-in sandbox image: agent/podnet/pause/image.ts).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -86,6 +87,17 @@ async function* entries(list: TarEntry[]): AsyncGenerator<Buffer> {
     }
   }
   yield Buffer.alloc(2 * BLOCK);
+}
+
+/** An archive of one regular file held in memory, with a fixed mtime (0): the same file makes the same
+ * archive, so `docker import` makes the same image id. */
+export function oneFileTar(name: string, data: Buffer, mode: number): Buffer {
+  return Buffer.concat([
+    tarHeader(name, '0', data.length, mode, 0),
+    data,
+    padding(data.length),
+    Buffer.alloc(2 * BLOCK),
+  ]);
 }
 
 /** The archive as a stream. */

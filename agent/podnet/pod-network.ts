@@ -7,7 +7,6 @@
 // Every step reads before it writes: an agent restart finds the bridge, the veths, the addresses and the
 // table as it left them and changes nothing (no container restarted, connections kept). Nothing here is
 // on a packet's path: the kernel forwards.
-
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';

@@ -6,7 +6,6 @@
 // delete or by its own reconcile. Losing the election (or stopping) stops every actor. Every write of the leader carries its fence (leadership.ts): a deposed leader's
 // writes fail. A head that learns the leader died (mesh `dead`) removes its campaign key, guarded, so
 // another head takes over at once.
-
 import { podNetworkOf } from '../../agent/config/schema.ts';
 import type { ActorRow, AgentContext, AgentPart } from '../../agent/context.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';

@@ -4,8 +4,8 @@
 import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { DOCUMENTED_DEFAULTS } from '../../config/schema.ts';
+import { oneFileTar } from '../../op/tar.ts';
 import { PAUSE_ELF } from './elf.ts';
-import { oneFileTar } from './tar.ts';
 
 export const BUILTIN_SANDBOX_IMAGE = DOCUMENTED_DEFAULTS['network.sandboxImage'];
 

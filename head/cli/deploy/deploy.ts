@@ -210,7 +210,7 @@ export async function deployOverSsh(o: DeployOptions): Promise<{ plans: NodePlan
       if (w.plan.steps.includes('stop')) {
         say(w.t, 'stop');
         await runRemoteOp(w.s, w.t.node.name, 'stop', [w.t.binaryPath], { op: 'stop', service: w.t.service });
-        // Its pod network's leftovers in the host's kernel (the stored config had the section).
+        // Its pod network's leftovers in the host's kernel (the stored config has a pod network).
         const network = previous && podNetworkOf(previous);
         if (network) {
           say(w.t, 'network teardown');
@@ -338,7 +338,7 @@ async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promis
 
 /** The plan's reason when the `network` section changed: agents read it only when they start. */
 function networkChange(previous: ClusterConfig, next: ClusterConfig): string | undefined {
-  const a = JSON.stringify(previous.network ?? null);
-  const b = JSON.stringify(next.network ?? null);
-  return a === b ? undefined : 'the network section changed (an agent reads it when it starts)';
+  return JSON.stringify(previous.network) === JSON.stringify(next.network)
+    ? undefined
+    : 'the network section changed (an agent reads it when it starts)';
 }
