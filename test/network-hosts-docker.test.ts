@@ -5,7 +5,8 @@
 // address (no NAT); a ClusterIP from a pod on every host spread over endpoints on all three; a NodePort
 // from outside the cluster's hosts (this process, in the root namespace); Service names from a pod on
 // every host; endpoints leave a pod whose readiness fails and take it back; two pods on one node
-// listening on one port; a hostNetwork pod; an agent restart changes no rule and drops no connection
+// listening on one port; a hostNetwork pod; pods of one node to each other and to a Service endpoint
+// on their node with br_netfilter off (isolated ports) and on (bridged); an agent restart changes no rule and drops no connection
 // held through a ClusterIP; after deletes, no veth, container, address or rule is left on any host.
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, execFile } from 'node:child_process';
@@ -13,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { isDeepStrictEqual, promisify } from 'node:util';
 import Docker from 'dockerode';
 import type { Pod, Service } from '../agent/objects/types.ts';
-import { bridgeName } from '../agent/podnet/names.ts';
+import { bridgeName, vethName } from '../agent/podnet/names.ts';
 import { tableName } from '../agent/services/nft/plan.ts';
 import { eventually, runCli, startAgentsReady } from './harness/cluster.ts';
 import { ensureBusyboxImage, execIn, podNetnsPath, requireDocker } from './harness/docker.ts';
@@ -39,6 +40,11 @@ describe('pod network and Services on 3 hosts, each with its own Docker engine',
     return r.stdout;
   };
   const apply = (yaml: string) => cli(['apply', '-f', '-'], yaml);
+  /** A ClusterIP Service of one port over the pods labelled `app`. */
+  const applyService = (name: string, app: string, port: number, targetPort: number) =>
+    apply(
+      `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}}\nspec:\n  selector: {app: ${app}}\n  ports: [{port: ${port}, targetPort: ${targetPort}}]\n`,
+    );
   const pods = async (): Promise<Pod[]> =>
     (JSON.parse(await cli(['get', 'pods', '-o', 'json'])) as { items?: Pod[] }).items ?? [];
   const podNamed = async (name: string) => (await pods()).find((p) => p.metadata.name === name);
@@ -204,6 +210,11 @@ spec:
     const routes = await ourRoutes(w.host('h0'));
     assert.deepEqual(Object.keys(routes).sort(), [await w.subnetOf('h1'), await w.subnetOf('h2')].sort());
     for (const via of Object.values(routes)) assert.match(via, / nkx[0-9a-f]{8} onlink$/);
+    // The overlay's own packets are not tracked (the node's table): no conntrack entry for them.
+    for (const n of NODES) {
+      const tracked = await run('ip', ['netns', 'exec', w.host(n).netns, 'conntrack', '-L', '-p', 'udp']);
+      assert.doesNotMatch(tracked.stdout, /dport=8472/, `${n}: ${tracked.stdout}`);
+    }
   });
 
   test('a ClusterIP from a pod on every host is spread over the endpoints on all three hosts', async () => {
@@ -309,6 +320,62 @@ spec:
     assert.deepEqual(got, ['hostnet']);
   });
 
+  test("pods of one node reach each other and a Service's endpoint on their node, caller addresses kept: ports isolated without br_netfilter, bridged while it is on", async () => {
+    await applyService('twin', 'twin', 80, 8080);
+    const ip = await clusterIp('twin');
+    const h0 = w.host('h0');
+    const brNf = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+    const inH0 = (cmd: string) => run('ip', ['netns', 'exec', h0.netns, 'sh', '-c', cmd]);
+    // The module loaded (the file then exists in every namespace); the host starts with the switch off.
+    await inH0(`[ -e ${brNf} ] || modprobe br_netfilter`);
+    assert.equal((await inH0(`cat ${brNf}`)).stdout.trim(), '0');
+    const veths = await Promise.all(
+      ['twin', 'web-h0'].map(async (n) => vethName((await podNamed(n))!.metadata.uid)),
+    );
+    const isolated = async () =>
+      Promise.all(
+        veths.map(
+          async (v) =>
+            (
+              await ipIn<Array<{ linkinfo: { info_slave_data: { isolated: boolean } } }>>(h0, [
+                '-d',
+                'link',
+                'show',
+                'dev',
+                v,
+              ])
+            )[0]!.linkinfo.info_slave_data.isolated,
+        ),
+      );
+    const webIp = (await podIps()).h0!;
+    const twinIp = (await podNamed('twin'))!.status!.podIP!;
+    const reachable = async (mode: string) => {
+      for (const url of [`http://${twinIp}:8080/cgi-bin/ip`, `http://${ip}/cgi-bin/ip`]) {
+        const [seen] = await getsFrom('web-h0', 'h0', url, 1);
+        assert.equal(seen?.replace(/^\[::ffff:(.*)\]$/, '$1'), webIp, `${mode}: web-h0 -> ${url}`);
+      }
+    };
+    assert.deepEqual(await isolated(), [true, true]);
+    await eventually(
+      async () => {
+        await reachable('isolated');
+        return true;
+      },
+      30_000,
+      'twin through its ClusterIP from web-h0',
+    );
+    try {
+      await inH0(`echo 1 > ${brNf}`);
+      await eventually(async () => (await isolated()).every((x) => !x), 30_000, 'the ports bridged');
+      await reachable('bridged');
+    } finally {
+      await inH0(`echo 0 > ${brNf}`);
+    }
+    await eventually(async () => (await isolated()).every((x) => x), 30_000, 'the ports isolated again');
+    await reachable('isolated again');
+    await cli(['delete', 'svc', 'twin']);
+  });
+
   test('the backend changes to host-gw with a restart of every agent: pods keep running and reach each other over plain routes', async () => {
     const before = await Promise.all(NODES.map(async (n) => (await containers(n)).map((c) => c.Id).sort()));
     await w.config('host-gw');
@@ -356,13 +423,7 @@ spec:
   });
 
   test('an agent restart changes no rule or route and drops no connection held through a ClusterIP', async () => {
-    await apply(`apiVersion: v1
-kind: Service
-metadata: {name: echo}
-spec:
-  selector: {app: web}
-  ports: [{port: ${ECHO_PORT}, targetPort: ${ECHO_PORT}}]
-`);
+    await applyService('echo', 'web', ECHO_PORT, ECHO_PORT);
     // An echo server in each web pod's network namespace.
     for (const n of NODES)
       serveInNetns(

@@ -68,6 +68,21 @@ describe('pod network planning', () => {
       file.startsWith('table ip nokube_pods_x {}\ndelete table ip nokube_pods_x\ntable ip nokube_pods_x {\n'),
     );
     assert.ok(file.includes(`comment "nokube pod network ${rulesetDigest(r)}"`));
+    // No overlay: nothing untracked.
+    assert.ok(!body.includes('notrack'));
+  });
+
+  test("the table with backend vxlan: the overlay's packets skip conntrack, going out and coming in", () => {
+    const r = { table: 't', bridge: 'b', subnet: '10.42.3.0/24', podCidr: '10.42.0.0/16', hostPorts: [] };
+    const body = rulesetBody({ ...r, untrackedUdpPort: 8472 });
+    for (const hook of ['prerouting', 'output'])
+      assert.match(
+        body,
+        new RegExp(
+          `chain raw-${hook} \\{\\n\\s+type filter hook ${hook} priority raw; policy accept;\\n\\s+udp dport 8472 notrack\\n`,
+        ),
+      );
+    assert.notEqual(rulesetDigest(r), rulesetDigest({ ...r, untrackedUdpPort: 8472 }));
   });
 
   test('pod addresses: from the third address on, kept across a reload, released, full is an error', async () => {

@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Pod, Service } from '../agent/objects/types.ts';
 import { bridgeName, vethName } from '../agent/podnet/names.ts';
+import { brNetfilterOn } from '../agent/podnet/pod-network.ts';
 import { tableName } from '../agent/services/nft/plan.ts';
 import { servicesCachePath } from '../agent/services/proxy/cache.ts';
 import { storeConfig } from '../agent/store/config-store.ts';
@@ -147,6 +148,9 @@ spec:
     await run('ip', ['netns', 'add', inside]);
     await run('ip', ['link', 'add', insideVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inside]);
     await run('ip', ['link', 'set', insideVeth, 'master', bridgeName(c.name, 'n1')]);
+    // As a pod's port (agent/podnet): isolated unless br_netfilter is on.
+    const isolate = (await brNetfilterOn()) ? 'off' : 'on';
+    await run('ip', ['link', 'set', insideVeth, 'type', 'bridge_slave', 'isolated', isolate]);
     await run('ip', ['link', 'set', insideVeth, 'up']);
     await run('ip', ['-n', inside, 'addr', 'add', `${a}.${b}.${cc}.250/24`, 'dev', 'eth0']);
     await run('ip', ['-n', inside, 'link', 'set', 'eth0', 'up']);
@@ -335,7 +339,7 @@ spec:
 `);
     const ip = await clusterIp('echo');
     await eventually(async () => dnatOf(await tableOrEmpty(), 'echo') === 1, 60_000, "echo's endpoint");
-    // A pod reaching itself through its Service (hairpin: masqueraded, back out of its own bridge port).
+    // A pod reaching itself through its Service (hairpin: masqueraded by the node, back to its own port).
     const echoCt = await containerOf('echo', 'echo');
     const hairpin = () =>
       eventually(
@@ -362,17 +366,16 @@ spec:
     assert.notEqual(digestOf(await listTable()), digest);
     await conn.echo('after a replace');
 
-    // The echo pod's bridge port as an agent of before hairpin mode left it: the restarted agent fixes it.
+    // The echo pod's bridge port in the other mode (as an agent of before isolated ports left it, or
+    // before br_netfilter's switch turned): the restarted agent sets it back.
     const [echoPod] = await pods('echo');
-    await run('ip', [
-      'link',
-      'set',
-      vethName(echoPod!.metadata.uid),
-      'type',
-      'bridge_slave',
-      'hairpin',
-      'off',
-    ]);
+    const echoVeth = vethName(echoPod!.metadata.uid);
+    const isolated = async (): Promise<boolean> =>
+      JSON.parse((await run('ip', ['-j', '-d', 'link', 'show', 'dev', echoVeth])).stdout)[0].linkinfo
+        .info_slave_data.isolated;
+    const wanted = !(await brNetfilterOn());
+    assert.equal(await isolated(), wanted);
+    await run('ip', ['link', 'set', echoVeth, 'type', 'bridge_slave', 'isolated', wanted ? 'off' : 'on']);
     const tableBefore = await listTable(true);
     await c.agents.get('n1')!.kill('SIGKILL');
     const agent = await c.startAgent('n1');
@@ -384,6 +387,7 @@ spec:
     assert.equal(await listTable(true), tableBefore, 'same table, same handles');
     await conn.echo('after a restart');
     conn.close();
+    await eventually(async () => (await isolated()) === wanted, 20_000, "the echo pod's port as it was");
     await hairpin();
   });
 

@@ -48,6 +48,8 @@ export interface PodNetworkDeps {
   /** The pods' MTU (vxlan: the node link's less the overlay's headers, agent/routes/vxlan.ts); absent:
    * the kernel's. */
   mtu?: number;
+  /** The VXLAN overlay's UDP port (backend vxlan): untracked in the node's table (ruleset.ts). */
+  overlayPort?: number;
 }
 
 /** The pod's container that holds its network namespace (no k8s container name has capitals). */
@@ -61,7 +63,7 @@ interface Link {
   ifname: string;
   flags?: string[];
   master?: string;
-  linkinfo?: { info_slave_data?: { hairpin?: boolean } };
+  linkinfo?: { info_slave_data?: { isolated?: boolean; hairpin?: boolean } };
 }
 interface AddrInfo {
   ifname: string;
@@ -79,7 +81,8 @@ export class PodNetwork {
   /** Per pod uid, the sandbox (`<id>/<pid>/<ip>`) last found wired: a reconcile of a wired pod costs one
    * engine inspect, no process. */
   private readonly wired = new Map<string, { key: string; sandbox: PodSandbox }>();
-  private warnedBrNetfilter = false;
+  /** Whether the pods' ports are isolated, and when that was read (portsIsolated). */
+  private portMode: { isolated: boolean; at: number } | undefined;
   /** The sandbox image's last failed pull: not tried again (by any pod) before SANDBOX_PULL_RETRY_MS. */
   private pullFailed: { at: number; message: string } | undefined;
 
@@ -137,10 +140,11 @@ export class PodNetwork {
       if ('reason' in made) return made;
       info = made;
     }
-    const key = `${info.Id}/${info.State.Pid}/${addr.ip}`;
+    const isolated = await this.portsIsolated();
+    const key = `${info.Id}/${info.State.Pid}/${addr.ip}/${isolated}`;
     const known = this.wired.get(uid);
     if (known?.key === key) return known.sandbox;
-    await this.wire(info.State.Pid, uid, addr.ip, subnet);
+    await this.wire(info.State.Pid, uid, addr.ip, subnet, isolated);
     const sandbox = { sandboxId: info.Id, ip: addr.ip, hostsFile: await this.writeHosts(pod, addr.ip) };
     this.wired.set(uid, { key, sandbox });
     return sandbox;
@@ -193,17 +197,36 @@ export class PodNetwork {
     // bridge (kube-proxy sets route_localnet the same way, here on our bridge only).
     await setSysctl('/proc/sys/net/ipv4/ip_forward', '1');
     await setSysctl(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, '1');
-    // Packets between pods of one bridge pass the IPv4 hooks (br_netfilter), as kube-proxy needs: else a
-    // pod reaching a ClusterIP whose endpoint is on its own bridge gets the reply from the endpoint's
-    // address, not un-NATed, and drops it. Without the module that one case fails; the rest works.
-    await setSysctl('/proc/sys/net/bridge/bridge-nf-call-iptables', '1').catch((err: Error) => {
-      if (this.warnedBrNetfilter) return;
-      this.warnedBrNetfilter = true;
-      this.deps.log.warn(
-        { err: err.message },
-        'bridge-nf-call-iptables cannot be set (modprobe br_netfilter): a pod reaching a ClusterIP whose endpoint is on its own node gets no answer',
+    await setSysctl(`/proc/sys/net/ipv4/neigh/${br}/proxy_delay`, '0');
+    this.portMode = undefined;
+    await this.portsIsolated();
+  }
+
+  /** How the pods' bridge ports are wired, from br_netfilter's switch (read again at most every
+   * PORT_MODE_RECHECK_MS: the module may be loaded or the switch turned while the agent runs):
+   * - off or no module: the ports are isolated (no frame passes from one pod to another inside the
+   *   bridge) and the node answers the pods' ARP for each other with the bridge's address (proxy ARP back
+   *   out of the port it came in on, "private VLAN"): every packet between pods of this node is routed
+   *   by the node's IP layer, where conntrack un-NATs a ClusterIP's reply from an endpoint on this
+   *   bridge; bridged frames pass no IP hook.
+   * - on: the ports bridge as kube-proxy expects; br_netfilter runs every bridged frame through the IP
+   *   hooks and un-NATs those replies itself (its DNAT to a pod of the same bridge is a bridged frame,
+   *   which isolated ports would drop). */
+  private async portsIsolated(): Promise<boolean> {
+    const now = Date.now();
+    if (this.portMode && now - this.portMode.at < PORT_MODE_RECHECK_MS) return this.portMode.isolated;
+    const isolated = !(await brNetfilterOn());
+    if (this.portMode?.isolated !== isolated) {
+      await setSysctl(`/proc/sys/net/ipv4/conf/${this.bridge}/proxy_arp_pvlan`, isolated ? '1' : '0');
+      this.deps.log.info(
+        { bridge: this.bridge, isolated },
+        isolated
+          ? 'pod ports isolated: pods of this node reach each other through its IP layer (br_netfilter off)'
+          : "pod ports bridged: br_netfilter is on and un-NATs Services' replies between pods of this node",
       );
-    });
+    }
+    this.portMode = { isolated, at: now };
+    return isolated;
   }
 
   /** The table as the addresses' host ports want it; left alone when its digest says it is already so. */
@@ -217,6 +240,7 @@ export class PodNetwork {
         subnet,
         podCidr: this.deps.network.podCidr,
         hostPorts: this.ips.entries().flatMap(([, a]) => a.hostPorts),
+        ...(this.deps.overlayPort === undefined ? {} : { untrackedUdpPort: this.deps.overlayPort }),
       };
       const digest = rulesetDigest(wanted);
       if (digest === this.appliedDigest) return;
@@ -275,17 +299,24 @@ export class PodNetwork {
   }
 
   /** The pod's end of a veth pair in the sandbox's namespace as eth0 with its IP and a default route;
-   * the host's end on the bridge. Nothing is done when both are there already. */
-  private async wire(pid: number, uid: string, ip: string, subnet: string): Promise<void> {
+   * the host's end on the bridge, isolated or not (portsIsolated). Nothing is done when all is so already. */
+  private async wire(pid: number, uid: string, ip: string, subnet: string, isolated: boolean): Promise<void> {
     const { prefix } = parseCidr(subnet);
     const gw = addressAt(subnet, 1);
     const veth = vethName(uid);
+    // Hairpin: with bridged ports, a pod reaching itself through a Service gets its packet back out of
+    // the port it came in on.
+    const portFlags = `type bridge_slave isolated ${isolated ? 'on' : 'off'} hairpin on`;
     const inside = await ipJsonIn<AddrInfo[]>(pid, ['-4', 'addr', 'show', 'dev', 'eth0']);
     const host = await ipJson<Link[]>(['-d', 'link', 'show', 'dev', veth]);
     if (host?.[0]?.master === this.bridge && inside?.[0]?.addr_info?.some((a) => a.local === ip)) {
-      // A veth wired by an agent of before hairpin mode gets it in place (the link stays up).
-      if (host[0].linkinfo?.info_slave_data?.hairpin !== true)
-        await ipBatch([`link set ${veth} type bridge_slave hairpin on`]);
+      // The port's mode changed (or an agent of before isolated ports wired it): set in place, the link
+      // up; the pod forgets the addresses it knew its neighbours at, asks again and gets the new answer.
+      const flags = host[0].linkinfo?.info_slave_data;
+      if (flags?.isolated !== isolated || flags?.hairpin !== true) {
+        await ipBatch([`link set ${veth} ${portFlags}`]);
+        if (flags?.isolated !== isolated) await ipBatch(['neigh flush dev eth0'], pid);
+      }
       return;
     }
     // Half made (an agent stopped between steps): made again from the start.
@@ -296,8 +327,7 @@ export class PodNetwork {
       `link add ${veth}${this.mtuArg()} type veth peer name ${peer}${this.mtuArg()}`,
       `link set ${peer} netns ${pid}`,
       `link set ${veth} master ${this.bridge}`,
-      // A pod reaching itself through a Service: its packet DNATed back out of the port it came in on.
-      `link set ${veth} type bridge_slave hairpin on`,
+      `link set ${veth} ${portFlags}`,
       `link set ${veth} up`,
     ]);
     await ipBatch(
@@ -339,6 +369,21 @@ export class PodNetwork {
     }
     return file;
   }
+}
+
+/** br_netfilter's switch is read again this often (portsIsolated). */
+const PORT_MODE_RECHECK_MS = 5000;
+
+/** Bridged frames pass the IP hooks (net.bridge.bridge-nf-call-iptables; the file is there only while
+ * the br_netfilter module is loaded). */
+export async function brNetfilterOn(): Promise<boolean> {
+  const text = await readFile('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '0';
+      throw err;
+    },
+  );
+  return text.trim() === '1';
 }
 
 /** A sandbox image that cannot be pulled is tried again this often (one pull for every waiting pod). */

@@ -1,5 +1,5 @@
 // The node's nftables table, as text from what is wanted (pure): outbound traffic of the pods
-// masqueraded (not towards other pods), host ports DNATed to their pod. Applied as one transaction
+// masqueraded (not towards other pods), host ports DNATed to their pod, the overlay's packets untracked. Applied as one transaction
 // that replaces the whole table (and touches no other); its comment holds a digest of the rules, so an
 // agent restart that wants the same rules leaves the table alone.
 import { createHash } from 'node:crypto';
@@ -21,6 +21,9 @@ export interface Ruleset {
   subnet: string;
   podCidr: string;
   hostPorts: readonly HostPortRule[];
+  /** The VXLAN overlay's UDP port (backend vxlan): its packets skip conntrack (nothing NATs them; each
+   * flow inside would otherwise cost an entry for its outer packets on both nodes). */
+  untrackedUdpPort?: number;
 }
 
 /** The table's body: chains and rules, host ports sorted (the same wish gives the same text). */
@@ -32,7 +35,18 @@ export function rulesetBody(r: Ruleset): string {
     const daddr = p.hostIP === '0.0.0.0' ? 'fib daddr type local' : `ip daddr ${p.hostIP}`;
     return `    ${daddr} ${p.protocol.toLowerCase()} dport ${p.port} dnat to ${p.podIP}:${p.podPort}`;
   });
+  const untracked = (hook: string) =>
+    r.untrackedUdpPort === undefined
+      ? []
+      : [
+          `  chain raw-${hook} {`,
+          `    type filter hook ${hook} priority raw; policy accept;`,
+          `    udp dport ${r.untrackedUdpPort} notrack`,
+          '  }',
+        ];
   return [
+    ...untracked('prerouting'),
+    ...untracked('output'),
     '  chain prerouting {',
     '    type nat hook prerouting priority dstnat; policy accept;',
     ...dnat,

@@ -12,7 +12,7 @@ import { fromKv, getObject, objectKey, refOf, type Stored, writeStatus } from '.
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
 import { PodNetwork } from '../podnet/pod-network.ts';
 import { NodeSubnet } from '../podnet/subnet.ts';
-import { podMtu } from '../routes/vxlan.ts';
+import { podMtu, VXLAN_PORT } from '../routes/vxlan.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { logEtcdFailure, shortReason, withTimeout } from '../store/etcd.ts';
@@ -73,7 +73,7 @@ export const podsPart: AgentPart = {
             network,
             subnet,
             log: ctx.log.child({ part: 'podnet' }),
-            ...(network.backend === 'vxlan' ? { mtu: await vxlanPodMtu(ctx) } : {}),
+            ...(network.backend === 'vxlan' ? { mtu: await vxlanPodMtu(ctx), overlayPort: VXLAN_PORT } : {}),
           })
         : undefined;
     await subnet?.start();

@@ -50,6 +50,7 @@ export interface TestHosts {
 const IP = '/usr/sbin/ip';
 const SSHD = '/usr/sbin/sshd';
 const KEYGEN = '/usr/bin/ssh-keygen';
+const BR_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
 
 const run = (cmd: string, args: string[]) =>
   execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -249,6 +250,9 @@ export async function startTestHosts(
       inNs(['addr', 'add', `${address}/24`, 'dev', 'eth0']);
       inNs(['link', 'set', 'eth0', 'up']);
       inNs(['route', 'add', 'default', 'via', gateway]);
+      // As on a host without br_netfilter (nokube needs none; once something loads it, every new namespace
+      // has it on): frames on the host's pod bridge do not pass the IP hooks.
+      run(IP, ['netns', 'exec', ns, 'sh', '-c', `[ ! -e ${BR_NF} ] || echo 0 > ${BR_NF}`]);
 
       const dir = join(root, `h${i}`);
       const installDir = join(dir, 'install');

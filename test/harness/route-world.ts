@@ -196,6 +196,8 @@ export async function startRouteWorld(opts: {
         netns,
       ]);
       await inHost(['link', 'set', 'standin', 'master', bridge, 'up']);
+      // As a sandbox's port (agent/podnet): to other pods through the node's IP layer.
+      await inHost(['link', 'set', 'standin', 'type', 'bridge_slave', 'isolated', 'on']);
       await inPod(['link', 'set', 'lo', 'up']);
       await inPod(['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
       await inPod(['link', 'set', 'eth0', 'up']);
