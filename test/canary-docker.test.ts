@@ -15,9 +15,9 @@ import { connectEtcd } from '../agent/store/etcd.ts';
 import { templateHash } from '../head/controllers/pod-template.ts';
 import { REVISION_ANNOTATION } from '../head/controllers/revision-meta.ts';
 import {
+  clusterCli,
   createTestCluster,
   eventually,
-  runCli,
   startAgentsReady,
   type TestCluster,
 } from './harness/cluster.ts';
@@ -37,12 +37,7 @@ describe('canaries and auto-rollback on Docker, three agents', { timeout: 600_00
   let etcd: Etcd3;
   let busybox: string;
 
-  const cli = (args: string[], input?: string) => runCli(args, c.env, input);
-  const ok = async (args: string[], input?: string) => {
-    const r = await cli(args, input);
-    assert.equal(r.code, 0, `nokube ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    return r.stdout;
-  };
+  const { cli, ok } = clusterCli(() => c);
   const manifest = (v: Version) => `apiVersion: apps/v1
 kind: Deployment
 metadata:

@@ -9,7 +9,14 @@ import type { Etcd3 } from 'etcd3';
 import type { Deployment } from '../agent/objects/types.ts';
 import { connectEtcd } from '../agent/store/etcd.ts';
 import { keys } from '../agent/store/keys.ts';
-import { cliCommand, createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
+import {
+  cliCommand,
+  clusterCli,
+  createTestCluster,
+  eventually,
+  runCli,
+  type TestCluster,
+} from './harness/cluster.ts';
 import { FakeAgents, isLive, putFakeNodes } from './harness/fake-agents.ts';
 
 const FAKE = ['f1', 'f2'];
@@ -33,12 +40,7 @@ describe('rollout commands against a head', { timeout: 300_000 }, () => {
   let c: TestCluster;
   let etcd: Etcd3;
   let agents: FakeAgents;
-  const cli = async (args: string[], input?: string) => runCli(args, c.env, input);
-  const ok = async (args: string[], input?: string) => {
-    const r = await cli(args, input);
-    assert.equal(r.code, 0, `nokube ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { cli, ok } = clusterCli(() => c);
   const getDeployment = async (name: string) =>
     JSON.parse(await ok(['get', 'deployment', name, '-o', 'json'])) as Deployment;
   const images = (name: string) =>

@@ -16,9 +16,9 @@ import { getObject, listObjects } from '../agent/objects/store.ts';
 import type { Deployment, Pod } from '../agent/objects/types.ts';
 import { deploymentSample, judge, startSampler } from './harness/availability.ts';
 import {
+  clusterCli,
   createTestCluster,
   eventually,
-  runCli,
   startAgentsReady,
   type TestCluster,
 } from './harness/cluster.ts';
@@ -30,12 +30,7 @@ describe('rolling updates and reschedule on Docker, three agents', { timeout: 30
   let docker: Docker;
   let image: string;
 
-  const cli = (args: string[], input?: string) => runCli(args, c.env, input);
-  const ok = async (args: string[], input?: string) => {
-    const r = await cli(args, input);
-    assert.equal(r.code, 0, `nokube ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { ok } = clusterCli(() => c);
   const deployment = (name: string) =>
     c.withEtcd(
       async (etcd) =>

@@ -2,6 +2,7 @@
 // Every field is required unless it is listed in DOCUMENTED_DEFAULTS (README "Cluster config").
 import { z } from 'zod';
 import { cidrsOverlap, parseCidr, subnetCount } from '../net/cidr.ts';
+import { parseQuantity } from '../objects/quantity.ts';
 
 /** RFC 1123 DNS label: lower-case alphanumerics and '-', starts and ends alphanumeric, at most 63. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -54,6 +55,10 @@ export const DOCUMENTED_DEFAULTS = {
   'network.backend': 'vxlan',
   'network.sandboxImage': 'nokube/pause:1',
   'network.resolvConf': '/etc/resolv.conf',
+  'nodes[].maxPods': 110,
+  'nodes[].taints': [] as never[],
+  'scheduler.algorithm': 'spread',
+  'scheduler.namespaces': {} as Record<string, never>,
 } as const;
 
 /** A path below a directory: relative, no `..` segment. */
@@ -127,6 +132,31 @@ const network = z.strictObject({
   resolvConf: absolutePath.default(DOCUMENTED_DEFAULTS['network.resolvConf']),
 });
 export type NetworkConfig = z.output<typeof network>;
+
+/** A k8s quantity ("500m", "2", "512Mi"), not negative. */
+const quantity = z.string().superRefine((text, ctx) => {
+  try {
+    parseQuantity(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `"${text}": ${(err as Error).message}` });
+  }
+});
+const algorithm = z.enum(['spread', 'binpack']);
+/** Placement (agent/scheduler): how nodes are ranked by free resources, for the cluster and per namespace. */
+const scheduler = z.strictObject({
+  algorithm: algorithm.default(DOCUMENTED_DEFAULTS['scheduler.algorithm']),
+  namespaces: z.record(dnsLabel, z.strictObject({ algorithm })).default({}),
+});
+/** A node's taint (k8s): pods that do not tolerate it keep off (NoSchedule), are evicted (NoExecute), or go
+ * elsewhere when they can (PreferNoSchedule). */
+const taint = z.strictObject({
+  key: z.string().regex(LABEL_KEY, 'taint key must be [prefix/]name with alphanumerics, "-", "_", "."'),
+  value: z
+    .string()
+    .regex(LABEL_VALUE, 'taint value must be at most 63 alphanumerics, "-", "_", "."')
+    .optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
+});
 
 const tlsFiles = z.strictObject({ ca: absolutePath, cert: absolutePath, key: absolutePath });
 
@@ -230,6 +260,7 @@ export const clusterConfigSchema = z.strictObject({
     })
     .optional(),
   network: network.prefault({}),
+  scheduler: scheduler.prefault({}),
   nodes: z
     .array(
       z.strictObject({
@@ -237,6 +268,25 @@ export const clusterConfigSchema = z.strictObject({
         address: host,
         roles: z.array(z.enum(['head', 'worker'])).min(1, 'needs at least one role (head, worker)'),
         labels: labels.default({}),
+        /** Kept from pods (k8s system-reserved + kube-reserved): allocatable = capacity less this. */
+        reserved: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
+        maxPods: z.number().int().min(1).default(DOCUMENTED_DEFAULTS['nodes[].maxPods']),
+        taints: z
+          .array(taint)
+          .default([])
+          .superRefine((ts, ctx) => {
+            const seen = new Set<string>();
+            ts.forEach((t, i) => {
+              const id = `${t.key}:${t.effect}`;
+              if (seen.has(id))
+                ctx.addIssue({
+                  code: 'custom',
+                  path: [i],
+                  message: `taint ${t.key} with effect ${t.effect} is listed twice`,
+                });
+              seen.add(id);
+            });
+          }),
         workspace: absolutePath,
         /** The Docker engine's socket on the host; absent: DOCKER_HOST, else /var/run/docker.sock. */
         dockerSocket: absolutePath.optional(),

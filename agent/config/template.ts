@@ -75,6 +75,12 @@ network:                        # pods get their own IPs (absent: every default)
   # sandboxImage: nokube/pause:1   # default, built in (no registry): the container holding each pod's network namespace
   # resolvConf: /etc/resolv.conf   # default: the hosts' resolvers (the node resolver forwards other names there)
 
+# scheduler:                    # how pods are placed (absent: every default)
+#   algorithm: spread           # default spread (most free first); binpack: fill nodes, keep big holes whole
+#   namespaces: { batch: { algorithm: binpack } }   # default {}: a namespace's own algorithm
+
+# Pools (seed 003) are a label and a taint: pods reach a pool's nodes with a nodeSelector (or affinity)
+# and a toleration; other pods keep off them.
 nodes:
   - name: head-1                # RFC 1123 label, unique
     address: 10.0.0.1           # address the agent binds and others reach it at, unique
@@ -85,6 +91,21 @@ nodes:
   - name: edge-1
     address: 10.0.0.2
     roles: [worker]
-    labels: { zone: b }
+    labels: { zone: b, pool: warm }
+    # reserved: { cpu: 500m, memory: 512Mi }   # default none: kept from pods (allocatable = capacity - reserved)
+    # maxPods: 110                             # default 110
+    taints: [{ key: pool, value: warm, effect: PreferNoSchedule }]   # default []: warm pool, others go elsewhere first
     workspace: /var/lib/nokube
+  # - name: batch-1             # a batch pool node: only pods that tolerate pool=batch run here
+  #   address: 10.0.0.3
+  #   roles: [worker]
+  #   labels: { pool: batch }
+  #   taints: [{ key: pool, value: batch, effect: NoSchedule }]
+  #   workspace: /var/lib/nokube
+  # - name: gpu-1               # special: its pods are evicted when it is tainted NoExecute (maintenance)
+  #   address: 10.0.0.4
+  #   roles: [worker]
+  #   labels: { pool: special }
+  #   taints: [{ key: pool, value: special, effect: NoSchedule }]
+  #   workspace: /var/lib/nokube
 `;

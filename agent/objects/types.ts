@@ -89,6 +89,8 @@ export interface NodeSelectorTerm {
 export interface Affinity {
   nodeAffinity?: {
     requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
+    /** Weight 1–100 each; the weights of the terms a node matches are summed (ranking only). */
+    preferredDuringSchedulingIgnoredDuringExecution?: Array<{ weight: number; preference: NodeSelectorTerm }>;
   };
 }
 

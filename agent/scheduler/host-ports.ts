@@ -8,7 +8,7 @@
 import type { ContainerPort } from '../objects/types.ts';
 import type { Checker } from './types.ts';
 
-export const PORTS_REASON = "didn't have free ports for the requested pod ports";
+export const PORTS_REASON = "node(s) didn't have free ports for the requested pod ports";
 
 const ANY_IP = '0.0.0.0';
 

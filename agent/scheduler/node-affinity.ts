@@ -3,7 +3,7 @@
 // In, NotIn, Exists, DoesNotExist, and Gt/Lt comparing the node's label as an integer.
 import type { NodeSelectorRequirement, PodSpec } from '../objects/types.ts';
 import { AFFINITY_REASON } from './node-selector.ts';
-import type { Checker } from './types.ts';
+import type { Checker, Scorer } from './types.ts';
 
 export function matchesExpression(labels: Record<string, string>, e: NodeSelectorRequirement): boolean {
   const has = Object.hasOwn(labels, e.key);
@@ -41,6 +41,26 @@ export const matchesNodeAffinity: Checker = (node, pod) => {
       t.matchExpressions!.every((e) => matchesExpression(node.labels, e)),
   );
   return ok ? null : AFFINITY_REASON;
+};
+
+const preferredTerms = (spec: Pick<PodSpec, 'affinity'>) =>
+  spec.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution;
+
+/** Ranking (k8s NodeAffinity score): the sum of the weights of the preferred terms the node matches
+ * (a term without expressions matches nothing), normalised to the best candidate. */
+export const preferredNodeAffinity: Scorer = {
+  name: 'node-affinity',
+  weight: 2,
+  normalize: 'max',
+  active: (pod) => (preferredTerms(pod.spec)?.length ?? 0) > 0,
+  score: (node, pod) => {
+    let sum = 0;
+    for (const t of preferredTerms(pod.spec)!) {
+      const exprs = t.preference.matchExpressions ?? [];
+      if (exprs.length > 0 && exprs.every((e) => matchesExpression(node.labels, e))) sum += t.weight;
+    }
+    return sum;
+  },
 };
 
 /** `nodeAffinity zone In [a,b] or gpu Exists`: what the pod asked, for the unschedulable message. */

@@ -1,7 +1,7 @@
 // Feasibility: every nodeSelector label is on the node with the same value (k8s spec.nodeSelector).
 import type { Checker } from './types.ts';
 
-export const AFFINITY_REASON = "didn't match Pod's node affinity/selector";
+export const AFFINITY_REASON = "node(s) didn't match Pod's node affinity/selector";
 
 export const matchesNodeSelector: Checker = (node, pod) => {
   const sel = pod.spec.nodeSelector;

@@ -1,7 +1,7 @@
-// Ranking: a node penalised for the pod's controller (a pod of it kept failing there: the reschedule
-// policy, head/controllers/reschedule.ts) comes after every other node that fits; used only when none
-// other does (Nomad's node reschedule penalty, as a rank rather than a filter: a one-node cluster still
-// runs the replicas).
-import type { Ranker } from './types.ts';
+// Ranking, before the scores: a node penalised for the pod's controller (a pod of it kept failing there:
+// the reschedule policy, head/controllers/reschedule.ts) comes after every other node that fits; used only
+// when none other does (Nomad's node reschedule penalty, as a rank rather than a filter: a one-node
+// cluster still runs the replicas).
+import type { PodToPlace, SchedNode } from './types.ts';
 
-export const avoidPenalised: Ranker = (node, pod) => (pod.avoid?.has(node.name) ? 1 : 0);
+export const penalised = (node: SchedNode, pod: PodToPlace): boolean => pod.avoid?.has(node.name) === true;

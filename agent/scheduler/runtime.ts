@@ -3,4 +3,4 @@
 import type { Checker } from './types.ts';
 
 export const hasContainerRuntime: Checker = (node) =>
-  node.capacity?.containerRuntime === null ? 'had no container runtime' : null;
+  node.capacity?.containerRuntime === null ? 'node(s) had no container runtime' : null;

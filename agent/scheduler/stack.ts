@@ -1,38 +1,76 @@
-// The placement pipeline (Nomad style): feasibility checkers drop the nodes that cannot run the pod,
-// then rankers order the rest; the first node wins. Cheapest and most selective rules first:
+// The placement pipeline (Nomad's feasibility + ranking iterators, k8s' filters + scores). For one pod
+// on n nodes, with c checkers and s active scorers:
 //
-//   feasibility (each O(1) per node, first failure is the node's reason)
-//     1. runtime.ts        a container engine answered on the node
-//     2. node-selector.ts  spec.nodeSelector labels, O(labels)
-//     3. node-affinity.ts  required nodeAffinity terms, O(terms x expressions)
-//     4. host-ports.ts     the pod's host ports free on the node, O(pod's ports); last, as it is the
-//                          one rule that depends on the pods already there
-//   ranking (lexicographic; one map lookup each)
-//     1. penalty.ts        not penalised for the pod's controller (reschedule policy)
-//     2. spread.ts         fewest pods of the same controller (replicas spread over nodes)
-//     3. least-pods.ts     fewest pods in total
-//     4. by-name.ts        node name (deterministic)
+//   1. feasibility over the nodes in turn (each check O(1) but for the labels and ports it reads), first
+//      failure is the node's reason, until `limit` nodes fit: O(visited x c). limit = max(MIN_SAMPLE,
+//      ceil(log2 n)) (the power of two choices, Nomad's limit; at least 8 so that small clusters rank
+//      every node), or every node when the pod has a rule that ranks across all of them (preferred node
+//      affinity). `spread` starts where the last placement stopped (rotation: the sample walks the
+//      cluster); `binpack` starts at the first node by name (first fit, best of the sample: nodes fill in
+//      order). When nothing fits every node was visited, so the message counts every reason.
+//        1. runtime.ts         a container engine answered on the node
+//        2. taints.ts          not cordoned (unless tolerated), no untolerated NoSchedule/NoExecute taint
+//        3. node-selector.ts   spec.nodeSelector labels, O(labels)
+//        4. node-affinity.ts   required nodeAffinity terms, O(terms x expressions)
+//        5. host-ports.ts      the pod's host ports free on the node, O(pod's ports)
+//        6. fits-resources.ts  pods, CPU, memory within allocatable
+//   2. ranking of the sample: O(sample x s) raw scores, normalised per scorer over the sample (O(sample)
+//      each), weighted and summed; highest total wins.
+//        resource-score.ts  binpack or spread by free CPU and memory        weight 1
+//        spread.ts          fewer pods of the same controller (spread only)  weight 1
+//        node-affinity.ts   preferred nodeAffinity weights                   weight 2
+//        taints.ts          fewer untolerated PreferNoSchedule taints        weight 3
+//      Before the total: penalty.ts (a node penalised for the pod's controller comes last); after it:
+//      the node name (deterministic).
+//
+// So a Deployment of R replicas on n nodes costs O(R x (limit / fit ratio) x c + R x limit x s): at
+// 10,000 replicas on 1,000 nodes about 10 nodes looked at per replica, not 1,000.
 
 import { compareText } from '../text/compare.ts';
-import { byName } from './by-name.ts';
+import { fitsResources } from './fits-resources.ts';
 import { HostPortSet, hasFreePorts, hostPortsOf } from './host-ports.ts';
-import { leastPods } from './least-pods.ts';
-import { describeNodeAffinity, matchesNodeAffinity } from './node-affinity.ts';
+import { describeNodeAffinity, matchesNodeAffinity, preferredNodeAffinity } from './node-affinity.ts';
 import { describeNodeSelector, matchesNodeSelector } from './node-selector.ts';
-import { avoidPenalised } from './penalty.ts';
+import { penalised } from './penalty.ts';
+import { resourceFit } from './resource-score.ts';
+import { addResources, podResources, ZERO } from './resources.ts';
 import { hasContainerRuntime } from './runtime.ts';
 import { spreadOwner } from './spread.ts';
-import type { Checker, Load, PodToPlace, Ranker, SchedNode } from './types.ts';
+import { preferNoScheduleTaints, schedulable, toleratesTaints } from './taints.ts';
+import type { Checker, Load, PodToPlace, SchedNode, Scorer } from './types.ts';
 
-/** The rules about the node alone (a DaemonSet's eligibility: k8s' DaemonSet controller does not look
- * at ports either), then those about the pods already there. */
+/** The rules about the node alone (a DaemonSet's eligibility: k8s' DaemonSet controller looks at taints,
+ * selector and affinity, not at ports, resources or a cordon). */
 export const NODE_CHECKERS: readonly Checker[] = [
   hasContainerRuntime,
+  toleratesTaints,
   matchesNodeSelector,
   matchesNodeAffinity,
 ];
-export const CHECKERS: readonly Checker[] = [...NODE_CHECKERS, hasFreePorts];
-export const RANKERS: readonly Ranker[] = [avoidPenalised, spreadOwner, leastPods, byName];
+export const CHECKERS: readonly Checker[] = [
+  hasContainerRuntime,
+  schedulable,
+  toleratesTaints,
+  matchesNodeSelector,
+  matchesNodeAffinity,
+  hasFreePorts,
+  fitsResources,
+];
+export const SCORERS: readonly Scorer[] = [
+  resourceFit,
+  spreadOwner,
+  preferredNodeAffinity,
+  preferNoScheduleTaints,
+];
+
+/** The sample's floor: a cluster this small is ranked whole. */
+export const MIN_SAMPLE = 8;
+
+/** How many feasible nodes are ranked for this pod among n. */
+export function sampleLimit(pod: PodToPlace, n: number): number {
+  if (preferredNodeAffinity.active!(pod)) return n;
+  return Math.max(MIN_SAMPLE, Math.ceil(Math.log2(Math.max(n, 1))));
+}
 
 export type Placement = { node: string; message?: undefined } | { node: null; message: string };
 
@@ -42,55 +80,103 @@ export function feasibleNodes<N extends SchedNode>(pod: PodToPlace, nodes: reado
   return nodes.filter((n) => NODE_CHECKERS.every((check) => check(n, pod, load) === null));
 }
 
+/** Why the node cannot run the pod, or null. */
+export function infeasibility(node: SchedNode, pod: PodToPlace, load: Load): string | null {
+  for (const check of CHECKERS) {
+    const reason = check(node, pod, load);
+    if (reason) return reason;
+  }
+  return null;
+}
+
 /** Pick a node for the pod, or say why none fits (kubectl's wording). */
 export function schedule(pod: PodToPlace, nodes: readonly SchedNode[], load: Load): Placement {
+  const n = nodes.length;
+  const limit = sampleLimit(pod, n);
+  const binpack = pod.algorithm === 'binpack';
+  const start = binpack || n === 0 ? 0 : load.rotation.next % n;
   const reasons = new Map<string, number>();
   const fit: SchedNode[] = [];
-  for (const n of nodes) {
-    let reason: string | null = null;
-    for (const check of CHECKERS) {
-      reason = check(n, pod, load);
-      if (reason) break;
-    }
+  let visited = 0;
+  while (visited < n && fit.length < limit) {
+    const node = nodes[(start + visited) % n]!;
+    visited++;
+    const reason = infeasibility(node, pod, load);
     if (reason) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-    else fit.push(n);
+    else fit.push(node);
   }
-  if (fit.length === 0) return { node: null, message: unschedulableMessage(pod, nodes.length, reasons) };
-  const scored = fit.map((n) => ({ n, score: RANKERS.map((r) => r(n, pod, load)) }));
-  scored.sort((a, b) => compareScores(a.score, b.score));
-  return { node: scored[0]!.n.name };
+  if (!binpack && n > 0) load.rotation.next = (start + visited) % n;
+  if (fit.length === 0) return { node: null, message: unschedulableMessage(pod, n, reasons) };
+  return { node: best(fit, pod, load).name };
 }
 
-function compareScores(a: Array<number | string>, b: Array<number | string>): number {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x === y) continue;
-    return typeof x === 'number' && typeof y === 'number' ? x - y : compareText(String(x), String(y));
+/** Weighted sum of the normalised scores; penalty first, name last. */
+function best(fit: SchedNode[], pod: PodToPlace, load: Load): SchedNode {
+  if (fit.length === 1) return fit[0]!;
+  const totals = new Array<number>(fit.length).fill(0);
+  for (const s of SCORERS) {
+    if (s.active && !s.active(pod)) continue;
+    const raw = fit.map((node) => s.score(node, pod, load));
+    const max = s.normalize === 'none' ? 100 : Math.max(...raw);
+    for (let i = 0; i < fit.length; i++) {
+      const v =
+        s.normalize === 'none'
+          ? raw[i]!
+          : max === 0
+            ? s.normalize === 'reverse'
+              ? 100
+              : 0
+            : s.normalize === 'max'
+              ? (raw[i]! * 100) / max
+              : 100 - (raw[i]! * 100) / max;
+      totals[i]! += s.weight * v;
+    }
   }
-  return 0;
+  let bestAt = 0;
+  for (let i = 1; i < fit.length; i++) if (better(i, bestAt)) bestAt = i;
+  return fit[bestAt]!;
+
+  function better(i: number, j: number): boolean {
+    const pi = penalised(fit[i]!, pod);
+    if (pi !== penalised(fit[j]!, pod)) return !pi;
+    // Scores are sums of products of small numbers: compare with a tolerance, so that equal nodes tie.
+    const d = totals[i]! - totals[j]!;
+    if (Math.abs(d) > 1e-9) return d > 0;
+    return compareText(fit[i]!.name, fit[j]!.name) < 0;
+  }
 }
 
-/** `0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector (nodeSelector app=gpu).` */
+/** `0/1000 nodes are available: 600 Insufficient memory, 390 node(s) had untolerated taint {pool:
+ * special}, 10 node(s) didn't match Pod's node affinity/selector (nodeSelector app=gpu).` */
 export function unschedulableMessage(pod: PodToPlace, total: number, reasons: Map<string, number>): string {
   if (total === 0) return '0/0 nodes are available: no nodes are registered.';
-  const parts = [...reasons].sort(([a], [b]) => compareText(a, b)).map(([r, n]) => `${n} node(s) ${r}`);
+  const parts = [...reasons]
+    .sort(([a, x], [b, y]) => y - x || compareText(a, b))
+    .map(([r, count]) => `${count} ${r}`);
   const asked = [describeNodeSelector(pod.spec.nodeSelector), describeNodeAffinity(pod.spec)].filter(Boolean);
   const detail = asked.length > 0 ? ` (${asked.join('; ')})` : '';
   return `0/${total} nodes are available: ${parts.join(', ')}${detail}.`;
 }
 
 /** An empty load, then `addLoad` per bound pod (and per pod just placed, before placing the next). */
-export const emptyLoad = (podNetwork = false): Load => ({
+export const emptyLoad = (podNetwork = false, rotation = { next: 0 }): Load => ({
   total: new Map(),
   byOwner: new Map(),
   ports: new Map(),
+  requested: new Map(),
+  nonzero: new Map(),
   podNetwork,
+  rotation,
 });
 
 /** `pod` is on `node` (`count` pods of it: tests load a node in one call). */
 export function addLoad(load: Load, node: string, pod: PodToPlace, count = 1): void {
   load.total.set(node, (load.total.get(node) ?? 0) + count);
+  if (pod.spec.containers) {
+    const r = podResources(pod.spec);
+    load.requested.set(node, addResources(load.requested.get(node) ?? ZERO, r.requests, count));
+    load.nonzero.set(node, addResources(load.nonzero.get(node) ?? ZERO, r.nonzero, count));
+  }
   const ports = hostPortsOf(pod.spec, load.podNetwork);
   if (ports.length > 0) {
     const held = load.ports.get(node) ?? new HostPortSet();

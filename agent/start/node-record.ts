@@ -8,6 +8,7 @@ import type { OutageLog } from '../log/outage-log.ts';
 import type { Mesh } from '../mesh/mesh.ts';
 import { headApiUrl } from '../net/urls.ts';
 import type { NodeFacts } from '../node/facts.ts';
+import { allocatableOf } from '../scheduler/resources.ts';
 import type { AliveRecords } from '../store/alive.ts';
 import { logEtcdFailure, shortReason } from '../store/etcd.ts';
 import { type NodeRecord, NodeRegistration, type RegistrationState } from '../store/node-registry.ts';
@@ -99,6 +100,8 @@ export class NodeRecordKeeper {
       peerId: this.mesh.peerId,
       multiaddrs: this.mesh.multiaddrs,
       capacity: this.facts,
+      allocatable: allocatableOf(this.facts, self.reserved, self.maxPods),
+      taints: self.taints,
       agentVersion: VERSION,
       prePull: true,
       startedAt: new Date(this.incarnation).toISOString(),

@@ -21,6 +21,10 @@ export const keys = {
    * removes a node sets it, then stops the agent and deletes the key). */
   drainPrefix: (cluster: string) => `${ROOT}/${cluster}/drain/`,
   drain: (cluster: string, node: string) => `${ROOT}/${cluster}/drain/${node}`,
+  /** Cordoned nodes (`nokube cordon`, JSON {since, by}): no new pods unless they tolerate it (k8s
+   * node.spec.unschedulable); pods already there stay. */
+  cordonPrefix: (cluster: string) => `${ROOT}/${cluster}/cordon/`,
+  cordon: (cluster: string, node: string) => `${ROOT}/${cluster}/cordon/${node}`,
 
   // ---- workloads (k8s-shaped objects; <resource> is the plural: pods, deployments, ...) ----
   /** Objects users applied (and pods controllers made), JSON without status:

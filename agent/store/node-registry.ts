@@ -4,6 +4,8 @@
 import type { Etcd3, Lease } from 'etcd3';
 import type { Role } from '../config/schema.ts';
 import type { NodeFacts } from '../node/facts.ts';
+import type { Allocatable } from '../scheduler/resources.ts';
+import type { Taint } from '../scheduler/taints.ts';
 import { compareText } from '../text/compare.ts';
 import { shortReason } from './etcd.ts';
 import { etcdReach } from './etcd-reach.ts';
@@ -26,6 +28,11 @@ export interface NodeRecord {
   /** HTTP API URL on head nodes. */
   api?: string;
   capacity: NodeFacts;
+  /** What pods may request here: capacity less `nodes[].reserved`, `nodes[].maxPods` pods (k8s
+   * node.status.allocatable). Absent from records of agents before it. */
+  allocatable?: Allocatable;
+  /** `nodes[].taints` from the config. */
+  taints?: Taint[];
   agentVersion: string;
   /** The agent pre-pulls images and reports its node status (agent/images): the controllers wait for
    * that status before stopping an old pod there. Absent from the records of agents before it. */
@@ -187,6 +194,13 @@ export class NodeRegistration {
     this.state = state;
     this.events.onState(state, reason);
   }
+}
+
+/** The names of the cordoned nodes (`nokube cordon`). */
+export async function listCordoned(etcd: Etcd3, cluster: string): Promise<Set<string>> {
+  const prefix = keys.cordonPrefix(cluster);
+  const all = await etcd.getAll().prefix(prefix).keys();
+  return new Set(all.map((k) => k.slice(prefix.length)));
 }
 
 export async function listNodes(etcd: Etcd3, cluster: string): Promise<NodeRecord[]> {

@@ -2,6 +2,8 @@
 // where known, the mesh's view of it. A node in the config without a record is NotReady.
 import type { ClusterConfig, Role } from '../config/schema.ts';
 import type { Member, MemberState } from '../mesh/member-table.ts';
+import type { Allocatable } from '../scheduler/resources.ts';
+import type { Taint } from '../scheduler/taints.ts';
 import { compareText } from '../text/compare.ts';
 import type { NodeRecord } from './node-registry.ts';
 
@@ -16,10 +18,21 @@ export interface NodeView {
   mesh: MemberState | null;
   inConfig: boolean;
   capacity: NodeRecord['capacity'] | null;
+  /** From the record (null: no record, or an agent before resources). */
+  allocatable: Allocatable | null;
+  /** From the config (the record's when the node is not in it). */
+  taints: Taint[];
+  /** Cordoned. */
+  unschedulable: boolean;
   peerId: string | null;
 }
 
-export function nodeViews(config: ClusterConfig, records: NodeRecord[], members: Member[] = []): NodeView[] {
+export function nodeViews(
+  config: ClusterConfig,
+  records: NodeRecord[],
+  members: Member[] = [],
+  cordoned: ReadonlySet<string> = new Set(),
+): NodeView[] {
   const byName = new Map(records.map((r) => [r.name, r]));
   const memberByName = new Map(members.map((m) => [m.name, m]));
   const views: NodeView[] = config.nodes.map((n) => {
@@ -36,6 +49,9 @@ export function nodeViews(config: ClusterConfig, records: NodeRecord[], members:
       mesh: memberByName.get(n.name)?.state ?? null,
       inConfig: true,
       capacity: rec?.capacity ?? null,
+      allocatable: rec?.allocatable ?? null,
+      taints: n.taints,
+      unschedulable: cordoned.has(n.name),
       peerId: rec?.peerId ?? null,
     };
   });
@@ -52,6 +68,9 @@ export function nodeViews(config: ClusterConfig, records: NodeRecord[], members:
       mesh: memberByName.get(rec.name)?.state ?? null,
       inConfig: false,
       capacity: rec.capacity,
+      allocatable: rec.allocatable ?? null,
+      taints: rec.taints ?? [],
+      unschedulable: cordoned.has(rec.name),
       peerId: rec.peerId,
     });
   }

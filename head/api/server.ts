@@ -10,7 +10,7 @@ import type { AgentContext, AgentEvents } from '../../agent/context.ts';
 import { readConfig } from '../../agent/store/config-store.ts';
 import { EtcdUnreachableError, logEtcdFailure } from '../../agent/store/etcd.ts';
 import { keys } from '../../agent/store/keys.ts';
-import { listNodes } from '../../agent/store/node-registry.ts';
+import { listCordoned, listNodes } from '../../agent/store/node-registry.ts';
 import { nodeViews } from '../../agent/store/node-views.ts';
 import type { NodeSummary } from '../../agent/telemetry/summary.ts';
 import { topNodes, topPods } from '../../agent/telemetry/top.ts';
@@ -30,6 +30,7 @@ import { selectProtocol } from './auth/credentials.ts';
 import { authorizeRequest, Gate } from './auth/gate.ts';
 import { PUBLIC_ROUTES, routeAccess, streamAccess } from './auth/route-access.ts';
 import { HttpError } from './http-error.ts';
+import { isCordonPath, serveCordon } from './node-cordon.ts';
 import { isObjectsWatchPath, serveWatch } from './object-watch.ts';
 import { isObjectsPath, serveObjects } from './objects.ts';
 import { isPodStreamPath, PodStreams } from './pod-streams.ts';
@@ -113,8 +114,11 @@ export async function startHeadServer(
       });
     },
     '/api/v1/nodes': async (_req, res) => {
-      const records = await listNodes(ctx.etcd, ctx.cluster);
-      json(res, 200, { items: nodeViews(ctx.config(), records, ctx.mesh.table.list()) });
+      const [records, cordoned] = await Promise.all([
+        listNodes(ctx.etcd, ctx.cluster),
+        listCordoned(ctx.etcd, ctx.cluster),
+      ]);
+      json(res, 200, { items: nodeViews(ctx.config(), records, ctx.mesh.table.list(), cordoned) });
     },
     '/api/v1/kubecontroller': async (_req, res) => {
       // The election is the truth: its oldest campaign key is the leader (null between leaders); `since`
@@ -196,7 +200,7 @@ export async function startHeadServer(
     async (req, res) => {
       if (PUBLIC_ROUTES.has(path)) return route(req, res);
       await gate.admit(req);
-      if (!isObjectsPath(path) && !isAclPath(path)) {
+      if (!isObjectsPath(path) && !isAclPath(path) && !isCordonPath(path)) {
         const need = routeAccess(path, new URL(req.url ?? '/', 'http://head'));
         if (need) authorizeRequest(req, ...need);
       }
@@ -212,9 +216,12 @@ export async function startHeadServer(
       ? (q, r) => serveObjects(ctx, q, r)
       : isAclPath(path)
         ? aclRoute
-        : routes[path];
-    // Objects take POST (apply) and DELETE, the ACL API too; everything else is read-only.
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !isObjectsPath(path) && !isAclPath(path))
+        : isCordonPath(path)
+          ? (q, r) => serveCordon(ctx, q, r)
+          : routes[path];
+    // Objects take POST (apply) and DELETE, the ACL API and cordons too; everything else is read-only.
+    const writable = isObjectsPath(path) || isAclPath(path) || isCordonPath(path);
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !writable)
       return json(res, 405, { error: `${req.method} not allowed` });
     if (!route) return json(res, 404, { error: `no route ${path}` });
     guarded(path, route)(req, res).catch((err: Error) => {

@@ -16,6 +16,7 @@ import { registerLogin } from './commands/login.ts';
 import { registerMembers } from './commands/members.ts';
 import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
+import { registerNodeCommands } from './commands/node-cordon.ts';
 import { registerPodStreams } from './commands/pod-stream.ts';
 import { registerRollout } from './commands/rollout.ts';
 import { registerScale, registerSetImage } from './commands/scale.ts';
@@ -46,6 +47,7 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   registerRollout(program);
   registerScale(program);
   registerSetImage(program);
+  registerNodeCommands(program);
   registerMembers(program);
   registerTop(program);
   registerMeshKey(program);

@@ -3,8 +3,9 @@
 // own, so without this two controllers reconciling at once, each from a world read before the other's
 // writes, could give the same node's host port away twice. A reconcile decides synchronously between its
 // world read and its writes: `attach` just before deciding and `record` just after (no await between)
-// serialize the decisions of all controllers of this leader. An assumption ends a little after a world
-// read shows the pod bound (reads count it from then on), or after ASSUME_MS.
+// serialize the decisions of all controllers of this leader. An assumption ends when a world read shows
+// the pod bound (reads count it from then on: a read is a synchronous snapshot of the leader's caches,
+// which only move forward, so no later read misses it unless it was deleted), or after ASSUME_MS.
 import type { Pod } from '../../agent/objects/types.ts';
 import type { Action } from './actions.ts';
 import type { World } from './world.ts';
@@ -12,9 +13,6 @@ import type { World } from './world.ts';
 /** An assumption no world read confirms within this long is dropped (its write lost a race, or the pod
  * went at once): an over-count lasts no longer. */
 const ASSUME_MS = 30_000;
-/** Once a world read shows the pod bound, it is still assumed this long: another reconcile's read that
- * started before the write landed (reads carry no revision here) still counts it. */
-const SEEN_GRACE_MS = 10_000;
 
 export class AssumedPods {
   /** By pod uid: the pod as placed and until when it is assumed. */
@@ -26,9 +24,8 @@ export class AssumedPods {
     const bound = new Set(world.pods.filter((p) => p.object.spec.nodeName).map((p) => p.object.metadata.uid));
     const assumed: Pod[] = [];
     for (const [uid, a] of this.pods) {
-      if (bound.has(uid)) a.until = Math.min(a.until, now + SEEN_GRACE_MS);
-      if (a.until <= now) this.pods.delete(uid);
-      else if (!bound.has(uid)) assumed.push(a.pod);
+      if (bound.has(uid) || a.until <= now) this.pods.delete(uid);
+      else assumed.push(a.pod);
     }
     world.assumed = assumed;
     return world;

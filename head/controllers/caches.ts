@@ -8,6 +8,7 @@ import type { Logger } from '../../agent/log/logger.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { KubeObject, Pod, ReplicaSet } from '../../agent/objects/types.ts';
 import {
+  cordonInformer,
   drainInformer,
   jsonInformer,
   type Lease,
@@ -46,6 +47,7 @@ export class LeaderCaches {
   readonly statuses: Record<string, Informer<unknown>> = {};
   readonly nodes: Informer<NodeRecord>;
   readonly drains: Informer<true>;
+  readonly cordons: Informer<true>;
   /** Image pre-pull requests (the leader's own writes) and the nodes' statuses that answer them. */
   readonly imagePulls: Informer<ImagePullRequest>;
   readonly nodeStatuses: Informer<NodeStatus>;
@@ -64,6 +66,7 @@ export class LeaderCaches {
     for (const r of STATUS_RESOURCES) this.statuses[r] = hold(statusInformer(etcd, cluster, r, log));
     this.nodes = hold(nodeInformer(etcd, cluster, log));
     this.drains = hold(drainInformer(etcd, cluster, log));
+    this.cordons = hold(cordonInformer(etcd, cluster, log));
     this.imagePulls = hold(jsonInformer<ImagePullRequest>(etcd, keys.imagePullsPrefix(cluster), log));
     this.nodeStatuses = hold(jsonInformer<NodeStatus>(etcd, keys.nodeStatusPrefix(cluster), log));
     this.writer = trackWrites(etcd);
@@ -105,12 +108,13 @@ export class LeaderCaches {
       );
   }
 
-  /** The World (world.ts) of a reconcile: drained nodes left out of `nodes`. */
+  /** The World (world.ts) of a reconcile: drained nodes left out of `nodes`, cordoned ones marked. */
   world(): World {
     const drained = new Set(this.drains.entries().map(([name]) => name));
+    const cordoned = new Set(this.cordons.entries().map(([name]) => name));
     const nodes = this.nodes
       .entries()
-      .map(([, e]) => e.value)
+      .map(([, e]) => (cordoned.has(e.value.name) ? { ...e.value, unschedulable: true } : e.value))
       .filter((n) => !drained.has(n.name))
       .sort((a, b) => compareText(a.name, b.name));
     return {

@@ -26,6 +26,7 @@ import { Leadership } from './leadership.ts';
 import { forgetDeadNode, planSweep } from './node-lifecycle.ts';
 import { freeRemovedSubnets } from './pod-subnets.ts';
 import type { Controller } from './pod-template.ts';
+import { taintKey } from './taint-eviction.ts';
 import { controllerOf, type World } from './world.ts';
 
 /** A safety net only, from the caches (etcd is not asked): informers re-list on a broken watch. */
@@ -224,7 +225,12 @@ export class Leader {
     // A node record, or a node drained or undrained, changes every controller's world.
     const nodes: Handlers<unknown> = { add: this.onNode, update: this.onNode, delete: this.onNode };
     // A node's status says which images it holds: a rollout waiting for a pre-pull may go on.
-    this.offs.push(caches.nodes.on(nodes), caches.drains.on(nodes), caches.nodeStatuses.on(nodes));
+    this.offs.push(
+      caches.nodes.on(nodes),
+      caches.drains.on(nodes),
+      caches.cordons.on(nodes),
+      caches.nodeStatuses.on(nodes),
+    );
     this.offs.push(caches.nodes.on({ delete: () => this.subnets.kick() }, false));
     ctx.events.on('config', this.onConfig);
     this.offs.push(() => ctx.events.off('config', this.onConfig));
@@ -260,9 +266,36 @@ export class Leader {
     return { etcd: caches.writer.etcd, cluster: ctx.cluster, recorder: ctx.recorder, guard };
   }
 
+  /** Where the next spread placement starts looking (agent/scheduler/stack.ts): kept across reconciles. */
+  private readonly rotation = { next: 0 };
+
+  /** When this leader first saw each NoExecute taint (taint-eviction.ts); gone taints forgotten. */
+  private taintsSeen = new Map<string, number>();
+
+  private noteTaints(nodes: World['nodes']): ReadonlyMap<string, number> {
+    const now = Date.now();
+    const next = new Map<string, number>();
+    for (const n of nodes)
+      for (const t of n.taints ?? [])
+        if (t.effect === 'NoExecute') {
+          const key = taintKey(n.name, t);
+          next.set(key, this.taintsSeen.get(key) ?? now);
+        }
+    this.taintsSeen = next;
+    return next;
+  }
+
   /** The caches' world, with whether the cluster has a pod network (host ports: agent/scheduler). */
   private world(): World {
-    return { ...this.caches.world(), podNetwork: podNetworkOf(this.ctx.config()) !== undefined };
+    const config = this.ctx.config();
+    const world = this.caches.world();
+    return {
+      ...world,
+      taintsSince: this.noteTaints(world.nodes),
+      podNetwork: podNetworkOf(config) !== undefined,
+      scheduler: config.scheduler,
+      rotation: this.rotation,
+    };
   }
 
   /** A pod changed: its controller's actor looks again (a bare pod has none). */
@@ -331,6 +364,10 @@ export class Leader {
     const actions = planSweep(this.assumed.attach(world), uids, new Date().toISOString(), namespaces);
     this.assumed.record(actions);
     for (const a of actions) {
+      if (a.type === 'wake') {
+        this.sweeper.kickAt(a.at);
+        continue;
+      }
       // Events name their object themselves; writes are done on behalf of the object they touch.
       const target =
         a.type === 'delete' || a.type === 'podStatus' || a.type === 'bind'

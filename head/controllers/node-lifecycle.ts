@@ -16,6 +16,8 @@
 //     k8s' namespace controller does: gracefully, only while the namespace is still as seen;
 //   - a Terminating pod bound to a node with no record is removed (no agent to finish it), only while
 //     the node is still absent;
+//   - pods on a node with a NoExecute taint they do not tolerate (or no longer: tolerationSeconds) are
+//     evicted (taint-eviction.ts);
 //   - bare pods not bound to a node are bound when a node fits (else Pending/Unschedulable);
 //   - a Deployment's revision records (ReplicaSets) whose Deployment is gone are deleted, and so are the
 //     image pre-pull requests (prepull.ts) of a controller object that is gone.
@@ -30,6 +32,7 @@ import type { Action, Edge } from './actions.ts';
 import { lostSince, NODE_LOST, standingOf } from './eviction.ts';
 import { bindPending } from './placement.ts';
 import type { Controller } from './pod-template.ts';
+import { planTaintEviction } from './taint-eviction.ts';
 import { controllerOf, isTerminal, loadOf, type World } from './world.ts';
 
 /** The mesh's verdict on a node (dead: a refused redial, or silence confirmed by witnesses): its node
@@ -118,6 +121,7 @@ export function planSweep(
       actions.push({ type: 'imagePull', key, prevRevision: e.modRevision });
   // A bare pod's "controller" for scheduling purposes is itself: spread does not apply. One load for
   // all of them: each placed pod counts (and holds its host ports) before the next is placed.
+  actions.push(...planTaintEviction(world, Date.parse(now)));
   const load = loadOf(world);
   for (const p of unboundBare)
     actions.push(

@@ -6,7 +6,7 @@ import { addLoad, schedule } from '../../agent/scheduler/stack.ts';
 import type { Load } from '../../agent/scheduler/types.ts';
 import type { Action } from './actions.ts';
 import { type Controller, podFromTemplate } from './pod-template.ts';
-import type { World } from './world.ts';
+import { algorithmFor, type World } from './world.ts';
 
 export function unschedulableStatus(message: string, now: string, prev?: PodStatus): PodStatus {
   const before = prev?.conditions?.find((c) => c.type === 'PodScheduled');
@@ -37,7 +37,12 @@ export function createPlaced(
   avoid?: ReadonlySet<string>,
 ): Action[] {
   const out: Action[] = [];
-  const toPlace = { spec: owner.spec.template.spec, ownerUid: owner.metadata.uid, avoid };
+  const toPlace = {
+    spec: owner.spec.template.spec,
+    ownerUid: owner.metadata.uid,
+    avoid,
+    algorithm: algorithmFor(world, owner.metadata.namespace),
+  };
   for (let i = 0; i < count; i++) {
     const placed = schedule(toPlace, world.nodes, load);
     const pod = podFromTemplate(owner, name(), labels, placed.node ?? undefined);
@@ -61,8 +66,9 @@ export function bindPending(
   avoid?: ReadonlySet<string>,
 ) {
   const out: Action[] = [];
+  const algorithm = algorithmFor(world, owner.metadata.namespace);
   for (const p of pending) {
-    const toPlace = { spec: p.object.spec, ownerUid: owner.metadata.uid, avoid };
+    const toPlace = { spec: p.object.spec, ownerUid: owner.metadata.uid, avoid, algorithm };
     const placed = schedule(toPlace, world.nodes, load);
     if (placed.node !== null) {
       addLoad(load, placed.node, toPlace);

@@ -16,7 +16,7 @@ import type { Condition, Deployment, DeploymentStatus, Pod } from '../../agent/o
 import { schedule } from '../../agent/scheduler/stack.ts';
 import type { Load } from '../../agent/scheduler/types.ts';
 import type { Action } from './actions.ts';
-import type { World } from './world.ts';
+import { algorithmFor, type World } from './world.ts';
 
 export const RESCHEDULING_CONDITION = 'Rescheduling';
 const NO_OTHER_NODE = 'NoOtherNodeFits';
@@ -59,7 +59,8 @@ export function planReschedule(
     if (!policy || !node || restarts < policy.afterRestarts) continue;
     const name = p.object.metadata.name;
     const others = world.nodes.filter((n) => n.name !== node && !until.has(n.name));
-    const placed = schedule({ spec: p.object.spec, ownerUid: d.metadata.uid }, others, load);
+    const algorithm = algorithmFor(world, d.metadata.namespace);
+    const placed = schedule({ spec: p.object.spec, ownerUid: d.metadata.uid, algorithm }, others, load);
     const said = `pod ${name} restarted ${restarts} times on node ${node}`;
     if (placed.node === null) {
       const penalised = [...until.keys()].filter((n) => n !== node).sort();

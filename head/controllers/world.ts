@@ -1,11 +1,13 @@
 // What a controller's reconcile looks at: the live node records and every pod (with status and the
 // etcd revisions needed for compare-and-swap), from the leader's informer caches (caches.ts). Plus the
 // small pure questions controllers ask about pods.
+
+import type { ClusterConfig } from '../../agent/config/schema.ts';
 import type { ImagePullRequest, NodeStatus } from '../../agent/images/pull-requests.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { Condition, KubeObject, OwnerReference, Pod, ReplicaSet } from '../../agent/objects/types.ts';
 import { addLoad, emptyLoad } from '../../agent/scheduler/stack.ts';
-import type { Load } from '../../agent/scheduler/types.ts';
+import type { Algorithm, Load } from '../../agent/scheduler/types.ts';
 import type { Entry } from '../../agent/store/informer/informer.ts';
 import type { NodeRecord } from '../../agent/store/node-registry.ts';
 
@@ -27,7 +29,18 @@ export interface World {
   nodeStatuses?: ReadonlyMap<string, NodeStatus>;
   /** The cluster config has a `network` section: pods have their own IPs (host ports: hostPort only). */
   podNetwork?: boolean;
+  /** The config's `scheduler` section (absent in tests' worlds: spread everywhere). */
+  scheduler?: ClusterConfig['scheduler'];
+  /** Where the next spread placement starts (agent/scheduler/stack.ts), kept by the kubecontroller across
+   * reconciles; absent: from the first node every time. */
+  rotation?: { next: number };
+  /** When (ms) the leader first saw each node's NoExecute taint (taint-eviction.ts `taintKey`). */
+  taintsSince?: ReadonlyMap<string, number>;
 }
+
+/** The ranking algorithm for pods of a namespace: its own in `scheduler.namespaces`, else the cluster's. */
+export const algorithmFor = (world: World, namespace: string | undefined): Algorithm =>
+  world.scheduler?.namespaces[namespace ?? 'default']?.algorithm ?? world.scheduler?.algorithm ?? 'spread';
 
 export const controllerOf = (obj: KubeObject): OwnerReference | undefined =>
   obj.metadata.ownerReferences?.find((o) => o.controller);
@@ -80,7 +93,7 @@ export const onLostNode = (pod: Pod, world: World) =>
 /** Pods per node (all, and per controller uid) and the host ports they hold, of the pods that occupy a
  * node: bound and not terminated. A terminating pod (deletionTimestamp) still occupies it until gone. */
 export function loadOf(world: World): Load {
-  const load = emptyLoad(world.podNetwork);
+  const load = emptyLoad(world.podNetwork, world.rotation);
   for (const { object: p } of world.pods)
     if (p.spec.nodeName && !isTerminal(p))
       addLoad(load, p.spec.nodeName, { spec: p.spec, ownerUid: controllerOf(p)?.uid });

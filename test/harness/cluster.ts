@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 // A test cluster on one machine: a real etcd, a config whose nodes sit on distinct loopback addresses
 // (127.0.<net>.<i>, all routed to lo on Linux) or on the addresses given (the fault tests' netns hosts),
 // and agents as separate processes of the real CLI (or of a given binary, started through a wrapper
@@ -56,6 +57,18 @@ export function runCli(
   });
 }
 
+/** `nokube` against a test cluster: `cli` gives the result, `ok` asserts exit 0 and gives stdout. The
+ * cluster is asked for at each call (suites make it in `before`). */
+export function clusterCli(cluster: () => TestCluster) {
+  const cli = (args: string[], input?: string) => runCli(args, cluster().env, input);
+  const ok = async (args: string[], input?: string) => {
+    const r = await cli(args, input);
+    assert.equal(r.code, 0, `nokube ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
+  return { cli, ok };
+}
+
 export interface TestNode {
   name: string;
   address: string;
@@ -63,6 +76,8 @@ export interface TestNode {
   labels?: Record<string, string>;
   /** nodes[].dockerSocket: the node's own Docker engine (a netns test host's, test/harness/host-docker.ts). */
   dockerSocket?: string;
+  /** More fields of the node's entry (reserved, maxPods, taints), each written as `key: <JSON>`. */
+  fields?: Record<string, unknown>;
 }
 
 export interface AgentProcess {
@@ -134,7 +149,11 @@ export async function createTestCluster(opts: {
     const nodeLines = list
       .map(
         (n) =>
-          `  - name: ${n.name}\n    address: ${n.address}\n    roles: [${n.roles.join(', ')}]\n    labels: ${JSON.stringify(n.labels ?? {})}\n    workspace: ${join(dir, 'ws', n.name)}\n${n.dockerSocket ? `    dockerSocket: ${n.dockerSocket}\n` : ''}`,
+          `  - name: ${n.name}\n    address: ${n.address}\n    roles: [${n.roles.join(', ')}]\n    labels: ${JSON.stringify(n.labels ?? {})}\n    workspace: ${join(dir, 'ws', n.name)}\n${n.dockerSocket ? `    dockerSocket: ${n.dockerSocket}\n` : ''}${Object.entries(
+            n.fields ?? {},
+          )
+            .map(([k, v]) => `    ${k}: ${JSON.stringify(v)}\n`)
+            .join('')}`,
       )
       .join('');
     const hb = (opts.heartbeatMs ? `  heartbeatMs: ${opts.heartbeatMs}\n` : '') + (opts.meshExtra ?? '');

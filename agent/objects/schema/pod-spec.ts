@@ -8,13 +8,18 @@ import { lifecycleHandler, port, probe } from './handlers.ts';
 import { nodeSelectorRequirement, templateMetadata } from './meta.ts';
 import { dnsLabel, dnsSubdomain, labels } from './names.ts';
 
-const quantity = z.string().superRefine((q, c) => {
-  try {
-    parseQuantity(q);
-  } catch (err) {
-    c.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
+/** A k8s quantity: a string, or a number as YAML gives `cpu: 2` or `cpu: 0.5` (k8s takes both; stored as
+ * the string). */
+const quantity = z.preprocess(
+  (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? String(v) : v),
+  z.string().superRefine((q, c) => {
+    try {
+      parseQuantity(q);
+    } catch (err) {
+      c.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  }),
+);
 const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
 
 const keyRef = z.strictObject({
@@ -207,6 +212,18 @@ export const podSpec = z.strictObject({
                 .array(z.strictObject({ matchExpressions: z.array(nodeSelectorRequirement).optional() }))
                 .min(1, 'at least one term is required'),
             })
+            .optional(),
+          preferredDuringSchedulingIgnoredDuringExecution: z
+            .array(
+              z.strictObject({
+                weight: z
+                  .number()
+                  .int()
+                  .min(1, 'must be in the range 1-100')
+                  .max(100, 'must be in the range 1-100'),
+                preference: z.strictObject({ matchExpressions: z.array(nodeSelectorRequirement).optional() }),
+              }),
+            )
             .optional(),
         })
         .optional(),

@@ -77,6 +77,10 @@ export const jsonInformer = <T>(etcd: Etcd3, prefix: string, log: Logger): Lease
 export const drainInformer = (etcd: Etcd3, cluster: string, log: Logger): Lease<true> =>
   acquire(etcd, keys.drainPrefix(cluster), () => true as const, log);
 
+/** Cordoned nodes: key = node name. */
+export const cordonInformer = (etcd: Etcd3, cluster: string, log: Logger): Lease<true> =>
+  acquire(etcd, keys.cordonPrefix(cluster), () => true as const, log);
+
 /** An object with its status from the two caches. The object is a shallow copy (its status set on the copy);
  * what it holds is the cache's own: readers do not change it (reconciles are pure). */
 export function withStatus<T extends KubeObject>(

@@ -131,7 +131,12 @@ export function registerDelete(program: Command): void {
 
 /** Until the pod of that uid is gone (kubectl delete --wait): its agent has stopped it; past `deadline`,
  * kubectl's error (the pod is left Terminating: its agent still stops it). */
-async function waitGone(flags: HeadFlags, ref: ObjectRef, uid: string, deadline: number): Promise<void> {
+export async function waitGone(
+  flags: HeadFlags,
+  ref: ObjectRef,
+  uid: string,
+  deadline: number,
+): Promise<void> {
   for (;;) {
     try {
       const { body } = await headGet<KubeObject>(flags, objectPath(ref));

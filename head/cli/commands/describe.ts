@@ -2,11 +2,18 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../../agent/errors.ts';
 import type { KubeEvent } from '../../../agent/objects/events.ts';
-import { type EndpointSlice, type KubeObject, SERVICE_NAME_LABEL } from '../../../agent/objects/types.ts';
+import {
+  type EndpointSlice,
+  type KubeObject,
+  type Pod,
+  SERVICE_NAME_LABEL,
+} from '../../../agent/objects/types.ts';
+import type { NodeView } from '../../../agent/store/node-views.ts';
 import { type HeadFlags, headRequest } from '../head-client.ts';
 import { headOptions } from '../manifest-files.ts';
 import { objectPath, refFor, resolveKind, typeAndName } from '../objects-api.ts';
 import { describeText } from '../print/describe.ts';
+import { describeNodeText } from '../print/describe-node.ts';
 
 export function registerDescribe(program: Command): void {
   headOptions(
@@ -17,6 +24,7 @@ export function registerDescribe(program: Command): void {
   ).action(async (first: string, second: string | undefined, opts: HeadFlags & { namespace?: string }) => {
     const [kindWord, name] = typeAndName(first, second);
     if (!name) throw new UsageError('usage: nokube describe <kind> <name> (or <kind>/<name>)');
+    if (['node', 'nodes', 'no'].includes(kindWord.toLowerCase())) return describeNode(opts, name);
     const ref = refFor(resolveKind(kindWord), name, opts.namespace);
     const path = objectPath(ref);
     // A Service's Endpoints lines come from its EndpointSlices (by the service-name label, as kubectl).
@@ -33,4 +41,14 @@ export function registerDescribe(program: Command): void {
       describeText(obj, events.items, endpointSlices ? { endpointSlices: endpointSlices.items } : {}),
     );
   });
+}
+
+async function describeNode(opts: HeadFlags, name: string): Promise<void> {
+  const [nodes, pods] = await Promise.all([
+    headRequest<{ items: NodeView[] }>(opts, 'GET', '/api/v1/nodes'),
+    headRequest<{ items: Pod[] }>(opts, 'GET', '/api/v1/objects/pods'),
+  ]);
+  const view = nodes.items.find((v) => v.name === name);
+  if (!view) throw new UsageError(`node "${name}" not found`);
+  process.stdout.write(describeNodeText(view, pods.items));
 }

@@ -28,14 +28,19 @@ export function registerGet(program: Command): void {
       if (KINDS[kind.toLowerCase()] !== 'nodes') return getObjects(kind, name, opts);
       const format = parseOutput(opts.output);
       const ctx = await resolveContext(opts);
-      const [{ validateConfigText }, { readConfig }, { connectEtcd }, { listNodes }, { nodeViews }] =
-        await Promise.all([
-          import('../../../agent/config/validate.ts'),
-          import('../../../agent/store/config-store.ts'),
-          import('../../../agent/store/etcd.ts'),
-          import('../../../agent/store/node-registry.ts'),
-          import('../../../agent/store/node-views.ts'),
-        ]);
+      const [
+        { validateConfigText },
+        { readConfig },
+        { connectEtcd },
+        { listCordoned, listNodes },
+        { nodeViews },
+      ] = await Promise.all([
+        import('../../../agent/config/validate.ts'),
+        import('../../../agent/store/config-store.ts'),
+        import('../../../agent/store/etcd.ts'),
+        import('../../../agent/store/node-registry.ts'),
+        import('../../../agent/store/node-views.ts'),
+      ]);
       const etcd = await connectEtcd(ctx.etcd);
       let views: NodeView[];
       try {
@@ -47,6 +52,8 @@ export function registerGet(program: Command): void {
         views = nodeViews(
           validateConfigText(stored.text, keys.config(ctx.cluster)).config,
           await listNodes(etcd, ctx.cluster),
+          [],
+          await listCordoned(etcd, ctx.cluster),
         );
       } finally {
         etcd.close();
@@ -67,7 +74,11 @@ export function registerGet(program: Command): void {
       const rows = views.map((v) => {
         const row = [
           v.name,
-          v.inConfig ? v.status : `${v.status},NotInConfig`,
+          [
+            v.status,
+            ...(v.unschedulable ? ['SchedulingDisabled'] : []),
+            ...(v.inConfig ? [] : ['NotInConfig']),
+          ].join(','),
           v.roles.join(','),
           age(v.startedAt),
           v.version ?? '<none>',
@@ -96,7 +107,19 @@ function toObject(v: NodeView) {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: v.name, labels: v.labels, creationTimestamp: v.startedAt },
-    spec: { roles: v.roles, address: v.address, peerId: v.peerId },
-    status: { phase: v.status, inConfig: v.inConfig, agentVersion: v.version, capacity: v.capacity },
+    spec: {
+      roles: v.roles,
+      address: v.address,
+      peerId: v.peerId,
+      taints: v.taints,
+      ...(v.unschedulable ? { unschedulable: true } : {}),
+    },
+    status: {
+      phase: v.status,
+      inConfig: v.inConfig,
+      agentVersion: v.version,
+      capacity: v.capacity,
+      allocatable: v.allocatable,
+    },
   };
 }

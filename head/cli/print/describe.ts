@@ -24,7 +24,7 @@ import { duration, pairs, selectorText } from './columns.ts';
 import { podStatusText } from './pod-status.ts';
 import { probeText } from './probe.ts';
 
-type Line = [string, string] | string;
+export type Line = [string, string] | string;
 
 /** `endpointSlices`: a Service's slices (its Endpoints lines). */
 export function describeText(
@@ -345,19 +345,19 @@ function endpointSliceLines(e: EndpointSlice): Line[] {
   return out;
 }
 
-function multi(label: string, m: Record<string, string> | undefined): Line[] {
+export function multi(label: string, m: Record<string, string> | undefined): Line[] {
   const entries = Object.entries(m ?? {});
   if (entries.length === 0) return [[label, '<none>']];
   return entries.map(([k, v], i): Line => (i === 0 ? [label, `${k}=${v}`] : ['', `${k}=${v}`]));
 }
 
-const indent = (text: string) =>
+export const indent = (text: string) =>
   text
     .trimEnd()
     .split('\n')
     .map((l) => `  ${l}`);
 
-function render(lines: Line[]): string {
+export function render(lines: Line[]): string {
   const width = Math.max(...lines.map((l) => (typeof l === 'string' ? 0 : l[0].length + 1))) + 2;
   return lines
     .map((l) => (typeof l === 'string' ? l : `${l[0] ? `${l[0]}:` : ''}`.padEnd(width) + l[1]))

@@ -1,0 +1,136 @@
+// nokube cordon|uncordon|drain NODE, as kubectl's. cordon: no new pods on the node (pods there stay);
+// uncordon: undo it. drain: cordon, then evict every pod on the node (a graceful delete: its controller
+// places a replacement elsewhere) and wait until they are gone. As kubectl: DaemonSet pods are a refusal
+// unless --ignore-daemonsets (then left: their DaemonSet would put them back), bare pods (no controller:
+// nothing would replace them) a refusal unless --force; a refusal evicts nothing (the node stays cordoned).
+import type { Command } from 'commander';
+import type { DeleteResult } from '../../../agent/objects/apply.ts';
+import type { Pod } from '../../../agent/objects/types.ts';
+import type { CordonResult } from '../../api/node-cordon.ts';
+import { type HeadFlags, headDelete, headGet, headPost } from '../head-client.ts';
+import { headOptions } from '../manifest-files.ts';
+import { query } from '../objects-api.ts';
+import { graceOf, waitGone } from './delete.ts';
+import { parseDuration } from './pod-stream.ts';
+
+const cordonPath = (node: string) => `/api/v1/nodes/${encodeURIComponent(node)}/cordon`;
+
+async function cordon(flags: HeadFlags, node: string, on: boolean): Promise<void> {
+  const r = on
+    ? await headPost<CordonResult>(flags, cordonPath(node), {})
+    : await headDelete<CordonResult>(flags, cordonPath(node));
+  process.stdout.write(`node/${node} ${r.changed ? '' : 'already '}${on ? 'cordoned' : 'uncordoned'}\n`);
+}
+
+export interface DrainPlan {
+  evict: Pod[];
+  /** DaemonSet pods left (with --ignore-daemonsets). */
+  ignored: Pod[];
+  /** kubectl's refusal lines; non-empty: nothing is evicted. */
+  refusals: string[];
+}
+
+const ident = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
+
+/** Which pods on `node` a drain evicts (pure; kubectl's filters: DaemonSet-managed, unreplicated). Pods
+ * already Terminating are only waited for. */
+export function planDrain(
+  pods: readonly Pod[],
+  node: string,
+  o: { ignoreDaemonsets: boolean; force: boolean },
+): DrainPlan {
+  const plan: DrainPlan = { evict: [], ignored: [], refusals: [] };
+  const daemon: string[] = [];
+  const bare: string[] = [];
+  for (const p of pods) {
+    if (p.spec.nodeName !== node || p.metadata.deletionTimestamp) continue;
+    const owner = p.metadata.ownerReferences?.find((r) => r.controller);
+    if (owner?.kind === 'DaemonSet') {
+      if (o.ignoreDaemonsets) plan.ignored.push(p);
+      else daemon.push(ident(p));
+    } else if (!owner && !o.force) bare.push(ident(p));
+    else plan.evict.push(p);
+  }
+  if (bare.length > 0)
+    plan.refusals.push(
+      `cannot delete Pods that declare no controller (use --force to override): ${bare.join(', ')}`,
+    );
+  if (daemon.length > 0)
+    plan.refusals.push(
+      `cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): ${daemon.join(', ')}`,
+    );
+  return plan;
+}
+
+export class DrainRefusedError extends Error {
+  override name = 'DrainRefusedError';
+}
+
+interface DrainFlags extends HeadFlags {
+  ignoreDaemonsets: boolean;
+  force: boolean;
+  gracePeriod: string;
+  timeout: string;
+}
+
+export function registerNodeCommands(program: Command): void {
+  for (const [name, on, what] of [
+    ['cordon', true, 'mark a node unschedulable: no new pods there (pods on it stay)'],
+    ['uncordon', false, 'mark a node schedulable again'],
+  ] as const)
+    headOptions(program.command(`${name} <node>`).description(what)).action(
+      async (node: string, opts: HeadFlags) => cordon(opts, node, on),
+    );
+
+  headOptions(
+    program
+      .command('drain <node>')
+      .description(
+        'cordon a node, then evict its pods (replaced elsewhere by their controllers) and wait until they are gone',
+      )
+      .option('--ignore-daemonsets', "leave DaemonSets' pods (else they are a refusal)", false)
+      .option('--force', 'evict pods that no controller replaces too (else they are a refusal)', false)
+      .option('--grace-period <seconds>', "seconds each pod gets to stop (negative: the pod's own)", '-1')
+      .option(
+        '--timeout <duration>',
+        'give up waiting after this long (30s, 5m; 0: until they are gone)',
+        '0s',
+      ),
+  ).action(async (node: string, opts: DrainFlags) => {
+    const grace = graceOf({ gracePeriod: opts.gracePeriod, force: false, now: false });
+    const timeoutMs =
+      opts.timeout === '0' || opts.timeout === '0s' ? 0 : parseDuration(opts.timeout, '--timeout') * 1000;
+    await cordon(opts, node, true);
+    const { body } = await headGet<{ items: Pod[] }>(opts, '/api/v1/objects/pods');
+    const plan = planDrain(body.items, node, opts);
+    if (plan.refusals.length > 0) throw new DrainRefusedError(plan.refusals.join('\n'));
+    for (const p of plan.ignored)
+      process.stderr.write(`Warning: ignoring DaemonSet-managed Pods: ${ident(p)}\n`);
+    const q = query({
+      gracePeriodSeconds: grace === undefined ? undefined : String(grace),
+      ignoreNotFound: 'true',
+    });
+    const waiting: DeleteResult[] = [];
+    for (const p of plan.evict) {
+      process.stdout.write(`evicting pod ${ident(p)}\n`);
+      const r = await headDelete<DeleteResult>(
+        opts,
+        `/api/v1/objects/pods/${p.metadata.namespace}/${p.metadata.name}${q}`,
+      );
+      if (r.deleted && r.terminatingUid) waiting.push(r);
+    }
+    // Pods that were Terminating already are waited for too.
+    for (const p of body.items)
+      if (p.spec.nodeName === node && p.metadata.deletionTimestamp && p.metadata.uid)
+        waiting.push({
+          ref: { kind: 'Pod', namespace: p.metadata.namespace!, name: p.metadata.name },
+          terminatingUid: p.metadata.uid,
+        } as DeleteResult);
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY;
+    for (const r of waiting) {
+      await waitGone(opts, r.ref, r.terminatingUid!, deadline);
+      process.stdout.write(`pod/${r.ref.name} evicted\n`);
+    }
+    process.stdout.write(`node/${node} drained\n`);
+  });
+}

@@ -1,0 +1,232 @@
+// Placement on real agents (issue 18): three agents on one Docker engine, made uneven by
+// `nodes[].reserved` (allocatable CPU 2000m, 1000m, 500m on this 2-core machine: capacity is what each
+// agent reads; the test asks for 2 cores at least). A pod too big for every node stays Pending with the
+// reason; six pods of 250m go small-node-first under binpack and evenly under spread; a NoExecute taint
+// set in the config evicts an intolerant pod at once and a tolerating one after its tolerationSeconds,
+// and the Deployment's replacement keeps off the tainted node; cordon, drain (its refusal, then --force)
+// and uncordon through the CLI.
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { after, before, describe, test } from 'node:test';
+import { listEvents } from '../agent/objects/events.ts';
+import { listObjects } from '../agent/objects/store.ts';
+import type { Pod } from '../agent/objects/types.ts';
+import {
+  clusterCli,
+  createTestCluster,
+  eventually,
+  startAgentsReady,
+  type TestCluster,
+} from './harness/cluster.ts';
+import { ensureBusyboxImage, requireDocker } from './harness/docker.ts';
+
+describe('scheduling on Docker, three uneven agents', { timeout: 300_000 }, () => {
+  let c: TestCluster;
+  let image: string;
+
+  const { cli, ok } = clusterCli(() => c);
+  const pods = (namespace?: string) =>
+    c.withEtcd(async (etcd) =>
+      (await listObjects(etcd, c.name, 'Pod'))
+        .map((p) => p.object)
+        .filter((p) => namespace === undefined || p.metadata.namespace === namespace),
+    );
+  const perNode = (ps: Pod[]) => {
+    const out: Record<string, number> = {};
+    for (const p of ps) if (p.spec.nodeName) out[p.spec.nodeName] = (out[p.spec.nodeName] ?? 0) + 1;
+    return out;
+  };
+  // A container that stops at once on SIGTERM (busybox sh as PID 1 would wait out the grace).
+  const container = (cpu: string, extra = '', pad = '      ') =>
+    [
+      '',
+      `terminationGracePeriodSeconds: 1${extra}`,
+      'containers:',
+      '  - name: c',
+      `    image: ${image}`,
+      `    command: [sh, -c, 'trap "exit 0" TERM; sleep 3600 & wait']`,
+      `    resources: {requests: {cpu: ${cpu}}}`,
+    ].join(`\n${pad}`);
+  const deployment = (name: string, namespace: string, replicas: number, cpu: string, extra = '') => `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${namespace}}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:${container(cpu, extra)}
+`;
+  const namespace = (name: string) => `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${name}}\n`;
+  const settled = (namespace: string, count: number) =>
+    eventually(
+      async () => {
+        const ps = await pods(namespace);
+        return ps.length === count && ps.every((p) => p.status?.phase === 'Running') ? ps : undefined;
+      },
+      60_000,
+      `${count} pods Running in ${namespace}`,
+    );
+  const gone = (namespace: string) =>
+    eventually(async () => (await pods(namespace)).length === 0, 60_000, `no pod left in ${namespace}`);
+
+  before(async () => {
+    assert.ok(availableParallelism() >= 2, 'the test makes nodes of 2000m, 1000m and 500m: it needs 2 cores');
+    await requireDocker();
+    image = await ensureBusyboxImage();
+    const cores = availableParallelism();
+    c = await createTestCluster({
+      nodes: [
+        {
+          name: 'n1',
+          address: '127.97.0.2',
+          roles: ['head', 'worker'],
+          fields: { reserved: { cpu: `${cores - 2}` } },
+        },
+        {
+          name: 'n2',
+          address: '127.97.0.3',
+          roles: ['worker'],
+          fields: { reserved: { cpu: `${cores - 1}` } },
+        },
+        {
+          name: 'n3',
+          address: '127.97.0.4',
+          roles: ['worker'],
+          fields: { reserved: { cpu: `${cores * 1000 - 500}m` } },
+        },
+      ],
+      sections: 'scheduler:\n  namespaces:\n    packed: {algorithm: binpack}\n',
+    });
+    await startAgentsReady(c);
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  test('describe node shows allocatable from reserved', async () => {
+    const text = await ok(['describe', 'node', 'n3']);
+    assert.match(text, /Allocatable:\n\s+cpu:\s+500m\n/);
+    assert.match(text, /Non-terminated Pods:\s+\(0 in total\)/);
+  });
+
+  test('a pod too big for every node stays Pending, saying why', async () => {
+    await ok(['apply', '-f', '-'], deployment('huge', 'default', 1, '3'));
+    const pod = await eventually(
+      async () => (await pods('default')).find((p) => p.metadata.name.startsWith('huge-')),
+      30_000,
+      'the huge pod',
+    );
+    const cond = pod.status?.conditions?.find((x) => x.type === 'PodScheduled');
+    assert.equal(pod.spec.nodeName, undefined);
+    assert.equal(cond?.message, '0/3 nodes are available: 3 Insufficient cpu.');
+    const events = await c.withEtcd((etcd) =>
+      listEvents(etcd, c.name, { kind: 'Pod', namespace: 'default', name: pod.metadata.name }),
+    );
+    assert.ok(events.some((e) => e.reason === 'FailedScheduling'));
+    await ok(['delete', 'deployment', 'huge']);
+  });
+
+  test('binpack fills the small nodes first; spread spreads six pods of 250m', async () => {
+    await ok(['apply', '-f', '-'], `${namespace('packed')}---${deployment('six', 'packed', 6, '250m')}`);
+    const packed = perNode(await settled('packed', 6));
+    assert.deepEqual(packed, { n2: 4, n3: 2 }, 'binpack: 500m node full (2), then the 1000m one (4)');
+    await ok(['delete', 'namespace', 'packed']);
+    await gone('packed');
+    await ok(['apply', '-f', '-'], deployment('six', 'default', 6, '250m'));
+    const spread = perNode(await settled('default', 6));
+    assert.deepEqual(spread, { n1: 2, n2: 2, n3: 2 }, 'spread: replicas apart, most free first');
+    const text = await ok(['describe', 'node', 'n3']);
+    assert.match(text, /cpu\s+500m \(100%\)/, text);
+    await ok(['delete', 'deployment', 'six']);
+    await gone('default');
+  });
+
+  test('a NoExecute taint evicts the intolerant pod at once, the tolerating one after its seconds', async () => {
+    const bare = `apiVersion: v1
+kind: Pod
+metadata: {name: tolerant}
+spec:
+  nodeName: n2
+  tolerations: [{key: maintenance, operator: Exists, effect: NoExecute, tolerationSeconds: 4}]${container('100m', '', '  ')}
+`;
+    await ok(['apply', '-f', '-'], `${bare}---${deployment('web', 'default', 3, '100m')}`);
+    const before = await settled('default', 4);
+    assert.deepEqual(perNode(before), { n1: 1, n2: 2, n3: 1 });
+    const intolerant = before.find((p) => p.spec.nodeName === 'n2' && p.metadata.name.startsWith('web-'))!;
+    const taintedAt = Date.now();
+    await ok(['config', 'set', 'nodes.n2.taints', '[{key: maintenance, effect: NoExecute}]']);
+    // Observed, not slept: each pod's deletion time as the leader wrote it.
+    const deletedAt = (name: string) =>
+      eventually(
+        async () => {
+          const p = (await pods('default')).find((x) => x.metadata.name === name);
+          return p === undefined
+            ? Date.now()
+            : p.metadata.deletionTimestamp
+              ? Date.parse(p.metadata.deletionTimestamp)
+              : undefined;
+        },
+        30_000,
+        `${name} deleted`,
+      );
+    const [evicted, tolerated] = await Promise.all([
+      deletedAt(intolerant.metadata.name),
+      deletedAt('tolerant'),
+    ]);
+    assert.ok(evicted - taintedAt < 4000, `intolerant pod evicted ${evicted - taintedAt} ms after the taint`);
+    assert.ok(
+      tolerated - taintedAt >= 4000,
+      `tolerating pod evicted ${tolerated - taintedAt} ms after the taint`,
+    );
+    const events = await c.withEtcd((etcd) =>
+      listEvents(etcd, c.name, { kind: 'Pod', namespace: 'default', name: intolerant.metadata.name }),
+    );
+    assert.ok(events.some((e) => e.reason === 'TaintManagerEviction'));
+    // The Deployment's replacement keeps off the tainted node.
+    const after = await settled('default', 3);
+    assert.equal(perNode(after).n2, undefined, JSON.stringify(perNode(after)));
+    await ok(['config', 'set', 'nodes.n2.taints', '[]']);
+    await ok(['delete', 'deployment', 'web']);
+    await gone('default');
+  });
+
+  test('cordon keeps new pods off; drain refuses a bare pod, then evicts with --force; uncordon', async () => {
+    assert.equal((await ok(['cordon', 'n1'])).trim(), 'node/n1 cordoned');
+    assert.equal((await ok(['cordon', 'n1'])).trim(), 'node/n1 already cordoned');
+    assert.match(await ok(['get', 'nodes', 'n1']), /Ready,SchedulingDisabled/);
+    await ok(['apply', '-f', '-'], deployment('web', 'default', 4, '100m'));
+    assert.equal(perNode(await settled('default', 4)).n1, undefined, 'nothing new on a cordoned node');
+    await ok(['uncordon', 'n1']);
+    await ok(['scale', 'deployment/web', '--replicas', '6']);
+    const six = await settled('default', 6);
+    assert.ok((perNode(six).n1 ?? 0) > 0, `uncordoned n1 takes pods again: ${JSON.stringify(perNode(six))}`);
+    const bare = `apiVersion: v1
+kind: Pod
+metadata: {name: lonely}
+spec:
+  nodeName: n1${container('100m', '', '  ')}
+`;
+    await ok(['apply', '-f', '-'], bare);
+    await settled('default', 7);
+    const refused = await cli(['drain', 'n1']);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /cannot delete Pods that declare no controller \(use --force to override\): default\/lonely/,
+    );
+    assert.equal(
+      (await pods('default')).filter((p) => p.metadata.deletionTimestamp).length,
+      0,
+      'a refusal evicts nothing',
+    );
+    const out = await ok(['drain', 'n1', '--force', '--timeout', '60s']);
+    assert.match(out, /node\/n1 drained/);
+    const drained = await settled('default', 6);
+    assert.equal(perNode(drained).n1, undefined, JSON.stringify(perNode(drained)));
+    assert.ok(!drained.some((p) => p.metadata.name === 'lonely'));
+    await ok(['uncordon', 'n1']);
+    assert.doesNotMatch(await ok(['get', 'nodes', 'n1']), /SchedulingDisabled/);
+  });
+});
