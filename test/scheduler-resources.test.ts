@@ -429,3 +429,121 @@ describe('drain', () => {
     );
   });
 });
+
+describe('scheduler: pod affinity and topology spread', () => {
+  const zoned = [
+    node('a1', 4, 8, { labels: { zone: 'a', 'kubernetes.io/hostname': 'a1' } }),
+    node('a2', 4, 8, { labels: { zone: 'a', 'kubernetes.io/hostname': 'a2' } }),
+    node('b1', 4, 8, { labels: { zone: 'b', 'kubernetes.io/hostname': 'b1' } }),
+  ];
+  const web = (spec: Partial<PodToPlace['spec']> = {}, labels = { app: 'web' }): PodToPlace => ({
+    spec: { containers: [container()], ...spec },
+    namespace: 'default',
+    labels,
+    ownerUid: 'web',
+  });
+  const place = (p: PodToPlace, count: number, load = emptyLoad()) => {
+    const out: Array<string | null> = [];
+    for (let i = 0; i < count; i++) {
+      const placed = schedule(p, zoned, load);
+      if (placed.node) addLoad(load, placed.node, p);
+      out.push(placed.node ?? placed.message);
+    }
+    return out;
+  };
+  const term = (topologyKey: string, app = 'web') => ({
+    labelSelector: { matchLabels: { app } },
+    topologyKey,
+  });
+
+  test('required anti-affinity by hostname: one replica per node, the fourth Pending', () => {
+    const p = web({
+      affinity: {
+        podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term('kubernetes.io/hostname')] },
+      },
+    });
+    const placed = place(p, 4);
+    assert.deepEqual(new Set(placed.slice(0, 3)), new Set(['a1', 'a2', 'b1']));
+    assert.equal(placed[3], "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.");
+  });
+
+  test("required affinity: next to a db's zone; none anywhere: Pending, unless the pod is the group's first", () => {
+    const load = emptyLoad();
+    const p = web({
+      affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term('zone', 'db')] } },
+    });
+    assert.equal(place(p, 1, load)[0], "0/3 nodes are available: 3 node(s) didn't match pod affinity rules.");
+    addLoad(load, 'b1', web({}, { app: 'db' }));
+    assert.deepEqual(place(p, 2, load), ['b1', 'b1']);
+    const first = web({
+      affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term('zone')] } },
+    });
+    const group = place(first, 3);
+    assert.equal(
+      new Set(group.map((n) => zoned.find((z) => z.name === n)!.labels.zone)).size,
+      1,
+      group.join(),
+    );
+  });
+
+  test("an existing pod's anti-affinity keeps matching pods out of its domain", () => {
+    const load = emptyLoad();
+    const guard = web(
+      { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term('zone')] } } },
+      { app: 'guard' },
+    );
+    addLoad(load, 'a1', guard);
+    assert.deepEqual(place(web(), 2, load), ['b1', 'b1']);
+  });
+
+  test('topologySpreadConstraints DoNotSchedule: zones kept within maxSkew 1; missing label is out', () => {
+    const spread = web({
+      topologySpreadConstraints: [
+        {
+          maxSkew: 1,
+          topologyKey: 'zone',
+          whenUnsatisfiable: 'DoNotSchedule',
+          labelSelector: { matchLabels: { app: 'web' } },
+        },
+      ],
+    });
+    const placed = place(spread, 6);
+    const perZone = (z: string) =>
+      placed.filter((n) => zoned.find((x) => x.name === n)?.labels.zone === z).length;
+    assert.deepEqual([perZone('a'), perZone('b')], [3, 3]);
+    const load = emptyLoad();
+    addLoad(load, 'b1', spread, 2);
+    const onlyB = { ...spread, spec: { ...spread.spec, nodeSelector: { zone: 'b' } } };
+    // Eligible domains follow the pod's own selector: only b, so b's 2 pods are the minimum: fits.
+    assert.equal(schedule(onlyB, zoned, load).node, 'b1');
+    const noLabel = [node('x', 4, 8)];
+    assert.equal(
+      schedule(spread, noLabel, emptyLoad()).message,
+      "0/1 nodes are available: 1 node(s) didn't match pod topology spread constraints (missing required label).",
+    );
+  });
+
+  test('ScheduleAnyway and preferred anti-affinity rank the emptier domain first', () => {
+    const load = emptyLoad();
+    addLoad(load, 'a1', web());
+    const soft = web({
+      topologySpreadConstraints: [
+        {
+          maxSkew: 1,
+          topologyKey: 'zone',
+          whenUnsatisfiable: 'ScheduleAnyway',
+          labelSelector: { matchLabels: { app: 'web' } },
+        },
+      ],
+    });
+    assert.equal(schedule({ ...soft, ownerUid: undefined }, zoned, load).node, 'b1');
+    const prefer = web({
+      affinity: {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term('zone') }],
+        },
+      },
+    });
+    assert.equal(schedule({ ...prefer, ownerUid: undefined }, zoned, load).node, 'b1');
+  });
+});

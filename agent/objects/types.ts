@@ -86,7 +86,33 @@ export interface NodeSelectorRequirement {
 export interface NodeSelectorTerm {
   matchExpressions?: NodeSelectorRequirement[];
 }
+/** Pods (by label selector, in `namespaces`, default the pod's own) in the same topology domain: nodes
+ * with the same value of the label `topologyKey`. */
+export interface PodAffinityTerm {
+  labelSelector?: LabelSelector;
+  namespaces?: string[];
+  topologyKey: string;
+}
+export interface PodAffinity {
+  requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
+  preferredDuringSchedulingIgnoredDuringExecution?: Array<{
+    weight: number;
+    podAffinityTerm: PodAffinityTerm;
+  }>;
+}
+/** k8s TopologySpreadConstraint: the pods matching `labelSelector` (in the pod's namespace) spread over
+ * the values of the node label `topologyKey`, no domain more than `maxSkew` above the emptiest. */
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
+  labelSelector?: LabelSelector;
+  /** Fewer eligible domains than this: the emptiest counts as 0 (DoNotSchedule only). */
+  minDomains?: number;
+}
 export interface Affinity {
+  podAffinity?: PodAffinity;
+  podAntiAffinity?: PodAffinity;
   nodeAffinity?: {
     requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
     /** Weight 1–100 each; the weights of the terms a node matches are summed (ranking only). */
@@ -209,6 +235,7 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
   volumes?: Volume[];
   tolerations?: Toleration[];
+  topologySpreadConstraints?: TopologySpreadConstraint[];
   /** On the node's network (no network namespace of its own; always so without a pod network). */
   hostNetwork?: boolean;
   /** The pod's host name (default: the pod's name); with `subdomain` naming a headless Service, the pod

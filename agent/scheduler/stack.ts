@@ -4,8 +4,8 @@
 //   1. feasibility over the nodes in turn (each check O(1) but for the labels and ports it reads), first
 //      failure is the node's reason, until `limit` nodes fit: O(visited x c). limit = max(MIN_SAMPLE,
 //      ceil(log2 n)) (the power of two choices, Nomad's limit; at least 8 so that small clusters rank
-//      every node), or every node when the pod has a rule that ranks across all of them (preferred node
-//      affinity). `spread` starts where the last placement stopped (rotation: the sample walks the
+//      every node), or every node when the pod has a rule that compares nodes (preferred node affinity,
+//      pod affinity or anti-affinity, topology spread). `spread` starts where the last placement stopped (rotation: the sample walks the
 //      cluster); `binpack` starts at the first node by name (first fit, best of the sample: nodes fill in
 //      order). When nothing fits every node was visited, so the message counts every reason.
 //        1. runtime.ts         a container engine answered on the node
@@ -14,12 +14,17 @@
 //        4. node-affinity.ts   required nodeAffinity terms, O(terms x expressions)
 //        5. host-ports.ts      the pod's host ports free on the node, O(pod's ports)
 //        6. fits-resources.ts  pods, CPU, memory within allocatable
+//        7. topology-spread.ts topologySpreadConstraints DoNotSchedule: the node's domain within maxSkew
+//        8. pod-affinity.ts    required pod affinity and anti-affinity, existing pods' anti-affinity
+//      (7 and 8 read the domains pod-rules.ts works out once per placement: O(nodes x terms))
 //   2. ranking of the sample: O(sample x s) raw scores, normalised per scorer over the sample (O(sample)
 //      each), weighted and summed; highest total wins.
 //        resource-score.ts  binpack or spread by free CPU and memory        weight 1
 //        spread.ts          fewer pods of the same controller (spread only)  weight 1
 //        node-affinity.ts   preferred nodeAffinity weights                   weight 2
 //        taints.ts          fewer untolerated PreferNoSchedule taints        weight 3
+//        pod-affinity.ts    preferred pod (anti-)affinity, min-max           weight 2
+//        topology-spread.ts fewer matching pods in the domain (ScheduleAnyway) weight 2
 //      Before the total: penalty.ts (a node penalised for the pod's controller comes last); after it:
 //      the node name (deterministic).
 //
@@ -32,12 +37,16 @@ import { HostPortSet, hasFreePorts, hostPortsOf } from './host-ports.ts';
 import { describeNodeAffinity, matchesNodeAffinity, preferredNodeAffinity } from './node-affinity.ts';
 import { describeNodeSelector, matchesNodeSelector } from './node-selector.ts';
 import { penalised } from './penalty.ts';
+import { podAffinityFits, preferredPodAffinity } from './pod-affinity.ts';
+import { countPod } from './pod-counts.ts';
+import { hasPodRules, type PodRules, preparePodRules } from './pod-rules.ts';
 import { resourceFit } from './resource-score.ts';
 import { addResources, podResources, ZERO } from './resources.ts';
 import { hasContainerRuntime } from './runtime.ts';
 import { spreadOwner } from './spread.ts';
 import { preferNoScheduleTaints, schedulable, toleratesTaints } from './taints.ts';
-import type { Checker, Load, PodToPlace, SchedNode, Scorer } from './types.ts';
+import { softSpread, spreadFits } from './topology-spread.ts';
+import type { Checker, Load, PlacedPod, PodToPlace, SchedNode, Scorer } from './types.ts';
 
 /** The rules about the node alone (a DaemonSet's eligibility: k8s' DaemonSet controller looks at taints,
  * selector and affinity, not at ports, resources or a cordon). */
@@ -55,12 +64,16 @@ export const CHECKERS: readonly Checker[] = [
   matchesNodeAffinity,
   hasFreePorts,
   fitsResources,
+  spreadFits,
+  podAffinityFits,
 ];
 export const SCORERS: readonly Scorer[] = [
   resourceFit,
   spreadOwner,
   preferredNodeAffinity,
   preferNoScheduleTaints,
+  preferredPodAffinity,
+  softSpread,
 ];
 
 /** The sample's floor: a cluster this small is ranked whole. */
@@ -68,7 +81,7 @@ export const MIN_SAMPLE = 8;
 
 /** How many feasible nodes are ranked for this pod among n. */
 export function sampleLimit(pod: PodToPlace, n: number): number {
-  if (preferredNodeAffinity.active!(pod)) return n;
+  if (preferredNodeAffinity.active!(pod) || hasPodRules(pod)) return n;
   return Math.max(MIN_SAMPLE, Math.ceil(Math.log2(Math.max(n, 1))));
 }
 
@@ -81,9 +94,9 @@ export function feasibleNodes<N extends SchedNode>(pod: PodToPlace, nodes: reado
 }
 
 /** Why the node cannot run the pod, or null. */
-export function infeasibility(node: SchedNode, pod: PodToPlace, load: Load): string | null {
+export function infeasibility(node: SchedNode, pod: PodToPlace, load: Load, rules?: PodRules): string | null {
   for (const check of CHECKERS) {
-    const reason = check(node, pod, load);
+    const reason = check(node, pod, load, rules);
     if (reason) return reason;
   }
   return null;
@@ -95,42 +108,30 @@ export function schedule(pod: PodToPlace, nodes: readonly SchedNode[], load: Loa
   const limit = sampleLimit(pod, n);
   const binpack = pod.algorithm === 'binpack';
   const start = binpack || n === 0 ? 0 : load.rotation.next % n;
+  const rules = preparePodRules(pod, nodes, load);
   const reasons = new Map<string, number>();
   const fit: SchedNode[] = [];
   let visited = 0;
   while (visited < n && fit.length < limit) {
     const node = nodes[(start + visited) % n]!;
     visited++;
-    const reason = infeasibility(node, pod, load);
+    const reason = infeasibility(node, pod, load, rules);
     if (reason) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
     else fit.push(node);
   }
   if (!binpack && n > 0) load.rotation.next = (start + visited) % n;
   if (fit.length === 0) return { node: null, message: unschedulableMessage(pod, n, reasons) };
-  return { node: best(fit, pod, load).name };
+  return { node: best(fit, pod, load, rules).name };
 }
 
 /** Weighted sum of the normalised scores; penalty first, name last. */
-function best(fit: SchedNode[], pod: PodToPlace, load: Load): SchedNode {
+function best(fit: SchedNode[], pod: PodToPlace, load: Load, rules: PodRules | undefined): SchedNode {
   if (fit.length === 1) return fit[0]!;
   const totals = new Array<number>(fit.length).fill(0);
   for (const s of SCORERS) {
-    if (s.active && !s.active(pod)) continue;
-    const raw = fit.map((node) => s.score(node, pod, load));
-    const max = s.normalize === 'none' ? 100 : Math.max(...raw);
-    for (let i = 0; i < fit.length; i++) {
-      const v =
-        s.normalize === 'none'
-          ? raw[i]!
-          : max === 0
-            ? s.normalize === 'reverse'
-              ? 100
-              : 0
-            : s.normalize === 'max'
-              ? (raw[i]! * 100) / max
-              : 100 - (raw[i]! * 100) / max;
-      totals[i]! += s.weight * v;
-    }
+    if (s.active && !s.active(pod, rules)) continue;
+    const raw = fit.map((node) => s.score(node, pod, load, rules));
+    for (let i = 0; i < fit.length; i++) totals[i]! += s.weight * normalised(s.normalize, raw, i);
   }
   let bestAt = 0;
   for (let i = 1; i < fit.length; i++) if (better(i, bestAt)) bestAt = i;
@@ -144,6 +145,18 @@ function best(fit: SchedNode[], pod: PodToPlace, load: Load): SchedNode {
     if (Math.abs(d) > 1e-9) return d > 0;
     return compareText(fit[i]!.name, fit[j]!.name) < 0;
   }
+}
+
+/** The i-th raw score made 0–100 across the candidates (Scorer.normalize). */
+function normalised(how: Scorer['normalize'], raw: number[], i: number): number {
+  if (how === 'none') return raw[i]!;
+  const max = Math.max(...raw);
+  if (how === 'minmax') {
+    const min = Math.min(...raw);
+    return max === min ? 0 : ((raw[i]! - min) * 100) / (max - min);
+  }
+  if (max === 0) return how === 'reverse' ? 100 : 0;
+  return how === 'max' ? (raw[i]! * 100) / max : 100 - (raw[i]! * 100) / max;
 }
 
 /** `0/1000 nodes are available: 600 Insufficient memory, 390 node(s) had untolerated taint {pool:
@@ -165,6 +178,9 @@ export const emptyLoad = (podNetwork = false, rotation = { next: 0 }): Load => (
   ports: new Map(),
   requested: new Map(),
   nonzero: new Map(),
+  pods: new Map(),
+  antiAffinity: [],
+  counts: new Map(),
   podNetwork,
   rotation,
 });
@@ -177,6 +193,14 @@ export function addLoad(load: Load, node: string, pod: PodToPlace, count = 1): v
     load.requested.set(node, addResources(load.requested.get(node) ?? ZERO, r.requests, count));
     load.nonzero.set(node, addResources(load.nonzero.get(node) ?? ZERO, r.nonzero, count));
   }
+  const placed: PlacedPod = { node, namespace: pod.namespace ?? 'default', labels: pod.labels ?? {} };
+  const anti = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  if (anti?.length) placed.antiAffinity = anti;
+  const here = load.pods.get(node) ?? [];
+  load.pods.set(node, here);
+  for (let i = 0; i < count; i++) here.push(placed);
+  if (placed.antiAffinity) for (let i = 0; i < count; i++) load.antiAffinity.push(placed);
+  countPod(load, node, placed, count);
   const ports = hostPortsOf(pod.spec, load.podNetwork);
   if (ports.length > 0) {
     const held = load.ports.get(node) ?? new HostPortSet();

@@ -16,6 +16,13 @@ import { VERSION } from '../version.ts';
 import type { StepBasics } from './basics.ts';
 import type { LiveConfig } from './live-config.ts';
 
+/** The labels the kubelet puts on every node, which users' topologyKeys and selectors name. */
+export const wellKnownLabels = (node: string): Record<string, string> => ({
+  'kubernetes.io/hostname': node,
+  'kubernetes.io/os': process.platform,
+  'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch,
+});
+
 export class NodeRecordKeeper {
   private readonly registration: NodeRegistration;
   private readonly live: LiveConfig;
@@ -96,7 +103,7 @@ export class NodeRecordKeeper {
       name: self.name,
       address: self.address,
       roles: self.roles,
-      labels: self.labels,
+      labels: { ...wellKnownLabels(self.name), ...self.labels },
       peerId: this.mesh.peerId,
       multiaddrs: this.mesh.multiaddrs,
       capacity: this.facts,

@@ -42,6 +42,8 @@ export function createPlaced(
     ownerUid: owner.metadata.uid,
     avoid,
     algorithm: algorithmFor(world, owner.metadata.namespace),
+    namespace: owner.metadata.namespace,
+    labels: { ...owner.spec.template.metadata?.labels, ...labels },
   };
   for (let i = 0; i < count; i++) {
     const placed = schedule(toPlace, world.nodes, load);
@@ -68,7 +70,15 @@ export function bindPending(
   const out: Action[] = [];
   const algorithm = algorithmFor(world, owner.metadata.namespace);
   for (const p of pending) {
-    const toPlace = { spec: p.object.spec, ownerUid: owner.metadata.uid, avoid, algorithm };
+    const { namespace, labels } = p.object.metadata;
+    const toPlace = {
+      spec: p.object.spec,
+      ownerUid: owner.metadata.uid,
+      avoid,
+      algorithm,
+      namespace,
+      labels,
+    };
     const placed = schedule(toPlace, world.nodes, load);
     if (placed.node !== null) {
       addLoad(load, placed.node, toPlace);

@@ -60,7 +60,9 @@ export function planReschedule(
     const name = p.object.metadata.name;
     const others = world.nodes.filter((n) => n.name !== node && !until.has(n.name));
     const algorithm = algorithmFor(world, d.metadata.namespace);
-    const placed = schedule({ spec: p.object.spec, ownerUid: d.metadata.uid, algorithm }, others, load);
+    const { namespace, labels } = p.object.metadata;
+    const toPlace = { spec: p.object.spec, ownerUid: d.metadata.uid, algorithm, namespace, labels };
+    const placed = schedule(toPlace, others, load);
     const said = `pod ${name} restarted ${restarts} times on node ${node}`;
     if (placed.node === null) {
       const penalised = [...until.keys()].filter((n) => n !== node).sort();

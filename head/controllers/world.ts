@@ -95,12 +95,17 @@ export const onLostNode = (pod: Pod, world: World) =>
 export function loadOf(world: World): Load {
   const load = emptyLoad(world.podNetwork, world.rotation);
   for (const { object: p } of world.pods)
-    if (p.spec.nodeName && !isTerminal(p))
-      addLoad(load, p.spec.nodeName, { spec: p.spec, ownerUid: controllerOf(p)?.uid });
-  for (const p of world.assumed ?? [])
-    addLoad(load, p.spec.nodeName!, { spec: p.spec, ownerUid: controllerOf(p)?.uid });
+    if (p.spec.nodeName && !isTerminal(p)) addLoad(load, p.spec.nodeName, placedOf(p));
+  for (const p of world.assumed ?? []) addLoad(load, p.spec.nodeName!, placedOf(p));
   return load;
 }
+
+const placedOf = (p: Pod) => ({
+  spec: p.spec,
+  ownerUid: controllerOf(p)?.uid,
+  namespace: p.metadata.namespace,
+  labels: p.metadata.labels,
+});
 
 /** A condition with the transition time kept from `prev` when its status did not change. */
 export function condition(

@@ -5,8 +5,8 @@ import { z } from 'zod';
 import { MAX_CONTAINERS_PER_POD } from '../limits.ts';
 import { parseQuantity } from '../quantity.ts';
 import { lifecycleHandler, port, probe } from './handlers.ts';
-import { nodeSelectorRequirement, templateMetadata } from './meta.ts';
-import { dnsLabel, dnsSubdomain, labels } from './names.ts';
+import { labelSelector, nodeSelectorRequirement, templateMetadata } from './meta.ts';
+import { dnsLabel, dnsSubdomain, labelKeyProblem, labels } from './names.ts';
 
 /** A k8s quantity: a string, or a number as YAML gives `cpu: 2` or `cpu: 0.5` (k8s takes both; stored as
  * the string). */
@@ -190,6 +190,33 @@ const toleration = z
       c.addIssue({ code: 'custom', message: 'tolerationSeconds is only allowed with effect NoExecute' });
   });
 
+const weight = z.number().int().min(1, 'must be in the range 1-100').max(100, 'must be in the range 1-100');
+const topologyKey = z
+  .string()
+  .min(1, 'can not be empty')
+  .superRefine((k, c) => {
+    const p = labelKeyProblem(k);
+    if (p) c.addIssue({ code: 'custom', message: p });
+  });
+const podAffinityTerm = z.strictObject({
+  labelSelector: labelSelector.optional(),
+  namespaces: z.array(dnsLabel).optional(),
+  topologyKey,
+});
+const podAffinity = z.strictObject({
+  requiredDuringSchedulingIgnoredDuringExecution: z.array(podAffinityTerm).optional(),
+  preferredDuringSchedulingIgnoredDuringExecution: z
+    .array(z.strictObject({ weight, podAffinityTerm }))
+    .optional(),
+});
+const topologySpreadConstraint = z.strictObject({
+  maxSkew: z.number().int().min(1, 'must be greater than zero'),
+  topologyKey,
+  whenUnsatisfiable: z.enum(['DoNotSchedule', 'ScheduleAnyway']),
+  labelSelector: labelSelector.optional(),
+  minDomains: z.number().int().min(1, 'must be greater than zero').optional(),
+});
+
 export const podSpec = z.strictObject({
   containers: z
     .array(container)
@@ -204,6 +231,8 @@ export const podSpec = z.strictObject({
   nodeSelector: labels.optional(),
   affinity: z
     .strictObject({
+      podAffinity: podAffinity.optional(),
+      podAntiAffinity: podAffinity.optional(),
       nodeAffinity: z
         .strictObject({
           requiredDuringSchedulingIgnoredDuringExecution: z
@@ -216,11 +245,7 @@ export const podSpec = z.strictObject({
           preferredDuringSchedulingIgnoredDuringExecution: z
             .array(
               z.strictObject({
-                weight: z
-                  .number()
-                  .int()
-                  .min(1, 'must be in the range 1-100')
-                  .max(100, 'must be in the range 1-100'),
+                weight,
                 preference: z.strictObject({ matchExpressions: z.array(nodeSelectorRequirement).optional() }),
               }),
             )
@@ -243,6 +268,7 @@ export const podSpec = z.strictObject({
     .optional(),
   volumes: z.array(volume).optional(),
   tolerations: z.array(toleration).optional(),
+  topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
 });
 
 export const podTemplate = z.strictObject({
