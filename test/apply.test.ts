@@ -170,6 +170,44 @@ describe('apply, get, describe, delete', { timeout: 240_000 }, () => {
     assert.deepEqual(await objectKeys(), [], 'the namespace took its ConfigMap along');
   });
 
+  test('PriorityClass: cluster-wide; a pod template naming a missing class, or a second global default, stores nothing', async () => {
+    const pc = (name: string, value: number, extra = '') =>
+      `apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: ${name}${extra}}\nvalue: ${value}\n`;
+    const critical = deployment().replace(
+      '    spec:\n      containers:',
+      '    spec:\n      priorityClassName: critical\n      containers:',
+    );
+    const missing = await cli(['apply', '-f', '-'], critical);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no PriorityClass with name critical was found/);
+    assert.deepEqual(await objectKeys(), []);
+    const ns = await cli(['apply', '-f', '-'], pc('critical', 1000, ', namespace: default'));
+    assert.match(ns.stderr, /metadata\.namespace: not allowed for a PriorityClass/);
+    const both = await cli(['apply', '-f', '-'], `${pc('critical', 1000)}---\n${critical}`);
+    assert.equal(both.code, 0, both.stderr);
+    assert.equal(
+      both.stdout,
+      'priorityclass.scheduling.k8s.io/critical created\ndeployment.apps/web created\n',
+    );
+    const first = await cli(['apply', '-f', '-'], `${pc('batch', 10)}globalDefault: true\n`);
+    assert.equal(first.code, 0, first.stderr);
+    const second = await cli(['apply', '-f', '-'], `${pc('other', 5)}globalDefault: true\n`);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /globalDefault: batch is already marked as the default priority class/);
+    const got = await cli(['get', 'priorityclasses']);
+    assert.match(
+      got.stdout,
+      /^NAME\s+VALUE\s+GLOBAL-DEFAULT\s+AGE\nbatch\s+10\s+true\s+.*\ncritical\s+1000\s+false/,
+    );
+    for (const args of [
+      ['deployment', 'web'],
+      ['priorityclass', 'critical'],
+      ['pc', 'batch'],
+    ])
+      assert.equal((await cli(['delete', ...args])).code, 0);
+    assert.deepEqual(await objectKeys(), []);
+  });
+
   test('kube-system and kube-public exist like default and cannot be deleted; create namespace as kubectl', async () => {
     const { items } = await getJson<{ items: Array<{ metadata: { name: string } }> }>(
       `${c.headUrl()}/api/v1/objects/namespaces`,

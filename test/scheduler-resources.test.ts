@@ -3,13 +3,15 @@
 // node affinity, the bounded sample, NoExecute eviction and what a drain evicts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { preempts, priorityOf } from '../agent/objects/priority-classes.ts';
 import type { Stored } from '../agent/objects/store.ts';
-import type { Container, Pod, Toleration } from '../agent/objects/types.ts';
+import type { Container, Pod, PriorityClass, Toleration } from '../agent/objects/types.ts';
 import { allocatableOf, podResources } from '../agent/scheduler/resources.ts';
 import { addLoad, emptyLoad, feasibleNodes, sampleLimit, schedule } from '../agent/scheduler/stack.ts';
 import { type Taint, tolerates } from '../agent/scheduler/taints.ts';
 import type { Algorithm, PodToPlace, SchedNode } from '../agent/scheduler/types.ts';
 import { planDrain } from '../head/cli/commands/node-cordon.ts';
+import { planPreemption } from '../head/controllers/preemption.ts';
 import { planTaintEviction, taintKey } from '../head/controllers/taint-eviction.ts';
 import type { World } from '../head/controllers/world.ts';
 
@@ -545,5 +547,74 @@ describe('scheduler: pod affinity and topology spread', () => {
       },
     });
     assert.equal(schedule({ ...prefer, ownerUid: undefined }, zoned, load).node, 'b1');
+  });
+});
+
+describe('preemption', () => {
+  const classes = [
+    { kind: 'PriorityClass', metadata: { name: 'low' }, value: 10 },
+    { kind: 'PriorityClass', metadata: { name: 'mid' }, value: 100 },
+    { kind: 'PriorityClass', metadata: { name: 'high' }, value: 1000 },
+    { kind: 'PriorityClass', metadata: { name: 'polite' }, value: 1000, preemptionPolicy: 'Never' },
+  ] as unknown as PriorityClass[];
+  const bound = (name: string, node: string, cls: string, cpu: string): Stored<Pod> =>
+    ({
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default', uid: name },
+        spec: { containers: [container({ cpu })], nodeName: node, priorityClassName: cls },
+        status: { phase: 'Running' },
+      },
+      modRevision: '1',
+      createRevision: '1',
+    }) as unknown as Stored<Pod>;
+  const nodes = [node('n1', 2, 8), node('n2', 2, 8)];
+  const want = (cls: string, cpu: string): PodToPlace => ({
+    spec: { containers: [container({ cpu })], priorityClassName: cls },
+  });
+  const victims = (p: ReturnType<typeof planPreemption>) =>
+    p && { node: p.node, victims: p.victims.map((v) => v.object.metadata.name).sort() };
+
+  test('the node needing the fewest victims; pods put back highest priority first', () => {
+    const pods = [
+      bound('a1', 'n1', 'low', '500m'),
+      bound('a2', 'n1', 'low', '500m'),
+      bound('a3', 'n1', 'mid', '1'),
+      bound('b1', 'n2', 'low', '1'),
+      bound('b2', 'n2', 'low', '1'),
+    ];
+    // 1 core wanted: n1 frees it by a1 + a2 (two victims) or a3 (one, mid); n2 by one low pod (b1, put
+    // back first as equals keep their order, stays: b2 goes).
+    assert.deepEqual(victims(planPreemption(want('high', '1'), 1000, nodes, pods, classes, false)), {
+      node: 'n2',
+      victims: ['b2'],
+    });
+  });
+
+  test('never a pod of equal or higher priority; Terminating pods are not counted again', () => {
+    const pods = [bound('h1', 'n1', 'high', '2'), bound('m1', 'n2', 'mid', '2')];
+    assert.equal(planPreemption(want('mid', '1'), 100, nodes, pods, classes, false), undefined);
+    const going = bound('l1', 'n2', 'low', '2');
+    going.object.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
+    assert.equal(planPreemption(want('mid', '1'), 100, nodes.slice(1), [going], classes, false), undefined);
+  });
+
+  test('a pod too big even for an empty node preempts nothing', () => {
+    const pods = [bound('l1', 'n1', 'low', '1'), bound('l2', 'n2', 'low', '1')];
+    assert.equal(planPreemption(want('high', '3'), 1000, nodes, pods, classes, false), undefined);
+  });
+
+  test('priorities from classes: the named one, else the global default, else 0; Never does not preempt', () => {
+    const withDefault = [
+      ...classes,
+      { kind: 'PriorityClass', metadata: { name: 'd' }, value: 7, globalDefault: true },
+    ] as unknown as PriorityClass[];
+    assert.equal(priorityOf({ priorityClassName: 'mid' }, classes), 100);
+    assert.equal(priorityOf({}, classes), 0);
+    assert.equal(priorityOf({}, withDefault), 7);
+    assert.equal(priorityOf({ priorityClassName: 'system-node-critical' }, classes), 2_000_001_000);
+    assert.equal(preempts({ priorityClassName: 'polite' }, classes), false);
+    assert.equal(preempts({ priorityClassName: 'high' }, classes), true);
   });
 });

@@ -8,9 +8,10 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { listEvents } from '../agent/objects/events.ts';
+import { type KubeEvent, listEvents } from '../agent/objects/events.ts';
 import { listObjects } from '../agent/objects/store.ts';
 import type { Pod } from '../agent/objects/types.ts';
+import { keys } from '../agent/store/keys.ts';
 import {
   clusterCli,
   createTestCluster,
@@ -189,6 +190,73 @@ spec:
     assert.equal(perNode(after).n2, undefined, JSON.stringify(perNode(after)));
     await ok(['config', 'set', 'nodes.n2.taints', '[]']);
     await ok(['delete', 'deployment', 'web']);
+    await gone('default');
+  });
+
+  test('a high-priority pod preempts exactly one low-priority pod, binds when it is gone', async () => {
+    const classes = `apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: low}
+value: 10
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: high}
+value: 1000
+`;
+    // 7 x 500m fill 2000m + 1000m + 500m.
+    await ok(
+      ['apply', '-f', '-'],
+      `${classes}---${deployment('filler', 'default', 7, '500m', '\n      priorityClassName: low')}`,
+    );
+    assert.deepEqual(perNode(await settled('default', 7)), { n1: 4, n2: 2, n3: 1 });
+    const urgent = `apiVersion: v1
+kind: Pod
+metadata: {name: urgent}
+spec:
+  priorityClassName: high${container('500m', '', '  ')}
+`;
+    await ok(['apply', '-f', '-'], urgent);
+    const running = await eventually(
+      async () => {
+        const ps = await pods('default');
+        const u = ps.find((p) => p.metadata.name === 'urgent');
+        return u?.status?.phase === 'Running' ? ps : undefined;
+      },
+      60_000,
+      'the urgent pod Running',
+    );
+    // Every Preempted event of the cluster: exactly one victim.
+    const victims = await c.withEtcd(async (etcd) =>
+      Object.values(await etcd.getAll().prefix(keys.eventsPrefix(c.name)).strings())
+        .map((v) => JSON.parse(v) as KubeEvent)
+        .filter((e) => e.reason === 'Preempted'),
+    );
+    assert.equal(victims.length, 1, `one victim: ${victims.map((e) => e.involvedObject.name).join(', ')}`);
+    assert.match(victims[0]!.message, /^Preempted by pod default\/urgent on node n\d$/);
+    // The victim's replacement finds no room (its class may not preempt its equals): Pending.
+    const replacement = await eventually(
+      async () => {
+        const ps = (await pods('default')).filter((p) => p.metadata.name.startsWith('filler-'));
+        const pending = ps.find((p) => p.spec.nodeName === undefined);
+        return ps.length === 7 && pending ? pending : undefined;
+      },
+      30_000,
+      'the replacement filler Pending',
+    );
+    assert.match(replacement.status?.conditions?.[0]?.message ?? '', /Insufficient cpu/);
+    assert.equal(
+      running.filter(
+        (p) =>
+          p.metadata.name.startsWith('filler-') &&
+          p.status?.phase === 'Running' &&
+          !p.metadata.deletionTimestamp,
+      ).length,
+      6,
+    );
+    await ok(['delete', 'pod', 'urgent']);
+    await ok(['delete', 'deployment', 'filler']);
+    await ok(['delete', 'priorityclass', 'low', 'high']);
     await gone('default');
   });
 

@@ -16,6 +16,7 @@ import { canonical } from './canonical.ts';
 import { withDefaults } from './defaults.ts';
 import { immutableFieldChanges } from './immutable-fields.ts';
 import { deletePod } from './pod-deletion.ts';
+import { priorityClassProblems } from './priority-classes.ts';
 import { applySizeProblem, objectSizeProblem } from './sizes.ts';
 import {
   deleteObjects,
@@ -177,6 +178,14 @@ async function planApply(
   );
   for (const [ns, stored] of namespaces)
     if (!stored) problems.push(`Error from server (NotFound): namespaces "${ns}" not found`);
+  problems.push(
+    ...(await priorityClassProblems(
+      etcd,
+      cluster,
+      manifests.map((m) => m.object),
+      read,
+    )),
+  );
 
   const results = manifests.map((m, i): ApplyResult => {
     // Both sides with k8s' defaults: a default spelled out equals a default left out, also against an

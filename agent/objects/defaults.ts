@@ -68,6 +68,10 @@ export function withDefaults<T extends KubeObject>(obj: T): T {
     case 'Service':
       defaultServiceSpec(o.spec);
       break;
+    case 'PriorityClass':
+      o.preemptionPolicy ??= 'PreemptLowerPriority';
+      o.globalDefault ??= false;
+      break;
     case 'Namespace':
     case 'ConfigMap':
     case 'EndpointSlice':

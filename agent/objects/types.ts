@@ -11,7 +11,8 @@ export type Kind =
   | 'DaemonSet'
   | 'Job'
   | 'Service'
-  | 'EndpointSlice';
+  | 'EndpointSlice'
+  | 'PriorityClass';
 export const KINDS: readonly Kind[] = [
   'Namespace',
   'ConfigMap',
@@ -23,12 +24,13 @@ export const KINDS: readonly Kind[] = [
   'Job',
   'Service',
   'EndpointSlice',
+  'PriorityClass',
 ];
 /** Kinds only nokube's controllers write (a Deployment's revisions, a Service's endpoints): read and
  * delete, never applied. */
 export const CONTROLLER_MADE_KINDS: readonly Kind[] = ['ReplicaSet', 'EndpointSlice'];
-/** Kinds that live in a namespace (all but Namespace). */
-export const namespaced = (kind: Kind): boolean => kind !== 'Namespace';
+/** Kinds that live in a namespace (all but Namespace and PriorityClass). */
+export const namespaced = (kind: Kind): boolean => kind !== 'Namespace' && kind !== 'PriorityClass';
 
 export interface OwnerReference {
   apiVersion: string;
@@ -236,6 +238,9 @@ export interface PodSpec {
   volumes?: Volume[];
   tolerations?: Toleration[];
   topologySpreadConstraints?: TopologySpreadConstraint[];
+  /** A PriorityClass's name: the pod's priority is its value (else the global default's, else 0;
+   * agent/objects/priority-classes.ts). */
+  priorityClassName?: string;
   /** On the node's network (no network namespace of its own; always so without a pod network). */
   hostNetwork?: boolean;
   /** The pod's host name (default: the pod's name); with `subdomain` naming a headless Service, the pod
@@ -307,6 +312,9 @@ export interface PodStatus {
   nodeName?: string;
   startTime?: string;
   containerStatuses?: ContainerStatus[];
+  /** The node a preemption freed room on for this pending pod (k8s): it binds there once its victims
+   * are gone. */
+  nominatedNodeName?: string;
   /** Agent time of the last status write (not in k8s; helps tell stale from fresh). */
   observedAt?: string;
 }
@@ -315,6 +323,14 @@ interface Base<K extends Kind> {
   apiVersion: string;
   kind: K;
   metadata: ObjectMeta;
+}
+/** scheduling.k8s.io/v1 PriorityClass (cluster-wide): pods that name it (`priorityClassName`) get its
+ * `value` as their priority; a higher one may preempt lower ones (`preemptionPolicy`). */
+export interface PriorityClass extends Base<'PriorityClass'> {
+  value: number;
+  globalDefault?: boolean;
+  preemptionPolicy?: 'PreemptLowerPriority' | 'Never';
+  description?: string;
 }
 export interface Namespace extends Base<'Namespace'> {
   status?: { phase: 'Active' | 'Terminating' };
@@ -497,7 +513,8 @@ export type KubeObject =
   | DaemonSet
   | Job
   | Service
-  | EndpointSlice;
+  | EndpointSlice
+  | PriorityClass;
 export type ObjectOfKind<K extends Kind> = Extract<KubeObject, { kind: K }>;
 
 /** apiVersion per kind, as kubectl expects it. */
@@ -512,6 +529,7 @@ export const API_VERSION: Record<Kind, string> = {
   Job: 'batch/v1',
   Service: 'v1',
   EndpointSlice: 'discovery.k8s.io/v1',
+  PriorityClass: 'scheduling.k8s.io/v1',
 };
 
 /** Plural lower-case resource name per kind (keys, URLs, `nokube get <resource>`). */
@@ -526,6 +544,7 @@ export const RESOURCE: Record<Kind, string> = {
   Job: 'jobs',
   Service: 'services',
   EndpointSlice: 'endpointslices',
+  PriorityClass: 'priorityclasses',
 };
 
 /** What `nokube get <word>` accepts for each kind (kubectl's names and short names). */
@@ -557,6 +576,9 @@ export const KIND_ALIASES: Record<string, Kind> = {
   svc: 'Service',
   endpointslice: 'EndpointSlice',
   endpointslices: 'EndpointSlice',
+  priorityclass: 'PriorityClass',
+  priorityclasses: 'PriorityClass',
+  pc: 'PriorityClass',
 };
 
 /** Labels nokube puts on every pod it creates for a controller (k8s uses the same names). */

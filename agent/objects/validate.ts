@@ -68,7 +68,6 @@ const NOT_SUPPORTED = new Set([
   'dnsPolicy',
   'dnsConfig',
   'imagePullSecrets',
-  'priorityClassName',
   'priority',
   'runtimeClassName',
   'schedulerName',
@@ -264,8 +263,8 @@ function validateDocument(doc: RawDocument): Manifest | string | string[] {
   delete raw.status;
   if (meta && typeof meta === 'object' && !Array.isArray(meta)) {
     for (const f of SERVER_SET_METADATA) delete meta[f];
-    if (k === 'Namespace' && meta.namespace !== undefined)
-      problems.push(problem(['metadata', 'namespace'], 'not allowed for a Namespace'));
+    if (!namespaced(k) && meta.namespace !== undefined)
+      problems.push(problem(['metadata', 'namespace'], `not allowed for a ${k}`));
   }
   const parsed = KIND_SCHEMAS[k].safeParse(raw);
   if (!parsed.success) {

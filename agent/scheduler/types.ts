@@ -26,7 +26,10 @@ export type Algorithm = 'spread' | 'binpack';
 
 /** What is being placed: the pod's spec, the uid of its controller (for spread), the nodes it avoids. */
 export interface PodToPlace {
-  spec: Pick<PodSpec, 'nodeSelector' | 'affinity' | 'tolerations' | 'topologySpreadConstraints'> &
+  spec: Pick<
+    PodSpec,
+    'nodeSelector' | 'affinity' | 'tolerations' | 'topologySpreadConstraints' | 'priorityClassName'
+  > &
     PortsSpec &
     Partial<Pick<PodSpec, 'containers'>>;
   ownerUid?: string;

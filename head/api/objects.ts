@@ -65,14 +65,16 @@ export async function serveObjects(
     const showSecrets = url.searchParams.get('secrets') === 'show';
     const resource = RESOURCE[kind];
     if (req.method === 'GET' && !ref) {
-      const namespace = kind === 'Namespace' ? undefined : url.searchParams.get('namespace') || undefined;
+      const namespace = !namespaced(kind) ? undefined : url.searchParams.get('namespace') || undefined;
       authorizeRequest(req, ...access('list', resource, namespace, showSecrets));
       return send(res, 200, await list(ctx, kind, url.searchParams, showSecrets));
     }
     if (!ref) throw new HttpError(405, `${req.method} not allowed on a list`);
-    const namespace = ref.namespace ?? ref.name; // a Namespace is checked as the namespace it is
+    // A Namespace is checked as the namespace it is; a PriorityClass in none (cluster-wide).
+    const namespace = whereOf(ref);
+    const ns = namespace === undefined ? {} : { namespace };
     if (req.method === 'GET' && events) {
-      authorizeRequest(req, { verb: 'get', resource, namespace, name: ref.name });
+      authorizeRequest(req, { verb: 'get', resource, ...ns, name: ref.name });
       return send(res, 200, { items: await listEvents(ctx.etcd, ctx.cluster, ref) });
     }
     if (req.method === 'GET') {
@@ -83,7 +85,7 @@ export async function serveObjects(
       return send(res, 200, showSecrets ? opened(object) : redact(object));
     }
     if (req.method === 'DELETE') {
-      authorizeRequest(req, { verb: 'delete', resource, namespace, name: ref.name });
+      authorizeRequest(req, { verb: 'delete', resource, ...ns, name: ref.name });
       const q = url.searchParams;
       const grace = gracePeriodOf(q);
       const result = await deleteObject(ctx.etcd, ctx.cluster, ref, {
@@ -143,15 +145,15 @@ function access(
 }
 
 /** Where an applied object is checked: its namespace (a Namespace: itself). */
-const whereOf = (r: { kind: Kind; namespace?: string; name: string }) =>
-  r.kind === 'Namespace' ? r.name : (r.namespace ?? DEFAULT_NAMESPACE);
+const whereOf = (r: { kind: Kind; namespace?: string; name: string }): string | undefined =>
+  r.kind === 'Namespace' ? r.name : namespaced(r.kind) ? (r.namespace ?? DEFAULT_NAMESPACE) : undefined;
 
 /** Before anything is read: a subject that may neither create nor update the documents' resources
  * where they go learns nothing about what exists there. (The exact check, create or update, comes with
  * the plan; only a refusal here is told to the gate's observers.) */
-function mayWrite(req: IncomingMessage, kind: Kind, namespace: string, name: string): void {
+function mayWrite(req: IncomingMessage, kind: Kind, namespace: string | undefined, name: string): void {
   const { subject, enforced } = authOf(req);
-  const target = { resource: RESOURCE[kind], namespace, name };
+  const target = { resource: RESOURCE[kind], ...(namespace === undefined ? {} : { namespace }), name };
   if (!enforced || authorize(subject, { verb: 'update', ...target }).allowed) return;
   authorizeRequest(req, { verb: 'create', ...target });
 }
@@ -207,7 +209,7 @@ async function apply(ctx: AgentContext, req: IncomingMessage, body: unknown): Pr
         authorizeRequest(req, {
           verb: r.action === 'created' ? 'create' : 'update',
           resource: RESOURCE[r.kind],
-          namespace: whereOf(r),
+          ...(whereOf(r) === undefined ? {} : { namespace: whereOf(r) }),
           name: r.name,
         });
     },

@@ -10,7 +10,7 @@ import { podNetworkOf } from '../../agent/config/schema.ts';
 import type { ActorRow, AgentContext, AgentPart } from '../../agent/context.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
-import type { KubeObject } from '../../agent/objects/types.ts';
+import type { KubeObject, Pod } from '../../agent/objects/types.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import type { Guard } from '../../agent/store/guard.ts';
 import type { Entry, Handlers } from '../../agent/store/informer/informer.ts';
@@ -184,11 +184,24 @@ export class Leader {
     }
     // Pod objects change only on create, bind and delete (status lives elsewhere): each is worth a sweep
     // (bind a pending pod, mark one bound to a node that is gone NodeLost, collect orphans).
-    const podChanged = (_k: string, e: Entry<Stored>) => {
+    const podChanged = (k: string, e: Entry<Stored>) => {
       this.kickOwner(e.value.object);
       this.sweeper.kick();
+      if ((e.value.object as Pod).spec.nodeName === undefined) this.unbound.add(k);
+      else this.unbound.delete(k);
     };
-    this.offs.push(caches.objects.pods!.on({ add: podChanged, update: podChanged, delete: podChanged }));
+    // A bound pod gone frees room (resources, ports, a preemption's victim): the owners of pending pods
+    // look again (the sweep binds bare ones).
+    const podGone = (k: string, e: Entry<Stored>) => {
+      podChanged(k, e);
+      this.unbound.delete(k);
+      if ((e.value.object as Pod).spec.nodeName === undefined) return;
+      for (const key of this.unbound) {
+        const pending = caches.objects.pods!.get(key);
+        if (pending) this.kickOwner(pending.value.object);
+      }
+    };
+    this.offs.push(caches.objects.pods!.on({ add: podChanged, update: podChanged, delete: podGone }));
     // A Deployment's revision records (ReplicaSets): its actor keeps them (one deleted by hand comes back),
     // kicked by the owner's name: a record of a deleted Deployment, once collected, frees its name for the
     // Deployment created again under that name. A new record may belong to a Deployment deleted
@@ -266,6 +279,8 @@ export class Leader {
     return { etcd: caches.writer.etcd, cluster: ctx.cluster, recorder: ctx.recorder, guard };
   }
 
+  /** Pods not bound to a node (by cache key): kicked when a bound pod goes. */
+  private readonly unbound = new Set<string>();
   /** Where the next spread placement starts looking (agent/scheduler/stack.ts): kept across reconciles. */
   private readonly rotation = { next: 0 };
 

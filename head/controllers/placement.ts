@@ -1,11 +1,15 @@
 // Pure helpers shared by the Deployment and Job reconciles: new pods placed by the scheduler (one after
 // another, each counted before the next is placed), and pending pods bound once a node fits.
+
+import { isTerminating } from '../../agent/objects/pod-deletion.ts';
+import { preempts, priorityOf } from '../../agent/objects/priority-classes.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { Pod, PodStatus } from '../../agent/objects/types.ts';
 import { addLoad, schedule } from '../../agent/scheduler/stack.ts';
-import type { Load } from '../../agent/scheduler/types.ts';
+import type { Load, PodToPlace } from '../../agent/scheduler/types.ts';
 import type { Action } from './actions.ts';
 import { type Controller, podFromTemplate } from './pod-template.ts';
+import { type Preemption, planPreemption } from './preemption.ts';
 import { algorithmFor, type World } from './world.ts';
 
 export function unschedulableStatus(message: string, now: string, prev?: PodStatus): PodStatus {
@@ -85,13 +89,14 @@ export function bindPending(
       out.push({ type: 'bind', pod: p, node: placed.node });
       continue;
     }
+    const preempting = preemptFor(p, toPlace, world, placed.message, out);
+    if (preempting === 'waiting') continue;
+    const nominated = preempting?.node;
     const before = p.object.status?.conditions?.find((c) => c.type === 'PodScheduled');
-    if (before?.message === placed.message) continue;
-    out.push({
-      type: 'podStatus',
-      pod: p,
-      status: unschedulableStatus(placed.message, now, p.object.status),
-    });
+    if (before?.message === placed.message && p.object.status?.nominatedNodeName === nominated) continue;
+    const status = unschedulableStatus(placed.message, now, p.object.status);
+    if (nominated) status.nominatedNodeName = nominated;
+    out.push({ type: 'podStatus', pod: p, status });
     out.push({
       type: 'event',
       on: { kind: 'Pod', namespace: p.object.metadata.namespace!, name: p.object.metadata.name },
@@ -101,4 +106,63 @@ export function bindPending(
     });
   }
   return out;
+}
+
+/** A pending pod that fits nowhere makes room by preemption (preemption.ts) when its class may: the
+ * victims' deletions and Preempted events go to `out`; 'waiting' while the victims of an earlier
+ * preemption are still going (nothing more is taken). */
+function preemptFor(
+  p: Stored<Pod>,
+  toPlace: PodToPlace,
+  world: World,
+  why: string,
+  out: Action[],
+): Preemption | 'waiting' | undefined {
+  const classes = world.priorityClasses ?? [];
+  if (!preempts(p.object.spec, classes)) return undefined;
+  const priority = priorityOf(p.object.spec, classes);
+  if (priority <= lowestBoundPriority(world)) return undefined;
+  const nominated = p.object.status?.nominatedNodeName;
+  if (nominated && world.pods.some((q) => q.object.spec.nodeName === nominated && isTerminating(q.object)))
+    return 'waiting';
+  const plan = planPreemption(
+    toPlace,
+    priorityOf(p.object.spec, classes),
+    world.nodes,
+    world.pods,
+    classes,
+    world.podNetwork,
+  );
+  if (!plan) return undefined;
+  const { namespace, name } = p.object.metadata;
+  for (const v of plan.victims) {
+    out.push({ type: 'delete', pod: v, why: `preempted by pod ${namespace}/${name}` });
+    out.push({
+      type: 'event',
+      on: { kind: 'Pod', namespace: v.object.metadata.namespace!, name: v.object.metadata.name },
+      reason: 'Preempted',
+      message: `Preempted by pod ${namespace}/${name} on node ${plan.node}`,
+    });
+  }
+  out.push({
+    type: 'event',
+    on: { kind: 'Pod', namespace: namespace!, name },
+    reason: 'Preempting',
+    message: `${why.replace(/\.$/, '')}; preempting ${plan.victims.length} lower-priority pod(s) on node ${plan.node}`,
+  });
+  return plan;
+}
+
+const lowest = new WeakMap<World, number>();
+/** The lowest priority of a bound pod (once per world): a pod no higher than it has nobody to preempt. */
+function lowestBoundPriority(world: World): number {
+  let v = lowest.get(world);
+  if (v === undefined) {
+    v = Number.POSITIVE_INFINITY;
+    for (const p of world.pods)
+      if (p.object.spec.nodeName !== undefined)
+        v = Math.min(v, priorityOf(p.object.spec, world.priorityClasses ?? []));
+    lowest.set(world, v);
+  }
+  return v;
 }

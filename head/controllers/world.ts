@@ -5,7 +5,14 @@
 import type { ClusterConfig } from '../../agent/config/schema.ts';
 import type { ImagePullRequest, NodeStatus } from '../../agent/images/pull-requests.ts';
 import type { Stored } from '../../agent/objects/store.ts';
-import type { Condition, KubeObject, OwnerReference, Pod, ReplicaSet } from '../../agent/objects/types.ts';
+import type {
+  Condition,
+  KubeObject,
+  OwnerReference,
+  Pod,
+  PriorityClass,
+  ReplicaSet,
+} from '../../agent/objects/types.ts';
 import { addLoad, emptyLoad } from '../../agent/scheduler/stack.ts';
 import type { Algorithm, Load } from '../../agent/scheduler/types.ts';
 import type { Entry } from '../../agent/store/informer/informer.ts';
@@ -34,6 +41,8 @@ export interface World {
   /** Where the next spread placement starts (agent/scheduler/stack.ts), kept by the kubecontroller across
    * reconciles; absent: from the first node every time. */
   rotation?: { next: number };
+  /** The PriorityClasses (pods' priorities; absent: every pod 0). */
+  priorityClasses?: PriorityClass[];
   /** When (ms) the leader first saw each node's NoExecute taint (taint-eviction.ts `taintKey`). */
   taintsSince?: ReadonlyMap<string, number>;
 }

@@ -2,7 +2,7 @@
 // status is stripped before validation, as kubectl ignores it).
 import { z } from 'zod';
 import type { Kind } from '../types.ts';
-import { labelSelector, metadata, namespaceMetadata } from './meta.ts';
+import { clusterMetadata, labelSelector, metadata, namespaceMetadata } from './meta.ts';
 import { dataKey } from './names.ts';
 import { podSpec, podTemplate } from './pod-spec.ts';
 import { serviceSpec } from './service.ts';
@@ -11,7 +11,7 @@ import { serviceSpec } from './service.ts';
 const head = <K extends Kind>(kind: K) => ({
   apiVersion: z.unknown().optional(),
   kind: z.literal(kind),
-  metadata: kind === 'Namespace' ? namespaceMetadata : metadata,
+  metadata: kind === 'Namespace' ? namespaceMetadata : kind === 'PriorityClass' ? clusterMetadata : metadata,
 });
 const count = z.number().int().min(0);
 /** A count or a whole percentage ("25%"), as k8s' IntOrString for maxSurge / maxUnavailable. */
@@ -24,6 +24,18 @@ const base64 = z.string().regex(BASE64, 'must be base64 (as in k8s; use stringDa
 
 export const KIND_SCHEMAS: Record<Kind, z.ZodType> = {
   Namespace: z.strictObject(head('Namespace')),
+  // k8s: values above one billion are for the system's own classes (system-node-critical, ...).
+  PriorityClass: z.strictObject({
+    ...head('PriorityClass'),
+    value: z
+      .number()
+      .int()
+      .min(-2_147_483_648, 'must be a 32-bit integer')
+      .max(1_000_000_000, 'must be no greater than 1000000000 (higher values are reserved for the system)'),
+    globalDefault: z.boolean().optional(),
+    preemptionPolicy: z.enum(['PreemptLowerPriority', 'Never']).optional(),
+    description: z.string().max(10_000).optional(),
+  }),
   ConfigMap: z.strictObject({
     ...head('ConfigMap'),
     data: z.record(dataKey, z.string()).optional(),

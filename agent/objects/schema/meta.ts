@@ -24,6 +24,9 @@ export const metadata = z.strictObject({
   ownerReferences: z.array(ownerReference).optional(),
 });
 
+/** A cluster-wide object (PriorityClass): no namespace. */
+export const clusterMetadata = metadata.omit({ namespace: true });
+
 /** A Namespace's name is an RFC 1123 label (as `metadata.namespace` must be), not a subdomain. */
 export const namespaceMetadata = metadata.extend({ name: dnsLabel });
 

@@ -269,6 +269,7 @@ export const podSpec = z.strictObject({
   volumes: z.array(volume).optional(),
   tolerations: z.array(toleration).optional(),
   topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
+  priorityClassName: dnsSubdomain.optional(),
 });
 
 export const podTemplate = z.strictObject({

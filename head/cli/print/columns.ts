@@ -11,6 +11,7 @@ import type {
   Namespace,
   Pod,
   PodTemplateSpec,
+  PriorityClass,
   ReplicaSet,
   Secret,
   Service,
@@ -250,6 +251,15 @@ export function columnsFor(kind: Kind, wide: boolean): Columns {
           const e = o as EndpointSlice;
           const ports = e.ports.map((p) => String(p.port ?? '')).join(',');
           return [e.metadata.name, e.addressType, ports || '<unset>', sliceEndpoints(e), ageOf(e)];
+        },
+      };
+    case 'PriorityClass':
+      return {
+        headers: ['NAME', 'VALUE', 'GLOBAL-DEFAULT', 'AGE', ...(wide ? ['PREEMPTIONPOLICY'] : [])],
+        row: (o) => {
+          const c = o as PriorityClass;
+          const row = [c.metadata.name, String(c.value), String(c.globalDefault ?? false), ageOf(c)];
+          return wide ? [...row, c.preemptionPolicy ?? 'PreemptLowerPriority'] : row;
         },
       };
     case 'Namespace':

@@ -66,6 +66,13 @@ function kindLines(obj: KubeObject, slices: EndpointSlice[]): Line[] {
       return secretLines(obj);
     case 'Namespace':
       return [['Status', (obj as Namespace).status?.phase ?? 'Active']];
+    case 'PriorityClass':
+      return [
+        ['Value', String(obj.value)],
+        ['GlobalDefault', String(obj.globalDefault ?? false)],
+        ['PreemptionPolicy', obj.preemptionPolicy ?? 'PreemptLowerPriority'],
+        ['Description', obj.description ?? ''],
+      ];
   }
 }
 
