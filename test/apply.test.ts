@@ -208,6 +208,72 @@ describe('apply, get, describe, delete', { timeout: 240_000 }, () => {
     assert.deepEqual(await objectKeys(), []);
   });
 
+  test('ResourceQuota and LimitRange: a refusal stores nothing; defaults fill a Pod; scale past the quota is refused', async () => {
+    const policy = `apiVersion: v1
+kind: Namespace
+metadata: {name: capped}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute, namespace: capped}
+spec:
+  hard: {requests.cpu: "1", pods: "4", count/configmaps: "1"}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: defaults, namespace: capped}
+spec:
+  limits:
+    - type: Container
+      defaultRequest: {cpu: 200m}
+      default: {cpu: 500m}
+      max: {cpu: "1"}
+`;
+    assert.equal((await cli(['apply', '-f', '-'], policy)).code, 0);
+    const before = await objectKeys();
+    const web = (replicas: number) =>
+      deployment({ replicas }).replace('name: web\n', 'name: web\n  namespace: capped\n');
+    // 6 x 200m (the LimitRange's default request) is over 1 cpu and 4 pods.
+    const over = await cli(['apply', '-f', '-'], web(6));
+    assert.equal(over.code, 1);
+    assert.match(
+      over.stderr,
+      /exceeded quota: compute, requested: requests\.cpu=1200m,pods=6, used: requests\.cpu=0,pods=0, limited: requests\.cpu=1,pods=4/,
+    );
+    assert.deepEqual(await objectKeys(), before, 'nothing stored');
+    assert.equal((await cli(['apply', '-f', '-'], web(4))).code, 0);
+    const scaled = await cli(['scale', 'deployment/web', '-n', 'capped', '--replicas', '5']);
+    assert.equal(scaled.code, 1);
+    assert.match(scaled.stderr, /exceeded quota: compute/);
+    const tooBig = await cli(
+      ['apply', '-f', '-'],
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: big, namespace: capped}\nspec:\n  containers: [{name: c, image: x, resources: {limits: {cpu: "2"}}}]\n',
+    );
+    assert.match(tooBig.stderr, /maximum cpu usage per Container is 1, but limit is 2/);
+    const two = await cli(
+      ['apply', '-f', '-'],
+      `${configMap.replace('name: cfg,', 'name: a, namespace: capped,')}---\n${configMap.replace('name: cfg,', 'name: b, namespace: capped,')}`,
+    );
+    assert.match(two.stderr, /exceeded quota: compute, requested: count\/configmaps=2/);
+    await cli(['scale', 'deployment/web', '-n', 'capped', '--replicas', '0']);
+    const pod = await cli(
+      ['apply', '-f', '-'],
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: small, namespace: capped}\nspec:\n  containers: [{name: c, image: x}]\n',
+    );
+    assert.equal(pod.code, 0, pod.stderr);
+    const stored = await c.withEtcd((etcd) =>
+      getObject(etcd, c.name, { kind: 'Pod', namespace: 'capped', name: 'small' }),
+    );
+    assert.deepEqual((stored!.object as Pod).spec.containers[0]!.resources, {
+      limits: { cpu: '500m' },
+      requests: { cpu: '200m' },
+    });
+    const described = await cli(['describe', 'quota', 'compute', '-n', 'capped']);
+    assert.match(described.stdout, /requests\.cpu\s+200m\s+1\n/, described.stdout);
+    assert.match(described.stdout, /pods\s+1\s+4\n/);
+    assert.equal((await cli(['delete', 'namespace', 'capped'])).code, 0);
+  });
+
   test('kube-system and kube-public exist like default and cannot be deleted; create namespace as kubectl', async () => {
     const { items } = await getJson<{ items: Array<{ metadata: { name: string } }> }>(
       `${c.headUrl()}/api/v1/objects/namespaces`,

@@ -15,6 +15,7 @@ import { keys } from '../store/keys.ts';
 import { canonical } from './canonical.ts';
 import { withDefaults } from './defaults.ts';
 import { immutableFieldChanges } from './immutable-fields.ts';
+import { namespacePolicy } from './namespace-policy.ts';
 import { deletePod } from './pod-deletion.ts';
 import { priorityClassProblems } from './priority-classes.ts';
 import { applySizeProblem, objectSizeProblem } from './sizes.ts';
@@ -186,11 +187,17 @@ async function planApply(
       read,
     )),
   );
+  const defaulted = manifests.map((m) => withDefaults(m.object));
+  const policy = await namespacePolicy(etcd, cluster, defaulted, (o) => {
+    const m = manifests[defaulted.indexOf(o)]!;
+    return `${m.origin.source}: ${documentLabel(m.origin)}: ${describeObject(o)}`;
+  });
+  problems.push(...policy.problems);
 
   const results = manifests.map((m, i): ApplyResult => {
     // Both sides with k8s' defaults: a default spelled out equals a default left out, also against an
     // object stored before defaulting existed (which is then kept as stored).
-    const desired = withDefaults(m.object);
+    const desired = policy.admit(defaulted[i]!);
     const ref = refOf(desired);
     const base = {
       kind: desired.kind,

@@ -12,7 +12,9 @@ export type Kind =
   | 'Job'
   | 'Service'
   | 'EndpointSlice'
-  | 'PriorityClass';
+  | 'PriorityClass'
+  | 'ResourceQuota'
+  | 'LimitRange';
 export const KINDS: readonly Kind[] = [
   'Namespace',
   'ConfigMap',
@@ -25,6 +27,8 @@ export const KINDS: readonly Kind[] = [
   'Service',
   'EndpointSlice',
   'PriorityClass',
+  'ResourceQuota',
+  'LimitRange',
 ];
 /** Kinds only nokube's controllers write (a Deployment's revisions, a Service's endpoints): read and
  * delete, never applied. */
@@ -332,6 +336,25 @@ export interface PriorityClass extends Base<'PriorityClass'> {
   preemptionPolicy?: 'PreemptLowerPriority' | 'Never';
   description?: string;
 }
+/** v1 ResourceQuota: caps on what a namespace's objects declare (agent/objects/quota.ts), checked at
+ * apply. `hard` keys: requests.cpu, requests.memory, limits.cpu, limits.memory, cpu and memory (the
+ * requests), pods, count/<resource>[.<group>]. */
+export interface ResourceQuota extends Base<'ResourceQuota'> {
+  spec: { hard: Record<string, string> };
+}
+/** v1 LimitRange: per container defaults (`default`: limits, `defaultRequest`: requests) and bounds
+ * (`min`, `max`) in a namespace (agent/objects/limit-range.ts). */
+export interface LimitRange extends Base<'LimitRange'> {
+  spec: {
+    limits: Array<{
+      type: 'Container';
+      default?: ResourceList;
+      defaultRequest?: ResourceList;
+      min?: ResourceList;
+      max?: ResourceList;
+    }>;
+  };
+}
 export interface Namespace extends Base<'Namespace'> {
   status?: { phase: 'Active' | 'Terminating' };
 }
@@ -514,7 +537,9 @@ export type KubeObject =
   | Job
   | Service
   | EndpointSlice
-  | PriorityClass;
+  | PriorityClass
+  | ResourceQuota
+  | LimitRange;
 export type ObjectOfKind<K extends Kind> = Extract<KubeObject, { kind: K }>;
 
 /** apiVersion per kind, as kubectl expects it. */
@@ -530,6 +555,8 @@ export const API_VERSION: Record<Kind, string> = {
   Service: 'v1',
   EndpointSlice: 'discovery.k8s.io/v1',
   PriorityClass: 'scheduling.k8s.io/v1',
+  ResourceQuota: 'v1',
+  LimitRange: 'v1',
 };
 
 /** Plural lower-case resource name per kind (keys, URLs, `nokube get <resource>`). */
@@ -545,6 +572,8 @@ export const RESOURCE: Record<Kind, string> = {
   Service: 'services',
   EndpointSlice: 'endpointslices',
   PriorityClass: 'priorityclasses',
+  ResourceQuota: 'resourcequotas',
+  LimitRange: 'limitranges',
 };
 
 /** What `nokube get <word>` accepts for each kind (kubectl's names and short names). */
@@ -579,6 +608,12 @@ export const KIND_ALIASES: Record<string, Kind> = {
   priorityclass: 'PriorityClass',
   priorityclasses: 'PriorityClass',
   pc: 'PriorityClass',
+  resourcequota: 'ResourceQuota',
+  resourcequotas: 'ResourceQuota',
+  quota: 'ResourceQuota',
+  limitrange: 'LimitRange',
+  limitranges: 'LimitRange',
+  limits: 'LimitRange',
 };
 
 /** Labels nokube puts on every pod it creates for a controller (k8s uses the same names). */

@@ -6,7 +6,7 @@ import type { Etcd3 } from 'etcd3';
 import type { ImagePullRequest, NodeStatus } from '../../agent/images/pull-requests.ts';
 import type { Logger } from '../../agent/log/logger.ts';
 import type { Stored } from '../../agent/objects/store.ts';
-import type { KubeObject, Pod, PriorityClass, ReplicaSet } from '../../agent/objects/types.ts';
+import type { KubeObject, LimitRange, Pod, PriorityClass, ReplicaSet } from '../../agent/objects/types.ts';
 import {
   cordonInformer,
   drainInformer,
@@ -37,6 +37,7 @@ export const CACHED_RESOURCES = [
   'services',
   'endpointslices',
   'priorityclasses',
+  'limitranges',
 ];
 /** Resources whose status the leader reads (pods for the world, controllers for their own status). */
 const STATUS_RESOURCES = ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs'];
@@ -124,6 +125,7 @@ export class LeaderCaches {
       drained,
       replicaSets: this.list<ReplicaSet>('replicasets'),
       priorityClasses: this.list<PriorityClass>('priorityclasses').map((s) => s.object),
+      limitRanges: this.list<LimitRange>('limitranges').map((s) => s.object),
       imagePulls: new Map(this.imagePulls.entries()),
       nodeStatuses: new Map(this.nodeStatuses.entries().map(([name, e]) => [name, e.value])),
     };

@@ -28,7 +28,7 @@ import { standingOf } from './eviction.ts';
 import { unschedulableStatus } from './placement.ts';
 import { podFromTemplate, templateHash } from './pod-template.ts';
 import { prePullGate } from './prepull.ts';
-import { availableAt, controllerOf, isReady, loadOf, ownedPods, type World } from './world.ts';
+import { availableAt, controllerOf, isReady, loadOf, ownedPods, rangesOf, type World } from './world.ts';
 
 /** The k8s label a DaemonSet's pods carry with their template's hash. */
 export const REVISION_HASH_LABEL = 'controller-revision-hash';
@@ -120,11 +120,15 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
     }
     const name = `${ds.metadata.name}-${node}`;
     const labels = { [REVISION_HASH_LABEL]: hash };
-    if (portsFree) actions.push({ type: 'create', pod: podFromTemplate(ds, name, labels, node) });
+    if (portsFree)
+      actions.push({
+        type: 'create',
+        pod: podFromTemplate(ds, name, labels, node, rangesOf(world, ds.metadata.namespace)),
+      });
     else
       actions.push({
         type: 'create',
-        pod: podFromTemplate(ds, name, labels, undefined),
+        pod: podFromTemplate(ds, name, labels, undefined, rangesOf(world, ds.metadata.namespace)),
         status: unschedulableStatus(portsMessage, env.now),
       });
   }

@@ -1,6 +1,7 @@
 // Pure helpers shared by the Deployment and Job reconciles: new pods placed by the scheduler (one after
 // another, each counted before the next is placed), and pending pods bound once a node fits.
 
+import { withLimitRangeDefaults } from '../../agent/objects/limit-range.ts';
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import { preempts, priorityOf } from '../../agent/objects/priority-classes.ts';
 import type { Stored } from '../../agent/objects/store.ts';
@@ -10,7 +11,7 @@ import type { Load, PodToPlace } from '../../agent/scheduler/types.ts';
 import type { Action } from './actions.ts';
 import { type Controller, podFromTemplate } from './pod-template.ts';
 import { type Preemption, planPreemption } from './preemption.ts';
-import { algorithmFor, type World } from './world.ts';
+import { algorithmFor, rangesOf, type World } from './world.ts';
 
 export function unschedulableStatus(message: string, now: string, prev?: PodStatus): PodStatus {
   const before = prev?.conditions?.find((c) => c.type === 'PodScheduled');
@@ -41,8 +42,9 @@ export function createPlaced(
   avoid?: ReadonlySet<string>,
 ): Action[] {
   const out: Action[] = [];
+  const ranges = rangesOf(world, owner.metadata.namespace);
   const toPlace = {
-    spec: owner.spec.template.spec,
+    spec: withLimitRangeDefaults(owner.spec.template.spec, ranges),
     ownerUid: owner.metadata.uid,
     avoid,
     algorithm: algorithmFor(world, owner.metadata.namespace),
@@ -51,7 +53,7 @@ export function createPlaced(
   };
   for (let i = 0; i < count; i++) {
     const placed = schedule(toPlace, world.nodes, load);
-    const pod = podFromTemplate(owner, name(), labels, placed.node ?? undefined);
+    const pod = podFromTemplate(owner, name(), labels, placed.node ?? undefined, ranges);
     if (placed.node === null)
       out.push({ type: 'create', pod, status: unschedulableStatus(placed.message, now) });
     else {

@@ -1,12 +1,14 @@
 // Pods made from a controller's template: names, labels, owner reference, and the template hash that
 // tells an up-to-date pod from an old one.
 import { createHash, randomInt } from 'node:crypto';
+import { withLimitRangeDefaults } from '../../agent/objects/limit-range.ts';
 import { newMeta } from '../../agent/objects/store.ts';
 import {
   API_VERSION,
   type DaemonSet,
   type Deployment,
   type Job,
+  type LimitRange,
   type Pod,
   type PodTemplateSpec,
 } from '../../agent/objects/types.ts';
@@ -42,9 +44,11 @@ export function podFromTemplate(
   name: string,
   extraLabels: Record<string, string>,
   nodeName: string | undefined,
+  /** The namespace's LimitRanges: their defaults go into the pod (as k8s' admission does). */
+  ranges: readonly LimitRange[] = [],
 ): Pod {
   const template = owner.spec.template;
-  const spec = structuredClone(template.spec);
+  const spec = structuredClone(withLimitRangeDefaults(template.spec, ranges));
   if (nodeName) spec.nodeName = nodeName;
   else delete spec.nodeName;
   const pod: Pod = {

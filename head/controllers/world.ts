@@ -8,6 +8,7 @@ import type { Stored } from '../../agent/objects/store.ts';
 import type {
   Condition,
   KubeObject,
+  LimitRange,
   OwnerReference,
   Pod,
   PriorityClass,
@@ -41,11 +42,17 @@ export interface World {
   /** Where the next spread placement starts (agent/scheduler/stack.ts), kept by the kubecontroller across
    * reconciles; absent: from the first node every time. */
   rotation?: { next: number };
+  /** The LimitRanges (their defaults go into the pods controllers make). */
+  limitRanges?: LimitRange[];
   /** The PriorityClasses (pods' priorities; absent: every pod 0). */
   priorityClasses?: PriorityClass[];
   /** When (ms) the leader first saw each node's NoExecute taint (taint-eviction.ts `taintKey`). */
   taintsSince?: ReadonlyMap<string, number>;
 }
+
+/** A namespace's LimitRanges. */
+export const rangesOf = (world: World, namespace: string | undefined): LimitRange[] =>
+  (world.limitRanges ?? []).filter((r) => r.metadata.namespace === (namespace ?? 'default'));
 
 /** The ranking algorithm for pods of a namespace: its own in `scheduler.namespaces`, else the cluster's. */
 export const algorithmFor = (world: World, namespace: string | undefined): Algorithm =>

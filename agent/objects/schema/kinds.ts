@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Kind } from '../types.ts';
 import { clusterMetadata, labelSelector, metadata, namespaceMetadata } from './meta.ts';
 import { dataKey } from './names.ts';
-import { podSpec, podTemplate } from './pod-spec.ts';
+import { podSpec, podTemplate, quantity } from './pod-spec.ts';
 import { serviceSpec } from './service.ts';
 
 // apiVersion is checked against the kind before the schema runs (validate.ts).
@@ -22,7 +22,41 @@ const intOrPercent = z.union([
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const base64 = z.string().regex(BASE64, 'must be base64 (as in k8s; use stringData for plain text)');
 
+const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
+const QUOTA_KEY =
+  /^(requests\.cpu|requests\.memory|limits\.cpu|limits\.memory|cpu|memory|pods|count\/[a-z0-9.]+)$/;
+
 export const KIND_SCHEMAS: Record<Kind, z.ZodType> = {
+  ResourceQuota: z.strictObject({
+    ...head('ResourceQuota'),
+    spec: z.strictObject({
+      hard: z.record(
+        z
+          .string()
+          .regex(
+            QUOTA_KEY,
+            'must be requests.cpu, requests.memory, limits.cpu, limits.memory, cpu, memory, pods or count/<resource>',
+          ),
+        quantity,
+      ),
+    }),
+  }),
+  LimitRange: z.strictObject({
+    ...head('LimitRange'),
+    spec: z.strictObject({
+      limits: z
+        .array(
+          z.strictObject({
+            type: z.literal('Container', { error: 'only type Container is supported' }),
+            default: resourceList.optional(),
+            defaultRequest: resourceList.optional(),
+            min: resourceList.optional(),
+            max: resourceList.optional(),
+          }),
+        )
+        .min(1, 'at least one limit is required'),
+    }),
+  }),
   Namespace: z.strictObject(head('Namespace')),
   // k8s: values above one billion are for the system's own classes (system-node-critical, ...).
   PriorityClass: z.strictObject({

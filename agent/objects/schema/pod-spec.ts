@@ -10,7 +10,7 @@ import { dnsLabel, dnsSubdomain, labelKeyProblem, labels } from './names.ts';
 
 /** A k8s quantity: a string, or a number as YAML gives `cpu: 2` or `cpu: 0.5` (k8s takes both; stored as
  * the string). */
-const quantity = z.preprocess(
+export const quantity = z.preprocess(
   (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? String(v) : v),
   z.string().superRefine((q, c) => {
     try {

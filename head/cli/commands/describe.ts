@@ -2,10 +2,16 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../../agent/errors.ts';
 import type { KubeEvent } from '../../../agent/objects/events.ts';
+import { type Usage, usageOf } from '../../../agent/objects/quota.ts';
 import {
   type EndpointSlice,
+  KINDS,
   type KubeObject,
+  type LimitRange,
+  namespaced,
   type Pod,
+  RESOURCE,
+  type ResourceQuota,
   SERVICE_NAME_LABEL,
 } from '../../../agent/objects/types.ts';
 import type { NodeView } from '../../../agent/store/node-views.ts';
@@ -37,8 +43,13 @@ export function registerDescribe(program: Command): void {
       headRequest<{ items: KubeEvent[] }>(opts, 'GET', `${path}/events`),
       slices ? headRequest<{ items: EndpointSlice[] }>(opts, 'GET', slices) : undefined,
     ]);
+    const quotaUsage =
+      ref.kind === 'ResourceQuota' ? await namespaceUsage(opts, ref.namespace ?? 'default', obj) : undefined;
     process.stdout.write(
-      describeText(obj, events.items, endpointSlices ? { endpointSlices: endpointSlices.items } : {}),
+      describeText(obj, events.items, {
+        ...(endpointSlices ? { endpointSlices: endpointSlices.items } : {}),
+        ...(quotaUsage ? { quotaUsage } : {}),
+      }),
     );
   });
 }
@@ -51,4 +62,32 @@ async function describeNode(opts: HeadFlags, name: string): Promise<void> {
   const view = nodes.items.find((v) => v.name === name);
   if (!view) throw new UsageError(`node "${name}" not found`);
   process.stdout.write(describeNodeText(view, pods.items));
+}
+
+/** What a namespace's objects use, as the apply's quota check counts it (agent/objects/quota.ts). */
+async function namespaceUsage(opts: HeadFlags, namespace: string, quota: KubeObject): Promise<Usage> {
+  const hard = Object.keys((quota as ResourceQuota).spec.hard);
+  const kinds = KINDS.filter(
+    (k) =>
+      namespaced(k) &&
+      (['Pod', 'Deployment', 'Job', 'DaemonSet', 'LimitRange'].includes(k) ||
+        hard.some((h) => h.startsWith(`count/${k.toLowerCase()}`))),
+  );
+  const q = `?namespace=${encodeURIComponent(namespace)}`;
+  const [lists, nodes] = await Promise.all([
+    Promise.all(
+      kinds.map((k) =>
+        headRequest<{ items: KubeObject[] }>(opts, 'GET', `/api/v1/objects/${RESOURCE[k]}${q}`),
+      ),
+    ),
+    headRequest<{ items: NodeView[] }>(opts, 'GET', '/api/v1/nodes'),
+  ]);
+  const objects = lists.flatMap((l) => l.items);
+  const ranges = objects.filter((o): o is LimitRange => o.kind === 'LimitRange');
+  const live = nodes.items.filter((n) => n.status === 'Ready').length;
+  return usageOf(
+    objects.filter((o) => o.kind !== 'LimitRange' || hard.some((h) => h.startsWith('count/limitrange'))),
+    live,
+    ranges,
+  );
 }

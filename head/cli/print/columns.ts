@@ -13,6 +13,7 @@ import type {
   PodTemplateSpec,
   PriorityClass,
   ReplicaSet,
+  ResourceQuota,
   Secret,
   Service,
 } from '../../../agent/objects/types.ts';
@@ -252,6 +253,20 @@ export function columnsFor(kind: Kind, wide: boolean): Columns {
           const ports = e.ports.map((p) => String(p.port ?? '')).join(',');
           return [e.metadata.name, e.addressType, ports || '<unset>', sliceEndpoints(e), ageOf(e)];
         },
+      };
+    case 'ResourceQuota':
+      return {
+        headers: ['NAME', 'AGE', 'HARD'],
+        row: (o) => {
+          const q = o as ResourceQuota;
+          const hard = Object.entries(q.spec.hard).map(([k, v]) => `${k}: ${v}`);
+          return [q.metadata.name, ageOf(q), hard.join(', ')];
+        },
+      };
+    case 'LimitRange':
+      return {
+        headers: ['NAME', 'CREATED AT'],
+        row: (o) => [o.metadata.name, o.metadata.creationTimestamp ?? ''],
       };
     case 'PriorityClass':
       return {

@@ -2,6 +2,7 @@
 // summary, container states and restarts, and the object's Events table.
 import { DEPLOYMENT_DEFAULTS } from '../../../agent/objects/defaults.ts';
 import type { KubeEvent } from '../../../agent/objects/events.ts';
+import { shownAmount, type Usage, usedOf } from '../../../agent/objects/quota.ts';
 import { rolloutAnnotations } from '../../../agent/objects/rollout-annotations.ts';
 import type {
   Condition,
@@ -12,10 +13,12 @@ import type {
   EndpointSlice,
   Job,
   KubeObject,
+  LimitRange,
   Namespace,
   Pod,
   PodTemplateSpec,
   ReplicaSet,
+  ResourceQuota,
   Secret,
   Service,
 } from '../../../agent/objects/types.ts';
@@ -26,12 +29,13 @@ import { probeText } from './probe.ts';
 
 export type Line = [string, string] | string;
 
-/** `endpointSlices`: a Service's slices (its Endpoints lines). */
-export function describeText(
-  obj: KubeObject,
-  events: KubeEvent[],
-  related: { endpointSlices?: EndpointSlice[] } = {},
-): string {
+/** What describe shows besides the object: a Service's slices (its Endpoints lines), a quota's use. */
+export interface Related {
+  endpointSlices?: EndpointSlice[];
+  quotaUsage?: Usage;
+}
+
+export function describeText(obj: KubeObject, events: KubeEvent[], related: Related = {}): string {
   const lines: Line[] = [['Name', obj.metadata.name]];
   if (obj.metadata.namespace) lines.push(['Namespace', obj.metadata.namespace]);
   lines.push(...multi('Labels', obj.metadata.labels), ...multi('Annotations', obj.metadata.annotations), [
@@ -40,11 +44,11 @@ export function describeText(
   ]);
   const owner = obj.metadata.ownerReferences?.find((r) => r.controller);
   if (owner) lines.push(['Controlled By', `${owner.kind}/${owner.name}`]);
-  lines.push(...kindLines(obj, related.endpointSlices ?? []));
+  lines.push(...kindLines(obj, related.endpointSlices ?? [], related));
   return `${render(lines)}${eventsText(events)}`;
 }
 
-function kindLines(obj: KubeObject, slices: EndpointSlice[]): Line[] {
+function kindLines(obj: KubeObject, slices: EndpointSlice[], related: Related): Line[] {
   switch (obj.kind) {
     case 'Service':
       return serviceLines(obj, slices);
@@ -66,6 +70,10 @@ function kindLines(obj: KubeObject, slices: EndpointSlice[]): Line[] {
       return secretLines(obj);
     case 'Namespace':
       return [['Status', (obj as Namespace).status?.phase ?? 'Active']];
+    case 'ResourceQuota':
+      return quotaLines(obj, related.quotaUsage);
+    case 'LimitRange':
+      return limitRangeLines(obj);
     case 'PriorityClass':
       return [
         ['Value', String(obj.value)],
@@ -384,4 +392,33 @@ export function eventsText(events: KubeEvent[]): string {
     e.message,
   ]);
   return `Events:\n${indent(table(['Type', 'Reason', 'Age', 'From', 'Message'], [['----', '------', '----', '----', '-------'], ...rows])).join('\n')}\n`;
+}
+
+/** kubectl's quota table: each hard limit with what the namespace uses of it. */
+function quotaLines(q: ResourceQuota, usage: Usage | undefined): Line[] {
+  const rows = Object.entries(q.spec.hard)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => [k, usage ? shownAmount(k, usedOf(usage, k)) : '<unknown>', v]);
+  return table(['Resource', 'Used', 'Hard'], [['--------', '----', '----'], ...rows])
+    .trimEnd()
+    .split('\n');
+}
+
+function limitRangeLines(r: LimitRange): Line[] {
+  const rows = r.spec.limits.flatMap((l) =>
+    (['cpu', 'memory'] as const).map((res) => [
+      l.type,
+      res,
+      l.min?.[res] ?? '-',
+      l.max?.[res] ?? '-',
+      l.defaultRequest?.[res] ?? '-',
+      l.default?.[res] ?? '-',
+    ]),
+  );
+  return table(
+    ['Type', 'Resource', 'Min', 'Max', 'Default Request', 'Default Limit'],
+    [['----', '--------', '---', '---', '---------------', '-------------'], ...rows],
+  )
+    .trimEnd()
+    .split('\n');
 }
