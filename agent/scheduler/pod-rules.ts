@@ -2,8 +2,8 @@
 // placement over the nodes offered, before any node is checked: for each term, how many matching pods
 // each topology domain (a value of the term's node label) holds. Cost: O(nodes) per term per placement
 // plus, the first time a (namespaces, selector) pair is asked in a load, one pass over the pods placed
-// (pod-counts.ts keeps it up to date as pods are added). A pod with such rules is checked against every
-// node (no sample: the rules compare domains).
+// (pod-counts.ts keeps it up to date as pods are added). Required rules are exact per node, so the
+// sample stands; preferred ones rank every node that fits.
 import type { LabelSelector, PodAffinityTerm, TopologySpreadConstraint } from '../objects/types.ts';
 import { selectorMatches } from '../objects/validate-rules.ts';
 import { matchesNodeAffinity } from './node-affinity.ts';
@@ -40,7 +40,7 @@ export interface PodRules {
 
 const namespaceOf = (pod: PodToPlace) => pod.namespace ?? 'default';
 
-/** A pod whose placement needs other pods' whereabouts (then every node is checked). */
+/** A pod whose placement needs other pods' whereabouts. */
 export function hasPodRules(pod: PodToPlace): boolean {
   const a = pod.spec.affinity;
   return (
@@ -113,6 +113,17 @@ function spreadState(
     min,
     self: selfMatches(pod, ns, c.labelSelector) ? 1 : 0,
   };
+}
+
+/** Rules that rank nodes against each other (preferred pod affinity, ScheduleAnyway spread): then every
+ * node that fits is ranked, not a sample. Required rules are exact per node and keep the sample. */
+export function ranksAcrossNodes(pod: PodToPlace): boolean {
+  const a = pod.spec.affinity;
+  return (
+    (pod.spec.topologySpreadConstraints ?? []).some((c) => c.whenUnsatisfiable === 'ScheduleAnyway') ||
+    (a?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0 ||
+    (a?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0
+  );
 }
 
 export function preparePodRules(

@@ -4,8 +4,8 @@
 //   1. feasibility over the nodes in turn (each check O(1) but for the labels and ports it reads), first
 //      failure is the node's reason, until `limit` nodes fit: O(visited x c). limit = max(MIN_SAMPLE,
 //      ceil(log2 n)) (the power of two choices, Nomad's limit; at least 8 so that small clusters rank
-//      every node), or every node when the pod has a rule that compares nodes (preferred node affinity,
-//      pod affinity or anti-affinity, topology spread). `spread` starts where the last placement stopped (rotation: the sample walks the
+//      every node), or every node when the pod has a rule that ranks nodes against each other (preferred
+//      node or pod affinity, ScheduleAnyway spread). `spread` starts where the last placement stopped (rotation: the sample walks the
 //      cluster); `binpack` starts at the first node by name (first fit, best of the sample: nodes fill in
 //      order). When nothing fits every node was visited, so the message counts every reason.
 //        1. runtime.ts         a container engine answered on the node
@@ -39,7 +39,7 @@ import { describeNodeSelector, matchesNodeSelector } from './node-selector.ts';
 import { penalised } from './penalty.ts';
 import { podAffinityFits, preferredPodAffinity } from './pod-affinity.ts';
 import { countPod } from './pod-counts.ts';
-import { hasPodRules, type PodRules, preparePodRules } from './pod-rules.ts';
+import { type PodRules, preparePodRules, ranksAcrossNodes } from './pod-rules.ts';
 import { resourceFit } from './resource-score.ts';
 import { addResources, podResources, ZERO } from './resources.ts';
 import { hasContainerRuntime } from './runtime.ts';
@@ -81,7 +81,7 @@ export const MIN_SAMPLE = 8;
 
 /** How many feasible nodes are ranked for this pod among n. */
 export function sampleLimit(pod: PodToPlace, n: number): number {
-  if (preferredNodeAffinity.active!(pod) || hasPodRules(pod)) return n;
+  if (preferredNodeAffinity.active!(pod) || ranksAcrossNodes(pod)) return n;
   return Math.max(MIN_SAMPLE, Math.ceil(Math.log2(Math.max(n, 1))));
 }
 
