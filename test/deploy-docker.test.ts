@@ -20,6 +20,7 @@ import { getObject } from '../agent/objects/store.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
 import type { ServiceState } from '../agent/op/service.ts';
 import { SECRET_VOLUMES_ROOT } from '../agent/pods/secret-volumes.ts';
+import { wellKnownLabels } from '../agent/start/node-record.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
 import { deployOverSsh } from '../head/cli/deploy/deploy.ts';
@@ -210,7 +211,8 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
     assert.equal(h1.State.Running, true);
     await assert.rejects(engine(1).getContainer(ids[1]!).inspect(), /no such container/i);
     const rec = (await listNodes(etcd, CLUSTER)).find((n) => n.name === 'h1');
-    assert.deepEqual(rec?.labels, { zone: 'b' });
+    // The config's labels, beside the well-known ones every record carries.
+    assert.deepEqual(rec?.labels, { ...wellKnownLabels('h1'), zone: 'b' });
   });
 
   test("the agent in h1's container runs a pod on h1's engine with its own IP, reached from h0", async () => {

@@ -18,6 +18,7 @@ import { applyManifests } from '../agent/objects/apply.ts';
 import { listObjects } from '../agent/objects/store.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
 import { fileSha256 } from '../agent/op/checksum.ts';
+import { wellKnownLabels } from '../agent/start/node-record.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
 import { keys } from '../agent/store/keys.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
@@ -179,7 +180,8 @@ describe('new-or-update over SSH (4 netns hosts)', { timeout: 600_000 }, () => {
     assert.equal(now.h2, before.h2);
     assert.notEqual(now.h1, before.h1);
     const h1 = (await listNodes(etcd, CLUSTER)).find((n) => n.name === 'h1');
-    assert.deepEqual(h1?.labels, { zone: 'b' });
+    // The config's labels, beside the well-known ones every record carries.
+    assert.deepEqual(h1?.labels, { ...wellKnownLabels('h1'), zone: 'b' });
   });
 
   test('a 4th host that cannot start stops the run naming it; after the fix the rerun starts it alone', async () => {

@@ -16,6 +16,12 @@ import { VERSION } from '../version.ts';
 import type { StepBasics } from './basics.ts';
 import type { LiveConfig } from './live-config.ts';
 
+/** On a node without the worker role (k8s marks its control-plane nodes so). */
+export const CONTROL_PLANE_TAINT = {
+  key: 'node-role.kubernetes.io/control-plane',
+  effect: 'NoSchedule' as const,
+};
+
 /** The labels the kubelet puts on every node, which users' topologyKeys and selectors name. */
 export const wellKnownLabels = (node: string): Record<string, string> => ({
   'kubernetes.io/hostname': node,
@@ -108,7 +114,8 @@ export class NodeRecordKeeper {
       multiaddrs: this.mesh.multiaddrs,
       capacity: this.facts,
       allocatable: allocatableOf(this.facts, self.reserved, self.maxPods),
-      taints: self.taints,
+      // A node without the worker role runs no workloads but those that tolerate it (k8s' control plane).
+      taints: self.roles.includes('worker') ? self.taints : [...self.taints, CONTROL_PLANE_TAINT],
       agentVersion: VERSION,
       prePull: true,
       startedAt: new Date(this.incarnation).toISOString(),

@@ -31,6 +31,9 @@ const GRPC_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 1000,
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5000,
+  // A list of a big prefix is one response (10,000 pods are about 7 MB): grpc-js's default cap of 4 MB
+  // would fail it (bench/fleet found it). etcd bounds what it sends by its own memory; this is a cap.
+  'grpc.max_receive_message_length': 512 * 2 ** 20,
 };
 
 export type EtcdSettings = Pick<ClusterConfig['etcd'], 'endpoints' | 'dialTimeoutMs' | 'tls'>;
