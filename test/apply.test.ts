@@ -194,6 +194,8 @@ describe('apply, get, describe, delete', { timeout: 240_000 }, () => {
     const second = await cli(['apply', '-f', '-'], `${pc('other', 5)}globalDefault: true\n`);
     assert.equal(second.code, 1);
     assert.match(second.stderr, /globalDefault: batch is already marked as the default priority class/);
+    const changed = await cli(['apply', '-f', '-'], pc('critical', 2000));
+    assert.match(changed.stderr, /value: field is immutable; delete and re-create the PriorityClass/);
     const got = await cli(['get', 'priorityclasses']);
     assert.match(
       got.stdout,

@@ -605,6 +605,21 @@ describe('preemption', () => {
     assert.equal(planPreemption(want('high', '3'), 1000, nodes, pods, classes, false), undefined);
   });
 
+  test("a nominated pod's room is held against lower priority, not against itself or its betters", () => {
+    const load = emptyLoad();
+    addLoad(load, 'n1', want('low', '1500m'));
+    load.nominated.set('n1', [
+      { uid: 'urgent', priority: 1000, requests: { cpuMilli: 500, memoryBytes: 0 } },
+    ]);
+    const one = nodes.slice(0, 1);
+    assert.equal(
+      schedule({ ...want('mid', '500m'), priority: 100 }, one, load).message,
+      '0/1 nodes are available: 1 Insufficient cpu.',
+    );
+    assert.equal(schedule({ ...want('high', '500m'), priority: 1000, uid: 'urgent' }, one, load).node, 'n1');
+    assert.equal(schedule({ ...want('high', '500m'), priority: 2000 }, one, load).node, 'n1');
+  });
+
   test('priorities from classes: the named one, else the global default, else 0; Never does not preempt', () => {
     const withDefault = [
       ...classes,

@@ -19,6 +19,8 @@ const RULES: Partial<Record<Kind, Rule[]>> = {
     { path: ['spec', 'completions'], absent: 1 },
   ],
   Secret: [{ path: ['type'], absent: 'Opaque' }],
+  // k8s: a class's value and preemption policy stay (pods took their priority from them).
+  PriorityClass: [{ path: ['value'] }, { path: ['preemptionPolicy'], absent: 'PreemptLowerPriority' }],
 };
 
 /** What `immutable: true` freezes (k8s ValidateConfigMapUpdate / ValidateSecretUpdate); a Secret's

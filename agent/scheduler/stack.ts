@@ -181,6 +181,7 @@ export const emptyLoad = (podNetwork = false, rotation = { next: 0 }): Load => (
   pods: new Map(),
   antiAffinity: [],
   counts: new Map(),
+  nominated: new Map(),
   podNetwork,
   rotation,
 });

@@ -40,6 +40,10 @@ export interface PodToPlace {
   /** For the rules about other pods (pod affinity, topology spread): default namespace `default`. */
   namespace?: string;
   labels?: Record<string, string>;
+  /** Its priority (PriorityClass; default 0) and uid: the room nominated for others of no lower priority
+   * is not its to take. */
+  priority?: number;
+  uid?: string;
 }
 
 /** A pod in the load, as pod affinity and topology spread see it. */
@@ -81,6 +85,8 @@ export interface Load {
   antiAffinity: PlacedPod[];
   /** Matching pods per node by (namespaces, selector), kept as pods are added (pod-counts.ts). */
   counts: Map<string, SelectorCount>;
+  /** Room a preemption freed for a pending pod (its nominated node): held against pods of lower priority. */
+  nominated: Map<string, Array<{ uid: string; priority: number; requests: Resources }>>;
   /** The cluster has a pod network: only hostNetwork pods take their containerPorts on the node. */
   podNetwork?: boolean;
   /** Where the next `spread` placement starts looking (rotates, so a bounded sample visits every node in

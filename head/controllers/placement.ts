@@ -50,6 +50,7 @@ export function createPlaced(
     algorithm: algorithmFor(world, owner.metadata.namespace),
     namespace: owner.metadata.namespace,
     labels: { ...owner.spec.template.metadata?.labels, ...labels },
+    priority: priorityOf(owner.spec.template.spec, world.priorityClasses ?? []),
   };
   for (let i = 0; i < count; i++) {
     const placed = schedule(toPlace, world.nodes, load);
@@ -76,7 +77,7 @@ export function bindPending(
   const out: Action[] = [];
   const algorithm = algorithmFor(world, owner.metadata.namespace);
   for (const p of pending) {
-    const { namespace, labels } = p.object.metadata;
+    const { namespace, labels, uid } = p.object.metadata;
     const toPlace = {
       spec: p.object.spec,
       ownerUid: owner.metadata.uid,
@@ -84,6 +85,8 @@ export function bindPending(
       algorithm,
       namespace,
       labels,
+      uid,
+      priority: priorityOf(p.object.spec, world.priorityClasses ?? []),
     };
     const placed = schedule(toPlace, world.nodes, load);
     if (placed.node !== null) {
@@ -91,14 +94,22 @@ export function bindPending(
       out.push({ type: 'bind', pod: p, node: placed.node });
       continue;
     }
-    const preempting = preemptFor(p, toPlace, world, placed.message, out);
+    // The nominated node is written before the victims go: their room is held for this pod from the
+    // moment it is free (world.ts loadOf), so their replacements cannot take it.
+    const evictions: Action[] = [];
+    const preempting = preemptFor(p, toPlace, world, placed.message, evictions);
     if (preempting === 'waiting') continue;
     const nominated = preempting?.node;
     const before = p.object.status?.conditions?.find((c) => c.type === 'PodScheduled');
-    if (before?.message === placed.message && p.object.status?.nominatedNodeName === nominated) continue;
+    const same = before?.message === placed.message && p.object.status?.nominatedNodeName === nominated;
+    if (same && evictions.length === 0) continue;
+    if (same) {
+      out.push(...evictions);
+      continue;
+    }
     const status = unschedulableStatus(placed.message, now, p.object.status);
     if (nominated) status.nominatedNodeName = nominated;
-    out.push({ type: 'podStatus', pod: p, status });
+    out.push({ type: 'podStatus', pod: p, status }, ...evictions);
     out.push({
       type: 'event',
       on: { kind: 'Pod', namespace: p.object.metadata.namespace!, name: p.object.metadata.name },

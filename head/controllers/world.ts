@@ -4,6 +4,7 @@
 
 import type { ClusterConfig } from '../../agent/config/schema.ts';
 import type { ImagePullRequest, NodeStatus } from '../../agent/images/pull-requests.ts';
+import { priorityOf } from '../../agent/objects/priority-classes.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type {
   Condition,
@@ -14,6 +15,7 @@ import type {
   PriorityClass,
   ReplicaSet,
 } from '../../agent/objects/types.ts';
+import { podResources } from '../../agent/scheduler/resources.ts';
 import { addLoad, emptyLoad } from '../../agent/scheduler/stack.ts';
 import type { Algorithm, Load } from '../../agent/scheduler/types.ts';
 import type { Entry } from '../../agent/store/informer/informer.ts';
@@ -112,6 +114,18 @@ export function loadOf(world: World): Load {
   const load = emptyLoad(world.podNetwork, world.rotation);
   for (const { object: p } of world.pods)
     if (p.spec.nodeName && !isTerminal(p)) addLoad(load, p.spec.nodeName, placedOf(p));
+  // Pending pods a preemption nominated a node for: their room is held (agent/scheduler/fits-resources.ts).
+  for (const { object: p } of world.pods) {
+    const node = p.status?.nominatedNodeName;
+    if (p.spec.nodeName || !node || isTerminal(p)) continue;
+    const held = load.nominated.get(node) ?? [];
+    held.push({
+      uid: p.metadata.uid,
+      priority: priorityOf(p.spec, world.priorityClasses ?? []),
+      requests: podResources(p.spec).requests,
+    });
+    load.nominated.set(node, held);
+  }
   for (const p of world.assumed ?? []) addLoad(load, p.spec.nodeName!, placedOf(p));
   return load;
 }
