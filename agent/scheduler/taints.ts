@@ -23,6 +23,19 @@ export function tolerates(t: Toleration, taint: Taint): boolean {
 export const toleratedBy = (tolerations: readonly Toleration[] | undefined, taint: Taint): boolean =>
   (tolerations ?? []).some((t) => tolerates(t, taint));
 
+/** How long tolerations keep a pod bound under a NoExecute taint (k8s' taint manager): null when none
+ * tolerates it, Infinity when one tolerates it without `tolerationSeconds`, else the shortest of those
+ * with seconds (not below 0). */
+export function noExecuteToleration(
+  tolerations: readonly Toleration[] | undefined,
+  taint: Taint,
+): number | null {
+  const matching = (tolerations ?? []).filter((t) => tolerates(t, taint));
+  if (matching.length === 0) return null;
+  const seconds = matching.flatMap((t) => (t.tolerationSeconds === undefined ? [] : [t.tolerationSeconds]));
+  return seconds.length === 0 ? Number.POSITIVE_INFINITY : Math.max(0, Math.min(...seconds));
+}
+
 /** `{pool: special}` as k8s prints a taint in the unschedulable message. */
 export const describeTaint = (t: Taint) => `{${t.key}: ${t.value ?? ''}}`;
 

@@ -6,7 +6,8 @@
 // A toleration without seconds keeps the pod for ever; 0 moves it at once. DaemonSet pods tolerate it for
 // ever (as k8s adds to them). A node that comes back within the toleration keeps its pods, not restarted.
 // Drained nodes are another matter: their pods go at once.
-import type { Pod, Toleration } from '../../agent/objects/types.ts';
+import type { Pod } from '../../agent/objects/types.ts';
+import { noExecuteToleration } from '../../agent/scheduler/taints.ts';
 import type { World } from './world.ts';
 
 export const UNREACHABLE_TAINT = 'node.kubernetes.io/unreachable';
@@ -25,23 +26,15 @@ export function standingOf(pod: Pod, world: World): NodeStanding | undefined {
   return world.nodes.some((n) => n.name === node) ? 'ready' : 'unreachable';
 }
 
-const tolerates = (t: Toleration) =>
-  (t.effect === undefined || t.effect === '' || t.effect === 'NoExecute') &&
-  (t.key === undefined || t.key === ''
-    ? t.operator === 'Exists'
-    : t.key === UNREACHABLE_TAINT && (t.operator === 'Exists' || (t.value ?? '') === ''));
-
-/** Seconds the pod stays bound to an unreachable node (Infinity: for ever). */
+/** Seconds the pod stays bound to an unreachable node (Infinity: for ever); `fallback` when no
+ * toleration matches (agent/scheduler/taints.ts has k8s' matching rules, the same as for nodes' taints). */
 export function unreachableTolerationSeconds(
   pod: Pod,
   fallback = DEFAULT_UNREACHABLE_TOLERATION_SECONDS,
 ): number {
-  const matching = (pod.spec.tolerations ?? []).filter(tolerates);
-  if (matching.length === 0) return fallback;
-  // As k8s's taint manager: the shortest of the matching ones with seconds; for ever when none has seconds.
-  const seconds = matching.flatMap((t) => (t.tolerationSeconds === undefined ? [] : [t.tolerationSeconds]));
-  if (seconds.length === 0) return Number.POSITIVE_INFINITY;
-  return Math.max(0, Math.min(...seconds));
+  return (
+    noExecuteToleration(pod.spec.tolerations, { key: UNREACHABLE_TAINT, effect: 'NoExecute' }) ?? fallback
+  );
 }
 
 /** Since when (ms) the pod has been marked lost with its node; undefined when it is not marked. */

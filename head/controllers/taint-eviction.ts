@@ -8,7 +8,7 @@
 
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Pod } from '../../agent/objects/types.ts';
-import { type Taint, tolerates } from '../../agent/scheduler/taints.ts';
+import { noExecuteToleration, type Taint } from '../../agent/scheduler/taints.ts';
 import type { Action } from './actions.ts';
 import { isTerminal, type World } from './world.ts';
 
@@ -27,11 +27,10 @@ export function taintEvictionAt(
   let at: number | undefined;
   for (const taint of taints) {
     if (taint.effect !== 'NoExecute') continue;
-    const matching = (pod.spec.tolerations ?? []).filter((t) => tolerates(t, taint));
-    if (matching.length === 0) return Number.NEGATIVE_INFINITY;
-    const seconds = matching.flatMap((t) => (t.tolerationSeconds === undefined ? [] : [t.tolerationSeconds]));
-    if (seconds.length === 0) continue;
-    const end = since(taintKey(node, taint)) + Math.max(0, Math.min(...seconds)) * 1000;
+    const seconds = noExecuteToleration(pod.spec.tolerations, taint);
+    if (seconds === null) return Number.NEGATIVE_INFINITY;
+    if (seconds === Number.POSITIVE_INFINITY) continue;
+    const end = since(taintKey(node, taint)) + seconds * 1000;
     at = at === undefined ? end : Math.min(at, end);
   }
   return at;
