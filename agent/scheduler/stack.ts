@@ -5,9 +5,9 @@
 //      failure is the node's reason, until `limit` nodes fit: O(visited x c). limit = max(MIN_SAMPLE,
 //      ceil(log2 n)) (the power of two choices, Nomad's limit; at least 8 so that small clusters rank
 //      every node), or every node when the pod has a rule that ranks nodes against each other (preferred
-//      node or pod affinity, ScheduleAnyway spread). `spread` starts where the last placement stopped (rotation: the sample walks the
-//      cluster); `binpack` starts at the first node by name (first fit, best of the sample: nodes fill in
-//      order). When nothing fits every node was visited, so the message counts every reason.
+//      node or pod affinity, ScheduleAnyway spread). `spread` starts where the last placement stopped
+//      (rotation: the sample walks the cluster); `binpack` starts at the first node by name (first fit,
+//      best of the sample: nodes fill in order). When nothing fits every node was visited, so the message counts every reason.
 //        1. runtime.ts         a container engine answered on the node
 //        2. taints.ts          not cordoned (unless tolerated), no untolerated NoSchedule/NoExecute taint
 //        3. node-selector.ts   spec.nodeSelector labels, O(labels)
@@ -130,8 +130,11 @@ function best(fit: SchedNode[], pod: PodToPlace, load: Load, rules: PodRules | u
   const totals = new Array<number>(fit.length).fill(0);
   for (const s of SCORERS) {
     if (s.active && !s.active(pod, rules)) continue;
-    const raw = fit.map((node) => s.score(node, pod, load, rules));
-    for (let i = 0; i < fit.length; i++) totals[i]! += s.weight * normalised(s.normalize, raw, i);
+    const scaled = normalised(
+      s.normalize,
+      fit.map((node) => s.score(node, pod, load, rules)),
+    );
+    for (let i = 0; i < fit.length; i++) totals[i]! += s.weight * scaled[i]!;
   }
   let bestAt = 0;
   for (let i = 1; i < fit.length; i++) if (better(i, bestAt)) bestAt = i;
@@ -147,16 +150,16 @@ function best(fit: SchedNode[], pod: PodToPlace, load: Load, rules: PodRules | u
   }
 }
 
-/** The i-th raw score made 0–100 across the candidates (Scorer.normalize). */
-function normalised(how: Scorer['normalize'], raw: number[], i: number): number {
-  if (how === 'none') return raw[i]!;
+/** The raw scores made 0–100 across the candidates (Scorer.normalize); max and min found once. */
+function normalised(how: Scorer['normalize'], raw: number[]): number[] {
+  if (how === 'none') return raw;
   const max = Math.max(...raw);
   if (how === 'minmax') {
     const min = Math.min(...raw);
-    return max === min ? 0 : ((raw[i]! - min) * 100) / (max - min);
+    return raw.map((v) => (max === min ? 0 : ((v - min) * 100) / (max - min)));
   }
-  if (max === 0) return how === 'reverse' ? 100 : 0;
-  return how === 'max' ? (raw[i]! * 100) / max : 100 - (raw[i]! * 100) / max;
+  if (max === 0) return raw.map(() => (how === 'reverse' ? 100 : 0));
+  return raw.map((v) => (how === 'max' ? (v * 100) / max : 100 - (v * 100) / max));
 }
 
 /** `0/1000 nodes are available: 600 Insufficient memory, 390 node(s) had untolerated taint {pool:
