@@ -6,9 +6,9 @@ import type { Etcd3 } from 'etcd3';
 import { keys } from '../store/keys.ts';
 import { limitRangeProblems, withLimitRangeDefaults } from './limit-range.ts';
 import { podSpecOf } from './priority-classes.ts';
-import { declaredPods, quotaProblems, usageOf } from './quota.ts';
+import { countedKinds, declaredPods, quotaProblems, usageOf } from './quota.ts';
 import { listObjects } from './store.ts';
-import { KINDS, type KubeObject, type LimitRange, namespaced, type ResourceQuota } from './types.ts';
+import { type KubeObject, type LimitRange, namespaced, type ResourceQuota } from './types.ts';
 
 export interface NamespacePolicy {
   problems: string[];
@@ -57,15 +57,7 @@ export async function namespacePolicy(
     }
     if (quotas.length === 0) continue;
     // Every object of the namespace a quota may count: the workloads, and the resources named by count/.
-    const counted = KINDS.filter(
-      (k) =>
-        namespaced(k) &&
-        (k === 'Pod' ||
-          k === 'Deployment' ||
-          k === 'Job' ||
-          k === 'DaemonSet' ||
-          quotas.some((q) => Object.keys(q.spec.hard).some((h) => h.startsWith(`count/${k.toLowerCase()}`)))),
-    );
+    const counted = countedKinds(quotas.flatMap((q) => Object.keys(q.spec.hard)));
     const stored = (await Promise.all(counted.map((k) => listObjects(etcd, cluster, k, ns, false))))
       .flat()
       .map((s) => s.object as KubeObject);

@@ -9,16 +9,23 @@
 import { formatCpu, formatMemory, podResources } from '../scheduler/resources.ts';
 import { withLimitRangeDefaults } from './limit-range.ts';
 import { parseCpu, parseMemory } from './quantity.ts';
-import type { KubeObject, LimitRange, PodSpec, ResourceQuota } from './types.ts';
-import { API_VERSION, RESOURCE } from './types.ts';
+import type { Kind, KubeObject, LimitRange, PodSpec, ResourceQuota } from './types.ts';
+import { API_VERSION, KINDS, namespaced, RESOURCE } from './types.ts';
 
 export type Usage = Map<string, number>;
 
 /** `count/deployments.apps`, `count/pods`: k8s' object-count names. */
-export const countKey = (o: KubeObject) => {
-  const v = API_VERSION[o.kind];
-  return `count/${RESOURCE[o.kind]}${v.includes('/') ? `.${v.split('/')[0]}` : ''}`;
+export const countKey = (kind: Kind) => {
+  const v = API_VERSION[kind];
+  return `count/${RESOURCE[kind]}${v.includes('/') ? `.${v.split('/')[0]}` : ''}`;
 };
+
+/** The kinds whose objects a namespace's quotas count: those that declare pods, and those a quota's
+ * `count/<resource>` names. */
+export function countedKinds(hardKeys: readonly string[]): Kind[] {
+  return KINDS.filter((k) => namespaced(k) && (POD_KINDS.includes(k) || hardKeys.includes(countKey(k))));
+}
+const POD_KINDS: readonly Kind[] = ['Pod', 'Deployment', 'Job', 'DaemonSet'];
 
 /** The pods an object declares (how many, and their spec), or undefined. */
 export function declaredPods(o: KubeObject, nodeCount: number): { count: number; spec: PodSpec } | undefined {
@@ -51,7 +58,7 @@ export function usageOf(
   const u: Usage = new Map();
   const add = (k: string, n: number) => u.set(k, (u.get(k) ?? 0) + n);
   for (const o of objects) {
-    add(countKey(o), 1);
+    add(countKey(o.kind), 1);
     const pods = declaredPods(o, nodeCount);
     if (!pods) continue;
     const r = podResources(withLimitRangeDefaults(pods.spec, ranges));

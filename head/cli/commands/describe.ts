@@ -2,13 +2,12 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../../agent/errors.ts';
 import type { KubeEvent } from '../../../agent/objects/events.ts';
-import { type Usage, usageOf } from '../../../agent/objects/quota.ts';
+import { countedKinds, countKey, type Usage, usageOf } from '../../../agent/objects/quota.ts';
 import {
   type EndpointSlice,
-  KINDS,
+  type Kind,
   type KubeObject,
   type LimitRange,
-  namespaced,
   type Pod,
   RESOURCE,
   type ResourceQuota,
@@ -67,12 +66,7 @@ async function describeNode(opts: HeadFlags, name: string): Promise<void> {
 /** What a namespace's objects use, as the apply's quota check counts it (agent/objects/quota.ts). */
 async function namespaceUsage(opts: HeadFlags, namespace: string, quota: KubeObject): Promise<Usage> {
   const hard = Object.keys((quota as ResourceQuota).spec.hard);
-  const kinds = KINDS.filter(
-    (k) =>
-      namespaced(k) &&
-      (['Pod', 'Deployment', 'Job', 'DaemonSet', 'LimitRange'].includes(k) ||
-        hard.some((h) => h.startsWith(`count/${k.toLowerCase()}`))),
-  );
+  const kinds: Kind[] = [...new Set([...countedKinds(hard), 'LimitRange' as const])];
   const q = `?namespace=${encodeURIComponent(namespace)}`;
   const [lists, nodes] = await Promise.all([
     Promise.all(
@@ -86,7 +80,7 @@ async function namespaceUsage(opts: HeadFlags, namespace: string, quota: KubeObj
   const ranges = objects.filter((o): o is LimitRange => o.kind === 'LimitRange');
   const live = nodes.items.filter((n) => n.status === 'Ready').length;
   return usageOf(
-    objects.filter((o) => o.kind !== 'LimitRange' || hard.some((h) => h.startsWith('count/limitrange'))),
+    objects.filter((o) => o.kind !== 'LimitRange' || hard.includes(countKey('LimitRange'))),
     live,
     ranges,
   );
