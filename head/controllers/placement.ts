@@ -133,19 +133,12 @@ function preemptFor(
 ): Preemption | 'waiting' | undefined {
   const classes = world.priorityClasses ?? [];
   if (!preempts(p.object.spec, classes)) return undefined;
-  const priority = priorityOf(p.object.spec, classes);
+  const priority = toPlace.priority ?? 0;
   if (priority <= lowestBoundPriority(world)) return undefined;
   const nominated = p.object.status?.nominatedNodeName;
   if (nominated && world.pods.some((q) => q.object.spec.nodeName === nominated && isTerminating(q.object)))
     return 'waiting';
-  const plan = planPreemption(
-    toPlace,
-    priorityOf(p.object.spec, classes),
-    world.nodes,
-    world.pods,
-    classes,
-    world.podNetwork,
-  );
+  const plan = planPreemption(toPlace, priority, world.nodes, world.pods, classes, world.podNetwork);
   if (!plan) return undefined;
   const { namespace, name } = p.object.metadata;
   for (const v of plan.victims) {

@@ -9,7 +9,7 @@ import type { Pod } from '../../../agent/objects/types.ts';
 import type { CordonResult } from '../../api/node-cordon.ts';
 import { type HeadFlags, headDelete, headGet, headPost } from '../head-client.ts';
 import { headOptions } from '../manifest-files.ts';
-import { query } from '../objects-api.ts';
+import { objectPath, query, refFor } from '../objects-api.ts';
 import { graceOf, waitGone } from './delete.ts';
 import { parseDuration } from './pod-stream.ts';
 
@@ -113,10 +113,8 @@ export function registerNodeCommands(program: Command): void {
     const waiting: DeleteResult[] = [];
     for (const p of plan.evict) {
       process.stdout.write(`evicting pod ${ident(p)}\n`);
-      const r = await headDelete<DeleteResult>(
-        opts,
-        `/api/v1/objects/pods/${p.metadata.namespace}/${p.metadata.name}${q}`,
-      );
+      const ref = refFor('Pod', p.metadata.name, p.metadata.namespace);
+      const r = await headDelete<DeleteResult>(opts, `${objectPath(ref)}${q}`);
       if (r.deleted && r.terminatingUid) waiting.push(r);
     }
     // Pods that were Terminating already are waited for too.

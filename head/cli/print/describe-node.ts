@@ -4,10 +4,12 @@
 import type { Pod } from '../../../agent/objects/types.ts';
 import {
   type Allocatable,
+  addResources,
   formatCpu,
   formatMemory,
   podResources,
   type Resources,
+  ZERO,
 } from '../../../agent/scheduler/resources.ts';
 import type { NodeView } from '../../../agent/store/node-views.ts';
 import { age, table } from '../output.ts';
@@ -64,14 +66,12 @@ export function describeNodeText(v: NodeView, pods: readonly Pod[]): string {
       `  Agent Version:              ${v.version ?? '<none>'}`,
     );
   const here = podsOnNode(pods, v.name);
-  const requests: Resources = { cpuMilli: 0, memoryBytes: 0 };
-  const limits: Resources = { cpuMilli: 0, memoryBytes: 0 };
+  let requests: Resources = ZERO;
+  let limits: Resources = ZERO;
   const rows = here.map((p) => {
     const r = podResources(p.spec);
-    requests.cpuMilli += r.requests.cpuMilli;
-    requests.memoryBytes += r.requests.memoryBytes;
-    limits.cpuMilli += r.limits.cpuMilli;
-    limits.memoryBytes += r.limits.memoryBytes;
+    requests = addResources(requests, r.requests);
+    limits = addResources(limits, r.limits);
     return [
       p.metadata.namespace ?? 'default',
       p.metadata.name,
