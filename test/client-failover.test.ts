@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createTestCluster, eventually, getJson, runCli, type TestCluster } from './harness/cluster.ts';
+import { freezeProcess } from './harness/frozen.ts';
 
 describe('clients fail over fast', { timeout: 180_000 }, () => {
   let c: TestCluster;
@@ -16,8 +17,8 @@ describe('clients fail over fast', { timeout: 180_000 }, () => {
     (JSON.parse(await readFile(headsFile(), 'utf8')) as Record<string, string[]>)[key()];
   /** Run `fn` while `pid` is stopped; it is continued whatever happens. */
   const frozen = async <T>(pid: number, fn: () => Promise<T>): Promise<T> => {
-    process.kill(pid, 'SIGSTOP');
     try {
+      await freezeProcess(pid);
       return await fn();
     } finally {
       process.kill(pid, 'SIGCONT');

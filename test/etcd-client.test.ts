@@ -9,6 +9,7 @@ import { connectEtcd, EtcdUnreachableError } from '../agent/store/etcd.ts';
 import { isCancel } from '../agent/store/etcd-faults.ts';
 import { eventually } from './harness/cluster.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
+import { freezeProcess } from './harness/frozen.ts';
 
 /** etcd3's private parts: a host's service clients (replaced by a new object when they are all closed),
  * and where a failed stream is reported. */
@@ -109,8 +110,8 @@ describe('etcd client', () => {
     const watched = await watchOf('main');
     try {
       const was = services();
-      etcd.process.kill('SIGSTOP');
       try {
+        await freezeProcess(etcd.process.pid!);
         await assert.rejects(client.get('main').string(), EtcdUnreachableError);
       } finally {
         etcd.process.kill('SIGCONT');
