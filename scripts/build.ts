@@ -116,6 +116,8 @@ const result = await build({
   metafile: true,
 });
 if (result.errors.length > 0) process.exit(1);
+// What each input costs in the bundle: `node scripts/bundle-sizes.ts` reads it.
+writeFileSync(join(dist, 'meta.json'), JSON.stringify(result.metafile));
 
 // V8 keeps a script's source in memory for its whole life, as one-byte (Latin-1) text only when every
 // character fits: the few non-ASCII characters esbuild leaves in comments made the ~6 MB source a ~13 MB

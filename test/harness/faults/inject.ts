@@ -2,6 +2,7 @@
 // done, and remembered, so restoreAll() can undo whatever a failed scenario left (thaw, heal, restart).
 import { execFileSync } from 'node:child_process';
 import { LABEL } from '../../../agent/runtime/labels.ts';
+import { freezeProcess } from '../frozen.ts';
 import type { FaultCluster } from './cluster.ts';
 import type { Recorder } from './recorder.ts';
 
@@ -22,10 +23,10 @@ export class Faults {
     this.rec = rec;
   }
 
-  /** SIGSTOP of a node's agent or of etcd: a hung process, a paused VM. */
-  freeze(target: string): void {
-    this.process(target).kill('SIGSTOP');
+  /** SIGSTOP of a node's agent or of etcd: a hung process, a paused VM. Noted once every thread is stopped. */
+  async freeze(target: string): Promise<void> {
     this.frozen.add(target);
+    await freezeProcess(this.process(target).pid!);
     this.rec.note('freeze', target, `SIGSTOP ${target}`);
   }
 

@@ -15,7 +15,7 @@ const FREEZE_MS = 15_000;
 export const UNKNOWN_BOUND_MS = 3000;
 
 async function frozen(ctx: ScenarioContext, target: string, ms: number): Promise<void> {
-  ctx.faults.freeze(target);
+  await ctx.faults.freeze(target);
   await ctx.lasting(ms);
   ctx.faults.thaw(target);
 }

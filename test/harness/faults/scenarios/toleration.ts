@@ -63,7 +63,7 @@ export const tolerationScenario: Scenario = {
     );
   },
   async run(ctx) {
-    ctx.faults.freeze(WORKER);
+    await ctx.faults.freeze(WORKER);
     await ctx.lasting(25_000);
     ctx.faults.thaw(WORKER);
   },
