@@ -13,7 +13,7 @@ function groupOf(path: string): string {
   const parts = path.split('/');
   const at = parts.lastIndexOf('node_modules');
   if (at < 0) return parts.slice(0, 2).join('/');
-  const name = parts[at + 1];
+  const name = parts[at + 1] ?? path;
   return name.startsWith('@') ? `${name}/${parts[at + 2]}` : name;
 }
 const sizes = new Map<string, number>();
