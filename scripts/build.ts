@@ -80,21 +80,35 @@ function yamuxWindowUpdatePlugin(): Plugin {
   };
 }
 
+/**
+ * docker-modem requires ssh2 at its top (for Docker over SSH, which we never use), and ssh2 compiles a
+ * WebAssembly Poly1305 with a 16 MB heap as it loads: every agent paid for it. Require it where a
+ * connection over SSH is made instead; the deploy code's own ssh2 import loads it when a deploy runs.
+ */
+function dockerModemLazySshPlugin(): Plugin {
+  return {
+    name: 'docker-modem-lazy-ssh2',
+    setup(b) {
+      b.onLoad({ filter: /docker-modem[\\/]lib[\\/]ssh\.js$/ }, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        const top = "var Client = require('ssh2').Client,";
+        if (!source.includes(top) || !source.includes('new Client()'))
+          throw new Error(`docker-modem changed: ${args.path} no longer requires ssh2 at its top`);
+        const contents = source.replace(top, 'var').replace('new Client()', "new (require('ssh2').Client)()");
+        return { contents, loader: 'js' };
+      });
+    },
+  };
+}
+
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 const bundle = join(dist, 'nokube.cjs');
 const result = await build({
   stdin: {
     contents: [
-      // `agent op` (a deploy step, run once per host per deploy over SSH) loads only what it needs: with
-      // dynamic imports esbuild evaluates a module on first use, not at start (~0.25 s less per op).
-      'const argv = process.argv;',
-      "if (argv[2] === 'agent' && argv[3] === 'op' && argv.length === 5)",
-      "  import('./agent/op/op-command.ts').then((m) => m.runAgentOp(argv[4])).then((code) => process.exit(code));",
-      'else',
-      "  import('./head/cli/program.ts')",
-      "    .then((p) => p.main(argv, () => import('./head/head-part.ts').then((h) => h.headParts)))",
-      '    .then(() => process.exit());',
+      // head/cli/entry.ts says what each command line loads.
+      "import('./head/cli/entry.ts').then((e) => e.runNokube(process.argv)).then(() => process.exit());",
     ].join('\n'),
     resolveDir: root,
     sourcefile: 'nokube-entry.ts',
@@ -110,8 +124,10 @@ const result = await build({
   // ESM code reading import.meta.url gets the bundle's own URL.
   define: { 'import.meta.url': '__nokube_import_meta_url' },
   banner: { js: "const __nokube_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [etcdProtoPlugin(), yamuxWindowUpdatePlugin()],
+  plugins: [etcdProtoPlugin(), yamuxWindowUpdatePlugin(), dockerModemLazySshPlugin()],
   legalComments: 'none',
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
   metafile: true,
 });
@@ -123,12 +139,27 @@ writeFileSync(join(dist, 'meta.json'), JSON.stringify(result.metafile));
 // character fits: the few non-ASCII characters esbuild leaves in comments made the ~6 MB source a ~13 MB
 // two-byte string in every agent. Escaping them (\uXXXX is the same character in comments, strings,
 // regular expressions and identifiers) keeps it one-byte.
-const source = readFileSync(bundle, 'utf8');
+let source = readFileSync(bundle, 'utf8');
+// NOKUBE_BUILD_TRACE_MODULES=1: a diagnostic build whose globalThis.__nokubeLoaded lists every module
+// evaluated so far, in order (see bench/agent-modules.ts).
+if (process.env.NOKUBE_BUILD_TRACE_MODULES === '1') {
+  const helpers = [
+    ['var __esm=(fn,res,err)=>function(){', 'fn'],
+    ['var __commonJS=(cb,mod2)=>function(){', 'cb'],
+  ] as const;
+  for (const [helper, arg] of helpers) {
+    if (!source.includes(helper)) throw new Error(`esbuild changed its module helper: no ${helper}`);
+    source = source.replace(
+      helper,
+      `${helper}if(${arg})(globalThis.__nokubeLoaded??=[]).push(__getOwnPropNames(${arg})[0]);`,
+    );
+  }
+}
 const ascii = source.replace(
   /[^ -~\t\n\r\v\f]/g,
   (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
 );
-if (ascii !== source) writeFileSync(bundle, ascii);
+writeFileSync(bundle, ascii);
 
 // The Node 22 binary of the `node` npm package (node_modules/.bin/node may be a link to it).
 const nodeBinary = realpathSync(join(root, 'node_modules', 'node', 'bin', 'node'));

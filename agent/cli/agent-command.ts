@@ -27,11 +27,11 @@ export function registerAgentCommands(program: Command, loadParts: () => Promise
     if (nodeTls.some((f) => f !== undefined) && !nodeTls.every((f) => f !== undefined))
       throw new UsageError('--tls-ca, --tls-cert and --tls-key go together (all three or none)');
     // Loaded here, not at the top: client commands should not pay for libp2p's start-up.
-    const [{ startAgent }, { createLogger }] = await Promise.all([
+    const [{ startAgent }, { createAgentLogger }] = await Promise.all([
       import('../agent.ts'),
       import('../log/logger.ts'),
     ]);
-    const log = createLogger({ node: opts.node });
+    const log = await createAgentLogger({ node: opts.node });
     const agentOpts: AgentOptions = {
       configSource: opts.config,
       nodeName: opts.node,

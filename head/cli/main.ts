@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Entry point of the nokube binary: the agent's command line with the head part plugged in.
-import { main } from './program.ts';
+// Entry point of the nokube binary (scripts/build.ts bundles the same call).
+import { runNokube } from './entry.ts';
 
-await main(process.argv, async () => (await import('../head-part.ts')).headParts);
+await runNokube(process.argv);
 // Whatever a library left open (timers, sockets) must not keep a finished command alive.
 process.exit();

@@ -1,8 +1,8 @@
 // The nokube command line: every role of the single binary is a subcommand.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { registerAgentCommands } from '../../agent/cli/agent-command.ts';
+import { runProgram } from '../../agent/cli/run-program.ts';
 import type { AgentPart } from '../../agent/context.ts';
-import { UsageError } from '../../agent/errors.ts';
 import { VERSION } from '../../agent/version.ts';
 import { registerAcl } from './commands/acl.ts';
 import { registerApply } from './commands/apply.ts';
@@ -61,46 +61,7 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   return program;
 }
 
-/** Errors whose message is the whole story (no stack even with NOKUBE_DEBUG); matched by their `name`
- * (each sets it: a bundler may rename a class) so this file need not load the modules that define them.
- * One may carry its own `exitCode` (else 1). */
-const KNOWN_ERRORS = new Set([
-  'ConfigError',
-  'EtcdUnreachableError',
-  'ConfigConflictError',
-  'AgentStartError',
-  'MeshPortInUseError',
-  'HeadPortInUseError',
-  'AgentPortInUseError',
-  'FileServerPortInUseError',
-  'InterruptedError',
-  'WaitTimeoutError',
-  'RolloutFailedError',
-  'ChangeRefusedError',
-  'KeyringError',
-]);
-
 /** Run the CLI; known errors print one line (or one per config problem) and exit non-zero. */
 export async function main(argv: string[], loadParts: () => Promise<AgentPart[]>): Promise<void> {
-  const program = buildProgram(loadParts);
-  program.exitOverride();
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
-      return;
-    }
-    const known = err instanceof UsageError || KNOWN_ERRORS.has((err as Error).name);
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(
-      message
-        .split('\n')
-        .map((l) => `error: ${l}`)
-        .join('\n') + '\n',
-    );
-    if (!known && process.env.NOKUBE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
-    const own = (err as { exitCode?: unknown }).exitCode;
-    process.exitCode = err instanceof UsageError ? 2 : known && typeof own === 'number' ? own : 1;
-  }
+  await runProgram(buildProgram(loadParts), argv);
 }
