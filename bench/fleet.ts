@@ -68,21 +68,29 @@ spec:
       containers:
         - {name: c, image: sim/none:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}
 `;
+  const headPid = c.agents.get('head-1')!.process.pid!;
+  const cpu0 = { head: cpuSeconds(headPid), etcd: cpuSeconds(c.etcd.process.pid!), sims: process.cpuUsage() };
   t = Date.now();
   const applied = await runCli(['apply', '-f', '-'], c.env, manifest);
   if (applied.code !== 0) throw new Error(applied.stderr);
   const appliedMs = Date.now() - t;
   await eventually(() => fleet.boundAt.size >= P, 600_000, `${P} pods bound`);
   const bound = Math.max(...fleet.boundAt.values()) - t;
+  const cpuBound = {
+    head: cpuSeconds(headPid) - cpu0.head,
+    etcd: cpuSeconds(c.etcd.process.pid!) - cpu0.etcd,
+    sims: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu0.sims)),
+  };
   await eventually(() => fleet.runningAt.size >= P, 600_000, `${P} pods Running`);
   const running = Math.max(...fleet.runningAt.values()) - t;
   const firstBound = Math.min(...fleet.boundAt.values()) - t;
   console.log(
-    `apply of ${P} replicas (the CLI returned after ${(appliedMs / 1000).toFixed(2)} s, the first pod bound at ${(firstBound / 1000).toFixed(2)} s) -> all bound ${(bound / 1000).toFixed(2)} s, all reported Running ${(running / 1000).toFixed(2)} s`,
+    `apply of ${P} replicas (the CLI returned after ${(appliedMs / 1000).toFixed(2)} s, the first pod bound at ${(firstBound / 1000).toFixed(2)} s) -> all bound ${(bound / 1000).toFixed(2)} s, all reported Running ${(running / 1000).toFixed(2)} s` +
+      `\n  CPU from the apply until all bound: head ${cpuBound.head.toFixed(2)} s, etcd ${cpuBound.etcd.toFixed(2)} s, this process (the simulated agents) ${cpuBound.sims.toFixed(2)} s`,
   );
   await new Promise((r) => setTimeout(r, 5000));
 
-  const head = c.agents.get('head-1')!.process.pid!;
+  const head = headPid;
   const before = await etcdCounts(c.etcd.url);
   const sentBefore = { ...fleet.sent };
   const cpuBefore = cpuSeconds(head);

@@ -4,6 +4,7 @@
 //   idle         RSS (total and private/anonymous), CPU % of one core, event-loop lag p99, message rate,
 //                sampled every second per agent process over an idle window after convergence
 //   detection    SIGKILL one agent -> EVERY survivor's table says dead (a few victims, one after another)
+//   join         the first victim started again -> its node record in etcd, -> in EVERY other table alive
 // Every node is a head, so each agent's own member table is read over its own API
 // (GET http://<address>:<headPort>/api/v1/members). The head part adds an HTTP server to each agent, so the
 // RSS figures are a little pessimistic for a worker-only agent.
@@ -24,6 +25,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Member } from '../agent/mesh/member-table.ts';
+import { keys } from '../agent/store/keys.ts';
 import { createTestCluster, REPO, type TestCluster } from '../test/harness/cluster.ts';
 
 const { values } = parseArgs({
@@ -58,7 +60,7 @@ if (values.bin) process.env.NOKUBE_BIN = resolve(values.bin);
 if (values['agent-node-options']) process.env.NODE_OPTIONS = values['agent-node-options'];
 const mode = process.env.NOKUBE_BIN ? `binary ${process.env.NOKUBE_BIN}` : 'node + .ts sources';
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-const TARGETS = { detectMsAt20: 2000, rssMB: 80, cpuPercent: 1 };
+const TARGETS = { detectMsAt20: 2000, rssMB: 80, cpuPercent: 1, joinMs: 1000 };
 
 interface Spread {
   min: number;
@@ -86,6 +88,8 @@ interface Figures {
   };
   /** Worker-only agents (cluster with one head), --worker-idle. */
   workerIdle?: ProcessFigures & { note?: string };
+  /** A killed agent started again: start -> its node record in etcd, -> in every other table alive. */
+  join?: { node: string; registeredMs: number | null; tableMs: number | null; polledMs: number | null };
   detection: Array<{
     victim: string;
     tableMs: number | null;
@@ -407,6 +411,52 @@ async function measure(n: number, net: number): Promise<Figures> {
     );
     await sleep(2000); // let redials of the victim die down before the next kill
   }
+
+  // 4. Join: the first victim started again, as an edge host's agent restarts. From its start (the
+  // process spawned) to its node record of the new incarnation in etcd, and to every other live agent's
+  // table having it alive (the tables' timestamps; polled as an upper bound).
+  const joiner = fig.detection[0]?.victim;
+  if (joiner) {
+    const others = survivors;
+    const startedAt = Date.now();
+    await c.startAgent(joiner);
+    const registered = c.withEtcd(async (etcd) => {
+      for (;;) {
+        const record = await etcd
+          .get(keys.node(c.name, joiner))
+          .json()
+          .catch(() => null);
+        const t = Date.now();
+        if (record && Date.parse((record as { startedAt: string }).startedAt) >= startedAt - 1000) return t;
+        if (Date.now() - startedAt > convergeTimeoutMs) return null;
+        await sleep(20);
+      }
+    });
+    let polledMs: number | null = null;
+    let tableMs: number | null = null;
+    const pending = new Set(others);
+    const since: number[] = [];
+    while (pending.size > 0 && Date.now() - startedAt < convergeTimeoutMs) {
+      await Promise.all(
+        [...pending].map(async (x) => {
+          const m = (await view(c, x))?.find((e) => e.name === joiner);
+          if (m?.state === 'alive' && m.since >= startedAt) {
+            since.push(m.since);
+            pending.delete(x);
+          }
+        }),
+      );
+      if (pending.size === 0) {
+        polledMs = Date.now() - startedAt;
+        tableMs = Math.max(...since) - startedAt;
+      } else await sleep(pollMs);
+    }
+    const reg = await registered;
+    fig.join = { node: joiner, registeredMs: reg === null ? null : reg - startedAt, tableMs, polledMs };
+    progress(
+      `  join ${joiner} (restarted): registered ${fig.join.registeredMs ?? 'timeout'} ms, in every table ${tableMs ?? 'timeout'} ms (polled ${polledMs ?? '-'})`,
+    );
+  }
   return fig;
 }
 
@@ -533,6 +583,13 @@ console.log(
   ]),
 );
 for (const r of results) {
+  if (r.join) {
+    const { registeredMs: reg, tableMs: table } = r.join;
+    const ok = reg !== null && table !== null && Math.max(reg, table) <= TARGETS.joinMs;
+    console.log(
+      `  N=${r.n} agent start -> registered and in every peer's table <= ${TARGETS.joinMs} ms (${r.join.node} restarted): ${verdict(ok)} (registered ${reg ?? 'timeout'} ms, tables ${table ?? 'timeout'} ms)`,
+    );
+  }
   for (const [kind, i] of [
     ['head', r.idle],
     ['worker', r.workerIdle],
@@ -572,6 +629,13 @@ if (at20) {
   );
 } else console.log('  detection <= 2 s at N=20: not measured (no N=20 in --sizes)');
 for (const r of results) {
+  if (r.join) {
+    const { registeredMs: reg, tableMs: table } = r.join;
+    const ok = reg !== null && table !== null && Math.max(reg, table) <= TARGETS.joinMs;
+    console.log(
+      `  N=${r.n} agent start -> registered and in every peer's table <= ${TARGETS.joinMs} ms (${r.join.node} restarted): ${verdict(ok)} (registered ${reg ?? 'timeout'} ms, tables ${table ?? 'timeout'} ms)`,
+    );
+  }
   for (const [kind, i] of [
     ['head', r.idle],
     ['worker', r.workerIdle],

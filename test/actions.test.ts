@@ -9,6 +9,7 @@ import { EventRecorder } from '../agent/objects/events.ts';
 import { getObject, listObjects } from '../agent/objects/store.ts';
 import type { Deployment } from '../agent/objects/types.ts';
 import { connectEtcd } from '../agent/store/etcd.ts';
+import { keys } from '../agent/store/keys.ts';
 import { type Action, applyActions } from '../head/controllers/actions.ts';
 import { podFromTemplate } from '../head/controllers/pod-template.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
@@ -50,7 +51,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('a scale-up of 120 pods: runs of creates, every pod stored once; a taken name is a lost race', async () => {
+test('a scale-up of 1,200 pods (more than are in flight at once): every pod stored once, its events written or counted dropped; a taken name is a lost race', async () => {
   const recorder = new EventRecorder(
     etcd,
     cluster,
@@ -58,20 +59,26 @@ test('a scale-up of 120 pods: runs of creates, every pod stored once; a taken na
     createLogger({ test: 'actions' }, 'silent'),
   );
   const edge = { etcd, cluster, recorder, guard: [] };
-  const names = Array.from({ length: 120 }, (_, i) => `d-${String(i).padStart(3, '0')}`);
+  const names = Array.from({ length: 1200 }, (_, i) => `d-${String(i).padStart(4, '0')}`);
   assert.equal(await applyActions(edge, ownerRef, names.map(create)), 0);
   const stored = await listObjects(etcd, cluster, 'Pod', 'default', false);
   assert.deepEqual(stored.map((s) => s.object.metadata.name).sort(), names);
+  // Two events per pod (SuccessfulCreate on the owner, Scheduled on the pod), each written or dropped by
+  // the bounded queue, none lost otherwise.
+  await recorder.flush();
+  const events = await etcd.getAll().prefix(keys.eventsPrefix(cluster)).keys();
+  assert.equal(events.length + recorder.dropped, 2 * names.length);
+  assert.ok(events.length >= 1000, `${events.length} events written`);
   // Two of the same names again, between new ones: only those two lose.
-  const again = [create('d-new-1'), create('d-000'), create('d-new-2'), create('d-119')];
+  const again = [create('d-new-1'), create('d-0000'), create('d-new-2'), create('d-1199')];
   assert.equal(await applyActions(edge, ownerRef, again), 2);
-  assert.equal((await listObjects(etcd, cluster, 'Pod', 'default', false)).length, 122);
+  assert.equal((await listObjects(etcd, cluster, 'Pod', 'default', false)).length, 1202);
 
   // A delete, then a create of the same name: the create runs after the delete, so it lands.
-  const old = (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'd-005' }, false))!;
-  const replaced = create('d-005');
+  const old = (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'd-0005' }, false))!;
+  const replaced = create('d-0005');
   assert.equal(await applyActions(edge, ownerRef, [{ type: 'delete', pod: old, why: 'test' }, replaced]), 0);
-  const now = (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'd-005' }, false))!;
+  const now = (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'd-0005' }, false))!;
   assert.notEqual(now.object.metadata.uid, old.object.metadata.uid);
   assert.equal(
     now.object.metadata.uid,

@@ -1,10 +1,12 @@
 // Events about objects (k8s Event shape: type, reason, message, count, first/last timestamp, source),
 // kept one hour in etcd under a shared lease (one lease per recorder, replaced every 10 minutes, so an
 // event lives between 60 and 70 minutes). The same event repeated is one key with a growing count.
-// Writes go through a bounded queue: a burst of events never blocks or bloats the agent.
+// Writes go through a bounded queue, what queued meanwhile in one transaction: a burst of events never
+// blocks or bloats the agent.
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from '../log/logger.ts';
 import { shortReason } from '../store/etcd.ts';
+import { guardedTxn, NO_GUARD } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
 import { compareText } from '../text/compare.ts';
 import type { ObjectRef } from './store.ts';
@@ -13,6 +15,8 @@ import { namespaced, RESOURCE } from './types.ts';
 export const EVENT_TTL_SECONDS = 3600;
 const LEASE_ROTATE_MS = 10 * 60_000;
 const QUEUE_LIMIT = 1000;
+/** Events written in one transaction at most (etcd takes 128 operations in one). */
+const EVENTS_PER_TXN = 100;
 const REPEAT_MEMORY = 2000;
 
 /** What an event is about: an object, or a node (events/_cluster/nodes/<name>/: the agent's own matters,
@@ -126,13 +130,21 @@ export class EventRecorder {
     this.draining = true;
     try {
       while (this.queue.length > 0) {
-        const { key, event } = this.queue.shift()!;
+        // What has queued meanwhile goes in one transaction; a repeat's later count replaces its earlier
+        // one (etcd refuses a key twice in a transaction).
+        const batch = new Map<string, KubeEvent>();
+        for (const { key, event } of this.queue.splice(0, EVENTS_PER_TXN)) batch.set(key, event);
         try {
           const lease = await this.currentLease();
-          await lease.put(key).value(JSON.stringify(event)).exec();
+          const id = await lease.grant();
+          await guardedTxn(this.etcd, NO_GUARD)
+            .then(
+              ...[...batch].map(([key, event]) => this.etcd.put(key).value(JSON.stringify(event)).lease(id)),
+            )
+            .commit();
         } catch (err) {
-          this.dropped++;
-          this.log.debug({ err: shortReason(err) }, 'event write failed (dropped)');
+          this.dropped += batch.size;
+          this.log.debug({ err: shortReason(err), events: batch.size }, 'event write failed (dropped)');
           this.lease = undefined;
         }
       }

@@ -83,17 +83,18 @@ export async function applyActions(
   const unlessBack = (node: string | undefined): Guard =>
     node ? [...guard, absent(keys.node(cluster, node))] : guard;
   let lost = 0;
-  // A run of consecutive creates (a scale-up) goes to etcd at once, CREATES_PER_TXN pods per
-  // transaction: a thousand pods cost a few dozen round trips, and their agents start them together.
-  // Order between runs and the other actions is kept (a pod deleted before one of the same name is
-  // created). A run holds CREATES_AT_ONCE creates at most; the next one starts when its first create is
-  // reached.
-  let createRun = new Map<Action, Promise<boolean>>();
+  // A run of consecutive creates (a scale-up) goes to etcd CREATES_PER_TXN pods per transaction, with
+  // up to CREATES_AT_ONCE pods in flight: as each create is reached, the window slides on, so etcd always
+  // has transactions to batch into its next disk write. Order between runs and the other actions is kept
+  // (a pod deleted before one of the same name is created): a run never reaches past its last create.
+  const creates = new Map<Action, Promise<boolean>>();
+  let startedUpTo = 0;
   for (const [i, a] of actions.entries()) {
     switch (a.type) {
       case 'create': {
-        if (!createRun.has(a)) createRun = startCreates(edge, actions, i);
-        const ok = await createRun.get(a)!;
+        startedUpTo = startCreates(edge, actions, Math.max(i, startedUpTo), i + CREATES_AT_ONCE, creates);
+        const ok = await creates.get(a)!;
+        creates.delete(a);
         if (!ok) lost++;
         else if (a.pod.spec.nodeName) {
           recorder.normal(owner.ref, 'SuccessfulCreate', `Created pod: ${a.pod.metadata.name}`);
@@ -217,31 +218,40 @@ async function putImagePull(edge: Edge, a: Extract<Action, { type: 'imagePull' }
   return (await guardedTxn(etcd, guard, compare).then(op).commit()).succeeded;
 }
 
-/** Pod creates in flight at once: a scale-up by thousands goes out in runs of this many, */
-const CREATES_AT_ONCE = 200;
-/** in transactions of this many pods each (every pod's name compared absent; etcd takes 128 operations in
- * a transaction by default: 25 pods with their statuses are 50 puts). */
-const CREATES_PER_TXN = 25;
+/** Pod creates in flight at most: a scale-up by thousands goes out in a window of this many, */
+const CREATES_AT_ONCE = 500;
+/** in transactions of this many pods each (every pod's name compared absent, and the leader's fence;
+ * etcd takes 128 compares and 128 operations in a transaction by default: 50 pods with their statuses
+ * are 100 puts). */
+const CREATES_PER_TXN = 50;
 
-function startCreates(edge: Edge, actions: Action[], from: number): Map<Action, Promise<boolean>> {
-  const run = new Map<Action, Promise<boolean>>();
-  const creates: Array<Extract<Action, { type: 'create' }>> = [];
-  for (const a of actions.slice(from, from + CREATES_AT_ONCE)) {
-    if (a.type !== 'create') break;
-    creates.push(a);
-  }
-  for (let i = 0; i < creates.length; i += CREATES_PER_TXN) {
-    const batch = creates.slice(i, i + CREATES_PER_TXN);
+/** Start the creates of the run that goes on at `from`, whole transactions, until `until` is reached or the
+ * run ends; each create's outcome goes in `started`. Returns the index after the last create started. */
+function startCreates(
+  edge: Edge,
+  actions: Action[],
+  from: number,
+  until: number,
+  started: Map<Action, Promise<boolean>>,
+): number {
+  let next = from;
+  while (next < until) {
+    const batch: Array<Extract<Action, { type: 'create' }>> = [];
+    for (let a = actions[next]; a?.type === 'create' && batch.length < CREATES_PER_TXN; a = actions[next]) {
+      batch.push(a);
+      next++;
+    }
+    if (batch.length === 0) break;
     const together = createPods(edge.etcd, edge.cluster, batch, edge.guard);
     for (const a of batch) {
       const p = together.then((ok) =>
         ok ? true : createPod(edge.etcd, edge.cluster, a.pod, a.status, edge.guard),
       );
       p.catch(() => undefined); // awaited in order by applyActions; a failure is not left unhandled
-      run.set(a, p);
+      started.set(a, p);
     }
   }
-  return run;
+  return next;
 }
 
 /** Several new pods in one transaction, each only if its name is free; false when any is taken (or the

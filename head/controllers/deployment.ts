@@ -74,40 +74,41 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
   const available = (x: Stored<Pod>) => (availableAt(x.object, p.minReadySeconds) ?? Infinity) <= nowMs;
 
   const owned = ownedPods(world, d);
-  const gone: Pods = [];
+  // Sets, not lists: with thousands of replicas a membership test per pod must not cost a scan.
+  const gone = new Set<Stored<Pod>>();
   const wakes: number[] = [];
   for (const x of owned) {
     const standing = standingOf(x.object, world);
     const drop = (why: string, whileNodeAbsent?: string) => {
-      gone.push(x);
+      gone.add(x);
       podActions.push({ type: 'delete', pod: x, why, ...(whileNodeAbsent ? { whileNodeAbsent } : {}) });
     };
     // A Terminating pod is its agent's to finish; only a lost node's verdict removes it (no agent).
-    if (isTerminating(x.object) && standing !== 'unreachable') gone.push(x);
+    if (isTerminating(x.object) && standing !== 'unreachable') gone.add(x);
     else if (isTerminal(x.object)) drop(`pod ${x.object.status?.phase}`);
     else if (standing === 'drained') drop(`node ${x.object.spec.nodeName} is drained`);
     else if (standing === 'unreachable') {
       const fate = fateOnUnreachable(x.object, nowMs);
       if (fate.evict) drop(fate.why, x.object.spec.nodeName);
-      else if (isTerminating(x.object)) gone.push(x);
+      else if (isTerminating(x.object)) gone.add(x);
       else if (fate.wakeAt !== undefined) wakes.push(fate.wakeAt);
     }
   }
   // A pod that failed too often on its node goes (replaced below, elsewhere): reschedule.ts.
   const resched = planReschedule(
     d,
-    owned.filter((x) => !gone.includes(x) && x.object.spec.nodeName),
+    owned.filter((x) => !gone.has(x) && x.object.spec.nodeName),
     world,
     load,
     nowMs,
   );
   for (const r of resched.replace) {
-    gone.push(r.pod);
+    gone.add(r.pod);
     podActions.push({ type: 'delete', pod: r.pod, why: r.why });
   }
-  const live = owned.filter((x) => !gone.includes(x));
+  const live = owned.filter((x) => !gone.has(x));
   const current = live.filter((x) => hashOf(x.object) === hash);
-  const old = live.filter((x) => !current.includes(x));
+  const old = live.filter((x) => hashOf(x.object) !== hash);
   const annotations = rolloutAnnotations(d.metadata);
   const records = ownedReplicaSets(world, d);
   const record = records.find((r) => hashOf(r.object) === hash);
@@ -120,7 +121,7 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
     recordName: revisionName(d, hash),
     current,
     old,
-    ended: gone.filter((x) => hashOf(x.object) === hash && isTerminal(x.object)),
+    ended: [...gone].filter((x) => hashOf(x.object) === hash && isTerminal(x.object)),
     available,
     nowMs,
   });
@@ -167,7 +168,7 @@ export function reconcileDeployment(stored: Stored<Deployment>, world: World, en
     // The newest revision that has pods keeps the count (the template's own when it has any).
     const target = current.length > 0 || old.length === 0 ? hash : newestOld && hashOf(newestOld.object);
     const mine = live.filter((x) => hashOf(x.object) === target);
-    const others = live.filter((x) => !mine.includes(x));
+    const others = live.filter((x) => hashOf(x.object) !== target);
     if (live.length < want && target !== undefined) {
       const template = target === hash ? d.spec.template : deploymentTemplateOf(newestOld!.object);
       create(target, template, want - live.length);
