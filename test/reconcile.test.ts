@@ -613,7 +613,7 @@ describe('reconcileDaemonSet', () => {
   });
 });
 
-describe('reconcileDaemonSet and host ports', () => {
+describe('reconcileDaemonSet: host ports and resources', () => {
   test('a node where another pod holds the port: its pod Pending (FailedScheduling) until the port is free, then bound there', () => {
     const ports = { containers: [{ name: 'main', image: 'busybox', ports: [{ containerPort: 8080 }] }] };
     const s = new Sim(daemonSet({ template: template(ports) }), three());
@@ -662,6 +662,49 @@ describe('reconcileDaemonSet and host ports', () => {
     assert.equal(pending.object.spec.nodeName, 'n2');
     s.settle();
     assert.deepEqual(s.reconcile(), []);
+  });
+
+  test('a node without room for its requests: its pod Pending (Insufficient cpu) until room is freed, then bound there', () => {
+    const asks = {
+      containers: [{ name: 'main', image: 'busybox', resources: { requests: { cpu: '200m' } } }],
+    };
+    const nodes = three();
+    const small = { cpuMilli: 1000, memoryBytes: 2 ** 30, pods: 110 };
+    for (const n of nodes) (n as { allocatable?: typeof small }).allocatable = small;
+    const s = new Sim(daemonSet({ template: template(asks) }), nodes);
+    const big: Stored<Pod> = {
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { ...meta('big-1'), uid: 'uid-big-1' },
+        spec: {
+          nodeName: 'n2',
+          containers: [{ name: 'b', image: 'busybox', resources: { requests: { cpu: '900m' } } }],
+        },
+        status: { phase: 'Running' },
+      },
+      createRevision: '2',
+      modRevision: '2',
+    };
+    s.pods.push(big);
+    s.apply(s.reconcile());
+    const pending = s.pods.find((p) => p.object.metadata.name === 'agent-n2')!;
+    assert.equal(pending.object.spec.nodeName, undefined, 'not bound where it does not fit');
+    assert.equal(
+      pending.object.status?.conditions?.[0]?.message,
+      '0/1 nodes are available: 1 Insufficient cpu.',
+    );
+    s.settle();
+    assert.deepEqual(
+      s.reconcile().filter((a) => a.type !== 'status'),
+      [],
+      'waits quietly, no churn',
+    );
+    s.pods = s.pods.filter((p) => p !== big);
+    const next = s.reconcile();
+    assert.equal(s.types(next.filter((a) => a.type !== 'status')), 'bind');
+    s.apply(next);
+    assert.equal(pending.object.spec.nodeName, 'n2');
   });
 
   test('its own pod on a node does not block its replacement (template change keeps the port)', () => {

@@ -10,15 +10,17 @@
 //     node pulls the new images (prepull.ts);
 //   - deletes are graceful (actions.ts): a node whose pod is Terminating gets its new pod (same name) once
 //     the old object is gone; a Terminating pod is never deleted again nor counted;
-//   - host ports (Kubernetes' NodePorts filter, as the scheduler applies it to DaemonSet pods): a node
-//     where another pod holds one of the template's host ports gets its pod unbound and Pending, with
-//     `FailedScheduling` and the scheduler's message; it is bound there once the ports are free;
+//   - host ports and resources (Kubernetes' NodePorts and NodeResourcesFit filters, as the scheduler
+//     applies them to DaemonSet pods): a node where other pods hold one of the template's host ports, or
+//     leave too little room (pods, cpu, memory requests), gets its pod unbound and Pending, with
+//     `FailedScheduling` and the scheduler's message; it is bound there once there is room;
 //   - status (k8s' counts, per node) written only when it changes; the actor is woken when a pod becomes
 //     available (minReadySeconds).
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { DaemonSet, DaemonSetStatus, Pod } from '../../agent/objects/types.ts';
-import { hasFreePorts, hostPortsOf, PORTS_REASON } from '../../agent/scheduler/host-ports.ts';
+import { fitsResources } from '../../agent/scheduler/fits-resources.ts';
+import { hasFreePorts } from '../../agent/scheduler/host-ports.ts';
 import { feasibleNodes, unschedulableMessage } from '../../agent/scheduler/stack.ts';
 import { compareText } from '../../agent/text/compare.ts';
 import type { Action } from './actions.ts';
@@ -85,42 +87,40 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
   ).length;
 
   const toPlace = { spec: ds.spec.template.spec };
-  // The host ports other pods hold (this DaemonSet's own pod on a node is the one being replaced); only
-  // read when the template asks for any (most do not: no pass over every pod of the cluster then).
-  const load =
-    hostPortsOf(toPlace.spec, world.podNetwork).length === 0
-      ? undefined
-      : loadOf({
-          ...world,
-          pods: world.pods.filter((p) => controllerOf(p.object)?.uid !== ds.metadata.uid),
-          assumed: world.assumed?.filter((p) => controllerOf(p)?.uid !== ds.metadata.uid),
-        });
-  const portsMessage = unschedulableMessage(toPlace, 1, new Map([[PORTS_REASON, 1]]));
+  // What other pods hold on each node (this DaemonSet's own pod on a node is the one being replaced): host
+  // ports, the pod count and requests.
+  const load = loadOf({
+    ...world,
+    pods: world.pods.filter((p) => controllerOf(p.object)?.uid !== ds.metadata.uid),
+    assumed: world.assumed?.filter((p) => controllerOf(p)?.uid !== ds.metadata.uid),
+  });
+  const nodeOf = new Map(world.nodes.map((n) => [n.name, n]));
   for (const node of [...eligible].sort()) {
     const pending = pendingFor.get(node);
     if (slots.has(node) || terminatingOn.has(node)) {
       if (pending) actions.push({ type: 'delete', pod: pending, why: 'duplicate' });
       continue;
     }
-    const portsFree =
-      !load || hasFreePorts(world.nodes.find((n) => n.name === node)!, toPlace, load) === null;
+    const at = nodeOf.get(node)!;
+    const reason = hasFreePorts(at, toPlace, load) ?? fitsResources(at, toPlace, load);
+    const message = reason && unschedulableMessage(toPlace, 1, new Map([[reason, 1]]));
     if (pending) {
-      if (portsFree) actions.push({ type: 'bind', pod: pending, node });
-      else if (pending.object.status?.conditions?.[0]?.message !== portsMessage) {
-        const status = unschedulableStatus(portsMessage, env.now, pending.object.status);
+      if (!message) actions.push({ type: 'bind', pod: pending, node });
+      else if (pending.object.status?.conditions?.[0]?.message !== message) {
+        const status = unschedulableStatus(message, env.now, pending.object.status);
         actions.push({ type: 'podStatus', pod: pending, status });
         const on = {
           kind: 'Pod' as const,
           namespace: pending.object.metadata.namespace!,
           name: pending.object.metadata.name,
         };
-        actions.push({ type: 'event', on, warning: true, reason: 'FailedScheduling', message: portsMessage });
+        actions.push({ type: 'event', on, warning: true, reason: 'FailedScheduling', message });
       }
       continue;
     }
     const name = `${ds.metadata.name}-${node}`;
     const labels = { [REVISION_HASH_LABEL]: hash };
-    if (portsFree)
+    if (!message)
       actions.push({
         type: 'create',
         pod: podFromTemplate(ds, name, labels, node, rangesOf(world, ds.metadata.namespace)),
@@ -129,7 +129,7 @@ export function reconcileDaemonSet(stored: Stored<DaemonSet>, world: World, env:
       actions.push({
         type: 'create',
         pod: podFromTemplate(ds, name, labels, undefined, rangesOf(world, ds.metadata.namespace)),
-        status: unschedulableStatus(portsMessage, env.now),
+        status: unschedulableStatus(message, env.now),
       });
   }
 
