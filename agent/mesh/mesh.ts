@@ -108,6 +108,8 @@ export class Mesh {
   /** Addresses to keep connected to: bootstrap + etcd node records; keyed by multiaddr string. */
   private knownAddrs = new Set<string>();
   private lastDial = new Map<string, number>();
+  /** The peers' incarnations (their agents' start, ms) from their node records: who dials whom. */
+  private readonly startedAt = new Map<string, number>();
   private firstWanted = new Map<string, number>();
   /** When our member table last changed (or we started): announcements are frequent for a while after. */
   private lastChange = Date.now();
@@ -277,6 +279,16 @@ export class Mesh {
       },
     });
     node.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail));
+    // A new connection (either side dialled) hears our heartbeat at once, not on our next beat after its
+    // stream has opened (one to two beats): a restarted member is alive in the other's table within a
+    // round trip.
+    node.addEventListener('peer:connect', (evt) => {
+      if (this.stopping) return;
+      const frame = this.frameHead
+        ? heartbeatFrame(this.frameHead, this.seq)
+        : encodeHeartbeat(this.heartbeat());
+      this.direct?.sendTo([evt.detail.toString()], frame);
+    });
     node.addEventListener('self:peer:update', () => {
       this.addrsCache = undefined;
       this.frameHead = undefined;
@@ -315,6 +327,14 @@ export class Mesh {
       Math.max(MIN_TICK_MS, at - now),
     );
     this.tickTimer.unref();
+  }
+
+  /** A peer's node record: where it listens and when its agent started (its incarnation). A peer that
+   * started before us is dialled at once: we are the news. */
+  peerRecord(peerId: string, incarnation: number, addrs: string[]): void {
+    this.startedAt.set(peerId, incarnation);
+    this.addKnownPeers(addrs);
+    if (incarnation < this.opts.incarnation) this.dialMember(peerId, addrs);
   }
 
   /** Peers to stay connected to (from etcd node records). */
@@ -571,11 +591,16 @@ export class Mesh {
 
   /**
    * Two agents that learn of each other at once would dial each other at once, and gossipsub keeps its
-   * stream on only one of the two connections. So of two members only the lower peer id dials first; the
-   * higher one dials only if no connection appeared within RECONNECT_EVERY_MS of first wanting one.
+   * stream on only one of the two connections. So of two members one dials first: the one that started
+   * later (their node records say when; the other knew the address already and has no news to dial on:
+   * a restarted agent is in every table within a beat, not a reconnect period), else the lower peer id.
+   * The other dials only if no connection appeared within RECONNECT_EVERY_MS of first wanting one.
    */
   private shouldDial(peerId: string, now: number): boolean {
-    if (this.peerIdValue() < peerId) return true;
+    const theirs = this.startedAt.get(peerId);
+    if (theirs !== undefined && theirs !== this.opts.incarnation) {
+      if (theirs < this.opts.incarnation) return true;
+    } else if (this.peerIdValue() < peerId) return true;
     const first = this.firstWanted.get(peerId);
     if (first === undefined) {
       this.firstWanted.set(peerId, now);

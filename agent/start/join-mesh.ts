@@ -85,10 +85,10 @@ export async function joinMesh(
   };
   return {
     mesh,
-    rememberPeer({ name, peerId, multiaddrs }) {
+    rememberPeer({ name, peerId, multiaddrs, incarnation }) {
       // Admitted first: the dials below would be refused otherwise.
       admission.admit(name, peerId);
-      mesh.addKnownPeers(multiaddrs);
+      mesh.peerRecord(peerId, incarnation, multiaddrs);
       const was = peers[name];
       if (was?.peerId === peerId && was.multiaddrs.join() === multiaddrs.join()) return;
       peers[name] = { peerId, multiaddrs };
