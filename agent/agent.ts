@@ -17,6 +17,7 @@ import { AgentStartError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
 import { OutageLog } from './log/outage-log.ts';
 import { startLoopLagMonitor } from './loop/lag.ts';
+import { startMemoryReducer } from './loop/memory-reducer.ts';
 import { loadOrCreatePeerKey } from './mesh/peer-key.ts';
 import { readContainerRuntime, readNodeFacts } from './node/facts.ts';
 import { EventRecorder } from './objects/events.ts';
@@ -85,13 +86,22 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const incarnation = Date.now();
   const privateKey = await loadOrCreatePeerKey(join(live.self().workspace, 'agent', 'peer.key'));
   const docker = dockerClient(live.self());
-  const facts = await readNodeFacts(docker);
+  // Read while the mesh starts (the OS and disk facts take tens of ms, spawned commands among them).
+  const factsRead = readNodeFacts(docker);
+  factsRead.catch(() => undefined);
   const loopLag = startLoopLagMonitor();
+  const memoryReducer = startMemoryReducer(log);
 
   // 3. Mesh.
   const basics: StepBasics = { cluster, nodeName, etcd, live, events, log };
   const joined = await joinMesh({ ...basics, privateKey, incarnation });
   const { mesh } = joined;
+  const facts = await factsRead.catch(async (err: unknown) => {
+    loopLag.stop();
+    memoryReducer.stop();
+    await joined.stop(false);
+    throw err;
+  });
 
   // 4. Node record under the agent's lease (registered after the parts, below).
   const alive = new AliveRecords(etcd, cluster, nodeName, log.child({ part: 'alive' }));
@@ -176,6 +186,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     alive.stop();
     recorder.stop();
     loopLag.stop();
+    memoryReducer.stop();
     etcd.close();
   };
 
