@@ -86,7 +86,7 @@ test('a scale-up of 1,200 pods (more than are in flight at once): every pod stor
   );
 });
 
-test('a fenced edge: writes land only while the fence holds; a lost-node verdict only while the node is absent', async () => {
+test('a fenced edge: writes land only while the fence holds; a lost-node verdict only while the node is absent, a taint eviction only while its record is as read', async () => {
   const recorder = new EventRecorder(
     etcd,
     cluster,
@@ -106,6 +106,36 @@ test('a fenced edge: writes land only while the fence holds; a lost-node verdict
   const verdict: Action = { type: 'delete', pod: f1, why: 'lost', whileNodeAbsent: 'n1' };
   assert.equal(await applyActions(edge, ownerRef, [verdict]), 1, 'the node is back: nothing deleted');
   assert.ok(await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'f-1' }, false));
+
+  // A NoExecute eviction: only while the node's record is the one it read (its taint may be gone).
+  const seen = (await etcd.get(`/nokube/${cluster}/nodes/n1`).exec()).kvs[0]!.mod_revision;
+  await etcd.put(`/nokube/${cluster}/nodes/n1`).value('{"taints":[]}');
+  const evict: Action = {
+    type: 'delete',
+    pod: f1,
+    why: 'taint',
+    whileNodeAt: { node: 'n1', modRevision: seen },
+  };
+  assert.equal(await applyActions(edge, ownerRef, [evict]), 1, 'the record changed: nothing deleted');
+  assert.equal(
+    (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'f-1' }, false))?.object
+      .metadata.deletionTimestamp,
+    undefined,
+  );
+
+  const now = (await etcd.get(`/nokube/${cluster}/nodes/n1`).exec()).kvs[0]!.mod_revision;
+  const evictNow: Action = {
+    type: 'delete',
+    pod: f1,
+    why: 'taint',
+    whileNodeAt: { node: 'n1', modRevision: now },
+  };
+  assert.equal(await applyActions(edge, ownerRef, [evictNow]), 0, 'as read: the eviction lands');
+  assert.ok(
+    (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'f-1' }, false))?.object
+      .metadata.deletionTimestamp,
+    'Terminating',
+  );
 
   // Deposed (the election key gone and taken again by another campaign): every write is refused.
   await etcd.delete().key(fenceKey);

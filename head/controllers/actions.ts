@@ -30,13 +30,15 @@ export type Action =
    * once when there is nothing to wait for. `whileNodeAbsent`: removed at once, only while that node has
    * no record (a verdict about a lost node holds only while the node is still lost: one that came back
    * keeps its pods). `whileNamespace`: only while the pod's namespace is still as seen (absent, or created
-   * again after the pod: create revision `createRevision`, '0' for absent). */
+   * again after the pod: create revision `createRevision`, '0' for absent). `whileNodeAt`: only while
+   * that node's record is the one the verdict read (its taints: a NoExecute eviction). */
   | {
       type: 'delete';
       pod: Stored<Pod>;
       why: string;
       whileNodeAbsent?: string;
       whileNamespace?: { name: string; createRevision: string };
+      whileNodeAt?: { node: string; modRevision: string };
     }
   /** Status of a pod the controller speaks for (unscheduled, node lost). */
   | { type: 'podStatus'; pod: Stored<Pod>; status: PodStatus; whileNodeAbsent?: string }
@@ -124,7 +126,11 @@ export async function applyActions(
             ? 'removed'
             : 'conflict'
           : await deletePod(etcd, cluster, a.pod, {
-              guard: a.whileNamespace ? [...guard, namespaceAsSeen(cluster, a.whileNamespace)] : guard,
+              guard: [
+                ...guard,
+                ...(a.whileNamespace ? [namespaceAsSeen(cluster, a.whileNamespace)] : []),
+                ...(a.whileNodeAt ? [nodeAsSeen(cluster, a.whileNodeAt)] : []),
+              ],
             });
         if (outcome === 'conflict') lost++;
         else if (outcome !== 'unchanged')
@@ -329,6 +335,14 @@ export async function bindPod(
 }
 
 /** The namespace key still has the create revision a verdict saw ('0': still absent). */
+/** The node's record is the one read (same modification revision). */
+const nodeAsSeen = (cluster: string, at: { node: string; modRevision: string }): Compare => ({
+  key: keys.node(cluster, at.node),
+  target: 'Mod',
+  op: '==',
+  value: at.modRevision,
+});
+
 const namespaceAsSeen = (cluster: string, ns: { name: string; createRevision: string }): Compare => ({
   key: objectKey(cluster, { kind: 'Namespace', name: ns.name }),
   target: 'Create',

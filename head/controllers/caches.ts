@@ -121,6 +121,7 @@ export class LeaderCaches {
       .sort((a, b) => compareText(a.name, b.name));
     return {
       nodes,
+      nodeRevisions: new Map(this.nodes.entries().map(([, e]) => [e.value.name, e.modRevision])),
       pods: this.list<Pod>('pods'),
       drained,
       replicaSets: this.list<ReplicaSet>('replicasets'),

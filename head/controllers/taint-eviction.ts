@@ -55,10 +55,13 @@ export function planTaintEviction(world: World, nowMs: number): Action[] {
       continue;
     }
     const { namespace, name } = p.object.metadata;
+    const modRevision = world.nodeRevisions?.get(node!);
     actions.push({
       type: 'delete',
       pod: p,
       why: `node ${node} has a NoExecute taint the pod does not tolerate`,
+      // Only while the record still says so: a taint removed meanwhile is no verdict.
+      ...(modRevision ? { whileNodeAt: { node: node!, modRevision } } : {}),
     });
     actions.push({
       type: 'event',

@@ -50,6 +50,8 @@ export interface World {
   priorityClasses?: PriorityClass[];
   /** When (ms) the leader first saw each node's NoExecute taint (taint-eviction.ts `taintKey`). */
   taintsSince?: ReadonlyMap<string, number>;
+  /** Each node record's modification revision as read (fences verdicts on what a record says). */
+  nodeRevisions?: ReadonlyMap<string, string>;
 }
 
 /** A namespace's LimitRanges. */
