@@ -23,12 +23,13 @@ export class EtcdUnreachableError extends Error {
  * an agent whose link comes back must reach etcd again within about a second (its pods leave Unknown). */
 export const ETCD_BREAKER = { failures: 3, halfOpenMs: 1000 };
 
-/** gRPC channel options: reconnect within about a second of a link coming back (gRPC's own back-off grows to
- * 120 s; 2 s let a returning node's pods stay Unknown 3.3 s in a fresh-clone CI run), and
+/** gRPC channel options: reconnect within half a second of a link coming back (gRPC's own back-off grows to
+ * 120 s; 2 s, and later 1 s with the rest of the way back, let a returning node's pods stay Unknown 3.3 s
+ * in fresh-clone CI runs; an attempt during an outage is one failed connect), and
  * find a dead connection (a cut link sends no reset) by keepalive pings; etcd accepts pings every 5 s. */
 const GRPC_OPTIONS = {
   'grpc.initial_reconnect_backoff_ms': 250,
-  'grpc.max_reconnect_backoff_ms': 1000,
+  'grpc.max_reconnect_backoff_ms': 500,
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5000,
   // A list of a big prefix is one response (10,000 pods are about 7 MB): grpc-js's default cap of 4 MB
