@@ -90,7 +90,6 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const factsRead = readNodeFacts(docker);
   factsRead.catch(() => undefined);
   const loopLag = startLoopLagMonitor();
-  const memoryReducer = startMemoryReducer(log);
 
   // 3. Mesh.
   const basics: StepBasics = { cluster, nodeName, etcd, live, events, log };
@@ -98,10 +97,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { mesh } = joined;
   const facts = await factsRead.catch(async (err: unknown) => {
     loopLag.stop();
-    memoryReducer.stop();
     await joined.stop(false);
     throw err;
   });
+  const memoryReducer = startMemoryReducer(log);
 
   // 4. Node record under the agent's lease (registered after the parts, below).
   const alive = new AliveRecords(etcd, cluster, nodeName, log.child({ part: 'alive' }));

@@ -97,13 +97,12 @@ spec:
   );
   await new Promise((r) => setTimeout(r, 5000));
 
-  const head = headPid;
   const before = await etcdCounts(c.etcd.url);
   const sentBefore = { ...fleet.sent };
-  const cpuBefore = cpuSeconds(head);
+  const cpuBefore = cpuSeconds(headPid);
   await new Promise((r) => setTimeout(r, STEADY_S * 1000));
   const after = await etcdCounts(c.etcd.url);
-  const cpu = (cpuSeconds(head) - cpuBefore) / STEADY_S;
+  const cpu = (cpuSeconds(headPid) - cpuBefore) / STEADY_S;
   const rates = [...after]
     .map(([m, v]) => [m, (v - (before.get(m) ?? 0)) / STEADY_S] as const)
     .filter(([, r]) => r > 0)

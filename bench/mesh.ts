@@ -417,7 +417,6 @@ async function measure(n: number, net: number): Promise<Figures> {
   // table having it alive (the tables' timestamps; polled as an upper bound).
   const joiner = fig.detection[0]?.victim;
   if (joiner) {
-    const others = survivors;
     const startedAt = Date.now();
     await c.startAgent(joiner);
     const registered = c.withEtcd(async (etcd) => {
@@ -434,7 +433,7 @@ async function measure(n: number, net: number): Promise<Figures> {
     });
     let polledMs: number | null = null;
     let tableMs: number | null = null;
-    const pending = new Set(others);
+    const pending = new Set(survivors);
     const since: number[] = [];
     while (pending.size > 0 && Date.now() - startedAt < convergeTimeoutMs) {
       await Promise.all(
@@ -583,13 +582,6 @@ console.log(
   ]),
 );
 for (const r of results) {
-  if (r.join) {
-    const { registeredMs: reg, tableMs: table } = r.join;
-    const ok = reg !== null && table !== null && Math.max(reg, table) <= TARGETS.joinMs;
-    console.log(
-      `  N=${r.n} agent start -> registered and in every peer's table <= ${TARGETS.joinMs} ms (${r.join.node} restarted): ${verdict(ok)} (registered ${reg ?? 'timeout'} ms, tables ${table ?? 'timeout'} ms)`,
-    );
-  }
   for (const [kind, i] of [
     ['head', r.idle],
     ['worker', r.workerIdle],

@@ -108,34 +108,27 @@ test('a fenced edge: writes land only while the fence holds; a lost-node verdict
   assert.ok(await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'f-1' }, false));
 
   // A NoExecute eviction: only while the node's record is the one it read (its taint may be gone).
-  const seen = (await etcd.get(`/nokube/${cluster}/nodes/n1`).exec()).kvs[0]!.mod_revision;
+  const nodeRevision = async () =>
+    (await etcd.get(`/nokube/${cluster}/nodes/n1`).exec()).kvs[0]!.mod_revision;
+  const evictAt = (modRevision: string): Action => ({
+    type: 'delete',
+    pod: f1,
+    why: 'taint',
+    whileNodeAt: { node: 'n1', modRevision },
+  });
+  const f1Deletion = async () =>
+    (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'f-1' }, false))?.object
+      .metadata.deletionTimestamp;
+  const seen = await nodeRevision();
   await etcd.put(`/nokube/${cluster}/nodes/n1`).value('{"taints":[]}');
-  const evict: Action = {
-    type: 'delete',
-    pod: f1,
-    why: 'taint',
-    whileNodeAt: { node: 'n1', modRevision: seen },
-  };
-  assert.equal(await applyActions(edge, ownerRef, [evict]), 1, 'the record changed: nothing deleted');
+  assert.equal(await applyActions(edge, ownerRef, [evictAt(seen)]), 1, 'the record changed: nothing deleted');
+  assert.equal(await f1Deletion(), undefined);
   assert.equal(
-    (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'f-1' }, false))?.object
-      .metadata.deletionTimestamp,
-    undefined,
+    await applyActions(edge, ownerRef, [evictAt(await nodeRevision())]),
+    0,
+    'as read: the eviction lands',
   );
-
-  const now = (await etcd.get(`/nokube/${cluster}/nodes/n1`).exec()).kvs[0]!.mod_revision;
-  const evictNow: Action = {
-    type: 'delete',
-    pod: f1,
-    why: 'taint',
-    whileNodeAt: { node: 'n1', modRevision: now },
-  };
-  assert.equal(await applyActions(edge, ownerRef, [evictNow]), 0, 'as read: the eviction lands');
-  assert.ok(
-    (await getObject(etcd, cluster, { kind: 'Pod', namespace: 'default', name: 'f-1' }, false))?.object
-      .metadata.deletionTimestamp,
-    'Terminating',
-  );
+  assert.ok(await f1Deletion(), 'Terminating');
 
   // Deposed (the election key gone and taken again by another campaign): every write is refused.
   await etcd.delete().key(fenceKey);

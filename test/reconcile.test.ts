@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { planPodDeletion } from '../agent/objects/pod-deletion.ts';
 import type { Stored } from '../agent/objects/store.ts';
 import type {
+  Container,
   DaemonSet,
   Deployment,
   Job,
@@ -614,23 +615,27 @@ describe('reconcileDaemonSet', () => {
 });
 
 describe('reconcileDaemonSet: host ports and resources', () => {
+  /** Another pod, Running on `node` with one container. */
+  const runningOn = (node: string, name: string, container: Container): Stored<Pod> => ({
+    object: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { ...meta(name), uid: `uid-${name}` },
+      spec: { nodeName: node, containers: [container] },
+      status: { phase: 'Running' },
+    },
+    createRevision: '2',
+    modRevision: '2',
+  });
+
   test('a node where another pod holds the port: its pod Pending (FailedScheduling) until the port is free, then bound there', () => {
     const ports = { containers: [{ name: 'main', image: 'busybox', ports: [{ containerPort: 8080 }] }] };
     const s = new Sim(daemonSet({ template: template(ports) }), three());
-    const other: Stored<Pod> = {
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { ...meta('web-1'), uid: 'uid-web-1' },
-        spec: {
-          nodeName: 'n2',
-          containers: [{ name: 'w', image: 'busybox', ports: [{ containerPort: 8080 }] }],
-        },
-        status: { phase: 'Running' },
-      },
-      createRevision: '2',
-      modRevision: '2',
-    };
+    const other = runningOn('n2', 'web-1', {
+      name: 'w',
+      image: 'busybox',
+      ports: [{ containerPort: 8080 }],
+    });
     s.pods.push(other);
     const first = s.reconcile();
     s.apply(first);
@@ -672,20 +677,11 @@ describe('reconcileDaemonSet: host ports and resources', () => {
     const small = { cpuMilli: 1000, memoryBytes: 2 ** 30, pods: 110 };
     for (const n of nodes) (n as { allocatable?: typeof small }).allocatable = small;
     const s = new Sim(daemonSet({ template: template(asks) }), nodes);
-    const big: Stored<Pod> = {
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { ...meta('big-1'), uid: 'uid-big-1' },
-        spec: {
-          nodeName: 'n2',
-          containers: [{ name: 'b', image: 'busybox', resources: { requests: { cpu: '900m' } } }],
-        },
-        status: { phase: 'Running' },
-      },
-      createRevision: '2',
-      modRevision: '2',
-    };
+    const big = runningOn('n2', 'big-1', {
+      name: 'b',
+      image: 'busybox',
+      resources: { requests: { cpu: '900m' } },
+    });
     s.pods.push(big);
     s.apply(s.reconcile());
     const pending = s.pods.find((p) => p.object.metadata.name === 'agent-n2')!;
