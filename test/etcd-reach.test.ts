@@ -20,13 +20,17 @@ interface Line {
   t: number;
   ok: boolean;
   states: number[];
+  breaker: number;
   restarts: number;
 }
+
+const READY = 2;
+const BREAKER_OPEN = 1;
 
 let hosts: TestHosts;
 let etcd: TestEtcd;
 let child: ChildProcess | undefined;
-const lines: Line[] = [];
+let lines: Line[] = [];
 const waiters = new Set<() => void>();
 
 /** The client's states as they changed (time from the first line, ms: gRPC states, answered). */
@@ -34,7 +38,7 @@ function transitions(): string {
   const out: string[] = [];
   let last = '';
   for (const l of lines) {
-    const now = `${l.states.join('')}${l.ok ? '+' : '-'}`;
+    const now = `${l.states.join('')}${l.ok ? '+' : '-'}b${l.breaker}`;
     if (now !== last) out.push(`${l.t - lines[0]!.t}:${now}`);
     last = now;
   }
@@ -70,16 +74,24 @@ after(async () => {
   await hosts?.stop();
 });
 
-test('a connect made while the link was down is replaced when the link is back: etcd answers within 2 s, not at the next SYN retry', async (t) => {
+/** The client in the host's namespace, its lines from now on in `lines`. */
+function startChild(...args: string[]): Promise<Line> {
+  child?.kill('SIGKILL');
+  lines = [];
   const host = hosts.hosts[0]!;
-  child = spawn(IP, ['netns', 'exec', host.netns, process.execPath, CHILD, etcd.url], {
+  child = spawn(IP, ['netns', 'exec', host.netns, process.execPath, CHILD, etcd.url, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   createInterface({ input: child.stdout! }).on('line', (text) => {
     lines.push(JSON.parse(text) as Line);
     for (const w of [...waiters]) w();
   });
-  await nextLine((l) => l.ok, 10_000, 'the client answered at first');
+  return nextLine((l) => l.ok, 10_000, 'the client answered at first');
+}
+
+test('a connect made while the link was down is replaced when the link is back: etcd answers within 2 s, not at the next SYN retry', async (t) => {
+  const host = hosts.hosts[0]!;
+  await startChild();
   const bridge = (
     JSON.parse(execFileSync(IP, ['-j', 'link', 'show', host.veth]).toString()) as [{ master: string }]
   )[0].master;
@@ -114,4 +126,16 @@ test('a connect made while the link was down is replaced when the link is back: 
   t.diagnostic(`answered ${answered.t - healed} ms after the link came back; ${transitions()}`);
   assert.ok(answered.t - healed < 2000, `etcd answered ${answered.t - healed} ms after the link came back`);
   assert.ok(answered.restarts >= 1, 'the stalled attempt was replaced');
+});
+
+test('the breaker opened by the calls that failed while etcd was away is closed once the connection is back', async (t) => {
+  // A client that makes no call while its host's breaker is open: nothing but the reach watch closes it.
+  await startChild('respect-breaker');
+  await etcd.pause();
+  await nextLine((l) => l.breaker === BREAKER_OPEN, 5000, 'the breaker opens with etcd down');
+  await etcd.resume();
+  const back = await nextLine((l) => l.states.includes(READY), 10_000, 'connected again');
+  const answered = await nextLine((l) => l.ok, 2000, 'a get answered after the connection is back');
+  t.diagnostic(`answered ${answered.t - back.t} ms after the connection was seen ready; ${transitions()}`);
+  assert.notEqual(answered.breaker, BREAKER_OPEN);
 });

@@ -345,8 +345,9 @@ describe('fault checkers', () => {
     });
     assert.equal(summary(h, podsDeleted(h)), '+1.5 s pods-deleted: pod default/web-b (on f3) deleted');
     const lines = timeline(h).split('\n');
+    const clock = new Date(performance.timeOrigin + 1000).toISOString().slice(11, 23);
     assert.deepEqual(lines.slice(3), [
-      '+1.0 s FAULT SIGSTOP f3',
+      `+1.0 s FAULT SIGSTOP f3 (${clock} UTC)`,
       '+1.5 s etcd: - pod web-b on f3 Running deleted',
       '+1.5 s etcd: alive records gone (2): default/deployment-web/pod-web-b, default/deployment-web/pod-web-b/container-main',
       '+1.6 s docker: web-b/main on f3 (b1) removed',

@@ -16,10 +16,11 @@
 // the wait for that host (up to MAX_STALL_MS), and a connection made resets it.
 //
 // The same watch tells listeners when a client is connected again after it was not (the node registration
-// tries again at once instead of at its back-off).
+// tries again at once instead of at its back-off), and closes the host's circuit breaker then, so the calls
+// that failed during the outage do not hold the next ones back (etcd-faults.ts closeBreaker).
 import { connect } from 'node:http2';
 import type { Etcd3 } from 'etcd3';
-import { type PoolHost, poolOf } from './etcd-faults.ts';
+import { closeBreaker, type PoolHost, poolOf } from './etcd-faults.ts';
 
 /** How often each client's connections are looked at. */
 const TICK_MS = 500;
@@ -48,6 +49,8 @@ export interface EtcdReach {
 }
 
 interface HostWatch {
+  /** A channel of the host was READY at the last tick. */
+  ready: boolean;
   downSince: number | undefined;
   /** How long an attempt may take before it counts as stalled. */
   stallMs: number;
@@ -93,13 +96,23 @@ class Reach implements EtcdReach {
     for (const host of hosts) {
       if (host.closed) continue;
       const states = channelStates(host);
-      const watch = this.hosts.get(host) ?? { downSince: undefined, stallMs: STALL_MS, probing: 0 };
+      const watch = this.hosts.get(host) ?? {
+        ready: false,
+        downSince: undefined,
+        stallMs: STALL_MS,
+        probing: 0,
+      };
       this.hosts.set(host, watch);
       if (states.includes(READY)) {
         connected = true;
+        if (!watch.ready) closeBreaker(host);
+        watch.ready = true;
         watch.downSince = undefined;
         watch.stallMs = STALL_MS;
-      } else if (states.includes(CONNECTING) || states.includes(TRANSIENT_FAILURE)) {
+        continue;
+      }
+      watch.ready = false;
+      if (states.includes(CONNECTING) || states.includes(TRANSIENT_FAILURE)) {
         watch.downSince ??= performance.now();
         if (performance.now() - watch.downSince >= watch.stallMs && watch.probing < 2)
           void this.probe(host, watch);

@@ -10,7 +10,9 @@ export function timeline(h: History): string {
   const add = (t: number, text: string) => lines.push({ t, text });
   const first = okEtcd(h)[0];
   if (first) add(first.t, `start: ${first.pods.map(podText).join(', ')}`);
-  for (const n of h.notes) add(n.t, `FAULT ${n.text}`);
+  // The wall clock too, to find the moment in the agents' logs.
+  const clock = (t: number) => new Date(performance.timeOrigin + t).toISOString().slice(11, 23);
+  for (const n of h.notes) add(n.t, `FAULT ${n.text} (${clock(n.t)} UTC)`);
   etcdChanges(h, add);
   dockerChanges(h, add);
   headChanges(h, add);
