@@ -1,6 +1,6 @@
-// Alive records against a real etcd: each agent deletes only the records it holds. A controller's stop
-// (its path is a prefix of its pods' paths on other nodes) and a deposed leader's stop (the next leader
-// holds the same key now) leave other processes' records alone.
+// Alive records against a real etcd: each agent deletes only the records it holds, and each actor only
+// its own. A controller's stop (its path is a prefix of its pods' paths, on other nodes and on its own) and a
+// deposed leader's stop (the next leader holds the same key now) leave other actors' records alone.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Etcd3, Lease } from 'etcd3';
@@ -42,7 +42,7 @@ const stored = async () =>
     .map((k) => k.slice(keys.alivePrefix(cluster).length))
     .sort();
 
-test('a controller stop deletes its own record, never the pods below it held by other agents', async () => {
+test('a controller stop deletes its own record, never the pods below it, held by other agents or its own', async () => {
   const head = await agent('h1');
   const worker = await agent('w1');
   head.set('default', 'deployment-web', value('h1', 'deployment'));
@@ -52,14 +52,18 @@ test('a controller stop deletes its own record, never the pods below it held by 
   await Promise.all([head.flush(), worker.flush()]);
   assert.equal((await stored()).length, 4);
 
-  head.deleteTree('default', 'deployment-web');
+  // The head's controller stops (its leadership lost, as in a partition): the pod on the head runs on.
+  head.delete('default', 'deployment-web');
   await head.flush();
   assert.deepEqual(await stored(), [
     'default/deployment-web/pod-web-a',
     'default/deployment-web/pod-web-a/container-web',
+    'default/deployment-web/pod-web-b',
   ]);
+  assert.ok(head.has('default', 'deployment-web/pod-web-b'));
   worker.deleteTree('default', 'deployment-web/pod-web-a');
-  await worker.flush();
+  head.deleteTree('default', 'deployment-web/pod-web-b');
+  await Promise.all([head.flush(), worker.flush()]);
   assert.deepEqual(await stored(), []);
 });
 
@@ -70,7 +74,7 @@ test("a deposed leader's stop leaves the next leader's record of the same key", 
   await old.flush();
   next.set('_cluster', 'kubecontroller', value('h2', 'kubecontroller'));
   await next.flush();
-  old.deleteTree('_cluster', 'kubecontroller');
+  old.delete('_cluster', 'kubecontroller');
   await old.flush();
   const v = await etcd.get(keys.alive(cluster, '_cluster', 'kubecontroller')).string();
   assert.equal(JSON.parse(v!).node, 'h2');

@@ -2,7 +2,7 @@
 // history it exists to catch, and pass on a quiet one.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { aliveAtEnd, aliveThroughout } from './harness/faults/check/alive.ts';
+import { aliveAgainAfter, aliveAtEnd, aliveThroughout } from './harness/faults/check/alive.ts';
 import { containersStable } from './harness/faults/check/containers.ts';
 import { converged } from './harness/faults/check/converged.ts';
 import { tooManyCopies } from './harness/faults/check/copies.ts';
@@ -161,6 +161,22 @@ describe('fault checkers', () => {
     ]);
     const fast = history({ etcd: [etcd(1000, [unknown]), etcd(2000, [B])] });
     assert.deepEqual(notUnknownAfter(fast, { namespace: 'default', name: 'web-b' }, 1000, 1500), []);
+  });
+
+  test("a node back from a fault has its running containers' alive records within the bound", () => {
+    const running = [docker(0, [ct(A, 'a1'), ct(B, 'b1')])];
+    const without = { alive: aliveOf(A) };
+    const slow = history({
+      etcd: [etcd(1000, [A, B], without), etcd(3000, [A, B], without), etcd(5000, [A, B])],
+      docker: running,
+    });
+    assert.deepEqual(checks(aliveAgainAfter(slow, 'f3', 1000, 1500)), [
+      'alive-again: alive/default/deployment-web/pod-web-b/container-main (running on f3) still missing 2.0 s after +1.0 s (bound 1.5 s)',
+    ]);
+    // Another node's records are not this check's.
+    assert.deepEqual(aliveAgainAfter(slow, 'f1', 1000, 1500), []);
+    const fast = history({ etcd: [etcd(1000, [A, B], without), etcd(2000, [A, B])], docker: running });
+    assert.deepEqual(aliveAgainAfter(fast, 'f3', 1000, 1500), []);
   });
 
   test('(b) a running container stopped, removed or replaced is reported, unless allowed', () => {

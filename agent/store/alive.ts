@@ -52,13 +52,24 @@ export class AliveRecords {
     return this.records.has(keys.alive(this.cluster, namespace, ownershipPath));
   }
 
-  /** Remove our record and every record of ours below it (a pod and its containers). Only keys this
-   * agent put, and only while they are still under its lease: a key another process holds now (the next
-   * leader's kubecontroller record, a pod's records on another node below a controller's path) is never
-   * touched. Without a lease (etcd away) nothing is deleted: ours expire with our lease. */
+  /** Remove our record and every record of ours below it: a pod and its containers, one actor's records.
+   * Not for a controller: the pods below its path are other actors' (delete). */
   deleteTree(namespace: string, ownershipPath: string): void {
     const key = keys.alive(this.cluster, namespace, ownershipPath);
-    const ours = [...this.records.keys()].filter((k) => k === key || k.startsWith(`${key}/`));
+    this.forget([...this.records.keys()].filter((k) => k === key || k.startsWith(`${key}/`)));
+  }
+
+  /** Remove our one record at the path, nothing below it (a controller's: the pods below its path are
+   * their own actors' records, also on this node, and stay while those actors run). */
+  delete(namespace: string, ownershipPath: string): void {
+    const key = keys.alive(this.cluster, namespace, ownershipPath);
+    this.forget(this.records.has(key) ? [key] : []);
+  }
+
+  /** Only keys this agent put, and only while they are still under its lease: a key another process holds
+   * now (the next leader's kubecontroller record, a pod's records on another node below a controller's
+   * path) is never touched. Without a lease (etcd away) nothing is deleted: ours expire with our lease. */
+  private forget(ours: string[]): void {
     if (ours.length === 0) return;
     for (const k of ours) this.records.delete(k);
     const lease = this.lease;

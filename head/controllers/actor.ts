@@ -79,7 +79,8 @@ export class ControllerActor {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.wakeTimer);
-    if (this.keepAlive) this.ctx.alive.deleteTree(this.namespace, this.path);
+    // Its own record only: its pods' records below its path are theirs (some may run on this node).
+    if (this.keepAlive) this.ctx.alive.delete(this.namespace, this.path);
   }
 
   private async run(): Promise<void> {

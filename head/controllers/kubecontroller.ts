@@ -268,7 +268,7 @@ export class Leader {
     this.sweeper.stop();
     this.subnets.stop();
     void this.caches.release();
-    this.ctx.alive.deleteTree('_cluster', 'kubecontroller');
+    this.ctx.alive.delete('_cluster', 'kubecontroller');
     this.ctx.log.info('kubecontroller: no longer leading; actors stopped');
   }
 

@@ -188,8 +188,9 @@ export async function createTestCluster(opts: {
       const [bin, binArgs] = opts.bin ? [opts.bin, []] : cliCommand();
       const [cmd, ...base] = [...(opts.wrap?.(node) ?? []), bin, ...binArgs];
       const args = ['agent', '--config', configFile, '--node', node, '--secrets-key', secretsKeyFile];
+      // NOKUBE_TEST_LOG_LEVEL: the agents' log level (info unless given; debug to follow a fault).
       const child = spawn(cmd!, [...base, ...args, ...extraArgs], {
-        env: { ...process.env, ...env, NOKUBE_LOG_LEVEL: 'info' },
+        env: { ...process.env, ...env, NOKUBE_LOG_LEVEL: process.env.NOKUBE_TEST_LOG_LEVEL ?? 'info' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

@@ -1,6 +1,6 @@
 // (f) Alive records: every running pod container has its records (alive/<ns>/<owner path> for the
 // container and for its pod, agent/pods/pod-actor.ts), and the controllers theirs.
-import { type History, okDocker, okEtcd } from '../history.ts';
+import { at, type History, okDocker, okEtcd } from '../history.ts';
 import type { Violation } from './violation.ts';
 
 /** The alive keys (below alive/) a running container implies: its own and its pod's. */
@@ -47,4 +47,28 @@ export function aliveThroughout(h: History, nodes: string[]): Violation[] {
         }
   }
   return out;
+}
+
+/** From `after + withinMs` on (a node back from a fault), every etcd sample has the records of the
+ * containers running on `node` in the Docker sample before it. */
+export function aliveAgainAfter(h: History, node: string, after: number, withinMs: number): Violation[] {
+  const docker = okDocker(h);
+  for (const s of okEtcd(h)) {
+    if (s.t <= after + withinMs) continue;
+    const running = docker.findLast((d) => d.t <= s.t)?.containers ?? [];
+    const uids = new Set(s.pods.map((p) => p.uid));
+    const have = new Set(s.alive);
+    for (const c of running)
+      if (c.running && c.node === node && uids.has(c.podUid))
+        for (const k of recordsOf(c))
+          if (!have.has(k))
+            return [
+              {
+                check: 'alive-again',
+                t: s.t,
+                what: `alive/${k} (running on ${node}) still missing ${((s.t - after) / 1000).toFixed(1)} s after ${at(h, after)} (bound ${withinMs / 1000} s)`,
+              },
+            ];
+  }
+  return [];
 }

@@ -2,6 +2,7 @@
 // rebooted while cut off. A cut-off node keeps running its pods (edge autonomy) and, within the default
 // toleration, nothing moves; after a reboot its agent runs its pods again from its local cache, and when
 // the link returns nothing is duplicated or lost.
+import { aliveAgainAfter } from '../check/alive.ts';
 import { notUnknownAfter } from '../check/pods.ts';
 import type { Violation } from '../check/violation.ts';
 import { type History, noteAt, okDocker } from '../history.ts';
@@ -63,12 +64,17 @@ export const partitionScenarios: Scenario[] = [
     check: (h) => [
       ...nothingMoved(h),
       ...notUnknownAfter(h, SOLO, noteAt(h, 'heal', WORKER)!, UNKNOWN_BOUND_MS),
+      ...aliveAgainAfter(h, WORKER, noteAt(h, 'heal', WORKER)!, UNKNOWN_BOUND_MS),
     ],
   },
   {
+    // f2 leads when it is cut off: its controllers stop, its pods (below their paths) run on.
     name: 'head f2 cut off 20 s, then healed',
     run: (ctx) => cutFor(ctx, 'f2'),
-    check: (h) => nothingMoved(h),
+    check: (h) => [
+      ...nothingMoved(h),
+      ...aliveAgainAfter(h, 'f2', noteAt(h, 'heal', 'f2')!, UNKNOWN_BOUND_MS),
+    ],
   },
   {
     name: 'worker f3 rebooted while cut off, then healed',
