@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { createLogger } from '../agent/log/logger.ts';
-import { EventRecorder } from '../agent/objects/events.ts';
+import { COMBINED_PREFIX, EventRecorder, type KubeEvent } from '../agent/objects/events.ts';
 import { getObject, listObjects } from '../agent/objects/store.ts';
 import type { Deployment } from '../agent/objects/types.ts';
 import { connectEtcd } from '../agent/store/etcd.ts';
@@ -63,12 +63,23 @@ test('a scale-up of 1,200 pods (more than are in flight at once): every pod stor
   assert.equal(await applyActions(edge, ownerRef, names.map(create)), 0);
   const stored = await listObjects(etcd, cluster, 'Pod', 'default', false);
   assert.deepEqual(stored.map((s) => s.object.metadata.name).sort(), names);
-  // Two events per pod (SuccessfulCreate on the owner, Scheduled on the pod), each written or dropped by
-  // the bounded queue, none lost otherwise.
+  // Two events per pod: Scheduled on the pod, each written or dropped by the bounded queue, none lost
+  // otherwise; SuccessfulCreate on the owner, nine of them alone, the rest in one combined event.
   await recorder.flush();
-  const events = await etcd.getAll().prefix(keys.eventsPrefix(cluster)).keys();
-  assert.equal(events.length + recorder.dropped, 2 * names.length);
-  assert.ok(events.length >= 1000, `${events.length} events written`);
+  const events = Object.values(await etcd.getAll().prefix(keys.eventsPrefix(cluster)).strings()).map(
+    (v) => JSON.parse(v) as KubeEvent,
+  );
+  const scheduled = events.filter((e) => e.reason === 'Scheduled');
+  assert.ok(scheduled.length + recorder.dropped >= names.length);
+  assert.ok(scheduled.length >= names.length / 2, `${scheduled.length} Scheduled events written`);
+  const created = events.filter((e) => e.reason === 'SuccessfulCreate');
+  assert.equal(created.length, 10);
+  const combined = created.filter((e) => e.message.startsWith(COMBINED_PREFIX));
+  assert.equal(combined.length, 1);
+  // Its count as last written: a write dropped from a full queue leaves the one before.
+  assert.ok(
+    combined[0]!.count <= names.length - 9 && combined[0]!.count >= names.length - 9 - recorder.dropped,
+  );
   // Two of the same names again, between new ones: only those two lose.
   const again = [create('d-new-1'), create('d-0000'), create('d-new-2'), create('d-1199')];
   assert.equal(await applyActions(edge, ownerRef, again), 2);

@@ -1,8 +1,11 @@
 // Events about objects (k8s Event shape: type, reason, message, count, first/last timestamp, source),
 // kept one hour in etcd under a shared lease (one lease per recorder, replaced every 10 minutes, so an
-// event lives between 60 and 70 minutes). The same event repeated is one key with a growing count.
-// Writes go through a bounded queue, what queued meanwhile in one transaction: a burst of events never
-// blocks or bloats the agent.
+// event lives between 60 and 70 minutes). The same event repeated is one key with a growing count, and
+// similar events (one object, type and reason, ten different messages within ten minutes: a scale-up's
+// "Created pod: …" on its owner) are folded into one "(combined from similar events)" event as k8s'
+// EventCorrelator does: a 10,000-pod scale-up writes a handful of SuccessfulCreate events, not 10,000.
+// Writes go through a bounded queue (a key already queued is replaced in place, it takes no new room),
+// what queued meanwhile in one transaction: a burst of events never blocks or bloats the agent.
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from '../log/logger.ts';
 import { shortReason } from '../store/etcd.ts';
@@ -18,6 +21,11 @@ const QUEUE_LIMIT = 1000;
 /** Events written in one transaction at most (etcd takes 128 operations in one). */
 const EVENTS_PER_TXN = 100;
 const REPEAT_MEMORY = 2000;
+/** k8s' EventAggregator: this many different messages of one object, type and reason within the window
+ * and the rest are combined into one event. */
+const AGGREGATE_MAX = 10;
+const AGGREGATE_WINDOW_MS = 10 * 60_000;
+export const COMBINED_PREFIX = '(combined from similar events): ';
 
 /** What an event is about: an object, or a node (events/_cluster/nodes/<name>/: the agent's own matters,
  * such as its certificate's expiry). */
@@ -53,11 +61,14 @@ export function eventsKeyPrefix(cluster: string, ref: EventSubject): string {
 export class EventRecorder {
   private lease: Lease | undefined;
   private leaseBorn = 0;
-  private readonly queue: Array<{ key: string; event: KubeEvent }> = [];
+  /** Events to write by key, in order; a newer count of a queued key replaces it in place. */
+  private readonly queue = new Map<string, KubeEvent>();
   private draining = false;
   private seq = 0;
   /** (object, reason, message) -> the key and count of the last such event, for counting repeats. */
   private readonly repeats = new Map<string, { key: string; event: KubeEvent }>();
+  /** (object, type, reason) -> when the window began and the different messages seen in it. */
+  private readonly similar = new Map<string, { since: number; messages: Set<string> }>();
   dropped = 0;
   private readonly etcd: Etcd3;
   private readonly cluster: string;
@@ -80,15 +91,23 @@ export class EventRecorder {
   }
 
   record(ref: EventSubject, type: KubeEvent['type'], reason: string, message: string): void {
-    const now = new Date().toISOString();
-    const id = `${eventsKeyPrefix(this.cluster, ref)}|${reason}|${message}`;
+    const nowMs = Date.now();
+    const now = new Date(nowMs).toISOString();
+    const prefix = eventsKeyPrefix(this.cluster, ref);
+    const combined = this.isCombined(`${prefix}|${type}|${reason}`, message, nowMs);
+    if (combined) message = `${COMBINED_PREFIX}${message}`;
+    // A combined event is one key for all its messages: its count grows, its message is the latest.
+    const id = combined ? `${prefix}|${type}|${reason}|combined` : `${prefix}|${type}|${reason}|${message}`;
     const last = this.repeats.get(id);
     let entry: { key: string; event: KubeEvent };
     if (last) {
-      entry = { key: last.key, event: { ...last.event, count: last.event.count + 1, lastTimestamp: now } };
+      entry = {
+        key: last.key,
+        event: { ...last.event, message, count: last.event.count + 1, lastTimestamp: now },
+      };
       this.repeats.delete(id);
     } else {
-      const key = `${eventsKeyPrefix(this.cluster, ref)}${now}-${String(this.seq++ % 1e6).padStart(6, '0')}`;
+      const key = `${prefix}${now}-${String(this.seq++ % 1e6).padStart(6, '0')}`;
       const involvedObject = { ...ref };
       entry = {
         key,
@@ -106,21 +125,35 @@ export class EventRecorder {
     }
     this.repeats.set(id, entry);
     if (this.repeats.size > REPEAT_MEMORY) this.repeats.delete(this.repeats.keys().next().value!);
-    if (this.queue.length >= QUEUE_LIMIT) {
+    if (!this.queue.has(entry.key) && this.queue.size >= QUEUE_LIMIT) {
       this.dropped++;
       return;
     }
-    this.queue.push(entry);
+    this.queue.set(entry.key, entry.event);
     void this.drain();
+  }
+
+  /** Whether the message is one of more than AGGREGATE_MAX - 1 different ones of its kind in the window. */
+  private isCombined(kind: string, message: string, nowMs: number): boolean {
+    let seen = this.similar.get(kind);
+    if (!seen || nowMs - seen.since > AGGREGATE_WINDOW_MS) {
+      seen = { since: nowMs, messages: new Set() };
+      this.similar.delete(kind);
+      this.similar.set(kind, seen);
+      if (this.similar.size > REPEAT_MEMORY) this.similar.delete(this.similar.keys().next().value!);
+    }
+    if (seen.messages.size >= AGGREGATE_MAX) return true;
+    seen.messages.add(message);
+    return seen.messages.size >= AGGREGATE_MAX;
   }
 
   /** Wait until the queue is written (tests, orderly stop). */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.draining) await new Promise((r) => setTimeout(r, 20));
+    while (this.queue.size > 0 || this.draining) await new Promise((r) => setTimeout(r, 20));
   }
 
   stop(): void {
-    this.queue.length = 0;
+    this.queue.clear();
     this.lease?.release();
     this.lease = undefined;
   }
@@ -129,11 +162,14 @@ export class EventRecorder {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.queue.length > 0) {
-        // What has queued meanwhile goes in one transaction; a repeat's later count replaces its earlier
-        // one (etcd refuses a key twice in a transaction).
+      while (this.queue.size > 0) {
+        // What has queued meanwhile goes in one transaction (a key once: a repeat replaced it in the queue).
         const batch = new Map<string, KubeEvent>();
-        for (const { key, event } of this.queue.splice(0, EVENTS_PER_TXN)) batch.set(key, event);
+        for (const [key, event] of this.queue) {
+          if (batch.size === EVENTS_PER_TXN) break;
+          batch.set(key, event);
+          this.queue.delete(key);
+        }
         try {
           const lease = await this.currentLease();
           const id = await lease.grant();

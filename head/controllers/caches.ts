@@ -121,6 +121,7 @@ export class LeaderCaches {
       .sort((a, b) => compareText(a.name, b.name));
     return {
       nodes,
+      nodeNames: new Set(nodes.map((n) => n.name)),
       nodeRevisions: new Map(this.nodes.entries().map(([, e]) => [e.value.name, e.modRevision])),
       pods: this.list<Pod>('pods'),
       drained,

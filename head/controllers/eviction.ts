@@ -8,7 +8,7 @@
 // Drained nodes are another matter: their pods go at once.
 import type { Pod } from '../../agent/objects/types.ts';
 import { noExecuteToleration } from '../../agent/scheduler/taints.ts';
-import type { World } from './world.ts';
+import { hasNode, type World } from './world.ts';
 
 export const UNREACHABLE_TAINT = 'node.kubernetes.io/unreachable';
 /** README "Failures and partitions": k8s's default (DefaultTolerationSeconds admission plugin). */
@@ -23,7 +23,7 @@ export function standingOf(pod: Pod, world: World): NodeStanding | undefined {
   const node = pod.spec.nodeName;
   if (node === undefined) return undefined;
   if (world.drained.has(node)) return 'drained';
-  return world.nodes.some((n) => n.name === node) ? 'ready' : 'unreachable';
+  return hasNode(world, node) ? 'ready' : 'unreachable';
 }
 
 /** Seconds the pod stays bound to an unreachable node (Infinity: for ever); `fallback` when no

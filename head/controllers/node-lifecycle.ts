@@ -122,6 +122,7 @@ export function planSweep(
   // A bare pod's "controller" for scheduling purposes is itself: spread does not apply. One load for
   // all of them: each placed pod counts (and holds its host ports) before the next is placed.
   actions.push(...planTaintEviction(world, Date.parse(now)));
+  if (unboundBare.length === 0) return actions;
   const load = loadOf(world);
   for (const p of unboundBare)
     actions.push(

@@ -24,6 +24,8 @@ import type { NodeRecord } from '../../agent/store/node-registry.ts';
 export interface World {
   /** Live node records, drained ones left out. */
   nodes: NodeRecord[];
+  /** Their names (the caches' worlds have it; hasNode scans `nodes` without it). */
+  nodeNames?: ReadonlySet<string>;
   pods: Array<Stored<Pod>>;
   /** Drained nodes (their pods go at once; unreachable ones' pods wait for their toleration). They are
    * left out of `nodes`: nothing is placed there, and their pods count as on a lost node (replaced
@@ -106,9 +108,14 @@ export function availableAt(pod: Pod, minReadySeconds: number): number | undefin
   return since === undefined ? undefined : since + minReadySeconds * 1000;
 }
 
+/** Whether the world has a live record of the node. A reconcile asks this of every pod: with the caches'
+ * name set it is one lookup (a scan of 1,000 nodes per pod was 10 million steps per sweep). */
+export const hasNode = (world: World, name: string): boolean =>
+  world.nodeNames ? world.nodeNames.has(name) : world.nodes.some((n) => n.name === name);
+
 /** Bound to a node that has no record any more (dead, or gone longer than the lease TTL), or drained. */
 export const onLostNode = (pod: Pod, world: World) =>
-  pod.spec.nodeName !== undefined && !world.nodes.some((n) => n.name === pod.spec.nodeName);
+  pod.spec.nodeName !== undefined && !hasNode(world, pod.spec.nodeName);
 
 /** Pods per node (all, and per controller uid) and the host ports they hold, of the pods that occupy a
  * node: bound and not terminated. A terminating pod (deletionTimestamp) still occupies it until gone. */
