@@ -1,7 +1,9 @@
-// What a node is: capacity and OS facts reported in its etcd record (systeminformation, read once at start).
+// What a node is: capacity and OS facts reported in its etcd record, read once at start from the kernel
+// and /etc (GPUs by systeminformation, only where there is a display device).
+import { access, readdir, readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import type Docker from 'dockerode';
-import si from 'systeminformation';
+import { parseMounts } from './mounts.ts';
 
 export interface NodeFacts {
   cpus: number;
@@ -15,35 +17,69 @@ export interface NodeFacts {
   containerRuntime: { name: 'docker'; version: string; apiVersion: string } | null;
 }
 
-/** Filesystems that are not disks a workload could use (node facts, and the metrics' disk figures). */
-export const PSEUDO_FS =
-  /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|cgroup2?|nsfs|autofs|mqueue|debugfs|tracefs|securityfs|pstore|bpf|configfs|fusectl|hugetlbfs|binfmt_misc|devpts|rpc_pipefs|ramfs|fuse\..*)$/;
-
 export async function readNodeFacts(docker: Docker): Promise<NodeFacts> {
-  const [osInfo, fsSizes, graphics, containerRuntime] = await Promise.all([
-    si.osInfo(),
-    si.fsSize().catch(() => []),
-    si.graphics().catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] })),
+  const [release, disks, gpus, containerRuntime] = await Promise.all([
+    readOsRelease(),
+    readDisks(),
+    readGpus(),
     readContainerRuntime(docker),
   ]);
   return {
     cpus: os.availableParallelism(),
     memoryBytes: os.totalmem(),
-    disks: fsSizes
-      .filter((d) => d.mount.startsWith('/') && !PSEUDO_FS.test(d.type) && d.size > 0)
-      .map((d) => ({ mount: d.mount, sizeBytes: d.size })),
-    gpus: graphics.controllers
-      .filter((g) => g.vram !== null && g.vram > 0)
-      .map((g) => ({ vendor: g.vendor, model: g.model, memoryMB: g.vram })),
-    os: {
-      platform: osInfo.platform,
-      distro: osInfo.distro,
-      release: osInfo.release,
-      kernel: osInfo.kernel,
-      arch: osInfo.arch,
-    },
+    disks,
+    gpus,
+    os: { platform: os.platform(), ...release, kernel: os.release(), arch: os.arch() },
     containerRuntime,
   };
+}
+
+/** The distribution's name and version from os-release(5) ('unknown' where the file or field is missing). */
+async function readOsRelease(): Promise<{ distro: string; release: string }> {
+  const text = await readFile('/etc/os-release', 'utf8').catch(() =>
+    readFile('/usr/lib/os-release', 'utf8').catch(() => ''),
+  );
+  return parseOsRelease(text);
+}
+
+/** os-release(5): `KEY=value` lines, values maybe quoted. */
+export function parseOsRelease(text: string): { distro: string; release: string } {
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z0-9_]+)=(["']?)(.*)\2$/.exec(line.trim());
+    if (m) fields.set(m[1]!, m[3]!);
+  }
+  return { distro: fields.get('NAME') ?? 'unknown', release: fields.get('VERSION_ID') ?? 'unknown' };
+}
+
+async function readDisks(): Promise<NodeFacts['disks']> {
+  const mounts = parseMounts(await readFile('/proc/mounts', 'utf8').catch(() => ''));
+  const sized = await Promise.all(
+    mounts.map(({ mount }) =>
+      statfs(mount).then(
+        (s) => ({ mount, sizeBytes: s.blocks * s.bsize }),
+        () => ({ mount, sizeBytes: 0 }),
+      ),
+    ),
+  );
+  return sized.filter((d) => d.sizeBytes > 0);
+}
+
+/** GPUs by systeminformation (lspci, nvidia-smi): loaded only on a host with a display device in
+ * /sys/class/drm or an NVIDIA driver, so most edge hosts start without it (its load and the ~30 processes
+ * its OS and graphics reads spawned cost 150–250 ms of every start). */
+async function readGpus(): Promise<NodeFacts['gpus']> {
+  const drm = await readdir('/sys/class/drm').catch(() => [] as string[]);
+  const nvidia = await access('/proc/driver/nvidia').then(
+    () => true,
+    () => false,
+  );
+  if (!nvidia && !drm.some((d) => /^card\d+$/.test(d))) return [];
+  const { default: si } = await import('systeminformation');
+  const graphics = await si.graphics().catch(() => ({ controllers: [] }));
+  return graphics.controllers
+    .filter((g) => g.vram !== null && g.vram > 0)
+    .map((g) => ({ vendor: g.vendor, model: g.model, memoryMB: g.vram }));
 }
 
 /** Docker's version, or null when the engine does not answer within 2 s (the agent asks again later). */

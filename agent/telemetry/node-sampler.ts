@@ -4,7 +4,7 @@
 // blocked event loop and a fork per sample, so it is not used here.)
 import { readFile, statfs } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { PSEUDO_FS } from '../node/facts.ts';
+import { parseMounts } from '../node/mounts.ts';
 import type { NodeSample } from './sample.ts';
 
 interface CpuTimes {
@@ -140,24 +140,6 @@ export function parseNetDev(text: string): Map<string, { rx: number; tx: number 
       .split(/\s+/)
       .map(Number);
     out.set(iface, { rx: f[0] ?? 0, tx: f[8] ?? 0 });
-  }
-  return out;
-}
-
-export function parseMounts(text: string): Array<{ mount: string; device: string }> {
-  const seen = new Set<string>();
-  const out: Array<{ mount: string; device: string }> = [];
-  for (const line of text.split('\n')) {
-    const [device, rawMount, type] = line.split(' ');
-    if (!device || !rawMount || !type || PSEUDO_FS.test(type)) continue;
-    // /proc/mounts escapes spaces and such as octal (\040).
-    const mount = rawMount.replace(/\\([0-7]{3})/g, (_, o: string) =>
-      String.fromCharCode(Number.parseInt(o, 8)),
-    );
-    // One row per device (bind mounts of the same filesystem would repeat it).
-    if (!mount.startsWith('/') || seen.has(device)) continue;
-    seen.add(device);
-    out.push({ mount, device });
   }
   return out;
 }
