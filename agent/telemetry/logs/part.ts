@@ -2,48 +2,19 @@
 // container of this node's pods go as OTLP/HTTP protobuf to GreptimeDB
 // (http://<greptimedb.address>:<httpPort>/v1/otlp/v1/logs, table <logsDb>.<logsTable>), through the shared
 // Shipper (bounded queue, retries, disk spool). Follows config changes live: a new target restarts the
-// export, no `monitoring` stops it.
-import { hostname } from 'node:os';
+// export, no `monitoring` stops it. What runs the export is in running.ts, loaded only when it starts.
 import { join } from 'node:path';
 import type { ClusterConfig } from '../../config/schema.ts';
 import type { AgentContext, AgentPart, ExportTotals } from '../../context.ts';
-import { shortReason, withTimeout } from '../../store/etcd.ts';
-import { VERSION } from '../../version.ts';
-import { BasicAuth, type GreptimeAuth } from '../export/basic-auth.ts';
-import type { DatabaseOptions } from '../export/database.ts';
 import { greptimeUrl } from '../export/greptime.ts';
-import { Shipper } from '../export/shipper.ts';
-import { AgentLogSource } from './agent-source.ts';
-import { ContainerLogs } from './container-logs.ts';
-import { agentResource } from './otlp.ts';
-import { LogPipeline, type PipelineStats } from './pipeline.ts';
-import type { BufferBounds } from './record-buffer.ts';
-
-/** Per source (each container, the agent): records waiting to be batched (README "Logs"). */
-export const SOURCE_BOUNDS: BufferBounds = { maxRecords: 10_000, maxBytes: 4 << 20 };
+import type { Shipper } from '../export/shipper.ts';
+import type { PipelineStats } from './pipeline.ts';
+import type { Running, Target } from './running.ts';
 
 export interface LogsExportStats {
   pipeline: PipelineStats;
   shipper: ReturnType<Shipper['stats']>;
   containers: number;
-}
-
-interface Target {
-  url: string;
-  database: DatabaseOptions;
-  /** In the target (so in its key): changed credentials restart the export on the same spool. */
-  auth?: GreptimeAuth;
-  headers: Record<string, string>;
-  maxBytes: number;
-  spoolDir: string;
-}
-
-interface Running {
-  key: string;
-  shipper: Shipper;
-  pipeline: LogPipeline;
-  agent: AgentLogSource;
-  containers: ContainerLogs | undefined;
 }
 
 export function logsTarget(config: ClusterConfig, workspace: string): Target | undefined {
@@ -132,10 +103,12 @@ class LogsExport {
     if (this.current) {
       const was = this.current;
       this.current = undefined;
-      await stopRunning(was);
+      await was.stop();
       ctx.log.info('log export stopped');
     }
     if (target) {
+      // The export's modules (OpenTelemetry's serializer among them) load only where it runs.
+      const { startRunning } = await import('./running.ts');
       this.current = await startRunning(ctx, target, key);
       ctx.log.info(
         { url: target.url, containers: this.current.containers !== undefined },
@@ -143,64 +116,4 @@ class LogsExport {
       );
     }
   }
-}
-
-async function startRunning(ctx: AgentContext, t: Target, key: string): Promise<Running> {
-  const { docker } = ctx;
-  const log = ctx.log.child({ part: 'logs' });
-  const shipper = new Shipper({
-    pipeline: 'logs',
-    url: t.url,
-    database: t.database,
-    ...(t.auth ? { auth: new BasicAuth(t.auth) } : {}),
-    headers: t.headers,
-    contentType: 'application/x-protobuf',
-    maxBytes: t.maxBytes,
-    spoolDir: t.spoolDir,
-    log,
-  });
-  const pipeline = new LogPipeline({ sink: shipper, log });
-  const resource = agentResource({
-    cluster: ctx.cluster,
-    node: ctx.nodeName,
-    host: hostname(),
-    version: VERSION,
-  });
-  const agent = new AgentLogSource({
-    cluster: ctx.cluster,
-    node: ctx.nodeName,
-    resource,
-    bounds: SOURCE_BOUNDS,
-    notify: (s) => pipeline.notify(s),
-  });
-  pipeline.add(agent);
-  agent.attach();
-  let containers: ContainerLogs | undefined;
-  let trying: ContainerLogs | undefined;
-  try {
-    await withTimeout(docker.ping(), 3000, 'no answer within 3 s');
-    trying = new ContainerLogs({
-      docker,
-      cluster: ctx.cluster,
-      node: ctx.nodeName,
-      workspace: ctx.self().workspace,
-      resource,
-      pipeline,
-      bounds: SOURCE_BOUNDS,
-      log,
-    });
-    await trying.start();
-    containers = trying;
-  } catch (err) {
-    await trying?.stop().catch(() => undefined);
-    log.warn({ err: shortReason(err) }, 'container logs are not exported (Docker)');
-  }
-  return { key, shipper, pipeline, agent, containers };
-}
-
-async function stopRunning(r: Running): Promise<void> {
-  r.agent.detach();
-  await r.containers?.stop();
-  r.pipeline.stop();
-  await r.shipper.stop();
 }
