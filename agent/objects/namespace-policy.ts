@@ -4,6 +4,7 @@
 // the apply touches, and their workloads only when a quota is there.
 import type { Etcd3 } from 'etcd3';
 import { keys } from '../store/keys.ts';
+import type { NodeRecord } from '../store/node-registry.ts';
 import { limitRangeProblems, withLimitRangeDefaults } from './limit-range.ts';
 import { podSpecOf } from './priority-classes.ts';
 import { countedKinds, declaredPods, quotaProblems, usageOf } from './quota.ts';
@@ -61,21 +62,17 @@ export async function namespacePolicy(
     const stored = (await Promise.all(counted.map((k) => listObjects(etcd, cluster, k, ns, false))))
       .flat()
       .map((s) => s.object as KubeObject);
-    const nodeCount = (await etcd.getAll().prefix(keys.nodesPrefix(cluster)).keys()).length;
+    const nodes = Object.values(await etcd.getAll().prefix(keys.nodesPrefix(cluster)).strings()).map(
+      (v) => JSON.parse(v) as NodeRecord,
+    );
     const mine = new Set(applied.map(idOf));
     const after = [
       ...stored.filter((s) => !mine.has(idOf(s))),
       ...applied.filter((o) => counted.includes(o.kind)),
     ];
-    const specs = applied.flatMap((o) => (declaredPods(o, 1) ? [podSpecOf(o)!] : []));
+    const specs = applied.flatMap((o) => (declaredPods(o, []) ? [podSpecOf(o)!] : []));
     problems.push(
-      ...quotaProblems(
-        quotas,
-        usageOf(stored, nodeCount, ranges),
-        usageOf(after, nodeCount, ranges),
-        specs,
-        ranges,
-      ),
+      ...quotaProblems(quotas, usageOf(stored, nodes, ranges), usageOf(after, nodes, ranges), specs, ranges),
     );
   }
   return {

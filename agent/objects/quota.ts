@@ -2,11 +2,14 @@
 // would declare too much, so a Deployment scaled past its namespace's quota is refused by `apply` or
 // `scale`, not left with pods that fail later). What a namespace uses is what its objects declare:
 // a bare Pod one pod, a Deployment `replicas` pods, a Job `parallelism` (at most `completions`), a
-// DaemonSet one per node, each with its template's requests and limits (LimitRange defaults included);
+// DaemonSet one per node its template may run on (nodeSelector, affinity, taints: as the DaemonSet
+// controller picks them), each with its template's requests and limits (LimitRange defaults included);
 // `count/<resource>` the objects of that resource. An apply is refused when it raises a use above a
 // quota's hard limit (a use already above it, after the quota was lowered, only blocks raising it
 // further); pods without a request or limit a quota tracks are refused too (k8s: "must specify").
 import { formatCpu, formatMemory, podResources } from '../scheduler/resources.ts';
+import { feasibleNodes } from '../scheduler/stack.ts';
+import type { SchedNode } from '../scheduler/types.ts';
 import { withLimitRangeDefaults } from './limit-range.ts';
 import { parseCpu, parseMemory } from './quantity.ts';
 import type { Kind, KubeObject, LimitRange, PodSpec, ResourceQuota } from './types.ts';
@@ -27,8 +30,12 @@ export function countedKinds(hardKeys: readonly string[]): Kind[] {
 }
 const POD_KINDS: readonly Kind[] = ['Pod', 'Deployment', 'Job', 'DaemonSet'];
 
-/** The pods an object declares (how many, and their spec), or undefined. */
-export function declaredPods(o: KubeObject, nodeCount: number): { count: number; spec: PodSpec } | undefined {
+/** The pods an object declares (how many, and their spec), or undefined. `nodes`: the registered nodes
+ * (a DaemonSet's pods are those it would make on them). */
+export function declaredPods(
+  o: KubeObject,
+  nodes: readonly SchedNode[],
+): { count: number; spec: PodSpec } | undefined {
   switch (o.kind) {
     case 'Pod':
       if (o.metadata.ownerReferences?.some((r) => r.controller)) return undefined; // its controller counts
@@ -42,7 +49,10 @@ export function declaredPods(o: KubeObject, nodeCount: number): { count: number;
         spec: o.spec.template.spec,
       };
     case 'DaemonSet':
-      return { count: nodeCount, spec: o.spec.template.spec };
+      return {
+        count: feasibleNodes({ spec: o.spec.template.spec }, nodes).length,
+        spec: o.spec.template.spec,
+      };
     default:
       return undefined;
   }
@@ -52,14 +62,14 @@ export function declaredPods(o: KubeObject, nodeCount: number): { count: number;
  * bytes. */
 export function usageOf(
   objects: readonly KubeObject[],
-  nodeCount: number,
+  nodes: readonly SchedNode[],
   ranges: readonly LimitRange[],
 ): Usage {
   const u: Usage = new Map();
   const add = (k: string, n: number) => u.set(k, (u.get(k) ?? 0) + n);
   for (const o of objects) {
     add(countKey(o.kind), 1);
-    const pods = declaredPods(o, nodeCount);
+    const pods = declaredPods(o, nodes);
     if (!pods) continue;
     const r = podResources(withLimitRangeDefaults(pods.spec, ranges));
     add('pods', pods.count);

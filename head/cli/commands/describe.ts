@@ -78,7 +78,14 @@ async function namespaceUsage(opts: HeadFlags, namespace: string, quota: KubeObj
   ]);
   const objects = lists.flatMap((l) => l.items);
   const ranges = objects.filter((o): o is LimitRange => o.kind === 'LimitRange');
-  const live = nodes.items.filter((n) => n.status === 'Ready').length;
+  const live = nodes.items
+    .filter((n) => n.status === 'Ready')
+    .map((n) => ({
+      name: n.name,
+      labels: n.labels,
+      taints: n.taints,
+      allocatable: n.allocatable ?? undefined,
+    }));
   return usageOf(
     objects.filter((o) => o.kind !== 'LimitRange' || hard.includes(countKey('LimitRange'))),
     live,
