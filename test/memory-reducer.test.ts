@@ -1,10 +1,15 @@
 // The agent's memory reducer (agent/loop/memory-reducer.ts) in this process: a young generation grown by
-// a burst of allocations is given back by one collection; one that has not grown is left alone.
+// a burst of allocations is given back by one collection; one that has not grown is left alone, and so
+// is a big heap (its collection would stop the loop too long).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createLogger } from '../agent/log/logger.ts';
-import { GROWN_NEW_SPACE_BYTES, startMemoryReducer } from '../agent/loop/memory-reducer.ts';
+import {
+  GROWN_NEW_SPACE_BYTES,
+  MAX_HEAP_USED_BYTES,
+  startMemoryReducer,
+} from '../agent/loop/memory-reducer.ts';
 
 const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
 
@@ -23,6 +28,28 @@ test('a burst grows the young generation; reduce() shrinks it back; not grown: n
     assert.equal(typeof ms, 'number');
     assert.ok(newSpace() <= GROWN_NEW_SPACE_BYTES, `shrunk: ${newSpace()} bytes`);
     assert.equal(reducer.reduce(), null, 'not grown: no collection');
+  } finally {
+    reducer.stop();
+  }
+});
+
+test('a heap above the ceiling is left alone, grown young generation or not', () => {
+  const reducer = startMemoryReducer(createLogger({ test: 'memory-reducer' }, 'silent'));
+  try {
+    // Kept: strings of 1 KB, past the ceiling.
+    const big: string[] = [];
+    while (getHeapStatistics().used_heap_size <= MAX_HEAP_USED_BYTES + 8 * 2 ** 20)
+      big.push(`${big.length}`.padEnd(1024, 'x'));
+    let keep: object[] = [];
+    for (let i = 0; i < 3e6; i++) {
+      keep.push({ i, s: `x${i}` });
+      if (keep.length > 2e5) keep = [];
+    }
+    keep = [];
+    assert.ok(newSpace() > GROWN_NEW_SPACE_BYTES, `grown: ${newSpace()} bytes`);
+    assert.equal(reducer.reduce(), null);
+    assert.ok(newSpace() > GROWN_NEW_SPACE_BYTES, 'left as it was');
+    assert.ok(big.length > 0);
   } finally {
     reducer.stop();
   }

@@ -186,6 +186,10 @@ describe('PeerAdmission', () => {
     assert.equal(a.admits('p1'), false);
     a.forget('n1');
     assert.equal(a.admits('p2'), false);
+    // A record without a peer id admits nothing, and its delete revokes nothing.
+    a.admit('n2', '');
+    assert.equal(a.admits(''), false);
+    a.forget('n2');
     assert.deepEqual(seen, ['+p1 (was refused)', '-p1', '+p2', '-p2']);
     assert.deepEqual(a.refused, { connection: 0, stream: 1, message: 0, name: 0 });
   });

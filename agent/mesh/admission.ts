@@ -34,8 +34,13 @@ export class PeerAdmission {
     this.onRefused = onRefused;
   }
 
-  /** A node record seen (added or updated): its peer id is admitted, an older one of the node is not. */
+  /** A node record seen (added or updated): its peer id is admitted, an older one of the node is not. A
+   * record without a peer id (bench/fleet's simulated agents) admits nothing. */
   admit(node: string, peerId: string): void {
+    if (peerId === '') {
+      this.forget(node);
+      return;
+    }
     const old = this.peerByNode.get(node);
     if (old === peerId) return;
     if (old !== undefined) this.forgetPeer(old);
