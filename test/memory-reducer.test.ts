@@ -11,18 +11,21 @@ import {
   startMemoryReducer,
 } from '../agent/loop/memory-reducer.ts';
 
+/** Objects that survive a few scavenges make V8 grow the young generation. */
+function growYoungGeneration(): void {
+  let keep: object[] = [];
+  for (let i = 0; i < 3e6; i++) {
+    keep.push({ i, s: `x${i}` });
+    if (keep.length > 2e5) keep = [];
+  }
+}
+
 const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
 
 test('a burst grows the young generation; reduce() shrinks it back; not grown: nothing done', () => {
   const reducer = startMemoryReducer(createLogger({ test: 'memory-reducer' }, 'silent'));
   try {
-    // Objects that survive a few scavenges make V8 grow the young generation.
-    let keep: object[] = [];
-    for (let i = 0; i < 3e6; i++) {
-      keep.push({ i, s: `x${i}` });
-      if (keep.length > 2e5) keep = [];
-    }
-    keep = [];
+    growYoungGeneration();
     assert.ok(newSpace() > GROWN_NEW_SPACE_BYTES, `grown: ${newSpace()} bytes`);
     const ms = reducer.reduce();
     assert.equal(typeof ms, 'number');
@@ -40,12 +43,7 @@ test('a heap above the ceiling is left alone, grown young generation or not', ()
     const big: string[] = [];
     while (getHeapStatistics().used_heap_size <= MAX_HEAP_USED_BYTES + 8 * 2 ** 20)
       big.push(`${big.length}`.padEnd(1024, 'x'));
-    let keep: object[] = [];
-    for (let i = 0; i < 3e6; i++) {
-      keep.push({ i, s: `x${i}` });
-      if (keep.length > 2e5) keep = [];
-    }
-    keep = [];
+    growYoungGeneration();
     assert.ok(newSpace() > GROWN_NEW_SPACE_BYTES, `grown: ${newSpace()} bytes`);
     assert.equal(reducer.reduce(), null);
     assert.ok(newSpace() > GROWN_NEW_SPACE_BYTES, 'left as it was');
