@@ -22,6 +22,7 @@ import { type TrackedEtcd, trackWrites } from '../../agent/store/informer/writes
 import { keys } from '../../agent/store/keys.ts';
 import type { NodeRecord } from '../../agent/store/node-registry.ts';
 import { compareText } from '../../agent/text/compare.ts';
+import { SortedKeys } from './sorted-keys.ts';
 import type { World } from './world.ts';
 
 /** Resources whose objects the leader keeps: controllers, their pods, and the rest of the Actors rows. */
@@ -47,6 +48,9 @@ const OWN_WRITE_WAIT_MS = 10_000;
 export class LeaderCaches {
   readonly objects: Record<string, Informer<Stored>> = {};
   readonly statuses: Record<string, Informer<unknown>> = {};
+  /** Each object cache's keys in (namespace, name) order, kept as entries come and go. */
+  private readonly orders: Record<string, SortedKeys> = {};
+  private readonly offs: Array<() => void> = [];
   readonly nodes: Informer<NodeRecord>;
   readonly drains: Informer<true>;
   readonly cordons: Informer<true>;
@@ -64,7 +68,20 @@ export class LeaderCaches {
       this.leases.push(lease as Lease<unknown>);
       return lease.informer;
     };
-    for (const r of CACHED_RESOURCES) this.objects[r] = hold(objectInformer(etcd, cluster, r, log));
+    for (const r of CACHED_RESOURCES) {
+      const informer = hold(objectInformer(etcd, cluster, r, log));
+      const order = new SortedKeys();
+      // The informer may be shared (agent/store/informer/cluster.ts): the handlers go with these caches.
+      this.offs.push(
+        informer.on({
+          add: (key, e) =>
+            order.add(key, e.value.object.metadata.namespace ?? '', e.value.object.metadata.name),
+          delete: (key) => order.delete(key),
+        }),
+      );
+      this.objects[r] = informer;
+      this.orders[r] = order;
+    }
     for (const r of STATUS_RESOURCES) this.statuses[r] = hold(statusInformer(etcd, cluster, r, log));
     this.nodes = hold(nodeInformer(etcd, cluster, log));
     this.drains = hold(drainInformer(etcd, cluster, log));
@@ -100,14 +117,16 @@ export class LeaderCaches {
 
   /** Every object of a resource, sorted by namespace then name, with status when it is read. */
   list<T extends KubeObject>(resource: string): Array<Stored<T>> {
+    const objects = this.objects[resource];
+    const order = this.orders[resource];
+    if (!objects || !order) return [];
     const statuses = this.statuses[resource];
-    return (this.objects[resource]?.entries() ?? [])
-      .map(([key, e]) => withStatus<T>(e, statuses?.get(key)))
-      .sort(
-        (a, b) =>
-          compareText(a.object.metadata.namespace ?? '', b.object.metadata.namespace ?? '') ||
-          compareText(a.object.metadata.name, b.object.metadata.name),
-      );
+    const out: Array<Stored<T>> = [];
+    for (const key of order.keys()) {
+      const e = objects.get(key);
+      if (e) out.push(withStatus<T>(e, statuses?.get(key)));
+    }
+    return out;
   }
 
   /** The World (world.ts) of a reconcile: drained nodes left out of `nodes`, cordoned ones marked. */
@@ -134,6 +153,7 @@ export class LeaderCaches {
   }
 
   async release(): Promise<void> {
+    for (const off of this.offs) off();
     await Promise.all(this.leases.map((l) => l.release()));
   }
 }
