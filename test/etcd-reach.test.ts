@@ -123,9 +123,14 @@ test('a connect made while the link was down is replaced when the link is back: 
   const healed = Date.now();
   execFileSync(IP, ['link', 'set', host.veth, 'master', bridge]);
   const answered = await nextLine((l) => l.ok, 10_000, 'etcd answers after the link is back');
-  t.diagnostic(`answered ${answered.t - healed} ms after the link came back; ${transitions()}`);
+  t.diagnostic(
+    `answered ${answered.t - healed} ms after the link came back (attempts replaced: ${answered.restarts}); ${transitions()}`,
+  );
+  // Without the replacement gRPC's attempt would get through at its next SYN retry, 15 s after it began
+  // (~5 s after the heal). gRPC itself sometimes starts a fresh attempt just as the link comes back (a
+  // call let through by the half-open breaker), and then no replacement is needed: so the bound, not the
+  // count of replacements, is what is asserted (a CI run saw 0 replacements, answered in 503 ms).
   assert.ok(answered.t - healed < 2000, `etcd answered ${answered.t - healed} ms after the link came back`);
-  assert.ok(answered.restarts >= 1, 'the stalled attempt was replaced');
 });
 
 test('the breaker opened by the calls that failed while etcd was away is closed once the connection is back', async (t) => {
