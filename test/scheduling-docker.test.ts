@@ -114,19 +114,30 @@ spec:
 
   test('a pod too big for every node stays Pending, saying why', async () => {
     await ok(['apply', '-f', '-'], deployment('huge', 'default', 1, '3'));
-    const pod = await eventually(
-      async () => (await pods('default')).find((p) => p.metadata.name.startsWith('huge-')),
-      30_000,
-      'the huge pod',
-    );
-    const cond = pod.status?.conditions?.find((x) => x.type === 'PodScheduled');
-    assert.equal(pod.spec.nodeName, undefined);
-    assert.equal(cond?.message, '0/3 nodes are available: 3 Insufficient cpu.');
-    const events = await c.withEtcd((etcd) =>
-      listEvents(etcd, c.name, { kind: 'Pod', namespace: 'default', name: pod.metadata.name }),
-    );
-    assert.ok(events.some((e) => e.reason === 'FailedScheduling'));
-    await ok(['delete', 'deployment', 'huge']);
+    try {
+      const pod = await eventually(
+        async () => (await pods('default')).find((p) => p.metadata.name.startsWith('huge-')),
+        30_000,
+        'the huge pod',
+      );
+      const cond = pod.status?.conditions?.find((x) => x.type === 'PodScheduled');
+      assert.equal(pod.spec.nodeName, undefined);
+      assert.equal(cond?.message, '0/3 nodes are available: 3 Insufficient cpu.');
+      // Events are written after the pod, from the recorder's queue (as k8s' are): waited for.
+      await eventually(
+        async () =>
+          (
+            await c.withEtcd((etcd) =>
+              listEvents(etcd, c.name, { kind: 'Pod', namespace: 'default', name: pod.metadata.name }),
+            )
+          ).some((e) => e.reason === 'FailedScheduling'),
+        10_000,
+        'a FailedScheduling event',
+      );
+    } finally {
+      // The other tests count the pods of the namespace.
+      await ok(['delete', 'deployment', 'huge']);
+    }
   });
 
   test('binpack fills the small nodes first; spread spreads six pods of 250m', async () => {
