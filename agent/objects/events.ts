@@ -65,7 +65,8 @@ export class EventRecorder {
   private readonly queue = new Map<string, KubeEvent>();
   private draining = false;
   private seq = 0;
-  /** (object, reason, message) -> the key and count of the last such event, for counting repeats. */
+  /** (object, type, reason, message), or (object, type, reason) once combined -> the key and count of the
+   * last such event, for counting repeats. */
   private readonly repeats = new Map<string, { key: string; event: KubeEvent }>();
   /** (object, type, reason) -> when the window began and the different messages seen in it. */
   private readonly similar = new Map<string, { since: number; messages: Set<string> }>();

@@ -3,8 +3,7 @@
 // refused, and so is an apply that raises a use above a quota (quota.ts). Reads only the namespaces
 // the apply touches, and their workloads only when a quota is there.
 import type { Etcd3 } from 'etcd3';
-import { keys } from '../store/keys.ts';
-import type { NodeRecord } from '../store/node-registry.ts';
+import { listNodes } from '../store/node-registry.ts';
 import { limitRangeProblems, withLimitRangeDefaults } from './limit-range.ts';
 import { podSpecOf } from './priority-classes.ts';
 import { countedKinds, declaredPods, quotaProblems, usageOf } from './quota.ts';
@@ -62,9 +61,7 @@ export async function namespacePolicy(
     const stored = (await Promise.all(counted.map((k) => listObjects(etcd, cluster, k, ns, false))))
       .flat()
       .map((s) => s.object as KubeObject);
-    const nodes = Object.values(await etcd.getAll().prefix(keys.nodesPrefix(cluster)).strings()).map(
-      (v) => JSON.parse(v) as NodeRecord,
-    );
+    const nodes = await listNodes(etcd, cluster);
     const mine = new Set(applied.map(idOf));
     const after = [
       ...stored.filter((s) => !mine.has(idOf(s))),
