@@ -7,12 +7,14 @@
 //   2. steady state over --steady seconds: etcd requests per second by method (etcd's own
 //      grpc_server_msg_received_total: unary calls and each message on a stream, keepalives included), what the simulated agents sent (keepalives), the head's CPU, and the
 //      latency of `GET /api/v1/objects/pods` (all P pods, through the head).
-//   node bench/fleet.ts [--nodes 1000] [--pods 10000] [--steady 30]
+//   node bench/fleet.ts [--nodes 1000] [--pods 10000] [--steady 30] [--profile-head FILE]
+// --profile-head: a CPU profile of the head from the apply until all bound (bench/fleet/head-profile.ts).
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { connectEtcd } from '../agent/store/etcd.ts';
-import { createTestCluster, eventually, runCli, startAgentsReady } from '../test/harness/cluster.ts';
+import { agentsReady, createTestCluster, eventually, runCli } from '../test/harness/cluster.ts';
+import { HeadProfiler } from './fleet/head-profile.ts';
 import { SimFleet } from './fleet/sim-agents.ts';
 
 const { values } = parseArgs({
@@ -20,11 +22,13 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '1000' },
     pods: { type: 'string', default: '10000' },
     steady: { type: 'string', default: '30' },
+    'profile-head': { type: 'string' },
   },
 });
 const N = Number(values.nodes);
 const P = Number(values.pods);
 const STEADY_S = Number(values.steady);
+const profiler = values['profile-head'] ? new HeadProfiler(9339) : undefined;
 
 const cpuSeconds = (pid: number) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -53,7 +57,14 @@ const fleet = new SimFleet(etcd, c.name, {
   concurrency: 64,
 });
 try {
-  await startAgentsReady(c);
+  // The head alone gets the inspector flag (the CLI runs of the bench inherit this process's environment).
+  const options = process.env.NODE_OPTIONS;
+  if (profiler) process.env.NODE_OPTIONS = profiler.nodeOptions;
+  await c.startAgent('head-1');
+  if (options === undefined) delete process.env.NODE_OPTIONS;
+  else process.env.NODE_OPTIONS = options;
+  await agentsReady(c);
+  await profiler?.connect();
   let t = Date.now();
   await fleet.start();
   console.log(`bench/fleet: ${N} simulated agents registered in ${((Date.now() - t) / 1000).toFixed(1)} s`);
@@ -75,6 +86,7 @@ spec:
   // a busy loop here delays the figure. Its lag is printed with it.
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
+  await profiler?.start();
   t = Date.now();
   const applied = await runCli(['apply', '-f', '-'], c.env, manifest);
   if (applied.code !== 0) throw new Error(applied.stderr);
@@ -87,6 +99,7 @@ spec:
     etcd: cpuSeconds(c.etcd.process.pid!) - cpu0.etcd,
     sims: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu0.sims)),
   };
+  await profiler?.stop(values['profile-head']!);
   await eventually(() => fleet.runningAt.size >= P, 600_000, `${P} pods Running`);
   const running = Math.max(...fleet.runningAt.values()) - t;
   const firstBound = Math.min(...fleet.boundAt.values()) - t;

@@ -244,7 +244,9 @@ describe('node resolver on sockets', () => {
     const flood = Array.from({ length: MAX_FORWARDS + 20 }, () => askUdp(port, 'silent.example'));
     const during = await askUdp(port, 'web.default.svc.cluster.local');
     assert.deepEqual(addresses(during.packet), ['10.43.0.10']);
-    assert.ok(during.ms < 500, `${during.ms} ms`);
+    // Not queued behind the forwards (they wait FORWARD_DEADLINE_MS); the flood's 276 client sockets
+    // share this test's loop, so the bound is half the deadline, as for the refused ones below.
+    assert.ok(during.ms < FORWARD_DEADLINE_MS / 2, `${during.ms} ms`);
     const answers = await Promise.all(flood);
     assert.ok(answers.every((a) => a.packet.rcode === 'SERVFAIL'));
     const fast = answers.filter((a) => a.ms < FORWARD_DEADLINE_MS / 2).length;

@@ -293,6 +293,11 @@ export async function eventually<T>(
  * the head). Generous by default: each CLI call is a Node start, seconds on a loaded machine. */
 export async function startAgentsReady(c: TestCluster, timeoutMs = 90_000): Promise<void> {
   for (const n of c.nodes) await c.startAgent(n.name);
+  await agentsReady(c, timeoutMs);
+}
+
+/** Until every node of `c` is Ready and the head API answers (the agents started already). */
+export async function agentsReady(c: TestCluster, timeoutMs = 90_000): Promise<void> {
   await eventually(
     async () => {
       const r = await runCli(['get', 'nodes', '-o', 'json'], c.env);
