@@ -116,6 +116,8 @@ describe('pod network and Services on 3 hosts, each with its own Docker engine',
     return { table: table.stdout, routes: await ourRoutes(host) };
   };
 
+  // The readiness probe's timeout and threshold leave room for a `docker exec` slowed by a loaded CI
+  // machine: a readiness flap moves every host's Service table, which the agent-restart test counts.
   const web = (node: string, name = `web-${node}`, app = 'web') => `apiVersion: v1
 kind: Pod
 metadata: {name: ${name}, labels: {app: ${app}}}
@@ -128,7 +130,7 @@ spec:
       command: [sh, -c, 'mkdir -p /www/cgi-bin && echo $POD > /www/index.html && printf "#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho \\$REMOTE_ADDR\\n" > /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && touch /tmp/ready && exec httpd -f -p 8080 -h /www']
       env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
       ports: [{name: http, containerPort: 8080}]
-      readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1, failureThreshold: 1}
+      readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 5}
 `;
 
   before(async () => {
@@ -457,7 +459,11 @@ spec:
         .join('\n')
         .split('\n')
         .filter((l) => /service rules|mesh verdict|NodeLost|"dead"|member (dead|left)|leader/.test(l));
-      console.log(`the tables changed; what the agents said:\n${why.join('\n')}`);
+      for (const n of NODES) {
+        const events = (await runCli(['describe', 'pod', `web-${n}`], w.c.env)).stdout;
+        why.push(...events.split('\n').filter((l) => /Unhealthy|Ready/.test(l)));
+      }
+      console.log(`the tables changed; what the agents said, and the pods' readiness:\n${why.join('\n')}`);
     }
     assert.deepEqual(restarted, before);
     await held.echo('at the end');
