@@ -185,3 +185,51 @@ export async function writeStatus(
     .commit();
   return res.succeeded;
 }
+
+/** Statuses written in one transaction at most (a compare and a put each; etcd takes 128 of either). */
+export const STATUSES_PER_TXN = 64;
+
+/**
+ * Several objects' statuses (an agent's pods that changed together: a burst of starts), each under the
+ * same rule as writeStatus, in one transaction per STATUSES_PER_TXN: one etcd write for a node's burst
+ * instead of one per pod. When any of a transaction's objects is gone or replaced, its statuses are
+ * written one by one (the others still land). Returns, in order, whether each status was written.
+ */
+export async function writeStatuses(
+  etcd: Etcd3,
+  cluster: string,
+  items: ReadonlyArray<{ ref: ObjectRef; createRevision: string; status: unknown }>,
+): Promise<boolean[]> {
+  const out: boolean[] = [];
+  for (let i = 0; i < items.length; i += STATUSES_PER_TXN) {
+    const batch = items.slice(i, i + STATUSES_PER_TXN);
+    // A status too large even when cut is written alone below (where it throws, as writeStatus does).
+    let values: string[] | undefined;
+    try {
+      values = batch.map(({ ref, status }) => boundedStatusJson(ref, status));
+    } catch {
+      values = undefined;
+    }
+    if (values && batch.length > 1) {
+      const res = await guardedTxn(
+        etcd,
+        NO_GUARD,
+        ...batch.map(({ ref, createRevision }) => ({
+          key: objectKey(cluster, ref),
+          target: 'Create' as const,
+          op: '==' as const,
+          value: createRevision,
+        })),
+      )
+        .then(...batch.map(({ ref }, j) => etcd.put(statusKey(cluster, ref)).value(values![j]!)))
+        .commit();
+      if (res.succeeded) {
+        out.push(...batch.map(() => true));
+        continue;
+      }
+    }
+    for (const { ref, createRevision, status } of batch)
+      out.push(await writeStatus(etcd, cluster, ref, createRevision, status));
+  }
+  return out;
+}

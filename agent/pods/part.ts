@@ -8,7 +8,7 @@ import { podNetworkOf } from '../config/schema.ts';
 import type { AgentContext, AgentPart, PodActorView } from '../context.ts';
 import { type NodeDns, nodeDns } from '../dns/part.ts';
 import { deletePod } from '../objects/pod-deletion.ts';
-import { fromKv, getObject, objectKey, refOf, type Stored, writeStatus } from '../objects/store.ts';
+import { fromKv, getObject, objectKey, refOf, type Stored, writeStatuses } from '../objects/store.ts';
 import type { ConfigMap, Kind, KubeObject, Pod, PodStatus, Secret } from '../objects/types.ts';
 import { PodNetwork } from '../podnet/pod-network.ts';
 import { NodeSubnet } from '../podnet/subnet.ts';
@@ -482,24 +482,32 @@ class PodsOnNode {
     this.flushing = true;
     try {
       // Until nothing is pending: reports that arrive while writing are written in the next pass.
+      // What is pending goes in one transaction (writeStatuses: a burst of pod starts is one write, not
+      // one per pod).
       while (this.pending.size > 0 && !this.stopped) {
-        for (const [id, status] of [...this.pending]) {
+        const batch: Array<{ id: string; status: PodStatus; e: { pod: Pod; createRevision: string } }> = [];
+        for (const [id, status] of this.pending) {
           const e = this.pods.get(id);
-          if (!e) {
-            this.pending.delete(id);
-            continue;
-          }
-          try {
-            await writeStatus(this.ctx.etcd, this.ctx.cluster, refOf(e.pod), e.createRevision, status);
-          } catch (err) {
-            // etcd away: kept, written on a later tick.
-            this.ctx.log.debug({ err: shortReason(err), pod: id }, 'pod status write failed');
-            return;
-          }
+          if (e) batch.push({ id, status, e });
+          else this.pending.delete(id);
+        }
+        if (batch.length === 0) break;
+        try {
+          await writeStatuses(
+            this.ctx.etcd,
+            this.ctx.cluster,
+            batch.map(({ status, e }) => ({ ref: refOf(e.pod), createRevision: e.createRevision, status })),
+          );
+        } catch (err) {
+          // etcd away: kept, written on a later tick.
+          this.ctx.log.debug({ err: shortReason(err), pods: batch.length }, 'pod status write failed');
+          return;
+        }
+        for (const { id, status } of batch) {
           if (this.pending.get(id) === status) this.pending.delete(id);
           this.written.set(id, { stable: stable(status), status });
-          this.saveCacheSoon();
         }
+        this.saveCacheSoon();
       }
     } finally {
       this.flushing = false;

@@ -1,11 +1,13 @@
 // Simulated agents (as KWOK or nomad-nodesim do it): N nodes in one process against a real etcd, each
 // with what a real agent keeps there — a node record under its own lease (TTL as the agent's), kept
 // alive once per TTL/3 over one shared keepalive stream — and, for the pods bound to them, a Running and
-// Ready status written as their agent would (no Docker), and a Terminating pod removed. Writes go out at
+// Ready status written as their agent would (no Docker; as the agent, a node's statuses that wait for a
+// write go together in one transaction: writeStatuses), and a Terminating pod removed. Writes go out at
 // most `concurrency` at a time. Counts what it sent, so a run can tell its own etcd traffic from the
 // heads'.
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
-import { deleteObjects, writeStatus } from '../../agent/objects/store.ts';
+import type { ObjectRef } from '../../agent/objects/store.ts';
+import { deleteObjects, writeStatuses } from '../../agent/objects/store.ts';
 import type { Pod, PodStatus } from '../../agent/objects/types.ts';
 import { keys } from '../../agent/store/keys.ts';
 import type { NodeRecord } from '../../agent/store/node-registry.ts';
@@ -34,6 +36,11 @@ export class SimFleet {
   private readonly queue: Array<() => Promise<unknown>> = [];
   private inFlight = 0;
   private readonly done = new Set<string>();
+  /** Per node: the statuses waiting for its write (one write in flight per node, as an agent's). */
+  private readonly pendingStatuses = new Map<
+    string,
+    Array<{ ref: ObjectRef; createRevision: string; status: PodStatus }>
+  >();
 
   private readonly etcd: Etcd3;
   private readonly cluster: string;
@@ -133,26 +140,45 @@ export class SimFleet {
     }
     if (this.done.has(id)) return;
     this.done.add(id);
-    this.enqueue(async () => {
-      const now = new Date().toISOString();
-      const status: PodStatus = {
-        phase: 'Running',
-        hostIP: '127.0.0.1',
-        startTime: now,
-        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
-        containerStatuses: pod.spec.containers.map((c) => ({
-          name: c.name,
-          image: c.image,
-          ready: true,
-          restartCount: 0,
-          started: true,
-          state: { running: { startedAt: now } },
-        })),
-      };
-      await writeStatus(this.etcd, this.cluster, ref, kv.create_revision, status);
-      this.sent.statuses++;
-      this.runningAt.set(`${ref.namespace}/${ref.name}`, Date.now());
-    });
+    const now = new Date().toISOString();
+    const status: PodStatus = {
+      phase: 'Running',
+      hostIP: '127.0.0.1',
+      startTime: now,
+      conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
+      containerStatuses: pod.spec.containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        ready: true,
+        restartCount: 0,
+        started: true,
+        state: { running: { startedAt: now } },
+      })),
+    };
+    const waiting = this.pendingStatuses.get(node);
+    const item = { ref, createRevision: kv.create_revision, status };
+    if (waiting) {
+      waiting.push(item);
+      return;
+    }
+    this.pendingStatuses.set(node, [item]);
+    this.enqueue(() => this.writeNodeStatuses(node));
+  }
+
+  /** The node's waiting statuses in one write, again while more came meanwhile. */
+  private async writeNodeStatuses(node: string): Promise<void> {
+    try {
+      for (let batch = this.pendingStatuses.get(node); batch && batch.length > 0; ) {
+        this.pendingStatuses.set(node, []);
+        await writeStatuses(this.etcd, this.cluster, batch);
+        this.sent.statuses += batch.length;
+        const at = Date.now();
+        for (const { ref } of batch) this.runningAt.set(`${ref.namespace}/${ref.name}`, at);
+        batch = this.pendingStatuses.get(node);
+      }
+    } finally {
+      this.pendingStatuses.delete(node);
+    }
   }
 
   private enqueue(job: () => Promise<unknown>): void {
