@@ -22,6 +22,7 @@ import { BUILTIN_SANDBOX_IMAGE, importBuiltinSandbox } from './pause/image.ts';
 import { PodIps } from './pod-ips.ts';
 import { type HostPortRule, type Ruleset, rulesetDigest, rulesetFile } from './ruleset.ts';
 import type { NodeSubnet } from './subnet.ts';
+import { subnetClash } from './subnet-clash.ts';
 
 /** What a pod's containers need of its sandbox. */
 export interface PodSandbox {
@@ -187,6 +188,11 @@ export class PodNetwork {
     const { prefix } = parseCidr(subnet);
     const gw = addressAt(subnet, 1);
     const br = this.bridge;
+    const clash = subnetClash((await ipJson<AddrInfo[]>(['-4', 'addr', 'show'])) ?? [], subnet, br);
+    if (clash)
+      throw new Error(
+        `this node's pod subnet ${subnet} is in use on this host already (${clash}): its pods could not be reached; remove that address or give the cluster another network.podCidr`,
+      );
     if (!(await ipJson<Link[]>(['link', 'show', 'dev', br]))) await ipBatch([`link add ${br} type bridge`]);
     const addrs = await ipJson<AddrInfo[]>(['-4', 'addr', 'show', 'dev', br]);
     if (!addrs?.[0]?.addr_info?.some((a) => a.local === gw && a.prefixlen === prefix))
