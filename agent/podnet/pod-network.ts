@@ -17,7 +17,7 @@ import type { Pod } from '../objects/types.ts';
 import { imagePresent, pullImage } from '../runtime/images.ts';
 import { containerName, LABEL } from '../runtime/labels.ts';
 import { ipBatch, ipJson, ipJsonIn, nftApply, nftText } from './kernel.ts';
-import { bridgeName, tableName, vethName, vethPeerName } from './names.ts';
+import { bridgeName, tableName, vethName, vethPeerName, vxlanName } from './names.ts';
 import { BUILTIN_SANDBOX_IMAGE, importBuiltinSandbox } from './pause/image.ts';
 import { PodIps } from './pod-ips.ts';
 import { type HostPortRule, type Ruleset, rulesetDigest, rulesetFile } from './ruleset.ts';
@@ -188,7 +188,8 @@ export class PodNetwork {
     const { prefix } = parseCidr(subnet);
     const gw = addressAt(subnet, 1);
     const br = this.bridge;
-    const clash = subnetClash((await ipJson<AddrInfo[]>(['-4', 'addr', 'show'])) ?? [], subnet, br);
+    const ours = [br, vxlanName(this.deps.cluster, this.deps.node)];
+    const clash = subnetClash((await ipJson<AddrInfo[]>(['-4', 'addr', 'show'])) ?? [], subnet, ours);
     if (clash)
       throw new Error(
         `this node's pod subnet ${subnet} is in use on this host already (${clash}): its pods could not be reached; remove that address or give the cluster another network.podCidr`,

@@ -9,15 +9,16 @@ export interface InterfaceAddresses {
   addr_info?: Array<{ local: string; prefixlen: number }>;
 }
 
-/** `<address>/<prefix> on <interface>` of the first address of another interface inside `subnet`;
- * undefined when none is. */
+/** `<address>/<prefix> on <interface>` of the first address inside `subnet` on an interface that is not
+ * one of `ours` (the node's bridge, and its VXLAN device, which holds the subnet's first address as its
+ * VTEP); undefined when none is. */
 export function subnetClash(
   interfaces: readonly InterfaceAddresses[],
   subnet: string,
-  bridge: string,
+  ours: readonly string[],
 ): string | undefined {
   for (const i of interfaces) {
-    if (i.ifname === bridge) continue;
+    if (ours.includes(i.ifname)) continue;
     for (const a of i.addr_info ?? [])
       if (cidrContains(subnet, a.local)) return `${a.local}/${a.prefixlen} on ${i.ifname}`;
   }
