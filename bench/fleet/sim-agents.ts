@@ -6,8 +6,7 @@
 // most `concurrency` at a time. Counts what it sent, so a run can tell its own etcd traffic from the
 // heads'.
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
-import type { ObjectRef } from '../../agent/objects/store.ts';
-import { deleteObjects, writeStatuses } from '../../agent/objects/store.ts';
+import { deleteObjects, type ObjectRef, writeStatuses } from '../../agent/objects/store.ts';
 import type { Pod, PodStatus } from '../../agent/objects/types.ts';
 import { keys } from '../../agent/store/keys.ts';
 import type { NodeRecord } from '../../agent/store/node-registry.ts';
