@@ -44,7 +44,7 @@ export const imagePullPart: AgentPart = {
 export function dockerEngine(docker: Docker): ImageEngine {
   return {
     present: (image) => imagePresent(docker, image),
-    pull: (image) => pullImage(docker, image),
+    pull: (image, signal) => pullImage(docker, image, signal),
     list: async () =>
       (await docker.listImages()).map((i) => ({
         names: [...(i.RepoDigests ?? []), ...(i.RepoTags ?? [])].filter((n) => !n.includes('<none>')),

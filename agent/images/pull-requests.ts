@@ -18,6 +18,8 @@ export interface ImagePullRequest {
   uid: string;
   /** The template hash the images are for. */
   revision: string;
+  /** Higher first: the agent starts pulls of higher-priority requests first (absent: 0). */
+  priority?: number;
   /** A failure the controller has reported already (its Warning event), so each is reported once. */
   reported?: string;
 }

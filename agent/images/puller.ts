@@ -3,7 +3,9 @@
 // and reports in its node status the images it holds and the outcome of each request. A failed pull is
 // tried again after a back-off (10 s doubling to 5 min) while it is still asked for, a request written
 // again included (the controller rewrites one to note a failure reported: that must not make pulls
-// busier). Pulls are the engine's work: the event loop only waits for them.
+// busier). Higher-priority requests' images start first (prewarm tasks' `priority`); a pull in flight whose
+// image no request asks for any more (a cancelled task) is stopped. Pulls are the engine's work: the event
+// loop only waits for them.
 import type { Logger } from '../log/logger.ts';
 import {
   type ImagePullOutcome,
@@ -20,7 +22,7 @@ import {
 /** What the puller asks of the engine (agent/runtime/images.ts on Docker). */
 export interface ImageEngine {
   present(image: string): Promise<boolean>;
-  pull(image: string): Promise<void>;
+  pull(image: string, signal: AbortSignal): Promise<void>;
   list(): Promise<NodeImage[]>;
 }
 
@@ -39,6 +41,7 @@ export const PULL_BACKOFF = { firstMs: 10_000, maxMs: 300_000 };
 interface Wanted {
   policy: PullPolicy;
   revision: bigint;
+  priority: number;
 }
 
 export class ImagePuller {
@@ -47,6 +50,8 @@ export class ImagePuller {
   /** Failed images: the back-off step and whether it has run out (the next attempt may start). */
   private readonly backoff = new Map<string, { ms: number; timer: NodeJS.Timeout; due: boolean }>();
   private wanted = new Map<string, Wanted>();
+  /** Attempts in flight, by image: stopped when no request asks for the image any more. */
+  private readonly inFlight = new Map<string, AbortController>();
   private images: NodeImage[] = [];
   private running = 0;
   private stopped = false;
@@ -65,6 +70,7 @@ export class ImagePuller {
   stop(): void {
     this.stopped = true;
     for (const b of this.backoff.values()) clearTimeout(b.timer);
+    for (const a of this.inFlight.values()) a.abort();
   }
 
   /** The requests for this node now (value and mod revision each). */
@@ -74,12 +80,19 @@ export class ImagePuller {
       for (const { image, policy } of request.images) {
         const had = wanted.get(image);
         const revision = BigInt(modRevision);
+        const priority = request.priority ?? 0;
         wanted.set(image, {
           policy: had && RANK[had.policy] > RANK[policy] ? had.policy : policy,
           revision: had && had.revision > revision ? had.revision : revision,
+          priority: had && had.priority > priority ? had.priority : priority,
         });
       }
     this.wanted = wanted;
+    for (const [image, abort] of this.inFlight)
+      if (!wanted.has(image)) {
+        this.deps.log.info({ image }, 'image pull stopped: no request asks for it any more');
+        abort.abort();
+      }
     for (const image of [...this.outcomes.keys()])
       if (!wanted.has(image) && this.outcomes.get(image)?.state !== 'Pulling') this.outcomes.delete(image);
     this.next();
@@ -88,7 +101,10 @@ export class ImagePuller {
 
   /** Start the attempts due, PULLS_AT_ONCE at most running. */
   private next(): void {
-    const images = [...this.wanted.keys()].sort();
+    // Higher priority first, then by name (the same order on every call: the MAX_REQUESTED_IMAGES cut).
+    const images = [...this.wanted]
+      .sort(([a, wa], [b, wb]) => wb.priority - wa.priority || (a < b ? -1 : a > b ? 1 : 0))
+      .map(([image]) => image);
     for (const [i, image] of images.entries()) {
       if (this.stopped || this.running >= PULLS_AT_ONCE) return;
       const want = this.wanted.get(image)!;
@@ -111,18 +127,28 @@ export class ImagePuller {
     const revision = String(want.revision);
     this.outcomes.set(image, { image, state: 'Pulling', revision, time: this.now() });
     this.report();
+    const abort = new AbortController();
+    this.inFlight.set(image, abort);
     let failure: string | undefined;
     try {
       const present = await this.deps.engine.present(image);
       if (want.policy === 'Never') {
         if (!present) failure = `Container image "${image}" is not present with pull policy of Never`;
-      } else if (want.policy === 'Always' || !present) {
-        await this.deps.engine.pull(image);
+      } else if ((want.policy === 'Always' || !present) && !abort.signal.aborted) {
+        await this.deps.engine.pull(image, abort.signal);
       }
     } catch (err) {
       failure = `Failed to pull image "${image}": ${err instanceof Error ? err.message : String(err)}`;
     }
     this.running--;
+    this.inFlight.delete(image);
+    if (abort.signal.aborted) {
+      // Nobody asks any more: no outcome to report, no back-off (a new request starts afresh).
+      this.outcomes.delete(image);
+      this.next();
+      this.report();
+      return;
+    }
     if (failure === undefined) {
       clearTimeout(this.backoff.get(image)?.timer);
       this.backoff.delete(image);

@@ -19,6 +19,17 @@ const RULES: Partial<Record<Kind, Rule[]>> = {
     { path: ['spec', 'completions'], absent: 1 },
   ],
   Secret: [{ path: ['type'], absent: 'Opaque' }],
+  // A task's nodes and batches are fixed when it starts: only `cancel` may change (README "Image prewarm").
+  ImagePrewarm: [
+    'images',
+    'nodeSelector',
+    'affinity',
+    'batchSize',
+    'maxFailureRatio',
+    'retries',
+    'pullTimeoutSeconds',
+    'priority',
+  ].map((f) => ({ path: ['spec', f] })),
   // k8s: a class's value and preemption policy stay (pods took their priority from them).
   PriorityClass: [{ path: ['value'] }, { path: ['preemptionPolicy'], absent: 'PreemptLowerPriority' }],
 };

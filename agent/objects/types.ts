@@ -14,7 +14,8 @@ export type Kind =
   | 'EndpointSlice'
   | 'PriorityClass'
   | 'ResourceQuota'
-  | 'LimitRange';
+  | 'LimitRange'
+  | 'ImagePrewarm';
 export const KINDS: readonly Kind[] = [
   'Namespace',
   'ConfigMap',
@@ -29,6 +30,7 @@ export const KINDS: readonly Kind[] = [
   'PriorityClass',
   'ResourceQuota',
   'LimitRange',
+  'ImagePrewarm',
 ];
 /** Kinds only nokube's controllers write (a Deployment's revisions, a Service's endpoints): read and
  * delete, never applied. */
@@ -472,6 +474,77 @@ export interface Job extends Base<'Job'> {
   status?: JobStatus;
 }
 
+/** nokube.io/v1 ImagePrewarm (README "Image prewarm", seed 001): pull `images` onto the nodes that match,
+ * `batchSize` nodes at a time, through each node's agent (agent/images). */
+export interface ImagePrewarmSpec {
+  images: string[];
+  nodeSelector?: Record<string, string>;
+  /** Required node affinity only (the pod field's shape). */
+  affinity?: {
+    nodeAffinity?: {
+      requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
+    };
+  };
+  batchSize: number;
+  /** Failed nodes / target nodes above this fails the task (default 0.1: the seed's 90 % rule). */
+  maxFailureRatio?: number;
+  /** Attempts after a node's first failed one (default 2), after a back-off of 10 s doubling. */
+  retries?: number;
+  /** One attempt on one node may take this long (default 600). */
+  pullTimeoutSeconds?: number;
+  /** Higher first: a node's agent starts the pulls of higher-priority requests first (default 0). */
+  priority?: number;
+  /** Set by `nokube prewarm cancel`: the task stops, its pulls in flight are stopped. */
+  cancel?: boolean;
+}
+export type ImagePrewarmPhase = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Cancelled';
+export interface PrewarmProgress {
+  totalNodes: number;
+  completedNodes: number;
+  failedNodes: number;
+  currentBatch: number;
+  totalBatches: number;
+  /** Nodes done (completed or failed) of all, 0–100, one decimal. */
+  percentage: number;
+}
+export interface PrewarmFailedNode {
+  node: string;
+  image: string;
+  reason: string;
+  message: string;
+  time: string;
+}
+/** A node of the current batch. */
+export interface PrewarmNodeState {
+  state: 'Pulling' | 'Completed' | 'Failed';
+  /** Failed attempts so far. */
+  attempts: number;
+  /** When the current attempt began (its timeout counts from here). */
+  since: string;
+  /** The request revision whose failure was counted (each attempt's failure counts once). */
+  counted?: string;
+  /** When the request is written again (a retry after a failed attempt). */
+  retryAt?: string;
+}
+export interface ImagePrewarmStatus {
+  phase: ImagePrewarmPhase;
+  message?: string;
+  /** The target nodes, fixed when the task starts, in batch order. */
+  nodes?: string[];
+  progress?: PrewarmProgress;
+  /** The current batch's nodes. */
+  batch?: Record<string, PrewarmNodeState>;
+  /** The first PREWARM_FAILED_DETAILS_MAX failures (progress.failedNodes counts all). */
+  failedNodeDetails?: PrewarmFailedNode[];
+  startTime?: string;
+  completionTime?: string;
+  estimatedCompletion?: string;
+}
+export interface ImagePrewarm extends Base<'ImagePrewarm'> {
+  spec: ImagePrewarmSpec;
+  status?: ImagePrewarmStatus;
+}
+
 export type Protocol = 'TCP' | 'UDP';
 export interface ServicePort {
   /** Required (a DNS label, unique) when the Service has more than one port. */
@@ -539,7 +612,8 @@ export type KubeObject =
   | EndpointSlice
   | PriorityClass
   | ResourceQuota
-  | LimitRange;
+  | LimitRange
+  | ImagePrewarm;
 export type ObjectOfKind<K extends Kind> = Extract<KubeObject, { kind: K }>;
 
 /** apiVersion per kind, as kubectl expects it. */
@@ -557,6 +631,7 @@ export const API_VERSION: Record<Kind, string> = {
   PriorityClass: 'scheduling.k8s.io/v1',
   ResourceQuota: 'v1',
   LimitRange: 'v1',
+  ImagePrewarm: 'nokube.io/v1',
 };
 
 /** Plural lower-case resource name per kind (keys, URLs, `nokube get <resource>`). */
@@ -574,6 +649,7 @@ export const RESOURCE: Record<Kind, string> = {
   PriorityClass: 'priorityclasses',
   ResourceQuota: 'resourcequotas',
   LimitRange: 'limitranges',
+  ImagePrewarm: 'imageprewarms',
 };
 
 /** What `nokube get <word>` accepts for each kind (kubectl's names and short names). */
@@ -614,6 +690,10 @@ export const KIND_ALIASES: Record<string, Kind> = {
   limitrange: 'LimitRange',
   limitranges: 'LimitRange',
   limits: 'LimitRange',
+  imageprewarm: 'ImagePrewarm',
+  imageprewarms: 'ImagePrewarm',
+  prewarm: 'ImagePrewarm',
+  prewarms: 'ImagePrewarm',
 };
 
 /** Labels nokube puts on every pod it creates for a controller (k8s uses the same names). */

@@ -21,9 +21,10 @@ export async function imagePresent(docker: Docker, ref: string): Promise<boolean
   }
 }
 
-/** Pull an image; rejects with the registry's reason (e.g. "manifest unknown"). */
-export async function pullImage(docker: Docker, ref: string): Promise<void> {
-  const stream = await docker.pull(ref, { authconfig: {} });
+/** Pull an image; rejects with the registry's reason (e.g. "manifest unknown"). `signal` stops it: the
+ * request to the engine is closed, which stops the engine's pull (layers already fetched stay). */
+export async function pullImage(docker: Docker, ref: string, signal?: AbortSignal): Promise<void> {
+  const stream = await docker.pull(ref, { authconfig: {}, ...(signal ? { abortSignal: signal } : {}) });
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (err: Error | null, out: Array<{ error?: string }>) => {
       const failed = err ?? out.find((o) => o.error);

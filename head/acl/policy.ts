@@ -45,7 +45,16 @@ export const policySchema = z.strictObject({
 export type Policy = z.output<typeof policySchema>;
 export type PolicyRule = Policy['rules'][number];
 
-const WORKLOADS = ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs', 'configmaps', 'services'];
+const WORKLOADS = [
+  'pods',
+  'deployments',
+  'replicasets',
+  'daemonsets',
+  'jobs',
+  'configmaps',
+  'services',
+  'imageprewarms',
+];
 
 /** The four policies `nokube acl bootstrap` stores (seed 003). ops-admin cannot be changed or deleted: it
  * is what keeps the cluster manageable; the others are defaults an operator may edit. */

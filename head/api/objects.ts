@@ -102,22 +102,31 @@ export async function serveObjects(
     }
     throw new HttpError(405, `${req.method} not allowed`);
   } catch (err) {
-    if (err instanceof HttpError) {
-      // A body refused as too large is not kept: the rest is dropped as it comes (bounded: beyond that the
-      // connection is cut). Closing at once would reset a client still sending before it read the answer.
-      if (err.status === 413) discardBody(req);
-      return send(res, err.status, { error: err.message, problems: err.problems });
-    }
-    if (err instanceof ManifestError)
-      return send(res, 400, { error: err.problems[0], problems: err.problems });
-    if (err instanceof NotFoundError) return send(res, 404, { error: err.message });
-    if (err instanceof ObjectConflictError) return send(res, 409, { error: err.message });
-    if (err instanceof SelectorSyntaxError) return send(res, 400, { error: err.message });
-    // This head lacks the key of a Secret (or any key): said so, never answered with ciphertext.
-    if (err instanceof NoSecretsKeyError || err instanceof UnknownKeyError || err instanceof EnvelopeError)
-      return send(res, 500, { error: err.message });
-    throw err;
+    sendObjectError(req, res, err);
   }
+}
+
+/** The answer to a failed object request (the prewarm tasks API's too); anything else is thrown on. */
+export function sendObjectError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const [status, body] = objectErrorAnswer(req, err);
+  send(res, status, body);
+}
+
+function objectErrorAnswer(req: IncomingMessage, err: unknown): [number, unknown] {
+  if (err instanceof HttpError) {
+    // A body refused as too large is not kept: the rest is dropped as it comes (bounded: beyond that the
+    // connection is cut). Closing at once would reset a client still sending before it read the answer.
+    if (err.status === 413) discardBody(req);
+    return [err.status, { error: err.message, problems: err.problems }];
+  }
+  if (err instanceof ManifestError) return [400, { error: err.problems[0], problems: err.problems }];
+  if (err instanceof NotFoundError) return [404, { error: err.message }];
+  if (err instanceof ObjectConflictError) return [409, { error: err.message }];
+  if (err instanceof SelectorSyntaxError) return [400, { error: err.message }];
+  // This head lacks the key of a Secret (or any key): said so, never answered with ciphertext.
+  if (err instanceof NoSecretsKeyError || err instanceof UnknownKeyError || err instanceof EnvelopeError)
+    return [500, { error: err.message }];
+  throw err;
 }
 
 /** `?gracePeriodSeconds=N` (k8s DeleteOptions): a whole number of seconds, 0 = at once (force). */
@@ -308,7 +317,7 @@ export function redact(obj: KubeObject): KubeObject {
   return { ...obj, data };
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+export function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 }

@@ -25,6 +25,7 @@ import {
   datasourcesYaml,
   renderDashboard,
 } from '../dashboards/serve.ts';
+import { isPrewarmPath, servePrewarmTasks } from '../prewarm/tasks-api.ts';
 import { isAclPath, serveAcl } from './auth/acl-routes.ts';
 import { selectProtocol } from './auth/credentials.ts';
 import { authorizeRequest, Gate } from './auth/gate.ts';
@@ -200,7 +201,7 @@ export async function startHeadServer(
     async (req, res) => {
       if (PUBLIC_ROUTES.has(path)) return route(req, res);
       await gate.admit(req);
-      if (!isObjectsPath(path) && !isAclPath(path) && !isCordonPath(path)) {
+      if (!isObjectsPath(path) && !isAclPath(path) && !isCordonPath(path) && !isPrewarmPath(path)) {
         const need = routeAccess(path, new URL(req.url ?? '/', 'http://head'));
         if (need) authorizeRequest(req, ...need);
       }
@@ -218,9 +219,12 @@ export async function startHeadServer(
         ? aclRoute
         : isCordonPath(path)
           ? (q, r) => serveCordon(ctx, q, r)
-          : routes[path];
-    // Objects take POST (apply) and DELETE, the ACL API and cordons too; everything else is read-only.
-    const writable = isObjectsPath(path) || isAclPath(path) || isCordonPath(path);
+          : isPrewarmPath(path)
+            ? (q, r) => servePrewarmTasks(ctx, q, r)
+            : routes[path];
+    // Objects take POST (apply) and DELETE, the ACL API, cordons and prewarm tasks too; everything else
+    // is read-only.
+    const writable = isObjectsPath(path) || isAclPath(path) || isCordonPath(path) || isPrewarmPath(path);
     if (req.method !== 'GET' && req.method !== 'HEAD' && !writable)
       return json(res, 405, { error: `${req.method} not allowed` });
     if (!route) return json(res, 404, { error: `no route ${path}` });

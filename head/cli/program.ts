@@ -18,6 +18,7 @@ import { registerMeshKey } from './commands/mesh-key.ts';
 import { registerNewOrUpdate } from './commands/new-or-update.ts';
 import { registerNodeCommands } from './commands/node-cordon.ts';
 import { registerPodStreams } from './commands/pod-stream.ts';
+import { registerPrewarm } from './commands/prewarm.ts';
 import { registerRollout } from './commands/rollout.ts';
 import { registerScale, registerSetImage } from './commands/scale.ts';
 import { registerSecrets } from './commands/secrets.ts';
@@ -45,6 +46,7 @@ export function buildProgram(loadParts: () => Promise<AgentPart[]>): Command {
   registerDescribe(program);
   registerDelete(program);
   registerRollout(program);
+  registerPrewarm(program);
   registerScale(program);
   registerSetImage(program);
   registerNodeCommands(program);

@@ -39,9 +39,10 @@ export const CACHED_RESOURCES = [
   'endpointslices',
   'priorityclasses',
   'limitranges',
+  'imageprewarms',
 ];
 /** Resources whose status the leader reads (pods for the world, controllers for their own status). */
-const STATUS_RESOURCES = ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs'];
+const STATUS_RESOURCES = ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs', 'imageprewarms'];
 /** A write not in the cache within this long fails the reconcile (retried with back-off). */
 const OWN_WRITE_WAIT_MS = 10_000;
 

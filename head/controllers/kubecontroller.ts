@@ -10,10 +10,11 @@ import { podNetworkOf } from '../../agent/config/schema.ts';
 import type { ActorRow, AgentContext, AgentPart } from '../../agent/context.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
-import type { KubeObject, Pod } from '../../agent/objects/types.ts';
+import type { ImagePrewarm, KubeObject, Pod } from '../../agent/objects/types.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import type { Guard } from '../../agent/store/guard.ts';
 import type { Entry, Handlers } from '../../agent/store/informer/informer.ts';
+import { reconcileImagePrewarm } from '../prewarm/reconcile.ts';
 import { type Action, applyActions, type Edge } from './actions.ts';
 import { ControllerActor } from './actor.ts';
 import { AssumedPods } from './assumed-pods.ts';
@@ -34,17 +35,21 @@ export const RESYNC_MS = 300_000;
 
 /** Resources whose objects are rows of the Actors dashboard besides pods (which their agents report). */
 const ROW_RESOURCES = ['namespaces', 'deployments', 'daemonsets', 'jobs', 'configmaps', 'secrets'];
-type ControllerKind = Controller['kind'];
+/** Kinds with an actor each: the pod controllers, and prewarm tasks (head/prewarm). */
+type ControllerKind = Controller['kind'] | 'ImagePrewarm';
+type Controlled = Controller | ImagePrewarm;
 const CONTROLLED: Record<string, ControllerKind> = {
   deployments: 'Deployment',
   daemonsets: 'DaemonSet',
   jobs: 'Job',
+  imageprewarms: 'ImagePrewarm',
 };
-const RECONCILE: { [K in ControllerKind]: (s: Stored<Controller>, w: World, env: ReconcileEnv) => Action[] } =
+const RECONCILE: { [K in ControllerKind]: (s: Stored<Controlled>, w: World, env: ReconcileEnv) => Action[] } =
   {
     Deployment: (s, w, env) => reconcileDeployment(s as never, w, env),
     DaemonSet: (s, w, env) => reconcileDaemonSet(s as never, w, env),
     Job: (s, w, env) => reconcileJob(s as never, w, env),
+    ImagePrewarm: (s, w, env) => reconcileImagePrewarm(s as never, w, env),
   };
 
 /** A reconcile's rest after planning for `ms`: four times as long (planning at most a fifth of the loop
@@ -352,7 +357,7 @@ export class Leader {
     await this.caches.seenOwnWrites();
     if (this.stopped) return;
     const id = `${ref.kind}/${ref.namespace}/${ref.name}`;
-    const stored = this.caches.get<Controller>(RESOURCE_OF[ref.kind], `${ref.namespace}/${ref.name}`);
+    const stored = this.caches.get<Controlled>(RESOURCE_OF[ref.kind], `${ref.namespace}/${ref.name}`);
     // Deleted (or replaced by a newer object of the same name) means this actor is done.
     if (!stored || stored.object.metadata.uid !== uid) return this.dropActor(id, uid);
     const planning = performance.now();
@@ -439,6 +444,7 @@ const RESOURCE_OF: Record<ControllerKind, string> = {
   Deployment: 'deployments',
   DaemonSet: 'daemonsets',
   Job: 'jobs',
+  ImagePrewarm: 'imageprewarms',
 };
 
 /** A `nokube_actor` row for a namespace, controller, ConfigMap or Secret. */

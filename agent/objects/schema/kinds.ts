@@ -1,10 +1,17 @@
 // One strict schema per kind: the manifest as users write it (metadata without server-set fields;
 // status is stripped before validation, as kubectl ignores it).
 import { z } from 'zod';
+import { MAX_REQUESTED_IMAGES } from '../../images/pull-requests.ts';
 import type { Kind } from '../types.ts';
-import { clusterMetadata, labelSelector, metadata, namespaceMetadata } from './meta.ts';
-import { dataKey } from './names.ts';
-import { podSpec, podTemplate, quantity } from './pod-spec.ts';
+import {
+  clusterMetadata,
+  labelSelector,
+  metadata,
+  namespaceMetadata,
+  nodeSelectorRequirement,
+} from './meta.ts';
+import { dataKey, labels } from './names.ts';
+import { podSpec, podTemplate, quantity, requiredNodeAffinity } from './pod-spec.ts';
 import { serviceSpec } from './service.ts';
 
 // apiVersion is checked against the kind before the schema runs (validate.ts).
@@ -134,6 +141,32 @@ export const KIND_SCHEMAS: Record<Kind, z.ZodType> = {
     }),
   }),
   Service: z.strictObject({ ...head('Service'), spec: serviceSpec }),
+  ImagePrewarm: z.strictObject({
+    ...head('ImagePrewarm'),
+    spec: z.strictObject({
+      images: z
+        .array(z.string().regex(/^\S+$/, 'must be an image reference (no spaces)'))
+        .min(1, 'at least one image is required')
+        .max(MAX_REQUESTED_IMAGES, `at most ${MAX_REQUESTED_IMAGES} images`)
+        .refine((a) => new Set(a).size === a.length, 'an image is named twice'),
+      nodeSelector: labels.optional(),
+      affinity: z
+        .strictObject({
+          nodeAffinity: z
+            .strictObject({
+              requiredDuringSchedulingIgnoredDuringExecution: requiredNodeAffinity.optional(),
+            })
+            .optional(),
+        })
+        .optional(),
+      batchSize: z.number().int().min(1).max(1000),
+      maxFailureRatio: z.number().min(0).max(1).optional(),
+      retries: z.number().int().min(0).max(10).optional(),
+      pullTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+      priority: z.number().int().min(-1000).max(1000).optional(),
+      cancel: z.boolean().optional(),
+    }),
+  }),
   // Made by the EndpointSlice controller only (validate.ts refuses it in a manifest first).
   EndpointSlice: z.never(),
 };

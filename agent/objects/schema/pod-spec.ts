@@ -217,6 +217,13 @@ const topologySpreadConstraint = z.strictObject({
   minDomains: z.number().int().min(1, 'must be greater than zero').optional(),
 });
 
+/** Required node affinity (OR'ed terms of AND'ed expressions): pods', and prewarm tasks' nodes. */
+export const requiredNodeAffinity = z.strictObject({
+  nodeSelectorTerms: z
+    .array(z.strictObject({ matchExpressions: z.array(nodeSelectorRequirement).optional() }))
+    .min(1, 'at least one term is required'),
+});
+
 export const podSpec = z.strictObject({
   containers: z
     .array(container)
@@ -235,13 +242,7 @@ export const podSpec = z.strictObject({
       podAntiAffinity: podAffinity.optional(),
       nodeAffinity: z
         .strictObject({
-          requiredDuringSchedulingIgnoredDuringExecution: z
-            .strictObject({
-              nodeSelectorTerms: z
-                .array(z.strictObject({ matchExpressions: z.array(nodeSelectorRequirement).optional() }))
-                .min(1, 'at least one term is required'),
-            })
-            .optional(),
+          requiredDuringSchedulingIgnoredDuringExecution: requiredNodeAffinity.optional(),
           preferredDuringSchedulingIgnoredDuringExecution: z
             .array(
               z.strictObject({

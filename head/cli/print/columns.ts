@@ -19,6 +19,7 @@ import type {
 } from '../../../agent/objects/types.ts';
 import { age } from '../output.ts';
 import { podReady, podRestarts, podStatusText } from './pod-status.ts';
+import { prewarmColumns } from './prewarm.ts';
 
 export interface Columns {
   headers: string[];
@@ -27,7 +28,7 @@ export interface Columns {
 
 const n = (v: number | undefined) => String(v ?? 0);
 const none = (v: string | undefined) => (v === undefined || v === '' ? '<none>' : v);
-const ageOf = (o: KubeObject) =>
+export const ageOf = (o: KubeObject) =>
   o.metadata.creationTimestamp ? age(o.metadata.creationTimestamp) : '<unknown>';
 export const pairs = (m: Record<string, string> | undefined) =>
   Object.entries(m ?? {})
@@ -277,6 +278,8 @@ export function columnsFor(kind: Kind, wide: boolean): Columns {
           return wide ? [...row, c.preemptionPolicy ?? 'PreemptLowerPriority'] : row;
         },
       };
+    case 'ImagePrewarm':
+      return prewarmColumns(wide);
     case 'Namespace':
       return {
         headers: ['NAME', 'STATUS', 'AGE'],

@@ -25,6 +25,7 @@ import type {
 import { age, table } from '../output.ts';
 import { duration, pairs, selectorText } from './columns.ts';
 import { podStatusText } from './pod-status.ts';
+import { prewarmLines } from './prewarm.ts';
 import { probeText } from './probe.ts';
 
 export type Line = [string, string] | string;
@@ -64,6 +65,8 @@ function kindLines(obj: KubeObject, slices: EndpointSlice[], related: Related): 
       return daemonSetLines(obj);
     case 'Job':
       return jobLines(obj);
+    case 'ImagePrewarm':
+      return prewarmLines(obj);
     case 'ConfigMap':
       return configMapLines(obj);
     case 'Secret':
