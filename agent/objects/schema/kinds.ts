@@ -3,13 +3,7 @@
 import { z } from 'zod';
 import { MAX_REQUESTED_IMAGES } from '../../images/pull-requests.ts';
 import type { Kind } from '../types.ts';
-import {
-  clusterMetadata,
-  labelSelector,
-  metadata,
-  namespaceMetadata,
-  nodeSelectorRequirement,
-} from './meta.ts';
+import { clusterMetadata, labelSelector, metadata, namespaceMetadata } from './meta.ts';
 import { dataKey, labels } from './names.ts';
 import { podSpec, podTemplate, quantity, requiredNodeAffinity } from './pod-spec.ts';
 import { serviceSpec } from './service.ts';
