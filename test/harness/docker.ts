@@ -68,14 +68,18 @@ export interface TestRegistry {
 }
 
 /** A registry (Debian's docker-registry) on 127.0.0.1:<free port>, storage in a temp dir; ready when GET /v2/ answers. */
-export async function startRegistry(): Promise<TestRegistry> {
+/** `everywhere`: it listens on every address, not only loopback (test hosts reach it at their gateway,
+ * their engines take plain HTTP from 10.77.0.0/16: host-docker.ts); `host` stays the loopback one, which
+ * this machine's engine pushes to without TLS. */
+export async function startRegistry(everywhere = false): Promise<TestRegistry> {
   const bin = findOnPath('docker-registry');
   if (!bin)
     throw new Error(
       'docker-registry not found: apt-get install docker-registry (or scripts/install-deps.sh)',
     );
   const dir = await mkdtemp(join(tmpdir(), 'nokube-test-registry-'));
-  const host = `127.0.0.1:${await freePort()}`;
+  const port = await freePort(everywhere ? '0.0.0.0' : '127.0.0.1');
+  const host = `127.0.0.1:${port}`;
   const config = join(dir, 'config.yml');
   await writeFile(
     config,
@@ -91,7 +95,7 @@ export async function startRegistry(): Promise<TestRegistry> {
       '  delete:',
       '    enabled: true',
       'http:',
-      `  addr: ${host}`,
+      `  addr: ${everywhere ? `0.0.0.0:${port}` : host}`,
       '',
     ].join('\n'),
   );

@@ -57,6 +57,8 @@ export async function startHostEngine(netns: string, dir: string, execRoot: stri
       DOCKERD,
       '--iptables=false',
       '--bridge=none',
+      // Test registries on the hosts' gateway speak plain HTTP (docker.ts startRegistry).
+      '--insecure-registry=10.77.0.0/16',
       '--data-root',
       join(dir, 'docker'),
       '--exec-root',
