@@ -8,7 +8,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { storeConfig } from '../agent/store/config-store.ts';
-import { createTestCluster, eventually, REPO, runCli, type TestCluster } from './harness/cluster.ts';
+import {
+  agentsReady,
+  createTestCluster,
+  eventually,
+  REPO,
+  runCli,
+  type TestCluster,
+} from './harness/cluster.ts';
 import { dashboardQueries, type GrafanaDashboard } from './harness/dashboard-queries.ts';
 import { ensureBusyboxImage, requireDocker } from './harness/docker.ts';
 import { startTsdb, type Tsdb } from './harness/tsdb.ts';
@@ -45,6 +52,26 @@ describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
       ),
     );
     await Promise.all([c.startAgent('n1'), c.startAgent('n2')]);
+    await agentsReady(c);
+    // A prewarm task of an image both nodes hold: the prewarm panels' series (the leader's task gauges,
+    // the agents' pull counts, result "present").
+    const warm = await runCli(
+      [
+        'prewarm',
+        'create',
+        '--name',
+        'warm',
+        '--image',
+        image,
+        '--batch-size',
+        '2',
+        '--wait',
+        '--timeout',
+        '60s',
+      ],
+      c.env,
+    );
+    assert.equal(warm.code, 0, warm.stderr);
   });
   after(async () => {
     await runCli(['delete', 'pod', 'busy', '--ignore-not-found'], c?.env ?? {}).catch(() => undefined);
@@ -194,6 +221,7 @@ describe('metrics to a PromQL TSDB', { timeout: 240_000 }, () => {
       'nokube_actor',
       'nokube_export_queue_bytes',
       'nokube_event_loop_lag_seconds',
+      'nokube_image_pulls_total',
     ])
       assert.match(text, new RegExp(`^${name}\\{`, 'm'), name);
     assert.match(

@@ -185,6 +185,28 @@ describe('image prewarm on 4 hosts, each with its own Docker engine', { timeout:
       0,
       'no request left',
     );
+    // Metrics: the leading head's task gauges, each agent's pulls.
+    const heads = await Promise.all(
+      ['h0', 'h1'].map((n) =>
+        fetch(`http://${c.nodes.find((x) => x.name === n)!.address}:${c.headPort}/metrics`).then((r) =>
+          r.text(),
+        ),
+      ),
+    );
+    const lead = heads.find((t) => /^nokube_prewarm_tasks\{/m.test(t));
+    assert.ok(lead, 'the leader shows the prewarm gauges');
+    assert.match(lead, /^nokube_prewarm_task_nodes\{(?=[^}]*task="met")(?=[^}]*result="failed")[^}]*\} 1$/m);
+    assert.match(lead, /^nokube_prewarm_tasks\{(?=[^}]*phase="Completed")[^}]*\} 1$/m);
+    const pulls = async (node: string) => (await fetch(`${c.agentUrl(node)}/metrics`)).text();
+    const escaped = a.replace(/[.]/g, '\\.');
+    assert.match(
+      await pulls('h0'),
+      new RegExp(
+        `^nokube_image_pulls_total\\{(?=[^}]*image="${escaped}")(?=[^}]*result="pulled")[^}]*\\} 1$`,
+        'm',
+      ),
+    );
+    assert.match(await pulls('h3'), /^nokube_image_pulls_total\{(?=[^}]*result="failed")[^}]*\} [1-9]/m);
     const list = JSON.parse(await ok(['prewarm', 'list', '--status', 'completed', '-o', 'json'])) as {
       items: TaskView[];
       total: number;

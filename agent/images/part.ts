@@ -9,6 +9,7 @@ import { imagePresent, pullImage } from '../runtime/images.ts';
 import { shortReason } from '../store/etcd.ts';
 import { jsonInformer } from '../store/informer/cluster.ts';
 import { keys } from '../store/keys.ts';
+import { imagePullCounter } from './pull-metrics.ts';
 import type { ImagePullRequest, NodeStatus } from './pull-requests.ts';
 import { type ImageEngine, ImagePuller } from './puller.ts';
 
@@ -18,7 +19,12 @@ export const imagePullPart: AgentPart = {
   name: 'image-pulls',
   async start(ctx: AgentContext) {
     const writer = statusWriter(ctx);
-    const puller = new ImagePuller({ engine: dockerEngine(ctx.docker), report: writer.put, log: ctx.log });
+    const puller = new ImagePuller({
+      engine: dockerEngine(ctx.docker),
+      report: writer.put,
+      log: ctx.log,
+      counted: imagePullCounter(ctx.metrics),
+    });
     void puller.start(); // not waited for: an engine that does not answer would hold the agent's start
     const lease = jsonInformer<ImagePullRequest>(
       ctx.etcd,

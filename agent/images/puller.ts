@@ -7,6 +7,7 @@
 // image no request asks for any more (a cancelled task) is stopped. Pulls are the engine's work: the event
 // loop only waits for them.
 import type { Logger } from '../log/logger.ts';
+import type { PullResult } from './pull-metrics.ts';
 import {
   type ImagePullOutcome,
   type ImagePullRequest,
@@ -33,6 +34,8 @@ export interface PullerDeps {
   log: Logger;
   now?: () => Date;
   backoff?: typeof PULL_BACKOFF;
+  /** Each attempt's end (pull-metrics.ts). */
+  counted?(image: string, result: PullResult): void;
 }
 
 /** Back-off of a failed image: 10 s doubling to 5 min. */
@@ -130,11 +133,13 @@ export class ImagePuller {
     const abort = new AbortController();
     this.inFlight.set(image, abort);
     let failure: string | undefined;
+    let fetched = false;
     try {
       const present = await this.deps.engine.present(image);
       if (want.policy === 'Never') {
         if (!present) failure = `Container image "${image}" is not present with pull policy of Never`;
       } else if ((want.policy === 'Always' || !present) && !abort.signal.aborted) {
+        fetched = true;
         await this.deps.engine.pull(image, abort.signal);
       }
     } catch (err) {
@@ -144,11 +149,13 @@ export class ImagePuller {
     this.inFlight.delete(image);
     if (abort.signal.aborted) {
       // Nobody asks any more: no outcome to report, no back-off (a new request starts afresh).
+      this.deps.counted?.(image, 'stopped');
       this.outcomes.delete(image);
       this.next();
       this.report();
       return;
     }
+    this.deps.counted?.(image, failure !== undefined ? 'failed' : fetched ? 'pulled' : 'present');
     if (failure === undefined) {
       clearTimeout(this.backoff.get(image)?.timer);
       this.backoff.delete(image);

@@ -14,6 +14,7 @@ import type { ImagePrewarm, KubeObject, Pod } from '../../agent/objects/types.ts
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import type { Guard } from '../../agent/store/guard.ts';
 import type { Entry, Handlers } from '../../agent/store/informer/informer.ts';
+import { prewarmMetrics } from '../prewarm/metrics.ts';
 import { reconcileImagePrewarm } from '../prewarm/reconcile.ts';
 import { type Action, applyActions, type Edge } from './actions.ts';
 import { ControllerActor } from './actor.ts';
@@ -177,6 +178,9 @@ export class Leader {
       since: new Date().toISOString(),
     });
     this.removeActorSource = ctx.handles.actorRows.add(() => this.rows());
+    this.offs.push(
+      prewarmMetrics(ctx.metrics, () => caches.list<ImagePrewarm>('imageprewarms').map((s) => s.object)),
+    );
     this.endpointSlices.start();
     for (const [resource, kind] of Object.entries(CONTROLLED)) {
       const changed = (_k: string, e: Entry<Stored>) => this.ensureActor(kind, e.value.object).kick();

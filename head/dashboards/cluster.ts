@@ -162,5 +162,51 @@ export function clusterDashboard() {
         'bytes',
         promql(`nokube_export_queue_bytes{${SEL}}`, '{{node}} {{pipeline}}'),
       ),
+    )
+    .withRow(new RowBuilder('Image prewarm'))
+    .withPanel(
+      // The leading head's gauges (head/prewarm/metrics.ts): one row per task.
+      new TableBuilder()
+        .title('Prewarm tasks')
+        .datasource(METRICS)
+        .height(7)
+        .span(24)
+        .withTarget(
+          promTable(
+            'sum by (namespace, task, result) (nokube_prewarm_task_nodes{cluster="$cluster"})',
+            'NODES',
+          ),
+        )
+        .withTransformation({
+          id: 'groupingToMatrix',
+          options: { columnField: 'result', rowField: 'task', valueField: 'Value #NODES' },
+        }),
+    )
+    .withPanel(
+      timeseries(
+        'Prewarm task duration',
+        's',
+        promql(
+          'max by (namespace, task, phase) (nokube_prewarm_task_duration_seconds{cluster="$cluster"})',
+          '{{namespace}}/{{task}} {{phase}}',
+        ),
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Prewarm tasks by phase',
+        'short',
+        promql('sum by (phase) (nokube_prewarm_tasks{cluster="$cluster"})', '{{phase}}'),
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Image pulls by node (5 min)',
+        'short',
+        promql(
+          `sum by (node, result) (increase(nokube_image_pulls_total{${SEL}}[5m]))`,
+          '{{node}} {{result}}',
+        ),
+      ),
     );
 }
