@@ -175,7 +175,7 @@ items:
       'unknown kind',
       'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x}\n',
       [
-        'm.yaml:2: document 1 (Ingress x): kind: unknown kind "Ingress" (nokube supports Namespace, ConfigMap, Secret, Pod, Deployment, DaemonSet, Job, Service, PriorityClass, ResourceQuota, LimitRange, ImagePrewarm)',
+        'm.yaml:2: document 1 (Ingress x): kind: unknown kind "Ingress" (nokube supports Namespace, ConfigMap, Secret, Pod, Deployment, DaemonSet, Job, Service, PriorityClass, ResourceQuota, LimitRange, ImagePrewarm, CronJob)',
       ],
     ],
     [

@@ -3,7 +3,7 @@
 // same object as one that leaves it out (reported `unchanged`, no pod replaced). The defaults are k8s'
 // own and are listed in the README (Supported fields).
 import { pullPolicy } from '../runtime/images.ts';
-import type { KubeObject, PodSpec, Probe, ServiceSpec } from './types.ts';
+import type { JobSpec, KubeObject, PodSpec, Probe, ServiceSpec } from './types.ts';
 
 /** k8s: 0644 for the files of configMap and secret volumes. */
 const DEFAULT_VOLUME_MODE = 0o644;
@@ -60,10 +60,14 @@ export function withDefaults<T extends KubeObject>(obj: T): T {
       defaultPodSpec(o.spec.template.spec);
       break;
     case 'Job':
-      o.spec.completions ??= 1;
-      o.spec.parallelism ??= 1;
-      o.spec.backoffLimit ??= 6;
-      defaultPodSpec(o.spec.template.spec);
+      defaultJobSpec(o.spec);
+      break;
+    case 'CronJob':
+      o.spec.concurrencyPolicy ??= CRONJOB_DEFAULTS.concurrencyPolicy;
+      o.spec.suspend ??= false;
+      o.spec.successfulJobsHistoryLimit ??= CRONJOB_DEFAULTS.successfulJobsHistoryLimit;
+      o.spec.failedJobsHistoryLimit ??= CRONJOB_DEFAULTS.failedJobsHistoryLimit;
+      defaultJobSpec(o.spec.jobTemplate.spec);
       break;
     case 'Service':
       defaultServiceSpec(o.spec);
@@ -78,6 +82,20 @@ export function withDefaults<T extends KubeObject>(obj: T): T {
       break;
   }
   return o as T;
+}
+
+/** k8s' CronJob defaults. */
+export const CRONJOB_DEFAULTS = {
+  concurrencyPolicy: 'Allow',
+  successfulJobsHistoryLimit: 3,
+  failedJobsHistoryLimit: 1,
+} as const;
+
+function defaultJobSpec(spec: JobSpec): void {
+  spec.completions ??= 1;
+  spec.parallelism ??= 1;
+  spec.backoffLimit ??= 6;
+  defaultPodSpec(spec.template.spec);
 }
 
 /** k8s' default ClientIP affinity timeout (3 hours). */

@@ -17,6 +17,7 @@ export const SYSTEM_PRIORITY_CLASSES: Readonly<Record<string, number>> = {
 export function podSpecOf(o: KubeObject): PodSpec | undefined {
   if (o.kind === 'Pod') return o.spec;
   if (o.kind === 'Deployment' || o.kind === 'DaemonSet' || o.kind === 'Job') return o.spec.template.spec;
+  if (o.kind === 'CronJob') return o.spec.jobTemplate.spec.template.spec;
   return undefined;
 }
 

@@ -28,7 +28,7 @@ export const countKey = (kind: Kind) => {
 export function countedKinds(hardKeys: readonly string[]): Kind[] {
   return KINDS.filter((k) => namespaced(k) && (POD_KINDS.includes(k) || hardKeys.includes(countKey(k))));
 }
-const POD_KINDS: readonly Kind[] = ['Pod', 'Deployment', 'Job', 'DaemonSet'];
+const POD_KINDS: readonly Kind[] = ['Pod', 'Deployment', 'Job', 'DaemonSet', 'CronJob'];
 
 /** The pods an object declares (how many, and their spec), or undefined. `nodes`: the registered nodes
  * (a DaemonSet's pods are those it would make on them). */
@@ -44,10 +44,17 @@ export function declaredPods(
     case 'Deployment':
       return { count: o.spec.replicas ?? 1, spec: o.spec.template.spec };
     case 'Job':
+      if (o.metadata.ownerReferences?.some((r) => r.controller)) return undefined; // its CronJob counts
       return {
         count: Math.min(o.spec.parallelism ?? 1, o.spec.completions ?? 1),
         spec: o.spec.template.spec,
       };
+    case 'CronJob': {
+      // One run's pods (with concurrencyPolicy Allow runs may overlap; each is counted when made only
+      // through its CronJob, as here).
+      const job = o.spec.jobTemplate.spec;
+      return { count: Math.min(job.parallelism ?? 1, job.completions ?? 1), spec: job.template.spec };
+    }
     case 'DaemonSet':
       return {
         count: feasibleNodes({ spec: o.spec.template.spec }, nodes).length,

@@ -15,7 +15,8 @@ export type Kind =
   | 'PriorityClass'
   | 'ResourceQuota'
   | 'LimitRange'
-  | 'ImagePrewarm';
+  | 'ImagePrewarm'
+  | 'CronJob';
 export const KINDS: readonly Kind[] = [
   'Namespace',
   'ConfigMap',
@@ -31,6 +32,7 @@ export const KINDS: readonly Kind[] = [
   'ResourceQuota',
   'LimitRange',
   'ImagePrewarm',
+  'CronJob',
 ];
 /** Kinds only nokube's controllers write (a Deployment's revisions, a Service's endpoints): read and
  * delete, never applied. */
@@ -473,6 +475,32 @@ export interface Job extends Base<'Job'> {
   spec: JobSpec;
   status?: JobStatus;
 }
+/** batch/v1 CronJob (README "CronJob"): a Job from `jobTemplate` at each time of `schedule`. */
+export interface CronJobSpec {
+  /** Cron syntax, five fields (minute hour day-of-month month day-of-week) or @hourly, @daily, ... */
+  schedule: string;
+  /** An IANA time zone (default: the leading head's local time zone, as kube-controller-manager's). */
+  timeZone?: string;
+  concurrencyPolicy?: 'Allow' | 'Forbid' | 'Replace';
+  /** A run missed by more than this many seconds is skipped (default: no deadline). */
+  startingDeadlineSeconds?: number;
+  suspend?: boolean;
+  successfulJobsHistoryLimit?: number;
+  failedJobsHistoryLimit?: number;
+  jobTemplate: {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec: JobSpec;
+  };
+}
+export interface CronJobStatus {
+  active?: Array<{ kind: 'Job'; namespace: string; name: string; uid: string }>;
+  lastScheduleTime?: string;
+  lastSuccessfulTime?: string;
+}
+export interface CronJob extends Base<'CronJob'> {
+  spec: CronJobSpec;
+  status?: CronJobStatus;
+}
 
 /** nokube.io/v1 ImagePrewarm (README "Image prewarm", seed 001): pull `images` onto the nodes that match,
  * `batchSize` nodes at a time, through each node's agent (agent/images). */
@@ -613,7 +641,8 @@ export type KubeObject =
   | PriorityClass
   | ResourceQuota
   | LimitRange
-  | ImagePrewarm;
+  | ImagePrewarm
+  | CronJob;
 export type ObjectOfKind<K extends Kind> = Extract<KubeObject, { kind: K }>;
 
 /** apiVersion per kind, as kubectl expects it. */
@@ -632,6 +661,7 @@ export const API_VERSION: Record<Kind, string> = {
   ResourceQuota: 'v1',
   LimitRange: 'v1',
   ImagePrewarm: 'nokube.io/v1',
+  CronJob: 'batch/v1',
 };
 
 /** Plural lower-case resource name per kind (keys, URLs, `nokube get <resource>`). */
@@ -650,6 +680,7 @@ export const RESOURCE: Record<Kind, string> = {
   ResourceQuota: 'resourcequotas',
   LimitRange: 'limitranges',
   ImagePrewarm: 'imageprewarms',
+  CronJob: 'cronjobs',
 };
 
 /** What `nokube get <word>` accepts for each kind (kubectl's names and short names). */
@@ -694,6 +725,9 @@ export const KIND_ALIASES: Record<string, Kind> = {
   imageprewarms: 'ImagePrewarm',
   prewarm: 'ImagePrewarm',
   prewarms: 'ImagePrewarm',
+  cronjob: 'CronJob',
+  cronjobs: 'CronJob',
+  cj: 'CronJob',
 };
 
 /** Labels nokube puts on every pod it creates for a controller (k8s uses the same names). */

@@ -37,6 +37,13 @@ export function crossFieldProblems(kind: Kind, m: Record<string, unknown>): Prob
     case 'DaemonSet':
     case 'Job':
       return controllerProblems(kind, spec!);
+    case 'CronJob': {
+      // The Job it makes, checked as a Job (paths under spec.jobTemplate).
+      const job = (spec!.jobTemplate as { spec: Record<string, unknown> }).spec;
+      return controllerProblems('Job', job).map(
+        ([path, message]): Problem => [['spec', 'jobTemplate', ...path], message],
+      );
+    }
     case 'Service':
       return serviceProblems((m.metadata as { name: string }).name, spec as unknown as ServiceSpec);
     case 'ConfigMap':

@@ -51,6 +51,7 @@ const WORKLOADS = [
   'replicasets',
   'daemonsets',
   'jobs',
+  'cronjobs',
   'configmaps',
   'services',
   'imageprewarms',

@@ -1,6 +1,6 @@
 // Admission: the Pod Security "baseline" rules nokube can state about the pod specs it accepts, applied
 // to every request that is not an ops-admin's (head/api). A pod spec is checked wherever it appears: a
-// Pod, and the template of a Deployment, DaemonSet or Job. Refusals name the rule, as the Kubernetes
+// Pod, and the template of a Deployment, DaemonSet, Job or CronJob (its job's). Refusals name the rule, as the Kubernetes
 // Pod Security admission does (`violates PodSecurity "baseline"`).
 //
 //   - hostPath volumes only under a prefix the cluster config allows for the object's namespace
@@ -12,7 +12,8 @@
 //   - fields nokube does not accept yet (privileged, capabilities, hostPID) are refused by the object
 //     schema before this; each goes through here once accepted.
 import { posix } from 'node:path';
-import type { KubeObject, PodSpec } from '../../agent/objects/types.ts';
+import { podSpecOf } from '../../agent/objects/priority-classes.ts';
+import type { KubeObject } from '../../agent/objects/types.ts';
 import { describeHostPort, hostPortsOf } from '../../agent/scheduler/host-ports.ts';
 
 /** The cluster config's admission section (absent: no hostPath for anyone but an ops-admin). */
@@ -22,14 +23,6 @@ export interface AdmissionRules {
 
 /** Ports below this are the node's system services' (root's on Linux). */
 const LOWEST_HOST_PORT = 1024;
-
-/** The pod spec an object carries (itself a Pod's, or a controller's template's), if any. */
-export function podSpecOf(obj: KubeObject): PodSpec | undefined {
-  const spec = (obj as { spec?: { template?: { spec?: PodSpec } } & Partial<PodSpec> }).spec;
-  if (!spec) return undefined;
-  if (obj.kind === 'Pod') return spec as PodSpec;
-  return spec.template?.spec;
-}
 
 /** Under `prefix` by whole path segments (both normalized; no `..` escapes). */
 export function underPrefix(path: string, prefix: string): boolean {

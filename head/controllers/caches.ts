@@ -6,7 +6,14 @@ import type { Etcd3 } from 'etcd3';
 import type { ImagePullRequest, NodeStatus } from '../../agent/images/pull-requests.ts';
 import type { Logger } from '../../agent/log/logger.ts';
 import type { Stored } from '../../agent/objects/store.ts';
-import type { KubeObject, LimitRange, Pod, PriorityClass, ReplicaSet } from '../../agent/objects/types.ts';
+import type {
+  Job,
+  KubeObject,
+  LimitRange,
+  Pod,
+  PriorityClass,
+  ReplicaSet,
+} from '../../agent/objects/types.ts';
 import {
   cordonInformer,
   drainInformer,
@@ -40,9 +47,18 @@ export const CACHED_RESOURCES = [
   'priorityclasses',
   'limitranges',
   'imageprewarms',
+  'cronjobs',
 ];
 /** Resources whose status the leader reads (pods for the world, controllers for their own status). */
-const STATUS_RESOURCES = ['pods', 'deployments', 'replicasets', 'daemonsets', 'jobs', 'imageprewarms'];
+const STATUS_RESOURCES = [
+  'pods',
+  'deployments',
+  'replicasets',
+  'daemonsets',
+  'jobs',
+  'imageprewarms',
+  'cronjobs',
+];
 /** A write not in the cache within this long fails the reconcile (retried with back-off). */
 const OWN_WRITE_WAIT_MS = 10_000;
 
@@ -146,6 +162,7 @@ export class LeaderCaches {
       pods: this.list<Pod>('pods'),
       drained,
       replicaSets: this.list<ReplicaSet>('replicasets'),
+      jobs: this.list<Job>('jobs'),
       priorityClasses: this.list<PriorityClass>('priorityclasses').map((s) => s.object),
       limitRanges: this.list<LimitRange>('limitranges').map((s) => s.object),
       imagePulls: new Map(this.imagePulls.entries()),

@@ -10,10 +10,11 @@ import { podNetworkOf } from '../../agent/config/schema.ts';
 import type { ActorRow, AgentContext, AgentPart } from '../../agent/context.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
-import type { ImagePrewarm, KubeObject, Pod } from '../../agent/objects/types.ts';
+import type { CronJob, ImagePrewarm, KubeObject, Pod } from '../../agent/objects/types.ts';
 import { logEtcdFailure } from '../../agent/store/etcd.ts';
 import type { Guard } from '../../agent/store/guard.ts';
 import type { Entry, Handlers } from '../../agent/store/informer/informer.ts';
+import { reconcileCronJob } from '../cronjob/reconcile.ts';
 import { prewarmMetrics } from '../prewarm/metrics.ts';
 import { reconcileImagePrewarm } from '../prewarm/reconcile.ts';
 import { type Action, applyActions, type Edge } from './actions.ts';
@@ -35,15 +36,24 @@ import { controllerOf, type World } from './world.ts';
 export const RESYNC_MS = 300_000;
 
 /** Resources whose objects are rows of the Actors dashboard besides pods (which their agents report). */
-const ROW_RESOURCES = ['namespaces', 'deployments', 'daemonsets', 'jobs', 'configmaps', 'secrets'];
+const ROW_RESOURCES = [
+  'namespaces',
+  'deployments',
+  'daemonsets',
+  'jobs',
+  'cronjobs',
+  'configmaps',
+  'secrets',
+];
 /** Kinds with an actor each: the pod controllers, and prewarm tasks (head/prewarm). */
-type ControllerKind = Controller['kind'] | 'ImagePrewarm';
-type Controlled = Controller | ImagePrewarm;
+type ControllerKind = Controller['kind'] | 'ImagePrewarm' | 'CronJob';
+type Controlled = Controller | ImagePrewarm | CronJob;
 const CONTROLLED: Record<string, ControllerKind> = {
   deployments: 'Deployment',
   daemonsets: 'DaemonSet',
   jobs: 'Job',
   imageprewarms: 'ImagePrewarm',
+  cronjobs: 'CronJob',
 };
 const RECONCILE: { [K in ControllerKind]: (s: Stored<Controlled>, w: World, env: ReconcileEnv) => Action[] } =
   {
@@ -51,6 +61,7 @@ const RECONCILE: { [K in ControllerKind]: (s: Stored<Controlled>, w: World, env:
     DaemonSet: (s, w, env) => reconcileDaemonSet(s as never, w, env),
     Job: (s, w, env) => reconcileJob(s as never, w, env),
     ImagePrewarm: (s, w, env) => reconcileImagePrewarm(s as never, w, env),
+    CronJob: (s, w, env) => reconcileCronJob(s as never, w, env),
   };
 
 /** A reconcile's rest after planning for `ms`: four times as long (planning at most a fifth of the loop
@@ -183,13 +194,18 @@ export class Leader {
     );
     this.endpointSlices.start();
     for (const [resource, kind] of Object.entries(CONTROLLED)) {
-      const changed = (_k: string, e: Entry<Stored>) => this.ensureActor(kind, e.value.object).kick();
+      // A Job is also a CronJob's run: its owner looks again.
+      const changed = (_k: string, e: Entry<Stored>) => {
+        this.ensureActor(kind, e.value.object).kick();
+        if (kind === 'Job') this.kickOwner(e.value.object);
+      };
       this.offs.push(
         caches.objects[resource]!.on({
           add: changed,
           update: changed,
           delete: (_k, old) => {
             this.dropActor(actorId(kind, old.value.object), old.value.object.metadata.uid);
+            if (kind === 'Job') this.kickOwner(old.value.object);
             this.sweeper.kick();
           },
         }),
@@ -248,6 +264,12 @@ export class Leader {
     this.offs.push(
       caches.statuses.pods!.on({ add: statusChanged, update: statusChanged, delete: statusChanged }),
     );
+    // A Job finished (its status): its CronJob looks again (history, Forbid).
+    const jobStatusChanged = (key: string) => {
+      const job = caches.objects.jobs!.get(key);
+      if (job) this.kickOwner(job.value.object);
+    };
+    this.offs.push(caches.statuses.jobs!.on({ add: jobStatusChanged, update: jobStatusChanged }));
     // A node record, or a node drained or undrained, changes every controller's world.
     const nodes: Handlers<unknown> = { add: this.onNode, update: this.onNode, delete: this.onNode };
     // A node's status says which images it holds: a rollout waiting for a pre-pull may go on.
@@ -449,13 +471,15 @@ const RESOURCE_OF: Record<ControllerKind, string> = {
   DaemonSet: 'daemonsets',
   Job: 'jobs',
   ImagePrewarm: 'imageprewarms',
+  CronJob: 'cronjobs',
 };
 
 /** A `nokube_actor` row for a namespace, controller, ConfigMap or Secret. */
 function rowOf(obj: KubeObject): ActorRow {
   const namespace = obj.kind === 'Namespace' ? obj.metadata.name : (obj.metadata.namespace ?? 'default');
   const kind = obj.kind.toLowerCase();
-  const controller = obj.kind === 'Deployment' || obj.kind === 'DaemonSet' || obj.kind === 'Job';
+  const controller =
+    obj.kind === 'Deployment' || obj.kind === 'DaemonSet' || obj.kind === 'Job' || obj.kind === 'CronJob';
   return {
     kind,
     namespace,

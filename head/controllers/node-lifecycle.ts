@@ -115,6 +115,12 @@ export function planSweep(
     if (owner && !controllerUids.has(owner.uid))
       actions.push({ type: 'deleteObject', target: r, why: `owner ${owner.kind}/${owner.name} is gone` });
   }
+  // A CronJob's runs, once the CronJob is gone (k8s' garbage collector: dependents go with their owner).
+  for (const j of world.jobs ?? []) {
+    const owner = controllerOf(j.object);
+    if (owner && !controllerUids.has(owner.uid))
+      actions.push({ type: 'deleteObject', target: j, why: `owner ${owner.kind}/${owner.name} is gone` });
+  }
   // Image pre-pull requests of a controller object that is gone (its actor cannot remove them any more).
   for (const [key, e] of world.imagePulls ?? [])
     if (!controllerUids.has(e.value.uid))

@@ -8,6 +8,7 @@ import { priorityOf } from '../../agent/objects/priority-classes.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type {
   Condition,
+  Job,
   KubeObject,
   LimitRange,
   OwnerReference,
@@ -33,6 +34,8 @@ export interface World {
   drained: ReadonlySet<string>;
   /** Pods the leader placed that this read does not show bound yet (assumed-pods.ts): load only. */
   assumed?: Pod[];
+  /** The Jobs (CronJobs' runs; absent in worlds of tests that have none). */
+  jobs?: Array<Stored<Job>>;
   /** The Deployments' revisions (absent in worlds of tests that have none). */
   replicaSets?: Array<Stored<ReplicaSet>>;
   /** Image pre-pull requests (agent/images), by `<node>/<kind>/<namespace>/<name>`. */

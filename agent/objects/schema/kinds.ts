@@ -2,8 +2,9 @@
 // status is stripped before validation, as kubectl ignores it).
 import { z } from 'zod';
 import { MAX_REQUESTED_IMAGES } from '../../images/pull-requests.ts';
+import { scheduleProblem, timeZoneProblem } from '../cron-schedule.ts';
 import type { Kind } from '../types.ts';
-import { clusterMetadata, labelSelector, metadata, namespaceMetadata } from './meta.ts';
+import { clusterMetadata, labelSelector, metadata, namespaceMetadata, templateMetadata } from './meta.ts';
 import { dataKey, labels } from './names.ts';
 import { podSpec, podTemplate, quantity, requiredNodeAffinity } from './pod-spec.ts';
 import { serviceSpec } from './service.ts';
@@ -26,6 +27,15 @@ const base64 = z.string().regex(BASE64, 'must be base64 (as in k8s; use stringDa
 const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
 const QUOTA_KEY =
   /^(requests\.cpu|requests\.memory|limits\.cpu|limits\.memory|cpu|memory|pods|count\/[a-z0-9.]+)$/;
+
+const jobSpec = z.strictObject({
+  completions: z.number().int().min(1).optional(),
+  parallelism: count.optional(),
+  backoffLimit: count.optional(),
+  activeDeadlineSeconds: z.number().int().min(1).optional(),
+  selector: labelSelector.optional(),
+  template: podTemplate,
+});
 
 export const KIND_SCHEMAS: Record<Kind, z.ZodType> = {
   ResourceQuota: z.strictObject({
@@ -123,15 +133,27 @@ export const KIND_SCHEMAS: Record<Kind, z.ZodType> = {
       minReadySeconds: count.optional(),
     }),
   }),
-  Job: z.strictObject({
-    ...head('Job'),
+  Job: z.strictObject({ ...head('Job'), spec: jobSpec }),
+  CronJob: z.strictObject({
+    ...head('CronJob'),
     spec: z.strictObject({
-      completions: z.number().int().min(1).optional(),
-      parallelism: count.optional(),
-      backoffLimit: count.optional(),
-      activeDeadlineSeconds: z.number().int().min(1).optional(),
-      selector: labelSelector.optional(),
-      template: podTemplate,
+      schedule: z.string().superRefine((v, c) => {
+        const problem = scheduleProblem(v);
+        if (problem) c.addIssue({ code: 'custom', message: problem });
+      }),
+      timeZone: z
+        .string()
+        .superRefine((v, c) => {
+          const problem = timeZoneProblem(v);
+          if (problem) c.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
+      concurrencyPolicy: z.enum(['Allow', 'Forbid', 'Replace']).optional(),
+      startingDeadlineSeconds: count.optional(),
+      suspend: z.boolean().optional(),
+      successfulJobsHistoryLimit: count.optional(),
+      failedJobsHistoryLimit: count.optional(),
+      jobTemplate: z.strictObject({ metadata: templateMetadata.optional(), spec: jobSpec }),
     }),
   }),
   Service: z.strictObject({ ...head('Service'), spec: serviceSpec }),

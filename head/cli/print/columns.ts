@@ -18,6 +18,7 @@ import type {
   Service,
 } from '../../../agent/objects/types.ts';
 import { age } from '../output.ts';
+import { cronJobColumns } from './cronjob.ts';
 import { podReady, podRestarts, podStatusText } from './pod-status.ts';
 import { prewarmColumns } from './prewarm.ts';
 
@@ -45,7 +46,7 @@ export function selectorText(s: LabelSelector | undefined): string {
   return none(parts.join(','));
 }
 
-const templateWide = (t: PodTemplateSpec, selector: LabelSelector | undefined) => [
+export const templateWide = (t: PodTemplateSpec, selector: LabelSelector | undefined) => [
   t.spec.containers.map((c) => c.name).join(','),
   t.spec.containers.map((c) => c.image).join(','),
   selectorText(selector),
@@ -280,6 +281,8 @@ export function columnsFor(kind: Kind, wide: boolean): Columns {
       };
     case 'ImagePrewarm':
       return prewarmColumns(wide);
+    case 'CronJob':
+      return cronJobColumns(wide);
     case 'Namespace':
       return {
         headers: ['NAME', 'STATUS', 'AGE'],

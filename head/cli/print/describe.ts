@@ -24,6 +24,7 @@ import type {
 } from '../../../agent/objects/types.ts';
 import { age, table } from '../output.ts';
 import { duration, pairs, selectorText } from './columns.ts';
+import { cronJobLines } from './cronjob.ts';
 import { podStatusText } from './pod-status.ts';
 import { prewarmLines } from './prewarm.ts';
 import { probeText } from './probe.ts';
@@ -67,6 +68,8 @@ function kindLines(obj: KubeObject, slices: EndpointSlice[], related: Related): 
       return jobLines(obj);
     case 'ImagePrewarm':
       return prewarmLines(obj);
+    case 'CronJob':
+      return cronJobLines(obj);
     case 'ConfigMap':
       return configMapLines(obj);
     case 'Secret':
