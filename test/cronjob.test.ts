@@ -8,6 +8,7 @@ import type { Stored } from '../agent/objects/store.ts';
 import type { CronJob, CronJobSpec, Job } from '../agent/objects/types.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
 import type { Action } from '../head/controllers/actions.ts';
+import { reconcileJob } from '../head/controllers/job.ts';
 import type { World } from '../head/controllers/world.ts';
 import { jobName, reconcileCronJob } from '../head/cronjob/reconcile.ts';
 
@@ -254,6 +255,49 @@ describe('CronJob controller', () => {
     assert.equal(
       jobName(s.cj.object, new Date('2026-12-04T00:05:00Z')),
       `tick-${minutes('2026-12-04T00:05:00Z')}`,
+    );
+  });
+});
+
+describe('Job ttlSecondsAfterFinished', () => {
+  test('a finished Job is deleted that long after it finished; before that the actor is woken then', () => {
+    const finishedAt = '2026-12-04T00:01:00Z';
+    const job: Stored<Job> = {
+      object: withDefaults<Job>({
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: {
+          name: 'j',
+          namespace: 'default',
+          uid: 'j1',
+          resourceVersion: '1',
+          generation: 1,
+          creationTimestamp: '2026-12-04T00:00:00Z',
+        },
+        spec: {
+          ttlSecondsAfterFinished: 60,
+          template: { spec: { restartPolicy: 'Never', containers: [{ name: 'm', image: 'busybox' }] } },
+        },
+        status: {
+          startTime: '2026-12-04T00:00:00Z',
+          completionTime: finishedAt,
+          succeeded: 1,
+          conditions: [{ type: 'Complete', status: 'True', lastTransitionTime: finishedAt }],
+        },
+      }),
+      modRevision: '5',
+      createRevision: '1',
+    };
+    const world = { nodes: [], pods: [], drained: new Set<string>() } as World;
+    const early = reconcileJob(job, world, { now: '2026-12-04T00:01:30Z' });
+    assert.deepEqual(
+      early.filter((a) => a.type === 'wake' || a.type === 'deleteObject'),
+      [{ type: 'wake', at: Date.parse('2026-12-04T00:02:00Z') }],
+    );
+    const due = reconcileJob(job, world, { now: '2026-12-04T00:02:00Z' });
+    assert.deepEqual(
+      due.filter((a) => a.type === 'deleteObject').map((a) => a.type === 'deleteObject' && a.why),
+      ['ttlSecondsAfterFinished 60 s passed'],
     );
   });
 });

@@ -459,6 +459,8 @@ export interface JobSpec {
   parallelism?: number;
   backoffLimit?: number;
   activeDeadlineSeconds?: number;
+  /** A finished Job is deleted this long after it finished (k8s' TTL-after-finished controller). */
+  ttlSecondsAfterFinished?: number;
   selector?: LabelSelector;
   template: PodTemplateSpec;
 }

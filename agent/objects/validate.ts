@@ -86,7 +86,6 @@ const NOT_SUPPORTED = new Set([
   'progressDeadlineSeconds',
   'paused',
   'updateStrategy',
-  'ttlSecondsAfterFinished',
   'suspend',
   'completionMode',
   'podFailurePolicy',

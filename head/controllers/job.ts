@@ -11,7 +11,8 @@
 //     passed since startTime: the actor is woken at the deadline) conditions, completionTime; a failed
 //     job's running pods are deleted (gracefully: actions.ts); events Completed / BackoffLimitExceeded /
 //     DeadlineExceeded (Warning);
-//   - a Terminating pod (deletionTimestamp set) is not active: it is replaced at once, as k8s does.
+//   - a Terminating pod (deletionTimestamp set) is not active: it is replaced at once, as k8s does;
+//   - `ttlSecondsAfterFinished`: a finished Job is deleted that long after it finished (its pods with it).
 import { isTerminating } from '../../agent/objects/pod-deletion.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type { Job, JobStatus, Pod } from '../../agent/objects/types.ts';
@@ -162,5 +163,17 @@ export function reconcileJob(stored: Stored<Job>, world: World, env: ReconcileEn
   status.failed = failed;
   if (conditions.length > 0) status.conditions = conditions;
   if (JSON.stringify(status) !== JSON.stringify(prev ?? null)) actions.push({ type: 'status', status });
+  actions.push(...ttlAfterFinished(stored, conditions, Date.parse(env.now)));
   return actions;
+}
+
+/** k8s' TTL-after-finished controller: a finished Job with `ttlSecondsAfterFinished` is deleted that long
+ * after it finished (its Complete or Failed condition's time); its pods go with it (the sweep). */
+function ttlAfterFinished(stored: Stored<Job>, conditions: JobStatus['conditions'], nowMs: number): Action[] {
+  const ttl = stored.object.spec.ttlSecondsAfterFinished;
+  const done = conditions?.find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+  if (ttl === undefined || !done) return [];
+  const at = Date.parse(done.lastTransitionTime) + ttl * 1000;
+  if (nowMs < at) return [{ type: 'wake', at }];
+  return [{ type: 'deleteObject', target: stored, why: `ttlSecondsAfterFinished ${ttl} s passed` }];
 }

@@ -33,6 +33,7 @@ const jobSpec = z.strictObject({
   parallelism: count.optional(),
   backoffLimit: count.optional(),
   activeDeadlineSeconds: z.number().int().min(1).optional(),
+  ttlSecondsAfterFinished: count.optional(),
   selector: labelSelector.optional(),
   template: podTemplate,
 });
