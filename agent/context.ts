@@ -80,7 +80,7 @@ export interface AgentStatus {
 /** The handles parts publish (the publisher is named on each). */
 export interface AgentHandles {
   /** The pods part (agent/pods): what this node's pod actors are doing. */
-  readonly podActors: Handle<{ views(): PodActorView[] }>;
+  readonly podActors: Handle<{ views(): PodActorView[]; images(): string[] }>;
   /** The logs part (agent/telemetry/logs): what the log export has done; undefined while it does not run. */
   readonly logsExport: Handle<{ totals(): ExportTotals | undefined }>;
   /** Rows of `nokube_actor` from elsewhere than this node's pods (the kubecontroller leader's objects). */

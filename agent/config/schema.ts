@@ -56,6 +56,9 @@ export const DOCUMENTED_DEFAULTS = {
   'network.sandboxImage': 'nokube/pause:1',
   'network.resolvConf': '/etc/resolv.conf',
   'nodes[].maxPods': 110,
+  'nodes[].imageGC.highThresholdPercent': 85,
+  'nodes[].imageGC.lowThresholdPercent': 80,
+  'nodes[].imageGC.minAgeSeconds': 120,
   'nodes[].taints': [] as never[],
   'scheduler.algorithm': 'spread',
   'scheduler.namespaces': {} as Record<string, never>,
@@ -271,6 +274,32 @@ export const clusterConfigSchema = z.strictObject({
         /** Kept from pods (k8s system-reserved + kube-reserved): allocatable = capacity less this. */
         reserved: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
         maxPods: z.number().int().min(1).default(DOCUMENTED_DEFAULTS['nodes[].maxPods']),
+        /** The kubelet's image garbage collection (agent/images/image-gc.ts). */
+        imageGC: z
+          .strictObject({
+            highThresholdPercent: z
+              .number()
+              .int()
+              .min(0)
+              .max(100)
+              .default(DOCUMENTED_DEFAULTS['nodes[].imageGC.highThresholdPercent']),
+            lowThresholdPercent: z
+              .number()
+              .int()
+              .min(0)
+              .max(100)
+              .default(DOCUMENTED_DEFAULTS['nodes[].imageGC.lowThresholdPercent']),
+            minAgeSeconds: z
+              .number()
+              .int()
+              .min(0)
+              .default(DOCUMENTED_DEFAULTS['nodes[].imageGC.minAgeSeconds']),
+          })
+          .refine((g) => g.lowThresholdPercent < g.highThresholdPercent, {
+            message: 'lowThresholdPercent must be less than highThresholdPercent',
+            path: ['lowThresholdPercent'],
+          })
+          .prefault({}),
         taints: z
           .array(taint)
           .default([])

@@ -4,11 +4,13 @@
 // node record says this agent pre-pulls, so the controllers wait for its status; pulls then fail (and
 // are retried), which keeps the old pods as they are.
 import type Docker from 'dockerode';
+import { podNetworkOf } from '../config/schema.ts';
 import type { AgentContext, AgentPart } from '../context.ts';
 import { imagePresent, pullImage } from '../runtime/images.ts';
 import { shortReason } from '../store/etcd.ts';
 import { jsonInformer } from '../store/informer/cluster.ts';
 import { keys } from '../store/keys.ts';
+import { ImageGC } from './image-gc.ts';
 import { imagePullCounter } from './pull-metrics.ts';
 import type { ImagePullRequest, NodeStatus } from './pull-requests.ts';
 import { type ImageEngine, ImagePuller } from './puller.ts';
@@ -19,12 +21,33 @@ export const imagePullPart: AgentPart = {
   name: 'image-pulls',
   async start(ctx: AgentContext) {
     const writer = statusWriter(ctx);
-    const puller = new ImagePuller({
+    const countPull = imagePullCounter(ctx.metrics);
+    const gc = new ImageGC({
+      docker: ctx.docker,
+      workspace: ctx.self().workspace,
+      cluster: ctx.cluster,
+      config: () => ctx.self().imageGC,
+      keep: () => [
+        ...puller.wantedImages(),
+        ...(ctx.handles.podActors.get()?.images() ?? []),
+        ...(podNetworkOf(ctx.config()) ? [podNetworkOf(ctx.config())!.sandboxImage] : []),
+      ],
+      podsKnown: () => ctx.handles.podActors.get() !== undefined,
+      log: ctx.log.child({ part: 'image-gc' }),
+      metrics: ctx.metrics,
+    });
+    const puller: ImagePuller = new ImagePuller({
       engine: dockerEngine(ctx.docker),
       report: writer.put,
       log: ctx.log,
-      counted: imagePullCounter(ctx.metrics),
+      counted: (image, result) => {
+        countPull(image, result);
+        if (result === 'pulled') gc.kick(); // the disk just grew
+      },
     });
+    // New thresholds apply at once.
+    const onConfig = () => gc.kick();
+    ctx.events.on('config', onConfig);
     void puller.start(); // not waited for: an engine that does not answer would hold the agent's start
     const lease = jsonInformer<ImagePullRequest>(
       ctx.etcd,
@@ -35,10 +58,18 @@ export const imagePullPart: AgentPart = {
       puller.requests(
         lease.informer.entries().map(([, e]) => ({ request: e.value, modRevision: e.modRevision })),
       );
-    const off = lease.informer.on({ add: changed, update: changed, delete: changed, listed: changed });
+    // The collection starts once the requests are known (an image one asks for is never collected); with
+    // etcd away from the start, it waits.
+    const listed = () => {
+      changed();
+      gc.start();
+    };
+    const off = lease.informer.on({ add: changed, update: changed, delete: changed, listed });
     return {
       async stop() {
         off();
+        ctx.events.off('config', onConfig);
+        gc.stop();
         puller.stop();
         writer.stop();
         await lease.release();

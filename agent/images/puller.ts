@@ -70,6 +70,11 @@ export class ImagePuller {
     this.report();
   }
 
+  /** The images the requests ask for now. */
+  wantedImages(): string[] {
+    return [...this.wanted.keys()];
+  }
+
   stop(): void {
     this.stopped = true;
     for (const b of this.backoff.values()) clearTimeout(b.timer);

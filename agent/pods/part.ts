@@ -161,6 +161,11 @@ class PodsOnNode {
     return { stop: () => this.stop() };
   }
 
+  /** The images of this node's pods' containers (image garbage collection keeps them). */
+  images(): string[] {
+    return [...this.pods.values()].flatMap((e) => e.pod.spec.containers.map((c) => c.image));
+  }
+
   views(): PodActorView[] {
     const out: PodActorView[] = [];
     for (const [id, e] of this.pods) {
