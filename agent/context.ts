@@ -83,12 +83,21 @@ export interface AgentHandles {
   readonly podActors: Handle<{ views(): PodActorView[]; images(): string[] }>;
   /** The logs part (agent/telemetry/logs): what the log export has done; undefined while it does not run. */
   readonly logsExport: Handle<{ totals(): ExportTotals | undefined }>;
+  /** The images part (agent/images/peers): pulls through peers of the site, else the registry. */
+  readonly imageFetcher: Handle<{
+    pull(image: string, signal: AbortSignal, policy?: 'Always' | 'IfNotPresent' | 'Never'): Promise<unknown>;
+  }>;
   /** Rows of `nokube_actor` from elsewhere than this node's pods (the kubecontroller leader's objects). */
   readonly actorRows: HandleSet<() => ActorRow[]>;
 }
 
 export function agentHandles(): AgentHandles {
-  return { podActors: new Handle(), logsExport: new Handle(), actorRows: new HandleSet() };
+  return {
+    podActors: new Handle(),
+    logsExport: new Handle(),
+    imageFetcher: new Handle(),
+    actorRows: new HandleSet(),
+  };
 }
 
 /** One value a part publishes for others; absent while that part does not run. */

@@ -3,7 +3,8 @@
 // upstream. A host is cut off from the registry by an nftables rule in its namespace (reject: pulls fail at
 // once; drop: pulls hang). Every change of the image pull requests is recorded from an etcd watch (each
 // revision, in order) to check that a batch starts only after the one before it is done; the engines are
-// asked which images they hold.
+// asked which images they hold. Images from peers are off here (images.peers: false): a node cut off from
+// the registry would get them from a peer (test/image-peers-docker.test.ts).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
@@ -116,6 +117,8 @@ describe('image prewarm on 4 hosts, each with its own Docker engine', { timeout:
       etcdHost: hosts.gateway,
       wrap: (node) => ['ip', 'netns', 'exec', hosts.hosts.find((h) => h.name === node)!.netns],
       namePrefix: 'pw',
+      // The task's mechanics, with nodes that cannot pull: no peer would stand in for the registry.
+      sections: 'images:\n  peers: false\n',
     });
     await startAgentsReady(c);
     etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 3000 });

@@ -61,6 +61,8 @@ export const DOCUMENTED_DEFAULTS = {
   'nodes[].imageGC.minAgeSeconds': 120,
   'nodes[].taints': [] as never[],
   'scheduler.algorithm': 'spread',
+  'images.peers': true,
+  'images.siteLabel': 'topology.kubernetes.io/zone',
   'scheduler.namespaces': {} as Record<string, never>,
 } as const;
 
@@ -146,6 +148,12 @@ const quantity = z.string().superRefine((text, ctx) => {
 });
 const algorithm = z.enum(['spread', 'binpack']);
 /** Placement (agent/scheduler): how nodes are ranked by free resources, for the cluster and per namespace. */
+/** Images between nodes (agent/images/peers): one fetch over the uplink per site, the rest from peers. */
+const images = z.strictObject({
+  peers: z.boolean().default(DOCUMENTED_DEFAULTS['images.peers']),
+  siteLabel: z.string().min(1).default(DOCUMENTED_DEFAULTS['images.siteLabel']),
+});
+
 const scheduler = z.strictObject({
   algorithm: algorithm.default(DOCUMENTED_DEFAULTS['scheduler.algorithm']),
   namespaces: z.record(dnsLabel, z.strictObject({ algorithm })).default({}),
@@ -264,6 +272,7 @@ export const clusterConfigSchema = z.strictObject({
     .optional(),
   network: network.prefault({}),
   scheduler: scheduler.prefault({}),
+  images: images.prefault({}),
   nodes: z
     .array(
       z.strictObject({
@@ -274,6 +283,8 @@ export const clusterConfigSchema = z.strictObject({
         /** Kept from pods (k8s system-reserved + kube-reserved): allocatable = capacity less this. */
         reserved: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
         maxPods: z.number().int().min(1).default(DOCUMENTED_DEFAULTS['nodes[].maxPods']),
+        /** Bytes per second images to and from peers may take on this node (a quantity: "5Mi"); none: no cap. */
+        imageBandwidth: quantity.optional(),
         /** The kubelet's image garbage collection (agent/images/image-gc.ts). */
         imageGC: z
           .strictObject({

@@ -3,15 +3,21 @@
 // write at a time (the latest wins; retried while etcd is away). It runs with the engine away too: the
 // node record says this agent pre-pulls, so the controllers wait for its status; pulls then fail (and
 // are retried), which keeps the old pods as they are.
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { podNetworkOf } from '../config/schema.ts';
 import type { AgentContext, AgentPart } from '../context.ts';
+import { parseQuantity } from '../objects/quantity.ts';
 import { imagePresent, pullImage } from '../runtime/images.ts';
 import { shortReason } from '../store/etcd.ts';
 import { jsonInformer } from '../store/informer/cluster.ts';
 import { keys } from '../store/keys.ts';
 import { ImageGC } from './image-gc.ts';
-import { imagePullCounter } from './pull-metrics.ts';
+import { Bandwidth } from './peers/bandwidth.ts';
+import { ImageFetcher } from './peers/fetcher.ts';
+import { ImageSpool } from './peers/spool.ts';
+import { IMAGE_PROTOCOL, serveImage } from './peers/transfer.ts';
+import { imageFetchCounters, imagePullCounter } from './pull-metrics.ts';
 import type { ImagePullRequest, NodeStatus } from './pull-requests.ts';
 import { type ImageEngine, ImagePuller } from './puller.ts';
 
@@ -36,8 +42,49 @@ export const imagePullPart: AgentPart = {
       log: ctx.log.child({ part: 'image-gc' }),
       metrics: ctx.metrics,
     });
+    // Images from peers (agent/images/peers): served over the mesh, fetched from the site's holders.
+    const workspace = ctx.self().workspace;
+    const bandwidth = new Bandwidth(bytesPerSecond(ctx.self().imageBandwidth));
+    const counters = imageFetchCounters(ctx.metrics);
+    const spool = new ImageSpool(ctx.docker, join(workspace, 'images', 'spool'));
+    const fetcher = new ImageFetcher({
+      etcd: ctx.etcd,
+      cluster: ctx.cluster,
+      node: ctx.nodeName,
+      docker: ctx.docker,
+      config: ctx.config,
+      self: ctx.self,
+      member: (name) => ctx.mesh.table.get(name),
+      transfer: {
+        docker: ctx.docker,
+        dir: join(workspace, 'images', 'parts'),
+        bandwidth,
+        counts: counters,
+        openStream: (peer, signal) => ctx.mesh.openStream(peer, IMAGE_PROTOCOL, signal),
+        log: ctx.log,
+      },
+      log: ctx.log,
+      fetched: (_image, source) => {
+        counters.fetched(source);
+        puller.imagesChanged();
+        gc.kick();
+      },
+    });
+    const serving = new Set<AbortController>();
+    await ctx.mesh.handle(
+      IMAGE_PROTOCOL,
+      (stream, from) => {
+        const abort = new AbortController();
+        serving.add(abort);
+        serveImage(stream, { spool, bandwidth, counts: counters, log: ctx.log, signal: abort.signal })
+          .catch((err) => ctx.log.debug({ err: String(err), from }, 'serving an image to a peer failed'))
+          .finally(() => serving.delete(abort));
+      },
+      MAX_SERVING,
+    );
+    const withdrawFetcher = ctx.handles.imageFetcher.publish(fetcher);
     const puller: ImagePuller = new ImagePuller({
-      engine: dockerEngine(ctx.docker),
+      engine: dockerEngine(ctx.docker, fetcher),
       report: writer.put,
       log: ctx.log,
       counted: (image, result) => {
@@ -45,8 +92,11 @@ export const imagePullPart: AgentPart = {
         if (result === 'pulled') gc.kick(); // the disk just grew
       },
     });
-    // New thresholds apply at once.
-    const onConfig = () => gc.kick();
+    // New thresholds and caps apply at once.
+    const onConfig = () => {
+      bandwidth.setRate(bytesPerSecond(ctx.self().imageBandwidth));
+      gc.kick();
+    };
     ctx.events.on('config', onConfig);
     void puller.start(); // not waited for: an engine that does not answer would hold the agent's start
     const lease = jsonInformer<ImagePullRequest>(
@@ -69,6 +119,9 @@ export const imagePullPart: AgentPart = {
       async stop() {
         off();
         ctx.events.off('config', onConfig);
+        withdrawFetcher();
+        for (const a of serving) a.abort();
+        fetcher.stop();
         gc.stop();
         puller.stop();
         writer.stop();
@@ -78,10 +131,18 @@ export const imagePullPart: AgentPart = {
   },
 };
 
-export function dockerEngine(docker: Docker): ImageEngine {
+/** Images served to peers at once at most. */
+const MAX_SERVING = 4;
+
+const bytesPerSecond = (q: string | undefined) => (q === undefined ? undefined : parseQuantity(q));
+
+export function dockerEngine(docker: Docker, fetcher?: ImageFetcher): ImageEngine {
   return {
     present: (image) => imagePresent(docker, image),
-    pull: (image, signal) => pullImage(docker, image, signal),
+    pull: async (image, signal, policy) => {
+      if (fetcher) await fetcher.pull(image, signal, policy);
+      else await pullImage(docker, image, signal);
+    },
     list: async () =>
       (await docker.listImages()).map((i) => ({
         names: [...(i.RepoDigests ?? []), ...(i.RepoTags ?? [])].filter((n) => !n.includes('<none>')),

@@ -16,3 +16,29 @@ export function imagePullCounter(registry: Registry): (image: string, result: Pu
   });
   return (image, result) => counter.inc({ image, result });
 }
+
+export const IMAGE_FETCHES_METRIC = 'nokube_image_fetches_total';
+export const PEER_BYTES_METRIC = 'nokube_image_peer_bytes_total';
+
+/** Images this agent brought in, by where from; bytes moved to and from peers. */
+export function imageFetchCounters(registry: Registry) {
+  registry.removeSingleMetric(IMAGE_FETCHES_METRIC);
+  registry.removeSingleMetric(PEER_BYTES_METRIC);
+  const fetches = new Counter({
+    name: IMAGE_FETCHES_METRIC,
+    help: 'Images this agent fetched since start, by source: peer (another node of its site, over the mesh) or registry (over the uplink).',
+    labelNames: ['source'],
+    registers: [registry],
+  });
+  const bytes = new Counter({
+    name: PEER_BYTES_METRIC,
+    help: 'Image bytes this agent sent to peers (out) and received from them (in) since start.',
+    labelNames: ['direction'],
+    registers: [registry],
+  });
+  return {
+    fetched: (source: 'peer' | 'registry') => fetches.inc({ source }),
+    sent: (n: number) => bytes.inc({ direction: 'out' }, n),
+    received: (n: number) => bytes.inc({ direction: 'in' }, n),
+  };
+}

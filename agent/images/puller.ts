@@ -23,7 +23,7 @@ import {
 /** What the puller asks of the engine (agent/runtime/images.ts on Docker). */
 export interface ImageEngine {
   present(image: string): Promise<boolean>;
-  pull(image: string, signal: AbortSignal): Promise<void>;
+  pull(image: string, signal: AbortSignal, policy: PullPolicy): Promise<void>;
   list(): Promise<NodeImage[]>;
 }
 
@@ -68,6 +68,11 @@ export class ImagePuller {
     this.report();
     await this.refreshImages();
     this.report();
+  }
+
+  /** The engine's images changed (an image fetched for a pod): the node status lists them again. */
+  imagesChanged(): void {
+    void this.refreshImages().then(() => this.report());
   }
 
   /** The images the requests ask for now. */
@@ -145,7 +150,7 @@ export class ImagePuller {
         if (!present) failure = `Container image "${image}" is not present with pull policy of Never`;
       } else if ((want.policy === 'Always' || !present) && !abort.signal.aborted) {
         fetched = true;
-        await this.deps.engine.pull(image, abort.signal);
+        await this.deps.engine.pull(image, abort.signal, want.policy);
       }
     } catch (err) {
       failure = `Failed to pull image "${image}": ${err instanceof Error ? err.message : String(err)}`;

@@ -14,6 +14,7 @@ import { PodNetwork } from '../podnet/pod-network.ts';
 import { NodeSubnet } from '../podnet/subnet.ts';
 import { podMtu, VXLAN_PORT } from '../routes/vxlan.ts';
 import { watchDockerEvents } from '../runtime/docker-events.ts';
+import { pullImage } from '../runtime/images.ts';
 import { LABEL, ourContainers } from '../runtime/labels.ts';
 import { logEtcdFailure, shortReason, withTimeout } from '../store/etcd.ts';
 import { type Lease, objectInformer } from '../store/informer/cluster.ts';
@@ -358,6 +359,12 @@ class PodsOnNode {
       pod,
       {
         docker: this.docker,
+        pullImage: (image: string, policy: 'Always' | 'IfNotPresent') => {
+          const fetcher = this.ctx.handles.imageFetcher.get();
+          return fetcher
+            ? fetcher.pull(image, new AbortController().signal, policy).then(() => undefined)
+            : pullImage(this.docker, image);
+        },
         clock: systemClock,
         cluster: this.ctx.cluster,
         node: this.ctx.nodeName,

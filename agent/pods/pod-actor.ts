@@ -48,6 +48,8 @@ export const K8S_BACKOFF: Backoff = { initialMs: 10_000, maxMs: 300_000, resetAf
 
 export interface PodActorDeps {
   docker: PodDocker;
+  /** Get an image (from peers first: agent/images/peers); absent: from its registry. */
+  pullImage?(image: string, policy: 'Always' | 'IfNotPresent'): Promise<void>;
   clock: Clock;
   cluster: string;
   node: string;
@@ -234,6 +236,7 @@ export class PodActor {
       address: this.podIP ?? d.address,
       lookup: d.lookup,
       wakeAt: d.wakeAt,
+      ...(d.pullImage ? { pullImage: d.pullImage } : {}),
     };
     return {
       pod: this.pod,

@@ -56,6 +56,11 @@ export const keys = {
   /** Image pre-pull requests of the controllers (agent/images): `image-pulls/<node>/<kind>/<namespace>/<name>`,
    * JSON {images: [{image, policy}], owner, uid, revision}; the node's agent pulls, and reports in its
    * node status (`node-status/<node>`). */
+  /** Who fetches an image over a site's uplink now (agent/images/peers/fetcher.ts):
+   * `image-sources/<site>/<sha256 of the image reference>`, JSON {node, image, since}, under the fetching
+   * agent's claim lease. */
+  imageSource: (cluster: string, site: string, hash: string) =>
+    `${ROOT}/${cluster}/image-sources/${encodeURIComponent(site)}/${hash}`,
   imagePullsPrefix: (cluster: string) => `${ROOT}/${cluster}/image-pulls/`,
   imagePullsOf: (cluster: string, node: string) => `${ROOT}/${cluster}/image-pulls/${node}/`,
   imagePull: (cluster: string, node: string, owner: { kind: string; namespace: string; name: string }) =>

@@ -64,6 +64,8 @@ export interface TestRegistry {
   host: string;
   dir: string;
   process: ChildProcess;
+  /** With `accessLog`: each request's line of the registry's access log, as it came. */
+  requests: string[];
   stop(): Promise<void>;
 }
 
@@ -71,7 +73,7 @@ export interface TestRegistry {
 /** `everywhere`: it listens on every address, not only loopback (test hosts reach it at their gateway,
  * their engines take plain HTTP from 10.77.0.0/16: host-docker.ts); `host` stays the loopback one, which
  * this machine's engine pushes to without TLS. */
-export async function startRegistry(everywhere = false): Promise<TestRegistry> {
+export async function startRegistry(everywhere = false, accessLog = false): Promise<TestRegistry> {
   const bin = findOnPath('docker-registry');
   if (!bin)
     throw new Error(
@@ -88,7 +90,7 @@ export async function startRegistry(everywhere = false): Promise<TestRegistry> {
       'log:',
       '  level: error',
       '  accesslog:',
-      '    disabled: true',
+      `    disabled: ${!accessLog}`,
       'storage:',
       '  filesystem:',
       `    rootdirectory: ${join(dir, 'data')}`,
@@ -99,11 +101,19 @@ export async function startRegistry(everywhere = false): Promise<TestRegistry> {
       '',
     ].join('\n'),
   );
-  const child = spawn(bin, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(bin, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d) => {
+  const requests: string[] = [];
+  let partial = '';
+  const onData = (d: Buffer) => {
     stderr = (stderr + d).slice(-4000);
-  });
+    if (!accessLog) return;
+    const lines = (partial + d).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) if (/"(GET|HEAD) \/v2\//.test(l)) requests.push(l);
+  };
+  child.stderr!.on('data', onData);
+  child.stdout!.on('data', onData);
   const stop = async () => {
     await stopChild(child, 5000);
     await rm(dir, { recursive: true, force: true });
@@ -126,7 +136,7 @@ export async function startRegistry(everywhere = false): Promise<TestRegistry> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { host, dir, process: child, stop };
+  return { host, dir, process: child, requests, stop };
 }
 
 /** Tags localRef as `registryHost/repoTag` (tag `latest` if none) and pushes it. Returns the pushed ref. */

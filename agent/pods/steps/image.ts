@@ -23,7 +23,8 @@ export async function imageStep(run: ContainerRun): Promise<undefined | Waiting>
   }
   note(run, 'Pulling', `Pulling image "${c.image}"`);
   try {
-    await pullImage(docker, c.image);
+    if (deps.pullImage) await deps.pullImage(c.image, policy === 'Always' ? 'Always' : 'IfNotPresent');
+    else await pullImage(docker, c.image);
   } catch (err) {
     const backoffMs = t.pull ? Math.min(t.pull.backoffMs * 2, deps.backoff.maxMs) : deps.backoff.initialMs;
     t.pull = { backoffMs, notBefore: now + backoffMs };

@@ -54,6 +54,8 @@ export interface RunDeps {
   address: string;
   lookup: Lookup;
   wakeAt(ms: number): void;
+  /** Get an image (from peers first: agent/images/peers); absent: from its registry. */
+  pullImage?(image: string, policy: 'Always' | 'IfNotPresent'): Promise<void>;
 }
 
 /** One container of one pod, in one reconcile. */

@@ -1,0 +1,146 @@
+// bench/prewarm: prewarm 3 images on 6 nodes in batches of 2, against every node pulling at once (one batch
+// of 6): time until the task completed, and the bytes that crossed the uplink (the registry's side).
+//   node bench/prewarm.ts [--size-mb 20] [--rounds 1]
+// Six netns hosts, each with its own Docker engine and agent (h0 the head), a real etcd, Debian's
+// docker-registry on the hosts' gateway as the upstream. Each image is busybox plus its own layer of
+// --size-mb random bytes (incompressible), so every node fetches every image in full. Bytes: what the
+// root side of every host's veth sent (all registry traffic goes that way) during the run. Between runs
+// the images are removed from every engine. Everything it makes is removed at the end, also on Ctrl-C.
+import { execFile } from 'node:child_process';
+import { parseArgs, promisify } from 'node:util';
+import Docker from 'dockerode';
+import { createTestCluster, runCli, startAgentsReady, type TestCluster } from '../test/harness/cluster.ts';
+import {
+  ensureBusyboxImage,
+  pushImage,
+  requireDocker,
+  startRegistry,
+  type TestRegistry,
+} from '../test/harness/docker.ts';
+import { startTestHosts, type TestHosts } from '../test/harness/hosts.ts';
+import { cleanupOnSignals } from './cleanup.ts';
+
+const { values } = parseArgs({
+  options: { 'size-mb': { type: 'string', default: '20' }, rounds: { type: 'string', default: '1' } },
+});
+const SIZE_MB = Number(values['size-mb']);
+const ROUNDS = Number(values.rounds);
+const NODES = 6;
+const run = promisify(execFile);
+
+let hosts: TestHosts | undefined;
+let c: TestCluster | undefined;
+let registry: TestRegistry | undefined;
+const cleanup = async () => {
+  await c?.stop().catch(() => undefined);
+  await registry?.stop().catch(() => undefined);
+  await hosts?.stop().catch(() => undefined);
+};
+cleanupOnSignals(cleanup);
+
+async function sentBytes(veths: string[]): Promise<number> {
+  let total = 0;
+  for (const v of veths) {
+    const { stdout } = await run('ip', ['-s', '-j', 'link', 'show', 'dev', v]);
+    total += (JSON.parse(stdout) as Array<{ stats64: { tx: { bytes: number } } }>)[0]!.stats64.tx.bytes;
+  }
+  return total;
+}
+
+async function main(): Promise<void> {
+  const machine = await requireDocker();
+  const busybox = await ensureBusyboxImage();
+  hosts = await startTestHosts(NODES, { sshd: false, docker: true });
+  registry = await startRegistry(true);
+  const upstream = `${hosts.gateway}:${registry.host.split(':')[1]}`;
+  // Three images, each with its own incompressible layer.
+  const images: string[] = [];
+  for (const name of ['pw-one', 'pw-two', 'pw-three']) {
+    const ct = await machine.createContainer({
+      Image: busybox,
+      Cmd: ['sh', '-c', `dd if=/dev/urandom of=/payload bs=1M count=${SIZE_MB} 2>/dev/null`],
+    });
+    await ct.start();
+    await ct.wait();
+    const local = `nokube-bench/${name}:1`;
+    await ct.commit({ repo: `nokube-bench/${name}`, tag: '1' });
+    await ct.remove();
+    await pushImage(machine, local, registry.host, `${name}:1`);
+    await machine
+      .getImage(local)
+      .remove()
+      .catch(() => undefined);
+    images.push(`${upstream}/${name}:1`);
+  }
+  const engines = hosts.hosts.map((h) => new Docker({ socketPath: h.dockerSocket! }));
+  c = await createTestCluster({
+    nodes: hosts.hosts.map((h, i) => ({
+      name: h.name,
+      address: h.address,
+      roles: i === 0 ? ['head', 'worker'] : ['worker'],
+      dockerSocket: h.dockerSocket!,
+    })),
+    etcdHost: hosts.gateway,
+    wrap: (node) => ['ip', 'netns', 'exec', hosts!.hosts.find((h) => h.name === node)!.netns],
+    namePrefix: 'bpw',
+  });
+  await startAgentsReady(c);
+  const veths = hosts.hosts.map((h) => h.veth);
+
+  const once = async (batch: number, name: string) => {
+    for (const e of engines)
+      for (const ref of images)
+        await e
+          .getImage(ref)
+          .remove({ force: true })
+          .catch(() => undefined);
+    const before = await sentBytes(veths);
+    const started = performance.now();
+    const r = await runCli(
+      [
+        'prewarm',
+        'create',
+        '--name',
+        name,
+        ...images.flatMap((i) => ['--image', i]),
+        '--batch-size',
+        String(batch),
+        '--wait',
+        '--timeout',
+        '10m',
+      ],
+      c!.env,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    if (r.code !== 0) throw new Error(`prewarm ${name}: ${r.stderr}`);
+    const bytes = (await sentBytes(veths)) - before;
+    return { seconds, mb: bytes / 1e6 };
+  };
+
+  const rows: Array<[string, number, number]> = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const batched = await once(2, `batched-${round}`);
+    const all = await once(NODES, `all-${round}`);
+    process.stderr.write(
+      `round ${round}: batches of 2 ${batched.seconds.toFixed(1)} s ${batched.mb.toFixed(0)} MB; all at once ${all.seconds.toFixed(1)} s ${all.mb.toFixed(0)} MB\n`,
+    );
+    rows.push(
+      [`batches of 2 (round ${round})`, batched.seconds, batched.mb],
+      [`all 6 at once (round ${round})`, all.seconds, all.mb],
+    );
+  }
+  const payload = (3 * SIZE_MB * NODES * 1.048576).toFixed(0);
+  process.stdout.write(
+    `3 images of ${SIZE_MB} MiB of random bytes (+ busybox) on ${NODES} nodes; payload to move ${payload} MB\n`,
+  );
+  process.stdout.write('| run | time (s) | bytes over the uplink (MB) |\n| --- | --- | --- |\n');
+  for (const [what, s, mb] of rows)
+    process.stdout.write(`| ${what} | ${s.toFixed(1)} | ${mb.toFixed(0)} |\n`);
+}
+
+main()
+  .catch((err) => {
+    process.stderr.write(`${(err as Error).stack ?? err}\n`);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);
