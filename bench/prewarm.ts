@@ -1,13 +1,13 @@
-// bench/prewarm: prewarm 3 images on 6 nodes in batches of 2, against every node pulling at once (one batch
-// of 6): time until the task completed, and the bytes that crossed the uplink (the registry's side).
+// bench/prewarm: prewarm 3 images on 6 nodes in batches of 2, against every node pulling from the registry
+// at once (one batch of 6, images.peers off), and all at once with peers: time until the task completed,
+// and the bytes that crossed the uplink (what the registry served, from its access log).
 //   node bench/prewarm.ts [--size-mb 20] [--rounds 1]
 // Six netns hosts, each with its own Docker engine and agent (h0 the head), a real etcd, Debian's
 // docker-registry on the hosts' gateway as the upstream. Each image is busybox plus its own layer of
-// --size-mb random bytes (incompressible), so every node fetches every image in full. Bytes: what the
-// root side of every host's veth sent (all registry traffic goes that way) during the run. Between runs
-// the images are removed from every engine. Everything it makes is removed at the end, also on Ctrl-C.
-import { execFile } from 'node:child_process';
-import { parseArgs, promisify } from 'node:util';
+// --size-mb random bytes (incompressible), so every fetch moves it whole. All six nodes are one site (no
+// zone label). Between runs the images are removed from every engine. Everything it makes is removed at
+// the end, also on Ctrl-C.
+import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
 import { createTestCluster, runCli, startAgentsReady, type TestCluster } from '../test/harness/cluster.ts';
 import {
@@ -26,7 +26,6 @@ const { values } = parseArgs({
 const SIZE_MB = Number(values['size-mb']);
 const ROUNDS = Number(values.rounds);
 const NODES = 6;
-const run = promisify(execFile);
 
 let hosts: TestHosts | undefined;
 let c: TestCluster | undefined;
@@ -38,20 +37,15 @@ const cleanup = async () => {
 };
 cleanupOnSignals(cleanup);
 
-async function sentBytes(veths: string[]): Promise<number> {
-  let total = 0;
-  for (const v of veths) {
-    const { stdout } = await run('ip', ['-s', '-j', 'link', 'show', 'dev', v]);
-    total += (JSON.parse(stdout) as Array<{ stats64: { tx: { bytes: number } } }>)[0]!.stats64.tx.bytes;
-  }
-  return total;
-}
+/** Bytes the registry served in its responses (the access log's size field). */
+const servedBytes = (lines: string[]) =>
+  lines.reduce((n, l) => n + Number(/" \d{3} (\d+)/.exec(l)?.[1] ?? 0), 0);
 
 async function main(): Promise<void> {
   const machine = await requireDocker();
   const busybox = await ensureBusyboxImage();
   hosts = await startTestHosts(NODES, { sshd: false, docker: true });
-  registry = await startRegistry(true);
+  registry = await startRegistry(true, true);
   const upstream = `${hosts.gateway}:${registry.host.split(':')[1]}`;
   // Three images, each with its own incompressible layer.
   const images: string[] = [];
@@ -85,7 +79,10 @@ async function main(): Promise<void> {
     namePrefix: 'bpw',
   });
   await startAgentsReady(c);
-  const veths = hosts.hosts.map((h) => h.veth);
+  const peers = async (on: boolean) => {
+    const r = await runCli(['config', 'set', 'images.peers', String(on)], c!.env);
+    if (r.code !== 0) throw new Error(`config set images.peers: ${r.stderr}`);
+  };
 
   const once = async (batch: number, name: string) => {
     for (const e of engines)
@@ -94,7 +91,7 @@ async function main(): Promise<void> {
           .getImage(ref)
           .remove({ force: true })
           .catch(() => undefined);
-    const before = await sentBytes(veths);
+    const before = servedBytes(registry!.requests);
     const started = performance.now();
     const r = await runCli(
       [
@@ -113,20 +110,24 @@ async function main(): Promise<void> {
     );
     const seconds = (performance.now() - started) / 1000;
     if (r.code !== 0) throw new Error(`prewarm ${name}: ${r.stderr}`);
-    const bytes = (await sentBytes(veths)) - before;
+    const bytes = servedBytes(registry!.requests) - before;
     return { seconds, mb: bytes / 1e6 };
   };
 
   const rows: Array<[string, number, number]> = [];
   for (let round = 1; round <= ROUNDS; round++) {
+    await peers(true);
     const batched = await once(2, `batched-${round}`);
+    const allPeers = await once(NODES, `all-peers-${round}`);
+    await peers(false);
     const all = await once(NODES, `all-${round}`);
     process.stderr.write(
-      `round ${round}: batches of 2 ${batched.seconds.toFixed(1)} s ${batched.mb.toFixed(0)} MB; all at once ${all.seconds.toFixed(1)} s ${all.mb.toFixed(0)} MB\n`,
+      `round ${round}: batches of 2 with peers ${batched.seconds.toFixed(1)} s ${batched.mb.toFixed(0)} MB; all at once with peers ${allPeers.seconds.toFixed(1)} s ${allPeers.mb.toFixed(0)} MB; all at once from the registry ${all.seconds.toFixed(1)} s ${all.mb.toFixed(0)} MB\n`,
     );
     rows.push(
-      [`batches of 2 (round ${round})`, batched.seconds, batched.mb],
-      [`all 6 at once (round ${round})`, all.seconds, all.mb],
+      [`batches of 2, peers (round ${round})`, batched.seconds, batched.mb],
+      [`all 6 at once, peers (round ${round})`, allPeers.seconds, allPeers.mb],
+      [`all 6 at once from the registry (round ${round})`, all.seconds, all.mb],
     );
   }
   const payload = (3 * SIZE_MB * NODES * 1.048576).toFixed(0);
