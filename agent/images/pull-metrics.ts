@@ -36,6 +36,9 @@ export function imageFetchCounters(registry: Registry) {
     labelNames: ['direction'],
     registers: [registry],
   });
+  // Every series from the start (0): a dashboard's ratio has both sides before the first fetch.
+  for (const source of ['peer', 'registry']) fetches.inc({ source }, 0);
+  for (const direction of ['in', 'out']) bytes.inc({ direction }, 0);
   return {
     fetched: (source: 'peer' | 'registry') => fetches.inc({ source }),
     sent: (n: number) => bytes.inc({ direction: 'out' }, n),

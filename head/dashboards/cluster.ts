@@ -201,6 +201,20 @@ export function clusterDashboard() {
     )
     .withPanel(
       timeseries(
+        'Images fetched: from peers vs over the uplink (5 min)',
+        'short',
+        promql(`sum by (source) (increase(nokube_image_fetches_total{${SEL}}[5m]))`, '{{source}}'),
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Image bytes between peers (5 min)',
+        'bytes',
+        promql(`sum by (direction) (increase(nokube_image_peer_bytes_total{${SEL}}[5m]))`, '{{direction}}'),
+      ),
+    )
+    .withPanel(
+      timeseries(
         'Image pulls by node (5 min)',
         'short',
         promql(
