@@ -1,13 +1,16 @@
 // bench/prewarm: prewarm 3 images on 6 nodes in batches of 2, against every node pulling from the registry
 // at once (one batch of 6, images.peers off), and all at once with peers: time until the task completed,
 // and the bytes that crossed the uplink (what the registry served, from its access log).
-//   node bench/prewarm.ts [--size-mb 20] [--rounds 1]
+//   node bench/prewarm.ts [--size-mb 20] [--rounds 1] [--uplink-mbit 100]
 // Six netns hosts, each with its own Docker engine and agent (h0 the head), a real etcd, Debian's
-// docker-registry on the hosts' gateway as the upstream. Each image is busybox plus its own layer of
+// docker-registry on the hosts' gateway as the upstream, behind a thin uplink: a token bucket (tc tbf) of
+// --uplink-mbit on what the root side's bridge sends to the hosts (the registry's answers; traffic between
+// hosts is switched by the bridge and not shaped). Each image is busybox plus its own layer of
 // --size-mb random bytes (incompressible), so every fetch moves it whole. All six nodes are one site (no
 // zone label). Between runs the images are removed from every engine. Everything it makes is removed at
 // the end, also on Ctrl-C.
-import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { parseArgs, promisify } from 'node:util';
 import Docker from 'dockerode';
 import { createTestCluster, runCli, startAgentsReady, type TestCluster } from '../test/harness/cluster.ts';
 import {
@@ -21,11 +24,16 @@ import { startTestHosts, type TestHosts } from '../test/harness/hosts.ts';
 import { cleanupOnSignals } from './cleanup.ts';
 
 const { values } = parseArgs({
-  options: { 'size-mb': { type: 'string', default: '20' }, rounds: { type: 'string', default: '1' } },
+  options: {
+    'size-mb': { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '1' },
+    'uplink-mbit': { type: 'string', default: '100' },
+  },
 });
 const SIZE_MB = Number(values['size-mb']);
 const ROUNDS = Number(values.rounds);
 const NODES = 6;
+const UPLINK_MBIT = Number(values['uplink-mbit']);
 
 let hosts: TestHosts | undefined;
 let c: TestCluster | undefined;
@@ -46,6 +54,20 @@ async function main(): Promise<void> {
   const busybox = await ensureBusyboxImage();
   hosts = await startTestHosts(NODES, { sshd: false, docker: true });
   registry = await startRegistry(true, true);
+  await promisify(execFile)('tc', [
+    'qdisc',
+    'add',
+    'dev',
+    hosts.bridge,
+    'root',
+    'tbf',
+    'rate',
+    `${UPLINK_MBIT}mbit`,
+    'burst',
+    '256kb',
+    'latency',
+    '100ms',
+  ]);
   const upstream = `${hosts.gateway}:${registry.host.split(':')[1]}`;
   // Three images, each with its own incompressible layer.
   const images: string[] = [];
@@ -130,9 +152,8 @@ async function main(): Promise<void> {
       [`all 6 at once from the registry (round ${round})`, all.seconds, all.mb],
     );
   }
-  const payload = (3 * SIZE_MB * NODES * 1.048576).toFixed(0);
   process.stdout.write(
-    `3 images of ${SIZE_MB} MiB of random bytes (+ busybox) on ${NODES} nodes; payload to move ${payload} MB\n`,
+    `3 images of ${SIZE_MB} MiB of random bytes (+ busybox) on ${NODES} nodes, one site; uplink ${UPLINK_MBIT} Mbit/s\n`,
   );
   process.stdout.write('| run | time (s) | bytes over the uplink (MB) |\n| --- | --- | --- |\n');
   for (const [what, s, mb] of rows)

@@ -38,6 +38,8 @@ export interface TestHosts {
   hosts: TestHost[];
   /** The gateway address (root side of the bridge): where services for the hosts listen. */
   gateway: string;
+  /** The bridge in the root namespace: what leaves it is what the root side sends to the hosts. */
+  bridge: string;
   user: string;
   /** Private key (OpenSSH format) the hosts accept; its path too. */
   privateKey: string;
@@ -278,6 +280,7 @@ export async function startTestHosts(
     return {
       hosts,
       gateway,
+      bridge,
       user: 'root',
       privateKey: await readFile(privateKeyPath, 'utf8'),
       privateKeyPath,
