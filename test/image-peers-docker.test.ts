@@ -8,6 +8,8 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { connectEtcd } from '../agent/store/etcd.ts';
+import { keys } from '../agent/store/keys.ts';
 import {
   createTestCluster,
   eventually,
@@ -209,34 +211,35 @@ describe('images from peers, two sites of two hosts', { timeout: 600_000 }, () =
 
   test('the bandwidth cap: 8 MiB to h1 at 2 MiB/s take at least 3 s (a second of burst)', async () => {
     const ref = await image('capped', 8);
-    await ok([
-      'prewarm',
-      'create',
-      '--name',
-      'capped',
-      '--image',
-      ref,
-      '--batch-size',
-      '1',
-      '--selector',
-      `${ZONE}=a`,
-    ]);
-    const pulls = async () => {
-      const v = await c.withEtcd((etcd) => etcd.get(`/nokube/${c.name}/node-status/h1`).string());
-      return v
-        ? (JSON.parse(v) as { pulls: Array<{ image: string; state: string; time: string }> }).pulls
-        : [];
-    };
-    const began = await eventually(
-      async () => (await pulls()).find((p) => p.image === ref && p.state === 'Pulling')?.time,
-      120_000,
-      "h1's pull to begin",
+    // Every version of h1's node status (an etcd watch sees each revision: the Pulled outcome goes again
+    // as soon as the task's request is removed).
+    const etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 3000 });
+    const seen: Array<{ image: string; state: string; time: string }> = [];
+    const watcher = await etcd.watch().key(keys.nodeStatus(c.name, 'h1')).create();
+    watcher.on('put', (kv) =>
+      seen.push(...(JSON.parse(kv.value.toString()) as { pulls: typeof seen }).pulls),
     );
-    const ended = await eventually(
-      async () => (await pulls()).find((p) => p.image === ref && p.state === 'Pulled')?.time,
-      120_000,
-      "h1's pull to end",
-    );
+    try {
+      await ok([
+        'prewarm',
+        'create',
+        '--name',
+        'capped',
+        '--image',
+        ref,
+        '--batch-size',
+        '1',
+        '--selector',
+        `${ZONE}=a`,
+      ]);
+      await ok(['prewarm', 'wait', 'capped', '--timeout', '3m']);
+    } finally {
+      await watcher.cancel();
+      etcd.close();
+    }
+    const began = seen.find((p) => p.image === ref && p.state === 'Pulling')?.time;
+    const ended = seen.find((p) => p.image === ref && p.state === 'Pulled')?.time;
+    assert.ok(began && ended, `h1's pull seen begin and end: ${JSON.stringify(seen)}`);
     const seconds = (Date.parse(ended) - Date.parse(began)) / 1000;
     assert.ok(seconds >= 3, `8 MiB at 2 MiB/s took ${seconds} s`);
     assert.deepEqual([...registryClients('capped')], ['h0']);

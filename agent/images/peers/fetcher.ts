@@ -44,6 +44,13 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 export type FetchSource = 'peer' | 'registry';
 
+/** etcd did not answer a read or write of the site's holders or claims. */
+class SiteUnavailable extends Error {
+  constructor(cause: unknown) {
+    super('etcd unavailable', { cause });
+  }
+}
+
 export interface FetcherDeps {
   etcd: Etcd3;
   cluster: string;
@@ -72,11 +79,25 @@ export class ImageFetcher {
     void lease?.revoke().catch(() => undefined);
   }
 
-  /** The image in the engine, from a peer or the registry. */
+  /** The image in the engine, from a peer or the registry. With etcd away (holders and claims are read
+   * and written there), straight from the registry: a node cut off keeps pulling for its pods. */
   async pull(image: string, signal: AbortSignal, policy: PullPolicy = 'IfNotPresent'): Promise<FetchSource> {
     const { config } = this.deps;
     if (!config().images.peers || image.includes('@') || policy === 'Always')
       return this.fromRegistry(image, signal);
+    try {
+      return await this.throughSite(image, signal);
+    } catch (err) {
+      if (signal.aborted || !(err instanceof SiteUnavailable)) throw err;
+      this.deps.log.info(
+        { image, err: shortReason(err.cause) },
+        'etcd does not answer: pulling from the registry',
+      );
+      return this.fromRegistry(image, signal);
+    }
+  }
+
+  private async throughSite(image: string, signal: AbortSignal): Promise<FetchSource> {
     const site = this.siteOf(this.deps.self().labels);
     const hash = createHash('sha256').update(normalizeRef(image)).digest('hex');
     const key = keys.imageSource(this.deps.cluster, site, hash);
@@ -145,7 +166,9 @@ export class ImageFetcher {
     const [nodes, statuses] = await Promise.all([
       listNodes(etcd, cluster),
       etcd.getAll().prefix(keys.nodeStatusPrefix(cluster)).strings(),
-    ]);
+    ]).catch((err: unknown) => {
+      throw new SiteUnavailable(err);
+    });
     const out = nodes.filter((n) => {
       if (n.name === this.deps.node || this.siteOf(n.labels) !== site) return false;
       if (this.deps.member(n.name)?.state !== 'alive') return false;
@@ -158,6 +181,12 @@ export class ImageFetcher {
 
   /** Create the claim if nobody holds it; true when it is ours (also one we left before a restart). */
   private async claim(key: string, value: string): Promise<boolean> {
+    return this.claimOnce(key, value).catch((err: unknown) => {
+      throw new SiteUnavailable(err);
+    });
+  }
+
+  private async claimOnce(key: string, value: string): Promise<boolean> {
     const { etcd } = this.deps;
     const id = await this.leaseId();
     const res = await etcd.if(key, 'Create', '==', 0).then(etcd.put(key).value(value).lease(id)).commit();
@@ -182,7 +211,13 @@ export class ImageFetcher {
     this.deps.log.debug({ image, site }, 'another node of this site fetches the image; waiting for it');
     for (;;) {
       await sleep(WAIT_POLL_MS, signal);
-      if ((await this.deps.etcd.get(key).string()) === null) return;
+      const claimed = await this.deps.etcd
+        .get(key)
+        .string()
+        .catch((err: unknown) => {
+          throw new SiteUnavailable(err);
+        });
+      if (claimed === null) return;
       if ((await this.holders(image, site)).length > 0) return;
     }
   }
