@@ -25,6 +25,7 @@ import { systemClock } from './clock.ts';
 import { K8S_BACKOFF, PodActor } from './pod-actor.ts';
 import { type ProbeSlots, probeSlots } from './probes/slots.ts';
 import type { Lookup } from './resolve.ts';
+import { PodStatusQueue, stableStatus } from './status-queue.ts';
 import { deleteTerminatedPodUntilDone } from './terminated.ts';
 
 /** Docker-only reconcile of every pod (exits missed by the event stream, back-offs ending). */
@@ -103,10 +104,8 @@ class PodsOnNode {
   /** Services, for their environment variables (kept in the local cache: an agent cut off from etcd
    * starts containers with the Services it last knew). */
   private readonly services = new Map<string, Extract<KubeObject, { kind: 'Service' }>>();
-  /** Last status written per pod (stable form, without transition times) and statuses not yet written. */
-  private readonly written = new Map<string, { stable: string; status: PodStatus }>();
-  private readonly pending = new Map<string, PodStatus>();
-  private flushing = false;
+  /** The pods' statuses: last written, and not yet written. */
+  private readonly statuses: PodStatusQueue;
   private cacheTimer: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -127,6 +126,20 @@ class PodsOnNode {
     this.docker = docker;
     this.network = network;
     this.dns = dns;
+    this.statuses = new PodStatusQueue({
+      target: (id) => this.pods.get(id),
+      write: async (batch) => {
+        await writeStatuses(
+          ctx.etcd,
+          ctx.cluster,
+          batch.map(({ pod, createRevision, status }) => ({ ref: refOf(pod), createRevision, status })),
+        );
+      },
+      // etcd away: kept, written on a later tick.
+      failed: (err, pods) => ctx.log.debug({ err: shortReason(err), pods }, 'pod status write failed'),
+      wrote: () => this.saveCacheSoon(),
+      stopped: () => this.stopped,
+    });
     this.lookup = {
       configMap: (ns, name) => this.configMaps.get(`${ns}/${name}`),
       secret: (ns, name) => this.secrets.get(`${ns}/${name}`),
@@ -156,7 +169,7 @@ class PodsOnNode {
     void this.follow();
     this.tick = setInterval(() => {
       this.resync([...this.pods.values()]);
-      void this.flush();
+      void this.statuses.flush();
     }, TICK_MS);
     this.ctx.events.on('registered', this.onRegistered);
     return { stop: () => this.stop() };
@@ -170,7 +183,7 @@ class PodsOnNode {
   views(): PodActorView[] {
     const out: PodActorView[] = [];
     for (const [id, e] of this.pods) {
-      const status = this.pending.get(id) ?? this.written.get(id)?.status;
+      const status = this.statuses.latest(id);
       const owner = controllerOf(e.pod);
       out.push({
         namespace: e.pod.metadata.namespace ?? 'default',
@@ -191,8 +204,8 @@ class PodsOnNode {
   /** Our node record is back (new lease, or put back after a wrong verdict): the leader may have marked our
    * pods NodeLost meanwhile; what we observe is written again, so they leave Unknown at once. */
   private readonly onRegistered = () => {
-    for (const [id, w] of this.written) if (!this.pending.has(id)) this.pending.set(id, w.status);
-    void this.flush();
+    for (const id of this.statuses.written.keys()) this.statuses.rewrite(id);
+    void this.statuses.flush();
   };
 
   /** Each pod reconciled once, spread over most of a tick (as the kubelet's resync has jitter): all at
@@ -320,11 +333,11 @@ class PodsOnNode {
       for (const id of this.pods.keys()) {
         // Someone else spoke for the pod while we were away (NodeLost): what we observe is written again.
         const st = statuses[`${keys.statusPrefix(this.ctx.cluster)}pods/${id}`];
-        const ours = this.written.get(id);
-        if (ours && (!st || stable(JSON.parse(st) as PodStatus) !== ours.stable) && !this.pending.has(id))
-          this.pending.set(id, ours.status);
+        const ours = this.statuses.written.get(id);
+        if (ours && (!st || stableStatus(JSON.parse(st) as PodStatus) !== ours.stable))
+          this.statuses.rewrite(id);
       }
-      void this.flush();
+      void this.statuses.flush();
       const uids = new Set(
         controllers.flatMap((i) => i.entries().map(([, e]) => e.value.object.metadata.uid)),
       );
@@ -354,7 +367,7 @@ class PodsOnNode {
       return false;
     }
     if (e) void this.drop(id);
-    if (previous) this.written.set(id, { stable: stable(previous), status: previous });
+    if (previous) this.statuses.remember(id, previous);
     const actor = new PodActor(
       pod,
       {
@@ -378,7 +391,7 @@ class PodsOnNode {
         probeSlots: this.probeSlots,
         ...(this.network ? { network: this.network } : {}),
         ...(this.dns ? { dns: this.dns } : {}),
-        report: (status) => this.report(id, status),
+        report: (status) => this.statuses.report(id, status),
         wakeAt: (ms) =>
           setTimeout(() => this.pods.get(id)?.actor.kick(), Math.max(0, ms - Date.now()) + 50).unref(),
         finished: (done) => void this.finished(id, done),
@@ -395,8 +408,7 @@ class PodsOnNode {
     const e = this.pods.get(id);
     if (!e) return;
     this.pods.delete(id);
-    this.pending.delete(id);
-    this.written.delete(id);
+    this.statuses.forget(id);
     this.saveCacheSoon();
     this.removing.add(e.pod.metadata.uid);
     await e.actor
@@ -410,8 +422,7 @@ class PodsOnNode {
     const e = this.pods.get(id);
     if (!e || e.pod.metadata.uid !== pod.metadata.uid) return;
     this.pods.delete(id);
-    this.pending.delete(id);
-    this.written.delete(id);
+    this.statuses.forget(id);
     this.saveCacheSoon();
     await deleteTerminatedPodUntilDone(
       this.ctx.etcd,
@@ -476,56 +487,6 @@ class PodsOnNode {
 
   // ---- status ----
 
-  private report(id: string, status: PodStatus): void {
-    const prev = this.written.get(id);
-    const s = stable(status);
-    if (prev?.stable === s) return;
-    // Keep the transition time of conditions that did not change.
-    for (const c of status.conditions ?? []) {
-      const before = prev?.status.conditions?.find((p) => p.type === c.type);
-      if (before && before.status === c.status) c.lastTransitionTime = before.lastTransitionTime;
-    }
-    this.pending.set(id, status);
-    void this.flush();
-  }
-
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      // Until nothing is pending: reports that arrive while writing are written in the next pass.
-      // What is pending goes in one transaction (writeStatuses: a burst of pod starts is one write, not
-      // one per pod).
-      while (this.pending.size > 0 && !this.stopped) {
-        const batch: Array<{ id: string; status: PodStatus; e: { pod: Pod; createRevision: string } }> = [];
-        for (const [id, status] of this.pending) {
-          const e = this.pods.get(id);
-          if (e) batch.push({ id, status, e });
-          else this.pending.delete(id);
-        }
-        if (batch.length === 0) break;
-        try {
-          await writeStatuses(
-            this.ctx.etcd,
-            this.ctx.cluster,
-            batch.map(({ status, e }) => ({ ref: refOf(e.pod), createRevision: e.createRevision, status })),
-          );
-        } catch (err) {
-          // etcd away: kept, written on a later tick.
-          this.ctx.log.debug({ err: shortReason(err), pods: batch.length }, 'pod status write failed');
-          return;
-        }
-        for (const { id, status } of batch) {
-          if (this.pending.get(id) === status) this.pending.delete(id);
-          this.written.set(id, { stable: stable(status), status });
-        }
-        this.saveCacheSoon();
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
-
   // ---- docker events ----
 
   private watchDocker(): void {
@@ -553,7 +514,7 @@ class PodsOnNode {
     const namespaces = new Set([...this.pods.values()].map((e) => e.pod.metadata.namespace));
     const cache: PodsCache = {
       pods: [...this.pods].map(([id, e]) => {
-        const status = this.written.get(id)?.status;
+        const status = this.statuses.written.get(id)?.status;
         return status
           ? { pod: e.pod, createRevision: e.createRevision, status }
           : { pod: e.pod, createRevision: e.createRevision };
@@ -577,9 +538,6 @@ class PodsOnNode {
 
 const nsName = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const controllerOf = (pod: Pod) => pod.metadata.ownerReferences?.find((o) => o.controller);
-/** Status without transition times: what decides whether it changed. */
-const stable = (s: PodStatus) =>
-  JSON.stringify({ ...s, conditions: s.conditions?.map(({ lastTransitionTime: _t, ...c }) => c) });
 
 /** The pods' MTU under vxlan; a node without `ip` (or whose address is on none of its links) keeps the
  * default: the pod network says what is missing when it wires a pod, the agent runs on. */
