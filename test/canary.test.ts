@@ -340,8 +340,11 @@ describe('canaries and auto-rollback: the leader against real etcd, simulated ag
       ),
     ]);
     await waitReason('first', 'ProgressDeadlineExceeded');
+    const impossible = async () => (await events('first')).filter((e) => / RollbackImpossible: /.test(e));
+    // Events leave the recorder's queue after the status write: waited for, then counted once settled.
+    await eventually(async () => (await impossible()).length > 0, 15_000, 'the RollbackImpossible event');
     await settled('first');
-    const said = (await events('first')).filter((e) => / RollbackImpossible: /.test(e));
+    const said = await impossible();
     assert.deepEqual(said, [
       'Warning RollbackImpossible: auto-rollback: revision 1 failed (ProgressDeadlineExceeded) and no earlier revision was fully available; staying',
     ]);
