@@ -3,16 +3,19 @@
 // through which parts publish what others read (the pod actors' view for /metrics, the log export's
 // totals, the controllers' actor rows). Types only, and the two handle classes: every part imports this
 // file, this file imports no part, so nothing imports its way back up to agent.ts.
+
 import type { EventEmitter } from 'node:events';
 import type Docker from 'dockerode';
 import type { Etcd3 } from 'etcd3';
 import type { Registry } from 'prom-client';
 import type { ClusterConfig, NodeConfig } from './config/schema.ts';
+import type { RegistryAuth } from './images/registry-auth.ts';
 import type { Logger } from './log/logger.ts';
 import type { LoopLag } from './loop/lag.ts';
 import type { MemberEvent } from './mesh/member-table.ts';
 import type { Mesh } from './mesh/mesh.ts';
 import type { EventRecorder } from './objects/events.ts';
+import type { Secret } from './objects/types.ts';
 import type { AliveRecords } from './store/alive.ts';
 import type { NodeRecord, RegistrationState } from './store/node-registry.ts';
 import type { DropReason } from './telemetry/export/shipper.ts';
@@ -80,12 +83,22 @@ export interface AgentStatus {
 /** The handles parts publish (the publisher is named on each). */
 export interface AgentHandles {
   /** The pods part (agent/pods): what this node's pod actors are doing. */
-  readonly podActors: Handle<{ views(): PodActorView[]; images(): string[] }>;
+  readonly podActors: Handle<{
+    views(): PodActorView[];
+    images(): string[];
+    /** A Secret the pods part holds (its informer's, or its cache's with etcd away). */
+    secret(namespace: string, name: string): Secret | undefined;
+  }>;
   /** The logs part (agent/telemetry/logs): what the log export has done; undefined while it does not run. */
   readonly logsExport: Handle<{ totals(): ExportTotals | undefined }>;
   /** The images part (agent/images/peers): pulls through peers of the site, else the registry. */
   readonly imageFetcher: Handle<{
-    pull(image: string, signal: AbortSignal, policy?: 'Always' | 'IfNotPresent' | 'Never'): Promise<unknown>;
+    pull(
+      image: string,
+      signal: AbortSignal,
+      policy?: 'Always' | 'IfNotPresent' | 'Never',
+      auths?: readonly RegistryAuth[],
+    ): Promise<unknown>;
   }>;
   /** Rows of `nokube_actor` from elsewhere than this node's pods (the kubecontroller leader's objects). */
   readonly actorRows: HandleSet<() => ActorRow[]>;

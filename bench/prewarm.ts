@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const machine = await requireDocker();
   const busybox = await ensureBusyboxImage();
   hosts = await startTestHosts(NODES, { sshd: false, docker: true });
-  registry = await startRegistry(true, true);
+  registry = await startRegistry({ everywhere: true, accessLog: true });
   await promisify(execFile)('tc', [
     'qdisc',
     'add',

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
+import type { ImagePullRequest } from '../agent/images/pull-requests.ts';
 import { withDefaults } from '../agent/objects/defaults.ts';
 import { listEvents } from '../agent/objects/events.ts';
 import { deletePod } from '../agent/objects/pod-deletion.ts';
@@ -20,6 +21,7 @@ import {
 } from '../agent/objects/store.ts';
 import type { DaemonSet, PodTemplateSpec } from '../agent/objects/types.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
+import type { Entry } from '../agent/store/informer/informer.ts';
 import { keys } from '../agent/store/keys.ts';
 import type { NodeRecord } from '../agent/store/node-registry.ts';
 import { daemonSetParams } from '../head/controllers/daemonset-update.ts';
@@ -451,6 +453,27 @@ describe('DaemonSet update numbers and validation', () => {
       [
         ['f1/DaemonSet/default/x', images],
         ['f3/DaemonSet/default/x', images],
+      ],
+    );
+    // The template's imagePullSecrets go with the request; a request without them is written again.
+    const withSecret = {
+      spec: { ...spec('IfNotPresent').spec, imagePullSecrets: [{ name: 'regcred' }] },
+    };
+    const asked = new Map(
+      pulled.actions.flatMap((a) =>
+        a.type === 'imagePull' && a.request
+          ? [[a.key, { value: a.request, modRevision: '5' } as Entry<ImagePullRequest>]]
+          : [],
+      ),
+    );
+    const again = prePullGate({ ...world, imagePulls: asked }, owner, withSecret, 'h', ['f1', 'f3']);
+    assert.deepEqual(
+      again.actions.map((a) =>
+        a.type === 'imagePull' ? [a.key, a.request?.pullSecrets, a.prevRevision] : a.type,
+      ),
+      [
+        ['f1/DaemonSet/default/x', [{ namespace: 'default', name: 'regcred' }], '5'],
+        ['f3/DaemonSet/default/x', [{ namespace: 'default', name: 'regcred' }], '5'],
       ],
     );
   });

@@ -89,7 +89,7 @@ describe('images from peers, two sites of two hosts', { timeout: 600_000 }, () =
     machine = await requireDocker();
     busybox = await ensureBusyboxImage();
     hosts = await startTestHosts(4, { sshd: false, docker: true });
-    registry = await startRegistry(true, true);
+    registry = await startRegistry({ everywhere: true, accessLog: true });
     for (const h of hosts.hosts) {
       const e = new Docker({ socketPath: h.dockerSocket! });
       engines.set(h.name, e);

@@ -11,14 +11,20 @@ import { createLogger } from '../agent/log/logger.ts';
 function setup(held: string[], backoffMs = 60_000) {
   const present = new Set(held);
   const pulls: string[] = [];
+  /** The pull secrets each pull was given, by image. */
+  const secretsOf = new Map<string, string[]>();
   const failing = new Map<string, string>();
   const reports: NodeStatus[] = [];
   let waiting: (() => void) | undefined;
   const puller = new ImagePuller({
     engine: {
       present: async (image) => present.has(image),
-      pull: async (image) => {
+      pull: async (image, _signal, _policy, secrets) => {
         pulls.push(image);
+        secretsOf.set(
+          image,
+          secrets.map((s) => `${s.namespace}/${s.name}`),
+        );
         const why = failing.get(image);
         if (why) throw new Error(why);
         present.add(image);
@@ -42,7 +48,7 @@ function setup(held: string[], backoffMs = 60_000) {
       });
     }
   };
-  return { puller, pulls, failing, reports, settled };
+  return { puller, pulls, failing, reports, settled, secretsOf };
 }
 
 const request = (images: ImagePullRequest['images']): ImagePullRequest => ({
@@ -53,6 +59,33 @@ const request = (images: ImagePullRequest['images']): ImagePullRequest => ({
 });
 
 describe('image puller', () => {
+  test("an image two requests ask for is pulled with both requests' pull secrets, each once", async () => {
+    const t = setup([]);
+    await t.puller.start();
+    const a = {
+      ...request([{ image: 'reg.example.com/a:1', policy: 'IfNotPresent' }]),
+      pullSecrets: [
+        { namespace: 'team', name: 'one' },
+        { namespace: 'team', name: 'two' },
+      ],
+    };
+    const b = {
+      ...request([{ image: 'reg.example.com/a:1', policy: 'IfNotPresent' }]),
+      uid: 'v',
+      pullSecrets: [
+        { namespace: 'team', name: 'two' },
+        { namespace: 'other', name: 'three' },
+      ],
+    };
+    t.puller.requests([
+      { request: a, modRevision: '10' },
+      { request: b, modRevision: '11' },
+    ]);
+    assert.equal((await t.settled('reg.example.com/a:1')).state, 'Pulled');
+    assert.deepEqual(t.secretsOf.get('reg.example.com/a:1'), ['team/one', 'team/two', 'other/three']);
+    t.puller.stop();
+  });
+
   test('IfNotPresent: a present image is answered without a pull, an absent one pulled; Always pulls; the images held are reported', async () => {
     const t = setup(['a:1']);
     await t.puller.start();

@@ -12,10 +12,11 @@ import { readPodsCache } from '../agent/pods/cache.ts';
 import { readKeyringFile } from '../agent/secrets/keyring.ts';
 import { useSecretsKeyring } from '../agent/secrets/process-keyring.ts';
 import { keys } from '../agent/store/keys.ts';
-import { createTestCluster, eventually, type TestCluster } from './harness/cluster.ts';
+import { createTestCluster, eventually, runCli, type TestCluster } from './harness/cluster.ts';
 import {
   type Docker,
   ensureBusyboxImage,
+  pushImage,
   requireDocker,
   startRegistry,
   type TestRegistry,
@@ -199,6 +200,84 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     );
     assert.match(cs.state.waiting!.message ?? '', /nothing/);
     assert.equal((await status('nopull'))?.phase, 'Pending');
+  });
+
+  test('imagePullSecrets: none or a wrong password is ErrImagePull; `create secret docker-registry` pulls (a missing Secret warned); no password in a status, event or log', async () => {
+    const auth = { username: 'puller', password: 'S3cret-pw-91' };
+    const wrong = 'wr0ng-pw-47';
+    const priv = await startRegistry({ auth });
+    try {
+      const ref = await pushImage(docker, image, priv.host, 'private/app:1', auth);
+      // Gone from the engine: each pod must pull it (both nodes share this machine's engine).
+      await docker.getImage(ref).remove();
+      for (const [name, password] of [
+        ['regcred', auth.password],
+        ['badcred', wrong],
+      ] as const) {
+        // Once the head (n1) registered: the other tests need none and do not wait for it.
+        const r = await eventually(
+          async () => {
+            const out = await runCli(
+              ['create', 'secret', 'docker-registry', name, '--docker-server', priv.host].concat([
+                '--docker-username',
+                auth.username,
+                '--docker-password',
+                password,
+              ]),
+              c.env,
+            );
+            return (out.code === 0 || !/no head/.test(out.stderr)) && out;
+          },
+          30_000,
+          'the head to take the Secret',
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`secret/${name} created`));
+      }
+      const sleeper = { name: 'm', image: ref, command: ['sleep', '3600'] };
+      await put(
+        pod('priv-none', 'n1', { containers: [sleeper] }),
+        pod('priv-bad', 'n1', { imagePullSecrets: [{ name: 'badcred' }], containers: [sleeper] }),
+      );
+      for (const name of ['priv-none', 'priv-bad'])
+        await eventually(
+          async () => {
+            const s = (await status(name))?.containerStatuses?.[0];
+            return /ErrImagePull|ImagePullBackOff/.test(s?.state.waiting?.reason ?? '') && s;
+          },
+          60_000,
+          `${name} refused by the registry`,
+        );
+      await c.withEtcd((etcd) =>
+        deleteObjects(etcd, c.name, [
+          { kind: 'Pod', namespace: 'default', name: 'priv-none' },
+          { kind: 'Pod', namespace: 'default', name: 'priv-bad' },
+        ]),
+      );
+      // The first Secret is not there: warned, and the second one pulls.
+      await put(
+        pod('priv-ok', 'n2', {
+          imagePullSecrets: [{ name: 'missing' }, { name: 'regcred' }],
+          containers: [sleeper],
+        }),
+      );
+      await eventually(async () => (await status('priv-ok'))?.phase === 'Running', 60_000, 'priv-ok Running');
+      const events = await c.withEtcd((etcd) => etcd.getAll().prefix(keys.eventsPrefix(c.name)).strings());
+      const text = Object.values(events).join('\n');
+      assert.match(text, /FailedToRetrieveImagePullSecret[^\n]*default\/missing/);
+      // Without a Secret the engine sent no credentials; with the wrong one it sent them, and was refused.
+      assert.match(text, /priv-none[^\n]*Failed to pull image[^\n]*no basic auth credentials/);
+      assert.match(text, /priv-bad[^\n]*Failed to pull image[^\n]*unauthorized/);
+      assert.match(text, /Successfully pulled image[^\n]*private\/app/);
+      const logs = [...c.agents.values()].map((a) => a.output()).join('\n');
+      for (const password of [auth.password, wrong]) {
+        assert.ok(!text.includes(password), 'no password in an event');
+        assert.ok(!logs.includes(password), 'no password in an agent log');
+        assert.ok(!JSON.stringify(await status('priv-ok')).includes(password));
+      }
+    } finally {
+      await priv.stop();
+    }
   });
 
   test('a missing ConfigMap: CreateContainerConfigError until it exists, then Running', async () => {

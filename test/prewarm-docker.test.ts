@@ -105,7 +105,7 @@ describe('image prewarm on 4 hosts, each with its own Docker engine', { timeout:
     machine = await requireDocker();
     local = await ensureBusyboxImage();
     hosts = await startTestHosts(NODES.length, { sshd: false, docker: true });
-    registry = await startRegistry(true);
+    registry = await startRegistry({ everywhere: true });
     for (const h of hosts.hosts) engines.set(h.name, new Docker({ socketPath: h.dockerSocket! }));
     c = await createTestCluster({
       nodes: hosts.hosts.map((h, i) => ({
@@ -360,5 +360,54 @@ describe('image prewarm on 4 hosts, each with its own Docker engine', { timeout:
     // h0 and h1 were done before the failover, h2 and h3 after it.
     assert.deepEqual([t.progress?.completedNodes, t.progress?.failedNodes], [4, 0]);
     await c.startAgent(was);
+  });
+
+  test("a private registry: without the task's imagePullSecrets every node is refused; with them every node pulls", async () => {
+    const auth = { username: 'warm', password: 'Pw-of-the-registry-3' };
+    const priv = await startRegistry({ everywhere: true, auth });
+    try {
+      await pushImage(machine, local, priv.host, 'pw-private:1', auth);
+      const ref = `${hosts.gateway}:${priv.host.split(':')[1]}/pw-private:1`;
+      const server = ref.split('/')[0]!;
+      await ok(
+        ['create', 'secret', 'docker-registry', 'privreg', '--docker-server', server].concat([
+          '--docker-username',
+          auth.username,
+          '--docker-password',
+          auth.password,
+        ]),
+      );
+      await cli([
+        'prewarm',
+        'create',
+        '--name',
+        'nocreds',
+        '--image',
+        ref,
+        '--batch-size',
+        '4',
+        '--retries',
+        '0',
+      ]);
+      assert.equal((await cli(['prewarm', 'wait', 'nocreds', '--timeout', '2m'])).code, 1);
+      const refused = await task('nocreds');
+      assert.equal(refused.status, 'failed');
+      assert.match(JSON.stringify(refused), /no basic auth credentials|unauthorized/);
+      await ok(
+        ['prewarm', 'create', '--name', 'creds', '--image', ref, '--batch-size', '4'].concat([
+          '--image-pull-secret',
+          'privreg',
+        ]),
+      );
+      await ok(['prewarm', 'wait', 'creds', '--timeout', '2m']);
+      const t = await task('creds');
+      assert.equal(t.status, 'completed');
+      assert.equal(t.progress?.failedNodes, 0);
+      for (const node of (await stored('creds'))?.nodes ?? [])
+        assert.ok(await holds(node, ref), `${node} holds it`);
+      assert.ok(!JSON.stringify([refused, t]).includes(auth.password), 'no password in a task');
+    } finally {
+      await priv.stop();
+    }
   });
 });

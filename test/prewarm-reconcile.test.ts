@@ -151,6 +151,18 @@ describe('ImagePrewarm controller', () => {
     assert.deepEqual(m.step(), [], 'a finished task does nothing more');
   });
 
+  test("imagePullSecrets: each node's request names the task's Secrets in its namespace", () => {
+    const m = new Model({ imagePullSecrets: [{ name: 'regcred' }, { name: 'other' }] }, ['n1']);
+    m.step();
+    assert.deepEqual(m.requests.get('n1/ImagePrewarm/default/warm')?.value.pullSecrets, [
+      { namespace: 'default', name: 'regcred' },
+      { namespace: 'default', name: 'other' },
+    ]);
+    const plain = new Model({}, ['n1']);
+    plain.step();
+    assert.equal(plain.requests.get('n1/ImagePrewarm/default/warm')?.value.pullSecrets, undefined);
+  });
+
   test('a node failed within maxFailureRatio: completed, the failure detailed; over it: failed at once', () => {
     const within = new Model({ maxFailureRatio: 0.25, retries: 0 }, ['n1', 'n2', 'n3', 'n4']);
     within.step();

@@ -8,6 +8,7 @@ import type Docker from 'dockerode';
 import { podNetworkOf } from '../config/schema.ts';
 import type { AgentContext, AgentPart } from '../context.ts';
 import { parseQuantity } from '../objects/quantity.ts';
+import type { Secret } from '../objects/types.ts';
 import { imagePresent, pullImage } from '../runtime/images.ts';
 import { shortReason } from '../store/etcd.ts';
 import { jsonInformer } from '../store/informer/cluster.ts';
@@ -20,6 +21,7 @@ import { IMAGE_PROTOCOL, serveImage } from './peers/transfer.ts';
 import { imageFetchCounters, imagePullCounter } from './pull-metrics.ts';
 import type { ImagePullRequest, NodeStatus } from './pull-requests.ts';
 import { type ImageEngine, ImagePuller } from './puller.ts';
+import { credentialsFor } from './registry-auth.ts';
 
 const WRITE_RETRY_MS = 5000;
 
@@ -84,7 +86,7 @@ export const imagePullPart: AgentPart = {
     );
     const withdrawFetcher = ctx.handles.imageFetcher.publish(fetcher);
     const puller: ImagePuller = new ImagePuller({
-      engine: dockerEngine(ctx.docker, fetcher),
+      engine: dockerEngine(ctx.docker, fetcher, (ns, name) => ctx.handles.podActors.get()?.secret(ns, name)),
       report: writer.put,
       log: ctx.log,
       counted: (image, result) => {
@@ -136,12 +138,19 @@ const MAX_SERVING = 4;
 
 const bytesPerSecond = (q: string | undefined) => (q === undefined ? undefined : parseQuantity(q));
 
-export function dockerEngine(docker: Docker, fetcher?: ImageFetcher): ImageEngine {
+/** `secret`: a Secret this agent holds (the pods part's, as for its pods' imagePullSecrets). */
+export function dockerEngine(
+  docker: Docker,
+  fetcher?: ImageFetcher,
+  secret?: (namespace: string, name: string) => Secret | undefined,
+): ImageEngine {
   return {
     present: (image) => imagePresent(docker, image),
-    pull: async (image, signal, policy) => {
-      if (fetcher) await fetcher.pull(image, signal, policy);
-      else await pullImage(docker, image, signal);
+    pull: async (image, signal, policy, secrets) => {
+      const held = secrets.flatMap(({ namespace, name }) => secret?.(namespace, name) ?? []);
+      const auths = credentialsFor(image, held);
+      if (fetcher) await fetcher.pull(image, signal, policy, auths);
+      else await pullImage(docker, image, signal, auths);
     },
     list: async () =>
       (await docker.listImages()).map((i) => ({

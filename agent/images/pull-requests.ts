@@ -20,9 +20,21 @@ export interface ImagePullRequest {
   revision: string;
   /** Higher first: the agent starts pulls of higher-priority requests first (absent: 0). */
   priority?: number;
+  /** The owner's imagePullSecrets: Secrets of its namespace whose registry credentials the agent pulls
+   * with (names only: the agent reads the Secrets, as for its pods). */
+  pullSecrets?: PullSecretRef[];
   /** A failure the controller has reported already (its Warning event), so each is reported once. */
   reported?: string;
 }
+
+export interface PullSecretRef {
+  namespace: string;
+  name: string;
+}
+
+/** A spec's imagePullSecrets as references (absent when none). */
+export const pullSecretsOf = (namespace: string, refs: Array<{ name: string }> | undefined) =>
+  refs?.length ? { pullSecrets: refs.map(({ name }) => ({ namespace, name })) } : {};
 
 /** One image the node holds, as k8s' ContainerImage. */
 export interface NodeImage {

@@ -17,13 +17,20 @@ import {
   type NodeStatus,
   PULLS_AT_ONCE,
   type PullPolicy,
+  type PullSecretRef,
   RANK,
 } from './pull-requests.ts';
 
 /** What the puller asks of the engine (agent/runtime/images.ts on Docker). */
 export interface ImageEngine {
   present(image: string): Promise<boolean>;
-  pull(image: string, signal: AbortSignal, policy: PullPolicy): Promise<void>;
+  /** `secrets`: the requests' imagePullSecrets (their registry credentials are tried in order). */
+  pull(
+    image: string,
+    signal: AbortSignal,
+    policy: PullPolicy,
+    secrets: readonly PullSecretRef[],
+  ): Promise<void>;
   list(): Promise<NodeImage[]>;
 }
 
@@ -45,6 +52,8 @@ interface Wanted {
   policy: PullPolicy;
   revision: bigint;
   priority: number;
+  /** Every request's pull secrets for the image, each once, in the order the requests came. */
+  secrets: PullSecretRef[];
 }
 
 export class ImagePuller {
@@ -94,10 +103,14 @@ export class ImagePuller {
         const had = wanted.get(image);
         const revision = BigInt(modRevision);
         const priority = request.priority ?? 0;
+        const secrets = [...(had?.secrets ?? [])];
+        for (const s of request.pullSecrets ?? [])
+          if (!secrets.some((o) => o.namespace === s.namespace && o.name === s.name)) secrets.push(s);
         wanted.set(image, {
           policy: had && RANK[had.policy] > RANK[policy] ? had.policy : policy,
           revision: had && had.revision > revision ? had.revision : revision,
           priority: had && had.priority > priority ? had.priority : priority,
+          secrets,
         });
       }
     this.wanted = wanted;
@@ -150,7 +163,7 @@ export class ImagePuller {
         if (!present) failure = `Container image "${image}" is not present with pull policy of Never`;
       } else if ((want.policy === 'Always' || !present) && !abort.signal.aborted) {
         fetched = true;
-        await this.deps.engine.pull(image, abort.signal, want.policy);
+        await this.deps.engine.pull(image, abort.signal, want.policy, want.secrets);
       }
     } catch (err) {
       failure = `Failed to pull image "${image}": ${err instanceof Error ? err.message : String(err)}`;

@@ -241,6 +241,8 @@ export interface PodSpec {
   /** Set by the scheduler (or by the user for a bare Pod); never changes once set. */
   nodeName?: string;
   nodeSelector?: Record<string, string>;
+  /** Secrets (this namespace, type kubernetes.io/dockerconfigjson or dockercfg) with registry credentials. */
+  imagePullSecrets?: Array<{ name: string }>;
   affinity?: Affinity;
   terminationGracePeriodSeconds?: number;
   volumes?: Volume[];
@@ -524,6 +526,8 @@ export interface ImagePrewarmSpec {
   pullTimeoutSeconds?: number;
   /** Higher first: a node's agent starts the pulls of higher-priority requests first (default 0). */
   priority?: number;
+  /** Secrets of the task's namespace with registry credentials, as a pod's. */
+  imagePullSecrets?: Array<{ name: string }>;
   /** Set by `nokube prewarm cancel`: the task stops, its pulls in flight are stopped. */
   cancel?: boolean;
 }

@@ -1,6 +1,7 @@
 // Rules across fields of one valid-shaped manifest (after the kind's zod schema passed):
 // duplicate names, mounts of unknown volumes, selectors vs template labels, restart policies per kind,
 // requests <= limits, probes' k8s rules. Each rule yields [path, message].
+import { dockerConfigProblem } from '../images/registry-auth.ts';
 import { describeHostPort, HostPortSet, hostPortsOf } from '../scheduler/host-ports.ts';
 import { podDnsProblems } from './pod-dns-rules.ts';
 import { parseQuantity } from './quantity.ts';
@@ -46,6 +47,14 @@ export function crossFieldProblems(kind: Kind, m: Record<string, unknown>): Prob
     }
     case 'Service':
       return serviceProblems((m.metadata as { name: string }).name, spec as unknown as ServiceSpec);
+    case 'Secret': {
+      const problem = dockerConfigProblem(
+        m.type as string | undefined,
+        m.data as Record<string, string> | undefined,
+        m.stringData as Record<string, string> | undefined,
+      );
+      return problem ? [problem] : [];
+    }
     case 'ConfigMap':
       return Object.keys((m.binaryData as object) ?? {})
         .filter((k) => k in ((m.data as object) ?? {}))

@@ -67,7 +67,6 @@ const NOT_SUPPORTED = new Set([
   'hostAliases',
   'dnsPolicy',
   'dnsConfig',
-  'imagePullSecrets',
   'priority',
   'runtimeClassName',
   'schedulerName',

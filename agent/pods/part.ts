@@ -175,6 +175,11 @@ class PodsOnNode {
     return { stop: () => this.stop() };
   }
 
+  /** A Secret of the cluster as this part holds it (pre-pulls' imagePullSecrets). */
+  secret(namespace: string, name: string): Secret | undefined {
+    return this.secrets.get(`${namespace}/${name}`);
+  }
+
   /** The images of this node's pods' containers (image garbage collection keeps them). */
   images(): string[] {
     return [...this.pods.values()].flatMap((e) => e.pod.spec.containers.map((c) => c.image));
@@ -372,11 +377,11 @@ class PodsOnNode {
       pod,
       {
         docker: this.docker,
-        pullImage: (image: string, policy: 'Always' | 'IfNotPresent') => {
+        pullImage: (image, policy, auths) => {
           const fetcher = this.ctx.handles.imageFetcher.get();
           return fetcher
-            ? fetcher.pull(image, new AbortController().signal, policy).then(() => undefined)
-            : pullImage(this.docker, image);
+            ? fetcher.pull(image, new AbortController().signal, policy, auths).then(() => undefined)
+            : pullImage(this.docker, image, undefined, auths);
         },
         clock: systemClock,
         cluster: this.ctx.cluster,

@@ -9,9 +9,11 @@
 // pod object is deleted from etcd last. Probes (probes/*) run beside the reconciles, on their own
 // timers; what they conclude comes back as a kick, and the next reconcile reports it (Ready) or acts on
 // it (a liveness kill).
+
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { NodeDns, PodResolv } from '../dns/node-dns.ts';
+import type { RegistryAuth } from '../images/registry-auth.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EventRecorder } from '../objects/events.ts';
 import type { Container, ContainerState, ContainerStatus, Pod, PodStatus } from '../objects/types.ts';
@@ -49,7 +51,7 @@ export const K8S_BACKOFF: Backoff = { initialMs: 10_000, maxMs: 300_000, resetAf
 export interface PodActorDeps {
   docker: PodDocker;
   /** Get an image (from peers first: agent/images/peers); absent: from its registry. */
-  pullImage?(image: string, policy: 'Always' | 'IfNotPresent'): Promise<void>;
+  pullImage?(image: string, policy: 'Always' | 'IfNotPresent', auths: readonly RegistryAuth[]): Promise<void>;
   clock: Clock;
   cluster: string;
   node: string;

@@ -1,5 +1,6 @@
 // Images: present locally, or pulled from their registry (k8s pull policies).
 import type Docker from 'dockerode';
+import type { RegistryAuth } from '../images/registry-auth.ts';
 import type { Container } from '../objects/types.ts';
 
 /** k8s default: Always for `:latest` or no tag, else IfNotPresent. */
@@ -22,9 +23,26 @@ export async function imagePresent(docker: Docker, ref: string): Promise<boolean
 }
 
 /** Pull an image; rejects with the registry's reason (e.g. "manifest unknown"). `signal` stops it: the
- * request to the engine is closed, which stops the engine's pull (layers already fetched stay). */
-export async function pullImage(docker: Docker, ref: string, signal?: AbortSignal): Promise<void> {
-  const stream = await docker.pull(ref, { authconfig: {}, ...(signal ? { abortSignal: signal } : {}) });
+ * request to the engine is closed, which stops the engine's pull (layers already fetched stay). With
+ * credentials (agent/images/registry-auth.ts), each in turn until one works; the last one's reason is
+ * the error (the engine's reasons never hold a password). */
+export async function pullImage(
+  docker: Docker,
+  ref: string,
+  signal?: AbortSignal,
+  auths: readonly RegistryAuth[] = [],
+): Promise<void> {
+  if (auths.length <= 1) return pullOnce(docker, ref, signal, auths[0] ?? {});
+  for (const [i, auth] of auths.entries())
+    try {
+      return await pullOnce(docker, ref, signal, auth);
+    } catch (err) {
+      if (i === auths.length - 1 || signal?.aborted) throw err;
+    }
+}
+
+async function pullOnce(docker: Docker, ref: string, signal: AbortSignal | undefined, authconfig: object) {
+  const stream = await docker.pull(ref, { authconfig, ...(signal ? { abortSignal: signal } : {}) });
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (err: Error | null, out: Array<{ error?: string }>) => {
       const failed = err ?? out.find((o) => o.error);

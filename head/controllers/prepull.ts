@@ -11,7 +11,12 @@
 //   - a failed pull keeps the old pod: a Warning event `FailedPrePull` on the owner, once per failure
 //     (the request records it as reported). The agent retries on its own back-off meanwhile; an answer
 //     counts only when made after the request's last write, so the next attempt after that report.
-import { answerOf, type ImagePullRequest, imagesOf } from '../../agent/images/pull-requests.ts';
+import {
+  answerOf,
+  type ImagePullRequest,
+  imagesOf,
+  pullSecretsOf,
+} from '../../agent/images/pull-requests.ts';
 import type { PodTemplateSpec } from '../../agent/objects/types.ts';
 import type { Entry } from '../../agent/store/informer/informer.ts';
 import type { Action } from './actions.ts';
@@ -56,6 +61,7 @@ export function prePullGate(
     owner: `${owner.kind} ${namespace}/${owner.metadata.name}`,
     uid: owner.metadata.uid,
     revision,
+    ...pullSecretsOf(namespace, template.spec.imagePullSecrets),
   };
   const actions: Action[] = [];
   const ready = new Set<string>();
@@ -71,7 +77,8 @@ export function prePullGate(
       have &&
       have.value.uid === want.uid &&
       have.value.revision === revision &&
-      stableJson(have.value.images) === stableJson(images);
+      stableJson(have.value.images) === stableJson(images) &&
+      stableJson(have.value.pullSecrets ?? []) === stableJson(want.pullSecrets ?? []);
     if (!current) {
       actions.push({
         type: 'imagePull',

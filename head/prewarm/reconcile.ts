@@ -12,7 +12,7 @@
 //     agents stop the pulls in flight); the next batch starts when every node of this one is done; the
 //     last batch done: Completed;
 //   - `spec.cancel`: Cancelled, requests removed; a finished task keeps no request.
-import { answerOf, type ImagePullRequest } from '../../agent/images/pull-requests.ts';
+import { answerOf, type ImagePullRequest, pullSecretsOf } from '../../agent/images/pull-requests.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type {
   Container,
@@ -227,6 +227,7 @@ export function requestOf(task: ImagePrewarm): ImagePullRequest {
     uid,
     revision: String(generation ?? 1),
     priority: settingsOf(task.spec).priority,
+    ...pullSecretsOf(namespace, task.spec.imagePullSecrets),
   };
 }
 

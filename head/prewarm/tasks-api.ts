@@ -1,7 +1,8 @@
 // The seed's REST API for prewarm tasks (seed 001), over ImagePrewarm objects (the object API serves
 // them too: `nokube apply`, `get`, `delete`):
 //   POST   /api/v1/prewarm/tasks                 {images, batchSize, nodeSelector?, affinity?, maxFailureRatio?,
-//                                                 retries?, pullTimeoutSeconds?, priority?, name?, namespace?}
+//                                                 retries?, pullTimeoutSeconds?, priority?, imagePullSecrets?,
+//                                                 name?, namespace?}
 //                                                 -> 201 task (name: `prewarm-<5 chars>` when not given)
 //   GET    /api/v1/prewarm/tasks?status=&namespace=&limit=&offset=   -> {items, total, limit, offset}
 //   GET    /api/v1/prewarm/tasks/<id>?namespace=  -> task
@@ -35,6 +36,7 @@ const SPEC_FIELDS = [
   'retries',
   'pullTimeoutSeconds',
   'priority',
+  'imagePullSecrets',
 ] as const satisfies ReadonlyArray<keyof ImagePrewarmSpec>;
 
 export const isPrewarmPath = (path: string): boolean => path === TASKS || path.startsWith(`${TASKS}/`);

@@ -1,12 +1,14 @@
 // Docker for tests and benchmarks: the engine (never skipped: no engine is a failure with the command that
 // starts one), the local busybox test image, a throwaway registry on loopback (Debian's docker-registry),
 // push/pull, clean-up of test containers by label, and exec in a container.
+
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
+import bcrypt from 'bcryptjs';
 import Docker from 'dockerode';
 import { findOnPath } from '../../agent/op/processes.ts';
 import { imagePresent } from '../../agent/runtime/images.ts';
@@ -69,11 +71,20 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
+export interface RegistryOptions {
+  /** It listens on every address, not only loopback (test hosts reach it at their gateway, their engines
+   * take plain HTTP from 10.77.0.0/16: host-docker.ts); `host` stays the loopback one, which this
+   * machine's engine pushes to without TLS. */
+  everywhere?: boolean;
+  /** Keep each request's line in `requests`. */
+  accessLog?: boolean;
+  /** Basic auth (an htpasswd file, bcrypt): every request needs this user and password. */
+  auth?: { username: string; password: string };
+}
+
 /** A registry (Debian's docker-registry) on 127.0.0.1:<free port>, storage in a temp dir; ready when GET /v2/ answers. */
-/** `everywhere`: it listens on every address, not only loopback (test hosts reach it at their gateway,
- * their engines take plain HTTP from 10.77.0.0/16: host-docker.ts); `host` stays the loopback one, which
- * this machine's engine pushes to without TLS. */
-export async function startRegistry(everywhere = false, accessLog = false): Promise<TestRegistry> {
+export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
+  const { everywhere = false, accessLog = false, auth } = opts;
   const bin = findOnPath('docker-registry');
   if (!bin)
     throw new Error(
@@ -98,9 +109,13 @@ export async function startRegistry(everywhere = false, accessLog = false): Prom
       '    enabled: true',
       'http:',
       `  addr: ${everywhere ? `0.0.0.0:${port}` : host}`,
+      ...(auth
+        ? ['auth:', '  htpasswd:', '    realm: nokube-test', `    path: ${join(dir, 'htpasswd')}`]
+        : []),
       '',
     ].join('\n'),
   );
+  if (auth) await writeFile(join(dir, 'htpasswd'), `${auth.username}:${bcrypt.hashSync(auth.password, 6)}\n`);
   const child = spawn(bin, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   const requests: string[] = [];
@@ -128,7 +143,8 @@ export async function startRegistry(everywhere = false, accessLog = false): Prom
     }
     try {
       const res = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) break;
+      // With auth, a 401 is the answer of a registry that is up.
+      if (res.ok || (auth && res.status === 401)) break;
     } catch {}
     if (Date.now() > deadline) {
       await stop();
@@ -145,6 +161,7 @@ export async function pushImage(
   localRef: string,
   registryHost: string,
   repoTag: string,
+  auth?: { username: string; password: string },
 ): Promise<string> {
   const { repo, tag } = splitRepoTag(`${registryHost}/${repoTag}`);
   await docker.getImage(localRef).tag({ repo, tag });
@@ -152,7 +169,8 @@ export async function pushImage(
   try {
     // An empty auth config all the same: without an X-Registry-Auth header dockerd 20.10 answers 400
     // "Bad parameters and missing X-Registry-Auth".
-    await followProgress(docker, await docker.getImage(ref).push({ authconfig: {} }));
+    const authconfig = auth ? { ...auth, serveraddress: registryHost } : {};
+    await followProgress(docker, await docker.getImage(ref).push({ authconfig }));
   } catch (err) {
     throw new Error(`push ${ref}: ${errorText(err)}`, { cause: err });
   }

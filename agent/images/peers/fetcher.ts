@@ -17,6 +17,7 @@ import { keys } from '../../store/keys.ts';
 import { listNodes } from '../../store/node-registry.ts';
 import { normalizeRef } from '../image-gc.ts';
 import type { NodeStatus, PullPolicy } from '../pull-requests.ts';
+import type { RegistryAuth } from '../registry-auth.ts';
 import { type FetchDeps, fetchImage } from './transfer.ts';
 
 /** A claim outlives its agent by at most this long. */
@@ -81,23 +82,32 @@ export class ImageFetcher {
 
   /** The image in the engine, from a peer or the registry. With etcd away (holders and claims are read
    * and written there), straight from the registry: a node cut off keeps pulling for its pods. */
-  async pull(image: string, signal: AbortSignal, policy: PullPolicy = 'IfNotPresent'): Promise<FetchSource> {
+  async pull(
+    image: string,
+    signal: AbortSignal,
+    policy: PullPolicy = 'IfNotPresent',
+    auths: readonly RegistryAuth[] = [],
+  ): Promise<FetchSource> {
     const { config } = this.deps;
     if (!config().images.peers || image.includes('@') || policy === 'Always')
-      return this.fromRegistry(image, signal);
+      return this.fromRegistry(image, signal, auths);
     try {
-      return await this.throughSite(image, signal);
+      return await this.throughSite(image, signal, auths);
     } catch (err) {
       if (signal.aborted || !(err instanceof SiteUnavailable)) throw err;
       this.deps.log.info(
         { image, err: shortReason(err.cause) },
         'etcd does not answer: pulling from the registry',
       );
-      return this.fromRegistry(image, signal);
+      return this.fromRegistry(image, signal, auths);
     }
   }
 
-  private async throughSite(image: string, signal: AbortSignal): Promise<FetchSource> {
+  private async throughSite(
+    image: string,
+    signal: AbortSignal,
+    auths: readonly RegistryAuth[],
+  ): Promise<FetchSource> {
     const site = this.siteOf(this.deps.self().labels);
     const hash = createHash('sha256').update(normalizeRef(image)).digest('hex');
     const key = keys.imageSource(this.deps.cluster, site, hash);
@@ -127,7 +137,7 @@ export class ImageFetcher {
       const claim = JSON.stringify({ node: this.deps.node, image, since: new Date().toISOString() });
       if (await this.claim(key, claim)) {
         try {
-          return await this.fromRegistry(image, signal);
+          return await this.fromRegistry(image, signal, auths);
         } finally {
           await this.deps.etcd
             .if(key, 'Value', '==', claim)
@@ -149,8 +159,12 @@ export class ImageFetcher {
     }
   }
 
-  private async fromRegistry(image: string, signal: AbortSignal): Promise<FetchSource> {
-    await pullImage(this.deps.docker, image, signal);
+  private async fromRegistry(
+    image: string,
+    signal: AbortSignal,
+    auths: readonly RegistryAuth[],
+  ): Promise<FetchSource> {
+    await pullImage(this.deps.docker, image, signal, auths);
     this.deps.fetched(image, 'registry');
     return 'registry';
   }

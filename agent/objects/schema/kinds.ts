@@ -6,7 +6,7 @@ import { scheduleProblem, timeZoneProblem } from '../cron-schedule.ts';
 import type { Kind } from '../types.ts';
 import { clusterMetadata, labelSelector, metadata, namespaceMetadata, templateMetadata } from './meta.ts';
 import { dataKey, labels } from './names.ts';
-import { podSpec, podTemplate, quantity, requiredNodeAffinity } from './pod-spec.ts';
+import { imagePullSecrets, podSpec, podTemplate, quantity, requiredNodeAffinity } from './pod-spec.ts';
 import { serviceSpec } from './service.ts';
 
 // apiVersion is checked against the kind before the schema runs (validate.ts).
@@ -181,6 +181,7 @@ export const KIND_SCHEMAS: Record<Kind, z.ZodType> = {
       retries: z.number().int().min(0).max(10).optional(),
       pullTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
       priority: z.number().int().min(-1000).max(1000).optional(),
+      imagePullSecrets: imagePullSecrets.optional(),
       cancel: z.boolean().optional(),
     }),
   }),

@@ -224,6 +224,9 @@ export const requiredNodeAffinity = z.strictObject({
     .min(1, 'at least one term is required'),
 });
 
+/** Secrets of the object's namespace with registry credentials (agent/images/registry-auth.ts). */
+export const imagePullSecrets = z.array(z.strictObject({ name: dnsSubdomain }));
+
 export const podSpec = z.strictObject({
   containers: z
     .array(container)
@@ -236,6 +239,7 @@ export const podSpec = z.strictObject({
   enableServiceLinks: z.boolean().optional(),
   nodeName: dnsSubdomain.optional(),
   nodeSelector: labels.optional(),
+  imagePullSecrets: imagePullSecrets.optional(),
   affinity: z
     .strictObject({
       podAffinity: podAffinity.optional(),

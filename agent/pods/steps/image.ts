@@ -2,6 +2,8 @@
 // ImagePullBackOff while its back-off runs; an absent image with policy Never is ErrImageNeverPull.
 
 import type Docker from 'dockerode';
+import { authsOf, credentialsFor, type RegistryAuth } from '../../images/registry-auth.ts';
+import type { Secret } from '../../objects/types.ts';
 import { imagePresent, pullImage, pullPolicy } from '../../runtime/images.ts';
 import { type ContainerRun, errorText, note, Waiting, warn } from './run.ts';
 
@@ -22,9 +24,10 @@ export async function imageStep(run: ContainerRun): Promise<undefined | Waiting>
     return new Waiting('ImagePullBackOff', `Back-off pulling image "${c.image}"`);
   }
   note(run, 'Pulling', `Pulling image "${c.image}"`);
+  const auths = pullCredentials(run);
   try {
-    if (deps.pullImage) await deps.pullImage(c.image, policy === 'Always' ? 'Always' : 'IfNotPresent');
-    else await pullImage(docker, c.image);
+    if (deps.pullImage) await deps.pullImage(c.image, policy === 'Always' ? 'Always' : 'IfNotPresent', auths);
+    else await pullImage(docker, c.image, undefined, auths);
   } catch (err) {
     const backoffMs = t.pull ? Math.min(t.pull.backoffMs * 2, deps.backoff.maxMs) : deps.backoff.initialMs;
     t.pull = { backoffMs, notBefore: now + backoffMs };
@@ -38,4 +41,25 @@ export async function imageStep(run: ContainerRun): Promise<undefined | Waiting>
   delete t.pull;
   note(run, 'Pulled', `Successfully pulled image "${c.image}"`);
   return undefined;
+}
+
+/** The credentials of the pod's imagePullSecrets for the container's image. A Secret that is missing
+ * (or not of a registry type) is a Warning, and the pull goes on without it, as the kubelet's. */
+function pullCredentials(run: ContainerRun): RegistryAuth[] {
+  const { pod, c, deps } = run;
+  const namespace = pod.metadata.namespace ?? 'default';
+  const secrets: Secret[] = [];
+  const missing: string[] = [];
+  for (const { name } of pod.spec.imagePullSecrets ?? []) {
+    const secret = deps.lookup.secret(namespace, name);
+    if (secret && authsOf(secret)) secrets.push(secret);
+    else missing.push(`"${namespace}/${name}"`);
+  }
+  if (missing.length > 0)
+    warn(
+      run,
+      'FailedToRetrieveImagePullSecret',
+      `Unable to retrieve some image pull secrets (${missing.join(', ')}); attempting to pull the image may not succeed.`,
+    );
+  return credentialsFor(c.image, secrets);
 }

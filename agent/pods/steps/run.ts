@@ -1,7 +1,9 @@
 // What the steps of one container share: the pod, the container, what the actor remembers of it, and the
 // outcome type. A step returns a `Waiting` (the kubelet's reason and a message) instead of throwing, so
 // the status and the Warning event name the step that stopped and why.
+
 import type Docker from 'dockerode';
+import type { RegistryAuth } from '../../images/registry-auth.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { EventRecorder } from '../../objects/events.ts';
 import type { Container, ContainerState, Pod } from '../../objects/types.ts';
@@ -55,7 +57,7 @@ export interface RunDeps {
   lookup: Lookup;
   wakeAt(ms: number): void;
   /** Get an image (from peers first: agent/images/peers); absent: from its registry. */
-  pullImage?(image: string, policy: 'Always' | 'IfNotPresent'): Promise<void>;
+  pullImage?(image: string, policy: 'Always' | 'IfNotPresent', auths: readonly RegistryAuth[]): Promise<void>;
 }
 
 /** One container of one pod, in one reconcile. */

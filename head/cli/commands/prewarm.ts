@@ -50,6 +50,12 @@ export function registerPrewarm(program: Command): void {
     .option('--retries <n>', 'attempts after a failed one, per node (default 2)')
     .option('--pull-timeout <duration>', 'one attempt may take this long (default 10m)')
     .option('--priority <n>', 'higher first on each node (default 0)')
+    .option(
+      '--image-pull-secret <name>',
+      "a Secret of the task's namespace with registry credentials; repeatable",
+      collect,
+      [],
+    )
     .option('--name <name>', 'the task id (default prewarm-<5 chars>)')
     .option('--wait', 'follow the task until it finishes (exit 1 when it fails)')
     .option('--timeout <duration>', 'with --wait: give up after this long')
@@ -128,6 +134,7 @@ interface CreateFlags {
   retries?: string;
   pullTimeout?: string;
   priority?: string;
+  imagePullSecret?: string[];
   name?: string;
   wait?: boolean;
   timeout?: string;
@@ -158,6 +165,7 @@ export function createBody(opts: Flags & CreateFlags): Record<string, unknown> {
   if (opts.pullTimeout !== undefined)
     body.pullTimeoutSeconds = parseDuration(opts.pullTimeout, '--pull-timeout');
   if (opts.priority !== undefined) body.priority = int(opts.priority, '--priority');
+  if (opts.imagePullSecret?.length) body.imagePullSecrets = opts.imagePullSecret.map((name) => ({ name }));
   if (opts.name !== undefined) body.name = opts.name;
   if (opts.namespace !== undefined) body.namespace = opts.namespace;
   return body;
