@@ -84,6 +84,19 @@ ${extra}  jobTemplate:
     );
     const byHand = (await jobs()).find((j) => j.metadata.name === 'by-hand')!;
     assert.equal(byHand.metadata.annotations?.['cronjob.kubernetes.io/instantiate'], 'manual');
+    // Owned by the CronJob as kubectl's: its controller, by uid.
+    const held = JSON.parse(await ok(['get', 'cronjob', 'held', '-o', 'json'])) as CronJob;
+    assert.deepEqual(byHand.metadata.ownerReferences, [
+      { apiVersion: 'batch/v1', kind: 'CronJob', name: 'held', uid: held.metadata.uid, controller: true },
+    ]);
+    // A manifest may not make that link itself.
+    const forged = await runCli(
+      ['apply', '-f', '-'],
+      c.env,
+      `apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: forged\n  ownerReferences: [{apiVersion: batch/v1, kind: CronJob, name: held, uid: ${held.metadata.uid}, controller: true}]\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: x}]\n`,
+    );
+    assert.notEqual(forged.code, 0);
+    assert.match(forged.stderr, /metadata\.ownerReferences: set by nokube's controllers only/);
 
     // First minute: tick and done run.
     const first = await eventually(
@@ -129,11 +142,20 @@ ${extra}  jobTemplate:
     );
     const events = await ok(['describe', 'cronjob', 'tick']);
     assert.match(events, /SuccessfulCreate\s.*Created job tick-/);
-    assert.equal((await jobsOf('held')).length, 0, 'the suspended CronJob ran nothing by itself');
+    assert.deepEqual(
+      (await jobsOf('held')).map((j) => j.metadata.name),
+      ['by-hand'],
+      'the suspended CronJob ran nothing by itself',
+    );
 
-    // Deleting a CronJob deletes its Jobs and their pods.
-    await ok(['delete', 'cronjob', 'tick']);
+    // Deleting a CronJob deletes its Jobs and their pods, the one made by hand too.
+    await ok(['delete', 'cronjob', 'tick', 'held']);
     await eventually(async () => (await jobsOf('tick')).length === 0, 30_000, "tick's jobs gone");
+    await eventually(
+      async () => !(await jobs()).some((j) => j.metadata.name === 'by-hand'),
+      30_000,
+      'by-hand gone with held',
+    );
     await eventually(
       async () => !(await pods()).some((p) => p.metadata.name.startsWith(`${second}-`)),
       30_000,

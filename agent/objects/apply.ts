@@ -177,6 +177,18 @@ async function planApply(
   const namespaces = await Promise.all(
     [...needed].map(async (ns) => [ns, await read({ kind: 'Namespace', name: ns })] as const),
   );
+  // A Job created from a CronJob (`create job --from`) may name that CronJob as its controller, as kubectl's
+  // does, when the CronJob is there with that uid (read here: compared by the transaction).
+  const ownedByCronJob = await Promise.all(
+    manifests.map(async (m, i) => {
+      const owners = m.object.metadata.ownerReferences;
+      const [o] = owners ?? [];
+      if (!create || existing[i] || m.object.kind !== 'Job' || owners?.length !== 1 || o?.kind !== 'CronJob')
+        return false;
+      const cron = await read({ kind: 'CronJob', namespace: m.object.metadata.namespace, name: o.name });
+      return o.apiVersion === 'batch/v1' && o.controller === true && cron?.object.metadata.uid === o.uid;
+    }),
+  );
   for (const [ns, stored] of namespaces)
     if (!stored) problems.push(`Error from server (NotFound): namespaces "${ns}" not found`);
   problems.push(
@@ -211,9 +223,9 @@ async function planApply(
       );
     const old = stored && withDefaults(stored);
     const owners = desired.metadata.ownerReferences;
-    if (owners && canonical(owners) !== canonical(old?.metadata.ownerReferences ?? []))
+    if (owners && !ownedByCronJob[i] && canonical(owners) !== canonical(old?.metadata.ownerReferences ?? []))
       problems.push(
-        `${m.origin.source}: ${documentLabel(m.origin)}: metadata.ownerReferences: set by nokube's controllers only; a manifest may repeat the stored ones unchanged`,
+        `${m.origin.source}: ${documentLabel(m.origin)}: metadata.ownerReferences: set by nokube's controllers only (and by create job --from, naming its CronJob); a manifest may repeat the stored ones unchanged`,
       );
     if (!old) {
       newMeta(desired);

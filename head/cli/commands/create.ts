@@ -2,8 +2,8 @@
 // docker-registry NAME --docker-server S --docker-username U --docker-password P [--dry-run]: as kubectl,
 // one object made from the command line and created, never updated: a namespace that exists already (the
 // built-in ones always do) is an error. A Job from a CronJob is its jobTemplate, annotated
-// `cronjob.kubernetes.io/instantiate: manual` (kubectl's); unlike kubectl's it has no ownerReference (an
-// apply takes none): it is the user's, not counted in the CronJob's active runs or history.
+// `cronjob.kubernetes.io/instantiate: manual` and owned by the CronJob as its controller (kubectl's): it goes
+// when the CronJob is deleted and counts in its active runs (Forbid, Replace) and history limits.
 import type { Command } from 'commander';
 import { UsageError } from '../../../agent/errors.ts';
 import { DOCKER_CONFIG_JSON } from '../../../agent/images/registry-auth.ts';
@@ -47,6 +47,16 @@ export function registerCreate(program: Command): void {
         namespace,
         ...(t.metadata?.labels ? { labels: t.metadata.labels } : {}),
         annotations: { ...t.metadata?.annotations, 'cronjob.kubernetes.io/instantiate': 'manual' },
+        // kubectl's: the CronJob as its controller (deleted with it, counted in its runs and history).
+        ownerReferences: [
+          {
+            apiVersion: 'batch/v1',
+            kind: 'CronJob',
+            name: cj.metadata.name,
+            uid: cj.metadata.uid,
+            controller: true,
+          },
+        ],
       },
       spec: t.spec,
     };
