@@ -9,6 +9,7 @@ import { UsageError } from '../../../agent/errors.ts';
 import { DOCKER_CONFIG_JSON } from '../../../agent/images/registry-auth.ts';
 import type { ApplyResult } from '../../../agent/objects/apply.ts';
 import type { CronJob } from '../../../agent/objects/types.ts';
+import { jobFor } from '../../cronjob/reconcile.ts';
 import { type HeadFlags, headGet, headPost } from '../head-client.ts';
 import { headOptions } from '../manifest-files.ts';
 
@@ -38,28 +39,11 @@ export function registerCreate(program: Command): void {
       opts,
       `/api/v1/objects/cronjobs/${encodeURIComponent(namespace)}/${encodeURIComponent(m[1]!)}`,
     );
-    const t = cj.spec.jobTemplate;
-    const job = {
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: {
-        name,
-        namespace,
-        ...(t.metadata?.labels ? { labels: t.metadata.labels } : {}),
-        annotations: { ...t.metadata?.annotations, 'cronjob.kubernetes.io/instantiate': 'manual' },
-        // kubectl's: the CronJob as its controller (deleted with it, counted in its runs and history).
-        ownerReferences: [
-          {
-            apiVersion: 'batch/v1',
-            kind: 'CronJob',
-            name: cj.metadata.name,
-            uid: cj.metadata.uid,
-            controller: true,
-          },
-        ],
-      },
-      spec: t.spec,
-    };
+    // kubectl's: annotated as made by hand, the CronJob as its controller (deleted with it, counted in its
+    // runs and history); the server-set fields jobFor fills are dropped by the apply.
+    const job = jobFor(cj, name, undefined, {
+      'cronjob.kubernetes.io/instantiate': 'manual',
+    });
     await createOne(opts, job, `create job --from=${opts.from}`);
   });
   headOptions(
