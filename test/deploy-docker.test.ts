@@ -128,6 +128,7 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
     for (const [i, h] of th.hosts.entries()) {
       const c = await agentContainer(i);
       assert.equal(c.State.Running, true, h.name);
+      const dataRoot = (await engine(i).info()).DockerRootDir as string;
       // The pod network's tools are the host's: their digest is part of the tag.
       assert.match(c.Config.Image, new RegExp(`^nokube-agent:${binary.sha256.slice(0, 12)}-[0-9a-f]{8}$`));
       assert.equal(c.HostConfig.NetworkMode, 'host');
@@ -158,7 +159,11 @@ describe('new-or-update over SSH, the agent as a Docker container (2 netns hosts
       assert.deepEqual(
         [...(c.HostConfig.Binds ?? [])].sort(),
         // Secret volumes are written on the host's tmpfs for the engine to bind (agent/pods/secret-volumes.ts).
-        [h.dockerSocket!, h.workspaceDir, h.installDir, SECRET_VOLUMES_ROOT].map((p) => `${p}:${p}`).sort(),
+        // The engine's data root, read-only: image garbage collection measures its disk.
+        [h.dockerSocket!, h.workspaceDir, h.installDir, SECRET_VOLUMES_ROOT]
+          .map((p) => `${p}:${p}`)
+          .concat(`${dataRoot}:${dataRoot}:ro`)
+          .sort(),
       );
       assert.deepEqual(c.Config.Cmd, [
         'agent',

@@ -1,7 +1,7 @@
 // The agent as a Docker container, driven through the engine's API at spec.socket (dockerode): the image
 // is built on the host from the installed binary (agent-image.ts); the container, named spec.name, runs
 // with the host's network and pid namespace, restart policy unless-stopped, spec.mounts at their own
-// paths, and labels saying what it runs (image, command, spec.labels such as the config's checksum);
+// paths, the engine's data root read-only (image garbage collection measures that disk), and labels saying what it runs (image, command, spec.labels such as the config's checksum);
 // with the host's networking tools in its image and the rights a pod network needs (POD_NETWORK_RIGHTS)
 // when the cluster has one.
 // start: a running container is left alone, else (re)created; restart: recreated when what it runs
@@ -75,6 +75,8 @@ interface Desired {
   labels: Record<string, string>;
   libraryDirs: string[];
   podNetwork: boolean;
+  /** Binds: spec.mounts at their own paths, and the engine's data root (DockerRootDir) read-only. */
+  binds: string[];
 }
 
 async function desired(docker: Docker, spec: Spec): Promise<Desired> {
@@ -89,7 +91,10 @@ async function desired(docker: Docker, spec: Spec): Promise<Desired> {
     [LABEL.command]: JSON.stringify(spec.command),
     [LABEL.binary]: sha,
   };
-  return { image: ref, labels, libraryDirs, podNetwork: spec.podNetwork };
+  const root = (await docker.info()).DockerRootDir as string | undefined;
+  const binds = spec.mounts.map((p) => `${p}:${p}`);
+  if (root && !spec.mounts.includes(root)) binds.push(`${root}:${root}:ro`);
+  return { image: ref, labels, libraryDirs, podNetwork: spec.podNetwork, binds };
 }
 
 function same(c: Docker.ContainerInspectInfo, d: Desired): boolean {
@@ -97,7 +102,8 @@ function same(c: Docker.ContainerInspectInfo, d: Desired): boolean {
   return (
     c.Config.Image === d.image &&
     (c.HostConfig.CapAdd ?? []).join() === (d.podNetwork ? POD_NETWORK_RIGHTS.CapAdd : []).join() &&
-    Object.entries(d.labels).every(([k, v]) => have[k] === v)
+    Object.entries(d.labels).every(([k, v]) => have[k] === v) &&
+    [...(c.HostConfig.Binds ?? [])].sort().join() === [...d.binds].sort().join()
   );
 }
 
@@ -133,7 +139,7 @@ async function create(docker: Docker, spec: Spec, d: Desired): Promise<ServiceSt
       PidMode: 'host',
       ...(d.podNetwork ? POD_NETWORK_RIGHTS : {}),
       RestartPolicy: { Name: 'unless-stopped' },
-      Binds: spec.mounts.map((p) => `${p}:${p}`),
+      Binds: d.binds,
     },
   });
   await container.start();
