@@ -17,7 +17,7 @@ import { ImageGC } from './image-gc.ts';
 import { Bandwidth } from './peers/bandwidth.ts';
 import { ImageFetcher } from './peers/fetcher.ts';
 import { ImageSpool } from './peers/spool.ts';
-import { IMAGE_PROTOCOL, serveImage } from './peers/transfer.ts';
+import { IMAGE_PROTOCOL, serveImage, sweepParts } from './peers/transfer.ts';
 import { imageFetchCounters, imagePullCounter } from './pull-metrics.ts';
 import type { ImagePullRequest, NodeStatus } from './pull-requests.ts';
 import { type ImageEngine, ImagePuller } from './puller.ts';
@@ -49,6 +49,12 @@ export const imagePullPart: AgentPart = {
     const bandwidth = new Bandwidth(bytesPerSecond(ctx.self().imageBandwidth));
     const counters = imageFetchCounters(ctx.metrics);
     const spool = new ImageSpool(ctx.docker, join(workspace, 'images', 'spool'));
+    const parts = join(workspace, 'images', 'parts');
+    // Parts of transfers nobody resumed for a day (the image no longer wanted, or pulled another way).
+    void sweepParts(parts, PART_MAX_AGE_MS).then(
+      (n) => n > 0 && ctx.log.info({ files: n }, 'stale image transfer parts removed'),
+      () => undefined,
+    );
     const fetcher = new ImageFetcher({
       etcd: ctx.etcd,
       cluster: ctx.cluster,
@@ -59,7 +65,7 @@ export const imagePullPart: AgentPart = {
       member: (name) => ctx.mesh.table.get(name),
       transfer: {
         docker: ctx.docker,
-        dir: join(workspace, 'images', 'parts'),
+        dir: parts,
         bandwidth,
         counts: counters,
         openStream: (peer, signal) => ctx.mesh.openStream(peer, IMAGE_PROTOCOL, signal),
@@ -132,6 +138,9 @@ export const imagePullPart: AgentPart = {
     };
   },
 };
+
+/** A transfer part not written for this long is removed at the agent's start. */
+const PART_MAX_AGE_MS = 24 * 3600_000;
 
 /** Images served to peers at once at most. */
 const MAX_SERVING = 4;

@@ -18,7 +18,7 @@ import { listNodes } from '../../store/node-registry.ts';
 import { normalizeRef } from '../image-gc.ts';
 import type { NodeStatus, PullPolicy } from '../pull-requests.ts';
 import type { RegistryAuth } from '../registry-auth.ts';
-import { type FetchDeps, fetchImage } from './transfer.ts';
+import { dropPart, type FetchDeps, fetchImage } from './transfer.ts';
 
 /** A claim outlives its agent by at most this long. */
 export const CLAIM_TTL_SECONDS = 15;
@@ -165,6 +165,8 @@ export class ImageFetcher {
     auths: readonly RegistryAuth[],
   ): Promise<FetchSource> {
     await pullImage(this.deps.docker, image, signal, auths);
+    // What a peer had sent of it before is of no use now.
+    await dropPart(this.deps.transfer.dir, image).catch(() => undefined);
     this.deps.fetched(image, 'registry');
     return 'registry';
   }

@@ -7,7 +7,7 @@
 // header's. Both sides pace their chunks through the node's bandwidth cap.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stream } from '@libp2p/interface';
 import type Docker from 'dockerode';
@@ -101,6 +101,34 @@ interface PartMeta {
   size: number;
 }
 
+/** The part file of `image` (and its meta) in `dir`. */
+const partBase = (dir: string, image: string) =>
+  join(dir, createHash('sha256').update(image).digest('hex').slice(0, 32));
+
+/** What arrived of `image` from peers, dropped: the image came another way (the registry). */
+export async function dropPart(dir: string, image: string): Promise<void> {
+  const base = partBase(dir, image);
+  await rm(`${base}.part`, { force: true });
+  await rm(`${base}.json`, { force: true });
+}
+
+/** Parts not written for `maxAgeMs` (their image is no longer wanted, or came another way while this
+ * agent was down) are removed: run at the agent's start. Returns how many files went. */
+export async function sweepParts(dir: string, maxAgeMs: number, now = Date.now()): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    if (!/\.(part|json)$/.test(name)) continue;
+    const file = join(dir, name);
+    const s = await stat(file).catch(() => undefined);
+    if (s && now - s.mtimeMs > maxAgeMs) {
+      await rm(file, { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
 /** Fetch `image` from the peer and load it into the engine. Rejects (keeping what arrived, for a resume)
  * when the link drops; rejects and drops it when the checksum or the loaded id is wrong. */
 export async function fetchImage(
@@ -110,7 +138,7 @@ export async function fetchImage(
   signal: AbortSignal,
 ): Promise<void> {
   await mkdir(deps.dir, { recursive: true });
-  const base = join(deps.dir, createHash('sha256').update(image).digest('hex').slice(0, 32));
+  const base = partBase(deps.dir, image);
   const part = `${base}.part`;
   const metaFile = `${base}.json`;
   const meta = await readFile(metaFile, 'utf8')
