@@ -1,7 +1,8 @@
 // The agent as a Docker container, driven through the engine's API at spec.socket (dockerode): the image
 // is built on the host from the installed binary (agent-image.ts); the container, named spec.name, runs
 // with the host's network and pid namespace, restart policy unless-stopped, spec.mounts at their own
-// paths, the engine's data root read-only (image garbage collection measures that disk), and labels saying what it runs (image, command, spec.labels such as the config's checksum);
+// paths, the engine's data root read-only (image garbage collection measures that disk), and labels
+// saying what it runs (image, command, spec.labels such as the config's checksum);
 // with the host's networking tools in its image and the rights a pod network needs (POD_NETWORK_RIGHTS)
 // when the cluster has one.
 // start: a running container is left alone, else (re)created; restart: recreated when what it runs

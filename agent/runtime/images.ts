@@ -32,12 +32,13 @@ export async function pullImage(
   signal?: AbortSignal,
   auths: readonly RegistryAuth[] = [],
 ): Promise<void> {
-  if (auths.length <= 1) return pullOnce(docker, ref, signal, auths[0] ?? {});
-  for (const [i, auth] of auths.entries())
+  // Without credentials, one pull with an empty auth config (dockerd wants the header).
+  const tries: readonly object[] = auths.length > 0 ? auths : [{}];
+  for (const [i, auth] of tries.entries())
     try {
       return await pullOnce(docker, ref, signal, auth);
     } catch (err) {
-      if (i === auths.length - 1 || signal?.aborted) throw err;
+      if (i === tries.length - 1 || signal?.aborted) throw err;
     }
 }
 

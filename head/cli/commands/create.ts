@@ -6,7 +6,7 @@
 // when the CronJob is deleted and counts in its active runs (Forbid, Replace) and history limits.
 import type { Command } from 'commander';
 import { UsageError } from '../../../agent/errors.ts';
-import { DOCKER_CONFIG_JSON } from '../../../agent/images/registry-auth.ts';
+import { DOCKER_CONFIG_JSON, DOCKER_CONFIG_KEY } from '../../../agent/images/registry-auth.ts';
 import type { ApplyResult } from '../../../agent/objects/apply.ts';
 import type { CronJob } from '../../../agent/objects/types.ts';
 import { jobFor } from '../../cronjob/reconcile.ts';
@@ -82,7 +82,7 @@ export function registerCreate(program: Command): void {
         kind: 'Secret',
         type: DOCKER_CONFIG_JSON,
         metadata: { name, namespace: opts.namespace ?? 'default' },
-        data: { '.dockerconfigjson': Buffer.from(config).toString('base64') },
+        data: { [DOCKER_CONFIG_KEY[DOCKER_CONFIG_JSON]!]: Buffer.from(config).toString('base64') },
       };
       await createOne(opts, secret, 'create secret docker-registry');
     },
