@@ -173,15 +173,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     status,
   };
 
-  /** Everything but the parts, undone. A clean stop leaves the mesh (the others learn it at once) and
-   * flushes the events; an aborted start does neither: this agent never fully joined. */
+  /** Everything but the parts, undone. A clean stop leaves the mesh (the others learn it at once),
+   * flushes the events and hands the node record to its grace lease (its containers run on); an aborted start does neither: this agent never fully joined. */
   const stopSteps = async (clean: boolean) => {
     clearTimeout(runtimeRetry);
     keyring.stop();
     await joined.stop(clean);
     await watches.cancel();
     if (clean) await withTimeout(recorder.flush(), 2000, 'events flush timed out').catch(() => undefined);
-    await node.stop();
+    await node.stop(clean);
     alive.stop();
     recorder.stop();
     loopLag.stop();

@@ -99,8 +99,9 @@ export class NodeRecordKeeper {
     return ms === undefined ? this.regState : { ...this.regState, latencyMs: ms };
   }
 
-  stop(): Promise<void> {
-    return this.registration.stop();
+  /** `clean`: the record outlives the agent by NODE_STOP_GRACE_SECONDS (node-registry.ts). */
+  stop(clean: boolean): Promise<void> {
+    return this.registration.stop(clean);
   }
 
   private record(): NodeRecord {

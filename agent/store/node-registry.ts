@@ -1,18 +1,27 @@
 // The agent's node record in etcd, bound to the agent's lease: it vanishes NODE_LEASE_TTL_SECONDS after
-// the agent stops or dies (sooner when the leading head deletes it on the mesh's verdict that the agent
-// died; an agent that is in fact alive puts it back). A lost lease is re-granted with backoff.
+// the agent dies (sooner when the leading head deletes it on the mesh's verdict that the agent died; an
+// agent that is in fact alive puts it back), NODE_STOP_GRACE_SECONDS after a clean stop (the record is
+// handed to a lease of that TTL, marked stoppedAt: the containers run on, and a slow restart moves and
+// marks nothing). A lost lease is re-granted with backoff.
 import type { Etcd3, Lease } from 'etcd3';
 import type { Role } from '../config/schema.ts';
 import type { NodeFacts } from '../node/facts.ts';
 import type { Allocatable } from '../scheduler/resources.ts';
 import type { Taint } from '../scheduler/taints.ts';
 import { compareText } from '../text/compare.ts';
-import { shortReason } from './etcd.ts';
+import { shortReason, withTimeout } from './etcd.ts';
 import { etcdReach } from './etcd-reach.ts';
 import { keys } from './keys.ts';
 
 /** README: "a dead agent's node record disappears 10 s after its last keepalive". */
 export const NODE_LEASE_TTL_SECONDS = 10;
+/** README: "a cleanly stopped agent's record stays 40 s" (k8s' node-monitor grace period): its containers
+ * run on meanwhile, so a restart slower than the TTL (an upgrade on a small or loaded host) has its pods
+ * neither marked NodeLost nor dropped from any Service's endpoints. A node that does not come back is lost
+ * after it. */
+export const NODE_STOP_GRACE_SECONDS = 40;
+/** How long a clean stop waits for etcd to hand the record over before leaving it to the TTL. */
+const HANDOVER_TIMEOUT_MS = 2000;
 /** Re-registration retries back off to this at most; a client connected again after it was not tries at
  * once (agent/store/etcd-reach.ts), so a node whose link comes back is registered (and its pods leave
  * Unknown) as soon as etcd answers. One lease grant per try. */
@@ -40,8 +49,11 @@ export interface NodeRecord {
   startedAt: string;
   incarnation: number;
   /** The agent's etcd lease (decimal id): a head revokes it when the mesh has seen this agent die, so
-   * its alive records go at once instead of after the TTL. */
+   * its alive records go at once instead of after the TTL. After a clean stop: the grace lease. */
   lease?: string;
+  /** Set by a clean stop (the agent is not running; its containers are): the record lives on for
+   * NODE_STOP_GRACE_SECONDS, until the agent registers again. */
+  stoppedAt?: string;
 }
 
 export type RegistrationState = 'registering' | 'registered' | 'degraded' | 'stopped';
@@ -118,7 +130,10 @@ export class NodeRegistration {
     return this.lease?.grant();
   }
 
-  async stop(): Promise<void> {
+  /** `clean`: a clean stop, the record handed to a lease of NODE_STOP_GRACE_SECONDS (only while it is
+   * still ours: under our lease); else, and if etcd does not answer in time, left to the TTL. */
+  async stop(clean = false): Promise<void> {
+    const wasRegistered = this.state === 'registered';
     this.setState('stopped');
     clearTimeout(this.retryTimer);
     this.unwatchReach?.();
@@ -126,8 +141,30 @@ export class NodeRegistration {
     this.lease = undefined;
     // Not revoked: the record and the actors' alive records stay until the TTL runs out, so an agent
     // restarted within it (an upgrade, a config change) moves none of its pods. The mesh has been told
-    // (leave), and a node that does not come back is treated as gone after the TTL.
+    // (leave), and a node that does not come back is treated as gone after the TTL (or the grace).
+    if (lease && clean && wasRegistered)
+      await withTimeout(this.handOver(), HANDOVER_TIMEOUT_MS, 'node record handover').catch(() => undefined);
     lease?.release();
+  }
+
+  /** The record, marked stopped, put under a fresh lease of NODE_STOP_GRACE_SECONDS if it is still under
+   * our lease (not deleted on a verdict, not replaced). */
+  private async handOver(): Promise<void> {
+    const ours = this.record.lease;
+    if (!ours) return;
+    const grace = this.etcd.lease(NODE_STOP_GRACE_SECONDS, { autoKeepAlive: false });
+    try {
+      const id = await grace.grant();
+      const key = keys.node(this.cluster, this.record.name);
+      const stopped: NodeRecord = { ...this.record, lease: id, stoppedAt: new Date().toISOString() };
+      const res = await this.etcd
+        .if(key, 'Lease', '==', ours)
+        .then(this.etcd.put(key).value(JSON.stringify(stopped)).lease(id))
+        .commit();
+      if (!res.succeeded) await grace.revoke();
+    } finally {
+      grace.release();
+    }
   }
 
   private async register(): Promise<void> {

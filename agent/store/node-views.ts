@@ -15,6 +15,8 @@ export interface NodeView {
   labels: Record<string, string>;
   version: string | null;
   startedAt: string | null;
+  /** Its agent stopped cleanly at (the record lives on for its grace; node-registry.ts). */
+  stoppedAt: string | null;
   mesh: MemberState | null;
   inConfig: boolean;
   capacity: NodeRecord['capacity'] | null;
@@ -46,6 +48,7 @@ export function nodeViews(
       labels: n.labels,
       version: rec?.agentVersion ?? null,
       startedAt: rec?.startedAt ?? null,
+      stoppedAt: rec?.stoppedAt ?? null,
       mesh: memberByName.get(n.name)?.state ?? null,
       inConfig: true,
       capacity: rec?.capacity ?? null,
@@ -65,6 +68,7 @@ export function nodeViews(
       labels: rec.labels,
       version: rec.agentVersion,
       startedAt: rec.startedAt,
+      stoppedAt: rec.stoppedAt ?? null,
       mesh: memberByName.get(rec.name)?.state ?? null,
       inConfig: false,
       capacity: rec.capacity,

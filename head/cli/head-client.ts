@@ -99,7 +99,7 @@ async function headsInEtcd(ctx: Awaited<ReturnType<typeof resolveContext>>): Pro
   ]);
   const etcd = await connectEtcd(ctx.etcd);
   try {
-    const heads = (await listNodes(etcd, ctx.cluster)).filter((n) => n.api);
+    const heads = (await listNodes(etcd, ctx.cluster)).filter((n) => n.api && !n.stoppedAt);
     if (heads.length === 0)
       throw new UsageError(
         `no head of cluster "${ctx.cluster}" is registered in etcd (is a head agent running?)`,

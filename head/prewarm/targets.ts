@@ -1,6 +1,6 @@
 // The nodes a prewarm task pulls onto: live node records that match its nodeSelector and required node
 // affinity, cordoned ones left out (the seed's filter: not unschedulable, not NotReady; a node without a
-// live record is not ready). Taints do not apply: a prewarm runs no pod. In name order, so the batches are
+// live record, or whose record says its agent stopped, is not ready). Taints do not apply: a prewarm runs no pod. In name order, so the batches are
 // the same whoever leads.
 
 import type { ImagePrewarmSpec } from '../../agent/objects/types.ts';
@@ -15,7 +15,7 @@ export function targetNodes(
   const terms =
     spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   return nodes
-    .filter((n) => !n.unschedulable)
+    .filter((n) => !n.unschedulable && !n.stoppedAt)
     .filter((n) => Object.entries(spec.nodeSelector ?? {}).every(([k, v]) => n.labels[k] === v))
     .filter(
       (n) =>

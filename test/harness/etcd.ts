@@ -4,8 +4,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import type { Etcd3 } from 'etcd3';
 import { findOnPath } from '../../agent/op/processes.ts';
-import { createEtcd } from '../../agent/store/etcd.ts';
+import { connectEtcd, createEtcd } from '../../agent/store/etcd.ts';
 import { type CertFiles, makeCa, signCert, type TestCa } from './certs.ts';
 import { freePorts } from './ports.ts';
 
@@ -110,4 +112,29 @@ export async function startTestEtcd(host = '127.0.0.1', opts: { tls?: boolean } 
     },
   };
   return etcd;
+}
+
+/** A suite's etcd and one client of it, started before its tests and stopped after them (node:test's
+ * hooks); read `server` and `client` inside tests. */
+export function suiteEtcd(): { readonly server: TestEtcd; readonly client: Etcd3 } {
+  let server: TestEtcd | undefined;
+  let client: Etcd3 | undefined;
+  before(async () => {
+    server = await startTestEtcd();
+    client = await connectEtcd({ endpoints: [server.url], dialTimeoutMs: 3000 });
+  });
+  after(async () => {
+    client?.close();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      if (!server) throw new Error('suiteEtcd: read inside a test, after its before hook');
+      return server;
+    },
+    get client() {
+      if (!client) throw new Error('suiteEtcd: read inside a test, after its before hook');
+      return client;
+    },
+  };
 }

@@ -76,6 +76,7 @@ export function registerGet(program: Command): void {
           v.name,
           [
             v.status,
+            ...(v.stoppedAt ? ['AgentStopped'] : []),
             ...(v.unschedulable ? ['SchedulingDisabled'] : []),
             ...(v.inConfig ? [] : ['NotInConfig']),
           ].join(','),
@@ -118,6 +119,7 @@ function toObject(v: NodeView) {
       phase: v.status,
       inConfig: v.inConfig,
       agentVersion: v.version,
+      ...(v.stoppedAt ? { agentStoppedAt: v.stoppedAt } : {}),
       capacity: v.capacity,
       allocatable: v.allocatable,
     },

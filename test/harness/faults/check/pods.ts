@@ -58,3 +58,12 @@ export function notUnknownAfter(
   }
   return [];
 }
+
+/** No sample shows a pod bound to `node` in phase Unknown (NodeLost: the node was judged gone). */
+export function neverLost(h: History, node: string): Violation[] {
+  for (const s of okEtcd(h)) {
+    const p = s.pods.find((x) => x.node === node && x.phase === 'Unknown');
+    if (p) return [{ check: 'pod-lost', t: s.t, what: `${label(p)} Unknown (${p.reason ?? 'no reason'})` }];
+  }
+  return [];
+}
