@@ -1,5 +1,63 @@
-// Free TCP ports for tests: bind port 0 on loopback, read the port, close.
-import { createServer } from 'node:net';
+// Free TCP ports for tests, chosen below the kernel's ephemeral range: a port from that range (what
+// `listen(0)` gives) can be taken by any process's outgoing connection between the test closing it and
+// the program under test binding it (a CI run's second `nokube up` found its etcd port so taken). Below
+// the range only a listener can hold a port, and each pick is bound (held) before it is given.
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+
+/** The lowest port a test picks. */
+const LOWEST = 10_000;
+
+/** The first port of the kernel's ephemeral range (Linux default 32768). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > LOWEST + 1000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+const HIGHEST = ephemeralLow() - 2;
+
+/** Listen on `port` (held until closed), or undefined if it is taken; other errors (no such address)
+ * are thrown. */
+function hold(port: number, host: string): Promise<Server | undefined> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err),
+    );
+    srv.listen(port, host, () => resolve(srv));
+  });
+}
+
+const release = (servers: Server[]) => Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+
+/** Random ports below the ephemeral range, each held while the rest are chosen; `pair`: each one's next
+ * port is free too (held as well). */
+async function pick(count: number, host: string, pair: boolean): Promise<number[]> {
+  const held: Server[] = [];
+  const ports: number[] = [];
+  try {
+    for (let tries = 0; ports.length < count; tries++) {
+      if (tries > 1000) throw new Error(`no ${count} free ports in ${LOWEST}-${HIGHEST + 1} on ${host}`);
+      const port = LOWEST + Math.floor(Math.random() * (HIGHEST - LOWEST));
+      if (ports.includes(port) || (pair && ports.includes(port + 1))) continue;
+      const first = await hold(port, host);
+      if (!first) continue;
+      held.push(first);
+      if (pair) {
+        const next = await hold(port + 1, host);
+        if (!next) continue;
+        held.push(next);
+      }
+      ports.push(port);
+    }
+    return ports;
+  } finally {
+    await release(held);
+  }
+}
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return (await freePorts(1, host))[0]!;
@@ -7,33 +65,12 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 
 /** A free port whose next one is free too (an etcd client port: `nokube up` puts the peer port at +1). */
 export async function freePortPair(host = '127.0.0.1'): Promise<number> {
-  for (;;) {
-    const port = await freePort(host);
-    const next = createServer();
-    const free = await new Promise<boolean>((resolve) => {
-      next.once('error', () => resolve(false));
-      next.listen(port + 1, host, () => next.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
+  return (await pick(1, host, true))[0]!;
 }
 
-/** `count` distinct free ports, held together while chosen (one at a time, the same port may come twice). */
-export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const srv = createServer();
-          srv.once('error', reject);
-          srv.listen(0, host, () => resolve(srv));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+/** `count` distinct free ports. */
+export function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  return pick(count, host, false);
 }
 
 /** `nokube up`'s port flags: etcd's client port with its peer port (+1) free, and head, mesh and agent
