@@ -1,21 +1,30 @@
 // bench/fleet: the control plane at fleet scale on this machine. A real etcd, a real head (an agent
-// process with the head role only: it runs no pods), and N simulated agents in this process
-// (bench/fleet/sim-agents.ts: node records under their own leases kept alive once per TTL/3, pods
-// reported Running without Docker). Then:
+// process with the head role only: it runs no pods), and N simulated agents in a child process
+// (bench/fleet/sim-process.ts running sim-agents.ts: node records under their own leases kept alive once
+// per TTL/3, pods reported Running without Docker). Then:
 //   1. a Deployment of P replicas (100m, 128Mi each) applied through the CLI: the time until every pod is
-//      bound (created on a node) and until every one is reported Running;
+//      bound (created on a node: seen by this process's own watch, binding-watch.ts) and until every one
+//      is reported Running; the CPU each process used and the etcd requests meanwhile;
 //   2. steady state over --steady seconds: etcd requests per second by method (etcd's own
-//      grpc_server_msg_received_total: unary calls and each message on a stream, keepalives included), what the simulated agents sent (keepalives), the head's CPU, and the
-//      latency of `GET /api/v1/objects/pods` (all P pods, through the head).
-//   node bench/fleet.ts [--nodes 1000] [--pods 10000] [--steady 30] [--profile-head FILE]
+//      grpc_server_msg_received_total: unary calls and each message on a stream, keepalives included),
+//      what the simulated agents sent (keepalives), the head's CPU, and the latency of
+//      `GET /api/v1/objects/pods` (all P pods, through the head).
+//   node bench/fleet.ts [--nodes 1000] [--pods 10000] [--steady 30] [--profile-head FILE] [--pin] [--sims-nice N]
 // --profile-head: a CPU profile of the head from the apply until all bound (bench/fleet/head-profile.ts).
+// --pin: the head alone on CPU 0; etcd, this process, the CLI and the simulated agents on CPU 1. The
+// simulated agents stand for 1,000 other hosts: pinned, their CPU (gRPC and JSON for 10,000 statuses,
+// seconds of it) is never the head's, as on a real fleet, though it is still etcd's core's.
+// --sims-nice: the simulated agents' nice value (0; 19: they write when etcd's core has nothing else to do).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connectEtcd } from '../agent/store/etcd.ts';
 import { agentsReady, createTestCluster, eventually, runCli } from '../test/harness/cluster.ts';
+import { BindingWatch } from './fleet/binding-watch.ts';
 import { HeadProfiler } from './fleet/head-profile.ts';
-import { SimFleet } from './fleet/sim-agents.ts';
+import type { SimMessage, SimProcessArgs } from './fleet/sim-process.ts';
 
 const { values } = parseArgs({
   options: {
@@ -23,11 +32,15 @@ const { values } = parseArgs({
     pods: { type: 'string', default: '10000' },
     steady: { type: 'string', default: '30' },
     'profile-head': { type: 'string' },
+    pin: { type: 'boolean', default: false },
+    'sims-nice': { type: 'string', default: '0' },
   },
 });
 const N = Number(values.nodes);
 const P = Number(values.pods);
 const STEADY_S = Number(values.steady);
+const PIN = values.pin;
+if (PIN && cpus().length < 2) throw new Error(`--pin needs 2 CPUs (this machine has ${cpus().length})`);
 const profiler = values['profile-head'] ? new HeadProfiler(9339) : undefined;
 
 const cpuSeconds = (pid: number) => {
@@ -49,13 +62,18 @@ const c = await createTestCluster({
   namePrefix: 'fleet',
 });
 const etcd = await connectEtcd({ endpoints: [c.etcd.url], dialTimeoutMs: 5000 });
-const fleet = new SimFleet(etcd, c.name, {
+const binding = new BindingWatch(etcd, c.name);
+const simArgs: SimProcessArgs = {
+  etcd: c.etcd.url,
+  cluster: c.name,
   count: N,
   ttlSeconds: 10,
   cpus: 8,
   memoryBytes: 16 * 2 ** 30,
   concurrency: 64,
-});
+};
+let sims: ChildProcess | undefined;
+let progress: Extract<SimMessage, { type: 'progress' }> | undefined;
 try {
   // The head alone gets the inspector flag (the CLI runs of the bench inherit this process's environment).
   const options = process.env.NODE_OPTIONS;
@@ -65,9 +83,27 @@ try {
   else process.env.NODE_OPTIONS = options;
   await agentsReady(c);
   await profiler?.connect();
-  let t = Date.now();
-  await fleet.start();
-  console.log(`bench/fleet: ${N} simulated agents registered in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  const headPid = c.agents.get('head-1')!.process.pid!;
+  if (PIN) {
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(headPid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-p', '-c', '1', String(c.etcd.process.pid!)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  }
+  const simEntry = fileURLToPath(new URL('./fleet/sim-process.ts', import.meta.url));
+  const simCmd = [process.execPath, simEntry, JSON.stringify(simArgs)];
+  const simPrefix = [...(PIN ? ['taskset', '-c', '1'] : []), 'nice', '-n', values['sims-nice']];
+  sims = spawn(simPrefix[0]!, [...simPrefix.slice(1), ...simCmd], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const registered = new Promise<number>((resolve, reject) => {
+    sims!.once('exit', (code) => reject(new Error(`the simulated agents exited (${code})`)));
+    sims!.on('message', (m: SimMessage) => {
+      if (m.type === 'registered') resolve(m.ms);
+      else progress = m;
+    });
+  });
+  console.log(`bench/fleet: ${N} simulated agents registered in ${((await registered) / 1000).toFixed(1)} s`);
+  await binding.start();
   const manifest = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: big}
@@ -80,38 +116,44 @@ spec:
       containers:
         - {name: c, image: sim/none:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}
 `;
-  const headPid = c.agents.get('head-1')!.process.pid!;
-  const cpu0 = { head: cpuSeconds(headPid), etcd: cpuSeconds(c.etcd.process.pid!), sims: process.cpuUsage() };
-  // This process is the simulated agents: a pod counts as bound when its watch event is handled here, so
-  // a busy loop here delays the figure. Its lag is printed with it.
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
+  await eventually(() => progress !== undefined, 10_000, 'the simulated agents report');
+  const cpu0 = {
+    head: cpuSeconds(headPid),
+    etcd: cpuSeconds(c.etcd.process.pid!),
+    sims: progress!.cpuSeconds,
+  };
   await profiler?.start();
-  t = Date.now();
+  const etcdBefore = await etcdCounts(c.etcd.url);
+  const t = Date.now();
   const applied = await runCli(['apply', '-f', '-'], c.env, manifest);
   if (applied.code !== 0) throw new Error(applied.stderr);
   const appliedMs = Date.now() - t;
-  await eventually(() => fleet.boundAt.size >= P, 600_000, `${P} pods bound`);
-  const bound = Math.max(...fleet.boundAt.values()) - t;
-  lag.disable();
+  await eventually(() => binding.boundAt.size >= P, 600_000, `${P} pods bound`);
+  const bound = binding.last - t;
   const cpuBound = {
     head: cpuSeconds(headPid) - cpu0.head,
     etcd: cpuSeconds(c.etcd.process.pid!) - cpu0.etcd,
-    sims: (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(cpu0.sims)),
+    sims: progress!.cpuSeconds - cpu0.sims,
   };
+  const runningWhenBound = progress!.running;
+  const etcdBound = await etcdCounts(c.etcd.url);
   await profiler?.stop(values['profile-head']!);
-  await eventually(() => fleet.runningAt.size >= P, 600_000, `${P} pods Running`);
-  const running = Math.max(...fleet.runningAt.values()) - t;
-  const firstBound = Math.min(...fleet.boundAt.values()) - t;
+  await eventually(() => progress!.running >= P, 600_000, `${P} pods Running`);
+  const running = progress!.lastRunningAt - t;
   console.log(
-    `apply of ${P} replicas (the CLI returned after ${(appliedMs / 1000).toFixed(2)} s, the first pod bound at ${(firstBound / 1000).toFixed(2)} s) -> all bound ${(bound / 1000).toFixed(2)} s, all reported Running ${(running / 1000).toFixed(2)} s` +
-      `\n  CPU from the apply until all bound: head ${cpuBound.head.toFixed(2)} s, etcd ${cpuBound.etcd.toFixed(2)} s, this process (the simulated agents) ${cpuBound.sims.toFixed(2)} s` +
-      `\n  event-loop lag of the simulated agents until all bound: p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms`,
+    `apply of ${P} replicas (the CLI returned after ${(appliedMs / 1000).toFixed(2)} s, the first pod bound at ${((binding.first - t) / 1000).toFixed(2)} s) -> all bound ${(bound / 1000).toFixed(2)} s (${runningWhenBound} reported Running by then), all reported Running ${(running / 1000).toFixed(2)} s` +
+      `\n  CPU from the apply until all bound (the simulated agents' within 0.2 s): head ${cpuBound.head.toFixed(2)} s, etcd ${cpuBound.etcd.toFixed(2)} s, the simulated agents ${cpuBound.sims.toFixed(2)} s` +
+      `\n  etcd requests from the apply until all bound (every client): ${[...etcdBound]
+        .map(([m, v]) => [m, v - (etcdBefore.get(m) ?? 0)] as const)
+        .filter(([, v]) => v > 0)
+        .sort((a, b) => b[1] - a[1])
+        .map(([m, v]) => `${m} ${v}`)
+        .join(', ')}`,
   );
   await new Promise((r) => setTimeout(r, 5000));
 
   const before = await etcdCounts(c.etcd.url);
-  const sentBefore = { ...fleet.sent };
+  const sentBefore = { ...progress!.sent };
   const cpuBefore = cpuSeconds(headPid);
   await new Promise((r) => setTimeout(r, STEADY_S * 1000));
   const after = await etcdCounts(c.etcd.url);
@@ -124,7 +166,7 @@ spec:
   for (const [m, r] of rates) console.log(`  etcd ${m}: ${r.toFixed(1)}/s`);
   if (rates.length === 0) console.log('  etcd: no request at all');
   console.log(
-    `  simulated agents sent: keepalives ${((fleet.sent.keepalives - sentBefore.keepalives) / STEADY_S).toFixed(1)}/s (one per node per ${10 / 3} s = ${(N / (10 / 3)).toFixed(1)}/s), statuses ${((fleet.sent.statuses - sentBefore.statuses) / STEADY_S).toFixed(1)}/s`,
+    `  simulated agents sent: keepalives ${((progress!.sent.keepalives - sentBefore.keepalives) / STEADY_S).toFixed(1)}/s (one per node per ${10 / 3} s = ${(N / (10 / 3)).toFixed(1)}/s), statuses ${((progress!.sent.statuses - sentBefore.statuses) / STEADY_S).toFixed(1)}/s`,
   );
   console.log(`  head CPU: ${(cpu * 100).toFixed(1)} % of a core`);
   const latencies: number[] = [];
@@ -141,7 +183,13 @@ spec:
     `  GET /api/v1/objects/pods (${P} pods): median ${latencies[2]!.toFixed(0)} ms (min ${latencies[0]!.toFixed(0)}, max ${latencies[4]!.toFixed(0)})`,
   );
 } finally {
-  await fleet.stop().catch(() => undefined);
+  if (sims?.connected) {
+    const exited = new Promise((r) => sims!.once('exit', r));
+    sims.send({ type: 'stop' });
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+  sims?.kill('SIGKILL');
+  await binding.stop().catch(() => undefined);
   etcd.close();
   await c.stop();
 }

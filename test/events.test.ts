@@ -1,6 +1,6 @@
 // The event recorder against a real etcd: repeats are one event with a count; ten different messages of
 // one object and reason within ten minutes and the rest are one combined event (k8s' EventCorrelator); a
-// repeat of a queued event takes no room in the bounded queue.
+// repeat of a queued event takes no room in the bounded queue; what it remembers for counting is bounded.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
@@ -61,4 +61,24 @@ test('the same event repeated is one event with its count; repeats of a queued e
   const [event, ...more] = await listEvents(etcd, 'events', pod);
   assert.equal(more.length, 0);
   assert.equal(view(event!), 'BackOff x5000: Back-off restarting failed container');
+});
+
+test('repeats are counted for the last 2,000 events remembered; an older one is a new event again', async () => {
+  const r = recorder();
+  const pod = (i: number) => ({ kind: 'Pod' as const, namespace: 'default', name: `many-${i}` });
+  for (let i = 0; i < 2500; i++) {
+    r.normal(pod(i), 'Scheduled', `Successfully assigned default/many-${i} to n1`);
+    if (i % 500 === 499) await r.flush();
+  }
+  r.normal(pod(2499), 'Scheduled', 'Successfully assigned default/many-2499 to n1');
+  r.normal(pod(0), 'Scheduled', 'Successfully assigned default/many-0 to n1');
+  await r.flush();
+  assert.equal(r.dropped, 0);
+  assert.deepEqual((await listEvents(etcd, 'events', pod(2499))).map(view), [
+    'Scheduled x2: Successfully assigned default/many-2499 to n1',
+  ]);
+  assert.deepEqual((await listEvents(etcd, 'events', pod(0))).map(view), [
+    'Scheduled x1: Successfully assigned default/many-0 to n1',
+    'Scheduled x1: Successfully assigned default/many-0 to n1',
+  ]);
 });

@@ -58,6 +58,18 @@ export function eventsKeyPrefix(cluster: string, ref: EventSubject): string {
   return keys.eventsOf(cluster, ns, RESOURCE[ref.kind], ref.name);
 }
 
+/** Past REPEAT_MEMORY entries, the oldest quarter goes at once: a Map deleted from its front one entry per
+ * insert keeps a run of holes that every `keys().next()` walks (a sixth of the recorder's time in a
+ * 10,000-pod scale-up). */
+function forgetOldest(map: Map<string, unknown>): void {
+  if (map.size <= REPEAT_MEMORY) return;
+  let n = map.size - (REPEAT_MEMORY * 3) / 4;
+  for (const key of map.keys()) {
+    if (n-- <= 0) break;
+    map.delete(key);
+  }
+}
+
 export class EventRecorder {
   private lease: Lease | undefined;
   private leaseBorn = 0;
@@ -65,6 +77,8 @@ export class EventRecorder {
   private readonly queue = new Map<string, KubeEvent>();
   private draining = false;
   private seq = 0;
+  private stampMs = 0;
+  private stamp = '';
   /** (object, type, reason, message), or (object, type, reason) once combined -> the key and count of the
    * last such event, for counting repeats. */
   private readonly repeats = new Map<string, { key: string; event: KubeEvent }>();
@@ -93,7 +107,12 @@ export class EventRecorder {
 
   record(ref: EventSubject, type: KubeEvent['type'], reason: string, message: string): void {
     const nowMs = Date.now();
-    const now = new Date(nowMs).toISOString();
+    // A burst records many events within one millisecond: its timestamp is formatted once.
+    if (nowMs !== this.stampMs) {
+      this.stampMs = nowMs;
+      this.stamp = new Date(nowMs).toISOString();
+    }
+    const now = this.stamp;
     const prefix = eventsKeyPrefix(this.cluster, ref);
     const combined = this.isCombined(`${prefix}|${type}|${reason}`, message, nowMs);
     if (combined) message = `${COMBINED_PREFIX}${message}`;
@@ -125,7 +144,7 @@ export class EventRecorder {
       };
     }
     this.repeats.set(id, entry);
-    if (this.repeats.size > REPEAT_MEMORY) this.repeats.delete(this.repeats.keys().next().value!);
+    forgetOldest(this.repeats);
     if (!this.queue.has(entry.key) && this.queue.size >= QUEUE_LIMIT) {
       this.dropped++;
       return;
@@ -141,7 +160,7 @@ export class EventRecorder {
       seen = { since: nowMs, messages: new Set() };
       this.similar.delete(kind);
       this.similar.set(kind, seen);
-      if (this.similar.size > REPEAT_MEMORY) this.similar.delete(this.similar.keys().next().value!);
+      forgetOldest(this.similar);
     }
     if (seen.messages.size >= AGGREGATE_MAX) return true;
     seen.messages.add(message);

@@ -24,9 +24,9 @@ export interface SimOptions {
 export class SimFleet {
   readonly names: string[];
   readonly sent = { keepalives: 0, statuses: 0, deletes: 0, records: 0 };
-  /** When each pod (namespace/name) was first seen bound to one of these nodes, and reported Running. */
-  readonly boundAt = new Map<string, number>();
+  /** When each pod (namespace/name) was reported Running, and the latest such time. */
   readonly runningAt = new Map<string, number>();
+  lastRunningAt = 0;
   private readonly leases: string[] = [];
   private readonly nodes: Set<string>;
   private watcher: Watcher | undefined;
@@ -125,8 +125,6 @@ export class SimFleet {
     const node = pod.spec.nodeName;
     if (!node || !this.nodes.has(node)) return;
     const id = `${pod.metadata.namespace}/${pod.metadata.name}@${kv.create_revision}`;
-    const name = `${pod.metadata.namespace}/${pod.metadata.name}`;
-    if (!this.boundAt.has(name)) this.boundAt.set(name, Date.now());
     const ref = { kind: 'Pod' as const, namespace: pod.metadata.namespace!, name: pod.metadata.name };
     if (pod.metadata.deletionTimestamp) {
       if (this.done.has(`${id}:stop`)) return;
@@ -173,6 +171,7 @@ export class SimFleet {
         this.sent.statuses += batch.length;
         const at = Date.now();
         for (const { ref } of batch) this.runningAt.set(`${ref.namespace}/${ref.name}`, at);
+        this.lastRunningAt = at;
         batch = this.pendingStatuses.get(node);
       }
     } finally {
