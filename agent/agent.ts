@@ -174,7 +174,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   };
 
   /** Everything but the parts, undone. A clean stop leaves the mesh (the others learn it at once),
-   * flushes the events and hands the node record to its grace lease (its containers run on); an aborted start does neither: this agent never fully joined. */
+   * flushes the events and hands the node record to its grace lease (its containers run on); an aborted
+   * start does none of it: this agent never fully joined. */
   const stopSteps = async (clean: boolean) => {
     clearTimeout(runtimeRetry);
     keyring.stop();

@@ -1,7 +1,7 @@
 // The nodes a prewarm task pulls onto: live node records that match its nodeSelector and required node
 // affinity, cordoned ones left out (the seed's filter: not unschedulable, not NotReady; a node without a
-// live record, or whose record says its agent stopped, is not ready). Taints do not apply: a prewarm runs no pod. In name order, so the batches are
-// the same whoever leads.
+// live record, or whose record says its agent stopped, is not ready). Taints do not apply: a prewarm runs
+// no pod. In name order, so the batches are the same whoever leads.
 
 import type { ImagePrewarmSpec } from '../../agent/objects/types.ts';
 import { matchesExpression } from '../../agent/scheduler/node-affinity.ts';
