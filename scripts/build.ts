@@ -141,7 +141,8 @@ writeFileSync(join(dist, 'meta.json'), JSON.stringify(result.metafile));
 // regular expressions and identifiers) keeps it one-byte.
 let source = readFileSync(bundle, 'utf8');
 // NOKUBE_BUILD_TRACE_MODULES=1: a diagnostic build whose globalThis.__nokubeLoaded lists every module
-// evaluated so far, in order (see bench/agent-modules.ts).
+// evaluated so far, in order. To read it, run the bundle with a preloaded exit hook, e.g.
+//   node -r ./hook.cjs dist/nokube.cjs --version   (hook.cjs: on 'exit', write globalThis.__nokubeLoaded)
 if (process.env.NOKUBE_BUILD_TRACE_MODULES === '1') {
   const helpers = [
     ['var __esm=(fn,res,err)=>function(){', 'fn'],
