@@ -47,6 +47,7 @@ import {
   documentLabel,
   type Manifest,
   ManifestError,
+  objectName,
   resourceWithGroup,
 } from './validate.ts';
 
@@ -76,12 +77,6 @@ export class NotFoundError extends Error {
 }
 
 const ATTEMPTS = 5;
-
-/** `deployment.apps/web`: how kubectl names an object in apply/delete output. */
-export function objectName(ref: ObjectRef): string {
-  const group = resourceWithGroup(ref.kind).split('.').slice(1).join('.');
-  return `${ref.kind.toLowerCase()}${group ? `.${group}` : ''}/${ref.name}`;
-}
 
 export async function applyManifests(
   etcd: Etcd3,

@@ -222,6 +222,12 @@ export function resourceWithGroup(kind: Kind): string {
   return `${RESOURCE[kind]}${group}`;
 }
 
+/** `deployment.apps/web`: how kubectl names an object in apply/delete output. */
+export function objectName(ref: Pick<ObjectRef, 'kind' | 'name'>): string {
+  const group = resourceWithGroup(ref.kind).split('.').slice(1).join('.');
+  return `${ref.kind.toLowerCase()}${group ? `.${group}` : ''}/${ref.name}`;
+}
+
 const refId = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const where = (o: ManifestOrigin, line: number | undefined) =>
   line === undefined ? o.source : `${o.source}:${line}`;

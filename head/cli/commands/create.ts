@@ -9,7 +9,6 @@ import { UsageError } from '../../../agent/errors.ts';
 import { DOCKER_CONFIG_JSON, DOCKER_CONFIG_KEY } from '../../../agent/images/registry-auth.ts';
 import type { ApplyResult } from '../../../agent/objects/apply.ts';
 import type { CronJob } from '../../../agent/objects/types.ts';
-import { jobFor } from '../../cronjob/reconcile.ts';
 import { type HeadFlags, headGet, headPost } from '../head-client.ts';
 import { headOptions } from '../manifest-files.ts';
 
@@ -41,6 +40,7 @@ export function registerCreate(program: Command): void {
     );
     // kubectl's: annotated as made by hand, the CronJob as its controller (deleted with it, counted in its
     // runs and history); the server-set fields jobFor fills are dropped by the apply.
+    const { jobFor } = await import('../../cronjob/reconcile.ts');
     const job = jobFor(cj, name, undefined, {
       'cronjob.kubernetes.io/instantiate': 'manual',
     });

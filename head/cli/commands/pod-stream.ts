@@ -1,7 +1,6 @@
 // nokube logs / nokube exec: a pod's container output, streamed from its node through a head; exec -i
 // sends our stdin the other way (-t: on a terminal).
 import type { Command } from 'commander';
-import WebSocket from 'ws';
 import { UsageError } from '../../../agent/errors.ts';
 import { decodeFrame } from '../../../agent/remote/frames.ts';
 import { durationSeconds } from '../../../agent/text/duration.ts';
@@ -94,6 +93,7 @@ export function parseDuration(text: string, flag = '--since'): number {
 async function stream(flags: HeadFlags, path: string, input?: { tty: boolean }): Promise<number | undefined> {
   const head = await liveHead(flags);
   const { server } = head;
+  const { default: WebSocket } = await import('ws');
   const ws = new WebSocket(`${server.replace(/^http/, 'ws')}${path}`, socketOptions(head));
   let stopInput = () => {};
   if (input)
