@@ -3,6 +3,9 @@
 import { z } from 'zod';
 import { cidrsOverlap, parseCidr, subnetCount } from '../net/cidr.ts';
 import { parseQuantity } from '../objects/quantity.ts';
+import { DOCUMENTED_DEFAULTS } from './defaults.ts';
+
+export { DOCUMENTED_DEFAULTS };
 
 /** RFC 1123 DNS label: lower-case alphanumerics and '-', starts and ends alphanumeric, at most 63. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -25,46 +28,6 @@ const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-
 const host = z.string().min(1, 'must not be empty');
 const absolutePath = z.string().startsWith('/', 'must be an absolute path');
 const positiveMs = z.number().int().positive();
-
-/** Defaults that exist. Each is written in the README; nothing else is ever filled in. */
-export const DOCUMENTED_DEFAULTS = {
-  'etcd.dialTimeoutMs': 5000,
-  'mesh.bootstrap': [] as string[],
-  'mesh.heartbeatMs': 1000,
-  'mesh.suspectAfterMs': 3000,
-  'mesh.deadAfterMs': 6000,
-  'nodes[].labels': {} as Record<string, string>,
-  'nodes[].ssh.service': 'process',
-  'agent.port': 7947,
-  'head.fileServer.port': 8088,
-  'head.fileServer.subpath': 'public_file_server',
-  'monitoring.bufferMegabytes': 64,
-  'monitoring.greptimedb.logsDb': 'logs',
-  'monitoring.greptimedb.logsTable': 'nokube_logs',
-  'monitoring.greptimedb.mysqlPort': 4002,
-  /** Resolved on the machine that runs `up` / `new-or-update` (head/cli/secrets/key-file.ts). */
-  'secrets.keyFile': '$NOKUBE_HOME/keys/<cluster>.json',
-  'audit.maxSizeMB': 100,
-  'audit.maxFiles': 5,
-  'network.mode': 'pod',
-  'network.podCidr': '10.42.0.0/16',
-  'network.nodeMaskSize': 24,
-  'network.serviceCidr': '10.43.0.0/16',
-  'network.nodePortRange': '30000-32767',
-  'network.clusterDomain': 'cluster.local',
-  'network.backend': 'vxlan',
-  'network.sandboxImage': 'nokube/pause:1',
-  'network.resolvConf': '/etc/resolv.conf',
-  'nodes[].maxPods': 110,
-  'nodes[].imageGC.highThresholdPercent': 85,
-  'nodes[].imageGC.lowThresholdPercent': 80,
-  'nodes[].imageGC.minAgeSeconds': 120,
-  'nodes[].taints': [] as never[],
-  'scheduler.algorithm': 'spread',
-  'images.peers': true,
-  'images.siteLabel': 'topology.kubernetes.io/zone',
-  'scheduler.namespaces': {} as Record<string, never>,
-} as const;
 
 /** A path below a directory: relative, no `..` segment. */
 const subpath = z

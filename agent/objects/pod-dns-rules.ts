@@ -2,7 +2,7 @@
 // nameserver; at most 3 nameservers; at most 32 search domains, 2048 characters in all, each a DNS
 // subdomain (a trailing dot allowed); every option named.
 import { MAX_NAMESERVERS, MAX_SEARCH_CHARS, MAX_SEARCHES } from '../dns/resolv-conf.ts';
-import { DNS_SUBDOMAIN_MESSAGE, isDnsSubdomain } from './schema/names.ts';
+import { DNS_SUBDOMAIN_MESSAGE, isDnsSubdomain } from './name-rules.ts';
 import type { PodSpec } from './types.ts';
 
 type Problem = [Array<string | number>, string];

@@ -4,7 +4,7 @@
 // clusterIPs[0] equal to it; session affinity's timeout in (0, 86400], its config only with ClientIP;
 // ExternalName: externalName a DNS subdomain, no clusterIP, ports optional.
 import { parseIp } from '../net/cidr.ts';
-import { DNS_LABEL_MESSAGE, DNS_SUBDOMAIN_MESSAGE, isDnsLabel, isDnsSubdomain } from './schema/names.ts';
+import { DNS_LABEL_MESSAGE, DNS_SUBDOMAIN_MESSAGE, isDnsLabel, isDnsSubdomain } from './name-rules.ts';
 import type { ServiceSpec } from './types.ts';
 
 type Problem = [Array<string | number>, string];

@@ -4,9 +4,9 @@
 // ignored, as kubectl does; namespace defaults to "default"; Secret stringData is folded into data.
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { describeIssue, formatPath, lineOfPath } from '../config/validate.ts';
+import { describeObject, objectName, resourceWithGroup } from './kubectl-names.ts';
 import { MAX_DOCUMENTS_PER_APPLY } from './limits.ts';
 import { KIND_SCHEMAS } from './schema/kinds.ts';
-import type { ObjectRef } from './store.ts';
 import {
   API_VERSION,
   CONTROLLER_MADE_KINDS,
@@ -15,11 +15,11 @@ import {
   type Kind,
   type KubeObject,
   namespaced,
-  RESOURCE,
 } from './types.ts';
 import { crossFieldProblems } from './validate-rules.ts';
 
 export { parseCpu, parseMemory } from './quantity.ts';
+export { describeObject, objectName, resourceWithGroup };
 
 /** Where a document came from: file (or "-" for stdin), its position in the file (and in the document's
  * `items` when it is a `kind: List`, as `nokube get -o yaml` prints several objects), its first line. */
@@ -207,25 +207,6 @@ export function validateDocuments(docs: RawDocument[]): Manifest[] {
 /** parseManifestText + validateDocuments. */
 export function validateManifestText(text: string, source: string): Manifest[] {
   return validateDocuments(parseManifestText(text, source));
-}
-
-/** `deployments.apps "web"` in namespace ns, as kubectl names an object in messages. */
-export function describeObject(obj: KubeObject | (ObjectRef & { metadata?: undefined })): string {
-  const ref = 'metadata' in obj && obj.metadata ? { kind: obj.kind, ...obj.metadata } : (obj as ObjectRef);
-  const what = `${resourceWithGroup(ref.kind)} "${ref.name}"`;
-  return namespaced(ref.kind) ? `${what} in namespace ${ref.namespace ?? DEFAULT_NAMESPACE}` : what;
-}
-
-/** `deployments.apps`, `pods`: the resource as kubectl prints it in errors. */
-export function resourceWithGroup(kind: Kind): string {
-  const group = API_VERSION[kind].includes('/') ? `.${API_VERSION[kind].split('/')[0]}` : '';
-  return `${RESOURCE[kind]}${group}`;
-}
-
-/** `deployment.apps/web`: how kubectl names an object in apply/delete output. */
-export function objectName(ref: Pick<ObjectRef, 'kind' | 'name'>): string {
-  const group = resourceWithGroup(ref.kind).split('.').slice(1).join('.');
-  return `${ref.kind.toLowerCase()}${group ? `.${group}` : ''}/${ref.name}`;
 }
 
 const refId = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;

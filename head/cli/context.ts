@@ -7,7 +7,8 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { type ClusterConfig, DOCUMENTED_DEFAULTS } from '../../agent/config/schema.ts';
+import { DOCUMENTED_DEFAULTS } from '../../agent/config/defaults.ts';
+import type { ClusterConfig } from '../../agent/config/schema.ts';
 import { UsageError } from '../../agent/errors.ts';
 import type { EtcdSettings } from '../../agent/store/etcd.ts';
 import { cliEtcdSettings } from '../../agent/tls/etcd-served.ts';

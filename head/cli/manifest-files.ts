@@ -4,13 +4,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../agent/errors.ts';
-import {
-  type Manifest,
-  ManifestError,
-  parseManifestText,
-  type RawDocument,
-  validateDocuments,
-} from '../../agent/objects/validate.ts';
+import type { Manifest, RawDocument } from '../../agent/objects/validate.ts';
 
 export const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -26,6 +20,10 @@ export async function readManifestFiles(
   paths: string[],
 ): Promise<{ docs: RawDocument[]; manifests: Manifest[] }> {
   if (paths.length === 0) throw new UsageError('-f <file|dir|-> is required');
+  // The validator (the object schemas, ~0.1 s to load) only for commands that read manifests.
+  const { ManifestError, parseManifestText, validateDocuments } = await import(
+    '../../agent/objects/validate.ts'
+  );
   const docs: RawDocument[] = [];
   const problems: string[] = [];
   for (const path of paths) {

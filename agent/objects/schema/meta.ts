@@ -1,6 +1,7 @@
 // metadata and label selectors, shared by every kind.
 import { z } from 'zod';
-import { annotations, dnsLabel, dnsSubdomain, labelKeyProblem, labels } from './names.ts';
+import { labelKeyProblem } from '../name-rules.ts';
+import { annotations, dnsLabel, dnsSubdomain, labels } from './names.ts';
 
 /**
  * Owner references are set by nokube's controllers; a manifest may carry them (the output of `get -o

@@ -3,10 +3,11 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_CONTAINERS_PER_POD } from '../limits.ts';
+import { labelKeyProblem } from '../name-rules.ts';
 import { parseQuantity } from '../quantity.ts';
 import { lifecycleHandler, port, probe } from './handlers.ts';
 import { labelSelector, nodeSelectorRequirement, templateMetadata } from './meta.ts';
-import { dnsLabel, dnsSubdomain, labelKeyProblem, labels } from './names.ts';
+import { dnsLabel, dnsSubdomain, labels } from './names.ts';
 
 /** A k8s quantity: a string, or a number as YAML gives `cpu: 2` or `cpu: 0.5` (k8s takes both; stored as
  * the string). */

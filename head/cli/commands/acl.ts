@@ -4,7 +4,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { UsageError } from '../../../agent/errors.ts';
-import { parseManifestText } from '../../../agent/objects/validate.ts';
 import type { Policy } from '../../acl/policy.ts';
 import { type ContextFlags, resolveContext } from '../context.ts';
 import { type HeadFlags, headDelete, headGet, headPost } from '../head-client.ts';
@@ -83,6 +82,7 @@ export function registerAcl(program: Command): void {
       .option('-f, --filename <path>', 'file, or - for stdin; repeatable', collect, []),
   ).action(async (opts: HeadFlags & { filename: string[] }) => {
     if (opts.filename.length === 0) throw new UsageError('-f <file|-> is required');
+    const { parseManifestText } = await import('../../../agent/objects/validate.ts');
     const docs: Array<{ value: unknown }> = [];
     for (const f of opts.filename) {
       const text =

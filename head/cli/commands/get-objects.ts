@@ -2,9 +2,9 @@
 // wide|json|yaml|name, -l selector, -w prints each change after the listing (WebSocket from a head).
 
 import { UsageError } from '../../../agent/errors.ts';
+import { objectName } from '../../../agent/objects/kubectl-names.ts';
 import type { Kind, KubeObject } from '../../../agent/objects/types.ts';
 import { namespaced, RESOURCE } from '../../../agent/objects/types.ts';
-import { objectName } from '../../../agent/objects/validate.ts';
 import { type HeadFlags, headRequest, liveHead, socketOptions } from '../head-client.ts';
 import { whenRefused } from '../head-socket.ts';
 import { objectPath, query, refFor, resolveKind } from '../objects-api.ts';
