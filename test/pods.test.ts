@@ -93,7 +93,8 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
             image,
             command: ['sh', '-c'],
             args: [
-              'echo "$COLOR $TOKEN $ME $NODE $IP" > /out/env; cat /cfg/file.txt > /out/file; sleep 3600',
+              // The file first: the env file, read once it is non-empty, says both are written.
+              'cat /cfg/file.txt > /out/file; echo "$COLOR $TOKEN $ME $NODE $IP" > /out/env; sleep 3600',
             ],
             env: [
               { name: 'COLOR', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'color' } } },
