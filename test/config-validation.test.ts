@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseDocument } from 'yaml';
+import { DOCUMENTED_DEFAULTS } from '../agent/config/defaults.ts';
 import { getAtPath, parsePath, setAtPath } from '../agent/config/path.ts';
-import { DOCUMENTED_DEFAULTS, podNetworkOf } from '../agent/config/schema.ts';
+import { podNetworkOf } from '../agent/config/schema.ts';
 import { CONFIG_TEMPLATE } from '../agent/config/template.ts';
 import { ConfigError, validateConfigText } from '../agent/config/validate.ts';
 

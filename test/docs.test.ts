@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DOCUMENTED_DEFAULTS } from '../agent/config/schema.ts';
+import { DOCUMENTED_DEFAULTS } from '../agent/config/defaults.ts';
 import { CONFIG_TEMPLATE } from '../agent/config/template.ts';
 import { loadConfigFile } from '../agent/config/validate.ts';
 import {

@@ -1,11 +1,9 @@
 // The cluster config: one YAML document, stored in etcd, read by every agent.
-// Every field is required unless it is listed in DOCUMENTED_DEFAULTS (README "Cluster config").
+// Every field is required unless it is listed in DOCUMENTED_DEFAULTS (defaults.ts; README "Cluster config").
 import { z } from 'zod';
 import { cidrsOverlap, parseCidr, subnetCount } from '../net/cidr.ts';
 import { parseQuantity } from '../objects/quantity.ts';
 import { DOCUMENTED_DEFAULTS } from './defaults.ts';
-
-export { DOCUMENTED_DEFAULTS };
 
 /** RFC 1123 DNS label: lower-case alphanumerics and '-', starts and ends alphanumeric, at most 63. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

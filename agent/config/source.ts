@@ -2,7 +2,8 @@
 // etcd URL `etcd://host:2379[,host2:2379]/<cluster>` (`etcds://` for TLS, with the files from the agent's
 // --etcd-ca/--etcd-cert/--etcd-key).
 
-import { type ClusterConfig, DNS_LABEL, DOCUMENTED_DEFAULTS } from './schema.ts';
+import { DOCUMENTED_DEFAULTS } from './defaults.ts';
+import { type ClusterConfig, DNS_LABEL } from './schema.ts';
 import { loadConfigFile } from './validate.ts';
 
 export interface ConfigSource {

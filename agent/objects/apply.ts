@@ -15,6 +15,7 @@ import { keys } from '../store/keys.ts';
 import { canonical } from './canonical.ts';
 import { withDefaults } from './defaults.ts';
 import { immutableFieldChanges } from './immutable-fields.ts';
+import { describeObject, objectName, resourceWithGroup } from './kubectl-names.ts';
 import { namespacePolicy } from './namespace-policy.ts';
 import { deletePod } from './pod-deletion.ts';
 import { priorityClassProblems } from './priority-classes.ts';
@@ -42,14 +43,7 @@ import {
   namespaced,
   RESOURCE,
 } from './types.ts';
-import {
-  describeObject,
-  documentLabel,
-  type Manifest,
-  ManifestError,
-  objectName,
-  resourceWithGroup,
-} from './validate.ts';
+import { documentLabel, type Manifest, ManifestError } from './validate.ts';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
 

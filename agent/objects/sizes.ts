@@ -1,6 +1,5 @@
 // Object and status sizes against the limits of ./limits.ts, checked before a write so that etcd never
 // refuses one for its size (its error would name neither the object nor the limit).
-
 import { describeObject } from './kubectl-names.ts';
 import { formatBytes, MAX_APPLY_BYTES, MAX_OBJECT_BYTES } from './limits.ts';
 import type { ObjectRef } from './store.ts';

@@ -4,7 +4,7 @@
 // ignored, as kubectl does; namespace defaults to "default"; Secret stringData is folded into data.
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { describeIssue, formatPath, lineOfPath } from '../config/validate.ts';
-import { describeObject, objectName, resourceWithGroup } from './kubectl-names.ts';
+import { describeObject } from './kubectl-names.ts';
 import { MAX_DOCUMENTS_PER_APPLY } from './limits.ts';
 import { KIND_SCHEMAS } from './schema/kinds.ts';
 import {
@@ -19,7 +19,6 @@ import {
 import { crossFieldProblems } from './validate-rules.ts';
 
 export { parseCpu, parseMemory } from './quantity.ts';
-export { describeObject, objectName, resourceWithGroup };
 
 /** Where a document came from: file (or "-" for stdin), its position in the file (and in the document's
  * `items` when it is a `kind: List`, as `nokube get -o yaml` prints several objects), its first line. */

@@ -2,7 +2,7 @@
 // of the cluster config stored in etcd (the documented defaults when the config leaves them out, or when no
 // config is stored, as in tests that apply objects alone).
 import type { Etcd3 } from 'etcd3';
-import { DOCUMENTED_DEFAULTS } from '../config/schema.ts';
+import { DOCUMENTED_DEFAULTS } from '../config/defaults.ts';
 import { validateConfigText } from '../config/validate.ts';
 import { type Cidr, cidrSize, parseCidr } from '../net/cidr.ts';
 import { readConfig } from '../store/config-store.ts';

@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AgentContext } from '../../agent/context.ts';
 import { applyManifests, deleteObject, NotFoundError } from '../../agent/objects/apply.ts';
 import { listEvents } from '../../agent/objects/events.ts';
+import { describeObject, resourceWithGroup } from '../../agent/objects/kubectl-names.ts';
 import { labelsMatch, parseLabelQuery, SelectorSyntaxError } from '../../agent/objects/label-query.ts';
 import { getObject, listObjects, ObjectConflictError, type ObjectRef } from '../../agent/objects/store.ts';
 import {
@@ -25,13 +26,7 @@ import {
   RESOURCE,
   type Secret,
 } from '../../agent/objects/types.ts';
-import {
-  checkDocumentCount,
-  describeObject,
-  ManifestError,
-  resourceWithGroup,
-  validateDocuments,
-} from '../../agent/objects/validate.ts';
+import { checkDocumentCount, ManifestError, validateDocuments } from '../../agent/objects/validate.ts';
 import { EnvelopeError, UnknownKeyError } from '../../agent/secrets/envelope.ts';
 import { secretsKeyring } from '../../agent/secrets/process-keyring.ts';
 import { NoSecretsKeyError, sealedProblem } from '../../agent/secrets/sealed-secret.ts';

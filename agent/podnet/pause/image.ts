@@ -3,7 +3,7 @@
 // registry is asked, so a node that reaches none (the edge, a fresh test machine) runs pods all the same.
 import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { DOCUMENTED_DEFAULTS } from '../../config/schema.ts';
+import { DOCUMENTED_DEFAULTS } from '../../config/defaults.ts';
 import { oneFileTar } from '../../op/tar.ts';
 import { PAUSE_ELF } from './elf.ts';
 
