@@ -82,3 +82,26 @@ test('repeats are counted for the last 2,000 events remembered; an older one is 
     'Scheduled x1: Successfully assigned default/many-0 to n1',
   ]);
 });
+
+test('a burst past the queue: new events beyond 1,000 are dropped and counted, repeats of queued ones still count', async () => {
+  const r = recorder();
+  const pod = (i: number) => ({ kind: 'Pod' as const, namespace: 'default', name: `burst-${i}` });
+  const scheduled = (i: number) =>
+    r.normal(pod(i), 'Scheduled', `Successfully assigned default/burst-${i} to n1`);
+  // All before the first write ends: the first event goes out at once, the queue holds the next 1,000.
+  for (let i = 0; i < 1500; i++) scheduled(i);
+  scheduled(7); // queued: counted in place
+  scheduled(1200); // dropped: not remembered, a new event (and dropped again)
+  assert.equal(r.dropped, 500);
+  await r.flush();
+  assert.deepEqual((await listEvents(etcd, 'events', pod(7))).map(view), [
+    'Scheduled x2: Successfully assigned default/burst-7 to n1',
+  ]);
+  assert.deepEqual(await listEvents(etcd, 'events', pod(1200)), []);
+  // Room again: the dropped event is recorded as new.
+  scheduled(1200);
+  await r.flush();
+  assert.deepEqual((await listEvents(etcd, 'events', pod(1200))).map(view), [
+    'Scheduled x1: Successfully assigned default/burst-1200 to n1',
+  ]);
+});

@@ -82,8 +82,9 @@ export class EventRecorder {
   /** (object, type, reason, message), or (object, type, reason) once combined -> the key and count of the
    * last such event, for counting repeats. */
   private readonly repeats = new Map<string, { key: string; event: KubeEvent }>();
-  /** (object, type, reason) -> when the window began and the different messages seen in it. */
-  private readonly similar = new Map<string, { since: number; messages: Set<string> }>();
+  /** (object, type, reason) -> when the window began and the different messages seen in it (the first
+   * alone until a second one comes: most objects have one message of a kind). */
+  private readonly similar = new Map<string, { since: number; first: string; messages?: Set<string> }>();
   dropped = 0;
   private readonly etcd: Etcd3;
   private readonly cluster: string;
@@ -119,6 +120,12 @@ export class EventRecorder {
     // A combined event is one key for all its messages: its count grows, its message is the latest.
     const id = combined ? `${prefix}|${type}|${reason}|combined` : `${prefix}|${type}|${reason}|${message}`;
     const last = this.repeats.get(id);
+    // A new event finds no room while the queue is full: it is dropped before anything is built for it
+    // (a 10,000-pod scale-up's Scheduled events, one per pod, mostly end here while etcd is busy).
+    if (!last && this.queue.size >= QUEUE_LIMIT) {
+      this.dropped++;
+      return;
+    }
     let entry: { key: string; event: KubeEvent };
     if (last) {
       entry = {
@@ -155,13 +162,15 @@ export class EventRecorder {
 
   /** Whether the message is one of more than AGGREGATE_MAX - 1 different ones of its kind in the window. */
   private isCombined(kind: string, message: string, nowMs: number): boolean {
-    let seen = this.similar.get(kind);
+    const seen = this.similar.get(kind);
     if (!seen || nowMs - seen.since > AGGREGATE_WINDOW_MS) {
-      seen = { since: nowMs, messages: new Set() };
       this.similar.delete(kind);
-      this.similar.set(kind, seen);
+      this.similar.set(kind, { since: nowMs, first: message });
       forgetOldest(this.similar);
+      return false;
     }
+    if (message === seen.first && !seen.messages) return false;
+    seen.messages ??= new Set([seen.first]);
     if (seen.messages.size >= AGGREGATE_MAX) return true;
     seen.messages.add(message);
     return seen.messages.size >= AGGREGATE_MAX;
