@@ -334,7 +334,6 @@ export async function bindPod(
   return res.succeeded;
 }
 
-/** The namespace key still has the create revision a verdict saw ('0': still absent). */
 /** The node's record is the one read (same modification revision). */
 const nodeAsSeen = (cluster: string, at: { node: string; modRevision: string }): Compare => ({
   key: keys.node(cluster, at.node),
@@ -343,6 +342,7 @@ const nodeAsSeen = (cluster: string, at: { node: string; modRevision: string }):
   value: at.modRevision,
 });
 
+/** The namespace key still has the create revision a verdict saw ('0': still absent). */
 const namespaceAsSeen = (cluster: string, ns: { name: string; createRevision: string }): Compare => ({
   key: objectKey(cluster, { kind: 'Namespace', name: ns.name }),
   target: 'Create',

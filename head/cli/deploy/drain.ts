@@ -63,11 +63,15 @@ export async function drainNode(
   }
 }
 
-/** After its agent stopped: its lease revoked (record and alive records gone now), the drain key deleted. */
+/** After its agent stopped: its lease revoked (record and alive records gone now), the drain key deleted.
+ * Only the record read goes: one an agent of that name wrote meanwhile (started again) is its own. */
 export async function forgetNode(etcd: Etcd3, cluster: string, node: string): Promise<void> {
-  const text = await etcd.get(keys.node(cluster, node)).string();
-  const lease = text ? (JSON.parse(text) as NodeRecord).lease : undefined;
-  if (lease) await etcd.leaseClient.leaseRevoke({ ID: lease }).catch(() => undefined);
-  await etcd.delete().key(keys.node(cluster, node));
+  const key = keys.node(cluster, node);
+  const kv = (await etcd.get(key).exec()).kvs[0];
+  if (kv) {
+    const { lease } = JSON.parse(kv.value.toString('utf8')) as NodeRecord;
+    if (lease) await etcd.leaseClient.leaseRevoke({ ID: lease }).catch(() => undefined);
+    await etcd.if(key, 'Mod', '==', kv.mod_revision).then(etcd.delete().key(key)).commit();
+  }
   await etcd.delete().key(keys.drain(cluster, node));
 }
