@@ -9,8 +9,12 @@
 //      grpc_server_msg_received_total: unary calls and each message on a stream, keepalives included),
 //      what the simulated agents sent (keepalives), the head's CPU, and the latency of
 //      `GET /api/v1/objects/pods` (all P pods, through the head).
-//   node bench/fleet.ts [--nodes 1000] [--pods 10000] [--steady 30] [--profile-head FILE] [--pin] [--sims-nice N]
-// --profile-head: a CPU profile of the head from the apply until all bound (bench/fleet/head-profile.ts).
+//   3. with --rounds R > 1, the Deployment is deleted (the time until its P pods are gone) and another
+//      applied, R times in all (binding and Running times of each round, then their median, least and
+//      most: this machine's timings vary by a second from run to run; the steady state follows the last).
+//   node bench/fleet.ts [--nodes 1000] [--pods 10000] [--steady 30] [--rounds 1] [--profile-head FILE] [--pin]
+//     [--sims-nice N]
+// --profile-head: a CPU profile of the head from the first apply until all bound (bench/fleet/head-profile.ts).
 // --pin: the head alone on CPU 0; etcd, this process, the CLI and the simulated agents on CPU 1. The
 // simulated agents stand for 1,000 other hosts: pinned, their CPU (gRPC and JSON for 10,000 statuses,
 // seconds of it) is never the head's, as on a real fleet, though it is still etcd's core's.
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '1000' },
     pods: { type: 'string', default: '10000' },
     steady: { type: 'string', default: '30' },
+    rounds: { type: 'string', default: '1' },
     'profile-head': { type: 'string' },
     pin: { type: 'boolean', default: false },
     'sims-nice': { type: 'string', default: '0' },
@@ -39,6 +44,9 @@ const { values } = parseArgs({
 const N = Number(values.nodes);
 const P = Number(values.pods);
 const STEADY_S = Number(values.steady);
+const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
+  throw new Error(`--rounds: a whole number from 1 (got ${values.rounds})`);
 const PIN = values.pin;
 if (PIN && cpus().length < 2) throw new Error(`--pin needs 2 CPUs (this machine has ${cpus().length})`);
 const profiler = values['profile-head'] ? new HeadProfiler(9339) : undefined;
@@ -104,52 +112,85 @@ try {
   });
   console.log(`bench/fleet: ${N} simulated agents registered in ${((await registered) / 1000).toFixed(1)} s`);
   await binding.start();
-  const manifest = `apiVersion: apps/v1
+  const manifest = (name: string) => `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: big}
+metadata: {name: ${name}}
 spec:
   replicas: ${P}
-  selector: {matchLabels: {app: big}}
+  selector: {matchLabels: {app: ${name}}}
   template:
-    metadata: {labels: {app: big}}
+    metadata: {labels: {app: ${name}}}
     spec:
       containers:
         - {name: c, image: sim/none:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}
 `;
   await eventually(() => progress !== undefined, 10_000, 'the simulated agents report');
-  const cpu0 = {
-    head: cpuSeconds(headPid),
-    etcd: cpuSeconds(c.etcd.process.pid!),
-    sims: progress!.cpuSeconds,
-  };
-  await profiler?.start();
-  const etcdBefore = await etcdCounts(c.etcd.url);
-  const t = Date.now();
-  const applied = await runCli(['apply', '-f', '-'], c.env, manifest);
-  if (applied.code !== 0) throw new Error(applied.stderr);
-  const appliedMs = Date.now() - t;
-  await eventually(() => binding.boundAt.size >= P, 600_000, `${P} pods bound`);
-  const bound = binding.last - t;
-  const cpuBound = {
-    head: cpuSeconds(headPid) - cpu0.head,
-    etcd: cpuSeconds(c.etcd.process.pid!) - cpu0.etcd,
-    sims: progress!.cpuSeconds - cpu0.sims,
-  };
-  const runningWhenBound = progress!.running;
-  const etcdBound = await etcdCounts(c.etcd.url);
-  await profiler?.stop(values['profile-head']!);
-  await eventually(() => progress!.running >= P, 600_000, `${P} pods Running`);
-  const running = progress!.lastRunningAt - t;
-  console.log(
-    `apply of ${P} replicas (the CLI returned after ${(appliedMs / 1000).toFixed(2)} s, the first pod bound at ${((binding.first - t) / 1000).toFixed(2)} s) -> all bound ${(bound / 1000).toFixed(2)} s (${runningWhenBound} reported Running by then), all reported Running ${(running / 1000).toFixed(2)} s` +
-      `\n  CPU from the apply until all bound (the simulated agents' within 0.2 s): head ${cpuBound.head.toFixed(2)} s, etcd ${cpuBound.etcd.toFixed(2)} s, the simulated agents ${cpuBound.sims.toFixed(2)} s` +
-      `\n  etcd requests from the apply until all bound (every client): ${[...etcdBound]
-        .map(([m, v]) => [m, v - (etcdBefore.get(m) ?? 0)] as const)
-        .filter(([, v]) => v > 0)
-        .sort((a, b) => b[1] - a[1])
-        .map(([m, v]) => `${m} ${v}`)
-        .join(', ')}`,
-  );
+  const figures: Array<{ bound: number; running: number }> = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const name = `big-${round}`;
+    if (round > 1) {
+      // The previous round's pods go first: deleted gracefully, removed by their (simulated) agents.
+      const gone = binding.deleted + P;
+      const t = Date.now();
+      const deleted = await runCli(['delete', 'deployment', `big-${round - 1}`], c.env);
+      if (deleted.code !== 0) throw new Error(deleted.stderr);
+      await eventually(() => binding.deleted >= gone, 600_000, `${P} pods of big-${round - 1} gone`);
+      console.log(
+        `delete of the Deployment -> its ${P} pods gone ${((binding.lastDeleteAt - t) / 1000).toFixed(2)} s`,
+      );
+      binding.reset();
+    }
+    figures.push(await applyRound(name, round === 1 ? profiler : undefined));
+  }
+  if (ROUNDS > 1) {
+    const summary = (pick: (f: { bound: number; running: number }) => number) => {
+      const v = figures.map(pick).sort((a, b) => a - b);
+      const median = v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+      return `median ${(median / 1000).toFixed(2)} s (least ${(v[0]! / 1000).toFixed(2)}, most ${(v.at(-1)! / 1000).toFixed(2)})`;
+    };
+    console.log(
+      `${ROUNDS} rounds: all bound ${summary((f) => f.bound)}; all reported Running ${summary((f) => f.running)}`,
+    );
+  }
+
+  /** One Deployment of P replicas applied: the times and CPU until all bound, then until all Running. */
+  async function applyRound(name: string, profile: HeadProfiler | undefined) {
+    const runningBefore = progress!.running;
+    const cpu0 = {
+      head: cpuSeconds(headPid),
+      etcd: cpuSeconds(c.etcd.process.pid!),
+      sims: progress!.cpuSeconds,
+    };
+    await profile?.start();
+    const etcdBefore = await etcdCounts(c.etcd.url);
+    const t = Date.now();
+    const applied = await runCli(['apply', '-f', '-'], c.env, manifest(name));
+    if (applied.code !== 0) throw new Error(applied.stderr);
+    const appliedMs = Date.now() - t;
+    await eventually(() => binding.boundAt.size >= P, 600_000, `${P} pods bound`);
+    const bound = binding.last - t;
+    const cpuBound = {
+      head: cpuSeconds(headPid) - cpu0.head,
+      etcd: cpuSeconds(c.etcd.process.pid!) - cpu0.etcd,
+      sims: progress!.cpuSeconds - cpu0.sims,
+    };
+    const runningWhenBound = progress!.running - runningBefore;
+    const etcdBound = await etcdCounts(c.etcd.url);
+    await profile?.stop(values['profile-head']!);
+    await eventually(() => progress!.running - runningBefore >= P, 600_000, `${P} pods Running`);
+    const running = progress!.lastRunningAt - t;
+    console.log(
+      `apply of ${P} replicas (the CLI returned after ${(appliedMs / 1000).toFixed(2)} s, the first pod bound at ${((binding.first - t) / 1000).toFixed(2)} s) -> all bound ${(bound / 1000).toFixed(2)} s (${runningWhenBound} reported Running by then), all reported Running ${(running / 1000).toFixed(2)} s` +
+        `\n  CPU from the apply until all bound (the simulated agents' within 0.2 s): head ${cpuBound.head.toFixed(2)} s, etcd ${cpuBound.etcd.toFixed(2)} s, the simulated agents ${cpuBound.sims.toFixed(2)} s` +
+        `\n  etcd requests from the apply until all bound (every client): ${[...etcdBound]
+          .map(([m, v]) => [m, v - (etcdBefore.get(m) ?? 0)] as const)
+          .filter(([, v]) => v > 0)
+          .sort((a, b) => b[1] - a[1])
+          .map(([m, v]) => `${m} ${v}`)
+          .join(', ')}`,
+    );
+    return { bound, running };
+  }
   await new Promise((r) => setTimeout(r, 5000));
 
   const before = await etcdCounts(c.etcd.url);

@@ -42,6 +42,9 @@ const ownerRef = {
 };
 const create = (name: string): Action => ({ type: 'create', pod: podFromTemplate(owner, name, {}, 'n1') });
 
+const recorderFor = (test: string) =>
+  new EventRecorder(etcd, cluster, { component: 'test' }, createLogger({ test }, 'silent'));
+
 before(async () => {
   server = await startTestEtcd();
   etcd = await connectEtcd({ endpoints: [server.url], dialTimeoutMs: 3000 });
@@ -52,12 +55,7 @@ after(async () => {
 });
 
 test('a scale-up of 1,200 pods (more than are in flight at once): every pod stored once, its events written or counted dropped; a taken name is a lost race', async () => {
-  const recorder = new EventRecorder(
-    etcd,
-    cluster,
-    { component: 'test' },
-    createLogger({ test: 'actions' }, 'silent'),
-  );
+  const recorder = recorderFor('actions');
   const edge = { etcd, cluster, recorder, guard: [] };
   const names = Array.from({ length: 1200 }, (_, i) => `d-${String(i).padStart(4, '0')}`);
   assert.equal(await applyActions(edge, ownerRef, names.map(create)), 0);
@@ -98,12 +96,7 @@ test('a scale-up of 1,200 pods (more than are in flight at once): every pod stor
 });
 
 test('a fenced edge: writes land only while the fence holds; a lost-node verdict only while the node is absent, a taint eviction only while its record is as read', async () => {
-  const recorder = new EventRecorder(
-    etcd,
-    cluster,
-    { component: 'test' },
-    createLogger({ t: 'f' }, 'silent'),
-  );
+  const recorder = recorderFor('f');
   const fenceKey = `/nokube/${cluster}/election/kubecontroller/test-lease`;
   await etcd.put(fenceKey).value('head-a');
   const kv = (await etcd.get(fenceKey).exec()).kvs[0]!;
@@ -156,4 +149,50 @@ test('a fenced edge: writes land only while the fence holds; a lost-node verdict
   );
   assert.ok(names.includes('f-1') && !names.includes('f-2'));
   assert.equal(await etcd.get(`/nokube/${cluster}/status/pods/default/f-1`).string(), null);
+});
+
+test("a scale-down of 300 pods (more than are in flight at once): each marked Terminating once; the edge's word on a node's record is checked by the transaction", async () => {
+  const recorder = recorderFor('down');
+  // The leader's caches say n1 has a record and n2 none; etcd has both.
+  const edge = { etcd, cluster, recorder, guard: [], nodeRegistered: (node: string) => node === 'n1' };
+  await etcd.put(`/nokube/${cluster}/nodes/n1`).value('{}');
+  await etcd.put(`/nokube/${cluster}/nodes/n2`).value('{}');
+  const names = Array.from({ length: 300 }, (_, i) => `s-${String(i).padStart(3, '0')}`);
+  const onN2: Action = { type: 'create', pod: podFromTemplate(owner, 's-on-n2', {}, 'n2') };
+  assert.equal(await applyActions(edge, ownerRef, [...names.map(create), onN2]), 0);
+  const ours = async () =>
+    (await listObjects(etcd, cluster, 'Pod', 'default', false)).filter((s) =>
+      s.object.metadata.name.startsWith('s-'),
+    );
+  const before = await ours();
+  const down = before
+    .filter((s) => s.object.spec.nodeName === 'n1')
+    .map((pod): Action => ({ type: 'delete', pod, why: 'scaled to 0' }));
+  assert.equal(down.length, 300);
+  assert.equal(await applyActions(edge, ownerRef, down), 0);
+  const after = await ours();
+  assert.deepEqual(
+    after.filter((s) => s.object.metadata.deletionTimestamp).map((s) => s.object.metadata.name),
+    names,
+  );
+  // Marked, not removed: their agent finishes them. A second delete changes nothing.
+  assert.equal(after.length, 301);
+  const again = after
+    .filter((s) => s.object.spec.nodeName === 'n1')
+    .map((pod): Action => ({ type: 'delete', pod, why: 'scaled to 0' }));
+  assert.equal(await applyActions(edge, ownerRef, again), 0);
+  assert.deepEqual(
+    (await ours()).map((s) => s.modRevision),
+    after.map((s) => s.modRevision),
+  );
+  // Stale word on n2 (no record, says the edge): a removal at once is planned, and refused by etcd.
+  const n2 = after.find((s) => s.object.metadata.name === 's-on-n2')!;
+  assert.equal(await applyActions(edge, ownerRef, [{ type: 'delete', pod: n2, why: 'scaled to 0' }]), 1);
+  const kept = (await getObject(
+    etcd,
+    cluster,
+    { kind: 'Pod', namespace: 'default', name: 's-on-n2' },
+    false,
+  ))!;
+  assert.equal(kept.modRevision, n2.modRevision);
 });

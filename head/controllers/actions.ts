@@ -4,7 +4,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { ImagePullRequest } from '../../agent/images/pull-requests.ts';
 import type { EventRecorder } from '../../agent/objects/events.ts';
-import { deletePod } from '../../agent/objects/pod-deletion.ts';
+import { deletePod, type PodDeletionOutcome } from '../../agent/objects/pod-deletion.ts';
 import { boundedStatusJson } from '../../agent/objects/sizes.ts';
 import {
   deleteObjects,
@@ -73,6 +73,9 @@ export interface Edge {
   recorder: EventRecorder;
   /** The leader's fence: every write carries it, so a deposed leader's writes fail. */
   guard: Guard;
+  /** Whether a node has a record, as the leader's caches say (a pod deletion then reads none from etcd;
+   * its transaction compares the record's presence, so a stale answer is a conflict, never a wrong write). */
+  nodeRegistered?: (node: string) => boolean;
 }
 
 /** Carry out the actions in order. Returns how many writes lost a race (0: all done). */
@@ -91,6 +94,10 @@ export async function applyActions(
   // (a pod deleted before one of the same name is created): a run never reaches past its last create.
   const creates = new Map<Action, Promise<boolean>>();
   let startedUpTo = 0;
+  // A run of consecutive deletions (a scale-down) likewise: up to DELETES_AT_ONCE in flight, each its own
+  // transaction, their outcomes taken in order.
+  const deletes = new Map<Action, Promise<PodDeletionOutcome>>();
+  let deletesUpTo = 0;
   for (const [i, a] of actions.entries()) {
     switch (a.type) {
       case 'create': {
@@ -114,24 +121,9 @@ export async function applyActions(
         break;
       }
       case 'delete': {
-        // A verdict about a lost node removes the pod at once (no agent to finish); otherwise the pod is
-        // deleted gracefully (Terminating until its agent has stopped it), under the leader's fence.
-        const outcome = a.whileNodeAbsent
-          ? (await deleteObjects(
-              etcd,
-              cluster,
-              [{ ...refOf(a.pod.object), createRevision: a.pod.createRevision }],
-              unlessBack(a.whileNodeAbsent),
-            ))
-            ? 'removed'
-            : 'conflict'
-          : await deletePod(etcd, cluster, a.pod, {
-              guard: [
-                ...guard,
-                ...(a.whileNamespace ? [namespaceAsSeen(cluster, a.whileNamespace)] : []),
-                ...(a.whileNodeAt ? [nodeAsSeen(cluster, a.whileNodeAt)] : []),
-              ],
-            });
+        deletesUpTo = startDeletes(edge, actions, Math.max(i, deletesUpTo), i + DELETES_AT_ONCE, deletes);
+        const outcome = await deletes.get(a)!;
+        deletes.delete(a);
         if (outcome === 'conflict') lost++;
         else if (outcome !== 'unchanged')
           recorder.normal(
@@ -222,6 +214,52 @@ async function putImagePull(edge: Edge, a: Extract<Action, { type: 'imagePull' }
     a.prevRevision === undefined ? absent(key) : { key, target: 'Mod', op: '==', value: a.prevRevision };
   const op = a.request ? etcd.put(key).value(JSON.stringify(a.request)) : etcd.delete().key(key);
   return (await guardedTxn(etcd, guard, compare).then(op).commit()).succeeded;
+}
+
+/** Pod deletions in flight at most. */
+const DELETES_AT_ONCE = 64;
+
+/** Start the deletions of the run that goes on at `from`, until `until` or the run's end; each outcome goes
+ * in `started`. Returns the index after the last deletion started. */
+function startDeletes(
+  edge: Edge,
+  actions: Action[],
+  from: number,
+  until: number,
+  started: Map<Action, Promise<PodDeletionOutcome>>,
+): number {
+  let next = from;
+  for (let a = actions[next]; next < until && a?.type === 'delete'; a = actions[++next]) {
+    const p = deleteOne(edge, a);
+    p.catch(() => undefined); // awaited in order by applyActions; a failure is not left unhandled
+    started.set(a, p);
+  }
+  return next;
+}
+
+/** A verdict about a lost node removes the pod at once (no agent to finish); otherwise the pod is deleted
+ * gracefully (Terminating until its agent has stopped it). Under the leader's fence either way. */
+async function deleteOne(edge: Edge, a: Extract<Action, { type: 'delete' }>): Promise<PodDeletionOutcome> {
+  const { etcd, cluster, guard } = edge;
+  if (a.whileNodeAbsent) {
+    const ref = { ...refOf(a.pod.object), createRevision: a.pod.createRevision };
+    const ok = await deleteObjects(
+      etcd,
+      cluster,
+      [ref],
+      [...guard, absent(keys.node(cluster, a.whileNodeAbsent))],
+    );
+    return ok ? 'removed' : 'conflict';
+  }
+  const node = a.pod.object.spec.nodeName;
+  return deletePod(etcd, cluster, a.pod, {
+    guard: [
+      ...guard,
+      ...(a.whileNamespace ? [namespaceAsSeen(cluster, a.whileNamespace)] : []),
+      ...(a.whileNodeAt ? [nodeAsSeen(cluster, a.whileNodeAt)] : []),
+    ],
+    ...(node !== undefined && edge.nodeRegistered ? { nodeRegistered: edge.nodeRegistered(node) } : {}),
+  });
 }
 
 /** Pod creates in flight at most: a scale-up by thousands goes out in a window of this many, */

@@ -8,6 +8,7 @@
 // another head takes over at once.
 import { podNetworkOf } from '../../agent/config/schema.ts';
 import type { ActorRow, AgentContext, AgentPart } from '../../agent/context.ts';
+import { atMost } from '../../agent/loop/at-most.ts';
 import type { MemberEvent } from '../../agent/mesh/member-table.ts';
 import { type ObjectRef, refOf, type Stored } from '../../agent/objects/store.ts';
 import type { CronJob, ImagePrewarm, KubeObject, Pod } from '../../agent/objects/types.ts';
@@ -67,6 +68,9 @@ const RECONCILE: { [K in ControllerKind]: (s: Stored<Controlled>, w: World, env:
 /** A reconcile's rest after planning for `ms`: four times as long (planning at most a fifth of the loop
  * while kicks keep coming), at most 2 s. A few ms at ordinary sizes: below the kick delay, no effect. */
 const restAfter = (ms: number) => Math.min(4 * ms, 2000);
+/** A sweep's pod deletions in flight at most (each its own transaction, the node's record judged from the
+ * caches: etcd batches the window into few disk writes). */
+const SWEEP_DELETES_AT_ONCE = 64;
 
 export const kubecontrollerPart: AgentPart = {
   name: 'kubecontroller',
@@ -311,7 +315,13 @@ export class Leader {
 
   private edge(): Edge {
     const { ctx, caches, guard } = this;
-    return { etcd: caches.writer.etcd, cluster: ctx.cluster, recorder: ctx.recorder, guard };
+    return {
+      etcd: caches.writer.etcd,
+      cluster: ctx.cluster,
+      recorder: ctx.recorder,
+      guard,
+      nodeRegistered: (node) => caches.nodes.get(node) !== undefined,
+    };
   }
 
   /** Pods not bound to a node (by cache key): kicked when a bound pod goes. */
@@ -417,6 +427,13 @@ export class Leader {
     const actions = planSweep(this.assumed.attach(world), uids, new Date().toISOString(), namespaces);
     this.assumed.record(actions);
     this.sweeper.rest(restAfter(performance.now() - planning));
+    // A run of pod deletions (a deleted Deployment's 10,000 orphans) goes SWEEP_DELETES_AT_ONCE at a time;
+    // everything else one after another, in order.
+    let deletions: Array<() => Promise<unknown>> = [];
+    const flush = async () => {
+      await atMost(SWEEP_DELETES_AT_ONCE, deletions);
+      deletions = [];
+    };
     for (const a of actions) {
       if (a.type === 'wake') {
         this.sweeper.kickAt(a.at);
@@ -435,8 +452,14 @@ export class Leader {
             createRevision: target.createRevision,
           }
         : { ref: { kind: 'Pod' as const, name: '', uid: '' }, createRevision: '0' };
+      if (a.type === 'delete') {
+        deletions.push(() => applyActions(this.edge(), owner, [a]));
+        continue;
+      }
+      await flush();
       await applyActions(this.edge(), owner, [a]);
     }
+    await flush();
   }
 
   /** `nokube_actor` rows for the namespaces, controllers, ConfigMaps and Secrets, from the caches. */
