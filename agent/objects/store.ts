@@ -87,26 +87,44 @@ export async function listObjects<K extends Kind>(
   namespace?: string,
   withStatus = true,
 ): Promise<Array<Stored<ObjectOfKind<K>>>> {
+  return (await listObjectsAt(etcd, cluster, kind, namespace, withStatus)).items;
+}
+
+/** listObjects as of one revision, and that revision: objects and statuses are read in one transaction,
+ * so they agree with each other, and a watch from `revision` + 1 misses nothing and repeats nothing (a
+ * Kubernetes list's resourceVersion). */
+export async function listObjectsAt<K extends Kind>(
+  etcd: Etcd3,
+  cluster: string,
+  kind: K,
+  namespace?: string,
+  withStatus = true,
+): Promise<{ items: Array<Stored<ObjectOfKind<K>>>; revision: string }> {
   const resource = RESOURCE[kind];
   const prefix =
     namespace !== undefined && namespaced(kind)
       ? keys.objectNamespacePrefix(cluster, resource, namespace)
       : keys.objectResourcePrefix(cluster, resource);
-  const res = await etcd.getAll().prefix(prefix).exec();
-  const out = res.kvs.map((kv) => fromKv<ObjectOfKind<K>>(kv));
-  if (withStatus && out.length > 0) {
-    const statusPrefix = prefix.replace(keys.objectsPrefix(cluster), keys.statusPrefix(cluster));
-    const statuses = await etcd.getAll().prefix(statusPrefix).strings();
+  const statusPrefix = prefix.replace(keys.objectsPrefix(cluster), keys.statusPrefix(cluster));
+  const ranges = [etcd.getAll().prefix(prefix), ...(withStatus ? [etcd.getAll().prefix(statusPrefix)] : [])];
+  const res = await guardedTxn(etcd, NO_GUARD)
+    .then(...ranges)
+    .commit();
+  const [objects = [], statuses = []] = res.responses.map((r) => r.response_range?.kvs ?? []);
+  const out = objects.map((kv) => fromKv<ObjectOfKind<K>>(kv));
+  if (statuses.length > 0) {
+    const byKey = new Map(statuses.map((kv) => [kv.key.toString('utf8'), kv.value]));
     for (const s of out) {
-      const st = statuses[statusKey(cluster, refOf(s.object))];
-      if (st) (s.object as { status?: unknown }).status = JSON.parse(st);
+      const st = byKey.get(statusKey(cluster, refOf(s.object)));
+      if (st) (s.object as { status?: unknown }).status = JSON.parse(st.toString('utf8'));
     }
   }
-  return out.sort(
+  out.sort(
     (a, b) =>
       compareText(a.object.metadata.namespace ?? '', b.object.metadata.namespace ?? '') ||
       compareText(a.object.metadata.name, b.object.metadata.name),
   );
+  return { items: out, revision: res.header.revision };
 }
 
 export class ObjectConflictError extends Error {

@@ -14,7 +14,7 @@ import { applyManifests, deleteObject, NotFoundError } from '../../agent/objects
 import { listEvents } from '../../agent/objects/events.ts';
 import { describeObject, resourceWithGroup } from '../../agent/objects/kubectl-names.ts';
 import { labelsMatch, parseLabelQuery, SelectorSyntaxError } from '../../agent/objects/label-query.ts';
-import { getObject, listObjects, ObjectConflictError, type ObjectRef } from '../../agent/objects/store.ts';
+import { getObject, listObjectsAt, ObjectConflictError, type ObjectRef } from '../../agent/objects/store.ts';
 import {
   BUILTIN_NAMESPACES,
   DEFAULT_NAMESPACE,
@@ -30,7 +30,6 @@ import { checkDocumentCount, ManifestError, validateDocuments } from '../../agen
 import { EnvelopeError, UnknownKeyError } from '../../agent/secrets/envelope.ts';
 import { secretsKeyring } from '../../agent/secrets/process-keyring.ts';
 import { NoSecretsKeyError, sealedProblem } from '../../agent/secrets/sealed-secret.ts';
-import { keys } from '../../agent/store/keys.ts';
 import { compareText } from '../../agent/text/compare.ts';
 import { authorize, isManagement } from '../acl/authorize.ts';
 import type { AccessRequest } from '../acl/subject.ts';
@@ -240,9 +239,10 @@ async function list(ctx: AgentContext, kind: Kind, q: URLSearchParams, showSecre
   const namespace = q.get('namespace') || undefined;
   const selector = q.get('labelSelector') ?? undefined;
   if (selector) parseLabelQuery(selector);
-  // The revision before the read: a watch from revision+1 misses nothing that happened after it.
-  const revision = (await ctx.etcd.get(keys.objectsPrefix(ctx.cluster)).exec()).header.revision;
-  const stored = (await listObjects(ctx.etcd, ctx.cluster, kind, namespace)).map((s) => s.object);
+  // Objects and statuses as of one revision: a watch from revision+1 misses nothing and repeats nothing.
+  const listed = await listObjectsAt(ctx.etcd, ctx.cluster, kind, namespace);
+  const { revision } = listed;
+  const stored = listed.items.map((s) => s.object);
   if (kind === 'Namespace') {
     const missing = BUILTIN_NAMESPACES.filter((n) => !stored.some((o) => o.metadata.name === n));
     stored.push(...missing.map(implicitNamespace));
