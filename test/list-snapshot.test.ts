@@ -1,25 +1,13 @@
 // listObjectsAt (agent/objects/store.ts), what the API's list serves: objects and their statuses as of one
 // revision, and that revision, so that a watch from revision + 1 sees exactly what changed after the list.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Etcd3 } from 'etcd3';
+import { test } from 'node:test';
 import { listObjectsAt, objectKey, statusKey } from '../agent/objects/store.ts';
-import { connectEtcd } from '../agent/store/etcd.ts';
 import { keys } from '../agent/store/keys.ts';
-import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
+import { suiteEtcd } from './harness/etcd.ts';
 
-let server: TestEtcd;
-let etcd: Etcd3;
+const suite = suiteEtcd();
 const cluster = 'snapshot';
-
-before(async () => {
-  server = await startTestEtcd();
-  etcd = await connectEtcd({ endpoints: [server.url], dialTimeoutMs: 3000 });
-});
-after(async () => {
-  etcd?.close();
-  await server?.stop();
-});
 
 const ref = (name: string) => ({ kind: 'Pod' as const, namespace: 'default', name });
 const pod = (name: string) =>
@@ -31,6 +19,7 @@ const pod = (name: string) =>
   });
 
 test('objects with their statuses as of the revision returned; a watch from the next one sees only what came after', async () => {
+  const etcd = suite.client;
   await etcd.put(objectKey(cluster, ref('a'))).value(pod('a'));
   await etcd.put(objectKey(cluster, ref('b'))).value(pod('b'));
   await etcd.put(statusKey(cluster, ref('a'))).value('{"phase":"Running"}');

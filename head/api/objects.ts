@@ -240,9 +240,8 @@ async function list(ctx: AgentContext, kind: Kind, q: URLSearchParams, showSecre
   const selector = q.get('labelSelector') ?? undefined;
   if (selector) parseLabelQuery(selector);
   // Objects and statuses as of one revision: a watch from revision+1 misses nothing and repeats nothing.
-  const listed = await listObjectsAt(ctx.etcd, ctx.cluster, kind, namespace);
-  const { revision } = listed;
-  const stored = listed.items.map((s) => s.object);
+  const { items: listed, revision } = await listObjectsAt(ctx.etcd, ctx.cluster, kind, namespace);
+  const stored = listed.map((s) => s.object);
   if (kind === 'Namespace') {
     const missing = BUILTIN_NAMESPACES.filter((n) => !stored.some((o) => o.metadata.name === n));
     stored.push(...missing.map(implicitNamespace));

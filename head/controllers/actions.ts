@@ -85,8 +85,6 @@ export async function applyActions(
   actions: Action[],
 ): Promise<number> {
   const { etcd, cluster, recorder, guard } = edge;
-  const unlessBack = (node: string | undefined): Guard =>
-    node ? [...guard, absent(keys.node(cluster, node))] : guard;
   let lost = 0;
   // A run of consecutive creates (a scale-up) goes to etcd CREATES_PER_TXN pods per transaction, with
   // up to CREATES_AT_ONCE pods in flight: as each create is reached, the window slides on, so etcd always
@@ -141,7 +139,7 @@ export async function applyActions(
             refOf(a.pod.object),
             a.pod.createRevision,
             a.status,
-            unlessBack(a.whileNodeAbsent),
+            unlessBack(edge, a.whileNodeAbsent),
           ))
         )
           lost++;
@@ -243,13 +241,9 @@ async function deleteOne(edge: Edge, a: Extract<Action, { type: 'delete' }>): Pr
   const { etcd, cluster, guard } = edge;
   if (a.whileNodeAbsent) {
     const ref = { ...refOf(a.pod.object), createRevision: a.pod.createRevision };
-    const ok = await deleteObjects(
-      etcd,
-      cluster,
-      [ref],
-      [...guard, absent(keys.node(cluster, a.whileNodeAbsent))],
-    );
-    return ok ? 'removed' : 'conflict';
+    return (await deleteObjects(etcd, cluster, [ref], unlessBack(edge, a.whileNodeAbsent)))
+      ? 'removed'
+      : 'conflict';
   }
   const node = a.pod.object.spec.nodeName;
   return deletePod(etcd, cluster, a.pod, {
@@ -371,6 +365,10 @@ export async function bindPod(
     .commit();
   return res.succeeded;
 }
+
+/** The leader's fence, and (for a verdict about a lost node) that node still has no record. */
+const unlessBack = (edge: Edge, node: string | undefined): Guard =>
+  node ? [...edge.guard, absent(keys.node(edge.cluster, node))] : edge.guard;
 
 /** The node's record is the one read (same modification revision). */
 const nodeAsSeen = (cluster: string, at: { node: string; modRevision: string }): Compare => ({
