@@ -29,6 +29,7 @@ import { agentsReady, createTestCluster, eventually, runCli } from '../test/harn
 import { BindingWatch } from './fleet/binding-watch.ts';
 import { HeadProfiler } from './fleet/head-profile.ts';
 import type { SimMessage, SimProcessArgs } from './fleet/sim-process.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -144,9 +145,8 @@ spec:
   }
   if (ROUNDS > 1) {
     const summary = (pick: (f: { bound: number; running: number }) => number) => {
-      const v = figures.map(pick).sort((a, b) => a - b);
-      const median = v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-      return `median ${(median / 1000).toFixed(2)} s (least ${(v[0]! / 1000).toFixed(2)}, most ${(v.at(-1)! / 1000).toFixed(2)})`;
+      const v = figures.map(pick);
+      return `median ${(median(v) / 1000).toFixed(2)} s (least ${(Math.min(...v) / 1000).toFixed(2)}, most ${(Math.max(...v) / 1000).toFixed(2)})`;
     };
     console.log(
       `${ROUNDS} rounds: all bound ${summary((f) => f.bound)}; all reported Running ${summary((f) => f.running)}`,

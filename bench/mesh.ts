@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 import type { Member } from '../agent/mesh/member-table.ts';
 import { keys } from '../agent/store/keys.ts';
 import { createTestCluster, REPO, type TestCluster } from '../test/harness/cluster.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -102,7 +103,6 @@ interface Figures {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const spread = (xs: number[]): Spread =>
   xs.length === 0
     ? { min: Number.NaN, median: Number.NaN, max: Number.NaN }

@@ -24,6 +24,7 @@ import {
   startRouteWorld,
 } from '../test/harness/route-world.ts';
 import { cleanupOnSignals } from './cleanup.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,7 +36,6 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const gbit = (bps: number) => (bps / 1e9).toFixed(2);
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const BACKENDS = values.backends.split(',') as Array<'host-gw' | 'vxlan'>;
 const TARGET = { 'host-gw': 0.9, vxlan: 0.7 } as const;
 const IPERF_PORT = 5201;

@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { addLoad, emptyLoad, schedule } from '../agent/scheduler/stack.ts';
 import type { Algorithm, PodToPlace, SchedNode } from '../agent/scheduler/types.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -93,7 +94,6 @@ function round(skipSpread: boolean): { perSecond: number; pending: number; place
   return { perSecond: (placed + pending) / seconds, pending, placed };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const all: number[] = [];
 const noSpread: number[] = [];
 console.log(`bench/placement: ${P} pods (5 Deployments) on ${N} nodes, ${ROUNDS} rounds`);

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { EndpointSlice, Service } from '../agent/objects/types.ts';
 import { planServiceRules } from '../agent/services/nft/plan.ts';
+import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -79,7 +80,6 @@ const time = async (fn: () => unknown) => {
   await fn();
   return performance.now() - t;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 await run('ip', ['netns', 'add', ns]);
 try {
