@@ -409,4 +409,36 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
       await c.etcd.resume();
     }
   });
+
+  test("a pod's first container starts only once the agent's cache holds it: killed at once, the agent runs it on from the cache", async () => {
+    await put(
+      pod('early', 'n2', {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+      }),
+    );
+    // The agent killed as soon as the pod's container exists (before the cache's usual write, 1 s after
+    // a change): the cache on disk holds the pod already.
+    const first = await eventually(containerOf.bind(null, 'early'), 60_000, "early's container");
+    await c.agents.get('n2')!.kill('SIGKILL');
+    const cached = await readPodsCache(join(c.dir, 'ws', 'n2'));
+    assert.ok(
+      cached?.pods.some((p) => p.pod.metadata.name === 'early'),
+      'the pod in the cache before its container',
+    );
+    // Started cut off from etcd, the agent runs it from that cache: its container removed meanwhile is
+    // made again.
+    await docker.getContainer(first.Id).remove({ force: true });
+    await c.etcd.pause();
+    try {
+      await c.startAgent('n2');
+      await eventually(
+        async () => (await containerOf('early'))?.State === 'running',
+        30_000,
+        'early started again from the cache',
+      );
+    } finally {
+      await c.etcd.resume();
+    }
+  });
 });

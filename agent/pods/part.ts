@@ -107,6 +107,14 @@ class PodsOnNode {
   /** The pods' statuses: last written, and not yet written. */
   private readonly statuses: PodStatusQueue;
   private cacheTimer: NodeJS.Timeout | undefined;
+  /** The timer is the short one (a pod waits to start: whenCached). */
+  private cacheTimerSoon = false;
+  /** Writes of the cache, one after another (each the state when it starts; one tmp file). */
+  private cacheWrites: Promise<void> = Promise.resolve();
+  /** Uids of the pods the cache on disk holds (a write that held them succeeded, or read at start). */
+  private readonly cachedUids = new Set<string>();
+  /** Pods waiting for a write that holds them before their first container (whenCached). */
+  private cacheWaiters: Array<() => void> = [];
   private tick: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private readonly leases: Array<Lease<Stored>> = [];
@@ -154,7 +162,10 @@ class PodsOnNode {
       for (const cm of cached.configMaps) this.configMaps.set(nsName(cm), cm);
       for (const s of cached.secrets) this.secrets.set(nsName(s), s);
       for (const s of cached.services ?? []) this.services.set(nsName(s), s);
-      for (const p of cached.pods) this.upsert(p.pod, p.createRevision, p.status);
+      for (const p of cached.pods) {
+        this.cachedUids.add(p.pod.metadata.uid);
+        this.upsert(p.pod, p.createRevision, p.status);
+      }
     }
     // 2. Docker events: an exit is acted on at once.
     this.watchDocker();
@@ -238,8 +249,11 @@ class PodsOnNode {
     await Promise.all(this.leases.map((l) => l.release()));
     if (this.cacheTimer) {
       clearTimeout(this.cacheTimer);
+      this.cacheTimer = undefined;
       await this.saveCache();
     }
+    await this.cacheWrites;
+    for (const resolve of this.cacheWaiters.splice(0)) resolve();
   }
 
   // ---- desired state ----
@@ -396,6 +410,7 @@ class PodsOnNode {
         probeSlots: this.probeSlots,
         ...(this.network ? { network: this.network } : {}),
         ...(this.dns ? { dns: this.dns } : {}),
+        cached: () => this.whenCached(pod.metadata.uid),
         report: (status) => this.statuses.report(id, status),
         wakeAt: (ms) =>
           setTimeout(() => this.pods.get(id)?.actor.kick(), Math.max(0, ms - Date.now()) + 50).unref(),
@@ -507,15 +522,42 @@ class PodsOnNode {
 
   // ---- cache ----
 
-  private saveCacheSoon(): void {
-    if (this.cacheTimer || this.stopped) return;
-    this.cacheTimer = setTimeout(() => {
-      this.cacheTimer = undefined;
-      void this.saveCache();
-    }, 1000);
+  /** Write the cache within CACHE_WRITE_MS (changes in between go in one write), or CACHE_SOON_MS when a
+   * pod waits for it. */
+  private saveCacheSoon(soon = false): void {
+    if (this.stopped) return;
+    if (this.cacheTimer && (this.cacheTimerSoon || !soon)) return;
+    clearTimeout(this.cacheTimer);
+    this.cacheTimerSoon = soon;
+    this.cacheTimer = setTimeout(
+      () => {
+        this.cacheTimer = undefined;
+        void this.saveCache();
+      },
+      soon ? CACHE_SOON_MS : CACHE_WRITE_MS,
+    );
   }
 
-  private async saveCache(): Promise<void> {
+  /** Resolves once the cache on disk holds the pod: its first container (its sandbox first) is started
+   * only then, so an agent that restarts cut off from etcd finds every container it started in its cache
+   * and runs it on instead of removing it as a stray. A failed write lets the pod start all the same
+   * (logged: the pod is not held back by its disk). */
+  private whenCached(uid: string): Promise<void> {
+    if (this.cachedUids.has(uid) || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.cacheWaiters.push(resolve);
+      this.saveCacheSoon(true);
+    });
+  }
+
+  private saveCache(): Promise<void> {
+    this.cacheWrites = this.cacheWrites.then(() => this.writeCache());
+    return this.cacheWrites;
+  }
+
+  private async writeCache(): Promise<void> {
+    const waiters = this.cacheWaiters.splice(0);
+    const uids = [...this.pods.values()].map((e) => e.pod.metadata.uid);
     const namespaces = new Set([...this.pods.values()].map((e) => e.pod.metadata.namespace));
     const cache: PodsCache = {
       pods: [...this.pods].map(([id, e]) => {
@@ -530,6 +572,8 @@ class PodsOnNode {
     };
     try {
       const { skipped } = await writePodsCache(this.ctx.self().workspace, cache);
+      this.cachedUids.clear();
+      for (const uid of uids) this.cachedUids.add(uid);
       if (skipped.length > 0)
         this.ctx.log.warn(
           { secrets: skipped },
@@ -537,9 +581,16 @@ class PodsOnNode {
         );
     } catch (err) {
       this.ctx.log.warn({ err: String(err) }, 'pods cache write failed');
+    } finally {
+      for (const resolve of waiters) resolve();
     }
   }
 }
+
+/** The cache is written this long after a change (a burst of changes is one write), or this soon when a
+ * pod waits for it to start (whenCached). */
+const CACHE_WRITE_MS = 1000;
+const CACHE_SOON_MS = 20;
 
 const nsName = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const controllerOf = (pod: Pod) => pod.metadata.ownerReferences?.find((o) => o.controller);

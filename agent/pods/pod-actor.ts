@@ -70,6 +70,9 @@ export interface PodActorDeps {
   backoff: Backoff;
   /** The agent's probe slots (shared by every pod: bounds probes running at once). */
   probeSlots: ProbeSlots;
+  /** Resolves once the agent's local cache holds this pod (agent/pods/part.ts): nothing is started for
+   * it before. Absent: at once. */
+  cached?(): Promise<void>;
   /** Report status (the caller writes it to etcd when it changed). */
   report(status: PodStatus): void;
   /** Call reconcile again at this time (a back-off ends). */
@@ -252,6 +255,7 @@ export class PodActor {
 
   private async reconcile(): Promise<void> {
     if (this.pod.metadata.deletionTimestamp) return this.terminate();
+    await this.deps.cached?.();
     const volumes = await volumesStep(
       this.pod,
       { dir: join(this.podDir, 'volumes'), secretDir: this.secretDir },
