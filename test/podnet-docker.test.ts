@@ -1,5 +1,5 @@
 // The pod network on real Docker and the real kernel (agent/podnet): two agents on this machine, each
-// node its own bridge and subnet of network.podCidr. Replicas listening on one port share a node, each
+// node its own subnet of network.podCidr and routed pod veths. Replicas listening on one port share a node, each
 // Running at its own IP; pods reach each other and, masqueraded, what is beyond the node; hostNetwork
 // pods are on the node's network as before; a hostPort reaches its pod; an agent restart changes nothing
 // (same IPs, same containers, an open connection still answers), also when it restarts cut off from etcd
@@ -77,17 +77,32 @@ describe('pod network on Docker', { timeout: 400_000 }, () => {
       req.on('error', reject);
       req.end();
     });
+  /** A node's pods' veths (`<ifindex> <name>`, sorted: one made again has a new index): the devices of
+   * the routes from its gateway address (a routed veth's /32 route to its pod). */
+  const podVeths = async (node: string): Promise<string[]> => {
+    const ipj = async <T>(args: string[]): Promise<T[]> =>
+      JSON.parse((await run('ip', ['-j', ...args]).catch(() => ({ stdout: '[]' }))).stdout || '[]') as T[];
+    const [dev] = await ipj<{ addr_info: Array<{ local: string }> }>([
+      '-4',
+      'addr',
+      'show',
+      'dev',
+      bridgeName(c.name, node),
+    ]);
+    const gw = dev?.addr_info[0]?.local;
+    if (!gw) return [];
+    const routes = await ipj<{ dev: string; prefsrc?: string }>(['-4', 'route', 'show']);
+    const out: string[] = [];
+    for (const r of routes.filter((r) => r.prefsrc === gw && r.dev.startsWith('nkv'))) {
+      const [link] = await ipj<{ ifindex: number; ifname: string }>(['link', 'show', 'dev', r.dev]);
+      if (link) out.push(`${link.ifindex} ${link.ifname}`);
+    }
+    return out.sort();
+  };
   /** What this test counts of the kernel and the engine for the cluster. */
   const footprint = async () => {
     let veths = 0;
-    for (const n of c.nodes) {
-      const { stdout } = await run('ip', ['-j', 'link', 'show', 'master', bridgeName(c.name, n.name)]).catch(
-        () => ({
-          stdout: '[]',
-        }),
-      );
-      veths += (JSON.parse(stdout || '[]') as unknown[]).length;
-    }
+    for (const n of c.nodes) veths += (await podVeths(n.name)).length;
     let addresses = 0;
     for (const n of c.nodes) {
       const text = await readFile(podIpsPath(join(c.dir, 'ws', n.name)), 'utf8').catch(() => '{"pods":{}}');
@@ -180,7 +195,7 @@ spec:
     const pair = [...byNode.values()].find((l) => l.length === 2);
     assert.ok(pair, 'two replicas on one node');
     const [a, b] = pair;
-    // Pod to pod on one node, through the bridge; the pod's own name resolves to its IP (/etc/hosts).
+    // Pod to pod on one node, through the node's IP layer; the pod's own name resolves to its IP (/etc/hosts).
     const ct = await containerOf(a!.metadata.name, 'web');
     assert.equal(
       (await execIn(docker, ct.Id, ['wget', '-qO-', `http://${b!.status!.podIP}:8080/`])).trim(),
@@ -299,21 +314,14 @@ spec:
     await roundTrip('before');
     const before = await pods();
     const onN1 = before.filter((p) => p.spec.nodeName === 'n2').map((p) => p.metadata.name);
-    // The containers (with the sandboxes) of n2's pods, the veths on n2's bridge (by ifindex: one made
+    // The containers (with the sandboxes) of n2's pods, the veths of n2's pods (by ifindex: one made
     // again has a new one) and n2's table with its handles (a table made again has new ones).
     const containers = async () =>
       (await docker.listContainers({ filters: { label: [`nokube.cluster=${c.name}`, 'nokube.node=n2'] } }))
         .filter((x) => onN1.includes(x.Labels['nokube.pod']!))
         .map((x) => `${x.Id} ${x.State}`)
         .sort();
-    const veths = async () =>
-      (
-        JSON.parse(
-          (await run('ip', ['-j', 'link', 'show', 'master', bridgeName(c.name, 'n2')])).stdout || '[]',
-        ) as Array<{ ifindex: number; ifname: string }>
-      )
-        .map((l) => `${l.ifindex} ${l.ifname}`)
-        .sort();
+    const veths = () => podVeths('n2');
     const table = async () =>
       (await run('nft', ['-a', 'list', 'table', 'ip', tableName(c.name, 'n2')])).stdout;
     const [ctBefore, vethsBefore, tableBefore] = [await containers(), await veths(), await table()];

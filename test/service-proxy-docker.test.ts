@@ -1,10 +1,11 @@
 // The Service data path on the real kernel, etcd and Docker (agent/services/proxy): the agent loads its
-// nftables table from the Services and EndpointSlices. A ClusterIP reached from a network namespace on
-// the node's pod bridge is spread over its 3 ready endpoints (kept on one with ClientIP affinity); a
+// nftables table from the Services and EndpointSlices. A ClusterIP reached from a network namespace wired
+// to the node as a pod is is spread over its 3 ready endpoints (kept on one with ClientIP affinity); a
 // NodePort is reached from a namespace outside the node; an endpoint whose readiness fails leaves the
 // kernel's rules and comes back; a deleted Service takes its rules (counted); a pod reaches itself
 // through its Service; a table replaced by a change keeps an open connection through a ClusterIP; an
-// agent restart with the same inputs keeps the table (its handles) and the connection; an agent started
+// agent restart with the same inputs keeps the table (its handles) and the connection, and moves a pod an
+// older agent put on the node's bridge to a routed veth with the connection kept; an agent started
 // with etcd down loads its rules from its workspace cache, then follows etcd; an agent started with
 // `network.mode: host` removes the table.
 import assert from 'node:assert/strict';
@@ -15,7 +16,6 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Pod, Service } from '../agent/objects/types.ts';
 import { bridgeName, vethName } from '../agent/podnet/names.ts';
-import { brNetfilterOn } from '../agent/podnet/pod-network.ts';
 import { tableName } from '../agent/services/nft/plan.ts';
 import { servicesCachePath } from '../agent/services/proxy/cache.ts';
 import { storeConfig } from '../agent/store/config-store.ts';
@@ -39,7 +39,7 @@ describe('Service data path: the agent loads its nftables table', { timeout: 300
   let image: string;
   let table: string;
   const tag = process.pid % 100000;
-  /** A namespace on the node's pod bridge (a pod's view), and one beyond the node (a client outside). */
+  /** A namespace wired to the node as a pod is (a pod's view), and one beyond the node (a client outside). */
   const inside = `nkt-svc-in-${process.pid}`;
   const outside = `nkt-svc-out-${process.pid}`;
   const insideVeth = `nktsi${tag}`;
@@ -143,15 +143,23 @@ spec:
       '3 web pods with IPs',
     );
     const names = web.map((p) => p.metadata.name).sort();
-    // The node's subnet (a /24 of podCidr, the bridge's gateway at .1): the inside namespace takes .250.
+    // The node's subnet (a /24 of podCidr, the gateway at .1): the inside namespace takes .250, wired
+    // as agent/podnet wires a pod (a routed veth answering the pod's ARP).
     const [a, b, cc] = web[0]!.status!.podIP!.split('.');
     await run('ip', ['netns', 'add', inside]);
     await run('ip', ['link', 'add', insideVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', inside]);
-    await run('ip', ['link', 'set', insideVeth, 'master', bridgeName(c.name, 'n1')]);
-    // As a pod's port (agent/podnet): isolated unless br_netfilter is on.
-    const isolate = (await brNetfilterOn()) ? 'off' : 'on';
-    await run('ip', ['link', 'set', insideVeth, 'type', 'bridge_slave', 'isolated', isolate]);
     await run('ip', ['link', 'set', insideVeth, 'up']);
+    await run('ip', [
+      'route',
+      'add',
+      `${a}.${b}.${cc}.250/32`,
+      'dev',
+      insideVeth,
+      'src',
+      `${a}.${b}.${cc}.1`,
+    ]);
+    await writeFile(`/proc/sys/net/ipv4/conf/${insideVeth}/proxy_arp`, '1');
+    await writeFile(`/proc/sys/net/ipv4/neigh/${insideVeth}/proxy_delay`, '0');
     await run('ip', ['-n', inside, 'addr', 'add', `${a}.${b}.${cc}.250/24`, 'dev', 'eth0']);
     await run('ip', ['-n', inside, 'link', 'set', 'eth0', 'up']);
     await run('ip', ['-n', inside, 'route', 'add', 'default', 'via', `${a}.${b}.${cc}.1`]);
@@ -375,16 +383,24 @@ spec:
     assert.notEqual(digestOf(await listTable()), digest);
     await conn.echo('after a replace');
 
-    // The echo pod's bridge port in the other mode (as an agent of before isolated ports left it, or
-    // before br_netfilter's switch turned): the restarted agent sets it back.
+    // The echo pod's veth routed; then on the node's bridge without its route, as an agent of before
+    // routed veths left it: the restarted agent moves it back, the connection through it kept.
     const [echoPod] = await pods('echo');
     const echoVeth = vethName(echoPod!.metadata.uid);
-    const isolated = async (): Promise<boolean> =>
-      JSON.parse((await run('ip', ['-j', '-d', 'link', 'show', 'dev', echoVeth])).stdout)[0].linkinfo
-        .info_slave_data.isolated;
-    const wanted = !(await brNetfilterOn());
-    assert.equal(await isolated(), wanted);
-    await run('ip', ['link', 'set', echoVeth, 'type', 'bridge_slave', 'isolated', wanted ? 'off' : 'on']);
+    const echoIp = echoPod!.status!.podIP!;
+    const wiring = async () => {
+      const link = JSON.parse((await run('ip', ['-j', 'link', 'show', 'dev', echoVeth])).stdout)[0];
+      const routes = JSON.parse((await run('ip', ['-j', 'route', 'show', 'dev', echoVeth])).stdout);
+      return {
+        master: link.master ?? null,
+        routed: routes.some((r: { dst: string }) => r.dst === echoIp),
+        proxyArp: (await run('cat', [`/proc/sys/net/ipv4/conf/${echoVeth}/proxy_arp`])).stdout.trim(),
+      };
+    };
+    const routed = { master: null, routed: true, proxyArp: '1' };
+    assert.deepEqual(await wiring(), routed);
+    await run('ip', ['route', 'del', `${echoIp}/32`, 'dev', echoVeth]);
+    await run('ip', ['link', 'set', echoVeth, 'master', bridgeName(c.name, 'n1')]);
     const tableBefore = await listTable(true);
     await c.agents.get('n1')!.kill('SIGKILL');
     const agent = await c.startAgent('n1');
@@ -394,9 +410,13 @@ spec:
       'the restarted agent to find its rules in the kernel',
     );
     assert.equal(await listTable(true), tableBefore, 'same table, same handles');
+    await eventually(
+      async () => JSON.stringify(await wiring()) === JSON.stringify(routed),
+      20_000,
+      "the echo pod's veth routed again",
+    );
     await conn.echo('after a restart');
     conn.close();
-    await eventually(async () => (await isolated()) === wanted, 20_000, "the echo pod's port as it was");
     await hairpin();
   });
 

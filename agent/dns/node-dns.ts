@@ -1,4 +1,4 @@
-// DNS on a node with a pod network: the node resolver (server.ts) on the pod bridge's gateway address,
+// DNS on a node with a pod network: the node resolver (server.ts) on the node's pod gateway address,
 // port 53, answering the cluster domain from the zone (zone-source.ts) and forwarding the rest to the
 // host's resolvers (host-resolv.ts); and each pod's /etc/resolv.conf (resolv-conf.ts), written in the pod's
 // directory of the workspace and bind-mounted read-only in each of its containers (as the kubelet's
@@ -32,7 +32,7 @@ export interface NodeDnsDeps {
   metrics: Registry;
   /** The node resolver's address once the node's pod subnet is known (its gateway). */
   gateway(): string | undefined;
-  /** Resolves once the bridge holds the gateway address. */
+  /** Resolves once the node's gateway device holds the gateway address. */
   bridgeUp(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 // DNS wired into the pods part (agent/pods/part.ts) on a node with a pod network: the node resolver on the
-// bridge's gateway once the bridge is up, and the pods' resolv.conf files.
+// node's pod gateway once its device is up, and the pods' resolv.conf files.
 import { podNetworkOf } from '../config/schema.ts';
 import type { AgentContext } from '../context.ts';
 import { addressAt } from '../net/cidr.ts';

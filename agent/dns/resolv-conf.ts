@@ -51,7 +51,7 @@ export function formatResolvConf(rc: ResolvConf): string {
 
 export interface PodDnsInput {
   clusterDomain: string;
-  /** The node resolver's address (the node's pod bridge gateway). */
+  /** The node resolver's address (the node's pod gateway). */
   nameserver: string;
   host: ResolvConf;
 }

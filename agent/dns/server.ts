@@ -1,4 +1,4 @@
-// The node resolver's sockets: UDP and TCP port 53 on the node's pod bridge gateway. A question of the
+// The node resolver's sockets: UDP and TCP port 53 on the node's pod gateway address. A question of the
 // cluster domain is answered from the zone (lookup.ts) at once; any other is forwarded (forward.ts) to the
 // host's resolvers. Bounded: MAX_FORWARDS forwards in flight (past it: SERVFAIL at once), each within
 // FORWARD_DEADLINE_MS (then SERVFAIL); MAX_TCP_CONNECTIONS connections, each closed after TCP_IDLE_MS

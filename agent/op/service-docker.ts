@@ -61,7 +61,7 @@ export async function state(spec: Spec): Promise<ServiceState> {
 /** What the agent of a pod network does on its host, and no more (not `--privileged`: every capability
  * and device, which a host whose own bounding set lacks one cannot even give): NET_ADMIN for bridges,
  * veths, routes, nftables and conntrack; SYS_ADMIN to enter a pod's network namespace (setns, which
- * Docker's seccomp profile allows with it); /proc/sys writable (ip_forward, the bridge's route_localnet
+ * Docker's seccomp profile allows with it); /proc/sys writable (ip_forward, the pods' veths' route_localnet
  * and proxy ARP: Docker mounts it read-only, and its AppArmor profile denies the writes). */
 export const POD_NETWORK_RIGHTS = {
   CapAdd: ['NET_ADMIN', 'SYS_ADMIN'],

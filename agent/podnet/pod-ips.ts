@@ -1,4 +1,4 @@
-// The pods' addresses on this node: allocated from the node subnet (the first address is the bridge's,
+// The pods' addresses on this node: allocated from the node subnet (the first address is the gateway's,
 // the last the broadcast), kept in the workspace so a restarted agent gives a running pod the same one,
 // released when the pod is gone. With each address, the pod's host ports (the nftables table is made
 // from this file at start, before etcd answers).

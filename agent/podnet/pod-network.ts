@@ -1,8 +1,14 @@
-// Each pod its own network namespace and IP (k8s' model, flannel's bridge on one node): a sandbox
-// container (network.sandboxImage, NetworkMode none) holds the namespace; a veth pair joins it to the
-// node's bridge (gateway: the first address of the node subnet), its end inside named eth0 with the pod's
-// IP and a default route via the bridge; the pod's containers join with NetworkMode container:<sandbox>.
-// The node's nftables table (ruleset.ts) masquerades the pods' outbound traffic and maps host ports.
+// Each pod its own network namespace and IP (k8s' model): a sandbox container (network.sandboxImage,
+// NetworkMode none) holds the namespace; a veth pair joins it to the node, routed (as Calico does, no
+// bridge on a packet's path): the end inside is eth0 with the pod's IP in the node subnet and a default
+// route via the subnet's first address, the gateway; the host's end has a /32 route to the pod and answers
+// the pod's ARP for every other address with its own MAC (proxy ARP), so every packet a pod sends, to a
+// pod of the same node too, passes the node's IP layer once: forwarded, conntracked (Services' NAT both
+// ways) and never bridged (no br_netfilter, no bridge hooks). The gateway address is on the node's
+// gateway device, a bridge without ports (this kernel has no dummy device; the cluster resolver listens
+// there), which also holds the subnet's route: an address of the subnet no pod has is unreachable at once.
+// The pod's containers join with NetworkMode container:<sandbox>. The node's nftables table (ruleset.ts)
+// masquerades the pods' outbound traffic and maps host ports.
 //
 // Every step reads before it writes: an agent restart finds the bridge, the veths, the addresses and the
 // table as it left them and changes nothing (no container restarted, connections kept). Nothing here is
@@ -64,7 +70,10 @@ interface Link {
   ifname: string;
   flags?: string[];
   master?: string;
-  linkinfo?: { info_slave_data?: { isolated?: boolean; hairpin?: boolean } };
+}
+interface KernelRoute {
+  dst: string;
+  prefsrc?: string;
 }
 interface AddrInfo {
   ifname: string;
@@ -82,8 +91,6 @@ export class PodNetwork {
   /** Per pod uid, the sandbox (`<id>/<pid>/<ip>`) last found wired: a reconcile of a wired pod costs one
    * engine inspect, no process. */
   private readonly wired = new Map<string, { key: string; sandbox: PodSandbox }>();
-  /** Whether the pods' ports are isolated, and when that was read (portsIsolated). */
-  private portMode: { isolated: boolean; at: number } | undefined;
   /** The sandbox image's last failed pull: not tried again (by any pod) before SANDBOX_PULL_RETRY_MS. */
   private pullFailed: { at: number; message: string } | undefined;
 
@@ -141,11 +148,10 @@ export class PodNetwork {
       if ('reason' in made) return made;
       info = made;
     }
-    const isolated = await this.portsIsolated();
-    const key = `${info.Id}/${info.State.Pid}/${addr.ip}/${isolated}`;
+    const key = `${info.Id}/${info.State.Pid}/${addr.ip}`;
     const known = this.wired.get(uid);
     if (known?.key === key) return known.sandbox;
-    await this.wire(info.State.Pid, uid, addr.ip, subnet, isolated);
+    await this.wire(info.State.Pid, uid, addr.ip, subnet);
     const sandbox = { sandboxId: info.Id, ip: addr.ip, hostsFile: await this.writeHosts(pod, addr.ip) };
     this.wired.set(uid, { key, sandbox });
     return sandbox;
@@ -182,7 +188,7 @@ export class PodNetwork {
     if (had && had.hostPorts.length > 0) await this.applyRules();
   }
 
-  // ---- the node: bridge, forwarding, table ----
+  // ---- the node: gateway device, forwarding, table ----
 
   private async ensureBridge(subnet: string): Promise<void> {
     const { prefix } = parseCidr(subnet);
@@ -200,40 +206,8 @@ export class PodNetwork {
       await ipBatch([`addr add ${gw}/${prefix} dev ${br}`]);
     const link = await ipJson<Link[]>(['link', 'show', 'dev', br]);
     if (!link?.[0]?.flags?.includes('UP')) await ipBatch([`link set ${br} up`]);
-    // The kernel forwards the pods' packets; a host port reached on a loopback address is routed to the
-    // bridge (kube-proxy sets route_localnet the same way, here on our bridge only).
+    // The kernel forwards the pods' packets.
     await setSysctl('/proc/sys/net/ipv4/ip_forward', '1');
-    await setSysctl(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, '1');
-    await setSysctl(`/proc/sys/net/ipv4/neigh/${br}/proxy_delay`, '0');
-    this.portMode = undefined;
-    await this.portsIsolated();
-  }
-
-  /** How the pods' bridge ports are wired, from br_netfilter's switch (read again at most every
-   * PORT_MODE_RECHECK_MS: the module may be loaded or the switch turned while the agent runs):
-   * - off or no module: the ports are isolated (no frame passes from one pod to another inside the
-   *   bridge) and the node answers the pods' ARP for each other with the bridge's address (proxy ARP back
-   *   out of the port it came in on, "private VLAN"): every packet between pods of this node is routed
-   *   by the node's IP layer, where conntrack un-NATs a ClusterIP's reply from an endpoint on this
-   *   bridge; bridged frames pass no IP hook.
-   * - on: the ports bridge as kube-proxy expects; br_netfilter runs every bridged frame through the IP
-   *   hooks and un-NATs those replies itself (its DNAT to a pod of the same bridge is a bridged frame,
-   *   which isolated ports would drop). */
-  private async portsIsolated(): Promise<boolean> {
-    const now = Date.now();
-    if (this.portMode && now - this.portMode.at < PORT_MODE_RECHECK_MS) return this.portMode.isolated;
-    const isolated = !(await brNetfilterOn());
-    if (this.portMode?.isolated !== isolated) {
-      await setSysctl(`/proc/sys/net/ipv4/conf/${this.bridge}/proxy_arp_pvlan`, isolated ? '1' : '0');
-      this.deps.log.info(
-        { bridge: this.bridge, isolated },
-        isolated
-          ? 'pod ports isolated: pods of this node reach each other through its IP layer (br_netfilter off)'
-          : "pod ports bridged: br_netfilter is on and un-NATs Services' replies between pods of this node",
-      );
-    }
-    this.portMode = { isolated, at: now };
-    return isolated;
   }
 
   /** The table as the addresses' host ports want it; left alone when its digest says it is already so. */
@@ -243,7 +217,6 @@ export class PodNetwork {
       if (!subnet || !this.ips) return;
       const wanted: Ruleset = {
         table: this.table,
-        bridge: this.bridge,
         subnet,
         podCidr: this.deps.network.podCidr,
         hostPorts: this.ips.entries().flatMap(([, a]) => a.hostPorts),
@@ -305,25 +278,24 @@ export class PodNetwork {
     return ct.inspect();
   }
 
-  /** The pod's end of a veth pair in the sandbox's namespace as eth0 with its IP and a default route;
-   * the host's end on the bridge, isolated or not (portsIsolated). Nothing is done when all is so already. */
-  private async wire(pid: number, uid: string, ip: string, subnet: string, isolated: boolean): Promise<void> {
+  /** The pod's end of a veth pair in the sandbox's namespace as eth0 with its IP and a default route; the
+   * host's end routed to it (the header's comment). Nothing is done when all is so already; a pod an agent
+   * of before routed veths put on the bridge is moved off it in place (its connections kept: the pod
+   * forgets the neighbours it knew, asks again and gets the host's answer). */
+  private async wire(pid: number, uid: string, ip: string, subnet: string): Promise<void> {
     const { prefix } = parseCidr(subnet);
     const gw = addressAt(subnet, 1);
     const veth = vethName(uid);
-    // Hairpin: with bridged ports, a pod reaching itself through a Service gets its packet back out of
-    // the port it came in on.
-    const portFlags = `type bridge_slave isolated ${isolated ? 'on' : 'off'} hairpin on`;
+    const route = `route replace ${ip}/32 dev ${veth} src ${gw}`;
     const inside = await ipJsonIn<AddrInfo[]>(pid, ['-4', 'addr', 'show', 'dev', 'eth0']);
-    const host = await ipJson<Link[]>(['-d', 'link', 'show', 'dev', veth]);
-    if (host?.[0]?.master === this.bridge && inside?.[0]?.addr_info?.some((a) => a.local === ip)) {
-      // The port's mode changed (or an agent of before isolated ports wired it): set in place, the link
-      // up; the pod forgets the addresses it knew its neighbours at, asks again and gets the new answer.
-      const flags = host[0].linkinfo?.info_slave_data;
-      if (flags?.isolated !== isolated || flags?.hairpin !== true) {
-        await ipBatch([`link set ${veth} ${portFlags}`]);
-        if (flags?.isolated !== isolated) await ipBatch(['neigh flush dev eth0'], pid);
-      }
+    const host = await ipJson<Link[]>(['link', 'show', 'dev', veth]);
+    if (host?.[0] && inside?.[0]?.addr_info?.some((a) => a.local === ip)) {
+      const bridged = host[0].master !== undefined;
+      const routes = await ipJson<KernelRoute[]>(['-4', 'route', 'show', 'dev', veth]);
+      if (bridged) await ipBatch([`link set ${veth} nomaster`, `link set ${veth} up`, route]);
+      else if (!routes?.some((r) => r.dst === ip && r.prefsrc === gw)) await ipBatch([route]);
+      await hostEndSysctls(veth);
+      if (bridged) await ipBatch(['neigh flush dev eth0'], pid);
       return;
     }
     // Half made (an agent stopped between steps): made again from the start.
@@ -333,10 +305,10 @@ export class PodNetwork {
     await ipBatch([
       `link add ${veth}${this.mtuArg()} type veth peer name ${peer}${this.mtuArg()}`,
       `link set ${peer} netns ${pid}`,
-      `link set ${veth} master ${this.bridge}`,
-      `link set ${veth} ${portFlags}`,
       `link set ${veth} up`,
+      route,
     ]);
+    await hostEndSysctls(veth);
     await ipBatch(
       [
         `link set ${peer} name eth0`,
@@ -378,19 +350,14 @@ export class PodNetwork {
   }
 }
 
-/** br_netfilter's switch is read again this often (portsIsolated). */
-const PORT_MODE_RECHECK_MS = 5000;
-
-/** Bridged frames pass the IP hooks (net.bridge.bridge-nf-call-iptables; the file is there only while
- * the br_netfilter module is loaded). */
-export async function brNetfilterOn(): Promise<boolean> {
-  const text = await readFile('/proc/sys/net/bridge/bridge-nf-call-iptables', 'utf8').catch(
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return '0';
-      throw err;
-    },
-  );
-  return text.trim() === '1';
+/** A pod's veth on the host: it answers the pod's ARP for every address its route leaves by another
+ * device (the gateway's and the other pods' of the subnet) at once (the default proxy_delay holds each
+ * answer up to 0.8 s), and a host port reached on a loopback address is routed to it (kube-proxy sets
+ * route_localnet the same way, here on the pods' veths only). */
+async function hostEndSysctls(veth: string): Promise<void> {
+  await setSysctl(`/proc/sys/net/ipv4/conf/${veth}/proxy_arp`, '1');
+  await setSysctl(`/proc/sys/net/ipv4/neigh/${veth}/proxy_delay`, '0');
+  await setSysctl(`/proc/sys/net/ipv4/conf/${veth}/route_localnet`, '1');
 }
 
 /** A sandbox image that cannot be pulled is tried again this often (one pull for every waiting pod). */

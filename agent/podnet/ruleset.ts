@@ -16,7 +16,6 @@ export interface HostPortRule {
 
 export interface Ruleset {
   table: string;
-  bridge: string;
   /** The node's pod subnet and the cluster's pod CIDR. */
   subnet: string;
   podCidr: string;
@@ -58,9 +57,9 @@ export function rulesetBody(r: Ruleset): string {
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
-    `    ip saddr ${r.subnet} ip daddr != ${r.podCidr} oifname != "${r.bridge}" masquerade`,
-    // A host port reached from the node itself on a loopback address: the pod answers the bridge.
-    `    ct status dnat ip saddr 127.0.0.0/8 oifname "${r.bridge}" masquerade`,
+    `    ip saddr ${r.subnet} ip daddr != ${r.podCidr} masquerade`,
+    // A host port reached from the node itself on a loopback address: the pod answers the node.
+    `    ct status dnat ip saddr 127.0.0.0/8 ip daddr ${r.subnet} masquerade`,
     '  }',
   ].join('\n');
 }

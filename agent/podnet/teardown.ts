@@ -1,4 +1,4 @@
-// What the pod network left in the host's kernel for one node, removed: its bridge and its nftables
+// What the pod network left in the host's kernel for one node, removed: its gateway device and its nftables
 // table (the pods' veths went with their sandboxes), its Services table (agent/services/proxy), its
 // VXLAN device and, given podCidr, its routes to the peers' subnets (agent/routes). For `nokube down`,
 // test clusters and a node that `new-or-update` removes (the `network-teardown` op on that host); an

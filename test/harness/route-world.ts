@@ -1,8 +1,9 @@
 // Routes between nodes' pod subnets, on the real kernel (test/routes-*-netns.test.ts): netns test hosts
 // (test/harness/hosts.ts, no sshd) on one link, real agents in them (`ip netns exec`: each agent's pod
 // network, routes and VXLAN device are in its host's namespace; pods' Docker is the machine's engine,
-// unused: no pod is scheduled), and stand-in pods: a network namespace per node on that node's pod bridge
-// (made by the agent's pod network) at an address of its subnet, as a sandbox would be. Pod to pod is
+// unused: no pod is scheduled), and stand-in pods: a network namespace per node wired to it as a sandbox
+// would be (a routed veth; the subnet's gateway on the node's gateway device, made by the agent's pod
+// network) at an address of its subnet. Pod to pod is
 // proved with TCP: a server in one stand-in pod answers with the address it sees the caller at (no NAT:
 // the caller's own).
 import { execFile, spawn } from 'node:child_process';
@@ -169,10 +170,14 @@ export async function startRouteWorld(opts: {
       const host = hostOf.get(node)!;
       const subnet = await world.subnetOf(node);
       const bridge = bridgeName(cluster.name, node);
+      const gw = addressAt(subnet, 1);
       await eventually(
-        () => ipIn<unknown[]>(host, ['link', 'show', 'dev', bridge]).then((l) => l.length > 0),
+        () =>
+          ipIn<Array<{ addr_info?: Array<{ local: string }> }>>(host, ['-4', 'addr', 'show', 'dev', bridge])
+            .then((l) => l[0]?.addr_info?.some((a) => a.local === gw))
+            .catch(() => false),
         20_000,
-        `${node}'s pod bridge`,
+        `${node}'s pod gateway address`,
       );
       const netns = `${host.netns}p`;
       const ip = addressAt(subnet, 200);
@@ -195,9 +200,17 @@ export async function startRouteWorld(opts: {
         'netns',
         netns,
       ]);
-      await inHost(['link', 'set', 'standin', 'master', bridge, 'up']);
-      // As a sandbox's port (agent/podnet): to other pods through the node's IP layer.
-      await inHost(['link', 'set', 'standin', 'type', 'bridge_slave', 'isolated', 'on']);
+      // As agent/podnet wires a sandbox: a routed veth that answers the pod's ARP.
+      await inHost(['link', 'set', 'standin', 'up']);
+      await inHost(['route', 'add', `${ip}/32`, 'dev', 'standin', 'src', gw]);
+      await sh(IP, [
+        'netns',
+        'exec',
+        host.netns,
+        'sh',
+        '-c',
+        'echo 1 > /proc/sys/net/ipv4/conf/standin/proxy_arp && echo 0 > /proc/sys/net/ipv4/neigh/standin/proxy_delay',
+      ]);
       await inPod(['link', 'set', 'lo', 'up']);
       await inPod(['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
       await inPod(['link', 'set', 'eth0', 'up']);

@@ -275,7 +275,7 @@ async function stopPids(p: PidFile): Promise<void> {
   await terminate(Object.values(p.agents), 10_000);
   if (p.cluster && Object.keys(p.agents).length > 0) {
     await removeContainers(p.cluster, Object.keys(p.agents));
-    // The pod network's bridge and nftables table of each node (none with network.mode host).
+    // The pod network's gateway device and nftables table of each node (none with network.mode host).
     const { removeNodeNetwork } = await import('../../../agent/podnet/teardown.ts');
     for (const node of Object.keys(p.agents)) await removeNodeNetwork(p.cluster, node).catch(() => undefined);
   }
