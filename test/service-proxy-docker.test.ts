@@ -2,7 +2,7 @@
 // nftables table from the Services and EndpointSlices. A ClusterIP reached from a network namespace wired
 // to the node as a pod is is spread over its 3 ready endpoints (kept on one with ClientIP affinity); a
 // NodePort is reached from a namespace outside the node; an endpoint whose readiness fails leaves the
-// kernel's rules and comes back; a deleted Service takes its rules (counted); a pod reaches itself
+// kernel's rules and comes back; a Service without endpoints refuses at once; a deleted Service takes its rules (counted); a pod reaches itself
 // through its Service; a table replaced by a change keeps an open connection through a ClusterIP; an
 // agent restart with the same inputs keeps the table (its handles) and the connection, and moves a pod an
 // older agent put on the node's bridge to a routed veth with the connection kept; an agent started
@@ -234,6 +234,30 @@ spec:
       30_000,
       `${victim!.metadata.name} answering again`,
     );
+  });
+
+  test('a Service without endpoints refuses at once: its ClusterIP from a pod, its NodePort from outside the node', async () => {
+    await apply(`apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  type: NodePort
+  selector: {app: nobody}
+  ports: [{port: 80, targetPort: 8080, nodePort: ${NODE_PORT + 1}}]
+`);
+    const ip = await clusterIp('nobody');
+    await eventually(
+      async () => (await tableOrEmpty()).includes(`${ip} . tcp . 80 : goto reject-chain`),
+      30_000,
+      "nobody's ClusterIP rejected",
+    );
+    const [fromPod] = await getsFrom(inside, ip, 80, 1);
+    assert.match(fromPod!, /ECONNREFUSED/);
+    const [fromOutside] = await getsFrom(outside, outsideHost, NODE_PORT + 1, 1);
+    assert.match(fromOutside!, /ECONNREFUSED/);
+    // Web's NodePort beside it answers.
+    assert.ok((await getsFrom(outside, outsideHost, NODE_PORT, 1))[0]?.startsWith('web-'));
+    await cli(['delete', 'svc', 'nobody']);
   });
 
   test('UDP: a flow to an endpoint that leaves goes to one that is there (its conntrack entries deleted)', async () => {

@@ -116,11 +116,16 @@ test('a ClusterIP is spread with numgen over its ready endpoints, each DNATed to
   );
 });
 
-test('a NodePort goes through its external chain (masquerade, then the Service chain)', () => {
+test("a NodePort goes through its external chain (on the node's own addresses only: masquerade, then the Service chain)", () => {
   assert.match(text, /tcp \. 30080 : goto external-\w+-default\/web\/tcp\/http/);
   assert.match(
     text,
-    /chain external-\w+-default\/web\/tcp\/http \{\n {4}jump mark-for-masquerade\n {4}goto service-\w+-default\/web\/tcp\/http\n/,
+    /chain external-\w+-default\/web\/tcp\/http \{\n {4}fib daddr type != local return\n {4}ip daddr 127\.0\.0\.0\/8 return\n {4}jump mark-for-masquerade\n {4}goto service-\w+-default\/web\/tcp\/http\n/,
+  );
+  // The port's map first, the FIB lookup only for a packet to a NodePort.
+  assert.match(
+    text,
+    /chain services \{\n {4}ip daddr \. meta l4proto \. th dport vmap @service-ips\n {4}meta l4proto \. th dport vmap @service-nodeports\n/,
   );
 });
 

@@ -3,9 +3,9 @@
 // in one transaction (agent/services/proxy; nothing outside the table is touched). The table's comment
 // holds a digest of its body: a restarted agent that wants the same rules leaves the table alone.
 //
-// - `services`: a verdict map ClusterIP . protocol . port -> the Service port's chain, and on the node's
-//   own addresses (fib daddr type local) protocol . NodePort -> its external chain (which marks the
-//   packet for masquerade first);
+// - `services`: a verdict map ClusterIP . protocol . port -> the Service port's chain, and protocol .
+//   NodePort -> its external chain (which returns unless the packet is to one of the node's own addresses
+//   (fib daddr type local), then marks it for masquerade);
 // - a Service port's chain: ClientIP affinity first (a dynamic set per endpoint, refreshed by the
 //   endpoint's chain, timeout the Service's), then `numgen random mod N` over its endpoints;
 // - an endpoint's chain: hairpin traffic (from the endpoint itself) marked for masquerade, then DNAT to
@@ -172,7 +172,8 @@ export function planServiceRules(input: ServiceRulesInput): PlannedTable {
       });
     if (p.backends.length === 0) {
       noEndpointIps.push(`${key} : goto reject-chain`);
-      if (p.nodePort) noEndpointNodePorts.push(`${proto(p.protocol)} . ${p.nodePort} : goto reject-chain`);
+      if (p.nodePort)
+        noEndpointNodePorts.push(`${proto(p.protocol)} . ${p.nodePort} : goto nodeport-reject-chain`);
       continue;
     }
     const svcChain = chainName('service', id(p));
@@ -210,7 +211,7 @@ export function planServiceRules(input: ServiceRulesInput): PlannedTable {
     if (p.nodePort) {
       const external = chainName('external', id(p));
       nodePorts.push(`${proto(p.protocol)} . ${p.nodePort} : goto ${external}`);
-      chains.push(chain(external, ['jump mark-for-masquerade', `goto ${svcChain}`]));
+      chains.push(chain(external, [...NODE_ADDRESS_ONLY, 'jump mark-for-masquerade', `goto ${svcChain}`]));
     }
   }
   const map = (name: string, type: string, elements: string[]) =>
@@ -238,11 +239,11 @@ export function planServiceRules(input: ServiceRulesInput): PlannedTable {
     ]),
     chain('service-endpoints-check', [
       'ip daddr . meta l4proto . th dport vmap @no-endpoint-services',
-      'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports',
+      'meta l4proto . th dport vmap @no-endpoint-nodeports',
     ]),
     chain('services', [
       'ip daddr . meta l4proto . th dport vmap @service-ips',
-      'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports',
+      'meta l4proto . th dport vmap @service-nodeports',
     ]),
     chain('mark-for-masquerade', [`mark set mark or ${MASQUERADE_MARK}`]),
     chain('masquerading', [
@@ -251,6 +252,7 @@ export function planServiceRules(input: ServiceRulesInput): PlannedTable {
       'masquerade fully-random',
     ]),
     chain('reject-chain', ['reject']),
+    chain('nodeport-reject-chain', [...NODE_ADDRESS_ONLY, 'reject']),
     ...chains,
   ];
   const text = body.join('\n');
@@ -264,6 +266,11 @@ export function planServiceRules(input: ServiceRulesInput): PlannedTable {
     text: `add table ip ${table}\ndelete table ip ${table}\ntable ip ${table} {\n  comment "${COMMENT} ${digest}"\n${text}\n}\n`,
   };
 }
+
+/** A NodePort is on the node's own addresses but loopback's: the first rules of its chains, after the
+ * port's lookup in a map (a hash lookup that nearly every packet misses comes before the FIB lookup
+ * `fib daddr type local` costs; the order kube-proxy's rules have is the other way round). */
+const NODE_ADDRESS_ONLY = ['fib daddr type != local return', 'ip daddr 127.0.0.0/8 return'];
 
 /** The table comment's words before the digest. */
 export const COMMENT = 'nokube services';
