@@ -452,6 +452,12 @@ async function measure(n: number, net: number): Promise<Figures> {
     }
     const reg = await registered;
     fig.join = { node: joiner, registeredMs: reg === null ? null : reg - startedAt, tableMs, polledMs };
+    if (since.length > 0) {
+      const after = since.map((t) => t - startedAt).sort((a, b) => a - b);
+      progress(
+        `  join ${joiner}: in the first table at ${after[0]} ms, half of them by ${median(after)} ms, the last at ${after.at(-1)} ms`,
+      );
+    }
     progress(
       `  join ${joiner} (restarted): registered ${fig.join.registeredMs ?? 'timeout'} ms, in every table ${tableMs ?? 'timeout'} ms (polled ${polledMs ?? '-'})`,
     );
