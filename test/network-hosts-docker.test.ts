@@ -323,7 +323,7 @@ spec:
     assert.deepEqual(got, ['hostnet']);
   });
 
-  test("pods of one node reach each other and a Service's endpoint on their node, caller addresses kept, through routed veths whether br_netfilter is on or off", async () => {
+  test("pods of one node reach each other and a Service's endpoint on their node, caller addresses kept, through routed veths whether br_netfilter is on or off, and with arp_ignore 1", async () => {
     await applyService('twin', 'twin', 80, 8080);
     const ip = await clusterIp('twin');
     const h0 = w.host('h0');
@@ -365,6 +365,23 @@ spec:
       await reachable('br_netfilter on');
     } finally {
       await inH0(`echo 0 > ${brNf}`);
+    }
+    // A host that answers ARP for a local address only on the device holding it (arp_ignore 1, as IPVS
+    // setups have it; the gateway's address is not on the pods' veths): with their neighbour caches
+    // flushed, the pods reach each other, the Service and the resolver on the gateway (whose MAC they hold
+    // as a permanent entry).
+    const arpIgnore = '/proc/sys/net/ipv4/conf/all/arp_ignore';
+    try {
+      await inH0(`echo 1 > ${arpIgnore}`);
+      for (const pod of ['twin', 'web-h0'])
+        await run('nsenter', [`--net=${await podNetns(pod, 'h0')}`, 'ip', 'neigh', 'flush', 'dev', 'eth0']);
+      await reachable('arp_ignore 1');
+      assert.match(
+        await sh('web-h0', 'h0', 'nslookup twin.default.svc.cluster.local 2>&1'),
+        new RegExp(`Address:\\s+${ip.replaceAll('.', '\\.')}\\b`),
+      );
+    } finally {
+      await inH0(`echo 0 > ${arpIgnore}`);
     }
     await cli(['delete', 'svc', 'twin']);
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Pod } from '../agent/objects/types.ts';
-import { bridgeName, tableName, vethName, vethPeerName } from '../agent/podnet/names.ts';
+import { bridgeName, tableName, vethMac, vethName, vethPeerName } from '../agent/podnet/names.ts';
 import { PodIps, podIpsPath } from '../agent/podnet/pod-ips.ts';
 import { hostPortRules, onPodNetwork } from '../agent/podnet/pod-network.ts';
 import { rulesetBody, rulesetDigest, rulesetFile } from '../agent/podnet/ruleset.ts';
@@ -41,6 +41,12 @@ describe('pod network planning', () => {
     assert.equal(bridgeName('c1', 'a'), bridgeName('c1', 'a'));
     assert.notEqual(tableName('c1', 'a'), tableName('c1', 'b'));
     assert.match(tableName('c1', 'a'), /^nokube_pods_[0-9a-f]{8}$/);
+  });
+
+  test("a pod veth's MAC: locally administered unicast, stable per pod, one per pod", () => {
+    assert.match(vethMac('u1'), /^02(:[0-9a-f]{2}){5}$/);
+    assert.equal(vethMac('u1'), vethMac('u1'));
+    assert.notEqual(vethMac('u1'), vethMac('u2'));
   });
 
   test('the table: masquerade out of the pod CIDR, host ports DNATed, one digest per wish', () => {

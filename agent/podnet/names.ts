@@ -17,3 +17,7 @@ export const tableName = (cluster: string, node: string) => `nokube_pods_${short
  * pod's namespace and renamed eth0. */
 export const vethName = (podUid: string) => `nkv${short(podUid, 11)}`;
 export const vethPeerName = (podUid: string) => `nkp${short(podUid, 11)}`;
+
+/** The MAC of a pod's veth on the host (locally administered, from its uid): the pod's neighbour entry
+ * for its gateway names it (agent/podnet/pod-network.ts) before the link exists. */
+export const vethMac = (podUid: string) => `02:${short(`mac/${podUid}`, 10).match(/../g)!.join(':')}`;

@@ -1,8 +1,9 @@
 // Each pod its own network namespace and IP (k8s' model): a sandbox container (network.sandboxImage,
 // NetworkMode none) holds the namespace; a veth pair joins it to the node, routed (as Calico does, no
 // bridge on a packet's path): the end inside is eth0 with the pod's IP in the node subnet and a default
-// route via the subnet's first address, the gateway; the host's end has a /32 route to the pod and answers
-// the pod's ARP for every other address with its own MAC (proxy ARP), so every packet a pod sends, to a
+// route via the subnet's first address, the gateway (its MAC, the host's end's, a permanent neighbour
+// entry); the host's end has a /32 route to the pod and answers the pod's ARP for every other address
+// with its own MAC (proxy ARP), so every packet a pod sends, to a
 // pod of the same node too, passes the node's IP layer once: forwarded, conntracked (Services' NAT both
 // ways) and never bridged (no br_netfilter, no bridge hooks). The gateway address is on the node's
 // gateway device, a bridge without ports (this kernel has no dummy device; the cluster resolver listens
@@ -23,7 +24,7 @@ import type { Pod } from '../objects/types.ts';
 import { imagePresent, pullImage } from '../runtime/images.ts';
 import { containerName, LABEL } from '../runtime/labels.ts';
 import { ipBatch, ipJson, ipJsonIn, nftApply, nftText } from './kernel.ts';
-import { bridgeName, tableName, vethName, vethPeerName, vxlanName } from './names.ts';
+import { bridgeName, tableName, vethMac, vethName, vethPeerName, vxlanName } from './names.ts';
 import { BUILTIN_SANDBOX_IMAGE, importBuiltinSandbox } from './pause/image.ts';
 import { PodIps } from './pod-ips.ts';
 import { type HostPortRule, type Ruleset, rulesetDigest, rulesetFile } from './ruleset.ts';
@@ -68,8 +69,14 @@ export const onPodNetwork = (pod: Pod) => pod.spec.hostNetwork !== true;
 
 interface Link {
   ifname: string;
+  address?: string;
   flags?: string[];
   master?: string;
+}
+interface KernelNeighbour {
+  dst: string;
+  lladdr?: string;
+  state?: string[];
 }
 interface KernelRoute {
   dst: string;
@@ -287,6 +294,11 @@ export class PodNetwork {
     const gw = addressAt(subnet, 1);
     const veth = vethName(uid);
     const route = `route replace ${ip}/32 dev ${veth} src ${gw}`;
+    // The pod knows its gateway's MAC (the host's end) without asking: a host whose arp_ignore is 1 or 2
+    // (IPVS setups, hardening guides) answers ARP for a local address only on the device that holds it,
+    // and the gateway's is on the gateway device, not on this veth. Every other address the pod asks for
+    // is answered by proxy ARP, which arp_ignore does not gate.
+    const gwNeighbour = (mac: string) => `neigh replace ${gw} lladdr ${mac} dev eth0 nud permanent`;
     const inside = await ipJsonIn<AddrInfo[]>(pid, ['-4', 'addr', 'show', 'dev', 'eth0']);
     const host = await ipJson<Link[]>(['link', 'show', 'dev', veth]);
     if (host?.[0] && inside?.[0]?.addr_info?.some((a) => a.local === ip)) {
@@ -295,15 +307,22 @@ export class PodNetwork {
       if (bridged) await ipBatch([`link set ${veth} nomaster`, `link set ${veth} up`, route]);
       else if (!routes?.some((r) => r.dst === ip && r.prefsrc === gw)) await ipBatch([route]);
       await hostEndSysctls(veth);
-      if (bridged) await ipBatch(['neigh flush dev eth0'], pid);
+      const mac = host[0].address ?? '';
+      const known = await ipJsonIn<KernelNeighbour[]>(pid, ['-4', 'neigh', 'show', 'dev', 'eth0']);
+      const gwKnown = known?.some((n) => n.dst === gw && n.lladdr === mac && n.state?.includes('PERMANENT'));
+      // A pod moved off the bridge forgets the neighbours it knew (other pods' own MACs; not the gateway's
+      // permanent entry), asks again and gets the host's answer.
+      const inPod = [...(bridged ? ['neigh flush dev eth0'] : []), ...(gwKnown ? [] : [gwNeighbour(mac)])];
+      if (inPod.length > 0) await ipBatch(inPod, pid);
       return;
     }
     // Half made (an agent stopped between steps): made again from the start.
     if (host) await ipBatch([`link del ${veth}`]);
     if (inside?.length) await ipBatch(['link del eth0'], pid);
     const peer = vethPeerName(uid);
+    const mac = vethMac(uid);
     await ipBatch([
-      `link add ${veth}${this.mtuArg()} type veth peer name ${peer}${this.mtuArg()}`,
+      `link add ${veth} address ${mac}${this.mtuArg()} type veth peer name ${peer}${this.mtuArg()}`,
       `link set ${peer} netns ${pid}`,
       `link set ${veth} up`,
       route,
@@ -315,6 +334,7 @@ export class PodNetwork {
         `addr add ${ip}/${prefix} dev eth0`,
         'link set eth0 up',
         'link set lo up',
+        gwNeighbour(mac),
         `route add default via ${gw}`,
       ],
       pid,
