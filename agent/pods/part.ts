@@ -555,22 +555,24 @@ class PodsOnNode {
     return this.cacheWrites;
   }
 
+  /** One write of what this agent holds now; it never throws (a failure is logged), and the pods that were
+   * waiting for it may start either way. */
   private async writeCache(): Promise<void> {
     const waiters = this.cacheWaiters.splice(0);
-    const uids = [...this.pods.values()].map((e) => e.pod.metadata.uid);
-    const namespaces = new Set([...this.pods.values()].map((e) => e.pod.metadata.namespace));
-    const cache: PodsCache = {
-      pods: [...this.pods].map(([id, e]) => {
-        const status = this.statuses.written.get(id)?.status;
-        return status
-          ? { pod: e.pod, createRevision: e.createRevision, status }
-          : { pod: e.pod, createRevision: e.createRevision };
-      }),
-      configMaps: [...this.configMaps.values()].filter((c) => namespaces.has(c.metadata.namespace)),
-      secrets: [...this.secrets.values()].filter((s) => namespaces.has(s.metadata.namespace)),
-      services: [...this.services.values()].filter((s) => namespaces.has(s.metadata.namespace)),
-    };
     try {
+      const uids = [...this.pods.values()].map((e) => e.pod.metadata.uid);
+      const namespaces = new Set([...this.pods.values()].map((e) => e.pod.metadata.namespace));
+      const cache: PodsCache = {
+        pods: [...this.pods].map(([id, e]) => {
+          const status = this.statuses.written.get(id)?.status;
+          return status
+            ? { pod: e.pod, createRevision: e.createRevision, status }
+            : { pod: e.pod, createRevision: e.createRevision };
+        }),
+        configMaps: [...this.configMaps.values()].filter((c) => namespaces.has(c.metadata.namespace)),
+        secrets: [...this.secrets.values()].filter((s) => namespaces.has(s.metadata.namespace)),
+        services: [...this.services.values()].filter((s) => namespaces.has(s.metadata.namespace)),
+      };
       const { skipped } = await writePodsCache(this.ctx.self().workspace, cache);
       this.cachedUids.clear();
       for (const uid of uids) this.cachedUids.add(uid);
