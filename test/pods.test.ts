@@ -48,6 +48,22 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
       async (etcd) =>
         (await getObject(etcd, c.name, { kind: 'Pod', namespace: 'default', name }))?.object.status,
     );
+  /** The pod's container removed while its agent is down; the agent started with etcd paused makes it
+   * again from its cache. */
+  const remadeWithEtcdAway = async (node: string, podName: string, containerId: string) => {
+    await docker.getContainer(containerId).remove({ force: true });
+    await c.etcd.pause();
+    try {
+      await c.startAgent(node);
+      await eventually(
+        async () => (await containerOf(podName))?.State === 'running',
+        30_000,
+        `${podName} started again from the cache`,
+      );
+    } finally {
+      await c.etcd.resume();
+    }
+  };
   const containerOf = async (podName: string) => {
     const list = await docker.listContainers({
       all: true,
@@ -396,18 +412,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     );
     await c.agents.get('n1')!.kill('SIGKILL');
     const ct = await containerOf('cached');
-    await docker.getContainer(ct!.Id).remove({ force: true });
-    await c.etcd.pause();
-    try {
-      await c.startAgent('n1');
-      await eventually(
-        async () => (await containerOf('cached'))?.State === 'running',
-        30_000,
-        'cached pod started from the cache',
-      );
-    } finally {
-      await c.etcd.resume();
-    }
+    await remadeWithEtcdAway('n1', 'cached', ct!.Id);
   });
 
   test("a pod's first container starts only once the agent's cache holds it: killed at once, the agent runs it on from the cache", async () => {
@@ -426,19 +431,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
       cached?.pods.some((p) => p.pod.metadata.name === 'early'),
       'the pod in the cache before its container',
     );
-    // Started cut off from etcd, the agent runs it from that cache: its container removed meanwhile is
-    // made again.
-    await docker.getContainer(first.Id).remove({ force: true });
-    await c.etcd.pause();
-    try {
-      await c.startAgent('n2');
-      await eventually(
-        async () => (await containerOf('early'))?.State === 'running',
-        30_000,
-        'early started again from the cache',
-      );
-    } finally {
-      await c.etcd.resume();
-    }
+    // Started cut off from etcd, the agent runs it from that cache.
+    await remadeWithEtcdAway('n2', 'early', first.Id);
   });
 });

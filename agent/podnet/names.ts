@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 
 const short = (text: string, n: number) => createHash('sha256').update(text).digest('hex').slice(0, n);
 
-/** The node's pod gateway device (a bridge without ports: agent/podnet/pod-network.ts): `nkb` + 8 hex of cluster/node. */
+/** The node's pod gateway device (a bridge without ports: agent/podnet/pod-network.ts): `nkb` + 8 hex
+ * of cluster/node. */
 export const bridgeName = (cluster: string, node: string) => `nkb${short(`${cluster}/${node}`, 8)}`;
 
 /** The node's VXLAN device (network.backend vxlan, agent/routes): `nkx` + 8 hex of cluster/node. */

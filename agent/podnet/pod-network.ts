@@ -3,15 +3,15 @@
 // bridge on a packet's path): the end inside is eth0 with the pod's IP in the node subnet and a default
 // route via the subnet's first address, the gateway (its MAC, the host's end's, a permanent neighbour
 // entry); the host's end has a /32 route to the pod and answers the pod's ARP for every other address
-// with its own MAC (proxy ARP), so every packet a pod sends, to a
-// pod of the same node too, passes the node's IP layer once: forwarded, conntracked (Services' NAT both
-// ways) and never bridged (no br_netfilter, no bridge hooks). The gateway address is on the node's
+// with its own MAC (proxy ARP), so every packet a pod sends, to a pod of the same node too, passes the
+// node's IP layer once: forwarded, conntracked (Services' NAT both ways) and never bridged (no
+// br_netfilter, no bridge hooks). The gateway address is on the node's
 // gateway device, a bridge without ports (this kernel has no dummy device; the cluster resolver listens
 // there), which also holds the subnet's route: an address of the subnet no pod has is unreachable at once.
 // The pod's containers join with NetworkMode container:<sandbox>. The node's nftables table (ruleset.ts)
 // masquerades the pods' outbound traffic and maps host ports.
 //
-// Every step reads before it writes: an agent restart finds the bridge, the veths, the addresses and the
+// Every step reads before it writes: an agent restart finds the device, the veths, the addresses and the
 // table as it left them and changes nothing (no container restarted, connections kept). Nothing here is
 // on a packet's path: the kernel forwards.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -303,9 +303,11 @@ export class PodNetwork {
     const host = await ipJson<Link[]>(['link', 'show', 'dev', veth]);
     if (host?.[0] && inside?.[0]?.addr_info?.some((a) => a.local === ip)) {
       const bridged = host[0].master !== undefined;
-      const routes = await ipJson<KernelRoute[]>(['-4', 'route', 'show', 'dev', veth]);
       if (bridged) await ipBatch([`link set ${veth} nomaster`, `link set ${veth} up`, route]);
-      else if (!routes?.some((r) => r.dst === ip && r.prefsrc === gw)) await ipBatch([route]);
+      else {
+        const routes = await ipJson<KernelRoute[]>(['-4', 'route', 'show', 'dev', veth]);
+        if (!routes?.some((r) => r.dst === ip && r.prefsrc === gw)) await ipBatch([route]);
+      }
       await hostEndSysctls(veth);
       const mac = host[0].address ?? '';
       const known = await ipJsonIn<KernelNeighbour[]>(pid, ['-4', 'neigh', 'show', 'dev', 'eth0']);

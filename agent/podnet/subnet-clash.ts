@@ -10,8 +10,8 @@ export interface InterfaceAddresses {
 }
 
 /** `<address>/<prefix> on <interface>` of the first address inside `subnet` on an interface that is not
- * one of `ours` (the node's gateway device, and its VXLAN device, which holds the subnet's first address as its
- * VTEP); undefined when none is. */
+ * one of `ours` (the node's gateway device, and its VXLAN device, which holds the subnet's first address
+ * as its VTEP); undefined when none is. */
 export function subnetClash(
   interfaces: readonly InterfaceAddresses[],
   subnet: string,
