@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import type { Logger } from '../agent/log/logger.ts';
 import type { EventRecorder } from '../agent/objects/events.ts';
 import type { ConfigMap, Container, Pod, PodSpec, PodStatus } from '../agent/objects/types.ts';
+import type { PodSandbox } from '../agent/podnet/pod-network.ts';
 import type { Clock } from '../agent/pods/clock.ts';
 import { K8S_BACKOFF, PodActor } from '../agent/pods/pod-actor.ts';
 import { type ProbeSlots, probeSlots } from '../agent/pods/probes/slots.ts';
@@ -339,6 +340,31 @@ export interface SetupOptions {
   /** An earlier test's clock and Docker (the containers an agent restart finds). */
   clock?: FakeClock;
   docker?: FakeDocker;
+  /** The pod network (absent: the pod runs on the node's network). */
+  network?: FakeNetwork;
+}
+
+/** A pod network that hands out one address per pod and records what it was asked. */
+export class FakeNetwork {
+  readonly calls: string[] = [];
+  private readonly ips = new Map<string, string>();
+  private readonly ip: string;
+  constructor(ip = '10.42.0.5') {
+    this.ip = ip;
+  }
+  async ensure(pod: Pod): Promise<PodSandbox> {
+    const uid = pod.metadata.uid!;
+    this.calls.push(`ensure ${pod.metadata.name}`);
+    this.ips.set(uid, this.ip);
+    return { sandboxId: `sandbox-${uid}`, ip: this.ip, hostsFile: `/nonexistent/${uid}/hosts` };
+  }
+  async release(pod: Pod): Promise<void> {
+    this.calls.push(`release ${pod.metadata.name}`);
+    this.ips.delete(pod.metadata.uid!);
+  }
+  ipOf(pod: Pod): string | undefined {
+    return this.ips.get(pod.metadata.uid!);
+  }
 }
 
 /** A pod actor over the fakes, with what it reported, woke and recorded. */
@@ -388,6 +414,7 @@ export function actorSetup(pod: Pod, opts: SetupOptions) {
       probeSlots: opts.slots ?? probeSlots(),
       report: (s) => reports.push(s),
       wakeAt: (ms) => wakes.push(ms),
+      ...(opts.network ? { network: opts.network } : {}),
       finished: (p) => {
         order.push(`${clock.now() - T0} finished ${p.metadata.name}`);
         finished.push(p);

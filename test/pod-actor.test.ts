@@ -10,7 +10,7 @@ import type { ConfigMap, Pod } from '../agent/objects/types.ts';
 import { writeAtomically } from '../agent/pods/atomic-files.ts';
 import { legacySpecHash } from '../agent/pods/steps/create.ts';
 import { LABEL } from '../agent/runtime/labels.ts';
-import { actorSetup, IMAGE, makePod, settle, sleeper, T0 } from './pod-actor-fakes.ts';
+import { actorSetup, FakeNetwork, IMAGE, makePod, settle, sleeper, T0 } from './pod-actor-fakes.ts';
 
 let workspace: string;
 before(async () => {
@@ -200,6 +200,36 @@ describe('pod actor: reasons', () => {
           'once',
         );
     }
+  });
+
+  test('a finished pod gives its sandbox back once and keeps its status, podIP included; nothing runs again', async () => {
+    const network = new FakeNetwork('10.42.0.7');
+    const pod = makePod({ restartPolicy: 'Never', containers: [sleeper()] });
+    const f = actorSetup(pod, { workspace, network });
+    const [ensure, release] = [`ensure ${pod.metadata.name}`, `release ${pod.metadata.name}`];
+    assert.equal((await f.reconcile()).podIP, '10.42.0.7');
+    f.docker.exit(f.name(), 0);
+    const done = await f.reconcile();
+    assert.equal(done.phase, 'Succeeded');
+    assert.equal(done.podIP, '10.42.0.7');
+    assert.deepEqual(network.calls, [ensure, ensure, release]);
+    const starts = f.docker.callNames().filter((c) => c.startsWith('start')).length;
+    assert.deepEqual(await f.reconcile(), done, 'the same status');
+    assert.deepEqual(network.calls, [ensure, ensure, release], 'no sandbox again, released once');
+    assert.equal(f.docker.callNames().filter((c) => c.startsWith('start')).length, starts);
+    // An agent started again finds the pod finished in its cache: its sandbox (one an older agent
+    // kept) is given back, and nothing is made.
+    const restarted = new FakeNetwork('10.42.0.7');
+    const g = actorSetup(pod, {
+      workspace,
+      network: restarted,
+      previous: done,
+      clock: f.clock,
+      docker: f.docker,
+    });
+    assert.deepEqual(await g.reconcile(), done);
+    assert.deepEqual(restarted.calls, [release]);
+    assert.equal(f.docker.callNames().filter((c) => c.startsWith('start')).length, starts);
   });
 
   test('OnFailure restarts a failed container, not a completed one', async () => {

@@ -3,7 +3,8 @@
 // Running at its own IP; pods reach each other and, masqueraded, what is beyond the node; hostNetwork
 // pods are on the node's network as before; a hostPort reaches its pod; an agent restart changes nothing
 // (same IPs, same containers, an open connection still answers), also when it restarts cut off from etcd
-// (from its caches); deleting the pods leaves no veth, address, sandbox or DNAT rule behind.
+// (from its caches); a pod that ran to completion gives its sandbox and address back; deleting the pods
+// leaves no veth, address, sandbox or DNAT rule behind.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { cidrContains } from '../agent/net/cidr.ts';
 import type { Pod } from '../agent/objects/types.ts';
-import { bridgeName, tableName } from '../agent/podnet/names.ts';
+import { bridgeName, tableName, vethName } from '../agent/podnet/names.ts';
 import { podIpsPath } from '../agent/podnet/pod-ips.ts';
 import {
   createTestCluster,
@@ -393,10 +394,58 @@ spec:
     }
   });
 
+  test('a pod that ran to completion gives its sandbox, veth and address back and keeps its podIP', async () => {
+    await apply(`apiVersion: v1
+kind: Pod
+metadata: {name: done}
+spec:
+  nodeName: n1
+  restartPolicy: Never
+  containers:
+    - {name: main, image: ${image}, command: [sh, -c, 'ip -4 -o addr show eth0']}
+`);
+    const pod = await eventually(
+      async () => (await pods()).find((p) => p.metadata.name === 'done' && p.status?.phase === 'Succeeded'),
+      60_000,
+      'done Succeeded',
+    );
+    const ip = pod.status!.podIP!;
+    assert.ok(cidrContains(POD_CIDR, ip), ip);
+    // It ran on the pod network, at that address.
+    const [exited] = await docker.listContainers({
+      all: true,
+      filters: { label: [`nokube.cluster=${c.name}`, 'nokube.pod=done', 'nokube.container=main'] },
+    });
+    const ct = docker.getContainer(exited!.Id);
+    assert.match((await ct.logs({ stdout: true })).toString(), new RegExp(`inet ${ip}/24`));
+    const veth = vethName(pod.metadata.uid!);
+    await eventually(
+      async () => {
+        const sandboxes = await docker.listContainers({
+          all: true,
+          filters: { label: [`nokube.cluster=${c.name}`, 'nokube.pod=done', 'nokube.sandbox'] },
+        });
+        const ips = await readFile(podIpsPath(join(c.dir, 'ws', 'n1')), 'utf8');
+        const link = await run('ip', ['link', 'show', 'dev', veth]).then(
+          () => true,
+          () => false,
+        );
+        return sandboxes.length === 0 && !ips.includes(pod.metadata.uid!) && !link;
+      },
+      30_000,
+      "done's sandbox, address and veth given back",
+    );
+    // The exited container stays (its logs), and the status still says where the pod ran.
+    assert.equal((await ct.inspect()).State.Status, 'exited');
+    const again = (await pods()).find((p) => p.metadata.name === 'done')!;
+    assert.equal(again.status?.phase, 'Succeeded');
+    assert.equal(again.status?.podIP, ip);
+  });
+
   test('deleting the pods removes their veths, addresses, sandboxes and host port rules', async () => {
     for (const args of [
       ['delete', 'deployment', 'web'],
-      ['delete', 'pod', 'onhost', 'mapped', 'echo', 'later'],
+      ['delete', 'pod', 'onhost', 'mapped', 'echo', 'later', 'done'],
     ]) {
       const r = await runCli(args, c.env);
       assert.equal(r.code, 0, r.stderr);

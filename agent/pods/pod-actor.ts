@@ -96,6 +96,11 @@ export class PodActor {
   private seenDeleteAt: number | undefined;
   private terminated: Promise<void> | undefined;
   private readonly startTime: string;
+  /** The status that ended the pod (phase Succeeded or Failed): nothing runs again, as the kubelet does
+   * not restart a pod in a terminal phase, and the status stays as it was (its podIP too). */
+  private finished: PodStatus | undefined;
+  /** The finished pod's sandbox and address are given back (once). */
+  private sandboxFreed = false;
   /** Each container's probes, for its running instance. */
   private readonly probes = new Map<string, ContainerProbes>();
   /** Probe results of the containers as the last status had them (an agent restart adopts them). */
@@ -105,6 +110,7 @@ export class PodActor {
     this.pod = pod;
     this.deps = deps;
     this.startTime = previous?.startTime ?? isoTime(deps.clock.now());
+    if (previous && isTerminal(previous.phase)) this.finished = previous;
     for (const cs of previous?.containerStatuses ?? []) {
       const t: Tracked = { restartCount: cs.restartCount, backoffMs: 0, notBefore: 0 };
       if (cs.lastState) t.lastState = cs.lastState;
@@ -256,6 +262,7 @@ export class PodActor {
   private async reconcile(): Promise<void> {
     if (this.pod.metadata.deletionTimestamp) return this.terminate();
     await this.deps.cached?.();
+    if (this.finished) return this.stayFinished(this.finished);
     const volumes = await volumesStep(
       this.pod,
       { dir: join(this.podDir, 'volumes'), secretDir: this.secretDir },
@@ -293,11 +300,7 @@ export class PodActor {
       this.stopProbes();
       return;
     }
-    this.deps.alive.set(this.namespace, this.path, {
-      node: this.deps.node,
-      actor: 'pod',
-      since: this.startTime,
-    });
+    this.markAlive();
     for (const cs of statuses) {
       const path = `${this.path}/container-${cs.name}`;
       if (cs.state.running) {
@@ -308,7 +311,32 @@ export class PodActor {
         });
       } else this.deps.alive.deleteTree(this.namespace, path);
     }
-    this.deps.report(this.status(statuses));
+    const status = this.status(statuses);
+    if (isTerminal(status.phase)) {
+      this.finished = status;
+      this.stopProbes();
+      return this.stayFinished(status);
+    }
+    this.deps.report(status);
+  }
+
+  private markAlive(): void {
+    this.deps.alive.set(this.namespace, this.path, {
+      node: this.deps.node,
+      actor: 'pod',
+      since: this.startTime,
+    });
+  }
+
+  /** A pod in a terminal phase: its status as it ended, and its sandbox and IP given back, as the
+   * kubelet stops a finished pod's sandbox (a node's subnet would fill with finished Jobs otherwise).
+   * The exited containers stay, for their logs, until the pod is deleted. */
+  private async stayFinished(status: PodStatus): Promise<void> {
+    this.markAlive();
+    this.deps.report(status);
+    if (this.sandboxFreed || !this.networked) return;
+    await this.deps.network!.release(this.pod);
+    this.sandboxFreed = true;
   }
 
   /** The pod's sandbox (pod network), or why not yet: a failure is a FailedCreatePodSandBox event. */
@@ -524,6 +552,10 @@ export class PodActor {
       containerStatuses: cs,
     };
   }
+}
+
+function isTerminal(phase: PodStatus['phase']): boolean {
+  return phase === 'Succeeded' || phase === 'Failed';
 }
 
 /** A pod waiting for its sandbox is looked at again this soon. */
