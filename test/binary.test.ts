@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { findOnPath } from '../agent/op/processes.ts';
 import { VERSION } from '../agent/version.ts';
 import { REPO } from './harness/cluster.ts';
-import { upPortFlags } from './harness/ports.ts';
+import { upWithFreePorts } from './harness/ports.ts';
 
 const BIN = join(REPO, 'dist', 'nokube');
 /** A PATH with system tools but no node (node lives in /usr/bin on this kind of host). */
@@ -62,8 +62,9 @@ describe('the single binary', { timeout: 120_000 }, () => {
     await symlink(etcd, join(dir, 'bin', 'etcd'));
     const env = { PATH: join(dir, 'bin'), HOME: dir, NOKUBE_HOME: join(dir, 'home') };
     // etcd's peer port is its client port + 1: no other port may be that one.
-    const ports = await upPortFlags();
-    const up = await run(['up', '--detach', '--dir', join(dir, 'local'), ...ports], env);
+    const up = await upWithFreePorts((ports) =>
+      run(['up', '--detach', '--dir', join(dir, 'local'), ...ports], env),
+    );
     assert.equal(up.code, 0, up.stdout + up.stderr);
     try {
       const nodes = await run(['get', 'nodes'], env);

@@ -6,7 +6,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3, Watcher } from 'etcd3';
 import { connectEtcd, EtcdUnreachableError } from '../agent/store/etcd.ts';
-import { isCancel } from '../agent/store/etcd-faults.ts';
+import { faultOptions, isCancel } from '../agent/store/etcd-faults.ts';
 import { eventually } from './harness/cluster.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 import { freezeProcess } from './harness/frozen.ts';
@@ -17,6 +17,17 @@ interface Pool {
   hosts: Array<{ cachedServices: object }>;
   markFailed(resource: unknown, error: Error): void;
 }
+
+test("a broken watch stream is opened again at least every 2 s (etcd3's own backoff doubled to 30 s)", () => {
+  let backoff = faultOptions({ endpoints: ['http://127.0.0.1:1'], callTimeoutMs: 1000 }).faultHandling!
+    .watchBackoff!;
+  const delays: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    backoff = backoff.next(undefined);
+    delays.push(backoff.duration);
+  }
+  assert.ok(Math.max(...delays) <= 2000, delays.join(' '));
+});
 
 describe('etcd client', () => {
   let etcd: TestEtcd;

@@ -40,8 +40,10 @@ describe('image fetcher, no peer holding the image', { timeout: 120_000 }, () =>
   const cluster = `fetch-${process.pid}`;
   const fetched: string[] = [];
 
-  const fetcher = () =>
-    new ImageFetcher({
+  /** Each fetcher made, stopped at the end (its claims' lease would keep renewing: the process alive). */
+  const fetchers: ImageFetcher[] = [];
+  const fetcher = () => {
+    const f = new ImageFetcher({
       etcd,
       cluster,
       node: 'n1',
@@ -69,6 +71,9 @@ describe('image fetcher, no peer holding the image', { timeout: 120_000 }, () =>
       ),
       fetched: (image, source) => fetched.push(`${source} ${image}`),
     });
+    fetchers.push(f);
+    return f;
+  };
   /** A fresh image in the registry that the engine does not hold. */
   const fresh = async (name: string) => {
     const ref = await pushImage(docker, await ensureBusyboxImage(), registry.host, `${name}:1`);
@@ -84,6 +89,7 @@ describe('image fetcher, no peer holding the image', { timeout: 120_000 }, () =>
     dir = await mkdtemp(join(tmpdir(), 'nokube-fetcher-'));
   });
   after(async () => {
+    for (const f of fetchers) f.stop();
     etcd?.close();
     await etcdServer?.stop();
     await registry?.stop();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { connectEtcd } from '../agent/store/etcd.ts';
 import { cliCommand, eventually, runCli } from './harness/cluster.ts';
-import { upPortFlags } from './harness/ports.ts';
+import { upPortFlags, upWithFreePorts } from './harness/ports.ts';
 
 const alive = (pid: number) => {
   try {
@@ -25,8 +25,10 @@ describe('nokube up / down', { timeout: 240_000 }, () => {
   test('up --detach brings a healthy one-host cluster; down stops everything it started', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nokube-up-'));
     const env = { NOKUBE_HOME: join(dir, 'home'), NOKUBE_ETCD: '', NOKUBE_CLUSTER: '' };
-    const p = await ports();
-    const r = await runCli(['up', '--detach', '--dir', join(dir, 'local'), ...p], env);
+    const r = await upWithFreePorts((p) =>
+      runCli(['up', '--detach', '--dir', join(dir, 'local'), ...p], env),
+    );
+    const p = r.ports;
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /etcd started at http:\/\/127\.0\.0\.1:/);
     assert.match(r.stdout, /agents ready: local/);

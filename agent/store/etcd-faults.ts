@@ -11,6 +11,7 @@ import {
   CircuitState,
   ConsecutiveBreaker,
   circuitBreaker,
+  ExponentialBackoff,
   handleWhen,
   type IDefaultPolicyContext,
   type IPolicy,
@@ -56,8 +57,22 @@ export function faultOptions(opts: FaultOptions): Pick<IOptions, 'defaultCallOpt
     handleWhen((err) => isRecoverableError(err) && !(err instanceof GRPCDeadlineExceededError)),
     { maxAttempts: opts.endpoints.length - 1 },
   );
-  return { defaultCallOptions, faultHandling: { host, global: new OurErrors(retryFastFailures, opts) } };
+  return {
+    defaultCallOptions,
+    faultHandling: {
+      host,
+      global: new OurErrors(retryFastFailures, opts),
+      // etcd3 takes a backoff where it names the factory (its own default is one): a first step of 0 ms.
+      watchBackoff: new ExponentialBackoff(WATCH_BACKOFF).next(),
+    },
+  };
 }
+
+/** How soon etcd3 opens its watch stream again after it broke. Its default doubles to 30 s: after an etcd
+ * outage of half a minute the watches that count on it (the cluster config's, a head's own election key)
+ * came back up to 30 s after etcd did, and that timer, never cleared, kept a finished process alive as
+ * long. Tried again at least every 2 s instead: one stream attempt per client. */
+export const WATCH_BACKOFF = { initialDelay: 250, maxDelay: 2000 };
 
 /** Our words for a failure of etcd itself; undefined for an answer etcd gave (a failed compare, an
  * unknown lease, a permission refused): those stay as they are. */

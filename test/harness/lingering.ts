@@ -9,9 +9,35 @@ import { after } from 'node:test';
 
 const LINGER_MS = 20_000;
 
+/** Timers, with where they were set: a referenced one holds the process too (`_getActiveHandles` does
+ * not list timers), and one re-armed in a loop never ends (etcd3's lease keepalive on a closed client). */
+const timers = new Map<NodeJS.Timeout, string>();
+let pruneAt = 10_000;
+for (const name of ['setTimeout', 'setInterval'] as const) {
+  const original = globalThis[name] as (...args: unknown[]) => NodeJS.Timeout;
+  const traced = (...args: unknown[]): NodeJS.Timeout => {
+    const timer = original(...args);
+    if (timers.size >= pruneAt) {
+      for (const t of timers.keys()) if (!isLive(t)) timers.delete(t);
+      pruneAt = Math.max(10_000, timers.size * 2);
+    }
+    const where = (new Error().stack ?? '')
+      .split('\n')
+      .slice(2, 6)
+      .map((l) => l.trim());
+    timers.set(timer, `${name} ${String(args[1] ?? 0)} ms, set ${where.join(' < ')}`);
+    return timer;
+  };
+  // Its own properties too (util.promisify.custom: `promisify(setTimeout)` keeps working).
+  Object.defineProperties(traced, Object.getOwnPropertyDescriptors(original));
+  Object.assign(globalThis, { [name]: traced });
+}
+const isLive = (t: NodeJS.Timeout) => t.hasRef() && !(t as unknown as { _destroyed: boolean })._destroyed;
+
 after(() => {
   setTimeout(() => {
     const held = describeHandles();
+    for (const [t, what] of timers) if (isLive(t)) held.push(what);
     process.stderr.write(
       `# this test process is still alive ${LINGER_MS / 1000} s after its last hook; what holds it:\n` +
         `#   ${held.join('\n#   ') || '(no handle: a pending request or a referenced timer)'}\n` +

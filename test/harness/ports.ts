@@ -85,3 +85,18 @@ export async function upPortFlags(): Promise<string[]> {
   const [head, mesh, agent] = others.map(String);
   return ['--etcd-port', String(etcd), '--head-port', head!, '--mesh-port', mesh!, '--agent-port', agent!];
 }
+
+/** `nokube up` with its port flags, run again with new ones when it failed because one of them was taken
+ * meanwhile (the ports are free when picked, and `up` binds them seconds later: another test's listener
+ * on 0.0.0.0 can take one in between — a CI run's agent port was). `up` stops what it started on a
+ * failure, so a second run starts clean. Any other failure is returned as it is; so are the flags of the last run. */
+export async function upWithFreePorts<R extends { code: unknown; stdout: string; stderr: string }>(
+  up: (portFlags: string[]) => Promise<R>,
+): Promise<R & { ports: string[] }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await upPortFlags();
+    const r = await up(ports);
+    if (r.code === 0 || attempt === 3 || !/ port \d+ on \S+ is in use /.test(r.stdout + r.stderr))
+      return { ...r, ports };
+  }
+}
