@@ -7,7 +7,8 @@ import { ChildProcess } from 'node:child_process';
 import { Server, Socket } from 'node:net';
 import { after } from 'node:test';
 
-const LINGER_MS = 20_000;
+/** How long after the last hook (NOKUBE_TEST_LINGER_MS: test/lingering.test.ts shortens it). */
+const LINGER_MS = Number(process.env.NOKUBE_TEST_LINGER_MS ?? 20_000);
 
 /** Timers, with where they were set: a referenced one holds the process too (`_getActiveHandles` does
  * not list timers), and one re-armed in a loop never ends (etcd3's lease keepalive on a closed client). */
