@@ -52,8 +52,9 @@ describe('web console and nokube top', { timeout: 240_000 }, () => {
   test('nokube top nodes and top pods print the figures the heads keep', async () => {
     const nodes = await eventually(
       async () => {
+        // A node is listed once its first summary reached the head: each in its own time.
         const r = await runCli(['top', 'nodes'], c.env);
-        return r.code === 0 && r.stdout.includes('n2') ? r.stdout : undefined;
+        return r.code === 0 && /^n1\s/m.test(r.stdout) && /^n2\s/m.test(r.stdout) ? r.stdout : undefined;
       },
       30_000,
       'top nodes with both nodes',
