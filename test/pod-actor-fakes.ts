@@ -365,6 +365,10 @@ export class FakeNetwork {
   ipOf(pod: Pod): string | undefined {
     return this.ips.get(pod.metadata.uid!);
   }
+  /** The pod's address, as the network holds it once it has read its addresses at start. */
+  holds(pod: Pod): void {
+    this.ips.set(pod.metadata.uid!, this.ip);
+  }
 }
 
 /** A pod actor over the fakes, with what it reported, woke and recorded. */

@@ -217,8 +217,8 @@ describe('pod actor: reasons', () => {
     assert.deepEqual(await f.reconcile(), done, 'the same status');
     assert.deepEqual(network.calls, [ensure, ensure, release], 'no sandbox again, released once');
     assert.equal(f.docker.callNames().filter((c) => c.startsWith('start')).length, starts);
-    // An agent started again finds the pod finished in its cache: its sandbox (one an older agent
-    // kept) is given back, and nothing is made.
+    // An agent started again finds the pod finished in its cache: its sandbox and address (ones an older
+    // agent kept) are given back once its network has read its addresses, and nothing is made.
     const restarted = new FakeNetwork('10.42.0.7');
     const g = actorSetup(pod, {
       workspace,
@@ -228,7 +228,11 @@ describe('pod actor: reasons', () => {
       docker: f.docker,
     });
     assert.deepEqual(await g.reconcile(), done);
+    assert.deepEqual(restarted.calls, [], 'not before the network holds its addresses');
+    restarted.holds(pod);
+    assert.deepEqual(await g.reconcile(), done);
     assert.deepEqual(restarted.calls, [release]);
+    assert.equal(restarted.ipOf(pod), undefined, 'the address given back');
     assert.equal(f.docker.callNames().filter((c) => c.startsWith('start')).length, starts);
   });
 

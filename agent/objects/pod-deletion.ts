@@ -9,6 +9,7 @@ import type { Etcd3 } from 'etcd3';
 import { absent, type Compare, type Guard, guardedTxn, NO_GUARD } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
 import { DEFAULT_TERMINATION_GRACE_SECONDS } from './defaults.ts';
+import { isTerminalPhase } from './pod-phase.ts';
 import { deleteObjects, objectKey, refOf, type Stored, toStoredJson } from './store.ts';
 import type { Pod } from './types.ts';
 
@@ -37,8 +38,7 @@ export function planPodDeletion(
   if (grace === 0) return { type: 'remove', why: 'force' };
   if (!pod.spec.nodeName) return { type: 'remove', why: 'unbound' };
   if (!nodeRegistered) return { type: 'remove', why: 'node-absent' };
-  const phase = pod.status?.phase;
-  if (phase === 'Succeeded' || phase === 'Failed') return { type: 'remove', why: 'terminated' };
+  if (isTerminalPhase(pod.status?.phase)) return { type: 'remove', why: 'terminated' };
   const { deletionTimestamp: at, deletionGracePeriodSeconds: had } = pod.metadata;
   if (at === undefined)
     return {

@@ -11,6 +11,7 @@ import { formatCpu, formatMemory, podResources } from '../scheduler/resources.ts
 import { feasibleNodes } from '../scheduler/stack.ts';
 import type { SchedNode } from '../scheduler/types.ts';
 import { withLimitRangeDefaults } from './limit-range.ts';
+import { isTerminalPhase } from './pod-phase.ts';
 import { parseCpu, parseMemory } from './quantity.ts';
 import type { Kind, KubeObject, LimitRange, PodSpec, ResourceQuota } from './types.ts';
 import { API_VERSION, KINDS, namespaced, RESOURCE } from './types.ts';
@@ -39,7 +40,7 @@ export function declaredPods(
   switch (o.kind) {
     case 'Pod':
       if (o.metadata.ownerReferences?.some((r) => r.controller)) return undefined; // its controller counts
-      if (o.status?.phase === 'Succeeded' || o.status?.phase === 'Failed') return undefined;
+      if (isTerminalPhase(o.status?.phase)) return undefined;
       return { count: 1, spec: o.spec };
     case 'Deployment':
       return { count: o.spec.replicas ?? 1, spec: o.spec.template.spec };

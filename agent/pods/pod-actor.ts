@@ -16,6 +16,7 @@ import type { NodeDns, PodResolv } from '../dns/node-dns.ts';
 import type { RegistryAuth } from '../images/registry-auth.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EventRecorder } from '../objects/events.ts';
+import { isTerminalPhase } from '../objects/pod-phase.ts';
 import type { Container, ContainerState, ContainerStatus, Pod, PodStatus } from '../objects/types.ts';
 import { onPodNetwork, type PodNetwork, type PodSandbox } from '../podnet/pod-network.ts';
 import { containerName, LABEL } from '../runtime/labels.ts';
@@ -99,8 +100,6 @@ export class PodActor {
   /** The status that ended the pod (phase Succeeded or Failed): nothing runs again, as the kubelet does
    * not restart a pod in a terminal phase, and the status stays as it was (its podIP too). */
   private finished: PodStatus | undefined;
-  /** The finished pod's sandbox and address are given back (once). */
-  private sandboxFreed = false;
   /** Each container's probes, for its running instance. */
   private readonly probes = new Map<string, ContainerProbes>();
   /** Probe results of the containers as the last status had them (an agent restart adopts them). */
@@ -110,7 +109,7 @@ export class PodActor {
     this.pod = pod;
     this.deps = deps;
     this.startTime = previous?.startTime ?? isoTime(deps.clock.now());
-    if (previous && isTerminal(previous.phase)) this.finished = previous;
+    if (previous && isTerminalPhase(previous.phase)) this.finished = previous;
     for (const cs of previous?.containerStatuses ?? []) {
       const t: Tracked = { restartCount: cs.restartCount, backoffMs: 0, notBefore: 0 };
       if (cs.lastState) t.lastState = cs.lastState;
@@ -312,12 +311,12 @@ export class PodActor {
       } else this.deps.alive.deleteTree(this.namespace, path);
     }
     const status = this.status(statuses);
-    if (isTerminal(status.phase)) {
+    this.deps.report(status);
+    if (isTerminalPhase(status.phase)) {
       this.finished = status;
       this.stopProbes();
-      return this.stayFinished(status);
+      await this.freeSandbox();
     }
-    this.deps.report(status);
   }
 
   private markAlive(): void {
@@ -334,9 +333,15 @@ export class PodActor {
   private async stayFinished(status: PodStatus): Promise<void> {
     this.markAlive();
     this.deps.report(status);
-    if (this.sandboxFreed || !this.networked) return;
-    await this.deps.network!.release(this.pod);
-    this.sandboxFreed = true;
+    await this.freeSandbox();
+  }
+
+  /** Given back while the pod network holds an address for the pod (a release that failed part way is
+   * tried again). Not before the network has read its addresses at an agent's start: a release then
+   * would leave the address taken for good; the network's start kicks every pod again. */
+  private async freeSandbox(): Promise<void> {
+    if (this.networked && this.deps.network!.ipOf(this.pod) !== undefined)
+      await this.deps.network!.release(this.pod);
   }
 
   /** The pod's sandbox (pod network), or why not yet: a failure is a FailedCreatePodSandBox event. */
@@ -552,10 +557,6 @@ export class PodActor {
       containerStatuses: cs,
     };
   }
-}
-
-function isTerminal(phase: PodStatus['phase']): boolean {
-  return phase === 'Succeeded' || phase === 'Failed';
 }
 
 /** A pod waiting for its sandbox is looked at again this soon. */

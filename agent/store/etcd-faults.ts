@@ -72,7 +72,7 @@ export function faultOptions(opts: FaultOptions): Pick<IOptions, 'defaultCallOpt
  * outage of half a minute the watches that count on it (the cluster config's, a head's own election key)
  * came back up to 30 s after etcd did, and that timer, never cleared, kept a finished process alive as
  * long. Tried again at least every 2 s instead: one stream attempt per client. */
-export const WATCH_BACKOFF = { initialDelay: 250, maxDelay: 2000 };
+const WATCH_BACKOFF = { initialDelay: 250, maxDelay: 2000 };
 
 /** Our words for a failure of etcd itself; undefined for an answer etcd gave (a failed compare, an
  * unknown lease, a permission refused): those stay as they are. */

@@ -4,6 +4,7 @@
 
 import type { ClusterConfig } from '../../agent/config/schema.ts';
 import type { ImagePullRequest, NodeStatus } from '../../agent/images/pull-requests.ts';
+import { isTerminalPhase } from '../../agent/objects/pod-phase.ts';
 import { priorityOf } from '../../agent/objects/priority-classes.ts';
 import type { Stored } from '../../agent/objects/store.ts';
 import type {
@@ -87,7 +88,7 @@ export const ownedReplicaSets = (world: World, owner: KubeObject): Array<Stored<
   );
 
 export const phaseOf = (pod: Pod) => pod.status?.phase ?? 'Pending';
-export const isTerminal = (pod: Pod) => phaseOf(pod) === 'Succeeded' || phaseOf(pod) === 'Failed';
+export const isTerminal = (pod: Pod) => isTerminalPhase(pod.status?.phase);
 export const isRunning = (pod: Pod) => phaseOf(pod) === 'Running';
 /** Running with every container ready (a status without container statuses: running is ready). */
 export const isReady = (pod: Pod) =>
