@@ -13,11 +13,12 @@
 // agent changed the member's state; same machine, same clock), "polled" is when this process saw it
 // (table + poll interval + HTTP under load). The table figure is the headline; polled is an upper bound.
 //
-//   node bench/mesh.ts [--sizes 5,20,50] [--idle-seconds 15] [--settle-seconds 40] [--victims 3] [--heartbeat-ms MS]
+//   node bench/mesh.ts [--sizes 5,20,50] [--idle-seconds 30] [--settle-seconds 80] [--victims 3] [--heartbeat-ms MS]
 //                      [--bin dist/nokube] [--converge-timeout 300] [--detect-timeout 30] [--no-worker-idle]
-//                      [--agent-node-options '--max-semi-space-size=1']
+//                      [--metrics-seconds 5] [--agent-node-options=--max-semi-space-size=1]
 // After the all-heads cluster, a second cluster (one head, N-1 workers) measures the idle cost of a
-// worker-only agent, which runs no HTTP server and no Prometheus registry (skip it: --no-worker-idle).
+// worker-only agent, which runs no head API (skip it: --no-worker-idle). Agents send their metrics every
+// --metrics-seconds (0: no monitoring section) to a stand-in for GreptimeDB in this process.
 // Every phase is bounded; agents and etcd are stopped at the end, on error and on Ctrl-C / SIGTERM.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,15 +28,19 @@ import { parseArgs } from 'node:util';
 import type { Member } from '../agent/mesh/member-table.ts';
 import { keys } from '../agent/store/keys.ts';
 import { createTestCluster, REPO, type TestCluster } from '../test/harness/cluster.ts';
+import { freePort } from '../test/harness/ports.ts';
+import { type StandIn, startGreptimeStandIn } from './greptime-stand-in.ts';
 import { median } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '5,20,50' },
-    'idle-seconds': { type: 'string', default: '15' },
-    // Idle means steady state: start-up work (JIT, V8's first memory-reducing GCs ~30 s in) and the mesh's
-    // faster announcements for 30 s after a membership change are over by then.
-    'settle-seconds': { type: 'string', default: '40' },
+    'idle-seconds': { type: 'string', default: '30' },
+    // Idle means steady state: start-up work is over by then — the mesh's faster announcements for 30 s
+    // after a membership change, the memory reducer's first collection (30 s), V8's optimising compiles on
+    // its own threads (measured on 19 workers started together: 0.6-0.8 % of a core until ~60 s after the
+    // start, 0.03-0.3 % from ~75 s on).
+    'settle-seconds': { type: 'string', default: '80' },
     victims: { type: 'string', default: '3' },
     'heartbeat-ms': { type: 'string' },
     bin: { type: 'string' },
@@ -44,6 +49,8 @@ const { values } = parseArgs({
     'poll-ms': { type: 'string', default: '50' },
     'no-worker-idle': { type: 'boolean', default: false },
     'agent-node-options': { type: 'string' },
+    // The target is for agents sending metrics every 5 s: to a stand-in for GreptimeDB on loopback.
+    'metrics-seconds': { type: 'string', default: '5' },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
@@ -278,13 +285,21 @@ const meshExtra = heartbeatMs
       meshExtra: `  heartbeatMs: ${heartbeatMs}\n  suspectAfterMs: ${3 * heartbeatMs}\n  deadAfterMs: ${6 * heartbeatMs}\n`,
     }
   : {};
+const metricsSeconds = Number(values['metrics-seconds']);
+let standIn: StandIn | undefined;
+/** The agents' `monitoring:` section (metrics every --metrics-seconds to the stand-in), none for 0. */
+async function monitoring(): Promise<{ sections?: string }> {
+  if (!(metricsSeconds > 0)) return {};
+  standIn ??= await startGreptimeStandIn(await freePort());
+  return { sections: standIn.monitoring(metricsSeconds) };
+}
 
 /**
  * Idle cost of a worker-only agent (no head API, no Prometheus registry): a second cluster with one head
  * (n1) and N-1 workers. Only n1's table can be read, so it waits for n1 to see all N alive, then settles.
  */
 async function measureWorkers(n: number, net: number): Promise<ProcessFigures & { note?: string }> {
-  const c = await createTestCluster({ nodes: n, heads: 1, net, ...meshExtra });
+  const c = await createTestCluster({ nodes: n, heads: 1, net, ...meshExtra, ...(await monitoring()) });
   active = c;
   const names = c.nodes.map((x) => x.name);
   const started = Date.now();
@@ -306,7 +321,7 @@ async function measureWorkers(n: number, net: number): Promise<ProcessFigures & 
 
 // ---- one size ----
 async function measure(n: number, net: number): Promise<Figures> {
-  const c = await createTestCluster({ nodes: n, heads: n, net, ...meshExtra });
+  const c = await createTestCluster({ nodes: n, heads: n, net, ...meshExtra, ...(await monitoring()) });
   active = c;
   const fig: Figures = { n, convergence: null, detection: [] };
   const names = c.nodes.map((x) => x.name);
@@ -509,6 +524,8 @@ for (const [i, n] of sizes.entries()) {
   if (interrupted) break;
 }
 
+await standIn?.close();
+
 // ---- report ----
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
@@ -521,6 +538,9 @@ const row = (cells: Array<[string, number]>) =>
 console.log(
   `\nbench/mesh — agents: ${mode}; commit ${commit}; heartbeat ${heartbeatMs ?? 'default (1000)'} ms; ${cpus().length} cores, all agents on this one machine, loopback only.` +
     (values['agent-node-options'] ? `\nagents' NODE_OPTIONS: ${values['agent-node-options']}` : '') +
+    (standIn
+      ? `\nmetrics every ${metricsSeconds} s by remote write to a stand-in for GreptimeDB (${standIn.received.metricBodies} bodies received, ${standIn.received.logBodies} of OTLP logs)`
+      : '\nno monitoring section (node samples every 10 s for the console only)') +
     `\nEVERY node is a head in the main cluster: each agent's own member table is read from its own /api/v1/members.`,
 );
 console.log('\nmembership (all-heads cluster)');
@@ -655,7 +675,9 @@ console.log(
     cores: cpus().length,
     heartbeatMs: heartbeatMs ?? null,
     agentNodeOptions: values['agent-node-options'] ?? null,
+    metricsSeconds: standIn ? metricsSeconds : null,
     idleSeconds,
+    settleSeconds,
     targets: TARGETS,
     results,
   })}`,

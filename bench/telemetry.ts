@@ -10,7 +10,6 @@
 //            (start, peak, end: bounded means it stops growing), event-loop lag p99 from /metrics
 // Every cluster and container it makes is removed at the end, also on error or Ctrl-C.
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { storeConfig } from '../agent/store/config-store.ts';
@@ -18,6 +17,7 @@ import { createTestCluster, runCli, type TestCluster } from '../test/harness/clu
 import { ensureBusyboxImage, requireDocker } from '../test/harness/docker.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { cleanupOnSignals, stopClusterAndPods } from './cleanup.ts';
+import { startGreptimeStandIn } from './greptime-stand-in.ts';
 
 const { values } = parseArgs({
   options: {
@@ -85,26 +85,12 @@ function countLogRecords(buf: Uint8Array): number {
   return walk(0, buf.length, 0);
 }
 
-const rx = { records: 0, first: 0, last: 0, metricBodies: 0 };
-async function startReceiver(port: number): Promise<Server> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.url?.startsWith('/v1/otlp/v1/logs')) {
-        const now = Date.now();
-        rx.records += countLogRecords(Buffer.concat(chunks));
-        rx.first ||= now;
-        rx.last = now;
-        res.writeHead(200).end();
-      } else {
-        rx.metricBodies++;
-        res.writeHead(204).end();
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  return server;
+const rx = { records: 0, first: 0, last: 0 };
+function onLogs(body: Buffer): void {
+  const now = Date.now();
+  rx.records += countLogRecords(body);
+  rx.first ||= now;
+  rx.last = now;
 }
 
 // ---- the agent process ----
@@ -160,11 +146,10 @@ const mb = (x: number) => `${x.toFixed(0)} MB`;
 
 async function main(): Promise<void> {
   const receiverPort = await freePort();
-  const server = await startReceiver(receiverPort);
+  const standIn = await startGreptimeStandIn(receiverPort, onLogs);
   const c = await createTestCluster({ nodes: 1, net: 77 });
   cluster = c;
-  const monitoring = (interval: number) =>
-    `monitoring:\n  metricsIntervalSeconds: ${interval}\n  greptimedb:\n    address: 127.0.0.1\n    httpPort: ${receiverPort}\n    db: public\n  grafana:\n    address: 127.0.0.1\n    port: ${receiverPort}\n`;
+  const monitoring = standIn.monitoring;
   const putConfig = (text: string) =>
     c.withEtcd((etcd) => storeConfig(etcd, text, c.configFile, 'bench', 'latest'));
   const apply = async (yaml: string) => {
@@ -205,14 +190,14 @@ spec:
     await c.agents.get('n1')!.kill('SIGTERM');
     pid = (await c.startAgent('n1')).process.pid!;
     await sleep(15_000);
-    const bodies = rx.metricBodies;
+    const bodies = standIn.received.metricBodies;
     await loopLagP99(c);
     const m = await measure(pid, seconds * 1000);
     const lag = await loopLagP99(c);
     const label = interval ? `metrics every ${interval} s` : 'no monitoring';
     const target = interval === 5 ? `  (target <= ${TARGETS.cpuAt5s} %)` : '';
     console.log(
-      `metrics  ${label.padEnd(18)} cpu ${m.cpuPercent.toFixed(2)} % of a core${target}, rss mean ${mb(m.rssMB.mean)} peak ${mb(m.rssMB.peak)}, ${rx.metricBodies - bodies} remote-write bodies, loop lag p99 ${lag}`,
+      `metrics  ${label.padEnd(18)} cpu ${m.cpuPercent.toFixed(2)} % of a core${target}, rss mean ${mb(m.rssMB.mean)} peak ${mb(m.rssMB.peak)}, ${standIn.received.metricBodies - bodies} remote-write bodies, loop lag p99 ${lag}`,
     );
   }
 
@@ -269,7 +254,7 @@ spec:
   console.log(
     `10k/s    received ${Math.round(rate)} lines/s; agent cpu ${m.cpuPercent.toFixed(1)} % of a core, rss start ${mb(m.rssMB.start)} peak ${mb(m.rssMB.peak)} end ${mb(m.rssMB.end)}; loop lag p99 ${await loopLagP99(c)}`,
   );
-  server.close();
+  await standIn.close();
 }
 
 try {

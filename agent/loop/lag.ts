@@ -1,13 +1,7 @@
-// Event-loop lag: the agent's pulse. Gossip convergence dies when the loop stalls, so it is measured always.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-
-/**
- * Sampling period of the lag histogram. Every sample is a wake-up of an otherwise idle process, and on a
- * small VM each wake-up costs tens of microseconds: at Node's usual 10–20 ms the monitor alone was the
- * largest part of an idle agent's CPU. A stall as long as the period always lands in the histogram;
- * shorter ones are sampled (a stall of S ms is seen with probability about S / period).
- */
-export const LOOP_LAG_RESOLUTION_MS = 200;
+// Event-loop lag: the agent's pulse. Gossip convergence dies when the loop stalls, so it is measured always:
+// how late each tick of the process's pulse (pulse.ts) came, in a histogram of its own.
+import { createHistogram } from 'node:perf_hooks';
+import { onPulse, PULSE_MS } from './pulse.ts';
 
 export interface LoopLag {
   /** Percentiles in seconds since the last reset (one metrics scrape or status read). */
@@ -15,19 +9,17 @@ export interface LoopLag {
   stop(): void;
 }
 
-export function startLoopLagMonitor(resolutionMs = LOOP_LAG_RESOLUTION_MS): LoopLag {
-  const h = monitorEventLoopDelay({ resolution: resolutionMs });
-  h.enable();
+export function startLoopLagMonitor(): LoopLag {
+  const h = createHistogram();
+  // The histogram takes whole nanoseconds >= 1: a tick on time is recorded as 1 ns.
+  const off = onPulse((gapMs) => h.record(Math.max(1, Math.round((gapMs - PULSE_MS) * 1e6))));
+  const seconds = (ns: number) => (ns <= 1 ? 0 : ns / 1e9);
   return {
     snapshot() {
-      // The histogram counts the sampling timer's own period; what is above it is lag.
-      const lag = (ns: number) => Math.max(0, ns / 1e9 - resolutionMs / 1000);
-      const s = { p50: lag(h.percentile(50)), p99: lag(h.percentile(99)), max: lag(h.max) };
+      const s = { p50: seconds(h.percentile(50)), p99: seconds(h.percentile(99)), max: seconds(h.max) };
       h.reset();
       return s;
     },
-    stop() {
-      h.disable();
-    },
+    stop: off,
   };
 }

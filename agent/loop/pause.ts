@@ -2,16 +2,15 @@
 // inside: time moved on while nothing of ours ran. Verdicts based on elapsed time (a peer's silence) must
 // not count that time against others (Lifeguard's local-health idea): the caller restarts its timers.
 // Also a wall-clock jump (NTP step) beyond the threshold, since silence is measured on wall time.
+import { onPulse, PULSE_MS } from './pulse.ts';
 
-/** How often the watch looks (one cheap wake-up). */
-export const PAUSE_WATCH_PERIOD_MS = 250;
 /** A gap beyond the period longer than this counts as a pause. */
 export const PAUSE_THRESHOLD_MS = 1000;
 
 export class PauseWatch {
   private lastMono = performance.now();
   private lastWall = Date.now();
-  private timer: NodeJS.Timeout | undefined;
+  private off: (() => void) | undefined;
   pauses = 0;
   private readonly onPause: (gapMs: number) => void;
 
@@ -19,13 +18,14 @@ export class PauseWatch {
     this.onPause = onPause;
   }
 
+  /** Look on every tick of the process's pulse (pulse.ts). */
   start(): void {
-    this.timer = setInterval(() => this.check(), PAUSE_WATCH_PERIOD_MS);
-    this.timer.unref();
+    this.off ??= onPulse(() => this.check());
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.off?.();
+    this.off = undefined;
   }
 
   /** Look now; call it before acting on elapsed time. True (and onPause called) when we were away. */
@@ -36,7 +36,7 @@ export class PauseWatch {
     const skew = Math.abs(wall - this.lastWall - gap);
     this.lastMono = mono;
     this.lastWall = wall;
-    if (gap <= PAUSE_WATCH_PERIOD_MS + PAUSE_THRESHOLD_MS && skew <= PAUSE_THRESHOLD_MS) return false;
+    if (gap <= PULSE_MS + PAUSE_THRESHOLD_MS && skew <= PAUSE_THRESHOLD_MS) return false;
     this.pauses++;
     this.onPause(Math.max(gap, skew));
     return true;

@@ -188,7 +188,10 @@ export class Mesh {
         // A stream's receive window grows (doubling, while its reader keeps up) to this, so this is what
         // one stream can hold in memory when its reader stops (yamux's default: 16 MiB). 1 MiB is ~10 MB/s
         // per stream at a 100 ms round trip: plenty for logs and exec, and 32 pod streams stay within 32 MiB.
-        streamMuxers: [yamux({ maxStreamWindowSize: 1024 * 1024 })],
+        // No yamux keepalive: it pinged every connection every 30 s (four frames through noise and a socket per
+        // connection, a third more frames than an idle agent's heartbeats at N = 20) and only measured the
+        // round trip; our heartbeats keep every connection busy and liveness is theirs.
+        streamMuxers: [yamux({ maxStreamWindowSize: 1024 * 1024, enableKeepAlive: false })],
         // Every agent dials every member, so many connections open at once at start-up: allow it.
         connectionManager: {
           maxConnections: 1024,
