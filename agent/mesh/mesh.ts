@@ -75,9 +75,12 @@ const ANNOUNCE_EVERY = 10;
  * members that do not know each other yet; in a stable mesh everyone is connected, and gossipsub's copies
  * of them (flood + mesh forwarding, message ids, seen cache) were about a fifth of an idle agent's CPU at
  * N = 10. A start (our own) or any change (a join, a death, a leave) brings the fast cadence back, so a
- * newcomer's announcements go out fast and so do those of the members that see it join.
+ * newcomer's announcements go out fast and so do those of the members that see it join. Settled, every
+ * member is in every table and redials its known addresses itself (every RECONNECT_EVERY_MS), so an
+ * announcement is only a safety net: once a minute it was still about a fifth of an idle agent's frames at
+ * N = 20 (each is flooded to every peer and relayed by up to D of them), now once in five minutes.
  */
-const ANNOUNCE_EVERY_SETTLED = 60;
+const ANNOUNCE_EVERY_SETTLED = 300;
 /**
  * Each beat goes straight to this many peers in turn (new peers at once), so each peer hears from a member
  * every ceil((N - 1) / FANOUT) beats: an idle agent sends and receives about 2 x FANOUT frames per beat
