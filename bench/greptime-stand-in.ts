@@ -1,9 +1,8 @@
 // A receiver on loopback that plays GreptimeDB for the benches (GreptimeDB cannot run on this machine):
 // 204 to remote write and SQL, 200 to OTLP logs, whose bodies go to `onLogs`. It counts what it got.
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 
 export interface StandIn {
-  server: Server;
   /** Bodies received: remote write (and anything else but logs), OTLP logs. */
   received: { metricBodies: number; logBodies: number };
   /** The `monitoring:` section that sends an agent's metrics every `intervalSeconds` here. */
@@ -29,7 +28,6 @@ export async function startGreptimeStandIn(port: number, onLogs?: (body: Buffer)
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
   return {
-    server,
     received,
     monitoring: (interval) =>
       `monitoring:\n  metricsIntervalSeconds: ${interval}\n  greptimedb:\n    address: 127.0.0.1\n    httpPort: ${port}\n    db: public\n  grafana:\n    address: 127.0.0.1\n    port: ${port}\n`,

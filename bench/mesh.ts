@@ -295,7 +295,7 @@ async function monitoring(): Promise<{ sections?: string }> {
 }
 
 /**
- * Idle cost of a worker-only agent (no head API, no Prometheus registry): a second cluster with one head
+ * Idle cost of a worker-only agent (no head API): a second cluster with one head
  * (n1) and N-1 workers. Only n1's table can be read, so it waits for n1 to see all N alive, then settles.
  */
 async function measureWorkers(n: number, net: number): Promise<ProcessFigures & { note?: string }> {
