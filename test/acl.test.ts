@@ -52,14 +52,17 @@ describe('access control', { timeout: 240_000 }, () => {
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     return { status: res.status, body, ...(typeof body.error === 'string' ? { error: body.error } : {}) };
   };
-  /** Open a WebSocket: 101 when the head took it, else the refusal's status and message. */
+  /** Open a WebSocket: 101 when the head took it (with its first message, listened for from the start: a
+   * frame that came in the same read as the 101 is delivered before an awaiting caller could listen), else
+   * the refusal's status and message. */
   const upgrade = (path: string, opts: { token?: string; protocol?: string } = {}) =>
-    new Promise<Answer & { ws?: WebSocket }>((resolve, reject) => {
+    new Promise<Answer & { ws?: WebSocket; first?: Promise<Buffer> }>((resolve, reject) => {
       const protocols = opts.protocol ? [WS_PROTOCOL, opts.protocol] : [];
       const ws = new WebSocket(`${c.headUrl().replace(/^http/, 'ws')}${path}`, protocols, {
         headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
       });
-      ws.once('open', () => resolve({ status: 101, ws }));
+      const first = new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
+      ws.once('open', () => resolve({ status: 101, ws, first }));
       ws.on('unexpected-response', (req, res) => {
         let text = '';
         res.on('data', (d) => {
@@ -360,9 +363,7 @@ describe('access control', { timeout: 240_000 }, () => {
     proto.ws!.close();
     const logs = await upgrade('/api/v1/namespaces/default/pods/none/log', { token: secrets.ci });
     assert.equal(logs.status, 101);
-    const end = await new Promise<string>((r) =>
-      logs.ws!.once('message', (d: Buffer) => r(d.subarray(1).toString())),
-    );
+    const end = (await logs.first!).subarray(1).toString();
     assert.match(end, /pods \\?"none\\?" not found/);
     // ACL management through the CLI: a policy of our own, listed; tokens listed without secrets.
     const list = await cli(['acl', 'token', 'list'], secrets.admin);
