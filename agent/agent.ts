@@ -63,6 +63,11 @@ export interface RunningAgent {
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { log, nodeName } = opts;
+  // When each step was done, in ms since the process started (the "agent started" line says).
+  const took: Record<string, number> = {};
+  const mark = (step: string) => {
+    took[step] = Math.round(performance.now());
+  };
   // 0. The secrets keyring first: a named file that cannot be read stops the start, before anything runs.
   const keyring = await loadKeyring(opts.secretsKeyFile, log);
   const source = await resolveConfigSource(opts.configSource, opts.etcdTls);
@@ -74,6 +79,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // that gets no answer is told to one outage log: one line, then a few at a back-off, not one per call.
   const etcdOutage = new OutageLog(log, { what: 'etcd' });
   const boot = await loadBootConfig(source, opts, etcdOutage);
+  mark('config');
   const { etcd } = boot;
   const live = new LiveConfig({ cluster, nodeName, log, requireRole: opts.requireRole }, boot);
   await writeConfigCache(live.self().workspace, boot.text);
@@ -93,16 +99,20 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   // 3. Mesh.
   const basics: StepBasics = { cluster, nodeName, etcd, live, events, log };
-  const joined = await joinMesh({ ...basics, privateKey, incarnation });
+  // Dials held until the node record is written (Mesh.releaseDials); not on a start from the cache: with
+  // etcd away the peers it last knew are all it has.
+  const joined = await joinMesh({ ...basics, privateKey, incarnation, holdDials: boot.from === 'etcd' });
+  mark('mesh');
   const { mesh } = joined;
   const facts = await factsRead.catch(async (err: unknown) => {
     loopLag.stop();
     await joined.stop(false);
     throw err;
   });
+  mark('facts');
   const memoryReducer = startMemoryReducer(log);
 
-  // 4. Node record under the agent's lease (registered after the parts, below).
+  // 4. Node record under the agent's lease (registered before the parts, below).
   const alive = new AliveRecords(etcd, cluster, nodeName, log.child({ part: 'alive' }));
   const recorder = new EventRecorder(
     etcd,
@@ -175,14 +185,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   /** Everything but the parts, undone. A clean stop leaves the mesh (the others learn it at once),
    * flushes the events and hands the node record to its grace lease (its containers run on); an aborted
-   * start does none of it: this agent never fully joined. */
+   * start does none of it: this agent never fully joined, and its record (if written) is withdrawn. */
   const stopSteps = async (clean: boolean) => {
     clearTimeout(runtimeRetry);
     keyring.stop();
     await joined.stop(clean);
     await watches.cancel();
     if (clean) await withTimeout(recorder.flush(), 2000, 'events flush timed out').catch(() => undefined);
-    await node.stop(clean);
+    await node.stop(clean ? 'clean' : 'withdraw');
     alive.stop();
     recorder.stop();
     loopLag.stop();
@@ -190,19 +200,25 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     etcd.close();
   };
 
-  // 6. Parts: the workloads of this node (pods on Docker), then extra parts (the head's).
+  // 6. Registered, then the parts: the workloads of this node (pods on Docker), then extra parts (the
+  // head's). The record first: peers admit this agent, and list it alive, from its record, so a restarted
+  // agent is a member one etcd write after its mesh listens, not after every part has started (bench/mesh's
+  // join). Pods bound here meanwhile wait for the pods part's first list, as any change does. The record
+  // names the head API only once it listens (node.serving()).
   let parts: StartedParts | undefined;
   try {
+    await node.start(boot.from).finally(() => mesh.releaseDials());
+    mark('registered');
     parts = await startParts(ctx, [...(await builtInParts(tls)), ...(opts.parts ?? [])]);
-    // Registered last: the record advertises the head API, so it must be listening by then.
-    await node.start(boot.from);
+    mark('parts');
+    node.serving();
   } catch (err) {
     await parts?.stop(() => undefined);
     await stopSteps(false);
     throw err;
   }
   log.info(
-    { peerId: mesh.peerId, addrs: mesh.multiaddrs, from: boot.from, version: VERSION },
+    { peerId: mesh.peerId, addrs: mesh.multiaddrs, from: boot.from, version: VERSION, startMs: took },
     'agent started',
   );
 

@@ -71,6 +71,12 @@ describe('agent start-up refusals', { timeout: 180_000 }, () => {
           oneLineError(r.stderr),
           new RegExp(`${which} port ${port} on ${c.nodes[0]!.address} is in use \\(${which}.port\\)`),
         );
+        // The head API is a part, started after the record was written: a start that failed there
+        // withdraws it (the lease revoked), leaving no record of a node that never ran.
+        assert.deepEqual(
+          (await c.withEtcd((etcd) => listNodes(etcd, c.name))).map((n) => n.name),
+          [],
+        );
       } finally {
         await new Promise((r) => blocker.close(r));
       }
@@ -88,7 +94,8 @@ describe('agent and head at work', { timeout: 120_000 }, () => {
   before(async () => {
     c = await createTestCluster({ nodes: 2, net: 34 });
     await c.startAgent('n1');
-    await eventually(() => record('n1'), 20_000, 'n1 registered');
+    // Registered before its parts start; a head's record names its API once that listens.
+    await eventually(async () => (await record('n1'))?.api, 20_000, 'n1 registered, its API listening');
   });
   after(async () => c.stop());
 

@@ -1,7 +1,7 @@
 // The informer (agent/store/informer) against a real etcd: list then watch, handlers told each change
 // once and in order, a re-list racing changes (its read held until they landed) losing and repeating
 // nothing, a watch compacted away and a restarted etcd both healed by a re-list, and a writer waiting
-// for its own write to reach the cache.
+// for its own write to reach the cache. Handlers are told how they heard: watch, list or memory.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
@@ -30,10 +30,12 @@ let n = 0;
 function setup(client: Etcd3 = etcd) {
   const prefix = `/t/${++n}/`;
   const heard: string[] = [];
+  /** How each add or update came: the watch, a (re)list, or the cache (informer.ts `Via`). */
+  const via: string[] = [];
   const informer = new Informer<string>({ etcd: client, prefix, decode: (kv) => kv.value.toString(), log });
   const h: Handlers<string> = {
-    add: (k, e) => heard.push(`add ${k}=${e.value}`),
-    update: (k, e) => heard.push(`update ${k}=${e.value}`),
+    add: (k, e, how) => heard.push(`add ${k}=${e.value}`) && via.push(`${k} ${how}`),
+    update: (k, e, _old, how) => heard.push(`update ${k}=${e.value}`) && via.push(`${k} ${how}`),
     delete: (k) => heard.push(`delete ${k}`),
   };
   informer.on(h);
@@ -62,16 +64,17 @@ function setup(client: Etcd3 = etcd) {
         .map(([k, e]) => [k, e.value])
         .sort(),
     );
-  return { prefix, informer, heard, put, del, cache };
+  return { prefix, informer, heard, via, put, del, cache };
 }
 
 describe('informer', () => {
   test('lists, then watches from the list: every change told once, in order; waitFor a revision', async () => {
-    const { prefix, informer, heard, put, del, cache } = setup();
+    const { prefix, informer, heard, via, put, del, cache } = setup();
     await put('a', '1');
     await put('b', '1');
     await informer.start();
     assert.deepEqual(cache(), { a: '1', b: '1' });
+    assert.deepEqual(via, ['a list', 'b list']);
     await put('c', '1');
     await put('a', '2');
     // One transaction, two keys, one revision: both told.
@@ -84,16 +87,26 @@ describe('informer', () => {
     assert.equal(informer.revision, last);
     assert.deepEqual(cache(), { a: '2', c: '1', d: '1', e: '1' });
     assert.deepEqual(heard.slice(2), ['add c=1', 'update a=2', 'add d=1', 'add e=1', 'delete b']);
+    // Changes as etcd's watch sent them are told so (a restarted node's record is news then, mesh.ts).
+    assert.deepEqual(via.slice(2), ['c watch', 'a watch', 'd watch', 'e watch']);
+    // A handler added later hears the cache; a resync too.
+    const late: string[] = [];
+    informer.on({ add: (k, _e, how) => late.push(`${k} ${how}`) });
+    assert.deepEqual(late.sort(), ['a memory', 'c memory', 'd memory', 'e memory']);
+    via.length = 0;
+    informer.resync();
+    assert.deepEqual(via.sort(), ['a memory', 'c memory', 'd memory', 'e memory']);
     await informer.stop();
   });
 
   test('a re-list that read before a delete and a put, applied after them: nothing lost, nothing twice', async () => {
     const gated = gatedEtcd(etcd);
-    const { informer, heard, put, del, cache } = setup(gated.client);
+    const { informer, heard, via, put, del, cache } = setup(gated.client);
     await put('a', '1');
     await put('b', '1');
     await informer.start();
     heard.length = 0;
+    via.length = 0;
     gated.hold();
     const relist = informer.relist();
     await eventually(() => gated.held() > 0, 5000, 'the re-list to read');
@@ -104,6 +117,8 @@ describe('informer', () => {
     await informer.waitFor(last, 5000);
     assert.deepEqual(cache(), { a: '1', c: '1' });
     assert.deepEqual(heard, ['delete b', 'add c=1'], 'each change told once; the unchanged a not at all');
+    // c was put after the list read: the watch from the list's revision sends it (b's delete, too).
+    assert.deepEqual(via, ['c watch']);
     await informer.stop();
   });
 

@@ -1,4 +1,5 @@
-// Member table rules, with time passed in: join, suspect, dead, leave, fast death, restart, stale messages.
+// Member table rules, with time passed in: join, suspect, dead, leave, fast death, restart, stale messages,
+// a new incarnation's node record.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FORGET_AFTER_MS, type Heartbeat, MemberTable } from '../agent/mesh/member-table.ts';
@@ -150,6 +151,46 @@ describe('member table', () => {
     );
     assert.equal(t.get('a')?.state, 'alive');
     assert.equal(t.get('a')?.reason, 'restarted');
+  });
+
+  test('a record of a new incarnation lists the member alive at once; its first beat is no news; silence rules follow', () => {
+    const t = table();
+    t.heartbeat(hb('a', 100, 5), 0);
+    t.unreachable('peer-a', 10, 'ECONNREFUSED');
+    // The record of the same or an older incarnation (a record update, a late event) shows nothing.
+    assert.deepEqual(t.registered(hb('a', 100, -1), 20), []);
+    assert.deepEqual(t.registered(hb('a', 50, -1), 20), []);
+    assert.equal(t.get('a')?.state, 'dead');
+    // The restarted agent's record: alive from when it was seen, before any beat.
+    assert.deepEqual(
+      t.registered(hb('a', 200, -1), 30).map((e) => e.type),
+      ['join'],
+    );
+    assert.equal(t.get('a')?.state, 'alive');
+    assert.equal(t.get('a')?.since, 30);
+    assert.equal(t.get('a')?.reason, 'registered again');
+    // Its first beat (seq 0 or 1) is taken, and changes nothing that is reported.
+    assert.deepEqual(t.heartbeat(hb('a', 200, 0), 40), []);
+    assert.equal(t.get('a')?.lastSeen, 40);
+    assert.equal(t.get('a')?.since, 30);
+    // The same record delivered again is nothing new.
+    assert.deepEqual(t.registered(hb('a', 200, -1), 50), []);
+    assert.equal(t.get('a')?.lastSeen, 40);
+    // A member never heard of: alive from its record; no beat after it and it is suspect, as any member.
+    assert.deepEqual(
+      t.registered(hb('b', 300, -1), 100).map((e) => e.type),
+      ['join'],
+    );
+    assert.equal(t.get('b')?.reason, 'registered');
+    const aboutB = (now: number) => t.tick(now).filter((e) => e.member.name === 'b');
+    assert.deepEqual(aboutB(100 + timing.suspectAfterMs - 1), []);
+    assert.deepEqual(
+      aboutB(100 + timing.suspectAfterMs).map((e) => e.type),
+      ['suspect'],
+    );
+    // The self entry is never touched by a record.
+    assert.deepEqual(t.registered(hb('self', 999, -1), 200), []);
+    assert.equal(t.get('self')?.incarnation, 1);
   });
 
   test('leave marks left; stale heartbeats of the same process are ignored; a restart rejoins', () => {

@@ -2,6 +2,8 @@
 // never becomes a member (the head's GET /api/v1/members), its tries are refused and counted
 // (nokube_mesh_refused_total), and a registered agent still joins; a record naming the peer admits it, and
 // deleting that record refuses it again. The peer is our own Mesh (heartbeats and all) outside any agent.
+// A record of a new incarnation, as etcd's watch brings it, is a member alive at once (a restarted agent is
+// in every table one etcd write after its start); one that never beats is suspected as any member.
 // Cut off from etcd (stopped), agents keep admitting the peers they last knew, also across a restart.
 // Then PeerAdmission alone (admit, replace, revoke, the gater) and the peers cache it starts from.
 import assert from 'node:assert/strict';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import pino from 'pino';
 import { PeerAdmission } from '../agent/mesh/admission.ts';
 import type { Member } from '../agent/mesh/member-table.ts';
@@ -23,6 +26,7 @@ import { createTestCluster, eventually, getJson, runCli, type TestCluster } from
 
 const NET = 93;
 const OUTSIDER_ADDRESS = `127.${NET}.0.99`;
+const GHOST_ADDRESS = `127.${NET}.0.98`;
 const TIMING = { suspectAfterMs: 600, deadAfterMs: 1200 };
 
 describe('mesh admission', { timeout: 120_000 }, () => {
@@ -143,6 +147,43 @@ describe('mesh admission', { timeout: 120_000 }, () => {
     );
     // Its connections were closed and it cannot open new ones.
     await eventually(() => m.connectedPeers() === 0, 15_000, 'the peer to have no connection left');
+  });
+
+  test('a node record of a new incarnation, as the watch brings it, is a member alive at once; never heard, it is suspected as any', async () => {
+    const { lease: _lease, api: _api, ...base } = await record('n1');
+    const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+    // Nothing listens at its address: no connection, no beat — only the record says it started.
+    const rec: NodeRecord = {
+      ...base,
+      name: 'ghost',
+      address: GHOST_ADDRESS,
+      roles: ['worker'],
+      labels: {},
+      peerId: id,
+      multiaddrs: [`/ip4/${GHOST_ADDRESS}/tcp/${c.meshPort}/p2p/${id}`],
+      incarnation: Date.now(),
+      startedAt: new Date().toISOString(),
+    };
+    const key = keys.node(c.name, 'ghost');
+    const said = (msg: string) =>
+      c.agents
+        .get('n1')!
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"ghost"'))
+        .map((l) => JSON.parse(l) as { msg: string; state: string; reason: string; time: string })
+        .find((l) => l.msg === msg);
+    try {
+      await c.withEtcd((e) => e.put(key).value(JSON.stringify(rec)).exec());
+      const joined = await eventually(() => said('member join'), 15_000, 'n1 to list the ghost');
+      assert.equal(joined.state, 'alive');
+      assert.equal(joined.reason, 'registered');
+      const suspected = await eventually(() => said('member suspect'), 15_000, 'n1 to suspect the ghost');
+      assert.match(suspected.reason, /^no heartbeat for \d+ ms$/);
+      assert.ok(Date.parse(suspected.time) - Date.parse(joined.time) >= TIMING.suspectAfterMs - 20);
+    } finally {
+      await c.withEtcd((e) => e.delete().key(key).exec());
+    }
   });
 
   test('cut off from etcd, agents keep admitting the peers they last knew (also across a restart)', async () => {

@@ -1,7 +1,8 @@
 // The node record's stop, against a real etcd: a clean stop hands the record to a lease of
 // NODE_STOP_GRACE_SECONDS, marked stoppedAt (a restart slower than the TTL marks no pod NodeLost); only a
 // record still under the agent's own lease is handed over (one deleted on a verdict, or replaced, is left
-// alone); an unclean stop leaves it to the TTL; with etcd frozen the stop still returns.
+// alone); an unclean stop leaves it to the TTL; a start that failed after registering withdraws it (the
+// lease revoked); with etcd frozen the stop still returns.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectEtcd } from '../agent/store/etcd.ts';
@@ -53,7 +54,7 @@ describe('a node record at the agent stop', () => {
     const before = (await stored('clean'))!;
     assert.equal(before.grantedTtl, NODE_LEASE_TTL_SECONDS);
     assert.equal(before.record.stoppedAt, undefined);
-    await r.stop(true);
+    await r.stop('clean');
     const after = (await stored('clean'))!;
     assert.equal(after.grantedTtl, NODE_STOP_GRACE_SECONDS);
     assert.notEqual(after.lease, before.lease);
@@ -72,28 +73,43 @@ describe('a node record at the agent stop', () => {
     const back = (await stored('clean'))!;
     assert.equal(back.record.stoppedAt, undefined);
     assert.equal(back.grantedTtl, NODE_LEASE_TTL_SECONDS);
-    await again.stop(false);
+    await again.stop('expire');
   });
 
-  test('an aborted start or a crash-like stop: the record is left to the TTL', async () => {
+  test('a crash-like stop: the record is left to the TTL', async () => {
     const r = await registered('unclean');
     const before = (await stored('unclean'))!;
-    await r.stop(false);
+    await r.stop('expire');
     const after = (await stored('unclean'))!;
     assert.equal(after.lease, before.lease);
     assert.equal(after.record.stoppedAt, undefined);
   });
 
+  test('a start that failed after registering withdraws the record, and what else its lease held', async () => {
+    const r = await registered('aborted');
+    const before = (await stored('aborted'))!;
+    // An actor's alive record under the agent's lease (agent/store/alive.ts puts them so).
+    const other = await suite.client
+      .put('/registry-test/alive/aborted')
+      .value('x')
+      .lease(before.lease)
+      .exec();
+    assert.ok(other);
+    await r.stop('withdraw');
+    assert.equal(await stored('aborted'), undefined);
+    assert.equal(await suite.client.get('/registry-test/alive/aborted').string(), null);
+  });
+
   test('a record deleted on a verdict is not put back by the stop, nor one put by someone else', async () => {
     const gone = await registered('deleted');
     await suite.client.delete().key(keys.node(cluster, 'deleted'));
-    await gone.stop(true);
+    await gone.stop('clean');
     assert.equal(await stored('deleted'), undefined);
 
     const replaced = await registered('replaced');
     const other = { ...recordOf('replaced'), incarnation: 2 };
     await suite.client.put(keys.node(cluster, 'replaced')).value(JSON.stringify(other));
-    await replaced.stop(true);
+    await replaced.stop('clean');
     const now = (await stored('replaced'))!;
     assert.equal(now.record.incarnation, 2);
     assert.equal(now.record.stoppedAt, undefined);
@@ -107,7 +123,7 @@ describe('a node record at the agent stop', () => {
     const pid = suite.server.process.pid!;
     process.kill(pid, 'SIGSTOP');
     try {
-      await r.stop(true);
+      await r.stop('clean');
       own.close();
     } finally {
       process.kill(pid, 'SIGCONT');

@@ -67,9 +67,9 @@ describe('head API over HTTPS (config tls)', { timeout: 90_000 }, () => {
 
   test('the node record advertises https; new-or-update/up save the CA in the context', async () => {
     const nodes = await eventually(
-      () => c.withEtcd((etcd) => listNodes(etcd, c.name)).then((n) => n.length > 0 && n),
+      () => c.withEtcd((etcd) => listNodes(etcd, c.name)).then((n) => n[0]?.api !== undefined && n),
       10_000,
-      'n1 registered',
+      'n1 registered, naming its API',
     );
     assert.equal(nodes[0]!.api, url);
     const config = { cluster: c.name, etcd: { endpoints: [c.etcd.url] }, tls: { dir } };

@@ -10,6 +10,8 @@
 //                           Silence is counted from when the next heartbeat was due (the sender's `grace`),
 //                           and never from before our own last pause (pardon): a process that was itself
 //                           stopped or starved does not blame its peers for the time it was away (Lifeguard).
+// Life is shown by a heartbeat, or by the member's node record of a new incarnation as etcd's watch delivers
+// it (it registered just now: `registered`), whichever comes first.
 // Incarnation is the member's process start time: a heartbeat with a higher incarnation is a restart and
 // revives a dead or left member; a lower one is a stale message from an old process and is ignored.
 import type { Role } from '../config/schema.ts';
@@ -99,6 +101,24 @@ export class MemberTable {
   }
 
   heartbeat(hb: Heartbeat, now: number): MemberEvent[] {
+    return this.observe(hb, now, 'heartbeat');
+  }
+
+  /**
+   * The member's node record, of an incarnation newer than any we hold (or of a member we do not know),
+   * as etcd's watch delivered it: its agent (re)started and registered under its lease just now. etcd is
+   * the truth, so that is first-hand evidence of life, as a heartbeat is: the member is alive from now
+   * (its first beat only comes once a connection is made, and a just-started agent answers all its peers'
+   * handshakes on one thread: most of a second at N = 20). The silence rules take over from here — no
+   * beat within suspectAfterMs and it is suspect, as any member. `hb.seq` is -1: its first beat is news.
+   */
+  registered(hb: Heartbeat, now: number): MemberEvent[] {
+    const m = this.members.get(hb.name);
+    if (m && hb.incarnation <= m.incarnation) return [];
+    return this.observe(hb, now, 'registered');
+  }
+
+  private observe(hb: Heartbeat, now: number, evidence: 'heartbeat' | 'registered'): MemberEvent[] {
     const m = this.members.get(hb.name);
     if (m?.self) return [];
     if (!m) {
@@ -107,7 +127,7 @@ export class MemberTable {
         state: 'alive',
         lastSeen: now,
         since: now,
-        reason: 'heartbeat',
+        reason: evidence,
         self: false,
       };
       this.members.set(hb.name, member);
@@ -126,7 +146,8 @@ export class MemberTable {
     Object.assign(m, hb, { lastSeen: now });
     if (hb.grace === undefined) delete m.grace;
     if (wasState !== 'alive') {
-      this.transition(m, 'alive', now, restarted ? 'restarted' : 'heartbeat');
+      const reason = evidence === 'registered' ? 'registered again' : restarted ? 'restarted' : 'heartbeat';
+      this.transition(m, 'alive', now, reason);
       return [{ type: wasState === 'suspect' ? 'alive' : 'join', member: m }];
     }
     return changed ? [{ type: 'update', member: m }] : [];

@@ -59,6 +59,8 @@ export interface MeshOptions {
   incarnation: number;
   /** Who may be a member (admission.ts): the peers that registered node records name. */
   admission: PeerAdmission;
+  /** Dial nobody until releaseDials(): this agent's node record is being written (see releaseDials). */
+  holdDials?: boolean;
   log: Logger;
   onEvent?: (event: MemberEvent) => void;
 }
@@ -139,6 +141,7 @@ export class Mesh {
    * redial may be seconds away). */
   private readonly dialNow = new Set<string>();
   private offAdmission: (() => void) | undefined;
+  private dialsHeld: boolean;
 
   private readonly opts: MeshOptions;
 
@@ -146,6 +149,7 @@ export class Mesh {
     this.opts = opts;
     this.self = opts.self;
     this.heartbeatMs = opts.heartbeatMs;
+    this.dialsHeld = opts.holdDials ?? false;
     this.ownPeerId = peerIdFromPrivateKey(opts.privateKey).toString();
     this.table = new MemberTable(this.heartbeat(), opts.timing, Date.now());
     for (const b of opts.bootstrap) this.knownAddrs.add(toMultiaddr(b).toString());
@@ -336,11 +340,32 @@ export class Mesh {
   }
 
   /** A peer's node record: where it listens and when its agent started (its incarnation). A peer that
-   * started before us is dialled at once: we are the news. */
-  peerRecord(peerId: string, incarnation: number, addrs: string[]): void {
+   * started before us is dialled at once: we are the news. `justWritten`: etcd's watch delivered it as it
+   * was written (not a list after a gap, not a replay) — then a new incarnation lists the member alive at
+   * once (member-table.ts `registered`), unless this process was just paused (its events may be old). */
+  peerRecord(peer: Heartbeat, justWritten: boolean): void {
+    const { peerId, incarnation, multiaddrs: addrs } = peer;
     this.startedAt.set(peerId, incarnation);
+    if (justWritten && peerId !== '') {
+      const paused = this.pauseWatch.check();
+      const now = Date.now();
+      if (!paused && !this.table.recentlyPaused(now)) this.emit(this.table.registered(peer, now));
+    }
     this.addKnownPeers(addrs);
     if (incarnation < this.opts.incarnation) this.dialMember(peerId, addrs);
+  }
+
+  /**
+   * Dials held at start (`holdDials`) go out now. An agent dials nobody while its node record is being
+   * written: every peer refuses it until that record shows (admission.ts), and the handshakes it would
+   * start (noise, on its one thread) delayed the write itself — 19 of them cost a just-started agent about
+   * half a second at N = 20. Peers that refused an early dial of ours dial us when the record shows; the
+   * others are dialled from here.
+   */
+  releaseDials(): void {
+    if (!this.dialsHeld) return;
+    this.dialsHeld = false;
+    this.reconnect();
   }
 
   /** Peers to stay connected to (from etcd node records). */
@@ -616,7 +641,7 @@ export class Mesh {
   }
 
   private dialMember(peerId: string, addrs: string[]): void {
-    if (!this.node || this.stopping || this.isConnected(peerId)) return;
+    if (!this.node || this.stopping || this.dialsHeld || this.isConnected(peerId)) return;
     // Second-hand word of a peer no record names: it would be refused once connected.
     if (!this.opts.admission.admits(peerId)) return;
     const now = Date.now();
@@ -630,7 +655,7 @@ export class Mesh {
 
   private reconnect(): void {
     const node = this.node;
-    if (!node || this.stopping) return;
+    if (!node || this.stopping || this.dialsHeld) return;
     const connected = new Set(node.getConnections().map((c) => c.remoteAddr.toString()));
     const connectedPeers = new Set(node.getConnections().map((c) => c.remotePeer.toString()));
     for (const addr of this.knownAddrs) {

@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.ts';
 import { readConfig } from '../store/config-store.ts';
 import { logEtcdFailure, shortReason } from '../store/etcd.ts';
 import { nodeInformer } from '../store/informer/cluster.ts';
+import type { Via } from '../store/informer/informer.ts';
 import { keys } from '../store/keys.ts';
 import type { NodeRecord } from '../store/node-registry.ts';
 import type { StepBasics } from './basics.ts';
@@ -36,8 +37,8 @@ export function watchCluster(
       (err) => logEtcdFailure(log, err, {}, 'config resync failed'),
     );
   };
-  const onNodePut = (record: NodeRecord) => {
-    if (record.name !== nodeName) o.mesh.rememberPeer(record);
+  const onNodePut = (record: NodeRecord, via: Via) => {
+    if (record.name !== nodeName) o.mesh.rememberPeer(record, via === 'watch');
     events.emit('node', { type: 'put', node: record });
   };
   const reassertIfGone = () => {
@@ -45,8 +46,8 @@ export function watchCluster(
   };
   const nodes = nodeInformer(etcd, cluster, log);
   const offNodes = nodes.informer.on({
-    add: (_name, e) => onNodePut(e.value),
-    update: (_name, e) => onNodePut(e.value),
+    add: (_name, e, via) => onNodePut(e.value, via),
+    update: (_name, e, _old, via) => onNodePut(e.value, via),
     delete: (name) => {
       if (name !== nodeName) o.mesh.forgetPeer(name);
       events.emit('node', { type: 'delete', name });

@@ -3,20 +3,23 @@
 // later admit their peers (and deleted ones stop admitting them) and are remembered there for the next start.
 import type { PrivateKey } from '@libp2p/interface';
 import { PeerAdmission } from '../mesh/admission.ts';
+import type { Heartbeat } from '../mesh/member-table.ts';
 import { Mesh } from '../mesh/mesh.ts';
 import { readNetworkKey } from '../mesh/peer-key.ts';
 import { headApiUrl } from '../net/urls.ts';
 import { type PeersCache, readPeersCache, writePeersCache } from '../state/config-cache.ts';
 import type { NodeRecord } from '../store/node-registry.ts';
 import type { StepBasics } from './basics.ts';
+import { wellKnownLabels } from './node-record.ts';
 
 /** Peers cache writes are at most this often (node records arrive in bursts). */
 const PEERS_WRITE_DELAY_MS = 1000;
 
 export interface JoinedMesh {
   readonly mesh: Mesh;
-  /** Another node's record (added or changed): its peer is admitted and dialled, and cached. */
-  rememberPeer(record: NodeRecord): void;
+  /** Another node's record (added or changed): its peer is admitted and dialled, and cached. `justWritten`:
+   * as etcd's watch delivered it (a new incarnation is then alive in the member table at once). */
+  rememberPeer(record: NodeRecord, justWritten: boolean): void;
   /** Another node's record deleted: its peer is refused from now on, and dropped from the cache. */
   forgetPeer(name: string): void;
   /** After a list of the records: forget the peers (from the cache) of nodes that have none any more. */
@@ -28,7 +31,7 @@ export interface JoinedMesh {
 }
 
 export async function joinMesh(
-  o: StepBasics & { privateKey: PrivateKey; incarnation: number },
+  o: StepBasics & { privateKey: PrivateKey; incarnation: number; holdDials: boolean },
 ): Promise<JoinedMesh> {
   const { live, log } = o;
   const meshSelf = () => {
@@ -63,6 +66,7 @@ export async function joinMesh(
     privateKey: o.privateKey,
     incarnation: o.incarnation,
     admission,
+    holdDials: o.holdDials,
     log: meshLog,
     onEvent: (e) => o.events.emit('member', e),
   });
@@ -97,10 +101,11 @@ export async function joinMesh(
   };
   return {
     mesh,
-    rememberPeer({ name, peerId, multiaddrs, incarnation }) {
+    rememberPeer(record, justWritten) {
+      const { name, peerId, multiaddrs } = record;
       // Admitted first: the dials below would be refused otherwise.
       admission.admit(name, peerId);
-      mesh.peerRecord(peerId, incarnation, multiaddrs);
+      mesh.peerRecord(memberOf(record), justWritten && !record.stoppedAt);
       const was = peers[name];
       if (was?.peerId === peerId && was.multiaddrs.join() === multiaddrs.join()) return;
       peers[name] = { peerId, multiaddrs };
@@ -126,4 +131,23 @@ export async function joinMesh(
       await mesh.stop(leave);
     },
   };
+}
+
+/** What the member's heartbeats will say, from its node record: the labels without those the record adds
+ * (the kubelet's well-known ones), so its first beat changes nothing. */
+function memberOf(r: NodeRecord): Heartbeat {
+  const labels = { ...r.labels };
+  for (const [k, v] of Object.entries(wellKnownLabels(r.name))) if (labels[k] === v) delete labels[k];
+  const hb: Heartbeat = {
+    name: r.name,
+    peerId: r.peerId,
+    address: r.address,
+    roles: r.roles,
+    labels,
+    multiaddrs: r.multiaddrs,
+    incarnation: r.incarnation,
+    seq: -1,
+  };
+  if (r.api) hb.api = r.api;
+  return hb;
 }

@@ -1,6 +1,6 @@
 // Start step 4: this node's record in etcd, kept alive under the agent's lease (the lease also holds the
-// alive records of the actors this agent runs). Registered last at start: the record advertises the head
-// API, which must be listening by then.
+// alive records of the actors this agent runs). Registered before the parts start (the mesh admits a peer
+// by its record); the record advertises the head API only once it listens (`serving`).
 
 import type { AgentStatus } from '../context.ts';
 import type { Logger } from '../log/logger.ts';
@@ -11,7 +11,12 @@ import type { NodeFacts } from '../node/facts.ts';
 import { allocatableOf } from '../scheduler/resources.ts';
 import type { AliveRecords } from '../store/alive.ts';
 import { logEtcdFailure, shortReason } from '../store/etcd.ts';
-import { type NodeRecord, NodeRegistration, type RegistrationState } from '../store/node-registry.ts';
+import {
+  type NodeRecord,
+  NodeRegistration,
+  type RegistrationState,
+  type StopHow,
+} from '../store/node-registry.ts';
 import { VERSION } from '../version.ts';
 import type { StepBasics } from './basics.ts';
 import type { LiveConfig } from './live-config.ts';
@@ -37,6 +42,8 @@ export class NodeRecordKeeper {
   private readonly incarnation: number;
   private readonly log: Logger;
   private regState: { state: RegistrationState; reason?: string } = { state: 'registering' };
+  /** The parts have started: a head's API listens, so the record may name it. */
+  private partsServing = false;
 
   constructor(
     o: StepBasics & {
@@ -74,6 +81,12 @@ export class NodeRecordKeeper {
     else this.registration.startInBackground();
   }
 
+  /** The parts have started: the record names the head API from now on (a head's record is written again). */
+  serving(): void {
+    this.partsServing = true;
+    if (headApiUrl(this.live.config(), this.live.self())) this.update();
+  }
+
   get registered(): boolean {
     return this.registration.state === 'registered';
   }
@@ -99,9 +112,10 @@ export class NodeRecordKeeper {
     return ms === undefined ? this.regState : { ...this.regState, latencyMs: ms };
   }
 
-  /** `clean`: the record outlives the agent by NODE_STOP_GRACE_SECONDS (node-registry.ts). */
-  stop(clean: boolean): Promise<void> {
-    return this.registration.stop(clean);
+  /** `clean`: the record outlives the agent by NODE_STOP_GRACE_SECONDS (node-registry.ts); `withdraw` (a
+   * start that failed after registering): the record and its lease go at once; else left to the TTL. */
+  stop(how: StopHow): Promise<void> {
+    return this.registration.stop(how);
   }
 
   private record(): NodeRecord {
@@ -123,7 +137,7 @@ export class NodeRecordKeeper {
       incarnation: this.incarnation,
     };
     const api = headApiUrl(this.live.config(), self);
-    if (api) rec.api = api;
+    if (api && this.partsServing) rec.api = api;
     return rec;
   }
 }

@@ -58,6 +58,9 @@ export interface NodeRecord {
 
 export type RegistrationState = 'registering' | 'registered' | 'degraded' | 'stopped';
 
+/** How a registration ends (NodeRegistration.stop). */
+export type StopHow = 'clean' | 'expire' | 'withdraw';
+
 export interface RegistryEvents {
   onState(state: RegistrationState, reason?: string): void;
   /** The lease the agent's records (node record, actors' alive records) live under; undefined when lost. */
@@ -66,6 +69,12 @@ export interface RegistryEvents {
   onRegistered?(): void;
   /** Each keepalive: answered (no argument) or failed (why). */
   onKeepalive?(failure?: string): void;
+}
+
+/** The agent of this record has started its parts: written before them (peers admit it by its record),
+ * a head's record names its API only once that listens. What `up` and `new-or-update` wait for. */
+export function recordServing(rec: NodeRecord, roles: readonly Role[]): boolean {
+  return !roles.includes('head') || rec.api !== undefined;
 }
 
 export class NodeRegistration {
@@ -131,8 +140,10 @@ export class NodeRegistration {
   }
 
   /** `clean`: a clean stop, the record handed to a lease of NODE_STOP_GRACE_SECONDS (only while it is
-   * still ours: under our lease); else, and if etcd does not answer in time, left to the TTL. */
-  async stop(clean = false): Promise<void> {
+   * still ours: under our lease); `expire` (and either, if etcd does not answer in time): left to the TTL;
+   * `withdraw` (a start that failed after registering): the lease revoked, so the record and whatever else
+   * it holds go at once — all of it this agent's own. */
+  async stop(how: StopHow): Promise<void> {
     const wasRegistered = this.state === 'registered';
     this.setState('stopped');
     clearTimeout(this.retryTimer);
@@ -142,8 +153,10 @@ export class NodeRegistration {
     // Not revoked: the record and the actors' alive records stay until the TTL runs out, so an agent
     // restarted within it (an upgrade, a config change) moves none of its pods. The mesh has been told
     // (leave), and a node that does not come back is treated as gone after the TTL (or the grace).
-    if (lease && clean && wasRegistered)
+    if (lease && how === 'clean' && wasRegistered)
       await withTimeout(this.handOver(), HANDOVER_TIMEOUT_MS, 'node record handover').catch(() => undefined);
+    if (lease && how === 'withdraw' && wasRegistered)
+      await withTimeout(lease.revoke(), HANDOVER_TIMEOUT_MS, 'node lease revoke').catch(() => undefined);
     lease?.release();
   }
 

@@ -14,9 +14,14 @@ export interface Entry<T> {
   createRevision: string;
 }
 
+/** How a handler heard of an entry: a watch event (a change made since the last list read: just now,
+ * unless this process was paused or the list was slow), a (re)list's difference from the cache (a change
+ * made at some time while no watch ran), or the cache itself (a late handler's replay, a resync). */
+export type Via = 'watch' | 'list' | 'memory';
+
 export interface Handlers<T> {
-  add?(key: string, entry: Entry<T>): void;
-  update?(key: string, entry: Entry<T>, old: Entry<T>): void;
+  add?(key: string, entry: Entry<T>, via: Via): void;
+  update?(key: string, entry: Entry<T>, old: Entry<T>, via: Via): void;
   delete?(key: string, old: Entry<T>): void;
   /** After every (re)list is applied: the cache is complete at `revision`. */
   listed?(revision: bigint): void;
@@ -111,7 +116,7 @@ export class Informer<T> {
   on(h: Handlers<T>, replay = true): () => void {
     this.handlers.add(h);
     if (this.synced && replay) {
-      for (const [k, e] of this.cache) this.call(h, 'add', k, e);
+      for (const [k, e] of this.cache) this.call(h, 'add', k, e, 'memory');
       this.call(h, 'listed', this.rev);
     }
     return () => this.handlers.delete(h);
@@ -119,7 +124,7 @@ export class Informer<T> {
 
   /** Resync (client-go's): every cached entry told to `update` again, from memory; etcd is not asked. */
   resync(): void {
-    for (const [k, e] of this.cache) for (const h of this.handlers) this.call(h, 'update', k, e, e);
+    for (const [k, e] of this.cache) for (const h of this.handlers) this.call(h, 'update', k, e, e, 'memory');
   }
 
   /** Wait until the cache holds every change up to `revision` (e.g. a write's own revision). */
@@ -195,7 +200,7 @@ export class Informer<T> {
       seen.add(key);
       const old = this.cache.get(key);
       if (old && old.modRevision === kv.mod_revision) continue;
-      this.put(key, kv);
+      this.put(key, kv, 'list');
     }
     for (const [key, old] of [...this.cache])
       if (!seen.has(key)) {
@@ -233,7 +238,7 @@ export class Informer<T> {
       const revision = BigInt(ev.kv.mod_revision);
       if (revision <= held) continue;
       const key = ev.kv.key.toString('utf8').slice(this.prefix.length);
-      if (ev.type === 'Put') this.put(key, ev.kv);
+      if (ev.type === 'Put') this.put(key, ev.kv, 'watch');
       else {
         const old = this.cache.get(key);
         this.cache.delete(key);
@@ -247,7 +252,7 @@ export class Informer<T> {
     this.release();
   }
 
-  private put(key: string, kv: IKeyValue): void {
+  private put(key: string, kv: IKeyValue, via: Via): void {
     let value: T;
     try {
       value = this.opts.decode(kv);
@@ -258,12 +263,20 @@ export class Informer<T> {
     const entry = { value, modRevision: kv.mod_revision, createRevision: kv.create_revision };
     const old = this.cache.get(key);
     this.cache.set(key, entry);
-    if (old) this.tell('update', key, entry, old);
-    else this.tell('add', key, entry);
+    if (old) this.tell('update', key, entry, old, via);
+    else this.tell('add', key, entry, undefined, via);
   }
 
-  private tell(what: 'add' | 'update' | 'delete', key: string, entry: Entry<T>, old?: Entry<T>): void {
-    for (const h of [...this.handlers]) this.call(h, what, key, entry, old);
+  private tell(
+    what: 'add' | 'update' | 'delete',
+    key: string,
+    entry: Entry<T>,
+    old?: Entry<T>,
+    via?: Via,
+  ): void {
+    for (const h of [...this.handlers])
+      if (what === 'add') this.call(h, what, key, entry, via);
+      else this.call(h, what, key, entry, old, via);
   }
 
   private call(h: Handlers<T>, what: keyof Handlers<T>, ...args: unknown[]): void {

@@ -13,7 +13,7 @@ import type { Etcd3 } from 'etcd3';
 import { agentServerUrl } from '../../../agent/api/agent-server.ts';
 import { type ClusterConfig, podNetworkOf } from '../../../agent/config/schema.ts';
 import type { ServiceState } from '../../../agent/op/service.ts';
-import { listNodes } from '../../../agent/store/node-registry.ts';
+import { listNodes, recordServing } from '../../../agent/store/node-registry.ts';
 import { PKI_FILES } from '../../../agent/tls/layout.ts';
 import { headTls } from '../head-tls.ts';
 import { drainNode, forgetNode } from './drain.ts';
@@ -301,8 +301,8 @@ export function aliveMembers(metricsText: string): number {
   return Number(ALIVE_MEMBERS.exec(metricsText)?.[1] ?? 0);
 }
 
-/** Registered in etcd by an agent started after `since`, and its mesh view holds every registered node
- * alive (read from its own /metrics on agent.port). */
+/** Registered in etcd by an agent started after `since` (a head's record naming its API: it listens), and
+ * its mesh view holds every registered node alive (read from its own /metrics on agent.port). */
 async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promise<void> {
   const etcd = await o.etcd();
   const deadline = Date.now() + o.registerTimeoutMs;
@@ -313,7 +313,7 @@ async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promis
   for (;;) {
     const nodes = await listNodes(etcd, o.config.cluster);
     const rec = nodes.find((n) => n.name === t.node.name);
-    if (rec && rec.incarnation >= since) {
+    if (rec && rec.incarnation >= since && recordServing(rec, t.node.roles)) {
       const text = await fetch(url, { signal: AbortSignal.timeout(2000) })
         .then((r) => r.text())
         .catch((err: Error) => `unreachable: ${err.message}`);

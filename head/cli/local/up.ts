@@ -22,7 +22,7 @@ import { LABEL } from '../../../agent/runtime/labels.ts';
 import { ensureKeyringFile } from '../../../agent/secrets/keyring.ts';
 import { storeConfig } from '../../../agent/store/config-store.ts';
 import { connectEtcd } from '../../../agent/store/etcd.ts';
-import { listNodes } from '../../../agent/store/node-registry.ts';
+import { listNodes, recordServing } from '../../../agent/store/node-registry.ts';
 import { pkiNodeFiles } from '../../../agent/tls/layout.ts';
 import { clientContextOf, saveContext } from '../context.ts';
 import { secretsKeyFile } from '../secrets/key-file.ts';
@@ -218,7 +218,7 @@ export async function down(dirOpt: string, say: (l: string) => void): Promise<vo
 }
 
 /** Until each of `names` is registered by an agent started at or after `since` (as new-or-update's
- * waitReady): the record is written once the agent serves its API. */
+ * waitReady), a head's record naming its API (it listens then). */
 async function waitForNodes(
   config: ClusterConfig,
   names: string[],
@@ -234,8 +234,11 @@ async function waitForNodes(
       signal?.throwIfAborted();
       const dead = children.find((c) => c.process.exitCode !== null);
       if (dead) throw await exitedError(dead);
+      const roles = (name: string) => config.nodes.find((n) => n.name === name)?.roles ?? [];
       const registered = new Set(
-        (await listNodes(etcd, config.cluster)).filter((n) => n.incarnation >= since).map((n) => n.name),
+        (await listNodes(etcd, config.cluster))
+          .filter((n) => n.incarnation >= since && recordServing(n, roles(n.name)))
+          .map((n) => n.name),
       );
       if (names.every((n) => registered.has(n))) return;
       await new Promise((r) => setTimeout(r, 200));
