@@ -1,4 +1,5 @@
-// The mesh's private-network key: members with the key see each other; a node with another key cannot join.
+// The mesh's private-network key: members with the key see each other; a node with another key cannot join
+// (its record lists it, but it is never heard: suspected as any silent member).
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,11 +49,24 @@ describe('mesh private-network key', { timeout: 90_000 }, () => {
     assert.equal((await runCli(['mesh-key', keyFile])).code, 0);
     await c.startAgent('n3');
     await eventually(async () => (await view('n3')).length === 1, 30_000, 'n3 to be up (alone)');
-    await new Promise((r) => setTimeout(r, 4000));
-    assert.deepEqual(
-      (await view('n1')).map((m) => m.name),
-      ['n1', 'n2'],
+    // Its record is in etcd, so the others list it from the record (alive at once, as any node that just
+    // registered) — but nobody hears it: it turns suspect as any silent member, never heard alive.
+    const silent = await eventually(
+      async () => {
+        const m = (await view('n1')).find((x) => x.name === 'n3');
+        return m && m.state !== 'alive' && m;
+      },
+      30_000,
+      'n1 to find n3 silent',
     );
+    assert.ok(['suspect', 'dead'].includes(silent.state), silent.state);
+    const heard = c.agents
+      .get('n1')!
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"member":"n3"') && l.includes('"reason":"heartbeat"'));
+    assert.deepEqual(heard, []);
+    // And it hears nobody.
     assert.deepEqual(
       (await view('n3')).map((m) => m.name),
       ['n3'],
