@@ -201,6 +201,63 @@ test('a container line’s own level becomes its severity', () => {
   for (const [line, want] of cases) assert.equal(detectSeverity(line), want, line);
 });
 
+test('a record waits at most flushMs; a pipeline with nothing waiting keeps no timer', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'setImmediate'] });
+  const bodies: number[] = [];
+  const pipeline = new LogPipeline({
+    sink: { enqueue: (_body, items) => bodies.push(items) },
+    log: createLogger({ test: 'logs' }, 'silent'),
+    flushMs: 1000,
+  });
+  /** Counts the pipeline's looks at it: a flush (timer or not) reads its length. */
+  class Watched extends RecordBuffer {
+    looks = 0;
+    override get length(): number {
+      this.looks++;
+      return super.length;
+    }
+  }
+  const resource = agentResource({ cluster: 'c', node: 'n', host: 'h', version: 'v' });
+  const source = { buffer: new Watched({ maxRecords: 100, maxBytes: 1 << 20 }) };
+  pipeline.add(source);
+  const record = (i: number): LogRecord => ({
+    hrTime: [i, 0],
+    hrTimeObserved: [i, 0],
+    severityNumber: 9,
+    severityText: 'INFO',
+    body: `line ${i}`,
+    attributes: {},
+    resource,
+    instrumentationScope: SCOPE,
+    droppedAttributesCount: 0,
+  });
+  // Idle: nothing wakes the pipeline (it flushed every second before).
+  t.mock.timers.tick(10_000);
+  assert.equal(source.buffer.looks, 0);
+  // One record: shipped flushMs after it came, not before.
+  source.buffer.push(record(1));
+  pipeline.notify(source);
+  t.mock.timers.tick(999);
+  assert.deepEqual(bodies, []);
+  t.mock.timers.tick(1);
+  t.mock.timers.runAll();
+  assert.deepEqual(bodies, [1]);
+  // Idle again: no more looks.
+  const looks = source.buffer.looks;
+  t.mock.timers.tick(10_000);
+  assert.equal(source.buffer.looks, looks);
+  // Two records a little apart share the flush the first one started.
+  source.buffer.push(record(2));
+  pipeline.notify(source);
+  t.mock.timers.tick(600);
+  source.buffer.push(record(3));
+  pipeline.notify(source);
+  t.mock.timers.tick(400);
+  t.mock.timers.runAll();
+  assert.deepEqual(bodies, [1, 2]);
+  pipeline.stop();
+});
+
 test('a full source buffer drops and counts; the pipeline ships the rest in bounded bodies', () => {
   const bodies: number[] = [];
   const pipeline = new LogPipeline({

@@ -1,8 +1,9 @@
 // The log pipeline: sources (each with its own bounded RecordBuffer) -> batches taken round robin, so a
 // loud container cannot crowd out the others -> one OTLP protobuf body per batch -> the Shipper's queue.
-// A batch goes out when a source holds a full batch (at once, next loop turn) or every `flushMs` (1 s):
-// one interval timer for the whole pipeline, nothing per line. One batch is encoded per loop turn, so the
-// event loop never runs more than one batch's work (a few ms) at a time.
+// A batch goes out when a source holds a full batch (at once, next loop turn) or `flushMs` (1 s) after a
+// record came to a pipeline that held none waiting: one timer for the whole pipeline, nothing per line, and
+// none at all while nothing waits (an idle agent's pipeline woke it every second for nothing). One batch is
+// encoded per loop turn, so the event loop never runs more than one batch's work (a few ms) at a time.
 import type { Logger } from '../../log/logger.ts';
 import { encodeLogs, type LogRecord } from './otlp.ts';
 import type { RecordBuffer } from './record-buffer.ts';
@@ -43,7 +44,8 @@ export interface PipelineStats {
 export class LogPipeline {
   private readonly sources = new Set<LogSource>();
   private readonly opts: Required<PipelineOptions>;
-  private readonly timer: NodeJS.Timeout;
+  /** The flush due while records wait (none while nothing does). */
+  private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private stopped = false;
   private sentRecords = 0;
@@ -54,8 +56,6 @@ export class LogPipeline {
 
   constructor(opts: PipelineOptions) {
     this.opts = { batchRecords: 1000, batchBytes: 1 << 20, flushMs: 1000, ...opts };
-    this.timer = setInterval(() => this.drainAll(false), this.opts.flushMs);
-    this.timer.unref();
   }
 
   add(source: LogSource): void {
@@ -70,9 +70,17 @@ export class LogPipeline {
     this.sources.delete(source);
   }
 
-  /** A source got records: ship soon if it holds a full batch. */
+  /** A source got records: shipped within flushMs, at once if it holds a full batch. */
   notify(source: LogSource): void {
-    if (this.scheduled || this.stopped || source.buffer.length < this.opts.batchRecords) return;
+    if (this.stopped) return;
+    if (!this.timer && source.buffer.length > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.drainAll(false);
+      }, this.opts.flushMs);
+      this.timer.unref();
+    }
+    if (this.scheduled || source.buffer.length < this.opts.batchRecords) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -103,7 +111,7 @@ export class LogPipeline {
     if (this.stopped) return;
     this.drainAll(true);
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
   }
 
   private notifyAny(): void {
