@@ -201,6 +201,20 @@ test('a container line’s own level becomes its severity', () => {
   for (const [line, want] of cases) assert.equal(detectSeverity(line), want, line);
 });
 
+/** The pipeline tests' records: line i of one agent. */
+const testResource = agentResource({ cluster: 'c', node: 'n', host: 'h', version: 'v' });
+const record = (i: number): LogRecord => ({
+  hrTime: [i, 0],
+  hrTimeObserved: [i, 0],
+  severityNumber: 9,
+  severityText: 'INFO',
+  body: `line ${i}`,
+  attributes: {},
+  resource: testResource,
+  instrumentationScope: SCOPE,
+  droppedAttributesCount: 0,
+});
+
 test('a record waits at most flushMs; a pipeline with nothing waiting keeps no timer', (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'setImmediate'] });
   const bodies: number[] = [];
@@ -217,20 +231,8 @@ test('a record waits at most flushMs; a pipeline with nothing waiting keeps no t
       return super.length;
     }
   }
-  const resource = agentResource({ cluster: 'c', node: 'n', host: 'h', version: 'v' });
   const source = { buffer: new Watched({ maxRecords: 100, maxBytes: 1 << 20 }) };
   pipeline.add(source);
-  const record = (i: number): LogRecord => ({
-    hrTime: [i, 0],
-    hrTimeObserved: [i, 0],
-    severityNumber: 9,
-    severityText: 'INFO',
-    body: `line ${i}`,
-    attributes: {},
-    resource,
-    instrumentationScope: SCOPE,
-    droppedAttributesCount: 0,
-  });
   // Idle: nothing wakes the pipeline (it flushed every second before).
   t.mock.timers.tick(10_000);
   assert.equal(source.buffer.looks, 0);
@@ -264,21 +266,9 @@ test('a full source buffer drops and counts; the pipeline ships the rest in boun
     sink: { enqueue: (_body, items) => bodies.push(items) },
     log: createLogger({ test: 'logs' }, 'silent'),
   });
-  const resource = agentResource({ cluster: 'c', node: 'n', host: 'h', version: 'v' });
   const source = { buffer: new RecordBuffer({ maxRecords: 10_000, maxBytes: 1 << 30 }) };
   pipeline.add(source);
-  for (let i = 0; i < 15_000; i++)
-    source.buffer.push({
-      hrTime: [i, 0],
-      hrTimeObserved: [i, 0],
-      severityNumber: 9,
-      severityText: 'INFO',
-      body: `line ${i}`,
-      attributes: {},
-      resource,
-      instrumentationScope: SCOPE,
-      droppedAttributesCount: 0,
-    } satisfies LogRecord);
+  for (let i = 0; i < 15_000; i++) source.buffer.push(record(i));
   assert.equal(source.buffer.dropped, 5_000);
   pipeline.stop();
   assert.deepEqual(bodies, Array(10).fill(1000));
