@@ -1,8 +1,8 @@
 // The process's one timer for its periodic self-checks: the pause watch (pause.ts), the loop-lag sampler
-// (lag.ts) and etcd's reachability watch (store/etcd-reach.ts, every second tick) look on the same tick. Each wake-up of an idle process costs more than the check it runs (on
-// this VM about 0.013 % of a core per wake-up per second), and two timers of different phase woke the
-// process twice: 4 + 5 times a second, a tenth of an idle agent's wake-ups at N = 20, for the same question
-// (how late is the loop?).
+// (lag.ts) and etcd's reachability watch (store/etcd-reach.ts, every second tick) look on the same tick.
+// Each wake-up of an idle process costs more than the check it runs (on this VM about 0.013 % of a core
+// per wake-up per second), and two timers of different phase woke the process twice: 4 + 5 times a second,
+// a tenth of an idle agent's wake-ups at N = 20, for the same question (how late is the loop?).
 
 /** The tick. A stall of the loop as long as this always shows; shorter ones are sampled (a stall of S ms is
  * seen with probability about S / PULSE_MS). */

@@ -347,9 +347,8 @@ export class Mesh {
     const { peerId, incarnation, multiaddrs: addrs } = peer;
     this.startedAt.set(peerId, incarnation);
     if (justWritten && peerId !== '') {
-      const paused = this.pauseWatch.check();
       const now = Date.now();
-      if (!paused && !this.table.recentlyPaused(now)) this.emit(this.table.registered(peer, now));
+      if (!this.justPaused(now)) this.emit(this.table.registered(peer, now));
     }
     this.addKnownPeers(addrs);
     if (incarnation < this.opts.incarnation) this.dialMember(peerId, addrs);
@@ -685,11 +684,16 @@ export class Mesh {
     }
   }
 
+  /** This process was paused (found now, or within deadAfterMs): what it heard or was told may be old. */
+  private justPaused(now: number): boolean {
+    return this.pauseWatch.check() || this.table.recentlyPaused(now);
+  }
+
   /** What we answer as a witness: whether we heard that incarnation lately (null: we cannot say). */
   private heard(name: string, incarnation: number): boolean | null {
     const now = Date.now();
     const m = this.table.get(name);
-    if (this.pauseWatch.check() || this.table.recentlyPaused(now)) return null;
+    if (this.justPaused(now)) return null;
     if (!m || m.self || m.incarnation !== incarnation) return null;
     return this.table.heardLately(m, now);
   }

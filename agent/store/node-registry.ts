@@ -73,8 +73,8 @@ export interface RegistryEvents {
 
 /** The agent of this record has started its parts: written before them (peers admit it by its record),
  * a head's record names its API only once that listens. What `up` and `new-or-update` wait for. */
-export function recordServing(rec: NodeRecord, roles: readonly Role[]): boolean {
-  return !roles.includes('head') || rec.api !== undefined;
+export function recordServing(rec: NodeRecord): boolean {
+  return !rec.roles.includes('head') || rec.api !== undefined;
 }
 
 export class NodeRegistration {

@@ -264,19 +264,12 @@ export class Informer<T> {
     const old = this.cache.get(key);
     this.cache.set(key, entry);
     if (old) this.tell('update', key, entry, old, via);
-    else this.tell('add', key, entry, undefined, via);
+    else this.tell('add', key, entry, via);
   }
 
-  private tell(
-    what: 'add' | 'update' | 'delete',
-    key: string,
-    entry: Entry<T>,
-    old?: Entry<T>,
-    via?: Via,
-  ): void {
-    for (const h of [...this.handlers])
-      if (what === 'add') this.call(h, what, key, entry, via);
-      else this.call(h, what, key, entry, old, via);
+  /** Every handler, with the arguments of `what` (Handlers). */
+  private tell(what: 'add' | 'update' | 'delete', ...args: unknown[]): void {
+    for (const h of [...this.handlers]) this.call(h, what, ...args);
   }
 
   private call(h: Handlers<T>, what: keyof Handlers<T>, ...args: unknown[]): void {

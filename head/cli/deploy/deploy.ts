@@ -313,7 +313,7 @@ async function waitReady(o: DeployOptions, t: NodeTarget, since: number): Promis
   for (;;) {
     const nodes = await listNodes(etcd, o.config.cluster);
     const rec = nodes.find((n) => n.name === t.node.name);
-    if (rec && rec.incarnation >= since && recordServing(rec, t.node.roles)) {
+    if (rec && rec.incarnation >= since && recordServing(rec)) {
       const text = await fetch(url, { signal: AbortSignal.timeout(2000) })
         .then((r) => r.text())
         .catch((err: Error) => `unreachable: ${err.message}`);

@@ -234,10 +234,9 @@ async function waitForNodes(
       signal?.throwIfAborted();
       const dead = children.find((c) => c.process.exitCode !== null);
       if (dead) throw await exitedError(dead);
-      const roles = (name: string) => config.nodes.find((n) => n.name === name)?.roles ?? [];
       const registered = new Set(
         (await listNodes(etcd, config.cluster))
-          .filter((n) => n.incarnation >= since && recordServing(n, roles(n.name)))
+          .filter((n) => n.incarnation >= since && recordServing(n))
           .map((n) => n.name),
       );
       if (names.every((n) => registered.has(n))) return;
