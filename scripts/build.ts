@@ -182,11 +182,6 @@ writeFileSync(
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
     useSnapshot: false,
-    // Node's flags for every run of the binary (NODE_OPTIONS still adds to them). V8 keeps 4 background
-    // threads (GC helpers, the optimizing compiler) whatever the host; 0 sizes the pool to the host's cores
-    // less one: 1 on a 2-core edge host (4 MB less private memory per agent, README "The memory floor"),
-    // more on a big head, whose GC of a large heap gains from them.
-    execArgv: ['--v8-pool-size=0'],
   }),
 );
 execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { stdio: 'inherit' });
