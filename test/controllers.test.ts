@@ -126,10 +126,15 @@ function harness(getC: () => TestCluster, getEtcd: () => Etcd3) {
         const { items } = await getJson<{ items: Member[] }>(
           `http://${n.address}:${getC().headPort}/api/v1/members`,
         );
-        return names.every((name) => items.find((m) => m.name === name)?.state === 'alive');
+        // Alive and heard first-hand (a beat over a connection: seq >= 0). A member listed from its node
+        // record alone (seq -1) has no connection yet whose loss would find it out when it is killed.
+        return names.every((name) => {
+          const m = items.find((x) => x.name === name);
+          return m?.state === 'alive' && m.seq >= 0;
+        });
       },
       30_000,
-      `${observer} to see ${names.join(', ')} alive`,
+      `${observer} to see ${names.join(', ')} alive and hear them`,
     );
   };
   return { podsOf, perNode, update, setPhase, meshSees };
