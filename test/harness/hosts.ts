@@ -128,7 +128,8 @@ function requireTools(sshd: boolean): void {
   }
 }
 
-async function keygen(path: string, comment: string): Promise<string> {
+/** A fresh ed25519 key pair by ssh-keygen at `path` (private) and `path`.pub; returns the public key line. */
+export async function keygen(path: string, comment: string): Promise<string> {
   run(KEYGEN, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
   return (await readFile(`${path}.pub`, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
 }
