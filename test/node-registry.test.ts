@@ -14,6 +14,7 @@ import {
   NodeRegistration,
 } from '../agent/store/node-registry.ts';
 import { suiteEtcd } from './harness/etcd.ts';
+import { freezeProcess } from './harness/frozen.ts';
 
 const cluster = 'registry';
 const suite = suiteEtcd();
@@ -121,8 +122,10 @@ describe('a node record at the agent stop', () => {
     const r = await registered('frozen', own);
     const before = (await stored('frozen'))!;
     const pid = suite.server.process.pid!;
-    process.kill(pid, 'SIGSTOP');
+    // Not a bare SIGSTOP: kill(2) returns with the stop pending, and etcd once answered the handover 68 ms
+    // later (ci88). freezeProcess waits until every thread of etcd is stopped.
     try {
+      await freezeProcess(pid);
       await r.stop('clean');
       own.close();
     } finally {
