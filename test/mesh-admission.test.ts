@@ -3,7 +3,8 @@
 // (nokube_mesh_refused_total), and a registered agent still joins; a record naming the peer admits it, and
 // deleting that record refuses it again. The peer is our own Mesh (heartbeats and all) outside any agent.
 // A record of a new incarnation, as etcd's watch brings it, is a member alive at once (a restarted agent is
-// in every table one etcd write after its start); one that never beats is suspected as any member.
+// in every table one etcd write after its start); one that never beats is suspected as any member, and
+// found dead when its address then refuses a dial.
 // Cut off from etcd (stopped), agents keep admitting the peers they last knew, also across a restart.
 // Then PeerAdmission alone (admit, replace, revoke, the gater) and the peers cache it starts from.
 import assert from 'node:assert/strict';
@@ -149,7 +150,7 @@ describe('mesh admission', { timeout: 120_000 }, () => {
     await eventually(() => m.connectedPeers() === 0, 15_000, 'the peer to have no connection left');
   });
 
-  test('a node record of a new incarnation, as the watch brings it, is a member alive at once; never heard, it is suspected as any', async () => {
+  test('a node record of a new incarnation, as the watch brings it, is a member alive at once; never heard, it is suspected as any, and dead once its address refuses', async () => {
     const { lease: _lease, api: _api, ...base } = await record('n1');
     const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
     // Nothing listens at its address: no connection, no beat — only the record says it started.
@@ -181,6 +182,9 @@ describe('mesh admission', { timeout: 120_000 }, () => {
       const suspected = await eventually(() => said('member suspect'), 15_000, 'n1 to suspect the ghost');
       assert.match(suspected.reason, /^no heartbeat for \d+ ms$/);
       assert.ok(Date.parse(suspected.time) - Date.parse(joined.time) >= TIMING.suspectAfterMs - 20);
+      // Suspected with no connection to it: dialled, refused (nothing listens there), dead at once.
+      const dead = await eventually(() => said('member dead'), 15_000, 'n1 to find the ghost dead');
+      assert.match(dead.reason, /^registered, never heard, its address refused a dial: .*ECONNREFUSED/);
     } finally {
       await c.withEtcd((e) => e.delete().key(key).exec());
     }

@@ -2,7 +2,8 @@
 //
 // Evidence, strongest first:
 //   leave message        -> left at once (the member said goodbye).
-//   lost connection + refused redial -> dead at once (the process is gone: SIGKILL, crash).
+//   lost connection + refused redial -> dead at once (the process is gone: SIGKILL, crash); so is a member
+//                           listed from its record, never heard, suspect, whose address refuses a dial.
 //   heartbeat silence    -> suspect after suspectAfterMs; after deadAfterMs a `silent` event asks the mesh to
 //                           confirm it with witnesses (other members, SWIM's indirect probe): dead only when
 //                           they answer and none heard the member lately (confirmDead); otherwise it stays

@@ -590,23 +590,55 @@ export class Mesh {
     setTimeout(() => this.probe(node, peer), wait).unref();
   }
 
-  private probe(node: Node, peer: PeerId): void {
+  /** Dial `peer` (by its peer store addresses, or `at`); if every address refuses, it is dead (`why`) —
+   * unless `still` says the member is no longer the one the probe was for. */
+  private probe(
+    node: Node,
+    peer: PeerId,
+    why = 'connection lost, redial failed',
+    at?: Multiaddr[],
+    still: () => boolean = () => true,
+  ): void {
     if (this.stopping || this.isConnected(peer.toString())) return;
-    node.dial(peer, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) }).then(
+    node.dial(at ?? peer, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) }).then(
       () => undefined,
       (err: Error) => {
-        if (this.stopping || this.isConnected(peer.toString())) return;
+        if (this.stopping || this.isConnected(peer.toString()) || !still()) return;
         // Only a refused connection proves the process is gone (nothing listens on its port). A timeout,
         // a reset or a rejection under load is no proof; the silence rules handle those.
-        if (!/ECONNREFUSED/.test(err.message)) return;
-        const events = this.table.unreachable(
-          peer.toString(),
-          Date.now(),
-          `connection lost, redial failed: ${err.message.split('\n')[0]}`,
-        );
+        const refusal = refusedEverywhere(err);
+        if (!refusal) return;
+        const events = this.table.unreachable(peer.toString(), Date.now(), `${why}: ${refusal}`);
         this.emit(events);
         for (const e of events) this.direct?.notifyAll(encodeDead(e.member.name, e.member.incarnation));
       },
+    );
+  }
+
+  /**
+   * A member listed from its node record alone (never heard: seq -1) and now suspect, with no connection
+   * to it: dial its record's addresses once. The record is written only once the member's mesh listens, so
+   * a refusal at every address means the process that wrote it is gone — killed before any connection to
+   * lose (a head killed within seconds of its start would otherwise keep the lead until its lease ran out;
+   * with no witnesses, as between two heads, the silence rules cannot confirm it). A member that answers,
+   * or does not answer at all (frozen, cut off), stays with the silence rules.
+   */
+  private probeNeverHeard(m: Member): void {
+    const node = this.node;
+    if (!node || m.self || m.seq >= 0 || this.isConnected(m.peerId)) return;
+    const at = m.multiaddrs.map((a) => multiaddr(a));
+    if (at.length === 0) return;
+    const { name, incarnation } = m;
+    const still = () => {
+      const now = this.table.get(name);
+      return now?.incarnation === incarnation && now.seq < 0;
+    };
+    this.probe(
+      node,
+      peerIdFromString(m.peerId),
+      'registered, never heard, its address refused a dial',
+      at,
+      still,
     );
   }
 
@@ -735,6 +767,7 @@ export class Mesh {
     if (events.length === 0) return;
     this.lastChange = Date.now();
     this.scheduleTick();
+    for (const e of events) if (e.type === 'suspect') this.probeNeverHeard(e.member);
     for (const e of events) {
       this.opts.log.info(
         {
@@ -748,6 +781,15 @@ export class Mesh {
       this.opts.onEvent?.(e);
     }
   }
+}
+
+/** The first line of a dial error if every address it tried refused the connection, else undefined (a
+ * timeout, a reset, an address that did not answer: no proof that nothing listens). */
+export function refusedEverywhere(err: Error): string | undefined {
+  const all = err instanceof AggregateError ? (err.errors as unknown[]) : [err];
+  if (all.length === 0) return undefined;
+  const refused = all.every((e) => e instanceof Error && /ECONNREFUSED/.test(e.message));
+  return refused ? (all[0] as Error).message.split('\n')[0] : undefined;
 }
 
 /** Accept a multiaddr, or `host:port` for convenience in config files. */
