@@ -30,6 +30,7 @@ import { LiveConfig } from './start/live-config.ts';
 import { NodeRecordKeeper } from './start/node-record.ts';
 import { type StartedParts, startParts } from './start/parts.ts';
 import { writeConfigCache } from './state/config-cache.ts';
+import { incarnationPath, nextIncarnation } from './state/incarnation.ts';
 import { AliveRecords } from './store/alive.ts';
 import { withTimeout } from './store/etcd.ts';
 import type { NodeTlsFiles } from './tls/layout.ts';
@@ -89,7 +90,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   });
 
   // 2. Identity and facts; the one Docker client of this agent, handed to every part (ctx.docker).
-  const incarnation = Date.now();
+  // The process start, never lower than the last start's (a clock set back at boot): see the file.
+  const incarnation = await nextIncarnation(incarnationPath(live.self().workspace), log).catch((err) => {
+    etcd.close();
+    throw err;
+  });
   const privateKey = await loadOrCreatePeerKey(join(live.self().workspace, 'agent', 'peer.key'));
   const docker = dockerClient(live.self());
   // Read while the mesh starts (the OS and disk facts take tens of ms, spawned commands among them).

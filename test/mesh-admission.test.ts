@@ -8,7 +8,7 @@
 // Cut off from etcd (stopped), agents keep admitting the peers they last knew, also across a restart.
 // Then PeerAdmission alone (admit, replace, revoke, the gater) and the peers cache it starts from.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +21,7 @@ import type { Member } from '../agent/mesh/member-table.ts';
 import { Mesh } from '../agent/mesh/mesh.ts';
 import { readNetworkKey } from '../agent/mesh/peer-key.ts';
 import { readPeersCache, writePeersCache } from '../agent/state/config-cache.ts';
+import { incarnationPath } from '../agent/state/incarnation.ts';
 import { keys } from '../agent/store/keys.ts';
 import { listNodes, type NodeRecord } from '../agent/store/node-registry.ts';
 import { createTestCluster, eventually, getJson, runCli, type TestCluster } from './harness/cluster.ts';
@@ -208,6 +209,57 @@ describe('mesh admission', { timeout: 120_000 }, () => {
     } finally {
       await c.etcd.resume();
     }
+  });
+});
+
+describe('an agent whose clock is behind its last start', { timeout: 120_000 }, () => {
+  // An edge host without a real-time clock boots with the time it last saved, often before its previous
+  // agent's start: peers ignore an incarnation lower than the one they hold (a stale message), so the
+  // restarted agent would be dead in their tables for the hour they keep the old one. Its incarnation is
+  // never lower than the last one (agent/state/incarnation.ts).
+  let c: TestCluster;
+  before(async () => {
+    c = await createTestCluster({
+      nodes: 2,
+      heads: 1,
+      net: 212,
+      heartbeatMs: 200,
+      meshExtra: `  suspectAfterMs: ${TIMING.suspectAfterMs}\n  deadAfterMs: ${TIMING.deadAfterMs}\n`,
+    });
+    await Promise.all([c.startAgent('n1'), c.startAgent('n2')]);
+  });
+  after(async () => {
+    await c?.stop();
+  });
+  const n2 = async () =>
+    (await getJson<{ items: Member[] }>(`${c.headUrl()}/api/v1/members`)).items.find((m) => m.name === 'n2');
+  const is = (state: string, incarnation: number) => async () => {
+    const m = await n2();
+    return m?.state === state && m.incarnation === incarnation;
+  };
+
+  test('killed and started again with the clock an hour behind: a new incarnation, alive in the peers', async () => {
+    const file = incarnationPath(join(c.dir, 'ws', 'n2'));
+    // n2's last start an hour later than this clock says: as if the clock had gone back an hour since.
+    const first = await eventually(
+      async () => {
+        const m = await n2();
+        return m?.state === 'alive' ? m : undefined;
+      },
+      30_000,
+      'n2 alive',
+    );
+    assert.equal((await readFile(file, 'utf8')).trim(), String(first.incarnation));
+    const last = Date.now() + 3_600_000;
+    await c.agents.get('n2')!.kill('SIGKILL');
+    await writeFile(file, `${last}\n`);
+    await c.startAgent('n2');
+    await eventually(is('alive', last + 1), 30_000, 'n2 alive, one past its last start');
+    await c.agents.get('n2')!.kill('SIGKILL');
+    await eventually(is('dead', last + 1), 30_000, 'n2 found dead by n1');
+    await c.startAgent('n2');
+    await eventually(is('alive', last + 2), 30_000, 'n2 alive again as a newer incarnation');
+    assert.equal((await readFile(file, 'utf8')).trim(), String(last + 2));
   });
 });
 
