@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createObjects, deleteObjects, getObject, newMeta } from '../agent/objects/store.ts';
@@ -413,6 +413,53 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     await c.agents.get('n1')!.kill('SIGKILL');
     const ct = await containerOf('cached');
     await remadeWithEtcdAway('n1', 'cached', ct!.Id);
+  });
+
+  test('a damaged pods cache with etcd down: said, the running container left alone; adopted, not restarted, once etcd answers', async () => {
+    await put(
+      pod('damaged', 'n1', {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+      }),
+    );
+    await eventually(async () => (await status('damaged'))?.phase === 'Running', 60_000, 'damaged Running');
+    const ct = (await containerOf('damaged'))!;
+    const startedAt = (await docker.getContainer(ct.Id).inspect()).State.StartedAt;
+    await c.agents.get('n1')!.kill('SIGKILL');
+    // Cut short, as a power cut can leave it on a file system that lost the write.
+    await writeFile(join(c.dir, 'ws', 'n1', 'agent', 'pods-cache.json'), '{"pods": [{"pod": {"kind": "Po');
+    await c.etcd.pause();
+    try {
+      await c.startAgent('n1');
+      await eventually(
+        () => c.agents.get('n1')!.output().includes('pods cache unreadable'),
+        30_000,
+        'n1 to say its pods cache is unreadable',
+      );
+      assert.equal((await docker.getContainer(ct.Id).inspect()).State.Running, true, 'left running');
+    } finally {
+      await c.etcd.resume();
+    }
+    // n1 at work with etcd again (a pod put now runs): by then it listed its pods and adopted damaged's.
+    await put(
+      pod('after-damage', 'n1', {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+      }),
+    );
+    await eventually(
+      async () => (await status('after-damage'))?.phase === 'Running',
+      60_000,
+      'after-damage Running',
+    );
+    await eventually(
+      async () => (await status('damaged'))?.phase === 'Running',
+      30_000,
+      'damaged Running again',
+    );
+    const after = await docker.getContainer(ct.Id).inspect();
+    assert.equal(after.State.StartedAt, startedAt, 'adopted, not restarted');
+    assert.equal(after.State.Running, true);
   });
 
   test("a pod's first container starts only once the agent's cache holds it: killed at once, the agent runs it on from the cache", async () => {

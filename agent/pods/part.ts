@@ -157,7 +157,15 @@ class PodsOnNode {
 
   async start(): Promise<{ stop(): Promise<void> }> {
     // 1. What we last knew: run it at once (adopting running containers), etcd corrects it when it answers.
-    const cached = await readPodsCache(this.ctx.self().workspace).catch(() => null);
+    const cached = await readPodsCache(this.ctx.self().workspace).catch((err: unknown) => {
+      // Damaged (a power cut on a file system that lost the write): the running containers stay as they
+      // are, unwatched, until etcd lists this node's pods and they are adopted; said, not hidden.
+      this.ctx.log.warn(
+        { err: String(err) },
+        'pods cache unreadable: this start runs no pod from it; running containers are adopted once etcd answers',
+      );
+      return null;
+    });
     if (cached) {
       for (const cm of cached.configMaps) this.configMaps.set(nsName(cm), cm);
       for (const s of cached.secrets) this.secrets.set(nsName(s), s);
