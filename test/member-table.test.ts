@@ -112,6 +112,19 @@ describe('member table', () => {
     assert.equal(t.recentlyPaused(30_000 + timing.deadAfterMs), false);
   });
 
+  test('a clock set back an hour: a member that never beats again is still suspected on time', () => {
+    const t = table();
+    const hour = 3_600_000;
+    t.heartbeat(hb('a', 100, 1), 10 * hour);
+    // An NTP step: the clock now reads an hour earlier than when `a` was last heard (PauseWatch's skew).
+    t.pardon(9 * hour);
+    assert.deepEqual(t.tick(9 * hour + timing.suspectAfterMs - 1), []);
+    assert.deepEqual(
+      t.tick(9 * hour + timing.suspectAfterMs).map((e) => e.type),
+      ['suspect'],
+    );
+  });
+
   test("silence counts from when the sender's next beat is due (its grace), and a beat without grace resets it", () => {
     const t = table();
     t.heartbeat(hb('a', 100, 1, { grace: 4000 }), 0);

@@ -170,10 +170,16 @@ export class MemberTable {
     return [{ type: 'dead', member: m }];
   }
 
-  /** This process was paused (or starved) until `now`: every member's silence starts again from now. */
+  /** This process was paused (or starved), or its clock jumped, until `now`: every member's silence starts
+   * again from now. A clock set back (an NTP step) leaves last heartbeats in the future, which would keep
+   * a member that dies before its next beat from being suspected until the clock caught up with them:
+   * they are brought back to now. */
   pardon(now: number): void {
     this.pardonedAt = now;
-    for (const m of this.members.values()) delete m.askAgainAt;
+    for (const m of this.members.values()) {
+      delete m.askAgainAt;
+      if (m.lastSeen > now) m.lastSeen = now;
+    }
   }
 
   /** Whether we were paused within the last deadAfterMs: our view of others' silence is not to be trusted. */
