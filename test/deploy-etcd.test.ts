@@ -3,20 +3,16 @@
 // stored in that etcd, every agent registered through it; rerun: nothing to do; a member whose flags would
 // change (ports) is refused before any host is touched.
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { validateConfigText } from '../agent/config/validate.ts';
-import { fileSha256 } from '../agent/op/checksum.ts';
 import { readConfig } from '../agent/store/config-store.ts';
 import { connectEtcd, createEtcd } from '../agent/store/etcd.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
 import { deployOverSsh } from '../head/cli/deploy/deploy.ts';
 import type { LocalBinary } from '../head/cli/deploy/node-deploy.ts';
-import { REPO } from './harness/cluster.ts';
 import {
+  copiedBinary,
   deployConfigText,
   stopDeployedAgents,
   stopServedEtcd,
@@ -55,10 +51,7 @@ describe('new-or-update starts etcd on the head nodes (3 members)', { timeout: 3
 
   before(async () => {
     th = await startTestHosts(3);
-    const dir = await mkdtemp(join(tmpdir(), 'nokube-deploy-bin-'));
-    const path = join(dir, 'nokube');
-    await copyFile(join(REPO, 'dist', 'nokube'), path);
-    binary = { path, sha256: await fileSha256(path) };
+    binary = await copiedBinary();
   });
   after(async () => {
     etcd?.close();

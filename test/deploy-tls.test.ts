@@ -5,13 +5,12 @@
 // run), each host gets the cluster CA certificate and its own certificate and key only, which its agent
 // checks at start; renewing one node's certificate restarts that node only.
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { validateConfigText } from '../agent/config/validate.ts';
-import { fileSha256 } from '../agent/op/checksum.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
 import { listNodes } from '../agent/store/node-registry.ts';
 import { parseCertificate } from '../agent/tls/inspect.ts';
@@ -22,8 +21,7 @@ import type { LocalBinary } from '../head/cli/deploy/node-deploy.ts';
 import { initPki } from '../head/cli/tls/issue-all.ts';
 import type { CertFiles } from './harness/certs.ts';
 import { signCert } from './harness/certs.ts';
-import { REPO } from './harness/cluster.ts';
-import { deployConfigText, stopDeployedAgents, testDeployOptions } from './harness/deployed.ts';
+import { copiedBinary, deployConfigText, stopDeployedAgents, testDeployOptions } from './harness/deployed.ts';
 import { startTestEtcd, type TestEtcd } from './harness/etcd.ts';
 import { startTestHosts, type TestHosts } from './harness/hosts.ts';
 
@@ -56,10 +54,7 @@ describe('new-or-update with etcd client TLS (2 netns hosts)', { timeout: 300_00
     th = await startTestHosts(2);
     etcdServer = await startTestEtcd(th.gateway, { tls: true });
     etcd = await createEtcd({ endpoints: [etcdServer.url], dialTimeoutMs: 2000, tls: etcdServer.clientTls! });
-    const dir = await mkdtemp(join(tmpdir(), 'nokube-deploy-bin-'));
-    const path = join(dir, 'nokube');
-    await copyFile(join(REPO, 'dist', 'nokube'), path);
-    binary = { path, sha256: await fileSha256(path) };
+    binary = await copiedBinary();
   });
   after(async () => {
     if (th && etcdServer?.clientTls) await stopDeployedAgents(configText(etcdServer.clientTls));

@@ -6,7 +6,7 @@
 // elsewhere) and stopped; a wrong host key -> the run stops naming that node.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +17,6 @@ import { validateConfigText } from '../agent/config/validate.ts';
 import { applyManifests } from '../agent/objects/apply.ts';
 import { listObjects } from '../agent/objects/store.ts';
 import { validateManifestText } from '../agent/objects/validate.ts';
-import { fileSha256 } from '../agent/op/checksum.ts';
 import { wellKnownLabels } from '../agent/start/node-record.ts';
 import { createEtcd } from '../agent/store/etcd.ts';
 import { keys } from '../agent/store/keys.ts';
@@ -26,8 +25,9 @@ import { deployOverSsh } from '../head/cli/deploy/deploy.ts';
 import { type LocalBinary, observeNode } from '../head/cli/deploy/node-deploy.ts';
 import { nodeTarget } from '../head/cli/deploy/node-target.ts';
 import { openSession } from '../head/cli/deploy/ssh/session.ts';
-import { eventually, REPO } from './harness/cluster.ts';
+import { eventually } from './harness/cluster.ts';
 import {
+  copiedBinary,
   type DeployedNodeSpec,
   deployConfigText,
   stopDeployedAgents,
@@ -98,11 +98,7 @@ describe('new-or-update over SSH (4 netns hosts)', { timeout: 600_000 }, () => {
     th = await startTestHosts(4);
     etcdServer = await startTestEtcd(th.gateway);
     etcd = await createEtcd({ endpoints: [etcdServer.url], dialTimeoutMs: 2000 });
-    // A copy: other work may rebuild dist/nokube meanwhile.
-    const dir = await mkdtemp(join(tmpdir(), 'nokube-deploy-bin-'));
-    const path = join(dir, 'nokube');
-    await copyFile(join(REPO, 'dist', 'nokube'), path);
-    binary = { path, sha256: await fileSha256(path) };
+    binary = await copiedBinary();
   });
   after(async () => {
     if (th) for (const text of started) await stopDeployedAgents(text);

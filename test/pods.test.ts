@@ -72,6 +72,13 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     return list[0];
   };
 
+  /** A pod of one container that sleeps an hour and stops at once. */
+  const sleeper = (name: string, node: string): Pod =>
+    pod(name, node, {
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+    });
+
   before(async () => {
     docker = await requireDocker();
     image = await ensureBusyboxImage();
@@ -332,10 +339,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
   });
 
   test('a pod whose controller owner is not in etcd is deleted by its agent', async () => {
-    const orphan = pod('orphan', 'n1', {
-      terminationGracePeriodSeconds: 1,
-      containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
-    });
+    const orphan = sleeper('orphan', 'n1');
     orphan.metadata.ownerReferences = [
       { apiVersion: 'apps/v1', kind: 'Deployment', name: 'ghost', uid: randomUUID(), controller: true },
     ];
@@ -364,12 +368,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     await c.startAgent('n2');
     // The restarted agent at work: it runs a pod put after its start (its actors, envy's among them,
     // started from its cache before it read etcd).
-    await put(
-      pod('probe', 'n2', {
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
-      }),
-    );
+    await put(sleeper('probe', 'n2'));
     await eventually(async () => (await status('probe'))?.phase === 'Running', 30_000, 'probe Running');
     const after = await docker.getContainer(before!.Id).inspect();
     assert.equal(after.State.StartedAt, startedAt, 'adopted, not restarted');
@@ -397,12 +396,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
   });
 
   test('an agent started while etcd is down runs its cached pods', async () => {
-    await put(
-      pod('cached', 'n1', {
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
-      }),
-    );
+    await put(sleeper('cached', 'n1'));
     await eventually(async () => (await status('cached'))?.phase === 'Running', 60_000, 'cached Running');
     await eventually(
       async () =>
@@ -416,12 +410,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
   });
 
   test('a damaged pods cache with etcd down: said, the running container left alone; adopted, not restarted, once etcd answers', async () => {
-    await put(
-      pod('damaged', 'n1', {
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
-      }),
-    );
+    await put(sleeper('damaged', 'n1'));
     await eventually(async () => (await status('damaged'))?.phase === 'Running', 60_000, 'damaged Running');
     const ct = (await containerOf('damaged'))!;
     const startedAt = (await docker.getContainer(ct.Id).inspect()).State.StartedAt;
@@ -441,12 +430,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
       await c.etcd.resume();
     }
     // n1 at work with etcd again (a pod put now runs): by then it listed its pods and adopted damaged's.
-    await put(
-      pod('after-damage', 'n1', {
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
-      }),
-    );
+    await put(sleeper('after-damage', 'n1'));
     await eventually(
       async () => (await status('after-damage'))?.phase === 'Running',
       60_000,
@@ -463,12 +447,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
   });
 
   test("a pod's first container starts only once the agent's cache holds it: killed at once, the agent runs it on from the cache", async () => {
-    await put(
-      pod('early', 'n2', {
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
-      }),
-    );
+    await put(sleeper('early', 'n2'));
     // The agent killed as soon as the pod's container exists (before the cache's usual write, 1 s after
     // a change): the cache on disk holds the pod already.
     const first = await eventually(containerOf.bind(null, 'early'), 60_000, "early's container");

@@ -1,6 +1,7 @@
 // What the deploy tests and bench/deploy share: a cluster config (YAML) for netns test hosts, and
 // stopping the agents a deploy started on them (over SSH, through the installed binary's own op), so a
 // test or bench leaves no agent behind.
+import { rmSync } from 'node:fs';
 import { copyFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +21,18 @@ import { openSession } from '../../head/cli/deploy/ssh/session.ts';
 import { REPO } from './cluster.ts';
 import type { TestHost, TestHosts } from './hosts.ts';
 
-/** The built dist/nokube, copied to a temp dir (other work may rebuild dist/nokube meanwhile). */
+/** Temp dirs of copiedBinary, removed when this process exits (a test file's process ends with it). */
+const copies: string[] = [];
+process.once('exit', () => {
+  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The built dist/nokube, copied to a temp dir (other work may rebuild dist/nokube meanwhile); the copy
+ * (127 MB) is removed at this process's exit: each run left one per deploy test behind. */
 export async function copiedBinary(): Promise<LocalBinary> {
-  const path = join(await mkdtemp(join(tmpdir(), 'nokube-deploy-bin-')), 'nokube');
+  const dir = await mkdtemp(join(tmpdir(), 'nokube-deploy-bin-'));
+  copies.push(dir);
+  const path = join(dir, 'nokube');
   await copyFile(join(REPO, 'dist', 'nokube'), path);
   return { path, sha256: await fileSha256(path) };
 }
