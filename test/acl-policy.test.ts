@@ -61,7 +61,7 @@ test('a policy document is validated: every problem named with its path', () => 
   for (const want of [
     'name: must be an RFC 1123 label',
     'rules.0.namespaces: names at least one namespace',
-    'rules.0.resources.1: must be "*" or one of namespaces, configmaps, secrets, pods, deployments, replicasets, daemonsets, jobs, services, endpointslices, priorityclasses, resourcequotas, limitranges, imageprewarms, cronjobs, secrets/values',
+    'rules.0.resources.1: must be "*" or one of namespaces, configmaps, secrets, pods, deployments, replicasets, daemonsets, jobs, services, endpointslices, priorityclasses, resourcequotas, limitranges, imageprewarms, cronjobs, poddisruptionbudgets, secrets/values',
     'rules.0.verbs.1:',
     'cluster.acl:',
     'extra',

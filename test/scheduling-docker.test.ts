@@ -4,7 +4,8 @@
 // reason; six pods of 250m go small-node-first under binpack and evenly under spread; a NoExecute taint
 // set in the config evicts an intolerant pod at once and a tolerating one after its tolerationSeconds,
 // and the Deployment's replacement keeps off the tainted node; cordon, drain (its refusal, then --force)
-// and uncordon through the CLI.
+// and uncordon through the CLI; a PodDisruptionBudget holds a drain to one eviction at a time (every
+// sample of the ready pods at or above minAvailable).
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +13,7 @@ import { type KubeEvent, listEvents } from '../agent/objects/events.ts';
 import { listObjects } from '../agent/objects/store.ts';
 import type { Pod } from '../agent/objects/types.ts';
 import { keys } from '../agent/store/keys.ts';
+import { isReady } from '../head/controllers/world.ts';
 import {
   clusterCli,
   createTestCluster,
@@ -307,5 +309,57 @@ spec:
     assert.ok(!drained.some((p) => p.metadata.name === 'lonely'));
     await ok(['uncordon', 'n1']);
     assert.doesNotMatch(await ok(['get', 'nodes', 'n1']), /SchedulingDisabled/);
+  });
+  test('a PodDisruptionBudget (minAvailable 3 of 4): the drain evicts one pod at a time, never fewer than 3 ready', async () => {
+    // All four on n2: the drain has four to evict with one disruption allowed at a time.
+    await ok(['cordon', 'n1']);
+    await ok(['cordon', 'n3']);
+    await ok(['apply', '-f', '-'], namespace('guard'));
+    await ok(['apply', '-f', '-'], deployment('guarded', 'guard', 4, '100m'));
+    const four = await settled('guard', 4);
+    assert.deepEqual(perNode(four), { n2: 4 });
+    await ok(['uncordon', 'n1']);
+    await ok(['uncordon', 'n3']);
+    await ok(
+      ['apply', '-f', '-'],
+      'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: guarded, namespace: guard}\nspec:\n  minAvailable: 3\n  selector: {matchLabels: {app: guarded}}\n',
+    );
+    await eventually(
+      async () => /^guarded\s+3\s+N\/A\s+1\s/m.test(await ok(['get', 'pdb', '-n', 'guard'])),
+      30_000,
+      'the budget computed: 1 disruption allowed',
+    );
+    assert.match(
+      await ok(['describe', 'pdb', 'guarded', '-n', 'guard']),
+      /Allowed disruptions:\s+1\n\s+Current:\s+4\n\s+Desired:\s+3/,
+    );
+    const ready = async () =>
+      (await pods('guard')).filter(
+        (p) => p.metadata.labels?.app === 'guarded' && !p.metadata.deletionTimestamp && isReady(p),
+      ).length;
+    const samples: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        samples.push(await ready());
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const drained = await cli(['drain', 'n2', '--timeout', '120s']);
+    sampling = false;
+    await sampler;
+    assert.equal(drained.code, 0, drained.stderr);
+    assert.match(drained.stdout, /node\/n2 drained/);
+    assert.match(
+      drained.stderr,
+      /error when evicting pods\/"guarded-[^"]+" -n "guard" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget/,
+    );
+    assert.ok(samples.length > 10, `${samples.length} samples`);
+    assert.ok(Math.min(...samples) >= 3, `ready pods sampled: ${samples.join(' ')}`);
+    const after = await settled('guard', 4);
+    assert.equal(perNode(after).n2, undefined, JSON.stringify(perNode(after)));
+    await ok(['uncordon', 'n2']);
+    await ok(['delete', 'namespace', 'guard']);
+    await gone('guard');
   });
 });

@@ -6,7 +6,7 @@
 // (`--force --grace-period=0`). A second delete may only shorten the grace (k8s: the new deadline is the
 // first request's time + the new grace). Used by the API's delete, the controllers and the agents.
 import type { Etcd3 } from 'etcd3';
-import { absent, type Compare, type Guard, guardedTxn, NO_GUARD } from '../store/guard.ts';
+import { absent, type Compare, type Guard, guardedTxn, NO_GUARD, type TxnPart } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
 import { DEFAULT_TERMINATION_GRACE_SECONDS } from './defaults.ts';
 import { isTerminalPhase } from './pod-phase.ts';
@@ -75,7 +75,15 @@ export async function deletePod(
   etcd: Etcd3,
   cluster: string,
   stored: Stored<Pod>,
-  opts: { gracePeriodSeconds?: number; guard?: Guard; nodeRegistered?: boolean; nowMs?: number } = {},
+  opts: {
+    gracePeriodSeconds?: number;
+    guard?: Guard;
+    nodeRegistered?: boolean;
+    nowMs?: number;
+    /** More of the same transaction: compares it also holds on, writes it also makes (an eviction spends
+     * its disruption budget in the transaction that deletes the pod). */
+    also?: TxnPart;
+  } = {},
 ): Promise<PodDeletionOutcome> {
   const pod = stored.object;
   const guard = opts.guard ?? NO_GUARD;
@@ -92,7 +100,8 @@ export async function deletePod(
       etcd,
       cluster,
       [{ ...ref, createRevision: stored.createRevision }],
-      [...guard, ...extra],
+      [...guard, ...extra, ...(opts.also?.compares ?? [])],
+      opts.also?.ops,
     );
     return ok ? 'removed' : 'conflict';
   }
@@ -110,8 +119,9 @@ export async function deletePod(
     guard,
     { key, target: 'Mod', op: '==', value: stored.modRevision },
     present(nodeKey!),
+    ...(opts.also?.compares ?? []),
   )
-    .then(etcd.put(key).value(toStoredJson(marked)))
+    .then(etcd.put(key).value(toStoredJson(marked)), ...(opts.also?.ops ?? []))
     .commit();
   return res.succeeded ? 'terminating' : 'conflict';
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { secretsKeyring } from '../secrets/process-keyring.ts';
 import { openIfPossible, sealSecret } from '../secrets/sealed-secret.ts';
-import { type Compare, type Guard, guardedTxn, NO_GUARD } from '../store/guard.ts';
+import { type Compare, type Guard, guardedTxn, NO_GUARD, type TxnPart } from '../store/guard.ts';
 import { keys } from '../store/keys.ts';
 import { compareText } from '../text/compare.ts';
 import { boundedStatusJson } from './sizes.ts';
@@ -162,12 +162,14 @@ export async function deleteObjects(
   cluster: string,
   refs: Array<ObjectRef & { createRevision?: string }>,
   guard: Guard = NO_GUARD,
+  alsoOps: TxnPart['ops'] = [],
 ): Promise<boolean> {
   if (refs.length === 0) return true;
   const ops = refs.flatMap((r) => [
     etcd.delete().key(objectKey(cluster, r)),
     etcd.delete().key(statusKey(cluster, r)),
   ]);
+  ops.push(...(alsoOps as typeof ops));
   const compares = refs
     .filter((r) => r.createRevision !== undefined)
     .map(

@@ -16,7 +16,8 @@ export type Kind =
   | 'ResourceQuota'
   | 'LimitRange'
   | 'ImagePrewarm'
-  | 'CronJob';
+  | 'CronJob'
+  | 'PodDisruptionBudget';
 export const KINDS: readonly Kind[] = [
   'Namespace',
   'ConfigMap',
@@ -33,6 +34,7 @@ export const KINDS: readonly Kind[] = [
   'LimitRange',
   'ImagePrewarm',
   'CronJob',
+  'PodDisruptionBudget',
 ];
 /** Kinds only nokube's controllers write (a Deployment's revisions, a Service's endpoints): read and
  * delete, never applied. */
@@ -348,6 +350,29 @@ export interface PriorityClass extends Base<'PriorityClass'> {
 export interface ResourceQuota extends Base<'ResourceQuota'> {
   spec: { hard: Record<string, string> };
 }
+/** policy/v1 PodDisruptionBudget: how many of the pods its selector picks must stay healthy (Ready) when
+ * they are evicted (`nokube drain`, the eviction API): head/controllers/disruption.ts keeps its status,
+ * head/api/pod-eviction.ts spends it. At most one of minAvailable and maxUnavailable (a count or a
+ * whole percentage). A selector absent selects no pod; an empty one every pod of the namespace. */
+export interface PodDisruptionBudget extends Base<'PodDisruptionBudget'> {
+  spec: {
+    minAvailable?: number | string;
+    maxUnavailable?: number | string;
+    selector?: LabelSelector;
+    unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow';
+  };
+  status?: PodDisruptionBudgetStatus;
+}
+export interface PodDisruptionBudgetStatus {
+  observedGeneration: number;
+  /** Pods evicted (name -> when) that the controller has not seen terminating yet: not counted healthy. */
+  disruptedPods?: Record<string, string>;
+  disruptionsAllowed: number;
+  currentHealthy: number;
+  desiredHealthy: number;
+  expectedPods: number;
+  conditions: Condition[];
+}
 /** v1 LimitRange: per container defaults (`default`: limits, `defaultRequest`: requests) and bounds
  * (`min`, `max`) in a namespace (agent/objects/limit-range.ts). */
 export interface LimitRange extends Base<'LimitRange'> {
@@ -648,7 +673,8 @@ export type KubeObject =
   | ResourceQuota
   | LimitRange
   | ImagePrewarm
-  | CronJob;
+  | CronJob
+  | PodDisruptionBudget;
 export type ObjectOfKind<K extends Kind> = Extract<KubeObject, { kind: K }>;
 
 /** apiVersion per kind, as kubectl expects it. */
@@ -668,6 +694,7 @@ export const API_VERSION: Record<Kind, string> = {
   LimitRange: 'v1',
   ImagePrewarm: 'nokube.io/v1',
   CronJob: 'batch/v1',
+  PodDisruptionBudget: 'policy/v1',
 };
 
 /** Plural lower-case resource name per kind (keys, URLs, `nokube get <resource>`). */
@@ -687,6 +714,7 @@ export const RESOURCE: Record<Kind, string> = {
   LimitRange: 'limitranges',
   ImagePrewarm: 'imageprewarms',
   CronJob: 'cronjobs',
+  PodDisruptionBudget: 'poddisruptionbudgets',
 };
 
 /** What `nokube get <word>` accepts for each kind (kubectl's names and short names). */
@@ -734,6 +762,9 @@ export const KIND_ALIASES: Record<string, Kind> = {
   cronjob: 'CronJob',
   cronjobs: 'CronJob',
   cj: 'CronJob',
+  poddisruptionbudget: 'PodDisruptionBudget',
+  poddisruptionbudgets: 'PodDisruptionBudget',
+  pdb: 'PodDisruptionBudget',
 };
 
 /** Labels nokube puts on every pod it creates for a controller (k8s uses the same names). */

@@ -27,5 +27,11 @@ export function guardedTxn(etcd: Etcd3, guard: Guard, ...first: Compare[]): Comp
   return txn;
 }
 
+/** Compares and writes to add to another transaction (one that deletes a pod, say). */
+export interface TxnPart {
+  compares: Compare[];
+  ops: Array<Parameters<ComparatorBuilder['then']>[number]>;
+}
+
 /** The key is absent (never created, or deleted). */
 export const absent = (key: string): Compare => ({ key, target: 'Version', op: '==', value: 0 });

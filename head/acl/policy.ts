@@ -55,6 +55,7 @@ const WORKLOADS = [
   'configmaps',
   'services',
   'imageprewarms',
+  'poddisruptionbudgets',
 ];
 
 /** The four policies `nokube acl bootstrap` stores (seed 003). ops-admin cannot be changed or deleted: it

@@ -6,6 +6,8 @@
 //   DELETE /api/v1/objects/<resource>/<ns>/<name>?ignoreNotFound=true&dryRun=true&gracePeriodSeconds=N
 //          (pods: graceful, agent/objects/pod-deletion.ts)
 //   GET    /api/v1/objects/<resource>/<ns>/<name>/events
+//   POST   /api/v1/objects/pods/<ns>/<name>/eviction     (policy/v1 Eviction: a delete held back by
+//          PodDisruptionBudgets, 429 when one would be violated: pod-eviction.ts)
 //   WS     /api/v1/watch/<resource>?namespace=&labelSelector=&resourceVersion=   (get -w: object-watch.ts)
 // Secret data leaves the head only with ?secrets=show; otherwise each value is replaced by its size.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -37,6 +39,7 @@ import { baselineRefusal } from '../admission/pod-security.ts';
 import { authOf, authorizeRequest } from './auth/gate.ts';
 import { secretValuesAccess } from './auth/route-access.ts';
 import { HttpError } from './http-error.ts';
+import { evictPod } from './pod-eviction.ts';
 import { discardBody, readJsonBody } from './request-body.ts';
 
 const KIND_OF_RESOURCE = new Map(KINDS.map((k) => [RESOURCE[k], k]));
@@ -55,7 +58,7 @@ export async function serveObjects(
       if (req.method !== 'POST') throw new HttpError(405, `${req.method} not allowed`);
       return send(res, 200, await apply(ctx, req, await readJsonBody(req)));
     }
-    const { kind, ref, events } = parseObjectPath(url.pathname);
+    const { kind, ref, events, eviction } = parseObjectPath(url.pathname);
     const showSecrets = url.searchParams.get('secrets') === 'show';
     const resource = RESOURCE[kind];
     if (req.method === 'GET' && !ref) {
@@ -67,6 +70,25 @@ export async function serveObjects(
     // A Namespace is checked as the namespace it is; a PriorityClass in none (cluster-wide).
     const namespace = whereOf(ref);
     const ns = namespace === undefined ? {} : { namespace };
+    if (eviction) {
+      if (req.method !== 'POST') throw new HttpError(405, `${req.method} not allowed on an eviction`);
+      // Evicting is deleting, held back by disruption budgets: the same right.
+      authorizeRequest(req, { verb: 'delete', resource, ...ns, name: ref.name });
+      const grace = evictionGrace(await readJsonBody(req));
+      const result = await evictPod(
+        ctx.etcd,
+        ctx.cluster,
+        ref as ObjectRef & { kind: 'Pod'; namespace: string },
+        {
+          ...(grace === undefined ? {} : { gracePeriodSeconds: grace }),
+        },
+      );
+      ctx.log.info(
+        { object: describeObject(ref), budget: result.budget, outcome: result.outcome },
+        'pod evicted',
+      );
+      return send(res, 201, result);
+    }
     if (req.method === 'GET' && events) {
       authorizeRequest(req, { verb: 'get', resource, ...ns, name: ref.name });
       return send(res, 200, { items: await listEvents(ctx.etcd, ctx.cluster, ref) });
@@ -253,7 +275,7 @@ async function list(ctx: AgentContext, kind: Kind, q: URLSearchParams, showSecre
   return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: revision }, items };
 }
 
-function parseObjectPath(path: string): { kind: Kind; ref?: ObjectRef; events: boolean } {
+function parseObjectPath(path: string): { kind: Kind; ref?: ObjectRef; events: boolean; eviction: boolean } {
   const parts = path.slice('/api/v1/objects/'.length).split('/').map(decodeURIComponent);
   const kind = KIND_OF_RESOURCE.get(parts[0]!);
   if (!kind)
@@ -262,13 +284,38 @@ function parseObjectPath(path: string): { kind: Kind; ref?: ObjectRef; events: b
       `unknown resource "${parts[0]}" (known: ${[...KIND_OF_RESOURCE.keys()].join(', ')})`,
     );
   const rest = parts.slice(1);
-  const events = rest.at(-1) === 'events' && rest.length === (namespaced(kind) ? 3 : 2);
-  if (events) rest.pop();
-  if (rest.length === 0) return { kind, events: false };
+  const sub = rest.length === (namespaced(kind) ? 3 : 2) ? rest.at(-1) : undefined;
+  const events = sub === 'events';
+  const eviction = sub === 'eviction' && kind === 'Pod';
+  if (events || eviction) rest.pop();
+  if (rest.length === 0) return { kind, events: false, eviction: false };
   if (namespaced(kind) && rest.length === 2)
-    return { kind, ref: { kind, namespace: rest[0]!, name: rest[1]! }, events };
-  if (!namespaced(kind) && rest.length === 1) return { kind, ref: { kind, name: rest[0]! }, events };
+    return { kind, ref: { kind, namespace: rest[0]!, name: rest[1]! }, events, eviction };
+  if (!namespaced(kind) && rest.length === 1)
+    return { kind, ref: { kind, name: rest[0]! }, events, eviction };
   throw new HttpError(404, `no route ${path}`);
+}
+
+/** An eviction's body: k8s' Eviction (policy/v1), whose deleteOptions may carry gracePeriodSeconds. */
+function evictionGrace(body: unknown): number | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new HttpError(400, 'an eviction is a JSON object (policy/v1 Eviction)');
+  const { apiVersion, kind, metadata, deleteOptions, ...rest } = body as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length > 0) throw new HttpError(400, `an eviction has no field "${extra[0]}"`);
+  if (apiVersion !== undefined && apiVersion !== 'policy/v1')
+    throw new HttpError(400, 'an eviction is apiVersion policy/v1');
+  if (kind !== undefined && kind !== 'Eviction') throw new HttpError(400, 'an eviction is kind Eviction');
+  void metadata;
+  if (deleteOptions === undefined) return undefined;
+  const grace = (deleteOptions as { gracePeriodSeconds?: unknown }).gracePeriodSeconds;
+  if (grace === undefined) return undefined;
+  if (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0)
+    throw new HttpError(
+      400,
+      'deleteOptions.gracePeriodSeconds must be a whole number of seconds (0 or more)',
+    );
+  return grace;
 }
 
 const notFound = (ref: ObjectRef) => `${describeObject(ref).replace(/ in namespace default$/, '')} not found`;

@@ -48,6 +48,7 @@ export const CACHED_RESOURCES = [
   'limitranges',
   'imageprewarms',
   'cronjobs',
+  'poddisruptionbudgets',
 ];
 /** Resources whose status the leader reads (pods for the world, controllers for their own status). */
 const STATUS_RESOURCES = [
@@ -58,6 +59,7 @@ const STATUS_RESOURCES = [
   'jobs',
   'imageprewarms',
   'cronjobs',
+  'poddisruptionbudgets',
 ];
 /** A write not in the cache within this long fails the reconcile (retried with back-off). */
 const OWN_WRITE_WAIT_MS = 10_000;

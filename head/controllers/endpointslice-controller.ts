@@ -15,34 +15,37 @@ import {
 } from '../../agent/objects/types.ts';
 import type { Entry } from '../../agent/store/informer/informer.ts';
 import { applyActions, type Edge } from './actions.ts';
-import { ControllerActor } from './actor.ts';
 import type { LeaderCaches } from './caches.ts';
 import { reconcileEndpointSlices, selects } from './endpointslices.ts';
+import { KeyedReconciler } from './keyed-reconciler.ts';
 
 export class EndpointSliceController {
   private readonly caches: LeaderCaches;
   private readonly edge: () => Edge;
-  private readonly actor: ControllerActor;
   /** Services (`<namespace>/<name>`) to reconcile. */
-  private readonly dirty = new Set<string>();
-  private readonly offs: Array<() => void> = [];
-  private stopped = false;
+  private readonly keyed: KeyedReconciler<{ slices: Array<Stored<EndpointSlice>>; pods: Pod[] }>;
 
   constructor(ctx: AgentContext, caches: LeaderCaches, edge: () => Edge) {
     this.caches = caches;
     this.edge = edge;
-    this.actor = new ControllerActor(
+    this.keyed = new KeyedReconciler(
       ctx,
-      { namespace: '_cluster', kind: 'EndpointSlices', name: 'services', uid: '' },
-      () => this.reconcile(),
-      false,
+      caches,
+      { kind: 'EndpointSlices', name: 'services' },
+      {
+        prepare: () => ({
+          slices: this.caches.list<EndpointSlice>('endpointslices'),
+          pods: this.caches.list<Pod>('pods').map((p) => p.object),
+        }),
+        each: (key, { slices, pods }) => this.reconcileService(key, slices, pods),
+      },
     );
   }
 
   start(): void {
     const { caches } = this;
     const serviceChanged = (key: string) => this.mark(key);
-    this.offs.push(
+    this.keyed.offs.push(
       caches.objects.services!.on({ add: serviceChanged, update: serviceChanged, delete: serviceChanged }),
     );
     const sliceChanged = (_k: string, e: Entry<Stored>) => {
@@ -51,39 +54,23 @@ export class EndpointSliceController {
       if (labels[MANAGED_BY_LABEL] === MANAGED_BY_NOKUBE && labels[SERVICE_NAME_LABEL])
         this.mark(`${s.metadata.namespace}/${labels[SERVICE_NAME_LABEL]}`);
     };
-    this.offs.push(
+    this.keyed.offs.push(
       caches.objects.endpointslices!.on({ add: sliceChanged, update: sliceChanged, delete: sliceChanged }),
     );
-    const podChanged = (_k: string, e: Entry<Stored>) => this.markServicesOf(e.value.object as Pod);
-    const podUpdated = (k: string, e: Entry<Stored>, old: Entry<Stored>) => {
-      podChanged(k, e);
-      podChanged(k, old);
-    };
-    this.offs.push(caches.objects.pods!.on({ add: podChanged, update: podUpdated, delete: podChanged }));
-    const statusChanged = (key: string) => {
-      const pod = caches.objects.pods!.get(key);
-      if (pod) this.markServicesOf(pod.value.object as Pod);
-    };
-    this.offs.push(
-      caches.statuses.pods!.on({ add: statusChanged, update: statusChanged, delete: statusChanged }),
-    );
+    this.keyed.followPods((pod) => this.markServicesOf(pod));
   }
 
   stop(): void {
-    this.stopped = true;
-    for (const off of this.offs) off();
-    this.actor.stop();
+    this.keyed.stop();
   }
 
   /** Every Service again (the leader's resync). */
   resync(): void {
-    for (const [key] of this.caches.objects.services!.entries()) this.dirty.add(key);
-    this.actor.kick();
+    for (const [key] of this.caches.objects.services!.entries()) this.mark(key);
   }
 
   private mark(key: string): void {
-    this.dirty.add(key);
-    this.actor.kick();
+    this.keyed.mark(key);
   }
 
   /** The Services of the pod's namespace whose selector picks it. */
@@ -92,30 +79,20 @@ export class EndpointSliceController {
       if (selects(e.value.object as Service, pod)) this.mark(key);
   }
 
-  private async reconcile(): Promise<void> {
-    await this.caches.synced();
-    await this.caches.seenOwnWrites();
-    const keys = [...this.dirty];
-    this.dirty.clear();
-    const slices = this.caches.list<EndpointSlice>('endpointslices');
-    const pods = this.caches.list<Pod>('pods').map((p) => p.object);
-    for (const [i, key] of keys.entries()) {
-      if (this.stopped) return;
-      const [namespace, name] = key.split('/') as [string, string];
-      const stored = this.caches.get<Service>('services', key);
-      const actions = reconcileEndpointSlices(namespace, name, stored?.object, pods, slices);
-      const owner = {
-        ref: { kind: 'Service' as const, namespace, name, uid: stored?.object.metadata.uid ?? '' },
-        createRevision: stored?.createRevision ?? '0',
-      };
-      // A write that lost a race is not retried here: what beat it (a change of the slice) reaches the
-      // caches and marks the Service again. A failure (etcd away) retries the rest with back-off.
-      try {
-        if (actions.length > 0) await applyActions(this.edge(), owner, actions);
-      } catch (err) {
-        for (const k of keys.slice(i)) this.dirty.add(k);
-        throw err;
-      }
-    }
+  // A write that lost a race is not retried here: what beat it (a change of the slice) reaches the caches
+  // and marks the Service again. A failure (etcd away) retries the rest with back-off.
+  private async reconcileService(
+    key: string,
+    slices: Array<Stored<EndpointSlice>>,
+    pods: Pod[],
+  ): Promise<void> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const stored = this.caches.get<Service>('services', key);
+    const actions = reconcileEndpointSlices(namespace, name, stored?.object, pods, slices);
+    const owner = {
+      ref: { kind: 'Service' as const, namespace, name, uid: stored?.object.metadata.uid ?? '' },
+      createRevision: stored?.createRevision ?? '0',
+    };
+    if (actions.length > 0) await applyActions(this.edge(), owner, actions);
   }
 }

@@ -24,6 +24,7 @@ import { AssumedPods } from './assumed-pods.ts';
 import { LeaderCaches } from './caches.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { type ReconcileEnv, reconcileDeployment } from './deployment.ts';
+import { DisruptionController } from './disruption-controller.ts';
 import { EndpointSliceController } from './endpointslice-controller.ts';
 import { reconcileJob } from './job.ts';
 import { Leadership } from './leadership.ts';
@@ -147,6 +148,8 @@ export class Leader {
   private readonly actors = new Map<string, Actor>();
   /** Services' EndpointSlices (endpointslice-controller.ts). */
   private readonly endpointSlices: EndpointSliceController;
+  /** PodDisruptionBudgets' statuses (disruption-controller.ts). */
+  private readonly disruption: DisruptionController;
   private readonly offs: Array<() => void> = [];
   /** Placements of this leader not read back yet: every reconcile's load counts them. */
   private readonly assumed = new AssumedPods();
@@ -171,6 +174,7 @@ export class Leader {
     this.guard = guard;
     this.caches = new LeaderCaches(ctx.etcd, ctx.cluster, ctx.log);
     this.endpointSlices = new EndpointSliceController(ctx, this.caches, () => this.edge());
+    this.disruption = new DisruptionController(ctx, this.caches, () => this.edge());
     this.sweeper = new ControllerActor(
       ctx,
       { namespace: '_cluster', kind: 'NodeLifecycle', name: 'pods', uid: '' },
@@ -197,6 +201,7 @@ export class Leader {
       prewarmMetrics(ctx.metrics, () => caches.list<ImagePrewarm>('imageprewarms').map((s) => s.object)),
     );
     this.endpointSlices.start();
+    this.disruption.start();
     for (const [resource, kind] of Object.entries(CONTROLLED)) {
       // A Job is also a CronJob's run: its owner looks again.
       const changed = (_k: string, e: Entry<Stored>) => {
@@ -296,6 +301,7 @@ export class Leader {
     this.stopped = true;
     this.removeActorSource?.();
     this.endpointSlices.stop();
+    this.disruption.stop();
     clearInterval(this.resyncTimer);
     for (const off of this.offs) off();
     for (const a of this.actors.values()) a.stop();
@@ -486,6 +492,7 @@ export class Leader {
     for (const [id, a] of [...this.actors]) if (!seen.has(id)) this.dropActor(id, a.uid);
     this.sweeper.kick();
     this.endpointSlices.resync();
+    this.disruption.resync();
   }
 }
 

@@ -21,6 +21,11 @@ const intOrPercent = z.union([
   count,
   z.string().regex(/^(0|[1-9]\d{0,2})%$/, 'must be a number or a whole percentage such as "25%"'),
 ]);
+/** A PodDisruptionBudget's minAvailable / maxUnavailable: a count or a whole percentage up to 100%. */
+const budget = z.union([
+  count,
+  z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a number or a whole percentage from "0%" to "100%"'),
+]);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const base64 = z.string().regex(BASE64, 'must be base64 (as in k8s; use stringData for plain text)');
 
@@ -187,4 +192,18 @@ export const KIND_SCHEMAS: Record<Kind, z.ZodType> = {
   }),
   // Made by the EndpointSlice controller only (validate.ts refuses it in a manifest first).
   EndpointSlice: z.never(),
+  PodDisruptionBudget: z.strictObject({
+    ...head('PodDisruptionBudget'),
+    spec: z
+      .strictObject({
+        minAvailable: budget.optional(),
+        maxUnavailable: budget.optional(),
+        selector: labelSelector.optional(),
+        unhealthyPodEvictionPolicy: z.enum(['IfHealthyBudget', 'AlwaysAllow']).optional(),
+      })
+      .refine(
+        (s) => s.minAvailable === undefined || s.maxUnavailable === undefined,
+        'minAvailable and maxUnavailable cannot be both set',
+      ),
+  }),
 };

@@ -1,16 +1,16 @@
 // nokube cordon|uncordon|drain NODE, as kubectl's. cordon: no new pods on the node (pods there stay);
-// uncordon: undo it. drain: cordon, then evict every pod on the node (a graceful delete: its controller
-// places a replacement elsewhere) and wait until they are gone. As kubectl: DaemonSet pods are a refusal
+// uncordon: undo it. drain: cordon, then evict every pod on the node through the eviction API (a graceful
+// delete, held back while a PodDisruptionBudget would be violated: retried every 5 s, as kubectl does;
+// its controller places a replacement elsewhere) and wait until they are gone. As kubectl: DaemonSet pods are a refusal
 // unless --ignore-daemonsets (then left: their DaemonSet would put them back), bare pods (no controller:
 // nothing would replace them) a refusal unless --force; a refusal evicts nothing (the node stays cordoned).
 import type { Command } from 'commander';
-import type { DeleteResult } from '../../../agent/objects/apply.ts';
 import type { Pod } from '../../../agent/objects/types.ts';
 import type { CordonResult } from '../../api/node-cordon.ts';
-import { type HeadFlags, headDelete, headGet, headPost } from '../head-client.ts';
+import { HeadError, type HeadFlags, headDelete, headGet, headPost } from '../head-client.ts';
 import { headOptions } from '../manifest-files.ts';
-import { objectPath, query, refFor } from '../objects-api.ts';
-import { graceOf, waitGone } from './delete.ts';
+import { objectPath, refFor } from '../objects-api.ts';
+import { graceOf, WaitTimeoutError, waitGone } from './delete.ts';
 import { parseDuration } from './pod-stream.ts';
 
 const cordonPath = (node: string) => `/api/v1/nodes/${encodeURIComponent(node)}/cordon`;
@@ -62,6 +62,9 @@ export function planDrain(
   return plan;
 }
 
+/** kubectl drain's wait before evicting again a pod a disruption budget holds. */
+const EVICTION_RETRY_MS = 5000;
+
 export class DrainRefusedError extends Error {
   override name = 'DrainRefusedError';
 }
@@ -106,29 +109,47 @@ export function registerNodeCommands(program: Command): void {
     if (plan.refusals.length > 0) throw new DrainRefusedError(plan.refusals.join('\n'));
     for (const p of plan.ignored)
       process.stderr.write(`Warning: ignoring DaemonSet-managed Pods: ${ident(p)}\n`);
-    const q = query({
-      gracePeriodSeconds: grace === undefined ? undefined : String(grace),
-      ignoreNotFound: 'true',
-    });
-    const waiting: DeleteResult[] = [];
-    for (const p of plan.evict) {
-      process.stdout.write(`evicting pod ${ident(p)}\n`);
-      const ref = refFor('Pod', p.metadata.name, p.metadata.namespace);
-      const r = await headDelete<DeleteResult>(opts, `${objectPath(ref)}${q}`);
-      if (r.deleted && r.terminatingUid) waiting.push(r);
-    }
-    // Pods that were Terminating already are waited for too.
-    for (const p of body.items)
-      if (p.spec.nodeName === node && p.metadata.deletionTimestamp && p.metadata.uid)
-        waiting.push({
-          ref: { kind: 'Pod', namespace: p.metadata.namespace!, name: p.metadata.name },
-          terminatingUid: p.metadata.uid,
-        } as DeleteResult);
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Number.POSITIVE_INFINITY;
-    for (const r of waiting) {
-      await waitGone(opts, r.ref, r.terminatingUid!, deadline);
-      process.stdout.write(`pod/${r.ref.name} evicted\n`);
-    }
+    // As kubectl: every pod evicted at once, each retried every 5 s while a disruption budget holds it.
+    const evict = async (p: Pod): Promise<void> => {
+      const ref = refFor('Pod', p.metadata.name, p.metadata.namespace);
+      process.stdout.write(`evicting pod ${ident(p)}\n`);
+      for (;;) {
+        try {
+          await headPost(opts, `${objectPath(ref)}/eviction`, {
+            apiVersion: 'policy/v1',
+            kind: 'Eviction',
+            metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
+            ...(grace === undefined ? {} : { deleteOptions: { gracePeriodSeconds: grace } }),
+          });
+          break;
+        } catch (err) {
+          if (err instanceof HeadError && err.status === 404) break;
+          if (!(err instanceof HeadError && err.status === 429)) throw err;
+          if (Date.now() + EVICTION_RETRY_MS >= deadline)
+            throw new WaitTimeoutError(
+              `timed out evicting pods/"${p.metadata.name}" -n "${p.metadata.namespace}": ${err.message}`,
+            );
+          process.stderr.write(
+            `error when evicting pods/"${p.metadata.name}" -n "${p.metadata.namespace}" (will retry after 5s): ${err.message}\n`,
+          );
+          await new Promise((r) => setTimeout(r, EVICTION_RETRY_MS));
+        }
+      }
+      await waitGone(opts, ref, p.metadata.uid, deadline);
+      process.stdout.write(`pod/${p.metadata.name} evicted\n`);
+    };
+    // Pods that were Terminating already are waited for too.
+    const terminating = body.items.filter(
+      (p) => p.spec.nodeName === node && p.metadata.deletionTimestamp && p.metadata.uid,
+    );
+    await Promise.all([
+      ...plan.evict.map(evict),
+      ...terminating.map(async (p) => {
+        await waitGone(opts, refFor('Pod', p.metadata.name, p.metadata.namespace), p.metadata.uid, deadline);
+        process.stdout.write(`pod/${p.metadata.name} evicted\n`);
+      }),
+    ]);
     process.stdout.write(`node/${node} drained\n`);
   });
 }

@@ -19,6 +19,7 @@ import type {
 } from '../../../agent/objects/types.ts';
 import { age } from '../output.ts';
 import { cronJobColumns } from './cronjob.ts';
+import { disruptionBudgetColumns } from './disruption-budget.ts';
 import { podReady, podRestarts, podStatusText } from './pod-status.ts';
 import { prewarmColumns } from './prewarm.ts';
 
@@ -283,6 +284,8 @@ export function columnsFor(kind: Kind, wide: boolean): Columns {
       return prewarmColumns(wide);
     case 'CronJob':
       return cronJobColumns(wide);
+    case 'PodDisruptionBudget':
+      return disruptionBudgetColumns();
     case 'Namespace':
       return {
         headers: ['NAME', 'STATUS', 'AGE'],

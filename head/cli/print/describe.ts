@@ -25,6 +25,7 @@ import type {
 import { age, table } from '../output.ts';
 import { duration, pairs, selectorText } from './columns.ts';
 import { cronJobLines } from './cronjob.ts';
+import { disruptionBudgetLines } from './disruption-budget.ts';
 import { podStatusText } from './pod-status.ts';
 import { prewarmLines } from './prewarm.ts';
 import { probeText } from './probe.ts';
@@ -70,6 +71,8 @@ function kindLines(obj: KubeObject, slices: EndpointSlice[], related: Related): 
       return prewarmLines(obj);
     case 'CronJob':
       return cronJobLines(obj);
+    case 'PodDisruptionBudget':
+      return disruptionBudgetLines(obj);
     case 'ConfigMap':
       return configMapLines(obj);
     case 'Secret':
