@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { preempts, priorityOf } from '../agent/objects/priority-classes.ts';
 import type { Stored } from '../agent/objects/store.ts';
-import type { Container, Pod, PriorityClass, Toleration } from '../agent/objects/types.ts';
+import type {
+  Container,
+  Pod,
+  PodDisruptionBudget,
+  PriorityClass,
+  Toleration,
+} from '../agent/objects/types.ts';
 import { allocatableOf, podResources } from '../agent/scheduler/resources.ts';
 import { addLoad, emptyLoad, feasibleNodes, sampleLimit, schedule } from '../agent/scheduler/stack.ts';
 import { type Taint, tolerates } from '../agent/scheduler/taints.ts';
@@ -590,6 +596,75 @@ describe('preemption', () => {
       node: 'n2',
       victims: ['b2'],
     });
+  });
+
+  test('disruption budgets steer the victims: a pod whose budget has no disruption left is kept where another will do', () => {
+    const guarded = (o: Stored<Pod>) => {
+      o.object.metadata.labels = { app: 'guarded' };
+      return o;
+    };
+    const budget = (allowed: number) =>
+      ({
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'g', namespace: 'default' },
+        spec: { minAvailable: 1, selector: { matchLabels: { app: 'guarded' } } },
+        status: { disruptionsAllowed: allowed },
+      }) as unknown as PodDisruptionBudget;
+    // On one node: o1 and g1 (guarded), equal priority; either frees the core wanted. Equals keep their
+    // order: without a budget o1 is put back first and g1 goes; a budget with no disruption left puts its
+    // pod back first.
+    const one = nodes.slice(0, 1);
+    const held = planPreemption(
+      want('high', '1'),
+      1000,
+      one,
+      [bound('o1', 'n1', 'low', '1'), guarded(bound('g1', 'n1', 'low', '1'))],
+      classes,
+      false,
+      [budget(0)],
+    );
+    assert.deepEqual(victims(held), { node: 'n1', victims: ['o1'] });
+    const free = planPreemption(
+      want('high', '1'),
+      1000,
+      one,
+      [bound('o1', 'n1', 'low', '1'), guarded(bound('g1', 'n1', 'low', '1'))],
+      classes,
+      false,
+    );
+    assert.deepEqual(victims(free), { node: 'n1', victims: ['g1'] });
+    // Across nodes: n1's only way is a guarded pod, n2's a plain one of higher priority: n2 wins.
+    const across = [guarded(bound('g2', 'n1', 'low', '2')), bound('m2', 'n2', 'mid', '2')];
+    assert.deepEqual(
+      victims(planPreemption(want('high', '1'), 1000, nodes, across, classes, false, [budget(0)])),
+      {
+        node: 'n2',
+        victims: ['m2'],
+      },
+    );
+    // With a disruption left, the guarded pod is no violation: the lower priority goes.
+    assert.deepEqual(
+      victims(planPreemption(want('high', '1'), 1000, nodes, across, classes, false, [budget(1)])),
+      {
+        node: 'n1',
+        victims: ['g2'],
+      },
+    );
+    // Budgets steer, they do not forbid: the only room there is, taken.
+    assert.deepEqual(
+      victims(
+        planPreemption(
+          want('high', '1'),
+          1000,
+          one,
+          [guarded(bound('g3', 'n1', 'low', '2'))],
+          classes,
+          false,
+          [budget(0)],
+        ),
+      ),
+      { node: 'n1', victims: ['g3'] },
+    );
   });
 
   test('never a pod of equal or higher priority; Terminating pods are not counted again', () => {

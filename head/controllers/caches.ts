@@ -11,6 +11,7 @@ import type {
   KubeObject,
   LimitRange,
   Pod,
+  PodDisruptionBudget,
   PriorityClass,
   ReplicaSet,
 } from '../../agent/objects/types.ts';
@@ -166,6 +167,7 @@ export class LeaderCaches {
       replicaSets: this.list<ReplicaSet>('replicasets'),
       jobs: this.list<Job>('jobs'),
       priorityClasses: this.list<PriorityClass>('priorityclasses').map((s) => s.object),
+      disruptionBudgets: this.list<PodDisruptionBudget>('poddisruptionbudgets').map((s) => s.object),
       limitRanges: this.list<LimitRange>('limitranges').map((s) => s.object),
       imagePulls: new Map(this.imagePulls.entries()),
       nodeStatuses: new Map(this.nodeStatuses.entries().map(([name, e]) => [name, e.value])),

@@ -138,7 +138,15 @@ function preemptFor(
   const nominated = p.object.status?.nominatedNodeName;
   if (nominated && world.pods.some((q) => q.object.spec.nodeName === nominated && isTerminating(q.object)))
     return 'waiting';
-  const plan = planPreemption(toPlace, priority, world.nodes, world.pods, classes, world.podNetwork);
+  const plan = planPreemption(
+    toPlace,
+    priority,
+    world.nodes,
+    world.pods,
+    classes,
+    world.podNetwork,
+    world.disruptionBudgets,
+  );
   if (!plan) return undefined;
   const { namespace, name } = p.object.metadata;
   for (const v of plan.victims) {

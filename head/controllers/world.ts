@@ -14,6 +14,7 @@ import type {
   LimitRange,
   OwnerReference,
   Pod,
+  PodDisruptionBudget,
   PriorityClass,
   ReplicaSet,
 } from '../../agent/objects/types.ts';
@@ -54,6 +55,8 @@ export interface World {
   limitRanges?: LimitRange[];
   /** The PriorityClasses (pods' priorities; absent: every pod 0). */
   priorityClasses?: PriorityClass[];
+  /** The PodDisruptionBudgets with their statuses (preemption prefers victims that violate none). */
+  disruptionBudgets?: PodDisruptionBudget[];
   /** When (ms) the leader first saw each node's NoExecute taint (taint-eviction.ts `taintKey`). */
   taintsSince?: ReadonlyMap<string, number>;
   /** Each node record's modification revision as read (fences verdicts on what a record says). */
