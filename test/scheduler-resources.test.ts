@@ -610,61 +610,26 @@ describe('preemption', () => {
         spec: { minAvailable: 1, selector: { matchLabels: { app: 'guarded' } } },
         status: { disruptionsAllowed: allowed },
       }) as unknown as PodDisruptionBudget;
+    /** The victims of a core wanted at priority 1000 among `pods` on `on`, with `budgets`. */
+    const core = (on: SchedNode[], pods: Array<Stored<Pod>>, budgets?: PodDisruptionBudget[]) =>
+      victims(planPreemption(want('high', '1'), 1000, on, pods, classes, false, budgets));
     // On one node: o1 and g1 (guarded), equal priority; either frees the core wanted. Equals keep their
     // order: without a budget o1 is put back first and g1 goes; a budget with no disruption left puts its
     // pod back first.
     const one = nodes.slice(0, 1);
-    const held = planPreemption(
-      want('high', '1'),
-      1000,
-      one,
-      [bound('o1', 'n1', 'low', '1'), guarded(bound('g1', 'n1', 'low', '1'))],
-      classes,
-      false,
-      [budget(0)],
-    );
-    assert.deepEqual(victims(held), { node: 'n1', victims: ['o1'] });
-    const free = planPreemption(
-      want('high', '1'),
-      1000,
-      one,
-      [bound('o1', 'n1', 'low', '1'), guarded(bound('g1', 'n1', 'low', '1'))],
-      classes,
-      false,
-    );
-    assert.deepEqual(victims(free), { node: 'n1', victims: ['g1'] });
+    const both = () => [bound('o1', 'n1', 'low', '1'), guarded(bound('g1', 'n1', 'low', '1'))];
+    assert.deepEqual(core(one, both()), { node: 'n1', victims: ['g1'] });
+    assert.deepEqual(core(one, both(), [budget(0)]), { node: 'n1', victims: ['o1'] });
     // Across nodes: n1's only way is a guarded pod, n2's a plain one of higher priority: n2 wins.
     const across = [guarded(bound('g2', 'n1', 'low', '2')), bound('m2', 'n2', 'mid', '2')];
-    assert.deepEqual(
-      victims(planPreemption(want('high', '1'), 1000, nodes, across, classes, false, [budget(0)])),
-      {
-        node: 'n2',
-        victims: ['m2'],
-      },
-    );
+    assert.deepEqual(core(nodes, across, [budget(0)]), { node: 'n2', victims: ['m2'] });
     // With a disruption left, the guarded pod is no violation: the lower priority goes.
-    assert.deepEqual(
-      victims(planPreemption(want('high', '1'), 1000, nodes, across, classes, false, [budget(1)])),
-      {
-        node: 'n1',
-        victims: ['g2'],
-      },
-    );
+    assert.deepEqual(core(nodes, across, [budget(1)]), { node: 'n1', victims: ['g2'] });
     // Budgets steer, they do not forbid: the only room there is, taken.
-    assert.deepEqual(
-      victims(
-        planPreemption(
-          want('high', '1'),
-          1000,
-          one,
-          [guarded(bound('g3', 'n1', 'low', '2'))],
-          classes,
-          false,
-          [budget(0)],
-        ),
-      ),
-      { node: 'n1', victims: ['g3'] },
-    );
+    assert.deepEqual(core(one, [guarded(bound('g3', 'n1', 'low', '2'))], [budget(0)]), {
+      node: 'n1',
+      victims: ['g3'],
+    });
   });
 
   test('never a pod of equal or higher priority; Terminating pods are not counted again', () => {
