@@ -175,7 +175,7 @@ items:
       'unknown kind',
       'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x}\n',
       [
-        'm.yaml:2: document 1 (Ingress x): kind: unknown kind "Ingress" (nokube supports Namespace, ConfigMap, Secret, Pod, Deployment, DaemonSet, Job, Service, PriorityClass, ResourceQuota, LimitRange, ImagePrewarm, CronJob)',
+        'm.yaml:2: document 1 (Ingress x): kind: unknown kind "Ingress" (nokube supports Namespace, ConfigMap, Secret, Pod, Deployment, DaemonSet, Job, Service, PriorityClass, ResourceQuota, LimitRange, ImagePrewarm, CronJob, PodDisruptionBudget)',
       ],
     ],
     [
@@ -308,6 +308,19 @@ items:
       'duplicate container names',
       POD.replace('      image: busybox\n', '      image: busybox\n    - name: c\n      image: busybox\n'),
       ['m.yaml:9: document 1 (Pod p): spec.containers[1].name: duplicate container name "c"'],
+    ],
+    [
+      'an init container with a probe',
+      `${POD}  initContainers:\n    - name: i\n      image: busybox\n      readinessProbe: {exec: {command: [true]}}\n`,
+      ['m.yaml:12: document 1 (Pod p): spec.initContainers[0].readinessProbe: must not be set for init containers'],
+    ],
+    [
+      'an init container named as a container, or mounting an unknown volume',
+      `${POD}  initContainers:\n    - name: c\n      image: busybox\n    - name: i\n      image: busybox\n      volumeMounts: [{name: data, mountPath: /data}]\n`,
+      [
+        'm.yaml:10: document 1 (Pod p): spec.initContainers[0].name: duplicate container name "c"',
+        'm.yaml:14: document 1 (Pod p): spec.initContainers[1].volumeMounts[0].name: no volume named "data" in spec.volumes',
+      ],
     ],
     [
       "a pod's containers repeat a port and protocol (the pods share the node's network)",

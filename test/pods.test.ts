@@ -48,6 +48,22 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
       async (etcd) =>
         (await getObject(etcd, c.name, { kind: 'Pod', namespace: 'default', name }))?.object.status,
     );
+  /** Once the pod's status says `phase`: that status. */
+  const inPhase = (name: string, phase: string) =>
+    eventually(
+      async () => {
+        const s = await status(name);
+        return s?.phase === phase && s;
+      },
+      60_000,
+      `${name} ${phase}`,
+    );
+  /** Every container Docker has of the pod (its init containers too). */
+  const containersOfPod = (podName: string) =>
+    docker.listContainers({
+      all: true,
+      filters: { label: [`nokube.cluster=${c.name}`, `nokube.pod=${podName}`] },
+    });
   /** The pod's container removed while its agent is down; the agent started with etcd paused makes it
    * again from its cache. */
   const remadeWithEtcdAway = async (node: string, podName: string, containerId: string) => {
@@ -64,13 +80,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
       await c.etcd.resume();
     }
   };
-  const containerOf = async (podName: string) => {
-    const list = await docker.listContainers({
-      all: true,
-      filters: { label: [`nokube.cluster=${c.name}`, `nokube.pod=${podName}`] },
-    });
-    return list[0];
-  };
+  const containerOf = async (podName: string) => (await containersOfPod(podName))[0];
 
   /** A pod of one container that sleeps an hour and stops at once. */
   const sleeper = (name: string, node: string): Pod =>
@@ -140,14 +150,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
         terminationGracePeriodSeconds: 1,
       }),
     );
-    const st = await eventually(
-      async () => {
-        const s = await status('envy');
-        return s?.phase === 'Running' && s;
-      },
-      60_000,
-      'envy Running',
-    );
+    const st = await inPhase('envy', 'Running');
     assert.equal(st.podIP, c.nodes[1]!.address);
     assert.equal(st.nodeName, 'n2');
     const env = await eventually(
@@ -175,6 +178,109 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     );
   });
 
+  test('init containers: one after another into an emptyDir, then the container; a failure with Never fails the pod, with Always it backs off; an agent restart runs none again', async () => {
+    const shared = { name: 'work', mountPath: '/work' };
+    await put(
+      pod('inited', 'n1', {
+        terminationGracePeriodSeconds: 1,
+        volumes: [{ name: 'work', emptyDir: {} }],
+        initContainers: [
+          { name: 'first', image, command: ['sh', '-c', 'echo a > /work/a'], volumeMounts: [shared] },
+          {
+            name: 'second',
+            image,
+            command: ['sh', '-c', 'test -f /work/a && echo b > /work/b'],
+            volumeMounts: [shared],
+          },
+        ],
+        containers: [
+          {
+            name: 'm',
+            image,
+            command: ['sh', '-c', 'cat /work/a /work/b > /work/seen; sleep 3600'],
+            volumeMounts: [shared],
+          },
+        ],
+      }),
+      pod('init-never', 'n1', {
+        restartPolicy: 'Never',
+        initContainers: [{ name: 'bad', image, command: ['sh', '-c', 'exit 3'] }],
+        containers: [{ name: 'm', image, command: ['true'] }],
+      }),
+      pod('init-always', 'n1', {
+        terminationGracePeriodSeconds: 1,
+        initContainers: [{ name: 'bad', image, command: ['sh', '-c', 'exit 3'] }],
+        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+      }),
+    );
+    const inited = await inPhase('inited', 'Running');
+    assert.deepEqual(
+      inited.initContainerStatuses?.map((c) => [c.name, c.state.terminated?.exitCode, c.ready]),
+      [
+        ['first', 0, true],
+        ['second', 0, true],
+      ],
+    );
+    assert.equal(inited.conditions?.find((c) => c.type === 'Initialized')?.status, 'True');
+    const made = await containersOfPod('inited');
+    const byName = new Map(made.map((m) => [m.Labels['nokube.container'], m]));
+    assert.deepEqual([...byName.keys()].sort(), ['first', 'm', 'second']);
+    const seen = await docker.getContainer(byName.get('m')!.Id).inspect();
+    const started = new Map(
+      await Promise.all(
+        [...byName].map(
+          async ([n, m]) => [n, (await docker.getContainer(m.Id).inspect()).State.StartedAt] as const,
+        ),
+      ),
+    );
+    assert.equal(seen.State.Running, true);
+    // With Never, the failed init container fails the pod; its container is never made.
+    const never = await inPhase('init-never', 'Failed');
+    assert.equal(never.initContainerStatuses?.[0]?.state.terminated?.exitCode, 3);
+    assert.equal(never.containerStatuses?.[0]?.state.waiting?.reason, 'PodInitializing');
+    assert.equal(never.conditions?.find((c) => c.type === 'Initialized')?.status, 'False');
+    // With Always, it is restarted after a back-off: Init:CrashLoopBackOff in `get pods`.
+    let shown = '';
+    await eventually(
+      async () => {
+        const out = await runCli(['get', 'pods'], c.env);
+        shown = out.stdout + out.stderr;
+        return (
+          /init-never\s+0\/1\s+Init:Error\s/.test(out.stdout) &&
+          /init-always\s+0\/1\s+Init:CrashLoopBackOff\s/.test(out.stdout)
+        );
+      },
+      60_000,
+      'Init:Error and Init:CrashLoopBackOff in get pods',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${shown}`);
+    });
+    for (const p of ['init-never', 'init-always']) {
+      const list = await containersOfPod(p);
+      assert.deepEqual(
+        list.map((m) => m.Labels['nokube.container']),
+        ['bad'],
+        `${p}: no container but the init container`,
+      );
+    }
+    // An agent restart: the initialized pod's init containers are not run again, its container not restarted.
+    assert.equal(await c.agents.get('n1')!.kill('SIGTERM'), 0);
+    await c.startAgent('n1');
+    await put(sleeper('after-init', 'n1'));
+    await eventually(
+      async () => (await status('after-init'))?.phase === 'Running',
+      60_000,
+      'after-init Running',
+    );
+    for (const [n, m] of byName)
+      assert.equal(
+        (await docker.getContainer(m.Id).inspect()).State.StartedAt,
+        started.get(n),
+        `${n} not started again`,
+      );
+    assert.equal((await status('inited'))?.phase, 'Running');
+  });
+
   test('restart policies: Never + exit 1 -> Failed, OnFailure + exit 0 -> Succeeded', async () => {
     await put(
       pod('never', 'n1', {
@@ -186,14 +292,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
         containers: [{ name: 'm', image, command: ['true'] }],
       }),
     );
-    const never = await eventually(
-      async () => {
-        const s = await status('never');
-        return s?.phase === 'Failed' && s;
-      },
-      60_000,
-      'never Failed',
-    );
+    const never = await inPhase('never', 'Failed');
     assert.equal(never.containerStatuses?.[0]?.state.terminated?.exitCode, 1);
     await eventually(async () => (await status('onfail'))?.phase === 'Succeeded', 60_000, 'onfail Succeeded');
   });

@@ -70,9 +70,12 @@ export const MAX_REQUESTED_IMAGES = 64;
 export const PULLS_AT_ONCE = 2;
 
 /** The images a pod template needs on a node, once each, with their pull policy. */
-export function imagesOf(spec: { containers: Container[] }): ImagePullRequest['images'] {
+export function imagesOf(spec: {
+  containers: Container[];
+  initContainers?: Container[];
+}): ImagePullRequest['images'] {
   const out = new Map<string, PullPolicy>();
-  for (const c of spec.containers) {
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
     const policy = pullPolicy(c);
     const had = out.get(c.image);
     // The strictest policy wins: Always asks for more than IfNotPresent, which asks for more than Never.

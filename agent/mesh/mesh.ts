@@ -564,7 +564,12 @@ export class Mesh {
       // was not refused (or that had no connection to the dead one) would wait for the silence rules.
       const m = this.table.get(msg.name);
       if (m && !m.self && m.incarnation === msg.incarnation && (m.state === 'alive' || m.state === 'suspect'))
-        if (!this.isConnected(m.peerId)) this.probe(this.node!, peerIdFromString(m.peerId));
+        if (!this.isConnected(m.peerId))
+          this.probe(
+            this.node!,
+            peerIdFromString(m.peerId),
+            'another member found it dead, and a dial here was refused',
+          );
       return;
     }
     if (msg.t === 'leave') {

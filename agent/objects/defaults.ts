@@ -134,7 +134,7 @@ function defaultPodSpec(spec: PodSpec): void {
   // A Job's template must say OnFailure or Never (validated); everywhere else k8s' default is Always.
   spec.restartPolicy ??= 'Always';
   spec.terminationGracePeriodSeconds ??= DEFAULT_TERMINATION_GRACE_SECONDS;
-  for (const c of spec.containers) {
+  for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
     c.imagePullPolicy ??= pullPolicy(c);
     for (const p of c.ports ?? []) p.protocol ??= 'TCP';
     for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) if (probe) defaultProbe(probe);

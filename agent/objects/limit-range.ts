@@ -13,13 +13,13 @@ const amount = (r: Res, q: string) => (r === 'cpu' ? Math.round(parseCpu(q) * 10
 const shown = (r: Res, n: number) => (r === 'cpu' ? formatCpu(n) : formatMemory(n));
 
 /** The spec with the ranges' defaults filled in (a copy; the same object when nothing changes). */
-export function withLimitRangeDefaults<S extends Pick<PodSpec, 'containers'>>(
+export function withLimitRangeDefaults<S extends Pick<PodSpec, 'containers' | 'initContainers'>>(
   spec: S,
   ranges: readonly LimitRange[],
 ): S {
   const items = ranges.flatMap((r) => r.spec.limits);
   if (!items.some((i) => i.default || i.defaultRequest)) return spec;
-  const containers = spec.containers.map((c) => {
+  const defaulted = (c: Container): Container => {
     const limits: ResourceList = { ...c.resources?.limits };
     const requests: ResourceList = { ...c.resources?.requests };
     for (const r of RESOURCES) {
@@ -35,19 +35,22 @@ export function withLimitRangeDefaults<S extends Pick<PodSpec, 'containers'>>(
     if (Object.keys(limits).length > 0) resources.limits = limits;
     if (Object.keys(requests).length > 0) resources.requests = requests;
     return Object.keys(resources).length > 0 ? { ...c, resources } : c;
-  });
-  return { ...spec, containers };
+  };
+  const containers = spec.containers.map(defaulted);
+  return spec.initContainers
+    ? { ...spec, containers, initContainers: spec.initContainers.map(defaulted) }
+    : { ...spec, containers };
 }
 
 /** kubectl's wording for each container outside a range's min or max. */
 export function limitRangeProblems(
-  spec: Pick<PodSpec, 'containers'>,
+  spec: Pick<PodSpec, 'containers' | 'initContainers'>,
   ranges: readonly LimitRange[],
 ): string[] {
   const out: string[] = [];
   for (const range of ranges)
     for (const item of range.spec.limits)
-      for (const c of spec.containers)
+      for (const c of [...spec.containers, ...(spec.initContainers ?? [])])
         for (const r of RESOURCES) {
           const req = c.resources?.requests?.[r] ?? c.resources?.limits?.[r];
           const lim = c.resources?.limits?.[r];

@@ -32,9 +32,9 @@ export const MAX_APPLY_BYTES = 1024 * 1024;
 export const MAX_DOCUMENTS_PER_APPLY = 500;
 
 /**
- * Containers in one pod (or pod template). Kubernetes sets no count (a pod is bounded by etcd's
- * request size only); each is a Docker container on a small host, so nokube keeps it sane.
- * initContainers are not supported.
+ * Containers in one pod (or pod template), and init containers apart. Kubernetes sets no count (a pod is
+ * bounded by etcd's request size only); each is a Docker container on a small host, so nokube keeps it
+ * sane.
  */
 export const MAX_CONTAINERS_PER_POD = 64;
 

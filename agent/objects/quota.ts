@@ -134,7 +134,7 @@ export function quotaProblems(
       const withDefaults = withLimitRangeDefaults(spec, ranges);
       const missing = tracked.filter((k) => {
         const [kind, r] = k.split('.') as ['requests' | 'limits', 'cpu' | 'memory'];
-        return withDefaults.containers.some((c) =>
+        return [...withDefaults.containers, ...(withDefaults.initContainers ?? [])].some((c) =>
           kind === 'limits'
             ? c.resources?.limits?.[r] === undefined
             : (c.resources?.requests?.[r] ?? c.resources?.limits?.[r]) === undefined,

@@ -237,6 +237,9 @@ export interface Volume {
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 export interface PodSpec {
   containers: Container[];
+  /** Run one after another, each to a successful exit, before the containers start (k8s' init
+   * containers; no probes or hooks, not restarted once done). */
+  initContainers?: Container[];
   restartPolicy?: RestartPolicy;
   /** The namespace's Services as environment variables (agent/pods/service-env.ts); absent means true. */
   enableServiceLinks?: boolean;
@@ -324,6 +327,7 @@ export interface PodStatus {
   nodeName?: string;
   startTime?: string;
   containerStatuses?: ContainerStatus[];
+  initContainerStatuses?: ContainerStatus[];
   /** The node a preemption freed room on for this pending pod (k8s): it binds there once its victims
    * are gone. */
   nominatedNodeName?: string;

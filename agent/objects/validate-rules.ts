@@ -171,14 +171,18 @@ function podSpecProblems(spec: PodSpec, at: Array<string | number>): Problem[] {
     volumes.map((v) => v.name),
     (i, name) => out.push([[...at, 'volumes', i, 'name'], `duplicate volume name "${name}"`]),
   );
+  // One name space for both lists (k8s: a container's name is unique in the pod).
+  const all = [
+    ...spec.containers.map((c, i) => ({ c, cAt: [...at, 'containers', i] })),
+    ...(spec.initContainers ?? []).map((c, i) => ({ c, cAt: [...at, 'initContainers', i] })),
+  ];
   duplicates(
-    spec.containers.map((c) => c.name),
-    (i, name) => out.push([[...at, 'containers', i, 'name'], `duplicate container name "${name}"`]),
+    all.map(({ c }) => c.name),
+    (i, name) => out.push([[...all[i]!.cAt, 'name'], `duplicate container name "${name}"`]),
   );
   out.push(...hostPortProblems(spec, at), ...podDnsProblems(spec, at));
   const volumeNames = new Set(volumes.map((v) => v.name));
-  spec.containers.forEach((c, ci) => {
-    const cAt = [...at, 'containers', ci];
+  for (const { c, cAt } of all) {
     (c.volumeMounts ?? []).forEach((m, mi) => {
       if (!volumeNames.has(m.name))
         out.push([[...cAt, 'volumeMounts', mi, 'name'], `no volume named "${m.name}" in spec.volumes`]);
@@ -201,7 +205,7 @@ function podSpecProblems(spec: PodSpec, at: Array<string | number>): Problem[] {
         ]);
     }
     out.push(...probeProblems(c, cAt));
-  });
+  }
   return out;
 }
 

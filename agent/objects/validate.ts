@@ -56,7 +56,6 @@ export class ManifestError extends Error {
 /** Known k8s fields nokube does not implement: refused with "not supported" rather than "unknown field". */
 const NOT_SUPPORTED = new Set([
   'securityContext',
-  'initContainers',
   'ephemeralContainers',
   'serviceAccountName',
   'serviceAccount',

@@ -201,7 +201,9 @@ class PodsOnNode {
 
   /** The images of this node's pods' containers (image garbage collection keeps them). */
   images(): string[] {
-    return [...this.pods.values()].flatMap((e) => e.pod.spec.containers.map((c) => c.image));
+    return [...this.pods.values()].flatMap((e) =>
+      [...(e.pod.spec.initContainers ?? []), ...e.pod.spec.containers].map((c) => c.image),
+    );
   }
 
   views(): PodActorView[] {

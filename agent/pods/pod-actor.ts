@@ -3,7 +3,10 @@
 // mended by the next call (Docker events, back-off timers and a periodic tick call it).
 //
 // A reconcile is a sequence of named steps (steps/*, after Nomad's alloc runner hooks): volumes, then per
-// container env, image, create, start, watch, probe. Each step returns a reason (the kubelet's waiting reasons)
+// container env, image, create, start, watch, probe. Init containers first, one after another, each to a
+// successful exit (restarted with back-off on failure unless the pod's restartPolicy is Never, which fails
+// the pod), before any container is made; once the pod's containers exist its initialization is over, so
+// an agent restart runs none of them again. Each step returns a reason (the kubelet's waiting reasons)
 // instead of throwing, so every state has one and every failure a Warning event. A pod with
 // metadata.deletionTimestamp is terminated instead (steps/stop.ts), then `finished` is called so the
 // pod object is deleted from etcd last. Probes (probes/*) run beside the reconciles, on their own
@@ -104,12 +107,24 @@ export class PodActor {
   private readonly probes = new Map<string, ContainerProbes>();
   /** Probe results of the containers as the last status had them (an agent restart adopts them). */
   private readonly seeds = new Map<string, ProbeSeed & { instance: string }>();
+  /** The init containers' statuses once every one has succeeded: initialization is over for good. */
+  private initDone: ContainerStatus[] | undefined;
+  /** The init containers' statuses of the last status (an agent restart's pod was initialized). */
+  private readonly previousInit: ContainerStatus[] | undefined;
+  /** Whether this actor looked for the pod's containers in Docker (once: they mean initialized). */
+  private initLooked = false;
 
   constructor(pod: Pod, deps: PodActorDeps, previous?: PodStatus) {
     this.pod = pod;
     this.deps = deps;
     this.startTime = previous?.startTime ?? isoTime(deps.clock.now());
     if (previous && isTerminalPhase(previous.phase)) this.finished = previous;
+    this.previousInit = previous?.initContainerStatuses;
+    for (const cs of previous?.initContainerStatuses ?? []) {
+      const t: Tracked = { restartCount: cs.restartCount, backoffMs: 0, notBefore: 0 };
+      if (cs.state.terminated) t.seenExit = cs.state.terminated.finishedAt;
+      this.tracked.set(cs.name, t);
+    }
     for (const cs of previous?.containerStatuses ?? []) {
       const t: Tracked = { restartCount: cs.restartCount, backoffMs: 0, notBefore: 0 };
       if (cs.lastState) t.lastState = cs.lastState;
@@ -280,7 +295,21 @@ export class PodActor {
       for (const c of this.pod.spec.containers)
         statuses.push(this.containerStatus(c, this.track(c.name), waiting(notYet.reason, notYet.message)));
       this.deps.wakeAt(this.deps.clock.now() + SANDBOX_RETRY_MS);
-      this.deps.report(this.status(statuses));
+      this.deps.report(this.status(statuses, this.initWaiting(notYet)));
+      return;
+    }
+    const init = await this.initialize(volumes, sandbox as PodSandbox | undefined, resolv);
+    if (!init.done) {
+      for (const c of this.pod.spec.containers)
+        statuses.push(this.containerStatus(c, this.track(c.name), waiting('PodInitializing', '')));
+      if (this.stopped || this.pod.metadata.deletionTimestamp) return;
+      this.markAlive();
+      const status = this.status(statuses, init);
+      this.deps.report(status);
+      if (isTerminalPhase(status.phase)) {
+        this.finished = status;
+        await this.freeSandbox();
+      }
       return;
     }
     const probes = this.probeEnv();
@@ -310,13 +339,100 @@ export class PodActor {
         });
       } else this.deps.alive.deleteTree(this.namespace, path);
     }
-    const status = this.status(statuses);
+    const status = this.status(statuses, init);
     this.deps.report(status);
     if (isTerminalPhase(status.phase)) {
       this.finished = status;
       this.stopProbes();
       await this.freeSandbox();
     }
+  }
+
+  // ---- init containers ----
+
+  /** Run the init containers in order: done once each exited 0; failed when one failed for good (the
+   * pod's restartPolicy Never); else the first not done yet runs, or waits for its back-off. */
+  private async initialize(
+    volumes: Map<string, string> | Waiting,
+    sandbox: PodSandbox | undefined,
+    resolv: PodResolv | undefined,
+  ): Promise<InitProgress> {
+    const list = this.pod.spec.initContainers ?? [];
+    if (list.length === 0) return { done: true, failed: false, statuses: [] };
+    if (this.initDone) return { done: true, failed: false, statuses: this.initDone };
+    if (!this.initLooked) {
+      this.initLooked = true;
+      if (await this.containersMade()) {
+        this.initDone =
+          this.previousInit ??
+          list.map((c) =>
+            this.initStatus(c, this.track(c.name), {
+              terminated: { exitCode: 0, reason: 'Completed', finishedAt: this.startTime },
+            }),
+          );
+        return { done: true, failed: false, statuses: this.initDone };
+      }
+    }
+    const statuses: ContainerStatus[] = [];
+    let blocked = false;
+    let failed = false;
+    for (const c of list) {
+      if (blocked) {
+        statuses.push(this.initStatus(c, this.track(c.name), waiting('PodInitializing', '')));
+        continue;
+      }
+      const run = this.initRun(c);
+      const state = await this.reconcileContainer(run, volumes, sandbox, resolv);
+      if (state.waiting) run.t.waiting = state.waiting;
+      statuses.push(this.initStatus(c, run.t, state));
+      if (state.terminated?.exitCode === 0) continue;
+      blocked = true;
+      if (state.terminated) failed = true;
+    }
+    if (!blocked) this.initDone = statuses;
+    return { done: !blocked, failed, statuses };
+  }
+
+  /** An init container is restarted on failure unless the pod never restarts anything (k8s). */
+  private initRun(c: Container): ContainerRun {
+    const run = this.run(c);
+    const restartPolicy = this.pod.spec.restartPolicy === 'Never' ? 'Never' : 'OnFailure';
+    return { ...run, pod: { ...this.pod, spec: { ...this.pod.spec, restartPolicy } } };
+  }
+
+  /** k8s: an init container is ready once it has succeeded. */
+  private initStatus(c: Container, t: Tracked, state: ContainerState): ContainerStatus {
+    return {
+      ...this.containerStatus(c, t, state),
+      ready: state.terminated?.exitCode === 0,
+      started: Boolean(state.running),
+    };
+  }
+
+  /** No sandbox yet: the init containers not done wait as the containers do. */
+  private initWaiting(why: Waiting | { reason: string; message: string }): InitProgress | undefined {
+    const list = this.pod.spec.initContainers ?? [];
+    if (list.length === 0 || this.initDone) return undefined;
+    return {
+      done: false,
+      failed: false,
+      statuses: list.map((c) => this.initStatus(c, this.track(c.name), waiting(why.reason, why.message))),
+    };
+  }
+
+  /** Whether any of the pod's containers exists in Docker (made by an earlier run of this agent). */
+  private async containersMade(): Promise<boolean> {
+    for (const c of this.pod.spec.containers) {
+      const info = await this.deps.docker
+        .getContainer(this.name(c))
+        .inspect()
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode === 404) return null;
+          throw err;
+        });
+      if (info && info.Config.Labels[LABEL.podUid] === this.pod.metadata.uid) return true;
+    }
+    return false;
   }
 
   private markAlive(): void {
@@ -477,7 +593,7 @@ export class PodActor {
     this.deadline = deadline;
     void this.deps.clock.sleep(deadline - this.deps.clock.now()).then(async () => {
       if (this.deadline !== deadline) return;
-      for (const c of this.pod.spec.containers) {
+      for (const c of [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]) {
         const ct = this.deps.docker.getContainer(this.name(c));
         // Only while it runs (404: removed, 409: not running).
         await ct.kill({ signal: 'SIGKILL' }).catch(() => undefined);
@@ -487,7 +603,8 @@ export class PodActor {
 
   private async stopAll(): Promise<void> {
     const deadline = this.deadline!;
-    await Promise.all(this.pod.spec.containers.map((c) => stopStep(this.run(c), deadline)));
+    const all = [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers];
+    await Promise.all(all.map((c) => stopStep(this.run(c), deadline)));
     await removeVolumes(this.podDir, this.secretDir);
     if (this.networked) await this.deps.network!.release(this.pod);
     this.deps.alive.deleteTree(this.namespace, this.path);
@@ -520,33 +637,43 @@ export class PodActor {
     return cs;
   }
 
-  private status(cs: ContainerStatus[]): PodStatus {
+  private status(cs: ContainerStatus[], init?: InitProgress): PodStatus {
     const podIP = this.podIP;
     const now = isoTime(this.deps.clock.now());
     const policy = this.pod.spec.restartPolicy ?? 'Always';
     const allCreated = cs.every((s) => s.containerID);
     const anyRunning = cs.some((s) => s.state.running);
     const allTerminated = cs.every((s) => s.state.terminated);
+    const initialized = init === undefined || init.done;
     let phase: PodStatus['phase'] = 'Pending';
-    if (allTerminated) {
+    if (init?.failed) phase = 'Failed';
+    else if (!initialized) phase = 'Pending';
+    else if (allTerminated) {
       const ok = cs.every((s) => s.state.terminated!.exitCode === 0);
       phase = ok ? 'Succeeded' : 'Failed';
     } else if (allCreated && (anyRunning || policy !== 'Never')) phase = 'Running';
     const unready = cs.filter((s) => !s.ready).map((s) => s.name);
-    const ready = unready.length === 0;
-    // k8s' message, naming the containers that hold the pod back.
+    const ready = unready.length === 0 && initialized;
+    // k8s' messages, naming the containers that hold the pod back.
     const message = `containers with unready status: [${unready.join(' ')}]`;
-    const cond = (type: string, ok: boolean, reason?: string) => ({
+    const incomplete = (init?.statuses ?? []).filter((s) => !s.ready).map((s) => s.name);
+    const cond = (type: string, ok: boolean, reason?: string, text = message) => ({
       type,
       status: ok ? ('True' as const) : ('False' as const),
-      ...(reason && !ok ? { reason, message } : {}),
+      ...(reason && !ok ? { reason, message: text } : {}),
       lastTransitionTime: now,
     });
+    const initStatuses = init?.statuses ?? this.initDone;
     return {
       phase,
       conditions: [
         cond('PodScheduled', true),
-        cond('Initialized', true),
+        cond(
+          'Initialized',
+          initialized,
+          'ContainersNotInitialized',
+          `containers with incomplete status: [${incomplete.join(' ')}]`,
+        ),
         cond('ContainersReady', ready, 'ContainersNotReady'),
         cond('Ready', ready, 'ContainersNotReady'),
       ],
@@ -554,9 +681,19 @@ export class PodActor {
       ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
       nodeName: this.deps.node,
       startTime: this.startTime,
+      ...(initStatuses && initStatuses.length > 0 ? { initContainerStatuses: initStatuses } : {}),
       containerStatuses: cs,
     };
   }
+}
+
+/** Where a pod's init containers stand. */
+interface InitProgress {
+  /** Every init container exited 0 (or the pod has none). */
+  done: boolean;
+  /** One failed for good (restartPolicy Never): the pod fails. */
+  failed: boolean;
+  statuses: ContainerStatus[];
 }
 
 /** A pod waiting for its sandbox is looked at again this soon. */

@@ -42,14 +42,12 @@ export interface PodResources {
 
 const memo = new WeakMap<object, PodResources>();
 
-/** The pod's requests and limits (memoised per spec object: placing N replicas parses once). */
-export function podResources(spec: {
-  containers?: ReadonlyArray<Pick<Container, 'resources'>>;
-}): PodResources {
-  const known = memo.get(spec);
-  if (known) return known;
+type WithResources = ReadonlyArray<Pick<Container, 'resources'>>;
+
+/** The sums of these containers' requests (0 and the scheduler's non-zero defaults where absent) and limits. */
+function summed(containers: WithResources): PodResources {
   const out: PodResources = { requests: { ...ZERO }, nonzero: { ...ZERO }, limits: { ...ZERO } };
-  for (const c of spec.containers ?? []) {
+  for (const c of containers) {
     const cpu = requestOf(c, 'cpu');
     const mem = requestOf(c, 'memory');
     out.requests.cpuMilli += cpu ?? 0;
@@ -58,6 +56,30 @@ export function podResources(spec: {
     out.nonzero.memoryBytes += mem ?? NONZERO_MEMORY_BYTES;
     out.limits.cpuMilli += cpuMilli(c.resources?.limits?.cpu) ?? 0;
     out.limits.memoryBytes += memory(c.resources?.limits?.memory) ?? 0;
+  }
+  return out;
+}
+
+const larger = (a: Resources, b: Resources): Resources => ({
+  cpuMilli: Math.max(a.cpuMilli, b.cpuMilli),
+  memoryBytes: Math.max(a.memoryBytes, b.memoryBytes),
+});
+
+/** The pod's requests and limits (memoised per spec object: placing N replicas parses once): as k8s
+ * counts them, the containers' sum or the largest init container's, whichever is larger per resource
+ * (init containers run one at a time, before the containers). */
+export function podResources(spec: {
+  containers?: WithResources;
+  initContainers?: WithResources;
+}): PodResources {
+  const known = memo.get(spec);
+  if (known) return known;
+  const out = summed(spec.containers ?? []);
+  for (const c of spec.initContainers ?? []) {
+    const one = summed([c]);
+    out.requests = larger(out.requests, one.requests);
+    out.nonzero = larger(out.nonzero, one.nonzero);
+    out.limits = larger(out.limits, one.limits);
   }
   memo.set(spec, out);
   return out;

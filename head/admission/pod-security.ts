@@ -50,7 +50,7 @@ export function baselineViolations(obj: KubeObject, rules: AdmissionRules | unde
     );
   }
   if (spec.hostNetwork) out.push("hostNetwork: true (the node's network namespace)");
-  for (const c of spec.containers)
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers])
     for (const p of hostPortsOf({ containers: [c] }))
       if (p.port < LOWEST_HOST_PORT)
         out.push(`host port ${describeHostPort(p)} (container "${c.name}"): below ${LOWEST_HOST_PORT}`);

@@ -228,14 +228,34 @@ export const requiredNodeAffinity = z.strictObject({
 /** Secrets of the object's namespace with registry credentials (agent/images/registry-auth.ts). */
 export const imagePullSecrets = z.array(z.strictObject({ name: dnsSubdomain }));
 
+/** k8s: an init container runs to completion, so it has no probes and no lifecycle hooks (sidecars,
+ * init containers with restartPolicy Always, are not supported). */
+const notForInit = z
+  .unknown()
+  .optional()
+  .refine((v) => v === undefined, 'must not be set for init containers');
+const initContainer = container.extend({
+  livenessProbe: notForInit,
+  readinessProbe: notForInit,
+  startupProbe: notForInit,
+  lifecycle: notForInit,
+});
+
+const containerCount = (what: string) =>
+  ({
+    error: (issue: { input?: unknown }) =>
+      `${(issue.input as unknown[]).length} ${what}, over the limit of ${MAX_CONTAINERS_PER_POD} per pod`,
+  }) as const;
+
 export const podSpec = z.strictObject({
   containers: z
     .array(container)
     .min(1, 'at least one container is required')
-    .max(MAX_CONTAINERS_PER_POD, {
-      error: (issue) =>
-        `${(issue.input as unknown[]).length} containers, over the limit of ${MAX_CONTAINERS_PER_POD} per pod`,
-    }),
+    .max(MAX_CONTAINERS_PER_POD, containerCount('containers')),
+  initContainers: z
+    .array(initContainer)
+    .max(MAX_CONTAINERS_PER_POD, containerCount('initContainers'))
+    .optional(),
   restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).optional(),
   enableServiceLinks: z.boolean().optional(),
   nodeName: dnsSubdomain.optional(),

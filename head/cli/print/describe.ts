@@ -7,7 +7,9 @@ import { rolloutAnnotations } from '../../../agent/objects/rollout-annotations.t
 import type {
   Condition,
   ConfigMap,
+  Container,
   ContainerState,
+  ContainerStatus,
   DaemonSet,
   Deployment,
   EndpointSlice,
@@ -114,39 +116,13 @@ function podLines(p: Pod): Line[] {
   ];
   if (st?.reason) out.push(['Reason', st.reason]);
   if (st?.message) out.push(['Message', st.message]);
-  out.push(['IP', st?.podIP ?? '<none>'], 'Containers:');
-  for (const c of p.spec.containers) {
-    const cs = st?.containerStatuses?.find((s) => s.name === c.name);
-    out.push(`  ${c.name}:`);
-    const sub: Array<[string, string]> = [['Image', c.image]];
-    if (c.command) sub.push(['Command', c.command.join(' ')]);
-    if (c.args) sub.push(['Args', c.args.join(' ')]);
-    if (c.ports?.length)
-      sub.push(['Port', c.ports.map((pt) => `${pt.containerPort}/${pt.protocol ?? 'TCP'}`).join(', ')]);
-    sub.push(...stateLines('State', cs?.state));
-    if (cs?.lastState && Object.keys(cs.lastState).length > 0)
-      sub.push(...stateLines('Last State', cs.lastState));
-    sub.push(['Ready', cs ? String(cs.ready) : 'False'], ['Restart Count', String(cs?.restartCount ?? 0)]);
-    for (const [label, probe] of [
-      ['Liveness', c.livenessProbe],
-      ['Readiness', c.readinessProbe],
-      ['Startup', c.startupProbe],
-    ] as const)
-      if (probe) sub.push([label, probeText(probe)]);
-    if (c.resources?.limits) sub.push(['Limits', pairs(c.resources.limits as Record<string, string>)]);
-    if (c.resources?.requests) sub.push(['Requests', pairs(c.resources.requests as Record<string, string>)]);
-    sub.push([
-      'Environment',
-      (c.env ?? []).map((e) => `${e.name}=${e.value ?? '(from source)'}`).join(', ') || '<none>',
-    ]);
-    sub.push([
-      'Mounts',
-      (c.volumeMounts ?? [])
-        .map((m) => `${m.mountPath} from ${m.name}${m.readOnly ? ' (ro)' : ''}`)
-        .join(', ') || '<none>',
-    ]);
-    out.push(...sub.map(([k, v]) => `    ${k}:`.padEnd(20) + v));
+  out.push(['IP', st?.podIP ?? '<none>']);
+  if (p.spec.initContainers?.length) {
+    out.push('Init Containers:');
+    for (const c of p.spec.initContainers) out.push(...containerLines(c, st?.initContainerStatuses));
   }
+  out.push('Containers:');
+  for (const c of p.spec.containers) out.push(...containerLines(c, st?.containerStatuses));
   out.push(...conditionLines(st?.conditions));
   out.push([
     'Volumes',
@@ -154,6 +130,41 @@ function podLines(p: Pod): Line[] {
       '<none>',
   ]);
   out.push(['Node-Selectors', pairs(p.spec.nodeSelector) || '<none>']);
+  return out;
+}
+
+/** One container's lines under Containers: or Init Containers:, as kubectl describe prints them. */
+function containerLines(c: Container, statuses: ContainerStatus[] | undefined): Line[] {
+  const cs = statuses?.find((s) => s.name === c.name);
+  const out: Line[] = [`  ${c.name}:`];
+  const sub: Array<[string, string]> = [['Image', c.image]];
+  if (c.command) sub.push(['Command', c.command.join(' ')]);
+  if (c.args) sub.push(['Args', c.args.join(' ')]);
+  if (c.ports?.length)
+    sub.push(['Port', c.ports.map((pt) => `${pt.containerPort}/${pt.protocol ?? 'TCP'}`).join(', ')]);
+  sub.push(...stateLines('State', cs?.state));
+  if (cs?.lastState && Object.keys(cs.lastState).length > 0)
+    sub.push(...stateLines('Last State', cs.lastState));
+  sub.push(['Ready', cs ? String(cs.ready) : 'False'], ['Restart Count', String(cs?.restartCount ?? 0)]);
+  for (const [label, probe] of [
+    ['Liveness', c.livenessProbe],
+    ['Readiness', c.readinessProbe],
+    ['Startup', c.startupProbe],
+  ] as const)
+    if (probe) sub.push([label, probeText(probe)]);
+  if (c.resources?.limits) sub.push(['Limits', pairs(c.resources.limits as Record<string, string>)]);
+  if (c.resources?.requests) sub.push(['Requests', pairs(c.resources.requests as Record<string, string>)]);
+  sub.push([
+    'Environment',
+    (c.env ?? []).map((e) => `${e.name}=${e.value ?? '(from source)'}`).join(', ') || '<none>',
+  ]);
+  sub.push([
+    'Mounts',
+    (c.volumeMounts ?? [])
+      .map((m) => `${m.mountPath} from ${m.name}${m.readOnly ? ' (ro)' : ''}`)
+      .join(', ') || '<none>',
+  ]);
+  out.push(...sub.map(([k, v]) => `    ${k}:`.padEnd(20) + v));
   return out;
 }
 
@@ -190,15 +201,19 @@ function conditionLines(conds: Condition[] | undefined): Line[] {
 }
 
 function templateLines(t: PodTemplateSpec): Line[] {
-  const out: Line[] = [
-    'Pod Template:',
-    `  Labels:  ${pairs(t.metadata?.labels) || '<none>'}`,
-    '  Containers:',
-  ];
-  for (const c of t.spec.containers) {
-    out.push(`   ${c.name}:`, `    Image:  ${c.image}`);
-    if (c.command) out.push(`    Command:  ${c.command.join(' ')}`);
-    if (c.resources?.limits) out.push(`    Limits:  ${pairs(c.resources.limits as Record<string, string>)}`);
+  const out: Line[] = ['Pod Template:', `  Labels:  ${pairs(t.metadata?.labels) || '<none>'}`];
+  for (const [title, list] of [
+    ['Init Containers', t.spec.initContainers ?? []],
+    ['Containers', t.spec.containers],
+  ] as const) {
+    if (list.length === 0) continue;
+    out.push(`  ${title}:`);
+    for (const c of list) {
+      out.push(`   ${c.name}:`, `    Image:  ${c.image}`);
+      if (c.command) out.push(`    Command:  ${c.command.join(' ')}`);
+      if (c.resources?.limits)
+        out.push(`    Limits:  ${pairs(c.resources.limits as Record<string, string>)}`);
+    }
   }
   if (t.spec.nodeSelector) out.push(`  Node-Selectors:  ${pairs(t.spec.nodeSelector)}`);
   return out;

@@ -1,5 +1,6 @@
 // A pod's STATUS and READY columns, computed as kubectl does: the pod's reason or phase, overridden by
-// the reason of a waiting or terminated container; Terminating while being deleted.
+// the reason of a waiting or terminated container; while it initializes, its first init container not
+// done (Init:1/2, Init:CrashLoopBackOff, Init:Error); Terminating while being deleted.
 import type { Pod } from '../../../agent/objects/types.ts';
 
 export function podStatusText(pod: Pod): string {
@@ -9,6 +10,16 @@ export function podStatusText(pod: Pod): string {
   // A pod whose node is gone (reason NodeLost): kubectl shows Unknown.
   if (st.phase === 'Unknown') return 'Unknown';
   let reason: string = st.reason ?? st.phase;
+  // Init containers first: the first one not succeeded says where initialization stands.
+  const inits = st.initContainerStatuses ?? [];
+  const total = pod.spec.initContainers?.length ?? inits.length;
+  for (const [i, cs] of inits.entries()) {
+    const s = cs.state;
+    if (s.terminated?.exitCode === 0) continue;
+    if (s.terminated) return `Init:${s.terminated.reason || `ExitCode:${s.terminated.exitCode}`}`;
+    if (s.waiting?.reason && s.waiting.reason !== 'PodInitializing') return `Init:${s.waiting.reason}`;
+    return `Init:${i}/${total}`;
+  }
   let running = false;
   for (const cs of [...(st.containerStatuses ?? [])].reverse()) {
     const s = cs.state;
@@ -27,5 +38,6 @@ export function podReady(pod: Pod): string {
 }
 
 export function podRestarts(pod: Pod): number {
-  return (pod.status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0);
+  const all = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  return all.reduce((n, c) => n + c.restartCount, 0);
 }
