@@ -312,7 +312,9 @@ items:
     [
       'an init container with a probe',
       `${POD}  initContainers:\n    - name: i\n      image: busybox\n      readinessProbe: {exec: {command: [true]}}\n`,
-      ['m.yaml:12: document 1 (Pod p): spec.initContainers[0].readinessProbe: must not be set for init containers'],
+      [
+        'm.yaml:12: document 1 (Pod p): spec.initContainers[0].readinessProbe: must not be set for init containers',
+      ],
     ],
     [
       'an init container named as a container, or mounting an unknown volume',

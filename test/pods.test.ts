@@ -243,7 +243,7 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     let shown = '';
     await eventually(
       async () => {
-        const out = await runCli(['get', 'pods'], c.env);
+        const out = await runCli(['get', 'pods', 'init-never', 'init-always'], c.env);
         shown = out.stdout + out.stderr;
         return (
           /init-never\s+0\/1\s+Init:Error\s/.test(out.stdout) &&
@@ -255,6 +255,11 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${shown}`);
     });
+    // As kubectl: of several names, the ones found are printed and each missing one said (exit 1).
+    const some = await runCli(['get', 'pods', 'init-never', 'nosuch'], c.env);
+    assert.equal(some.code, 1);
+    assert.match(some.stdout, /^NAME .*\ninit-never\s/);
+    assert.equal(some.stderr.trim(), 'error: Error from server (NotFound): pods "nosuch" not found');
     for (const p of ['init-never', 'init-always']) {
       const list = await containersOfPod(p);
       assert.deepEqual(

@@ -1,11 +1,11 @@
-// nokube get <kind> [name] for objects: kubectl's columns (print/columns.ts), -A adds NAMESPACE, -o
+// nokube get <kind> [name...] for objects: kubectl's columns (print/columns.ts), -A adds NAMESPACE, -o
 // wide|json|yaml|name, -l selector, -w prints each change after the listing (WebSocket from a head).
 
 import { UsageError } from '../../../agent/errors.ts';
 import { objectName } from '../../../agent/objects/kubectl-names.ts';
 import type { Kind, KubeObject } from '../../../agent/objects/types.ts';
 import { namespaced, RESOURCE } from '../../../agent/objects/types.ts';
-import { type HeadFlags, headRequest, liveHead, socketOptions } from '../head-client.ts';
+import { HeadError, type HeadFlags, headRequest, liveHead, socketOptions } from '../head-client.ts';
 import { whenRefused } from '../head-socket.ts';
 import { objectPath, query, refFor, resolveKind } from '../objects-api.ts';
 import { serialize, table } from '../output.ts';
@@ -29,7 +29,7 @@ interface ObjectList {
   items: KubeObject[];
 }
 
-export async function getObjects(kindWord: string, name: string | undefined, opts: GetFlags): Promise<void> {
+export async function getObjects(kindWord: string, names: string[], opts: GetFlags): Promise<void> {
   const format = (opts.output ?? 'table') as Format;
   if (format !== 'table' && !FORMATS.includes(format))
     throw new UsageError(`-o ${opts.output}: expected one of ${FORMATS.join(', ')}`);
@@ -40,14 +40,24 @@ export async function getObjects(kindWord: string, name: string | undefined, opt
   const secrets = (format === 'json' || format === 'yaml') && 'show';
   let items: KubeObject[];
   let revision: string | undefined;
-  if (name) {
-    items = [
-      await headRequest<KubeObject>(
-        opts,
-        'GET',
-        `${objectPath(refFor(kind, name, namespace))}${query({ secrets })}`,
-      ),
-    ];
+  const missing: string[] = [];
+  if (names.length > 0) {
+    items = [];
+    for (const name of names) {
+      try {
+        items.push(
+          await headRequest<KubeObject>(
+            opts,
+            'GET',
+            `${objectPath(refFor(kind, name, namespace))}${query({ secrets })}`,
+          ),
+        );
+      } catch (err) {
+        // kubectl: the others are printed, each missing one said, exit 1 (one name: just the error).
+        if (names.length === 1 || !(err instanceof HeadError && err.status === 404)) throw err;
+        missing.push(err.message);
+      }
+    }
   } else {
     const list = await headRequest<ObjectList>(
       opts,
@@ -59,14 +69,17 @@ export async function getObjects(kindWord: string, name: string | undefined, opt
   }
   const printer = makePrinter(kind, format, all);
   if (format === 'json' || format === 'yaml') {
-    const value = name ? items[0] : { apiVersion: 'v1', kind: 'List', items };
+    const value = names.length === 1 ? items[0] : { apiVersion: 'v1', kind: 'List', items };
     process.stdout.write(serialize(value, format));
   } else if (items.length === 0 && !opts.watch) {
     process.stderr.write(`No resources found${namespace ? ` in ${namespace} namespace` : ''}.\n`);
   } else {
     process.stdout.write(printer(items, true));
   }
-  if (opts.watch) await watch(kind, name, namespace, revision, opts, printer, secrets || undefined);
+  if (missing.length > 0)
+    // Exit 1 as kubectl's (not a usage error).
+    throw new Error(missing.join('\n'));
+  if (opts.watch) await watch(kind, names, namespace, revision, opts, printer, secrets || undefined);
 }
 
 function makePrinter(
@@ -89,7 +102,7 @@ function makePrinter(
 
 async function watch(
   kind: Kind,
-  name: string | undefined,
+  names: string[],
   namespace: string | undefined,
   revision: string | undefined,
   opts: GetFlags,
@@ -108,7 +121,7 @@ async function watch(
     whenRefused(ws, reject);
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString()) as { type: string; object: KubeObject };
-      if (name && msg.object.metadata.name !== name) return;
+      if (names.length > 0 && !names.includes(msg.object.metadata.name)) return;
       process.stdout.write(print([msg.object], false));
     });
     ws.on('error', reject);

@@ -13,7 +13,7 @@ const KINDS: Record<string, string> = { node: 'nodes', nodes: 'nodes', no: 'node
 
 export function registerGet(program: Command): void {
   program
-    .command('get <kind> [name]')
+    .command('get <kind> [names...]')
     .description('list nodes or objects of a kind as kubectl would')
     .option('-o, --output <format>', 'wide, json, yaml or name')
     .option('-n, --namespace <ns>', 'namespace (default "default")')
@@ -23,9 +23,11 @@ export function registerGet(program: Command): void {
     .option('--server <url>', 'head API URL (env NOKUBE_SERVER); default: a head found in etcd')
     .option('--etcd <urls>', 'etcd endpoints, comma-separated (env NOKUBE_ETCD)')
     .option('--cluster <name>', 'cluster name (env NOKUBE_CLUSTER)')
-    .action(async (kindWord: string, nameWord: string | undefined, opts: GetFlags) => {
-      const [kind, name] = typeAndName(kindWord, nameWord);
-      if (KINDS[kind.toLowerCase()] !== 'nodes') return getObjects(kind, name, opts);
+    .action(async (kindWord: string, nameWords: string[], opts: GetFlags) => {
+      const [kind, first] = typeAndName(kindWord, nameWords[0]);
+      for (const w of nameWords.slice(1)) typeAndName(kind, w);
+      const names = first === undefined ? [] : [first, ...nameWords.slice(1)];
+      if (KINDS[kind.toLowerCase()] !== 'nodes') return getObjects(kind, names, opts);
       const format = parseOutput(opts.output);
       const ctx = await resolveContext(opts);
       const [
@@ -58,49 +60,60 @@ export function registerGet(program: Command): void {
       } finally {
         etcd.close();
       }
-      if (name) {
-        views = views.filter((v) => v.name === name);
-        if (views.length === 0) throw new UsageError(`node "${name}" not found`);
-      }
-      if (format === 'json' || format === 'yaml') {
-        const items = views.map(toObject);
-        process.stdout.write(
-          serialize(name ? items[0] : { apiVersion: 'v1', kind: 'NodeList', items }, format),
-        );
-        return;
-      }
-      const headers = ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'];
-      if (format === 'wide') headers.push('ADDRESS', 'OS', 'KERNEL', 'CPU', 'MEMORY', 'LABELS');
-      const rows = views.map((v) => {
-        const row = [
-          v.name,
-          [
-            v.status,
-            ...(v.stoppedAt ? ['AgentStopped'] : []),
-            ...(v.unschedulable ? ['SchedulingDisabled'] : []),
-            ...(v.inConfig ? [] : ['NotInConfig']),
-          ].join(','),
-          v.roles.join(','),
-          age(v.startedAt),
-          v.version ?? '<none>',
-        ];
-        if (format === 'wide') {
-          const c = v.capacity;
-          row.push(
-            v.address,
-            c ? `${c.os.distro} ${c.os.release}`.trim() : '<none>',
-            c?.os.kernel ?? '<none>',
-            c ? String(c.cpus) : '<none>',
-            c ? bytes(c.memoryBytes) : '<none>',
-            Object.entries(v.labels)
-              .map(([k, val]) => `${k}=${val}`)
-              .join(',') || '<none>',
+      if (names.length > 0) {
+        const missing = names.filter((n) => !views.some((v) => v.name === n));
+        views = names.flatMap((n) => views.filter((v) => v.name === n));
+        if (missing.length > 0) {
+          // kubectl: what was found is printed, each missing one said, exit 1.
+          if (views.length > 0) printNodes(views, format);
+          throw new Error(
+            missing.map((n) => `Error from server (NotFound): nodes "${n}" not found`).join('\n'),
           );
         }
-        return row;
-      });
-      process.stdout.write(table(headers, rows));
+      }
+      printNodes(views, format, names.length === 1);
     });
+}
+
+function printNodes(views: NodeView[], format: ReturnType<typeof parseOutput>, single = false): void {
+  if (format === 'json' || format === 'yaml') {
+    const items = views.map(toObject);
+    process.stdout.write(
+      serialize(single ? items[0] : { apiVersion: 'v1', kind: 'NodeList', items }, format),
+    );
+    return;
+  }
+  const headers = ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'];
+  if (format === 'wide') headers.push('ADDRESS', 'OS', 'KERNEL', 'CPU', 'MEMORY', 'LABELS');
+  const rows = views.map((v) => {
+    const row = [
+      v.name,
+      [
+        v.status,
+        ...(v.stoppedAt ? ['AgentStopped'] : []),
+        ...(v.unschedulable ? ['SchedulingDisabled'] : []),
+        ...(v.inConfig ? [] : ['NotInConfig']),
+      ].join(','),
+      v.roles.join(','),
+      age(v.startedAt),
+      v.version ?? '<none>',
+    ];
+    if (format === 'wide') {
+      const c = v.capacity;
+      row.push(
+        v.address,
+        c ? `${c.os.distro} ${c.os.release}`.trim() : '<none>',
+        c?.os.kernel ?? '<none>',
+        c ? String(c.cpus) : '<none>',
+        c ? bytes(c.memoryBytes) : '<none>',
+        Object.entries(v.labels)
+          .map(([k, val]) => `${k}=${val}`)
+          .join(',') || '<none>',
+      );
+    }
+    return row;
+  });
+  process.stdout.write(table(headers, rows));
 }
 
 function toObject(v: NodeView) {
