@@ -73,6 +73,60 @@ describe('Pod Security baseline', () => {
     assert.deepEqual(baselineViolations(pod({ hostNetwork: false }), undefined), []);
   });
 
+  test('security contexts: privileged, capabilities beyond the default set and seccomp Unconfined refused (init containers too)', () => {
+    const c = (securityContext: NonNullable<PodSpec['containers'][number]['securityContext']>) => ({
+      name: 'main',
+      image: 'busybox',
+      securityContext,
+    });
+    assert.deepEqual(
+      baselineViolations(
+        pod({
+          initContainers: [c({ privileged: true })],
+          containers: [
+            c({ capabilities: { add: ['NET_BIND_SERVICE', 'CAP_CHOWN', 'NET_ADMIN', 'SYS_ADMIN'] } }),
+          ],
+        }),
+        undefined,
+      ),
+      [
+        'privileged (container "main" must not set securityContext.privileged=true)',
+        'non-default capabilities (container "main" must not include "NET_ADMIN", "SYS_ADMIN" in securityContext.capabilities.add)',
+      ],
+    );
+    assert.deepEqual(
+      baselineViolations(
+        pod({
+          securityContext: { seccompProfile: { type: 'Unconfined' } },
+          containers: [c({ seccompProfile: { type: 'Unconfined' } })],
+        }),
+        undefined,
+      ),
+      [
+        'pod must not set securityContext.seccompProfile.type to "Unconfined"',
+        'seccompProfile (container "main" must not set securityContext.seccompProfile.type to "Unconfined")',
+      ],
+    );
+    // What charts set to harden a pod passes.
+    const hardened = pod({
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 1001,
+        fsGroup: 1001,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        c({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] },
+          privileged: false,
+        }),
+      ],
+    });
+    assert.deepEqual(baselineViolations(hardened, undefined), []);
+  });
+
   test('the template of a controller is checked like a pod; the refusal names the rule', () => {
     assert.equal(
       baselineRefusal('deployments.apps "web"', deployment(hostPath('root', '/')), undefined),

@@ -234,8 +234,8 @@ items:
     ],
     [
       'unsupported field',
-      DEPLOY.replace('image: busybox', 'image: busybox\n          securityContext: {}'),
-      [`m.yaml:15: document 1 (Deployment web): ${C}.securityContext: not supported`],
+      DEPLOY.replace('image: busybox', 'image: busybox\n          securityContext: {procMount: Unmasked}'),
+      [`m.yaml:15: document 1 (Deployment web): ${C}.securityContext.procMount: not supported`],
     ],
     [
       'a probe without a handler, or with two',

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createObjects, deleteObjects, getObject, newMeta } from '../agent/objects/store.ts';
@@ -284,6 +284,66 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
         `${n} not started again`,
       );
     assert.equal((await status('inited'))?.phase, 'Running');
+  });
+
+  test('securityContext: the user, groups, read-only root, capabilities and no-new-privileges reach Docker; an emptyDir the user can write, owned by fsGroup; runAsNonRoot against a root image refused', async () => {
+    await put(
+      pod('hardened', 'n1', {
+        terminationGracePeriodSeconds: 1,
+        securityContext: { runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000, runAsNonRoot: true },
+        volumes: [{ name: 'scratch', emptyDir: {} }],
+        containers: [
+          {
+            name: 'm',
+            image,
+            // Writes where the pod lets it (the emptyDir), not to its read-only root; says who it is.
+            command: ['sh', '-c', 'id > /scratch/id && ! touch /root-write 2>/dev/null && sleep 3600'],
+            volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }],
+            securityContext: {
+              readOnlyRootFilesystem: true,
+              allowPrivilegeEscalation: false,
+              capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] },
+            },
+          },
+        ],
+      }),
+      pod('root-image', 'n1', {
+        securityContext: { runAsNonRoot: true },
+        containers: [{ name: 'm', image, command: ['sleep', '3600'] }],
+      }),
+    );
+    await inPhase('hardened', 'Running');
+    const ct = (await containerOf('hardened'))!;
+    const info = await docker.getContainer(ct.Id).inspect();
+    assert.equal(info.Config.User, '1000:3000');
+    assert.equal(info.HostConfig.ReadonlyRootfs, true);
+    assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
+    assert.deepEqual(info.HostConfig.CapAdd, ['NET_BIND_SERVICE']);
+    assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
+    assert.deepEqual(info.HostConfig.GroupAdd, ['2000']);
+    const scratch = join(c.dir, 'ws', 'n1', 'actors', 'default', 'pod-hardened', 'volumes', 'scratch');
+    const id = await eventually(
+      async () => (await readFile(join(scratch, 'id'), 'utf8').catch(() => '')) || undefined,
+      30_000,
+      'the container to write its id',
+    );
+    assert.match(id, /^uid=1000 gid=3000 groups=.*2000/);
+    const st = await stat(scratch);
+    assert.equal(st.gid, 2000);
+    assert.equal(st.mode & 0o7777, 0o2777);
+    const refused = await eventually(
+      async () => {
+        const w = (await status('root-image'))?.containerStatuses?.[0]?.state.waiting;
+        return w?.reason === 'CreateContainerConfigError' && w;
+      },
+      60_000,
+      'root-image CreateContainerConfigError',
+    );
+    assert.match(
+      refused.message ?? '',
+      /^container has runAsNonRoot and image will run as root \(pod: "root-image_default", container: m\)$/,
+    );
+    assert.equal(await containerOf('root-image'), undefined, 'no container made');
   });
 
   test('restart policies: Never + exit 1 -> Failed, OnFailure + exit 0 -> Succeeded', async () => {

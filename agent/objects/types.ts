@@ -186,6 +186,32 @@ export interface Container {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   startupProbe?: Probe;
+  securityContext?: SecurityContext;
+}
+/** k8s' SeccompProfile: the runtime's default, none, or a profile file on the node (not supported). */
+export interface SeccompProfile {
+  type: 'RuntimeDefault' | 'Unconfined';
+}
+/** The part of k8s' SecurityContext a container may set (agent/pods/security.ts maps it onto Docker). */
+export interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  privileged?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+  seccompProfile?: SeccompProfile;
+}
+/** k8s' PodSecurityContext: defaults for every container (theirs win), and the pod's groups. */
+export interface PodSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  /** Every container also runs with this group, which owns the pod's emptyDir volumes (setgid). */
+  fsGroup?: number;
+  supplementalGroups?: number[];
+  seccompProfile?: SeccompProfile;
 }
 /** A container hook (k8s LifecycleHandler): a command run in the container, or an HTTP GET on the pod. */
 export interface LifecycleHandler {
@@ -252,6 +278,7 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
   volumes?: Volume[];
   tolerations?: Toleration[];
+  securityContext?: PodSecurityContext;
   topologySpreadConstraints?: TopologySpreadConstraint[];
   /** A PriorityClass's name: the pod's priority is its value (else the global default's, else 0;
    * agent/objects/priority-classes.ts). */

@@ -55,7 +55,14 @@ export class ManifestError extends Error {
 
 /** Known k8s fields nokube does not implement: refused with "not supported" rather than "unknown field". */
 const NOT_SUPPORTED = new Set([
-  'securityContext',
+  'seLinuxOptions',
+  'windowsOptions',
+  'appArmorProfile',
+  'sysctls',
+  'procMount',
+  'fsGroupChangePolicy',
+  'seLinuxChangePolicy',
+  'supplementalGroupsPolicy',
   'ephemeralContainers',
   'serviceAccountName',
   'serviceAccount',

@@ -497,7 +497,7 @@ export class PodActor {
     const binds = bindsFor(c, volumes);
     if (sandbox) binds.push(`${sandbox.hostsFile}:/etc/hosts`);
     if (resolv && 'file' in resolv) binds.push(`${resolv.file}:/etc/resolv.conf:ro`);
-    const hash = specHash(c, binds);
+    const hash = specHash(c, binds, this.pod);
     const networkMode = sandbox ? `container:${sandbox.sandboxId}` : 'host';
     if (info && info.HostConfig?.NetworkMode !== networkMode) {
       // In another namespace (a sandbox made again: its namespace died with the old one).

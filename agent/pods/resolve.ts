@@ -3,7 +3,7 @@
 // (CreateContainerConfigError), never the agent's; so is a Secret this node holds no key for (the
 // message names the key id, never a value). Secret volumes live on tmpfs (secret-volumes.ts), outside the
 // workspace.
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfigMap, Container, Pod, Secret, Service } from '../objects/types.ts';
 import { secretsKeyring } from '../secrets/process-keyring.ts';
@@ -162,6 +162,7 @@ export async function prepareVolumes(
     }
     await mkdir(at, { recursive: true });
     hostPaths.set(v.name, at);
+    if (v.emptyDir) await emptyDirMode(at, pod.spec.securityContext?.fsGroup);
     if (v.configMap) {
       const cm = lookup.configMap(ns, v.configMap.name);
       if (!cm) {
@@ -180,6 +181,15 @@ export async function prepareVolumes(
     }
   }
   return hostPaths;
+}
+
+/** The kubelet's emptyDir: writable by every user (0777), so a container with another runAsUser can use
+ * it; with the pod's fsGroup, owned by that group with setgid (files made in it get the group). */
+async function emptyDirMode(dir: string, fsGroup: number | undefined): Promise<void> {
+  const st = await stat(dir);
+  const mode = fsGroup === undefined ? 0o777 : 0o2777;
+  if (fsGroup !== undefined && st.gid !== fsGroup) await chown(dir, st.uid, fsGroup);
+  if ((st.mode & 0o7777) !== mode) await chmod(dir, mode);
 }
 
 function entries(

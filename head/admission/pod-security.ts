@@ -9,7 +9,10 @@
 //   - no host port below 1024 (every containerPort counts, as on the node's network: without a pod
 //     network every pod is there);
 //   - no hostNetwork: true (the node's network namespace);
-//   - fields nokube does not accept yet (privileged, capabilities, hostPID) are refused by the object
+//   - no privileged container; no capability added beyond the baseline's default set (AUDIT_WRITE,
+//     CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP,
+//     SETUID, SYS_CHROOT); no seccompProfile Unconfined (pod or container);
+//   - fields nokube does not accept yet (hostPID, hostIPC, sysctls, ...) are refused by the object
 //     schema before this; each goes through here once accepted.
 import { posix } from 'node:path';
 import { podSpecOf } from '../../agent/objects/priority-classes.ts';
@@ -20,6 +23,23 @@ import { describeHostPort, hostPortsOf } from '../../agent/scheduler/host-ports.
 export interface AdmissionRules {
   hostPathPrefixes?: Record<string, string[]>;
 }
+
+/** Capabilities the baseline lets a container add (Docker's and containerd's defaults). */
+const BASELINE_CAPABILITIES = new Set([
+  'AUDIT_WRITE',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'MKNOD',
+  'NET_BIND_SERVICE',
+  'SETFCAP',
+  'SETGID',
+  'SETPCAP',
+  'SETUID',
+  'SYS_CHROOT',
+]);
 
 /** Ports below this are the node's system services' (root's on Linux). */
 const LOWEST_HOST_PORT = 1024;
@@ -50,6 +70,24 @@ export function baselineViolations(obj: KubeObject, rules: AdmissionRules | unde
     );
   }
   if (spec.hostNetwork) out.push("hostNetwork: true (the node's network namespace)");
+  if (spec.securityContext?.seccompProfile?.type === 'Unconfined')
+    out.push('pod must not set securityContext.seccompProfile.type to "Unconfined"');
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    const sc = c.securityContext;
+    if (sc?.privileged)
+      out.push(`privileged (container "${c.name}" must not set securityContext.privileged=true)`);
+    const extra = (sc?.capabilities?.add ?? []).filter(
+      (cap) => !BASELINE_CAPABILITIES.has(cap.replace(/^CAP_/, '')),
+    );
+    if (extra.length > 0)
+      out.push(
+        `non-default capabilities (container "${c.name}" must not include "${extra.join('", "')}" in securityContext.capabilities.add)`,
+      );
+    if (sc?.seccompProfile?.type === 'Unconfined')
+      out.push(
+        `seccompProfile (container "${c.name}" must not set securityContext.seccompProfile.type to "Unconfined")`,
+      );
+  }
   for (const c of [...(spec.initContainers ?? []), ...spec.containers])
     for (const p of hostPortsOf({ containers: [c] }))
       if (p.port < LOWEST_HOST_PORT)

@@ -78,6 +78,34 @@ const envFrom = z
 
 const absolutePath = z.string().regex(/^\//, 'must be an absolute path');
 
+const id = z.number().int().min(0).max(2_147_483_647);
+/** RuntimeDefault or Unconfined (a Localhost profile, a file on the node, is not supported). */
+const seccompProfile = z.strictObject({ type: z.enum(['RuntimeDefault', 'Unconfined']) });
+/** Linux capability names as k8s writes them (NET_ADMIN; Docker takes them with or without CAP_). */
+const capability = z
+  .string()
+  .regex(/^(ALL|[A-Z][A-Z0-9_]*)$/, 'must be a capability name such as NET_BIND_SERVICE');
+const securityContext = z.strictObject({
+  runAsUser: id.optional(),
+  runAsGroup: id.optional(),
+  runAsNonRoot: z.boolean().optional(),
+  readOnlyRootFilesystem: z.boolean().optional(),
+  allowPrivilegeEscalation: z.boolean().optional(),
+  privileged: z.boolean().optional(),
+  capabilities: z
+    .strictObject({ add: z.array(capability).optional(), drop: z.array(capability).optional() })
+    .optional(),
+  seccompProfile: seccompProfile.optional(),
+});
+const podSecurityContext = z.strictObject({
+  runAsUser: id.optional(),
+  runAsGroup: id.optional(),
+  runAsNonRoot: z.boolean().optional(),
+  fsGroup: id.optional(),
+  supplementalGroups: z.array(id).optional(),
+  seccompProfile: seccompProfile.optional(),
+});
+
 const container = z.strictObject({
   name: dnsLabel,
   image: z.string().min(1, 'must not be empty'),
@@ -122,6 +150,7 @@ const container = z.strictObject({
   livenessProbe: probe.optional(),
   readinessProbe: probe.optional(),
   startupProbe: probe.optional(),
+  securityContext: securityContext.optional(),
 });
 
 const mode = z.number().int().min(0).max(0o777);
@@ -296,6 +325,7 @@ export const podSpec = z.strictObject({
   tolerations: z.array(toleration).optional(),
   topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
   priorityClassName: dnsSubdomain.optional(),
+  securityContext: podSecurityContext.optional(),
 });
 
 export const podTemplate = z.strictObject({

@@ -4,8 +4,9 @@
 import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import { parseCpu, parseMemory } from '../../objects/quantity.ts';
-import type { Container } from '../../objects/types.ts';
+import type { Container, Pod } from '../../objects/types.ts';
 import { LABEL } from '../../runtime/labels.ts';
+import { dockerUser, effectiveSecurity, nonRootProblem, securityHostConfig } from '../security.ts';
 import { type ContainerRun, errorText, note, Waiting, warn } from './run.ts';
 
 export interface CreateInput {
@@ -21,6 +22,19 @@ export interface CreateInput {
 }
 
 export async function createStep(run: ContainerRun, input: CreateInput): Promise<undefined | Waiting> {
+  const sc = effectiveSecurity(run.pod, run.c);
+  if (sc?.runAsNonRoot) {
+    const image = await run.deps.docker
+      .getImage(run.c.image)
+      .inspect()
+      .catch(() => undefined);
+    const problem = nonRootProblem(sc, image?.Config?.User ?? '');
+    if (problem) {
+      const message = `${problem} (pod: "${run.pod.metadata.name}_${run.pod.metadata.namespace ?? 'default'}", container: ${run.c.name})`;
+      warn(run, 'Failed', `Error: ${message}`);
+      return new Waiting('CreateContainerConfigError', message);
+    }
+  }
   try {
     await run.deps.docker.createContainer(createOptions(run, input));
   } catch (err) {
@@ -34,6 +48,7 @@ export async function createStep(run: ContainerRun, input: CreateInput): Promise
 
 function createOptions(run: ContainerRun, input: CreateInput): Docker.ContainerCreateOptions {
   const { c, pod } = run;
+  const sc = effectiveSecurity(pod, c);
   const limits = c.resources?.limits;
   const opts: Docker.ContainerCreateOptions = {
     name: run.name,
@@ -55,8 +70,11 @@ function createOptions(run: ContainerRun, input: CreateInput): Docker.ContainerC
       RestartPolicy: { Name: 'no' },
       ...(limits?.cpu ? { NanoCpus: Math.round(parseCpu(limits.cpu) * 1e9) } : {}),
       ...(limits?.memory ? { Memory: parseMemory(limits.memory) } : {}),
+      ...securityHostConfig(sc),
     },
   };
+  const user = dockerUser(sc);
+  if (user) opts.User = user;
   // k8s: command replaces the image's ENTRYPOINT, args replace its CMD.
   if (c.command) opts.Entrypoint = c.command;
   if (c.args) opts.Cmd = c.args;
@@ -65,9 +83,12 @@ function createOptions(run: ContainerRun, input: CreateInput): Docker.ContainerC
   return opts;
 }
 
-/** What decides whether a container must be re-created: its spec and its mounts. */
-export function specHash(c: Container, binds: string[]): string {
-  return digest({ c: { ...c, resources: c.resources ?? null }, binds });
+/** What decides whether a container must be re-created: its spec (with the pod's security defaults,
+ * when there are any) and its mounts. */
+export function specHash(c: Container, binds: string[], pod?: Pod): string {
+  const sc = pod ? effectiveSecurity(pod, c) : c.securityContext;
+  const spec = sc ? { ...c, securityContext: sc } : c;
+  return digest({ c: { ...spec, resources: c.resources ?? null }, binds });
 }
 
 /** The hash of agents before env left it (spec, resolved env, mounts): a container made by one of them
