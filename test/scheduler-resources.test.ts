@@ -429,6 +429,23 @@ describe('drain', () => {
       'cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): default/agent-n1',
     ]);
   });
+  test('a pod with an emptyDir is a refusal without --delete-emptydir-data (its data goes); a finished one is not', () => {
+    const scratch = p('cache-1', 'ReplicaSet');
+    scratch.spec.volumes = [{ name: 'tmp', emptyDir: {} }];
+    const done = p('job-1', 'Job');
+    done.spec.volumes = [{ name: 'tmp', emptyDir: {} }];
+    done.status = { phase: 'Succeeded' } as Pod['status'];
+    const plan = planDrain([scratch, done], 'n1', { ignoreDaemonsets: false, force: false });
+    assert.deepEqual(plan.refusals, [
+      'cannot delete Pods with local storage (use --delete-emptydir-data to override): default/cache-1',
+    ]);
+    const ok = planDrain([scratch, done], 'n1', {
+      ignoreDaemonsets: false,
+      force: false,
+      deleteEmptydirData: true,
+    });
+    assert.deepEqual([names(ok.evict), ok.refusals], [['cache-1', 'job-1'], []]);
+  });
   test('with --ignore-daemonsets --force: the controller pod and the bare pod go, the DaemonSet pod stays', () => {
     const plan = planDrain(pods, 'n1', { ignoreDaemonsets: true, force: true });
     assert.deepEqual(

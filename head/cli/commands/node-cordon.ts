@@ -3,7 +3,8 @@
 // delete, held back while a PodDisruptionBudget would be violated: retried every 5 s, as kubectl does;
 // its controller places a replacement elsewhere) and wait until they are gone. As kubectl: DaemonSet pods are a refusal
 // unless --ignore-daemonsets (then left: their DaemonSet would put them back), bare pods (no controller:
-// nothing would replace them) a refusal unless --force; a refusal evicts nothing (the node stays cordoned).
+// nothing would replace them) a refusal unless --force, pods with emptyDir volumes (their data is lost) a
+// refusal unless --delete-emptydir-data; a refusal evicts nothing (the node stays cordoned).
 import type { Command } from 'commander';
 import type { Pod } from '../../../agent/objects/types.ts';
 import type { CordonResult } from '../../api/node-cordon.ts';
@@ -37,18 +38,25 @@ const ident = (p: Pod) => `${p.metadata.namespace}/${p.metadata.name}`;
 export function planDrain(
   pods: readonly Pod[],
   node: string,
-  o: { ignoreDaemonsets: boolean; force: boolean },
+  o: { ignoreDaemonsets: boolean; force: boolean; deleteEmptydirData?: boolean },
 ): DrainPlan {
   const plan: DrainPlan = { evict: [], ignored: [], refusals: [] };
   const daemon: string[] = [];
   const bare: string[] = [];
+  const local: string[] = [];
   for (const p of pods) {
     if (p.spec.nodeName !== node || p.metadata.deletionTimestamp) continue;
     const owner = p.metadata.ownerReferences?.find((r) => r.controller);
     if (owner?.kind === 'DaemonSet') {
       if (o.ignoreDaemonsets) plan.ignored.push(p);
       else daemon.push(ident(p));
-    } else if (!owner && !o.force) bare.push(ident(p));
+      continue;
+    }
+    // An emptyDir's data goes with the pod: said first, as kubectl (a finished pod has none to lose).
+    const finished = p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+    if (!o.deleteEmptydirData && !finished && (p.spec.volumes ?? []).some((v) => v.emptyDir))
+      local.push(ident(p));
+    if (!owner && !o.force) bare.push(ident(p));
     else plan.evict.push(p);
   }
   if (bare.length > 0)
@@ -58,6 +66,10 @@ export function planDrain(
   if (daemon.length > 0)
     plan.refusals.push(
       `cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): ${daemon.join(', ')}`,
+    );
+  if (local.length > 0)
+    plan.refusals.push(
+      `cannot delete Pods with local storage (use --delete-emptydir-data to override): ${local.join(', ')}`,
     );
   return plan;
 }
@@ -72,6 +84,7 @@ export class DrainRefusedError extends Error {
 interface DrainFlags extends HeadFlags {
   ignoreDaemonsets: boolean;
   force: boolean;
+  deleteEmptydirData: boolean;
   gracePeriod: string;
   timeout: string;
 }
@@ -93,6 +106,11 @@ export function registerNodeCommands(program: Command): void {
       )
       .option('--ignore-daemonsets', "leave DaemonSets' pods (else they are a refusal)", false)
       .option('--force', 'evict pods that no controller replaces too (else they are a refusal)', false)
+      .option(
+        '--delete-emptydir-data',
+        'evict pods with emptyDir volumes too, whose data is lost (else they are a refusal)',
+        false,
+      )
       .option('--grace-period <seconds>', "seconds each pod gets to stop (negative: the pod's own)", '-1')
       .option(
         '--timeout <duration>',
