@@ -310,6 +310,13 @@ items:
       ['m.yaml:9: document 1 (Pod p): spec.containers[1].name: duplicate container name "c"'],
     ],
     [
+      'another scheduler',
+      POD.replace('spec:\n', 'spec:\n  schedulerName: my-scheduler\n'),
+      [
+        'm.yaml:6: document 1 (Pod p): spec.schedulerName: must be "default-scheduler" (nokube has one scheduler)',
+      ],
+    ],
+    [
       'an init container with a probe',
       `${POD}  initContainers:\n    - name: i\n      image: busybox\n      readinessProbe: {exec: {command: [true]}}\n`,
       [

@@ -346,6 +346,46 @@ describe('pods on Docker', { timeout: 400_000 }, () => {
     assert.equal(await containerOf('root-image'), undefined, 'no container made');
   });
 
+  test('termination messages: what the container wrote to its terminationMessagePath, else with FallbackToLogsOnError the end of its log', async () => {
+    await put(
+      pod('said', 'n1', {
+        restartPolicy: 'Never',
+        schedulerName: 'default-scheduler',
+        containers: [
+          {
+            name: 'm',
+            image,
+            command: ['sh', '-c', 'echo "disk full on /data" > /dev/termination-log; exit 2'],
+            terminationMessagePath: '/dev/termination-log',
+            terminationMessagePolicy: 'File',
+          },
+        ],
+      }),
+      pod('logged', 'n1', {
+        restartPolicy: 'Never',
+        containers: [
+          {
+            name: 'm',
+            image,
+            command: ['sh', '-c', 'echo starting; echo "fatal: no config" >&2; exit 1'],
+            terminationMessagePolicy: 'FallbackToLogsOnError',
+          },
+        ],
+      }),
+    );
+    const said = await inPhase('said', 'Failed');
+    assert.deepEqual(said.containerStatuses?.[0]?.state.terminated?.message, 'disk full on /data\n');
+    // Read once per exit: the file is emptied for the container's next run.
+    const file = join(c.dir, 'ws', 'n1', 'actors', 'default', 'pod-said', 'termination', 'm');
+    assert.equal(await readFile(file, 'utf8'), '');
+    const logged = await inPhase('logged', 'Failed');
+    // Both streams' lines (Docker keeps them in the order they reached it).
+    const lines = (logged.containerStatuses?.[0]?.state.terminated?.message ?? '').split('\n').sort();
+    assert.deepEqual(lines, ['', 'fatal: no config', 'starting']);
+    const described = await runCli(['describe', 'pod', 'said'], c.env);
+    assert.match(described.stdout, /Message:\s+disk full on \/data\n/);
+  });
+
   test('restart policies: Never + exit 1 -> Failed, OnFailure + exit 0 -> Succeeded', async () => {
     await put(
       pod('never', 'n1', {

@@ -187,6 +187,10 @@ export interface Container {
   readinessProbe?: Probe;
   startupProbe?: Probe;
   securityContext?: SecurityContext;
+  /** Where the container may write why it ended (its status' terminated.message; at most 4096 bytes). */
+  terminationMessagePath?: string;
+  /** FallbackToLogsOnError: with no message written and a failed exit, the end of its log. */
+  terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
 }
 /** k8s' SeccompProfile: the runtime's default, none, or a profile file on the node (not supported). */
 export interface SeccompProfile {
@@ -279,6 +283,8 @@ export interface PodSpec {
   volumes?: Volume[];
   tolerations?: Toleration[];
   securityContext?: PodSecurityContext;
+  /** Only the one scheduler nokube has (as k8s names its default). */
+  schedulerName?: 'default-scheduler';
   topologySpreadConstraints?: TopologySpreadConstraint[];
   /** A PriorityClass's name: the pod's priority is its value (else the global default's, else 0;
    * agent/objects/priority-classes.ts). */

@@ -44,6 +44,7 @@ import {
 } from './steps/run.ts';
 import { graceSeconds, startStep } from './steps/start.ts';
 import { stopStep } from './steps/stop.ts';
+import { ensureTerminationLog } from './steps/termination-message.ts';
 import { volumesStep } from './steps/volumes.ts';
 import { inspect, watchStep } from './steps/watch.ts';
 
@@ -270,6 +271,7 @@ export class PodActor {
       name: this.name(c),
       deps,
       signal: this.terminating.signal,
+      ...(c.terminationMessagePath ? { terminationLog: join(this.podDir, 'termination', c.name) } : {}),
     };
   }
 
@@ -495,6 +497,10 @@ export class PodActor {
     if (volumes instanceof Waiting)
       return info ? watchStep(run, info) : waiting(volumes.reason, volumes.message);
     const binds = bindsFor(c, volumes);
+    if (run.terminationLog) {
+      await ensureTerminationLog(run.terminationLog);
+      binds.push(`${run.terminationLog}:${c.terminationMessagePath}`);
+    }
     if (sandbox) binds.push(`${sandbox.hostsFile}:/etc/hosts`);
     if (resolv && 'file' in resolv) binds.push(`${resolv.file}:/etc/resolv.conf:ro`);
     const hash = specHash(c, binds, this.pod);

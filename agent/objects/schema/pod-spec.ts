@@ -151,6 +151,8 @@ const container = z.strictObject({
   readinessProbe: probe.optional(),
   startupProbe: probe.optional(),
   securityContext: securityContext.optional(),
+  terminationMessagePath: absolutePath.optional(),
+  terminationMessagePolicy: z.enum(['File', 'FallbackToLogsOnError']).optional(),
 });
 
 const mode = z.number().int().min(0).max(0o777);
@@ -326,6 +328,10 @@ export const podSpec = z.strictObject({
   topologySpreadConstraints: z.array(topologySpreadConstraint).optional(),
   priorityClassName: dnsSubdomain.optional(),
   securityContext: podSecurityContext.optional(),
+  schedulerName: z
+    .string()
+    .refine((v) => v === 'default-scheduler', 'must be "default-scheduler" (nokube has one scheduler)')
+    .optional(),
 });
 
 export const podTemplate = z.strictObject({

@@ -35,6 +35,8 @@ export interface Tracked {
   adopted?: string;
   /** The last start that Docker refused (its identity, the engine's message, when). */
   startError?: { key: string; message: string; at: string };
+  /** The termination message read for an exit (termination-message.ts). */
+  message?: { exit: string; text: string };
 }
 
 export class Waiting {
@@ -70,6 +72,8 @@ export interface ContainerRun {
   deps: RunDeps;
   /** Aborted when the pod starts terminating: a hook in flight stops waiting. */
   signal: AbortSignal;
+  /** The host file bound at the container's terminationMessagePath, when it has one. */
+  terminationLog?: string;
 }
 
 export const podRef = (pod: Pod) => ({

@@ -7,6 +7,7 @@ import type { ContainerState } from '../../objects/types.ts';
 import { isoTime } from '../clock.ts';
 import { type ContainerRun, warn } from './run.ts';
 import { startStep } from './start.ts';
+import { terminationMessage } from './termination-message.ts';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 /** The exit code the kubelet reports for a container the runtime could not start. */
@@ -43,6 +44,10 @@ export async function watchStep(
   const policy = pod.spec.restartPolicy ?? 'Always';
   const restart = policy === 'Always' || (policy === 'OnFailure' && terminated.exitCode !== 0);
   const exitKey = startFailed ? t.startError!.key : state.FinishedAt;
+  if (!startFailed) {
+    const message = await terminationMessage(run, exitKey, terminated.exitCode);
+    if (message !== undefined) terminated.message = message;
+  }
   if (!restart) {
     delete t.waiting;
     // A final failure says why once (a refused start said so already, with the engine's message).

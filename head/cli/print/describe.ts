@@ -186,6 +186,7 @@ function stateLines(label: string, s: ContainerState | undefined): Array<[string
     return [
       [label, 'Terminated'],
       ['  Reason', t.reason],
+      ...(t.message ? [['  Message', t.message.trimEnd()] as [string, string]] : []),
       ['  Exit Code', String(t.exitCode)],
       ...(t.startedAt ? [['  Started', t.startedAt] as [string, string]] : []),
       ['  Finished', t.finishedAt],
