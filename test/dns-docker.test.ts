@@ -3,7 +3,8 @@
 // `<svc>.<ns>` and its full name, a headless Service's pod record (`hostname` + `subdomain`), an SRV
 // record, NXDOMAIN for a missing name, and an outside name through an upstream this test runs (the
 // config's network.resolvConf names it); each dnsPolicy gives its resolv.conf, the pod's hostname is
-// its `hostname`; an agent restarted while etcd is down still answers from its cache.
+// its `hostname`; an agent restarted while etcd is down still answers from its cache. The client pod's
+// init container, in the pod's sandbox with its DNS, waits until the Service resolves.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -82,7 +83,12 @@ spec:
   clusterIP: None
   selector: {app: db}
   ports: [{name: peer, port: 7000}]
-${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod('client', '')}${pod('plain', '  dnsPolicy: Default\n')}${pod(
+${pod('db-0', '  hostname: db-0\n  subdomain: db\n', '{app: db}')}${pod(
+  'client',
+  // An init container in the pod's sandbox, with its DNS, waits for a Service as charts' init containers do.
+  // (The C library's resolver, as ping uses it; busybox's nslookup fails when any search name does.)
+  `  initContainers: [{name: wait, image: ${image}, command: [sh, -c, 'until ping -c1 -W1 web 2>&1 | grep -q ^PING; do sleep 1; done']}]\n`,
+)}${pod('plain', '  dnsPolicy: Default\n')}${pod(
   'custom',
   '  dnsPolicy: None\n  dnsConfig: {nameservers: [192.0.2.53], searches: [a.example], options: [{name: ndots, value: "2"}]}\n',
 )}${pod('merged', '  dnsConfig: {searches: [b.example], options: [{name: ndots, value: "3"}]}\n')}${pod(
